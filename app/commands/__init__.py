@@ -1,0 +1,1 @@
+"""One module per CLI subcommand; ``app.cli`` imports each only when it runs."""

@@ -1,0 +1,207 @@
+"""Pydantic records that cross a boundary: files, the store, endpoints, the screens, JSON output."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.timeutil import parse_timestamp
+
+JsonValue = Any
+
+
+class Stage(StrEnum):
+    champion = "champion"
+    challenger = "challenger"
+    shadow = "shadow"
+    candidate = "candidate"
+    archived = "archived"
+
+
+class CheckStatus(StrEnum):
+    passed = "pass"
+    failed = "fail"
+    pending = "pending"
+    waived = "waived"
+
+
+class Prediction(BaseModel):
+    """One logged prediction: one line of a JSON Lines prediction log.
+
+    Unknown top-level keys are kept under ``context`` so nothing a serving system logs is lost.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=False, str_strip_whitespace=False)
+
+    ts: int = Field(description="ISO-8601 with an offset, or epoch seconds / milliseconds; stored as UTC epoch ms")
+    model: str = Field(min_length=1, description="Model name")
+    version: str = Field(min_length=1, description="Model version that answered")
+    request_id: str = Field(min_length=1, description="Unique per model: re-ingesting the same record adds nothing")
+    entity_id: str | None = Field(default=None, description="Customer / account / item the prediction was about")
+    features: dict[str, JsonValue] | None = Field(default=None, description="Model inputs")
+    prediction: JsonValue = Field(default=None, description="Model output: a number, a label or an object")
+    score: float | None = Field(default=None, description="Numeric score or probability, if any")
+    label: JsonValue = Field(default=None, description="Ground truth, when known (may arrive later)")
+    latency_ms: float | None = Field(default=None, ge=0, description="Serving latency in milliseconds")
+    status: str = Field(default="ok", pattern="^(ok|error)$", description="'ok' or 'error'")
+    error: str | None = Field(default=None, description="Error message when status is 'error'")
+    context: dict[str, JsonValue] | None = Field(default=None, description="Anything else worth keeping for debugging")
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _parse_ts(cls, value: object) -> int:
+        return parse_timestamp(value)
+
+    @field_validator("model", "version", "request_id", "entity_id", mode="before")
+    @classmethod
+    def _ids_are_text(cls, value: object) -> object:
+        # Numeric ids are common in logs; keep them, as text, rather than reject the line.
+        if isinstance(value, bool):
+            raise ValueError("must be a string, not a boolean")
+        if isinstance(value, (int, float)):
+            return str(value)
+        return value
+
+    @model_validator(mode="after")
+    def _extras_into_context(self) -> "Prediction":
+        extra = self.__pydantic_extra__
+        if extra:
+            merged = dict(extra)
+            if self.context:
+                merged.update(self.context)
+            self.context = merged
+            self.__pydantic_extra__ = {}
+        return self
+
+    @classmethod
+    def json_schema_for_docs(cls) -> dict[str, Any]:
+        schema = cls.model_json_schema(mode="validation")
+        schema["properties"]["ts"] = {
+            "description": cls.model_fields["ts"].description,
+            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+        }
+        schema["title"] = "modeldeck prediction record"
+        schema["additionalProperties"] = True
+        return schema
+
+
+class ModelInfo(BaseModel):
+    name: str
+    description: str = ""
+    owner: str | None = None
+    task: str = Field(default="classification", description="classification | regression")
+    flags: dict[str, JsonValue] = Field(default_factory=dict, description="e.g. {'legal_review': true}")
+    created_at: int | None = None
+
+
+class Version(BaseModel):
+    model: str
+    version: str
+    stage: Stage = Stage.candidate
+    created_at: int
+    metrics: dict[str, JsonValue] = Field(default_factory=dict, description="Offline metrics and benchmarks")
+    card: dict[str, JsonValue] | None = Field(default=None, description="Model card: section name -> Markdown text")
+
+
+class CheckItem(BaseModel):
+    model: str
+    area: str
+    status: CheckStatus = CheckStatus.pending
+    evidence: str = ""
+    auto: bool = False
+    owner: str | None = None
+    note: str | None = None
+    updated_by: str | None = None
+    updated_at: int | None = None
+
+
+class SignOff(BaseModel):
+    model: str
+    version: str
+    role: str = Field(description="engineering | product | data | legal")
+    signed_by: str
+    signed_at: int
+    note: str | None = None
+
+
+class FeatureBaseline(BaseModel):
+    """Training-time distribution of one feature (or of the prediction, feature ``__prediction__``)."""
+
+    model: str
+    version: str
+    feature: str
+    kind: str = Field(pattern="^(numeric|categorical)$")
+    n: int
+    mean: float | None = None
+    std: float | None = None
+    edges: list[float] | None = Field(default=None, description="Bin edges (numeric): reference deciles")
+    counts: list[int] | None = Field(default=None, description="Reference counts per bin (numeric)")
+    categories: dict[str, int] | None = Field(default=None, description="Reference counts per category")
+    sample: list[float] | None = Field(default=None, description="Reference values (numeric), up to 100,000")
+    created_at: int | None = None
+
+
+class DriftPoint(BaseModel):
+    model: str
+    version: str | None = None
+    feature: str
+    window_start: int
+    window_end: int
+    n_reference: int
+    n_current: int
+    method: str
+    value: float
+    threshold: float
+    drifted: bool
+    psi: float | None = None
+
+
+class AuditEntry(BaseModel):
+    id: int | None = None
+    ts: int
+    actor: str
+    action: str
+    model: str | None = None
+    detail: dict[str, JsonValue] = Field(default_factory=dict)
+    outcome: str | None = None
+
+
+class QuarantinedLine(BaseModel):
+    id: int | None = None
+    ingested_at: int
+    source: str
+    line_no: int
+    raw: str
+    error: str
+
+
+class Alert(BaseModel):
+    id: int | None = None
+    rule: str
+    model: str
+    severity: str = "warning"
+    owner: str | None = None
+    state: str = Field(default="firing", pattern="^(firing|resolved)$")
+    value: float | None = None
+    threshold: float | None = None
+    fired_at: int
+    resolved_at: int | None = None
+    acked_by: str | None = None
+    acked_at: int | None = None
+    runbook: str | None = None
+
+
+class HealthState(StrEnum):
+    up = "up"
+    degraded = "degraded"
+    down = "down"
+    unknown = "unknown"
+
+
+class Health(BaseModel):
+    state: HealthState = HealthState.unknown
+    reason: str = ""
+    checked_at: int | None = None
+    last_ok_at: int | None = None

@@ -1,0 +1,79 @@
+"""The local SQLite store: one file, opened through sqlite-utils, grouped by table family.
+
+Open one ``Store`` per thread (TUI workers open their own): an SQLite connection is cheap,
+and WAL lets many readers run beside one writer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.store.connection import StoreError, connect, migrate
+from app.store.schema import SCHEMA_VERSION
+
+__all__ = ["Store", "StoreError", "SCHEMA_VERSION"]
+
+
+class Store:
+    """An open store file. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, path: Path, *, read_only: bool = False, migrate_to: int = SCHEMA_VERSION) -> None:
+        # sqlite_utils costs ~115 ms to import: only pay for it when a store is actually opened.
+        from sqlite_utils import Database
+
+        from app.store.alerts import AlertsTable
+        from app.store.audit import AuditLog
+        from app.store.baselines import BaselinesTable
+        from app.store.checklist_table import ChecklistTable
+        from app.store.drift_table import DriftTable
+        from app.store.locks import LocksTable
+        from app.store.metrics import MetricSamples
+        from app.store.offsets import OffsetsTable
+        from app.store.predictions import PredictionsTable
+        from app.store.quarantine import QuarantineTable
+        from app.store.registry import Registry
+
+        self.path = Path(path)
+        self.conn = connect(self.path, read_only=read_only)
+        try:
+            if read_only:
+                from app.store.connection import current_version
+
+                version = current_version(self.conn, self.path)
+                if version != SCHEMA_VERSION:
+                    raise StoreError(f"{self.path}: schema {version}, expected {SCHEMA_VERSION}; open it read-write "
+                                     "once to migrate" if version < SCHEMA_VERSION else
+                                     f"{self.path}: written by a newer modeldeck (schema {version})")
+            else:
+                migrate(self.conn, self.path, upto=migrate_to)
+        except BaseException:
+            self.conn.close()
+            raise
+        self.db = Database(self.conn)
+        self.registry = Registry(self.db)
+        self.predictions = PredictionsTable(self.db)
+        self.audit = AuditLog(self.db)
+        self.checklist = ChecklistTable(self.db)
+        self.baselines = BaselinesTable(self.db)
+        self.drift = DriftTable(self.db)
+        self.alerts = AlertsTable(self.db)
+        self.quarantine = QuarantineTable(self.db)
+        self.offsets = OffsetsTable(self.db)
+        self.locks = LocksTable(self.db)
+        self.metrics = MetricSamples(self.db)
+
+    @classmethod
+    def open(cls, path: Path | str, *, read_only: bool = False) -> "Store":
+        return cls(Path(path), read_only=read_only)
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("SELECT version FROM schema_version").fetchone()[0])
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

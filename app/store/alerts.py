@@ -1,0 +1,37 @@
+"""Alert state: which rules fire for which model, since when, and who acknowledged them."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from app.models import Alert
+
+_FIELDS = ("id", "rule", "model", "severity", "owner", "state", "value", "threshold", "fired_at", "resolved_at",
+           "acked_by", "acked_at", "runbook")
+
+
+class AlertsTable:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, alert: Alert) -> int:
+        data = alert.model_dump(exclude={"id"})
+        cursor = self._db.execute(
+            f"INSERT INTO alerts ({', '.join(data)}) VALUES ({', '.join('?' * len(data))})", tuple(data.values())
+        )
+        return int(cursor.lastrowid)
+
+    def firing(self, model: str | None = None) -> list[Alert]:
+        sql = f"SELECT {', '.join(_FIELDS)} FROM alerts WHERE state = 'firing'"
+        params: tuple = ()
+        if model is not None:
+            sql += " AND model = ?"
+            params = (model,)
+        rows = self._db.execute(sql + " ORDER BY fired_at DESC", params).fetchall()
+        return [Alert(**dict(zip(_FIELDS, r))) for r in rows]
+
+    def resolve(self, alert_id: int, at: int) -> None:
+        self._db.execute("UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ?", (at, alert_id))
+
+    def acknowledge(self, alert_id: int, by: str, at: int) -> None:
+        self._db.execute("UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ?", (by, at, alert_id))

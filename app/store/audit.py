@@ -1,0 +1,45 @@
+"""The append-only audit trail: every action on a model, who did it, and how it ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlite_utils import Database
+
+from app.models import AuditEntry
+from app.store.identity import current_actor
+from app.timeutil import now_ms
+
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def append(self, action: str, model: str | None = None, *, detail: dict[str, Any] | None = None,
+               outcome: str | None = None, actor: str | None = None, ts: int | None = None) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO audit (ts, actor, action, model, detail, outcome) VALUES (?, ?, ?, ?, ?, ?)",
+            (ts if ts is not None else now_ms(), actor or current_actor(), action, model,
+             orjson.dumps(detail or {}).decode(), outcome),
+        )
+        return int(cursor.lastrowid)
+
+    def entries(self, model: str | None = None, *, limit: int = 200, before_id: int | None = None) -> list[AuditEntry]:
+        """Newest first; ``before_id`` pages back through older entries."""
+        clauses, params = [], []
+        if model is not None:
+            clauses.append("model = ?")
+            params.append(model)
+        if before_id is not None:
+            clauses.append("id < ?")
+            params.append(before_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.execute(
+            f"SELECT id, ts, actor, action, model, detail, outcome FROM audit {where} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [
+            AuditEntry(id=r[0], ts=r[1], actor=r[2], action=r[3], model=r[4], detail=orjson.loads(r[5]), outcome=r[6])
+            for r in rows
+        ]

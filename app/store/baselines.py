@@ -1,0 +1,66 @@
+"""Stored training baselines, one row per model version and feature."""
+
+from __future__ import annotations
+
+from array import array
+
+import orjson
+from sqlite_utils import Database
+
+from app.models import FeatureBaseline
+from app.timeutil import now_ms
+
+
+def _pack(values: list[float] | None) -> bytes | None:
+    if values is None:
+        return None
+    packed = array("d", values)
+    if packed.itemsize != 8:  # pragma: no cover - every platform we run on has 8-byte doubles
+        raise RuntimeError("float64 expected")
+    return packed.tobytes()
+
+
+def _unpack(blob: bytes | None) -> list[float] | None:
+    if blob is None:
+        return None
+    values = array("d")
+    values.frombytes(blob)
+    return values.tolist()
+
+
+class BaselinesTable:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put(self, baseline: FeatureBaseline) -> None:
+        self._db.execute(
+            """INSERT OR REPLACE INTO baselines
+               (model, version, feature, kind, n, mean, std, edges, counts, categories, sample, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (baseline.model, baseline.version, baseline.feature, baseline.kind, baseline.n, baseline.mean,
+             baseline.std,
+             orjson.dumps(baseline.edges).decode() if baseline.edges is not None else None,
+             orjson.dumps(baseline.counts).decode() if baseline.counts is not None else None,
+             orjson.dumps(baseline.categories).decode() if baseline.categories is not None else None,
+             _pack(baseline.sample), baseline.created_at or now_ms()),
+        )
+
+    def for_version(self, model: str, version: str, *, with_sample: bool = True) -> list[FeatureBaseline]:
+        sample_column = "sample" if with_sample else "NULL"
+        rows = self._db.execute(
+            f"SELECT model, version, feature, kind, n, mean, std, edges, counts, categories, {sample_column}, "
+            "created_at FROM baselines WHERE model = ? AND version = ? ORDER BY feature",
+            (model, version),
+        ).fetchall()
+        return [
+            FeatureBaseline(
+                model=r[0], version=r[1], feature=r[2], kind=r[3], n=r[4], mean=r[5], std=r[6],
+                edges=orjson.loads(r[7]) if r[7] else None, counts=orjson.loads(r[8]) if r[8] else None,
+                categories=orjson.loads(r[9]) if r[9] else None, sample=_unpack(r[10]), created_at=r[11],
+            )
+            for r in rows
+        ]
+
+    def versions_with_baselines(self, model: str) -> list[str]:
+        rows = self._db.execute("SELECT DISTINCT version FROM baselines WHERE model = ?", (model,)).fetchall()
+        return [r[0] for r in rows]

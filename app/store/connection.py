@@ -1,0 +1,101 @@
+"""Opening a store file: the SQLite-only parts (pragmas, FTS5 probing, migrations, refusals)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from app.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class StoreError(Exception):
+    """A store that cannot be used; the message is one line meant for the operator."""
+
+
+def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """Open (creating if allowed) the SQLite file at ``path`` with the store's pragmas."""
+    if read_only and not path.exists():
+        raise StoreError(f"{path}: no such store")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if read_only:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   check_same_thread=False, isolation_level=None)
+        else:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                                   isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"{path}: cannot switch to WAL journal mode (got {mode})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        # Touch the schema: a file that is not SQLite fails here, not halfway through a screen.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a usable SQLite store ({exc})") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    return conn
+
+
+def current_version(conn: sqlite3.Connection, path: Path) -> int:
+    """The schema version of an open store: 0 for an empty file."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_version" in tables:
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+    if tables:
+        raise StoreError(f"{path}: is an SQLite database but not a modeldeck store")
+    return 0
+
+
+def migrate(conn: sqlite3.Connection, path: Path, *, upto: int = SCHEMA_VERSION) -> int:
+    """Bring the store to schema version ``upto``; refuse a store from a newer modeldeck."""
+    try:
+        version = current_version(conn, path)
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path}: written by a newer modeldeck (schema {version}, this one knows up to "
+                f"{SCHEMA_VERSION}); upgrade modeldeck to open it"
+            )
+        if version >= upto:
+            return version
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            version = current_version(conn, path)
+            if version == 0:
+                conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+            for number in range(version + 1, upto + 1):
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    conn.execute(statement)
+                conn.execute("UPDATE schema_version SET version = ?", (number,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return upto
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot prepare the store ({exc})") from None
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (triggers contain ';', so split on complete statements)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buffer.strip():
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

@@ -1,0 +1,52 @@
+"""Stored drift results: one row per model, feature and window (the statistics live in app/drift.py)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlite_utils import Database
+
+from app.models import DriftPoint
+from app.timeutil import now_ms
+
+_FIELDS = ("model", "version", "feature", "window_start", "window_end", "n_reference", "n_current", "method",
+           "value", "threshold", "drifted", "psi")
+
+
+def _point(row: Sequence) -> DriftPoint:
+    return DriftPoint(**dict(zip(_FIELDS, row)))
+
+
+class DriftTable:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put_many(self, points: Sequence[DriftPoint]) -> None:
+        computed_at = now_ms()
+        with self._db.conn:
+            self._db.conn.executemany(
+                f"INSERT OR REPLACE INTO drift ({', '.join(_FIELDS)}, computed_at) VALUES ({', '.join('?' * 13)})",
+                [(p.model, p.version, p.feature, p.window_start, p.window_end, p.n_reference, p.n_current, p.method,
+                  p.value, p.threshold, int(p.drifted), p.psi, computed_at) for p in points],
+            )
+
+    def latest_window(self, model: str) -> list[DriftPoint]:
+        """Every feature's result for the model's most recent computed window."""
+        rows = self._db.execute(
+            f"SELECT {', '.join(_FIELDS)} FROM drift WHERE model = ? AND window_start = "
+            "(SELECT max(window_start) FROM drift WHERE model = ?)",
+            (model, model),
+        ).fetchall()
+        return [_point(r) for r in rows]
+
+    def series(self, model: str, feature: str, since: int | None = None) -> list[DriftPoint]:
+        rows = self._db.execute(
+            f"SELECT {', '.join(_FIELDS)} FROM drift WHERE model = ? AND feature = ? AND window_start >= ? "
+            "ORDER BY window_start",
+            (model, feature, since or 0),
+        ).fetchall()
+        return [_point(r) for r in rows]
+
+    def computed_windows(self, model: str) -> set[tuple[int, int]]:
+        rows = self._db.execute("SELECT DISTINCT window_start, window_end FROM drift WHERE model = ?", (model,))
+        return {(r[0], r[1]) for r in rows.fetchall()}

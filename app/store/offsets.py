@@ -1,0 +1,36 @@
+"""Where a followed file was read up to, so ``ingest --follow`` resumes after a restart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from app.timeutil import now_ms
+
+
+@dataclass(frozen=True)
+class IngestOffset:
+    source: str
+    device: int | None
+    inode: int | None
+    offset: int
+    line_no: int
+
+
+class OffsetsTable:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, source: str) -> IngestOffset | None:
+        row = self._db.execute(
+            "SELECT source, device, inode, offset, line_no FROM ingest_offsets WHERE source = ?", (source,)
+        ).fetchone()
+        return IngestOffset(*row) if row else None
+
+    def put(self, offset: IngestOffset) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO ingest_offsets (source, device, inode, offset, line_no, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (offset.source, offset.device, offset.inode, offset.offset, offset.line_no, now_ms()),
+        )

@@ -1,0 +1,165 @@
+"""The prediction log: appending records and the aggregate reads the screens need.
+
+Rows cross this boundary as ``PredictionRow`` tuples in ``COLUMNS`` order (already
+validated and serialised by ``app.ingest``): tuples are what ``executemany`` eats fastest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Sequence
+
+import orjson
+from sqlite_utils import Database
+
+from app.timeutil import ms_to_iso
+
+COLUMNS = ("ts", "model", "version", "request_id", "entity_id", "prediction", "score", "label",
+           "latency_ms", "status", "error", "features", "context")
+
+
+class PredictionRow(NamedTuple):
+    ts: int
+    model: str
+    version: str
+    request_id: str
+    entity_id: str | None
+    prediction: Any  # number or text as-is, objects as JSON text
+    score: float | None
+    label: Any
+    latency_ms: float | None
+    status: str
+    error: str | None
+    features: str | None  # JSON text
+    context: str | None  # JSON text
+    fts_text: str  # the text values of features and context, for the FTS index only
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Traffic of one model over a time window, from the prediction log."""
+
+    requests: int
+    errors: int
+    p95_latency_ms: float | None
+    minutes: float
+
+    @property
+    def requests_per_minute(self) -> float:
+        return self.requests / self.minutes if self.minutes else 0.0
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+
+@dataclass(frozen=True)
+class TrafficBucket:
+    start: int
+    requests: int
+    errors: int
+    mean_latency_ms: float | None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default), without importing numpy on the UI path."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def record_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as a record in the ingest format (ISO timestamp, JSON objects decoded)."""
+    record = {key: row.get(key) for key in COLUMNS}
+    record["ts"] = ms_to_iso(row["ts"])
+    for key in ("features", "context"):
+        if record[key] is not None:
+            record[key] = orjson.loads(record[key])
+    prediction = record["prediction"]
+    if isinstance(prediction, str) and prediction[:1] in ("{", "["):
+        try:
+            record["prediction"] = orjson.loads(prediction)
+        except orjson.JSONDecodeError:
+            pass
+    return {key: value for key, value in record.items() if value is not None}
+
+
+class PredictionsTable:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def append(self, rows: Sequence[PredictionRow]) -> tuple[int, int]:
+        """Insert rows in one transaction; returns (accepted, duplicates).
+
+        A duplicate (same model and request_id) is not inserted again, but a label that
+        arrives later for a known request fills the empty label in place.
+        """
+        conn = self._db.conn
+        accepted = 0
+        with conn:
+            for row in rows:
+                cursor = conn.execute(
+                    "INSERT INTO predictions (ts, model, version, request_id, entity_id, prediction, score, label, "
+                    "latency_ms, status, error, features, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (model, request_id) DO NOTHING",
+                    row[:13],
+                )
+                if cursor.rowcount == 1:
+                    accepted += 1
+                    conn.execute(
+                        "INSERT INTO predictions_fts (rowid, request_id, entity_id, text, error) VALUES (?, ?, ?, ?, ?)",
+                        (cursor.lastrowid, row.request_id, row.entity_id, row.fts_text, row.error),
+                    )
+                elif row.label is not None:
+                    conn.execute(
+                        "UPDATE predictions SET label = ? WHERE model = ? AND request_id = ? AND label IS NULL",
+                        (row.label, row.model, row.request_id),
+                    )
+        return accepted, len(rows) - accepted
+
+    def get(self, row_id: int) -> dict[str, Any] | None:
+        cursor = self._db.execute(f"SELECT id, {', '.join(COLUMNS)} FROM predictions WHERE id = ?", (row_id,))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip(("id", *COLUMNS), row))
+
+    def latest_id(self) -> int:
+        """The highest row id: a cheap 'has anything changed' probe (no count of a big table)."""
+        return int(self._db.execute("SELECT coalesce(max(id), 0) FROM predictions").fetchone()[0])
+
+    def latest_ts(self, model: str) -> int | None:
+        row = self._db.execute("SELECT max(ts) FROM predictions WHERE model = ?", (model,)).fetchone()
+        return row[0]
+
+    def window_stats(self, model: str, since: int, until: int) -> WindowStats:
+        rows = self._db.execute(
+            "SELECT latency_ms, status FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+            (model, since, until),
+        ).fetchall()
+        latencies = [r[0] for r in rows if r[0] is not None]
+        return WindowStats(
+            requests=len(rows),
+            errors=sum(1 for r in rows if r[1] == "error"),
+            p95_latency_ms=percentile(latencies, 95),
+            minutes=(until - since) / 60_000,
+        )
+
+    def traffic(self, model: str, since: int, until: int, bucket_ms: int) -> list[TrafficBucket]:
+        """Requests, errors and mean latency per bucket (empty buckets included, for sparklines)."""
+        rows = self._db.execute(
+            "SELECT (ts - ?) / ?, count(*), sum(status = 'error'), avg(latency_ms) FROM predictions "
+            "WHERE model = ? AND ts >= ? AND ts < ? GROUP BY 1",
+            (since, bucket_ms, model, since, until),
+        ).fetchall()
+        by_index = {r[0]: r for r in rows}
+        buckets = []
+        for index in range(max(0, math.ceil((until - since) / bucket_ms))):
+            r = by_index.get(index)
+            buckets.append(TrafficBucket(start=since + index * bucket_ms, requests=r[1] if r else 0,
+                                         errors=r[2] if r else 0, mean_latency_ms=r[3] if r else None))
+        return buckets

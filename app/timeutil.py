@@ -1,0 +1,102 @@
+"""Time conversions shared by ingest, search, drift and the screens.
+
+The store keeps every timestamp as Unix epoch milliseconds in UTC; people see ISO-8601.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+
+# Epoch values above this are taken as milliseconds (1e11 s is the year 5138).
+_EPOCH_MS_THRESHOLD = 100_000_000_000
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+_DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d|w)$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def epoch_to_ms(value: float) -> int:
+    """Epoch seconds or milliseconds (told apart by magnitude) to epoch milliseconds."""
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("timestamp is not a finite number")
+    if abs(value) >= _EPOCH_MS_THRESHOLD:
+        return int(value)
+    return int(round(value * 1000))
+
+
+def iso_to_ms(text: str) -> int:
+    """ISO-8601 with an explicit offset (``Z`` or ``+02:00``) to UTC epoch milliseconds.
+
+    A timestamp without an offset is refused: guessing the zone of a log line is how
+    incidents get misdated.
+    """
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError as exc:
+        raise ValueError(f"not an ISO-8601 timestamp: {text!r}") from exc
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp has no UTC offset: {text!r}")
+    return (parsed - _EPOCH) // timedelta(milliseconds=1)
+
+
+def parse_timestamp(value: object) -> int:
+    """A record's ``ts`` (ISO string, epoch number, or digits in a string) to epoch ms."""
+    if isinstance(value, bool):
+        raise ValueError("timestamp is a boolean")
+    if isinstance(value, (int, float)):
+        return epoch_to_ms(float(value))
+    if isinstance(value, str):
+        stripped = value.strip()
+        try:
+            return epoch_to_ms(float(stripped))
+        except ValueError:
+            return iso_to_ms(stripped)
+    raise ValueError(f"timestamp must be a string or a number, not {type(value).__name__}")
+
+
+def ms_to_iso(ms: int) -> str:
+    """Epoch ms to ISO-8601 UTC with millisecond precision, e.g. 2026-11-24T10:00:00.123Z."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def parse_duration_ms(text: str) -> int:
+    """``15m``, ``2h``, ``7d`` ... to milliseconds."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"not a duration (use e.g. 15m, 2h, 7d): {text!r}")
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def parse_time_ref(text: str, *, now: int | None = None) -> int:
+    """A point in time: a duration back from now (``2h``), an ISO timestamp, or epoch."""
+    reference = now_ms() if now is None else now
+    try:
+        return reference - parse_duration_ms(text)
+    except ValueError:
+        pass
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        # A bare date or a naive timestamp on the command line means UTC.
+        try:
+            parsed = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise ValueError(f"not a time (use 2h, 7d or an ISO timestamp): {text!r}") from None
+        return (parsed.replace(tzinfo=parsed.tzinfo or timezone.utc) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def age_text(ms_ago: int) -> str:
+    """A compact age for tables: 4s, 3m, 2h, 5d."""
+    seconds = max(0, ms_ago) // 1000
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
