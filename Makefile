@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Real serving systems for the integration tests live in their own venv (heavy; cached between runs).
+SERVERS := .servers
+SERVERS_STAMP := $(SERVERS)/.installed
 
 .PHONY: demo test install bench clean
 
@@ -16,10 +19,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+$(SERVERS_STAMP):
+	$(PYTHON) -m venv $(SERVERS)
+	$(SERVERS)/bin/python -m pip install --quiet mlflow prometheus-flask-exporter mlserver mlserver-sklearn scikit-learn
+	# torch pinned to the CPU build (an unpinned torch pulls GBs of CUDA wheels); TorchServe needs pyyaml and numpy.
+	$(SERVERS)/bin/python -m pip install --quiet torch==2.13.0
+	$(SERVERS)/bin/python -m pip install --quiet torchserve torch-model-archiver pyyaml numpy
+	touch $(SERVERS_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/modeldeck demo --db data/demo.db
 
-test: $(STAMP)
+test: $(STAMP) $(SERVERS_STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -21,6 +21,13 @@ COMMANDS: dict[str, str] = {
     "tui": "app.commands.tui:tui",
     "demo": "app.commands.demo:demo",
     "ingest": "app.commands.ingest:ingest",
+    "search": "app.commands.search:search",
+    "rollback": "app.commands.rollback:rollback",
+    "disable": "app.commands.disable:disable",
+    "drift": "app.commands.drift:drift",
+    "baseline": "app.commands.baseline:baseline",
+    "check": "app.commands.check:check",
+    "report": "app.commands.report:report",
 }
 
 

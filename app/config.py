@@ -37,6 +37,24 @@ class EndpointConfig(_Section):
     poll_interval_s: float = Field(default=5.0, gt=0, description="Seconds between polls")
     alias: str = Field(default="champion", description="MLflow: the alias that marks the active version")
     metrics_url: str | None = Field(default=None, description="Prometheus /metrics URL if not on the main port")
+    management_url: str | None = Field(default=None, description="TorchServe: the management API (default: port 8081)")
+    repository: Path | None = Field(default=None, description="MLServer: its model repository folder on this host "
+                                    "(needed to switch versions; modeldeck renames model-settings.json files)")
+
+
+class AlertRule(_Section):
+    """One alert rule of a model: what is watched, when it fires, and who answers it (app/alerts.py)."""
+
+    metric: str = Field(pattern=r"^(feature_drift:.+|prediction_drift|error_rate|p95_latency|traffic_drop)$",
+                        description="feature_drift:NAME | prediction_drift | error_rate | p95_latency | traffic_drop")
+    threshold: float | None = Field(default=None, description="Fires at or above it (drift: the method's own "
+                                    "direction; unset = the drift verdict); p95_latency in ms, the rest fractions")
+    window: str = Field(default="1h", pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
+                        description="Look-back for error_rate, p95_latency and traffic_drop, e.g. 15m")
+    severity: Literal["info", "warning", "critical"] = "warning"
+    owner: str | None = Field(default=None, description="Who answers it (default: the model's owner)")
+    runbook: str | None = Field(default=None, description="Link to what to do when it fires")
+    name: str | None = Field(default=None, description="Rule name shown in alerts (default: the metric)")
 
 
 class ModelConfig(_Section):
@@ -45,6 +63,7 @@ class ModelConfig(_Section):
     read_only: bool = Field(default=False, description="Refuse rollback and disable for this model")
     owner: str | None = Field(default=None, description="Who is paged for this model's alerts")
     drift_thresholds: dict[str, float] = Field(default_factory=dict, description="Per-feature drift threshold")
+    alerts: list[AlertRule] = Field(default_factory=list, description="Alert rules, evaluated on new data")
 
 
 class UIConfig(_Section):

@@ -172,7 +172,14 @@ CREATE TABLE locks (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# Version 3: prediction-log search reads newest first across all models ("status:error",
+# a common word, an empty query in the Logs screen); without an index on ts each of those is
+# a scan and sort of the whole table.
+_V3 = """
+CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which
@@ -181,4 +188,5 @@ PREDICTION_INDEXES: dict[str, str] = {
     "predictions_model_ts": "CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions (model, ts)",
     "predictions_request": "CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id)",
     "predictions_entity_ts": "CREATE INDEX IF NOT EXISTS predictions_entity_ts ON predictions (entity_id, ts)",
+    "predictions_ts": "CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts)",
 }

@@ -1,0 +1,44 @@
+"""Shared by ``modeldeck rollback`` and ``modeldeck disable``: show the plan, ask for the typed name, report."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from app.timeutil import age_text, ms_to_iso, now_ms
+
+EXIT_OK, EXIT_FAILED, EXIT_UNKNOWN = 0, 1, 3
+
+
+def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.Plan
+    click.echo(f"model     {plan.model}")
+    click.echo(f"endpoint  {plan.endpoint_kind} {plan.endpoint_url}")
+    current = plan.current if plan.remote_error is None else f"unknown ({plan.remote_error})"
+    click.echo(f"active    {current or 'nothing serving'}")
+    for t in plan.targets:
+        if target is not None and t.version != target:
+            continue
+        created = ms_to_iso(t.created_at) if t.created_at else "?"
+        served = f"last served {age_text(now_ms() - t.last_served_at)} ago" if t.last_served_at else "never served (in the log)"
+        metrics = ", ".join(f"{k}={v}" for k, v in sorted(t.metrics.items())[:4])
+        where = {True: "", False: " NOT ON ENDPOINT", None: ""}[t.on_endpoint]
+        click.echo(f"target    {t.version} [{t.stage or 'unknown stage'}] created {created}, {served}"
+                   f"{'; ' + metrics if metrics else ''}{where}")
+    if target is not None and not any(t.version == target for t in plan.targets):
+        click.echo(f"target    {target}: not known to the store or the endpoint")
+    if plan.read_only:
+        click.echo(f"read-only {plan.read_only}")
+
+
+def confirm_by_name(model: str, what: str) -> bool:
+    typed = click.prompt(f"Type the model name to {what}", default="", show_default=False, err=True)
+    if typed.strip() != model:
+        click.echo("modeldeck: the typed name does not match; nothing was done", err=True)
+        return False
+    return True
+
+
+def finish(outcome) -> None:  # outcome: app.rollback.Outcome
+    click.echo(outcome.describe())
+    sys.exit(EXIT_OK if outcome.ok else EXIT_UNKNOWN if outcome.status == "unknown" else EXIT_FAILED)

@@ -1,0 +1,107 @@
+"""``modeldeck drift MODEL``: compute the missing drift windows, then print them (or ``--json``)."""
+
+from __future__ import annotations
+
+import sys
+from itertools import groupby
+
+import click
+
+from app.cli import CliContext, pass_cli
+
+
+def _time(option: str, text: str | None) -> int | None:
+    from app.timeutil import parse_time_ref
+
+    if text is None:
+        return None
+    try:
+        return parse_time_ref(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _clean(text: str) -> str:
+    # Feature names come from training files and logs: never let one move the cursor or recolour the terminal.
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1e}" if 0 < abs(value) < 1e-4 else f"{value:.4f}"
+
+
+@click.command("drift")
+@click.argument("model")
+@click.option("--since", help="Start: a duration back from now (7d) or an ISO time (default: the first log row).")
+@click.option("--until", help="End: a duration back from now or an ISO time (default: now).")
+@click.option("--window", default="1h", show_default=True, help="Window size, aligned to UTC (1h, 1d = days).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of per-feature, per-window results.")
+@click.option("--fail-on-drift", is_flag=True, help="Exit 1 when the latest window shows dataset drift.")
+@pass_cli
+def drift(cli: CliContext, model: str, since: str | None, until: str | None, window: str, as_json: bool,
+          fail_on_drift: bool) -> None:
+    """Drift of MODEL's features and predictions per window against the baseline of the serving version.
+
+    Windows not computed yet are computed first (closed windows only); thresholds come from
+    [models.MODEL.drift_thresholds] in the config. Alert rules of the model are evaluated afterwards.
+    """
+    import orjson
+
+    from app.alerts import evaluate_model
+    from app.drift import PREDICTION_FEATURE, dataset_drift, drift_ratio, psi_level
+    from app.drift_windows import stored_points, thresholds_for, update
+    from app.timeutil import ms_to_iso, parse_duration_ms
+
+    try:
+        window_ms = parse_duration_ms(window)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--window") from None
+    start, end = _time("--since", since), _time("--until", until)
+
+    with cli.open_store() as store:
+        if not store.baselines.versions_with_baselines(model):
+            click.echo(f"modeldeck: error: no baseline for {_clean(model)}: create one with "
+                       f"`modeldeck baseline {_clean(model)} --version V FILE`", err=True)
+            sys.exit(2)
+        outcome = update(store, model, window_ms=window_ms, since=start, until=end,
+                         thresholds=thresholds_for(cli.settings, model))
+        if outcome.busy_with:
+            click.echo(f"modeldeck: {outcome.busy_with} is computing drift for {_clean(model)}; "
+                       "showing what is stored", err=True)
+        transitions = evaluate_model(store, cli.settings, model)
+        points = stored_points(store, model, window_ms=window_ms, since=start, until=end)
+
+    if as_json:
+        rows = [{**p.model_dump(), "window_start": ms_to_iso(p.window_start), "window_end": ms_to_iso(p.window_end)}
+                for p in points]
+        sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
+    elif not points:
+        click.echo(f"no drift windows for {_clean(model)} in that range (windows are computed once closed)")
+    else:
+        header = f"{'FEATURE':<22} {'METHOD':<13} {'VALUE':>9} {'THRESH':>7} {'DRIFT':<5} {'PSI':>7} " \
+                 f"{'N_REF':>7} {'N_CUR':>7}"
+        for (window_start, version), group in groupby(points, key=lambda p: (p.window_start, p.version)):
+            # Input features, most drifted first; the prediction's own row last.
+            results = sorted(group, key=lambda p: (p.feature == PREDICTION_FEATURE, not p.drifted,
+                                                   -drift_ratio(p.method, p.value, p.threshold), p.feature))
+            summary = dataset_drift(results)
+            verdict = "DRIFT" if summary.drifted else "ok"
+            click.echo(f"{ms_to_iso(window_start)[:16]}Z  version {_clean(version or '-')}  dataset: "
+                       f"{summary.n_drifted}/{summary.n_features} drifted -> {verdict}")
+            click.echo(header)
+            for p in results:
+                name = "(prediction)" if p.feature == PREDICTION_FEATURE else _clean(p.feature)[:22]
+                click.echo(f"{name:<22} {p.method:<13} {_number(p.value):>9} "
+                           f"{_number(p.threshold):>7} {'yes' if p.drifted else 'no':<5} {_number(p.psi):>7} "
+                           f"{p.n_reference:>7} {p.n_current:>7}"
+                           + (f"  psi {psi_level(p.psi)}" if p.psi is not None and p.psi >= 0.1 else ""))
+            click.echo("")
+        click.echo(f"{outcome.windows} new window(s) computed", err=True)
+    for transition in transitions:
+        click.echo(f"alert {transition}", err=True)
+    if fail_on_drift and points:
+        latest = max(p.window_start for p in points)
+        if dataset_drift([p for p in points if p.window_start == latest]).drifted:
+            sys.exit(1)

@@ -1,0 +1,446 @@
+"""Drift statistics: per feature, the method Evidently would choose by default, computed as Evidently computes it.
+
+See DESIGN.md (Drift conventions). In short, with the reference's row count and the number of distinct values
+of both sides together (missing and infinite values dropped):
+
+- reference > 1000 rows: numeric with > 5 values -> Wasserstein distance / reference std (ddof 0, floor 0.001),
+  otherwise Jensen-Shannon distance; both drift at >= 0.1.
+- reference <= 1000 rows: numeric with > 5 values -> KS p-value (drift at p <= 0.05); otherwise more than
+  2 values -> chi-squared p-value, 2 or fewer -> pooled two-proportion Z-test p-value (drift at p < 0.05).
+
+PSI on reference deciles is reported beside it, whatever the method. Numeric samples are kept sorted so that
+the distinct count, the Wasserstein integral and the decile edges all reuse one sort.
+
+numpy is imported at module level (this module is only imported where drift is computed); scipy only where a
+p-value needs it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from app.models import FeatureBaseline
+
+PREDICTION_FEATURE = "__prediction__"
+
+WASSERSTEIN = "wasserstein"
+JENSEN_SHANNON = "jensenshannon"
+KS = "ks"
+CHI_SQUARED = "chisquare"
+Z_TEST = "z"
+
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    WASSERSTEIN: 0.1,
+    JENSEN_SHANNON: 0.1,
+    KS: 0.05,
+    CHI_SQUARED: 0.05,
+    Z_TEST: 0.05,
+}
+P_VALUE_METHODS = frozenset({KS, CHI_SQUARED, Z_TEST})
+
+SMALL_REFERENCE_ROWS = 1000  # at most this many reference rows: hypothesis tests, else distances
+FEW_VALUES = 5  # numeric features with at most this many distinct values are treated like categories
+BINNING_MIN_VALUES = 20  # Jensen-Shannon bins a numeric feature with more distinct reference values than this
+STD_FLOOR = 0.001
+PSI_FLOOR = 0.0001
+PSI_MODERATE = 0.1
+PSI_MAJOR = 0.25
+DATASET_DRIFT_SHARE = 0.5
+
+
+def category_key(value: Any) -> str | None:
+    """The category a raw value falls in, spelled as app/baseline.py stores it (text; JSON's true/false);
+    None for missing."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One side of a comparison, missing values already dropped.
+
+    Numeric: ``values`` sorted ascending (finite only). Categorical: ``counts`` per category.
+    ``rows`` is the population size used to choose the method: a baseline keeps at most 100,000 values but
+    remembers how many rows it was built from.
+    """
+
+    kind: str
+    values: np.ndarray | None = None
+    counts: Mapping[str, int] | None = None
+    rows: int | None = None
+
+    @property
+    def n(self) -> int:
+        if self.values is not None:
+            return int(self.values.size)
+        return int(sum(self.counts.values())) if self.counts else 0
+
+    @property
+    def population(self) -> int:
+        return self.rows if self.rows is not None else self.n
+
+    @classmethod
+    def numeric(cls, values: Iterable[Any] | np.ndarray, *, rows: int | None = None) -> "Sample":
+        array = _as_float_array(values)
+        array = array[np.isfinite(array)]
+        array.sort()
+        return cls(kind="numeric", values=array, rows=rows)
+
+    @classmethod
+    def categorical(cls, values: Iterable[Any]) -> "Sample":
+        if isinstance(values, np.ndarray) and values.dtype.kind in "UiuS":
+            uniques, counts_ = np.unique(values, return_counts=True)  # text/integer arrays: no Python loop
+            return cls(kind="categorical", counts={category_key(u): int(c) for u, c in
+                                                   zip(uniques.tolist(), counts_.tolist())})
+        counts: dict[str, int] = {}
+        for value in values:
+            key = category_key(value)
+            if key is not None:
+                counts[key] = counts.get(key, 0) + 1
+        return cls(kind="categorical", counts=counts)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], *, rows: int | None = None) -> "Sample":
+        return cls(kind="categorical", counts={k: int(v) for k, v in counts.items() if v}, rows=rows)
+
+    @classmethod
+    def of_kind(cls, kind: str, values: Iterable[Any] | np.ndarray) -> "Sample":
+        return cls.numeric(values) if kind == "numeric" else cls.categorical(values)
+
+    @classmethod
+    def from_baseline(cls, baseline: "FeatureBaseline") -> "Sample | None":
+        """The reference side from a stored baseline; None when it holds nothing to compare with."""
+        if baseline.kind == "numeric":
+            if not baseline.sample:
+                return None
+            sample = cls.numeric(np.asarray(baseline.sample, dtype=np.float64))
+            return Sample(kind="numeric", values=sample.values, rows=max(baseline.n, sample.n))
+        if not baseline.categories:
+            return None
+        return cls.from_counts(baseline.categories, rows=baseline.n)
+
+    def value_counts(self) -> dict[Any, int]:
+        """Counts per distinct value (numeric values stay floats)."""
+        if self.counts is not None:
+            return dict(self.counts)
+        assert self.values is not None
+        uniques, counts = np.unique(self.values, return_counts=True)
+        return dict(zip(uniques.tolist(), counts.tolist()))
+
+
+def _as_float_array(values: Iterable[Any] | np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values.astype(np.float64, copy=True)
+    if isinstance(values, (list, tuple)):
+        try:
+            return np.array(values, dtype=np.float64)  # None becomes NaN; the usual case, no Python loop
+        except (TypeError, ValueError):
+            pass
+    out = []
+    for value in values:
+        if value is None or isinstance(value, bool):
+            out.append(math.nan if value is None else float(value))
+            continue
+        try:
+            out.append(float(value))
+        except (TypeError, ValueError):
+            out.append(math.nan)  # a stray non-number in a numeric feature counts as missing
+    return np.asarray(out, dtype=np.float64)
+
+
+def _distinct_sorted(values: np.ndarray) -> int:
+    if values.size == 0:
+        return 0
+    return int(np.count_nonzero(np.diff(values))) + 1
+
+
+def distinct_values(reference: Sample, current: Sample) -> int:
+    """Distinct values over both sides together (exact up to FEW_VALUES, a lower bound above it)."""
+    if reference.kind == "categorical" or current.kind == "categorical":
+        return len(set(reference.value_counts()) | set(current.value_counts()))
+    assert reference.values is not None and current.values is not None
+    ref_distinct = _distinct_sorted(reference.values)
+    cur_distinct = _distinct_sorted(current.values)
+    if ref_distinct > FEW_VALUES or cur_distinct > FEW_VALUES:
+        return max(ref_distinct, cur_distinct)  # a lower bound, enough to decide: the union is not needed
+    return int(np.union1d(reference.values, current.values).size)
+
+
+def choose_method(kind: str, reference_rows: int, n_distinct: int) -> str:
+    """Evidently's default test for a feature of this kind, reference size and cardinality."""
+    many_values = kind == "numeric" and n_distinct > FEW_VALUES
+    if reference_rows > SMALL_REFERENCE_ROWS:
+        return WASSERSTEIN if many_values else JENSEN_SHANNON
+    if many_values:
+        return KS
+    return CHI_SQUARED if n_distinct > 2 else Z_TEST
+
+
+def is_drifted(method: str, value: float, threshold: float) -> bool:
+    if value is None or math.isnan(value):
+        return False
+    if method == KS:
+        return value <= threshold
+    if method in P_VALUE_METHODS:
+        return value < threshold
+    return value >= threshold
+
+
+def drift_ratio(method: str, value: float, threshold: float) -> float:
+    """How far past its threshold a result is, comparable across methods (>= 1 means drifted for distances;
+    p-values are inverted): the sort key of drift tables."""
+    if value is None or math.isnan(value) or threshold <= 0:
+        return 0.0
+    if method in P_VALUE_METHODS:
+        return threshold / max(value, 1e-300)
+    return value / threshold
+
+
+# --- the statistics -------------------------------------------------------------------------------------------
+
+
+def _wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
+    """First Wasserstein distance of two sorted samples: the area between their empirical CDFs."""
+    both = np.concatenate((u, v))
+    both.sort(kind="stable")  # two sorted runs: a merge, linear time
+    deltas = np.diff(both)
+    u_cdf = np.searchsorted(u, both[:-1], side="right") / u.size
+    v_cdf = np.searchsorted(v, both[:-1], side="right") / v.size
+    return float(np.dot(np.abs(u_cdf - v_cdf), deltas))
+
+
+def wasserstein_normed(reference: np.ndarray, current: np.ndarray, *, presorted: bool = False) -> float:
+    """Wasserstein distance divided by the reference's population std, floored at 0.001."""
+    ref = reference if presorted else np.sort(np.asarray(reference, dtype=np.float64))
+    cur = current if presorted else np.sort(np.asarray(current, dtype=np.float64))
+    if ref.size == 0 or cur.size == 0:
+        return math.nan
+    norm = max(float(np.std(ref)), STD_FLOOR)
+    return _wasserstein_sorted(ref, cur) / norm
+
+
+def ks_p_value(reference: np.ndarray, current: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov p-value, scipy's defaults (two-sided, exact for small samples)."""
+    if len(reference) == 0 or len(current) == 0:
+        return math.nan
+    from scipy.stats import ks_2samp
+
+    return float(ks_2samp(reference, current).pvalue)
+
+
+def _shares_by_category(reference: Sample, current: Sample) -> tuple[np.ndarray, np.ndarray]:
+    ref_counts, cur_counts = reference.value_counts(), current.value_counts()
+    keys = list(set(ref_counts) | set(cur_counts))
+    ref = np.array([ref_counts.get(k, 0) for k in keys], dtype=np.float64) / max(reference.n, 1)
+    cur = np.array([cur_counts.get(k, 0) for k in keys], dtype=np.float64) / max(current.n, 1)
+    return ref, cur
+
+
+def jensen_shannon_shares(reference: Sample, current: Sample) -> tuple[np.ndarray, np.ndarray]:
+    """Shares per bin: Sturges bins over the combined range for a numeric feature with more than 20 distinct
+    reference values, else one bin per category (union of both sides). No zero filling."""
+    if reference.kind == "numeric" and reference.values is not None and current.values is not None \
+            and _distinct_sorted(reference.values) > BINNING_MIN_VALUES:
+        edges = np.histogram_bin_edges(np.concatenate((reference.values, current.values)), bins="sturges")
+        ref = np.histogram(reference.values, edges)[0] / reference.n
+        cur = np.histogram(current.values, edges)[0] / current.n
+        return ref.astype(np.float64), cur.astype(np.float64)
+    return _shares_by_category(reference, current)
+
+
+def _relative_entropy(p: np.ndarray, q: np.ndarray) -> float:
+    mask = p > 0
+    return float(np.sum(p[mask] * np.log(p[mask] / q[mask])))
+
+
+def jensen_shannon_distance(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarray) -> float:
+    """Jensen-Shannon distance (natural log) of two share vectors, each normalised to sum 1 first."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    p = p / p.sum()
+    q = q / q.sum()
+    m = (p + q) / 2
+    divergence = (_relative_entropy(p, m) + _relative_entropy(q, m)) / 2
+    return math.sqrt(max(divergence, 0.0))
+
+
+def jensen_shannon(reference: Sample, current: Sample) -> float:
+    if reference.n == 0 or current.n == 0:
+        return math.nan
+    return jensen_shannon_distance(*jensen_shannon_shares(reference, current))
+
+
+def chi_squared_p_value(reference: Mapping[Any, int], current: Mapping[Any, int]) -> float:
+    """Chi-squared goodness of fit of the current counts to the reference shares scaled to the current total,
+    categories - 1 degrees of freedom."""
+    keys = list(set(reference) | set(current))
+    ref = np.array([reference.get(k, 0) for k in keys], dtype=np.float64)
+    cur = np.array([current.get(k, 0) for k in keys], dtype=np.float64)
+    if ref.sum() == 0 or cur.sum() == 0 or len(keys) < 2:
+        return math.nan
+    expected = ref * (cur.sum() / ref.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = float(np.sum((cur - expected) ** 2 / expected))
+    from scipy.special import chdtrc
+
+    return float(chdtrc(len(keys) - 1, statistic))
+
+
+def z_test_p_value(reference: Mapping[Any, int], current: Mapping[Any, int]) -> float:
+    """Pooled two-proportion Z-test, two-sided: the share of rows not in the first (sorted) category."""
+    n1, n2 = sum(reference.values()), sum(current.values())
+    if n1 == 0 or n2 == 0:
+        return math.nan
+    ref_keys = {k for k, v in reference.items() if v}
+    cur_keys = {k for k, v in current.items() if v}
+    if len(ref_keys) == 1 and ref_keys == cur_keys:
+        return 1.0
+    first = sorted(ref_keys | cur_keys)[0]
+    p1 = (n1 - reference.get(first, 0)) / n1
+    p2 = (n2 - current.get(first, 0)) / n2
+    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+    z = (p1 - p2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    from scipy.special import ndtr
+
+    return float(2 * (1 - ndtr(abs(z))))
+
+
+def decile_edges(sorted_reference: np.ndarray) -> np.ndarray:
+    """The reference's 10th..90th percentiles (numpy's linear interpolation), duplicates merged."""
+    n = sorted_reference.size
+    positions = np.arange(1, 10) / 10 * (n - 1)
+    low = np.floor(positions).astype(np.int64)
+    high = np.minimum(low + 1, n - 1)
+    fraction = positions - low
+    edges = sorted_reference[low] + (sorted_reference[high] - sorted_reference[low]) * fraction
+    return np.unique(edges)
+
+
+def _psi_from_shares(ref: np.ndarray, cur: np.ndarray) -> float:
+    ref = np.where(ref == 0, PSI_FLOOR, ref)
+    cur = np.where(cur == 0, PSI_FLOOR, cur)
+    return float(np.sum((ref - cur) * np.log(ref / cur)))
+
+
+def psi(reference: Sample, current: Sample) -> float:
+    """Population stability index: numeric on reference decile bins ([edge, next edge), open at both ends),
+    categorical per category; empty shares replaced by 0.0001."""
+    if reference.n == 0 or current.n == 0:
+        return math.nan
+    if reference.kind == "numeric" and current.kind == "numeric":
+        assert reference.values is not None and current.values is not None
+        edges = decile_edges(reference.values)
+        ref_below = np.searchsorted(reference.values, edges, side="left")
+        cur_below = np.searchsorted(current.values, edges, side="left")
+        ref_counts = np.diff(np.concatenate(([0], ref_below, [reference.n])))
+        cur_counts = np.diff(np.concatenate(([0], cur_below, [current.n])))
+        return _psi_from_shares(ref_counts / reference.n, cur_counts / current.n)
+    ref, cur = _shares_by_category(reference, current)
+    return _psi_from_shares(ref, cur)
+
+
+def psi_level(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    if value >= PSI_MAJOR:
+        return "major"
+    if value >= PSI_MODERATE:
+        return "moderate"
+    return "stable"
+
+
+# --- one feature, one dataset ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    feature: str
+    kind: str
+    method: str
+    value: float
+    threshold: float
+    drifted: bool
+    psi: float | None
+    n_reference: int
+    n_current: int
+
+
+def compute_statistic(method: str, reference: Sample, current: Sample) -> float:
+    if method == WASSERSTEIN:
+        assert reference.values is not None and current.values is not None
+        return wasserstein_normed(reference.values, current.values, presorted=True)
+    if method == KS:
+        return ks_p_value(reference.values, current.values)  # type: ignore[arg-type]
+    if method == JENSEN_SHANNON:
+        return jensen_shannon(reference, current)
+    if method == CHI_SQUARED:
+        return chi_squared_p_value(reference.value_counts(), current.value_counts())
+    if method == Z_TEST:
+        return z_test_p_value(reference.value_counts(), current.value_counts())
+    raise ValueError(f"unknown drift method {method!r}")
+
+
+def feature_drift(feature: str, reference: Sample, current: Sample, *, threshold: float | None = None,
+                  method: str | None = None) -> FeatureDrift:
+    """The drift of one feature: Evidently's default method (unless ``method`` is given) and the PSI."""
+    if reference.kind != current.kind:
+        current = Sample.of_kind(reference.kind, _raw_values(current))
+    chosen = method or choose_method(reference.kind, reference.population, distinct_values(reference, current))
+    limit = DEFAULT_THRESHOLDS[chosen] if threshold is None else float(threshold)
+    value = compute_statistic(chosen, reference, current) if reference.n and current.n else math.nan
+    stability = psi(reference, current)
+    return FeatureDrift(
+        feature=feature, kind=reference.kind, method=chosen, value=value, threshold=limit,
+        drifted=is_drifted(chosen, value, limit), psi=None if math.isnan(stability) else stability,
+        n_reference=reference.population, n_current=current.n,
+    )
+
+
+def _raw_values(sample: Sample) -> list[Any]:
+    if sample.values is not None:
+        return sample.values.tolist()
+    return [key for key, count in (sample.counts or {}).items() for _ in range(count)]
+
+
+@dataclass(frozen=True)
+class DatasetDrift:
+    n_features: int
+    n_drifted: int
+
+    @property
+    def share(self) -> float:
+        return self.n_drifted / self.n_features if self.n_features else 0.0
+
+    @property
+    def drifted(self) -> bool:
+        # Exactly half counts as drift (Evidently's drift_share comparison is >=).
+        return self.n_features > 0 and self.share >= DATASET_DRIFT_SHARE
+
+
+def dataset_drift(results: Iterable[Any]) -> DatasetDrift:
+    """Share of drifted input features (the prediction is reported on its own, not counted)."""
+    features = [r for r in results if r.feature != PREDICTION_FEATURE]
+    return DatasetDrift(n_features=len(features), n_drifted=sum(1 for r in features if r.drifted))
+
+
+def compare(reference: Mapping[str, Sample], current: Mapping[str, Sample],
+            thresholds: Mapping[str, float] | None = None) -> list[FeatureDrift]:
+    """Every feature present on both sides, in the reference's order."""
+    thresholds = thresholds or {}
+    out = []
+    for name, ref in reference.items():
+        cur = current.get(name)
+        if cur is None:
+            continue
+        out.append(feature_drift(name, ref, cur, threshold=thresholds.get(name, thresholds.get("*"))))
+    return out

@@ -1,0 +1,185 @@
+"""Drift over time: tumbling windows aligned to UTC over the prediction log, computed incrementally.
+
+A window is computed once, when it has closed (and settled: late log lines still land in it), and only if
+it is not already in the ``drift`` table, so repeated runs and a TUI worker racing an ingest neither redo
+nor skip windows. The reference of a window is the stored baseline of the version that served most of its
+traffic; the current side is that version's rows in the window, pulled in one query for all features.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+import orjson
+
+from app.models import DriftPoint, FeatureBaseline
+from app.timeutil import now_ms
+
+if TYPE_CHECKING:
+    from app.config import Settings
+    from app.store import Store
+
+HOUR_MS = 3_600_000
+# A window is computed once it closed this long ago, so log lines that arrive a little late still count.
+SETTLE_MS = 60_000
+LOCK_TTL_MS = 300_000
+_FIELDS = ("model", "version", "feature", "window_start", "window_end", "n_reference", "n_current", "method",
+           "value", "threshold", "drifted", "psi")
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    start: int
+    end: int
+    version: str
+    rows: int
+
+
+def align(ts: int, window_ms: int) -> int:
+    """The start of the UTC-aligned window holding ``ts`` (epoch multiples: 1d windows are calendar days)."""
+    return ts - ts % window_ms
+
+
+def thresholds_for(settings: "Settings | None", model: str) -> dict[str, float]:
+    """Per-feature threshold overrides from ``[models.NAME.drift_thresholds]`` (``"*"`` for every feature)."""
+    if settings is None or model not in settings.models:
+        return {}
+    return dict(settings.models[model].drift_thresholds)
+
+
+def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int | None = None,
+                    until: int | None = None, now: int | None = None, settle_ms: int = SETTLE_MS) -> list[WindowPlan]:
+    """Closed windows with traffic from a version that has a baseline, not computed yet (oldest first)."""
+    now = now_ms() if now is None else now
+    last_closed = align(now - settle_ms, window_ms)  # windows ending at or before this are closed
+    upper = last_closed if until is None else min(last_closed, align(until, window_ms) + (
+        window_ms if until % window_ms else 0))
+    lower = align(since, window_ms) if since is not None else 0
+    if upper <= lower:
+        return []
+    with_baseline = set(store.baselines.versions_with_baselines(model))
+    if not with_baseline:
+        return []
+    computed = store.drift.computed_windows(model)
+    # One aggregate over the (model, ts) index: which version served how much of each window.
+    rows = store.db.execute(
+        "SELECT ts - ts % ?, version, count(*) FROM predictions WHERE model = ? AND ts >= ? AND ts < ? "
+        "GROUP BY 1, 2",
+        (window_ms, model, lower, upper),
+    ).fetchall()
+    by_window: dict[int, list[tuple[int, str]]] = {}
+    for start, version, count in rows:
+        if version in with_baseline:
+            by_window.setdefault(start, []).append((count, version))
+    plans = []
+    for start in sorted(by_window):
+        end = start + window_ms
+        if (start, end) in computed:
+            continue
+        count, version = max(by_window[start], key=lambda item: (item[0], item[1]))
+        plans.append(WindowPlan(start=start, end=end, version=version, rows=count))
+    return plans
+
+
+def _json_path(feature: str) -> str:
+    return '$."' + feature.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def current_samples(store: "Store", model: str, plan: WindowPlan, baselines: list[FeatureBaseline]) -> dict[str, Any]:
+    """The window's values of every baseline feature, as drift Samples, from one query."""
+    from app.drift import PREDICTION_FEATURE, Sample, category_key
+
+    columns, params = [], []
+    for baseline in baselines:
+        if baseline.feature == PREDICTION_FEATURE:
+            columns.append("coalesce(score, prediction)" if baseline.kind == "numeric" else "prediction")
+        elif baseline.kind == "numeric":
+            columns.append("json_extract(features, ?)")
+            params.append(_json_path(baseline.feature))
+        else:
+            columns.append("features -> ?")  # JSON text, so true stays true and 1.0 stays 1.0
+            params.append(_json_path(baseline.feature))
+    rows = store.db.execute(
+        f"SELECT {', '.join(columns)} FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ?",
+        (*params, model, plan.version, plan.start, plan.end),
+    ).fetchall()
+    samples: dict[str, Any] = {}
+    for index, baseline in enumerate(baselines):
+        column = [row[index] for row in rows]
+        if baseline.kind == "numeric":
+            samples[baseline.feature] = Sample.numeric(column)
+        elif baseline.feature == PREDICTION_FEATURE:
+            samples[baseline.feature] = Sample.categorical(column)
+        else:
+            samples[baseline.feature] = Sample.categorical(
+                category_key(orjson.loads(value)) if value is not None else None for value in column)
+    return samples
+
+
+def compute_window(store: "Store", model: str, plan: WindowPlan, baselines: list[FeatureBaseline],
+                   thresholds: Mapping[str, float] | None = None) -> list[DriftPoint]:
+    from app.drift import Sample, compare
+
+    references = {}
+    for baseline in baselines:
+        sample = Sample.from_baseline(baseline)
+        if sample is not None:
+            references[baseline.feature] = sample
+    usable = [b for b in baselines if b.feature in references]
+    results = compare(references, current_samples(store, model, plan, usable), thresholds)
+    return [
+        DriftPoint(model=model, version=plan.version, feature=r.feature, window_start=plan.start,
+                   window_end=plan.end, n_reference=r.n_reference, n_current=r.n_current, method=r.method,
+                   value=r.value, threshold=r.threshold, drifted=r.drifted, psi=r.psi)
+        for r in results
+        if r.n_current > 0 and not math.isnan(r.value)
+    ]
+
+
+@dataclass
+class UpdateResult:
+    windows: int = 0
+    points: int = 0
+    busy_with: str | None = None  # another process holds the model's drift lock
+
+
+def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int | None = None,
+           until: int | None = None, thresholds: Mapping[str, float] | None = None, now: int | None = None,
+           settle_ms: int = SETTLE_MS) -> UpdateResult:
+    """Compute every pending window of ``model`` and store it, one transaction a window."""
+    from app.store.locks import LockHeld
+
+    result = UpdateResult()
+    try:
+        lock = store.locks.acquire(f"drift:{model}", ttl_ms=LOCK_TTL_MS)
+    except LockHeld as held:
+        result.busy_with = held.holder.holder
+        return result
+    try:
+        plans = pending_windows(store, model, window_ms=window_ms, since=since, until=until, now=now,
+                                settle_ms=settle_ms)
+        cache: dict[str, list[FeatureBaseline]] = {}
+        for plan in plans:
+            if plan.version not in cache:
+                cache[plan.version] = store.baselines.for_version(model, plan.version)
+            points = compute_window(store, model, plan, cache[plan.version], thresholds)
+            if points:
+                store.drift.put_many(points)
+                result.windows += 1
+                result.points += len(points)
+    finally:
+        store.locks.release(lock)
+    return result
+
+
+def stored_points(store: "Store", model: str, *, window_ms: int, since: int | None = None,
+                  until: int | None = None) -> list[DriftPoint]:
+    """Stored results of windows of this size that start in [since, until), oldest window first."""
+    rows = store.db.execute(
+        f"SELECT {', '.join(_FIELDS)} FROM drift WHERE model = ? AND window_end - window_start = ? "
+        "AND window_start >= ? AND window_start < ? ORDER BY window_start, feature",
+        (model, window_ms, since if since is not None else 0, until if until is not None else 2**62),
+    ).fetchall()
+    return [DriftPoint(**dict(zip(_FIELDS, row))) for row in rows]

@@ -1,0 +1,124 @@
+"""What every HTTP adapter shares: one request helper with a hard timeout, bearer tokens, one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import ssl
+import time
+from typing import Any
+
+import httpx
+
+from app.config import EndpointConfig
+from app.endpoints.prometheus import Counters, Recipe, derive, read_counters
+from app.endpoints.protocol import Capabilities, EndpointError, EndpointMetrics, NotSupported
+from app.models import Health, HealthState
+from app.timeutil import now_ms
+
+_MAX_BODY_IN_ERROR = 160
+
+
+def clean(text: str, limit: int = _MAX_BODY_IN_ERROR) -> str:
+    """A remote answer shown in a message: printable characters only, one line, bounded."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in text)
+    flat = " ".join(flat.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every adapter's client (building one costs milliseconds and memory)."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def new_client() -> httpx.AsyncClient:
+    """A client per adapter: httpcore's pool scans every connection it holds on each request, so one
+    pool shared by hundreds of endpoints costs quadratic time on the event loop."""
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=_tls_context(),
+                             limits=httpx.Limits(max_connections=8, max_keepalive_connections=4))
+
+
+def health(state: HealthState, reason: str = "") -> Health:
+    return Health(state=state, reason=reason, checked_at=now_ms())
+
+
+class HttpAdapter:
+    """Base for the adapters: holds the config, an httpx.AsyncClient (shared or owned) and the last scrape."""
+
+    kind = "base"
+    capabilities = Capabilities()
+    recipe: Recipe | None = None
+
+    def __init__(self, model: str, config: EndpointConfig, *, client: httpx.AsyncClient | None = None) -> None:
+        self.model = config.name or model
+        self.url = config.url.rstrip("/")
+        self.timeout_s = config.timeout_s
+        self.metrics_url = config.metrics_url
+        self._token_env = config.token_env  # the variable's NAME; the token itself is read per request
+        self._owns_client = client is None
+        self._client = client or new_client()
+        self._prev: Counters | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if not self._token_env:
+            return {}
+        token = os.environ.get(self._token_env)
+        if not token:
+            raise EndpointError(f"token variable {self._token_env} is not set", definite=True)
+        return {"Authorization": f"Bearer {token}"}
+
+    async def request(self, method: str, url: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                      ok: tuple[int, ...] = (200,), timeout_s: float | None = None) -> httpx.Response:
+        """One call bounded by a wall-clock timeout (httpx's own are per phase: a server that drips
+        bytes could outlast them). Errors name the path, never the token or the full URL."""
+        limit = timeout_s if timeout_s is not None else self.timeout_s
+        path = httpx.URL(url).path or "/"
+        try:
+            async with asyncio.timeout(limit):
+                response = await self._client.request(method, url, json=json, params=params,
+                                                       headers=self._headers(), timeout=limit)
+        except (TimeoutError, httpx.TimeoutException):
+            raise EndpointError(f"{method} {path}: no answer within {limit:g}s") from None
+        except httpx.ConnectError:
+            raise EndpointError(f"{method} {path}: connection refused or unreachable") from None
+        except httpx.HTTPError as exc:
+            raise EndpointError(f"{method} {path}: {type(exc).__name__}") from None
+        if response.status_code not in ok:
+            body = clean(response.text) if response.content else ""
+            raise EndpointError(f"{method} {path}: HTTP {response.status_code}{': ' + body if body else ''}",
+                                definite=True, status=response.status_code)
+        return response
+
+    async def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = await self.request(method, url, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise EndpointError(f"{method} {httpx.URL(url).path}: answer is not JSON") from None
+
+    def default_metrics_url(self) -> str | None:
+        return None
+
+    async def metrics(self) -> EndpointMetrics | None:
+        url = self.metrics_url or self.default_metrics_url()
+        if self.recipe is None or url is None:
+            return None
+        response = await self.request("GET", url)
+        counters = read_counters(response.text, self.recipe, self.model, ts=time.monotonic())
+        figures = derive(counters, self._prev, self.recipe)
+        self._prev = counters
+        return figures
+
+    async def activate(self, version: str) -> None:
+        raise NotSupported(f"{self.kind}: switching versions is not supported")
+
+    async def disable(self) -> None:
+        raise NotSupported(f"{self.kind}: disabling a model is not supported")
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()

@@ -1,0 +1,130 @@
+"""The fleet overview as data: one ``FleetRow`` per model, worst first.
+
+Pure reads from the store (no UI): the console calls ``fleet_rows`` in a worker thread and
+renders the result; ``modeldeck`` commands may print it too. Costs per model: a few indexed
+lookups and the last 15 minutes of its prediction log; nothing counts a whole table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from pydantic import BaseModel, Field
+
+from app.checklist_areas import READINESS_AREAS
+from app.config import Settings
+from app.models import Health, HealthState
+
+if TYPE_CHECKING:
+    from app.store import Store
+
+WINDOW_MS = 15 * 60_000
+"""The window behind requests/min, p95 latency and error rate."""
+
+# Thresholds that make a model "worse" in the sort (and earn a warning style on screen).
+ERROR_RATE_BAD = 0.05
+ERROR_RATE_WARN = 0.01
+
+
+class FleetRow(BaseModel):
+    """One model as the fleet screen shows it."""
+
+    name: str
+    active_version: str | None = None
+    health: HealthState = HealthState.unknown
+    health_checked_at: int | None = Field(default=None, description="When the endpoint was last checked (epoch ms)")
+    health_age_ms: int | None = Field(default=None, description="Age of that check at the time of the read")
+    requests: int = 0
+    requests_per_min: float = 0.0
+    p95_latency_ms: float | None = None
+    error_rate: float | None = None
+    drift_feature: str | None = Field(default=None, description="The worst feature of the latest drift window")
+    drift_value: float | None = None
+    drift_method: str | None = None
+    drifted_features: int = 0
+    drift_features: int = 0
+    readiness_passed: int = 0
+    readiness_total: int = len(READINESS_AREAS)
+    alerts_firing: int = 0
+
+    @property
+    def severity(self) -> int:
+        """How bad this model looks, in tiers: an outage outranks alerts, which outrank drift..."""
+        score = 0
+        if self.health is HealthState.down:
+            score += 10_000
+        elif self.health is HealthState.degraded:
+            score += 5_000
+        score += min(self.alerts_firing, 9) * 500
+        if self.error_rate is not None:
+            if self.error_rate >= ERROR_RATE_BAD:
+                score += 400
+            elif self.error_rate >= ERROR_RATE_WARN:
+                score += 100
+        if self.drifted_features:
+            score += 200 + min(self.drifted_features, 9) * 10
+        score += (self.readiness_total - self.readiness_passed) * 5
+        return score
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        """Worst first; ties by name so the order is stable between refreshes."""
+        return (-self.severity, self.name)
+
+
+def _worst_drift(points: list) -> tuple[str | None, float | None, str | None, int]:
+    """The feature furthest past its threshold (value / threshold; p-value methods invert)."""
+    if not points:
+        return None, None, None, 0
+
+    def badness(point) -> float:  # type: ignore[no-untyped-def]
+        if not point.threshold:
+            return float(point.drifted)
+        if point.method in ("ks", "chi2", "chi_squared", "z", "ztest") or point.method.endswith("p_value"):
+            # p-value: smaller is worse.
+            return point.threshold / point.value if point.value else float("inf")
+        return point.value / point.threshold
+
+    worst = max(points, key=lambda p: (p.drifted, badness(p), p.feature))
+    return worst.feature, worst.value, worst.method, sum(1 for p in points if p.drifted)
+
+
+def fleet_rows(store: "Store", settings: Settings, now_ms: int,
+               health: Mapping[str, Health] | None = None) -> list[FleetRow]:
+    """Every known model (in the store or the config), worst first.
+
+    ``health`` comes from the endpoint poller when there is one; without it health is unknown.
+    """
+    names = {info.name for info in store.registry.models()} | set(settings.models)
+    passed = store.checklist.passed_counts()
+    firing: dict[str, int] = {}
+    for alert in store.alerts.firing():
+        firing[alert.model] = firing.get(alert.model, 0) + 1
+    health = health or {}
+    rows = []
+    for name in names:
+        active = store.registry.active_version(name)
+        stats = store.predictions.window_stats(name, now_ms - WINDOW_MS, now_ms)
+        drift = store.drift.latest_window(name)
+        feature, value, method, drifted = _worst_drift(drift)
+        seen = health.get(name) or Health()
+        rows.append(FleetRow(
+            name=name,
+            active_version=active.version if active else None,
+            health=seen.state,
+            health_checked_at=seen.checked_at,
+            health_age_ms=(now_ms - seen.checked_at) if seen.checked_at is not None else None,
+            requests=stats.requests,
+            requests_per_min=stats.requests_per_minute,
+            p95_latency_ms=stats.p95_latency_ms,
+            error_rate=stats.error_rate,
+            drift_feature=feature,
+            drift_value=value,
+            drift_method=method,
+            drifted_features=drifted,
+            drift_features=len(drift),
+            readiness_passed=passed.get(name, 0),
+            alerts_firing=firing.get(name, 0),
+        ))
+    rows.sort(key=lambda row: row.sort_key)
+    return rows

@@ -1,0 +1,171 @@
+"""One JSON Lines block -> validated prediction rows and quarantined lines.
+
+Pure functions of bytes, so they run unchanged in the parser worker processes of a big
+load. Every line goes through ``orjson.loads`` then the pydantic ``Prediction`` model:
+one strict JSON parser for reading and writing (``NaN`` and invalid UTF-8 are refused,
+integers beyond 64 bits become floats both ways), and the place where ``--model`` can
+fill a missing model. Measured against ``Prediction.model_validate_json``: 2 us a line
+slower, a small share of the ~30 us of CPU a row costs end to end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import orjson
+from pydantic import ValidationError
+
+from app.models import Prediction
+from app.store.predictions import PredictionRow
+
+# A quarantined line keeps at most this much raw text: enough to see what went wrong.
+MAX_RAW_CHARS = 64 * 1024
+
+
+@dataclass(slots=True)
+class BadLine:
+    line_no: int
+    raw: str
+    error: str
+
+
+@dataclass(slots=True)
+class ParsedBlock:
+    """What one block of complete lines became. ``lines`` counts blank lines too."""
+
+    rows: list[PredictionRow] = field(default_factory=list)
+    bad: list[BadLine] = field(default_factory=list)
+    blank: int = 0
+    lines: int = 0
+
+
+def parse_block(data: bytes, first_line_no: int, model: str | None = None) -> ParsedBlock:
+    """Parse ``data`` (complete lines; the last may lack its newline) numbered from ``first_line_no``."""
+    parsed = ParsedBlock()
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the newline ending the block does not start another line
+    parsed.lines = len(lines)
+    rows, bad = parsed.rows, parsed.bad
+    for line_no, line in enumerate(lines, start=first_line_no):
+        if not line.strip():
+            parsed.blank += 1
+            continue
+        result = parse_line(line, model)
+        if isinstance(result, str):
+            bad.append(BadLine(line_no, raw_text(line), result))
+        else:
+            rows.append(result)
+    return parsed
+
+
+def parse_line(line: bytes, model: str | None = None) -> PredictionRow | str:
+    """A row, or the reason the line is refused (a string: errors are data here, not exceptions)."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return _json_error(line, exc)
+    if type(record) is not dict:
+        return f"not a JSON object (got {_json_kind(record)})"
+    if model is not None and record.get("model") in (None, ""):
+        record["model"] = model
+    try:
+        prediction = Prediction.model_validate(record)
+    except ValidationError as exc:
+        return describe_validation_error(exc)
+    if model is not None and prediction.model != model:
+        return f"model: {prediction.model!r} is not the --model given ({model!r})"
+    return to_row(prediction)
+
+
+def to_row(p: Prediction) -> PredictionRow:
+    features, context = p.features, p.context
+    return PredictionRow(
+        p.ts, p.model, p.version, p.request_id, p.entity_id, _scalar(p.prediction), p.score, _scalar(p.label),
+        p.latency_ms, p.status, p.error,
+        orjson.dumps(features).decode() if features is not None else None,
+        orjson.dumps(context).decode() if context is not None else None,
+        fts_text(features, context),
+    )
+
+
+def fts_text(*objects: dict[str, Any] | None) -> str:
+    """``key value`` for every text value in ``objects`` (nested too): what free-text search sees.
+
+    Numbers and booleans stay out: they would double the FTS index (DESIGN.md) and are
+    searched as ``features.x>1`` through the JSON columns instead. Keys come along so a
+    phrase like ``"country DE"`` finds the value under its key.
+    """
+    words: list[str] = []
+    for obj in objects:
+        if obj:
+            _collect_text(obj.items(), words, depth=0)
+    return " ".join(words)
+
+
+def _collect_text(items: Iterable[tuple[Any, Any]], words: list[str], depth: int) -> None:
+    # type() checks, not isinstance(): this runs for every value of every record.
+    for key, value in items:
+        kind = type(value)
+        if kind is str:
+            if type(key) is str:
+                words.append(key)
+            words.append(value)
+        elif (kind is dict or kind is list) and depth < 8:  # real features are flat; bound the odd ones
+            _collect_text(value.items() if kind is dict else enumerate(value), words, depth + 1)
+
+
+def _scalar(value: Any) -> Any:
+    """Numbers and text are stored as they are; objects and lists as JSON text."""
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def raw_text(line: bytes) -> str:
+    """The line as text for the quarantine: undecodable bytes shown as ``\\xff``, length capped."""
+    text = line.rstrip(b"\r").decode("utf-8", "backslashreplace")
+    if len(text) > MAX_RAW_CHARS:
+        return f"{text[:MAX_RAW_CHARS]}... [{len(line)} bytes, truncated]"
+    return text
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, joined: ``ts: timestamp has no UTC offset: '2026-...'``."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "record"
+        if error["type"] == "missing":
+            parts.append(f"{where}: missing")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] != "value_error":  # value errors already quote the input
+            message += f" (got {_short_repr(error.get('input'))})"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def _json_error(line: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"invalid UTF-8: byte 0x{line[bad.start]:02x} at column {bad.start + 1}"
+    return f"not JSON: {exc}"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

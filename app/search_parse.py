@@ -1,0 +1,283 @@
+"""The prediction-log query language: text -> AST.
+
+    request:ID  entity:ID  model:NAME  version:V  status:error|ok  label:X
+    since:2h  until:2026-11-24T10:00  score>=0.9  latency_ms>200  prediction=fraud
+    features.amount>1000  context.region="eu west"  "free text"  -term
+
+Terms are separated by whitespace and ANDed; a leading ``-`` negates a term. A value may be
+double-quoted to hold spaces or operator characters (``\\"`` and ``\\\\`` escape inside quotes).
+Every mistake becomes a ``SearchError`` naming the token and its 1-based column, never an
+exception from deeper down.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, Union
+
+from app.timeutil import now_ms, parse_time_ref
+
+Op = Literal["=", "!=", ">", ">=", "<", "<="]
+Value = Union[int, float, str]
+
+# field -> the operators it accepts (":" is read as "=").
+_ID_FIELDS = {"request": "request_id", "entity": "entity_id", "model": "model", "version": "version"}
+_NUMERIC_FIELDS = ("score", "latency_ms")
+_DYNAMIC_FIELDS = ("prediction", "label")  # number or text: SQLite dynamic typing
+_JSON_FIELDS = ("features", "context")
+_TIME_FIELDS = ("since", "until")
+FIELD_NAMES = ("request:", "entity:", "model:", "version:", "status:", "label:", "since:", "until:",
+               "score", "latency_ms", "prediction", "features.", "context.")
+
+# Longest operators first so ">=" is not read as ">" followed by "=".
+_OPERATORS = (">=", "<=", "!=", ":", "=", ">", "<")
+_OPERATOR_CHARS = set(":=!<>")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+# What the FTS tokenizer (unicode61, tokenchars '-_.:@') keeps: a term without any of it matches nothing.
+_FTS_TOKEN_CHARS = set("-_.:@")
+
+
+class SearchError(ValueError):
+    """A query the language cannot read; says which token and where (1-based column)."""
+
+    def __init__(self, message: str, token: str, column: int) -> None:
+        self.message = message
+        self.token = token
+        self.column = column
+        super().__init__(f"{message}: {token!r} at column {column}")
+
+
+@dataclass(frozen=True)
+class FieldTerm:
+    """``column OP value`` on a plain column (ids, model, version, status, score, latency, ...)."""
+
+    column: str
+    op: Op
+    value: Value
+    negated: bool = False
+    # Text form of a number as typed, so `label:01` also matches the text "01".
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class JsonTerm:
+    """``features.NAME OP value`` / ``context.NAME OP value``: one top-level key of a JSON column."""
+
+    column: str  # "features" or "context"
+    key: str
+    op: Op
+    value: Value
+    negated: bool = False
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class TimeTerm:
+    """``since:`` (ts >= at) or ``until:`` (ts < at), resolved to epoch ms when parsed."""
+
+    bound: Literal["since", "until"]
+    at: int
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class TextTerm:
+    """Free text: a phrase matched by the FTS index (request id, entity id, text values, error)."""
+
+    phrase: str
+    negated: bool = False
+
+
+Term = Union[FieldTerm, JsonTerm, TimeTerm, TextTerm]
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    terms: tuple[Term, ...]
+    now: int  # the "now" that relative times were resolved against: pages of one query agree
+
+    @property
+    def models(self) -> list[str]:
+        return [t.value for t in self.terms if isinstance(t, FieldTerm) and t.column == "model"
+                and t.op == "=" and not t.negated and isinstance(t.value, str)]
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str  # as typed, for messages
+    column: int  # 1-based
+    negated: bool
+    field: str | None  # None: free text
+    op: str | None
+    value: str
+    quoted: bool  # the value (or the whole free-text term) was in double quotes
+
+
+def parse(text: str, *, now: int | None = None) -> Query:
+    """Parse a query; raises SearchError with the offending token and its column."""
+    reference = now_ms() if now is None else now
+    terms = tuple(_term(token, reference) for token in _tokens(text))
+    return Query(text=text, terms=terms, now=reference)
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        start = i
+        negated = False
+        if text[i] == "-" and i + 1 < n and not text[i + 1].isspace():
+            negated = True
+            i += 1
+        if text[i] == '"':
+            value, i = _quoted(text, i, start)
+            _expect_boundary(text, i, start)
+            tokens.append(_Token(text[start:i], start + 1, negated, None, None, value, True))
+            continue
+        # A bare word up to whitespace; a field name ends at the first operator character.
+        j = i
+        while j < n and not text[j].isspace() and text[j] not in _OPERATOR_CHARS and text[j] != '"':
+            j += 1
+        if j < n and text[j] in _OPERATOR_CHARS and j > i:
+            name = text[i:j]
+            op = next(o for o in _OPERATORS if text.startswith(o, j))
+            k = j + len(op)
+            if k < n and text[k] == '"':
+                value, k = _quoted(text, k, start)
+                quoted = True
+            else:
+                m = k
+                while m < n and not text[m].isspace():
+                    if text[m] == '"':
+                        raise SearchError("a quote inside a value (quote the whole value)", text[start:m + 1],
+                                          start + 1)
+                    m += 1
+                value, k, quoted = text[k:m], m, False
+            _expect_boundary(text, k, start)
+            tokens.append(_Token(text[start:k], start + 1, negated, name, op, value, quoted))
+            i = k
+            continue
+        # Free text: read to whitespace (a word with an operator inside it was read as a field
+        # above: `10:30` must be quoted to be searched as text).
+        while j < n and not text[j].isspace():
+            if text[j] == '"':
+                raise SearchError("a quote inside a word (quote the whole phrase)", text[start:j + 1], start + 1)
+            j += 1
+        word = text[i:j]
+        if not word:
+            raise SearchError("a lone operator", text[start:j], start + 1)
+        tokens.append(_Token(text[start:j], start + 1, negated, None, None, word, False))
+        i = j
+    return tokens
+
+
+def _quoted(text: str, i: int, start: int) -> tuple[str, int]:
+    """Read a double-quoted string starting at text[i] == '"'; returns (value, index after it)."""
+    out: list[str] = []
+    j = i + 1
+    while j < len(text):
+        ch = text[j]
+        if ch == "\\" and j + 1 < len(text) and text[j + 1] in '"\\':
+            out.append(text[j + 1])
+            j += 2
+            continue
+        if ch == '"':
+            return "".join(out), j + 1
+        out.append(ch)
+        j += 1
+    raise SearchError("unterminated quote", text[start:], start + 1)
+
+
+def _expect_boundary(text: str, i: int, start: int) -> None:
+    if i < len(text) and not text[i].isspace():
+        end = i
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        raise SearchError("put a space after the closing quote", text[start:end], start + 1)
+
+
+def _term(token: _Token, now: int) -> Term:
+    def fail(message: str) -> SearchError:
+        return SearchError(message, token.text, token.column)
+
+    if token.field is None:
+        if not any(ch.isalnum() or ch in _FTS_TOKEN_CHARS for ch in token.value):
+            raise fail("nothing searchable in this text (letters or digits needed)")
+        return TextTerm(token.value, token.negated)
+
+    field, op, raw = token.field, "=" if token.op == ":" else token.op, token.value
+    assert op is not None
+    if raw == "" and not token.quoted:
+        raise fail(f"{field}{token.op} needs a value")
+
+    if field in _ID_FIELDS or field == "status":
+        if op not in ("=", "!="):
+            raise fail(f"{field} takes : = or !=")
+        if field == "status" and raw not in ("ok", "error"):
+            raise fail("status is ok or error")
+        return FieldTerm(_ID_FIELDS.get(field, field), op, raw, token.negated)  # type: ignore[arg-type]
+
+    if field in _TIME_FIELDS:
+        if token.op != ":":
+            raise fail(f"write {field}:15m, {field}:2h, {field}:7d or {field}:ISO-TIME")
+        try:
+            at = parse_time_ref(raw, now=now)
+        except ValueError:
+            raise fail("not a time (use 15m, 2h, 7d or an ISO timestamp)") from None
+        return TimeTerm(field, at, token.negated)  # type: ignore[arg-type]
+
+    if field in _NUMERIC_FIELDS:
+        number = _number(raw) if not token.quoted else None
+        if number is None:
+            raise fail(f"{field} compares with a number")
+        return FieldTerm(field, op, number, token.negated)  # type: ignore[arg-type]
+
+    if field in _DYNAMIC_FIELDS:
+        value, text = _dynamic(raw, token.quoted)
+        return FieldTerm(field, op, value, token.negated, text)  # type: ignore[arg-type]
+
+    head, dot, key = field.partition(".")
+    if head in _JSON_FIELDS and dot:
+        if not key:
+            raise fail(f"name the key: {head}.NAME")
+        value, text = _dynamic(raw, token.quoted)
+        return JsonTerm(head, key, op, value, token.negated, text)  # type: ignore[arg-type]
+    if head in _JSON_FIELDS:
+        raise fail(f"name the key: {head}.NAME")
+    raise fail(_unknown_field_message(field))
+
+
+def _unknown_field_message(field: str) -> str:
+    import difflib
+
+    known = [*_ID_FIELDS, "status", *_TIME_FIELDS, *_NUMERIC_FIELDS, *_DYNAMIC_FIELDS, "features.NAME",
+             "context.NAME"]
+    close = difflib.get_close_matches(field, known, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"unknown field {field!r} ({hint}fields: {' '.join(known)}; quote text to search for it)"
+
+
+def _number(raw: str) -> int | float | None:
+    if _INTEGER.match(raw):
+        return int(raw)
+    if _NUMBER.match(raw):
+        return float(raw)
+    return None
+
+
+def _dynamic(raw: str, quoted: bool) -> tuple[Value, str | None]:
+    """A value that may be a number or text: unquoted numbers compare as numbers (and as typed)."""
+    if quoted:
+        return raw, None
+    if raw in ("true", "false"):  # JSON booleans come out of json_extract as 1 / 0
+        return int(raw == "true"), raw
+    number = _number(raw)
+    if number is None:
+        return raw, None
+    return number, raw

@@ -1,0 +1,289 @@
+"""The Textual console: installs the screens, the global keys, the palette and the ``:`` command line.
+
+Screens reach what they share through the App: ``db_path``, ``settings``, ``now_ms()`` (an
+injectable clock, fixed in tests), ``health`` (endpoint health by model, filled by the poller
+when there is one) and ``model_names`` (the last fleet read, for the palette). Every store
+read happens in a thread worker that opens its own ``Store``; the event loop never waits on SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from app.timeutil import now_ms as wall_clock_ms
+from screens import registry
+from screens.fleet import FleetScreen
+from widgets.safe_text import clean
+
+if TYPE_CHECKING:
+    from app.config import Settings
+    from app.models import Health
+
+EXIT_AFTER_PAINT_ENV = "MODELDECK_EXIT_AFTER_PAINT"
+"""Benchmarks: ``1`` exits once the fleet screen is first painted, ``rows`` once its rows are shown."""
+PAINT_MARKER_ENV = "MODELDECK_PAINT_MARKER"
+"""Benchmarks: a file that receives ``time.monotonic_ns()`` at that moment."""
+
+
+def _palette_commands() -> type:
+    # Imported when the palette first opens: textual.command stays off the startup path.
+    from screens.palette import ModeldeckCommands
+
+    return ModeldeckCommands
+
+
+class ModeldeckApp(App[None]):
+    """modeldeck's console."""
+
+    CSS_PATH = "tui.tcss"
+    TITLE = "modeldeck"
+    COMMANDS = {_palette_commands}
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("colon", "command_line", "Cmd", id="app.command_line"),
+        Binding("ctrl+p", "command_palette", "Palette", id="app.palette", priority=True, show=False),
+        Binding("escape", "back", "Back", id="app.back", show=False),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("d", "drift", "Drift", id="app.drift", show=False),
+    ]
+
+    def __init__(self, db_path: Path, settings: Settings | None = None, *, demo: bool = False,
+                 clock: Callable[[], int] | None = None) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+        if settings is None:
+            from app.config import Settings
+
+            settings = Settings()
+        self.settings = settings
+        self.demo = demo
+        self._clock = clock or wall_clock_ms
+        self.model_names: list[str] = []
+        self.health: dict[str, Health] = {}
+        self.command_history: list[str] = []
+        self._painted: set[str] = set()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # Calm by default (slow SSH links, screen readers); TEXTUAL_ANIMATIONS=full brings it back.
+            self.animation_level = "none"
+        if demo:
+            self.sub_title = "demo store"
+
+    # -- what screens share -------------------------------------------------------------
+    def now_ms(self) -> int:
+        return self._clock()
+
+    def get_default_screen(self) -> FleetScreen:
+        return FleetScreen()
+
+    def on_mount(self) -> None:
+        if self.settings.ui.keymap:
+            self.set_keymap(self.settings.ui.keymap)
+        if any(m.endpoint or m.registry for m in self.settings.models.values()):
+            # After the first paint: httpx and the adapters are not needed to draw the fleet.
+            self.call_after_refresh(self.poll_endpoints)
+
+    @work(exclusive=True, group="endpoints", exit_on_error=False, description="poll the endpoints")
+    async def poll_endpoints(self) -> None:
+        """Keep ``health`` current from every configured endpoint (async: no thread, no blocking)."""
+        from app.endpoints.poller import Poller
+
+        def record(result) -> None:  # type: ignore[no-untyped-def]
+            self.health[result.model] = result.health
+
+        poller = Poller.from_settings(self.settings, on_result=record)
+        try:
+            await poller.run()
+        finally:
+            await poller.aclose()
+
+    def mark_painted(self, stage: str) -> None:
+        """Benchmarks only: note that ``stage`` ('shell' or 'rows') has been painted, maybe exit."""
+        wanted = os.environ.get(EXIT_AFTER_PAINT_ENV)
+        if not wanted or stage in self._painted:
+            return
+        self._painted.add(stage)
+        if (wanted == "rows") != (stage == "rows"):
+            return
+        marker = os.environ.get(PAINT_MARKER_ENV)
+        if marker:
+            Path(marker).write_text(str(time.monotonic_ns()))
+        self.exit()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # One place turns a failed read into a one-line message (no traceback on screen).
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            text = str(error).splitlines()[0] if str(error) else type(error).__name__
+            self.notify(clean(text), title="error", severity="error", markup=False, timeout=8)
+
+    # -- navigation ---------------------------------------------------------------------
+    def open_model(self, name: str) -> None:
+        from screens.model import ModelScreen
+
+        self.action_fleet()
+        self.push_screen(ModelScreen(name))
+
+    def open_model_view(self, view_id: str, name: str) -> None:
+        view = next(v for v in registry.model_views() if v.id == view_id)
+        self.push_screen(registry.load(view.target)(name))
+
+    def open_query_view(self, view_id: str, query: str) -> None:
+        view = next(v for v in registry.query_views() if v.id == view_id)
+        self.push_screen(registry.load(view.target)(query))
+
+    def action_drift(self) -> None:
+        # `d` on the fleet opens the highlighted model's drift (the model screen binds its own `d`).
+        from widgets.fleet_table import FleetTable
+
+        tables = self.screen.query(FleetTable)
+        name = tables.first().current_model if tables else None
+        if name and any(view.id == "drift" for view in registry.model_views()):
+            self.open_model_view("drift", name)
+
+    def action_fleet(self) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_refresh(self) -> None:
+        refresh = getattr(self.screen, "action_refresh", None)
+        if refresh is not None:
+            refresh()
+
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen, COMMAND_LINE_HELP))
+
+    def action_command_line(self) -> None:
+        from screens.command_line import CommandLine
+
+        self.push_screen(CommandLine(self.command_history), self._command_entered)
+
+    def _command_entered(self, text: str | None) -> None:
+        if not text:
+            return
+        self.command_history.append(text)
+        error = self.run_command_line(text)
+        if error:
+            self.notify(clean(error), title=":" + clean(text), severity="error", markup=False)
+
+    def action_switch_store(self) -> None:
+        from screens.prompt import Prompt
+
+        self.push_screen(Prompt("Switch store", "Path of the store file", value=str(self.db_path)),
+                         self._switch_store)
+
+    def _switch_store(self, text: str | None) -> None:
+        if text:
+            self._check_store(Path(text).expanduser())
+
+    @work(thread=True, exclusive=True, group="switch-store", exit_on_error=False, description="open another store")
+    def _check_store(self, path: Path) -> None:
+        from app.store import Store
+
+        with Store.open(path):  # creates or migrates it; a bad file raises a one-line StoreError
+            pass
+        self.call_from_thread(self.store_switched, path)
+
+    def store_switched(self, path: Path) -> None:
+        self.db_path = path
+        self.model_names = []
+        self.action_fleet()
+        self.action_refresh()
+        self.notify(clean(str(path)), title="store", markup=False)
+
+    # -- the ``:`` command line ---------------------------------------------------------
+    def run_command_line(self, text: str) -> str | None:
+        """Run one ``:`` command; returns an error message, or None when it worked."""
+        try:
+            words = shlex.split(text.strip().lstrip(":"))
+        except ValueError as exc:
+            return f"cannot read the command: {exc}"
+        if not words:
+            return None
+        verb, args = words[0].lower(), words[1:]
+        if verb in ("q", "quit", "q!"):
+            self.exit()
+            return None
+        if verb in ("help", "h", "?"):
+            self.action_help()
+            return None
+        if verb in ("fleet", "home"):
+            self.action_fleet()
+            return None
+        if verb == "refresh":
+            self.action_refresh()
+            return None
+        if verb in ("model", "m", "open"):
+            if len(args) != 1:
+                return "usage: :model NAME"
+            name, error = self.resolve_model(args[0])
+            if error:
+                return error
+            self.open_model(name)  # type: ignore[arg-type]
+            return None
+        if verb == "store":
+            if len(args) != 1:
+                return "usage: :store PATH"
+            self._check_store(Path(args[0]).expanduser())
+            return None
+        for view in registry.model_views():
+            if verb == view.id:
+                if len(args) != 1:
+                    return f"usage: :{view.id} MODEL"
+                name, error = self.resolve_model(args[0])
+                if error:
+                    return error
+                self.open_model_view(view.id, name)  # type: ignore[arg-type]
+                return None
+        for query_view in registry.query_views():
+            if verb == query_view.id:
+                self.open_query_view(query_view.id, " ".join(args))
+                return None
+        return f"unknown command: {verb} (:help lists the commands)"
+
+    def resolve_model(self, text: str) -> tuple[str | None, str | None]:
+        """An exact model name, or a unique prefix of one."""
+        if text in self.model_names or not self.model_names:
+            # Before the first fleet read, trust the name: the model screen says if it is unknown.
+            return text, None
+        matches = [name for name in self.model_names if name.lower().startswith(text.lower())]
+        if len(matches) == 1:
+            return matches[0], None
+        if not matches:
+            return None, f"no model named {text!r}"
+        return None, f"{text!r} matches {len(matches)} models: {', '.join(matches[:4])}"
+
+
+def command_line_help() -> list[tuple[str, str]]:
+    rows = [
+        (":model NAME", "open a model (a unique prefix is enough)"),
+        (":fleet", "back to the fleet"),
+        (":refresh", "read the store again"),
+        (":store PATH", "switch to another store file"),
+        (":help", "this help"),
+        (":q", "quit"),
+    ]
+    rows += [(f":{v.id} MODEL", v.title.lower()) for v in registry.model_views()]
+    rows += [(f":{v.id} QUERY", v.title.lower()) for v in registry.query_views()]
+    return rows
+
+
+COMMAND_LINE_HELP: Callable[[], Iterable[tuple[str, str]]] = command_line_help

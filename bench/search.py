@@ -1,0 +1,244 @@
+"""Benchmark: first page of each query class through app/search.py vs grep/rg and hand-written SQL.
+
+    python bench/search.py                  # 10,000,000 rows (built once into bench/.cache/, minutes)
+    python bench/search.py --rows 1000000   # while developing
+
+Builds (or reuses) a store of N generated predictions and the very same records as JSON Lines,
+then times, per query class, modeldeck's first page (parse + compile + run), the SQL a user
+would type into the sqlite3 shell, and `grep -m 50` (and `rg -m 50` when installed) over the
+JSONL. Prints medians and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.search import ROW_COLUMNS, Searcher  # noqa: E402
+from app.search_sql import select_sql  # noqa: E402
+from app.store import Store  # noqa: E402
+from app.store.predictions import PredictionRow  # noqa: E402
+from app.timeutil import iso_to_ms, ms_to_iso  # noqa: E402
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+END_MS = iso_to_ms("2026-11-24T00:00:00Z")
+SPAN_MS = 30 * 86_400_000
+MODELS = ("fraud", "churn", "credit", "ranker", "eta")
+COUNTRIES = ("DE", "FR", "US", "GB", "NL", "ES", "IT", "PL", "SE", "BR", "IN", "JP", "CA", "AU", "MX", "CH",
+             "AT", "BE", "DK", "NO")
+DEVICES = ("ios", "android", "web", "pos", "api")
+REGIONS = ("eu-west", "eu-central", "us-east", "ap-south")
+ERRORS = ("upstream timeout after 3000 ms", "connection reset by peer", "feature store unavailable",
+          "model returned NaN", "payload too large", "circuit breaker open")
+N_ENTITIES = 200_000
+N_MERCHANTS = 20_000
+
+
+def build(rows: int, db: Path, jsonl: Path, batch: int = 50_000) -> None:
+    """Generate ``rows`` predictions (ts ascending, as a serving log is) into the store and the JSONL."""
+    import numpy as np
+    import orjson
+
+    from app.ingest_parse import fts_text
+    from app.store.bulk import BulkWriter
+
+    for path in (db, jsonl, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        path.unlink(missing_ok=True)
+    rng = np.random.default_rng(7)
+    start_ms = END_MS - SPAN_MS
+    started = time.perf_counter()
+    with Store.open(db) as store, jsonl.open("wb") as out, BulkWriter(store.conn, drop_indexes=True) as writer:
+        for offset in range(0, rows, batch):
+            n = min(batch, rows - offset)
+            ids = np.arange(offset, offset + n)
+            ts = start_ms + (ids * SPAN_MS) // rows + rng.integers(0, 1000, n)
+            model = rng.integers(0, len(MODELS), n)
+            version = rng.integers(1, 4, n)
+            entity = rng.integers(0, N_ENTITIES, n)
+            amount = np.round(rng.lognormal(4.0, 1.2, n), 2)
+            age = rng.integers(18, 90, n)
+            country = rng.integers(0, len(COUNTRIES), n)
+            device = rng.integers(0, len(DEVICES), n)
+            merchant = rng.integers(0, N_MERCHANTS, n)
+            region = rng.integers(0, len(REGIONS), n)
+            score = np.round(rng.random(n), 4)
+            latency = np.round(rng.lognormal(3.0, 0.5, n), 2)
+            is_error = rng.random(n) < 0.01
+            error_kind = rng.integers(0, len(ERRORS), n)
+            labelled = rng.random(n) < 0.3
+            out_rows: list[PredictionRow] = []
+            lines: list[bytes] = []
+            for k in range(n):
+                features = {"amount": float(amount[k]), "age": int(age[k]), "country": COUNTRIES[country[k]],
+                            "device": DEVICES[device[k]], "merchant": f"m-{merchant[k]:05d}"}
+                context = {"region": REGIONS[region[k]], "host": f"srv-{int(ids[k]) % 40:02d}"}
+                err = bool(is_error[k])
+                s = float(score[k])
+                record = {
+                    "ts": ms_to_iso(int(ts[k])), "model": MODELS[model[k]], "version": f"v{version[k]}",
+                    "request_id": f"req-{int(ids[k]):09d}", "entity_id": f"cust-{entity[k]:06d}",
+                    "prediction": None if err else ("positive" if s >= 0.5 else "negative"),
+                    "score": None if err else s,
+                    "label": ("positive" if (s >= 0.5) != (k % 7 == 0) else "negative") if labelled[k] else None,
+                    "latency_ms": float(latency[k]), "status": "error" if err else "ok",
+                    "error": ERRORS[error_kind[k]] if err else None,
+                    "features": features, "context": context,
+                }
+                lines.append(orjson.dumps({key: v for key, v in record.items() if v is not None}))
+                text = fts_text(features, context)
+                out_rows.append(PredictionRow(int(ts[k]), record["model"], record["version"], record["request_id"],
+                                              record["entity_id"], record["prediction"], record["score"],
+                                              record["label"], record["latency_ms"], record["status"],
+                                              record["error"], orjson.dumps(features).decode(),
+                                              orjson.dumps(context).decode(), text))
+            writer.write(out_rows)
+            out.write(b"\n".join(lines) + b"\n")
+            done = offset + n
+            if done % 1_000_000 < batch:
+                print(f"  {done:,} rows, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        print("  building indexes", file=sys.stderr, flush=True)
+    print(f"built {rows:,} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def median_ms(fn: Callable[[], object], runs: int) -> float:
+    fn()  # warm
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(samples)
+
+
+def shell(command: list[str] | str) -> Callable[[], object]:
+    return lambda: subprocess.run(command, shell=isinstance(command, str), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, check=False)
+
+
+def cases(rows: int, jsonl: Path) -> Iterator[dict]:
+    """The query classes, each as modeldeck query, hand SQL and grep/rg command lines."""
+    middle = rows // 2
+    request = f"req-{middle:09d}"
+    entity = "cust-012345"
+    window_start = END_MS - 3_600_000
+    window_iso = ms_to_iso(window_start)
+    f = str(jsonl)
+    yield {
+        "name": "request:", "query": f"request:{request}",
+        "sql": f"SELECT * FROM predictions WHERE request_id = '{request}' ORDER BY ts DESC LIMIT 50",
+        "grep": ["grep", "-m", "50", "-F", f'"request_id":"{request}"', f],
+        "rg": ["rg", "-m", "50", "-F", f'"request_id":"{request}"', f],
+    }
+    yield {
+        "name": "entity:", "query": f"entity:{entity}",
+        "sql": f"SELECT * FROM predictions WHERE entity_id = '{entity}' ORDER BY ts DESC LIMIT 50",
+        "grep": ["grep", "-m", "50", "-F", f'"entity_id":"{entity}"', f],
+        "rg": ["rg", "-m", "50", "-F", f'"entity_id":"{entity}"', f],
+    }
+    # The last hour (the window sits at the end of the file, as the newest log lines do).
+    window_re = '"ts":"2026-11-23T23:[^"]*","model":"fraud"'
+    yield {
+        "name": "model + window", "query": f"model:fraud since:{window_iso}",
+        "sql": f"SELECT * FROM predictions WHERE model = 'fraud' AND ts >= {window_start} ORDER BY ts DESC LIMIT 50",
+        "grep": ["grep", "-m", "50", "-E", window_re, f],
+        "rg": ["rg", "-m", "50", window_re, f],
+    }
+    yield {
+        "name": "common word", "query": '"eu-west"',
+        "sql": ("SELECT p.* FROM predictions p JOIN predictions_fts f ON f.rowid = p.id "
+                "WHERE predictions_fts MATCH '\"eu-west\"' ORDER BY p.ts DESC LIMIT 50"),
+        "grep": ["grep", "-m", "50", "-F", "eu-west", f],
+        "rg": ["rg", "-m", "50", "-F", "eu-west", f],
+    }
+    yield {
+        "name": "status:error", "query": "status:error",
+        "sql": "SELECT * FROM predictions WHERE status = 'error' ORDER BY ts DESC LIMIT 50",
+        "grep": ["grep", "-m", "50", "-F", '"status":"error"', f],
+        "rg": ["rg", "-m", "50", "-F", '"status":"error"', f],
+    }
+    merchant = "m-01234"
+    yield {
+        "name": "free text", "query": f'"{merchant}"',
+        "sql": ("SELECT p.* FROM predictions p JOIN predictions_fts f ON f.rowid = p.id "
+                f"WHERE predictions_fts MATCH '\"{merchant}\"' ORDER BY p.ts DESC LIMIT 50"),
+        "grep": ["grep", "-m", "50", "-F", merchant, f],
+        "rg": ["rg", "-m", "50", "-F", merchant, f],
+    }
+    big = '"amount":([5-9][0-9]{2}|[0-9]{4,})[.,]'
+    yield {
+        "name": "feature in window", "query": f"model:fraud since:{window_iso} features.amount>500",
+        "sql": (f"SELECT * FROM predictions WHERE model = 'fraud' AND ts >= {window_start} "
+                "AND json_extract(features, '$.amount') > 500 ORDER BY ts DESC LIMIT 50"),
+        "grep": f"grep -E '{window_re}' {f} | grep -m 50 -E '{big}'",
+        "rg": f"rg '{window_re}' {f} | rg -m 50 '{big}'",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_SEARCH_ROWS", 10_000_000)))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args()
+
+    CACHE.mkdir(exist_ok=True)
+    db, jsonl = CACHE / f"search-{args.rows}.db", CACHE / f"search-{args.rows}.jsonl"
+    done_marker = CACHE / f"search-{args.rows}.done"
+    if not done_marker.exists():
+        print(f"building {args.rows:,} rows into {db.name} and {jsonl.name} (once; cached)", file=sys.stderr)
+        build(args.rows, db, jsonl)
+        done_marker.touch()
+    if args.build_only:
+        return
+
+    Store.open(db).close()  # migrate a store cached by an older modeldeck
+    store = Store.open(db, read_only=True)
+    searcher = Searcher(store.conn)
+    hand = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    has_rg = shutil.which("rg") is not None
+    size_mb = jsonl.stat().st_size / 1e6
+    print(f"\n{args.rows:,} rows; JSONL {size_mb:,.0f} MB; median of {args.runs} warm runs, ms; first page of 50\n")
+    print("modeldeck = parse + compile + first page as records; its SQL = the generated SQL alone;")
+    print("ratio = modeldeck / hand SQL (sql ratio: its SQL / hand SQL); grep/md = how many times slower grep is\n")
+    header = (f"{'class':<19}{'modeldeck':>10}{'its SQL':>9}{'hand SQL':>10}{'ratio':>7}{'sql ratio':>10}"
+              f"{'grep -m50':>11}{'grep/md':>9}")
+    if has_rg:
+        header += f"{'rg -m50':>10}{'rg/md':>8}"
+    print(header + f"{'rows':>6}")
+    for case in cases(args.rows, jsonl):
+        text = case["query"]
+        got = len(searcher.page(searcher.parse(text)).rows)
+        ours = median_ms(lambda: searcher.page(searcher.parse(text)), args.runs)
+        sql_ms = median_ms(lambda: hand.execute(case["sql"]).fetchall(), args.runs)
+        # The SQL modeldeck generates, run the way the hand SQL is (no parsing, tuples out).
+        parsed = searcher.parse(text)
+        compiled = searcher.compile(parsed)
+        ours_sql = select_sql(ROW_COLUMNS, compiled, keyset=None, newest_first=True)
+        gen_ms = median_ms(lambda: hand.execute(ours_sql, (*compiled.params, 51)).fetchall(), args.runs)
+        grep_ms = median_ms(shell(case["grep"]), max(1, args.runs // 2))
+        line = (f"{case['name']:<19}{ours:>10.2f}{gen_ms:>9.2f}{sql_ms:>10.2f}{ours / sql_ms:>7.2f}"
+                f"{gen_ms / sql_ms:>10.2f}{grep_ms:>11.1f}{grep_ms / ours:>8.0f}x")
+        if has_rg:
+            rg_ms = median_ms(shell(case["rg"]), max(1, args.runs // 2))
+            line += f"{rg_ms:>10.1f}{rg_ms / ours:>7.0f}x"
+        print(line + f"{got:>6}", flush=True)
+        print(f"  {text}")
+    count_query = searcher.parse("model:fraud")
+    count_ms = median_ms(lambda: searcher.count(count_query), args.runs)
+    print(f"\nbounded count (cap 10,000) of model:fraud: {count_ms:.1f} ms")
+    store.close()
+    hand.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Startup: process start -> fleet screen painted, on a 1,000,000-row demo store.
+
+Peer measured in the same run: a bare Textual app that paints one Static (the floor).
+Both run under a pseudo-terminal (80x24) and write ``time.monotonic_ns()`` to a marker file
+from ``call_after_refresh`` once their first screen is painted, then exit. The console is
+also timed until its fleet rows are on screen (the first store read done).
+
+    python bench/startup.py                 # 1,000,000 rows, 7 runs each
+    python bench/startup.py --rows 100000 --runs 3
+The store is built once with app.demo.build_demo_store and cached under bench/.cache/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pty
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import fcntl
+import termios
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CACHE = HERE / ".cache"
+
+BARE_APP = """
+import os, time
+from pathlib import Path
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    def compose(self):
+        yield Static("floor")
+    def on_mount(self):
+        self.call_after_refresh(self.painted)
+    def painted(self):
+        Path(os.environ["MODELDECK_PAINT_MARKER"]).write_text(str(time.monotonic_ns()))
+        self.exit()
+
+Bare().run()
+"""
+
+
+def build_store(rows: int) -> Path:
+    path = CACHE / f"startup-{rows}.db"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    from app.demo import build_demo_store
+
+    print(f"building a {rows:,}-row demo store at {path} (once)...", file=sys.stderr)
+    started = time.perf_counter()
+    build_demo_store(path, rows=rows)
+    print(f"  built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return path
+
+
+def time_to_marker(argv: list[str], env_extra: dict[str, str], timeout_s: float = 30.0) -> float:
+    """Seconds from spawning ``argv`` under an 80x24 pty to the marker it writes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        marker = Path(tmp) / "painted"
+        env = {**os.environ, **env_extra, "MODELDECK_PAINT_MARKER": str(marker), "TERM": "xterm-256color",
+               "COLUMNS": "80", "LINES": "24"}
+        main_fd, child_fd = pty.openpty()
+        fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        started = time.monotonic_ns()
+        process = subprocess.Popen(argv, stdin=child_fd, stdout=child_fd, stderr=child_fd, env=env,
+                                   close_fds=True, cwd=ROOT)
+        os.close(child_fd)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while process.poll() is None and time.monotonic() < deadline:
+                ready, _, _ = select.select([main_fd], [], [], 0.05)
+                if ready:
+                    try:
+                        os.read(main_fd, 65536)  # drain, or the child blocks writing the screen
+                    except OSError:
+                        break
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            os.close(main_fd)
+        if not marker.exists():
+            raise RuntimeError(f"{argv[0]}... never painted (exit {process.returncode})")
+        return (int(marker.read_text()) - started) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_STARTUP_ROWS", 1_000_000)))
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+
+    store = build_store(args.rows)
+    python = sys.executable
+    # The installed entry point, exactly what an operator runs.
+    console = [str(Path(python).parent / "modeldeck"), "--db", str(store)]
+    bare = [python, "-c", BARE_APP]
+    # The App alone, without the CLI (click, pydantic-settings): what the console itself costs.
+    app_only = [python, "-c", f"from pathlib import Path; from app.tui import ModeldeckApp; "
+                              f"ModeldeckApp(Path({str(store)!r})).run()"]
+    results: dict[str, list[float]] = {"bare": [], "console": [], "console_rows": [], "app_only": []}
+    time_to_marker(bare, {})  # warm the file cache for both
+    time_to_marker(console, {"MODELDECK_EXIT_AFTER_PAINT": "1"})
+    for _ in range(args.runs):  # interleaved, so a noisy neighbour hurts both alike
+        results["bare"].append(time_to_marker(bare, {}))
+        results["console"].append(time_to_marker(console, {"MODELDECK_EXIT_AFTER_PAINT": "1"}))
+        results["console_rows"].append(time_to_marker(console, {"MODELDECK_EXIT_AFTER_PAINT": "rows"}))
+        results["app_only"].append(time_to_marker(app_only, {"MODELDECK_EXIT_AFTER_PAINT": "1"}))
+
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    print(f"startup to first paint, {args.rows:,}-row store, 80x24 pty, median of {args.runs} runs")
+    print(f"  bare Textual app (one Static): {medians['bare'] * 1000:7.0f} ms")
+    print(f"  modeldeck fleet screen:        {medians['console'] * 1000:7.0f} ms   "
+          f"ratio {medians['console'] / medians['bare']:.2f}x (target <= 1.5x)")
+    print(f"  modeldeck fleet rows shown:    {medians['console_rows'] * 1000:7.0f} ms   "
+          f"ratio {medians['console_rows'] / medians['bare']:.2f}x")
+    print(f"  the App alone, no CLI/config:  {medians['app_only'] * 1000:7.0f} ms   "
+          f"ratio {medians['app_only'] / medians['bare']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

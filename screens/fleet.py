@@ -1,0 +1,193 @@
+"""The home screen: every model, worst first, refreshed live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
+
+from widgets.fleet_table import FIXED_WIDTH, FleetTable
+from widgets.key_bar import KeyBar
+from widgets.safe_text import clean, safe_text
+
+if TYPE_CHECKING:
+    from app.config import Settings
+    from textual.widgets import Input
+
+    from app.fleet import FleetRow
+    from app.models import Health
+
+EMPTY_TEXT = ("No models in this store yet.\n"
+              "Load prediction logs with `modeldeck ingest FILE`, or try `modeldeck demo`.")
+
+
+class FleetScreen(Screen):
+    """One row per model: health, traffic, latency, errors, drift, readiness and alerts."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="fleet.open"),
+        Binding("slash", "filter", "Filter", id="fleet.filter"),
+        Binding("ctrl+r", "refresh", "Refresh", id="fleet.refresh"),
+        Binding("escape", "clear_filter", "Clear filter", id="fleet.clear_filter", show=False),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, rows: list[FleetRow], read_at: int) -> None:
+            super().__init__()
+            self.rows = rows
+            self.read_at = read_at
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[FleetRow] = []
+        self.filter_text = ""
+        self._timer: Timer | None = None
+        self._loaded_once = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title", classes="title-bar")
+        with Vertical(id="fleet-body"):
+            yield FleetTable(id="fleet-table")
+            yield Static(EMPTY_TEXT, id="fleet-empty", markup=False)
+        yield Static(id="status", classes="status-line")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#fleet-empty").display = False
+        self._show_title()
+        self.query_one("#status", Static).update(Text("reading the store…", style="dim"))
+        self.query_one(FleetTable).focus()
+        self.call_after_refresh(self.app.mark_painted, "shell")  # type: ignore[attr-defined]
+        # Read after the first paint: the reader's imports would otherwise compete with it for the GIL.
+        self.call_after_refresh(self.action_refresh)
+
+    def _show_title(self) -> None:
+        title = Text.assemble(("modeldeck", "bold"), "  fleet  ", safe_text(self.app.db_path.name, style="dim"))  # type: ignore[attr-defined]
+        if getattr(self.app, "demo", False):
+            title.append("  (demo)", style="dim")
+        self.query_one("#title", Static).update(title)
+
+    # -- reading ---------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        app = self.app
+        self._show_title()
+        self.load(app.db_path, app.settings, app.now_ms(), dict(app.health))  # type: ignore[attr-defined]
+
+    @work(thread=True, exclusive=True, group="fleet", exit_on_error=False, description="read the fleet")
+    def load(self, db_path: Path, settings: Settings, now: int, health: dict[str, Health]) -> None:
+        from app.fleet import fleet_rows
+        from app.store import Store
+
+        with Store.open(db_path) as store:
+            rows = fleet_rows(store, settings, now, health)
+        self.post_message(self.Loaded(rows, now))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "fleet" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        if event.state is WorkerState.ERROR:
+            error = str(event.worker.error).splitlines()[0] if event.worker.error else "failed"
+            self.query_one("#status", Static).update(Text(f"cannot read the store: {clean(error)}", style="red"))
+        # The next read is scheduled when this one is over: reads never overlap on a slow store.
+        if not self.is_current:
+            return
+        self._timer = self.set_timer(self.app.settings.ui.refresh_s, self.action_refresh)  # type: ignore[attr-defined]
+
+    def on_fleet_screen_loaded(self, message: Loaded) -> None:
+        self.rows = message.rows
+        self._loaded_once = True
+        self.app.model_names = sorted(row.name for row in message.rows)  # type: ignore[attr-defined]
+        self._render_rows()
+        self.call_after_refresh(self.app.mark_painted, "rows")  # type: ignore[attr-defined]
+
+    # -- showing ---------------------------------------------------------------------------
+    def _visible_rows(self) -> list[FleetRow]:
+        text = self.filter_text.strip().lower()
+        if not text:
+            return self.rows
+        invert = text.startswith("!")
+        needle = text.lstrip("!")
+        return [row for row in self.rows if (needle in row.name.lower()) != invert]
+
+    def _render_rows(self) -> None:
+        table = self.query_one(FleetTable)
+        visible = self._visible_rows()
+        name_width = max(10, min(40, self.size.width - FIXED_WIDTH))
+        table.show(visible, name_width)
+        self.query_one("#fleet-empty").display = self._loaded_once and not self.rows
+        status = f"{len(self.rows)} models"
+        if self.filter_text:
+            status = f"{len(visible)} of {len(self.rows)} models match {clean(self.filter_text)!r}"
+        self.query_one("#status", Static).update(Text(f"{status} · last 15 min · worst first", style="dim"))
+
+    def on_resize(self) -> None:
+        if self.rows:
+            self._render_rows()
+
+    # -- keys ------------------------------------------------------------------------------
+    def action_open(self) -> None:
+        name = self.query_one(FleetTable).current_model
+        if name is not None:
+            self.app.open_model(name)  # type: ignore[attr-defined]
+
+    @on(DataTable.RowSelected, "#fleet-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def _filter_box(self) -> Input | None:
+        return next(iter(self.query("#fleet-filter")), None)  # type: ignore[return-value]
+
+    def action_filter(self) -> None:
+        # Mounted on first use: one widget less to build before the first paint.
+        box = self._filter_box()
+        if box is None:
+            from textual.widgets import Input
+
+            box = Input(placeholder="filter models (! inverts)  enter: keep  esc: clear", id="fleet-filter")
+            self.mount(box, before="#status")
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "fleet-filter":
+            self.filter_text = event.value
+            self._render_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "fleet-filter":
+            return
+        event.input.display = bool(self.filter_text)
+        self.query_one(FleetTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self._filter_box()
+        if box is not None and box.display:
+            box.value = ""
+            box.display = False
+            self.filter_text = ""
+            self._render_rows()
+            self.query_one(FleetTable).focus()
+
+    def on_screen_suspend(self) -> None:
+        # Nobody looks at the fleet while a model is open: stop reading it until we are back.
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def on_screen_resume(self) -> None:
+        if self._loaded_once:
+            self.action_refresh()

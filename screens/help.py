@@ -1,0 +1,66 @@
+"""``?``: the keys of the screen underneath (as remapped by the keymap), and the ``:`` commands."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="help.close"),
+        Binding("question_mark", "close", "Close", id="help.close_again", show=False),
+        Binding("q", "close", "Close", id="help.close_q", show=False),
+    ]
+
+    def __init__(self, screen: Screen, commands: Callable[[], Iterable[tuple[str, str]]]) -> None:
+        super().__init__()
+        # Read now: once this modal is on top, "the focused screen" would be the help itself.
+        self.sections: dict[str, list[tuple[str, str, str]]] = {"This screen": [], "Everywhere": [],
+                                                                "In the focused widget": []}
+        seen: set[tuple[str, str]] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or not active.enabled:
+                continue
+            shown = screen.app.get_key_display(binding)
+            if (shown, binding.description) in seen:
+                continue
+            seen.add((shown, binding.description))
+            section = ("This screen" if active.node is screen else
+                       "Everywhere" if active.node is screen.app else "In the focused widget")
+            self.sections[section].append((shown, binding.description, binding.id or ""))
+        self.commands = list(commands())
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        rows = [row for section in self.sections.values() for row in section]
+        width = max((len(row[0]) for row in rows), default=4) + 2
+        for title, section in self.sections.items():
+            if not section:
+                continue
+            text.append(f"{title}\n", style="bold")
+            for key, description, binding_id in section:
+                text.append(f"  {key:<{width}}", style="bold")
+                text.append(description)
+                if binding_id:
+                    text.append(f"  {binding_id}", style="dim")
+                text.append("\n")
+            text.append("\n")
+        text.append("Command line (press :)\n", style="bold")
+        width = max(len(c[0]) for c in self.commands) + 2
+        for command, description in self.commands:
+            text.append(f"  {command:<{width}}", style="bold")
+            text.append(description + "\n")
+        text.append("\nRemap a key in modeldeck.toml: [ui.keymap] \"fleet.open\" = \"o\"", style="dim")
+        with VerticalScroll(id="help-box", classes="modal-box"):
+            yield Static(text)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

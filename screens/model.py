@@ -1,0 +1,408 @@
+"""One model: Overview (versions, 24 h traffic), Readiness (the eight areas), Model card, Activity."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Markdown, Sparkline, Static, TabbedContent, TabPane
+
+from app.checklist_areas import READINESS_AREAS
+from app.config import Settings
+from app.models import AuditEntry, CheckItem, CheckStatus, Health, ModelInfo, Version
+from app.store.predictions import TrafficBucket
+from app.timeutil import age_text, ms_to_iso
+from screens import registry
+from screens.prompt import Prompt, PromptField
+from widgets.nav_table import NavTable
+from widgets.key_bar import KeyBar
+from widgets.safe_text import clean, safe_text
+
+DAY_MS = 24 * 3_600_000
+BUCKET_MS = 30 * 60_000
+SIGNOFF_ROLES = ("engineering", "product", "data", "legal")
+TABS = ("overview", "readiness", "card", "activity")
+
+_STATUS_STYLE = {CheckStatus.passed: "green", CheckStatus.failed: "bold red", CheckStatus.pending: "yellow",
+                 CheckStatus.waived: "cyan"}
+
+
+def checklist_module() -> Any | None:
+    """app.checklist when it is installed (it is written beside this screen), else None."""
+    try:
+        return importlib.import_module("app.checklist")
+    except ModuleNotFoundError as exc:
+        if exc.name != "app.checklist":
+            raise
+        return None
+
+
+@dataclass
+class Overview:
+    info: ModelInfo | None
+    versions: list[Version]
+    traffic: list[TrafficBucket]
+
+
+def _short_date(ms: int | None) -> str:
+    return ms_to_iso(ms)[:16].replace("T", " ") if ms is not None else "—"
+
+
+def _metrics_text(metrics: dict[str, Any], width: int) -> Text:
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            value = f"{value:.3g}"
+        elif isinstance(value, (dict, list)):
+            continue
+        parts.append(f"{key}={value}")
+    return safe_text(" ".join(parts) or "—", width=width)
+
+
+def card_markdown(model: str, version: Version | None) -> str:
+    """The stored card as one Markdown document; control characters made visible."""
+    if version is None or not version.card:
+        return f"# {clean(model)}\n\nNo model card stored for this model."
+    lines = [f"# {clean(model)} {clean(version.version)}", ""]
+    for section, body in version.card.items():
+        lines += [f"## {clean(section).replace('_', ' ').capitalize()}", ""]
+        if isinstance(body, (dict, list)):
+            body = "```\n" + orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n```"
+        lines += [clean(body, keep_newlines=True), ""]
+    return "\n".join(lines)
+
+
+def _view_bindings() -> list[Binding]:
+    return [Binding(view.key, f"view('{view.id}')", view.title, id=f"model.{view.id}")
+            for view in registry.model_views()]
+
+
+class ModelScreen(Screen):
+    BINDINGS = [
+        Binding("1", "tab('overview')", "Overview", id="model.tab_overview", show=False),
+        Binding("2", "tab('readiness')", "Readiness", id="model.tab_readiness", show=False),
+        Binding("3", "tab('card')", "Card", id="model.tab_card", show=False),
+        Binding("4", "tab('activity')", "Activity", id="model.tab_activity", show=False),
+        Binding("s", "sign_off", "Sign off", id="model.sign_off"),
+        Binding("w", "waive", "Waive", id="model.waive"),
+        Binding("o", "reopen", "Reopen", id="model.reopen"),
+        Binding("ctrl+r", "refresh", "Refresh", id="model.refresh"),
+        *_view_bindings(),
+    ]
+
+    class OverviewLoaded(Message):
+        def __init__(self, overview: Overview) -> None:
+            super().__init__()
+            self.overview = overview
+
+    class ReadinessLoaded(Message):
+        def __init__(self, items: list[CheckItem], evaluated: bool, changed: str | None = None) -> None:
+            super().__init__()
+            self.items = items
+            self.evaluated = evaluated
+            self.changed = changed
+
+    class ActivityLoaded(Message):
+        def __init__(self, entries: list[AuditEntry]) -> None:
+            super().__init__()
+            self.entries = entries
+
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        self.model = model
+        self.items: list[CheckItem] = []
+        self.entries: list[AuditEntry] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title", classes="title-bar")
+        with TabbedContent(id="tabs", initial="overview"):
+            with TabPane("1 Overview", id="overview"):
+                with VerticalScroll(id="overview-body"):
+                    yield NavTable(id="versions")
+                    yield Static(id="traffic-label", classes="spark-label")
+                    yield Sparkline(id="traffic-spark")
+                    yield Static(id="latency-label", classes="spark-label")
+                    yield Sparkline(id="latency-spark")
+                    yield Static(id="errors-label", classes="spark-label")
+                    yield Sparkline(id="errors-spark")
+            with TabPane("2 Readiness", id="readiness"):
+                with Vertical():
+                    yield NavTable(id="checklist")
+                    yield Static(id="check-detail", classes="detail")
+            with TabPane("3 Card", id="card"):
+                with VerticalScroll(id="card-body"):
+                    yield Markdown(id="card-markdown", open_links=False)
+            with TabPane("4 Activity", id="activity"):
+                with Vertical():
+                    yield NavTable(id="activity-table")
+                    yield Static(id="activity-detail", classes="detail")
+        yield Static(id="status", classes="status-line")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#title", Static).update(Text.assemble(("modeldeck", "bold"), "  model  ",
+                                                              safe_text(self.model, width=60, style="bold")))
+        self.query_one("#versions", NavTable).add_columns("Version", "Stage", "Created", "Offline metrics")
+        self.query_one("#checklist", NavTable).add_columns("Area", "Status", "Evidence", "Owner", "By", "When")
+        self.query_one("#activity-table", NavTable).add_columns("When", "Actor", "Action", "Outcome", "Detail")
+        self.query_one("#status", Static).update(Text("reading…", style="dim"))
+        self.action_refresh()
+        self.query_one("#versions").focus()
+
+    # -- reading -------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        app = self.app
+        now = app.now_ms()  # type: ignore[attr-defined]
+        self.load_overview(app.db_path, now)  # type: ignore[attr-defined]
+        self.load_readiness(app.db_path, app.settings, now, app.health.get(self.model))  # type: ignore[attr-defined]
+        self.load_activity(app.db_path)  # type: ignore[attr-defined]
+
+    @work(thread=True, exclusive=True, group="model-overview", exit_on_error=False, description="read the model")
+    def load_overview(self, db_path: Path, now: int) -> None:
+        from app.store import Store
+
+        with Store.open(db_path) as store:
+            overview = Overview(
+                info=store.registry.model(self.model),
+                versions=store.registry.versions(self.model),
+                traffic=store.predictions.traffic(self.model, now - DAY_MS, now, BUCKET_MS),
+            )
+        self.post_message(self.OverviewLoaded(overview))
+
+    @work(thread=True, exclusive=True, group="model-readiness", exit_on_error=False,
+          description="evaluate the readiness checklist")
+    def load_readiness(self, db_path: Path, settings: Settings, now: int, health: Health | None) -> None:
+        from app.store import Store
+
+        checklist = checklist_module()
+        with Store.open(db_path) as store:
+            if checklist is not None:
+                items = list(checklist.evaluate(store, self.model, settings=settings, now=now, health=health))
+            else:
+                items = store.checklist.items(self.model)
+        self.post_message(self.ReadinessLoaded(items, checklist is not None))
+
+    @work(thread=True, exclusive=True, group="model-activity", exit_on_error=False, description="read the audit")
+    def load_activity(self, db_path: Path) -> None:
+        from app.store import Store
+
+        with Store.open(db_path) as store:
+            entries = store.audit.entries(self.model, limit=200)
+        self.post_message(self.ActivityLoaded(entries))
+
+    # -- showing -------------------------------------------------------------------------
+    def on_model_screen_overview_loaded(self, message: OverviewLoaded) -> None:
+        overview = message.overview
+        info = overview.info
+        active = next((v for v in overview.versions if v.stage.value == "champion"), None)
+        title = Text.assemble(("modeldeck", "bold"), "  model  ", safe_text(self.model, width=40, style="bold"))
+        if active is not None:
+            title.append("  active ")
+            title.append_text(safe_text(active.version, width=16, style="bold"))
+        if info is not None and info.owner:
+            title.append("  owner ")
+            title.append_text(safe_text(info.owner, width=24))
+        self.query_one("#title", Static).update(title)
+        if info is None and not overview.versions:
+            self.query_one("#status", Static).update(Text(f"no model named {clean(self.model)!r} in this store",
+                                                          style="red"))
+        else:
+            description = info.description if info else ""
+            self.query_one("#status", Static).update(safe_text(description or " ", width=200, style="dim"))
+
+        table = self.query_one("#versions", NavTable)
+        table.clear()
+        width = max(16, self.size.width - 48)
+        for version in overview.versions:
+            table.add_row(safe_text(version.version, width=12), Text(version.stage.value),
+                          Text(_short_date(version.created_at)), _metrics_text(version.metrics, width),
+                          key=version.version)
+
+        traffic = overview.traffic
+        requests = [float(b.requests) for b in traffic]
+        latency = [b.mean_latency_ms or 0.0 for b in traffic]
+        errors = [float(b.errors) for b in traffic]
+        self.query_one("#traffic-spark", Sparkline).data = requests
+        self.query_one("#latency-spark", Sparkline).data = latency
+        self.query_one("#errors-spark", Sparkline).data = errors
+        seen_latency = [b.mean_latency_ms for b in traffic if b.mean_latency_ms is not None]
+        self.query_one("#traffic-label", Static).update(Text(
+            f"Traffic, last 24 h (per 30 min): {int(sum(requests))} requests, peak {int(max(requests, default=0))}"))
+        self.query_one("#latency-label", Static).update(Text(
+            "Mean latency: " + (f"{min(seen_latency):.0f}–{max(seen_latency):.0f} ms" if seen_latency else "—")))
+        self.query_one("#errors-label", Static).update(Text(
+            f"Errors: {int(sum(errors))}, peak {int(max(errors, default=0))} per 30 min"))
+        # Card: the active version's, else the newest one's.
+        shown = active or (overview.versions[0] if overview.versions else None)
+        self.query_one("#card-markdown", Markdown).update(card_markdown(self.model, shown))
+
+    def on_model_screen_readiness_loaded(self, message: ReadinessLoaded) -> None:
+        by_area = {item.area: item for item in message.items}
+        items = [by_area.get(area) or CheckItem(model=self.model, area=area) for area in READINESS_AREAS]
+        items += [item for item in message.items if item.area not in READINESS_AREAS]
+        self.items = items
+        now = self.app.now_ms()  # type: ignore[attr-defined]
+        table = self.query_one("#checklist", NavTable)
+        cursor = table.cursor_row
+        table.clear()
+        # Fixed columns take 62 cells with padding; a vertical scrollbar may take 2 more.
+        evidence_width = max(10, self.size.width - 66)
+        for item in items:
+            table.add_row(
+                Text(READINESS_AREAS.get(item.area, clean(item.area))[:22]),
+                Text(item.status.value, style=_STATUS_STYLE[item.status]),
+                safe_text(item.evidence or "—", width=evidence_width),
+                safe_text(item.owner or "—", width=8),
+                safe_text(item.updated_by or "—", width=12),
+                Text(age_text(now - item.updated_at) if item.updated_at else "—", justify="right"),
+                key=item.area,
+            )
+        if 0 <= cursor < len(items):
+            table.move_cursor(row=cursor, animate=False)
+        self._show_check_detail()
+        self.refresh_bindings()
+        if message.changed:
+            self.notify(f"{message.changed}: recorded in the audit trail", markup=False)
+
+    def on_model_screen_activity_loaded(self, message: ActivityLoaded) -> None:
+        self.entries = message.entries
+        table = self.query_one("#activity-table", NavTable)
+        table.clear()
+        detail_width = max(10, self.size.width - 70)
+        for entry in message.entries:
+            table.add_row(
+                Text(_short_date(entry.ts)),
+                safe_text(entry.actor, width=12),
+                safe_text(entry.action, width=16),
+                safe_text(entry.outcome or "—", width=8),
+                safe_text(orjson.dumps(entry.detail).decode() if entry.detail else "—", width=detail_width),
+                key=str(entry.id),
+            )
+        if not message.entries:
+            self.query_one("#activity-detail", Static).update(Text("No audit entries for this model yet.",
+                                                                   style="dim"))
+
+    def _show_check_detail(self) -> None:
+        table = self.query_one("#checklist", NavTable)
+        if not self.items or not 0 <= table.cursor_row < len(self.items):
+            return
+        item = self.items[table.cursor_row]
+        text = Text.assemble((READINESS_AREAS.get(item.area, item.area), "bold"), "  ",
+                             (item.status.value, _STATUS_STYLE[item.status]))
+        text.append("  (automatic)" if item.auto else "  (manual)", style="dim")
+        text.append("\n")
+        text.append_text(safe_text(item.evidence or "no evidence recorded", keep_newlines=True))
+        if item.note:
+            text.append("\nnote: ", style="dim")
+            text.append_text(safe_text(item.note, keep_newlines=True))
+        if item.updated_by or item.updated_at:
+            text.append("\n")
+            text.append_text(safe_text(f"{item.updated_by or '—'} at {_short_date(item.updated_at)}", style="dim"))
+        self.query_one("#check-detail", Static).update(text)
+
+    @on(DataTable.RowHighlighted, "#checklist")
+    def _check_highlighted(self) -> None:
+        self._show_check_detail()
+
+    @on(DataTable.RowHighlighted, "#activity-table")
+    def _activity_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if not 0 <= event.cursor_row < len(self.entries):
+            return
+        entry = self.entries[event.cursor_row]
+        text = Text.assemble((f"#{entry.id} ", "dim"), (ms_to_iso(entry.ts), ""), "  ")
+        text.append_text(safe_text(entry.actor))
+        text.append("  ")
+        text.append_text(safe_text(entry.action, style="bold"))
+        if entry.outcome:
+            text.append(" → ")
+            text.append_text(safe_text(entry.outcome))
+        if entry.detail:
+            text.append("\n")
+            text.append_text(safe_text(orjson.dumps(entry.detail, option=orjson.OPT_INDENT_2).decode(),
+                                       keep_newlines=True))
+        self.query_one("#activity-detail", Static).update(text)
+
+    # -- keys ----------------------------------------------------------------------------
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        target = {"overview": "#versions", "readiness": "#checklist", "card": "#card-body",
+                  "activity": "#activity-table"}.get(event.pane.id or "")
+        if target:
+            self.query_one(target).focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Checklist keys exist on the Readiness tab only (hidden elsewhere, so help stays honest).
+        if action in ("sign_off", "waive", "reopen"):
+            try:
+                return self.query_one(TabbedContent).active == "readiness"
+            except NoMatches:  # before compose
+                return False
+        return True
+
+    def _current_item(self) -> CheckItem | None:
+        table = self.query_one("#checklist", NavTable)
+        if 0 <= table.cursor_row < len(self.items):
+            return self.items[table.cursor_row]
+        return None
+
+    def action_sign_off(self) -> None:
+        fields = [PromptField("Role", choices=SIGNOFF_ROLES), PromptField("Note", required=False)]
+        self.app.push_screen(Prompt(f"Sign off {clean(self.model)}", fields=fields),
+                             lambda values: values and self._act("sign_off", None, values[0], values[1] or None))
+
+    def action_waive(self) -> None:
+        item = self._current_item()
+        if item is None:
+            return
+        title = f"Waive {READINESS_AREAS.get(item.area, item.area)}"
+        self.app.push_screen(Prompt(title, "Reason (kept in the audit trail)"),
+                             lambda reason: reason and self._act("waive", item.area, reason, None))
+
+    def action_reopen(self) -> None:
+        item = self._current_item()
+        if item is not None:
+            self._act("reopen", item.area, None, None)
+
+    def _act(self, kind: str, area: str | None, text: str | None, note: str | None) -> None:
+        if checklist_module() is None:
+            self.notify("checklist actions need app/checklist.py", severity="warning")
+            return
+        app = self.app
+        self.apply_change(app.db_path, app.settings, app.now_ms(), app.health.get(self.model),  # type: ignore[attr-defined]
+                          kind, area, text, note)
+
+    @work(thread=True, exclusive=False, group="model-change", exit_on_error=False, description="change the checklist")
+    def apply_change(self, db_path: Path, settings: Settings, now: int, health: Health | None, kind: str,
+                     area: str | None, text: str | None, note: str | None) -> None:
+        from app.store import Store
+
+        checklist = checklist_module()
+        with Store.open(db_path) as store:
+            if kind == "sign_off":
+                checklist.sign_off(store, self.model, text, note=note)
+            elif kind == "waive":
+                checklist.waive(store, self.model, area, text)
+            else:
+                checklist.reopen(store, self.model, area)
+            items = list(checklist.evaluate(store, self.model, settings=settings, now=now, health=health))
+            entries = store.audit.entries(self.model, limit=200)
+        self.post_message(self.ReadinessLoaded(items, True, changed=kind.replace("_", " ")))
+        self.post_message(self.ActivityLoaded(entries))
+
+    def action_view(self, view_id: str) -> None:
+        self.app.open_model_view(view_id, self.model)  # type: ignore[attr-defined]

@@ -1,0 +1,77 @@
+"""Fixtures for the endpoint and rollback tests: a seeded store, the demo endpoint, real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.config import EndpointConfig, ModelConfig, Settings
+from app.models import ModelInfo, Stage, Version
+from app.store import Store
+from tests.integration import servers
+
+DEMO_MODELS = {"churn": ("v1", "v2", "v3"), "fraud": ("v1", "v2")}
+
+
+def seed(store: Store, models: dict[str, tuple[str, ...]] = DEMO_MODELS) -> None:
+    """Each model with its versions, the last one the champion, offline metrics and a served prediction."""
+    for name, versions in models.items():
+        store.registry.upsert_model(ModelInfo(name=name, owner="team-ml", created_at=1_700_000_000_000))
+        for i, version in enumerate(versions):
+            stage = Stage.champion if i == len(versions) - 1 else Stage.archived
+            store.registry.upsert_version(Version(model=name, version=version, stage=stage,
+                                                  created_at=1_700_000_000_000 + i * 86_400_000,
+                                                  metrics={"auc": round(0.80 + i / 100, 2)}))
+
+
+@pytest.fixture
+def seeded_store_path(store_path: Path) -> Path:
+    with Store.open(store_path) as store:
+        seed(store)
+    return store_path
+
+
+@pytest.fixture
+def demo(seeded_store_path: Path):
+    from app.demo_endpoint import start_demo_endpoint
+
+    handle = start_demo_endpoint(seeded_store_path)
+    yield handle
+    handle.stop()
+
+
+def http_settings(handle, *, read_only: bool = False, timeout_s: float = 2.0, **per_model: ModelConfig) -> Settings:
+    models = {name: ModelConfig(endpoint=EndpointConfig(kind="http", url=handle.model_url(name), timeout_s=timeout_s))
+              for name in handle.state.models}
+    models.update(per_model)
+    return Settings(read_only=read_only, models=models)
+
+
+# --- real servers: session-scoped, one process each, stopped by PID in the fixture's finalizer -------------
+
+def _need_servers() -> None:
+    if servers.SERVERS_MISSING:
+        pytest.skip(servers.SERVERS_MISSING)
+
+
+@pytest.fixture(scope="session")
+def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.MlflowServer]:
+    _need_servers()
+    with servers.mlflow_server(tmp_path_factory.mktemp("mlflow")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mlserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.MlserverServer]:
+    _need_servers()
+    with servers.mlserver_server(tmp_path_factory.mktemp("mlserver")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.TorchServeServer]:
+    _need_servers()
+    with servers.torchserve_server(tmp_path_factory.mktemp("torchserve")) as server:
+        yield server

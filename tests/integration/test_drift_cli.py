@@ -1,0 +1,124 @@
+"""``modeldeck baseline`` and ``modeldeck drift`` end to end on a real store file."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+from app.store import Store
+from app.timeutil import now_ms
+from tests.integration.test_drift_windows import rows_for
+
+HOUR = 3_600_000
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(11)
+
+
+def run(*args: str):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result
+
+
+def write_training_csv(path: Path, rng, n: int = 3000) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["amount", "colour", "zip", "score"])
+        for amount, colour, zip_code in zip(rng.normal(100, 10, n), rng.choice(["red", "green"], n),
+                                            rng.choice(["01000", "02000", "03000"], n)):
+            writer.writerow([f"{amount:.3f}", colour, zip_code, f"{amount / 200:.4f}"])
+
+
+def log_traffic(db: Path, rng, *, hours_ago: int, shift: float, n: int = 1200, version: str = "v1") -> None:
+    start = now_ms() - now_ms() % HOUR - hours_ago * HOUR
+    amounts = rng.normal(100 + shift, 10, n)
+    rows = rows_for("fraud", version, start, amounts, rng.choice(["red", "green"], n).tolist(),
+                    f"{hours_ago}-{version}", spacing=HOUR // (n + 1))
+    with Store.open(db) as store:
+        store.predictions.append(rows)
+
+
+def test_baseline_from_csv_infers_kinds_and_honours_overrides(tmp_path, rng):
+    db, data = tmp_path / "s.db", tmp_path / "train.csv"
+    write_training_csv(data, rng)
+    result = run("--db", str(db), "baseline", "fraud", "--version", "v1", str(data),
+                 "--categorical", "zip", "--prediction", "score")
+    assert result.exit_code == 0, result.output
+    with Store.open(db) as store:
+        stored = {b.feature: b for b in store.baselines.for_version("fraud", "v1")}
+        entry = store.audit.entries("fraud")[0]
+    assert {name: b.kind for name, b in stored.items()} == {
+        "amount": "numeric", "colour": "categorical", "zip": "categorical", "__prediction__": "numeric"}
+    assert set(stored["zip"].categories) == {"01000", "02000", "03000"}  # text kept, leading zeros too
+    assert stored["amount"].n == 3000 and len(stored["amount"].sample) == 3000
+    assert entry.action == "baseline.create" and entry.detail["version"] == "v1"
+
+
+def test_baseline_from_jsonl_prediction_records(tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text("\n".join(orjson.dumps({"features": {"amount": a, "tier": t}, "score": a / 10}).decode()
+                              for a, t in [(1, "a"), (2, "b"), (3, "a")]) + "\n")
+    result = run("--db", str(tmp_path / "s.db"), "baseline", "fraud", "--version", "v1", str(data),
+                 "--numeric", "tier")
+    assert result.exit_code == 0, result.output
+    with Store.open(tmp_path / "s.db") as store:
+        stored = {b.feature: b for b in store.baselines.for_version("fraud", "v1")}
+    assert stored["amount"].kind == "numeric" and stored["__prediction__"].sample == [0.1, 0.2, 0.3]
+    assert "tier" not in stored and "skipped tier: no values" in result.stderr  # forced numeric, no numbers
+
+
+def test_baseline_from_logs_then_drift_json(tmp_path, rng):
+    db = tmp_path / "s.db"
+    log_traffic(db, rng, hours_ago=30, shift=0, n=3000)
+    assert run("--db", str(db), "baseline", "fraud", "--version", "v1", "--from-logs",
+               "--since", "31h", "--until", "29h").exit_code == 0
+    log_traffic(db, rng, hours_ago=3, shift=0)
+    log_traffic(db, rng, hours_ago=2, shift=20)
+    result = run("--db", str(db), "drift", "fraud", "--since", "4h", "--json")
+    assert result.exit_code == 0, result.output
+    rows = orjson.loads(result.stdout)
+    keys = {"model", "version", "feature", "window_start", "window_end", "n_reference", "n_current", "method",
+            "value", "threshold", "drifted", "psi"}
+    assert rows and all(set(row) == keys for row in rows)
+    assert all(row["window_start"].endswith(":00:00.000Z") for row in rows)
+    amount = {row["window_start"]: row for row in rows if row["feature"] == "amount"}
+    assert [r["drifted"] for r in sorted(amount.values(), key=lambda r: r["window_start"])] == [False, True]
+    assert all(r["n_reference"] == 3000 and r["n_current"] == 1200 for r in amount.values())
+    # A second run computes nothing new and prints the same rows.
+    again = run("--db", str(db), "drift", "fraud", "--since", "4h", "--json")
+    assert orjson.loads(again.stdout) == rows
+
+
+def test_drift_table_thresholds_from_config_and_alerts(tmp_path, rng):
+    db, config = tmp_path / "s.db", tmp_path / "modeldeck.toml"
+    config.write_text(
+        '[models.fraud]\nowner = "risk-oncall"\n'
+        '[models.fraud.drift_thresholds]\ncolour = 0.9\n'
+        '[[models.fraud.alerts]]\nmetric = "feature_drift:amount"\nseverity = "critical"\n'
+        'runbook = "https://runbooks.example/fraud-drift"\n')
+    log_traffic(db, rng, hours_ago=30, shift=0, n=3000)
+    run("--db", str(db), "baseline", "fraud", "--version", "v1", "--from-logs", "--since", "31h", "--until", "29h")
+    log_traffic(db, rng, hours_ago=2, shift=25)
+    result = run("--db", str(db), "--config", str(config), "drift", "fraud", "--since", "3h", "--fail-on-drift")
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 1  # amount and the prediction drift: 1 of 2 input features is half
+    assert "dataset: 1/2 drifted -> DRIFT" in lines[0]
+    assert lines[2].split()[:2] == ["amount", "wasserstein"]  # drifted features first
+    colour = next(line for line in lines if line.startswith("colour"))
+    assert colour.split()[3] == "0.9000"
+    assert "firing: fraud feature_drift:amount" in result.stderr and "owner risk-oncall" in result.stderr
+    with Store.open(db) as store:
+        assert [a.rule for a in store.alerts.firing("fraud")] == ["feature_drift:amount"]
+
+
+def test_drift_without_a_baseline_says_what_to_do(tmp_path):
+    result = run("--db", str(tmp_path / "s.db"), "drift", "fraud")
+    assert result.exit_code == 2 and "modeldeck baseline fraud" in result.stderr

@@ -1,0 +1,29 @@
+"""Console fixtures: a fixed small store and an App on a fixed clock (deterministic screens)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings, UIConfig
+from app.tui import ModeldeckApp
+from tests.tui.fixed_store import FIXED_NOW, build_fixed_store
+
+
+@pytest.fixture
+def fixed_db(tmp_path: Path) -> Path:
+    return build_fixed_store(tmp_path / "fleet.db")
+
+
+def make_app(db: Path, **ui: object) -> ModeldeckApp:
+    # A long refresh period: the live refresh never fires in the middle of a test.
+    settings = Settings(ui=UIConfig(refresh_s=600, **ui))  # type: ignore[arg-type]
+    return ModeldeckApp(db, settings, clock=lambda: FIXED_NOW)
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Let every store read finish and its result be shown."""
+    for _ in range(4):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()

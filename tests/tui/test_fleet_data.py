@@ -1,0 +1,68 @@
+"""app.fleet and widgets.safe_text: the data behind the fleet screen and the text-safety rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.config import EndpointConfig, ModelConfig, Settings
+from app.fleet import FleetRow, fleet_rows
+from app.models import Alert, Health, HealthState
+from app.store import Store
+from tests.tui.fixed_store import EVIL, EVIL_MODEL, FIXED_NOW
+from widgets.safe_text import clean, safe_text, truncate
+
+
+def test_fleet_rows_read_the_last_15_minutes_and_sort_worst_first(fixed_db: Path) -> None:
+    with Store.open(fixed_db) as store:
+        rows = fleet_rows(store, Settings(), FIXED_NOW)
+    by_name = {row.name: row for row in rows}
+    fraud = by_name["fraud-scorer"]
+    assert rows[0].name == "fraud-scorer"  # a firing alert and a drifted feature
+    assert fraud.active_version == "v3"
+    assert fraud.alerts_firing == 1 and fraud.readiness_passed == 5
+    assert fraud.drift_feature == "amount" and fraud.drifted_features == 1 and fraud.drift_features == 2
+    assert fraud.health is HealthState.unknown and fraud.health_age_ms is None
+    # Every 10th of its 400 rows lies in the last 15 minutes.
+    assert fraud.requests == 40 and abs(fraud.requests_per_min - 40 / 15) < 1e-9
+    assert fraud.p95_latency_ms is not None and 18 <= fraud.p95_latency_ms <= 36
+    assert by_name["churn-predictor"].drift_feature == "tenure" and by_name["churn-predictor"].drifted_features == 0
+    assert by_name[EVIL_MODEL].drift_features == 0
+
+
+def test_an_outage_outranks_everything_and_health_age_comes_from_the_check(fixed_db: Path) -> None:
+    health = {"churn-predictor": Health(state=HealthState.down, checked_at=FIXED_NOW - 90_000)}
+    with Store.open(fixed_db) as store:
+        store.alerts.add(Alert(rule="errors", model=EVIL_MODEL, fired_at=FIXED_NOW - 1000))
+        rows = fleet_rows(store, Settings(), FIXED_NOW, health)
+    assert [row.name for row in rows][0] == "churn-predictor"
+    assert rows[0].health is HealthState.down and rows[0].health_age_ms == 90_000
+
+
+def test_configured_models_without_logs_are_listed(fixed_db: Path) -> None:
+    settings = Settings(models={"ranker": ModelConfig(endpoint=EndpointConfig(kind="http", url="http://127.0.0.1:1"))})
+    with Store.open(fixed_db) as store:
+        rows = fleet_rows(store, settings, FIXED_NOW)
+    ranker = next(row for row in rows if row.name == "ranker")
+    assert ranker.requests == 0 and ranker.error_rate is None and ranker.active_version is None
+
+
+def test_severity_ties_sort_by_name() -> None:
+    rows = sorted([FleetRow(name="b"), FleetRow(name="a")], key=lambda row: row.sort_key)
+    assert [row.name for row in rows] == ["a", "b"]
+
+
+def test_clean_makes_controls_visible_and_keeps_markup_literal() -> None:
+    assert clean(EVIL) == "[bold red]boom[/]\\x1b[31m\\x07"
+    assert clean("a\r\nb\tc") == "a\\x0d\\x0ab\\x09c"
+    assert clean("a\r\nb\tc", keep_newlines=True) == "a\nb\tc"
+    assert clean("x\u202ey") == "x\\u202ey"  # bidi override cannot reorder the line
+    assert clean(None) == ""
+    text = safe_text(EVIL)
+    assert text.plain == clean(EVIL) and not text.spans
+
+
+def test_truncate_counts_terminal_cells() -> None:
+    assert truncate("fraud-scorer", 8) == "fraud-s…"
+    assert truncate("short", 8) == "short"
+    assert truncate("日本語テキスト", 6) == "日本…"
+    assert safe_text("x" * 50, width=10).plain == "x" * 9 + "…"

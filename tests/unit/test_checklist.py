@@ -1,0 +1,525 @@
+"""The readiness checklist on a real store: every automatic check passing and failing, manual
+changes written to the audit trail, and which status wins when a person and a check disagree."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+
+from app.checklist import ChecklistError, UnknownModel, evaluate, mark_passed, readiness_score, reopen, sign_off, waive
+from app.checklist_areas import READINESS_AREAS
+from app.config import Settings
+from app.models import CheckStatus, FeatureBaseline, Health, HealthState, ModelInfo, Stage, Version
+from app.store import Store
+from app.store.predictions import PredictionRow
+
+NOW = 1_790_000_000_000  # a fixed "now" (2026-09-21): the checks take it as an argument
+MIN = 60_000
+
+FULL_CARD = {
+    "1. Model Details": "Gradient-boosted trees, v2, owned by risk-ml.",
+    "intendedUses": "Score card transactions for fraud review. Out of scope: credit decisions.",
+    "Relevant factors": "Country, card type, merchant category.",
+    "Evaluation metrics": "AUC, precision at 1% FPR.",
+    "Evaluation datasets": "October 2026 holdout, 2M transactions.",
+    "Training data": "Jan-Sep 2026 labelled transactions.",
+    "Ethical considerations": "Disparate review rates across countries are monitored.",
+}
+GOOD_METRICS = {"auc": 0.912, "p95_latency_ms": 38.5, "throughput_rps": 1200}
+FEATURES = ("amount", "country", "merchant")
+
+
+def add_model(store: Store, name: str = "fraud", *, owner: str | None = "alice", flags: dict | None = None,
+              card: dict | None = None, metrics: dict | None = None, previous: bool = True) -> None:
+    store.registry.upsert_model(ModelInfo(name=name, owner=owner, flags=flags or {}))
+    if previous:
+        store.registry.upsert_version(Version(model=name, version="v1", stage=Stage.archived,
+                                              created_at=NOW - 30 * 86_400_000, metrics={"auc": 0.89}))
+    store.registry.upsert_version(Version(model=name, version="v2", stage=Stage.champion,
+                                          created_at=NOW - 86_400_000,
+                                          metrics=GOOD_METRICS if metrics is None else metrics,
+                                          card=FULL_CARD if card is None else card))
+
+
+def add_baseline(store: Store, model: str = "fraud", version: str = "v2", features=FEATURES) -> None:
+    for feature in (*features, "__prediction__"):
+        store.baselines.put(FeatureBaseline(model=model, version=version, feature=feature, kind="numeric", n=1000,
+                                            created_at=NOW))
+
+
+def log(store: Store, n: int, *, model: str = "fraud", version: str = "v2", ago_ms: int = MIN,
+        features: dict[str, Any] | None | str = "default", entity: bool = True, prefix: str = "r") -> None:
+    feats = {f: 1 for f in FEATURES} if features == "default" else features
+    rows = [PredictionRow(NOW - ago_ms - i * 1000, model, version, f"{prefix}{i}", f"cust-{i}" if entity else None,
+                          None, 0.5, None, 12.0, "ok", None,
+                          orjson.dumps(feats).decode() if feats is not None else None, None, "")
+            for i in range(n)]
+    store.predictions.append(rows)
+
+
+def settings_with(model: str = "fraud", **model_config: Any) -> Settings:
+    return Settings(models={model: model_config})
+
+
+ENDPOINT = {"kind": "http", "url": "http://127.0.0.1:8500"}
+
+
+def item(items, area: str):
+    return next(i for i in items if i.area == area)
+
+
+def ready_store(store: Store) -> Settings:
+    """A model where every automatic check passes (given an up health result)."""
+    add_model(store)
+    add_baseline(store)
+    log(store, 50)
+    for role in ("engineering", "product", "data"):
+        sign_off(store, "fraud", role, actor=f"{role}-lead")
+    return settings_with(endpoint=ENDPOINT)
+
+
+UP = Health(state=HealthState.up, checked_at=NOW - 5_000)
+
+
+# --- the whole list -----------------------------------------------------------------------------
+
+def test_evaluate_returns_the_eight_areas_in_order_and_stores_them(store: Store):
+    settings = ready_store(store)
+    items = evaluate(store, "fraud", settings=settings, now=NOW, health=UP)
+    assert [i.area for i in items] == list(READINESS_AREAS)
+    assert all(i.status is CheckStatus.passed and i.auto for i in items), [(i.area, i.evidence) for i in items]
+    assert readiness_score(items) == (8, 8)
+    stored = {i.area: i for i in store.checklist.items("fraud")}
+    assert stored == {i.area: i for i in items}
+    assert store.checklist.passed_counts() == {"fraud": 8}
+    assert all(i.owner == "alice" for i in items)
+
+
+def test_unknown_model_is_refused_and_names_the_known_ones(store: Store):
+    add_model(store)
+    with pytest.raises(UnknownModel, match="'froud'.*fraud"):
+        evaluate(store, "froud", now=NOW)
+
+
+def test_updated_at_changes_only_when_the_status_changes(store: Store):
+    add_model(store)
+    first = item(evaluate(store, "fraud", now=NOW), "logging")
+    assert first.status is CheckStatus.failed and first.updated_at == NOW and first.updated_by == "modeldeck"
+    again = item(evaluate(store, "fraud", now=NOW + MIN), "logging")
+    assert again.updated_at == NOW
+    log(store, 5, ago_ms=-MIN)  # logged just before the next evaluation
+    later = item(evaluate(store, "fraud", now=NOW + 2 * MIN), "logging")
+    assert later.status is CheckStatus.passed and later.updated_at == NOW + 2 * MIN
+
+
+def test_a_model_without_a_champion_fails_the_version_checks(store: Store):
+    store.registry.upsert_model(ModelInfo(name="new", owner="bob"))
+    store.registry.upsert_version(Version(model="new", version="c1", stage=Stage.candidate, created_at=NOW))
+    items = evaluate(store, "new", now=NOW)
+    for area in ("model_card", "benchmarks", "features", "monitoring", "rollback", "signoff"):
+        assert item(items, area).status is CheckStatus.failed
+        assert "no active (champion) version" in item(items, area).evidence
+
+
+# --- model card ---------------------------------------------------------------------------------
+
+def test_model_card_with_every_section_under_its_own_wording_passes(store: Store):
+    add_model(store)
+    found = item(evaluate(store, "fraud", now=NOW), "model_card")
+    assert found.status is CheckStatus.passed
+    assert "all 7 required sections" in found.evidence
+
+
+def test_model_card_missing_sections_fails_and_lists_them(store: Store):
+    card = {k: v for k, v in FULL_CARD.items() if k not in ("Relevant factors", "Training data")}
+    card["Caveats and recommendations"] = "TODO"
+    card.pop("Ethical considerations")
+    add_model(store, card=card)
+    found = item(evaluate(store, "fraud", now=NOW), "model_card")
+    assert found.status is CheckStatus.failed
+    assert "factors" in found.evidence and "training data" in found.evidence
+    assert "4 of 7 present" in found.evidence
+    assert "empty: ethical considerations" in found.evidence
+
+
+def test_no_model_card_fails(store: Store):
+    add_model(store, card={})
+    found = item(evaluate(store, "fraud", now=NOW), "model_card")
+    assert found.status is CheckStatus.failed and found.evidence == "v2 has no model card"
+
+
+# --- benchmarks ---------------------------------------------------------------------------------
+
+def test_benchmarks_with_quality_latency_and_throughput_pass_with_the_figures(store: Store):
+    add_model(store)
+    found = item(evaluate(store, "fraud", now=NOW), "benchmarks")
+    assert found.status is CheckStatus.passed
+    assert found.evidence == "v2: auc 0.912, p95_latency_ms 38.5, throughput_rps 1,200"
+
+
+def test_regression_benchmarks_under_other_names_pass(store: Store):
+    add_model(store, metrics={"offline": {"rmse": 412.0}, "latency_p95_ms": 20, "rps": 300})
+    found = item(evaluate(store, "fraud", now=NOW), "benchmarks")
+    assert found.status is CheckStatus.passed
+    assert "offline.rmse 412" in found.evidence
+
+
+def test_benchmarks_missing_latency_and_throughput_fail_and_say_what_is_missing(store: Store):
+    add_model(store, metrics={"accuracy": 0.95, "p95_latency_ms": "fast", "throughput": True})
+    found = item(evaluate(store, "fraud", now=NOW), "benchmarks")
+    assert found.status is CheckStatus.failed
+    assert found.evidence == "v2 has no p95 latency, no throughput recorded (has accuracy 0.95)"
+
+
+def test_no_benchmarks_at_all_fail(store: Store):
+    add_model(store, metrics={})
+    found = item(evaluate(store, "fraud", now=NOW), "benchmarks")
+    assert found.status is CheckStatus.failed
+    assert "quality metric" in found.evidence and "(has" not in found.evidence
+
+
+# --- serving ------------------------------------------------------------------------------------
+
+def test_serving_without_an_endpoint_fails(store: Store):
+    add_model(store)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with()), "serving")
+    assert found.status is CheckStatus.failed and "no endpoint configured" in found.evidence
+
+
+def test_serving_with_an_endpoint_but_no_health_yet_is_pending(store: Store):
+    add_model(store)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT)), "serving")
+    assert found.status is CheckStatus.pending
+    assert found.evidence == "http endpoint http://127.0.0.1:8500 configured, health not checked yet"
+
+
+def test_serving_with_an_endpoint_that_answers_up_passes(store: Store):
+    add_model(store)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT), health=UP), "serving")
+    assert found.status is CheckStatus.passed and "up, checked 5s ago" in found.evidence
+
+
+def test_serving_with_an_endpoint_that_is_down_fails_with_the_reason(store: Store):
+    add_model(store)
+    down = Health(state=HealthState.down, reason="GET /health: connection refused", checked_at=NOW - 1000)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT), health=down), "serving")
+    assert found.status is CheckStatus.failed
+    assert "down (GET /health: connection refused)" in found.evidence
+
+
+def test_serving_health_from_long_ago_does_not_count(store: Store):
+    add_model(store)
+    stale = Health(state=HealthState.up, checked_at=NOW - 3_600_000)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT), health=stale), "serving")
+    assert found.status is CheckStatus.pending and "too old" in found.evidence
+
+
+# --- features -----------------------------------------------------------------------------------
+
+def test_features_in_logs_matching_the_baseline_pass(store: Store):
+    add_model(store)
+    add_baseline(store)
+    log(store, 30)
+    log(store, 20, version="v1", features={"legacy_score": 1}, prefix="old")  # another version: not compared
+    found = item(evaluate(store, "fraud", now=NOW), "features")
+    assert found.status is CheckStatus.passed
+    assert found.evidence == "last 30 predictions of v2 vs its baseline of 3 features: all 3 match"
+
+
+def test_features_missing_from_logs_or_not_in_the_baseline_fail_and_are_named(store: Store):
+    add_model(store)
+    add_baseline(store)
+    log(store, 30, features={"amount": 5, "country": "DE", "zip_code": "10115"})
+    found = item(evaluate(store, "fraud", now=NOW), "features")
+    assert found.status is CheckStatus.failed
+    assert "missing from logs: merchant" in found.evidence
+    assert "not in baseline: zip_code" in found.evidence
+
+
+def test_logs_without_features_fail_the_feature_check(store: Store):
+    add_model(store)
+    add_baseline(store)
+    log(store, 10, features=None)
+    found = item(evaluate(store, "fraud", now=NOW), "features")
+    assert found.status is CheckStatus.failed and "carry features" in found.evidence
+
+
+def test_features_without_a_baseline_or_without_logs_are_pending(store: Store):
+    add_model(store)
+    log(store, 10)
+    assert item(evaluate(store, "fraud", now=NOW), "features").status is CheckStatus.pending
+    add_model(store, "churn")
+    add_baseline(store, "churn")
+    found = item(evaluate(store, "churn", now=NOW), "features")
+    assert found.status is CheckStatus.pending and "no recent predictions" in found.evidence
+
+
+def test_hostile_feature_names_are_cleaned_in_the_evidence(store: Store):
+    add_model(store)
+    add_baseline(store)
+    log(store, 5, features={**{f: 1 for f in FEATURES}, "\x1b[31mred\x1b[0m": 1})
+    found = item(evaluate(store, "fraud", now=NOW), "features")
+    assert found.status is CheckStatus.failed
+    assert "\x1b" not in found.evidence and "?[31mred?[0m" in found.evidence
+
+
+# --- monitoring ---------------------------------------------------------------------------------
+
+def test_monitoring_with_baselines_and_an_owner_passes(store: Store):
+    add_model(store)
+    add_baseline(store)
+    found = item(evaluate(store, "fraud", now=NOW), "monitoring")
+    assert found.status is CheckStatus.passed
+    assert "drift baseline for 3 features of v2" in found.evidence and "alice" in found.evidence
+
+
+def test_monitoring_owner_may_come_from_the_config(store: Store):
+    add_model(store, owner=None)
+    add_baseline(store)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(owner="oncall-risk")), "monitoring")
+    assert found.status is CheckStatus.passed and "oncall-risk" in found.evidence
+
+
+def test_monitoring_without_baselines_fails(store: Store):
+    add_model(store)
+    found = item(evaluate(store, "fraud", now=NOW), "monitoring")
+    assert found.status is CheckStatus.failed and found.evidence == "no drift baseline for v2"
+
+
+def test_monitoring_without_anyone_to_page_fails(store: Store):
+    add_model(store, owner=None)
+    add_baseline(store)
+    found = item(evaluate(store, "fraud", now=NOW), "monitoring")
+    assert found.status is CheckStatus.failed and "no model owner" in found.evidence
+
+
+def test_an_alert_rule_without_an_owner_fails_monitoring_even_with_a_model_owner(store: Store):
+    add_model(store)
+    add_baseline(store)
+    settings = settings_with(alerts=[{"metric": "p95_latency", "threshold": 250, "owner": "alice"},
+                                     {"metric": "feature_drift:amount", "name": "amount drift"}])
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings), "monitoring")
+    assert found.status is CheckStatus.failed
+    assert found.evidence == "alert rules without an owner: amount drift"
+
+
+def test_alert_rules_that_all_have_owners_pass(store: Store):
+    add_model(store)
+    add_baseline(store)
+    settings = settings_with(alerts=[{"metric": "p95_latency", "owner": "alice"},
+                                     {"metric": "error_rate", "owner": "bob"}])
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings), "monitoring")
+    assert found.status is CheckStatus.passed and "2 alert rules with owners" in found.evidence
+
+
+def test_rules_in_any_shape_with_an_owner_field_plug_in(store: Store):
+    # Rules are read by attribute or key, so a plain list of dicts works as well as the config models.
+    add_model(store)
+    add_baseline(store)
+    config = SimpleNamespace(endpoint=None, registry=None, read_only=False, owner=None,
+                             alerts=[{"rule": "traffic_drop", "owner": None}])
+    found = item(evaluate(store, "fraud", now=NOW, settings=SimpleNamespace(models={"fraud": config})), "monitoring")
+    assert found.status is CheckStatus.failed and "traffic_drop" in found.evidence
+
+
+def test_a_read_only_store_still_gets_the_findings(store: Store, store_path):
+    add_model(store)
+    with Store.open(store_path, read_only=True) as readonly:
+        items = evaluate(readonly, "fraud", now=NOW)
+    assert item(items, "model_card").status is CheckStatus.passed
+    assert store.checklist.items("fraud") == []
+
+
+# --- rollback -----------------------------------------------------------------------------------
+
+def test_rollback_with_a_previous_version_and_a_writable_target_passes(store: Store):
+    add_model(store)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT)), "rollback")
+    assert found.status is CheckStatus.passed
+    assert found.evidence == "can return to v1 (archived) through the http endpoint at http://127.0.0.1:8500"
+
+
+def test_rollback_through_a_registry_names_it_without_its_credentials(store: Store):
+    add_model(store)
+    registry = {"kind": "mlflow", "url": "http://ci:s3cret@127.0.0.1:5000/mlflow"}
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(registry=registry)), "rollback")
+    assert found.status is CheckStatus.passed
+    assert found.evidence.endswith("through the mlflow registry at http://127.0.0.1:5000/mlflow")
+
+
+def test_rollback_without_a_previous_version_fails(store: Store):
+    add_model(store, previous=False)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT)), "rollback")
+    assert found.status is CheckStatus.failed and "no archived or challenger version" in found.evidence
+
+
+def test_rollback_without_a_target_or_with_a_read_only_one_fails(store: Store):
+    add_model(store)
+    none = item(evaluate(store, "fraud", now=NOW, settings=settings_with()), "rollback")
+    assert none.status is CheckStatus.failed and "no rollback target" in none.evidence
+    locked = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT, read_only=True)),
+                  "rollback")
+    assert locked.status is CheckStatus.failed and "read-only" in locked.evidence
+
+
+# --- logging ------------------------------------------------------------------------------------
+
+def test_logging_in_the_last_hour_passes_with_count_and_shares(store: Store):
+    add_model(store)
+    log(store, 40)
+    log(store, 10, entity=False, prefix="anon")
+    log(store, 7, ago_ms=2 * 3_600_000, prefix="old")  # outside the hour: not counted
+    found = item(evaluate(store, "fraud", now=NOW), "logging")
+    assert found.status is CheckStatus.passed
+    assert found.evidence == ("50 predictions in the last hour: 100% with request id, 100% with features, "
+                              "80% with entity id")
+
+
+def test_no_predictions_in_the_last_hour_fails_and_says_when_the_last_was(store: Store):
+    add_model(store)
+    log(store, 5, ago_ms=3 * 3_600_000)
+    found = item(evaluate(store, "fraud", now=NOW), "logging")
+    assert found.status is CheckStatus.failed
+    assert found.evidence == "no predictions logged in the last hour (last one 3h ago)"
+
+
+def test_predictions_mostly_without_features_fail_logging(store: Store):
+    add_model(store)
+    log(store, 10)
+    log(store, 10, features=None, prefix="bare")
+    found = item(evaluate(store, "fraud", now=NOW), "logging")
+    assert found.status is CheckStatus.failed and "50% with features" in found.evidence
+
+
+# --- sign-off -----------------------------------------------------------------------------------
+
+def test_signoff_is_pending_until_every_role_signed_then_passes(store: Store):
+    add_model(store)
+    sign_off(store, "fraud", "engineering", actor="erin")
+    found = item(evaluate(store, "fraud", now=NOW), "signoff")
+    assert found.status is CheckStatus.pending
+    assert found.evidence == "v2 awaits sign-off from product, data; signed: engineering (erin)"
+    sign_off(store, "fraud", "Product ", actor="pat")
+    sign_off(store, "fraud", "data", actor="dana")
+    found = item(evaluate(store, "fraud", now=NOW), "signoff")
+    assert found.status is CheckStatus.passed
+    assert found.evidence == "v2 signed off by engineering (erin), product (pat), data (dana)"
+
+
+def test_legal_review_flag_requires_a_legal_sign_off(store: Store):
+    add_model(store, flags={"legal_review": True})
+    for role in ("engineering", "product", "data"):
+        sign_off(store, "fraud", role)
+    assert "awaits sign-off from legal" in item(evaluate(store, "fraud", now=NOW), "signoff").evidence
+    updated = sign_off(store, "fraud", "legal", note="DPIA ref 2026-114", actor="lee")
+    assert updated.status is CheckStatus.passed
+
+
+def test_sign_offs_belong_to_a_version_so_a_new_champion_needs_new_ones(store: Store):
+    add_model(store)
+    for role in ("engineering", "product", "data"):
+        sign_off(store, "fraud", role)
+    store.registry.upsert_version(Version(model="fraud", version="v3", stage=Stage.candidate, created_at=NOW))
+    store.registry.set_stage("fraud", "v3", Stage.champion)
+    found = item(evaluate(store, "fraud", now=NOW), "signoff")
+    assert found.status is CheckStatus.pending and "v3 awaits sign-off from engineering, product, data" in found.evidence
+
+
+def test_sign_off_is_audited_and_unknown_roles_are_refused(store: Store):
+    add_model(store)
+    sign_off(store, "fraud", "data", note="baseline reviewed", actor="dana")
+    [entry] = store.audit.entries("fraud")
+    assert (entry.action, entry.actor, entry.model) == ("checklist.sign_off", "dana", "fraud")
+    assert entry.detail["role"] == "data" and entry.detail["version"] == "v2"
+    assert entry.detail["note"] == "baseline reviewed"
+    with pytest.raises(ChecklistError, match="unknown sign-off role"):
+        sign_off(store, "fraud", "marketing")
+    assert len(store.audit.entries("fraud")) == 1
+
+
+# --- manual changes and precedence ----------------------------------------------------------------
+
+def test_waive_needs_a_reason_and_writes_nothing_without_one(store: Store):
+    add_model(store)
+    for reason in ("", "   "):
+        with pytest.raises(ChecklistError, match="reason"):
+            waive(store, "fraud", "serving", reason)
+    assert store.audit.entries("fraud") == [] and store.checklist.items("fraud") == []
+
+
+def test_waive_unknown_area_or_model_is_refused(store: Store):
+    add_model(store)
+    with pytest.raises(ChecklistError, match="unknown readiness area"):
+        waive(store, "fraud", "vibes", "because")
+    with pytest.raises(UnknownModel):
+        waive(store, "nope", "serving", "because")
+
+
+def test_a_waiver_is_audited_and_stands_against_a_failing_check_until_reopened(store: Store):
+    add_model(store)
+    before = readiness_score(evaluate(store, "fraud", now=NOW))[0]
+    waived = waive(store, "fraud", "serving", "served by the batch job; no online endpoint", actor="alice")
+    assert waived.status is CheckStatus.waived and not waived.auto
+    [entry] = store.audit.entries("fraud")
+    assert entry.action == "checklist.waive" and entry.actor == "alice"
+    assert entry.detail == {"area": "serving", "version": "v2", "previous": "fail",
+                            "reason": "served by the batch job; no online endpoint"}
+
+    items = evaluate(store, "fraud", now=NOW + MIN)  # the check still fails: the waiver stands
+    serving = item(items, "serving")
+    assert serving.status is CheckStatus.waived
+    assert serving.note == "served by the batch job; no online endpoint"
+    assert serving.updated_by == "alice" and "no endpoint configured" in serving.evidence
+    assert readiness_score(items) == (before + 1, 8)
+
+    reopened = reopen(store, "fraud", "serving", actor="bob")
+    assert reopened.status is CheckStatus.pending and reopened.auto
+    assert store.audit.entries("fraud")[0].action == "checklist.reopen"
+    assert store.audit.entries("fraud")[0].detail["previous"] == "waived"
+    assert item(evaluate(store, "fraud", now=NOW + 2 * MIN), "serving").status is CheckStatus.failed
+
+
+def test_reopening_an_automatic_item_is_refused(store: Store):
+    add_model(store)
+    evaluate(store, "fraud", now=NOW)
+    with pytest.raises(ChecklistError, match="nothing to reopen"):
+        reopen(store, "fraud", "serving")
+    assert store.audit.entries("fraud") == []
+
+
+def test_a_manual_pass_stands_while_the_check_has_no_facts(store: Store):
+    add_model(store)
+    settings = settings_with(endpoint=ENDPOINT)
+    mark_passed(store, "fraud", "serving", "smoke test green: https://ci.example/run/42", actor="erin")
+    assert store.audit.entries("fraud")[0].action == "checklist.pass"
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings), "serving")  # no health: pending
+    assert found.status is CheckStatus.passed and not found.auto
+    assert found.evidence == "smoke test green: https://ci.example/run/42"
+
+
+def test_a_hard_failure_overrides_a_manual_pass_and_is_audited(store: Store):
+    add_model(store)
+    settings = settings_with(endpoint=ENDPOINT)
+    mark_passed(store, "fraud", "serving", "checked by hand", actor="erin")
+    down = Health(state=HealthState.down, reason="connection refused", checked_at=NOW)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings, health=down), "serving")
+    assert found.status is CheckStatus.failed and found.auto
+    assert "manual pass by erin overridden" in found.note
+    override = store.audit.entries("fraud")[0]
+    assert override.action == "checklist.override" and override.detail["area"] == "serving"
+    assert override.detail["passed_by"] == "erin"
+    # Once overridden it is an automatic item: the next evaluation writes no second override.
+    evaluate(store, "fraud", now=NOW + MIN, settings=settings, health=down)
+    assert [e.action for e in store.audit.entries("fraud")].count("checklist.override") == 1
+
+
+def test_a_waiver_stands_even_against_a_hard_failure(store: Store):
+    add_model(store)
+    settings = settings_with(endpoint=ENDPOINT)
+    waive(store, "fraud", "serving", "endpoint migration this week", actor="alice")
+    down = Health(state=HealthState.down, reason="connection refused", checked_at=NOW)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings, health=down), "serving")
+    assert found.status is CheckStatus.waived and "down" in found.evidence

@@ -1,0 +1,109 @@
+"""The fleet table: one row per model, updated in place so a refresh neither flickers nor moves the cursor."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from rich.text import Text
+
+from app.timeutil import age_text
+from widgets.nav_table import NavTable
+from widgets.safe_text import safe_text
+
+COLUMNS = (("name", "Model"), ("version", "Ver"), ("health", "Health"), ("rpm", "Req/m"), ("p95", "p95ms"),
+           ("errors", "Err%"), ("drift", "Drift"), ("ready", "Rdy"), ("alerts", "Alrt"))
+
+if TYPE_CHECKING:  # app.fleet (pydantic models) is imported by the worker, off the first paint
+    from app.fleet import FleetRow
+
+_HEALTH_STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
+
+# Columns other than name and drift take this many cells, padding included (80 columns leave 14 for a name).
+FIXED_WIDTH = 66
+
+
+def _number(value: float | None, *, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.{digits}f}" if value < 1000 else f"{value / 1000:.1f}k"
+
+
+def cells(row: FleetRow, name_width: int) -> tuple[Text, ...]:
+    """How one model looks in the table (words carry the meaning; colour only repeats it)."""
+    from app.fleet import ERROR_RATE_BAD, ERROR_RATE_WARN
+
+    health = row.health.value
+    if row.health_age_ms is not None:
+        health += f" {age_text(row.health_age_ms)}"
+    error_style = ""
+    if row.error_rate is not None and row.error_rate >= ERROR_RATE_BAD:
+        error_style = "bold red"
+    elif row.error_rate is not None and row.error_rate >= ERROR_RATE_WARN:
+        error_style = "yellow"
+    if row.drift_features == 0:
+        drift, drift_style = "—", "dim"
+    elif row.drifted_features == 0:
+        drift, drift_style = "ok", ""
+    else:
+        more = f"+{row.drifted_features - 1}" if row.drifted_features > 1 else ""
+        drift, drift_style = f"{row.drift_feature}{more}", "yellow"
+    return (
+        safe_text(row.name, width=name_width, style="bold"),
+        safe_text(row.active_version or "—", width=8),
+        Text(health, style=_HEALTH_STYLE.get(row.health.value, "")),
+        Text(_number(row.requests_per_min, digits=1 if row.requests_per_min < 100 else 0), justify="right"),
+        Text(_number(row.p95_latency_ms), justify="right"),
+        Text("—" if row.error_rate is None else f"{row.error_rate * 100:.1f}", style=error_style, justify="right"),
+        safe_text(drift, width=10, style=drift_style),
+        Text(f"{row.readiness_passed}/{row.readiness_total}",
+             style="green" if row.readiness_passed == row.readiness_total else ""),
+        Text(str(row.alerts_firing), style="bold red" if row.alerts_firing else "dim", justify="right"),
+    )
+
+
+def _look(cell: object) -> object:
+    return (cell.plain, str(cell.style), cell.spans) if isinstance(cell, Text) else cell
+
+
+class FleetTable(NavTable):
+    """A table of ``FleetRow``s keyed by model name."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._shown: list[str] = []
+        self._cells: dict[str, tuple[Text, ...]] = {}
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def shown_models(self) -> list[str]:
+        """Model names in the order shown (the row keys)."""
+        return list(self._shown)
+
+    @property
+    def current_model(self) -> str | None:
+        if not self._shown or self.cursor_row < 0 or self.cursor_row >= len(self._shown):
+            return None
+        return self._shown[self.cursor_row]
+
+    def show(self, rows: Sequence[FleetRow], name_width: int) -> None:
+        """Show ``rows`` in this order, touching only cells that changed; the cursor stays on its model."""
+        keys = [row.name for row in rows]
+        fresh = {row.name: cells(row, name_width) for row in rows}
+        if keys == self._shown:
+            for key in keys:
+                old = self._cells.get(key)
+                for (column, _), new_cell, old_cell in zip(COLUMNS, fresh[key], old or ((),) * len(COLUMNS)):
+                    if _look(new_cell) != _look(old_cell):
+                        self.update_cell(key, column, new_cell)
+        else:
+            current = self.current_model
+            self.clear()
+            for key in keys:
+                self.add_row(*fresh[key], key=key)
+            self._shown = keys
+            if current in keys:
+                self.move_cursor(row=keys.index(current), animate=False)
+        self._cells = fresh

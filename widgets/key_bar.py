@@ -1,0 +1,48 @@
+"""A one-line key hint bar: the shown bindings of the screen, as the keymap has them.
+
+Lighter than Textual's ``Footer`` (one widget instead of one per key, which matters for the
+first paint) and it drops keys that do not fit instead of clipping one in the middle.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.screen import Screen
+from textual.widgets import Static
+
+
+class KeyBar(Static):
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+    }
+    """
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def on_resize(self) -> None:
+        self._bindings_changed(self.screen)
+
+    def _bindings_changed(self, screen: Screen) -> None:
+        width = max(0, self.size.width - 2) or 78
+        text = Text(no_wrap=True, end="")
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.show or not active.enabled or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            item = Text.assemble((self.app.get_key_display(binding), "bold"), " ", binding.description, "  ")
+            if text.cell_len + item.cell_len - 2 > width:
+                break
+            text.append_text(item)
+        text.rstrip()
+        self.update(text)

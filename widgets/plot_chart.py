@@ -1,0 +1,128 @@
+"""A plotext chart in a Static: drawn on the main thread only, at most once a second, again on resize.
+
+plotext keeps module-level figure state, so building a chart in a worker thread would race any other
+chart; the screen hands this widget plain data (a ``LineChart`` or a ``BarChart``) from its workers and
+the widget draws it here. Bursts of updates (new windows, resizes) coalesce into one draw a second.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from widgets.safe_text import clean
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 12) -> str:
+    """The last ``width`` values as block characters, scaled to their own range."""
+    tail = [v for v in values[-width:] if v == v]
+    if not tail:
+        return ""
+    low, high = min(tail), max(tail)
+    span = (high - low) or 1.0
+    return "".join(SPARK_BLOCKS[min(len(SPARK_BLOCKS) - 1, int((v - low) / span * len(SPARK_BLOCKS)))]
+                   for v in tail)
+
+
+@dataclass(frozen=True)
+class LineChart:
+    title: str
+    labels: tuple[str, ...]  # one per point (window start, e.g. "14:00")
+    values: tuple[float, ...]
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class BarChart:
+    title: str
+    labels: tuple[str, ...]  # one per bin or category
+    reference: tuple[float, ...]  # shares
+    current: tuple[float, ...]
+
+
+def render_chart(spec: LineChart | BarChart, width: int, height: int) -> str:
+    """The chart as text with ANSI colours. Main thread only (plotext's state is global)."""
+    import plotext
+
+    figure = plotext.figure
+    figure.clear()
+    figure.plot_size(width, height)
+    figure.theme("clear")  # the terminal's own background: legible on dark and light, over SSH
+    figure.title(clean(spec.title))
+    if isinstance(spec, LineChart):
+        xs = list(range(1, len(spec.values) + 1))
+        if xs:
+            figure.draw(figure.signal(xs, list(spec.values)).lines())
+            if spec.threshold is not None:
+                figure.line(spec.threshold, "horizontal")
+            step = max(1, len(xs) // max(1, width // 12))
+            ticks = xs[::step]
+            figure.ruler("x").ticks(ticks, [clean(spec.labels[i - 1]) for i in ticks])
+    else:
+        count = len(spec.labels)
+        if count:
+            xs = list(range(1, count + 1))
+            figure.draw(figure.bar([x - 0.2 for x in xs], list(spec.reference), width=0.4, marker="▒"))
+            figure.draw(figure.bar([x + 0.2 for x in xs], list(spec.current), width=0.4))
+            figure.ruler("x").ticks(xs, [clean(label)[:8] for label in spec.labels])
+    figure.legend(active=False)
+    return figure.build().string()
+
+
+class PlotChart(Static):
+    """Shows one chart spec; ``show()`` may be called as often as data arrives."""
+
+    DEFAULT_CSS = """
+    PlotChart {
+        width: 1fr;
+        height: 1fr;
+        min-height: 5;
+    }
+    """
+
+    MIN_INTERVAL_S = 1.0
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.spec: LineChart | BarChart | None = None
+        self.draws = 0
+        self._dirty = False
+        self._last_draw = 0.0
+
+    def on_mount(self) -> None:
+        self.set_interval(self.MIN_INTERVAL_S / 4, self._tick)
+
+    def show(self, spec: LineChart | BarChart | None) -> None:
+        if spec == self.spec:
+            return
+        self.spec = spec
+        self._request()
+
+    def on_resize(self) -> None:
+        self._request()
+
+    def _request(self) -> None:
+        self._dirty = True
+        if time.monotonic() - self._last_draw >= self.MIN_INTERVAL_S:
+            self._draw()
+
+    def _tick(self) -> None:
+        if self._dirty and time.monotonic() - self._last_draw >= self.MIN_INTERVAL_S:
+            self._draw()
+
+    def _draw(self) -> None:
+        width, height = self.size.width, self.size.height
+        if width < 16 or height < 5:
+            return  # not laid out yet (or too small to say anything): try again on the next resize
+        self._dirty = False
+        self._last_draw = time.monotonic()
+        if self.spec is None:
+            self.update("")
+            return
+        self.update(Text.from_ansi(render_chart(self.spec, width, height)))
+        self.draws += 1
