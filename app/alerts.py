@@ -17,6 +17,7 @@ is resolved; no data leaves the state alone. Acknowledging is an operator action
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.config import AlertRule
@@ -119,7 +120,7 @@ def evaluate(store: "Store", model: str, rules: list[AlertRule], *, model_owner:
         key = rule_key(rule)
         current = firing.get(key)
         if seen.holds and current is None:
-            alert = Alert(rule=key, model=model, severity=rule.severity, owner=rule.owner or model_owner,
+            alert = Alert(rule=key, model=model, severity=rule.severity, owner=rule_owner(rule, model_owner),
                           state="firing", value=seen.value, threshold=rule.threshold, fired_at=now,
                           runbook=rule.runbook)
             alert.id = store.alerts.add(alert)
@@ -133,20 +134,39 @@ def evaluate(store: "Store", model: str, rules: list[AlertRule], *, model_owner:
     return transitions
 
 
+def owner_of_model(store: "Store | None", settings: "Settings | None", model: str) -> str | None:
+    """Who answers a model's rules that name nobody: the model's owner, from the store's registry or,
+    failing that, from ``[models.MODEL] owner`` (the same precedence as the readiness checklist)."""
+    info = store.registry.model(model) if store is not None else None
+    config = settings.models.get(model) if settings is not None else None
+    return _present(info.owner if info else None) or _present(config.owner if config else None)
+
+
+def rule_owner(rule: AlertRule, fallback: str | None) -> str | None:
+    """A rule's own owner, else the model's (``fallback``); None when neither names anybody."""
+    return _present(rule.owner) or _present(fallback)
+
+
+def _present(text: str | None) -> str | None:
+    return text.strip() if text and text.strip() else None
+
+
 def evaluate_model(store: "Store", settings: "Settings", model: str, *, now: int | None = None) -> list[Transition]:
     """Evaluate the rules configured under ``[models.MODEL]``; none configured, nothing happens."""
     config = settings.models.get(model)
     if config is None or not config.alerts:
         return []
-    return evaluate(store, model, config.alerts, model_owner=config.owner, now=now)
+    return evaluate(store, model, config.alerts, model_owner=owner_of_model(store, settings, model), now=now)
 
 
-def unowned_rules(settings: "Settings", model: str) -> list[str]:
-    """Rules nobody answers (no owner on the rule nor on the model): the readiness checklist flags them."""
+def unowned_rules(settings: "Settings", model: str, *, store: "Store | None" = None) -> list[str]:
+    """Rules nobody answers: no owner on the rule and none on the model (registry or config).
+    The readiness checklist flags them (app/checklist_rules.py, monitoring)."""
     config = settings.models.get(model)
     if config is None:
         return []
-    return [rule_key(rule) for rule in config.alerts if not (rule.owner or config.owner)]
+    fallback = owner_of_model(store, settings, model)
+    return [rule_key(rule) for rule in config.alerts if rule_owner(rule, fallback) is None]
 
 
 def acknowledge(store: "Store", alert_id: int, actor: str | None = None, *, now: int | None = None) -> Alert:
@@ -169,3 +189,31 @@ def acknowledge(store: "Store", alert_id: int, actor: str | None = None, *, now:
         store.conn.execute("ROLLBACK")
         raise
     return alert.model_copy(update={"acked_by": actor, "acked_at": now})
+
+
+def acknowledge_model(store: "Store", model: str, actor: str | None = None, *, now: int | None = None) -> list[Alert]:
+    """Acknowledge every firing alert of ``model`` nobody has acknowledged yet (one audit entry each)."""
+    return [acknowledge(store, alert.id, actor, now=now)  # type: ignore[arg-type]
+            for alert in reversed(store.alerts.firing(model)) if alert.acked_by is None]
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    """What an alert list shows and acts on, handed to the widget by its screen (widgets never open the
+    store themselves). Both methods block: call them from a thread worker."""
+
+    db_path: Path
+    model: str | None = None  # None: every model (the fleet)
+    resolved_limit: int = 5
+
+    def run(self) -> list[Alert]:
+        from app.store import Store
+
+        with Store.open(self.db_path) as store:
+            return store.alerts.recent(self.model, resolved_limit=self.resolved_limit)
+
+    def acknowledge(self, model: str, *, now: int | None = None) -> list[Alert]:
+        from app.store import Store
+
+        with Store.open(self.db_path) as store:
+            return acknowledge_model(store, model, now=now)

@@ -315,9 +315,13 @@ def check_monitoring(ctx: CheckContext) -> Finding:
         baseline = f"drift baseline for {len(ctx.baseline_features)} features of {v}"
     rules = alert_rules(ctx)
     if rules:
-        ownerless = [_rule_name(r, i) for i, r in enumerate(rules) if not str(_rule_field(r, "owner") or "").strip()]
+        # A rule without an owner of its own pages the model's owner (app/alerts.py, rule_owner): only a rule
+        # left with nobody at all is a problem.
+        inherit = str(ctx.owner or "").strip()
+        ownerless = [_rule_name(r, i) for i, r in enumerate(rules)
+                     if not (str(_rule_field(r, "owner") or "").strip() or inherit)]
         if ownerless:
-            problems.append(f"alert rules without an owner: {name_list(ownerless)}")
+            problems.append(f"alert rules without an owner (none on the rule or the model): {name_list(ownerless)}")
         alerts = f"{len(rules)} alert rules with owners"
     elif ctx.owner:
         alerts = f"alerts go to {clean_name(ctx.owner)} (model owner; no alert rules configured yet)"

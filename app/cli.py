@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "baseline": "app.commands.baseline:baseline",
     "check": "app.commands.check:check",
     "report": "app.commands.report:report",
+    "gate": "app.commands.gate:gate",
+    "promote": "app.commands.promote:promote",
 }
 
 

@@ -52,9 +52,38 @@ class AlertRule(_Section):
     window: str = Field(default="1h", pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
                         description="Look-back for error_rate, p95_latency and traffic_drop, e.g. 15m")
     severity: Literal["info", "warning", "critical"] = "warning"
-    owner: str | None = Field(default=None, description="Who answers it (default: the model's owner)")
+    owner: str | None = Field(default=None, description="Who answers it (default: the model's owner; the "
+                                "readiness checklist flags a rule left with no owner at all)")
     runbook: str | None = Field(default=None, description="Link to what to do when it fires")
     name: str | None = Field(default=None, description="Rule name shown in alerts (default: the metric)")
+
+
+class CompareConfig(_Section):
+    """How champion and challenger/shadow answers to one request are paired and compared (app/compare.py)."""
+
+    join_key: str = Field(default="request_id", pattern=r"^(request_id|context\.[A-Za-z0-9_\-]+)$",
+                          description="request_id, or context.KEY: a row's key is context.KEY where present, "
+                          "else its request_id (e.g. context.trace_id, or context.shadow_of on shadow rows)")
+    score_tolerance: float = Field(default=0.05, ge=0, description="Scores this close count as agreeing")
+    window: str = Field(default="7d", pattern=r"^\d+\s*(ms|s|m|h|d|w)$", description="Default look-back")
+
+
+class GateConfig(_Section):
+    """Promotion gates: every rule set here must hold for a challenger to be promoted (app/gates.py)."""
+
+    window: str | None = Field(default=None, pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
+                               description="Traffic the gates judge (default: compare.window)")
+    min_paired: int | None = Field(default=None, ge=0, description="At least this many paired requests")
+    min_labels: int | None = Field(default=None, ge=0, description="Labelled paired requests the quality rule needs")
+    max_quality_drop: float | None = Field(default=None, ge=0, description="Challenger accuracy >= champion's "
+                                           "- this (regression: MAE <= champion's + this)")
+    min_agreement: float | None = Field(default=None, ge=0, le=1, description="Agreement rate (scores: within "
+                                        "tolerance) at least this")
+    max_p95_latency_ratio: float | None = Field(default=None, gt=0, description="Challenger p95 latency <= "
+                                                "champion's x this")
+    max_error_rate_increase: float | None = Field(default=None, ge=0, description="Challenger error rate <= "
+                                                  "champion's + this (0: no worse)")
+    require_readiness: bool = Field(default=False, description="Every readiness area passes or is waived")
 
 
 class ModelConfig(_Section):
@@ -64,6 +93,8 @@ class ModelConfig(_Section):
     owner: str | None = Field(default=None, description="Who is paged for this model's alerts")
     drift_thresholds: dict[str, float] = Field(default_factory=dict, description="Per-feature drift threshold")
     alerts: list[AlertRule] = Field(default_factory=list, description="Alert rules, evaluated on new data")
+    compare: CompareConfig = Field(default_factory=CompareConfig, description="Champion/challenger pairing")
+    gates: GateConfig | None = Field(default=None, description="Promotion gates for a challenger")
 
 
 class UIConfig(_Section):

@@ -41,6 +41,8 @@ class DemoModel:
     rps: float = 5.0
     error_share: float = 0.01
     pending: tuple[float, str] | None = None  # (monotonic time it takes effect, version)
+    latency_mu: float = -3.5  # request latency ~ lognormal(mu, sigma) seconds (median about 30 ms)
+    latency_sigma: float = 0.6
 
     def __post_init__(self) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -69,7 +71,7 @@ class DemoModel:
         if errors:
             self.requests.labels(self.name, self.active, "error").inc(errors)
         for _ in range(count):
-            self.latency.labels(self.name).observe(self.rng.lognormvariate(-3.5, 0.6))
+            self.latency.labels(self.name).observe(self.rng.lognormvariate(self.latency_mu, self.latency_sigma))
 
     def metrics_text(self) -> bytes:
         from prometheus_client import generate_latest
@@ -85,6 +87,22 @@ class DemoModel:
             "versions": [{"version": v["version"], "created_at": v.get("created_at"), "stage": v.get("stage"),
                           "ready": v["version"] == self.active and not self.disabled} for v in self.versions],
         }
+
+
+def _like_the_log(model: DemoModel, store: Any) -> None:
+    """Synthesised traffic shaped like the model's last logged hour, so the live figures the console
+    shows (from /metrics) agree with the log-derived ones."""
+    import math
+
+    newest = store.conn.execute("SELECT max(ts) FROM predictions WHERE model = ?", (model.name,)).fetchone()[0]
+    if newest is None:
+        return
+    stats = store.predictions.window_stats(model.name, newest - 3_600_000, newest + 1)
+    if stats.requests:
+        model.rps = stats.requests / 3600.0
+        model.error_share = stats.errors / stats.requests
+    if stats.p95_latency_ms:
+        model.latency_mu = math.log(stats.p95_latency_ms / 1000.0) - 1.645 * model.latency_sigma
 
 
 class DemoState:
@@ -106,12 +124,14 @@ class DemoState:
                 if not versions:
                     continue
                 champion = next((v for v in versions if v.stage is Stage.champion), versions[0])
-                models[info.name] = DemoModel(
+                model = DemoModel(
                     info.name,
                     [{"version": v.version, "created_at": v.created_at, "stage": v.stage.value} for v in versions],
                     active=champion.version,
                     rps=2.0 + (sum(map(ord, info.name)) % 9),
                 )
+                _like_the_log(model, store)
+                models[info.name] = model
         return cls(models)
 
     @classmethod

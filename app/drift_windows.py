@@ -101,10 +101,12 @@ def current_samples(store: "Store", model: str, plan: WindowPlan, baselines: lis
         else:
             columns.append("features -> ?")  # JSON text, so true stays true and 1.0 stays 1.0
             params.append(_json_path(baseline.feature))
-    rows = store.db.execute(
-        f"SELECT {', '.join(columns)} FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ?",
-        (*params, model, plan.version, plan.start, plan.end),
-    ).fetchall()
+    # The version is filtered here rather than in SQL: with it in the WHERE clause SQLite prefers the
+    # (model, version, request_id) index and reads every row of the version instead of one window's.
+    rows = [row[1:] for row in store.db.execute(
+        f"SELECT version, {', '.join(columns)} FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+        (*params, model, plan.start, plan.end),
+    ) if row[0] == plan.version]
     samples: dict[str, Any] = {}
     for index, baseline in enumerate(baselines):
         column = [row[index] for row in rows]
@@ -118,15 +120,24 @@ def current_samples(store: "Store", model: str, plan: WindowPlan, baselines: lis
     return samples
 
 
-def compute_window(store: "Store", model: str, plan: WindowPlan, baselines: list[FeatureBaseline],
-                   thresholds: Mapping[str, float] | None = None) -> list[DriftPoint]:
-    from app.drift import Sample, compare
+def reference_samples(baselines: list[FeatureBaseline]) -> dict[str, Any]:
+    """The reference side of every feature with something to compare with (sorted once, reused per window)."""
+    from app.drift import Sample
 
     references = {}
     for baseline in baselines:
         sample = Sample.from_baseline(baseline)
         if sample is not None:
             references[baseline.feature] = sample
+    return references
+
+
+def compute_window(store: "Store", model: str, plan: WindowPlan, baselines: list[FeatureBaseline],
+                   thresholds: Mapping[str, float] | None = None,
+                   references: Mapping[str, Any] | None = None) -> list[DriftPoint]:
+    from app.drift import compare
+
+    references = reference_samples(baselines) if references is None else references
     usable = [b for b in baselines if b.feature in references]
     results = compare(references, current_samples(store, model, plan, usable), thresholds)
     return [
@@ -147,8 +158,12 @@ class UpdateResult:
 
 def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int | None = None,
            until: int | None = None, thresholds: Mapping[str, float] | None = None, now: int | None = None,
-           settle_ms: int = SETTLE_MS) -> UpdateResult:
-    """Compute every pending window of ``model`` and store it, one transaction a window."""
+           settle_ms: int = SETTLE_MS, max_windows: int | None = None) -> UpdateResult:
+    """Compute every pending window of ``model`` and store it, one transaction a window.
+
+    ``max_windows`` bounds one call (a background monitor keeps each pass short): the newest pending
+    windows are computed first, older ones on later calls.
+    """
     from app.store.locks import LockHeld
 
     result = UpdateResult()
@@ -160,11 +175,14 @@ def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int |
     try:
         plans = pending_windows(store, model, window_ms=window_ms, since=since, until=until, now=now,
                                 settle_ms=settle_ms)
-        cache: dict[str, list[FeatureBaseline]] = {}
+        if max_windows is not None:
+            plans = plans[-max_windows:] if max_windows > 0 else []
+        cache: dict[str, tuple[list[FeatureBaseline], dict[str, Any]]] = {}
         for plan in plans:
             if plan.version not in cache:
-                cache[plan.version] = store.baselines.for_version(model, plan.version)
-            points = compute_window(store, model, plan, cache[plan.version], thresholds)
+                baselines = store.baselines.for_version(model, plan.version)
+                cache[plan.version] = (baselines, reference_samples(baselines))
+            points = compute_window(store, model, plan, cache[plan.version][0], thresholds, cache[plan.version][1])
             if points:
                 store.drift.put_many(points)
                 result.windows += 1
@@ -183,3 +201,65 @@ def stored_points(store: "Store", model: str, *, window_ms: int, since: int | No
         (model, window_ms, since if since is not None else 0, until if until is not None else 2**62),
     ).fetchall()
     return [DriftPoint(**dict(zip(_FIELDS, row))) for row in rows]
+
+
+@dataclass(frozen=True)
+class PredictionWindow:
+    """The prediction's distribution in one window: quantiles of a score, or shares of the top classes."""
+
+    start: int
+    rows: int
+    quantiles: tuple[float, float, float] | None = None  # p10, p50, p90 of a numeric score
+    shares: Mapping[str, float] | None = None  # class -> share of the window's predictions
+
+
+def prediction_windows(store: "Store", model: str, *, window_ms: int, since: int, until: int) -> list[PredictionWindow]:
+    """Per UTC-aligned window in [since, until): how the model's predictions were distributed.
+
+    The score is used when the log has one (else a numeric prediction); class predictions give shares.
+    One indexed range read; grouping and quantiles in numpy.
+    """
+    import numpy as np
+
+    rows = store.db.execute(
+        "SELECT ts - ts % ?, score, prediction FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+        (window_ms, model, align(since, window_ms), until),
+    ).fetchall()
+    numeric: dict[int, list[float]] = {}
+    labels: dict[int, list[str]] = {}
+    for start, score, prediction in rows:
+        if score is not None:
+            numeric.setdefault(start, []).append(score)
+        elif isinstance(prediction, (int, float)):
+            numeric.setdefault(start, []).append(float(prediction))
+        elif prediction is not None:
+            labels.setdefault(start, []).append(_label(prediction))
+    out = []
+    if sum(map(len, numeric.values())) >= sum(map(len, labels.values())):
+        for start in sorted(numeric):
+            values = np.asarray(numeric[start], dtype=np.float64)
+            values = values[np.isfinite(values)]
+            if values.size:
+                p10, p50, p90 = np.percentile(values, (10, 50, 90)).tolist()
+                out.append(PredictionWindow(start, int(values.size), quantiles=(p10, p50, p90)))
+        return out
+    for start in sorted(labels):
+        classes, counts = np.unique(np.asarray(labels[start]), return_counts=True)
+        total = int(counts.sum())
+        out.append(PredictionWindow(start, total, shares={str(c): int(n) / total for c, n in zip(classes, counts)}))
+    return out
+
+
+def _label(prediction: Any) -> str:
+    # Stored as JSON text: "\"approve\"" -> approve; anything else (objects, lists) keeps its JSON spelling.
+    if isinstance(prediction, str):
+        try:
+            value = orjson.loads(prediction)
+        except orjson.JSONDecodeError:
+            return prediction
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return prediction
+    return str(prediction)

@@ -34,6 +34,10 @@ class FleetRow(BaseModel):
     health: HealthState = HealthState.unknown
     health_checked_at: int | None = Field(default=None, description="When the endpoint was last checked (epoch ms)")
     health_age_ms: int | None = Field(default=None, description="Age of that check at the time of the read")
+    health_reason: str = Field(default="", description="Why it is not up, as the endpoint poller saw it")
+    last_ok_at: int | None = Field(default=None, description="The endpoint's last good answer (epoch ms)")
+    live_metrics: bool = Field(default=False, description="Traffic figures from the endpoint's Prometheus "
+                               "metrics rather than the prediction log")
     requests: int = 0
     requests_per_min: float = 0.0
     p95_latency_ms: float | None = None
@@ -89,11 +93,32 @@ def _worst_drift(points: list) -> tuple[str | None, float | None, str | None, in
     return worst.feature, worst.value, worst.method, sum(1 for p in points if p.drifted)
 
 
+def _live_figures(row: FleetRow, result: object | None) -> FleetRow:
+    """Figures from the endpoint's last poll (an ``app.endpoints.poller.PollResult``) replace the
+    log-derived ones it provides: the endpoint sees every request, the log only what was shipped."""
+    metrics = getattr(result, "metrics", None)
+    update: dict = {}
+    if getattr(result, "active_version", None):
+        update["active_version"] = result.active_version  # type: ignore[union-attr]
+    if metrics is not None:
+        figures: dict = {}
+        if metrics.request_rate is not None:
+            figures["requests_per_min"] = metrics.request_rate * 60
+        if metrics.error_rate is not None:
+            figures["error_rate"] = metrics.error_rate
+        if "p95" in metrics.latency_ms:
+            figures["p95_latency_ms"] = metrics.latency_ms["p95"]
+        update.update(figures, live_metrics=bool(figures))
+    return row.model_copy(update=update) if update else row
+
+
 def fleet_rows(store: "Store", settings: Settings, now_ms: int,
-               health: Mapping[str, Health] | None = None) -> list[FleetRow]:
+               health: Mapping[str, Health] | None = None, live: Mapping[str, object] | None = None
+               ) -> list[FleetRow]:
     """Every known model (in the store or the config), worst first.
 
     ``health`` comes from the endpoint poller when there is one; without it health is unknown.
+    ``live`` (model -> the poller's latest result) supplies the serving version and live traffic figures.
     """
     names = {info.name for info in store.registry.models()} | set(settings.models)
     passed = store.checklist.passed_counts()
@@ -114,6 +139,8 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
             health=seen.state,
             health_checked_at=seen.checked_at,
             health_age_ms=(now_ms - seen.checked_at) if seen.checked_at is not None else None,
+            health_reason=seen.reason,
+            last_ok_at=seen.last_ok_at,
             requests=stats.requests,
             requests_per_min=stats.requests_per_minute,
             p95_latency_ms=stats.p95_latency_ms,
@@ -126,5 +153,7 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
             readiness_passed=passed.get(name, 0),
             alerts_firing=firing.get(name, 0),
         ))
+    if live:
+        rows = [_live_figures(row, live.get(row.name)) for row in rows]
     rows.sort(key=lambda row: row.sort_key)
     return rows

@@ -11,6 +11,7 @@ slower, a small share of the ~30 us of CPU a row costs end to end.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Iterable
 
 import orjson
@@ -32,12 +33,25 @@ class BadLine:
 
 @dataclass(slots=True)
 class ParsedBlock:
-    """What one block of complete lines became. ``lines`` counts blank lines too."""
+    """What one block of complete lines became. ``lines`` counts blank lines too.
+
+    ``rows`` are ``PredictionRow``s; a block that comes back from a parser process carries
+    them as plain tuples in the same field order (all the writer needs): a namedtuple is
+    pickled as a class call per row, which made unpickling in the writing process cost
+    as much as inserting the row.
+    """
 
     rows: list[PredictionRow] = field(default_factory=list)
     bad: list[BadLine] = field(default_factory=list)
     blank: int = 0
     lines: int = 0
+
+    def __reduce__(self) -> tuple:
+        return (_parsed_block, ([tuple(row) for row in self.rows], self.bad, self.blank, self.lines))
+
+
+def _parsed_block(rows: list, bad: list[BadLine], blank: int, lines: int) -> ParsedBlock:
+    return ParsedBlock(rows, bad, blank, lines)
 
 
 def parse_block(data: bytes, first_line_no: int, model: str | None = None) -> ParsedBlock:
@@ -79,15 +93,20 @@ def parse_line(line: bytes, model: str | None = None) -> PredictionRow | str:
     return to_row(prediction)
 
 
+# PredictionRow(...) runs a Python-level __new__; tuple.__new__ on the class builds the same
+# namedtuple at C speed (this runs once per record).
+_as_row = partial(tuple.__new__, PredictionRow)
+
+
 def to_row(p: Prediction) -> PredictionRow:
     features, context = p.features, p.context
-    return PredictionRow(
+    return _as_row((
         p.ts, p.model, p.version, p.request_id, p.entity_id, _scalar(p.prediction), p.score, _scalar(p.label),
         p.latency_ms, p.status, p.error,
         orjson.dumps(features).decode() if features is not None else None,
         orjson.dumps(context).decode() if context is not None else None,
         fts_text(features, context),
-    )
+    ))
 
 
 def fts_text(*objects: dict[str, Any] | None) -> str:

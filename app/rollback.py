@@ -182,9 +182,19 @@ async def disable(store: "Store", settings: Settings, model: str, reason: str, *
                       verify_timeout_s=verify_timeout_s, started=started)
 
 
+async def promote(store: "Store", settings: Settings, model: str, version: str, reason: str, *,
+                  gates: dict[str, Any], actor: str | None = None, adapter: "EndpointAdapter | None" = None,
+                  verify_timeout_s: float = VERIFY_TIMEOUT_S, started: float | None = None) -> Outcome:
+    """Make challenger ``version`` the active version: the rollback's path (lock, audit, act once,
+    verify), audited as ``promote`` with the gate verdict (and any override reason) in ``gates``.
+    The gate check itself is app.promotion's job; this only acts."""
+    return await _act(store, settings, model, "promote", version, reason, actor=actor, adapter=adapter,
+                      verify_timeout_s=verify_timeout_s, started=started, extra={"gates": gates})
+
+
 async def _act(store: "Store", settings: Settings, model: str, action: str, version: str | None, reason: str, *,
                actor: str | None, adapter: "EndpointAdapter | None", verify_timeout_s: float,
-               started: float | None) -> Outcome:
+               started: float | None, extra: dict[str, Any] | None = None) -> Outcome:
     from app.endpoints import make_adapter
     from app.endpoints.protocol import EndpointError
     from app.store.identity import current_actor
@@ -194,7 +204,8 @@ async def _act(store: "Store", settings: Settings, model: str, action: str, vers
     actor = actor or current_actor()
     config = endpoint_for(settings, model)
     where = {"kind": config.kind, "url": safe_url(config.url)}
-    base = {"to": version, "reason": reason, "endpoint": where}
+    base = {"to": version, "reason": reason, "endpoint": where, **(extra or {})}
+    switching = action != "disable"  # rollback and promote both switch versions
 
     def elapsed() -> int:
         return int((time.monotonic() - t0) * 1000)
@@ -221,8 +232,8 @@ async def _act(store: "Store", settings: Settings, model: str, action: str, vers
     adapter = adapter or make_adapter(model, config)
     try:
         caps = adapter.capabilities
-        if not (caps.can_activate if action == "rollback" else caps.can_disable):
-            return refuse(f"{config.kind} endpoint cannot {'switch versions' if action == 'rollback' else 'disable'}"
+        if not (caps.can_activate if switching else caps.can_disable):
+            return refuse(f"{config.kind} endpoint cannot {'switch versions' if switching else 'disable'}"
                           f" for this model")
         try:
             previous = await adapter.active_version()
@@ -230,13 +241,13 @@ async def _act(store: "Store", settings: Settings, model: str, action: str, vers
             previous, before_error = None, str(exc)
         else:
             before_error = None
-        if action == "rollback" and previous == version:
+        if switching and previous == version:
             return refuse(f"{version} is already the active version")
         intent_id = store.audit.append(action, model, outcome="intent", actor=actor,
                                        detail={**base, "from": previous, "read_error": before_error})
         call_error: EndpointError | None = None
         try:
-            if action == "rollback":
+            if switching:
                 await adapter.activate(version)  # exactly once: a retry is the operator's decision
             else:
                 await adapter.disable()
@@ -249,7 +260,7 @@ async def _act(store: "Store", settings: Settings, model: str, action: str, vers
             **base, "from": previous, "readback": readback, "health": health.state.value if health else None,
             "health_reason": health.reason if health else None, "error": error or None, "elapsed_ms": ms,
             "intent_id": intent_id})
-        if status == SUCCEEDED and action == "rollback" and version is not None:
+        if status == SUCCEEDED and switching and version is not None:
             _record_champion(store, model, version)
         return Outcome(model, action, status, version, previous=previous, readback=readback, health=health,
                        error=error, elapsed_ms=ms, audit_ids=[intent_id, outcome_id])

@@ -28,7 +28,7 @@ _DYNAMIC_FIELDS = ("prediction", "label")  # number or text: SQLite dynamic typi
 _JSON_FIELDS = ("features", "context")
 _TIME_FIELDS = ("since", "until")
 FIELD_NAMES = ("request:", "entity:", "model:", "version:", "status:", "label:", "since:", "until:",
-               "score", "latency_ms", "prediction", "features.", "context.")
+               "score", "latency_ms", "prediction", "features.", "context.", "differs:")
 
 # Longest operators first so ">=" is not read as ">" followed by "=".
 _OPERATORS = (">=", "<=", "!=", ":", "=", ">", "<")
@@ -90,7 +90,18 @@ class TextTerm:
     negated: bool = False
 
 
-Term = Union[FieldTerm, JsonTerm, TimeTerm, TextTerm]
+@dataclass(frozen=True)
+class PairTerm:
+    """``differs:V`` / ``differs:V@KEY``: this answer differs from version V's answer to the same
+    request (same model; found by request_id, or by this row's context.KEY, e.g. a shadow's
+    ``shadow_of``). Both answers ok. What the Compare tab opens to list disagreements."""
+
+    version: str
+    key: str | None = None
+    negated: bool = False
+
+
+Term = Union[FieldTerm, JsonTerm, TimeTerm, TextTerm, PairTerm]
 
 
 @dataclass(frozen=True)
@@ -223,6 +234,12 @@ def _term(token: _Token, now: int) -> Term:
             raise fail("status is ok or error")
         return FieldTerm(_ID_FIELDS.get(field, field), op, raw, token.negated)  # type: ignore[arg-type]
 
+    if field == "differs":
+        version, at, key = raw.rpartition("@") if "@" in raw else (raw, "", "")
+        if token.op != ":" or not version or (at and not key) or '"' in key:
+            raise fail("write differs:VERSION or differs:VERSION@CONTEXT_KEY")
+        return PairTerm(version, key or None, token.negated)
+
     if field in _TIME_FIELDS:
         if token.op != ":":
             raise fail(f"write {field}:15m, {field}:2h, {field}:7d or {field}:ISO-TIME")
@@ -257,7 +274,7 @@ def _unknown_field_message(field: str) -> str:
     import difflib
 
     known = [*_ID_FIELDS, "status", *_TIME_FIELDS, *_NUMERIC_FIELDS, *_DYNAMIC_FIELDS, "features.NAME",
-             "context.NAME"]
+             "context.NAME", "differs"]
     close = difflib.get_close_matches(field, known, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
     return f"unknown field {field!r} ({hint}fields: {' '.join(known)}; quote text to search for it)"

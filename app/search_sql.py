@@ -20,7 +20,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Iterable, Literal, Sequence
 
-from app.search_parse import FieldTerm, JsonTerm, Query, TextTerm, TimeTerm, Value
+from app.search_parse import FieldTerm, JsonTerm, PairTerm, Query, TextTerm, TimeTerm, Value
 
 FTS_TABLE = "predictions_fts"
 _GENERATED_PREFIX = "xf_"
@@ -111,7 +111,10 @@ def compile_query(query: Query, *, generated: frozenset[str] = frozenset(),
     return Compiled(" AND ".join(parts) if parts else "1", tuple(params))
 
 
-def _term(term: FieldTerm | JsonTerm | TimeTerm, generated: frozenset[str]) -> tuple[str, list[object]]:
+def _term(term: FieldTerm | JsonTerm | TimeTerm | PairTerm,
+          generated: frozenset[str]) -> tuple[str, list[object]]:
+    if isinstance(term, PairTerm):
+        return _pair(term)
     if isinstance(term, TimeTerm):
         return ("ts >= ?" if term.bound == "since" else "ts < ?"), [term.at]
     if isinstance(term, JsonTerm):
@@ -138,6 +141,16 @@ def _json_expr(term: JsonTerm, generated: frozenset[str]) -> tuple[str, list[obj
         # A JSON path cannot hold a double quote: look the key up by value instead.
         return f"(SELECT value FROM json_each({column}) WHERE key = ?)", [term.key]
     return f"json_extract({column}, ?)", [json_path(term.key)]
+
+
+def _pair(term: PairTerm) -> tuple[str, list[object]]:
+    """The twin answer, looked up through the unique (model, version, request_id) index."""
+    key, params = "predictions.request_id", []
+    if term.key is not None:
+        key, params = "coalesce(json_extract(predictions.context, ?), predictions.request_id)", [json_path(term.key)]
+    return (f"predictions.status = 'ok' AND EXISTS (SELECT 1 FROM predictions AS twin WHERE "
+            f"twin.model = predictions.model AND twin.version = ? AND twin.request_id = {key} "
+            f"AND twin.status = 'ok' AND twin.prediction IS NOT predictions.prediction)", [term.version, *params])
 
 
 def json_path(key: str) -> str:

@@ -26,6 +26,7 @@ from widgets.safe_text import clean
 
 if TYPE_CHECKING:
     from app.config import Settings
+    from app.endpoints.poller import PollResult
     from app.models import Health
 
 EXIT_AFTER_PAINT_ENV = "MODELDECK_EXIT_AFTER_PAINT"
@@ -53,9 +54,12 @@ class ModeldeckApp(App[None]):
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("colon", "command_line", "Cmd", id="app.command_line"),
         Binding("ctrl+p", "command_palette", "Palette", id="app.palette", priority=True, show=False),
-        Binding("escape", "back", "Back", id="app.back", show=False),
+        Binding("escape", "back", "Back", id="app.back"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("d", "drift", "Drift", id="app.drift", show=False),
+        # Prediction logs from anywhere; a screen's own `/` (the fleet's row filter) comes first.
+        Binding("l", "logs", "Logs", id="app.logs"),
+        Binding("slash", "logs", "Search logs", id="app.search_logs", show=False),
     ]
 
     def __init__(self, db_path: Path, settings: Settings | None = None, *, demo: bool = False,
@@ -71,7 +75,9 @@ class ModeldeckApp(App[None]):
         self._clock = clock or wall_clock_ms
         self.model_names: list[str] = []
         self.health: dict[str, Health] = {}
+        self.live: dict[str, PollResult] = {}  # model -> latest endpoint poll (written by the poller thread)
         self.command_history: list[str] = []
+        self.search_history: list[str] = []  # the Logs screen's query bar (up/down)
         self._painted: set[str] = set()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # Calm by default (slow SSH links, screen readers); TEXTUAL_ANIMATIONS=full brings it back.
@@ -92,20 +98,41 @@ class ModeldeckApp(App[None]):
         if any(m.endpoint or m.registry for m in self.settings.models.values()):
             # After the first paint: httpx and the adapters are not needed to draw the fleet.
             self.call_after_refresh(self.poll_endpoints)
+        # Drift windows and alert rules follow the store whatever screen is open (app/drift_monitor.py).
+        self.set_interval(self.settings.ui.refresh_s, self.monitor)
 
-    @work(exclusive=True, group="endpoints", exit_on_error=False, description="poll the endpoints")
-    async def poll_endpoints(self) -> None:
-        """Keep ``health`` current from every configured endpoint (async: no thread, no blocking)."""
-        from app.endpoints.poller import Poller
+    @work(thread=True, group="monitor", exit_on_error=False, description="drift windows and alert rules")
+    def monitor(self) -> None:
+        from textual.worker import get_current_worker
+
+        from app.drift_monitor import monitor_once
+
+        me = get_current_worker()
+        if any(w.group == "monitor" and w is not me and w.state is WorkerState.RUNNING for w in self.workers):
+            return  # the last pass is still running: passes never overlap
+        for transition in monitor_once(self.db_path, self.settings, self.now_ms()).transitions:
+            severity = "error" if transition.state == "firing" and transition.alert.severity == "critical" else \
+                "warning" if transition.state == "firing" else "information"
+            self.call_from_thread(self.notify, clean(str(transition)), title="alert", severity=severity,
+                                  markup=False, timeout=15)
+
+    @work(thread=True, exclusive=True, group="endpoints", exit_on_error=False, description="poll the endpoints")
+    def poll_endpoints(self) -> None:
+        """Keep ``health`` and ``live`` (the latest poll: version, rps, errors, p95) current from every
+        configured endpoint. The poller runs on its own thread's event loop (app/endpoints/service.py):
+        this loop never does HTTP; screens read the dicts on their refresh. Stops when the worker is
+        cancelled (on quit)."""
+        from textual.worker import get_current_worker
+
+        from app.endpoints.service import EndpointMonitor
+
+        worker = get_current_worker()
 
         def record(result) -> None:  # type: ignore[no-untyped-def]
             self.health[result.model] = result.health
+            self.live[result.model] = result
 
-        poller = Poller.from_settings(self.settings, on_result=record)
-        try:
-            await poller.run()
-        finally:
-            await poller.aclose()
+        EndpointMonitor(self.settings, self.db_path, on_result=record).run(lambda: worker.is_cancelled)
 
     def mark_painted(self, stage: str) -> None:
         """Benchmarks only: note that ``stage`` ('shell' or 'rows') has been painted, maybe exit."""
@@ -126,6 +153,12 @@ class ModeldeckApp(App[None]):
             error = event.worker.error
             text = str(error).splitlines()[0] if str(error) else type(error).__name__
             self.notify(clean(text), title="error", severity="error", markup=False, timeout=8)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "Back" exists only where there is somewhere to go back to (hidden on the fleet).
+        if action == "back":
+            return len(self.screen_stack) > 1
+        return True
 
     # -- navigation ---------------------------------------------------------------------
     def open_model(self, name: str) -> None:
@@ -150,6 +183,18 @@ class ModeldeckApp(App[None]):
         name = tables.first().current_model if tables else None
         if name and any(view.id == "drift" for view in registry.model_views()):
             self.open_model_view("drift", name)
+
+    def action_logs(self) -> None:
+        # On a screen about one model (model, drift) the logs open filtered to it.
+        from textual.screen import ModalScreen
+
+        if isinstance(self.screen, ModalScreen):
+            return
+        model = getattr(self.screen, "model", None)
+        if isinstance(model, str) and any(view.id == "logs" for view in registry.model_views()):
+            self.open_model_view("logs", model)
+        elif any(view.id == "search" for view in registry.query_views()):
+            self.open_query_view("search", "")
 
     def action_fleet(self) -> None:
         while len(self.screen_stack) > 1:

@@ -7,6 +7,7 @@ also timed until its fleet rows are on screen (the first store read done).
 
     python bench/startup.py                 # 1,000,000 rows, 7 runs each
     python bench/startup.py --rows 100000 --runs 3
+    python bench/startup.py --db /tmp/demo1m.db   # an existing store (opened, migrated if older)
 The store is built once with app.demo.build_demo_store and cached under bench/.cache/.
 """
 
@@ -100,9 +101,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_STARTUP_ROWS", 1_000_000)))
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--db", type=Path, default=None, help="use this store instead of building one")
     args = parser.parse_args()
 
-    store = build_store(args.rows)
+    store = args.db.resolve() if args.db else build_store(args.rows)
+    if args.db:
+        import sqlite3
+
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:  # said once, outside the timing
+            args.rows = conn.execute("SELECT max(id) FROM predictions").fetchone()[0] or 0
     python = sys.executable
     # The installed entry point, exactly what an operator runs.
     console = [str(Path(python).parent / "modeldeck"), "--db", str(store)]

@@ -1,8 +1,12 @@
-"""The drift screen of one model: features sorted by drift, the metric over time, baseline vs current.
+"""The drift screen of one model: features sorted by drift, the metric over time, baseline vs current,
+and the prediction's distribution over time.
 
-A worker computes the windows that closed since the last look (app.drift_windows.update) and reads the
-recent series; a second worker reads the selected feature's baseline and latest window for the histogram.
-Charts are drawn by widgets.plot_chart on the main thread, at most once a second.
+A worker shows what is stored at once, then computes the windows that closed since the last look
+(app.drift_windows.update), evaluates the model's alert rules and shows the result; it runs again every
+``ui.refresh_s`` seconds, so windows appear as predictions arrive. A second worker reads the selected
+feature's baseline and latest window for the histogram. Charts are drawn by widgets.plot_chart on the main
+thread, at most once a second. At 80 columns the right-hand chart is the histogram or, with ``p``, the
+prediction over time; from 120 columns both are shown.
 """
 
 from __future__ import annotations
@@ -19,20 +23,23 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
+from widgets.key_bar import KeyBar
 from widgets.nav_table import NavTable
 from widgets.plot_chart import BarChart, LineChart, PlotChart, sparkline
 from widgets.safe_text import clean, safe_text
 
 if TYPE_CHECKING:
     from app.config import Settings
+    from app.drift_windows import PredictionWindow
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 SERIES_WINDOWS = 48  # windows shown in the line chart and kept for sparklines
-COMPUTE_LOOKBACK_WINDOWS = 24 * 7  # how far back the screen computes missing windows
+COMPUTE_LOOKBACK_WINDOWS = SERIES_WINDOWS  # how far back the screen computes missing windows
+WIDE = 120  # from this width the histogram and the prediction chart are shown side by side
 PREDICTION = "__prediction__"
 
 
@@ -60,22 +67,57 @@ class DriftView:
     n_features: int
     dataset_drifted: bool
     new_windows: int
+    computing: bool = False  # stored windows shown while the missing ones are computed
+    prediction: list["PredictionWindow"] = field(default_factory=list)
+    baseline_median: float | None = None  # of the prediction, for the prediction chart
 
 
-def read_view(db_path: Path, settings: "Settings", model: str, now: int, window_ms: int) -> DriftView:
-    """Compute the missing windows, then the latest window per feature and each feature's recent series."""
+def read_view(db_path: Path, settings: "Settings", model: str, now: int, window_ms: int, *,
+              compute: bool = True, known: "list[PredictionWindow] | None" = None) -> DriftView:
+    """Compute the missing windows (unless ``compute`` is false), then the latest window per feature, each
+    feature's recent series and the prediction's distribution per window (``known`` closed windows are
+    reused, not read again)."""
     from app.alerts import evaluate_model
-    from app.drift import PREDICTION_FEATURE, dataset_drift, drift_ratio
-    from app.drift_windows import stored_points, thresholds_for, update
+    from app.drift_windows import pending_windows, prediction_windows, stored_points, thresholds_for, update
     from app.store import Store
 
+    since = now - SERIES_WINDOWS * window_ms
     with Store.open(db_path) as store:
-        outcome = update(store, model, window_ms=window_ms, since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms,
-                         thresholds=thresholds_for(settings, model), now=now)
-        evaluate_model(store, settings, model, now=now)  # alert rules see the new windows at once
-        points = stored_points(store, model, window_ms=window_ms, since=now - SERIES_WINDOWS * window_ms)
+        new_windows, computing = 0, False
+        if compute:
+            outcome = update(store, model, window_ms=window_ms, since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms,
+                             thresholds=thresholds_for(settings, model), now=now)
+            new_windows = outcome.windows
+            evaluate_model(store, settings, model, now=now)  # alert rules see the new windows at once
+        else:
+            computing = bool(pending_windows(store, model, window_ms=window_ms,
+                                             since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms, now=now))
+        points = stored_points(store, model, window_ms=window_ms, since=since)
+        # Closed windows do not change: only the open one and those after the last known are read again.
+        kept = [w for w in (known or []) if w.start + window_ms <= now and w.start >= since][:-1]
+        start = kept[-1].start + window_ms if kept else since
+        prediction = kept + prediction_windows(store, model, window_ms=window_ms, since=start, until=now + 1)
+        median = _baseline_median(store, model, points[-1].version if points else None)
+    view = _view(points, window_ms, new_windows)
+    view.computing, view.prediction, view.baseline_median = computing, prediction, median
+    return view
+
+
+def _baseline_median(store, model: str, version: str | None) -> float | None:  # type: ignore[no-untyped-def]
+    if version is None:
+        return None
+    baseline = next((b for b in store.baselines.for_version(model, version, with_sample=False)
+                     if b.feature == PREDICTION), None)
+    if baseline is None or baseline.kind != "numeric" or not baseline.edges or len(baseline.edges) != 11:
+        return None
+    return baseline.edges[5]  # decile edges: the sixth is the median
+
+
+def _view(points: list, window_ms: int, new_windows: int) -> DriftView:  # type: ignore[type-arg]
+    from app.drift import PREDICTION_FEATURE, dataset_drift, drift_ratio
+
     if not points:
-        return DriftView([], None, window_ms, None, 0, 0, False, outcome.windows)
+        return DriftView([], None, window_ms, None, 0, 0, False, new_windows)
     latest = max(p.window_start for p in points)
     series: dict[str, tuple[list[int], list[float]]] = {}
     for p in points:
@@ -90,7 +132,28 @@ def read_view(db_path: Path, settings: "Settings", model: str, now: int, window_
     rows.sort(key=lambda r: (r.feature == PREDICTION_FEATURE, -r.ratio, r.feature))
     summary = dataset_drift(current)
     return DriftView(rows, latest, window_ms, current[0].version, summary.n_drifted, summary.n_features,
-                     summary.drifted, outcome.windows)
+                     summary.drifted, new_windows)
+
+
+def prediction_chart(view: DriftView, form) -> LineChart:  # type: ignore[no-untyped-def]
+    """The prediction per window: p10/p50/p90 of a score (line: the baseline median), or class shares."""
+    windows = view.prediction
+    labels = tuple(form(w.start) for w in windows)
+    if not windows:
+        return LineChart("prediction over time: no predictions in range", (), ())
+    if windows[0].quantiles is not None:
+        p10, p50, p90 = (tuple(w.quantiles[i] for w in windows if w.quantiles) for i in range(3))
+        line = "" if view.baseline_median is None else ", red=baseline"
+        return LineChart(f"prediction p10/p50/p90{line}", labels, p50, view.baseline_median,
+                         extra=(("p10", p10), ("p90", p90)))
+    totals: dict[str, float] = {}
+    for w in windows:
+        for name, share in (w.shares or {}).items():
+            totals[name] = totals.get(name, 0.0) + share
+    top = sorted(totals, key=lambda name: -totals[name])[:3]
+    series = [tuple((w.shares or {}).get(name, 0.0) for w in windows) for name in top]
+    return LineChart("prediction share: " + ", ".join(clean(name)[:12] for name in top), labels, series[0],
+                     extra=tuple(zip(top[1:], series[1:])))
 
 
 def read_histogram(db_path: Path, model: str, version: str, feature: str, start: int, window_ms: int) -> BarChart:
@@ -133,6 +196,7 @@ class DriftScreen(Screen):
 
     BINDINGS = [
         Binding("w", "toggle_window", "Hour/day", id="drift.window"),
+        Binding("p", "toggle_chart", "Hist/pred", id="drift.chart"),
         Binding("ctrl+r", "refresh", "Refresh", id="drift.refresh"),
     ]
 
@@ -158,6 +222,7 @@ class DriftScreen(Screen):
         self.window_ms = HOUR_MS
         self.view: DriftView | None = None
         self.selected: str | None = None
+        self.show_prediction = False  # at narrow widths: the prediction chart instead of the histogram
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -166,29 +231,42 @@ class DriftScreen(Screen):
         with Horizontal(id="drift-charts"):
             yield PlotChart(id="metric-chart")
             yield PlotChart(id="hist-chart")
+            yield PlotChart(id="pred-chart")
         yield Static(id="drift-status", classes="status-line")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#drift-table", NavTable)
-        for label, key, width in (("feature", "feature", 16), ("method", "method", 13), ("value", "value", 8),
-                                  ("thresh", "threshold", 7), ("status", "status", 7), ("psi", "psi", 7),
-                                  ("trend", "trend", 12)):
+        # 76 cells with the padding: the trend's newest blocks (on its right) stay visible at 80 columns.
+        for label, key, width in (("feature", "feature", 15), ("method", "method", 13), ("value", "value", 7),
+                                  ("thresh", "threshold", 6), ("state", "status", 5), ("psi", "psi", 6),
+                                  ("trend", "trend", 10)):
             table.add_column(label, key=key, width=width)
         self._show_title()
-        self.query_one("#drift-status", Static).update(Text("computing drift windows…", style="dim"))
+        self._layout_charts()
+        self.query_one("#drift-status", Static).update(Text("reading drift windows…", style="dim"))
         table.focus()
         self.call_after_refresh(self.action_refresh)
 
+    def on_resize(self) -> None:
+        self._layout_charts()
+
+    def _layout_charts(self) -> None:
+        wide = self.size.width >= WIDE
+        self.query_one("#hist-chart").display = wide or not self.show_prediction
+        self.query_one("#pred-chart").display = wide or self.show_prediction
+
     def _show_title(self) -> None:
         size = "1h" if self.window_ms == HOUR_MS else "1d"
-        title = Text.assemble(("drift", "bold"), "  ", safe_text(self.model), f"  {size} windows")
+        title = Text.assemble(("drift", "bold"), " ", safe_text(self.model, width=20, style="bold"),
+                              f" {size} windows" if self.view is None or self.view.window_start is None else f" {size}")
         if self.view and self.view.window_start is not None:
             from app.timeutil import ms_to_iso
 
             verdict = ("DATASET DRIFT", "bold red") if self.view.dataset_drifted else ("no dataset drift", "green")
-            title.append(f"  latest {ms_to_iso(self.view.window_start)[:16]}Z  {clean(self.view.version)}  ")
-            title.append(f"{self.view.n_drifted}/{self.view.n_features} drifted ", style="dim")
+            title.append(f" · {ms_to_iso(self.view.window_start)[5:16].replace('T', ' ')}Z ")
+            title.append_text(safe_text(self.view.version or "-", width=10))
+            title.append(f" · {self.view.n_drifted}/{self.view.n_features} drifted, ", style="dim")
             title.append(*verdict)
         self.query_one("#drift-title", Static).update(title)
 
@@ -198,11 +276,21 @@ class DriftScreen(Screen):
             self._timer.stop()
             self._timer = None
         app = self.app
-        self.load(app.db_path, app.settings, self.model, app.now_ms(), self.window_ms)  # type: ignore[attr-defined]
+        known = self.view.prediction if self.view is not None and self.view.window_ms == self.window_ms else []
+        self.load(app.db_path, app.settings, self.model, app.now_ms(), self.window_ms,  # type: ignore[attr-defined]
+                  known, self.view is None)
 
     @work(thread=True, exclusive=True, group="drift", exit_on_error=False, description="compute and read drift")
-    def load(self, db_path: Path, settings: "Settings", model: str, now: int, window_ms: int) -> None:
-        self.post_message(self.Loaded(read_view(db_path, settings, model, now, window_ms)))
+    def load(self, db_path: Path, settings: "Settings", model: str, now: int, window_ms: int,
+             known: "list[PredictionWindow]", first: bool) -> None:
+        if first:
+            # What is stored, at once; computing a day of missing windows can take seconds.
+            quick = read_view(db_path, settings, model, now, window_ms, compute=False, known=known)
+            self.post_message(self.Loaded(quick))
+            if not quick.computing:
+                return
+            known = quick.prediction
+        self.post_message(self.Loaded(read_view(db_path, settings, model, now, window_ms, known=known)))
 
     @work(thread=True, exclusive=True, group="drift-histogram", exit_on_error=False, description="read histogram")
     def load_histogram(self, db_path: Path, model: str, version: str, feature: str, start: int,
@@ -222,16 +310,20 @@ class DriftScreen(Screen):
             self._timer = self.set_timer(self.app.settings.ui.refresh_s, self.action_refresh)  # type: ignore[attr-defined]
 
     def on_drift_screen_loaded(self, message: Loaded) -> None:
+        if message.view.window_ms != self.window_ms:
+            return  # a read for the window size before `w` was pressed
         self.view = message.view
         self._show_title()
         self._fill_table()
+        self._show_prediction()
         status = self.query_one("#drift-status", Static)
         if not self.view.rows:
-            status.update(Text("no drift windows yet: a baseline (modeldeck baseline) and closed windows of "
+            status.update(Text("computing drift windows…" if self.view.computing else
+                               "no drift windows yet: a baseline (modeldeck baseline) and closed windows of "
                                "traffic are needed", style="dim"))
             return
-        status.update(Text(f"{len(self.view.rows)} features · {self.view.new_windows} new window(s) · "
-                           "w: hour/day · most drifted first", style="dim"))
+        progress = "computing new windows…" if self.view.computing else f"{self.view.new_windows} new window(s)"
+        status.update(Text(f"{len(self.view.rows)} features · {progress} · most drifted first", style="dim"))
         self._show_selected()
 
     def _fill_table(self) -> None:
@@ -242,8 +334,8 @@ class DriftScreen(Screen):
         for row in self.view.rows:
             name = "(prediction)" if row.feature == PREDICTION else row.feature
             status = Text("DRIFT", style="bold red") if row.drifted else Text("ok", style="green")
-            table.add_row(safe_text(name), row.method, _number(row.value), _number(row.threshold), status,
-                          _number(row.psi), sparkline(row.values), key=row.feature)
+            table.add_row(safe_text(name, width=15), row.method, _number(row.value), _number(row.threshold), status,
+                          _number(row.psi), sparkline(row.values, width=10), key=row.feature)
         features = [r.feature for r in self.view.rows]
         if keep in features:
             table.move_cursor(row=features.index(keep))
@@ -258,18 +350,27 @@ class DriftScreen(Screen):
             self.selected = event.row_key.value
             self._show_selected()
 
+    def _label(self):  # type: ignore[no-untyped-def]
+        from app.timeutil import ms_to_iso
+
+        if self.window_ms == HOUR_MS:
+            return lambda ms: ms_to_iso(ms)[11:16]
+        return lambda ms: ms_to_iso(ms)[5:10]
+
+    def _show_prediction(self) -> None:
+        if self.view is not None:
+            self.query_one("#pred-chart", PlotChart).show(prediction_chart(self.view, self._label()))
+
     def _show_selected(self) -> None:
         if self.view is None or self.selected is None or self.view.window_start is None:
             return
         row = next((r for r in self.view.rows if r.feature == self.selected), None)
         if row is None:
             return
-        from app.timeutil import ms_to_iso
-
-        form = (lambda ms: ms_to_iso(ms)[11:16]) if self.window_ms == HOUR_MS else (lambda ms: ms_to_iso(ms)[5:10])
+        form = self._label()
         name = "prediction" if row.feature == PREDICTION else row.feature
         self.query_one("#metric-chart", PlotChart).show(LineChart(
-            f"{name} · {row.method} (line: threshold)", tuple(form(s) for s in row.starts), tuple(row.values),
+            f"{name} {row.method}, red: threshold", tuple(form(s) for s in row.starts), tuple(row.values),
             row.threshold))
         self.load_histogram(self.app.db_path, self.model, self.view.version or "", row.feature,  # type: ignore[attr-defined]
                             self.view.window_start, self.window_ms)
@@ -283,5 +384,9 @@ class DriftScreen(Screen):
         self.window_ms = DAY_MS if self.window_ms == HOUR_MS else HOUR_MS
         self.view = None
         self._show_title()
-        self.query_one("#drift-status", Static).update(Text("computing drift windows…", style="dim"))
+        self.query_one("#drift-status", Static).update(Text("reading drift windows…", style="dim"))
         self.action_refresh()
+
+    def action_toggle_chart(self) -> None:
+        self.show_prediction = not self.show_prediction
+        self._layout_charts()

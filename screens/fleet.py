@@ -16,6 +16,9 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
+from app.timeutil import ms_to_iso
+from app.alerts import AlertQuery
+from widgets.alert_list import AlertList
 from widgets.fleet_table import FIXED_WIDTH, FleetTable
 from widgets.key_bar import KeyBar
 from widgets.safe_text import clean, safe_text
@@ -34,11 +37,12 @@ EMPTY_TEXT = ("No models in this store yet.\n"
 class FleetScreen(Screen):
     """One row per model: health, traffic, latency, errors, drift, readiness and alerts."""
 
+    # enter (open) is bound on the FleetTable itself: see widgets/fleet_table.py.
     BINDINGS = [
-        Binding("enter", "open", "Open", id="fleet.open"),
         Binding("slash", "filter", "Filter", id="fleet.filter"),
-        Binding("ctrl+r", "refresh", "Refresh", id="fleet.refresh"),
+        Binding("ctrl+r", "refresh", "Refresh", id="fleet.refresh", show=False),
         Binding("escape", "clear_filter", "Clear filter", id="fleet.clear_filter", show=False),
+        Binding("A", "acknowledge", "Ack alerts", id="fleet.acknowledge"),
     ]
 
     class Loaded(Message):
@@ -53,12 +57,14 @@ class FleetScreen(Screen):
         self.filter_text = ""
         self._timer: Timer | None = None
         self._loaded_once = False
+        self.read_at: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
         with Vertical(id="fleet-body"):
             yield FleetTable(id="fleet-table")
             yield Static(EMPTY_TEXT, id="fleet-empty", markup=False)
+        yield AlertList(AlertQuery(self.app.db_path, resolved_limit=0), id="fleet-alerts")  # type: ignore[attr-defined]
         yield Static(id="status", classes="status-line")
         yield KeyBar()
 
@@ -84,15 +90,17 @@ class FleetScreen(Screen):
             self._timer = None
         app = self.app
         self._show_title()
-        self.load(app.db_path, app.settings, app.now_ms(), dict(app.health))  # type: ignore[attr-defined]
+        self.load(app.db_path, app.settings, app.now_ms(), dict(app.health),  # type: ignore[attr-defined]
+                  dict(getattr(app, "live", {})))
 
     @work(thread=True, exclusive=True, group="fleet", exit_on_error=False, description="read the fleet")
-    def load(self, db_path: Path, settings: Settings, now: int, health: dict[str, Health]) -> None:
+    def load(self, db_path: Path, settings: Settings, now: int, health: dict[str, Health],
+             live: dict | None = None) -> None:
         from app.fleet import fleet_rows
         from app.store import Store
 
         with Store.open(db_path) as store:
-            rows = fleet_rows(store, settings, now, health)
+            rows = fleet_rows(store, settings, now, health, live)
         self.post_message(self.Loaded(rows, now))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -108,6 +116,7 @@ class FleetScreen(Screen):
 
     def on_fleet_screen_loaded(self, message: Loaded) -> None:
         self.rows = message.rows
+        self.read_at = message.read_at
         self._loaded_once = True
         self.app.model_names = sorted(row.name for row in message.rows)  # type: ignore[attr-defined]
         self._render_rows()
@@ -131,13 +140,48 @@ class FleetScreen(Screen):
         status = f"{len(self.rows)} models"
         if self.filter_text:
             status = f"{len(visible)} of {len(self.rows)} models match {clean(self.filter_text)!r}"
-        self.query_one("#status", Static).update(Text(f"{status} · last 15 min · worst first", style="dim"))
+        # The time of the last read tells the operator the screen is live (it refreshes on its own).
+        read = f" · read {ms_to_iso(self.read_at)[11:19]}Z" if self.read_at is not None else ""
+        live = sum(1 for row in self.rows if row.live_metrics)  # figures from endpoints' /metrics, not the log
+        source = f" · {live} live from endpoints" if live else ""
+        self._summary = Text(f"{status} · last 15 min{source} · worst first{read}", style="dim")
+        self._show_status()
+
+    def _show_status(self) -> None:
+        self.query_one("#status", Static).update(self._endpoint_line() or getattr(self, "_summary", ""))
+
+    def _endpoint_line(self) -> Text | None:
+        """The highlighted model's endpoint problem, with its age and the last good answer (or None)."""
+        from app.timeutil import age_text
+
+        name = self.query_one(FleetTable).current_model
+        row = next((r for r in self.rows if r.name == name), None)
+        if row is None or row.health.value not in ("down", "degraded"):
+            return None
+        line = Text.assemble(safe_text(row.name, width=24, style="bold"), f" {row.health.value}",
+                             style="red" if row.health.value == "down" else "yellow")
+        if row.health_age_ms is not None:
+            line.append(f" (checked {age_text(row.health_age_ms)} ago)")
+        if row.health_reason:
+            line.append(": ")
+            line.append_text(safe_text(row.health_reason, width=max(20, self.size.width - 50)))
+        if row.last_ok_at is not None:
+            line.append(f" · last good {age_text(self.app.now_ms() - row.last_ok_at)} ago")  # type: ignore[attr-defined]
+        return line
+
+    @on(DataTable.RowHighlighted, "#fleet-table")
+    def _row_highlighted(self) -> None:
+        if self.rows:
+            self._show_status()
 
     def on_resize(self) -> None:
         if self.rows:
             self._render_rows()
 
     # -- keys ------------------------------------------------------------------------------
+    def action_acknowledge(self) -> None:
+        self.query_one(AlertList).acknowledge(self.query_one(FleetTable).current_model)
+
     def action_open(self) -> None:
         name = self.query_one(FleetTable).current_model
         if name is not None:
@@ -161,6 +205,7 @@ class FleetScreen(Screen):
             self.mount(box, before="#status")
         box.display = True
         box.focus()
+        self.refresh_bindings()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "fleet-filter":
@@ -172,6 +217,14 @@ class FleetScreen(Screen):
             return
         event.input.display = bool(self.filter_text)
         self.query_one(FleetTable).focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # esc clears a filter only while one is shown; otherwise it is the app's (back).
+        if action == "clear_filter":
+            box = self._filter_box()
+            return box is not None and bool(box.display)
+        return True
 
     def action_clear_filter(self) -> None:
         box = self._filter_box()
@@ -181,6 +234,7 @@ class FleetScreen(Screen):
             self.filter_text = ""
             self._render_rows()
             self.query_one(FleetTable).focus()
+            self.refresh_bindings()
 
     def on_screen_suspend(self) -> None:
         # Nobody looks at the fleet while a model is open: stop reading it until we are back.

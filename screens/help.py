@@ -33,9 +33,12 @@ class HelpScreen(ModalScreen[None]):
             if (shown, binding.description) in seen:
                 continue
             seen.add((shown, binding.description))
-            section = ("This screen" if active.node is screen else
-                       "Everywhere" if active.node is screen.app else "In the focused widget")
+            # Textual's own keys (tab, copy: no id) belong to every screen, so they go under "Everywhere".
+            section = ("Everywhere" if active.node is screen.app or (active.node is screen and not binding.id)
+                       else "This screen" if active.node is screen else "In the focused widget")
             self.sections[section].append((shown, binding.description, binding.id or ""))
+        for rows in self.sections.values():  # remappable keys (with an id) first
+            rows.sort(key=lambda row: not row[2])
         self.commands = list(commands())
 
     def compose(self) -> ComposeResult:

@@ -25,6 +25,9 @@ from app.store.predictions import TrafficBucket
 from app.timeutil import age_text, ms_to_iso
 from screens import registry
 from screens.prompt import Prompt, PromptField
+from widgets.endpoint_status import EndpointStatus
+from app.alerts import AlertQuery
+from widgets.alert_list import AlertList
 from widgets.nav_table import NavTable
 from widgets.key_bar import KeyBar
 from widgets.safe_text import clean, safe_text
@@ -97,7 +100,8 @@ class ModelScreen(Screen):
         Binding("s", "sign_off", "Sign off", id="model.sign_off"),
         Binding("w", "waive", "Waive", id="model.waive"),
         Binding("o", "reopen", "Reopen", id="model.reopen"),
-        Binding("ctrl+r", "refresh", "Refresh", id="model.refresh"),
+        Binding("ctrl+r", "refresh", "Refresh", id="model.refresh", show=False),
+        Binding("A", "acknowledge", "Ack alerts", id="model.acknowledge"),
         *_view_bindings(),
     ]
 
@@ -126,6 +130,12 @@ class ModelScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
+        app = self.app
+        config = app.settings.models.get(self.model)  # type: ignore[attr-defined]
+        yield EndpointStatus(lambda: getattr(app, "live", {}).get(self.model), app.now_ms,  # type: ignore[attr-defined]
+                             configured=bool(config and (config.endpoint or config.registry)), id="endpoint-status")
+        yield AlertList(AlertQuery(app.db_path, self.model, resolved_limit=3), empty_text="no alerts",  # type: ignore[attr-defined]
+                        id="model-alerts")
         with TabbedContent(id="tabs", initial="overview"):
             with TabPane("1 Overview", id="overview"):
                 with VerticalScroll(id="overview-body"):
@@ -403,6 +413,9 @@ class ModelScreen(Screen):
             entries = store.audit.entries(self.model, limit=200)
         self.post_message(self.ReadinessLoaded(items, True, changed=kind.replace("_", " ")))
         self.post_message(self.ActivityLoaded(entries))
+
+    def action_acknowledge(self) -> None:
+        self.query_one(AlertList).acknowledge(self.model)
 
     def action_view(self, view_id: str) -> None:
         self.app.open_model_view(view_id, self.model)  # type: ignore[attr-defined]

@@ -12,6 +12,10 @@ from screens import registry
 from widgets.safe_text import clean
 
 
+def _run(target: str, app: object) -> None:
+    registry.load(target)(app)  # imported only when chosen
+
+
 class ModeldeckCommands(Provider):
     """The palette's commands: open each model, plus whatever screens are registered."""
 
@@ -31,6 +35,8 @@ class ModeldeckCommands(Provider):
                 commands.append((f"{view.title}: {clean(name)}", "", partial(app.open_model_view, view.id, name)))
         for query_view in registry.query_views():
             commands.append((query_view.title, "", partial(app.open_query_view, query_view.id, "")))
+        for command in registry.app_commands():
+            commands.append((command.title, command.help, partial(_run, command.target, app)))
         return commands
 
     async def discover(self) -> Hits:

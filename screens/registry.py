@@ -4,6 +4,8 @@ The fleet and model screens, the command palette and the ``:`` command line all 
 these lists, so adding a screen is one line here: its key on the model screen, its palette
 commands and its ``:verb`` appear together, and nothing shows for a screen that is absent.
 
+A palette command that is not a screen is one ``AppCommand`` line in ``APP_COMMANDS``.
+
 Contract for a listed screen class (``"module:Class"``, imported only when opened):
 - a ``ModelView`` is built as ``Class(model_name)``; a ``QueryView`` as ``Class(query_text)``;
 - it reads ``self.app.db_path``, ``self.app.settings`` and ``self.app.now_ms()``, and opens
@@ -39,13 +41,25 @@ class QueryView:
 
 MODEL_VIEWS: tuple[ModelView, ...] = (
     ModelView("drift", "Show drift", "d", "screens.drift:DriftScreen"),
-    # ModelView("logs", "Search logs", "l", "screens.logs:LogsScreen"),
-    # ModelView("rollback", "Roll back", "R", "screens.rollback:RollbackScreen"),
+    ModelView("logs", "Search logs", "l", "screens.logs:for_model"),  # LogsScreen pre-filtered to model:NAME
+    ModelView("rollback", "Roll back", "R", "screens.rollback:RollbackScreen"),
 )
 
 QUERY_VIEWS: tuple[QueryView, ...] = (
-    # QueryView("search", "Search logs", "screens.logs:LogsScreen"),
+    QueryView("search", "Search logs", "screens.logs:LogsScreen"),
 )
+
+
+@dataclass(frozen=True)
+class AppCommand:
+    """A palette command that opens no screen of its own (acknowledge alerts, export ...)."""
+
+    title: str  # what the palette shows and matches, e.g. "Acknowledge firing alerts"
+    help: str  # one line under it
+    target: str  # "module:function", called as function(app) on the event loop (start a worker for I/O)
+
+
+APP_COMMANDS: tuple[AppCommand, ...] = ()
 
 
 def available(target: str) -> bool:
@@ -63,6 +77,10 @@ def model_views() -> list[ModelView]:
 
 def query_views() -> list[QueryView]:
     return [view for view in QUERY_VIEWS if available(view.target)]
+
+
+def app_commands() -> list[AppCommand]:
+    return [command for command in APP_COMMANDS if available(command.target)]
 
 
 def load(target: str) -> Any:

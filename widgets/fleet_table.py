@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from rich.text import Text
+from textual.binding import Binding
 
 from app.timeutil import age_text
 from widgets.nav_table import NavTable
@@ -67,6 +68,10 @@ def _look(cell: object) -> object:
 
 class FleetTable(NavTable):
     """A table of ``FleetRow``s keyed by model name."""
+
+    # Replaces DataTable's hidden enter (select_cursor -> RowSelected, which the screen turns into
+    # "open"), so the key bar and help show it and the keymap can move it.
+    BINDINGS = [Binding("enter", "select_cursor", "Open", id="fleet.open")]
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)

@@ -39,6 +39,8 @@ class KeyBar(Static):
             binding = active.binding
             if not binding.show or not active.enabled or binding.action in seen:
                 continue
+            if binding.action == "back" and screen is self.app.screen_stack[0]:
+                continue  # the home screen has nothing to go back to (even while a modal is open above it)
             seen.add(binding.action)
             item = Text.assemble((self.app.get_key_display(binding), "bold"), " ", binding.description, "  ")
             if text.cell_len + item.cell_len - 2 > width:

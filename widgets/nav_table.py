@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.widgets import DataTable
 
 
@@ -17,3 +18,10 @@ class NavTable(DataTable):
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("cursor_type", "row")
         super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def watch_virtual_size(self, old: Size, new: Size) -> None:
+        # DataTable measures new rows when idle; a frame painted before that is cached with the
+        # header's column widths and would stay clipped ("fraud" for "fraud-scorer") until the next
+        # change. When the measured width changes, drop those cached lines.
+        if old.width != new.width:
+            self.notify_style_update()

@@ -34,7 +34,8 @@ class LineChart:
     title: str
     labels: tuple[str, ...]  # one per point (window start, e.g. "14:00")
     values: tuple[float, ...]
-    threshold: float | None = None
+    threshold: float | None = None  # a horizontal line (a drift threshold, a baseline median)
+    extra: tuple[tuple[str, tuple[float, ...]], ...] = ()  # more series over the same points, (name, values)
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,19 @@ def render_chart(spec: LineChart | BarChart, width: int, height: int) -> str:
     figure = plotext.figure
     figure.clear()
     figure.plot_size(width, height)
-    figure.theme("clear")  # the terminal's own background: legible on dark and light, over SSH
-    figure.title(clean(spec.title))
+    figure.theme("simple")  # no background colour: the terminal's own, legible on dark and light, over SSH
+    figure.title(clean(spec.title)[:max(1, width - 2)])  # plotext drops a title wider than the chart
     if isinstance(spec, LineChart):
         xs = list(range(1, len(spec.values) + 1))
         if xs:
-            figure.draw(figure.signal(xs, list(spec.values)).lines())
             if spec.threshold is not None:
-                figure.line(spec.threshold, "horizontal")
+                # A series rather than figure.line(): plotext paints a line's cells on a white background.
+                # Drawn first, so the data is drawn over it where they cross.
+                marker = plotext.colorize("─", "red")
+                figure.draw(figure.signal([xs[0], xs[-1]], [spec.threshold] * 2, marker=marker).lines())
+            figure.draw(figure.signal(xs, list(spec.values)).lines())
+            for _, values in spec.extra:  # the theme gives each series its own colour
+                figure.draw(figure.signal(xs, list(values)).lines())
             step = max(1, len(xs) // max(1, width // 12))
             ticks = xs[::step]
             figure.ruler("x").ticks(ticks, [clean(spec.labels[i - 1]) for i in ticks])

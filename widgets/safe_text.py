@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 from rich.text import Text
 
 # C0 controls, DEL and C1 controls; also the Unicode bidi overrides and isolates, which
@@ -43,7 +43,16 @@ def truncate(text: str, width: int | None) -> str:
     """Cut ``text`` to ``width`` terminal cells (wide characters count two), ending with an ellipsis."""
     if width is None or cell_len(text) <= width:
         return text
-    return set_cell_size(text, max(0, width - 1)) + ELLIPSIS if width > 0 else ""
+    if width <= 0:
+        return ""
+    # Not rich's set_cell_size: it pads with a space when a wide character would straddle the cut.
+    room, kept = width - 1, []
+    for char in text:
+        room -= cell_len(char)
+        if room < 0:
+            break
+        kept.append(char)
+    return "".join(kept) + ELLIPSIS
 
 
 def safe_text(value: object, *, width: int | None = None, style: str = "", keep_newlines: bool = False) -> Text:

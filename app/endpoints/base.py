@@ -7,6 +7,7 @@ import functools
 import os
 import ssl
 import time
+from collections import deque
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from app.models import Health, HealthState
 from app.timeutil import now_ms
 
 _MAX_BODY_IN_ERROR = 160
+RATE_WINDOW_S = 60.0
 
 
 def clean(text: str, limit: int = _MAX_BODY_IN_ERROR) -> str:
@@ -61,7 +63,7 @@ class HttpAdapter:
         self._token_env = config.token_env  # the variable's NAME; the token itself is read per request
         self._owns_client = client is None
         self._client = client or new_client()
-        self._prev: Counters | None = None
+        self._history: deque[Counters] = deque(maxlen=64)  # recent scrapes, oldest first
 
     def _headers(self) -> dict[str, str]:
         if not self._token_env:
@@ -109,8 +111,12 @@ class HttpAdapter:
             return None
         response = await self.request("GET", url)
         counters = read_counters(response.text, self.recipe, self.model, ts=time.monotonic())
-        figures = derive(counters, self._prev, self.recipe)
-        self._prev = counters
+        # Rates over up to the last minute of scrapes (like Prometheus' rate(...[1m])), not just since
+        # the previous one: a model with a request every few seconds would otherwise flicker 0 / 30 / 0.
+        while len(self._history) > 1 and counters.ts - self._history[0].ts > RATE_WINDOW_S:
+            self._history.popleft()
+        figures = derive(counters, self._history[0] if self._history else None, self.recipe)
+        self._history.append(counters)
         return figures
 
     async def activate(self, version: str) -> None:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from app.config import Settings
 
 MAX_BACKOFF_S = 60.0
+MAX_CONCURRENT = 48  # endpoints polled at the same moment (3 requests each)
+STAGGER_S = 1.0  # first polls spread over this long (at most one interval)
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,15 @@ class Poller:
 
     def __init__(self, adapters: dict[str, EndpointAdapter], *, intervals: dict[str, float] | None = None,
                  store_path: Path | str | None = None,
-                 on_result: Callable[[PollResult], None] | None = None) -> None:
+                 on_result: Callable[[PollResult], None] | None = None,
+                 max_concurrent: int = MAX_CONCURRENT) -> None:
         self._slots = {model: _Slot(model, adapter, (intervals or {}).get(model, 5.0))
                        for model, adapter in adapters.items()}
+        self._room = asyncio.Semaphore(max_concurrent)
         self._writer = SampleWriter(store_path) if store_path is not None else None
         self._on_result = on_result
         self._stopping = asyncio.Event()
+        self.samples_error: str | None = None
 
     @classmethod
     def from_settings(cls, settings: "Settings", **kwargs: object) -> "Poller":
@@ -110,12 +115,21 @@ class Poller:
 
     async def run(self) -> None:
         """Poll until ``stop()``: one loop per endpoint, so a slow one delays only itself."""
-        await asyncio.gather(*(self._loop(slot) for slot in self._slots.values()))
+        slots = list(self._slots.values())
+        # Staggered starts: hundreds of endpoints on one interval would otherwise all be polled in
+        # the same instant, round after round (a burst of CPU instead of an even trickle).
+        spread = min(STAGGER_S, min((s.interval_s for s in slots), default=0.0))
+        await asyncio.gather(*(self._loop(slot, spread * i / len(slots)) for i, slot in enumerate(slots)))
 
     def stop(self) -> None:
         self._stopping.set()
 
-    async def _loop(self, slot: _Slot) -> None:
+    async def _loop(self, slot: _Slot, delay_s: float = 0.0) -> None:
+        if delay_s > 0:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay_s)
+            except TimeoutError:
+                pass
         while not self._stopping.is_set():
             result = await self._poll(slot)
             try:
@@ -124,6 +138,12 @@ class Poller:
                 pass
 
     async def _poll(self, slot: _Slot) -> PollResult:
+        # A bounded number of endpoints in flight, and each one's timeout starts when it does: with
+        # hundreds at once, our own backlog of answers to parse would otherwise be blamed on them.
+        async with self._room:
+            return await self._poll_now(slot)
+
+    async def _poll_now(self, slot: _Slot) -> PollResult:
         adapter = slot.adapter
         checked = now_ms()
         active: str | None = None
@@ -164,8 +184,15 @@ class Poller:
         result = PollResult(model=slot.model, kind=adapter.kind, health=health, active_version=active,
                             metrics=metrics, failures=slot.failures, next_poll_in_s=delay)
         slot.last = result
-        if self._writer is not None and metrics is not None:
-            await self._writer.write([(slot.model, checked, name, value) for name, value in metrics.samples()])
+        writer = self._writer
+        if writer is not None and metrics is not None:
+            try:
+                await writer.write([(slot.model, checked, name, value) for name, value in metrics.samples()])
+            except Exception as exc:  # a store we cannot write (read-only file, disk full) must not stop polling
+                if self._writer is writer:
+                    self.samples_error = f"metric samples not stored: {_reason(exc)}"
+                    self._writer = None
+                    writer.close()
         if self._on_result is not None:
             self._on_result(result)
         return result

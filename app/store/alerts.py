@@ -35,3 +35,16 @@ class AlertsTable:
 
     def acknowledge(self, alert_id: int, by: str, at: int) -> None:
         self._db.execute("UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ?", (by, at, alert_id))
+
+    def recent(self, model: str | None = None, *, resolved_limit: int = 5) -> list[Alert]:
+        """Every firing alert (of ``model``, or all), then the ``resolved_limit`` most recently resolved."""
+        where, params = ("AND model = ?", (model,)) if model is not None else ("", ())
+        columns = ", ".join(_FIELDS)
+        rows = self._db.execute(
+            f"SELECT {columns} FROM alerts WHERE state = 'firing' {where} ORDER BY fired_at DESC", params
+        ).fetchall()
+        rows += self._db.execute(
+            f"SELECT {columns} FROM alerts WHERE state = 'resolved' {where} ORDER BY resolved_at DESC LIMIT ?",
+            (*params, resolved_limit),
+        ).fetchall()
+        return [Alert(**dict(zip(_FIELDS, r))) for r in rows]

@@ -1,6 +1,7 @@
 """Fast appends to the prediction log: what ``ingest`` and the demo generator write through.
 
-Two modes, both deduplicating on (model, request_id) and filling labels that arrive later:
+Two modes, both deduplicating on (model, version, request_id) and filling labels that arrive later
+(a shadow version answering the same request logs the same request_id: schema version 4):
 
 * ``drop_indexes=False`` (incremental): each ``write()`` is one transaction (or joins the
   caller's); known keys are looked up through the unique index. For small appends to a
@@ -30,7 +31,8 @@ from app.store.predictions import PredictionRow
 _INSERT = ("INSERT INTO predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, "
            "latency_ms, status, error, features, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _INSERT_FTS = "INSERT INTO predictions_fts (rowid, request_id, entity_id, text, error) VALUES (?, ?, ?, ?, ?)"
-_FILL_LABEL = "UPDATE predictions SET label = ? WHERE model = ? AND request_id = ? AND label IS NULL"
+_FILL_LABEL = ("UPDATE predictions SET label = ? WHERE model = ? AND version = ? AND request_id = ? "
+               "AND label IS NULL")
 _FILL_LABEL_BY_ID = "UPDATE predictions SET label = ? WHERE id = ? AND label IS NULL"
 # Keep IN (...) lists under SQLite's default host-parameter limit.
 _LOOKUP_CHUNK = 900
@@ -68,7 +70,7 @@ class BulkWriter:
         self.total = BatchResult()
         self._saved_cache_size: int | None = None
         self._dropped: list[str] = []  # CREATE INDEX statements to run at the end of a bulk load
-        self._known: dict[str, dict[str, int]] = {}  # bulk mode: model -> request_id -> id
+        self._known: dict[tuple[str, str], dict[str, int]] = {}  # bulk: (model, version) -> request_id -> id
         self._next_id = 1
 
     def __enter__(self) -> "BulkWriter":
@@ -122,12 +124,13 @@ class BulkWriter:
             self._conn.execute(f'DROP INDEX "{name}"')
             self._dropped.append(sql)
 
-    def _load_known_keys(self) -> dict[str, dict[str, int]]:
-        known: dict[str, dict[str, int]] = {}
-        for row_id, model, request_id in self._conn.execute("SELECT id, model, request_id FROM predictions"):
-            ids = known.get(model)
+    def _load_known_keys(self) -> dict[tuple[str, str], dict[str, int]]:
+        known: dict[tuple[str, str], dict[str, int]] = {}
+        for row_id, model, version, request_id in self._conn.execute(
+                "SELECT id, model, version, request_id FROM predictions"):
+            ids = known.get((model, version))
             if ids is None:
-                ids = known[model] = {}
+                ids = known[(model, version)] = {}
             ids[request_id] = row_id
         return known
 
@@ -139,9 +142,9 @@ class BulkWriter:
         late_labels: list[tuple] = []
         duplicates = 0
         for row in rows:
-            ids = known.get(row[1])
+            ids = known.get((row[1], row[2]))
             if ids is None:
-                ids = known[row[1]] = {}
+                ids = known[(row[1], row[2])] = {}
             request_id = row[3]
             row_id = ids.get(request_id)
             if row_id is not None:
@@ -206,12 +209,12 @@ class BulkWriter:
         late_labels: list[tuple] = []
         duplicates = 0
         for row in rows:
-            key = (row[1], row[3])
+            key = (row[1], row[2], row[3])
             if key in existing:
                 if row[7] is None:
                     duplicates += 1
                 else:
-                    late_labels.append((row[7], row[1], row[3]))
+                    late_labels.append((row[7], row[1], row[2], row[3]))
                 continue
             existing.add(key)
             fresh.append((next_id, *row[:13]))
@@ -223,19 +226,20 @@ class BulkWriter:
         return BatchResult(accepted=len(fresh), duplicates=duplicates + len(late_labels) - labelled,
                            labelled=labelled)
 
-    def _existing_keys(self, rows: Sequence[PredictionRow]) -> set[tuple[str, str]]:
-        by_model: dict[str, list[str]] = {}
+    def _existing_keys(self, rows: Sequence[PredictionRow]) -> set[tuple[str, str, str]]:
+        by_version: dict[tuple[str, str], list[str]] = {}
         for row in rows:
-            by_model.setdefault(row[1], []).append(row[3])
-        found: set[tuple[str, str]] = set()
-        for model, request_ids in by_model.items():
+            by_version.setdefault((row[1], row[2]), []).append(row[3])
+        found: set[tuple[str, str, str]] = set()
+        for (model, version), request_ids in by_version.items():
             for start in range(0, len(request_ids), _LOOKUP_CHUNK):
                 chunk = request_ids[start:start + _LOOKUP_CHUNK]
                 cursor = self._conn.execute(
-                    f"SELECT request_id FROM predictions WHERE model = ? AND request_id IN ({','.join('?' * len(chunk))})",
-                    (model, *chunk),
+                    f"SELECT request_id FROM predictions WHERE model = ? AND version = ? "
+                    f"AND request_id IN ({','.join('?' * len(chunk))})",
+                    (model, version, *chunk),
                 )
-                found.update((model, r[0]) for r in cursor)
+                found.update((model, version, r[0]) for r in cursor)
         return found
 
     def _fill_labels(self, sql: str, params: list[tuple]) -> int:

@@ -95,7 +95,7 @@ class PredictionsTable:
     def append(self, rows: Sequence[PredictionRow]) -> tuple[int, int]:
         """Insert rows in one transaction; returns (accepted, duplicates).
 
-        A duplicate (same model and request_id) is not inserted again, but a label that
+        A duplicate (same model, version and request_id) is not inserted again, but a label that
         arrives later for a known request fills the empty label in place.
         """
         conn = self._db.conn
@@ -105,7 +105,7 @@ class PredictionsTable:
                 cursor = conn.execute(
                     "INSERT INTO predictions (ts, model, version, request_id, entity_id, prediction, score, label, "
                     "latency_ms, status, error, features, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (model, request_id) DO NOTHING",
+                    "ON CONFLICT (model, version, request_id) DO NOTHING",
                     row[:13],
                 )
                 if cursor.rowcount == 1:
@@ -116,8 +116,9 @@ class PredictionsTable:
                     )
                 elif row.label is not None:
                     conn.execute(
-                        "UPDATE predictions SET label = ? WHERE model = ? AND request_id = ? AND label IS NULL",
-                        (row.label, row.model, row.request_id),
+                        "UPDATE predictions SET label = ? WHERE model = ? AND version = ? AND request_id = ? "
+                        "AND label IS NULL",
+                        (row.label, row.model, row.version, row.request_id),
                     )
         return accepted, len(rows) - accepted
 

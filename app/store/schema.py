@@ -179,7 +179,17 @@ _V3 = """
 CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# Version 4: champion/challenger/shadow pairing (issue 7). A shadow or challenger version that
+# answers the same request logs the same request_id under the same model, so uniqueness is
+# per (model, version, request_id); re-ingesting a file still duplicates nothing. Comparing
+# two versions over a window reads each version's rows by (model, version, ts).
+_V4 = """
+DROP INDEX IF EXISTS predictions_model_request;
+CREATE UNIQUE INDEX IF NOT EXISTS predictions_model_version_request ON predictions (model, version, request_id);
+CREATE INDEX IF NOT EXISTS predictions_model_version_ts ON predictions (model, version, ts);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which
@@ -189,4 +199,6 @@ PREDICTION_INDEXES: dict[str, str] = {
     "predictions_request": "CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id)",
     "predictions_entity_ts": "CREATE INDEX IF NOT EXISTS predictions_entity_ts ON predictions (entity_id, ts)",
     "predictions_ts": "CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts)",
+    "predictions_model_version_ts":
+        "CREATE INDEX IF NOT EXISTS predictions_model_version_ts ON predictions (model, version, ts)",
 }

@@ -6,6 +6,7 @@ real serving systems (MLflow, MLServer, TorchServe) from the ``.servers`` venv t
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -111,6 +112,7 @@ def wait_until(check, *, timeout_s: float, what: str, proc: subprocess.Popen | N
 def stop_pid(pid: int, *, grace_s: float = 10.0) -> None:
     """SIGTERM the server's process group (it was started as its own session, so the group holds the
     server, e.g. TorchServe's Java, and its workers), then SIGKILL what is left after a bound."""
+    _LIVE.discard(pid)
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
@@ -127,11 +129,34 @@ def stop_pid(pid: int, *, grace_s: float = 10.0) -> None:
             time.sleep(0.1)
 
 
+_LIVE: set[int] = set()  # process groups started here and not yet stopped
+_ARMED = False
+
+
+def _stop_leftovers() -> None:
+    for pid in list(_LIVE):
+        stop_pid(pid, grace_s=5.0)
+
+
+def _interrupt_on_sigterm(signum: int, frame: object) -> None:
+    # A CI timeout sends SIGTERM: turn it into the interrupt pytest tears fixtures down for, so
+    # every server is stopped by its fixture (and atexit catches whatever is left).
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def spawn(args: list[str], *, log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
           ) -> subprocess.Popen:
-    handle = log.open("wb")
-    return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
-                            env={**os.environ, **(env or {})})
+    global _ARMED
+    if not _ARMED and threading.current_thread() is threading.main_thread():
+        _ARMED = True
+        atexit.register(_stop_leftovers)
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
+                                env={**os.environ, **(env or {})})
+    _LIVE.add(proc.pid)
+    return proc
 
 
 # --- the demo endpoint in a process of its own (so a test can kill it mid-poll) -------------------------
@@ -309,11 +334,14 @@ def torchserve_server(tmp: Path, *, model: str = "tsclf") -> Iterator[TorchServe
                         "--handler", str(tmp / "handler.py"), "--export-path", str(store), "--archive-format",
                         "default", "--force"], check=True, timeout=120, cwd=tmp)
         (store / f"{model}.mar").rename(store / f"{model}-{version}.mar")
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(5)]
     (tmp / "config.properties").write_text("\n".join([
         f"inference_address=http://127.0.0.1:{ports[0]}",
         f"management_address=http://127.0.0.1:{ports[1]}",
         f"metrics_address=http://127.0.0.1:{ports[2]}",
+        # Its gRPC servers otherwise take the fixed ports 7070/7071: two test runs at once would collide.
+        "grpc_inference_address=127.0.0.1", f"grpc_inference_port={ports[3]}",
+        "grpc_management_address=127.0.0.1", f"grpc_management_port={ports[4]}",
         "disable_token_authorization=true", "enable_model_api=true", "metrics_mode=prometheus", f"model_store={store}",
         "default_workers_per_model=1", "install_py_dep_per_model=false", "enable_envvars_config=false", ""]))
     log = tmp / "torchserve.log"

@@ -218,7 +218,8 @@ def test_stored_rows_are_searchable_and_keep_every_index(tmp_path: Path, store_p
         assert [store.predictions.get(r[0])["request_id"] for r in match] == ["req-1"]
         timeout = store.conn.execute("SELECT rowid FROM predictions_fts WHERE predictions_fts MATCH 'timeout'")
         assert [store.predictions.get(r[0])["request_id"] for r in timeout] == ["req-2"]
-        number = store.conn.execute("SELECT count(*) FROM predictions_fts WHERE predictions_fts MATCH '1.5'")
+        number = store.conn.execute("SELECT count(*) FROM predictions_fts WHERE predictions_fts MATCH ?",
+                                    ('"1.5"',))
         assert number.fetchone()[0] == 0  # numbers are not indexed
     assert query(store_path, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
                              "tbl_name = 'predictions' ORDER BY name") == indexes_before

@@ -34,9 +34,12 @@ def _rows(model: str, version: str, count: int, *, error_every: int, latency: fl
     rng = random.Random(seed)
     rows = []
     for i in range(count):
-        # Spread over the last 24 h, denser in the last 15 minutes.
-        ts = now - (i * 7_919_993) % (24 * HOUR) if i % 10 else now - (i * 3_011) % (15 * 60_000)
-        error = i % error_every == 0
+        # Every 10th row lies in the last 15 minutes; the others are spread over the rest of the 24 h
+        # (never inside those 15 minutes, so the fleet's window counts exactly count // 10 rows).
+        quarter = 15 * 60_000
+        ts = now - quarter - (i * 7_919_993) % (24 * HOUR - quarter) if i % 10 else now - (i * 3_011) % quarter
+        # The last of every ``error_every`` rows fails (not row 0: that would give every model an error).
+        error = i % error_every == error_every - 1
         features = {"amount": round(rng.uniform(1, 900), 2), "country": rng.choice(["DE", "FR", "US"])}
         rows.append(PredictionRow(
             ts=ts - 1, model=model, version=version, request_id=f"{model}-req-{i}", entity_id=f"cust-{i % 50}",

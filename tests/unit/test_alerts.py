@@ -101,14 +101,38 @@ def test_acknowledging_an_unknown_alert_is_refused_and_not_audited(store):
     assert store.audit.entries() == []
 
 
-def test_rules_from_config_and_unowned_rules():
+def test_rules_from_config_and_unowned_rules(store):
+    from app.models import ModelInfo
+
     settings = Settings.model_validate({"models": {
         "fraud": {"alerts": [{"metric": "error_rate", "threshold": 0.05},
                              {"metric": "p95_latency", "threshold": 300, "owner": "sre"}]},
         "churn": {"owner": "growth", "alerts": [{"metric": "traffic_drop", "threshold": 0.5}]},
     }})
-    assert unowned_rules(settings, "fraud") == ["error_rate"]
-    assert unowned_rules(settings, "churn") == []
+    assert unowned_rules(settings, "fraud", store=store) == ["error_rate"]
+    assert unowned_rules(settings, "churn", store=store) == []
+    # The model's owner in the registry counts as much as the config's: the rule inherits it.
+    store.registry.upsert_model(ModelInfo(name="fraud", owner="risk-ml"))
+    assert unowned_rules(settings, "fraud", store=store) == []
+
+
+def test_a_rule_without_owner_fires_to_the_model_owner_and_an_ownerless_one_says_so(store):
+    from app.models import ModelInfo
+
+    settings = Settings.model_validate({"models": {"fraud": {"alerts": [
+        {"metric": "error_rate", "threshold": 0.1, "window": "10m"},
+        {"metric": "p95_latency", "threshold": 1, "window": "10m", "owner": "sre"}]}}})
+    requests(store, T0, 20, errors=10)
+    fired = evaluate_model(store, settings, "fraud", now=T0 + MINUTE)
+    assert [(t.alert.rule, t.alert.owner) for t in fired] == [("error_rate", None), ("p95_latency", "sre")]
+    assert "owner NO OWNER" in str(fired[0])
+    store.registry.upsert_model(ModelInfo(name="fraud", owner="risk-ml"))
+    requests(store, T0 + 30 * MINUTE, 20, errors=0, tag="calm")
+    calm = evaluate_model(store, settings, "fraud", now=T0 + 31 * MINUTE)
+    assert [(t.state, t.alert.rule) for t in calm] == [("resolved", "error_rate")]  # latency still over 1 ms
+    requests(store, T0 + 60 * MINUTE, 20, errors=10, tag="again")
+    again = evaluate_model(store, settings, "fraud", now=T0 + 61 * MINUTE)
+    assert [(t.state, t.alert.rule, t.alert.owner) for t in again] == [("firing", "error_rate", "risk-ml")]
 
 
 def test_unknown_metric_is_a_config_error():

@@ -296,14 +296,23 @@ def test_monitoring_without_anyone_to_page_fails(store: Store):
     assert found.status is CheckStatus.failed and "no model owner" in found.evidence
 
 
-def test_an_alert_rule_without_an_owner_fails_monitoring_even_with_a_model_owner(store: Store):
-    add_model(store)
+def test_an_alert_rule_without_an_owner_pages_the_model_owner(store: Store):
+    add_model(store)  # owner alice
     add_baseline(store)
-    settings = settings_with(alerts=[{"metric": "p95_latency", "threshold": 250, "owner": "alice"},
+    settings = settings_with(alerts=[{"metric": "p95_latency", "threshold": 250, "owner": "sre"},
+                                     {"metric": "feature_drift:amount", "name": "amount drift"}])
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings), "monitoring")
+    assert found.status is CheckStatus.passed and "2 alert rules with owners" in found.evidence
+
+
+def test_an_alert_rule_left_with_no_owner_at_all_fails_monitoring(store: Store):
+    add_model(store, owner=None)
+    add_baseline(store)
+    settings = settings_with(alerts=[{"metric": "p95_latency", "threshold": 250, "owner": "sre"},
                                      {"metric": "feature_drift:amount", "name": "amount drift"}])
     found = item(evaluate(store, "fraud", now=NOW, settings=settings), "monitoring")
     assert found.status is CheckStatus.failed
-    assert found.evidence == "alert rules without an owner: amount drift"
+    assert found.evidence == "alert rules without an owner (none on the rule or the model): amount drift"
 
 
 def test_alert_rules_that_all_have_owners_pass(store: Store):
@@ -317,7 +326,7 @@ def test_alert_rules_that_all_have_owners_pass(store: Store):
 
 def test_rules_in_any_shape_with_an_owner_field_plug_in(store: Store):
     # Rules are read by attribute or key, so a plain list of dicts works as well as the config models.
-    add_model(store)
+    add_model(store, owner=None)
     add_baseline(store)
     config = SimpleNamespace(endpoint=None, registry=None, read_only=False, owner=None,
                              alerts=[{"rule": "traffic_drop", "owner": None}])

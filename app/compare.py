@@ -1,0 +1,216 @@
+"""Champion vs challenger (or shadow) on the same requests: the comparison the Compare tab,
+``modeldeck gate`` and the promotion gates read.
+
+``compare()`` pairs the two versions' answers in SQL (``app.compare_sql``) for one time
+window and returns a ``Comparison``: paired count and share, agreement (labels, or scores
+within a tolerance), score difference, a confusion matrix, latency and error rates of each,
+and where ground truth arrived, accuracy (or MAE) of each with a 95% confidence interval.
+Takes an open sqlite3 connection (one per thread); writes nothing but a TEMP table.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app import compare_sql as q
+from app.config import CompareConfig
+
+Z95 = 1.959963984540054
+CONFUSION_LIMIT = 400  # cells; a classifier with more classes shows the commonest pairs
+WANTED_PERCENTILES = [("lat_a", 50), ("lat_a", 95), ("lat_b", 50), ("lat_b", 95), ("lat_diff", 50),
+                      ("lat_diff", 95), ("abs_diff", 95)]
+
+
+class Interval(BaseModel):
+    value: float
+    low: float
+    high: float
+
+
+class Side(BaseModel):
+    """One version's numbers over the window (latency and errors over the paired requests)."""
+
+    version: str
+    requests: int = Field(description="Answers of this version in the window, paired or not")
+    errors: int = Field(description="Errors among the paired requests")
+    error_rate: float | None
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+    quality: Interval | None = Field(default=None, description="Accuracy (classification) or MAE (regression) "
+                                     "on labelled paired requests, with its 95% interval")
+
+
+class Cell(BaseModel):
+    champion: Any
+    challenger: Any
+    count: int
+
+
+class Bucket(BaseModel):
+    start: int
+    paired: int
+    agreement: float | None
+    mean_abs_diff: float | None
+
+
+class Comparison(BaseModel):
+    model: str
+    task: str
+    since: int
+    until: int
+    join_key: str
+    champion: Side
+    challenger: Side
+    paired: int
+    share_paired: float | None = Field(description="Paired requests / champion requests in the window")
+    agreement_kind: Literal["label", "value"]
+    agreement: float | None = Field(description="Labels agree (classification), or values within tolerance")
+    label_agreement: float | None
+    tolerance: float
+    within_tolerance: float | None
+    mean_diff: float | None = Field(description="Mean of challenger - champion value (score, or prediction)")
+    mean_abs_diff: float | None
+    p95_abs_diff: float | None
+    latency_diff_p50_ms: float | None = Field(description="Paired challenger - champion latency")
+    latency_diff_p95_ms: float | None
+    quality_metric: Literal["accuracy", "mae"]
+    labels: int = Field(description="Paired requests with ground truth, both answers ok")
+    confusion: list[Cell] = Field(default_factory=list)
+    timeline: list[Bucket] = Field(default_factory=list)
+
+    def disagreement_query(self) -> str:
+        """The logs screen's query listing the challenger's answers that differ from the champion's."""
+        return disagreement_search(self.model, self.champion.version, self.challenger.version, self.since,
+                                   self.until, join_key=self.join_key)
+
+
+def wilson(hits: int, n: int, z: float = Z95) -> Interval | None:
+    """Accuracy with Wilson's score interval (sound near 0 and 1 and for small n)."""
+    if n <= 0:
+        return None
+    p = hits / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return Interval(value=p, low=max(0.0, centre - half), high=min(1.0, centre + half))
+
+
+def mean_interval(total: float, squares: float, n: int, z: float = Z95) -> Interval | None:
+    """Mean with a normal interval from the sum and sum of squares (sample std, ddof 1)."""
+    if n <= 0:
+        return None
+    mean = total / n
+    if n == 1:
+        return Interval(value=mean, low=mean, high=mean)
+    variance = max(0.0, (squares - n * mean * mean) / (n - 1))
+    half = z * math.sqrt(variance / n)
+    return Interval(value=mean, low=mean - half, high=mean + half)
+
+
+def _ratio(a: float | int | None, b: float | int | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def compare(conn: sqlite3.Connection, model: str, champion: str, challenger: str, since: int, until: int, *,
+            task: str = "classification", config: CompareConfig | None = None,
+            buckets: int = 0) -> Comparison:
+    """Compare ``challenger`` against ``champion`` on the requests both answered in [since, until).
+
+    ``buckets`` > 0 also fills the timeline (agreement and mean |difference| per bucket).
+    """
+    config = config or CompareConfig()
+    regression = task == "regression"
+    params = q.pair_params(model, champion, challenger, since, until, config.join_key)
+    counts = q.window_counts(conn, model, champion, challenger, since, until)
+    q.build_pairs(conn, config.join_key, params, regression=regression)
+    try:
+        bands = q.plan_bands(conn, WANTED_PERCENTILES)
+        extra, band_params = q.band_counts(bands)
+        row = conn.execute(q.summary_select(regression=regression, extra=extra),
+                           {"tol": config.score_tolerance, **band_params}).fetchone()
+        s = {name: (value if value is not None else 0) for name, value in zip(q.SUMMARY_COLUMNS, row)}
+        mean_diff, mean_abs = row[q.SUMMARY_COLUMNS.index("mean_diff")], row[q.SUMMARY_COLUMNS.index("mean_abs_diff")]
+        paired = int(s["paired"])
+        width = len(q.SUMMARY_COLUMNS)
+        counts_in = [(int(row[width + 2 * i] or 0), int(row[width + 2 * i + 1] or 0)) for i in range(len(bands))]
+        totals = {name: int(s[column]) for name, (_, column) in q.PERCENTILE_EXPRS.items()}
+        pct = q.resolve_bands(conn, bands, counts_in, totals, band_params)
+
+        labels = int(s["labels"])
+        if regression:
+            quality_a = mean_interval(s["q_a"], s["sq_a"], labels)
+            quality_b = mean_interval(s["q_b"], s["sq_b"], labels)
+        else:
+            quality_a, quality_b = wilson(int(s["q_a"]), labels), wilson(int(s["q_b"]), labels)
+        side_a = Side(version=champion, requests=counts.champion, errors=int(s["errors_a"]),
+                      error_rate=_ratio(s["errors_a"], paired), p50_latency_ms=pct[("lat_a", 50)],
+                      p95_latency_ms=pct[("lat_a", 95)], quality=quality_a)
+        side_b = Side(version=challenger, requests=counts.challenger, errors=int(s["errors_b"]),
+                      error_rate=_ratio(s["errors_b"], paired), p50_latency_ms=pct[("lat_b", 50)],
+                      p95_latency_ms=pct[("lat_b", 95)], quality=quality_b)
+        label_agreement = None if regression else _ratio(s["agree"], s["both_ok"])
+        within = _ratio(s["within"], s["n_values"])
+        confusion = [] if regression else [
+            Cell(champion=a, challenger=b, count=n) for a, b, n in conn.execute(q.confusion_select(CONFUSION_LIMIT))]
+        timeline = _timeline(conn, since, until, buckets, config.score_tolerance, regression) if buckets else []
+        return Comparison(
+            model=model, task=task, since=since, until=until, join_key=config.join_key,
+            champion=side_a, challenger=side_b, paired=paired, share_paired=_ratio(paired, counts.champion),
+            agreement_kind="value" if regression else "label",
+            agreement=within if regression else label_agreement, label_agreement=label_agreement,
+            tolerance=config.score_tolerance, within_tolerance=within, mean_diff=mean_diff, mean_abs_diff=mean_abs,
+            p95_abs_diff=pct[("abs_diff", 95)],
+            latency_diff_p50_ms=pct[("lat_diff", 50)], latency_diff_p95_ms=pct[("lat_diff", 95)],
+            quality_metric="mae" if regression else "accuracy", labels=labels, confusion=confusion,
+            timeline=timeline,
+        )
+    finally:
+        q.drop_pairs(conn)
+
+
+def _timeline(conn: sqlite3.Connection, since: int, until: int, buckets: int, tol: float,
+              regression: bool) -> list[Bucket]:
+    size = max(1, -(-(until - since) // buckets))
+    rows = {r[0]: r for r in conn.execute(q.timeline_select(), {"since": since, "bucket": size, "tol": tol})}
+    out = []
+    for index in range(buckets):
+        r = rows.get(index)
+        if r is None:
+            out.append(Bucket(start=since + index * size, paired=0, agreement=None, mean_abs_diff=None))
+            continue
+        agreement = _ratio(r[5], r[6]) if regression else _ratio(r[3], r[2])
+        out.append(Bucket(start=since + index * size, paired=r[1], agreement=agreement, mean_abs_diff=r[4]))
+    return out
+
+
+def default_pair(store: Any, model: str) -> tuple[str | None, str | None]:
+    """(champion, challenger) as the store knows them: the champion, and the newest challenger,
+    else the newest shadow version."""
+    versions = store.registry.versions(model)  # newest first
+    champion = next((v.version for v in versions if v.stage.value == "champion"), None)
+    for stage in ("challenger", "shadow"):
+        found = next((v.version for v in versions if v.stage.value == stage), None)
+        if found is not None:
+            return champion, found
+    return champion, None
+
+
+def disagreement_search(model: str, champion: str, challenger: str, since: int, until: int, *,
+                        join_key: str = "request_id") -> str:
+    """The prediction-log query (app/search.py's language) listing the challenger's answers in the
+    window that differ from the champion's answer to the same request (``differs:``)."""
+    from app.timeutil import ms_to_iso
+
+    twin = champion if join_key == "request_id" else f"{champion}@{join_key.split('.', 1)[1]}"
+    return (f"model:{_quote(model)} version:{_quote(challenger)} differs:{_quote(twin)} "
+            f"since:{ms_to_iso(since)} until:{ms_to_iso(until)}")
+
+
+def _quote(value: str) -> str:
+    if value and all(ch.isalnum() or ch in "-_.@" for ch in value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

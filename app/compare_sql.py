@@ -1,0 +1,296 @@
+"""The SQL behind champion/challenger comparison: pairing, aggregates, exact percentiles.
+
+Pairing runs once per comparison into a TEMP table of paired answers (one row a request,
+a few numbers each); every statistic is then an aggregate over that table. Nothing is
+loaded into Python but the aggregates. The SQL is plain and portable except
+``json_extract`` (context join keys) and ``CREATE TEMP TABLE``.
+
+A row's *value* is what the score statistics compare: the score, or for a regression
+model without scores its numeric prediction.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass
+
+PAIRS = "compare_pairs"
+# A champion answer may be logged slightly before or after the window edge that its
+# challenger twin fell in (shadow answers arrive milliseconds later): look this far out.
+PAIR_SLACK_MS = 3_600_000
+
+_OUTPUT = """c.ts AS ts, p.prediction AS pred_a, c.prediction AS pred_b,
+       {value_a} AS val_a, {value_b} AS val_b,
+       coalesce(p.label, c.label) AS label,
+       p.latency_ms AS lat_a, c.latency_ms AS lat_b,
+       p.status = 'error' AS err_a, c.status = 'error' AS err_b"""
+
+
+def _value(alias: str, regression: bool) -> str:
+    if not regression:
+        return f"{alias}.score"
+    return (f"coalesce({alias}.score, CASE WHEN typeof({alias}.prediction) IN ('integer', 'real') "
+            f"THEN {alias}.prediction END)")
+
+
+def pairs_select(join_key: str, *, regression: bool) -> str:
+    """One row per challenger answer that has a champion answer to the same request.
+
+    Parameters: :model, :champion, :challenger, :since, :until (challenger ts), and :path
+    (a JSON path) plus :slack for a context key. Join on request_id uses the unique
+    (model, version, request_id) index for each lookup; a request is answered at most once
+    per version there. A context key can repeat: the first answer (lowest id) of each
+    side counts, so a retried request pairs once.
+    """
+    output = _OUTPUT.format(value_a=_value("p", regression), value_b=_value("c", regression))
+    if join_key == "request_id":
+        return f"""SELECT {output}
+FROM predictions AS c
+JOIN predictions AS p ON p.model = c.model AND p.version = :champion AND p.request_id = c.request_id
+WHERE c.model = :model AND c.version = :challenger AND c.ts >= :since AND c.ts < :until"""
+    key = "coalesce(json_extract(context, :path), request_id)"
+    return f"""WITH a AS (
+    SELECT {key} AS k, min(id) AS id FROM predictions
+    WHERE model = :model AND version = :champion AND ts >= :since - :slack AND ts < :until + :slack
+    GROUP BY k),
+b AS (
+    SELECT {key} AS k, min(id) AS id FROM predictions
+    WHERE model = :model AND version = :challenger AND ts >= :since AND ts < :until
+    GROUP BY k)
+SELECT {output}
+FROM b JOIN a ON a.k = b.k
+JOIN predictions AS p ON p.id = a.id
+JOIN predictions AS c ON c.id = b.id"""
+
+
+def json_path(join_key: str) -> str | None:
+    """``context.trace_id`` -> ``$."trace_id"``; None for request_id."""
+    if join_key == "request_id":
+        return None
+    name = join_key.split(".", 1)[1]
+    return '$."' + name.replace('"', '') + '"'
+
+
+def pair_params(model: str, champion: str, challenger: str, since: int, until: int, join_key: str) -> dict:
+    params: dict[str, object] = {"model": model, "champion": champion, "challenger": challenger,
+                                 "since": since, "until": until}
+    path = json_path(join_key)
+    if path is not None:
+        params.update(path=path, slack=PAIR_SLACK_MS)
+    return params
+
+
+def build_pairs(conn: sqlite3.Connection, join_key: str, params: dict, *, regression: bool) -> None:
+    """(Re)create the connection's TEMP pairs table for one comparison."""
+    conn.execute(f"DROP TABLE IF EXISTS temp.{PAIRS}")
+    conn.execute(f"CREATE TEMP TABLE {PAIRS} AS {pairs_select(join_key, regression=regression)}", params)
+
+
+def drop_pairs(conn: sqlite3.Connection) -> None:
+    conn.execute(f"DROP TABLE IF EXISTS temp.{PAIRS}")
+
+
+# Both answers ok: the requests on which the two versions' answers can be compared at all.
+_BOTH_OK = "(NOT err_a AND NOT err_b)"
+_LABELLED = f"(label IS NOT NULL AND {_BOTH_OK})"
+
+SUMMARY_COLUMNS = ("paired", "both_ok", "agree", "n_values", "within", "mean_diff", "mean_abs_diff",
+                   "errors_a", "errors_b", "n_lat_a", "n_lat_b", "n_lat_diff", "labels",
+                   "q_a", "q_b", "sq_a", "sq_b")
+
+
+def summary_select(*, regression: bool, extra: list[str] = ()) -> str:
+    """Every count and sum in one pass over the pairs. Parameter: :tol (and the extra columns').
+
+    Quality columns: classification counts correct answers (q_a, q_b); regression sums
+    absolute errors (q_a, q_b) and squared errors (sq_a, sq_b) for the MAE's interval.
+    """
+    more = "".join(f",\n    {column}" for column in extra)
+    if regression:
+        quality = (f"sum(CASE WHEN {_LABELLED} THEN abs(pred_a - label) END),\n"
+                   f"    sum(CASE WHEN {_LABELLED} THEN abs(pred_b - label) END),\n"
+                   f"    sum(CASE WHEN {_LABELLED} THEN (pred_a - label) * (pred_a - label) END),\n"
+                   f"    sum(CASE WHEN {_LABELLED} THEN (pred_b - label) * (pred_b - label) END)")
+    else:
+        quality = f"sum({_LABELLED} AND pred_a = label),\n    sum({_LABELLED} AND pred_b = label),\n    0, 0"
+    return f"""SELECT count(*),
+    sum({_BOTH_OK}),
+    sum({_BOTH_OK} AND pred_a IS pred_b),
+    count(val_b - val_a),
+    sum(abs(val_b - val_a) <= :tol),
+    avg(val_b - val_a),
+    avg(abs(val_b - val_a)),
+    sum(err_a), sum(err_b),
+    count(lat_a), count(lat_b), count(lat_b - lat_a),
+    sum({_LABELLED}),
+    {quality}{more}
+FROM temp.{PAIRS}"""
+
+
+# Expressions the percentiles are taken of, and the summary column that counts their values.
+PERCENTILE_EXPRS = {
+    "abs_diff": ("abs(val_b - val_a)", "n_values"),
+    "lat_a": ("lat_a", "n_lat_a"),
+    "lat_b": ("lat_b", "n_lat_b"),
+    "lat_diff": ("lat_b - lat_a", "n_lat_diff"),
+}
+SAMPLE_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class Band:
+    """A value range that, judging by a sample, holds the wanted order statistic.
+
+    ``lo``/``hi`` None: unbounded on that side. The summary pass counts the values below
+    ``lo`` and up to ``hi``; if the wanted ranks fall in between, only the band's values are
+    read and sorted, else the exact ORDER BY fallback runs. Either way the result is exact.
+    """
+
+    name: str
+    q: float
+    lo: float | None
+    hi: float | None
+
+
+def plan_bands(conn: sqlite3.Connection, wanted: list[tuple[str, float]]) -> list[Band]:
+    rows = conn.execute(f"SELECT max(rowid) FROM temp.{PAIRS}").fetchone()[0] or 0
+    names = sorted({name for name, _ in wanted})
+    step = max(1, rows // SAMPLE_SIZE)
+    exprs = ", ".join(PERCENTILE_EXPRS[name][0] for name in names)
+    sample = conn.execute(f"SELECT {exprs} FROM temp.{PAIRS} WHERE rowid % ? = 0", (step,)).fetchall()
+    columns = {name: sorted(r[i] for r in sample if r[i] is not None) for i, name in enumerate(names)}
+    bands = []
+    for name, q in wanted:
+        values = columns[name]
+        m = len(values)
+        if m < 50:
+            bands.append(Band(name, q, None, None))
+            continue
+        f = q / 100
+        centre = f * (m - 1)
+        # Four standard errors of a sample quantile's rank, and a little more for ties.
+        width = 4 * math.sqrt(m * f * (1 - f)) + 3
+        i_lo, i_hi = math.floor(centre - width), math.ceil(centre + width)
+        bands.append(Band(name, q, values[i_lo] if i_lo > 0 else None, values[i_hi] if i_hi < m - 1 else None))
+    return bands
+
+
+def _ranks(n: int, q: float) -> tuple[float, int, int]:
+    position = (n - 1) * q / 100
+    low = int(position)
+    return position, low, min(low + 1, n - 1)
+
+
+def band_counts(bands: list[Band]) -> tuple[list[str], dict[str, float]]:
+    """Summary columns per band (values below lo, values up to hi) and their parameters."""
+    columns, params = [], {}
+    for i, band in enumerate(bands):
+        expr = PERCENTILE_EXPRS[band.name][0]
+        if band.lo is not None:
+            params[f"lo{i}"] = band.lo
+        if band.hi is not None:
+            params[f"hi{i}"] = band.hi
+        columns.append(f"sum({expr} < :lo{i})" if band.lo is not None else "0")
+        columns.append(f"sum({expr} <= :hi{i})" if band.hi is not None else f"count({expr})")
+    return columns, params
+
+
+def _inside(expr: str, band: Band, i: int) -> str:
+    parts = [f"{expr} IS NOT NULL"]
+    if band.lo is not None:
+        parts.append(f"{expr} >= :lo{i}")
+    if band.hi is not None:
+        parts.append(f"{expr} <= :hi{i}")
+    return "(" + " AND ".join(parts) + ")"
+
+
+def resolve_bands(conn: sqlite3.Connection, bands: list[Band], counts: list[tuple[int, int]],
+                  totals: dict[str, int], params: dict[str, float]) -> dict[tuple[str, float], float | None]:
+    """Each band's percentile, exactly (numpy's linear interpolation).
+
+    One pass reads the values inside any band whose counts show it holds the wanted ranks;
+    the others (the sample misled us) are sorted in full.
+    """
+    results: dict[tuple[str, float], float | None] = {}
+    usable: list[tuple[int, Band, int]] = []
+    for i, (band, (below, upto)) in enumerate(zip(bands, counts)):
+        n = totals[band.name]
+        if n <= 0:
+            results[(band.name, band.q)] = None
+            continue
+        _, low, high = _ranks(n, band.q)
+        if below <= low and high < upto:
+            usable.append((i, band, below))
+        else:
+            results[(band.name, band.q)] = percentile(conn, PERCENTILE_EXPRS[band.name][0], band.q, n)
+    if not usable:
+        return results
+    names = sorted({band.name for _, band, _ in usable})
+    exprs = [PERCENTILE_EXPRS[name][0] for name in names]
+    where = " OR ".join(_inside(PERCENTILE_EXPRS[band.name][0], band, i) for i, band, _ in usable)
+    rows = conn.execute(f"SELECT {', '.join(exprs)} FROM temp.{PAIRS} WHERE {where}", params).fetchall()
+    for i, band, below in usable:
+        column = names.index(band.name)
+        inside = sorted(v for v in (r[column] for r in rows) if v is not None
+                        and (band.lo is None or v >= band.lo) and (band.hi is None or v <= band.hi))
+        position, low, high = _ranks(totals[band.name], band.q)
+        a, b = inside[low - below], inside[high - below]
+        results[(band.name, band.q)] = float(a + (b - a) * (position - low))
+    return results
+
+
+def percentile(conn: sqlite3.Connection, expr: str, q: float, n: int) -> float | None:
+    """Exact percentile with linear interpolation (numpy's default) of ``expr`` over the pairs,
+    by sorting (the fallback of ``resolve_bands``).
+
+    ``n`` is how many non-null values there are. Only the two neighbouring order statistics
+    are read; sorting from the nearer end keeps SQLite's bounded sorter small.
+    """
+    if n <= 0:
+        return None
+    position, low, high = _ranks(n, q)
+    if low >= n / 2:
+        rows = conn.execute(f"SELECT v FROM (SELECT {expr} AS v FROM temp.{PAIRS}) WHERE v IS NOT NULL "
+                            f"ORDER BY v DESC LIMIT 2 OFFSET ?", (n - 1 - high,)).fetchall()
+        values = [r[0] for r in reversed(rows)]
+        if high == low:
+            values = values[-1:] * 2
+    else:
+        rows = conn.execute(f"SELECT v FROM (SELECT {expr} AS v FROM temp.{PAIRS}) WHERE v IS NOT NULL "
+                            f"ORDER BY v LIMIT 2 OFFSET ?", (low,)).fetchall()
+        values = [r[0] for r in rows]
+        if high == low:
+            values = values[:1] * 2
+    if not values:
+        return None
+    a, b = values[0], values[-1]
+    return float(a + (b - a) * (position - low))
+
+
+def timeline_select() -> str:
+    """Agreement and the mean absolute value difference per time bucket. Parameters: :since, :bucket."""
+    return f"""SELECT (ts - :since) / :bucket AS b, count(*), sum({_BOTH_OK}),
+    sum({_BOTH_OK} AND pred_a IS pred_b), avg(abs(val_b - val_a)), sum(abs(val_b - val_a) <= :tol),
+    count(val_b - val_a)
+FROM temp.{PAIRS} GROUP BY b ORDER BY b"""
+
+
+def confusion_select(limit: int) -> str:
+    return (f"SELECT pred_a, pred_b, count(*) FROM temp.{PAIRS} WHERE {_BOTH_OK} "
+            f"GROUP BY pred_a, pred_b ORDER BY count(*) DESC LIMIT {int(limit)}")
+
+
+@dataclass(frozen=True)
+class Counts:
+    champion: int
+    challenger: int
+
+
+def window_counts(conn: sqlite3.Connection, model: str, champion: str, challenger: str, since: int,
+                  until: int) -> Counts:
+    """Requests each version answered in the window (the denominator of 'share paired'):
+    two range counts on the (model, version, ts) index."""
+    sql = "SELECT count(*) FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ?"
+    return Counts(champion=conn.execute(sql, (model, champion, since, until)).fetchone()[0],
+                  challenger=conn.execute(sql, (model, challenger, since, until)).fetchone()[0])

@@ -1,0 +1,216 @@
+"""Benchmark: `modeldeck ingest` of a 1,000,000-record JSON Lines file vs the bare floor and sqlite-utils.
+
+    python bench/ingest.py                 # 1,000,000 records (the file is generated once into bench/.cache/)
+    python bench/ingest.py --rows 200000   # while developing
+
+Three loads of the very same file into fresh stores, each timed end to end (process start to exit):
+
+* modeldeck: ``modeldeck ingest FILE`` - every line validated by the pydantic contract, dedup on
+  (model, request_id), all indexes and the FTS5 table in place when it returns;
+* floor: the plain ``sqlite3`` module, ``orjson.loads`` per line and one ``executemany`` of tuples
+  into a bare table with the same columns and no index, no FTS, no validation, one transaction
+  (WAL, synchronous=NORMAL): what any loader of this file must at least spend;
+* peer: ``sqlite-utils insert DB predictions FILE --nl --alter``, the usual command-line way to load JSON Lines.
+
+Prints rows/s for each and the ratios. Target: modeldeck >= 100,000 rows/s, within 3x of the
+floor, and faster than sqlite-utils.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CACHE = ROOT / "bench" / ".cache"
+BIN = Path(sys.executable).parent
+END_MS = 1_795_478_400_000  # 2026-11-24T00:00:00Z
+SPAN_MS = 30 * 86_400_000
+
+MODELS = (("fraud-scorer", ("v2.3.1", "v2.4.0-rc1")), ("churn-predictor", ("v6", "v7")),
+          ("credit-limit", ("v3.1.2", "v3.2.1")), ("ticket-router", ("r19", "r20")))
+COUNTRIES = ("DE", "FR", "US", "GB", "NL", "ES", "IT", "PL", "SE", "BR")
+DEVICES = ("ios", "android", "web", "pos")
+REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
+ERRORS = ("upstream timeout after 3000 ms", "feature store unavailable", "connection reset by peer")
+
+
+def generate(rows: int, path: Path) -> None:
+    """A realistic serving log: ts ascending, four models, nested features and context, late labels,
+    about 1% errors. About 400 bytes a record."""
+    import numpy as np
+    import orjson
+
+    from app.timeutil import ms_to_iso
+
+    rng = np.random.default_rng(11)
+    ts = np.sort(rng.integers(END_MS - SPAN_MS, END_MS, rows))
+    model = rng.integers(0, len(MODELS), rows)
+    challenger = rng.random(rows) < 0.1
+    amount = np.round(rng.lognormal(3.5, 1.1, rows), 2)
+    country = rng.integers(0, len(COUNTRIES), rows)
+    device = rng.integers(0, len(DEVICES), rows)
+    merchant = rng.integers(1, 20_000, rows)
+    entity = rng.integers(1, 200_000, rows)
+    score = np.round(rng.beta(1.2, 8, rows), 4)
+    labelled = rng.random(rows) < 0.3
+    failed = rng.random(rows) < 0.01
+    latency = np.round(rng.lognormal(3.0, 0.5, rows), 1)
+    region = rng.integers(0, len(REGIONS), rows)
+    tmp = path.with_suffix(".part")
+    with tmp.open("wb") as out:
+        for i in range(rows):
+            name, versions = MODELS[model[i]]
+            record: dict = {
+                "ts": ms_to_iso(int(ts[i])), "model": name, "version": versions[int(challenger[i])],
+                "request_id": f"req-{i:08d}-{int(merchant[i]):05d}", "entity_id": f"cust-{int(entity[i])}",
+                "features": {"amount": float(amount[i]), "country": COUNTRIES[country[i]],
+                             "device": DEVICES[device[i]], "merchant_id": int(merchant[i]),
+                             "hour": int(ts[i] // 3_600_000 % 24)},
+                "latency_ms": float(latency[i]),
+                "context": {"region": REGIONS[region[i]], "trace_id": f"{i * 2654435761 % (1 << 64):016x}"},
+            }
+            if failed[i]:
+                record.update(status="error", error=ERRORS[i % len(ERRORS)])
+            else:
+                record.update(status="ok", prediction=int(score[i] > 0.5), score=float(score[i]))
+                if labelled[i]:
+                    record["label"] = int(score[i] + rng.normal(0, 0.2) > 0.5)
+            out.write(orjson.dumps(record))
+            out.write(b"\n")
+    tmp.replace(path)
+
+
+def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
+    return seconds, done.stdout
+
+
+def load_modeldeck(jsonl: Path, db: Path) -> float:
+    # No MODELDECK_* variable of the machine leaks in; the run happens in the scratch directory,
+    # so no ./modeldeck.toml either.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDECK_")}
+    seconds, out = timed([str(BIN / "modeldeck"), "--db", str(db), "ingest", str(jsonl), "--json"], env=env,
+                       cwd=db.parent)
+    summary = json.loads(out)
+    print(f"  modeldeck summary: {summary['accepted']:,} accepted, {summary['quarantined']:,} quarantined, "
+          f"mode {summary['mode']}")
+    return seconds
+
+
+FLOOR = """
+import sqlite3, sys, orjson
+db, path = sys.argv[1], sys.argv[2]
+conn = sqlite3.connect(db, isolation_level=None)
+conn.execute("PRAGMA journal_mode = WAL")
+conn.execute("PRAGMA synchronous = NORMAL")
+conn.execute("CREATE TABLE predictions (id INTEGER PRIMARY KEY, ts TEXT, model TEXT, version TEXT, request_id TEXT, "
+             "entity_id TEXT, prediction TEXT, score REAL, label TEXT, latency_ms REAL, status TEXT, error TEXT, "
+             "features TEXT, context TEXT)")
+def rows():
+    with open(path, "rb") as handle:
+        for line in handle:
+            r = orjson.loads(line)
+            yield (r["ts"], r["model"], r["version"], r["request_id"], r.get("entity_id"),
+                   orjson.dumps(r.get("prediction")), r.get("score"), orjson.dumps(r.get("label")),
+                   r.get("latency_ms"), r.get("status"), r.get("error"), orjson.dumps(r.get("features")),
+                   orjson.dumps(r.get("context")))
+conn.execute("BEGIN")
+conn.executemany("INSERT INTO predictions (ts, model, version, request_id, entity_id, prediction, score, label, "
+                 "latency_ms, status, error, features, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows())
+conn.execute("COMMIT")
+conn.close()
+"""
+
+
+def load_floor(jsonl: Path, db: Path) -> float:
+    seconds, _ = timed([sys.executable, "-c", FLOOR, str(db), str(jsonl)])
+    return seconds
+
+
+def load_sqlite_utils(jsonl: Path, db: Path) -> float | None:
+    tool = BIN / "sqlite-utils"
+    if not tool.exists():
+        found = shutil.which("sqlite-utils")
+        if found is None:
+            return None
+        tool = Path(found)
+    # --alter: the columns of the first records (no error column yet) are not all the columns.
+    seconds, _ = timed([str(tool), "insert", str(db), "predictions", str(jsonl), "--nl", "--alter"])
+    return seconds
+
+
+def count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM predictions").fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1, help="best of N runs for each loader")
+    args = parser.parse_args()
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    jsonl = CACHE / f"ingest-{args.rows}.jsonl"
+    if not jsonl.exists():
+        print(f"generating {args.rows:,} records into {jsonl} (once) ...", flush=True)
+        generate(args.rows, jsonl)
+    size_mb = jsonl.stat().st_size / 1e6
+    print(f"{args.rows:,} records, {size_mb:,.0f} MB, {os.cpu_count()} cores, SQLite {sqlite3.sqlite_version}")
+
+    loaders = {"modeldeck ingest (indexes + FTS)": load_modeldeck,
+               "floor: sqlite3 executemany, bare table": load_floor,
+               "peer: sqlite-utils insert --nl --alter": load_sqlite_utils}
+    best: dict[str, float | None] = {}
+    with tempfile.TemporaryDirectory(prefix="modeldeck-bench-") as scratch:
+        for name, load in loaders.items():
+            times = []
+            for run in range(args.repeat):
+                db = Path(scratch) / f"{len(best)}-{run}.db"
+                seconds = load(jsonl, db)
+                if seconds is None:
+                    break
+                stored = count(db)
+                if stored != args.rows:
+                    raise SystemExit(f"{name}: stored {stored:,} rows, expected {args.rows:,}")
+                times.append(seconds)
+                print(f"  {name}: {seconds:.2f} s", flush=True)
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db}{suffix}").unlink(missing_ok=True)
+            best[name] = min(times) if times else None
+
+    print()
+    print(f"{'loader':<42} {'seconds':>8} {'rows/s':>10}")
+    rate = {}
+    for name, seconds in best.items():
+        if seconds is None:
+            print(f"{name:<42} {'(not installed)':>19}")
+            continue
+        rate[name] = args.rows / seconds
+        print(f"{name:<42} {seconds:>8.2f} {rate[name]:>10,.0f}")
+    ours, floor, peer = (rate.get(name) for name in loaders)
+    print()
+    if ours and floor:
+        print(f"modeldeck / floor:        {ours / floor:.2f}x   (floor is {floor / ours:.2f}x faster; target: <= 3x)")
+    if ours and peer:
+        print(f"modeldeck / sqlite-utils: {ours / peer:.2f}x   (target: > 1x)")
+    if ours:
+        print(f"modeldeck rows/s:         {ours:,.0f}   (target: >= 100,000)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,547 @@
+"""The Logs screen: search the prediction log, page through any number of results, read one record.
+
+    query bar   history on up/down, completion of fields, models and feature names (tab)
+    results     newest first; the table holds the page on screen plus at most a page either side
+                (app.search_window), the next keyset page is read when the cursor nears an edge
+    detail      every field of the highlighted record, features and context as JSON
+
+Every read runs in a thread worker on its own connection; the query bar only parses (pure
+Python), so typing never waits for SQLite. A newer query interrupts the statements of the
+older one (``sqlite3.Connection.interrupt``) instead of letting them run on.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Input, ProgressBar, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from app.search_complete import complete, quote_value
+from app.search_parse import Query, SearchError, parse
+from app.search_window import ResultWindow
+from widgets.key_bar import KeyBar
+from widgets.log_table import LogTable
+from widgets.query_bar import QueryBar
+from widgets.record_detail import RecordDetail
+from widgets.safe_text import clean, safe_text
+
+if TYPE_CHECKING:
+    from app.search import Count, Page
+
+PAGE_SIZE = 50
+EDGE_MARGIN = 10  # read the next page when the cursor is this close to the end of what is held
+AROUND_MS = 3_600_000  # `a`: the entity's predictions an hour either side
+WIDE = 140  # at this width and above the detail sits beside the results
+
+
+def for_model(model: str) -> "LogsScreen":
+    """The screen pre-filtered to one model (the model screen's `l`)."""
+    return LogsScreen(f"model:{quote_value(model)}")
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    kind: str  # "first" | "older" | "newer"
+    generation: int
+
+
+class _Connections:
+    """The connections of running reads, by group, so a newer query can interrupt the older one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, sqlite3.Connection] = {}
+
+    def set(self, group: str, conn: sqlite3.Connection | None) -> None:
+        with self._lock:
+            if conn is None:
+                self._open.pop(group, None)
+            else:
+                self._open[group] = conn
+
+    def interrupt(self, *groups: str) -> None:
+        with self._lock:
+            for group in groups:
+                conn = self._open.get(group)
+                if conn is not None:
+                    conn.interrupt()  # safe from any thread: the statement fails with "interrupted"
+
+
+class LogsScreen(Screen):
+    """Search the prediction log."""
+
+    BINDINGS = [
+        Binding("slash", "focus_query", "Query", id="logs.query"),
+        Binding("l", "focus_query", "Query", id="logs.query_l", show=False),
+        Binding("c", "copy", "Copy id", id="logs.copy"),
+        Binding("a", "around", "Around", id="logs.around"),
+        Binding("x", "export", "Export", id="logs.export"),
+        Binding("m", "open_model", "Model", id="logs.open_model"),
+        Binding("escape", "escape", "Back", id="logs.back", show=False),
+        Binding("ctrl+r", "refresh", "Refresh", id="logs.refresh", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    LogsScreen #logs-error { height: auto; padding: 0 1; color: $error; }
+    LogsScreen #logs-body { height: 1fr; }
+    LogsScreen #logs-table { height: 1fr; min-height: 4; }
+    LogsScreen #logs-detail { height: 1fr; min-height: 4; }
+    LogsScreen #logs-body.wide { layout: horizontal; }
+    LogsScreen #logs-body.wide #logs-table { width: 3fr; height: 1fr; }
+    LogsScreen #logs-body.wide #logs-detail { width: 2fr; height: 1fr; border-top: none;
+                                             border-left: solid $panel-lighten-1; }
+    LogsScreen #logs-export { height: 1; padding: 0 1; display: none; }
+    LogsScreen #logs-export.running { display: block; }
+    LogsScreen #logs-export Static { width: auto; margin-right: 1; }
+    LogsScreen #logs-export ProgressBar { width: 1fr; }
+    """
+
+    class PageLoaded(Message):
+        def __init__(self, fetch: _Fetch, page: "Page", elapsed_ms: float) -> None:
+            super().__init__()
+            self.fetch = fetch
+            self.page = page
+            self.elapsed_ms = elapsed_ms
+
+    class CountLoaded(Message):
+        def __init__(self, generation: int, count: "Count") -> None:
+            super().__init__()
+            self.generation = generation
+            self.count = count
+
+    class NamesLoaded(Message):
+        def __init__(self, models: list[str], features: list[str], contexts: list[str]) -> None:
+            super().__init__()
+            self.models = models
+            self.features = features
+            self.contexts = contexts
+
+    class ExportProgress(Message):
+        def __init__(self, written: int, total: int | None) -> None:
+            super().__init__()
+            self.written = written
+            self.total = total
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, LogsScreen.ExportProgress)  # a flood of updates costs one repaint
+
+    class ExportDone(Message):
+        def __init__(self, path: Path, written: int, error: str | None = None) -> None:
+            super().__init__()
+            self.path = path
+            self.written = written
+            self.error = error
+
+    def __init__(self, query: str = "") -> None:
+        super().__init__()
+        self.initial_query = query
+        self.query_text = query  # the query whose results are shown
+        self.parsed: Query | None = None
+        self.window = ResultWindow(page_size=PAGE_SIZE)
+        self.result_count: Count | None = None
+        self.generation = 0
+        self.elapsed_ms: float | None = None
+        self._fetching = False
+        self._connections = _Connections()
+        self._models: list[str] = []
+        self._features: list[str] = []
+        self._contexts: list[str] = []
+
+    # -- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        history: list[str] = getattr(self.app, "search_history", [])
+        yield Static(id="logs-title", classes="title-bar")
+        yield QueryBar(history, self._complete, value=self.initial_query, id="logs-query",
+                       placeholder="model:NAME entity:ID since:2h status:error score>=0.9 \"text\"   (tab completes)")
+        yield Static(id="logs-error", markup=False)
+        with Container(id="logs-body"):
+            yield LogTable(id="logs-table")
+            yield RecordDetail(id="logs-detail")
+        with Horizontal(id="logs-export"):
+            yield Static(id="logs-export-label", markup=False)
+            yield ProgressBar(id="logs-export-bar", show_eta=True)
+        yield Static(id="logs-status", classes="status-line")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#logs-error").display = False
+        self._show_title()
+        self._layout_for(self.size.width)
+        self.query_one(LogTable).focus() if self.initial_query else self.query_one(QueryBar).focus()
+        self._load_names(self.app.db_path)  # type: ignore[attr-defined]
+        self.run_query(self.initial_query)
+
+    def on_resize(self) -> None:
+        self._layout_for(self.size.width)
+        self.query_one(LogTable).refit()
+
+    def _layout_for(self, width: int) -> None:
+        self.query_one("#logs-body").set_class(width >= WIDE, "wide")
+
+    def _show_title(self) -> None:
+        app = self.app
+        title = Text.assemble(("logs", "bold"), "  ", safe_text(app.db_path.name, style="dim"))  # type: ignore[attr-defined]
+        self.query_one("#logs-title", Static).update(title)
+
+    def on_unmount(self) -> None:
+        self._connections.interrupt("page", "count", "export")
+
+    # -- completion ------------------------------------------------------------------------
+    def _complete(self, text: str) -> str | None:
+        models = self._models or list(getattr(self.app, "model_names", []))
+        return complete(text, models=models, features=self._features, contexts=self._contexts)
+
+    @work(thread=True, exclusive=True, group="logs-names", exit_on_error=False, description="read field names")
+    def _load_names(self, db_path: Path) -> None:
+        from app.store import Store
+
+        with Store.open(db_path, read_only=True) as store:
+            # Models that have logs, by a skip-scan of the (model, ts) index: one seek per model.
+            models = [r[0] for r in store.conn.execute(
+                "WITH RECURSIVE m(name) AS (SELECT min(model) FROM predictions UNION ALL "
+                "SELECT (SELECT min(model) FROM predictions WHERE model > m.name) FROM m WHERE m.name IS NOT NULL) "
+                "SELECT name FROM m WHERE name IS NOT NULL LIMIT 1000")]
+            # Keys of the newest records: what the logs hold now (cheap: a few hundred rows).
+            keys: dict[str, list[str]] = {}
+            for column in ("features", "context"):
+                keys[column] = [r[0] for r in store.conn.execute(
+                    f"SELECT DISTINCT j.key FROM (SELECT {column} AS doc FROM predictions ORDER BY id DESC "
+                    "LIMIT 300) AS p, json_each(p.doc) AS j WHERE json_valid(p.doc) ORDER BY j.key")]
+        self.post_message(self.NamesLoaded(sorted(models), keys["features"], keys["context"]))
+
+    def on_logs_screen_names_loaded(self, message: NamesLoaded) -> None:
+        self._models, self._features, self._contexts = message.models, message.features, message.contexts
+
+    # -- running a query -------------------------------------------------------------------
+    def run_query(self, text: str) -> None:
+        """Parse (here: cheap, no store) and start reading the first page and the bounded count."""
+        app = self.app
+        try:
+            query = parse(text, now=app.now_ms())  # type: ignore[attr-defined]
+        except SearchError as exc:
+            self._show_error(text, exc)
+            return
+        self._show_error(text, None)
+        self.query_text, self.parsed = text, query
+        self.generation += 1
+        self.result_count = None
+        self.elapsed_ms = None
+        self._fetching = True
+        # The older query's reads stop now instead of competing with the new one.
+        self._connections.interrupt("page", "count")
+        self._status(Text("searching…", style="dim"))
+        self._fetch(app.db_path, query, _Fetch("first", self.generation), None)  # type: ignore[attr-defined]
+        self._count(app.db_path, query, self.generation)  # type: ignore[attr-defined]
+
+    def _show_error(self, text: str, error: SearchError | None) -> None:
+        box = self.query_one("#logs-error", Static)
+        if error is None:
+            box.display = False
+            return
+        # A caret under the offending token (the bar has one cell of padding).
+        caret = " " * (error.column - 1) + "^" * max(1, min(len(error.token), 60))
+        box.update(Text.assemble((caret, "bold"), "\n", (f"{clean(error.message)} (column {error.column})", "")))
+        box.display = True
+
+    @on(Input.Changed, "#logs-query")
+    def _typed(self, event: Input.Changed) -> None:
+        # Check the syntax as it is typed (pure Python); the store is only read on enter.
+        if not event.value.strip():
+            self._show_error(event.value, None)
+            return
+        try:
+            parse(event.value, now=self.app.now_ms())  # type: ignore[attr-defined]
+        except SearchError as exc:
+            self._show_error(event.value, exc)
+        else:
+            self._show_error(event.value, None)
+
+    @on(Input.Submitted, "#logs-query")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        bar = self.query_one(QueryBar)
+        try:
+            parse(text, now=self.app.now_ms())  # type: ignore[attr-defined]
+        except SearchError as exc:
+            self._show_error(text, exc)
+            return
+        bar.remember(text)
+        self.run_query(text)
+        self.query_one(LogTable).focus()
+
+    def _open_store(self, db_path: Path) -> Any:
+        from app.store import Store
+
+        return Store.open(db_path, read_only=True)
+
+    @work(thread=True, exclusive=True, group="logs-page", exit_on_error=False, description="read a page of results")
+    def _fetch(self, db_path: Path, query: Query, fetch: _Fetch, cursor: Any) -> None:
+        from app.search import Searcher
+
+        with self._open_store(db_path) as store:
+            self._connections.set("page", store.conn)
+            try:
+                searcher = Searcher(store.conn)
+                started = time.perf_counter()
+                if fetch.kind == "older":
+                    page = searcher.page(query, after=cursor, limit=PAGE_SIZE)
+                elif fetch.kind == "newer":
+                    page = searcher.page(query, before=cursor, limit=PAGE_SIZE)
+                else:
+                    page = searcher.page(query, limit=PAGE_SIZE)
+                elapsed = (time.perf_counter() - started) * 1000
+            except sqlite3.OperationalError as exc:
+                if "interrupted" in str(exc) and fetch.generation != self.generation:
+                    return  # superseded by a newer query
+                raise
+            finally:
+                self._connections.set("page", None)
+        self.post_message(self.PageLoaded(fetch, page, elapsed))
+
+    @work(thread=True, exclusive=True, group="logs-count", exit_on_error=False, description="count results")
+    def _count(self, db_path: Path, query: Query, generation: int) -> None:
+        from app.search import Searcher
+
+        with self._open_store(db_path) as store:
+            self._connections.set("count", store.conn)
+            try:
+                count = Searcher(store.conn).count(query)  # stops at COUNT_CAP: never a whole-table count
+            except sqlite3.OperationalError as exc:
+                if "interrupted" in str(exc):
+                    return
+                raise
+            finally:
+                self._connections.set("count", None)
+        self.post_message(self.CountLoaded(generation, count))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group in ("logs-page", "logs-count"):
+            self._fetching = False
+            error = str(event.worker.error).splitlines()[0] if event.worker.error else "failed"
+            self._status(Text(f"cannot search: {clean(error)}", style="red"))
+
+    def on_logs_screen_page_loaded(self, message: PageLoaded) -> None:
+        if message.fetch.generation != self.generation:
+            return
+        self._fetching = False
+        table = self.query_one(LogTable)
+        window = self.window
+        if message.fetch.kind == "first":
+            window.reset(message.page)
+            self.elapsed_ms = message.elapsed_ms
+            table.show(window.rows, 0)
+        else:
+            cursor = table.cursor_row
+            on_screen = cursor - int(table.scroll_y)
+            if message.fetch.kind == "older":
+                cursor -= window.add_older(message.page)
+            else:
+                cursor += window.add_newer(message.page)
+            table.show(window.rows, cursor, keep_screen_row=on_screen)
+        if not window.rows:
+            self.query_one(RecordDetail).show(None, empty="no results")
+        self._show_range()
+
+    def on_logs_screen_count_loaded(self, message: CountLoaded) -> None:
+        if message.generation == self.generation:
+            self.result_count = message.count
+            self._show_range()
+
+    # -- paging ----------------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#logs-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        index = event.cursor_row
+        if 0 <= index < len(self.window.rows):
+            self.query_one(RecordDetail).show(self.window.rows[index])
+        self._maybe_fetch(index)
+        self.call_after_refresh(self._show_range)
+
+    def _maybe_fetch(self, index: int) -> None:
+        if self._fetching or self.parsed is None:
+            return
+        window = self.window
+        if window.near_bottom(index, EDGE_MARGIN):
+            kind, cursor = "older", window.last
+        elif window.near_top(index, EDGE_MARGIN):
+            kind, cursor = "newer", window.first
+        else:
+            return
+        self._fetching = True
+        self._fetch(self.app.db_path, self.parsed, _Fetch(kind, self.generation), cursor)  # type: ignore[attr-defined]
+
+    def _show_range(self) -> None:
+        from app.search import count_text
+
+        window = self.window
+        if self._fetching and not window.rows:
+            return
+        table = self.query_one(LogTable)
+        visible = max(1, table.size.height - 1)  # minus the header
+        top = min(int(table.scroll_y), max(0, len(window.rows) - 1))
+        start = window.offset + top + 1 if window.rows else 0
+        end = window.offset + min(len(window.rows), top + visible)
+        count = self.result_count
+        if count is None and not window.has_older and not window.has_newer and window.offset == 0:
+            from app.search import Count
+
+            count = Count(len(window.rows), False)  # everything fits in what is held: exact already
+        text = Text(count_text(start, end, count), style="bold" if window.rows else "dim")
+        if self.elapsed_ms is not None:
+            text.append(f" · {self.elapsed_ms:.0f} ms", style="dim")
+        if self.query_text:
+            text.append("  ")
+            text.append_text(safe_text(self.query_text, style="dim", width=max(10, self.size.width - 40)))
+        self._status(text)
+
+    def _status(self, text: Text) -> None:
+        self.query_one("#logs-status", Static).update(text)
+
+    # -- keys ------------------------------------------------------------------------------
+    def _current(self) -> dict[str, Any] | None:
+        table = self.query_one(LogTable)
+        index = table.cursor_row
+        return self.window.rows[index] if 0 <= index < len(self.window.rows) else None
+
+    def action_focus_query(self) -> None:
+        self.query_one(QueryBar).focus()
+
+    def action_escape(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            self.query_one(LogTable).focus()
+        elif isinstance(self.focused, QueryBar) and self.window.rows:
+            self.query_one(LogTable).focus()
+        else:
+            self.app.pop_screen()
+
+    @on(DataTable.RowSelected, "#logs-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        # enter: the record full screen (80x24 leaves the detail little room); esc comes back.
+        event.stop()
+        detail = self.query_one(RecordDetail)
+        if self._current() is not None:
+            self.maximize(detail, container=False)
+            detail.focus()
+
+    def action_refresh(self) -> None:
+        self.run_query(self.query_text)
+
+    def action_copy(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        # OSC 52: the terminal puts it on the clipboard, over SSH too.
+        self.app.copy_to_clipboard(row["request_id"])
+        self.notify(f"copied request id {clean(row['request_id'])}", title="clipboard", markup=False, timeout=3)
+
+    def action_around(self) -> None:
+        from app.timeutil import ms_to_iso
+
+        row = self._current()
+        if row is None:
+            return
+        if not row.get("entity_id"):
+            self.notify("this record has no entity id", severity="warning", markup=False)
+            return
+        text = (f"entity:{quote_value(row['entity_id'])} since:{ms_to_iso(row['ts'] - AROUND_MS)} "
+                f"until:{ms_to_iso(row['ts'] + AROUND_MS + 1)}")
+        bar = self.query_one(QueryBar)
+        bar.remember(self.query_text)
+        bar.value = text
+        bar.remember(text)
+        self.run_query(text)
+
+    def action_open_model(self) -> None:
+        from screens.model import ModelScreen
+
+        row = self._current()
+        if row is not None:
+            # Pushed on top: esc comes back to these results.
+            self.app.push_screen(ModelScreen(row["model"]))
+
+    # -- export ----------------------------------------------------------------------------
+    def action_export(self) -> None:
+        from screens.prompt import Prompt
+
+        if self.parsed is None or not self.window.rows:
+            self.notify("nothing to export", severity="warning", markup=False)
+            return
+        if self.query_one("#logs-export").has_class("running"):
+            self.notify("an export is already running", severity="warning", markup=False)
+            return
+        name = time.strftime("modeldeck-logs-%Y%m%d-%H%M%S.jsonl", time.gmtime(self.app.now_ms() / 1000))  # type: ignore[attr-defined]
+        self.app.push_screen(Prompt("Export results", "File (.jsonl: the ingest format, .csv: a table)",
+                                    value=str(Path.cwd() / name)), self._export_to)
+
+    def _export_to(self, answer: str | list[str] | None) -> None:
+        from app.export import format_for
+
+        if not answer or isinstance(answer, list) or self.parsed is None:
+            return
+        path = Path(answer).expanduser()
+        if path.exists():
+            self.notify(f"{clean(path)} exists: choose another name", severity="error", markup=False)
+            return
+        if not path.parent.is_dir():
+            self.notify(f"no such folder: {clean(path.parent)}", severity="error", markup=False)
+            return
+        total = self.result_count.value if self.result_count is not None and not self.result_count.capped else None
+        box = self.query_one("#logs-export")
+        box.add_class("running")
+        self.query_one("#logs-export-label", Static).update(Text(f"export to {clean(path.name)}"))
+        self.query_one("#logs-export-bar", ProgressBar).update(total=total, progress=0)
+        self._export(self.app.db_path, self.parsed, path, format_for(path), total)  # type: ignore[attr-defined]
+
+    @work(thread=True, exclusive=True, group="logs-export", exit_on_error=False, description="export results")
+    def _export(self, db_path: Path, query: Query, path: Path, fmt: str, total: int | None) -> None:
+        from app.export import export_file
+        from app.search import Searcher
+
+        worker = get_current_worker()
+
+        def progress(written: int) -> None:
+            if worker.is_cancelled:
+                raise InterruptedError("export cancelled")
+            self.post_message(self.ExportProgress(written, total))
+
+        try:
+            with self._open_store(db_path) as store:
+                self._connections.set("export", store.conn)
+                try:
+                    searcher = Searcher(store.conn)
+                    if total is None:
+                        # Exact, for the bar: an export reads every matching row anyway.
+                        total = searcher.count(query, cap=10**12).value
+                        self.post_message(self.ExportProgress(0, total))
+                    written = export_file(searcher.iter_rows(query), path, fmt, progress=progress)  # type: ignore[arg-type]
+                finally:
+                    self._connections.set("export", None)
+        except (OSError, sqlite3.Error, InterruptedError) as exc:
+            self.post_message(self.ExportDone(path, 0, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            return
+        self.post_message(self.ExportDone(path, written))
+
+    def on_logs_screen_export_progress(self, message: ExportProgress) -> None:
+        bar = self.query_one("#logs-export-bar", ProgressBar)
+        bar.update(total=message.total, progress=message.written)
+
+    def on_logs_screen_export_done(self, message: ExportDone) -> None:
+        self.query_one("#logs-export").remove_class("running")
+        if message.error:
+            self.notify(f"export failed: {clean(message.error)}", severity="error", markup=False)
+        else:
+            self.notify(f"{message.written:,} records to {clean(message.path)}", title="exported", markup=False)

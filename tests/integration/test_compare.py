@@ -1,0 +1,222 @@
+"""Champion vs challenger comparison on a real SQLite store, each statistic checked by brute force."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from app import compare_sql
+from app.compare import compare, default_pair, disagreement_search
+from app.config import CompareConfig
+from app.store import Store
+from app.store.bulk import write_all
+from tests.integration.compare_data import MINUTE, T0, Answer, make_traffic, row, seed_store
+
+SPAN = 600 * MINUTE
+WINDOW = (T0, T0 + SPAN + MINUTE)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values, dtype=float), q))
+
+
+@pytest.fixture
+def classified(store: Store):
+    rows, pairs = make_traffic(3000, seed=3, unpaired_a=400, unpaired_b=150)
+    seed_store(store, rows)
+    return store, pairs
+
+
+def test_every_statistic_matches_brute_force(classified):
+    store, pairs = classified
+    tol = 0.1
+    got = compare(store.conn, "m", "v1", "v2", *WINDOW, config=CompareConfig(score_tolerance=tol))
+
+    assert got.paired == len(pairs) == 3000
+    assert got.champion.requests == 3400 and got.challenger.requests == 3150
+    assert got.share_paired == pytest.approx(3000 / 3400)
+
+    both_ok = [p for p in pairs if not p.a.error and not p.b.error]
+    assert got.agreement_kind == "label"
+    assert got.agreement == pytest.approx(sum(p.a.prediction == p.b.prediction for p in both_ok) / len(both_ok))
+    diffs = [p.b.score - p.a.score for p in both_ok]
+    assert got.mean_diff == pytest.approx(np.mean(diffs))
+    assert got.mean_abs_diff == pytest.approx(np.mean(np.abs(diffs)))
+    assert got.p95_abs_diff == pytest.approx(_percentile(np.abs(diffs), 95))
+    assert got.within_tolerance == pytest.approx(np.mean(np.abs(diffs) <= tol + 1e-12))
+    assert got.tolerance == tol
+
+    for side, pick in ((got.champion, lambda p: p.a), (got.challenger, lambda p: p.b)):
+        latencies = [pick(p).latency for p in pairs if pick(p).latency is not None]
+        assert side.p50_latency_ms == pytest.approx(_percentile(latencies, 50))
+        assert side.p95_latency_ms == pytest.approx(_percentile(latencies, 95))
+        assert side.errors == sum(pick(p).error for p in pairs)
+        assert side.error_rate == pytest.approx(side.errors / len(pairs))
+    lat_diff = [p.b.latency - p.a.latency for p in pairs if p.a.latency is not None and p.b.latency is not None]
+    assert got.latency_diff_p50_ms == pytest.approx(_percentile(lat_diff, 50))
+    assert got.latency_diff_p95_ms == pytest.approx(_percentile(lat_diff, 95))
+
+    labelled = [p for p in both_ok if p.label is not None]
+    assert got.labels == len(labelled) > 1000
+    for side, pick in ((got.champion, lambda p: p.a), (got.challenger, lambda p: p.b)):
+        hits = sum(pick(p).prediction == p.label for p in labelled)
+        ci = stats.binomtest(hits, len(labelled)).proportion_ci(method="wilson")
+        assert side.quality.value == pytest.approx(hits / len(labelled))
+        assert (side.quality.low, side.quality.high) == pytest.approx((ci.low, ci.high), abs=1e-9)
+
+    expected = Counter((p.a.prediction, p.b.prediction) for p in both_ok)
+    assert {(c.champion, c.challenger): c.count for c in got.confusion} == dict(expected)
+
+
+def test_regression_mae_with_interval_and_value_agreement(store: Store):
+    rows, pairs = make_traffic(2500, seed=5, regression=True)
+    seed_store(store, rows, task="regression")
+    got = compare(store.conn, "m", "v1", "v2", *WINDOW, task="regression",
+                  config=CompareConfig(score_tolerance=100))
+    both_ok = [p for p in pairs if not p.a.error and not p.b.error]
+    diffs = np.array([p.b.prediction - p.a.prediction for p in both_ok], dtype=float)
+    assert got.agreement_kind == "value" and got.quality_metric == "mae" and got.confusion == []
+    assert got.agreement == pytest.approx(np.mean(np.abs(diffs) <= 100))
+    assert got.p95_abs_diff == pytest.approx(_percentile(np.abs(diffs), 95))
+    labelled = [p for p in both_ok if p.label is not None]
+    assert got.labels == len(labelled)
+    for side, pick in ((got.champion, lambda p: p.a), (got.challenger, lambda p: p.b)):
+        errors = np.abs([pick(p).prediction - p.label for p in labelled])
+        half = stats.norm.ppf(0.975) * errors.std(ddof=1) / np.sqrt(len(errors))
+        assert side.quality.value == pytest.approx(errors.mean())
+        assert (side.quality.low, side.quality.high) == pytest.approx((errors.mean() - half, errors.mean() + half))
+
+
+def test_unpaired_requests_count_only_in_the_share(store: Store):
+    rows, pairs = make_traffic(10, seed=2, unpaired_a=30, unpaired_b=5)
+    seed_store(store, rows)
+    got = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    assert (got.paired, got.champion.requests, got.challenger.requests) == (10, 40, 15)
+    assert got.share_paired == pytest.approx(0.25)
+
+
+def test_window_pairs_by_the_challengers_time(classified):
+    store, pairs = classified
+    half = T0 + SPAN // 2
+    got = compare(store.conn, "m", "v1", "v2", T0, half)
+    assert got.paired == sum(p.ts < half for p in pairs)
+    empty = compare(store.conn, "m", "v1", "v2", T0 - 10 * MINUTE, T0)
+    assert empty.paired == 0 and empty.agreement is None and empty.champion.p95_latency_ms is None
+    assert empty.share_paired is None and empty.champion.quality is None
+
+
+def test_reingesting_duplicates_nothing_and_same_request_id_is_kept_per_version(store: Store):
+    rows, pairs = make_traffic(50, seed=4)
+    seed_store(store, rows)
+    result = write_all(store.conn, [rows])  # the same log again
+    assert result.accepted == 0
+    count = store.conn.execute("SELECT count(*) FROM predictions WHERE request_id = 'r000001'").fetchone()[0]
+    assert count == 2  # one answer per version of the same request
+    assert compare(store.conn, "m", "v1", "v2", *WINDOW).paired == 50
+
+
+def test_late_label_on_either_side_is_used_for_both(store: Store):
+    a = Answer(T0, 1, 0.9, None, 10.0, False)
+    b = Answer(T0 + 5, 0, 0.2, None, 11.0, False)
+    seed_store(store, [row("m", "v1", "x1", a), row("m", "v2", "x1", b)])
+    before = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    assert before.labels == 0 and before.champion.quality is None
+    late = Answer(T0, 1, 0.9, 1, 10.0, False)  # ground truth arrives later, on the champion's record
+    write_all(store.conn, [[row("m", "v1", "x1", late)]])
+    after = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    assert after.labels == 1
+    assert (after.champion.quality.value, after.challenger.quality.value) == (1.0, 0.0)
+
+
+def test_context_join_key_pairs_retries_once(store: Store):
+    rows, pairs = make_traffic(400, seed=6, key="trace_id", unpaired_a=20)
+    # A retried challenger request: same trace id logged twice with its own request ids.
+    last = next(r for r in reversed(rows) if r.version == "v2")
+    retry = last._replace(request_id="retry-1", ts=last.ts + 3, prediction="different")
+    seed_store(store, rows + [retry])
+    config = CompareConfig(join_key="context.trace_id")
+    got = compare(store.conn, "m", "v1", "v2", *WINDOW, config=config)
+    assert got.paired == 400 and got.join_key == "context.trace_id"
+    both_ok = [p for p in pairs if not p.a.error and not p.b.error]
+    assert got.agreement == pytest.approx(sum(p.a.prediction == p.b.prediction for p in both_ok) / len(both_ok))
+    by_id = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    assert by_id.paired == 0  # the challenger logged its own request ids: nothing shares one
+
+
+def test_shadow_of_key_falls_back_to_the_champions_request_id(store: Store):
+    a = Answer(T0, "x", 0.7, None, 10.0, False)
+    b = Answer(T0 + 4, "y", 0.4, None, 12.0, False)
+    seed_store(store, [row("m", "v1", "live-1", a), row("m", "v2", "shadow-1", b, context={"shadow_of": "live-1"})])
+    got = compare(store.conn, "m", "v1", "v2", *WINDOW, config=CompareConfig(join_key="context.shadow_of"))
+    assert got.paired == 1 and got.agreement == 0.0
+    assert got.latency_diff_p50_ms == pytest.approx(2.0)
+
+
+def test_timeline_buckets_match_brute_force(classified):
+    store, pairs = classified
+    got = compare(store.conn, "m", "v1", "v2", T0, T0 + SPAN, buckets=10)
+    assert len(got.timeline) == 10
+    size = SPAN // 10
+    for index, bucket in enumerate(got.timeline):
+        inside = [p for p in pairs if (p.ts - T0) // size == index]
+        ok = [p for p in inside if not p.a.error and not p.b.error]
+        assert bucket.start == T0 + index * size and bucket.paired == len(inside)
+        assert bucket.agreement == pytest.approx(sum(p.a.prediction == p.b.prediction for p in ok) / len(ok))
+        assert bucket.mean_abs_diff == pytest.approx(np.mean([abs(p.b.score - p.a.score) for p in ok]))
+
+
+def test_exact_percentiles_with_ties_and_through_the_sorting_fallback(store: Store):
+    rng = np.random.default_rng(9)
+    # Heavily tied latencies (whole milliseconds) and a misleading sample both give exact answers.
+    values = rng.integers(1, 40, 5000).astype(float)
+    rows = [row("m", "v1", f"q{i}", Answer(T0 + i, 1, 0.5, None, float(v), False)) for i, v in enumerate(values)]
+    rows += [row("m", "v2", f"q{i}", Answer(T0 + i + 1, 1, 0.5, None, 1.0, False)) for i in range(5000)]
+    seed_store(store, rows)
+    got = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    assert got.champion.p50_latency_ms == _percentile(values, 50)
+    assert got.champion.p95_latency_ms == _percentile(values, 95)
+    params = compare_sql.pair_params("m", "v1", "v2", *WINDOW, "request_id")
+    compare_sql.build_pairs(store.conn, "request_id", params, regression=False)
+    try:
+        wrong = [compare_sql.Band("lat_a", 95, 0.0, 2.0)]  # a band far from the 95th percentile
+        extra, band_params = compare_sql.band_counts(wrong)
+        row_ = store.conn.execute(f"SELECT {', '.join(extra)} FROM temp.{compare_sql.PAIRS}", band_params).fetchone()
+        result = compare_sql.resolve_bands(store.conn, wrong, [tuple(row_)], {"lat_a": 5000}, band_params)
+        assert result[("lat_a", 95)] == _percentile(values, 95)
+        for q in (0, 1, 37.5, 50, 99, 100):
+            assert compare_sql.percentile(store.conn, "lat_a", q, 5000) == _percentile(values, q)
+    finally:
+        compare_sql.drop_pairs(store.conn)
+
+
+def test_default_pair_and_disagreement_query_lists_exactly_the_disagreements(classified):
+    from app.search import Searcher
+
+    store, pairs = classified
+    assert default_pair(store, "m") == ("v1", "v2")
+    got = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    query = got.disagreement_query()
+    assert "differs:v1" in query and "version:v2" in query
+    searcher = Searcher(store.conn)
+    rows = list(searcher.iter_rows(searcher.parse(query)))
+    expected = {p.b.ts for p in pairs if not p.a.error and not p.b.error and p.a.prediction != p.b.prediction}
+    assert {r["ts"] for r in rows} == expected and len(rows) == len(expected) > 0
+    agreeing = list(searcher.iter_rows(searcher.parse(query.replace("differs:", "-differs:") + " status:ok")))
+    assert len(agreeing) + len(rows) == sum(not p.b.error for p in pairs)
+
+
+def test_disagreement_query_follows_a_context_key(store: Store):
+    from app.search import Searcher
+
+    rows = [row("m", "v1", "live-1", Answer(T0, "x", 0.7, None, 10.0, False)),
+            row("m", "v1", "live-2", Answer(T0 + 1, "x", 0.7, None, 10.0, False)),
+            row("m", "v2", "shadow-1", Answer(T0 + 5, "y", 0.4, None, 12.0, False), context={"shadow_of": "live-1"}),
+            row("m", "v2", "shadow-2", Answer(T0 + 6, "x", 0.4, None, 12.0, False), context={"shadow_of": "live-2"})]
+    seed_store(store, rows)
+    query = disagreement_search("m", "v1", "v2", *WINDOW, join_key="context.shadow_of")
+    assert "differs:v1@shadow_of" in query
+    searcher = Searcher(store.conn)
+    assert [r["request_id"] for r in searcher.iter_rows(searcher.parse(query))] == ["shadow-1"]

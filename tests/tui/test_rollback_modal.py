@@ -1,0 +1,178 @@
+"""The rollback modal, driven by keys through Pilot, against the demo endpoint on 127.0.0.1 (real HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Input, Static
+
+from app.config import Settings, UIConfig
+from app.store import Store
+from app.tui import ModeldeckApp
+from screens.rollback import RollbackScreen
+from tests.integration.conftest import http_settings, seed
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> Path:
+    path = tmp_path / "store.db"
+    with Store.open(path) as store:
+        seed(store)  # churn v1, v2, v3 (v3 champion); fraud v1, v2
+    return path
+
+
+@pytest.fixture
+def demo(demo_db: Path):
+    from app.demo_endpoint import start_demo_endpoint
+
+    handle = start_demo_endpoint(demo_db)
+    yield handle
+    handle.stop()
+
+
+def _app(db: Path, settings: Settings) -> ModeldeckApp:
+    settings = settings.model_copy(update={"ui": UIConfig(refresh_s=600)})
+    return ModeldeckApp(db, settings)
+
+
+async def _until(pilot, check, what: str, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Bounded wait for something the console does in a worker (the endpoint poller never finishes,
+    so ``workers.wait_for_complete()`` cannot be used here)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def _open_modal(pilot, model: str = "churn") -> RollbackScreen:  # type: ignore[no-untyped-def]
+    app = pilot.app
+    app.open_model(model)
+    await pilot.pause()
+    await pilot.press("R")  # the model screen's key
+    await _until(pilot, lambda: isinstance(app.screen, RollbackScreen), "the rollback modal")
+    modal = app.screen
+    await _until(pilot, lambda: modal.plan is not None, "the rollback plan")
+    await pilot.pause()
+    return modal
+
+
+def _audit(db: Path, model: str) -> list[str | None]:
+    with Store.open(db) as store:
+        return [e.outcome for e in reversed(store.audit.entries(model)) if e.action == "rollback"]
+
+
+def _text(modal: RollbackScreen, selector: str) -> str:
+    return str(modal.query_one(selector, Static).render())
+
+
+async def test_modal_shows_the_plan_focuses_cancel_and_enter_cancels(demo_db, demo):
+    app = _app(demo_db, http_settings(demo))
+    async with app.run_test(size=(100, 30)) as pilot:
+        modal = await _open_modal(pilot)
+        assert isinstance(app.focused, Button) and app.focused.id == "rb-cancel"
+        summary = _text(modal, "#rb-summary")
+        assert "serving  v3" in summary and demo.model_url("churn") in summary
+        assert [t.version for t in modal._targets][0] == "v3"  # the active one first, marked
+        assert modal.target is not None and not modal.target.active  # the cursor starts on a candidate
+        assert modal.query_one("#rb-go", Button).disabled
+        await pilot.press("enter")  # on the focused Cancel
+        await _until(pilot, lambda: not isinstance(app.screen, RollbackScreen), "the modal to close")
+    assert demo.state.models["churn"].active == "v3"
+    assert _audit(demo_db, "churn") == []
+
+
+async def test_wrong_name_keeps_the_action_disabled(demo_db, demo):
+    app = _app(demo_db, http_settings(demo))
+    async with app.run_test(size=(100, 30)) as pilot:
+        modal = await _open_modal(pilot)
+        go = modal.query_one("#rb-go", Button)
+        modal.query_one("#rb-reason", Input).focus()
+        await pilot.press(*"auc dropped")
+        await pilot.press("enter")  # moves to the name box, performs nothing
+        assert app.focused.id == "rb-confirm"
+        for wrong in ("fraud", "chur", "Churn", "churn2"):
+            modal.query_one("#rb-confirm", Input).value = ""
+            await pilot.press(*wrong)
+            assert go.disabled, wrong
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RollbackScreen) and modal.outcome is None
+        # The right name without a reason does not do either.
+        modal.query_one("#rb-reason", Input).value = ""
+        modal.query_one("#rb-confirm", Input).value = ""
+        modal.query_one("#rb-confirm", Input).focus()
+        await pilot.press(*"churn")
+        assert go.disabled
+        await pilot.press("escape")
+        await pilot.pause()
+    assert demo.state.models["churn"].active == "v3"
+    assert _audit(demo_db, "churn") == []
+
+
+async def test_right_name_rolls_back_shows_the_verified_outcome_and_audits(demo_db, demo):
+    app = _app(demo_db, http_settings(demo))
+    async with app.run_test(size=(100, 30)) as pilot:
+        modal = await _open_modal(pilot)
+        target = modal.target.version
+        assert target in ("v1", "v2")
+        modal.query_one("#rb-reason", Input).focus()
+        await pilot.press(*"v3 misclassifies since 09:40", "enter")
+        await pilot.press(*"churn")
+        go = modal.query_one("#rb-go", Button)
+        assert not go.disabled and str(go.label) == f"Roll back to {target}"
+        await pilot.press("enter")  # the name box's enter moves to the enabled button ...
+        assert app.focused is go
+        await pilot.press("enter")  # ... and only the button performs it
+        await _until(pilot, lambda: modal.outcome is not None, "the rollback's outcome", timeout_s=40)
+        await pilot.pause()
+        outcome = _text(modal, "#rb-outcome")
+        assert outcome.startswith("SUCCEEDED in ") and f"read back: {target} serving" in outcome
+        assert "(was v3)" in outcome and "health up" in outcome
+        assert not modal.query_one("#rb-go", Button).display
+        assert app.focused.id == "rb-cancel" and str(app.focused.label) == "Close"
+        await pilot.press("enter")
+        await _until(pilot, lambda: not isinstance(app.screen, RollbackScreen), "the modal to close")
+    assert demo.state.models["churn"].active == target
+    assert _audit(demo_db, "churn") == ["intent", "succeeded"]
+    with Store.open(demo_db) as store:
+        entries = [e for e in store.audit.entries("churn") if e.action == "rollback"]
+        assert entries[0].detail["reason"] == "v3 misclassifies since 09:40"
+        assert store.registry.active_version("churn").version == target
+
+
+async def test_global_read_only_shows_why_and_never_enables_the_action(demo_db, demo):
+    app = _app(demo_db, http_settings(demo, read_only=True))
+    async with app.run_test(size=(100, 30)) as pilot:
+        modal = await _open_modal(pilot)
+        assert "read-only: modeldeck runs read-only" in _text(modal, "#rb-summary")
+        modal.query_one("#rb-reason", Input).focus()
+        await pilot.press(*"incident", "enter", *"churn")
+        assert modal.query_one("#rb-go", Button).disabled
+        await pilot.click("#rb-go")
+        await pilot.pause()
+        assert modal.outcome is None and not modal.running
+    assert demo.state.models["churn"].active == "v3"
+    assert _audit(demo_db, "churn") == []
+
+
+async def test_a_lock_held_by_another_operator_is_reported_with_their_name(demo_db, demo):
+    app = _app(demo_db, http_settings(demo))
+    with Store.open(demo_db) as other:
+        held = other.locks.acquire("model:churn", holder="bob@bastion")
+        try:
+            async with app.run_test(size=(100, 30)) as pilot:
+                modal = await _open_modal(pilot)
+                modal.query_one("#rb-reason", Input).focus()
+                await pilot.press(*"incident", "enter", *"churn", "enter", "enter")
+                await _until(pilot, lambda: modal.outcome is not None, "the refusal")
+                await pilot.pause()
+                text = _text(modal, "#rb-outcome")
+                assert text.startswith("REFUSED") and "bob@bastion holds the lock on churn" in text
+        finally:
+            other.locks.release(held)
+    assert demo.state.models["churn"].active == "v3"
+    assert _audit(demo_db, "churn") == ["refused"]

@@ -1,0 +1,134 @@
+"""Firing (and recently resolved) alerts, one line each, with who answers them.
+
+The screen hands the widget an ``app.alerts.AlertQuery``; the widget runs it in a thread worker on mount,
+every ``ui.refresh_s`` seconds and after an acknowledgement, so the alerts stay current without the screen
+doing anything. ``acknowledge(model)`` acknowledges that model's unacknowledged firing alerts (audited by
+app.alerts). Rule names, owners and models come from config and the store: rendered as plain text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import work
+from textual.widgets import Static
+
+from widgets.safe_text import clean, safe_text
+
+if TYPE_CHECKING:
+    from app.alerts import AlertQuery
+    from app.models import Alert
+
+_SEVERITY = {"critical": ("CRIT", "bold red"), "warning": ("WARN", "yellow"), "info": ("INFO", "cyan")}
+
+
+def _clock(ms: int) -> str:
+    from app.timeutil import ms_to_iso
+
+    return ms_to_iso(ms)[5:16].replace("T", " ")
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2g}" if abs(value) < 0.01 and value != 0 else f"{value:.3g}"
+
+
+def alert_line(alert: "Alert", *, show_model: bool, width: int) -> Text:
+    """One alert: severity, [model,] rule, value vs threshold, since when, owner, acknowledgement."""
+    label, style = _SEVERITY.get(alert.severity, (alert.severity[:4].upper(), ""))
+    firing = alert.state == "firing"
+    line = Text(no_wrap=True, overflow="ellipsis", end="")
+    line.append(f"{label:<4} ", style=style if firing else "dim")
+    if show_model:
+        line.append_text(safe_text(alert.model, width=16, style="bold" if firing else "dim"))
+        line.append(" ")
+    line.append_text(safe_text(alert.rule, width=22))
+    # The owner before the numbers: at 80 columns it is what must not be cut off.
+    line.append(" owner ", style="dim")
+    if alert.owner:
+        line.append_text(safe_text(alert.owner, width=24, style="bold" if firing else ""))
+    else:
+        line.append("NONE", style="bold red")
+    compared = "" if alert.threshold is None else f"/{_number(alert.threshold)}"
+    line.append(f" {_number(alert.value)}{compared}", style="dim")
+    if firing:
+        line.append(f" since {_clock(alert.fired_at)}")
+    else:
+        line.append(f" resolved {_clock(alert.resolved_at or alert.fired_at)}", style="dim")
+    if alert.acked_by:
+        line.append(" ack ", style="dim")
+        line.append_text(safe_text(alert.acked_by, width=20, style="green"))
+    elif firing:
+        line.append(" A: ack", style="dim")
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+class AlertList(Static):
+    """The alerts of the fleet (``AlertQuery(model=None)``) or of one model."""
+
+    DEFAULT_CSS = """
+    AlertList {
+        height: auto;
+        max-height: 7;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, alert_query: "AlertQuery", *, empty_text: str = "no firing alerts", **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.alert_query = alert_query
+        self.empty_text = empty_text
+        self.alerts: list[Alert] = []
+
+    def on_mount(self) -> None:
+        self.reload()
+        refresh_s = getattr(getattr(getattr(self.app, "settings", None), "ui", None), "refresh_s", 5.0)
+        self.set_interval(refresh_s, self.reload)
+
+    @work(thread=True, exclusive=True, group="alert-list", exit_on_error=False, description="read the alerts")
+    def reload(self) -> None:
+        db_path = getattr(self.app, "db_path", None)
+        if db_path is not None and db_path != self.alert_query.db_path:  # the console switched stores
+            self.alert_query = replace(self.alert_query, db_path=db_path)
+        alerts = self.alert_query.run()
+        self.app.call_from_thread(self.show, alerts)
+
+    def show(self, alerts: "list[Alert]") -> None:
+        self.alerts = alerts
+        self._render_lines()
+
+    def on_resize(self) -> None:
+        self._render_lines()
+
+    def _render_lines(self) -> None:
+        width = max(20, self.size.width - 2 if self.size.width else 78)
+        if not self.alerts:
+            self.update(Text(self.empty_text, style="dim"))
+            return
+        lines = [alert_line(a, show_model=self.alert_query.model is None, width=width) for a in self.alerts]
+        self.update(Text("\n").join(lines))
+
+    @property
+    def firing(self) -> "list[Alert]":
+        return [a for a in self.alerts if a.state == "firing"]
+
+    def acknowledge(self, model: str | None) -> None:
+        """Acknowledge ``model``'s unacknowledged firing alerts (in a worker), then say what was done."""
+        if model is None:
+            return
+        if not any(a.model == model and a.acked_by is None for a in self.firing):
+            self.app.notify(f"{clean(model)}: no unacknowledged firing alert", markup=False)
+            return
+        self._acknowledge(model)
+
+    @work(thread=True, exclusive=False, group="alert-ack", exit_on_error=False, description="acknowledge alerts")
+    def _acknowledge(self, model: str) -> None:
+        done = self.alert_query.acknowledge(model)
+        rules = ", ".join(clean(a.rule) for a in done) or "nothing"
+        self.app.call_from_thread(self.app.notify, f"acknowledged {rules} of {clean(model)} (audited)",
+                                  title="alerts", markup=False)
+        self.app.call_from_thread(self.reload)

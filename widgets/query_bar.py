@@ -1,0 +1,76 @@
+"""A one-line query input with history (up/down) and completion (tab or right arrow accepts it).
+
+Reusable for any small language: the history list and the ``complete(text) -> str | None``
+function are handed in. Completion runs on every keystroke, so ``complete`` must be cheap and
+must not touch a store (the screen reads names beforehand and the function closes over them).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual.binding import Binding
+from textual.suggester import Suggester
+from textual.widgets import Input
+
+
+class _FunctionSuggester(Suggester):
+    def __init__(self, complete: Callable[[str], str | None]) -> None:
+        # No cache: the names behind the completions arrive after the first keystrokes.
+        super().__init__(use_cache=False, case_sensitive=True)
+        self._complete = complete
+
+    async def get_suggestion(self, value: str) -> str | None:
+        return self._complete(value)
+
+
+class QueryBar(Input):
+    DEFAULT_CSS = """
+    QueryBar {
+        height: 1;
+        border: none;
+        padding: 0 1;
+        background: $boost;
+    }
+    QueryBar:focus {
+        border: none;
+        background: $surface-lighten-1;
+    }
+    """
+
+    BINDINGS = [
+        Binding("up", "history(-1)", "Previous query", id="query_bar.previous", show=False),
+        Binding("down", "history(1)", "Next query", id="query_bar.next", show=False),
+        Binding("tab", "accept", "Complete", id="query_bar.complete", show=False),
+    ]
+
+    def __init__(self, history: list[str], complete: Callable[[str], str | None], *, value: str = "",
+                 placeholder: str = "", id: str | None = None) -> None:
+        super().__init__(value=value, placeholder=placeholder, id=id, suggester=_FunctionSuggester(complete),
+                         select_on_focus=False)
+        self.history = history
+        self._position = len(history)
+        self._draft = value
+
+    def remember(self, text: str) -> None:
+        """Add a run query to the history (no repeats in a row) and go back to its end."""
+        if text and (not self.history or self.history[-1] != text):
+            self.history.append(text)
+            del self.history[:-200]
+        self._position = len(self.history)
+
+    def action_history(self, step: int) -> None:
+        if not self.history:
+            return
+        if self._position == len(self.history):
+            self._draft = self.value  # what was being typed comes back after the newest entry
+        self._position = max(0, min(len(self.history), self._position + step))
+        self.value = self.history[self._position] if self._position < len(self.history) else self._draft
+        self.cursor_position = len(self.value)
+
+    def action_accept(self) -> None:
+        if self._suggestion and self.cursor_at_end:
+            self.value = self._suggestion
+            self.cursor_position = len(self.value)
+        else:
+            self.screen.focus_next()
