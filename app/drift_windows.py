@@ -9,6 +9,7 @@ traffic; the current side is that version's rows in the window, pulled in one qu
 from __future__ import annotations
 
 import math
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -35,6 +36,7 @@ class WindowPlan:
     end: int
     version: str
     rows: int
+    total: int = -1  # rows of every version in the window when planned (-1: unknown, not checked)
 
 
 def align(ts: int, window_ms: int) -> int:
@@ -70,7 +72,9 @@ def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, sin
         (window_ms, model, lower, upper),
     ).fetchall()
     by_window: dict[int, list[tuple[int, str]]] = {}
+    totals: dict[int, int] = {}
     for start, version, count in rows:
+        totals[start] = totals.get(start, 0) + count
         if version in with_baseline:
             by_window.setdefault(start, []).append((count, version))
     plans = []
@@ -79,7 +83,7 @@ def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, sin
         if (start, end) in computed:
             continue
         count, version = max(by_window[start], key=lambda item: (item[0], item[1]))
-        plans.append(WindowPlan(start=start, end=end, version=version, rows=count))
+        plans.append(WindowPlan(start=start, end=end, version=version, rows=count, total=totals[start]))
     return plans
 
 
@@ -164,6 +168,7 @@ def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int |
     ``max_windows`` bounds one call (a background monitor keeps each pass short): the newest pending
     windows are computed first, older ones on later calls.
     """
+    from app.store.bulk import StoreBusy
     from app.store.locks import LockHeld
 
     result = UpdateResult()
@@ -171,6 +176,11 @@ def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int |
         lock = store.locks.acquire(f"drift:{model}", ttl_ms=LOCK_TTL_MS)
     except LockHeld as held:
         result.busy_with = held.holder.holder
+        return result
+    except sqlite3.OperationalError as exc:  # the write lock stayed taken for the busy timeout
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        result.busy_with = "a long write (a bulk ingest?)"
         return result
     try:
         plans = pending_windows(store, model, window_ms=window_ms, since=since, until=until, now=now,
@@ -183,13 +193,41 @@ def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int |
                 baselines = store.baselines.for_version(model, plan.version)
                 cache[plan.version] = (baselines, reference_samples(baselines))
             points = compute_window(store, model, plan, cache[plan.version][0], thresholds, cache[plan.version][1])
-            if points:
-                store.drift.put_many(points)
+            try:
+                stored = bool(points) and _store_if_unchanged(store, model, plan, points)
+            except StoreBusy:
+                result.busy_with = "a long write (a bulk ingest?)"  # what is done is kept; the rest next time
+                break
+            if stored:
                 result.windows += 1
                 result.points += len(points)
     finally:
         store.locks.release(lock)
     return result
+
+
+def _store_if_unchanged(store: "Store", model: str, plan: WindowPlan, points: list[DriftPoint]) -> bool:
+    """Write a window's results unless rows landed in it since it was planned (an ingest running at the same
+    time): then it stays pending and the next pass computes it from the complete data. The check and the
+    write share one write transaction, so no ingest commit can slip between them; rows that land after it
+    make the ingest forget the window (DriftTable.invalidate) and it is computed again."""
+    from app.store.bulk import begin_immediate
+
+    conn = store.conn
+    begin_immediate(conn)
+    try:
+        if plan.total >= 0:
+            (now_total,) = conn.execute("SELECT count(*) FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+                                        (model, plan.start, plan.end)).fetchone()
+            if now_total != plan.total:
+                conn.execute("ROLLBACK")
+                return False
+        store.drift.insert_many(points)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return True
 
 
 def stored_points(store: "Store", model: str, *, window_ms: int, since: int | None = None,

@@ -93,6 +93,9 @@ class ModeldeckApp(App[None]):
         return FleetScreen()
 
     def on_mount(self) -> None:
+        if self.no_color:
+            # NO_COLOR leaves only shades of grey: tui.tcss then marks cursors with reverse video.
+            self.add_class("-no-color")
         if self.settings.ui.keymap:
             self.set_keymap(self.settings.ui.keymap)
         if any(m.endpoint or m.registry for m in self.settings.models.values()):

@@ -41,7 +41,7 @@ class FleetScreen(Screen):
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="fleet.filter"),
         Binding("ctrl+r", "refresh", "Refresh", id="fleet.refresh", show=False),
-        Binding("escape", "clear_filter", "Clear filter", id="fleet.clear_filter", show=False),
+        Binding("escape", "clear_filter", "Clear filter", id="fleet.clear_filter"),
         Binding("A", "acknowledge", "Ack alerts", id="fleet.acknowledge"),
     ]
 

@@ -365,6 +365,8 @@ class LogsScreen(Screen):
     @on(DataTable.RowHighlighted, "#logs-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         index = event.cursor_row
+        if index != self.query_one(LogTable).cursor_row:
+            return  # stale: posted while the table was being refilled (the cursor passes row 0)
         if 0 <= index < len(self.window.rows):
             self.query_one(RecordDetail).show(self.window.rows[index])
         self._maybe_fetch(index)

@@ -28,6 +28,8 @@ from screens.prompt import Prompt, PromptField
 from widgets.endpoint_status import EndpointStatus
 from app.alerts import AlertQuery
 from widgets.alert_list import AlertList
+from app.compare_view import CompareQuery
+from widgets.compare_panel import ComparePanel
 from widgets.nav_table import NavTable
 from widgets.key_bar import KeyBar
 from widgets.safe_text import clean, safe_text
@@ -35,7 +37,7 @@ from widgets.safe_text import clean, safe_text
 DAY_MS = 24 * 3_600_000
 BUCKET_MS = 30 * 60_000
 SIGNOFF_ROLES = ("engineering", "product", "data", "legal")
-TABS = ("overview", "readiness", "card", "activity")
+TABS = ("overview", "readiness", "card", "activity", "compare")
 
 _STATUS_STYLE = {CheckStatus.passed: "green", CheckStatus.failed: "bold red", CheckStatus.pending: "yellow",
                  CheckStatus.waived: "cyan"}
@@ -97,6 +99,7 @@ class ModelScreen(Screen):
         Binding("2", "tab('readiness')", "Readiness", id="model.tab_readiness", show=False),
         Binding("3", "tab('card')", "Card", id="model.tab_card", show=False),
         Binding("4", "tab('activity')", "Activity", id="model.tab_activity", show=False),
+        Binding("5", "tab('compare')", "Compare", id="model.tab_compare", show=False),
         Binding("s", "sign_off", "Sign off", id="model.sign_off"),
         Binding("w", "waive", "Waive", id="model.waive"),
         Binding("o", "reopen", "Reopen", id="model.reopen"),
@@ -157,6 +160,9 @@ class ModelScreen(Screen):
                 with Vertical():
                     yield NavTable(id="activity-table")
                     yield Static(id="activity-detail", classes="detail")
+            with TabPane("5 Compare", id="compare"):  # champion vs challenger, gates (issue 7)
+                yield ComparePanel(CompareQuery(app.db_path, self.model, app.settings),  # type: ignore[attr-defined]
+                                   id="compare-panel")
         yield Static(id="status", classes="status-line")
         yield KeyBar()
 
@@ -164,7 +170,6 @@ class ModelScreen(Screen):
         self.query_one("#title", Static).update(Text.assemble(("modeldeck", "bold"), "  model  ",
                                                               safe_text(self.model, width=60, style="bold")))
         self.query_one("#versions", NavTable).add_columns("Version", "Stage", "Created", "Offline metrics")
-        self.query_one("#checklist", NavTable).add_columns("Area", "Status", "Evidence", "Owner", "By", "When")
         self.query_one("#activity-table", NavTable).add_columns("When", "Actor", "Action", "Outcome", "Detail")
         self.query_one("#status", Static).update(Text("reading…", style="dim"))
         self.action_refresh()
@@ -262,25 +267,7 @@ class ModelScreen(Screen):
         items = [by_area.get(area) or CheckItem(model=self.model, area=area) for area in READINESS_AREAS]
         items += [item for item in message.items if item.area not in READINESS_AREAS]
         self.items = items
-        now = self.app.now_ms()  # type: ignore[attr-defined]
-        table = self.query_one("#checklist", NavTable)
-        cursor = table.cursor_row
-        table.clear()
-        # Fixed columns take 62 cells with padding; a vertical scrollbar may take 2 more.
-        evidence_width = max(10, self.size.width - 66)
-        for item in items:
-            table.add_row(
-                Text(READINESS_AREAS.get(item.area, clean(item.area))[:22]),
-                Text(item.status.value, style=_STATUS_STYLE[item.status]),
-                safe_text(item.evidence or "—", width=evidence_width),
-                safe_text(item.owner or "—", width=8),
-                safe_text(item.updated_by or "—", width=12),
-                Text(age_text(now - item.updated_at) if item.updated_at else "—", justify="right"),
-                key=item.area,
-            )
-        if 0 <= cursor < len(items):
-            table.move_cursor(row=cursor, animate=False)
-        self._show_check_detail()
+        self._show_checklist()
         self.refresh_bindings()
         if message.changed:
             self.notify(f"{message.changed}: recorded in the audit trail", markup=False)
@@ -289,19 +276,51 @@ class ModelScreen(Screen):
         self.entries = message.entries
         table = self.query_one("#activity-table", NavTable)
         table.clear()
-        detail_width = max(10, self.size.width - 70)
+        outcome_width = 12 if self.size.width >= 100 else 8  # "acknowledged" whole when there is room
+        detail_width = max(8, self.size.width - 64 - outcome_width)
         for entry in message.entries:
             table.add_row(
                 Text(_short_date(entry.ts)),
                 safe_text(entry.actor, width=12),
-                safe_text(entry.action, width=16),
-                safe_text(entry.outcome or "—", width=8),
+                safe_text(entry.action, width=18),  # "checklist.sign_off" whole
+                safe_text(entry.outcome or "—", width=outcome_width),
                 safe_text(orjson.dumps(entry.detail).decode() if entry.detail else "—", width=detail_width),
                 key=str(entry.id),
             )
         if not message.entries:
             self.query_one("#activity-detail", Static).update(Text("No audit entries for this model yet.",
                                                                    style="dim"))
+
+    def _show_checklist(self) -> None:
+        """The eight areas as rows; below 100 columns Owner and By move to the detail pane so the
+        evidence keeps room to be read."""
+        now = self.app.now_ms()  # type: ignore[attr-defined]
+        table = self.query_one("#checklist", NavTable)
+        wide = self.size.width >= 100
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        table.add_columns(*(("Area", "Status", "Evidence", "Owner", "By", "When") if wide else
+                            ("Area", "Status", "Evidence", "When")))
+        self._checklist_layout = (self.size.width, wide)
+        # Fixed columns take 62 cells with padding when wide (40 when narrow); a scrollbar may take 2 more.
+        evidence_width = max(10, self.size.width - (66 if wide else 44))
+        for item in self.items:
+            cells = [
+                Text(READINESS_AREAS.get(item.area, clean(item.area))[:22]),
+                Text(item.status.value, style=_STATUS_STYLE[item.status]),
+                safe_text(item.evidence or "—", width=evidence_width),
+            ]
+            if wide:
+                cells += [safe_text(item.owner or "—", width=8), safe_text(item.updated_by or "—", width=12)]
+            cells.append(Text(age_text(now - item.updated_at) if item.updated_at else "—", justify="right"))
+            table.add_row(*cells, key=item.area)
+        if 0 <= cursor < len(self.items):
+            table.move_cursor(row=cursor, animate=False)
+        self._show_check_detail()
+
+    def on_resize(self) -> None:
+        if self.items and getattr(self, "_checklist_layout", None) != (self.size.width, self.size.width >= 100):
+            self._show_checklist()
 
     def _show_check_detail(self) -> None:
         table = self.query_one("#checklist", NavTable)
@@ -316,9 +335,11 @@ class ModelScreen(Screen):
         if item.note:
             text.append("\nnote: ", style="dim")
             text.append_text(safe_text(item.note, keep_newlines=True))
+        text.append("\n")
+        text.append_text(safe_text(f"owner {item.owner or '—'}", style="dim"))
         if item.updated_by or item.updated_at:
-            text.append("\n")
-            text.append_text(safe_text(f"{item.updated_by or '—'} at {_short_date(item.updated_at)}", style="dim"))
+            text.append_text(safe_text(f" · {item.updated_by or '—'} at {_short_date(item.updated_at)}",
+                                       style="dim"))
         self.query_one("#check-detail", Static).update(text)
 
     @on(DataTable.RowHighlighted, "#checklist")
@@ -350,7 +371,7 @@ class ModelScreen(Screen):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         target = {"overview": "#versions", "readiness": "#checklist", "card": "#card-body",
-                  "activity": "#activity-table"}.get(event.pane.id or "")
+                  "activity": "#activity-table", "compare": "#compare-panel"}.get(event.pane.id or "")
         if target:
             self.query_one(target).focus()
         self.refresh_bindings()
@@ -416,6 +437,11 @@ class ModelScreen(Screen):
 
     def action_acknowledge(self) -> None:
         self.query_one(AlertList).acknowledge(self.model)
+
+    def on_compare_panel_promote_requested(self, message: ComparePanel.PromoteRequested) -> None:
+        from screens.promote import PromoteScreen
+
+        self.app.push_screen(PromoteScreen(message.view))
 
     def action_view(self, view_id: str) -> None:
         self.app.open_model_view(view_id, self.model)  # type: ignore[attr-defined]

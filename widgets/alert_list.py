@@ -37,7 +37,7 @@ def _number(value: float | None) -> str:
 
 
 def alert_line(alert: "Alert", *, show_model: bool, width: int) -> Text:
-    """One alert: severity, [model,] rule, value vs threshold, since when, owner, acknowledgement."""
+    """One alert: severity, [model,] rule, owner, value/threshold, when it fired, acknowledgement."""
     label, style = _SEVERITY.get(alert.severity, (alert.severity[:4].upper(), ""))
     firing = alert.state == "firing"
     line = Text(no_wrap=True, overflow="ellipsis", end="")
@@ -55,12 +55,13 @@ def alert_line(alert: "Alert", *, show_model: bool, width: int) -> Text:
     compared = "" if alert.threshold is None else f"/{_number(alert.threshold)}"
     line.append(f" {_number(alert.value)}{compared}", style="dim")
     if firing:
-        line.append(f" since {_clock(alert.fired_at)}")
+        line.append(f" {_clock(alert.fired_at)}")
     else:
         line.append(f" resolved {_clock(alert.resolved_at or alert.fired_at)}", style="dim")
     if alert.acked_by:
-        line.append(" ack ", style="dim")
-        line.append_text(safe_text(alert.acked_by, width=20, style="green"))
+        # The user part is enough to know who is on it (the audit keeps user@host).
+        line.append(" acked ", style="dim")
+        line.append_text(safe_text(alert.acked_by.split("@")[0], width=16, style="green"))
     elif firing:
         line.append(" A: ack", style="dim")
     line.truncate(width, overflow="ellipsis")

@@ -33,7 +33,7 @@ class KeyBar(Static):
 
     def _bindings_changed(self, screen: Screen) -> None:
         width = max(0, self.size.width - 2) or 78
-        text = Text(no_wrap=True, end="")
+        items: list[tuple[str, Text]] = []
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
@@ -42,9 +42,18 @@ class KeyBar(Static):
             if binding.action == "back" and screen is self.app.screen_stack[0]:
                 continue  # the home screen has nothing to go back to (even while a modal is open above it)
             seen.add(binding.action)
-            item = Text.assemble((self.app.get_key_display(binding), "bold"), " ", binding.description, "  ")
-            if text.cell_len + item.cell_len - 2 > width:
+            items.append((binding.action, Text.assemble((self.app.get_key_display(binding), "bold"), " ",
+                                                        binding.description)))
+        # "esc Back" leads and "? Help" (which lists every key) ends the bar whatever the width;
+        # the screen's own keys fill the room between them in their order, whole or not at all.
+        first = [text for action, text in items if action == "back"]
+        last = [text for action, text in items if action == "help"]
+        middle = [text for action, text in items if action not in ("back", "help")]
+        room = width - sum(item.cell_len + 2 for item in first + last)
+        kept = []
+        for item in middle:
+            if item.cell_len + 2 > room:
                 break
-            text.append_text(item)
-        text.rstrip()
-        self.update(text)
+            kept.append(item)
+            room -= item.cell_len + 2
+        self.update(Text("  ", no_wrap=True, end="").join(first + kept + last))

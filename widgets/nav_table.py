@@ -22,6 +22,8 @@ class NavTable(DataTable):
     def watch_virtual_size(self, old: Size, new: Size) -> None:
         # DataTable measures new rows when idle; a frame painted before that is cached with the
         # header's column widths and would stay clipped ("fraud" for "fraud-scorer") until the next
-        # change. When the measured width changes, drop those cached lines.
+        # change. When the measured width changes, drop those cached lines (only caches: no restyle,
+        # no layout, so nothing here can trigger another size change).
         if old.width != new.width:
-            self.notify_style_update()
+            self._clear_caches()
+            self.refresh()

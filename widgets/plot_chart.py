@@ -126,9 +126,9 @@ class PlotChart(Static):
         if width < 16 or height < 5:
             return  # not laid out yet (or too small to say anything): try again on the next resize
         self._dirty = False
-        self._last_draw = time.monotonic()
         if self.spec is None:
-            self.update("")
+            self.update("")  # costs nothing: does not use up the second, so the first data draws at once
             return
+        self._last_draw = time.monotonic()
         self.update(Text.from_ansi(render_chart(self.spec, width, height)))
         self.draws += 1

@@ -64,6 +64,8 @@ class QueryBar(Input):
             return
         if self._position == len(self.history):
             self._draft = self.value  # what was being typed comes back after the newest entry
+            if step < 0 and self.value == self.history[-1]:
+                self._position -= 1  # the bar already shows the newest entry: up goes to the one before
         self._position = max(0, min(len(self.history), self._position + step))
         self.value = self.history[self._position] if self._position < len(self.history) else self._draft
         self.cursor_position = len(self.value)

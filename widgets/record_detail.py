@@ -97,6 +97,8 @@ def record_text(row: dict[str, Any]) -> Text:
 class RecordDetail(VerticalScroll):
     """Scrollable detail of one record; ``show(None)`` for the empty state."""
 
+    ALLOW_MAXIMIZE = True
+
     DEFAULT_CSS = """
     RecordDetail {
         padding: 0 1;

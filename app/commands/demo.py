@@ -1,8 +1,8 @@
-"""``modeldeck demo [--rows N] [--seed N] [--rebuild] [--no-tui]``: build (or reuse) the demo store, then
-open the console on it with the demo serving endpoint running on 127.0.0.1.
+"""``modeldeck demo [--db FILE] [--rows N] [--seed N] [--rebuild] [--no-tui]``: build (or reuse) the demo
+store, then open the console on it with the demo serving endpoint running on 127.0.0.1.
 
-The demo store lives at ``--db`` when given, else ``demo.db`` in the user data directory
-(next to the default store). ``MODELDECK_DB`` and the config file's ``db`` name the operator's
+The demo store lives at ``--db`` when given (before or after ``demo``), else ``demo.db`` in the
+user data directory (next to the default store). ``MODELDECK_DB`` and the config file's ``db`` name the operator's
 real store, so they are deliberately not used here: the demo never writes to a real store,
 and ``app.demo`` refuses to overwrite any file that is not a finished demo store.
 """
@@ -22,6 +22,8 @@ EXIT_INTERRUPTED = 130
 
 
 @click.command()
+@click.option("--db", "db_option", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="The demo store (same as modeldeck --db; default: demo.db in the user data dir).")
 @click.option("--rows", type=click.IntRange(min=0), default=None, metavar="N",
               help="Predictions to generate over the 30 days  [default: 1,000,000]")
 @click.option("--seed", type=int, default=None, metavar="N",
@@ -29,7 +31,8 @@ EXIT_INTERRUPTED = 130
 @click.option("--rebuild", is_flag=True, help="Build a fresh store even if a finished one is there.")
 @click.option("--no-tui", is_flag=True, help="Build (or find) the store, print what is in it, and stop.")
 @pass_cli
-def demo(cli: CliContext, rows: int | None, seed: int | None, rebuild: bool, no_tui: bool) -> None:
+def demo(cli: CliContext, db_option: Path | None, rows: int | None, seed: int | None, rebuild: bool,
+         no_tui: bool) -> None:
     """Build a realistic demo store and open the console on it.
 
     Four models with champions, challengers and archived versions, 30 days of predictions
@@ -41,7 +44,12 @@ def demo(cli: CliContext, rows: int | None, seed: int | None, rebuild: bool, no_
     from app.config import default_demo_db_path
     from app.demo import DEFAULT_ROWS, DEFAULT_SEED, build_demo_store, existing_demo
 
-    path: Path = cli.settings.db if cli.db_given and cli.settings.db is not None else default_demo_db_path()
+    if db_option is not None:
+        path = db_option
+    elif cli.db_given and cli.settings.db is not None:
+        path = cli.settings.db
+    else:
+        path = default_demo_db_path()
     found = existing_demo(path)  # StoreError (one line, exit 2) for a file that is not a demo store
     if found is not None and not rebuild:
         differs = [f"--{name} {wanted}" for name, wanted, had in (("rows", rows, found.rows),

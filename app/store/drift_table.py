@@ -50,3 +50,21 @@ class DriftTable:
     def computed_windows(self, model: str) -> set[tuple[int, int]]:
         rows = self._db.execute("SELECT DISTINCT window_start, window_end FROM drift WHERE model = ?", (model,))
         return {(r[0], r[1]) for r in rows.fetchall()}
+
+    def insert_many(self, points: Sequence[DriftPoint]) -> None:
+        """Like ``put_many`` but inside the caller's transaction (app/drift_windows.py writes a window only
+        after checking, in the same transaction, that no rows landed in it meanwhile)."""
+        computed_at = now_ms()
+        self._db.conn.executemany(
+            f"INSERT OR REPLACE INTO drift ({', '.join(_FIELDS)}, computed_at) VALUES ({', '.join('?' * 13)})",
+            [(p.model, p.version, p.feature, p.window_start, p.window_end, p.n_reference, p.n_current, p.method,
+              p.value, p.threshold, int(p.drifted), p.psi, computed_at) for p in points],
+        )
+
+    def invalidate(self, model: str, first_ts: int, last_ts: int) -> int:
+        """Forget computed windows of ``model`` that hold a time in [first_ts, last_ts]: rows just landed
+        in them (a late or back-filled log), so they are computed again from the complete data."""
+        cursor = self._db.conn.execute(
+            "DELETE FROM drift WHERE model = ? AND window_start <= ? AND window_end > ?", (model, last_ts, first_ts)
+        )
+        return cursor.rowcount

@@ -204,7 +204,7 @@ def test_no_tui_builds_prints_what_is_inside_and_reuses_it_next_time(tmp_path: P
     assert again.exit_code == 0 and f"Reusing the demo store {path}" in again.stdout
     assert path.stat().st_ino == inode  # untouched
 
-    rebuilt = demo("--db", str(path), "demo", "--rows", "2000", "--no-tui")
+    rebuilt = demo("demo", "--db", str(path), "--rows", "2000", "--no-tui")  # --db after the command too (make demo)
     assert rebuilt.exit_code == 0 and "building one with --rows 2000" in rebuilt.stderr
     assert rows(path, "SELECT count(*) FROM predictions") == [(2000,)]
     assert not list(tmp_path.glob("*.building*"))

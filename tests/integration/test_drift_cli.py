@@ -122,3 +122,40 @@ def test_drift_table_thresholds_from_config_and_alerts(tmp_path, rng):
 def test_drift_without_a_baseline_says_what_to_do(tmp_path):
     result = run("--db", str(tmp_path / "s.db"), "drift", "fraud")
     assert result.exit_code == 2 and "modeldeck baseline fraud" in result.stderr
+
+
+def _has_pyarrow() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+@pytest.mark.skipif(not _has_pyarrow(), reason="Parquet baselines need pyarrow, not installed here")
+def test_baseline_from_parquet(tmp_path, rng):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "train.parquet"
+    amounts = rng.normal(100, 10, 2000)
+    pq.write_table(pa.table({"amount": amounts, "colour": rng.choice(["red", "green"], 2000)}), data)
+    result = run("--db", str(tmp_path / "s.db"), "baseline", "fraud", "--version", "v1", str(data))
+    assert result.exit_code == 0, result.output
+    with Store.open(tmp_path / "s.db") as store:
+        stored = {b.feature: b for b in store.baselines.for_version("fraud", "v1")}
+    assert stored["amount"].kind == "numeric" and stored["amount"].mean == pytest.approx(amounts.mean())
+    assert stored["colour"].kind == "categorical" and sum(stored["colour"].categories.values()) == 2000
+
+
+@pytest.mark.skipif(_has_pyarrow(), reason="pyarrow is installed: the Parquet round trip runs instead")
+def test_baseline_from_parquet_without_pyarrow_says_what_to_install(tmp_path):
+    data = tmp_path / "train.parquet"
+    data.write_bytes(b"PAR1")
+    result = run("--db", str(tmp_path / "s.db"), "baseline", "fraud", "--version", "v1", str(data))
+    assert result.exit_code == 2 and "pip install pyarrow" in result.output
+
+
+def test_baseline_file_and_from_logs_are_exclusive(tmp_path):
+    data = tmp_path / "t.csv"
+    data.write_text("a\n1\n")
+    result = run("--db", str(tmp_path / "s.db"), "baseline", "fraud", "--version", "v1", str(data), "--from-logs")
+    assert result.exit_code == 2 and "either FILE or --from-logs" in result.output

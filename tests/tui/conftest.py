@@ -18,7 +18,7 @@ def fixed_db(tmp_path: Path) -> Path:
 
 def make_app(db: Path, **ui: object) -> ModeldeckApp:
     # A long refresh period: the live refresh never fires in the middle of a test.
-    settings = Settings(ui=UIConfig(refresh_s=600, **ui))  # type: ignore[arg-type]
+    settings = Settings(ui=UIConfig(**{"refresh_s": 600, **ui}))  # type: ignore[arg-type]
     return ModeldeckApp(db, settings, clock=lambda: FIXED_NOW)
 
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import io
+
 from click.testing import CliRunner
-from textual.widgets import Markdown, TabbedContent
+from rich.console import Console
+from textual.widgets import Input, Markdown, TabbedContent
 
 from app.cli import main
-from app.models import Alert, Health, HealthState
+from app.config import load_settings
+from app.tui import ModeldeckApp
+from app.models import Alert, Health, HealthState, ModelInfo
 from app.store import Store
 from screens.fleet import FleetScreen
 from screens.model import ModelScreen
 from tests.tui.conftest import make_app, settle
 from tests.tui.fixed_store import EVIL, EVIL_MODEL, FIXED_NOW
 from widgets.fleet_table import FleetTable
+from widgets.key_bar import KeyBar
 from widgets.nav_table import NavTable
 from widgets.safe_text import clean
 
@@ -25,6 +31,13 @@ def _fleet_names(app) -> list[str]:  # type: ignore[no-untyped-def]
 
 def _column(table: NavTable, index: int) -> list[str]:
     return [table.get_row_at(row)[index].plain for row in range(table.row_count)]
+
+
+def _screen_text(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """The screen as plain text lines, as a terminal would show it."""
+    console = Console(width=app.size.width, file=io.StringIO(), color_system=None, record=True)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text().splitlines()
 
 
 async def test_fleet_shows_every_model_worst_first(fixed_db: Path) -> None:
@@ -96,13 +109,21 @@ async def test_command_line_opens_model_and_reports_unknown_commands(fixed_db: P
         assert isinstance(app.screen, FleetScreen)
 
 
-async def test_keymap_from_settings_remaps_a_binding(fixed_db: Path) -> None:
-    app = make_app(fixed_db, keymap={"fleet.open": "o"})
+async def test_keymap_from_the_config_file_remaps_bindings(fixed_db: Path, tmp_path: Path) -> None:
+    config = tmp_path / "modeldeck.toml"
+    config.write_text('[ui]\nrefresh_s = 600\n[ui.keymap]\n"fleet.open" = "o"\n"app.quit" = "ctrl+x"\n')
+    app = ModeldeckApp(fixed_db, load_settings(config), clock=lambda: FIXED_NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
+        bar = str(app.screen.query_one(KeyBar).render())
+        assert "o Open" in bar and "^x Quit" in bar
+        await pilot.press("q")  # no longer quits
         await pilot.press("o")
         await settle(pilot)
         assert isinstance(app.screen, ModelScreen)
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+    assert app.return_code == 0 and not app.is_running
 
 
 async def test_help_lists_the_keys_of_the_screen(fixed_db: Path) -> None:
@@ -124,19 +145,135 @@ async def test_sign_off_and_waive_are_audited_and_shown_in_activity(fixed_db: Pa
         await settle(pilot)
         await pilot.press("2", "s", *"product", "enter", *"looks good", "enter")
         await settle(pilot)
-        # Waive the feature pipeline area (4th row) with a reason.
-        await pilot.press("j", "j", "j", "w", *"baseline comes next sprint", "enter")
+        # Waive the feature pipeline area (4th row) with a reason. Typing q and ? into the reason
+        # must neither quit nor open the help: keys go to the text box while it has focus.
+        await pilot.press("j", "j", "j", "w", *"quick fix? baseline comes next sprint", "enter")
         await settle(pilot)
+        assert isinstance(app.screen, ModelScreen)
         statuses = dict(zip(_column(app.screen.query_one("#checklist", NavTable), 0),
                             _column(app.screen.query_one("#checklist", NavTable), 1)))
         assert statuses["Feature pipeline"] == "waived"
         await pilot.press("4")
-        actions = _column(app.screen.query_one("#activity-table", NavTable), 2)
-        assert any("sign" in action for action in actions)
-        assert any("waive" in action for action in actions)
+        table = app.screen.query_one("#activity-table", NavTable)
+        actions = _column(table, 2)
+        assert actions[:2] == ["checklist.waive", "checklist.sign_off"]
+        # The audit row's detail, in full below the table: who, what, and the reason.
+        await pilot.press("g")
+        detail = str(app.screen.query_one("#activity-detail").render())
+        assert "checklist.waive" in detail and "quick fix? baseline comes next sprint" in detail
     with Store.open(fixed_db) as store:
         signoffs = store.checklist.signoffs("fraud-scorer")
-        assert any(s.role == "product" for s in signoffs)
+        assert any(s.role == "product" and s.note == "looks good" for s in signoffs)
+        audit = store.audit.entries("fraud-scorer", limit=5)
+        assert [e.action for e in audit[:2]] == ["checklist.waive", "checklist.sign_off"]
+        assert audit[0].detail["area"] == "features" and audit[0].actor == audit[1].actor
+
+
+async def test_reopen_puts_a_waived_area_back_under_its_automatic_check(fixed_db: Path) -> None:
+    with Store.open(fixed_db) as store:
+        from app.checklist import waive
+
+        waive(store, "fraud-scorer", "monitoring", "alerts come from the old system", actor="ana@bastion")
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("colon", *"model fraud-scorer", "enter")
+        await settle(pilot)
+        await pilot.press("2")
+        checklist = app.screen.query_one("#checklist", NavTable)
+        assert _column(checklist, 1)[4] == "waived"
+        await pilot.press("j", "j", "j", "j", "o")
+        await settle(pilot)
+        assert _column(checklist, 1)[4] == "fail"  # no drift baseline: the automatic check speaks again
+    with Store.open(fixed_db) as store:
+        assert store.audit.entries("fraud-scorer", limit=1)[0].action == "checklist.reopen"
+
+
+async def test_the_fleet_refreshes_on_its_own(fixed_db: Path) -> None:
+    app = make_app(fixed_db, refresh_s=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(FleetTable)
+        assert table.shown_models[0] == "fraud-scorer"
+        with Store.open(fixed_db) as store:  # an outage-grade problem appears while nobody touches a key
+            for rule in ("errors", "latency", "drift", "traffic"):
+                store.alerts.add(Alert(rule=rule, model="churn-predictor", fired_at=FIXED_NOW - 60_000))
+        for _ in range(50):  # bounded: at most 5 s
+            await pilot.pause(0.1)
+            if table.shown_models[0] == "churn-predictor":
+                break
+        assert table.shown_models[0] == "churn-predictor"
+        assert table.current_model == "fraud-scorer"  # the cursor stayed on its model
+
+
+async def test_palette_switches_the_store(fixed_db: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    with Store.open(other) as store:
+        store.registry.upsert_model(ModelInfo(name="ranker", created_at=FIXED_NOW))
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"switch store")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        box = app.screen.query_one(Input)
+        box.value = str(other)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, FleetScreen) and app.db_path == other
+        assert _fleet_names(app) == ["ranker"]
+        assert "other.db" in str(app.screen.query_one("#title").render())
+
+
+async def test_registered_palette_commands_run_with_the_app(fixed_db: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from screens import registry
+
+    # The hook other parts use: one AppCommand naming "module:function(app)".
+    monkeypatch.setattr(registry, "APP_COMMANDS", (
+        registry.AppCommand("Say hello", "a test command", "tests.tui.test_console:_say_hello"),))
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"say hello")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any(n.message == "hello from the palette" for n in app._notifications)
+
+
+def _say_hello(app) -> None:  # type: ignore[no-untyped-def]
+    app.notify("hello from the palette")
+
+
+async def test_help_shows_the_keys_of_the_model_screen_and_the_key_bar_keeps_back_and_help(
+        fixed_db: Path) -> None:
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        bar = str(app.screen.query_one(KeyBar).render())
+        assert "Open" in bar and "? Help" in bar and "Back" not in bar  # nothing to go back to
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("2")
+        await pilot.pause()
+        bar = str(app.screen.query_one(KeyBar).render())
+        assert bar.startswith("esc Back") and bar.endswith("? Help") and "s Sign off" in bar
+        await pilot.press("question_mark")
+        text = str(app.screen.query_one("#help-box Static").render())
+        assert "model.sign_off" in text and "model.waive" in text and "fleet.filter" not in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, ModelScreen)
+
+
+async def test_fleet_names_are_shown_whole_when_they_fit(fixed_db: Path) -> None:
+    # DataTable measures rows when idle; a frame painted before that must not stay clipped.
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        lines = _screen_text(app)
+        assert any(line.lstrip().startswith("fraud-scorer ") for line in lines)
+        assert any(line.lstrip().startswith("churn-predict…") for line in lines)  # cut to fit 80 columns
 
 
 async def test_markup_and_escapes_from_the_store_render_literally(fixed_db: Path) -> None:

@@ -27,7 +27,7 @@ def drift_db(tmp_path: Path) -> Path:
                                               created_at=FIXED_NOW - 20 * 24 * HOUR))
         amounts = rng.normal(100, 10, 3000)
         for feature, values in (("amount", amounts), ("colour", rng.choice(["red", "blue"], 3000).tolist()),
-                                ("__prediction__", amounts / 200)):
+                                ("__prediction__", amounts / 100)):  # the log's score is amount / 100
             store.baselines.put(compute_baseline(values, model="fraud", version="v1", feature=feature))
         for hours_ago in range(6, 0, -1):
             shift = 30.0 if hours_ago <= 2 else 0.0  # the episode: the last two hours
@@ -69,6 +69,31 @@ async def test_drifted_feature_sorts_first_and_charts_draw(drift_db: Path) -> No
         await pilot.press("j")
         await settle(pilot)
         assert "colour" in metric.spec.title
+        # At 80 columns the right-hand chart is the histogram; `p` swaps in the prediction over time.
+        prediction = screen.query_one("#pred-chart", PlotChart)
+        assert hist.display and not prediction.display
+        await pilot.press("p")
+        await settle(pilot)
+        assert prediction.display and not hist.display
+        spec = prediction.spec
+        assert spec is not None and "p10/p50/p90" in spec.title
+        # Six hours of traffic (the open hour included); the episode moves the score's median up by 0.3.
+        assert len(spec.values) == 6 and spec.values[-1] - spec.values[0] == pytest.approx(0.3, abs=0.05)
+        assert spec.threshold == pytest.approx(1.0, abs=0.02)  # the baseline's median score
+        await pilot.pause(1.1)
+        assert prediction.draws >= 1 and "p10/p50/p90" in str(prediction.render())
+
+
+async def test_wide_terminals_show_all_three_charts(drift_db: Path) -> None:
+    app = make_app(drift_db)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(DriftScreen("fraud"))
+        await settle(pilot)
+        charts = [app.screen.query_one(f"#{name}", PlotChart) for name in ("metric-chart", "hist-chart", "pred-chart")]
+        assert all(chart.display for chart in charts)
+        await pilot.press("p")  # nothing to swap: both are shown
+        assert all(chart.display for chart in charts)
 
 
 async def test_key_d_opens_drift_from_the_model_screen(drift_db: Path) -> None:
@@ -98,3 +123,46 @@ async def test_key_d_on_the_fleet_opens_the_highlighted_models_drift(drift_db: P
         await pilot.press("d")
         await settle(pilot)
         assert isinstance(app.screen, DriftScreen) and app.screen.model == "fraud"
+
+
+async def test_charts_coalesce_updates_to_one_draw_a_second_on_the_main_thread(monkeypatch) -> None:
+    import threading
+
+    from textual.app import App
+
+    import widgets.plot_chart as plot_chart
+    from widgets.plot_chart import LineChart
+
+    clock = {"now": 1000.0}  # the widget's clock, moved by hand: no sleeping, no timing in the test
+    monkeypatch.setattr(plot_chart.time, "monotonic", lambda: clock["now"])
+    threads = []
+    real_render = plot_chart.render_chart
+
+    def render(spec, width, height):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread())
+        return real_render(spec, width, height)
+
+    monkeypatch.setattr(plot_chart, "render_chart", render)
+
+    class One(App[None]):
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield PlotChart(id="chart")
+
+    app = One()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()  # laid out
+        chart = app.query_one(PlotChart)
+        specs = [LineChart(f"series {i}", ("a", "b"), (0.0, float(i)), 0.5) for i in range(5)]
+        chart.show(specs[0])
+        assert chart.draws == 1  # the first one at once
+        for spec in specs[1:]:
+            chart.show(spec)
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert chart.draws == 1  # within the same second: nothing more, only marked dirty
+        clock["now"] += 1.0
+        chart._tick()  # what the widget's interval does
+        assert chart.draws == 2 and "series 4" in str(chart.render())  # the latest data, at the new size
+        chart._tick()
+        assert chart.draws == 2  # nothing new: no redraw
+    assert threads and all(t is threading.main_thread() for t in threads)

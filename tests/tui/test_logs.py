@@ -157,6 +157,7 @@ async def test_open_a_record_copy_its_id_and_look_around(logs_db: Path) -> None:
             assert part in text, part
         assert not any(ch in text for ch in "\x1b\x07\u202e")
         await pilot.press("enter")
+        await pilot.pause()
         assert screen.maximized is screen.query_one(RecordDetail)
         await pilot.press("escape")
         assert screen.maximized is None and isinstance(app.screen, LogsScreen)
@@ -186,7 +187,13 @@ async def test_export_the_results_with_a_progress_bar(logs_db: Path, tmp_path: P
     query = "status:error"
     expected = expected_ids(logs_db, query)
     app = make_app(logs_db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    progress: list[tuple[int, int | None]] = []
+
+    def hook(message) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(message, LogsScreen.ExportProgress):
+            progress.append((message.written, message.total))
+
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
         screen = await open_logs(pilot, query)
         await pilot.press("x")
         await pilot.pause()
@@ -195,9 +202,8 @@ async def test_export_the_results_with_a_progress_bar(logs_db: Path, tmp_path: P
         target = tmp_path / f"hits.{suffix}"
         box.value = str(target)
         await pilot.press("enter")
-        await pilot.pause()
-        assert screen.query_one("#logs-export").has_class("running")
         await settle(pilot)
+        assert progress[-1] == (len(expected), len(expected))  # the bar knew the total and reached it
         assert not screen.query_one("#logs-export").has_class("running")
         assert screen.query_one("#logs-export-bar").percentage == 1
     with Store.open(logs_db, read_only=True) as store:

@@ -1,0 +1,63 @@
+"""Firing alerts on the fleet and model screens, with their owner; `A` acknowledges them, audited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.models import Alert
+from app.store import Store
+from tests.tui.conftest import make_app, settle
+from tests.tui.fixed_store import FIXED_NOW, HOUR
+from widgets.alert_list import AlertList
+
+
+def _add_ownerless(db: Path) -> None:
+    with Store.open(db) as store:
+        store.alerts.add(Alert(rule="traffic_drop", model="churn-predictor", severity="warning", owner=None,
+                               state="firing", value=0.7, threshold=0.5, fired_at=FIXED_NOW - HOUR))
+
+
+async def test_fleet_lists_firing_alerts_with_owner_and_A_acknowledges(fixed_db: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELDECK_ACTOR", "oncall@bastion")
+    _add_ownerless(fixed_db)
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        alerts = app.screen.query_one("#fleet-alerts", AlertList)
+        text = str(alerts.render())
+        lines = text.splitlines()
+        assert len(lines) == 2
+        assert "fraud-scorer" in text and "owner risk-ml" in text  # the fixed store's critical alert
+        assert any("churn-predictor" in line and "owner NONE" in line for line in lines)
+        assert all(len(line) <= 78 for line in lines)  # fits 80 columns with the padding
+        # The highlighted model is the worst one, fraud-scorer: `A` acknowledges its alert only.
+        await pilot.press("A")
+        await settle(pilot)
+        await settle(pilot)
+        shown = str(alerts.render()).splitlines()
+        assert "acked oncall" in next(line for line in shown if "fraud-scorer" in line)
+    with Store.open(fixed_db) as store:
+        firing = {a.model: a for a in store.alerts.firing()}
+        entries = [e for e in store.audit.entries("fraud-scorer") if e.action == "alert.acknowledge"]
+    assert firing["fraud-scorer"].acked_by == "oncall@bastion" and firing["churn-predictor"].acked_by is None
+    assert len(entries) == 1 and entries[0].detail["rule"] == "p95_latency" and entries[0].actor == "oncall@bastion"
+
+
+async def test_model_screen_shows_its_alerts_and_acknowledges_them(fixed_db: Path) -> None:
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_model("fraud-scorer")
+        await settle(pilot)
+        alerts = app.screen.query_one("#model-alerts", AlertList)
+        assert "p95_latency" in str(alerts.render()) and "owner risk-ml" in str(alerts.render())
+        assert "fraud-scorer" not in str(alerts.render())  # the screen is the model's: no model column
+        await pilot.press("A")
+        await settle(pilot)
+        await settle(pilot)
+        assert alerts.firing and alerts.firing[0].acked_by is not None
+        await pilot.press("A")  # nothing left to acknowledge: said, and not audited twice
+        await settle(pilot)
+    with Store.open(fixed_db) as store:
+        entries = [e for e in store.audit.entries("fraud-scorer") if e.action == "alert.acknowledge"]
+    assert len(entries) == 1

@@ -1,0 +1,110 @@
+"""The Compare tab driven by keys: comparison, gate verdict, disagreements in the logs, promotion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Input, Static, TabbedContent
+
+from app.compare import compare
+from app.config import CompareConfig, EndpointConfig, GateConfig, ModelConfig, Settings, UIConfig
+from app.store import Store
+from app.tui import ModeldeckApp
+from screens.model import ModelScreen
+from tests.integration.compare_data import MINUTE, T0, make_traffic, seed_store
+from tests.tui.conftest import settle
+from widgets.compare_panel import ComparePanel
+
+NOW = T0 + 600 * MINUTE + MINUTE
+
+
+@pytest.fixture
+def traffic_db(tmp_path: Path) -> Path:
+    path = tmp_path / "compare.db"
+    rows, _ = make_traffic(3000, seed=12, unpaired_a=300)
+    with Store.open(path) as store:
+        seed_store(store, rows)
+    return path
+
+
+@pytest.fixture
+def endpoint(traffic_db: Path):
+    from app.demo_endpoint import start_demo_endpoint
+
+    handle = start_demo_endpoint(traffic_db)
+    yield handle
+    handle.stop()
+
+
+def _app(db: Path, endpoint, **gates: object) -> ModeldeckApp:
+    model = ModelConfig(endpoint=EndpointConfig(kind="http", url=endpoint.model_url("m")),
+                        compare=CompareConfig(window="1d", score_tolerance=0.1),
+                        gates=GateConfig(**gates) if gates else None)
+    settings = Settings(ui=UIConfig(refresh_s=600), models={"m": model})
+    return ModeldeckApp(db, settings, clock=lambda: NOW)
+
+
+def _text(app, selector: str) -> str:  # type: ignore[no-untyped-def]
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def _open_compare(pilot) -> ComparePanel:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    await pilot.press("enter")  # the only model
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, ModelScreen)
+    await pilot.press("5")
+    await settle(pilot)
+    assert pilot.app.screen.query_one(TabbedContent).active == "compare"
+    panel = pilot.app.screen.query_one(ComparePanel)
+    assert panel.has_focus
+    return panel
+
+
+async def test_compare_tab_shows_the_comparison_and_failing_gates(traffic_db: Path, endpoint) -> None:
+    app = _app(traffic_db, endpoint, min_paired=1000, min_agreement=0.999)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = await _open_compare(pilot)
+        with Store.open(traffic_db) as store:
+            expected = compare(store.conn, "m", "v1", "v2", NOW - 86_400_000, NOW,
+                               config=CompareConfig(score_tolerance=0.1))
+        assert panel.view is not None and panel.view.comparison.paired == expected.paired == 3000
+        head = _text(app, "#compare-head")
+        assert "v1 champion vs v2" in head and "3,000 paired" in head
+        assert f"agreement {expected.agreement * 100:.2f}%" in head
+        gates = _text(app, "#compare-gates")
+        assert "FAIL" in gates and "promotion gates 1/2 hold" in gates and "✗ agreement" in gates
+
+        await pilot.press("L")  # the disagreements, one key away
+        await settle(pilot)
+        assert type(app.screen).__name__ == "LogsScreen"
+        assert "differs:v1" in app.screen.query_text and "version:v2" in app.screen.query_text
+
+
+async def test_promote_needs_the_typed_name_and_an_override_when_gates_fail(traffic_db: Path, endpoint) -> None:
+    app = _app(traffic_db, endpoint, min_agreement=0.999)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _open_compare(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        modal = app.screen
+        assert type(modal).__name__ == "PromoteScreen"
+        go = modal.query_one("#pr-go", Button)
+        assert modal.query_one("#pr-cancel", Button).has_focus and go.disabled
+        modal.query_one("#pr-reason", Input).value = "v2 is better on labelled traffic"
+        modal.query_one("#pr-confirm", Input).value = "m"
+        await pilot.pause()
+        assert go.disabled  # the gates fail: no promotion without an override reason
+        modal.query_one("#pr-override", Input).value = "agreement gate set before the new threshold"
+        await pilot.pause()
+        assert not go.disabled
+        go.press()
+        await settle(pilot)
+        assert "SUCCEEDED" in str(modal.query_one("#pr-outcome", Static).render())
+    assert endpoint.state.models["m"].active == "v2"
+    with Store.open(traffic_db) as store:
+        done = store.audit.entries("m")[0]
+        assert (done.action, done.outcome) == ("promote", "succeeded")
+        assert done.detail["gates"]["override"] == "agreement gate set before the new threshold"
+        assert store.registry.active_version("m").version == "v2"

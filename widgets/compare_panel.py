@@ -1,0 +1,273 @@
+"""The Compare tab: champion vs challenger (or shadow) on the same requests, and the gate verdict.
+
+The screen hands the widget an ``app.compare_view.CompareQuery``; the widget runs it in a
+thread worker the first time it is shown (a comparison over a week of traffic is real work,
+not worth doing for a tab nobody opened) and again when shown after ``STALE_S``. Keys:
+``L`` opens the logs screen on the disagreeing answers; ``P`` asks the screen to promote
+the challenger (``PromoteRequested``: the confirmation lives in a screen, not in a widget).
+Versions, models and prediction values come from the store: rendered as plain text.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from widgets.plot_chart import LineChart, PlotChart
+from widgets.safe_text import safe_text
+
+if TYPE_CHECKING:
+    from app.compare import Comparison, Side
+    from app.compare_view import CompareQuery, CompareView
+    from app.gates import Verdict
+
+STALE_S = 60.0
+CONFUSION_CLASSES = 8
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _ms(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.1f} ms" if signed else f"{value:.1f} ms"
+
+
+def _num(value: float | None, fmt: str = ".4f") -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def _quality(side: "Side", metric: str) -> str:
+    q = side.quality
+    if q is None:
+        return "—"
+    if metric == "accuracy":
+        return f"{q.value * 100:.2f}% [{q.low * 100:.2f}, {q.high * 100:.2f}]"
+    return f"{q.value:.4g} [{q.low:.4g}, {q.high:.4g}]"
+
+
+def stats_table(c: "Comparison") -> Table:
+    """Champion and challenger side by side (latency and errors over the paired requests)."""
+    table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
+    table.add_column("", style="dim", no_wrap=True)
+    table.add_column(safe_text(c.champion.version, width=18, style="bold"), justify="right", no_wrap=True)
+    table.add_column(safe_text(c.challenger.version, width=18, style="bold"), justify="right", no_wrap=True)
+    table.add_column("paired diff", justify="right", no_wrap=True)
+    a, b = c.champion, c.challenger
+    table.add_row("requests", f"{a.requests:,}", f"{b.requests:,}", "")
+    table.add_row("error rate", _pct(a.error_rate, 2), _pct(b.error_rate, 2), "")
+    table.add_row("p50 latency", _ms(a.p50_latency_ms), _ms(b.p50_latency_ms), _ms(c.latency_diff_p50_ms, True))
+    table.add_row("p95 latency", _ms(a.p95_latency_ms), _ms(b.p95_latency_ms), _ms(c.latency_diff_p95_ms, True))
+    name = "accuracy" if c.quality_metric == "accuracy" else "MAE"
+    table.add_row(f"{name} (95% CI)", _quality(a, c.quality_metric), _quality(b, c.quality_metric),
+                  f"{c.labels:,} labels")
+    return table
+
+
+def agreement_text(c: "Comparison") -> Text:
+    text = Text()
+    if c.agreement_kind == "label":
+        text.append("agreement ", style="dim")
+        text.append(_pct(c.agreement, 2), style="bold")
+        text.append(f"   scores within ±{c.tolerance:g} ", style="dim")
+        text.append(_pct(c.within_tolerance))
+    else:
+        text.append(f"within ±{c.tolerance:g} ", style="dim")
+        text.append(_pct(c.agreement, 2), style="bold")
+    text.append("   mean diff ", style="dim")
+    text.append(_num(c.mean_diff, "+.4g"))
+    text.append("   p95 |diff| ", style="dim")
+    text.append(_num(c.p95_abs_diff, ".4g"))
+    return text
+
+
+def confusion_table(c: "Comparison") -> Table | None:
+    """Champion (rows) vs challenger (columns) for the commonest classes."""
+    if not c.confusion:
+        return None
+    totals: dict[Any, int] = {}
+    for cell in c.confusion:
+        totals[cell.champion] = totals.get(cell.champion, 0) + cell.count
+        totals[cell.challenger] = totals.get(cell.challenger, 0) + cell.count
+    classes = sorted(totals, key=lambda k: -totals[k])[:CONFUSION_CLASSES]
+    counts = {(cell.champion, cell.challenger): cell.count for cell in c.confusion}
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    table.add_column(Text("champion ↓ challenger →", style="dim"), no_wrap=True)
+    for k in classes:
+        table.add_column(safe_text(k, width=10), justify="right", no_wrap=True)
+    for row in classes:
+        cells = []
+        for col in classes:
+            n = counts.get((row, col), 0)
+            cells.append(Text(f"{n:,}", style="bold" if row == col else ("red" if n else "dim")))
+        table.add_row(safe_text(row, width=12), *cells)
+    return table
+
+
+def verdict_text(verdict: "Verdict | None", problem: str | None) -> Text:
+    if verdict is None:
+        return Text(f"gates: {problem or 'not evaluated'}", style="dim")
+    held = sum(r.passed for r in verdict.rules)
+    text = Text()
+    text.append(" PASS " if verdict.passed else " FAIL ", style="bold black on green" if verdict.passed
+                else "bold white on red")
+    text.append(f" promotion gates {held}/{len(verdict.rules)} hold ({verdict.window})")
+    for rule in verdict.rules:
+        text.append("\n")
+        text.append("  ✓ " if rule.passed else "  ✗ ", style="green" if rule.passed else "bold red")
+        text.append(f"{rule.name}: ")
+        text.append(rule.measured, style="bold")
+        text.append(f"  needs {rule.required}", style="dim")
+    return text
+
+
+def timeline_charts(c: "Comparison") -> tuple[LineChart, LineChart]:
+    from app.timeutil import ms_to_iso
+
+    labels = tuple(ms_to_iso(b.start)[5:16].replace("T", " ") for b in c.timeline)
+    nan = float("nan")
+    what = "agreement" if c.agreement_kind == "label" else f"share within ±{c.tolerance:g}"
+    agreement = LineChart(f"{what} over time", labels,
+                          tuple(b.agreement if b.agreement is not None else nan for b in c.timeline))
+    diff = LineChart("mean |score difference| over time" if c.task != "regression" else
+                     "mean |prediction difference| over time", labels,
+                     tuple(b.mean_abs_diff if b.mean_abs_diff is not None else nan for b in c.timeline))
+    return agreement, diff
+
+
+class ComparePanel(VerticalScroll):
+    """Shows one ``CompareView``; focusable, so its keys work while the tab is open."""
+
+    DEFAULT_CSS = """
+    ComparePanel { height: 1fr; padding: 0 1; }
+    ComparePanel > Static { height: auto; margin-bottom: 1; }
+    ComparePanel > PlotChart { height: 12; min-height: 8; }
+    """
+
+    BINDINGS = [
+        Binding("L", "disagreements", "Disagreements", id="compare.disagreements"),
+        Binding("P", "promote", "Promote", id="compare.promote"),
+        Binding("ctrl+r", "reload", "Reload", id="compare.reload", show=False),
+    ]
+
+    class PromoteRequested(Message):
+        def __init__(self, view: "CompareView") -> None:
+            super().__init__()
+            self.view = view
+
+    class Loaded(Message):
+        def __init__(self, view: "CompareView | None", error: str = "") -> None:
+            super().__init__()
+            self.view = view
+            self.error = error
+
+    def __init__(self, compare_query: "CompareQuery", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.compare_query = compare_query
+        self.view: CompareView | None = None
+        self.loading_since: float | None = None
+        self.loaded_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("opens when shown…", style="dim"), id="compare-head")
+        yield Static(id="compare-gates")
+        yield Static(id="compare-stats")
+        yield Static(id="compare-confusion")
+        yield PlotChart(id="compare-agreement-chart")
+        yield PlotChart(id="compare-diff-chart")
+
+    def on_show(self) -> None:
+        if self.loading_since is None and time.monotonic() - self.loaded_at > STALE_S:
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        from dataclasses import replace
+
+        db_path = getattr(self.app, "db_path", None)
+        if db_path is not None and db_path != self.compare_query.db_path:  # the console switched stores
+            self.compare_query = replace(self.compare_query, db_path=db_path)
+        self.loading_since = time.monotonic()
+        self.query_one("#compare-head", Static).update(Text("comparing on the logged traffic…", style="dim"))
+        now = self.app.now_ms() if hasattr(self.app, "now_ms") else None  # type: ignore[attr-defined]
+        self.load(now)
+
+    @work(thread=True, exclusive=True, group="compare-panel", exit_on_error=False, description="compare versions")
+    def load(self, now: int | None) -> None:
+        try:
+            view = self.compare_query.run(now)
+        except Exception as exc:  # a broken store or config: say so in the tab, keep the console alive
+            self.post_message(self.Loaded(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            return
+        self.post_message(self.Loaded(view))
+
+    def on_compare_panel_loaded(self, message: Loaded) -> None:
+        message.stop()
+        took = time.monotonic() - (self.loading_since or time.monotonic())
+        self.loading_since = None
+        self.loaded_at = time.monotonic()
+        self.show_view(message.view, message.error, took)
+
+    def show_view(self, view: "CompareView | None", error: str = "", took: float = 0.0) -> None:
+        self.view = view
+        head = self.query_one("#compare-head", Static)
+        parts = [self.query_one(f"#compare-{name}", Static) for name in ("gates", "stats", "confusion")]
+        charts = [self.query_one("#compare-agreement-chart", PlotChart), self.query_one("#compare-diff-chart",
+                                                                                         PlotChart)]
+        if view is None or view.comparison is None:
+            head.update(Text(error or (view.problem if view else "") or "nothing to compare", style="yellow"))
+            for part in parts:
+                part.update("")
+            for chart in charts:
+                chart.show(None)
+            return
+        c = view.comparison
+        title = Text()
+        title.append_text(safe_text(c.champion.version, width=20, style="bold"))
+        title.append(" champion vs ", style="dim")
+        title.append_text(safe_text(c.challenger.version, width=20, style="bold"))
+        title.append(f"  last {view.window}  ", style="dim")
+        title.append(f"{c.paired:,} paired", style="bold")
+        title.append(f" ({_pct(c.share_paired)} of the champion's requests) on {c.join_key}", style="dim")
+        title.append("\n")
+        title.append_text(agreement_text(c))
+        title.append(f"\nL: disagreements in the logs   P: promote   ({took:.1f} s)", style="dim")
+        head.update(title)
+        parts[0].update(verdict_text(view.verdict, view.gates_problem))
+        parts[1].update(stats_table(c))
+        confusion = confusion_table(c)
+        parts[2].update(Group(confusion) if confusion is not None else "")
+        parts[2].display = confusion is not None
+        agreement, diff = timeline_charts(c)
+        charts[0].show(agreement)
+        charts[1].show(diff)
+
+    def action_disagreements(self) -> None:
+        query = self.view.disagreement_query if self.view else None
+        if query is None:
+            self.notify("nothing compared yet", severity="warning")
+            return
+        opener = getattr(self.app, "open_query_view", None)
+        try:
+            if opener is None:
+                raise StopIteration
+            opener("search", query)
+        except StopIteration:
+            self.notify(f"the logs screen is not available; query: {query}", severity="warning")
+
+    def action_promote(self) -> None:
+        if self.view is None or self.view.challenger is None:
+            self.notify("no challenger to promote", severity="warning")
+            return
+        self.post_message(self.PromoteRequested(self.view))
