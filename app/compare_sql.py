@@ -21,10 +21,12 @@ PAIRS = "compare_pairs"
 PAIR_SLACK_MS = 3_600_000
 
 _OUTPUT = """c.ts AS ts, p.prediction AS pred_a, c.prediction AS pred_b,
-       {value_a} AS val_a, {value_b} AS val_b,
        coalesce(p.label, c.label) AS label,
        p.latency_ms AS lat_a, c.latency_ms AS lat_b,
-       p.status = 'error' AS err_a, c.status = 'error' AS err_b"""
+       p.status = 'error' AS err_a, c.status = 'error' AS err_b,
+       p.status = 'ok' AND c.status = 'ok' AS ok,
+       {value_b} - {value_a} AS d, abs({value_b} - {value_a}) AS ad,
+       c.latency_ms - p.latency_ms AS ld"""
 
 
 def _value(alias: str, regression: bool) -> str:
@@ -92,7 +94,7 @@ def drop_pairs(conn: sqlite3.Connection) -> None:
 
 
 # Both answers ok: the requests on which the two versions' answers can be compared at all.
-_BOTH_OK = "(NOT err_a AND NOT err_b)"
+_BOTH_OK = "ok"  # both answers ok (a column of the pairs)
 _LABELLED = f"(label IS NOT NULL AND {_BOTH_OK})"
 
 SUMMARY_COLUMNS = ("paired", "both_ok", "agree", "n_values", "within", "mean_diff", "mean_abs_diff",
@@ -117,12 +119,12 @@ def summary_select(*, regression: bool, extra: list[str] = ()) -> str:
     return f"""SELECT count(*),
     sum({_BOTH_OK}),
     sum({_BOTH_OK} AND pred_a IS pred_b),
-    count(val_b - val_a),
-    sum(abs(val_b - val_a) <= :tol),
-    avg(val_b - val_a),
-    avg(abs(val_b - val_a)),
+    count(d),
+    sum(ad <= :tol),
+    avg(d),
+    avg(ad),
     sum(err_a), sum(err_b),
-    count(lat_a), count(lat_b), count(lat_b - lat_a),
+    count(lat_a), count(lat_b), count(ld),
     sum({_LABELLED}),
     {quality}{more}
 FROM temp.{PAIRS}"""
@@ -130,10 +132,10 @@ FROM temp.{PAIRS}"""
 
 # Expressions the percentiles are taken of, and the summary column that counts their values.
 PERCENTILE_EXPRS = {
-    "abs_diff": ("abs(val_b - val_a)", "n_values"),
+    "abs_diff": ("ad", "n_values"),
     "lat_a": ("lat_a", "n_lat_a"),
     "lat_b": ("lat_b", "n_lat_b"),
-    "lat_diff": ("lat_b - lat_a", "n_lat_diff"),
+    "lat_diff": ("ld", "n_lat_diff"),
 }
 SAMPLE_SIZE = 20_000
 
@@ -271,8 +273,8 @@ def percentile(conn: sqlite3.Connection, expr: str, q: float, n: int) -> float |
 def timeline_select() -> str:
     """Agreement and the mean absolute value difference per time bucket. Parameters: :since, :bucket."""
     return f"""SELECT (ts - :since) / :bucket AS b, count(*), sum({_BOTH_OK}),
-    sum({_BOTH_OK} AND pred_a IS pred_b), avg(abs(val_b - val_a)), sum(abs(val_b - val_a) <= :tol),
-    count(val_b - val_a)
+    sum({_BOTH_OK} AND pred_a IS pred_b), avg(ad), sum(ad <= :tol),
+    count(d)
 FROM temp.{PAIRS} GROUP BY b ORDER BY b"""
 
 

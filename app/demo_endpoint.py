@@ -294,9 +294,12 @@ def with_demo_endpoints(settings: Any, handle: DemoEndpointHandle) -> Any:
     config does not bind elsewhere."""
     from app.config import EndpointConfig, ModelConfig
 
+    from app.demo_gates import with_demo_gates
+
     models = dict(settings.models)
     for name in handle.state.models:
-        current = models.get(name) or ModelConfig()
+        # The demo's shadow pairing and promotion gates (issue 7), unless the config sets them.
+        current = models[name] = with_demo_gates(name, models.get(name) or ModelConfig())
         if current.endpoint is None:
             models[name] = current.model_copy(update={
                 "endpoint": EndpointConfig(kind="http", url=handle.model_url(name), poll_interval_s=2.0)})

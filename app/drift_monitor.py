@@ -8,6 +8,7 @@ store with weeks of uncomputed history catches up over several passes instead of
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from app.alerts import Transition
     from app.config import Settings
+    from app.store import Store
 
 LOOKBACK_WINDOWS = 48  # the drift screen's series: what the monitor keeps computed
 MAX_WINDOWS_PER_PASS = 6
@@ -24,22 +26,33 @@ MAX_WINDOWS_PER_PASS = 6
 class MonitorPass:
     windows: int = 0
     transitions: list["Transition"] = field(default_factory=list)
+    read_only: bool = False  # the store could not be written: nothing was computed
 
 
 def monitor_once(db_path: Path, settings: "Settings", now: int, *,
                  max_windows: int = MAX_WINDOWS_PER_PASS) -> MonitorPass:
-    from app.alerts import evaluate_model
-    from app.drift_windows import HOUR_MS, thresholds_for, update
     from app.store import Store
 
     result = MonitorPass()
-    with Store.open(db_path) as store:
-        with_baselines = [row[0] for row in store.db.execute("SELECT DISTINCT model FROM baselines").fetchall()]
-        for model in with_baselines:
-            outcome = update(store, model, window_ms=HOUR_MS, since=now - LOOKBACK_WINDOWS * HOUR_MS,
-                             thresholds=thresholds_for(settings, model), now=now, max_windows=max_windows)
-            result.windows += outcome.windows
-        for model, config in settings.models.items():
-            if config.alerts:
-                result.transitions += evaluate_model(store, settings, model, now=now)
+    try:
+        with Store.open(db_path) as store:
+            _one_pass(store, settings, now, max_windows, result)
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc).replace(" ", ""):
+            raise
+        result.read_only = True  # a store this user may only read: nothing to compute into, not an error
     return result
+
+
+def _one_pass(store: "Store", settings: "Settings", now: int, max_windows: int, result: MonitorPass) -> None:
+    from app.alerts import evaluate_model
+    from app.drift_windows import HOUR_MS, thresholds_for, update
+
+    with_baselines = [row[0] for row in store.db.execute("SELECT DISTINCT model FROM baselines").fetchall()]
+    for model in with_baselines:
+        outcome = update(store, model, window_ms=HOUR_MS, since=now - LOOKBACK_WINDOWS * HOUR_MS,
+                         thresholds=thresholds_for(settings, model), now=now, max_windows=max_windows)
+        result.windows += outcome.windows
+    for model, config in settings.models.items():
+        if config.alerts:
+            result.transitions += evaluate_model(store, settings, model, now=now)

@@ -2,7 +2,9 @@
 
 A window is computed once, when it has closed (and settled: late log lines still land in it), and only if
 it is not already in the ``drift`` table, so repeated runs and a TUI worker racing an ingest neither redo
-nor skip windows. The reference of a window is the stored baseline of the version that served most of its
+nor skip windows. A result is stored only if no rows landed in the window while it was computed; rows that
+land in it later (a back-filled or late log) make ``ingest`` forget it, and the next run computes it again
+from the complete data. The reference of a window is the stored baseline of the version that served most of its
 traffic; the current side is that version's rows in the window, pulled in one query for all features.
 """
 
@@ -87,6 +89,22 @@ def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, sin
     return plans
 
 
+def _path_safe(feature: str) -> bool:
+    """Whether SQLite's JSON path ``$."NAME"`` finds this key: it matches the key's text as stored, so
+    a quote, a backslash or a control character (stored escaped) cannot be named that way."""
+    return not any(ch in '"\\' or ord(ch) < 32 or ord(ch) == 127 for ch in feature)
+
+
+def _member(features: str | None, name: str) -> Any:
+    if not features:
+        return None
+    try:
+        value = orjson.loads(features)
+    except orjson.JSONDecodeError:
+        return None
+    return value.get(name) if isinstance(value, dict) else None
+
+
 def _json_path(feature: str) -> str:
     return '$."' + feature.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -99,6 +117,8 @@ def current_samples(store: "Store", model: str, plan: WindowPlan, baselines: lis
     for baseline in baselines:
         if baseline.feature == PREDICTION_FEATURE:
             columns.append("coalesce(score, prediction)" if baseline.kind == "numeric" else "prediction")
+        elif not _path_safe(baseline.feature):
+            columns.append("features")  # read in Python below: a JSON path cannot name this key
         elif baseline.kind == "numeric":
             columns.append("json_extract(features, ?)")
             params.append(_json_path(baseline.feature))
@@ -114,6 +134,10 @@ def current_samples(store: "Store", model: str, plan: WindowPlan, baselines: lis
     samples: dict[str, Any] = {}
     for index, baseline in enumerate(baselines):
         column = [row[index] for row in rows]
+        if baseline.feature != PREDICTION_FEATURE and not _path_safe(baseline.feature):
+            values = [_member(features, baseline.feature) for features in column]
+            samples[baseline.feature] = Sample.of_kind(baseline.kind, values)
+            continue
         if baseline.kind == "numeric":
             samples[baseline.feature] = Sample.numeric(column)
         elif baseline.feature == PREDICTION_FEATURE:

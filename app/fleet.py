@@ -80,11 +80,13 @@ def _worst_drift(points: list) -> tuple[str | None, float | None, str | None, in
     """The feature furthest past its threshold (value / threshold; p-value methods invert)."""
     if not points:
         return None, None, None, 0
+    # app.drift's names for its p-value tests (numpy, which it imports, is already loaded by the store).
+    from app.drift import P_VALUE_METHODS
 
     def badness(point) -> float:  # type: ignore[no-untyped-def]
         if not point.threshold:
             return float(point.drifted)
-        if point.method in ("ks", "chi2", "chi_squared", "z", "ztest") or point.method.endswith("p_value"):
+        if point.method in P_VALUE_METHODS or point.method.endswith("p_value"):
             # p-value: smaller is worse.
             return point.threshold / point.value if point.value else float("inf")
         return point.value / point.threshold

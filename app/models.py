@@ -38,7 +38,7 @@ class Prediction(BaseModel):
     ts: int = Field(description="ISO-8601 with an offset, or epoch seconds / milliseconds; stored as UTC epoch ms")
     model: str = Field(min_length=1, description="Model name")
     version: str = Field(min_length=1, description="Model version that answered")
-    request_id: str = Field(min_length=1, description="Unique per model: re-ingesting the same record adds nothing")
+    request_id: str = Field(min_length=1, description="Unique per model and version: re-ingesting the same record adds nothing")
     entity_id: str | None = Field(default=None, description="Customer / account / item the prediction was about")
     features: dict[str, JsonValue] | None = Field(default=None, description="Model inputs")
     prediction: JsonValue = Field(default=None, description="Model output: a number, a label or an object")

@@ -44,6 +44,13 @@ def _first(prefix: str, candidates: Iterable[str]) -> str | None:
 def complete(text: str, *, models: Sequence[str] = (), features: Sequence[str] = (),
              contexts: Sequence[str] = ()) -> str | None:
     """``text`` with its last word completed, or None when there is nothing to add."""
+    if text.count('"') % 2 and models:
+        # Inside an open quote after model: (names with spaces): finish the name and close the quote.
+        head, _, partial = text.rpartition('"')
+        if head.endswith("model:") and (len(head) == 6 or head[-7] in " -"):
+            name = _first(partial, [m for m in models if '"' not in m and "\\" not in m])
+            return None if name is None else f'{text}{name[len(partial):]}"'
+        return None
     split = _last_word(text)
     if split is None:
         return None

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 EXIT_AFTER_PAINT_ENV = "MODELDECK_EXIT_AFTER_PAINT"
 """Benchmarks: ``1`` exits once the fleet screen is first painted, ``rows`` once its rows are shown."""
+ERROR_REPEAT_S = 60.0
+"""The same worker error is shown at most once in this many seconds."""
 PAINT_MARKER_ENV = "MODELDECK_PAINT_MARKER"
 """Benchmarks: a file that receives ``time.monotonic_ns()`` at that moment."""
 
@@ -79,6 +81,7 @@ class ModeldeckApp(App[None]):
         self.command_history: list[str] = []
         self.search_history: list[str] = []  # the Logs screen's query bar (up/down)
         self._painted: set[str] = set()
+        self._errors_shown: dict[str, float] = {}  # error text -> when it was last shown (monotonic s)
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # Calm by default (slow SSH links, screen readers); TEXTUAL_ANIMATIONS=full brings it back.
             self.animation_level = "none"
@@ -155,6 +158,12 @@ class ModeldeckApp(App[None]):
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
             text = str(error).splitlines()[0] if str(error) else type(error).__name__
+            # Periodic readers fail together and again on every pass (a broken store, a full disk):
+            # the same message is shown once a minute at most, not once per reader per refresh.
+            now = time.monotonic()
+            if now - self._errors_shown.get(text, -ERROR_REPEAT_S) < ERROR_REPEAT_S:
+                return
+            self._errors_shown[text] = now
             self.notify(clean(text), title="error", severity="error", markup=False, timeout=8)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -244,10 +253,22 @@ class ModeldeckApp(App[None]):
 
     @work(thread=True, exclusive=True, group="switch-store", exit_on_error=False, description="open another store")
     def _check_store(self, path: Path) -> None:
-        from app.store import Store
+        from app.store import Store, StoreError
 
-        with Store.open(path):  # creates or migrates it; a bad file raises a one-line StoreError
-            pass
+        # Errors are told here, not by the generic worker-error toast: that one is rate-limited, and an
+        # operator who retries a path must hear about it every time.
+        if not path.is_file():
+            # Switching never creates a store: a typo must not leave an empty file behind.
+            self.call_from_thread(self.notify, clean(f"no store at {path}"), title="store", severity="error",
+                                  markup=False)
+            return
+        try:
+            with Store.open(path):  # migrates an older store; a bad file raises a one-line StoreError
+                pass
+        except (StoreError, OSError) as exc:
+            self.call_from_thread(self.notify, clean(str(exc).splitlines()[0]), title="store", severity="error",
+                                  markup=False)
+            return
         self.call_from_thread(self.store_switched, path)
 
     def store_switched(self, path: Path) -> None:
@@ -260,6 +281,12 @@ class ModeldeckApp(App[None]):
     # -- the ``:`` command line ---------------------------------------------------------
     def run_command_line(self, text: str) -> str | None:
         """Run one ``:`` command; returns an error message, or None when it worked."""
+        raw_verb, _, rest = text.strip().lstrip(":").strip().partition(" ")
+        for query_view in registry.query_views():
+            if raw_verb.lower() == query_view.id:
+                # The query goes through as typed: its quotes and apostrophes belong to the query language.
+                self.open_query_view(query_view.id, rest.strip())
+                return None
         try:
             words = shlex.split(text.strip().lstrip(":"))
         except ValueError as exc:
@@ -300,10 +327,6 @@ class ModeldeckApp(App[None]):
                 if error:
                     return error
                 self.open_model_view(view.id, name)  # type: ignore[arg-type]
-                return None
-        for query_view in registry.query_views():
-            if verb == query_view.id:
-                self.open_query_view(query_view.id, " ".join(args))
                 return None
         return f"unknown command: {verb} (:help lists the commands)"
 

@@ -39,6 +39,7 @@ HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 SERIES_WINDOWS = 48  # windows shown in the line chart and kept for sparklines
 COMPUTE_LOOKBACK_WINDOWS = SERIES_WINDOWS  # how far back the screen computes missing windows
+HISTOGRAM_BINS = 8
 WIDE = 120  # from this width the histogram and the prediction chart are shown side by side
 PREDICTION = "__prediction__"
 
@@ -143,7 +144,7 @@ def prediction_chart(view: DriftView, form) -> LineChart:  # type: ignore[no-unt
         return LineChart("prediction over time: no predictions in range", (), ())
     if windows[0].quantiles is not None:
         p10, p50, p90 = (tuple(w.quantiles[i] for w in windows if w.quantiles) for i in range(3))
-        line = "" if view.baseline_median is None else ", red=baseline"
+        line = "" if view.baseline_median is None else " (red: baseline p50)"
         return LineChart(f"prediction p10/p50/p90{line}", labels, p50, view.baseline_median,
                          extra=(("p10", p10), ("p90", p90)))
     totals: dict[str, float] = {}
@@ -170,19 +171,34 @@ def read_histogram(db_path: Path, model: str, version: str, feature: str, start:
             return BarChart(f"{feature}: no baseline for {version}", (), (), ())
         reference = Sample.from_baseline(baseline)
         current = current_samples(store, model, WindowPlan(start, start + window_ms, version, 0), [baseline])[feature]
-    title = f"{'prediction' if feature == PREDICTION else feature}  ▒ baseline █ current"
+    title = f"▒ baseline █ current · {'prediction' if feature == PREDICTION else feature}"
     if reference is None or reference.n == 0 or current.n == 0:
         return BarChart(title, (), (), ())
     if baseline.kind == "numeric":
-        edges = np.histogram_bin_edges(np.concatenate((reference.values, current.values)), bins=8)
-        ref = np.histogram(reference.values, edges)[0] / reference.n
-        cur = np.histogram(current.values, edges)[0] / current.n
-        labels = tuple(f"{(lo + hi) / 2:.3g}" for lo, hi in zip(edges[:-1], edges[1:]))
+        # Equal-width bins over the bulk of both sides (1st to 99th percentile), the tails counted in the end
+        # bins: a few outliers would otherwise squeeze the whole distribution into one bar.
+        both = np.concatenate((reference.values, current.values))
+        low, high = np.percentile(both, (1, 99))
+        if high <= low:
+            low, high = float(both.min()), float(both.max()) or 1.0
+        edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+        ref = np.histogram(np.clip(reference.values, low, high), edges)[0] / reference.n
+        cur = np.histogram(np.clip(current.values, low, high), edges)[0] / current.n
+        labels = tuple(_short((lo + hi) / 2) for lo, hi in zip(edges[:-1], edges[1:]))
         return BarChart(title, labels, tuple(ref.tolist()), tuple(cur.tolist()))
     ref_counts, cur_counts = reference.value_counts(), current.value_counts()
     top = sorted(set(ref_counts) | set(cur_counts), key=lambda k: -(ref_counts.get(k, 0) + cur_counts.get(k, 0)))[:6]
     return BarChart(title, tuple(str(k) for k in top), tuple(ref_counts.get(k, 0) / reference.n for k in top),
                     tuple(cur_counts.get(k, 0) / current.n for k in top))
+
+
+def _short(value: float) -> str:
+    """A bin label in at most 5 characters: 0.25, 12.5, 1.2k, 3.4M."""
+    size = abs(value)
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if size >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.3g}" if size >= 0.01 or value == 0 else f"{value:.0e}"
 
 
 def _number(value: float | None) -> str:
@@ -323,7 +339,8 @@ class DriftScreen(Screen):
                                "traffic are needed", style="dim"))
             return
         progress = "computing new windows…" if self.view.computing else f"{self.view.new_windows} new window(s)"
-        status.update(Text(f"{len(self.view.rows)} features · {progress} · most drifted first", style="dim"))
+        status.update(Text(f"{len(self.view.rows)} features · {progress} · most drifted first · red line: "
+                           "threshold", style="dim"))
         self._show_selected()
 
     def _fill_table(self) -> None:
@@ -346,6 +363,8 @@ class DriftScreen(Screen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is None or event.row_key.value is None:
             return
+        if event.cursor_row != event.data_table.cursor_row:
+            return  # stale: the table was refilled and the cursor put back on the selected feature since
         if event.row_key.value != self.selected:
             self.selected = event.row_key.value
             self._show_selected()
@@ -370,7 +389,7 @@ class DriftScreen(Screen):
         form = self._label()
         name = "prediction" if row.feature == PREDICTION else row.feature
         self.query_one("#metric-chart", PlotChart).show(LineChart(
-            f"{name} {row.method}, red: threshold", tuple(form(s) for s in row.starts), tuple(row.values),
+            f"{name} · {row.method}", tuple(form(s) for s in row.starts), tuple(row.values),
             row.threshold))
         self.load_histogram(self.app.db_path, self.model, self.view.version or "", row.feature,  # type: ignore[attr-defined]
                             self.view.window_start, self.window_ms)

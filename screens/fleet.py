@@ -108,7 +108,11 @@ class FleetScreen(Screen):
             return
         if event.state is WorkerState.ERROR:
             error = str(event.worker.error).splitlines()[0] if event.worker.error else "failed"
-            self.query_one("#status", Static).update(Text(f"cannot read the store: {clean(error)}", style="red"))
+            # The summary slot, so moving the cursor does not hide it: it stays until a read works.
+            self._summary = Text(f"cannot read the store: {clean(error)}", style="red")
+            self._show_status()
+            # The status line says it; a toast on every refresh would pile up.
+            event.stop()
         # The next read is scheduled when this one is over: reads never overlap on a slow store.
         if not self.is_current:
             return

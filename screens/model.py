@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,21 +36,10 @@ from widgets.safe_text import clean, safe_text
 
 DAY_MS = 24 * 3_600_000
 BUCKET_MS = 30 * 60_000
-SIGNOFF_ROLES = ("engineering", "product", "data", "legal")
 TABS = ("overview", "readiness", "card", "activity", "compare")
 
 _STATUS_STYLE = {CheckStatus.passed: "green", CheckStatus.failed: "bold red", CheckStatus.pending: "yellow",
                  CheckStatus.waived: "cyan"}
-
-
-def checklist_module() -> Any | None:
-    """app.checklist when it is installed (it is written beside this screen), else None."""
-    try:
-        return importlib.import_module("app.checklist")
-    except ModuleNotFoundError as exc:
-        if exc.name != "app.checklist":
-            raise
-        return None
 
 
 @dataclass
@@ -198,15 +187,13 @@ class ModelScreen(Screen):
     @work(thread=True, exclusive=True, group="model-readiness", exit_on_error=False,
           description="evaluate the readiness checklist")
     def load_readiness(self, db_path: Path, settings: Settings, now: int, health: Health | None) -> None:
+        from app import checklist
         from app.store import Store
 
-        checklist = checklist_module()
         with Store.open(db_path) as store:
-            if checklist is not None:
-                items = list(checklist.evaluate(store, self.model, settings=settings, now=now, health=health))
-            else:
-                items = store.checklist.items(self.model)
-        self.post_message(self.ReadinessLoaded(items, checklist is not None))
+            # Evaluated on every read: the automatic checks show today's facts, not last week's.
+            items = list(checklist.evaluate(store, self.model, settings=settings, now=now, health=health))
+        self.post_message(self.ReadinessLoaded(items, True))
 
     @work(thread=True, exclusive=True, group="model-activity", exit_on_error=False, description="read the audit")
     def load_activity(self, db_path: Path) -> None:
@@ -392,6 +379,8 @@ class ModelScreen(Screen):
         return None
 
     def action_sign_off(self) -> None:
+        from app.checklist_rules import SIGNOFF_ROLES
+
         fields = [PromptField("Role", choices=SIGNOFF_ROLES), PromptField("Note", required=False)]
         self.app.push_screen(Prompt(f"Sign off {clean(self.model)}", fields=fields),
                              lambda values: values and self._act("sign_off", None, values[0], values[1] or None))
@@ -410,9 +399,6 @@ class ModelScreen(Screen):
             self._act("reopen", item.area, None, None)
 
     def _act(self, kind: str, area: str | None, text: str | None, note: str | None) -> None:
-        if checklist_module() is None:
-            self.notify("checklist actions need app/checklist.py", severity="warning")
-            return
         app = self.app
         self.apply_change(app.db_path, app.settings, app.now_ms(), app.health.get(self.model),  # type: ignore[attr-defined]
                           kind, area, text, note)
@@ -420,16 +406,22 @@ class ModelScreen(Screen):
     @work(thread=True, exclusive=False, group="model-change", exit_on_error=False, description="change the checklist")
     def apply_change(self, db_path: Path, settings: Settings, now: int, health: Health | None, kind: str,
                      area: str | None, text: str | None, note: str | None) -> None:
+        from app import checklist
         from app.store import Store
 
-        checklist = checklist_module()
         with Store.open(db_path) as store:
-            if kind == "sign_off":
-                checklist.sign_off(store, self.model, text, note=note)
-            elif kind == "waive":
-                checklist.waive(store, self.model, area, text)
-            else:
-                checklist.reopen(store, self.model, area)
+            try:
+                if kind == "sign_off":
+                    checklist.sign_off(store, self.model, text, note=note)
+                elif kind == "waive":
+                    checklist.waive(store, self.model, area, text)
+                else:
+                    checklist.reopen(store, self.model, area)
+            except (checklist.ChecklistError, sqlite3.OperationalError) as exc:
+                # Told every time (the generic worker-error toast is rate-limited): nothing was recorded.
+                self.app.call_from_thread(self.notify, clean(f"{kind.replace('_', ' ')} not recorded: {exc}"),
+                                          severity="error", markup=False)
+                return
             items = list(checklist.evaluate(store, self.model, settings=settings, now=now, health=health))
             entries = store.audit.entries(self.model, limit=200)
         self.post_message(self.ReadinessLoaded(items, True, changed=kind.replace("_", " ")))

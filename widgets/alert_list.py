@@ -86,7 +86,8 @@ class AlertList(Static):
         self.alerts: list[Alert] = []
 
     def on_mount(self) -> None:
-        self.reload()
+        # After the first paint: the reader's imports (sqlite-utils, the store) would compete with it for the GIL.
+        self.call_after_refresh(self.reload)
         refresh_s = getattr(getattr(getattr(self.app, "settings", None), "ui", None), "refresh_s", 5.0)
         self.set_interval(refresh_s, self.reload)
 

@@ -49,13 +49,14 @@ def _num(value: float | None, fmt: str = ".4f") -> str:
     return "—" if value is None else format(value, fmt)
 
 
-def _quality(side: "Side", metric: str) -> str:
+def _quality(side: "Side", metric: str) -> tuple[str, str]:
+    """(value, 95% interval) as short texts."""
     q = side.quality
     if q is None:
-        return "—"
+        return "—", ""
     if metric == "accuracy":
-        return f"{q.value * 100:.2f}% [{q.low * 100:.2f}, {q.high * 100:.2f}]"
-    return f"{q.value:.4g} [{q.low:.4g}, {q.high:.4g}]"
+        return f"{q.value * 100:.2f}%", f"[{q.low * 100:.2f}, {q.high * 100:.2f}]"
+    return f"{q.value:.4g}", f"[{q.low:.4g}, {q.high:.4g}]"
 
 
 def stats_table(c: "Comparison") -> Table:
@@ -71,8 +72,9 @@ def stats_table(c: "Comparison") -> Table:
     table.add_row("p50 latency", _ms(a.p50_latency_ms), _ms(b.p50_latency_ms), _ms(c.latency_diff_p50_ms, True))
     table.add_row("p95 latency", _ms(a.p95_latency_ms), _ms(b.p95_latency_ms), _ms(c.latency_diff_p95_ms, True))
     name = "accuracy" if c.quality_metric == "accuracy" else "MAE"
-    table.add_row(f"{name} (95% CI)", _quality(a, c.quality_metric), _quality(b, c.quality_metric),
-                  f"{c.labels:,} labels")
+    (qa, ca), (qb, cb) = _quality(a, c.quality_metric), _quality(b, c.quality_metric)
+    table.add_row(name, qa, qb, f"{c.labels:,} labels")
+    table.add_row("  95% interval", ca, cb, "")
     return table
 
 
@@ -134,16 +136,21 @@ def verdict_text(verdict: "Verdict | None", problem: str | None) -> Text:
 
 
 def timeline_charts(c: "Comparison") -> tuple[LineChart, LineChart]:
+    """Agreement and the mean |difference| per bucket; buckets without pairs are left out
+    (plotext cannot draw NaN gaps)."""
     from app.timeutil import ms_to_iso
 
-    labels = tuple(ms_to_iso(b.start)[5:16].replace("T", " ") for b in c.timeline)
-    nan = float("nan")
+    def series(values: list[tuple[int, float | None]]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+        kept = [(start, value) for start, value in values if value is not None]
+        return (tuple(ms_to_iso(start)[5:16].replace("T", " ") for start, _ in kept),
+                tuple(float(value) for _, value in kept))
+
     what = "agreement" if c.agreement_kind == "label" else f"share within ±{c.tolerance:g}"
-    agreement = LineChart(f"{what} over time", labels,
-                          tuple(b.agreement if b.agreement is not None else nan for b in c.timeline))
+    labels, values = series([(b.start, b.agreement) for b in c.timeline])
+    agreement = LineChart(f"{what} over time", labels, values)
+    labels, values = series([(b.start, b.mean_abs_diff) for b in c.timeline])
     diff = LineChart("mean |score difference| over time" if c.task != "regression" else
-                     "mean |prediction difference| over time", labels,
-                     tuple(b.mean_abs_diff if b.mean_abs_diff is not None else nan for b in c.timeline))
+                     "mean |prediction difference| over time", labels, values)
     return agreement, diff
 
 

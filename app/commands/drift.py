@@ -53,7 +53,7 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
 
     from app.alerts import evaluate_model
     from app.drift import PREDICTION_FEATURE, dataset_drift, drift_ratio, psi_level
-    from app.drift_windows import stored_points, thresholds_for, update
+    from app.drift_windows import pending_windows, stored_points, thresholds_for, update
     from app.timeutil import ms_to_iso, parse_duration_ms
 
     try:
@@ -67,6 +67,10 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
             click.echo(f"modeldeck: error: no baseline for {_clean(model)}: create one with "
                        f"`modeldeck baseline {_clean(model)} --version V FILE`", err=True)
             sys.exit(2)
+        pending = len(pending_windows(store, model, window_ms=window_ms, since=start, until=end))
+        if pending > 24:  # weeks of history on a first run take a while: say so rather than look stuck
+            click.echo(f"computing {pending} drift windows of {_clean(model)} (once; later runs add only new ones)…",
+                       err=True)
         outcome = update(store, model, window_ms=window_ms, since=start, until=end,
                          thresholds=thresholds_for(cli.settings, model))
         if outcome.busy_with:

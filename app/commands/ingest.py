@@ -36,8 +36,8 @@ def ingest(cli: CliContext, paths: tuple[str, ...], model: str | None, follow: b
     """Append JSON Lines prediction logs (plain or .gz; - for stdin) to the store.
 
     Every line is validated; a bad line goes to the quarantine table with its source, line
-    number, raw text and the error, and the run goes on. Records already stored (same model
-    and request_id) are skipped, except that a label arriving later fills an empty label.
+    number, raw text and the error, and the run goes on. Records already stored (same model,
+    version and request_id) are skipped, except that a label arriving later fills an empty label.
 
     Exit status: 0 when every input was read (quarantined lines included), 1 when an input
     could not be read (the others are still ingested), 2 for a store or usage problem, 130

@@ -46,6 +46,9 @@ class Store:
                                      f"{self.path}: written by a newer modeldeck (schema {version})")
             else:
                 migrate(self.conn, self.path, upto=migrate_to)
+                from app.store.connection import ensure_statistics
+
+                ensure_statistics(self.conn)
         except BaseException:
             self.conn.close()
             raise

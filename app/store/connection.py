@@ -85,6 +85,32 @@ def migrate(conn: sqlite3.Connection, path: Path, *, upto: int = SCHEMA_VERSION)
         raise StoreError(f"{path}: cannot prepare the store ({exc})") from None
 
 
+def ensure_statistics(conn: sqlite3.Connection) -> None:
+    """Give the query planner statistics for every index on ``predictions`` that has none.
+
+    Without them SQLite guesses, and its guess prefers the unique (model, version, request_id)
+    index for ``model = ?`` over (model, ts): a newest-first page of one model then sorts the
+    whole model (1,000,000 rows: 0.2 ms -> 230 ms; with a free-text probe, seconds). A sampled
+    ANALYZE (analysis_limit) takes milliseconds at any size. Runs after a migration or a new
+    search index, and on stores filled by incremental ingest, which never analyses.
+    """
+    try:
+        have = {r[0] for r in conn.execute("SELECT idx FROM sqlite_stat1 WHERE tbl = 'predictions'")}
+    except sqlite3.OperationalError:
+        have = set()  # no sqlite_stat1 table yet
+    indexes = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'predictions'")}
+    if not indexes or indexes <= have:
+        return
+    if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM predictions)").fetchone()[0]:
+        return  # nothing to measure yet: an empty table's statistics would mislead later
+    try:
+        conn.execute("PRAGMA analysis_limit = 1000")
+        conn.execute("ANALYZE predictions")
+    except sqlite3.OperationalError:
+        pass  # busy (a long write elsewhere) or read-only: the next open tries again
+
+
 def _statements(script: str) -> list[str]:
     """Split a migration into statements (triggers contain ';', so split on complete statements)."""
     statements: list[str] = []

@@ -118,6 +118,19 @@ def test_reingesting_duplicates_nothing_and_same_request_id_is_kept_per_version(
     assert compare(store.conn, "m", "v1", "v2", *WINDOW).paired == 50
 
 
+def test_bulk_load_keeps_one_answer_per_version_and_fills_late_labels(store: Store):
+    rows, pairs = make_traffic(200, seed=7)
+    seed_store(store, [])
+    unlabelled = [r._replace(label=None) for r in rows]
+    first = write_all(store.conn, [unlabelled], drop_indexes=True)
+    again = write_all(store.conn, [rows], drop_indexes=True)  # the same log, now with ground truth
+    assert first.accepted == 400 and again.accepted == 0
+    assert again.labelled == sum(r.label is not None for r in rows)
+    got = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    assert got.paired == 200
+    assert got.labels == sum(p.label is not None and not p.a.error and not p.b.error for p in pairs)
+
+
 def test_late_label_on_either_side_is_used_for_both(store: Store):
     a = Answer(T0, 1, 0.9, None, 10.0, False)
     b = Answer(T0 + 5, 0, 0.2, None, 11.0, False)

@@ -174,3 +174,22 @@ def test_bad_query_is_an_error_not_a_crash(store: Store) -> None:
     with pytest.raises(SearchError) as caught:
         Searcher(store.conn).parse("model:fraud latency>5")
     assert caught.value.column == 13 and caught.value.token == "latency>5"
+
+
+@pytest.mark.parametrize("text", ["", "model:fraud", "model:fraud since:3d", "model:fraud version:v2", "status:error",
+                                  "entity:cust-3", "model:fraud -status:ok"])
+def test_a_newest_first_page_reads_an_index_in_order_instead_of_sorting(tmp_path: Path, text: str) -> None:
+    # A bulk-loaded store has planner statistics, but not for an index a later migration added
+    # (schema 4's unique (model, version, request_id)): SQLite then guessed that index for
+    # `model = ?` and sorted the whole model for every page. Opening read-write fills the gap.
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        write_all(store.conn, [[to_row(r) for r in random_records(3000, seed=8)]], drop_indexes=True)
+        store.conn.execute("DELETE FROM sqlite_stat1 WHERE idx = 'predictions_model_version_request'")
+    Store.open(path).close()
+    with Store.open(path, read_only=True) as store:
+        searcher = Searcher(store.conn)
+        compiled = searcher.compile(parse(text, now=NOW))
+        sql = select_sql(("id",), compiled, keyset=None, newest_first=True)
+        plan = [r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, (*compiled.params, 50))]
+    assert not any("TEMP B-TREE" in step for step in plan), plan

@@ -13,7 +13,6 @@ from app.store import Store
 from app.tui import ModeldeckApp
 from screens.model import ModelScreen
 from tests.integration.compare_data import MINUTE, T0, make_traffic, seed_store
-from tests.tui.conftest import settle
 from widgets.compare_panel import ComparePanel
 
 NOW = T0 + 600 * MINUTE + MINUTE
@@ -45,6 +44,16 @@ def _app(db: Path, endpoint, **gates: object) -> ModeldeckApp:
     return ModeldeckApp(db, settings, clock=lambda: NOW)
 
 
+async def settle(pilot, until=None, tries: int = 400) -> None:  # type: ignore[no-untyped-def]
+    """Let the screen's workers finish (the endpoint poller never does: it runs until quit), bounded."""
+    for _ in range(tries):
+        busy = [w for w in pilot.app.workers if not w.is_finished and w.node is not pilot.app]
+        if not busy and (until is None or until()):
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
 def _text(app, selector: str) -> str:  # type: ignore[no-untyped-def]
     return str(app.screen.query_one(selector, Static).render())
 
@@ -55,7 +64,7 @@ async def _open_compare(pilot) -> ComparePanel:  # type: ignore[no-untyped-def]
     await settle(pilot)
     assert isinstance(pilot.app.screen, ModelScreen)
     await pilot.press("5")
-    await settle(pilot)
+    await settle(pilot, until=lambda: pilot.app.screen.query_one(ComparePanel).view is not None)
     assert pilot.app.screen.query_one(TabbedContent).active == "compare"
     panel = pilot.app.screen.query_one(ComparePanel)
     assert panel.has_focus
@@ -100,7 +109,7 @@ async def test_promote_needs_the_typed_name_and_an_override_when_gates_fail(traf
         await pilot.pause()
         assert not go.disabled
         go.press()
-        await settle(pilot)
+        await settle(pilot, until=lambda: modal.outcome is not None)
         assert "SUCCEEDED" in str(modal.query_one("#pr-outcome", Static).render())
     assert endpoint.state.models["m"].active == "v2"
     with Store.open(traffic_db) as store:

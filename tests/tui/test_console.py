@@ -109,6 +109,20 @@ async def test_command_line_opens_model_and_reports_unknown_commands(fixed_db: P
         assert isinstance(app.screen, FleetScreen)
 
 
+async def test_command_line_search_passes_the_query_as_typed(fixed_db: Path) -> None:
+    from screens.logs import LogsScreen
+
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("colon", *'search "upstream timeout" entity:cust-4', "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, LogsScreen)
+        assert app.screen.query_text == '"upstream timeout" entity:cust-4'  # quotes kept for the phrase
+        await pilot.press("escape")
+        assert isinstance(app.screen, FleetScreen)
+
+
 async def test_keymap_from_the_config_file_remaps_bindings(fixed_db: Path, tmp_path: Path) -> None:
     config = tmp_path / "modeldeck.toml"
     config.write_text('[ui]\nrefresh_s = 600\n[ui.keymap]\n"fleet.open" = "o"\n"app.quit" = "ctrl+x"\n')
@@ -297,8 +311,11 @@ async def test_markup_and_escapes_from_the_store_render_literally(fixed_db: Path
         assert f"Card text {visible} end" in card.source
         shot = app.export_screenshot()
         assert "boom" in shot and "\x1b" not in shot and "\x07" not in shot
+        # On screen, as a terminal shows it: the markup as characters, the escape as \x1b.
+        assert any(f"Card text {visible} end" in line for line in _screen_text(app))
+        assert any("[link=http://x]y[/link]" in line for line in _screen_text(app))
         await pilot.press("4")
-        assert _column(screen.query_one("#activity-table", NavTable), 3) == [visible[:7] + "…"]
+        assert _column(screen.query_one("#activity-table", NavTable), 3) == [visible[:11] + "…"]  # 12 cells at 120
 
 
 def test_unusable_store_is_one_line_error_before_the_console(tmp_path: Path) -> None:
@@ -336,3 +353,41 @@ async def test_endpoint_health_reaches_the_fleet(fixed_db: Path) -> None:
         table = app.screen.query_one(FleetTable)
         assert table.shown_models[0] == "churn-predictor"
         assert table.get_row_at(0)[2].plain == "down 2m"
+
+
+async def test_a_store_that_breaks_while_open_is_one_status_line_not_a_pile_of_toasts(fixed_db: Path) -> None:
+    app = make_app(fixed_db, refresh_s=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{fixed_db}{suffix}").unlink(missing_ok=True)
+        fixed_db.write_bytes(b"this is not SQLite\n" * 512)
+        status = app.screen.query_one("#status")
+        for _ in range(50):  # bounded: at most 5 s
+            await pilot.pause(0.1)
+            if "cannot read the store" in str(status.render()):
+                break
+        await pilot.pause(0.5)  # several more failed refreshes
+        assert "cannot read the store" in str(status.render())
+        assert _fleet_names(app)[0] == "fraud-scorer"  # the last good read stays on screen
+        # Every periodic reader (fleet, alerts, drift monitor) fails on each pass; it is said once.
+        assert len([n for n in app._notifications if "not a usable" in str(n.message)]) <= 1
+
+
+async def test_switching_to_a_missing_store_says_so_each_time_and_creates_nothing(fixed_db: Path,
+                                                                                 tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    app = make_app(fixed_db)
+    told: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, **kw: (told.append(str(message)), notify(message, **kw))[1]  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for _ in range(2):
+            await pilot.press("colon")
+            app.screen.query_one(Input).value = f"store {missing}"  # a long path: not typed key by key
+            await pilot.press("enter")
+            await settle(pilot)
+        assert told == [f"no store at {missing}"] * 2
+        assert app.db_path == fixed_db and _fleet_names(app)[0] == "fraud-scorer"
+    assert not missing.exists()

@@ -134,7 +134,7 @@ async def test_charts_coalesce_updates_to_one_draw_a_second_on_the_main_thread(m
     from widgets.plot_chart import LineChart
 
     clock = {"now": 1000.0}  # the widget's clock, moved by hand: no sleeping, no timing in the test
-    monkeypatch.setattr(plot_chart.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(plot_chart, "_clock", lambda: clock["now"])
     threads = []
     real_render = plot_chart.render_chart
 
@@ -166,3 +166,57 @@ async def test_charts_coalesce_updates_to_one_draw_a_second_on_the_main_thread(m
         chart._tick()
         assert chart.draws == 2  # nothing new: no redraw
     assert threads and all(t is threading.main_thread() for t in threads)
+
+
+async def test_the_console_computes_windows_and_fires_alerts_in_the_background(drift_db: Path) -> None:
+    from app.config import Settings, UIConfig
+    from app.tui import ModeldeckApp
+
+    settings = Settings(ui=UIConfig(refresh_s=0.2), models={"fraud": {"alerts": [
+        {"metric": "feature_drift:amount", "severity": "critical"}]}})
+    app = ModeldeckApp(drift_db, settings, clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(100):  # bounded: the monitor runs every 0.2 s; stop as soon as it has fired
+            await pilot.pause(0.1)
+            with Store.open(drift_db) as store:
+                firing = store.alerts.firing("fraud")
+            if firing:
+                break
+        await app.workers.wait_for_complete()
+        notes = [n.message for n in app._notifications]  # what the operator saw pop up
+    assert [(a.rule, a.owner) for a in firing] == [("feature_drift:amount", "risk-ml")]  # the registry's owner
+    assert any("firing" in note and "owner risk-ml" in note for note in notes)
+    with Store.open(drift_db) as store:
+        assert {p.window_start for p in store.drift.latest_window("fraud")} == {FIXED_NOW - 2 * HOUR}
+
+
+async def test_hostile_feature_names_stay_text(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    db = tmp_path / "hostile.db"
+    hostile = "\x1b[2J[bold red]evil[/]"
+    with Store.open(db) as store:
+        store.registry.upsert_model(ModelInfo(name="fraud", owner="risk-ml", created_at=FIXED_NOW - 30 * 24 * HOUR))
+        store.baselines.put(compute_baseline(rng.normal(0, 1, 2000), model="fraud", version="v1", feature=hostile))
+        import orjson
+
+        from app.store.predictions import PredictionRow
+
+        start = FIXED_NOW - 3 * HOUR
+        store.predictions.append([
+            PredictionRow(ts=start + i * 10_000, model="fraud", version="v1", request_id=f"r{i}", entity_id=None,
+                          prediction=None, score=None, label=None, latency_ms=1.0, status="ok", error=None,
+                          features=orjson.dumps({hostile: float(v)}).decode(), context=None, fts_text="")
+            for i, v in enumerate(rng.normal(2, 1, 300))])
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(DriftScreen("fraud"))
+        await settle(pilot)
+        await pilot.pause(1.1)
+        await settle(pilot)
+        cell = app.screen.query_one("#drift-table").get_row_at(0)[0]
+        # Shown as text, escape made visible, markup not interpreted, cut to the column.
+        assert "\x1b" not in cell.plain and cell.plain.startswith("\\x1b[2J[bold r") and not cell.spans
+        chart = app.screen.query_one("#metric-chart", PlotChart)
+        drawn = chart.render()
+        assert chart.draws >= 1 and "[bold red]evil" in drawn.plain and "\x1b" not in drawn.plain

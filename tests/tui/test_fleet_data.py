@@ -66,3 +66,19 @@ def test_truncate_counts_terminal_cells() -> None:
     assert truncate("short", 8) == "short"
     assert truncate("日本語テキスト", 6) == "日本…"
     assert safe_text("x" * 50, width=10).plain == "x" * 9 + "…"
+
+
+def test_worst_drift_compares_p_values_and_distances_by_how_far_past_their_threshold() -> None:
+    from app.drift import CHI_SQUARED, KS, WASSERSTEIN
+    from app.fleet import _worst_drift
+    from app.models import DriftPoint
+
+    def point(feature: str, method: str, value: float, threshold: float, drifted: bool) -> DriftPoint:
+        return DriftPoint(model="m", version="v1", feature=feature, window_start=0, window_end=1, n_reference=10,
+                          n_current=10, method=method, value=value, threshold=threshold, drifted=drifted)
+
+    points = [point("amount", WASSERSTEIN, 0.15, 0.1, True),  # 1.5x its threshold
+              point("country", CHI_SQUARED, 0.001, 0.05, True),  # p 50x below its threshold: the worst
+              point("age", KS, 0.5, 0.05, False)]
+    assert _worst_drift(points) == ("country", 0.001, CHI_SQUARED, 2)
+    assert _worst_drift(points[:1] + points[2:]) == ("amount", 0.15, WASSERSTEIN, 1)
