@@ -21,6 +21,7 @@ from app.config import CompareConfig
 
 Z95 = 1.959963984540054
 CONFUSION_LIMIT = 400  # cells; a classifier with more classes shows the commonest pairs
+SMALL_CLASSES = 3  # up to this many classes the confusion matrix is counted in the summary pass
 WANTED_PERCENTILES = [("lat_a", 50), ("lat_a", 95), ("lat_b", 50), ("lat_b", 95), ("lat_diff", 50),
                       ("lat_diff", 95), ("abs_diff", 95)]
 
@@ -130,15 +131,17 @@ def compare(conn: sqlite3.Connection, model: str, champion: str, challenger: str
     try:
         bands = q.plan_bands(conn, WANTED_PERCENTILES)
         extra, band_params = q.band_counts(bands)
-        row = conn.execute(q.summary_select(regression=regression, extra=extra),
-                           {"tol": config.score_tolerance, **band_params}).fetchone()
+        classes = None if regression else q.sample_classes(conn, SMALL_CLASSES)
+        cell_columns, cell_params, cells = q.confusion_cells(classes) if classes else ([], {}, [])
+        row = conn.execute(q.summary_select(regression=regression, extra=extra + cell_columns),
+                           {"tol": config.score_tolerance, **band_params, **cell_params}).fetchone()
         s = {name: (value if value is not None else 0) for name, value in zip(q.SUMMARY_COLUMNS, row)}
         mean_diff, mean_abs = row[q.SUMMARY_COLUMNS.index("mean_diff")], row[q.SUMMARY_COLUMNS.index("mean_abs_diff")]
         paired = int(s["paired"])
         width = len(q.SUMMARY_COLUMNS)
-        counts_in = [(int(row[width + 2 * i] or 0), int(row[width + 2 * i + 1] or 0)) for i in range(len(bands))]
+        below = [int(row[width + i] or 0) for i in range(len(bands))]
         totals = {name: int(s[column]) for name, (_, column) in q.PERCENTILE_EXPRS.items()}
-        pct = q.resolve_bands(conn, bands, counts_in, totals, band_params)
+        pct = q.resolve_bands(conn, bands, below, totals, band_params)
 
         labels = int(s["labels"])
         if regression:
@@ -154,8 +157,15 @@ def compare(conn: sqlite3.Connection, model: str, champion: str, challenger: str
                       p95_latency_ms=pct[("lat_b", 95)], quality=quality_b)
         label_agreement = None if regression else _ratio(s["agree"], s["both_ok"])
         within = _ratio(s["within"], s["n_values"])
-        confusion = [] if regression else [
-            Cell(champion=a, challenger=b, count=n) for a, b, n in conn.execute(q.confusion_select(CONFUSION_LIMIT))]
+        counted = [int(n or 0) for n in row[width + len(bands):]]
+        if regression:
+            confusion = []
+        elif cells and sum(counted) == int(s["both_ok"]):  # the sample saw every class
+            confusion = sorted((Cell(champion=a, challenger=b, count=n) for (a, b), n in zip(cells, counted) if n),
+                               key=lambda cell: -cell.count)
+        else:
+            confusion = [Cell(champion=a, challenger=b, count=n)
+                         for a, b, n in conn.execute(q.confusion_select(CONFUSION_LIMIT))]
         timeline = _timeline(conn, since, until, buckets, config.score_tolerance, regression) if buckets else []
         return Comparison(
             model=model, task=task, since=since, until=until, join_key=config.join_key,

@@ -137,7 +137,7 @@ PERCENTILE_EXPRS = {
     "lat_b": ("lat_b", "n_lat_b"),
     "lat_diff": ("ld", "n_lat_diff"),
 }
-SAMPLE_SIZE = 20_000
+SAMPLE_SIZE = 40_000
 
 
 @dataclass(frozen=True)
@@ -145,8 +145,9 @@ class Band:
     """A value range that, judging by a sample, holds the wanted order statistic.
 
     ``lo``/``hi`` None: unbounded on that side. The summary pass counts the values below
-    ``lo`` and up to ``hi``; if the wanted ranks fall in between, only the band's values are
-    read and sorted, else the exact ORDER BY fallback runs. Either way the result is exact.
+    ``lo``; one more pass reads the values inside every band. If the wanted ranks fall inside,
+    the band's sorted values give the answer, else the exact ORDER BY fallback runs. Either
+    way the result is exact.
     """
 
     name: str
@@ -160,7 +161,10 @@ def plan_bands(conn: sqlite3.Connection, wanted: list[tuple[str, float]]) -> lis
     names = sorted({name for name, _ in wanted})
     step = max(1, rows // SAMPLE_SIZE)
     exprs = ", ".join(PERCENTILE_EXPRS[name][0] for name in names)
-    sample = conn.execute(f"SELECT {exprs} FROM temp.{PAIRS} WHERE rowid % ? = 0", (step,)).fetchall()
+    # Every step-th row by rowid lookups (pairs are in challenger time order): no full scan.
+    sample = conn.execute(f"WITH RECURSIVE pick(r) AS (SELECT ? UNION ALL SELECT r + ? FROM pick WHERE r + ? <= ?) "
+                          f"SELECT {exprs} FROM pick JOIN temp.{PAIRS} ON temp.{PAIRS}.rowid = pick.r",
+                          (step, step, step, rows)).fetchall()
     columns = {name: sorted(r[i] for r in sample if r[i] is not None) for i, name in enumerate(names)}
     bands = []
     for name, q in wanted:
@@ -171,8 +175,9 @@ def plan_bands(conn: sqlite3.Connection, wanted: list[tuple[str, float]]) -> lis
             continue
         f = q / 100
         centre = f * (m - 1)
-        # Four standard errors of a sample quantile's rank, and a little more for ties.
-        width = 4 * math.sqrt(m * f * (1 - f)) + 3
+        # 3.5 standard errors of a sample quantile's rank, and a little more for ties; a miss
+        # (rare) costs one sort, never a wrong answer.
+        width = 3.5 * math.sqrt(m * f * (1 - f)) + 3
         i_lo, i_hi = math.floor(centre - width), math.ceil(centre + width)
         bands.append(Band(name, q, values[i_lo] if i_lo > 0 else None, values[i_hi] if i_hi < m - 1 else None))
     return bands
@@ -185,7 +190,7 @@ def _ranks(n: int, q: float) -> tuple[float, int, int]:
 
 
 def band_counts(bands: list[Band]) -> tuple[list[str], dict[str, float]]:
-    """Summary columns per band (values below lo, values up to hi) and their parameters."""
+    """A summary column per band (values below lo) and the bands' parameters."""
     columns, params = [], {}
     for i, band in enumerate(bands):
         expr = PERCENTILE_EXPRS[band.name][0]
@@ -194,7 +199,6 @@ def band_counts(bands: list[Band]) -> tuple[list[str], dict[str, float]]:
         if band.hi is not None:
             params[f"hi{i}"] = band.hi
         columns.append(f"sum({expr} < :lo{i})" if band.lo is not None else "0")
-        columns.append(f"sum({expr} <= :hi{i})" if band.hi is not None else f"count({expr})")
     return columns, params
 
 
@@ -207,38 +211,36 @@ def _inside(expr: str, band: Band, i: int) -> str:
     return "(" + " AND ".join(parts) + ")"
 
 
-def resolve_bands(conn: sqlite3.Connection, bands: list[Band], counts: list[tuple[int, int]],
-                  totals: dict[str, int], params: dict[str, float]) -> dict[tuple[str, float], float | None]:
+def resolve_bands(conn: sqlite3.Connection, bands: list[Band], below: list[int], totals: dict[str, int],
+                  params: dict[str, float]) -> dict[tuple[str, float], float | None]:
     """Each band's percentile, exactly (numpy's linear interpolation).
 
-    One pass reads the values inside any band whose counts show it holds the wanted ranks;
-    the others (the sample misled us) are sorted in full.
+    One pass reads the values inside the bands; a band that turns out not to hold its ranks
+    (the sample misled us) is sorted in full instead.
     """
     results: dict[tuple[str, float], float | None] = {}
-    usable: list[tuple[int, Band, int]] = []
-    for i, (band, (below, upto)) in enumerate(zip(bands, counts)):
-        n = totals[band.name]
-        if n <= 0:
+    live = [(i, band) for i, band in enumerate(bands) if totals[band.name] > 0]
+    for band in bands:
+        if totals[band.name] <= 0:
             results[(band.name, band.q)] = None
-            continue
-        _, low, high = _ranks(n, band.q)
-        if below <= low and high < upto:
-            usable.append((i, band, below))
-        else:
-            results[(band.name, band.q)] = percentile(conn, PERCENTILE_EXPRS[band.name][0], band.q, n)
-    if not usable:
+    if not live:
         return results
-    names = sorted({band.name for _, band, _ in usable})
+    names = sorted({band.name for _, band in live})
     exprs = [PERCENTILE_EXPRS[name][0] for name in names]
-    where = " OR ".join(_inside(PERCENTILE_EXPRS[band.name][0], band, i) for i, band, _ in usable)
+    where = " OR ".join(_inside(PERCENTILE_EXPRS[band.name][0], band, i) for i, band in live)
     rows = conn.execute(f"SELECT {', '.join(exprs)} FROM temp.{PAIRS} WHERE {where}", params).fetchall()
-    for i, band, below in usable:
+    for i, band in live:
         column = names.index(band.name)
         inside = sorted(v for v in (r[column] for r in rows) if v is not None
                         and (band.lo is None or v >= band.lo) and (band.hi is None or v <= band.hi))
-        position, low, high = _ranks(totals[band.name], band.q)
-        a, b = inside[low - below], inside[high - below]
-        results[(band.name, band.q)] = float(a + (b - a) * (position - low))
+        n = totals[band.name]
+        position, low, high = _ranks(n, band.q)
+        start = below[i]
+        if start <= low and high < start + len(inside):
+            a, b = inside[low - start], inside[high - start]
+            results[(band.name, band.q)] = float(a + (b - a) * (position - low))
+        else:
+            results[(band.name, band.q)] = percentile(conn, PERCENTILE_EXPRS[band.name][0], band.q, n)
     return results
 
 
@@ -268,6 +270,33 @@ def percentile(conn: sqlite3.Connection, expr: str, q: float, n: int) -> float |
         return None
     a, b = values[0], values[-1]
     return float(a + (b - a) * (position - low))
+
+
+def sample_classes(conn: sqlite3.Connection, limit: int) -> list | None:
+    """The classes both versions predict, judging by a sample of the pairs; None when more than
+    ``limit`` (the confusion matrix is then grouped in full)."""
+    rows = conn.execute(f"SELECT max(rowid) FROM temp.{PAIRS}").fetchone()[0] or 0
+    step = max(1, rows // SAMPLE_SIZE)
+    seen: dict = {}
+    for a, b in conn.execute(
+            f"WITH RECURSIVE pick(r) AS (SELECT ? UNION ALL SELECT r + ? FROM pick WHERE r + ? <= ?) "
+            f"SELECT pred_a, pred_b FROM pick JOIN temp.{PAIRS} ON temp.{PAIRS}.rowid = pick.r WHERE ok",
+            (step, step, step, rows)):
+        seen[a] = seen[b] = True
+        if len(seen) > limit:
+            return None
+    return list(seen)
+
+
+def confusion_cells(classes: list) -> tuple[list[str], dict[str, object], list[tuple]]:
+    """Summary columns counting each (champion, challenger) cell of a small class set: one pass
+    instead of a sort of every pair. The caller checks that the cells add up to every pair."""
+    columns, params, cells = [], {}, []
+    for i, (a, b) in enumerate((a, b) for a in classes for b in classes):
+        params[f"ca{i}"], params[f"cb{i}"] = a, b
+        columns.append(f"sum(ok AND pred_a IS :ca{i} AND pred_b IS :cb{i})")
+        cells.append((a, b))
+    return columns, params, cells
 
 
 def timeline_select() -> str:

@@ -74,7 +74,8 @@ class GateConfig(_Section):
     window: str | None = Field(default=None, pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
                                description="Traffic the gates judge (default: compare.window)")
     min_paired: int | None = Field(default=None, ge=0, description="At least this many paired requests")
-    min_labels: int | None = Field(default=None, ge=0, description="Labelled paired requests the quality rule needs")
+    min_labels: int | None = Field(default=None, ge=0, description="Labelled paired requests the quality rule "
+                                      "needs (without max_quality_drop: a rule of its own)")
     max_quality_drop: float | None = Field(default=None, ge=0, description="Challenger accuracy >= champion's "
                                            "- this (regression: MAE <= champion's + this)")
     min_agreement: float | None = Field(default=None, ge=0, le=1, description="Agreement rate (scores: within "

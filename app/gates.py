@@ -65,7 +65,10 @@ def rules_for(c: Comparison, gates: GateConfig, *, ready: bool | None) -> list[R
     if gates.min_paired is not None:
         rules.append(Rule(name="paired requests", passed=c.paired >= gates.min_paired,
                           measured=f"{c.paired:,}", required=f">= {gates.min_paired:,}"))
-    if gates.max_quality_drop is not None or gates.min_labels is not None:
+    if gates.max_quality_drop is None and gates.min_labels is not None:
+        rules.append(Rule(name="labelled requests", passed=c.labels >= gates.min_labels,
+                          measured=f"{c.labels:,}", required=f">= {gates.min_labels:,}"))
+    if gates.max_quality_drop is not None:
         need = gates.min_labels or 0
         drop = gates.max_quality_drop or 0.0
         qa, qb = a.quality, b.quality

@@ -32,7 +32,7 @@ ROW_COLUMNS = ("id", *COLUMNS)
 # all, sort, take a page: app.search_sql); more, and a page is found by walking the other
 # filters newest first in chunks, asking FTS which ids of each chunk match (``_walk_page``).
 _DRIVE_UP_TO = 10_000
-_WALK_CHUNK = 256
+_WALK_CHUNK = 64
 _WALK_CHUNK_MAX = 8192
 # Ids closer than this share one FTS range query: rows ingested together have near ids.
 _RUN_GAP = 256

@@ -3,6 +3,7 @@
     request:ID  entity:ID  model:NAME  version:V  status:error|ok  label:X
     since:2h  until:2026-11-24T10:00  score>=0.9  latency_ms>200  prediction=fraud
     features.amount>1000  context.region="eu west"  "free text"  -term
+    differs:V  differs:V@KEY   (answers that differ from version V's answer to the same request)
 
 Terms are separated by whitespace and ANDed; a leading ``-`` negates a term. A value may be
 double-quoted to hold spaces or operator characters (``\\"`` and ``\\\\`` escape inside quotes).

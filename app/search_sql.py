@@ -201,6 +201,10 @@ def ensure_feature_indexes(conn: sqlite3.Connection, names: Iterable[str]) -> li
                              f"GENERATED ALWAYS AS (json_extract(features, '{path}')) VIRTUAL")
                 added.append(name)
             conn.execute(f'CREATE INDEX IF NOT EXISTS "{column}_idx" ON predictions ("{column}")')
+    if added:
+        from app.store.connection import ensure_statistics
+
+        ensure_statistics(conn)  # the planner should know the new indexes before the first search
     return added
 
 

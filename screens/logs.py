@@ -65,12 +65,14 @@ class _Connections:
         self._lock = threading.Lock()
         self._open: dict[str, sqlite3.Connection] = {}
 
-    def set(self, group: str, conn: sqlite3.Connection | None) -> None:
+    def set(self, group: str, conn: sqlite3.Connection) -> None:
         with self._lock:
-            if conn is None:
-                self._open.pop(group, None)
-            else:
-                self._open[group] = conn
+            self._open[group] = conn
+
+    def unset(self, group: str, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            if self._open.get(group) is conn:  # a newer read may have registered meanwhile
+                del self._open[group]
 
     def interrupt(self, *groups: str) -> None:
         with self._lock:
@@ -309,7 +311,7 @@ class LogsScreen(Screen):
                     return  # superseded by a newer query
                 raise
             finally:
-                self._connections.set("page", None)
+                self._connections.unset("page", store.conn)
         self.post_message(self.PageLoaded(fetch, page, elapsed))
 
     @work(thread=True, exclusive=True, group="logs-count", exit_on_error=False, description="count results")
@@ -325,7 +327,7 @@ class LogsScreen(Screen):
                     return
                 raise
             finally:
-                self._connections.set("count", None)
+                self._connections.unset("count", store.conn)
         self.post_message(self.CountLoaded(generation, count))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -531,7 +533,7 @@ class LogsScreen(Screen):
                         self.post_message(self.ExportProgress(0, total))
                     written = export_file(searcher.iter_rows(query), path, fmt, progress=progress)  # type: ignore[arg-type]
                 finally:
-                    self._connections.set("export", None)
+                    self._connections.unset("export", store.conn)
         except (OSError, sqlite3.Error, InterruptedError) as exc:
             self.post_message(self.ExportDone(path, 0, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
             return

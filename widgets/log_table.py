@@ -14,7 +14,7 @@ from widgets.nav_table import NavTable
 from widgets.safe_text import safe_text
 
 # (key, label, minimum width, share of the spare width)
-_COLUMNS = (("ts", "time", 14, 0), ("model", "model", 8, 2), ("version", "ver", 4, 0),
+_COLUMNS = (("ts", "time", 14, 0), ("model", "model", 8, 2), ("version", "ver", 4, 1),
             ("request_id", "request", 10, 3), ("entity_id", "entity", 8, 2), ("status", "st", 3, 0),
             ("score", "score", 5, 0), ("latency_ms", "ms", 5, 0))
 _PADDING = 2  # DataTable's cell padding, both sides
@@ -57,6 +57,7 @@ class LogTable(NavTable):
         for i, (*_, share) in enumerate(_COLUMNS):
             widths[i] += spare * share // shares
         widths[1] = min(widths[1], 24)
+        widths[2] = min(widths[2], 10)
         widths[4] = min(widths[4], 24)
         return tuple(widths)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
 from textual.widgets import DataTable
 
 
@@ -18,12 +18,20 @@ class NavTable(DataTable):
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("cursor_type", "row")
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._drawn_widths: tuple[int, ...] = ()
 
-    def watch_virtual_size(self, old: Size, new: Size) -> None:
-        # DataTable measures new rows when idle; a frame painted before that is cached with the
-        # header's column widths and would stay clipped ("fraud" for "fraud-scorer") until the next
-        # change. When the measured width changes, drop those cached lines (only caches: no restyle,
-        # no layout, so nothing here can trigger another size change).
-        if old.width != new.width:
+    def on_idle(self, event: events.Idle) -> None:
+        # DataTable measures new rows when idle (its own handler runs after this one). A frame painted
+        # before that is cached with the header's column widths and would stay clipped ("fraud" for
+        # "fraud-scorer") until something else changes. So once the measuring is done, if any column
+        # width moved, drop those cached lines. Only when DataTable has measuring to do (its private
+        # flags, read defensively): scheduling on every idle would itself keep the app from idling.
+        if getattr(self, "_require_update_dimensions", False) or getattr(self, "_updated_cells", None):
+            self.call_next(self._check_widths)
+
+    def _check_widths(self) -> None:
+        widths = tuple(column.get_render_width(self) for column in self.columns.values())
+        if widths != self._drawn_widths:
+            self._drawn_widths = widths
             self._clear_caches()
             self.refresh()

@@ -348,6 +348,8 @@ def torchserve_server(tmp: Path, *, model: str = "tsclf") -> Iterator[TorchServe
     proc = spawn([str(SERVERS_BIN / "torchserve"), "--start", "--foreground", "--ncs", "--disable-token-auth",
                   "--ts-config", str(tmp / "config.properties"), "--model-store", str(store)],
                  log=log, cwd=tmp, env={"PATH": f"{SERVERS_BIN}:{os.environ.get('PATH', '')}",
+                                        # its PID file lives in the temp dir: one per fixture, not one per machine
+                                        "TMPDIR": str(tmp),
                                         "LOG_LOCATION": str(tmp / "logs"), "METRICS_LOCATION": str(tmp / "logs")})
     url, mgmt = f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
     try:

@@ -197,7 +197,7 @@ def test_exact_percentiles_with_ties_and_through_the_sorting_fallback(store: Sto
         wrong = [compare_sql.Band("lat_a", 95, 0.0, 2.0)]  # a band far from the 95th percentile
         extra, band_params = compare_sql.band_counts(wrong)
         row_ = store.conn.execute(f"SELECT {', '.join(extra)} FROM temp.{compare_sql.PAIRS}", band_params).fetchone()
-        result = compare_sql.resolve_bands(store.conn, wrong, [tuple(row_)], {"lat_a": 5000}, band_params)
+        result = compare_sql.resolve_bands(store.conn, wrong, list(row_), {"lat_a": 5000}, band_params)
         assert result[("lat_a", 95)] == _percentile(values, 95)
         for q in (0, 1, 37.5, 50, 99, 100):
             assert compare_sql.percentile(store.conn, "lat_a", q, 5000) == _percentile(values, q)
@@ -234,3 +234,25 @@ def test_disagreement_query_follows_a_context_key(store: Store):
     assert "differs:v1@shadow_of" in query
     searcher = Searcher(store.conn)
     assert [r["request_id"] for r in searcher.iter_rows(searcher.parse(query))] == ["shadow-1"]
+
+
+@pytest.mark.parametrize("classes", [("spam", "ham", "promo"), ("a", "b", "c", "d", "e")])
+def test_confusion_matrix_small_and_large_class_sets(store: Store, classes):
+    rows, pairs = make_traffic(1500, seed=13, classes=classes)
+    seed_store(store, rows)
+    got = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    ok = [p for p in pairs if not p.a.error and not p.b.error]
+    assert {(c.champion, c.challenger): c.count for c in got.confusion} == \
+        dict(Counter((p.a.prediction, p.b.prediction) for p in ok))
+    assert [c.count for c in got.confusion] == sorted((c.count for c in got.confusion), reverse=True)
+
+
+def test_differs_term_parses_and_points_at_mistakes():
+    from app.search_parse import PairTerm, SearchError, parse
+
+    assert parse("differs:v2.3.1").terms == (PairTerm("v2.3.1"),)
+    assert parse('-differs:"v 1@shadow_of"').terms == (PairTerm("v 1", "shadow_of", negated=True),)
+    for bad in ("differs:v1@", "differs:@key", "differs>=v1"):
+        with pytest.raises(SearchError) as caught:
+            parse(f"model:m {bad}")
+        assert caught.value.column == 9 and "differs:VERSION" in caught.value.message

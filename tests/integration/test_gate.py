@@ -51,12 +51,16 @@ def test_all_rules_measured_and_passing(traffic_path: Path):
 @pytest.mark.parametrize(("rule", "value", "name"), [
     ("min_paired", 3001, "paired requests"),
     ("min_labels", 100_000, "accuracy"),
+    ("max_quality_drop", None, "labelled requests"),  # min_labels alone: a count of labels
     ("min_agreement", 0.999, "agreement"),
     ("max_p95_latency_ratio", 0.5, "p95 latency"),
 ])
 def test_each_failing_rule_fails_the_verdict(traffic_path: Path, rule: str, value, name):
+    gates = {**PASSING, rule: value}
+    if value is None:
+        gates["min_labels"] = 100_000
     with Store.open(traffic_path) as store:
-        verdict = evaluate(store, settings_with(**{**PASSING, rule: value}), "m", "v2", now=NOW)
+        verdict = evaluate(store, settings_with(**gates), "m", "v2", now=NOW)
     assert not verdict.passed
     assert [r.name for r in verdict.failed()] == [name]
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.search import Searcher, parse
+from app.search import Cursor, Searcher, parse
 from app.search_parse import SearchError
 from app.search_sql import compile_query, ensure_feature_indexes, feature_column, generated_columns, select_sql
 from app.store import Store
@@ -60,6 +60,10 @@ QUERIES = st.lists(st.tuples(st.booleans(), TERMS), min_size=1, max_size=3).map(
     lambda ts: " ".join(("-" if neg and i % 2 == 0 else "") + t for i, (neg, t) in enumerate(ts)))
 
 
+def records_ts(store: Store, row_id: int) -> int:
+    return store.conn.execute("SELECT ts FROM predictions WHERE id = ?", (row_id,)).fetchone()[0]
+
+
 def run_all(store: Store, text: str, plan: str | None = None) -> list[int]:
     query = parse(text, now=NOW)
     if plan is None:
@@ -75,6 +79,8 @@ def test_results_equal_brute_force(loaded, text: str) -> None:
     store, records, ids = loaded
     expected = brute_force(records, ids, parse(text, now=NOW))
     assert run_all(store, text) == expected, text
+    walker = Searcher(store.conn, drive_up_to=0, walk_chunk=5)  # free text always walked
+    assert [row["id"] for row in walker.iter_rows(parse(text, now=NOW), page_size=23)] == expected, text
 
 
 FIELDS = ["score", "latency_ms", "prediction", "label", "features.amount", "features.zip", "features.country",
@@ -117,6 +123,16 @@ def test_every_free_text_plan_gives_the_same_rows(loaded, words, other: str) -> 
     expected = brute_force(records, ids, parse(text, now=NOW))
     for plan in ("drive", "scan", "probe"):
         assert run_all(store, text, plan) == expected, (plan, text)
+    # The walk (Searcher's plan for words that match many rows), in chunks small enough that
+    # a page spans several chunks and each chunk several id ranges.
+    walker = Searcher(store.conn, drive_up_to=0, walk_chunk=3)
+    query = parse(text, now=NOW)
+    assert [row["id"] for row in walker.iter_rows(query, page_size=17)] == expected, ("walk", text)
+    if len(expected) > 20:  # and back: pages before a cursor
+        older = walker.page(query, after=Cursor(records_ts(store, expected[20]), expected[20]), limit=7)
+        assert [r["id"] for r in older.rows] == expected[21:28]
+        newer = walker.page(query, before=Cursor(records_ts(store, expected[20]), expected[20]), limit=7)
+        assert [r["id"] for r in newer.rows] == expected[13:20]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
