@@ -7,6 +7,7 @@ the widget draws it here. Bursts of updates (new windows, resizes) coalesce into
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -47,6 +48,16 @@ class BarChart:
     current: tuple[float, ...]
 
 
+def _finite(xs: list[int], values: tuple[float, ...]) -> tuple[list[int], list[float]]:
+    """The points whose value is a finite number: plotext never returns from a NaN or an infinity."""
+    kept = [(x, v) for x, v in zip(xs, values) if math.isfinite(v)]
+    return [x for x, _ in kept], [v for _, v in kept]
+
+
+def _or_zero(value: float) -> float:
+    return value if math.isfinite(value) else 0.0
+
+
 def render_chart(spec: LineChart | BarChart, width: int, height: int) -> str:
     """The chart as text with ANSI colours. Main thread only (plotext's state is global)."""
     import plotext
@@ -64,9 +75,9 @@ def render_chart(spec: LineChart | BarChart, width: int, height: int) -> str:
                 # Drawn first, so the data is drawn over it where they cross.
                 marker = plotext.colorize("─", "red")
                 figure.draw(figure.signal([xs[0], xs[-1]], [spec.threshold] * 2, marker=marker).lines())
-            figure.draw(figure.signal(xs, list(spec.values)).lines())
+            figure.draw(figure.signal(*_finite(xs, spec.values)).lines())
             for _, values in spec.extra:  # the theme gives each series its own colour
-                figure.draw(figure.signal(xs, list(values)).lines())
+                figure.draw(figure.signal(*_finite(xs, values)).lines())
             step = max(1, len(xs) // max(1, width // 12))
             ticks = xs[::step]
             figure.ruler("x").ticks(ticks, [clean(spec.labels[i - 1]) for i in ticks])
@@ -74,8 +85,9 @@ def render_chart(spec: LineChart | BarChart, width: int, height: int) -> str:
         count = len(spec.labels)
         if count:
             xs = list(range(1, count + 1))
-            figure.draw(figure.bar([x - 0.2 for x in xs], list(spec.reference), width=0.4, marker="▒"))
-            figure.draw(figure.bar([x + 0.2 for x in xs], list(spec.current), width=0.4))
+            figure.draw(figure.bar([x - 0.2 for x in xs], [_or_zero(v) for v in spec.reference], width=0.4,
+                                   marker="▒"))
+            figure.draw(figure.bar([x + 0.2 for x in xs], [_or_zero(v) for v in spec.current], width=0.4))
             figure.ruler("x").ticks(xs, [clean(label)[:8] for label in spec.labels])
     figure.legend(active=False)
     return figure.build().string()
