@@ -122,23 +122,18 @@ class ModeldeckApp(App[None]):
             self.call_from_thread(self.notify, clean(str(transition)), title="alert", severity=severity,
                                   markup=False, timeout=15)
 
-    @work(thread=True, exclusive=True, group="endpoints", exit_on_error=False, description="poll the endpoints")
     def poll_endpoints(self) -> None:
         """Keep ``health`` and ``live`` (the latest poll: version, rps, errors, p95) current from every
-        configured endpoint. The poller runs on its own thread's event loop (app/endpoints/service.py):
-        this loop never does HTTP; screens read the dicts on their refresh. Stops when the worker is
-        cancelled (on quit)."""
-        from textual.worker import get_current_worker
-
+        configured endpoint. The poller runs on an event loop of its own daemon thread
+        (app/endpoints/service.py): this loop never does HTTP; screens read the dicts on their
+        refresh. It stops itself within 0.2 s once the app is no longer running."""
         from app.endpoints.service import EndpointMonitor
-
-        worker = get_current_worker()
 
         def record(result) -> None:  # type: ignore[no-untyped-def]
             self.health[result.model] = result.health
             self.live[result.model] = result
 
-        EndpointMonitor(self.settings, self.db_path, on_result=record).run(lambda: worker.is_cancelled)
+        EndpointMonitor(self.settings, self.db_path, on_result=record).start(lambda: not self.is_running)
 
     def mark_painted(self, stage: str) -> None:
         """Benchmarks only: note that ``stage`` ('shell' or 'rows') has been painted, maybe exit."""

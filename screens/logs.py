@@ -89,7 +89,7 @@ class LogsScreen(Screen):
         Binding("slash", "focus_query", "Query", id="logs.query"),
         Binding("l", "focus_query", "Query", id="logs.query_l", show=False),
         Binding("c", "copy", "Copy id", id="logs.copy"),
-        Binding("a", "around", "Around", id="logs.around"),
+        Binding("a", "around", "Entity ±1h", id="logs.around"),
         Binding("x", "export", "Export", id="logs.export"),
         Binding("m", "open_model", "Model", id="logs.open_model"),
         Binding("escape", "escape", "Back", id="logs.back", show=False),

@@ -10,6 +10,7 @@ console passes "my worker was cancelled"), then cancels polls in flight and clos
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +41,13 @@ class EndpointMonitor:
         self.results[result.model] = result
         if self._on_result is not None:
             self._on_result(result)
+
+    def start(self, should_stop: Callable[[], bool]) -> threading.Thread:
+        """``run()`` on a daemon thread of its own: it stops itself once ``should_stop()`` is true, and
+        being a daemon it can never hold up the process's exit, whatever an endpoint does."""
+        thread = threading.Thread(target=self.run, args=(should_stop,), name="modeldeck-poller", daemon=True)
+        thread.start()
+        return thread
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         """Poll (blocking this thread) until ``should_stop()``; checked every 0.2 s."""

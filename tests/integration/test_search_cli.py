@@ -101,3 +101,20 @@ def test_missing_store_is_one_line(tmp_path: Path) -> None:
     result = run("--db", str(tmp_path / "nope.db"), "search", "model:x")
     assert result.returncode == 2 and "no such store" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_declared_features_get_a_generated_column_and_index_once(db: Path, tmp_path: Path) -> None:
+    from app.search_sql import feature_column
+
+    config = tmp_path / "modeldeck.toml"
+    config.write_text('[search]\nindexed_features = ["amount"]\n')
+    plain = run("--db", str(db), "search", "features.amount>1000", "--format", "jsonl")
+    first = run("--config", str(config), "--db", str(db), "search", "features.amount>1000", "--format", "jsonl")
+    assert first.returncode == 0 and "indexing features amount" in first.stderr
+    assert first.stdout == plain.stdout and first.stdout  # the same answer, now from the index
+    with Store.open(db, read_only=True) as store:
+        plan = " ".join(r[3] for r in store.conn.execute(
+            f'EXPLAIN QUERY PLAN SELECT id FROM predictions WHERE "{feature_column("amount")}" > 1000'))
+    assert feature_column("amount") in plan
+    again = run("--config", str(config), "--db", str(db), "search", "features.amount>1000", "--format", "jsonl")
+    assert "indexing" not in again.stderr and again.stdout == plain.stdout
