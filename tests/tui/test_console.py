@@ -17,6 +17,7 @@ from app.models import Alert, Health, HealthState, ModelInfo
 from app.store import Store
 from screens.fleet import FleetScreen
 from screens.model import ModelScreen
+from screens.prompt import Prompt
 from tests.tui.conftest import make_app, settle
 from tests.tui.fixed_store import EVIL, EVIL_MODEL, FIXED_NOW
 from widgets.fleet_table import FleetTable
@@ -31,6 +32,24 @@ def _fleet_names(app) -> list[str]:  # type: ignore[no-untyped-def]
 
 def _column(table: NavTable, index: int) -> list[str]:
     return [table.get_row_at(row)[index].plain for row in range(table.row_count)]
+
+
+async def _palette_run(pilot, words: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    """Type into the palette, wait (bounded) until ``expected`` is the highlighted command, run it.
+
+    The palette searches asynchronously: on a busy machine a fixed pause may press enter too soon.
+    """
+    from textual.command import CommandList
+
+    await pilot.press("ctrl+p", *words)
+    for _ in range(100):  # at most 5 s
+        await pilot.pause(0.05)
+        commands = pilot.app.screen.query(CommandList)
+        if commands and commands.first().highlighted is not None:
+            option = commands.first().get_option_at_index(commands.first().highlighted)
+            if expected in str(option.prompt):
+                break
+    await pilot.press("enter")
 
 
 def _screen_text(app) -> list[str]:  # type: ignore[no-untyped-def]
@@ -88,9 +107,7 @@ async def test_palette_opens_a_model(fixed_db: Path) -> None:
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+p", *"open model churn")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await _palette_run(pilot, "open model churn", "Open model churn-predictor")
         await settle(pilot)
         assert isinstance(app.screen, ModelScreen) and app.screen.model == "churn-predictor"
 
@@ -212,7 +229,7 @@ async def test_the_fleet_refreshes_on_its_own(fixed_db: Path) -> None:
         with Store.open(fixed_db) as store:  # an outage-grade problem appears while nobody touches a key
             for rule in ("errors", "latency", "drift", "traffic"):
                 store.alerts.add(Alert(rule=rule, model="churn-predictor", fired_at=FIXED_NOW - 60_000))
-        for _ in range(50):  # bounded: at most 5 s
+        for _ in range(100):  # bounded: at most 10 s (a busy machine), usually well under 1 s
             await pilot.pause(0.1)
             if table.shown_models[0] == "churn-predictor":
                 break
@@ -227,10 +244,11 @@ async def test_palette_switches_the_store(fixed_db: Path, tmp_path: Path) -> Non
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+p", *"switch store")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
+        await _palette_run(pilot, "switch store", "Switch store")
+        for _ in range(50):  # bounded: at most 5 s
+            if isinstance(app.screen, Prompt):
+                break
+            await pilot.pause(0.1)
         box = app.screen.query_one(Input)
         box.value = str(other)
         await pilot.press("enter")
@@ -249,9 +267,7 @@ async def test_registered_palette_commands_run_with_the_app(fixed_db: Path, monk
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+p", *"say hello")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await _palette_run(pilot, "say hello", "Say hello")
         await pilot.pause()
         assert any(n.message == "hello from the palette" for n in app._notifications)
 
@@ -363,7 +379,7 @@ async def test_a_store_that_breaks_while_open_is_one_status_line_not_a_pile_of_t
             Path(f"{fixed_db}{suffix}").unlink(missing_ok=True)
         fixed_db.write_bytes(b"this is not SQLite\n" * 512)
         status = app.screen.query_one("#status")
-        for _ in range(50):  # bounded: at most 5 s
+        for _ in range(100):  # bounded: at most 10 s (a busy machine), usually well under 1 s
             await pilot.pause(0.1)
             if "cannot read the store" in str(status.render()):
                 break
