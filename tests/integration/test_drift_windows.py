@@ -254,15 +254,18 @@ def test_a_backfill_ingested_while_drift_runs_leaves_no_window_partial(store_pat
     errors: list[BaseException] = []
     passes = {"n": 0, "windows": 0}
 
-    pass_done = threading.Event()
+    pass_done = threading.Condition()
 
     def load() -> None:
         try:
             with Store.open(store_path) as writer:
                 for path in files:  # one file at a time; a pass sees each half-written hour at least once
                     ingest(writer, [path])
-                    pass_done.clear()
-                    pass_done.wait(timeout=5)
+                    # Wait for a pass that began after this file landed (the one running now may not have
+                    # seen it): two more completed passes. Bounded, and generous for a loaded CI machine.
+                    seen = passes["n"]
+                    with pass_done:
+                        pass_done.wait_for(lambda: passes["n"] >= seen + 2, timeout=60)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -273,8 +276,9 @@ def test_a_backfill_ingested_while_drift_runs_leaves_no_window_partial(store_pat
             with Store.open(store_path) as reader:
                 for _ in range(5000):  # bounded
                     passes["windows"] += update(reader, "fraud", now=now).windows
-                    passes["n"] += 1
-                    pass_done.set()
+                    with pass_done:
+                        passes["n"] += 1
+                        pass_done.notify_all()
                     if done.is_set():
                         break
         except BaseException as exc:  # pragma: no cover
