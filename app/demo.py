@@ -17,11 +17,9 @@ trace id and ground truth. Pair them with the (model, request_id) index:
 
 from __future__ import annotations
 
-import gc
 import os
 import sqlite3
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -31,6 +29,7 @@ from pydantic import BaseModel
 from app.baseline import compute_baseline
 from app.demo_catalogue import (DRIFT_EPISODES, INCIDENT, INJECTED_CONTEXT, INJECTED_ERROR, MODELS, Derived,
                                 ModelSpec, Numeric, VersionSpec)
+from app.gc_pause import gc_paused
 from app.models import Stage, Version
 from app.store import Store, StoreError
 from app.timeutil import now_ms as current_ms
@@ -233,18 +232,6 @@ def _summary_models(blocks: list[Any]) -> list[DemoModel]:
     return out
 
 
-@contextmanager
-def _without_gc() -> Iterator[None]:
-    """Millions of short-lived acyclic tuples: the cyclic GC would only rescan them, over and over."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _generate(rows: int, seed: int, clock: Any) -> list[Any]:
     from app.demo_traffic import customer_weights, generate, minute_weights
 
@@ -297,7 +284,7 @@ def build_demo_store(path: Path | str, *, rows: int = DEFAULT_ROWS, seed: int = 
     clock = _clock(current_ms() if now_ms is None else now_ms)
     side = path.with_name(path.name + ".building")
     _remove(side)
-    with _without_gc():
+    with gc_paused():  # millions of short-lived acyclic tuples: nothing for the cyclic GC to find
         blocks = _generate(rows, seed, clock)
         store = Store.open(side)
         try:

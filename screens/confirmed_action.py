@@ -1,0 +1,248 @@
+"""What the rollback and promotion modals share: an action that is slow to do by accident.
+
+The modal starts with Cancel focused, asks for a reason (written to the audit trail), and enables
+the action only once the operator has typed the model's name (and whatever else the subclass's
+``blocker`` asks for). Enter never acts: only the button does. The work runs in a thread worker
+with its own store connection, so the console keeps drawing while the endpoint answers; the
+outcome (succeeded / failed / unknown / refused, with the error, the elapsed time and the
+read-back) is shown here, the action button goes and Cancel becomes Close. Escape is refused
+while the work runs; after an outcome, closing refreshes the screens below.
+
+A subclass gives the widget id prefix (``PREFIX``: its ids are ``{PREFIX}-reason``,
+``-confirm``, ``-outcome``, ``-buttons``, ``-cancel``, ``-go``), its own escape binding, the
+widgets above the reason (``compose_head``) and after it (``compose_extra``), what blocks the
+action (``blocker``), and the work itself (``prepare_work``); ``refusal`` tells an error that means
+nothing was attempted from one that leaves the outcome unknown.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from widgets.safe_text import clean, safe_text
+
+if TYPE_CHECKING:
+    from app.config import Settings
+    from app.rollback import Outcome
+    from app.store import Store
+
+    # The work, run in the worker thread: (store, settings, started) -> the outcome.
+    Work = Callable[[Store, Settings, float], Outcome]
+
+_OUTCOME_STYLE = {"succeeded": "bold green", "failed": "bold red", "unknown": "bold yellow", "refused": "bold red"}
+
+
+class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
+    """Dismisses with the outcome (None: cancelled, or nothing known)."""
+
+    DEFAULT_CSS = """
+    ConfirmedActionScreen { align: center middle; }
+    ConfirmedActionScreen .action-box { width: 100; max-width: 100%; height: auto; max-height: 100%;
+        padding: 0 1; background: $surface; }
+    ConfirmedActionScreen Input { height: 1; border: none; padding: 0 1; background: $boost; margin-bottom: 1; }
+    ConfirmedActionScreen Input:focus { border: none; background: $accent 30%; }
+    ConfirmedActionScreen .action-outcome { height: auto; }
+    ConfirmedActionScreen .action-buttons { height: auto; align-horizontal: right; }
+    ConfirmedActionScreen Button { margin-left: 2; min-width: 10; }
+    """
+
+    PREFIX: ClassVar[str] = "action"  # the widget ids' prefix
+    BOX_ID: ClassVar[str] = "action-box"
+    REASON_PLACEHOLDER: ClassVar[str] = ""
+    GO_VARIANT: ClassVar[str] = "warning"
+    WORKER_GROUP: ClassVar[str] = "confirmed-act"
+    WORKER_DESCRIPTION: ClassVar[str] = "act"
+
+    class Finished(Message):
+        def __init__(self, outcome: "Outcome | None", error: str = "", *, attempted: bool = True) -> None:
+            super().__init__()
+            self.outcome = outcome
+            self.error = error
+            self.attempted = attempted
+
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        self.model = model
+        self.outcome: Outcome | None = None
+        self.running = False
+
+    # -- for subclasses ----------------------------------------------------------------------
+    def compose_head(self) -> ComposeResult:
+        """What stands above the reason: the title and what the action acts on."""
+        yield from ()
+
+    def compose_extra(self) -> ComposeResult:
+        """What stands between the reason and the typed name."""
+        yield from ()
+
+    def go_label(self) -> str:
+        return "Go"
+
+    def blocker(self) -> str | None:
+        """Why the action is not available yet (None: it is)."""
+        raise NotImplementedError
+
+    def prepare_work(self) -> "tuple[Text, Work] | None":
+        """Read on the UI thread what the work needs; return the text shown while it runs and the
+        work itself (None: nothing to do after all)."""
+        raise NotImplementedError
+
+    def refusal(self, error: Exception) -> str | None:
+        """The error means nothing was attempted: what to show after "refused " (None: the outcome
+        is unknown)."""
+        return None
+
+    def mounted(self) -> None:
+        """After Cancel has the focus."""
+
+    def update_action(self) -> None:
+        self.query_one(f"#{self.PREFIX}-go", Button).disabled = self.blocker() is not None
+
+    def after_enter(self, box: Input) -> None:
+        """Enter was pressed in ``box``: it moves on, never acts."""
+        self.focus_next()
+
+    def freeze(self) -> None:
+        """The work starts: nothing may change any more."""
+        self.query_one(f"#{self.PREFIX}-go", Button).disabled = True
+        for box in self.query(Input):
+            box.disabled = True
+
+    # -- the shared modal ----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        p = self.PREFIX
+        with Vertical(id=self.BOX_ID, classes="action-box"):
+            yield from self.compose_head()
+            yield Static(Text("Reason (written to the audit trail)", style="dim"))
+            yield Input(placeholder=self.REASON_PLACEHOLDER, id=f"{p}-reason")
+            yield from self.compose_extra()
+            yield Static(Text.assemble(("Type the model name ", "dim"), safe_text(self.model, style="bold"),
+                                       (" to enable the action", "dim")))
+            yield Input(placeholder=clean(self.model), id=f"{p}-confirm")
+            yield Static(id=f"{p}-outcome", classes="action-outcome")
+            with Horizontal(id=f"{p}-buttons", classes="action-buttons"):
+                yield Button("Cancel", id=f"{p}-cancel", classes="action-cancel")
+                yield Button(self.go_label(), id=f"{p}-go", classes="action-go", variant=self.GO_VARIANT,
+                             disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one(f"#{self.PREFIX}-cancel", Button).focus()  # the safe choice is the default one
+        self.mounted()
+
+    def value(self, name: str) -> str:
+        """What is typed in the ``{PREFIX}-{name}`` box, stripped ("" when there is no such box)."""
+        boxes = self.query(f"#{self.PREFIX}-{name}")
+        return boxes.first(Input).value.strip() if boxes else ""
+
+    def confirmed(self) -> bool:
+        return self.value("confirm") == self.model
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.update_action()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()  # Enter never performs the action: it moves on; only the button (or its key) does
+        self.after_enter(event.input)
+
+    @on(Button.Pressed, ".action-cancel")
+    def _cancel_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_cancel()
+
+    @on(Button.Pressed, ".action-go")
+    def _go_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if self.blocker() is not None:
+            return  # belt and braces: a disabled button sends nothing, but state may have moved
+        started = time.monotonic()  # the elapsed time runs from the confirmation
+        prepared = self.prepare_work()
+        if prepared is None:
+            return
+        pending, work = prepared
+        self.running = True
+        self.freeze()
+        self.query_one(f"#{self.PREFIX}-outcome", Static).update(pending)
+        app = self.app
+        self.run_worker(partial(self._perform, app.db_path, app.settings, work, started),  # type: ignore[attr-defined]
+                        name="perform", group=self.WORKER_GROUP, description=self.WORKER_DESCRIPTION,
+                        exclusive=True, exit_on_error=False, thread=True)
+
+    def _perform(self, db_path: Path, settings: "Settings", work: "Work", started: float) -> None:
+        from app.store import Store
+
+        try:
+            with Store.open(db_path) as store:
+                outcome = work(store, settings, started)
+        except Exception as exc:
+            refused = self.refusal(exc)
+            if refused is not None:  # nothing was attempted: not an unknown outcome
+                self.post_message(self.Finished(None, refused, attempted=False))
+            else:  # the outcome is then unknown: say so, never guess
+                self.post_message(self.Finished(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            return
+        self.post_message(self.Finished(outcome))
+
+    def on_confirmed_action_screen_finished(self, message: Finished) -> None:
+        self.running = False
+        self.outcome = message.outcome
+        box = self.query_one(f"#{self.PREFIX}-outcome", Static)
+        if message.outcome is None and not message.attempted:
+            box.update(Text.assemble(("refused ", "bold red"), safe_text(message.error)))
+        elif message.outcome is None:
+            box.update(Text.assemble(("unknown: ", "bold yellow"), safe_text(message.error),
+                                     " (look at the endpoint and the audit trail)"))
+        else:
+            box.update(outcome_text(message.outcome))
+        self.query_one(f"#{self.PREFIX}-go", Button).display = False
+        cancel = self.query_one(f"#{self.PREFIX}-cancel", Button)
+        cancel.label = "Close"
+        cancel.focus()
+
+    def action_cancel(self) -> None:
+        if self.running:
+            self.notify("waiting for the outcome: the modal closes once it is known", severity="warning")
+            return
+        self.dismiss(self.outcome)
+        if self.outcome is not None:
+            # The screens below show the new active version and the audit rows.
+            self.app.call_later(self.app.action_refresh)  # type: ignore[attr-defined]
+
+
+def outcome_text(outcome: "Outcome") -> Text:
+    """The outcome as the operator reads it: status, elapsed time, read-back, health, error."""
+    text = Text.assemble((outcome.status.upper(), _OUTCOME_STYLE.get(outcome.status, "bold")))
+    if outcome.status == "refused":
+        text.append(": ")
+        text.append_text(safe_text(outcome.error, keep_newlines=False))
+        return text
+    text.append(f" in {outcome.elapsed_ms / 1000:.2f} s  ", style="")
+    text.append("read back: ", style="dim")
+    text.append_text(safe_text(outcome.readback or "nothing", width=16, style="bold"))
+    text.append(" serving", style="dim")
+    if outcome.previous is not None:
+        text.append("  (was ", style="dim")
+        text.append_text(safe_text(outcome.previous, width=16))
+        text.append(")", style="dim")
+    if outcome.health is not None:
+        text.append("  health ", style="dim")
+        text.append(outcome.health.state.value)
+    if outcome.error:
+        text.append("\n")
+        text.append_text(safe_text(outcome.error, width=300))
+    if outcome.audit_ids:
+        text.append(f"\naudit entries #{', #'.join(str(i) for i in outcome.audit_ids)}", style="dim")
+    return text
