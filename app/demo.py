@@ -106,7 +106,9 @@ class DemoSummary(BaseModel):
             lines.append(f"  {model.name:<16} {model.task:<15} champion {model.champion}; {others}")
         for episode in self.drift_episodes:
             lines.append(f"  drift:    {episode.description}")
-        lines.append(f"  incident: {self.incident.description} ({ms_to_iso(self.incident.start_ms)[:16]}Z)")
+        # Both ends: the description names the rollback, which happened at the end.
+        lines.append(f"  incident: {self.incident.description} "
+                     f"({ms_to_iso(self.incident.start_ms)[:16]}Z to {ms_to_iso(self.incident.end_ms)[11:16]}Z)")
         return lines
 
 
