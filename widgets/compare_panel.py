@@ -65,7 +65,9 @@ def stats_table(c: "Comparison") -> Table:
     table.add_column("", style="dim", no_wrap=True)
     table.add_column(safe_text(c.champion.version, width=18, style="bold"), justify="right", no_wrap=True)
     table.add_column(safe_text(c.challenger.version, width=18, style="bold"), justify="right", no_wrap=True)
-    table.add_column("paired diff", justify="right", no_wrap=True)
+    # The percentile of the per-request difference (challenger - champion on the same request), which is
+    # not the difference of the two percentiles beside it.
+    table.add_column("per-request Δ", justify="right", no_wrap=True)
     a, b = c.champion, c.challenger
     table.add_row("requests", f"{a.requests:,}", f"{b.requests:,}", "")
     table.add_row("error rate", _pct(a.error_rate, 2), _pct(b.error_rate, 2), "")
@@ -131,7 +133,8 @@ def verdict_text(verdict: "Verdict | None", problem: str | None) -> Text:
         text.append("  ✓ " if rule.passed else "  ✗ ", style="green" if rule.passed else "bold red")
         text.append(f"{rule.name}: ")
         text.append(rule.measured, style="bold")
-        text.append(f"  needs {rule.required}", style="dim")
+        # On a line of its own: a rule and its requirement together overflow 80 columns and wrap mid-expression.
+        text.append(f"\n      needs {rule.required}", style="dim")
     return text
 
 
