@@ -19,6 +19,8 @@ import click
 from app.cli import CliContext, pass_cli
 
 EXIT_INTERRUPTED = 130
+# A demo store older than this is rebuilt: its traffic stops at build time, the console is about now.
+STALE_AFTER_MS = 3_600_000
 
 
 @click.command()
@@ -38,11 +40,13 @@ def demo(cli: CliContext, db_option: Path | None, rows: int | None, seed: int | 
     Four models with champions, challengers and archived versions, 30 days of predictions
     with late ground truth, two drift episodes, an incident and its rollback, baselines,
     model cards, readiness checklists and an audit history. A finished demo store is reused
-    unless --rebuild (or a different --rows/--seed) is given. The console talks to a demo
+    unless --rebuild (or a different --rows/--seed) is given, or its traffic ended over an hour
+    ago (it is rebuilt with the same size and seed). The console talks to a demo
     serving endpoint on 127.0.0.1 (modeldeck's http protocol), so rollback works for real.
     """
     from app.config import default_demo_db_path
     from app.demo import DEFAULT_ROWS, DEFAULT_SEED, build_demo_store, existing_demo
+    from app.timeutil import now_ms as current_ms
 
     if db_option is not None:
         path = db_option
@@ -59,6 +63,14 @@ def demo(cli: CliContext, db_option: Path | None, rows: int | None, seed: int | 
             click.echo(f"modeldeck: {path} holds a demo of {found.rows:,} rows (seed {found.seed}); "
                        f"building one with {', '.join(differs)}", err=True)
             rebuild = True
+    if found is not None and not rebuild and current_ms() - found.now_ms > STALE_AFTER_MS:
+        # Its traffic ends when it was built: an old demo shows an idle fleet and failing readiness.
+        hours = (current_ms() - found.now_ms) / 3_600_000
+        click.echo(f"modeldeck: the demo store's traffic ended {hours:.1f} h ago; building a fresh one "
+                   "so the console shows recent traffic", err=True)
+        rows = found.rows if rows is None else rows
+        seed = found.seed if seed is None else seed
+        rebuild = True
     if found is not None and not rebuild:
         summary = found
         head = (f"Reusing the demo store {path} ({summary.rows:,} predictions, built in {summary.seconds:.1f} s; "

@@ -20,6 +20,7 @@ from app.cli import main
 from app.demo import PREDICTION_FEATURE, build_demo_store, existing_demo
 from app.models import Stage
 from app.store import Store, StoreError
+from app.timeutil import now_ms
 
 NOW_MS = 1_795_478_400_000  # 2026-11-24T00:00:00Z
 DAY_MS = 86_400_000
@@ -208,6 +209,22 @@ def test_no_tui_builds_prints_what_is_inside_and_reuses_it_next_time(tmp_path: P
     assert rebuilt.exit_code == 0 and "building one with --rows 2000" in rebuilt.stderr
     assert rows(path, "SELECT count(*) FROM predictions") == [(2000,)]
     assert not list(tmp_path.glob("*.building*"))
+
+
+def test_a_demo_store_whose_traffic_ended_hours_ago_is_rebuilt_with_its_size_and_seed(tmp_path: Path,
+                                                                                      isolated: Path):
+    path = tmp_path / "old-demo.db"
+    three_hours_ago = now_ms() - 3 * 3_600_000
+    build_demo_store(path, rows=1500, seed=7, now_ms=three_hours_ago, baseline_rows=300)
+
+    result = demo("--db", str(path), "demo", "--no-tui")
+    assert result.exit_code == 0, result.output
+    assert "traffic ended 3.0 h ago; building a fresh one" in result.stderr
+    assert f"Built the demo store {path}" in result.stdout
+    newest = rows(path, "SELECT max(ts) FROM predictions")[0][0]
+    assert newest > three_hours_ago + 2 * 3_600_000  # the traffic now runs up to about now
+    assert rows(path, "SELECT count(*) FROM predictions") == [(1500,)]
+    assert existing_demo(path).seed == 7
 
 
 def test_default_location_is_demo_db_in_the_data_dir_never_the_configured_store(tmp_path: Path, isolated: Path,
