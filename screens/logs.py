@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 PAGE_SIZE = 50
 EDGE_MARGIN = 10  # read the next page when the cursor is this close to the end of what is held
 AROUND_MS = 3_600_000  # `a`: the entity's predictions an hour either side
+ANCHOR_PAGES = 40  # `a` reads at most this many pages looking for the record it started from
 WIDE = 140  # at this width and above the detail sits beside the results
 
 
@@ -56,6 +57,7 @@ def for_model(model: str) -> "LogsScreen":
 class _Fetch:
     kind: str  # "first" | "older" | "newer"
     generation: int
+    anchor: int | None = None  # "first" only: the store id of the record the cursor should land on
 
 
 class _Connections:
@@ -92,12 +94,13 @@ class LogsScreen(Screen):
         Binding("a", "around", "Entity ±1h", id="logs.around"),
         Binding("x", "export", "Export", id="logs.export"),
         Binding("m", "open_model", "Model", id="logs.open_model"),
-        Binding("escape", "escape", "Back", id="logs.back", show=False),
+        Binding("escape", "back", "Back", id="logs.back"),
         Binding("ctrl+r", "refresh", "Refresh", id="logs.refresh", show=False),
     ]
 
     DEFAULT_CSS = """
-    LogsScreen #logs-error { height: auto; padding: 0 1; color: $error; }
+    LogsScreen #logs-error { height: auto; padding: 0 1; color: $error; display: none; }
+    LogsScreen #logs-error.shown { display: block; }
     LogsScreen #logs-body { height: 1fr; }
     LogsScreen #logs-table { height: 1fr; min-height: 4; }
     LogsScreen #logs-detail { height: 1fr; min-height: 4; }
@@ -105,6 +108,10 @@ class LogsScreen(Screen):
     LogsScreen #logs-body.wide #logs-table { width: 3fr; height: 1fr; }
     LogsScreen #logs-body.wide #logs-detail { width: 2fr; height: 1fr; border-top: none;
                                              border-left: solid $panel-lighten-1; }
+    /* enter: the record alone under the title, with the key bar (esc goes back to the results) */
+    LogsScreen.record #logs-query, LogsScreen.record #logs-error, LogsScreen.record #logs-table,
+    LogsScreen.record #logs-status { display: none; }
+    LogsScreen.record #logs-body #logs-detail { border-top: none; border-left: none; width: 1fr; }
     LogsScreen #logs-export { height: 1; padding: 0 1; display: none; }
     LogsScreen #logs-export.running { display: block; }
     LogsScreen #logs-export Static { width: auto; margin-right: 1; }
@@ -112,11 +119,14 @@ class LogsScreen(Screen):
     """
 
     class PageLoaded(Message):
-        def __init__(self, fetch: _Fetch, page: "Page", elapsed_ms: float) -> None:
+        def __init__(self, fetch: _Fetch, page: "Page", elapsed_ms: float, *, skipped: int = 0,
+                     previous: "Page | None" = None) -> None:
             super().__init__()
             self.fetch = fetch
             self.page = page
             self.elapsed_ms = elapsed_ms
+            self.skipped = skipped  # rows before ``previous`` (or ``page``): its absolute position
+            self.previous = previous  # the page above ``page`` when reading down to an anchor
 
     class CountLoaded(Message):
         def __init__(self, generation: int, count: "Count") -> None:
@@ -161,6 +171,7 @@ class LogsScreen(Screen):
         self._models: list[str] = []
         self._features: list[str] = []
         self._contexts: list[str] = []
+        self._record_open = False
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -179,7 +190,6 @@ class LogsScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#logs-error").display = False
         self._show_title()
         self._layout_for(self.size.width)
         self.query_one(LogTable).focus() if self.initial_query else self.query_one(QueryBar).focus()
@@ -196,6 +206,12 @@ class LogsScreen(Screen):
     def _show_title(self) -> None:
         app = self.app
         title = Text.assemble(("logs", "bold"), "  ", safe_text(app.db_path.name, style="dim"))  # type: ignore[attr-defined]
+        row = self._current() if self._record_open else None
+        if row is not None:
+            title = Text.assemble(("logs", "bold"), " › ", ("record ", "bold"),
+                                  safe_text(row.get("request_id"), style="bold", width=40), "  ",
+                                  safe_text(row.get("model"), style="dim", width=24), " ",
+                                  safe_text(row.get("version"), style="dim", width=16))
         self.query_one("#logs-title", Static).update(title)
 
     def on_unmount(self) -> None:
@@ -228,8 +244,11 @@ class LogsScreen(Screen):
         self._models, self._features, self._contexts = message.models, message.features, message.contexts
 
     # -- running a query -------------------------------------------------------------------
-    def run_query(self, text: str) -> None:
-        """Parse (here: cheap, no store) and start reading the first page and the bounded count."""
+    def run_query(self, text: str, *, anchor: int | None = None) -> None:
+        """Parse (here: cheap, no store) and start reading the first page and the bounded count.
+
+        ``anchor``: the store id of a record among the results to put the cursor on.
+        """
         app = self.app
         try:
             query = parse(text, now=app.now_ms())  # type: ignore[attr-defined]
@@ -245,18 +264,18 @@ class LogsScreen(Screen):
         # The older query's reads stop now instead of competing with the new one.
         self._connections.interrupt("page", "count")
         self._status(Text("searching…", style="dim"))
-        self._fetch(app.db_path, query, _Fetch("first", self.generation), None)  # type: ignore[attr-defined]
+        self._fetch(app.db_path, query, _Fetch("first", self.generation, anchor), None)  # type: ignore[attr-defined]
         self._count(app.db_path, query, self.generation)  # type: ignore[attr-defined]
 
     def _show_error(self, text: str, error: SearchError | None) -> None:
         box = self.query_one("#logs-error", Static)
+        box.set_class(error is not None, "shown")
         if error is None:
-            box.display = False
             return
         # A caret under the offending token (the bar has one cell of padding).
         caret = " " * (error.column - 1) + "^" * max(1, min(len(error.token), 60))
+        # The message wraps (a Static of plain Text), so a long "did you mean" list is read whole.
         box.update(Text.assemble((caret, "bold"), "\n", (f"{clean(error.message)} (column {error.column})", "")))
-        box.display = True
 
     @on(Input.Changed, "#logs-query")
     def _typed(self, event: Input.Changed) -> None:
@@ -299,12 +318,22 @@ class LogsScreen(Screen):
             try:
                 searcher = Searcher(store.conn)
                 started = time.perf_counter()
+                skipped, previous = 0, None
                 if fetch.kind == "older":
                     page = searcher.page(query, after=cursor, limit=PAGE_SIZE)
                 elif fetch.kind == "newer":
                     page = searcher.page(query, before=cursor, limit=PAGE_SIZE)
                 else:
                     page = searcher.page(query, limit=PAGE_SIZE)
+                    # `a`: read on (keyset pages, bounded) to the page holding the record we came from.
+                    for _ in range(ANCHOR_PAGES):
+                        if fetch.anchor is None or not page.has_older or any(
+                                r["id"] == fetch.anchor for r in page.rows):
+                            break
+                        if get_current_worker().is_cancelled:
+                            return
+                        skipped += len(previous.rows) if previous is not None else 0
+                        previous, page = page, searcher.page(query, after=page.last, limit=PAGE_SIZE)
                 elapsed = (time.perf_counter() - started) * 1000
             except sqlite3.OperationalError as exc:
                 if "interrupted" in str(exc) and fetch.generation != self.generation:
@@ -312,7 +341,7 @@ class LogsScreen(Screen):
                 raise
             finally:
                 self._connections.unset("page", store.conn)
-        self.post_message(self.PageLoaded(fetch, page, elapsed))
+        self.post_message(self.PageLoaded(fetch, page, elapsed, skipped=skipped, previous=previous))
 
     @work(thread=True, exclusive=True, group="logs-count", exit_on_error=False, description="count results")
     def _count(self, db_path: Path, query: Query, generation: int) -> None:
@@ -343,9 +372,17 @@ class LogsScreen(Screen):
         table = self.query_one(LogTable)
         window = self.window
         if message.fetch.kind == "first":
-            window.reset(message.page)
+            if message.previous is None:
+                window.reset(message.page)
+            else:
+                # Read down to an anchor: hold the page above it too, numbered where they are.
+                window.reset(message.previous)
+                window.add_older(message.page)
+                window.offset, window.has_newer = message.skipped, message.skipped > 0
             self.elapsed_ms = message.elapsed_ms
-            table.show(window.rows, 0)
+            anchor = message.fetch.anchor
+            at = next((i for i, r in enumerate(window.rows) if r["id"] == anchor), 0) if anchor is not None else 0
+            table.show(window.rows, at)
         else:
             cursor = table.cursor_row
             on_screen = cursor - int(table.scroll_y)
@@ -371,6 +408,8 @@ class LogsScreen(Screen):
             return  # stale: posted while the table was being refilled (the cursor passes row 0)
         if 0 <= index < len(self.window.rows):
             self.query_one(RecordDetail).show(self.window.rows[index])
+            if self._record_open:
+                self._show_title()  # the title names the record shown (ctrl+r may have moved the cursor)
         self._maybe_fetch(index)
         self.call_after_refresh(self._show_range)
 
@@ -421,12 +460,29 @@ class LogsScreen(Screen):
         return self.window.rows[index] if 0 <= index < len(self.window.rows) else None
 
     def action_focus_query(self) -> None:
+        self._close_record()
         self.query_one(QueryBar).focus()
 
-    def action_escape(self) -> None:
-        if self.maximized is not None:
-            self.minimize()
+    def _open_record(self) -> None:
+        self._record_open = True
+        self.add_class("record")
+        self._show_title()
+        self.query_one(RecordDetail).focus()
+
+    def _close_record(self) -> None:
+        if self._record_open:
+            self._record_open = False
+            self.remove_class("record")
+            self._show_title()
             self.query_one(LogTable).focus()
+
+    @property
+    def record_open(self) -> bool:
+        return self._record_open
+
+    def action_back(self) -> None:
+        if self._record_open:
+            self._close_record()
         elif isinstance(self.focused, QueryBar) and self.window.rows:
             self.query_one(LogTable).focus()
         else:
@@ -436,10 +492,8 @@ class LogsScreen(Screen):
     def _selected(self, event: DataTable.RowSelected) -> None:
         # enter: the record full screen (80x24 leaves the detail little room); esc comes back.
         event.stop()
-        detail = self.query_one(RecordDetail)
         if self._current() is not None:
-            self.maximize(detail, container=False)
-            detail.focus()
+            self._open_record()
 
     def action_refresh(self) -> None:
         self.run_query(self.query_text)
@@ -467,7 +521,8 @@ class LogsScreen(Screen):
         bar.remember(self.query_text)
         bar.value = text
         bar.remember(text)
-        self.run_query(text)
+        self._close_record()
+        self.run_query(text, anchor=row["id"])  # the cursor stays on this record in the new results
 
     def action_open_model(self) -> None:
         from screens.model import ModelScreen
@@ -488,8 +543,10 @@ class LogsScreen(Screen):
             self.notify("an export is already running", severity="warning", markup=False)
             return
         name = time.strftime("modeldeck-logs-%Y%m%d-%H%M%S.jsonl", time.gmtime(self.app.now_ms() / 1000))  # type: ignore[attr-defined]
+        # The whole absolute path, in the note too: the input scrolls and would show only its end.
+        target = Path.cwd().resolve() / name
         self.app.push_screen(Prompt("Export results", "File (.jsonl: the ingest format, .csv: a table)",
-                                    value=str(Path.cwd() / name)), self._export_to)
+                                    value=str(target), note=f"into {target.parent}/"), self._export_to)
 
     def _export_to(self, answer: str | list[str] | None) -> None:
         from app.export import format_for

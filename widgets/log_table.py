@@ -2,21 +2,32 @@
 
 It shows whatever rows it is handed (the screen keeps that to a few pages) and never reads
 the store. Cells are untrusted text: cut to their width and shown literally.
+
+Width goes to the columns an operator reads first: the version (v3.1.2 and v3.2.1 must stay
+apart) and the model get their whole text before the entity and the request id get any; a
+column that cannot have a useful width is left out (the detail below shows every field).
+Text that still does not fit is cut in the middle, so "fraud-scorer-v2" and "fraud-scorer-v3"
+keep the ends that tell them apart.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from widgets.nav_table import NavTable
-from widgets.safe_text import safe_text
+from widgets.safe_text import ELLIPSIS, clean
 
-# (key, label, minimum width, share of the spare width)
-_COLUMNS = (("ts", "time", 14, 0), ("model", "model", 8, 2), ("version", "ver", 4, 1),
-            ("request_id", "request", 10, 3), ("entity_id", "entity", 8, 2), ("status", "st", 3, 0),
-            ("score", "score", 5, 0), ("latency_ms", "ms", 5, 0))
+# Columns in display order: (key, label). Time, status, score and latency have fixed widths.
+_ORDER = (("ts", "time"), ("model", "model"), ("version", "ver"), ("request_id", "request"),
+          ("entity_id", "entity"), ("status", "st"), ("score", "score"), ("latency_ms", "ms"))
+_FIXED = {"ts": 14, "status": 3, "score": 5, "latency_ms": 5}
+# Text columns by priority: (key, narrowest useful width, widest ever, width before any rows arrive).
+# The version and the model are always shown; the others only when their minimum fits.
+_FLEX = (("version", 3, 16, 6), ("model", 6, 24, 14), ("entity_id", 6, 24, 10), ("request_id", 12, 26, 21))
+_ALWAYS = ("version", "model")
 _PADDING = 2  # DataTable's cell padding, both sides
 
 
@@ -25,6 +36,29 @@ def _time(ms: int) -> str:
 
     iso = ms_to_iso(ms)
     return f"{iso[5:10]} {iso[11:19]}"
+
+
+def cut_middle(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, an ellipsis replacing its middle (both ends tell ids apart)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    room = width - 1
+    head_room, tail_room = (room + 1) // 2, room // 2
+    head, used = [], 0
+    for char in text:
+        if used + cell_len(char) > head_room:
+            break
+        head.append(char)
+        used += cell_len(char)
+    tail, used = [], 0
+    for char in reversed(text):
+        if used + cell_len(char) > tail_room:
+            break
+        tail.append(char)
+        used += cell_len(char)
+    return "".join(head) + ELLIPSIS + "".join(reversed(tail))
 
 
 def _cell(key: str, row: dict[str, Any], width: int) -> Text | str:
@@ -37,7 +71,27 @@ def _cell(key: str, row: dict[str, Any], width: int) -> Text | str:
         if value is None:
             return "—"
         return f"{value:.3f}" if key == "score" else f"{value:.0f}"
-    return safe_text("—" if value is None else value, width=width)
+    return Text(cut_middle(clean("—" if value is None else value), width), no_wrap=True, end="")
+
+
+def fit_columns(width: int, wants: dict[str, int]) -> tuple[tuple[str, str, int], ...]:
+    """The shown columns as (key, label, width) for a table ``width`` cells wide.
+
+    ``wants`` is the widest text seen per flexible column (capped to its widest ever).
+    """
+    room = max(0, width - 2 - sum(w + _PADDING for w in _FIXED.values()))
+    widths: dict[str, int] = {}
+    for key, minimum, widest, _ in _FLEX:
+        want = max(minimum, min(widest, wants[key]))
+        if key in _ALWAYS:
+            widths[key] = max(minimum, min(want, room - _PADDING))
+        elif room - _PADDING >= minimum:
+            widths[key] = min(want, room - _PADDING)
+        else:
+            continue
+        room -= widths[key] + _PADDING
+    return tuple((key, label, _FIXED.get(key) or widths[key]) for key, label in _ORDER
+                 if key in _FIXED or key in widths)
 
 
 class LogTable(NavTable):
@@ -46,33 +100,37 @@ class LogTable(NavTable):
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("zebra_stripes", True)
         super().__init__(**kwargs)
-        self._widths: tuple[int, ...] = ()
+        self._columns: tuple[tuple[str, str, int], ...] = ()
         self._rows: Sequence[dict[str, Any]] = ()
+        # The widest text seen so far per column: only grows, so columns do not jump while paging.
+        self._wants = {key: start for key, _, _, start in _FLEX}
 
-    def _fit(self) -> tuple[int, ...]:
-        available = max(0, (self.size.width or 80) - 2 - _PADDING * len(_COLUMNS))
-        widths = [minimum for _, _, minimum, _ in _COLUMNS]
-        spare = max(0, available - sum(widths))
-        shares = sum(share for *_, share in _COLUMNS)
-        for i, (*_, share) in enumerate(_COLUMNS):
-            widths[i] += spare * share // shares
-        widths[1] = min(widths[1], 24)
-        widths[2] = min(widths[2], 10)
-        widths[4] = min(widths[4], 24)
-        return tuple(widths)
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        return tuple(key for key, _, _ in self._columns)
+
+    def _fit(self) -> tuple[tuple[str, str, int], ...]:
+        return fit_columns(self.size.width or 80, self._wants)
+
+    def _measure(self, rows: Sequence[dict[str, Any]]) -> None:
+        for key, _, widest, _ in _FLEX:
+            longest = max((cell_len(clean(row.get(key) or "")) for row in rows), default=0)
+            self._wants[key] = max(self._wants[key] if self._rows else 0, min(widest, longest), 3)
 
     def show(self, rows: Sequence[dict[str, Any]], cursor: int = 0, *, keep_screen_row: int | None = None) -> None:
         """Replace the rows; put the cursor on ``cursor``, ``keep_screen_row`` lines below the top."""
-        widths = self._fit()
-        if widths != self._widths:
+        if rows:
+            self._measure(rows)
+        columns = self._fit()
+        if columns != self._columns:
             self.clear(columns=True)
-            for (key, label, _, _), width in zip(_COLUMNS, widths):
+            for key, label, width in columns:
                 self.add_column(label, key=key, width=width)
-            self._widths = widths
+            self._columns = columns
         else:
             self.clear()
         self._rows = rows
-        self.add_rows([_cell(key, row, width) for (key, *_), width in zip(_COLUMNS, widths)] for row in rows)
+        self.add_rows([_cell(key, row, width) for key, _, width in columns] for row in rows)
         if not rows:
             return
         cursor = max(0, min(cursor, len(rows) - 1))
@@ -82,5 +140,5 @@ class LogTable(NavTable):
             self.scroll_to(y=max(0, cursor - keep_screen_row), animate=False, immediate=True)
 
     def refit(self) -> None:
-        if self._rows and self._fit() != self._widths:
+        if self._rows and self._fit() != self._columns:
             self.show(self._rows, self.cursor_row, keep_screen_row=self.cursor_row - int(self.scroll_y))

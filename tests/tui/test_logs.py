@@ -17,6 +17,7 @@ from app.store.predictions import record_from_row
 from screens.logs import LogsScreen
 from screens.model import ModelScreen
 from tests.integration.search_support import BASE_MS, SPAN_MS, random_records, to_row
+from widgets.key_bar import KeyBar
 from widgets.log_table import LogTable
 from widgets.query_bar import QueryBar
 from widgets.record_detail import RecordDetail
@@ -139,6 +140,11 @@ async def test_bad_query_names_the_token_and_runs_nothing(logs_db: Path) -> None
         error = str(screen.query_one("#logs-error").render())
         assert "did you mean latency_ms" in error and "column 13" in error
         assert error.splitlines()[0] == " " * 12 + "^" * len("latncy>5")
+        # The long "did you mean ... fields: ..." message wraps at 80 columns instead of being cut.
+        await pilot.pause()
+        box = screen.query_one("#logs-error")
+        assert box.size.width <= 80 and box.size.height >= 3
+        assert len(error) > box.size.width and error.rstrip().endswith("(column 13)")
         await pilot.press("enter")
         await settle(pilot)
         assert screen.generation == before and isinstance(screen.focused, QueryBar)
@@ -158,9 +164,16 @@ async def test_open_a_record_copy_its_id_and_look_around(logs_db: Path) -> None:
         assert not any(ch in text for ch in "\x1b\x07\u202e")
         await pilot.press("enter")
         await pilot.pause()
-        assert screen.maximized is screen.query_one(RecordDetail)
+        # Full screen: the record under a title naming it, and the key bar says how to leave.
+        assert screen.record_open and screen.query_one(LogTable).display is False
+        assert screen.query_one(RecordDetail).region.height > 20  # the whole screen but title and key bar
+        title = str(screen.query_one("#logs-title").render())
+        assert "record" in title and newest["request_id"] in title
+        keys = str(screen.query_one(KeyBar).render())
+        assert keys.startswith("esc Back") and "c Copy id" in keys
         await pilot.press("escape")
-        assert screen.maximized is None and isinstance(app.screen, LogsScreen)
+        assert not screen.record_open and isinstance(app.screen, LogsScreen)
+        assert isinstance(screen.focused, LogTable) and "record" not in str(screen.query_one("#logs-title").render())
         await pilot.press("c")
         assert app.clipboard == newest["request_id"]
         await pilot.press("a")
@@ -168,6 +181,8 @@ async def test_open_a_record_copy_its_id_and_look_around(logs_db: Path) -> None:
         bar = screen.query_one(QueryBar)
         assert bar.value.startswith("entity:cust-7 since:")
         rows = screen.window.rows
+        # The cursor stays on the record we started from, not on the newest of the new results.
+        assert screen.query_one(LogTable).cursor_row == [r["id"] for r in rows].index(newest["id"])
         assert rows and all(r["entity_id"] == "cust-7" and abs(r["ts"] - newest["ts"]) <= 3_600_001 for r in rows)
         assert rows == [r for r in rows if r["model"] in ("fraud", "churn", "eta")]  # every model of the entity
         # Up in the query bar brings back the query before.
@@ -180,6 +195,66 @@ async def test_open_a_record_copy_its_id_and_look_around(logs_db: Path) -> None:
         assert isinstance(app.screen, ModelScreen) and app.screen.model == "fraud"
         await pilot.press("escape")
         assert app.screen is screen
+
+
+async def test_a_record_far_down_the_results_keeps_the_cursor(logs_db: Path) -> None:
+    """`a` from a record: the new results open on that record even when it is pages down."""
+    expected = expected_ids(logs_db, "model:fraud")
+    app = make_app(logs_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_logs(pilot, "")
+        screen.run_query("model:fraud", anchor=expected[130])
+        await settle(pilot)
+        table = screen.query_one(LogTable)
+        assert screen.window.offset + table.cursor_row == 130
+        assert screen.window.rows[table.cursor_row]["id"] == expected[130]
+        check_window(screen, expected)
+        assert status(app).startswith(f"{screen.window.offset + int(table.scroll_y) + 1}-")
+        # And by key: `a` on a record that is not its entity's newest in the hour around it.
+        from app.timeutil import ms_to_iso
+
+        for index, row in enumerate(screen.window.rows):
+            if not row["entity_id"]:
+                continue
+            around = expected_ids(logs_db, f"entity:{row['entity_id']} since:{ms_to_iso(row['ts'] - 3_600_000)} "
+                                           f"until:{ms_to_iso(row['ts'] + 3_600_001)}")
+            if around.index(row["id"]) > 0:
+                break
+        else:
+            pytest.fail("every record is its entity's newest: the data changed")
+        table.focus()
+        table.move_cursor(row=index)
+        await pilot.pause()
+        await pilot.press("a")
+        await settle(pilot)
+        assert screen.window.offset + table.cursor_row == around.index(row["id"])
+        assert screen.window.rows[table.cursor_row]["id"] == row["id"] and row["request_id"] in detail_text(app)
+
+
+async def test_versions_and_models_readable_at_80_columns(logs_db: Path) -> None:
+    """At 80 columns v3.1.2 and v3.2.1 stay apart, and whole model names fit (the request id gives way)."""
+    records = random_records(40, seed=5)
+    for i, record in enumerate(records):
+        record["model"] = ("credit-limit", "churn-predictor", "fraud-scorer")[i % 3]
+        record["version"] = ("v3.1.2", "v3.2.1", "2024-01-15-build-7f3a9c")[i % 3]
+    db = logs_db.parent / "versions.db"
+    if not db.exists():
+        with Store.open(db) as store:
+            write_all(store.conn, [[to_row(r) for r in records]])
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_logs(pilot, "")
+        table = screen.query_one(LogTable)
+        cells = {str(table.get_row_at(i)[table.shown_columns.index("version")]) for i in range(table.row_count)}
+        assert {"v3.1.2", "v3.2.1"} <= cells
+        long = next(c for c in cells if c.startswith("2024"))
+        assert "…" in long and long.startswith("2024-") and long.endswith("7f3a9c")  # cut in the middle: both ends kept
+        models = {str(table.get_row_at(i)[table.shown_columns.index("model")]) for i in range(table.row_count)}
+        assert models == {"credit-limit", "churn-predictor", "fraud-scorer"}
+        assert "request_id" not in table.shown_columns  # least useful here: left to the detail below
+        await pilot.resize_terminal(130, 30)  # under WIDE: the table has the whole width
+        await pilot.pause()
+        assert "request_id" in table.shown_columns and "entity_id" in table.shown_columns
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "csv"])
@@ -198,7 +273,8 @@ async def test_export_the_results_with_a_progress_bar(logs_db: Path, tmp_path: P
         await pilot.press("x")
         await pilot.pause()
         box = app.screen.query_one(Input)
-        assert box.value.endswith(".jsonl")
+        assert box.value.endswith(".jsonl") and Path(box.value).is_absolute()
+        assert str(Path.cwd().resolve()) in " ".join(str(s.render()) for s in app.screen.query("Static"))
         target = tmp_path / f"hits.{suffix}"
         box.value = str(target)
         await pilot.press("enter")
