@@ -78,12 +78,21 @@ def _drift_holds(point: "DriftPoint", threshold: float | None) -> bool:
     return point.value >= threshold
 
 
+def _judged_drift(store: "Store", model: str, min_rows: int | None) -> dict[str, "DriftPoint"]:
+    """The newest hourly window with enough current rows: a window with too few rows never fires a rule."""
+    from app.drift import DEFAULT_MIN_ROWS
+    from app.drift_windows import latest_verdict_window
+
+    points = latest_verdict_window(store, model, DEFAULT_MIN_ROWS if min_rows is None else min_rows)
+    return {p.feature: p for p in points}
+
+
 def observe(store: "Store", model: str, rule: AlertRule, *, now: int,
-            latest_drift: dict[str, "DriftPoint"] | None = None) -> Observation:
+            latest_drift: dict[str, "DriftPoint"] | None = None, min_rows: int | None = None) -> Observation:
     feature = drift_feature(rule)
     if feature is not None:
         if latest_drift is None:
-            latest_drift = {p.feature: p for p in store.drift.latest_window(model)}
+            latest_drift = _judged_drift(store, model, min_rows)
         point = latest_drift.get(feature)
         if point is None:
             return Observation(None, None)
@@ -105,13 +114,13 @@ def observe(store: "Store", model: str, rule: AlertRule, *, now: int,
 
 
 def evaluate(store: "Store", model: str, rules: list[AlertRule], *, model_owner: str | None = None,
-             now: int | None = None) -> list[Transition]:
+             now: int | None = None, min_rows: int | None = None) -> list[Transition]:
     """Fire the rules that start to hold and resolve the firing ones that stopped holding."""
     now = now_ms() if now is None else now
     firing = {alert.rule: alert for alert in store.alerts.firing(model)}
     latest_drift = None
     if any(drift_feature(rule) is not None for rule in rules):
-        latest_drift = {p.feature: p for p in store.drift.latest_window(model)}
+        latest_drift = _judged_drift(store, model, min_rows)
     transitions = []
     for rule in rules:
         seen = observe(store, model, rule, now=now, latest_drift=latest_drift)
@@ -156,7 +165,8 @@ def evaluate_model(store: "Store", settings: "Settings", model: str, *, now: int
     config = settings.models.get(model)
     if config is None or not config.alerts:
         return []
-    return evaluate(store, model, config.alerts, model_owner=owner_of_model(store, settings, model), now=now)
+    return evaluate(store, model, config.alerts, model_owner=owner_of_model(store, settings, model), now=now,
+                    min_rows=config.drift_min_rows)
 
 
 def unowned_rules(settings: "Settings", model: str, *, store: "Store | None" = None) -> list[str]:
@@ -209,11 +219,11 @@ class AlertQuery:
     def run(self) -> list[Alert]:
         from app.store import Store
 
-        with Store.open(self.db_path) as store:
+        with Store.open(self.db_path, create=False) as store:  # the console never creates a store
             return store.alerts.recent(self.model, resolved_limit=self.resolved_limit)
 
     def acknowledge(self, model: str, *, now: int | None = None) -> list[Alert]:
         from app.store import Store
 
-        with Store.open(self.db_path) as store:
+        with Store.open(self.db_path, create=False) as store:  # the console never creates a store
             return acknowledge_model(store, model, now=now)

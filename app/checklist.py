@@ -213,13 +213,20 @@ def mark_passed(store: Any, model: str, area: str, evidence: str, *, actor: str 
                           build=build)
 
 
-def reopen(store: Any, model: str, area: str, *, actor: str | None = None) -> CheckItem:
-    """Undo a waiver or manual pass: the area is pending until the next ``evaluate`` checks it again."""
+def reopen(store: Any, model: str, area: str, *, actor: str | None = None, recheck: bool = False,
+           settings: Any = None, now: int | None = None, health: Health | None = None) -> CheckItem:
+    """Undo a waiver or manual pass: the area is pending until the next ``evaluate`` checks it again.
+
+    ``recheck`` runs the area's automatic check at once (with ``settings``/``health`` as for
+    ``evaluate``): the audit's outcome is then what the checklist shows right after, not "pending"."""
+    finding = RULES[_check_area(area)](_context(store, model, settings=settings, now=now, health=health)) \
+        if recheck else None
 
     def build(previous: CheckItem | None, who: str, now: int) -> CheckItem:
         if previous is None or previous.auto:
             raise ChecklistError(f"{area} is not waived or passed by hand: nothing to reopen")
-        return CheckItem(model=model, area=area, status=CheckStatus.pending, evidence=previous.evidence, auto=True,
+        return CheckItem(model=model, area=area, status=finding.status if finding else CheckStatus.pending,
+                         evidence=finding.evidence if finding else previous.evidence, auto=True,
                          owner=previous.owner, note=f"reopened by {who}", updated_by=who, updated_at=now)
 
     return _manual_change(store, model, area, action="checklist.reopen", actor=actor, detail={}, build=build)

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from app.models import CheckStatus, Health, HealthState, ModelInfo, Stage, Version
+from app.models import CheckStatus, Health, HealthState, ModelInfo, Version
 from app.model_card import REQUIRED_SECTIONS, parse_card
-from app.timeutil import age_text
+from app.timeutil import age_text, ms_to_iso
 
 HOUR_MS = 3_600_000
 # Features: compare the newest predictions of the active version with its baseline. The inner
@@ -334,18 +334,23 @@ def check_monitoring(ctx: CheckContext) -> Finding:
 
 
 def check_rollback(ctx: CheckContext) -> Finding:
+    from app.rollback_history import way_back
+
     if (missing := _need_version(ctx)) is not None:
         return missing
-    previous = [x for x in ctx.versions
-                if x.version != ctx.version.version and x.stage in (Stage.archived, Stage.challenger)]
+    # A way back is a previous champion (archived, or seen serving as the active version): a
+    # challenger that never took the traffic is not one (app/rollback_history.py decides).
+    back = way_back(ctx.store, ctx.model, [(x.version, x.stage.value, x.created_at) for x in ctx.versions],
+                    ctx.version.version)
     config = ctx.model_config
     # The endpoint first, then the registry: the order app/rollback.py acts in.
     targets = [(label, target) for label, target in (("endpoint", getattr(config, "endpoint", None)),
                                                      ("registry", getattr(config, "registry", None)))
                if target is not None]
     problems = []
-    if not previous:
-        problems.append(f"no archived or challenger version to return to (active: {clean_name(ctx.version.version)})")
+    if back is None:
+        problems.append(f"no previous champion to return to (active: {clean_name(ctx.version.version)}; "
+                        "a challenger that never served does not count)")
     if not targets:
         problems.append(f"no rollback target: models.{clean_name(ctx.model)} has no endpoint or registry")
     elif getattr(config, "read_only", False):
@@ -354,11 +359,15 @@ def check_rollback(ctx: CheckContext) -> Finding:
         targets = [(label, t) for label, t in targets if not getattr(t, "read_only", False)]
         if not targets:
             problems.append("every configured endpoint and registry is read-only")
-    if problems:
+    if problems or back is None:
         return failed("; ".join(problems))
-    back = previous[0]  # versions are newest first
     label, target = targets[0]
-    return passed(f"can return to {clean_name(back.version)} ({back.stage.value}) through the {target.kind} "
+    why = [back.stage or "unknown stage"]
+    if back.last_active_at is not None:
+        why.append(f"last served {age_text(max(0, ctx.now - back.last_active_at))} ago")
+    if back.rolled_back_from_at is not None:
+        why.append(f"rolled back from on {ms_to_iso(back.rolled_back_from_at)[5:10]}")
+    return passed(f"can return to {clean_name(back.version)} ({', '.join(why)}) through the {target.kind} "
                   f"{label} at {display_url(target.url)}")
 
 

@@ -116,6 +116,12 @@ def _ratio(a: float | int | None, b: float | int | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+# Up to this many challenger answers in the window, the pairs' numbers are streamed into numpy
+# (about 40 bytes a pair); beyond it the comparison runs wholly in SQL over a TEMP table
+# (bounded memory, a few passes: slower).
+STREAM_LIMIT = 4_000_000
+
+
 def compare(conn: sqlite3.Connection, model: str, champion: str, challenger: str, since: int, until: int, *,
             task: str = "classification", config: CompareConfig | None = None,
             buckets: int = 0) -> Comparison:
@@ -125,8 +131,140 @@ def compare(conn: sqlite3.Connection, model: str, champion: str, challenger: str
     """
     config = config or CompareConfig()
     regression = task == "regression"
-    params = q.pair_params(model, champion, challenger, since, until, config.join_key)
     counts = q.window_counts(conn, model, champion, challenger, since, until)
+    if counts.challenger <= STREAM_LIMIT:
+        part = _streamed(conn, model, champion, challenger, since, until, counts, config, regression, buckets)
+    else:
+        part = _in_sql(conn, model, champion, challenger, since, until, config, regression, buckets)
+    s, pct, confusion, timeline = part
+    paired = int(s["paired"])
+    labels = int(s["labels"])
+    if regression:
+        quality_a = mean_interval(s["q_a"], s["sq_a"], labels)
+        quality_b = mean_interval(s["q_b"], s["sq_b"], labels)
+    else:
+        quality_a, quality_b = wilson(int(s["q_a"]), labels), wilson(int(s["q_b"]), labels)
+    side_a = Side(version=champion, requests=counts.champion, errors=int(s["errors_a"]),
+                  error_rate=_ratio(s["errors_a"], paired), p50_latency_ms=pct[("lat_a", 50)],
+                  p95_latency_ms=pct[("lat_a", 95)], quality=quality_a)
+    side_b = Side(version=challenger, requests=counts.challenger, errors=int(s["errors_b"]),
+                  error_rate=_ratio(s["errors_b"], paired), p50_latency_ms=pct[("lat_b", 50)],
+                  p95_latency_ms=pct[("lat_b", 95)], quality=quality_b)
+    label_agreement = None if regression else _ratio(s["agree"], s["both_ok"])
+    within = _ratio(s["within"], s["n_values"])
+    return Comparison(
+        model=model, task=task, since=since, until=until, join_key=config.join_key,
+        champion=side_a, challenger=side_b, paired=paired, share_paired=_ratio(paired, counts.champion),
+        agreement_kind="value" if regression else "label",
+        agreement=within if regression else label_agreement, label_agreement=label_agreement,
+        tolerance=config.score_tolerance, within_tolerance=within, mean_diff=s["mean_diff"],
+        mean_abs_diff=s["mean_abs_diff"], p95_abs_diff=pct[("abs_diff", 95)],
+        latency_diff_p50_ms=pct[("lat_diff", 50)], latency_diff_p95_ms=pct[("lat_diff", 95)],
+        quality_metric="mae" if regression else "accuracy", labels=labels, confusion=confusion,
+        timeline=timeline,
+    )
+
+
+def _bucket_size(since: int, until: int, buckets: int) -> int:
+    return max(1, -(-(until - since) // buckets))
+
+
+def _streamed(conn: sqlite3.Connection, model: str, champion: str, challenger: str, since: int, until: int,
+              counts: q.Counts, config: CompareConfig, regression: bool, buckets: int):
+    """One pass over the pairing; every statistic counted in numpy from a few numbers a pair."""
+    import numpy as np
+
+    params = q.pair_params(model, champion, challenger, since, until, config.join_key)
+    classes = None
+    if not regression:
+        classes = q.probe_classes(conn, model, (champion, challenger), since, until)
+        params.update({f"class{i}": value for i, value in enumerate(classes or ())})
+    size = _bucket_size(since, until, buckets) if buckets else 1
+    if buckets:
+        params.update(bucket=size)
+    sql = q.stream_select(config.join_key, regression=regression, classes=len(classes) if classes else None,
+                          bucketed=bool(buckets))
+    fields = [("code", "i8"), ("d", "f8"), ("lat_a", "f8"), ("lat_b", "f8")]
+    if regression:
+        fields += [("e_a", "f8"), ("e_b", "f8")]
+    # None arrives as NaN (SQLite never stores NaN, so NaN means "no value").
+    pairs = np.fromiter(conn.execute(sql, params), dtype=fields, count=-1)
+    code = pairs["code"]
+    flags = code % q.FLAG_SPAN
+    ok_a, ok_b = (flags & q.OK_A) > 0, (flags & q.OK_B) > 0
+    both_ok = ok_a & ok_b
+    labelled = both_ok & ((flags & q.LABELLED) > 0)
+    d = pairs["d"]
+    has_d = ~np.isnan(d)
+    ad = np.abs(d)
+    lat_a, lat_b = pairs["lat_a"], pairs["lat_b"]
+    lat_diff = lat_b - lat_a  # NaN where either is missing, as SQL's NULL
+    n_values = int(has_d.sum())
+    s: dict = {
+        "paired": len(pairs), "both_ok": int(both_ok.sum()),
+        "agree": int((both_ok & ((flags & q.AGREE) > 0)).sum()),
+        "n_values": n_values, "within": int((ad <= config.score_tolerance).sum()),
+        "mean_diff": float(d[has_d].mean()) if n_values else None,
+        "mean_abs_diff": float(ad[has_d].mean()) if n_values else None,
+        "errors_a": int((~ok_a).sum()), "errors_b": int((~ok_b).sum()), "labels": int(labelled.sum()),
+    }
+    if regression:
+        for side in ("a", "b"):
+            e = pairs[f"e_{side}"]
+            e = e[~np.isnan(e)]
+            s[f"q_{side}"], s[f"sq_{side}"] = float(np.abs(e).sum()), float((e * e).sum())
+    else:
+        s["q_a"] = int((labelled & ((flags & q.RIGHT_A) > 0)).sum())
+        s["q_b"] = int((labelled & ((flags & q.RIGHT_B) > 0)).sum())
+        s["sq_a"] = s["sq_b"] = 0
+    pct: dict[tuple[str, float], float | None] = {}
+    for name, values, wanted in (("lat_a", lat_a, (50, 95)), ("lat_b", lat_b, (50, 95)),
+                                 ("lat_diff", lat_diff, (50, 95)), ("abs_diff", ad, (95,))):
+        values = values[~np.isnan(values)]
+        found = np.percentile(values, wanted) if len(values) else [None] * len(wanted)
+        pct.update({(name, w): (float(v) if v is not None else None) for w, v in zip(wanted, found)})
+
+    radix = len(classes) + 2 if classes else 1
+    rest = code // q.FLAG_SPAN
+    confusion: list[Cell] = []
+    if not regression:
+        cells = rest[both_ok] % (radix * radix)
+        tally = np.bincount(cells, minlength=radix * radix) if classes else None
+        other = radix - 1  # class code of a value the probe did not see
+        names = list(classes or ()) + [None]
+        if tally is not None and not any(tally[i * radix + other] or tally[other * radix + i] for i in range(radix)):
+            confusion = sorted((Cell(champion=names[i // radix], challenger=names[i % radix], count=int(n))
+                                for i, n in enumerate(tally) if n), key=lambda cell: -cell.count)
+        else:
+            confusion = [Cell(champion=a, challenger=b, count=n) for a, b, n in
+                         conn.execute(q.confusion_join_select(config.join_key, CONFUSION_LIMIT), params)]
+    timeline: list[Bucket] = []
+    if buckets:
+        bucket = np.clip(rest // (radix * radix), 0, buckets - 1)
+
+        def per_bucket(mask) -> "np.ndarray":
+            return np.bincount(bucket, weights=mask.astype(float) if mask is not None else None,
+                               minlength=buckets)
+
+        paired_n, ok_n = per_bucket(None), per_bucket(both_ok)
+        agree_n = per_bucket(both_ok & ((flags & q.AGREE) > 0))
+        values_n, within_n = per_bucket(has_d), per_bucket(ad <= config.score_tolerance)
+        ad_sum = np.bincount(bucket[has_d], weights=ad[has_d], minlength=buckets)
+        for index in range(buckets):
+            start = since + index * size
+            if not paired_n[index]:
+                timeline.append(Bucket(start=start, paired=0, agreement=None, mean_abs_diff=None))
+                continue
+            agreement = _ratio(within_n[index], values_n[index]) if regression else _ratio(agree_n[index], ok_n[index])
+            timeline.append(Bucket(start=start, paired=int(paired_n[index]), agreement=agreement,
+                                   mean_abs_diff=float(ad_sum[index] / values_n[index]) if values_n[index] else None))
+    return s, pct, confusion, timeline
+
+
+def _in_sql(conn: sqlite3.Connection, model: str, champion: str, challenger: str, since: int, until: int,
+            config: CompareConfig, regression: bool, buckets: int):
+    """The same statistics wholly in SQL over a TEMP table of the pairs (huge windows: bounded memory)."""
+    params = q.pair_params(model, champion, challenger, since, until, config.join_key)
     q.build_pairs(conn, config.join_key, params, regression=regression)
     try:
         bands = q.plan_bands(conn, WANTED_PERCENTILES)
@@ -136,27 +274,12 @@ def compare(conn: sqlite3.Connection, model: str, champion: str, challenger: str
         row = conn.execute(q.summary_select(regression=regression, extra=extra + cell_columns),
                            {"tol": config.score_tolerance, **band_params, **cell_params}).fetchone()
         s = {name: (value if value is not None else 0) for name, value in zip(q.SUMMARY_COLUMNS, row)}
-        mean_diff, mean_abs = row[q.SUMMARY_COLUMNS.index("mean_diff")], row[q.SUMMARY_COLUMNS.index("mean_abs_diff")]
-        paired = int(s["paired"])
+        s["mean_diff"] = row[q.SUMMARY_COLUMNS.index("mean_diff")]
+        s["mean_abs_diff"] = row[q.SUMMARY_COLUMNS.index("mean_abs_diff")]
         width = len(q.SUMMARY_COLUMNS)
         below = [int(row[width + i] or 0) for i in range(len(bands))]
         totals = {name: int(s[column]) for name, (_, column) in q.PERCENTILE_EXPRS.items()}
         pct = q.resolve_bands(conn, bands, below, totals, band_params)
-
-        labels = int(s["labels"])
-        if regression:
-            quality_a = mean_interval(s["q_a"], s["sq_a"], labels)
-            quality_b = mean_interval(s["q_b"], s["sq_b"], labels)
-        else:
-            quality_a, quality_b = wilson(int(s["q_a"]), labels), wilson(int(s["q_b"]), labels)
-        side_a = Side(version=champion, requests=counts.champion, errors=int(s["errors_a"]),
-                      error_rate=_ratio(s["errors_a"], paired), p50_latency_ms=pct[("lat_a", 50)],
-                      p95_latency_ms=pct[("lat_a", 95)], quality=quality_a)
-        side_b = Side(version=challenger, requests=counts.challenger, errors=int(s["errors_b"]),
-                      error_rate=_ratio(s["errors_b"], paired), p50_latency_ms=pct[("lat_b", 50)],
-                      p95_latency_ms=pct[("lat_b", 95)], quality=quality_b)
-        label_agreement = None if regression else _ratio(s["agree"], s["both_ok"])
-        within = _ratio(s["within"], s["n_values"])
         counted = [int(n or 0) for n in row[width + len(bands):]]
         if regression:
             confusion = []
@@ -167,24 +290,14 @@ def compare(conn: sqlite3.Connection, model: str, champion: str, challenger: str
             confusion = [Cell(champion=a, challenger=b, count=n)
                          for a, b, n in conn.execute(q.confusion_select(CONFUSION_LIMIT))]
         timeline = _timeline(conn, since, until, buckets, config.score_tolerance, regression) if buckets else []
-        return Comparison(
-            model=model, task=task, since=since, until=until, join_key=config.join_key,
-            champion=side_a, challenger=side_b, paired=paired, share_paired=_ratio(paired, counts.champion),
-            agreement_kind="value" if regression else "label",
-            agreement=within if regression else label_agreement, label_agreement=label_agreement,
-            tolerance=config.score_tolerance, within_tolerance=within, mean_diff=mean_diff, mean_abs_diff=mean_abs,
-            p95_abs_diff=pct[("abs_diff", 95)],
-            latency_diff_p50_ms=pct[("lat_diff", 50)], latency_diff_p95_ms=pct[("lat_diff", 95)],
-            quality_metric="mae" if regression else "accuracy", labels=labels, confusion=confusion,
-            timeline=timeline,
-        )
+        return s, pct, confusion, timeline
     finally:
         q.drop_pairs(conn)
 
 
 def _timeline(conn: sqlite3.Connection, since: int, until: int, buckets: int, tol: float,
               regression: bool) -> list[Bucket]:
-    size = max(1, -(-(until - since) // buckets))
+    size = _bucket_size(since, until, buckets)
     rows = {r[0]: r for r in conn.execute(q.timeline_select(), {"since": since, "bucket": size, "tol": tol})}
     out = []
     for index in range(buckets):

@@ -93,6 +93,8 @@ class ModelConfig(_Section):
     read_only: bool = Field(default=False, description="Refuse rollback and disable for this model")
     owner: str | None = Field(default=None, description="Who is paged for this model's alerts")
     drift_thresholds: dict[str, float] = Field(default_factory=dict, description="Per-feature drift threshold")
+    drift_min_rows: int = Field(default=100, ge=1, description="A drift window with fewer current rows is "
+                                "reported as too few rows: not judged, no dataset drift, no alerts")
     alerts: list[AlertRule] = Field(default_factory=list, description="Alert rules, evaluated on new data")
     compare: CompareConfig = Field(default_factory=CompareConfig, description="Champion/challenger pairing")
     gates: GateConfig | None = Field(default=None, description="Promotion gates for a challenger")

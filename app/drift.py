@@ -51,6 +51,44 @@ PSI_FLOOR = 0.0001
 PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
 DATASET_DRIFT_SHARE = 0.5
+# A window with fewer current rows than this says nothing reliable (a window just closed as the log ends
+# holds a handful of rows, and every statistic then "drifts"): it is shown as too few rows, not judged.
+# Overridable per model: [models.NAME] drift_min_rows.
+DEFAULT_MIN_ROWS = 100
+
+
+def display_name(feature: str) -> str:
+    """The name a person reads: the prediction's internal key is shown as ``prediction``."""
+    return "prediction" if feature == PREDICTION_FEATURE else feature
+
+
+def window_rows(points: Iterable[Any]) -> int:
+    """Current rows of a window: the most any of its features saw (a feature may be missing in some rows)."""
+    return max((p.n_current for p in points), default=0)
+
+
+def format_stat(value: float | None, decimals: int = 3) -> str:
+    """A statistic in fixed decimals that never reads as a bigger number when cut: values under the last
+    decimal are ``<0.001``, large ones lose decimals (at most 6 characters with the default 3 decimals)."""
+    if value is None or value != value:
+        return "-"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    size = abs(value)
+    floor = 10.0 ** -decimals
+    if value == 0:
+        return f"{0.0:.{decimals}f}"
+    if size < floor:
+        return f"<{floor:.{decimals}f}" if value > 0 else f">-{floor:.{decimals}f}"
+    if size < 10:
+        return f"{value:.{decimals}f}"
+    if size < 100:
+        return f"{value:.{max(decimals - 1, 0)}f}"
+    if size < 1000:
+        return f"{value:.{max(decimals - 2, 0)}f}"
+    if size < 100_000:
+        return f"{value:.0f}"
+    return f"{value:.0e}"
 
 
 def category_key(value: Any) -> str | None:

@@ -53,6 +53,41 @@ def thresholds_for(settings: "Settings | None", model: str) -> dict[str, float]:
     return dict(settings.models[model].drift_thresholds)
 
 
+def min_rows_for(settings: "Settings | None", model: str) -> int:
+    """Fewest current rows a window needs to be judged: ``[models.NAME] drift_min_rows`` or the default."""
+    from app.drift import DEFAULT_MIN_ROWS
+
+    if settings is None or model not in settings.models:
+        return DEFAULT_MIN_ROWS
+    return settings.models[model].drift_min_rows
+
+
+def verdict_window(points: list[DriftPoint], min_rows: int) -> list[DriftPoint]:
+    """The points of the newest window (of those given) with at least ``min_rows`` current rows: the window
+    the drift screen, the fleet and the alert rules judge by. Empty when no window has enough rows."""
+    by_start: dict[int, list[DriftPoint]] = {}
+    for point in points:
+        by_start.setdefault(point.window_start, []).append(point)
+    from app.drift import window_rows
+
+    for start in sorted(by_start, reverse=True):
+        if window_rows(by_start[start]) >= min_rows:
+            return by_start[start]
+    return []
+
+
+def latest_verdict_window(store: "Store", model: str, min_rows: int, *, window_ms: int = HOUR_MS) -> list[DriftPoint]:
+    """``verdict_window`` straight from the store: the newest ``window_ms`` window with enough rows."""
+    row = store.db.execute(
+        "SELECT window_start FROM drift WHERE model = ? AND window_end - window_start = ? GROUP BY window_start "
+        "HAVING max(n_current) >= ? ORDER BY window_start DESC LIMIT 1",
+        (model, window_ms, min_rows),
+    ).fetchone()
+    if row is None:
+        return []
+    return stored_points(store, model, window_ms=window_ms, since=row[0], until=row[0] + 1)
+
+
 def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int | None = None,
                     until: int | None = None, now: int | None = None, settle_ms: int = SETTLE_MS) -> list[WindowPlan]:
     """Closed windows with traffic from a version that has a baseline, not computed yet (oldest first)."""

@@ -77,22 +77,24 @@ class FleetRow(BaseModel):
 
 
 def _worst_drift(points: list) -> tuple[str | None, float | None, str | None, int]:
-    """The feature furthest past its threshold (value / threshold; p-value methods invert)."""
-    if not points:
+    """The drift screen's verdict in one cell: among the points of one judged window (app.drift_windows
+    .latest_verdict_window), the drifting feature furthest past its threshold (the screen's sort key), by its
+    display name ("prediction", never the internal key); no feature when nothing drifts. Ties by name, so the
+    same window reads the same on every refresh."""
+    from app.drift import display_name, drift_ratio
+
+    drifting = [p for p in points if p.drifted]
+    if not drifting:
         return None, None, None, 0
-    # app.drift's names for its p-value tests (numpy, which it imports, is already loaded by the store).
-    from app.drift import P_VALUE_METHODS
+    worst = min(drifting, key=lambda p: (-drift_ratio(p.method, p.value, p.threshold), p.feature))
+    return display_name(worst.feature), worst.value, worst.method, len(drifting)
 
-    def badness(point) -> float:  # type: ignore[no-untyped-def]
-        if not point.threshold:
-            return float(point.drifted)
-        if point.method in P_VALUE_METHODS or point.method.endswith("p_value"):
-            # p-value: smaller is worse.
-            return point.threshold / point.value if point.value else float("inf")
-        return point.value / point.threshold
 
-    worst = max(points, key=lambda p: (p.drifted, badness(p), p.feature))
-    return worst.feature, worst.value, worst.method, sum(1 for p in points if p.drifted)
+def _judged_drift(store: "Store", settings: Settings, name: str) -> list:
+    # The drift screen's window: the newest hourly one with enough rows (app/drift_windows.py).
+    from app.drift_windows import latest_verdict_window, min_rows_for
+
+    return latest_verdict_window(store, name, min_rows_for(settings, name))
 
 
 def _live_figures(row: FleetRow, result: object | None) -> FleetRow:
@@ -123,7 +125,7 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
     ``live`` (model -> the poller's latest result) supplies the serving version and live traffic figures.
     """
     names = {info.name for info in store.registry.models()} | set(settings.models)
-    passed = store.checklist.passed_counts()
+    passed = readiness_counts(store, settings, now_ms, names, health or {})
     firing: dict[str, int] = {}
     for alert in store.alerts.firing():
         firing[alert.model] = firing.get(alert.model, 0) + 1
@@ -132,7 +134,7 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
     for name in names:
         active = store.registry.active_version(name)
         stats = store.predictions.window_stats(name, now_ms - WINDOW_MS, now_ms)
-        drift = store.drift.latest_window(name)
+        drift = _judged_drift(store, settings, name)
         feature, value, method, drifted = _worst_drift(drift)
         seen = health.get(name) or Health()
         rows.append(FleetRow(
@@ -159,3 +161,19 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
         rows = [_live_figures(row, live.get(row.name)) for row in rows]
     rows.sort(key=lambda row: row.sort_key)
     return rows
+
+
+def readiness_counts(store: "Store", settings: Settings, now_ms: int, names: set[str],
+                     health: Mapping[str, Health]) -> dict[str, int]:
+    """Areas passed or waived per model, from the same evaluation the model screen runs (a few ms a
+    model): the fleet's n/8 must not disagree with the Readiness tab until the model is opened."""
+    from app import checklist
+
+    counts = store.checklist.passed_counts()  # models only in the config have nothing to evaluate
+    for name in names:
+        try:
+            items = checklist.evaluate(store, name, settings=settings, now=now_ms, health=health.get(name))
+        except checklist.UnknownModel:
+            continue
+        counts[name] = checklist.readiness_score(items)[0]
+    return counts

@@ -38,9 +38,12 @@ class Target:
     stage: str | None  # as the store knows it; None when only the endpoint knows the version
     created_at: int | None
     metrics: dict[str, Any]
-    last_served_at: int | None  # newest prediction of this version in the log
+    last_served_at: int | None  # newest prediction of this version in the log (shadow answers included)
     active: bool
     on_endpoint: bool | None  # None: the endpoint could not be asked
+    # When it last served as the active version (app/rollback_history.py); None: never, as far as we know.
+    last_active_at: int | None = None
+    rolled_back_from_at: int | None = None  # a succeeded rollback moved traffic away from it then
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,15 @@ class Plan:
     @property
     def candidates(self) -> list[Target]:
         return [t for t in self.targets if not t.active]
+
+    @property
+    def default_target(self) -> Target | None:
+        """Where a rollback should start: the version that served most recently before the active
+        one (never one that never served, unless none did)."""
+        from app.rollback_history import choose_default
+
+        active = next((t for t in self.targets if t.active), None)
+        return choose_default(self.candidates, active)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -144,8 +156,11 @@ async def plan_rollback(store: "Store", settings: Settings, model: str, *,
     finally:
         if own:
             await adapter.aclose()
+    from app.rollback_history import serving_history
+
     known = {v.version: v for v in store.registry.versions(model)}
     names = list(known) + [name for name in (remote or {}) if name not in known]
+    history = serving_history(store, model, [(n, known[n].stage.value if n in known else None) for n in names])
     targets = []
     for name in names:
         stored = known.get(name)
@@ -158,6 +173,8 @@ async def plan_rollback(store: "Store", settings: Settings, model: str, *,
             last_served_at=_last_served(store, model, name),
             active=name == current,
             on_endpoint=None if remote is None else name in remote,
+            last_active_at=history.last_active.get(name),
+            rolled_back_from_at=history.rolled_back_from.get(name),
         ))
     caps = adapter.capabilities
     return Plan(model=model, endpoint_kind=config.kind, endpoint_url=safe_url(config.url), current=current,

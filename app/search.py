@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Iterator, Literal
+from itertools import repeat
+from typing import Any, Iterator, Literal, NamedTuple
 
 from app.search_parse import FIELD_NAMES, FieldTerm, Query, SearchError, TextTerm, parse
 from app.search_sql import (FTS_TABLE, Compiled, TextPlan, compile_query, ensure_feature_indexes, generated_columns,
@@ -50,8 +51,10 @@ class Cursor:
     id: int
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(NamedTuple):
+    """One page of results. A NamedTuple: immutable, and built in half the time of a frozen
+    dataclass (~0.5 us saved of an id lookup's whole ~10 us page)."""
+
     rows: list[dict[str, Any]]  # newest first; keys: id and app.store.predictions.COLUMNS
     has_older: bool
     has_newer: bool
@@ -90,11 +93,14 @@ class Searcher:
         self._drive_up_to = drive_up_to
         self._walk_chunk = walk_chunk
         self._generated = generated_columns(conn)
-        self._plans: dict[tuple[str, int], TextPlan] = {}
-        self._sql: dict[tuple[Query, str | None], tuple[str, tuple[object, ...]]] = {}
+        self._plans: dict[tuple[str | None, str | None], TextPlan | Literal["walk"]] = {}
+        # Page SQL by the identity of a query's terms (app.search_parse hands out the same terms
+        # tuple for the same text): a lookup without hashing the AST. The entry holds the terms,
+        # so an id is never reused while its entry lives, and ``is`` confirms the hit.
+        self._sql: dict[tuple[int, str | None], tuple[tuple[object, ...], str, tuple[object, ...]]] = {}
 
-    def parse(self, text: str, *, now: int | None = None) -> Query:
-        return parse(text, now=now)
+    # The module function itself (no wrapper frame): parse(text, *, now=None) -> Query.
+    parse = staticmethod(parse)
 
     def compile(self, query: Query, *, counting: bool = False) -> Compiled:
         plan = self._text_plan(query, counting)
@@ -111,7 +117,9 @@ class Searcher:
             return "probe"  # a handful of rows by id: ask FTS about each
         if positive is not None and counting:
             return "drive"  # a bounded count stops after COUNT_CAP matches: drive from them
-        key = (query.text, query.now)
+        # The choice depends only on the FTS expression (not on the query's "now" or other terms):
+        # keyed by it, a query typed again, or parsed again a second later, reuses it.
+        key = (positive, negative)
         plan: TextPlan | Literal["walk"] | None = self._plans.get(key)
         if plan is None:
             # A bounded count of the FTS matches alone: cheap (doclists only, no table rows).
@@ -131,24 +139,31 @@ class Searcher:
         newest_first = before is None
         if after is not None and before is not None:
             raise ValueError("page after or before a cursor, not both")
-        if self._text_plan(query, False) == "walk":
-            return self._walk_page(query, after, before, limit)
-        keyset, bound = (None, ()) if after is None and before is None else (
-            (_OLDER, (after.ts, after.ts, after.id)) if after is not None
-            else (_NEWER, (before.ts, before.ts, before.id)))  # type: ignore[union-attr]
-        # Pages of one query share their SQL: compile it once (a page of an id lookup is ~10 us).
-        key = (query, keyset)
+        if after is not None:
+            keyset, bound = _OLDER, (after.ts, after.ts, after.id)
+        elif before is not None:
+            keyset, bound = _NEWER, (before.ts, before.ts, before.id)
+        else:
+            keyset, bound = None, ()
+        # Pages of one query share their SQL: compile it once (a page of an id lookup is ~10 us,
+        # so a few us of text planning and compiling per call would be a third of it).
+        key = (id(query.terms), keyset)
         cached = self._sql.get(key)
-        if cached is None:
+        if cached is None or cached[0] is not query.terms:
+            if self._text_plan(query, False) == "walk":
+                return self._walk_page(query, after, before, limit)  # not one statement: not cached
             compiled = self.compile(query)
-            cached = (select_sql(ROW_COLUMNS, compiled, keyset=keyset, newest_first=newest_first), compiled.params)
+            cached = (query.terms, select_sql(ROW_COLUMNS, compiled, keyset=keyset, newest_first=newest_first),
+                      compiled.params)
             if len(self._sql) > 100:
                 self._sql.clear()
             self._sql[key] = cached
-        sql, params = cached
+        _, sql, params = cached
         raw = self._conn.execute(sql, (*params, *bound, limit + 1)).fetchall()
         more = len(raw) > limit
-        rows = [dict(zip(ROW_COLUMNS, r)) for r in raw[:limit]]
+        if more:
+            del raw[limit:]
+        rows = list(map(dict, map(zip, repeat(ROW_COLUMNS), raw)))  # the records: one dict per row
         if newest_first:
             return Page(rows, has_older=more, has_newer=after is not None)
         rows.reverse()

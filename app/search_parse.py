@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, Union
 
-from app.timeutil import now_ms, parse_time_ref
+from app.timeutil import now_ms, parse_duration_ms, parse_time_ref
 
 Op = Literal["=", "!=", ">", ">=", "<", "<="]
 Value = Union[int, float, str]
@@ -131,8 +132,34 @@ class _Token:
 def parse(text: str, *, now: int | None = None) -> Query:
     """Parse a query; raises SearchError with the offending token and its column."""
     reference = now_ms() if now is None else now
-    terms = tuple(_term(token, reference) for token in _tokens(text))
+    tokens, terms = _parse_cached(text)
+    if terms is None:
+        terms = tuple(_term(token, reference) for token in tokens)
     return Query(text=text, terms=terms, now=reference)
+
+
+@lru_cache(maxsize=512)
+def _parse_cached(text: str) -> tuple[tuple[_Token, ...], tuple[Term, ...] | None]:
+    """The tokens of a query and, unless a term is relative to "now" (``since:2h``), its terms.
+
+    Parsing is a pure function of the text apart from relative times, and a screen or a pager
+    parses the same text again and again: this memo saves the ~5-15 us of a parse. Both
+    results are immutable (tuples of frozen dataclasses), so sharing them is safe; a query
+    that fails raises from here every time (lru_cache keeps no exceptions).
+    """
+    tokens = tuple(_tokens(text))
+    if any(token.field in _TIME_FIELDS and _is_duration(token.value) for token in tokens):
+        return tokens, None  # resolved against each call's now
+    return tokens, tuple(_term(token, 0) for token in tokens)
+
+
+def _is_duration(value: str) -> bool:
+    """Whether parse_time_ref reads ``value`` relative to now (the one input it uses now for)."""
+    try:
+        parse_duration_ms(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _tokens(text: str) -> list[_Token]:

@@ -114,6 +114,8 @@ class ModeldeckApp(App[None]):
         from app.drift_monitor import monitor_once
 
         me = get_current_worker()
+        if not self.db_path.is_file():
+            return  # a store deleted under the console: the fleet says so; this pass must not re-create it
         if any(w.group == "monitor" and w is not me and w.state is WorkerState.RUNNING for w in self.workers):
             return  # the last pass is still running: passes never overlap
         for transition in monitor_once(self.db_path, self.settings, self.now_ms()).transitions:
@@ -226,7 +228,7 @@ class ModeldeckApp(App[None]):
     def action_command_line(self) -> None:
         from screens.command_line import CommandLine
 
-        self.push_screen(CommandLine(self.command_history), self._command_entered)
+        self.push_screen(CommandLine(self.command_history, *command_line_hint()), self._command_entered)
 
     def _command_entered(self, text: str | None) -> None:
         if not text:
@@ -252,13 +254,11 @@ class ModeldeckApp(App[None]):
 
         # Errors are told here, not by the generic worker-error toast: that one is rate-limited, and an
         # operator who retries a path must hear about it every time.
-        if not path.is_file():
-            # Switching never creates a store: a typo must not leave an empty file behind.
-            self.call_from_thread(self.notify, clean(f"no store at {path}"), title="store", severity="error",
-                                  markup=False)
-            return
         try:
-            with Store.open(path):  # migrates an older store; a bad file raises a one-line StoreError
+            # Switching never creates a store (create=False refuses in the store layer, so no later
+            # check-then-open race): a typo must not leave an empty file behind. Migrates an older
+            # store; a missing or bad file raises a one-line StoreError.
+            with Store.open(path, create=False):
                 pass
         except (StoreError, OSError) as exc:
             self.call_from_thread(self.notify, clean(str(exc).splitlines()[0]), title="store", severity="error",
@@ -268,6 +268,9 @@ class ModeldeckApp(App[None]):
 
     def store_switched(self, path: Path) -> None:
         self.db_path = path
+        if self.demo:  # the header must not keep saying "demo" over another store
+            self.demo = False
+            self.sub_title = ""
         self.model_names = []
         self.action_fleet()
         self.action_refresh()
@@ -350,6 +353,14 @@ def command_line_help() -> list[tuple[str, str]]:
     rows += [(f":{v.id} MODEL", v.title.lower()) for v in registry.model_views()]
     rows += [(f":{v.id} QUERY", v.title.lower()) for v in registry.query_views()]
     return rows
+
+
+def command_line_hint() -> tuple[str, str]:
+    """Every ``:`` command for the prompt: those taking an argument (its placeholder) and the bare
+    ones (its bottom border). Both fit 80 columns; the views on a model share "NAME" with ``model``."""
+    on_model = "/".join(["model", *(v.id for v in registry.model_views())])
+    with_argument = [f"{on_model} NAME", *(f"{v.id} QUERY" for v in registry.query_views()), "store PATH"]
+    return " · ".join(with_argument), "fleet · refresh · help · q · ↑↓ history"
 
 
 COMMAND_LINE_HELP: Callable[[], Iterable[tuple[str, str]]] = command_line_help

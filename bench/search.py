@@ -116,14 +116,50 @@ def build(rows: int, db: Path, jsonl: Path, batch: int = 50_000) -> None:
     print(f"built {rows:,} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
+def median_ms(fn: Callable[[], object], runs: int, *, sample_s: float = 0.005) -> float:
+    """Median over ``runs`` samples of one call's time (ms).
+
+    A call of a few microseconds is timed in a loop filling ``sample_s`` per sample (the same
+    for modeldeck and its peers): single ~10 us readings are mostly scheduler noise.
+    """
+    t0 = time.perf_counter()
     fn()  # warm
+    once = time.perf_counter() - t0
+    loops = max(1, int(sample_s / once)) if once > 0 else 1
     samples = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
+        for _ in range(loops):
+            fn()
+        samples.append((time.perf_counter() - t0) * 1000 / loops)
     return statistics.median(samples)
+
+
+def interleaved_medians_ms(fns: list[Callable[[], object]], runs: int, *,
+                           sample_s: float = 0.005) -> list[float]:
+    """Each function's median (ms), sampled in turn (A B C, A B C, ...).
+
+    The machine is shared: a burst of load elsewhere lands on whichever function is being
+    timed, so timing one function's samples all before the next's skews their ratio. Taken in
+    turn, load hits them alike. Fast calls are looped for ``sample_s`` a sample (peers alike),
+    and get three times the samples when all of them are quick (< 50 ms).
+    """
+    loops: list[int] = []
+    slowest = 0.0
+    for fn in fns:
+        t0 = time.perf_counter()
+        fn()  # warm
+        once = time.perf_counter() - t0
+        slowest = max(slowest, once)
+        loops.append(max(1, int(sample_s / once)) if once > 0 else 1)
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs * 3 if slowest < 0.05 else runs):
+        for fn, n, out in zip(fns, loops, samples):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            out.append((time.perf_counter() - t0) * 1000 / n)
+    return [statistics.median(x) for x in samples]
 
 
 def newest(command: list[str] | str, path: str) -> str:
@@ -239,7 +275,8 @@ def store_targets(path: Path, runs: int) -> None:
                ("free text", f'"{text}"'), ("status:error", "status:error"),
                ("feature in window", f"model:{model} since:{day} features.{number_key}>{number}")]
     rows = conn.execute("SELECT max(id) FROM predictions").fetchone()[0]
-    print(f"\n{path}: about {rows:,} rows; median of {runs} warm runs, first page of 50\n")
+    print(f"\n{path}: about {rows:,} rows; median of {runs} warm samples "
+          "(a fast call is looped for 5 ms a sample), first page of 50\n")
     print(f"{'class':<19}{'modeldeck ms':>13}{'rows':>6}{'target':>8}  query")
     for name, query in classes:
         ours = median_ms(lambda: searcher.page(searcher.parse(query)), runs)
@@ -275,7 +312,9 @@ def main() -> None:
     hand = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     has_rg = shutil.which("rg") is not None
     size_mb = jsonl.stat().st_size / 1e6
-    print(f"\n{args.rows:,} rows; JSONL {size_mb:,.0f} MB; median of {args.runs} warm runs, ms; first page of 50\n")
+    print(f"\n{args.rows:,} rows; JSONL {size_mb:,.0f} MB; median of {args.runs} warm "
+          "samples (grep, rg) / 3x that (modeldeck, SQL: taken in turn; a fast call looped for 5 ms a sample), ms; "
+          "first page of 50\n")
     print("modeldeck = parse + compile + first page as records; its SQL = the generated SQL alone;")
     print("ratio = modeldeck / hand SQL (sql ratio: its SQL / hand SQL)")
     print("grep -m50: oldest 50 (from the top); tac|grep: newest 50, modeldeck's answer; x = times slower than modeldeck\n")
@@ -287,16 +326,18 @@ def main() -> None:
     for case in cases(args.rows, jsonl):
         text = case["query"]
         got = len(searcher.page(searcher.parse(text)).rows)
-        ours = median_ms(lambda: searcher.page(searcher.parse(text)), args.runs)
-        sql_ms = median_ms(lambda: hand.execute(case["sql"]).fetchall(), args.runs)
         # The SQL modeldeck generates, run the way the hand SQL is (no parsing, tuples out).
         parsed = searcher.parse(text)
         compiled = searcher.compile(parsed)
         ours_sql = select_sql(ROW_COLUMNS, compiled, keyset=None, newest_first=True)
-        gen_ms = median_ms(lambda: hand.execute(ours_sql, (*compiled.params, 51)).fetchall(), args.runs)
+        ours, gen_ms, sql_ms = interleaved_medians_ms([
+            lambda: searcher.page(searcher.parse(text)),
+            lambda: hand.execute(ours_sql, (*compiled.params, 51)).fetchall(),
+            lambda: hand.execute(case["sql"]).fetchall(),
+        ], args.runs)
         grep_ms = median_ms(shell(case["grep"]), max(1, args.runs // 2))
         tac_ms = median_ms(shell(newest(case["grep"], str(jsonl))), max(1, args.runs // 2))
-        line = (f"{case['name']:<19}{ours:>10.2f}{gen_ms:>9.2f}{sql_ms:>10.2f}{ours / sql_ms:>7.2f}"
+        line = (f"{case['name']:<19}{ours:>10.3f}{gen_ms:>9.3f}{sql_ms:>10.3f}{ours / sql_ms:>7.2f}"
                 f"{gen_ms / sql_ms:>10.2f}{grep_ms:>11.1f}{_times(grep_ms / ours)}{tac_ms:>10.1f}{_times(tac_ms / ours)}")
         if has_rg:
             rg_ms = median_ms(shell(case["rg"]), max(1, args.runs // 2))

@@ -18,16 +18,19 @@ class CommandLine(ModalScreen[str | None]):
         Binding("down", "history(1)", "Next", id="command_line.next", show=False),
     ]
 
-    def __init__(self, history: list[str]) -> None:
+    def __init__(self, history: list[str], hint: str = "model NAME · fleet · help · q", more: str = "") -> None:
         super().__init__()
         self.history = history
+        self.hint = hint
+        self.more = more  # the rest of the commands, on the bottom border
         self._position = len(history)
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="model NAME · fleet · help · q", id="command-input")
+        yield Input(placeholder=self.hint, id="command-input")
 
     def on_mount(self) -> None:
         self.query_one(Input).border_title = ":"
+        self.query_one(Input).border_subtitle = self.more
 
     @on(Input.Submitted)
     def _run(self, event: Input.Submitted) -> None:

@@ -55,6 +55,8 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
     ConfirmedActionScreen .action-outcome { height: auto; }
     ConfirmedActionScreen .action-buttons { height: auto; align-horizontal: right; }
     ConfirmedActionScreen Button { margin-left: 2; min-width: 10; }
+    /* NO_COLOR: the table cursor is reverse video (tui.tcss); a focused button must not look the same. */
+    ConfirmedActionScreen.-no-color Button:focus { text-style: bold underline; }
     """
 
     PREFIX: ClassVar[str] = "action"  # the widget ids' prefix
@@ -129,7 +131,8 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
             yield from self.compose_extra()
             yield Static(Text.assemble(("Type the model name ", "dim"), safe_text(self.model, style="bold"),
                                        (" to enable the action", "dim")))
-            yield Input(placeholder=clean(self.model), id=f"{p}-confirm")
+            # Not the bare name: a dim placeholder loses its grey under NO_COLOR and would look typed.
+            yield Input(placeholder=f"type {clean(self.model)} to confirm", id=f"{p}-confirm")
             yield Static(id=f"{p}-outcome", classes="action-outcome")
             with Horizontal(id=f"{p}-buttons", classes="action-buttons"):
                 yield Button("Cancel", id=f"{p}-cancel", classes="action-cancel")
@@ -137,6 +140,8 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
                              disabled=True)
 
     def on_mount(self) -> None:
+        if self.app.no_color:
+            self.add_class("-no-color")  # DEFAULT_CSS is scoped to this screen: the app's class is out of reach
         self.query_one(f"#{self.PREFIX}-cancel", Button).focus()  # the safe choice is the default one
         self.mounted()
 

@@ -71,6 +71,10 @@ class DriftView:
     computing: bool = False  # stored windows shown while the missing ones are computed
     prediction: list["PredictionWindow"] = field(default_factory=list)
     baseline_median: float | None = None  # of the prediction, for the prediction chart
+    n_current: int = 0  # current rows of the window shown
+    min_rows: int = 100  # fewer current rows than this: the window is not judged
+    judged: bool = True  # the window shown has enough rows (else no window has: shown as too few rows)
+    newer: tuple[int, int] | None = None  # (start, rows) of a newer window with too few rows, not judged
 
 
 def read_view(db_path: Path, settings: "Settings", model: str, now: int, window_ms: int, *,
@@ -79,7 +83,8 @@ def read_view(db_path: Path, settings: "Settings", model: str, now: int, window_
     feature's recent series and the prediction's distribution per window (``known`` closed windows are
     reused, not read again)."""
     from app.alerts import evaluate_model
-    from app.drift_windows import pending_windows, prediction_windows, stored_points, thresholds_for, update
+    from app.drift_windows import (min_rows_for, pending_windows, prediction_windows, stored_points,
+                                   thresholds_for, update)
     from app.store import Store
 
     since = now - SERIES_WINDOWS * window_ms
@@ -98,8 +103,8 @@ def read_view(db_path: Path, settings: "Settings", model: str, now: int, window_
         kept = [w for w in (known or []) if w.start + window_ms <= now and w.start >= since][:-1]
         start = kept[-1].start + window_ms if kept else since
         prediction = kept + prediction_windows(store, model, window_ms=window_ms, since=start, until=now + 1)
-        median = _baseline_median(store, model, points[-1].version if points else None)
-    view = _view(points, window_ms, new_windows)
+        view = _view(points, window_ms, new_windows, min_rows_for(settings, model))
+        median = _baseline_median(store, model, view.version)
     view.computing, view.prediction, view.baseline_median = computing, prediction, median
     return view
 
@@ -114,26 +119,40 @@ def _baseline_median(store, model: str, version: str | None) -> float | None:  #
     return baseline.edges[5]  # decile edges: the sixth is the median
 
 
-def _view(points: list, window_ms: int, new_windows: int) -> DriftView:  # type: ignore[type-arg]
-    from app.drift import PREDICTION_FEATURE, dataset_drift, drift_ratio
+def _view(points: list, window_ms: int, new_windows: int, min_rows: int = 100) -> DriftView:  # type: ignore[type-arg]
+    """The window to judge by (the newest with at least ``min_rows`` current rows, as on the fleet and for
+    the alert rules) and every feature's series, windows with too few rows left out of the series."""
+    from app.drift import dataset_drift, drift_ratio, window_rows
+    from app.drift_windows import verdict_window
 
     if not points:
-        return DriftView([], None, window_ms, None, 0, 0, False, new_windows)
-    latest = max(p.window_start for p in points)
+        return DriftView([], None, window_ms, None, 0, 0, False, new_windows, min_rows=min_rows)
+    rows_in: dict[int, int] = {}
+    for p in points:
+        rows_in[p.window_start] = max(rows_in.get(p.window_start, 0), p.n_current)
+    newest = max(rows_in)
+    current = verdict_window(points, min_rows)
+    judged = bool(current)
+    if not judged:
+        current = [p for p in points if p.window_start == newest]  # shown, marked as too few rows
+    shown = current[0].window_start
     series: dict[str, tuple[list[int], list[float]]] = {}
     for p in points:
         starts, values = series.setdefault(p.feature, ([], []))
         starts.append(p.window_start)
-        values.append(p.value)
-    current = [p for p in points if p.window_start == latest]
-    rows = [FeatureRow(feature=p.feature, method=p.method, value=p.value, threshold=p.threshold, drifted=p.drifted,
-                       psi=p.psi, n_current=p.n_current, ratio=drift_ratio(p.method, p.value, p.threshold),
+        # A handful of rows gives wild values (PSI 7 from 3 rows): a gap in the series, not a spike.
+        values.append(p.value if rows_in[p.window_start] >= min_rows else float("nan"))
+    rows = [FeatureRow(feature=p.feature, method=p.method, value=p.value, threshold=p.threshold,
+                       drifted=p.drifted and judged, psi=p.psi, n_current=p.n_current,
+                       ratio=drift_ratio(p.method, p.value, p.threshold) if judged else 0.0,
                        starts=series[p.feature][0], values=series[p.feature][1]) for p in current]
-    # Most drifted first; the prediction's own row after the input features.
-    rows.sort(key=lambda r: (r.feature == PREDICTION_FEATURE, -r.ratio, r.feature))
+    # Most drifted first, the prediction among the features by its own drift.
+    rows.sort(key=lambda r: (not r.drifted, -r.ratio, r.feature))
     summary = dataset_drift(current)
-    return DriftView(rows, latest, window_ms, current[0].version, summary.n_drifted, summary.n_features,
-                     summary.drifted, new_windows)
+    newer = (newest, rows_in[newest]) if judged and newest != shown else None
+    return DriftView(rows, shown, window_ms, current[0].version, summary.n_drifted if judged else 0,
+                     summary.n_features, summary.drifted and judged, new_windows, n_current=window_rows(current),
+                     min_rows=min_rows, judged=judged, newer=newer)
 
 
 def prediction_chart(view: DriftView, form) -> LineChart:  # type: ignore[no-untyped-def]
@@ -144,17 +163,17 @@ def prediction_chart(view: DriftView, form) -> LineChart:  # type: ignore[no-unt
         return LineChart("prediction over time: no predictions in range", (), ())
     if windows[0].quantiles is not None:
         p10, p50, p90 = (tuple(w.quantiles[i] for w in windows if w.quantiles) for i in range(3))
-        line = "" if view.baseline_median is None else " (red: baseline p50)"
-        return LineChart(f"prediction p10/p50/p90{line}", labels, p50, view.baseline_median,
-                         extra=(("p10", p10), ("p90", p90)))
+        return LineChart("prediction p10/p50/p90", labels, p50, view.baseline_median,
+                         extra=(("p10", p10), ("p90", p90)), name="p50", threshold_label="baseline median")
     totals: dict[str, float] = {}
     for w in windows:
         for name, share in (w.shares or {}).items():
             totals[name] = totals.get(name, 0.0) + share
     top = sorted(totals, key=lambda name: -totals[name])[:3]
     series = [tuple((w.shares or {}).get(name, 0.0) for w in windows) for name in top]
-    return LineChart("prediction share: " + ", ".join(clean(name)[:12] for name in top), labels, series[0],
-                     extra=tuple(zip(top[1:], series[1:])))
+    return LineChart("prediction share per class", labels, series[0],
+                     extra=tuple((clean(name)[:12], values) for name, values in zip(top[1:], series[1:])),
+                     name=clean(top[0])[:12])
 
 
 def read_histogram(db_path: Path, model: str, version: str, feature: str, start: int, window_ms: int) -> BarChart:
@@ -171,7 +190,7 @@ def read_histogram(db_path: Path, model: str, version: str, feature: str, start:
             return BarChart(f"{feature}: no baseline for {version}", (), (), ())
         reference = Sample.from_baseline(baseline)
         current = current_samples(store, model, WindowPlan(start, start + window_ms, version, 0), [baseline])[feature]
-    title = f"▒ baseline █ current · {'prediction' if feature == PREDICTION else feature}"
+    title = f"{'prediction' if feature == PREDICTION else feature}: baseline vs current"  # glyphs: legend line
     if reference is None or reference.n == 0 or current.n == 0:
         return BarChart(title, (), (), ())
     if baseline.kind == "numeric":
@@ -202,9 +221,18 @@ def _short(value: float) -> str:
 
 
 def _number(value: float | None) -> str:
-    if value is None or value != value:
-        return "-"
-    return f"{value:.1e}" if 0 < abs(value) < 1e-3 else f"{value:.3f}"
+    from app.drift import format_stat
+
+    return format_stat(value)  # at most 6 cells: "<0.001", "0.121", "12.35", never a cut "7.5e-0"
+
+
+def _count(rows: int) -> str:
+    """A row count in at most 5 cells: 812, 12345, 123k, 1.2M."""
+    if rows < 100_000:
+        return str(rows)
+    if rows < 1_000_000:
+        return f"{rows // 1000}k"
+    return f"{rows / 1e6:.1f}M"
 
 
 class DriftScreen(Screen):
@@ -254,9 +282,10 @@ class DriftScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one("#drift-table", NavTable)
         # 76 cells with the padding: the trend's newest blocks (on its right) stay visible at 80 columns.
-        for label, key, width in (("feature", "feature", 15), ("method", "method", 13), ("value", "value", 7),
+        # n: the window's current rows for that feature (a window with too few rows is not judged).
+        for label, key, width in (("feature", "feature", 14), ("method", "method", 13), ("value", "value", 6),
                                   ("thresh", "threshold", 6), ("state", "status", 5), ("psi", "psi", 6),
-                                  ("trend", "trend", 10)):
+                                  ("n", "n", 5), ("trend", "trend", 5)):
             table.add_column(label, key=key, width=width)
         self._show_title()
         self._layout_charts()
@@ -279,11 +308,14 @@ class DriftScreen(Screen):
         if self.view and self.view.window_start is not None:
             from app.timeutil import ms_to_iso
 
-            verdict = ("DATASET DRIFT", "bold red") if self.view.dataset_drifted else ("no dataset drift", "green")
             title.append(f" · {ms_to_iso(self.view.window_start)[5:16].replace('T', ' ')}Z ")
             title.append_text(safe_text(self.view.version or "-", width=10))
-            title.append(f" · {self.view.n_drifted}/{self.view.n_features} drifted, ", style="dim")
-            title.append(*verdict)
+            if not self.view.judged:
+                title.append(f" · too few rows ({self.view.n_current})", style="yellow")
+            else:
+                verdict = ("DATASET DRIFT", "bold red") if self.view.dataset_drifted else ("no dataset drift", "green")
+                title.append(f" · {self.view.n_drifted}/{self.view.n_features} drifted, ", style="dim")
+                title.append(*verdict)
         self.query_one("#drift-title", Static).update(title)
 
     # -- reading ---------------------------------------------------------------------------
@@ -339,8 +371,14 @@ class DriftScreen(Screen):
                                "traffic are needed", style="dim"))
             return
         progress = "computing new windows…" if self.view.computing else f"{self.view.new_windows} new window(s)"
-        status.update(Text(f"{len(self.view.rows)} features · {progress} · most drifted first · red line: "
-                           "threshold", style="dim"))
+        if not self.view.judged:
+            note = f"n={self.view.n_current} < {self.view.min_rows} rows: not judged (drift_min_rows)"
+        elif self.view.newer is not None:
+            start, rows = self.view.newer
+            note = f"{self._label()(start)} window: too few rows ({rows}), not judged"
+        else:
+            note = f"n={self.view.n_current} · most drifted first"
+        status.update(Text(f"{note} · {len(self.view.rows)} features · {progress}", style="dim"))
         self._show_selected()
 
     def _fill_table(self) -> None:
@@ -350,9 +388,13 @@ class DriftScreen(Screen):
         table.clear()
         for row in self.view.rows:
             name = "(prediction)" if row.feature == PREDICTION else row.feature
-            status = Text("DRIFT", style="bold red") if row.drifted else Text("ok", style="green")
-            table.add_row(safe_text(name, width=15), row.method, _number(row.value), _number(row.threshold), status,
-                          _number(row.psi), sparkline(row.values, width=10), key=row.feature)
+            if not self.view.judged:
+                status = Text("few", style="yellow")  # too few rows in the window: not judged
+            else:
+                status = Text("DRIFT", style="bold red") if row.drifted else Text("ok", style="green")
+            table.add_row(safe_text(name, width=14), row.method, _number(row.value), _number(row.threshold), status,
+                          _number(row.psi), Text(_count(row.n_current), justify="right"),
+                          sparkline(row.values, width=5), key=row.feature)
         features = [r.feature for r in self.view.rows]
         if keep in features:
             table.move_cursor(row=features.index(keep))
@@ -390,7 +432,7 @@ class DriftScreen(Screen):
         name = "prediction" if row.feature == PREDICTION else row.feature
         self.query_one("#metric-chart", PlotChart).show(LineChart(
             f"{name} · {row.method}", tuple(form(s) for s in row.starts), tuple(row.values),
-            row.threshold))
+            row.threshold, name=row.method, threshold_label=f"threshold {_number(row.threshold)}"))
         self.load_histogram(self.app.db_path, self.model, self.view.version or "", row.feature,  # type: ignore[attr-defined]
                             self.view.window_start, self.window_ms)
 

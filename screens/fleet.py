@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 from app.timeutil import ms_to_iso
 from app.alerts import AlertQuery
 from widgets.alert_list import AlertList
-from widgets.fleet_table import FIXED_WIDTH, FleetTable
+from widgets.fleet_table import FleetTable, column_widths
 from widgets.key_bar import KeyBar
 from widgets.safe_text import clean, safe_text
 
@@ -99,7 +99,7 @@ class FleetScreen(Screen):
         from app.fleet import fleet_rows
         from app.store import Store
 
-        with Store.open(db_path) as store:
+        with Store.open(db_path, create=False) as store:  # a deleted store is said, not re-created
             rows = fleet_rows(store, settings, now, health, live)
         self.post_message(self.Loaded(rows, now))
 
@@ -138,8 +138,7 @@ class FleetScreen(Screen):
     def _render_rows(self) -> None:
         table = self.query_one(FleetTable)
         visible = self._visible_rows()
-        name_width = max(10, min(40, self.size.width - FIXED_WIDTH))
-        table.show(visible, name_width)
+        table.show(visible, *column_widths(self.size.width))
         self.query_one("#fleet-empty").display = self._loaded_once and not self.rows
         status = f"{len(self.rows)} models"
         if self.filter_text:

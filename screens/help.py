@@ -37,6 +37,13 @@ class HelpScreen(ModalScreen[None]):
             section = ("Everywhere" if active.node is screen.app or (active.node is screen and not binding.id)
                        else "This screen" if active.node is screen else "In the focused widget")
             self.sections[section].append((shown, binding.description, binding.id or ""))
+        # Keys that belong to another part of the screen (the model screen's other tabs): inactive
+        # now, but an operator asking "how do I sign off?" from tab 1 must find them here too.
+        other_parts = getattr(screen, "other_part_keys", None)
+        for title, bindings in (other_parts() if callable(other_parts) else []):
+            rows = [(screen.app.get_key_display(b), b.description, b.id or "") for b in bindings if b.description]
+            if rows:
+                self.sections[title] = rows
         for rows in self.sections.values():  # remappable keys (with an id) first
             rows.sort(key=lambda row: not row[2])
         self.commands = list(commands())

@@ -176,7 +176,7 @@ class ModelScreen(Screen):
     def load_overview(self, db_path: Path, now: int) -> None:
         from app.store import Store
 
-        with Store.open(db_path) as store:
+        with Store.open(db_path, create=False) as store:
             overview = Overview(
                 info=store.registry.model(self.model),
                 versions=store.registry.versions(self.model),
@@ -190,7 +190,7 @@ class ModelScreen(Screen):
         from app import checklist
         from app.store import Store
 
-        with Store.open(db_path) as store:
+        with Store.open(db_path, create=False) as store:
             # Evaluated on every read: the automatic checks show today's facts, not last week's.
             items = list(checklist.evaluate(store, self.model, settings=settings, now=now, health=health))
         self.post_message(self.ReadinessLoaded(items, True))
@@ -199,7 +199,7 @@ class ModelScreen(Screen):
     def load_activity(self, db_path: Path) -> None:
         from app.store import Store
 
-        with Store.open(db_path) as store:
+        with Store.open(db_path, create=False) as store:
             entries = store.audit.entries(self.model, limit=200)
         self.post_message(self.ActivityLoaded(entries))
 
@@ -372,6 +372,24 @@ class ModelScreen(Screen):
                 return False
         return True
 
+    def other_part_keys(self) -> list[tuple[str, list[Binding]]]:
+        """For help (``?``): the keys of the tabs that are not shown, as the keymap has them."""
+        try:
+            active = self.query_one(TabbedContent).active
+            panel = self.query_one(ComparePanel)
+        except NoMatches:
+            return []
+        # _bindings: the bindings with the keymap applied (the class lists have the default keys).
+        own = [b for found in self._bindings.key_to_bindings.values() for b in found]
+        sections = []
+        if active != "readiness":
+            sections.append(("On the Readiness tab (2)",
+                             [b for b in own if b.action in ("sign_off", "waive", "reopen")]))
+        if active != "compare":
+            sections.append(("On the Compare tab (5)",
+                             [b for found in panel._bindings.key_to_bindings.values() for b in found if b.show]))
+        return sections
+
     def _current_item(self) -> CheckItem | None:
         table = self.query_one("#checklist", NavTable)
         if 0 <= table.cursor_row < len(self.items):
@@ -388,6 +406,10 @@ class ModelScreen(Screen):
     def action_waive(self) -> None:
         item = self._current_item()
         if item is None:
+            return
+        if item.status is CheckStatus.passed:
+            # A waiver on a passing area would pin it as done and hide a later failure of its check.
+            self.notify(f"{READINESS_AREAS.get(item.area, item.area)} passes: nothing to waive", markup=False)
             return
         title = f"Waive {READINESS_AREAS.get(item.area, item.area)}"
         self.app.push_screen(Prompt(title, "Reason (kept in the audit trail)"),
@@ -409,14 +431,15 @@ class ModelScreen(Screen):
         from app import checklist
         from app.store import Store
 
-        with Store.open(db_path) as store:
+        with Store.open(db_path, create=False) as store:
             try:
                 if kind == "sign_off":
                     checklist.sign_off(store, self.model, text, note=note)
                 elif kind == "waive":
                     checklist.waive(store, self.model, area, text)
-                else:
-                    checklist.reopen(store, self.model, area)
+                else:  # checked at once: the audit's outcome is what the table shows next
+                    checklist.reopen(store, self.model, area, recheck=True, settings=settings, now=now,
+                                     health=health)
             except (checklist.ChecklistError, sqlite3.OperationalError) as exc:
                 # Told every time (the generic worker-error toast is rate-limited): nothing was recorded.
                 self.app.call_from_thread(self.notify, clean(f"{kind.replace('_', ' ')} not recorded: {exc}"),

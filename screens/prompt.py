@@ -24,6 +24,15 @@ class PromptField:
     choices: tuple[str, ...] = field(default=())
 
 
+def _problem(spec: PromptField, value: str) -> str | None:
+    """What is wrong with ``value`` for this field, or None."""
+    if spec.required and not value:
+        return f"{spec.label} is required"
+    if spec.choices and value and value not in spec.choices:
+        return f"{spec.label}: one of {', '.join(spec.choices)}"
+    return None
+
+
 class Prompt(ModalScreen[list[str] | str | None]):
     """Dismisses with the text (one field) or the list of texts (several), or None on esc."""
 
@@ -53,18 +62,22 @@ class Prompt(ModalScreen[list[str] | str | None]):
         event.stop()
         inputs = list(self.query(Input))
         index = inputs.index(event.input)
+        error = self.query_one("#prompt-error", Static)
+        # The field just entered is checked before moving on: a bad value is said on this Enter,
+        # not after the operator has gone on to the next field.
+        problem = _problem(self.fields[index], event.input.value.strip())
+        if problem:
+            error.update(Text(problem, style="red"))
+            return
+        error.update("")
         if index + 1 < len(inputs) and not inputs[index + 1].value:
             inputs[index + 1].focus()
             return
         values = [box.value.strip() for box in inputs]
         for spec, value, box in zip(self.fields, values, inputs):
-            problem = None
-            if spec.required and not value:
-                problem = f"{spec.label} is required"
-            elif spec.choices and value and value not in spec.choices:
-                problem = f"{spec.label}: one of {', '.join(spec.choices)}"
+            problem = _problem(spec, value)
             if problem:
-                self.query_one("#prompt-error", Static).update(Text(problem, style="red"))
+                error.update(Text(problem, style="red"))
                 box.focus()
                 return
         self.dismiss(values[0] if len(values) == 1 else values)

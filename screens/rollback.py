@@ -42,20 +42,29 @@ def _metrics(metrics: dict) -> str:
 
 
 def default_target(plan: "Plan") -> "Target | None":
-    """Where the cursor starts: the version before the active one (a rollback goes back), else the
-    candidate that served most recently, else the newest. The operator moves it freely."""
-    candidates = plan.candidates
-    if not candidates:
-        return None
-    active = next((t for t in plan.targets if t.active), None)
-    if active is not None and active.created_at is not None:
-        older = [t for t in candidates if t.created_at is not None and t.created_at < active.created_at]
-        if older:
-            return max(older, key=lambda t: t.created_at or 0)
-    served = [t for t in candidates if t.last_served_at is not None]
-    if served:
-        return max(served, key=lambda t: t.last_served_at or 0)
-    return max(candidates, key=lambda t: t.created_at or 0)
+    """Where the cursor starts (the choice is app/rollback_history.py's); the operator moves it freely."""
+    return plan.default_target
+
+
+def _day(ms: int) -> str:
+    return ms_to_iso(ms)[5:10]  # MM-DD
+
+
+def served_text(target: "Target", now: int) -> Text:
+    """When the version last served as the active one: never-served versions stand out in words."""
+    if target.active:
+        return Text("now")
+    if target.last_active_at is not None:
+        return Text(f"{age_text(max(0, now - target.last_active_at))} ago")
+    if target.last_served_at is not None:  # answered only as a challenger or shadow
+        return Text("never (shadow)", style="bold yellow")
+    return Text("never served", style="bold yellow")
+
+
+def note_text(target: "Target") -> Text:
+    if target.rolled_back_from_at is None:
+        return Text()
+    return Text(f"rolled back from on {_day(target.rolled_back_from_at)}", style="bold red")
 
 
 class RollbackScreen(ConfirmedActionScreen):
@@ -86,18 +95,20 @@ class RollbackScreen(ConfirmedActionScreen):
         super().__init__(model)
         self.plan: Plan | None = None
         self._targets: list[Target] = []
+        self._summary_text = Text()
 
     def compose_head(self) -> ComposeResult:
         yield Static(Text.assemble(("Roll back ", "bold"), safe_text(self.model, width=60, style="bold")),
                      id="rb-title")
         yield Static(Text("reading the endpoint and the store…", style="dim"), id="rb-summary")
         yield NavTable(id="rb-targets")
+        yield Static(id="rb-target-note")
 
     def go_label(self) -> str:
         return "Roll back"
 
     def mounted(self) -> None:
-        self.query_one("#rb-targets", NavTable).add_columns("Version", "Stage", "Created", "Last served",
+        self.query_one("#rb-targets", NavTable).add_columns("Version", "Stage", "Created", "Last served", "Note",
                                                             "Offline metrics")
         app = self.app
         self.load_plan(app.db_path, app.settings)  # type: ignore[attr-defined]
@@ -135,13 +146,22 @@ class RollbackScreen(ConfirmedActionScreen):
             text.append_text(safe_text(plan.read_only))
         elif not plan.can_activate:
             text.append(f"\n{plan.endpoint_kind}: this endpoint cannot switch versions", style="bold red")
+        if self.outcome is not None:
+            # Read again after the outcome: this is the endpoint now, not what the modal opened on.
+            text.append("\n(read again after the rollback: ", style="dim")
+            text.append(self.outcome.status, style="bold")
+            text.append(")", style="dim")
         summary.update(text)
+        self._summary_text = text
         table = self.query_one("#rb-targets", NavTable)
         table.clear()
         # The active version first (marked), then the candidates as the store lists them (newest first).
         self._targets = sorted(plan.targets, key=lambda t: not t.active)
-        # Fixed columns take about 60 cells with the box's border and padding: metrics get the rest.
-        metrics_width = max(12, min(60, self.query_one("#rollback-box").size.width - 60))
+        # The other columns take about 56 cells with the box's border and padding (76 with a note):
+        # metrics get the rest.
+        fixed = 76 if any(t.rolled_back_from_at is not None for t in plan.targets) else 56
+        metrics_width = max(12, min(60, self.query_one("#rollback-box").size.width - fixed))
+        chosen = default_target(plan)
         for target in self._targets:
             stage = "ACTIVE" if target.active else (target.stage or "?")
             if target.on_endpoint is False:
@@ -149,15 +169,39 @@ class RollbackScreen(ConfirmedActionScreen):
             table.add_row(
                 safe_text(target.version, width=14, style="bold" if target.active else ""),
                 Text(stage, style="cyan" if target.active else ""),
-                Text(ms_to_iso(target.created_at)[:16].replace("T", " ") if target.created_at else "—"),
-                Text(f"{age_text(max(0, now - target.last_served_at))} ago" if target.last_served_at else "never"),
+                Text(ms_to_iso(target.created_at)[:10] if target.created_at else "—"),
+                served_text(target, now),
+                note_text(target),
                 safe_text(_metrics(target.metrics), width=metrics_width),
                 key=target.version,
             )
-        chosen = default_target(plan)
-        if chosen is not None:
+        if self.outcome is not None:
+            table.move_cursor(row=0, animate=False)  # the version serving now
+        elif chosen is not None:
             table.move_cursor(row=self._targets.index(chosen), animate=False)
         self.update_action()
+        self._describe_target()
+
+    def _describe_target(self) -> None:
+        """One sentence on the highlighted version: what the table's short cells mean."""
+        note = self.query_one("#rb-target-note", Static)
+        target = self.target
+        if target is None or self.plan is None:
+            note.update("")
+            return
+        text = safe_text(target.version, width=16, style="bold")
+        if target.active:
+            text.append(" is serving now")
+        elif target.last_active_at is not None:
+            text.append(f" last served {ms_to_iso(target.last_active_at)[:16].replace('T', ' ')} UTC")
+        elif target.last_served_at is not None:
+            text.append(" never served: only challenger/shadow answers in the log", style="bold yellow")
+        else:
+            text.append(" never served (nothing in the log or the audit trail)", style="bold yellow")
+        if target.rolled_back_from_at is not None:
+            text.append(f"; a rollback moved traffic away from it on {_day(target.rolled_back_from_at)}",
+                        style="bold red")
+        note.update(text)
 
     # -- the confirmation ----------------------------------------------------------------------
     @property
@@ -201,6 +245,7 @@ class RollbackScreen(ConfirmedActionScreen):
     def _target_moved(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         self.update_action()
+        self._describe_target()
 
     @on(DataTable.RowSelected, "#rb-targets")
     def _target_chosen(self, event: DataTable.RowSelected) -> None:
@@ -208,6 +253,23 @@ class RollbackScreen(ConfirmedActionScreen):
         self.query_one("#rb-reason", Input).focus()
 
     # -- acting ------------------------------------------------------------------------------
+    def on_confirmed_action_screen_finished(self, message: ConfirmedActionScreen.Finished) -> None:
+        # Textual also calls the base class's handler (it walks the MRO), after this one: so the
+        # re-read is scheduled for after it has shown the outcome.
+        outcome = message.outcome
+        if (outcome is None and not message.attempted) or (outcome is not None and outcome.status == "refused"):
+            return  # nothing was attempted: what the modal shows is still true
+        self.call_later(self._read_again)
+
+    def _read_again(self) -> None:
+        # The header and the ACTIVE row describe the endpoint before the action: say so, then read again.
+        summary = self.query_one("#rb-summary", Static)
+        before = Text("before the rollback (reading the endpoint again…)\n", style="bold")
+        before.append_text(self._summary_text)
+        summary.update(before)
+        app = self.app
+        self.load_plan(app.db_path, app.settings)  # type: ignore[attr-defined]
+
     def freeze(self) -> None:
         super().freeze()
         self.query_one("#rb-targets", NavTable).disabled = True

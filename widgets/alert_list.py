@@ -37,35 +37,59 @@ def _number(value: float | None) -> str:
 
 
 def alert_line(alert: "Alert", *, show_model: bool, width: int) -> Text:
-    """One alert: severity, [model,] rule, owner, value/threshold, when it fired, acknowledgement."""
+    """One alert: severity, [model,] rule, acknowledgement, owner, value/threshold, when it fired.
+
+    Where the line is too long, the model and rule names are shortened first (down to 10 cells)
+    so that who acked it and who owns it stay on screen; then the end (numbers, time) is cut."""
+    owner_width = max(28, min(40, width - 78))  # a wide terminal shows a long owner whole
+    tiers = [_alert_line(alert, show_model=show_model, model_width=model_width, rule_width=rule_width,
+                         owner_width=owner_width)
+             for model_width, rule_width in ((32, 32), (20, 26), (16, 22), (14, 18), (12, 14), (10, 10))]
+    # The widest names (not under the usual 16/22) with which the whole line fits; else the widest
+    # with which all up to the owner fits: names are shortened for the owner, not for the numbers.
+    whole = next((line for line, _ in tiers[:3] if line.cell_len <= width), None)
+    if whole is not None:
+        return whole
+    line, core = next(((line, core) for line, core in tiers if core <= width), tiers[-1])
+    # The numbers and the time are dropped whole rather than cut into a misleading "0.0007…".
+    if core <= width:
+        return line[:core]
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+def _alert_line(alert: "Alert", *, show_model: bool, model_width: int, rule_width: int,
+                owner_width: int) -> tuple[Text, int]:
+    """The whole line, and the cells up to the end of the owner (the part that must fit)."""
     label, style = _SEVERITY.get(alert.severity, (alert.severity[:4].upper(), ""))
     firing = alert.state == "firing"
     line = Text(no_wrap=True, overflow="ellipsis", end="")
     line.append(f"{label:<4} ", style=style if firing else "dim")
     if show_model:
-        line.append_text(safe_text(alert.model, width=16, style="bold" if firing else "dim"))
+        line.append_text(safe_text(alert.model, width=model_width, style="bold" if firing else "dim"))
         line.append(" ")
-    line.append_text(safe_text(alert.rule, width=22))
-    # The owner before the numbers: at 80 columns it is what must not be cut off.
-    line.append(" owner ", style="dim")
-    if alert.owner:
-        line.append_text(safe_text(alert.owner, width=24, style="bold" if firing else ""))
-    else:
-        line.append("NONE", style="bold red")
-    compared = "" if alert.threshold is None else f"/{_number(alert.threshold)}"
-    line.append(f" {_number(alert.value)}{compared}", style="dim")
-    if firing:
-        line.append(f" {_clock(alert.fired_at)}")
-    else:
-        line.append(f" resolved {_clock(alert.resolved_at or alert.fired_at)}", style="dim")
+    line.append_text(safe_text(alert.rule, width=rule_width))
+    # What must survive 80 columns comes first: whether someone is on it (acked by), then the owner;
+    # the numbers and the time go last, where a narrow terminal cuts.
     if alert.acked_by:
         # The user part is enough to know who is on it (the audit keeps user@host).
         line.append(" acked ", style="dim")
         line.append_text(safe_text(alert.acked_by.split("@")[0], width=16, style="green"))
     elif firing:
         line.append(" A: ack", style="dim")
-    line.truncate(width, overflow="ellipsis")
-    return line
+    line.append(" owner ", style="dim")
+    if alert.owner:
+        line.append_text(safe_text(alert.owner, width=owner_width, style="bold" if firing else ""))
+    else:
+        line.append("NONE", style="bold red")
+    core = line.cell_len
+    compared = "" if alert.threshold is None else f"/{_number(alert.threshold)}"
+    line.append(f" {_number(alert.value)}{compared}", style="dim")
+    if firing:
+        line.append(f" {_clock(alert.fired_at)}")
+    else:
+        line.append(f" resolved {_clock(alert.resolved_at or alert.fired_at)}", style="dim")
+    return line, core
 
 
 class AlertList(Static):
@@ -122,8 +146,14 @@ class AlertList(Static):
         """Acknowledge ``model``'s unacknowledged firing alerts (in a worker), then say what was done."""
         if model is None:
             return
-        if not any(a.model == model and a.acked_by is None for a in self.firing):
-            self.app.notify(f"{clean(model)}: no unacknowledged firing alert", markup=False)
+        firing = [a for a in self.firing if a.model == model]
+        if not firing:
+            self.app.notify(f"{clean(model)}: no firing alert", markup=False)
+            return
+        if all(a.acked_by for a in firing):
+            # Say who is on it: "nothing to do" next to an Alrt count of 1 reads like a bug.
+            by = ", ".join(dict.fromkeys(clean(a.acked_by.split("@")[0]) for a in firing if a.acked_by))
+            self.app.notify(f"{clean(model)}: all firing alerts already acknowledged by {by}", markup=False)
             return
         self._acknowledge(model)
 

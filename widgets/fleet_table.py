@@ -29,7 +29,16 @@ def _number(value: float | None, *, digits: int = 0) -> str:
     return f"{value:.{digits}f}" if value < 1000 else f"{value / 1000:.1f}k"
 
 
-def cells(row: FleetRow, name_width: int) -> tuple[Text, ...]:
+def column_widths(table_width: int) -> tuple[int, int]:
+    """(name, drift) widths for a table this wide: 14 and 10 at 80 columns; what a wider terminal
+    adds is shared between them (up to 40 each), so long model and feature names are read whole."""
+    extra = max(0, table_width - FIXED_WIDTH - 14)
+    name_width = max(10, min(40, table_width - FIXED_WIDTH, 14 + extra // 2))
+    drift_width = min(40, 10 + extra - (name_width - 14)) if extra else 10
+    return name_width, drift_width
+
+
+def cells(row: FleetRow, name_width: int, drift_width: int = 10) -> tuple[Text, ...]:
     """How one model looks in the table (words carry the meaning; colour only repeats it)."""
     from app.fleet import ERROR_RATE_BAD, ERROR_RATE_WARN
 
@@ -55,7 +64,7 @@ def cells(row: FleetRow, name_width: int) -> tuple[Text, ...]:
         Text(_number(row.requests_per_min, digits=1 if row.requests_per_min < 100 else 0), justify="right"),
         Text(_number(row.p95_latency_ms), justify="right"),
         Text("—" if row.error_rate is None else f"{row.error_rate * 100:.1f}", style=error_style, justify="right"),
-        safe_text(drift, width=10, style=drift_style),
+        safe_text(drift, width=drift_width, style=drift_style),
         Text(f"{row.readiness_passed}/{row.readiness_total}",
              style="green" if row.readiness_passed == row.readiness_total else ""),
         Text(str(row.alerts_firing), style="bold red" if row.alerts_firing else "dim", justify="right"),
@@ -77,6 +86,7 @@ class FleetTable(NavTable):
         super().__init__(**kwargs)
         self._shown: list[str] = []
         self._cells: dict[str, tuple[Text, ...]] = {}
+        self._widths: tuple[int, int] = (0, 0)
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -93,22 +103,27 @@ class FleetTable(NavTable):
             return None
         return self._shown[self.cursor_row]
 
-    def show(self, rows: Sequence[FleetRow], name_width: int) -> None:
+    def show(self, rows: Sequence[FleetRow], name_width: int, drift_width: int = 10) -> None:
         """Show ``rows`` in this order, touching only cells that changed; the cursor stays on its model."""
         keys = [row.name for row in rows]
-        fresh = {row.name: cells(row, name_width) for row in rows}
-        if keys == self._shown:
+        fresh = {row.name: cells(row, name_width, drift_width) for row in rows}
+        # New widths (a resize) rebuild the rows: an updated cell does not resize its column, so a name
+        # widened in place would be clipped by the old column width, with no ellipsis.
+        if keys == self._shown and (name_width, drift_width) == self._widths:
             for key in keys:
                 old = self._cells.get(key)
                 for (column, _), new_cell, old_cell in zip(COLUMNS, fresh[key], old or ((),) * len(COLUMNS)):
                     if _look(new_cell) != _look(old_cell):
-                        self.update_cell(key, column, new_cell)
+                        self.update_cell(key, column, new_cell, update_width=True)  # e.g. "ok" -> a feature name
         else:
             current = self.current_model
             self.clear()
+            for column in self.columns.values():  # clear() keeps the widest width ever seen: start over
+                column.content_width = column.label.cell_len
             for key in keys:
                 self.add_row(*fresh[key], key=key)
             self._shown = keys
+            self._widths = (name_width, drift_width)
             if current in keys:
                 self.move_cursor(row=keys.index(current), animate=False)
         self._cells = fresh

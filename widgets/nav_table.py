@@ -13,6 +13,9 @@ class NavTable(DataTable):
         Binding("k", "cursor_up", "Up", id="table.up", show=False),
         Binding("g", "scroll_top", "Top", id="table.top", show=False),
         Binding("G", "scroll_bottom", "Bottom", id="table.bottom", show=False),
+        # DataTable's own home/end scroll sideways; on a row table they mean first/last row.
+        Binding("home", "scroll_top", "First row", id="table.home", show=False),
+        Binding("end", "scroll_bottom", "Last row", id="table.end", show=False),
     ]
 
     def __init__(self, **kwargs: object) -> None:

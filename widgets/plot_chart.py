@@ -17,6 +17,11 @@ from textual.widgets import Static
 from widgets.safe_text import clean
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+# Each series and the horizontal line get their own glyph, named in a legend line under the chart: the
+# chart reads the same without colour (NO_COLOR, a monochrome terminal).
+MAIN_GLYPH = "▞"  # plotext's default line marker draws quarter blocks like this one
+EXTRA_MARKERS = ("·", "+", "x")
+LINE_GLYPH = "─"
 _clock = time.monotonic  # a name of its own, so a test can move this widget's clock alone
 
 
@@ -38,6 +43,8 @@ class LineChart:
     values: tuple[float, ...]
     threshold: float | None = None  # a horizontal line (a drift threshold, a baseline median)
     extra: tuple[tuple[str, tuple[float, ...]], ...] = ()  # more series over the same points, (name, values)
+    name: str = ""  # the main series in the legend line
+    threshold_label: str = "threshold"  # what the horizontal line is, in the legend line
 
 
 @dataclass(frozen=True)
@@ -58,10 +65,26 @@ def _or_zero(value: float) -> float:
     return value if math.isfinite(value) else 0.0
 
 
+def legend(spec: LineChart | BarChart) -> str:
+    """The line under a chart naming each glyph, e.g. ``▞ p50  · p10  + p90  ─ baseline median``."""
+    if isinstance(spec, BarChart):
+        return "▒ baseline  █ current window"
+    parts = [f"{MAIN_GLYPH} {spec.name}"] if spec.name else []
+    parts += [f"{marker} {name}" for marker, (name, _) in zip(EXTRA_MARKERS, spec.extra)]
+    if spec.threshold is not None:
+        parts.append(f"{LINE_GLYPH} {spec.threshold_label}")
+    return "  ".join(parts)
+
+
 def render_chart(spec: LineChart | BarChart, width: int, height: int) -> str:
     """The chart as text with ANSI colours. Main thread only (plotext's state is global)."""
     import plotext
 
+    key = clean(legend(spec)) if (spec.values if isinstance(spec, LineChart) else spec.labels) else ""
+    if key and height > 6:
+        height -= 1  # the legend's line
+    else:
+        key = ""
     figure = plotext.figure
     figure.clear()
     figure.plot_size(width, height)
@@ -73,11 +96,11 @@ def render_chart(spec: LineChart | BarChart, width: int, height: int) -> str:
             if spec.threshold is not None:
                 # A series rather than figure.line(): plotext paints a line's cells on a white background.
                 # Drawn first, so the data is drawn over it where they cross.
-                marker = plotext.colorize("─", "red")
+                marker = plotext.colorize(LINE_GLYPH, "red")
                 figure.draw(figure.signal([xs[0], xs[-1]], [spec.threshold] * 2, marker=marker).lines())
             figure.draw(figure.signal(*_finite(xs, spec.values)).lines())
-            for _, values in spec.extra:  # the theme gives each series its own colour
-                figure.draw(figure.signal(*_finite(xs, values)).lines())
+            for marker, (_, values) in zip(EXTRA_MARKERS, spec.extra):  # a colour from the theme, and a glyph
+                figure.draw(figure.signal(*_finite(xs, values), marker=marker).lines())
             step = max(1, len(xs) // max(1, width // 12))
             ticks = xs[::step]
             figure.ruler("x").ticks(ticks, [clean(spec.labels[i - 1]) for i in ticks])
@@ -90,7 +113,12 @@ def render_chart(spec: LineChart | BarChart, width: int, height: int) -> str:
             figure.draw(figure.bar([x + 0.2 for x in xs], [_or_zero(v) for v in spec.current], width=0.4))
             figure.ruler("x").ticks(xs, [clean(label)[:8] for label in spec.labels])
     figure.legend(active=False)
-    return figure.build().string()
+    chart = figure.build().string()
+    if key:
+        if len(key) > width:
+            key = key[:max(1, width - 1)] + "…"
+        chart = chart.rstrip("\n") + "\n" + key.center(width).rstrip()
+    return chart
 
 
 class PlotChart(Static):

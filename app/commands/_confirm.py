@@ -20,7 +20,15 @@ def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.Plan
         if target is not None and t.version != target:
             continue
         created = ms_to_iso(t.created_at) if t.created_at else "?"
-        served = f"last served {age_text(now_ms() - t.last_served_at)} ago" if t.last_served_at else "never served (in the log)"
+        # Served as the active version (app/rollback_history.py): shadow answers do not count.
+        if t.last_active_at is not None:
+            served = f"last served {age_text(max(0, now_ms() - t.last_active_at))} ago"
+        elif t.last_served_at is not None:
+            served = "never served (only challenger/shadow answers in the log)"
+        else:
+            served = "never served (in the log or the audit trail)"
+        if t.rolled_back_from_at is not None:
+            served += f", rolled back from on {ms_to_iso(t.rolled_back_from_at)[:10]}"
         metrics = ", ".join(f"{k}={v}" for k, v in sorted(t.metrics.items())[:4])
         where = {True: "", False: " NOT ON ENDPOINT", None: ""}[t.on_endpoint]
         click.echo(f"target    {t.version} [{t.stage or 'unknown stage'}] created {created}, {served}"

@@ -27,11 +27,9 @@ def _clean(text: str) -> str:
 
 
 def _number(value: float | None, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if 0 < abs(value) < 1e-4:
-        return f"{value:.1e}"
-    return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:.4g}"
+    from app.drift import format_stat
+
+    return format_stat(value, digits)  # "<0.0001", never a cut "7.5e-0" that reads as 7.5
 
 
 @click.command("drift")
@@ -47,13 +45,15 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
     """Drift of MODEL's features and predictions per window against the baseline of the serving version.
 
     Windows not computed yet are computed first (closed windows only); thresholds come from
-    [models.MODEL.drift_thresholds] in the config. Alert rules of the model are evaluated afterwards.
+    [models.MODEL.drift_thresholds] in the config. A window with fewer current rows than
+    [models.MODEL] drift_min_rows (default 100) is shown as too few rows: not judged, no alert.
+    Alert rules of the model are evaluated afterwards.
     """
     import orjson
 
     from app.alerts import evaluate_model
-    from app.drift import PREDICTION_FEATURE, dataset_drift, drift_ratio, psi_level
-    from app.drift_windows import pending_windows, stored_points, thresholds_for, update
+    from app.drift import dataset_drift, display_name, drift_ratio, psi_level, window_rows
+    from app.drift_windows import min_rows_for, pending_windows, stored_points, thresholds_for, update, verdict_window
     from app.timeutil import ms_to_iso, parse_duration_ms
 
     try:
@@ -61,6 +61,7 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--window") from None
     start, end = _time("--since", since), _time("--until", until)
+    min_rows = min_rows_for(cli.settings, model)
 
     with cli.open_store() as store:
         if not store.baselines.versions_with_baselines(model):
@@ -80,8 +81,10 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
         points = stored_points(store, model, window_ms=window_ms, since=start, until=end)
 
     if as_json:
-        rows = [{**p.model_dump(), "window_start": ms_to_iso(p.window_start), "window_end": ms_to_iso(p.window_end)}
-                for p in points]
+        window_n = {s: window_rows(g) for s, g in groupby(points, key=lambda p: p.window_start)}
+        # enough_rows false: the window had fewer current rows than drift_min_rows and is not judged.
+        rows = [{**p.model_dump(), "window_start": ms_to_iso(p.window_start), "window_end": ms_to_iso(p.window_end),
+                 "enough_rows": window_n[p.window_start] >= min_rows} for p in points]
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
     elif not points:
         click.echo(f"no drift windows for {_clean(model)} in that range (windows are computed once closed)")
@@ -90,26 +93,32 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
         header = f"{'FEATURE':<20} {'METHOD':<13} {'VALUE':>8} {'THRESH':>6} {'DRIFT':<5} {'PSI':>7} " \
                  f"{'N_REF':>7} {'N_CUR':>6}"
         for (window_start, version), group in groupby(points, key=lambda p: (p.window_start, p.version)):
-            # Input features, most drifted first; the prediction's own row last.
-            results = sorted(group, key=lambda p: (p.feature == PREDICTION_FEATURE, not p.drifted,
-                                                   -drift_ratio(p.method, p.value, p.threshold), p.feature))
+            # Most drifted first, the prediction sorted among the features by its own drift.
+            results = sorted(group, key=lambda p: (not p.drifted, -drift_ratio(p.method, p.value, p.threshold),
+                                                   p.feature))
             summary = dataset_drift(results)
-            verdict = "DRIFT" if summary.drifted else "ok"
-            click.echo(f"{ms_to_iso(window_start)[:16]}Z  version {_clean(version or '-')}  dataset: "
-                       f"{summary.n_drifted}/{summary.n_features} drifted -> {verdict}")
+            n_current = window_rows(results)
+            judged = n_current >= min_rows
+            if judged:
+                verdict = f"{summary.n_drifted}/{summary.n_features} drifted -> {'DRIFT' if summary.drifted else 'ok'}"
+            else:  # a handful of rows "drifts" on every statistic: not a verdict
+                verdict = f"too few rows ({n_current} < {min_rows}): not judged"
+            click.echo(f"{ms_to_iso(window_start)[:16]}Z  version {_clean(version or '-')}  n={n_current}  "
+                       f"dataset: {verdict}")
             click.echo(header)
             for p in results:
-                name = "(prediction)" if p.feature == PREDICTION_FEATURE else _clean(p.feature)[:20]
+                name = display_name(_clean(p.feature))[:20]
                 # PSI at or above 0.1 is marked: * moderate, ** major (the industry levels).
-                mark = {"moderate": "*", "major": "**"}.get(psi_level(p.psi), "")
+                mark = {"moderate": "*", "major": "**"}.get(psi_level(p.psi), "") if judged else ""
+                state = ("yes" if p.drifted else "no") if judged else "-"
                 click.echo(f"{name:<20} {p.method:<13} {_number(p.value):>8} "
-                           f"{_number(p.threshold, 4):>6} {'yes' if p.drifted else 'no':<5} "
+                           f"{_number(p.threshold, 4):>6} {state:<5} "
                            f"{_number(p.psi, 3) + mark:>7} {p.n_reference:>7} {p.n_current:>6}")
             click.echo("")
         click.echo(f"{outcome.windows} new window(s) computed", err=True)
     for transition in transitions:
         click.echo(f"alert {transition}", err=True)
     if fail_on_drift and points:
-        latest = max(p.window_start for p in points)
-        if dataset_drift([p for p in points if p.window_start == latest]).drifted:
+        # The latest window with enough rows decides, as on the drift screen and the fleet.
+        if dataset_drift(verdict_window(points, min_rows)).drifted:
             sys.exit(1)

@@ -17,7 +17,8 @@ __all__ = ["Store", "StoreError", "SCHEMA_VERSION"]
 class Store:
     """An open store file. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, path: Path, *, read_only: bool = False, migrate_to: int = SCHEMA_VERSION) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, migrate_to: int = SCHEMA_VERSION,
+                 create: bool = True) -> None:
         # sqlite_utils costs ~115 ms to import: only pay for it when a store is actually opened.
         from sqlite_utils import Database
 
@@ -34,7 +35,7 @@ class Store:
         from app.store.registry import Registry
 
         self.path = Path(path)
-        self.conn = connect(self.path, read_only=read_only)
+        self.conn = connect(self.path, read_only=read_only, create=create)
         try:
             if read_only:
                 from app.store.connection import current_version
@@ -66,8 +67,8 @@ class Store:
         self.metrics = MetricSamples(self.db)
 
     @classmethod
-    def open(cls, path: Path | str, *, read_only: bool = False) -> "Store":
-        return cls(Path(path), read_only=read_only)
+    def open(cls, path: Path | str, *, read_only: bool = False, create: bool = True) -> "Store":
+        return cls(Path(path), read_only=read_only, create=create)
 
     def schema_version(self) -> int:
         return int(self.conn.execute("SELECT version FROM schema_version").fetchone()[0])

@@ -14,10 +14,15 @@ class StoreError(Exception):
     """A store that cannot be used; the message is one line meant for the operator."""
 
 
-def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    """Open (creating if allowed) the SQLite file at ``path`` with the store's pragmas."""
+def connect(path: Path, *, read_only: bool = False, create: bool = True) -> sqlite3.Connection:
+    """Open (creating if allowed) the SQLite file at ``path`` with the store's pragmas.
+
+    ``create=False`` refuses a missing file (the console switching stores: a typo must not leave
+    an empty store, nor its parent directories, behind)."""
     if read_only and not path.exists():
         raise StoreError(f"{path}: no such store")
+    if not create and not path.is_file():
+        raise StoreError(f"no store at {path}")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -86,8 +86,8 @@ def test_baseline_from_logs_then_drift_json(tmp_path, rng):
     assert result.exit_code == 0, result.output
     rows = orjson.loads(result.stdout)
     keys = {"model", "version", "feature", "window_start", "window_end", "n_reference", "n_current", "method",
-            "value", "threshold", "drifted", "psi"}
-    assert rows and all(set(row) == keys for row in rows)
+            "value", "threshold", "drifted", "psi", "enough_rows"}
+    assert rows and all(set(row) == keys for row in rows) and all(row["enough_rows"] for row in rows)
     assert all(row["window_start"].endswith(":00:00.000Z") for row in rows)
     amount = {row["window_start"]: row for row in rows if row["feature"] == "amount"}
     assert [r["drifted"] for r in sorted(amount.values(), key=lambda r: r["window_start"])] == [False, True]
@@ -111,12 +111,41 @@ def test_drift_table_thresholds_from_config_and_alerts(tmp_path, rng):
     lines = result.stdout.splitlines()
     assert result.exit_code == 1  # amount and the prediction drift: 1 of 2 input features is half
     assert "dataset: 1/2 drifted -> DRIFT" in lines[0]
-    assert lines[2].split()[:2] == ["amount", "wasserstein"]  # drifted features first
+    # Drifted rows first, the prediction among them by its own drift, by the name a person reads.
+    assert {lines[2].split()[0], lines[3].split()[0]} == {"amount", "prediction"}
+    assert lines[4].split()[0] == "colour"
     colour = next(line for line in lines if line.startswith("colour"))
     assert colour.split()[3] == "0.9000"
     assert "firing: fraud feature_drift:amount" in result.stderr and "owner risk-oncall" in result.stderr
     with Store.open(db) as store:
         assert [a.rule for a in store.alerts.firing("fraud")] == ["feature_drift:amount"]
+
+
+def test_a_window_with_too_few_rows_is_shown_but_not_judged(tmp_path, rng):
+    db, config = tmp_path / "s.db", tmp_path / "modeldeck.toml"
+    config.write_text('[[models.fraud.alerts]]\nmetric = "feature_drift:amount"\nseverity = "critical"\n'
+                      'owner = "risk-oncall"\n')
+    log_traffic(db, rng, hours_ago=30, shift=0, n=3000)
+    run("--db", str(db), "baseline", "fraud", "--version", "v1", "--from-logs", "--since", "31h", "--until", "29h")
+    log_traffic(db, rng, hours_ago=3, shift=0)
+    log_traffic(db, rng, hours_ago=2, shift=90, n=3)  # the log ends: 3 rows far off the baseline
+    result = run("--db", str(db), "--config", str(config), "drift", "fraud", "--since", "4h", "--fail-on-drift")
+    assert result.exit_code == 0, result.output  # the 1200-row window decides: no dataset drift
+    windows = [line for line in result.stdout.splitlines() if "dataset:" in line]
+    assert "n=1200" in windows[0] and "dataset: 0/2 drifted -> ok" in windows[0]
+    assert "n=3" in windows[1] and "dataset: too few rows (3 < 100): not judged" in windows[1]
+    amount = [line.split() for line in result.stdout.splitlines() if line.startswith("amount")]
+    assert amount[1][4] == "-" and amount[1][-1] == "3"  # no yes/no verdict on 3 rows; n_current shown
+    assert "firing" not in result.stderr
+    with Store.open(db) as store:
+        assert store.alerts.firing("fraud") == []
+    rows = orjson.loads(run("--db", str(db), "drift", "fraud", "--since", "4h", "--json").stdout)
+    assert {(r["n_current"], r["enough_rows"]) for r in rows if r["feature"] == "amount"} == {(1200, True),
+                                                                                              (3, False)}
+    # Configured lower, the same 3 rows are judged: they drift, and the rule fires.
+    config.write_text(config.read_text() + "[models.fraud]\ndrift_min_rows = 3\n")
+    judged = run("--db", str(db), "--config", str(config), "drift", "fraud", "--since", "4h", "--fail-on-drift")
+    assert judged.exit_code == 1 and "firing: fraud feature_drift:amount" in judged.stderr
 
 
 def test_drift_without_a_baseline_says_what_to_do(tmp_path):

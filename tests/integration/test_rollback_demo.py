@@ -142,3 +142,41 @@ async def test_bearer_token_is_sent_from_the_env_and_never_stored(seeded_store_p
         assert secret.encode() not in seeded_store_path.read_bytes()
     finally:
         handle.stop()
+
+
+def _served(store: Store, model: str, version: str, ts: int, n: int = 3, prefix: str = "r") -> None:
+    from app.store.predictions import PredictionRow
+
+    store.predictions.append([PredictionRow(ts - i * 1000, model, version, f"{prefix}{i}", None, 0.5, None, None,
+                                            10.0, "ok", None, None, None, "") for i in range(n)])
+
+
+async def test_default_target_is_the_version_that_served_last_and_a_rollback_away_is_marked(seeded_store_path,
+                                                                                             demo):
+    from app.timeutil import now_ms
+
+    now = now_ms()
+    with Store.open(seeded_store_path) as store:
+        # churn: v1 archived (served an hour ago), v2 archived (never served), v3 champion,
+        # v4 a challenger answering in shadow right now.
+        store.registry.upsert_version(store.registry.versions("churn")[0].model_copy(
+            update={"version": "v4", "stage": Stage.challenger, "created_at": now}))
+        _served(store, "churn", "v1", now - 3_600_000, prefix="live-")
+        _served(store, "churn", "v4", now - 1_000, prefix="shadow-")
+        plan = await plan_rollback(store, http_settings(demo), "churn")
+        by_version = {t.version: t for t in plan.targets}
+        # Not v2 (newest created before the active one, never served), not v4 (only shadow answers).
+        assert plan.default_target is not None and plan.default_target.version == "v1"
+        assert by_version["v2"].last_active_at is None and by_version["v4"].last_active_at is None
+        assert by_version["v4"].last_served_at is not None  # the log has its answers, shown as "never (shadow)"
+        assert all(t.rolled_back_from_at is None for t in plan.targets)
+
+        outcome = await rollback(store, http_settings(demo), "churn", "v1", "v3 misroutes", actor="alice@bastion")
+        assert outcome.status == "succeeded", outcome.describe()
+        after = await plan_rollback(store, http_settings(demo), "churn")
+    assert after.current == "v1"
+    v3 = next(t for t in after.targets if t.version == "v3")
+    # v3 served until the rollback just now: it is what served last, and marked as rolled back from.
+    assert after.default_target is v3
+    assert v3.rolled_back_from_at is not None and v3.rolled_back_from_at >= now
+    assert v3.last_active_at is not None and v3.last_active_at >= now

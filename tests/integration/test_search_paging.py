@@ -104,3 +104,20 @@ def test_limit_caps_iteration(store: Store) -> None:
     query = searcher.parse("", now=NOW)
     assert len(list(searcher.iter_rows(query, limit=55, page_size=10))) == 55
     assert len(list(searcher.iter_rows(query, page_size=7))) == 120
+
+
+def test_a_relative_window_searched_again_later_moves_with_the_clock(store: Store) -> None:
+    # One Searcher keeps page SQL per query: a query parsed again at a later "now" must not
+    # be answered with the window the first parse resolved.
+    records = random_records(300, seed=5)
+    write_all(store.conn, [[to_row(r) for r in records]])
+    searcher = Searcher(store.conn)
+    day = 86_400_000
+    for now in (BASE_MS + day, BASE_MS + 2 * day, BASE_MS + day):
+        query = searcher.parse("since:1d", now=now)
+        got = [r["id"] for r in searcher.iter_rows(query, page_size=40)]
+        expected = [row[0] for row in store.conn.execute(
+            "SELECT id FROM predictions WHERE ts >= ? ORDER BY ts DESC, id DESC", (now - day,))]
+        assert got == expected and got
+        # The same text again (the memoised parse and SQL): the same answer.
+        assert [r["id"] for r in searcher.iter_rows(searcher.parse("since:1d", now=now), page_size=40)] == got

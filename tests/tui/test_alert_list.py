@@ -56,8 +56,23 @@ async def test_model_screen_shows_its_alerts_and_acknowledges_them(fixed_db: Pat
         await settle(pilot)
         await settle(pilot)
         assert alerts.firing and alerts.firing[0].acked_by is not None
-        await pilot.press("A")  # nothing left to acknowledge: said, and not audited twice
+        await pilot.press("A")  # nothing left to acknowledge: said (with who is on it), and not audited twice
         await settle(pilot)
+        assert any("all firing alerts already acknowledged by" in str(n.message) for n in app._notifications)
     with Store.open(fixed_db) as store:
         entries = [e for e in store.audit.entries("fraud-scorer") if e.action == "alert.acknowledge"]
     assert len(entries) == 1
+
+
+def test_at_80_columns_an_alert_line_keeps_who_acked_it_and_its_owner() -> None:
+    from widgets.alert_list import alert_line
+
+    alert = Alert(rule="attachment_rate_psi_drift", model="credit-limit-scorer", severity="critical",
+                  owner="credit-decisioning-oncall", value=0.00075, threshold=0.2, fired_at=FIXED_NOW - HOUR,
+                  acked_by="jgarcia@ops-bastion", acked_at=FIXED_NOW)
+    line = alert_line(alert, show_model=True, width=78).plain
+    assert len(line) <= 78
+    assert "acked jgarcia" in line and "owner credit-decisioning" in line  # the numbers may be cut, not these
+    wide = alert_line(alert.model_copy(update={"owner": "credit-decisioning-oncall-secondary"}), show_model=True,
+                      width=118).plain
+    assert "owner credit-decisioning-oncall-secondary" in wide and "…" not in wide  # 120 columns: whole

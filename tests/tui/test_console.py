@@ -69,7 +69,13 @@ async def test_fleet_shows_every_model_worst_first(fixed_db: Path) -> None:
         assert set(names) == {"fraud-scorer", "churn-predictor", EVIL_MODEL}
         row = app.screen.query_one(FleetTable).get_row_at(0)
         assert [cell.plain for cell in row[1:]] [:2] == ["v3", "unknown"]
-        assert row[6].plain == "amount" and row[7].plain == "5/8" and row[8].plain == "1"
+        assert row[6].plain == "amount" and row[7].plain == "3/8" and row[8].plain == "1"
+        # The same n/8 as the model's Readiness tab (one evaluation, not the store's last record).
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("2")
+        statuses = _column(app.screen.query_one("#checklist", NavTable), 1)
+        assert sum(status in ("pass", "waived") for status in statuses) == 3
 
 
 async def test_navigate_fleet_model_tabs_and_back(fixed_db: Path) -> None:
@@ -174,7 +180,12 @@ async def test_sign_off_and_waive_are_audited_and_shown_in_activity(fixed_db: Pa
         await settle(pilot)
         await pilot.press("colon", *"model fraud-scorer", "enter")
         await settle(pilot)
-        await pilot.press("2", "s", *"product", "enter", *"looks good", "enter")
+        await pilot.press("2", "s", *"ceo", "enter")
+        # A role that is not one of the choices is said on this first Enter, and the box keeps focus.
+        assert "Role: one of engineering" in str(app.screen.query_one("#prompt-error").render())
+        assert app.focused is app.screen.query_one("#prompt-0")
+        app.screen.query_one("#prompt-0", Input).value = "product"
+        await pilot.press("enter", *"looks good", "enter")
         await settle(pilot)
         # Waive the feature pipeline area (4th row) with a reason. Typing q and ? into the reason
         # must neither quit nor open the help: keys go to the text box while it has focus.
@@ -216,8 +227,16 @@ async def test_reopen_puts_a_waived_area_back_under_its_automatic_check(fixed_db
         await pilot.press("j", "j", "j", "j", "o")
         await settle(pilot)
         assert _column(checklist, 1)[4] == "fail"  # no drift baseline: the automatic check speaks again
+        # A passing area cannot be waived: no reason prompt, a message instead, nothing audited.
+        passing = _column(checklist, 1).index("pass")
+        checklist.move_cursor(row=passing)
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, ModelScreen) and _column(checklist, 1)[passing] == "pass"
+        assert any("passes: nothing to waive" in str(n.message) for n in app._notifications)
     with Store.open(fixed_db) as store:
-        assert store.audit.entries("fraud-scorer", limit=1)[0].action == "checklist.reopen"
+        entry = store.audit.entries("fraud-scorer", limit=1)[0]
+        assert entry.action == "checklist.reopen" and entry.outcome == "fail"  # as the table shows it
 
 
 async def test_the_fleet_refreshes_on_its_own(fixed_db: Path) -> None:
@@ -294,6 +313,61 @@ async def test_help_shows_the_keys_of_the_model_screen_and_the_key_bar_keeps_bac
         assert "model.sign_off" in text and "model.waive" in text and "fleet.filter" not in text
         await pilot.press("escape")
         assert isinstance(app.screen, ModelScreen)
+        # From the Overview tab, help still tells how to sign off or promote (keys of the other tabs).
+        await pilot.press("1", "question_mark")
+        text = str(app.screen.query_one("#help-box Static").render())
+        assert "On the Readiness tab (2)" in text and "model.sign_off" in text and "model.reopen" in text
+        assert "On the Compare tab (5)" in text and "compare.disagreements" in text and "compare.promote" in text
+        await pilot.press("escape")
+
+
+async def test_a_wide_terminal_widens_name_and_drift_and_a_cut_name_always_ends_with_an_ellipsis(
+        fixed_db: Path) -> None:
+    from widgets.fleet_table import column_widths
+
+    assert column_widths(80) == (14, 10)
+    name_width, drift_width = column_widths(120)
+    assert name_width > 20 and drift_width > 20  # the extra 40 columns are shared by both
+    app = make_app(fixed_db)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await settle(pilot)
+        assert any(line.lstrip().startswith("churn-pre…") for line in _screen_text(app))
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        lines = _screen_text(app)
+        assert any(line.lstrip().startswith("churn-predictor ") for line in lines)  # whole, not clipped
+        await pilot.resize_terminal(60, 24)
+        await settle(pilot)
+        assert any(line.lstrip().startswith("churn-pre… ") for line in _screen_text(app))
+
+
+async def test_a_cell_that_grows_in_place_is_not_clipped(fixed_db: Path) -> None:
+    # A refresh updates cells in place: churn-predictor's drift going from "ok" to a feature name
+    # must widen the column, not show "langu" under a header sized for "ok".
+    from widgets.fleet_table import column_widths
+
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one(FleetTable)
+        rows = [row.model_copy(update={"drift_feature": "language_score", "drifted_features": 1,
+                                       "drift_features": 3}) if row.name == "churn-predictor" else row
+                for row in screen.rows]
+        table.show(rows, *column_widths(80))
+        await settle(pilot)
+        assert any("churn-predict…" in line and "language_…" in line for line in _screen_text(app))
+
+
+async def test_end_and_home_go_to_the_last_and_first_model(fixed_db: Path) -> None:
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(FleetTable)
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1 == 2
+        await pilot.press("home")
+        assert table.cursor_row == 0 and table.current_model == "fraud-scorer"
 
 
 async def test_fleet_names_are_shown_whole_when_they_fit(fixed_db: Path) -> None:
@@ -392,8 +466,9 @@ async def test_a_store_that_breaks_while_open_is_one_status_line_not_a_pile_of_t
 
 async def test_switching_to_a_missing_store_says_so_each_time_and_creates_nothing(fixed_db: Path,
                                                                                  tmp_path: Path) -> None:
-    missing = tmp_path / "typo.db"
+    missing = tmp_path / "typo-dir" / "typo.db"  # not even its directory exists
     app = make_app(fixed_db)
+    app.demo = True
     told: list[str] = []
     notify = app.notify
     app.notify = lambda message, **kw: (told.append(str(message)), notify(message, **kw))[1]  # type: ignore[method-assign]
@@ -404,6 +479,29 @@ async def test_switching_to_a_missing_store_says_so_each_time_and_creates_nothin
             app.screen.query_one(Input).value = f"store {missing}"  # a long path: not typed key by key
             await pilot.press("enter")
             await settle(pilot)
-        assert told == [f"no store at {missing}"] * 2
+        # The palette's "Switch store" goes the same way and says the same thing.
+        await _palette_run(pilot, "switch store", "Switch store")
+        for _ in range(50):  # bounded: at most 5 s
+            if isinstance(app.screen, Prompt):
+                break
+            await pilot.pause(0.1)
+        app.screen.query_one(Input).value = str(missing)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert told == [f"no store at {missing}"] * 3
         assert app.db_path == fixed_db and _fleet_names(app)[0] == "fraud-scorer"
-    assert not missing.exists()
+        assert "(demo)" in str(app.screen.query_one("#title").render())  # still the store it was
+    assert not missing.exists() and not missing.parent.exists()
+
+
+async def test_a_store_deleted_while_open_is_reported_not_recreated(fixed_db: Path) -> None:
+    app = make_app(fixed_db, refresh_s=0.1)  # every periodic reader (fleet, alerts, drift monitor) runs
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{fixed_db}{suffix}").unlink(missing_ok=True)
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.5)
+        await settle(pilot)
+        assert f"no store at {fixed_db}" in str(app.screen.query_one("#status").render())
+    assert not fixed_db.exists()

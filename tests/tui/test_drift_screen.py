@@ -55,18 +55,24 @@ async def test_drifted_feature_sorts_first_and_charts_draw(drift_db: Path) -> No
         assert isinstance(screen, DriftScreen)
         table = screen.query_one("#drift-table")
         keys = [row.value for row in table.rows]
-        assert keys[0] == "amount" and keys[-1] == "__prediction__"
+        # The drifted rows first, the prediction (its score is amount / 100) sorted by its drift like a feature.
+        assert set(keys[:2]) == {"amount", "__prediction__"} and keys[-1] == "colour"
         first = table.get_row_at(0)
-        assert first[4].plain == "DRIFT" and table.get_row_at(1)[4].plain == "ok"
-        assert len(first[6]) == 5  # a block per closed window: the last hour has not settled yet
+        assert first[4].plain == "DRIFT" and table.get_row_at(1)[4].plain == "DRIFT"
+        assert table.get_row_at(2)[4].plain == "ok"
+        assert first[6].plain == "600"  # n: the window's current rows
+        assert len(first[7]) == 5  # a block per closed window: the last hour has not settled yet
         title = str(screen.query_one("#drift-title").render())
         assert "DATASET DRIFT" in title and "1/2 drifted" in title
         metric = screen.query_one("#metric-chart", PlotChart)
         hist = screen.query_one("#hist-chart", PlotChart)
-        assert metric.draws >= 1 and "amount" in metric.spec.title and metric.spec.threshold == 0.1
+        assert metric.draws >= 1 and metric.spec.threshold == 0.1
+        # The threshold is named in a legend line with its own glyph, not by colour.
+        assert "─ threshold 0.100" in str(metric.render())
         assert hist.spec is not None and "baseline" in hist.spec.title and len(hist.spec.labels) == 8
-        # Moving to the next feature shows its series.
-        await pilot.press("j")
+        assert "▒ baseline  █ current window" in str(hist.render())  # which bar is which, without colour
+        # Moving to the last feature shows its series.
+        await pilot.press("j", "j")
         await settle(pilot)
         assert "colour" in metric.spec.title
         # At 80 columns the right-hand chart is the histogram; `p` swaps in the prediction over time.
@@ -81,7 +87,9 @@ async def test_drifted_feature_sorts_first_and_charts_draw(drift_db: Path) -> No
         assert len(spec.values) == 6 and spec.values[-1] - spec.values[0] == pytest.approx(0.3, abs=0.05)
         assert spec.threshold == pytest.approx(1.0, abs=0.02)  # the baseline's median score
         await pilot.pause(1.1)
-        assert prediction.draws >= 1 and "p10/p50/p90" in str(prediction.render())
+        drawn = str(prediction.render())
+        assert prediction.draws >= 1 and "p10/p50/p90" in drawn and "─ baseline median" in drawn
+        assert "(red" not in spec.title  # nothing said by colour alone
 
 
 async def test_wide_terminals_show_all_three_charts(drift_db: Path) -> None:
@@ -216,7 +224,77 @@ async def test_hostile_feature_names_stay_text(tmp_path: Path) -> None:
         await settle(pilot)
         cell = app.screen.query_one("#drift-table").get_row_at(0)[0]
         # Shown as text, escape made visible, markup not interpreted, cut to the column.
-        assert "\x1b" not in cell.plain and cell.plain.startswith("\\x1b[2J[bold r") and not cell.spans
+        assert "\x1b" not in cell.plain and cell.plain.startswith("\\x1b[2J[bold") and not cell.spans
         chart = app.screen.query_one("#metric-chart", PlotChart)
         drawn = chart.render()
         assert chart.draws >= 1 and "[bold red]evil" in drawn.plain and "\x1b" not in drawn.plain
+
+
+def _few_rows_db(path: Path) -> Path:
+    """Four normal hours of 600 rows, then a window with 3 rows far off the baseline (the log just ended)."""
+    rng = np.random.default_rng(11)
+    with Store.open(path) as store:
+        store.registry.upsert_model(ModelInfo(name="fraud", owner="risk-ml", created_at=FIXED_NOW - 30 * 24 * HOUR))
+        store.registry.upsert_version(Version(model="fraud", version="v1", stage=Stage.champion,
+                                              created_at=FIXED_NOW - 20 * 24 * HOUR))
+        amounts = rng.normal(100, 10, 3000)
+        for feature, values in (("amount", amounts), ("colour", rng.choice(["red", "blue"], 3000).tolist()),
+                                ("__prediction__", amounts / 100)):
+            store.baselines.put(compute_baseline(values, model="fraud", version="v1", feature=feature))
+        for hours_ago in range(6, 2, -1):
+            store.predictions.append(rows_for("fraud", "v1", FIXED_NOW - hours_ago * HOUR, rng.normal(100, 10, 600),
+                                              rng.choice(["red", "blue"], 600).tolist(), f"h{hours_ago}",
+                                              spacing=HOUR // 601))
+        store.predictions.append(rows_for("fraud", "v1", FIXED_NOW - 2 * HOUR, [190.0, 195.0, 200.0],
+                                          ["green", "green", "green"], "tail", spacing=1000))
+    return path
+
+
+async def _open_drift(db: Path, min_rows: int | None) -> tuple:  # type: ignore[type-arg]
+    """The drift screen's title, status, state and n cells, then the alerts firing after it looked."""
+    from app.config import Settings, UIConfig
+    from app.tui import ModeldeckApp
+
+    model: dict = {"alerts": [{"metric": "feature_drift:amount", "severity": "critical"}]}
+    if min_rows is not None:
+        model["drift_min_rows"] = min_rows
+    settings = Settings(ui=UIConfig(refresh_s=600), models={"fraud": model})
+    app = ModeldeckApp(db, settings, clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(DriftScreen("fraud"))
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one("#drift-table")
+        title = str(screen.query_one("#drift-title").render())
+        status = str(screen.query_one("#drift-status").render())
+        states = [table.get_row_at(i)[4].plain for i in range(table.row_count)]
+        counts = [table.get_row_at(i)[6].plain for i in range(table.row_count)]
+        await app.workers.wait_for_complete()
+    with Store.open(db) as store:
+        firing = store.alerts.firing("fraud")
+    return title, status, states, counts, firing
+
+
+async def test_a_window_with_too_few_rows_is_not_drift_and_fires_nothing(tmp_path: Path) -> None:
+    db = _few_rows_db(tmp_path / "few.db")
+    title, status, states, counts, firing = await _open_drift(db, None)
+    # The 10:00 window holds 3 rows: the verdict is the 09:00 window's, and the screen says why.
+    assert "no dataset drift" in title and "DATASET DRIFT" not in title and "09:00Z" in title
+    assert "10:00 window: too few rows (3), not judged" in status
+    assert states == ["ok", "ok", "ok"] and counts == ["600", "600", "600"]
+    assert firing == []  # the amount rule does not fire on 3 rows
+
+
+async def test_lowering_drift_min_rows_judges_the_small_window(tmp_path: Path) -> None:
+    db = _few_rows_db(tmp_path / "few.db")
+    title, status, states, counts, firing = await _open_drift(db, 3)
+    assert "DATASET DRIFT" in title and "10:00Z" in title and states[0] == "DRIFT" and counts[0] == "3"
+    assert [a.rule for a in firing] == ["feature_drift:amount"]
+
+
+async def test_no_window_with_enough_rows_shows_too_few_rows(tmp_path: Path) -> None:
+    db = _few_rows_db(tmp_path / "few.db")
+    title, status, states, counts, firing = await _open_drift(db, 1000)
+    assert "too few rows (3)" in title and "DRIFT" not in title
+    assert set(states) == {"few"} and "n=3 < 1000 rows: not judged" in status and firing == []

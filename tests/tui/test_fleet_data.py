@@ -8,7 +8,7 @@ from app.config import EndpointConfig, ModelConfig, Settings
 from app.fleet import FleetRow, fleet_rows
 from app.models import Alert, Health, HealthState
 from app.store import Store
-from tests.tui.fixed_store import EVIL, EVIL_MODEL, FIXED_NOW
+from tests.tui.fixed_store import EVIL, EVIL_MODEL, FIXED_NOW, HOUR
 from widgets.safe_text import clean, safe_text, truncate
 
 
@@ -19,13 +19,16 @@ def test_fleet_rows_read_the_last_15_minutes_and_sort_worst_first(fixed_db: Path
     fraud = by_name["fraud-scorer"]
     assert rows[0].name == "fraud-scorer"  # a firing alert and a drifted feature
     assert fraud.active_version == "v3"
-    assert fraud.alerts_firing == 1 and fraud.readiness_passed == 5
+    # The checklist as evaluated now (what the Readiness tab shows), not the 5 the store last recorded.
+    assert fraud.alerts_firing == 1 and fraud.readiness_passed == 3
     assert fraud.drift_feature == "amount" and fraud.drifted_features == 1 and fraud.drift_features == 2
     assert fraud.health is HealthState.unknown and fraud.health_age_ms is None
     # Every 10th of its 400 rows lies in the last 15 minutes.
     assert fraud.requests == 40 and abs(fraud.requests_per_min - 40 / 15) < 1e-9
     assert fraud.p95_latency_ms is not None and 18 <= fraud.p95_latency_ms <= 36
-    assert by_name["churn-predictor"].drift_feature == "tenure" and by_name["churn-predictor"].drifted_features == 0
+    # Nothing drifts: no feature named (the cell reads "ok"), one feature judged.
+    churn = by_name["churn-predictor"]
+    assert churn.drift_feature is None and churn.drifted_features == 0 and churn.drift_features == 1
     assert by_name[EVIL_MODEL].drift_features == 0
 
 
@@ -82,3 +85,28 @@ def test_worst_drift_compares_p_values_and_distances_by_how_far_past_their_thres
               point("age", KS, 0.5, 0.05, False)]
     assert _worst_drift(points) == ("country", 0.001, CHI_SQUARED, 2)
     assert _worst_drift(points[:1] + points[2:]) == ("amount", 0.15, WASSERSTEIN, 1)
+
+
+def test_fleet_drift_is_the_drift_screens_verdict_never_a_window_with_too_few_rows(fixed_db: Path) -> None:
+    """A newer hourly window with 3 rows where everything "drifts" (the log just ended) is not judged: the
+    fleet keeps the last window with enough rows; the prediction is named as a person reads it."""
+    from app.models import DriftPoint
+
+    def point(feature: str, start: int, n: int, drifted: bool, value: float) -> DriftPoint:
+        return DriftPoint(model="churn-predictor", version="2026.11", feature=feature, window_start=start,
+                          window_end=start + HOUR, n_reference=5000, n_current=n, method="wasserstein",
+                          value=value, threshold=0.1, drifted=drifted)
+
+    with Store.open(fixed_db) as store:
+        store.drift.put_many([point("__prediction__", FIXED_NOW - 2 * HOUR, 300, True, 0.121),
+                              point("tenure", FIXED_NOW - HOUR, 3, True, 6.9),
+                              point("__prediction__", FIXED_NOW - HOUR, 3, True, 7.0)])
+        rows = {row.name: row for row in fleet_rows(store, Settings(), FIXED_NOW)}
+        churn = rows["churn-predictor"]
+        assert churn.drift_feature == "prediction" and churn.drifted_features == 1 and churn.drift_features == 2
+        # The same read again says the same (nothing in it depends on the order rows come back in).
+        assert fleet_rows(store, Settings(), FIXED_NOW) == fleet_rows(store, Settings(), FIXED_NOW)
+        # With the bar lowered to 3 rows the newest window counts, and its worst feature is named.
+        lowered = Settings(models={"churn-predictor": ModelConfig(drift_min_rows=3)})
+        churn = {row.name: row for row in fleet_rows(store, lowered, FIXED_NOW)}["churn-predictor"]
+        assert churn.drift_feature == "prediction" and churn.drift_value == 7.0 and churn.drifted_features == 2

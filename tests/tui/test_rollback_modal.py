@@ -78,6 +78,13 @@ async def test_modal_shows_the_plan_focuses_cancel_and_enter_cancels(demo_db, de
         assert "serving  v3" in summary and demo.model_url("churn") in summary
         assert [t.version for t in modal._targets][0] == "v3"  # the active one first, marked
         assert modal.target is not None and not modal.target.active  # the cursor starts on a candidate
+        # Nothing in this store ever served: each candidate says so in words, not only in colour.
+        table = modal.query_one("#rb-targets")
+        cells = [str(c) for c in table.get_row(modal.target.version)]
+        assert "never served" in cells
+        assert "never served" in _text(modal, "#rb-target-note")
+        # The name box's placeholder cannot pass for a typed name (NO_COLOR drops its grey).
+        assert modal.query_one("#rb-confirm", Input).placeholder == "type churn to confirm"
         assert modal.query_one("#rb-go", Button).disabled
         await pilot.press("enter")  # on the focused Cancel
         await _until(pilot, lambda: not isinstance(app.screen, RollbackScreen), "the modal to close")
@@ -134,6 +141,11 @@ async def test_right_name_rolls_back_shows_the_verified_outcome_and_audits(demo_
         assert "(was v3)" in outcome and "health up" in outcome
         assert not modal.query_one("#rb-go", Button).display
         assert app.focused.id == "rb-cancel" and str(app.focused.label) == "Close"
+        # The header and the table are read again: they show the version serving now, not before.
+        await _until(pilot, lambda: f"serving  {target}" in _text(modal, "#rb-summary"), "the re-read plan")
+        assert "read again after the rollback: succeeded" in _text(modal, "#rb-summary")
+        assert modal._targets[0].version == target and modal._targets[0].active
+        assert _text(modal, "#rb-outcome").startswith("SUCCEEDED")  # the outcome stays
         await pilot.press("enter")
         await _until(pilot, lambda: not isinstance(app.screen, RollbackScreen), "the modal to close")
     assert demo.state.models["churn"].active == target
@@ -176,3 +188,39 @@ async def test_a_lock_held_by_another_operator_is_reported_with_their_name(demo_
             other.locks.release(held)
     assert demo.state.models["churn"].active == "v3"
     assert _audit(demo_db, "churn") == ["refused"]
+
+
+async def test_cursor_starts_on_the_version_that_served_last_and_marks_a_rollback_away(demo_db, demo):
+    from app.store.predictions import PredictionRow
+
+    now = 1_800_000_000_000
+    with Store.open(demo_db) as store:
+        # v1 served (as the champion) until a rollback moved traffic from it to v3; v2 never served.
+        store.predictions.append([PredictionRow(now - 7_200_000 - i, "churn", "v1", f"r{i}", None, 0.5, None, None,
+                                                10.0, "ok", None, None, None, "") for i in range(3)])
+        store.audit.append("rollback", "churn", outcome="succeeded", ts=now - 3_600_000,
+                           detail={"from": "v1", "to": "v3", "reason": "test"})
+    app = _app(demo_db, http_settings(demo))
+    async with app.run_test(size=(120, 30)) as pilot:
+        modal = await _open_modal(pilot)
+        assert modal.target is not None and modal.target.version == "v1"  # not v2, newer but never served
+        table = modal.query_one("#rb-targets")
+        v1 = [str(c) for c in table.get_row("v1")]
+        assert any(c.startswith("rolled back from on ") for c in v1)
+        assert "never served" in [str(c) for c in table.get_row("v2")]
+        assert "a rollback moved traffic away from it on" in _text(modal, "#rb-target-note")
+        await pilot.press("escape")
+
+
+async def test_no_color_focused_cancel_is_not_drawn_like_the_selected_row(demo_db, demo, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = _app(demo_db, http_settings(demo))
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.no_color
+        modal = await _open_modal(pilot)
+        cancel = modal.query_one("#rb-cancel", Button)
+        assert app.focused is cancel
+        row_style = modal.query_one("#rb-targets").get_component_rich_style("datatable--cursor")
+        button_style = cancel.rich_style
+        assert row_style.reverse and not button_style.reverse and button_style.underline
+        await pilot.press("escape")

@@ -143,3 +143,18 @@ def test_unknown_metric_is_a_config_error():
 def test_evaluate_model_without_rules_does_nothing(store):
     requests(store, T0, 10, errors=10)
     assert evaluate_model(store, Settings(), "fraud", now=T0 + MINUTE) == []
+
+
+def test_a_drift_window_with_too_few_rows_neither_fires_nor_resolves(store):
+    rule = AlertRule(metric="feature_drift:amount", severity="warning", owner="ana")
+    store.drift.put_many([drift_point(T0, 0.02)])  # 500 rows, no drift
+    small = drift_point(T0 + 3600_000, 6.9).model_copy(update={"n_current": 3})  # the log's last 3 rows
+    store.drift.put_many([small])
+    assert evaluate(store, "fraud", [rule], now=T0 + 3 * 3600_000) == []  # judged by the 500-row window
+    # The same window judged with the bar at 3 rows fires: the minimum is what kept it quiet.
+    fired = evaluate(store, "fraud", [rule], now=T0 + 3 * 3600_000, min_rows=3)
+    assert [(t.state, t.alert.value) for t in fired] == [("firing", 6.9)]
+    # A firing alert is not resolved by a tiny quiet window either.
+    store.drift.put_many([drift_point(T0 + 2 * 3600_000, 0.01).model_copy(update={"n_current": 2})])
+    assert evaluate(store, "fraud", [rule], now=T0 + 4 * 3600_000, min_rows=3) == []
+    assert [a.rule for a in store.alerts.firing("fraud")] == ["feature_drift:amount"]

@@ -18,6 +18,7 @@ from app.store.predictions import PredictionRow
 
 NOW = 1_790_000_000_000  # a fixed "now" (2026-09-21): the checks take it as an argument
 MIN = 60_000
+HOUR = 60 * MIN
 
 FULL_CARD = {
     "1. Model Details": "Gradient-boosted trees, v2, owned by risk-ml.",
@@ -362,7 +363,39 @@ def test_rollback_through_a_registry_names_it_without_its_credentials(store: Sto
 def test_rollback_without_a_previous_version_fails(store: Store):
     add_model(store, previous=False)
     found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT)), "rollback")
-    assert found.status is CheckStatus.failed and "no archived or challenger version" in found.evidence
+    assert found.status is CheckStatus.failed and "no previous champion to return to" in found.evidence
+
+
+def test_rollback_never_names_a_challenger_that_only_answered_in_shadow(store: Store):
+    add_model(store, previous=False)
+    store.registry.upsert_version(Version(model="fraud", version="v3", stage=Stage.challenger, created_at=NOW - MIN))
+    log(store, 20, version="v3", prefix="shadow-")  # it answers, but nobody relied on those answers
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT)), "rollback")
+    assert found.status is CheckStatus.failed
+    assert "no previous champion" in found.evidence and "v3" not in found.evidence
+
+
+def test_rollback_names_the_previous_champion_that_served_last(store: Store):
+    add_model(store)  # v1 archived (30 days old), v2 champion
+    store.registry.upsert_version(Version(model="fraud", version="v1.5", stage=Stage.archived,
+                                          created_at=NOW - 10 * 86_400_000))  # newer, but never served
+    store.registry.upsert_version(Version(model="fraud", version="v3", stage=Stage.challenger, created_at=NOW - MIN))
+    log(store, 5, version="v1", ago_ms=2 * 86_400_000, prefix="old-")
+    log(store, 5, version="v3", prefix="shadow-")
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT)), "rollback")
+    assert found.status is CheckStatus.passed
+    assert found.evidence.startswith("can return to v1 (archived, last served 2d ago) through the http endpoint")
+
+
+def test_rollback_counts_a_version_the_audit_trail_shows_serving_and_marks_a_rollback_away(store: Store):
+    add_model(store, previous=False)
+    store.registry.upsert_version(Version(model="fraud", version="v3", stage=Stage.challenger, created_at=NOW - MIN))
+    day = NOW - 3 * 86_400_000  # 2026-09-18
+    store.audit.append("promote", "fraud", outcome="succeeded", ts=day - HOUR, detail={"from": "v2", "to": "v3"})
+    store.audit.append("rollback", "fraud", outcome="succeeded", ts=day, detail={"from": "v3", "to": "v2"})
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT)), "rollback")
+    assert found.status is CheckStatus.passed
+    assert found.evidence.startswith("can return to v3 (challenger, last served 3d ago, rolled back from on 09-18)")
 
 
 def test_rollback_without_a_target_or_with_a_read_only_one_fails(store: Store):

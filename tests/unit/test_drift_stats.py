@@ -204,3 +204,14 @@ def test_dataset_drift_does_not_count_the_prediction():
                _result(drift.PREDICTION_FEATURE, True)]
     summary = drift.dataset_drift(results)
     assert (summary.n_features, summary.n_drifted, summary.drifted) == (3, 1, False)
+
+
+def test_format_stat_never_reads_as_a_bigger_number_when_cut() -> None:
+    from app.drift import format_stat
+
+    assert format_stat(7.5e-4) == "<0.001"  # was "7.5e-04", cut to "7.5e-0" in a 6-cell column
+    assert format_stat(7.5e-4, 4) == "0.0008" and format_stat(3e-9, 4) == "<0.0001"
+    assert [format_stat(v) for v in (0.0, 0.121, 6.9, 12.345, 123.45, 1234.5)] == \
+        ["0.000", "0.121", "6.900", "12.35", "123.5", "1234"]
+    assert format_stat(None) == "-" and format_stat(float("nan")) == "-"
+    assert all(len(format_stat(v)) <= 6 for v in (1e-300, 0.5, 99.99, 999.9, 99_999.0, 3.2e12))

@@ -140,3 +140,22 @@ def test_count_text() -> None:
     assert count_text(1, 50, Count(12_345, False)) == "1-50 of 12,345"
     assert count_text(51, 100, Count(10_000, True)) == "51-100 of more than 10,000"
     assert count_text(1, 0, Count(0, False)) == "no results"
+
+
+def test_a_query_parsed_again_later_resolves_relative_times_against_the_new_now() -> None:
+    # Parses are memoised by text: only the parts that do not depend on "now" may be shared.
+    first = parse("model:fraud since:2h until:1h", now=NOW)
+    later = parse("model:fraud since:2h until:1h", now=NOW + 60_000)
+    assert [t.at for t in first.terms if isinstance(t, TimeTerm)] == [NOW - 7_200_000, NOW - 3_600_000]
+    assert [t.at for t in later.terms if isinstance(t, TimeTerm)] == [NOW + 60_000 - 7_200_000,
+                                                                      NOW + 60_000 - 3_600_000]
+    assert later.now == NOW + 60_000
+    absolute = parse("since:2026-11-20T00:00:00Z model:fraud", now=NOW)
+    assert parse("since:2026-11-20T00:00:00Z model:fraud", now=NOW + 1).terms == absolute.terms
+
+
+def test_a_bad_query_fails_every_time_it_is_parsed() -> None:
+    for _ in range(2):
+        with pytest.raises(SearchError) as error:
+            parse("model:fraud scor>1", now=NOW)
+        assert error.value.token == "scor>1" and error.value.column == 13

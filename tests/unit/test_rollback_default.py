@@ -1,0 +1,32 @@
+"""Which version the rollback modal starts on: what served last, but not a version a rollback fled."""
+
+from dataclasses import dataclass
+
+from app.rollback_history import choose_default
+
+HOUR = 3_600_000
+
+
+@dataclass
+class Target:
+    version: str
+    created_at: int | None
+    last_active_at: int | None
+    rolled_back_from_at: int | None = None
+
+
+def test_the_version_that_served_last_is_the_default():
+    older, newer = Target("v1", 1, 5 * HOUR), Target("v2", 2, 9 * HOUR)
+    assert choose_default([older, newer]) is newer
+
+
+def test_a_version_traffic_was_rolled_back_away_from_yields_to_another_that_served():
+    fled = Target("v3.2.0", 3, 9 * HOUR, rolled_back_from_at=9 * HOUR)
+    good = Target("v3.0.0", 1, 2 * HOUR)
+    assert choose_default([fled, good]) is good
+
+
+def test_it_is_still_the_default_when_it_is_the_only_one_that_served():
+    fled = Target("v3.2.0", 3, 9 * HOUR, rolled_back_from_at=9 * HOUR)
+    never = Target("v3.0.0", 1, None)
+    assert choose_default([fled, never]) is fled
