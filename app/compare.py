@@ -5,7 +5,12 @@
 window and returns a ``Comparison``: paired count and share, agreement (labels, or scores
 within a tolerance), score difference, a confusion matrix, latency and error rates of each,
 and where ground truth arrived, accuracy (or MAE) of each with a 95% confidence interval.
-Takes an open sqlite3 connection (one per thread); writes nothing but a TEMP table.
+Takes an open sqlite3 connection (one per thread) and writes nothing to the store.
+
+Up to ``STREAM_LIMIT`` pairs, one SQL pass returns four numbers a pair (packed flags, value
+difference, the two latencies) and numpy counts everything, percentiles exactly, from them:
+the pairing join itself is most of the time. Beyond it, the statistics run in SQL over a
+TEMP table of the pairs (bounded memory, several passes).
 """
 
 from __future__ import annotations
@@ -117,9 +122,9 @@ def _ratio(a: float | int | None, b: float | int | None) -> float | None:
 
 
 # Up to this many challenger answers in the window, the pairs' numbers are streamed into numpy
-# (about 40 bytes a pair); beyond it the comparison runs wholly in SQL over a TEMP table
-# (bounded memory, a few passes: slower).
-STREAM_LIMIT = 4_000_000
+# (32 bytes a pair, ~115 MB peak per million pairs with the temporaries); beyond it the
+# comparison runs wholly in SQL over a TEMP table (bounded memory, a few passes: slower).
+STREAM_LIMIT = 2_000_000
 
 
 def compare(conn: sqlite3.Connection, model: str, champion: str, challenger: str, since: int, until: int, *,

@@ -1,7 +1,8 @@
 """The SQL behind champion/challenger comparison: pairing, aggregates, exact percentiles.
 
-Pairing runs once per comparison into a TEMP table of paired answers (one row a request,
-a few numbers each); every statistic is then an aggregate over that table. Nothing is
+Pairing runs once per comparison. Normally it streams a few numbers a pair to numpy
+(``stream_select``); for very large windows it fills a TEMP table of paired answers (one
+row a request) and every statistic is an aggregate over that table, so that nothing is
 loaded into Python but the aggregates. The SQL is plain and portable except
 ``json_extract`` (context join keys) and ``CREATE TEMP TABLE``.
 

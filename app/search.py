@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any, Iterator, Literal, NamedTuple
 
 from app.search_parse import FIELD_NAMES, FieldTerm, Query, SearchError, TextTerm, parse
@@ -163,7 +162,7 @@ class Searcher:
         more = len(raw) > limit
         if more:
             del raw[limit:]
-        rows = list(map(dict, map(zip, repeat(ROW_COLUMNS), raw)))  # the records: one dict per row
+        rows = [dict(zip(ROW_COLUMNS, r)) for r in raw]  # the records (~0.7 us a row: most of a page's Python)
         if newest_first:
             return Page(rows, has_older=more, has_newer=after is not None)
         rows.reverse()

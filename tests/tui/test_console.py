@@ -261,6 +261,7 @@ async def test_palette_switches_the_store(fixed_db: Path, tmp_path: Path) -> Non
     with Store.open(other) as store:
         store.registry.upsert_model(ModelInfo(name="ranker", created_at=FIXED_NOW))
     app = make_app(fixed_db)
+    app.demo = True  # as `modeldeck demo` starts it: the other store is not the demo
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await _palette_run(pilot, "switch store", "Switch store")
@@ -275,6 +276,7 @@ async def test_palette_switches_the_store(fixed_db: Path, tmp_path: Path) -> Non
         assert isinstance(app.screen, FleetScreen) and app.db_path == other
         assert _fleet_names(app) == ["ranker"]
         assert "other.db" in str(app.screen.query_one("#title").render())
+        assert "(demo)" not in str(app.screen.query_one("#title").render())
 
 
 async def test_registered_palette_commands_run_with_the_app(fixed_db: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -357,6 +359,21 @@ async def test_a_cell_that_grows_in_place_is_not_clipped(fixed_db: Path) -> None
         table.show(rows, *column_widths(80))
         await settle(pilot)
         assert any("churn-predict…" in line and "language_…" in line for line in _screen_text(app))
+
+
+async def test_the_command_line_hint_names_every_command_and_fits_80_columns(fixed_db: Path) -> None:
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("colon")
+        await pilot.pause()
+        box = app.screen.query_one(Input)
+        hint = f"{box.placeholder} {box.border_subtitle}"
+        for verb in ("model", "search", "store", "rollback", "drift", "logs", "fleet", "refresh", "help", "q"):
+            assert verb in hint.replace("/", " ").split(), verb
+        bottom = _screen_text(app)[-3:]
+        assert any(box.placeholder in line for line in bottom) and any("↑↓ history" in line for line in bottom)
+        await pilot.press("escape")
 
 
 async def test_end_and_home_go_to_the_last_and_first_model(fixed_db: Path) -> None:
