@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -61,11 +61,16 @@ def ingest(cli: CliContext, paths: tuple[str, ...], model: str | None, follow: b
     stop = threading.Event()
     with cli.open_store() as store, _stop_on_signals(stop, note), \
             _progress_bar(input_bytes(paths), enabled=not follow) as progress:
+        indexed = cli.settings.search.indexed_features
+        if follow:  # a follower runs until stopped: index first, then keep the index current
+            _index_features(store, indexed, note)
         try:
             summary = run_ingest(store, paths, model=model, follow=follow, stop=stop, progress=progress, note=note)
         except SourceError as exc:
             note(f"error: {exc}")
             sys.exit(EXIT_UNREADABLE)
+        if not follow:  # after a load: one pass over the table beats maintaining the index row by row
+            _index_features(store, indexed, note)
     if as_json:
         click.echo(summary.model_dump_json())
     else:
@@ -74,6 +79,22 @@ def ingest(cli: CliContext, paths: tuple[str, ...], model: str | None, follow: b
         sys.exit(EXIT_INTERRUPTED)
     if summary.errors:
         sys.exit(EXIT_UNREADABLE)
+
+
+def _index_features(store: Any, names: list[str], note: Callable[[str], None]) -> None:
+    """The features the config declares for search get their generated column and index (idempotent):
+    ingest is the writer, so a read-only searcher never has to wait for them."""
+    from app.search_sql import ensure_feature_indexes
+
+    if not names:
+        return
+    try:
+        added = ensure_feature_indexes(store.conn, names)
+    except ValueError as exc:
+        note(f"warning: {exc}")
+        return
+    if added:
+        note(f"indexed features {', '.join(added)} for search")
 
 
 def _summary_text(summary) -> str:  # summary: app.ingest.IngestSummary

@@ -294,3 +294,24 @@ def test_a_load_killed_midway_leaves_the_store_as_it_was_with_its_indexes(tmp_pa
         assert store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
                                   "tbl_name = 'predictions'").fetchall() == indexes
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_features_declared_for_search_are_indexed_by_the_ingest_that_loads_them(tmp_path: Path, store_path: Path):
+    from app.search_sql import feature_column
+
+    config = tmp_path / "modeldeck.toml"
+    config.write_text('[search]\nindexed_features = ["amount"]\n')
+    path = tmp_path / "day.jsonl"
+    path.write_bytes(jsonl(*(record(i) for i in range(50))))
+    result = CliRunner().invoke(main, ["--config", str(config), "--db", str(store_path), "ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "indexed features amount for search" in result.stderr
+    with Store.open(store_path, read_only=True) as store:
+        plan = " ".join(r[3] for r in store.conn.execute(
+            f'EXPLAIN QUERY PLAN SELECT id FROM predictions WHERE "{feature_column("amount")}" > 30'))
+        hits = store.conn.execute(f'SELECT count(*) FROM predictions WHERE "{feature_column("amount")}" > 30')
+        assert hits.fetchone()[0] == sum(1 for i in range(50) if i * 1.5 > 30)
+    assert feature_column("amount") in plan
+
+    again = CliRunner().invoke(main, ["--config", str(config), "--db", str(store_path), "ingest", str(path)])
+    assert again.exit_code == 0 and "indexed" not in again.stderr  # once
