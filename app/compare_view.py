@@ -55,7 +55,7 @@ class CompareQuery:
         model_config = self.settings.models.get(self.model)
         config = model_config.compare if model_config else CompareConfig()
         gates = model_config.gates if model_config else None
-        with Store.open(self.db_path) as store:
+        with Store.open(self.db_path, create=False) as store:
             champion, challenger = default_pair(store, self.model)
             challenger = self.challenger or challenger
             if champion is None or challenger is None:

@@ -35,7 +35,7 @@ def monitor_once(db_path: Path, settings: "Settings", now: int, *,
 
     result = MonitorPass()
     try:
-        with Store.open(db_path) as store:
+        with Store.open(db_path, create=False) as store:
             _one_pass(store, settings, now, max_windows, result)
     except sqlite3.OperationalError as exc:
         if "readonly" not in str(exc).replace(" ", ""):

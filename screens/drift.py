@@ -88,7 +88,7 @@ def read_view(db_path: Path, settings: "Settings", model: str, now: int, window_
     from app.store import Store
 
     since = now - SERIES_WINDOWS * window_ms
-    with Store.open(db_path) as store:
+    with Store.open(db_path, create=False) as store:
         new_windows, computing = 0, False
         if compute:
             outcome = update(store, model, window_ms=window_ms, since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms,
@@ -184,7 +184,7 @@ def read_histogram(db_path: Path, model: str, version: str, feature: str, start:
     from app.drift_windows import WindowPlan, current_samples
     from app.store import Store
 
-    with Store.open(db_path) as store:
+    with Store.open(db_path, create=False) as store:
         baseline = next((b for b in store.baselines.for_version(model, version) if b.feature == feature), None)
         if baseline is None:
             return BarChart(f"{feature}: no baseline for {version}", (), (), ())
