@@ -81,3 +81,32 @@ def test_second_lock_holder_is_told_who_holds_it(store_path: Path):
         assert raised.value.holder.holder == "alice@bastion"
         first.locks.release(lock)
         assert second.locks.acquire("rollback:fraud", holder="bob@bastion").holder == "bob@bastion"
+
+
+def _rows(model: str, latencies: list[float], *, start: int, errors_every: int):
+    from app.store.predictions import PredictionRow
+
+    return [PredictionRow(start + i, model, "v1", f"{model}-{i}", None, 0.5, None, None, latency,
+                          "error" if i % errors_every == 0 else "ok", None, None, None, "")
+            for i, latency in enumerate(latencies)]
+
+
+def test_window_stats_count_exactly_and_estimate_a_busy_models_p95_from_a_bounded_sample(store: Store):
+    import random
+
+    from app.store.predictions import LATENCY_SAMPLE, percentile
+
+    rng = random.Random(7)
+    busy = [rng.lognormvariate(3.5, 0.6) for _ in range(3 * LATENCY_SAMPLE)]
+    quiet = [float(i) for i in range(1, 101)]
+    store.predictions.append(_rows("busy", busy, start=1_000_000, errors_every=50))
+    store.predictions.append(_rows("quiet", quiet, start=1_000_000, errors_every=10))
+
+    stats = store.predictions.window_stats("busy", 1_000_000, 1_000_000 + len(busy))
+    assert (stats.requests, stats.errors) == (len(busy), len(busy) // 50)
+    exact = percentile(busy, 95)
+    assert abs(stats.p95_latency_ms - exact) / exact < 0.03  # a sample of ~20,000 values
+
+    small = store.predictions.window_stats("quiet", 1_000_000, 1_000_000 + 100)
+    assert (small.requests, small.errors, small.p95_latency_ms) == (100, 10, percentile(quiet, 95))  # exact
+    assert store.predictions.window_stats("quiet", 0, 1).requests == 0
