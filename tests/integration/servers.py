@@ -68,7 +68,7 @@ def hanging_server() -> Iterator[str]:
 @contextlib.contextmanager
 def garbage_server() -> Iterator[str]:
     """Answers every request with 200 and bytes that are neither JSON nor Prometheus text."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -81,15 +81,26 @@ def garbage_server() -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with loopback_http(Handler) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def loopback_http(handler: type) -> Iterator[str]:
+    """An http.server on a free 127.0.0.1 port answering with ``handler``; yields its base URL and
+    stops it (and its thread) on exit."""
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+        thread.join(timeout=5)
 
 
 def wait_until(check, *, timeout_s: float, what: str, proc: subprocess.Popen | None = None,

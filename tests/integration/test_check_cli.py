@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +19,7 @@ from app.models import FeatureBaseline, ModelInfo, Stage, Version
 from app.store import Store
 from app.store.predictions import PredictionRow
 from app.timeutil import now_ms
+from tests.integration.servers import loopback_http
 
 CARD = {"Model details": "GBM", "Intended use": "fraud review", "Factors": "country", "Metrics": "auc",
         "Evaluation data": "holdout", "Training data": "2026", "Caveats and recommendations": "none known"}
@@ -42,15 +42,8 @@ class _Health(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def health_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with loopback_http(_Health) as url:
+        yield url
 
 
 def build_store(path: Path, *, ready: bool) -> None:

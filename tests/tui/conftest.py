@@ -8,12 +8,20 @@ import pytest
 
 from app.config import Settings, UIConfig
 from app.tui import ModeldeckApp
+# The seeded store and the demo endpoint on 127.0.0.1 of the endpoint tests, shared (not copied) here.
+from tests.integration.conftest import demo, seeded_store_path  # noqa: F401
 from tests.tui.fixed_store import FIXED_NOW, build_fixed_store
 
 
 @pytest.fixture
 def fixed_db(tmp_path: Path) -> Path:
     return build_fixed_store(tmp_path / "fleet.db")
+
+
+@pytest.fixture
+def demo_db(seeded_store_path: Path) -> Path:
+    """churn v1, v2, v3 (v3 champion); fraud v1, v2: the store the demo endpoint serves."""
+    return seeded_store_path
 
 
 def make_app(db: Path, **ui: object) -> ModeldeckApp:

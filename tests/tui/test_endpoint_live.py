@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from pathlib import Path
 
-import pytest
 from textual.widgets import Static
 
 from app.config import EndpointConfig, ModelConfig, Settings, UIConfig
@@ -19,26 +17,9 @@ from app.models import HealthState
 from app.store import Store
 from app.tui import ModeldeckApp
 from tests.integration import servers
-from tests.integration.conftest import http_settings, seed
+from tests.integration.conftest import http_settings
 from widgets.endpoint_status import EndpointStatus
 from widgets.fleet_table import FleetTable
-
-
-@pytest.fixture
-def demo_db(tmp_path: Path) -> Path:
-    path = tmp_path / "store.db"
-    with Store.open(path) as store:
-        seed(store)
-    return path
-
-
-@pytest.fixture
-def demo(demo_db: Path):
-    from app.demo_endpoint import start_demo_endpoint
-
-    handle = start_demo_endpoint(demo_db)
-    yield handle
-    handle.stop()
 
 
 def _settings(demo, refused_url: str) -> Settings:

@@ -5,31 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from textual.widgets import Button, Input, Static
 
 from app.config import Settings, UIConfig
 from app.store import Store
 from app.tui import ModeldeckApp
 from screens.rollback import RollbackScreen
-from tests.integration.conftest import http_settings, seed
-
-
-@pytest.fixture
-def demo_db(tmp_path: Path) -> Path:
-    path = tmp_path / "store.db"
-    with Store.open(path) as store:
-        seed(store)  # churn v1, v2, v3 (v3 champion); fraud v1, v2
-    return path
-
-
-@pytest.fixture
-def demo(demo_db: Path):
-    from app.demo_endpoint import start_demo_endpoint
-
-    handle = start_demo_endpoint(demo_db)
-    yield handle
-    handle.stop()
+from tests.integration.conftest import http_settings
 
 
 def _app(db: Path, settings: Settings) -> ModeldeckApp:
