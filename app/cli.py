@@ -11,10 +11,16 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from functools import cached_property
+from typing import TYPE_CHECKING
+
 import click
 
-from app.config import ConfigError, Settings, load_settings, resolve_db_path
+from app.settings_source import ConfigError, SettingsSource
 from app.store.connection import StoreError
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 # name -> "module:function"; keep sorted by how often an operator reaches for it.
 COMMANDS: dict[str, str] = {
@@ -35,13 +41,20 @@ COMMANDS: dict[str, str] = {
 
 @dataclass
 class CliContext:
-    """What every subcommand gets: the resolved settings and where they came from."""
+    """What every subcommand gets: where the settings come from, and the settings once read."""
 
-    settings: Settings
+    source: SettingsSource
     db_given: bool = field(default=False)
+
+    @cached_property
+    def settings(self) -> Settings:
+        """Validated on first use (raises ``ConfigError``, which ``LazyGroup`` turns into one line)."""
+        return self.source.load()
 
     @property
     def db_path(self) -> Path:
+        from app.config import resolve_db_path
+
         return resolve_db_path(self.settings)
 
     def open_store(self, *, read_only: bool = False):  # -> app.store.Store (imported lazily)
@@ -88,15 +101,13 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None, read_onl
 
     With no command, opens the console on the configured store.
     """
-    try:
-        settings = load_settings(config_path, db=db, read_only=read_only)
-    except ConfigError as exc:
-        for line in str(exc).splitlines():
-            click.echo(f"modeldeck: error: {line}", err=True)
-        sys.exit(2)
-    ctx.obj = CliContext(settings=settings, db_given=db is not None)
+    ctx.obj = cli = CliContext(SettingsSource(config_path, db=db, read_only=read_only), db_given=db is not None)
     if ctx.invoked_subcommand is None:
         ctx.invoke(LazyGroup.get_command(main, ctx, "tui"))  # type: ignore[arg-type]
+    elif ctx.invoked_subcommand != "tui":
+        # Headless commands validate the settings up front, so a typo in the config is reported even by a
+        # command that never reads it. The console reads them after its first paint (app/settings_source.py).
+        cli.settings
 
 
 pass_cli = click.make_pass_decorator(CliContext)

@@ -14,12 +14,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+# Re-exported: defined without pydantic, because the console's first paint needs it.
+from app.settings_source import ConfigError  # noqa: F401
+
 APP_NAME = "modeldeck"
 CONFIG_FILENAME = "modeldeck.toml"
-
-
-class ConfigError(Exception):
-    """A configuration problem, worded as one line (or a few) for the operator."""
 
 
 class _Section(BaseModel):

@@ -19,6 +19,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
+from app.settings_source import SettingsSource
 from app.timeutil import now_ms as wall_clock_ms
 from screens import registry
 from screens.fleet import FleetScreen
@@ -64,15 +65,26 @@ class ModeldeckApp(App[None]):
         Binding("slash", "logs", "Search logs", id="app.search_logs", show=False),
     ]
 
-    def __init__(self, db_path: Path, settings: Settings | None = None, *, demo: bool = False,
-                 clock: Callable[[], int] | None = None) -> None:
+    def __init__(self, db_path: Path | None, settings: Settings | SettingsSource | None = None, *,
+                 demo: bool = False, clock: Callable[[], int] | None = None) -> None:
+        """``settings`` already read, with the store they go with; or a ``SettingsSource``, read (and the
+        store it names opened) in a worker after the first paint, so pydantic and the config file
+        cost the operator nothing before the screen appears. ``db_path`` and ``settings`` exist
+        from then on: ``when_ready`` runs code at that moment."""
         super().__init__()
-        self.db_path = Path(db_path)
-        if settings is None:
-            from app.config import Settings
+        self._source = settings if isinstance(settings, SettingsSource) else None
+        self._when_ready: list[Callable[[], None]] = []
+        self.startup_error: str | None = None
+        """Set when the settings or the store named by them cannot be used: the run ends (exit 2)."""
+        self.ready = self._source is None
+        if self.ready:
+            if settings is None:
+                from app.config import Settings
 
-            settings = Settings()
-        self.settings = settings
+                settings = Settings()
+            assert db_path is not None, "settings given without the store they go with"
+            self.settings: Settings = settings  # type: ignore[assignment]
+            self.db_path: Path = Path(db_path)
         self.demo = demo
         self._clock = clock or wall_clock_ms
         self.model_names: list[str] = []
@@ -99,6 +111,46 @@ class ModeldeckApp(App[None]):
         if self.no_color:
             # NO_COLOR leaves only shades of grey: tui.tcss then marks cursors with reverse video.
             self.add_class("-no-color")
+        if self._source is None:
+            self._start_services()
+        else:
+            self.call_after_refresh(self._read_settings, self._source)
+
+    def when_ready(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once ``settings`` and ``db_path`` exist (at once if they do)."""
+        if self.ready:
+            callback()
+        else:
+            self._when_ready.append(callback)
+
+    @work(thread=True, group="settings", exit_on_error=False, description="read the settings")
+    def _read_settings(self, source: SettingsSource) -> None:
+        from app.config import ConfigError, resolve_db_path
+        from app.store.connection import StoreError, prepare
+
+        try:
+            settings = source.load()
+            db_path = resolve_db_path(settings)
+            prepare(db_path)  # creates or migrates it; a bad file is one StoreError, told once
+        except (ConfigError, StoreError, OSError) as exc:
+            self.call_from_thread(self._startup_failed, str(exc) or type(exc).__name__)
+            return
+        self.call_from_thread(self._settings_read, settings, db_path)
+
+    def _startup_failed(self, error: str) -> None:
+        self.startup_error = error
+        self.exit(return_code=2)
+
+    def _settings_read(self, settings: Settings, db_path: Path) -> None:
+        self.settings, self.db_path = settings, db_path
+        self.ready = True
+        self._start_services()
+        waiting, self._when_ready = self._when_ready, []
+        for callback in waiting:
+            callback()
+        self.refresh_bindings()
+
+    def _start_services(self) -> None:
         if self.settings.ui.keymap:
             self.set_keymap(self.settings.ui.keymap)
         if any(m.endpoint or m.registry for m in self.settings.models.values()):
@@ -164,6 +216,9 @@ class ModeldeckApp(App[None]):
             self.notify(clean(text), title="error", severity="error", markup=False, timeout=8)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.ready:
+            # The first tenth of a second, while the settings are read: nothing to open yet.
+            return action in ("quit", "help")
         # "Back" exists only where there is somewhere to go back to (hidden on the fleet).
         if action == "back":
             return len(self.screen_stack) > 1

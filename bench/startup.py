@@ -116,7 +116,8 @@ def main() -> None:
     bare = [python, "-c", BARE_APP]
     # The App without the click command line (it still reads the settings).
     app_only = [python, "-c", f"from pathlib import Path; from app.tui import ModeldeckApp; "
-                              f"ModeldeckApp(Path({str(store)!r})).run()"]
+                              f"from app.settings_source import SettingsSource; "
+                              f"ModeldeckApp(None, SettingsSource(db=Path({str(store)!r}))).run()"]
     # No UI at all: only what the command line does before the App exists (click, pydantic-settings,
     # reading the config): the part of the gap to the floor that the console screens do not cause.
     config_only = [python, "-c", "import os, time; from pathlib import Path; import click; "

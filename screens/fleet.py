@@ -17,7 +17,6 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from app.timeutil import ms_to_iso
-from app.alerts import AlertQuery
 from widgets.alert_list import AlertList
 from widgets.fleet_table import FleetTable, column_widths
 from widgets.key_bar import KeyBar
@@ -64,7 +63,6 @@ class FleetScreen(Screen):
         with Vertical(id="fleet-body"):
             yield FleetTable(id="fleet-table")
             yield Static(EMPTY_TEXT, id="fleet-empty", markup=False)
-        yield AlertList(AlertQuery(self.app.db_path, resolved_limit=0), id="fleet-alerts")  # type: ignore[attr-defined]
         yield Static(id="status", classes="status-line")
         yield KeyBar()
 
@@ -74,11 +72,20 @@ class FleetScreen(Screen):
         self.query_one("#status", Static).update(Text("reading the store…", style="dim"))
         self.query_one(FleetTable).focus()
         self.call_after_refresh(self.app.mark_painted, "shell")  # type: ignore[attr-defined]
-        # Read after the first paint: the reader's imports would otherwise compete with it for the GIL.
-        self.call_after_refresh(self.action_refresh)
+        # Read after the first paint (and once the console has read its settings): the reader's
+        # imports would otherwise compete with the paint for the GIL.
+        self.call_after_refresh(self.app.when_ready, self._start)  # type: ignore[attr-defined]
+
+    def _start(self) -> None:
+        from app.alerts import AlertQuery  # pydantic: imported after the first paint
+
+        self.mount(AlertList(AlertQuery(self.app.db_path, resolved_limit=0), id="fleet-alerts"),  # type: ignore[attr-defined]
+                   before="#status")
+        self.action_refresh()
 
     def _show_title(self) -> None:
-        title = Text.assemble(("modeldeck", "bold"), "  fleet  ", safe_text(self.app.db_path.name, style="dim"))  # type: ignore[attr-defined]
+        db_path = getattr(self.app, "db_path", None)  # unknown until the settings are read
+        title = Text.assemble(("modeldeck", "bold"), "  fleet  ", safe_text(db_path.name if db_path else "", style="dim"))
         if getattr(self.app, "demo", False):
             title.append("  (demo)", style="dim")
         self.query_one("#title", Static).update(title)
@@ -183,7 +190,8 @@ class FleetScreen(Screen):
 
     # -- keys ------------------------------------------------------------------------------
     def action_acknowledge(self) -> None:
-        self.query_one(AlertList).acknowledge(self.query_one(FleetTable).current_model)
+        for alerts in self.query(AlertList):  # mounted once the settings are read
+            alerts.acknowledge(self.query_one(FleetTable).current_model)
 
     def action_open(self) -> None:
         name = self.query_one(FleetTable).current_model
@@ -223,6 +231,8 @@ class FleetScreen(Screen):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("refresh", "acknowledge") and not getattr(self.app, "ready", True):
+            return False  # nothing read yet: the console is still reading its settings
         # esc clears a filter only while one is shown; otherwise it is the app's (back).
         if action == "clear_filter":
             box = self._filter_box()

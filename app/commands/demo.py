@@ -104,7 +104,7 @@ def _console(cli: CliContext, path: Path) -> None:
     endpoint = start_demo_endpoint(path, host="127.0.0.1", port=0)
     try:
         click.echo(f"Demo serving endpoint: {endpoint.url} (modeldeck's http protocol)")
-        run_console(path, with_demo_endpoints(cli.settings, endpoint), demo=True)
+        run_console(with_demo_endpoints(cli.settings, endpoint), path, demo=True)
     finally:
         endpoint.stop()
 

@@ -3,36 +3,29 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from app.cli import CliContext, pass_cli
-from app.config import Settings
+from app.settings_source import SettingsSource
 
-
-def check_store(db_path: Path) -> None:
-    """Open (creating or migrating) the store once, before the screen is taken over.
-
-    A bad file then fails as the usual one-line ``StoreError`` on stderr instead of inside
-    the console. Only the plain sqlite3 layer is used here: sqlite-utils stays off the
-    startup path, and nothing is counted.
-    """
-    from app.store.connection import connect, migrate
-
-    conn = connect(db_path)
-    try:
-        migrate(conn, db_path)
-    finally:
-        conn.close()
-
+if TYPE_CHECKING:
+    from app.config import Settings
 
 SSH_ESCDELAY_MS = "300"
 
 
-def run_console(db_path: Path, settings: Settings, *, demo: bool = False) -> None:
-    """Run the console until the operator quits (``modeldeck demo`` calls this too)."""
-    check_store(db_path)
+def run_console(settings: Settings | SettingsSource, db_path: Path | None = None, *, demo: bool = False) -> None:
+    """Run the console until the operator quits (``modeldeck demo`` calls this too).
+
+    ``settings`` are either already read (the demo, which also names its store) or a
+    ``SettingsSource``: the console then paints first and reads them, and opens the store they
+    name, in a worker. A bad config or store ends the run with one line on stderr and exit 2,
+    as it does for every other command.
+    """
     if "ESCDELAY" not in os.environ and os.environ.get("SSH_CONNECTION"):
         # Over a slow SSH link an arrow key's escape sequence can arrive in pieces; Textual then
         # reads a lone ESC (back) plus junk. Waiting a little longer for the rest avoids that.
@@ -40,11 +33,16 @@ def run_console(db_path: Path, settings: Settings, *, demo: bool = False) -> Non
         os.environ["ESCDELAY"] = SSH_ESCDELAY_MS
     from app.tui import ModeldeckApp
 
-    ModeldeckApp(db_path, settings, demo=demo).run()
+    console = ModeldeckApp(db_path, settings, demo=demo)
+    console.run()
+    if console.startup_error:
+        for line in console.startup_error.splitlines():
+            click.echo(f"modeldeck: error: {line}", err=True)
+        sys.exit(2)
 
 
 @click.command("tui")
 @pass_cli
 def tui(cli: CliContext) -> None:
     """Open the console: fleet, model readiness, card and activity. Press ? for the keys."""
-    run_console(cli.db_path, cli.settings)
+    run_console(cli.source)

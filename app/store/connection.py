@@ -90,6 +90,19 @@ def migrate(conn: sqlite3.Connection, path: Path, *, upto: int = SCHEMA_VERSION)
         raise StoreError(f"{path}: cannot prepare the store ({exc})") from None
 
 
+def prepare(path: Path) -> None:
+    """Open the store at ``path`` once (creating or migrating it) and close it again.
+
+    The console does this before its readers start, so a bad file is told once, as a one-line
+    ``StoreError``, rather than by every reader. Plain sqlite3 only: nothing is counted.
+    """
+    conn = connect(path)
+    try:
+        migrate(conn, path)
+    finally:
+        conn.close()
+
+
 def ensure_statistics(conn: sqlite3.Connection) -> None:
     """Give the query planner statistics for every index on ``predictions`` that has none.
 

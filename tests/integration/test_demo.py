@@ -253,7 +253,7 @@ def test_opens_the_console_with_the_demo_endpoint_serving_every_model(tmp_path: 
     # hands it: the store, demo=True, and settings whose endpoints answer on 127.0.0.1 while it runs.
     seen: dict = {}
 
-    def console(db_path: Path, settings, *, demo: bool = False) -> None:
+    def console(settings, db_path: Path | None = None, *, demo: bool = False) -> None:
         seen.update(db_path=db_path, demo=demo, urls={name: m.endpoint.url for name, m in settings.models.items()})
         for name, url in seen["urls"].items():
             assert url.startswith("http://127.0.0.1:")
