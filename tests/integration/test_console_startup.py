@@ -5,57 +5,24 @@ stderr, exit 2, once the terminal is restored."""
 from __future__ import annotations
 
 import os
-import pty
 import re
-import select
-import struct
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import fcntl
-import termios
-
 from app.store import Store
+from tests.terminal import run_in_pty
 
 CONSOLE = [sys.executable, "-c", "from app.cli import main; main()"]
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 CONTROL_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
-def run_in_terminal(tmp_path: Path, *args: str, timeout_s: float = 30.0, **env: str) -> tuple[int, bytes]:
+def run_in_terminal(tmp_path: Path, *args: str, **env: str) -> tuple[int, bytes]:
     """Run the console under an 80x24 pty until it exits; its exit code and everything it wrote."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MODELDECK_")}
     clean.update(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
                  TERM="xterm-256color", **env)
-    main_fd, child_fd = pty.openpty()
-    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    process = subprocess.Popen([*CONSOLE, *args], stdin=child_fd, stdout=child_fd, stderr=child_fd, env=clean,
-                               cwd=tmp_path, close_fds=True)
-    os.close(child_fd)
-    output = bytearray()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main_fd], [], [], 0.05)
-            if ready:
-                try:
-                    chunk = os.read(main_fd, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            elif process.poll() is not None:
-                break
-        process.wait(timeout=max(0.1, deadline - time.monotonic()))
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        os.close(main_fd)
-    return process.returncode, bytes(output)
+    return run_in_pty([*CONSOLE, *args], env=clean, cwd=tmp_path)
 
 
 def after_the_console(output: bytes) -> list[str]:
