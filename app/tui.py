@@ -93,6 +93,7 @@ class ModeldeckApp(App[None]):
         self.command_history: list[str] = []
         self.search_history: list[str] = []  # the Logs screen's query bar (up/down)
         self._painted: set[str] = set()
+        self._health_refresh_pending = False
         self._errors_shown: dict[str, float] = {}  # error text -> when it was last shown (monotonic s)
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # Calm by default (slow SSH links, screen readers); TEXTUAL_ANIMATIONS=full brings it back.
@@ -184,10 +185,30 @@ class ModeldeckApp(App[None]):
         from app.endpoints.service import EndpointMonitor
 
         def record(result) -> None:  # type: ignore[no-untyped-def]
+            before = self.health.get(result.model)
             self.health[result.model] = result.health
             self.live[result.model] = result
+            if before is None or before.state != result.health.state:
+                # A first answer or a change (up -> down) is shown now, not at the next periodic read.
+                try:
+                    self.call_from_thread(self._health_changed)
+                except RuntimeError:
+                    pass  # the console is closing
+
 
         EndpointMonitor(self.settings, self.db_path, on_result=record).start(lambda: not self.is_running)
+
+    def _health_changed(self) -> None:
+        # Many endpoints answer their first poll at once: one re-read of the fleet serves them all.
+        if not self._health_refresh_pending:
+            self._health_refresh_pending = True
+            self.set_timer(0.3, self._refresh_health)
+
+    def _refresh_health(self) -> None:
+        self._health_refresh_pending = False
+
+        if isinstance(self.screen, FleetScreen):
+            self.screen.action_refresh()
 
     def mark_painted(self, stage: str) -> None:
         """Benchmarks only: note that ``stage`` ('shell' or 'rows') has been painted, maybe exit."""

@@ -131,3 +131,14 @@ def test_fleet_rows_prefer_the_endpoints_figures_over_the_log(demo_db, demo):
     assert rows["churn"].error_rate == 0.5 and rows["churn"].p95_latency_ms == 42.0
     assert rows["churn"].active_version == "v2"  # what the endpoint serves, not what the store last recorded
     assert not rows["fraud"].live_metrics and rows["fraud"].active_version == "v2"
+
+
+async def test_the_first_answer_of_an_endpoint_shows_without_waiting_for_the_next_refresh(demo_db, demo):
+    refused = f"http://127.0.0.1:{servers.free_port()}"
+    settings = _settings(demo, refused)
+    settings.ui.refresh_s = 60.0  # the fleet's own re-read would come a minute later
+    app = ModeldeckApp(demo_db, settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _until(pilot, lambda: (r := _row(app, "churn")) is not None and r.health is HealthState.up
+                     and _row(app, "fraud").health is HealthState.down, "health from the first poll", timeout_s=8)
+        assert app.screen.query_one(FleetTable).shown_models[0] == "fraud"
