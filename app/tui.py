@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from app.settings_source import SettingsSource
@@ -47,6 +48,9 @@ def _palette_commands() -> type:
 
 class ModeldeckApp(App[None]):
     """modeldeck's console."""
+
+    class HealthChanged(Message):
+        """An endpoint answered its first poll, or its health changed (posted from the poller thread)."""
 
     CSS_PATH = "tui.tcss"
     TITLE = "modeldeck"
@@ -190,15 +194,12 @@ class ModeldeckApp(App[None]):
             self.live[result.model] = result
             if before is None or before.state != result.health.state:
                 # A first answer or a change (up -> down) is shown now, not at the next periodic read.
-                try:
-                    self.call_from_thread(self._health_changed)
-                except RuntimeError:
-                    pass  # the console is closing
-
+                # post_message is thread-safe and never blocks this thread, even while the console closes.
+                self.post_message(self.HealthChanged())
 
         EndpointMonitor(self.settings, self.db_path, on_result=record).start(lambda: not self.is_running)
 
-    def _health_changed(self) -> None:
+    def on_modeldeck_app_health_changed(self, message: HealthChanged) -> None:
         # Many endpoints answer their first poll at once: one re-read of the fleet serves them all.
         if not self._health_refresh_pending:
             self._health_refresh_pending = True
@@ -206,9 +207,8 @@ class ModeldeckApp(App[None]):
 
     def _refresh_health(self) -> None:
         self._health_refresh_pending = False
-
-        if isinstance(self.screen, FleetScreen):
-            self.screen.action_refresh()
+        if self.screen_stack and isinstance(self.screen_stack[-1], FleetScreen):  # none while closing
+            self.screen_stack[-1].action_refresh()
 
     def mark_painted(self, stage: str) -> None:
         """Benchmarks only: note that ``stage`` ('shell' or 'rows') has been painted, maybe exit."""

@@ -43,6 +43,7 @@ MODEL_VIEWS: tuple[ModelView, ...] = (
     ModelView("drift", "Show drift", "d", "screens.drift:DriftScreen"),
     ModelView("logs", "Search logs", "l", "screens.logs:for_model"),  # LogsScreen pre-filtered to model:NAME
     ModelView("rollback", "Roll back", "R", "screens.rollback:RollbackScreen"),
+    ModelView("disable", "Disable", "X", "screens.disable:DisableScreen"),
 )
 
 QUERY_VIEWS: tuple[QueryView, ...] = (
