@@ -349,6 +349,20 @@ def existing_demo(path: Path | str) -> DemoSummary | None:
     return None
 
 
+def traffic_until(path: Path | str) -> int | None:
+    """The newest prediction's time in the store at ``path`` (live demo traffic writes past the build)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.DatabaseError:
+        return None
+    try:
+        return conn.execute("SELECT max(ts) FROM predictions").fetchone()[0]
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        conn.close()
+
+
 def open_demo(path: Path | str, *, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED, rebuild: bool = False,
               progress: Progress | None = None) -> DemoSummary:
     """Reuse the finished demo store at ``path`` unless ``rebuild``; otherwise build one."""

@@ -43,6 +43,9 @@ class DemoModel:
     pending: tuple[float, str] | None = None  # (monotonic time it takes effect, version)
     latency_mu: float = -3.5  # request latency ~ lognormal(mu, sigma) seconds (median about 30 ms)
     latency_sigma: float = 0.6
+    # True while the demo's live traffic (app.demo_live) reports what it serves: the counters then count
+    # exactly the requests written to the log, instead of synthesised ones.
+    fed: bool = False
 
     def __post_init__(self) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -63,7 +66,7 @@ class DemoModel:
         """Synthesize the traffic served since the last scrape (bounded work per scrape)."""
         now = time.monotonic()
         elapsed, self.last_tick = now - self.last_tick, now
-        if self.disabled or self.active is None:
+        if self.fed or self.disabled or self.active is None:
             return
         count = min(int(elapsed * self.rps + self.rng.random()), 2000)
         errors = sum(1 for _ in range(count) if self.rng.random() < self.error_share)
@@ -72,6 +75,15 @@ class DemoModel:
             self.requests.labels(self.name, self.active, "error").inc(errors)
         for _ in range(count):
             self.latency.labels(self.name).observe(self.rng.lognormvariate(self.latency_mu, self.latency_sigma))
+
+    def served(self, version: str, ok: int, errors: int, latencies_s: list[float]) -> None:
+        """Count requests served elsewhere (the live traffic); the caller holds the state's lock."""
+        if ok:
+            self.requests.labels(self.name, version, "ok").inc(ok)
+        if errors:
+            self.requests.labels(self.name, version, "error").inc(errors)
+        for seconds in latencies_s:
+            self.latency.labels(self.name).observe(seconds)
 
     def metrics_text(self) -> bytes:
         from prometheus_client import generate_latest

@@ -42,16 +42,21 @@ class Clock:
         return self.now - int(round(days_ago * DAY_MS / MINUTE_MS)) * MINUTE_MS
 
 
-def minute_weights(clock: Clock) -> np.ndarray:
-    """Relative traffic per minute: a daily cycle peaking mid-afternoon UTC, quieter weekends, slow growth."""
-    minutes = np.arange(clock.days * 1440)
-    ts = clock.start + minutes * MINUTE_MS
+def cycle_weights(clock: Clock, ts: np.ndarray) -> np.ndarray:
+    """Relative traffic at moments ``ts`` (unnormalised): a daily cycle peaking mid-afternoon UTC, quieter
+    weekends, slow growth over the demo's days (continuing past its end, for the live trickle)."""
+    ts = np.asarray(ts, dtype=np.int64)
     hour = (ts // 3_600_000) % 24 + (ts // MINUTE_MS % 60) / 60
     daily = 1.0 + 0.75 * np.cos((hour - 14.5) / 24 * 2 * np.pi)
     weekday = (ts // DAY_MS + 3) % 7  # 1970-01-01 was a Thursday: 0 = Monday
     weekly = np.where(weekday >= 5, 0.75, 1.0)
-    growth = 1.0 + 0.12 * minutes / len(minutes)
-    weights = daily * weekly * growth
+    growth = 1.0 + 0.12 * ((ts - clock.start) // MINUTE_MS) / (clock.days * 1440)
+    return daily * weekly * growth
+
+
+def minute_weights(clock: Clock) -> np.ndarray:
+    """Share of the demo's traffic in each of its minutes (sums to 1)."""
+    weights = cycle_weights(clock, clock.start + np.arange(clock.days * 1440) * MINUTE_MS)
     return weights / weights.sum()
 
 
@@ -228,11 +233,20 @@ def generate(spec: ModelSpec, n: int, rng: Rng, clock: Clock, weights: np.ndarra
         n_shadow = len(eligible)
         eligible = np.flatnonzero(ts >= since)
     copied = np.sort(rng.choice(eligible, size=n_shadow, replace=False))
+    return assemble(spec, rng, ts, live_versions(spec, ts, clock), copied, spec.shadow.version, clock, customers,
+                    episodes=episodes, incident=incident, first_request=first_request)
+
+
+def assemble(spec: ModelSpec, rng: Rng, ts: np.ndarray, versions: np.ndarray, copied: np.ndarray,
+             shadow_version: str, clock: Clock, customers: np.ndarray, *, episodes: tuple[DriftEpisode, ...], incident: IncidentSpec | None,
+             first_request: int) -> Block:
+    """The rows of live requests at ``ts`` (sorted) served by ``versions``, plus ``shadow_version``'s answers to
+    the requests at positions ``copied``: features, answers, latency, errors, ground truth known by ``clock.now``."""
+    n_shadow = len(copied)
     n_live = len(ts)
 
     columns, outcome = simulate(spec, rng, n_live, ts=ts, clock=clock, episodes=episodes)
     shared = rng.standard_normal(n_live)  # the error every version of this model shares on a request
-    versions = live_versions(spec, ts, clock)
     prediction, score = answer_by_version(spec, rng, columns, outcome, shared, versions)
     latency, error = serve(spec, rng, ts, versions, clock, incident)
     label = ground_truth(spec, rng, ts, outcome.truth, error != None, clock)  # noqa: E711 (elementwise)
@@ -240,7 +254,7 @@ def generate(spec: ModelSpec, n: int, rng: Rng, clock: Clock, weights: np.ndarra
     # The shadow version answers the same requests a few milliseconds later.
     s_columns = {key: values[copied] for key, values in columns.items()}
     s_outcome = Outcome(latent=outcome.latent[copied], truth=outcome.truth[copied])
-    s_versions = np.full(n_shadow, spec.shadow.version, dtype=object)
+    s_versions = np.full(n_shadow, shadow_version, dtype=object)
     s_ts = np.minimum(ts[copied] + rng.integers(2, 40, n_shadow), clock.now - 1)
     s_prediction, s_score = answer_by_version(spec, rng, s_columns, s_outcome, shared[copied], s_versions)
     s_latency, s_error = serve(spec, rng, s_ts, s_versions, clock, incident)

@@ -5,9 +5,12 @@
                 (app.search_window), the next keyset page is read when the cursor nears an edge
     detail      every field of the highlighted record, features and context as JSON
 
-Every read runs in a thread worker on its own connection; the query bar only parses (pure
-Python), so typing never waits for SQLite. A newer query interrupts the statements of the
-older one (``sqlite3.Connection.interrupt``) instead of letting them run on.
+Every read runs in a thread worker; the query bar only parses (pure Python), so typing never
+waits for SQLite. Pages and counts each go through a search lane (app.search_lane): one thread
+that keeps its read-only store and Searcher for the screen's life, so the next page reuses the
+compiled SQL and text plan of the one before instead of reopening the store. A newer query
+interrupts the statements of the older one (``sqlite3.Connection.interrupt``) instead of
+letting them run on.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +34,7 @@ from textual.widgets import DataTable, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from app.search_complete import complete, quote_value
+from app.search_lane import LaneClosed, SearchLane
 from app.search_parse import Query, SearchError, parse
 from app.search_window import ResultWindow
 from widgets.key_bar import KeyBar
@@ -167,7 +172,9 @@ class LogsScreen(Screen):
         self.generation = 0
         self.elapsed_ms: float | None = None
         self._fetching = False
-        self._connections = _Connections()
+        self._connections = _Connections()  # the export's connection
+        # One thread each (started by their first read), closed on unmount.
+        self._lanes = {name: SearchLane(f"logs-{name}") for name in ("page", "count")}
         self._models: list[str] = []
         self._features: list[str] = []
         self._contexts: list[str] = []
@@ -215,7 +222,18 @@ class LogsScreen(Screen):
         self.query_one("#logs-title", Static).update(title)
 
     def on_unmount(self) -> None:
-        self._connections.interrupt("page", "count", "export")
+        self._connections.interrupt("export")
+        for lane in self._lanes.values():
+            lane.interrupt()
+            lane.close()
+
+    def lane(self, name: str) -> SearchLane:
+        """The search lane of the "page" or "count" reads."""
+        return self._lanes[name]
+
+    def _interrupt_reads(self) -> None:
+        for lane in self._lanes.values():
+            lane.interrupt()
 
     # -- completion ------------------------------------------------------------------------
     def _complete(self, text: str) -> str | None:
@@ -262,7 +280,7 @@ class LogsScreen(Screen):
         self.elapsed_ms = None
         self._fetching = True
         # The older query's reads stop now instead of competing with the new one.
-        self._connections.interrupt("page", "count")
+        self._interrupt_reads()
         self._status(Text("searching…", style="dim"))
         self._fetch(app.db_path, query, _Fetch("first", self.generation, anchor), None)  # type: ignore[attr-defined]
         self._count(app.db_path, query, self.generation)  # type: ignore[attr-defined]
@@ -311,52 +329,52 @@ class LogsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="logs-page", exit_on_error=False, description="read a page of results")
     def _fetch(self, db_path: Path, query: Query, fetch: _Fetch, cursor: Any) -> None:
-        from app.search import Searcher
+        read = partial(self._read_page, query=query, fetch=fetch, cursor=cursor, worker=get_current_worker())
+        try:
+            result = self.lane("page").call(db_path, read)
+        except LaneClosed:
+            return  # the screen has gone
+        if result is not None:
+            self.post_message(self.PageLoaded(fetch, *result[:2], skipped=result[2], previous=result[3]))
 
-        with self._open_store(db_path) as store:
-            self._connections.set("page", store.conn)
-            try:
-                searcher = Searcher(store.conn)
-                started = time.perf_counter()
-                skipped, previous = 0, None
-                if fetch.kind == "older":
-                    page = searcher.page(query, after=cursor, limit=PAGE_SIZE)
-                elif fetch.kind == "newer":
-                    page = searcher.page(query, before=cursor, limit=PAGE_SIZE)
-                else:
-                    page = searcher.page(query, limit=PAGE_SIZE)
-                    # `a`: read on (keyset pages, bounded) to the page holding the record we came from.
-                    for _ in range(ANCHOR_PAGES):
-                        if fetch.anchor is None or not page.has_older or any(
-                                r["id"] == fetch.anchor for r in page.rows):
-                            break
-                        if get_current_worker().is_cancelled:
-                            return
-                        skipped += len(previous.rows) if previous is not None else 0
-                        previous, page = page, searcher.page(query, after=page.last, limit=PAGE_SIZE)
-                elapsed = (time.perf_counter() - started) * 1000
-            except sqlite3.OperationalError as exc:
-                if "interrupted" in str(exc) and fetch.generation != self.generation:
-                    return  # superseded by a newer query
-                raise
-            finally:
-                self._connections.unset("page", store.conn)
-        self.post_message(self.PageLoaded(fetch, page, elapsed, skipped=skipped, previous=previous))
+    def _read_page(self, searcher: Any, query: Query, fetch: _Fetch, cursor: Any, worker: Worker) -> Any:
+        """On the page lane's thread: the page (and for `a`, the pages up to its record)."""
+        try:
+            started = time.perf_counter()
+            skipped, previous = 0, None
+            if fetch.kind == "older":
+                page = searcher.page(query, after=cursor, limit=PAGE_SIZE)
+            elif fetch.kind == "newer":
+                page = searcher.page(query, before=cursor, limit=PAGE_SIZE)
+            else:
+                page = searcher.page(query, limit=PAGE_SIZE)
+                # `a`: read on (keyset pages, bounded) to the page holding the record we came from.
+                for _ in range(ANCHOR_PAGES):
+                    if fetch.anchor is None or not page.has_older or any(
+                            r["id"] == fetch.anchor for r in page.rows):
+                        break
+                    if worker.is_cancelled:
+                        return None
+                    skipped += len(previous.rows) if previous is not None else 0
+                    previous, page = page, searcher.page(query, after=page.last, limit=PAGE_SIZE)
+            elapsed = (time.perf_counter() - started) * 1000
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc) and fetch.generation != self.generation:
+                return None  # superseded by a newer query
+            raise
+        return page, elapsed, skipped, previous
 
     @work(thread=True, exclusive=True, group="logs-count", exit_on_error=False, description="count results")
     def _count(self, db_path: Path, query: Query, generation: int) -> None:
-        from app.search import Searcher
-
-        with self._open_store(db_path) as store:
-            self._connections.set("count", store.conn)
-            try:
-                count = Searcher(store.conn).count(query)  # stops at COUNT_CAP: never a whole-table count
-            except sqlite3.OperationalError as exc:
-                if "interrupted" in str(exc):
-                    return
-                raise
-            finally:
-                self._connections.unset("count", store.conn)
+        try:
+            # Stops at COUNT_CAP: never a whole-table count.
+            count = self.lane("count").call(db_path, lambda searcher: searcher.count(query))
+        except LaneClosed:
+            return  # the screen has gone
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                return
+            raise
         self.post_message(self.CountLoaded(generation, count))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -35,9 +35,35 @@ if TYPE_CHECKING:
     from screens.confirmed_action import Work
 
 
-def _metrics(metrics: dict) -> str:
-    parts = [f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
-             if not isinstance(v, (dict, list))]
+# Offline metrics in a table cell: short names for the usual ones, three significant digits.
+_SHORT_NAMES = {"accuracy": "acc", "precision": "prec", "recall": "rec", "f1_score": "f1", "roc_auc": "auc"}
+# The box is at most 100 cells wide: with this much room inside it, the Created date has a column too.
+_CREATED_FROM_WIDTH = 90
+
+
+def _number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if abs(value) >= 10_000:
+        return f"{value / 1000:.3g}k"
+    if isinstance(value, int) or abs(value) >= 100:
+        return f"{value:.0f}"  # 1080, never 1.08e+03
+    return f"{value:.3g}"
+
+
+def metrics_text(metrics: dict) -> str:
+    """``acc 0.953 auc 0.912 p95 19.6ms 2600rps``: what tells versions apart, in as few cells as reads well.
+    Sample sizes (``*_rows``) are left out: they describe the evaluation, not the version."""
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, (dict, list)) or key.endswith("_rows"):
+            continue
+        if key.endswith("_latency_ms"):
+            parts.append(f"{key[:-len('_latency_ms')]} {_number(value)}ms")
+        elif key == "throughput_rps":
+            parts.append(f"{_number(value)}rps")
+        else:
+            parts.append(f"{_SHORT_NAMES.get(key, key)} {_number(value)}")
     return " ".join(parts) or "—"
 
 
@@ -57,14 +83,22 @@ def served_text(target: "Target", now: int) -> Text:
     if target.last_active_at is not None:
         return Text(f"{age_text(max(0, now - target.last_active_at))} ago")
     if target.last_served_at is not None:  # answered only as a challenger or shadow
-        return Text("never (shadow)", style="bold yellow")
+        return Text("shadow only", style="bold yellow")
     return Text("never served", style="bold yellow")
 
 
-def note_text(target: "Target") -> Text:
-    if target.rolled_back_from_at is None:
-        return Text()
-    return Text(f"rolled back from on {_day(target.rolled_back_from_at)}", style="bold red")
+def stage_cell(target: "Target") -> Text:
+    """The stage, except that a version a rollback moved traffic away from says so instead (in red:
+    the line under the table gives its registry stage and the date)."""
+    if target.active:
+        text = Text("ACTIVE", style="cyan")
+    elif target.rolled_back_from_at is not None:
+        text = Text("rolled back", style="bold red")
+    else:
+        text = Text(target.stage or "?")
+    if target.on_endpoint is False:
+        text.append(" (not on endpoint)")
+    return text
 
 
 class RollbackScreen(ConfirmedActionScreen):
@@ -96,6 +130,7 @@ class RollbackScreen(ConfirmedActionScreen):
         self.plan: Plan | None = None
         self._targets: list[Target] = []
         self._summary_text = Text()
+        self._laid_out_for = 0  # the box's inner width the table was laid out for
 
     def compose_head(self) -> ComposeResult:
         yield Static(Text.assemble(("Roll back ", "bold"), safe_text(self.model, width=60, style="bold")),
@@ -108,8 +143,6 @@ class RollbackScreen(ConfirmedActionScreen):
         return "Roll back"
 
     def mounted(self) -> None:
-        self.query_one("#rb-targets", NavTable).add_columns("Version", "Stage", "Created", "Last served", "Note",
-                                                            "Offline metrics")
         app = self.app
         self.load_plan(app.db_path, app.settings)  # type: ignore[attr-defined]
 
@@ -133,7 +166,6 @@ class RollbackScreen(ConfirmedActionScreen):
             summary.update(Text.assemble(("cannot roll back: ", "bold red"), safe_text(message.error)))
             return
         plan = self.plan = message.plan
-        now = self.app.now_ms()  # type: ignore[attr-defined]
         text = Text.assemble(("endpoint ", "dim"), safe_text(f"{plan.endpoint_kind} {plan.endpoint_url}", width=70),
                              "\n", ("serving  ", "dim"))
         if plan.remote_error:
@@ -153,34 +185,49 @@ class RollbackScreen(ConfirmedActionScreen):
             text.append(")", style="dim")
         summary.update(text)
         self._summary_text = text
-        table = self.query_one("#rb-targets", NavTable)
-        table.clear()
         # The active version first (marked), then the candidates as the store lists them (newest first).
         self._targets = sorted(plan.targets, key=lambda t: not t.active)
-        # The other columns take about 56 cells with the box's border and padding (76 with a note):
-        # metrics get the rest.
-        fixed = 76 if any(t.rolled_back_from_at is not None for t in plan.targets) else 56
-        metrics_width = max(12, min(60, self.query_one("#rollback-box").size.width - fixed))
         chosen = default_target(plan)
-        for target in self._targets:
-            stage = "ACTIVE" if target.active else (target.stage or "?")
-            if target.on_endpoint is False:
-                stage += " (not on endpoint)"
-            table.add_row(
-                safe_text(target.version, width=14, style="bold" if target.active else ""),
-                Text(stage, style="cyan" if target.active else ""),
-                Text(ms_to_iso(target.created_at)[:10] if target.created_at else "—"),
-                served_text(target, now),
-                note_text(target),
-                safe_text(_metrics(target.metrics), width=metrics_width),
-                key=target.version,
-            )
+        self._fill_table()
+        table = self.query_one("#rb-targets", NavTable)
         if self.outcome is not None:
             table.move_cursor(row=0, animate=False)  # the version serving now
         elif chosen is not None:
             table.move_cursor(row=self._targets.index(chosen), animate=False)
         self.update_action()
         self._describe_target()
+
+    def _fill_table(self) -> None:
+        """The versions, laid out for the box's width: the offline metrics get every cell the other
+        columns do not need (at 80 columns there is no room for the Created date: the line under the
+        table gives it for the highlighted version)."""
+        table = self.query_one("#rb-targets", NavTable)
+        inner = self.query_one("#rollback-box").size.width  # inside its border and padding
+        with_created = inner >= _CREATED_FROM_WIDTH
+        now = self.app.now_ms()  # type: ignore[attr-defined]
+        rows = []
+        for target in self._targets:
+            cells = [safe_text(target.version, width=14, style="bold" if target.active else ""), stage_cell(target)]
+            if with_created:
+                cells.append(Text(ms_to_iso(target.created_at)[:10] if target.created_at else "—"))
+            cells.append(served_text(target, now))
+            rows.append(cells)
+        headers = ["Version", "Stage", *(["Created"] if with_created else []), "Last served"]
+        # Each column is as wide as its widest cell or header, plus one cell of padding either side.
+        used = sum(max([len(h)] + [r[i].cell_len for r in rows]) + 2 for i, h in enumerate(headers))
+        metrics_width = max(12, inner - used - 2)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        table.add_columns(*headers, "Offline metrics")
+        for target, cells in zip(self._targets, rows):
+            table.add_row(*cells, safe_text(metrics_text(target.metrics), width=metrics_width), key=target.version)
+        if 0 <= cursor < len(rows):
+            table.move_cursor(row=cursor, animate=False)
+        self._laid_out_for = inner
+
+    def on_resize(self) -> None:
+        if self._targets and self.query_one("#rollback-box").size.width != self._laid_out_for:
+            self._fill_table()
 
     def _describe_target(self) -> None:
         """One sentence on the highlighted version: what the table's short cells mean."""
@@ -190,6 +237,11 @@ class RollbackScreen(ConfirmedActionScreen):
             note.update("")
             return
         text = safe_text(target.version, width=16, style="bold")
+        details = [clean(target.stage)] if target.stage and not target.active else []
+        if target.created_at:
+            details.append(f"created {ms_to_iso(target.created_at)[:10]}")
+        if details:
+            text.append(f" ({', '.join(details)})", style="dim")
         if target.active:
             text.append(" is serving now")
         elif target.last_active_at is not None:

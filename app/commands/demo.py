@@ -1,5 +1,6 @@
 """``modeldeck demo [--db FILE] [--rows N] [--seed N] [--rebuild] [--no-tui]``: build (or reuse) the demo
-store, then open the console on it with the demo serving endpoint running on 127.0.0.1.
+store, then open the console on it with the demo serving endpoint running on 127.0.0.1 and live traffic
+(app/demo_live.py) appending predictions until the console quits.
 
 The demo store lives at ``--db`` when given (before or after ``demo``), else ``demo.db`` in the
 user data directory (next to the default store). ``MODELDECK_DB`` and the config file's ``db`` name the operator's
@@ -42,10 +43,12 @@ def demo(cli: CliContext, db_option: Path | None, rows: int | None, seed: int | 
     model cards, readiness checklists and an audit history. A finished demo store is reused
     unless --rebuild (or a different --rows/--seed) is given, or its traffic ended over an hour
     ago (it is rebuilt with the same size and seed). The console talks to a demo
-    serving endpoint on 127.0.0.1 (modeldeck's http protocol), so rollback works for real.
+    serving endpoint on 127.0.0.1 (modeldeck's http protocol), so rollback works for real,
+    and new predictions keep arriving while it is open (the gap since the last run, up to
+    an hour, is filled in first).
     """
     from app.config import default_demo_db_path
-    from app.demo import DEFAULT_ROWS, DEFAULT_SEED, build_demo_store, existing_demo
+    from app.demo import DEFAULT_ROWS, DEFAULT_SEED, build_demo_store, existing_demo, traffic_until
     from app.timeutil import now_ms as current_ms
 
     if db_option is not None:
@@ -63,9 +66,11 @@ def demo(cli: CliContext, db_option: Path | None, rows: int | None, seed: int | 
             click.echo(f"modeldeck: {path} holds a demo of {found.rows:,} rows (seed {found.seed}); "
                        f"building one with {', '.join(differs)}", err=True)
             rebuild = True
-    if found is not None and not rebuild and current_ms() - found.now_ms > STALE_AFTER_MS:
-        # Its traffic ends when it was built: an old demo shows an idle fleet and failing readiness.
-        hours = (current_ms() - found.now_ms) / 3_600_000
+    # Its traffic ends when it was built, or when the live traffic of its last console session stopped:
+    # an old demo shows an idle fleet and failing readiness.
+    ended = max(found.now_ms, traffic_until(path) or 0) if found is not None else 0
+    if found is not None and not rebuild and current_ms() - ended > STALE_AFTER_MS:
+        hours = (current_ms() - ended) / 3_600_000
         click.echo(f"modeldeck: the demo store's traffic ended {hours:.1f} h ago; building a fresh one "
                    "so the console shows recent traffic", err=True)
         rows = found.rows if rows is None else rows
@@ -100,11 +105,19 @@ def _console(cli: CliContext, path: Path) -> None:
     """Serve the demo's models on 127.0.0.1 for as long as the console runs."""
     from app.commands.tui import run_console
     from app.demo_endpoint import start_demo_endpoint, with_demo_endpoints
+    from app.demo_live import LiveTraffic
 
     endpoint = start_demo_endpoint(path, host="127.0.0.1", port=0)
     try:
-        click.echo(f"Demo serving endpoint: {endpoint.url} (modeldeck's http protocol)")
-        run_console(with_demo_endpoints(cli.settings, endpoint), path, demo=True)
+        # Requests keep arriving while the console runs: the log-derived figures stay live.
+        live = LiveTraffic(path, endpoint_state=endpoint.state).start()
+        try:
+            click.echo(f"Demo serving endpoint: {endpoint.url} (modeldeck's http protocol)")
+            run_console(with_demo_endpoints(cli.settings, endpoint), path, demo=True)
+        finally:
+            live.stop()
+        if live.error:
+            click.echo(f"modeldeck: {live.error}", err=True)
     finally:
         endpoint.stop()
 

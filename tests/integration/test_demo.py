@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -227,6 +229,22 @@ def test_a_demo_store_whose_traffic_ended_hours_ago_is_rebuilt_with_its_size_and
     assert existing_demo(path).seed == 7
 
 
+def test_a_demo_store_kept_live_by_its_last_console_session_is_reused(tmp_path: Path, isolated: Path):
+    from app.demo_live import LiveTraffic
+
+    path = tmp_path / "live-demo.db"
+    build_demo_store(path, rows=1500, seed=7, now_ms=now_ms() - 3 * 3_600_000, baseline_rows=300)
+    with LiveTraffic(path, speed=2, tick_s=0.1) as live:  # fills the last hour first
+        deadline = time.monotonic() + 20
+        while live.rows_written == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert live.rows_written > 0 and live.error is None
+
+    result = demo("--db", str(path), "demo", "--no-tui")
+    assert result.exit_code == 0, result.output
+    assert f"Reusing the demo store {path}" in result.stdout and "building a fresh one" not in result.stderr
+
+
 def test_default_location_is_demo_db_in_the_data_dir_never_the_configured_store(tmp_path: Path, isolated: Path,
                                                                                  monkeypatch: pytest.MonkeyPatch):
     real = tmp_path / "real.db"
@@ -255,6 +273,8 @@ def test_opens_the_console_with_the_demo_endpoint_serving_every_model(tmp_path: 
 
     def console(settings, db_path: Path | None = None, *, demo: bool = False) -> None:
         seen.update(db_path=db_path, demo=demo, urls={name: m.endpoint.url for name, m in settings.models.items()})
+        # Live traffic runs beside the console (tests/integration/test_demo_live.py covers what it writes).
+        seen["live"] = [t for t in threading.enumerate() if t.name == "modeldeck-demo-live"]
         for name, url in seen["urls"].items():
             assert url.startswith("http://127.0.0.1:")
             versions = httpx.get(f"{url}/versions", timeout=5).json()
@@ -268,3 +288,4 @@ def test_opens_the_console_with_the_demo_endpoint_serving_every_model(tmp_path: 
     assert len(seen["urls"]) >= 4
     with pytest.raises(httpx.ConnectError):  # stopped when the console returned
         httpx.get(next(iter(seen["urls"].values())) + "/health", timeout=2)
+    assert len(seen["live"]) == 1 and not seen["live"][0].is_alive()

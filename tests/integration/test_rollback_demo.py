@@ -168,7 +168,7 @@ async def test_default_target_is_the_version_that_served_last_and_a_rollback_awa
         # Not v2 (newest created before the active one, never served), not v4 (only shadow answers).
         assert plan.default_target is not None and plan.default_target.version == "v1"
         assert by_version["v2"].last_active_at is None and by_version["v4"].last_active_at is None
-        assert by_version["v4"].last_served_at is not None  # the log has its answers, shown as "never (shadow)"
+        assert by_version["v4"].last_served_at is not None  # the log has its answers, shown as "shadow only"
         assert all(t.rolled_back_from_at is None for t in plan.targets)
 
         outcome = await rollback(store, http_settings(demo), "churn", "v1", "v3 misroutes", actor="alice@bastion")

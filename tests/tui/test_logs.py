@@ -346,3 +346,36 @@ async def test_from_a_model_screen_and_from_the_command_line(logs_db: Path) -> N
         screen = app.screen
         assert isinstance(screen, LogsScreen)
         assert [row["id"] for row in screen.window.rows] == expected[:50]
+
+
+async def test_pages_of_a_query_share_one_store_and_searcher_until_the_screen_closes(logs_db: Path) -> None:
+    import threading
+
+    def lane_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("modeldeck-logs-")]
+
+    expected = expected_ids(logs_db, "model:fraud status:error")
+    app = make_app(logs_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_logs(pilot, "model:fraud status:error")
+        lane = screen.lane("page")
+        searcher = lane.searcher
+        assert searcher is not None and lane.opens == 1
+        compiled = len(searcher._sql)  # the SQL compiled for this query's pages (first page, older ones)
+        # Page down far enough for several older pages: each one is read through the same Searcher.
+        for _ in range(60):
+            await pilot.press("pagedown")
+            await settle(pilot)
+            if screen.window.offset >= 2 * 50:
+                break
+        check_window(screen, expected)
+        assert screen.window.offset >= 2 * 50  # at least four older pages were read
+        assert lane.searcher is searcher and lane.opens == 1
+        assert 0 < len(searcher._sql) <= compiled + 1  # compiled once for the first page, once for "older"
+        assert screen.lane("count").opens == 1
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, LogsScreen)
+    for thread in lane_threads():
+        thread.join(timeout=5)
+    assert not lane_threads() and lane.searcher is None  # the screen's stores are closed with it
