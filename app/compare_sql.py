@@ -14,9 +14,15 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 PAIRS = "compare_pairs"
+# Pairing looks each champion answer up by request_id: with random request ids (UUIDs) that is
+# a random page of the index a pair. Read through a memory map, a page costs no read() call
+# and no copy into SQLite's 2 MB page cache (1,000,000 pairs with random ids: 4.1 s -> 3.4 s).
+MMAP_BYTES = 1 << 30
 # A champion answer may be logged slightly before or after the window edge that its
 # challenger twin fell in (shadow answers arrive milliseconds later): look this far out.
 PAIR_SLACK_MS = 3_600_000
@@ -41,18 +47,22 @@ def pairs_select(join_key: str, *, regression: bool, output: str | None = None) 
     """One row per challenger answer that has a champion answer to the same request.
 
     Parameters: :model, :champion, :challenger, :since, :until (challenger ts), and :path
-    (a JSON path) plus :slack for a context key. Join on request_id uses the unique
-    (model, version, request_id) index for each lookup; a request is answered at most once
-    per version there. A context key can repeat: the first answer (lowest id) of each
-    side counts, so a retried request pairs once. ``output``: another select list over p
-    (champion) and c (challenger) instead of the pairs' columns.
+    (a JSON path) plus :slack for a context key. Join on request_id looks each champion
+    answer up in the request_id index; a request is answered at most once per version (the
+    unique (model, version, request_id) index). A context key can repeat: the first answer
+    (lowest id) of each side counts, so a retried request pairs once. ``output``: another
+    select list over p (champion) and c (challenger) instead of the pairs' columns.
     """
     if output is None:
         output = _OUTPUT.format(value_a=_value("p", regression), value_b=_value("c", regression))
     if join_key == "request_id":
+        # The champion's answer comes from the request_id index, which covers every column read
+        # here (schema 5). The unary + keeps the planner (without statistics) off the unique
+        # (model, version, request_id) index, which would need the champion's table row too:
+        # 1,000,000 pairs, the join 1.07 s -> 0.73 s.
         return f"""SELECT {output}
 FROM predictions AS c
-JOIN predictions AS p ON p.model = c.model AND p.version = :champion AND p.request_id = c.request_id
+JOIN predictions AS p ON p.model = c.model AND +p.version = :champion AND p.request_id = c.request_id
 WHERE c.model = :model AND c.version = :challenger AND c.ts >= :since AND c.ts < :until"""
     key = "coalesce(json_extract(context, :path), request_id)"
     return f"""WITH a AS (
@@ -67,6 +77,22 @@ SELECT {output}
 FROM b JOIN a ON a.k = b.k
 JOIN predictions AS p ON p.id = a.id
 JOIN predictions AS c ON c.id = b.id"""
+
+
+@contextmanager
+def memory_mapped(conn: sqlite3.Connection, size: int = MMAP_BYTES) -> Iterator[None]:
+    """Read the store through a memory map of up to ``size`` bytes for the block, then restore
+    the connection's own setting (SQLite caps it at its compile-time maximum)."""
+    row = conn.execute("PRAGMA mmap_size").fetchone()  # no row: an in-memory database
+    before = row[0] if row else size
+    if before >= size:
+        yield
+        return
+    conn.execute(f"PRAGMA mmap_size = {int(size)}").fetchone()
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA mmap_size = {int(before)}").fetchone()
 
 
 def json_path(join_key: str) -> str | None:
@@ -359,9 +385,10 @@ def stream_select(join_key: str, *, regression: bool, classes: int | None, bucke
     """
     label = "coalesce(p.label, c.label)"
     # status is 'ok' or 'error' (a CHECK constraint): ok is simply status = 'ok'.
+    # A pair without ground truth settles the label's three flags with one test.
     flags = (f"(p.status = 'ok') + (c.status = 'ok') * {OK_B} + (p.prediction IS c.prediction) * {AGREE} "
-             f"+ ({label} IS NOT NULL) * {LABELLED} + ((p.prediction = {label}) IS 1) * {RIGHT_A} "
-             f"+ ((c.prediction = {label}) IS 1) * {RIGHT_B}")
+             f"+ CASE WHEN p.label IS NULL AND c.label IS NULL THEN 0 ELSE {LABELLED} "
+             f"+ (p.prediction IS {label}) * {RIGHT_A} + (c.prediction IS {label}) * {RIGHT_B} END")
     radix = (classes + 2) if classes else 1
     cell = (f"{_class_code('p.prediction', classes)} * {radix} + {_class_code('c.prediction', classes)}"
             if classes and not regression else "")

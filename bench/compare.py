@@ -2,13 +2,19 @@
 
     python bench/compare.py                  # 1,000,000 pairs (built once into bench/.cache/)
     python bench/compare.py --pairs 100000   # while developing
+    python bench/compare.py --ids random     # request ids in random order (UUID-like) instead of sequential
 
 The store holds a champion answering every request and a challenger answering most of them
 with the same request_id (plus unpaired champion traffic). The peer ("floor") is what a
 person would type into the sqlite3 shell: the join with the same counts and sums in one
 statement, the join materialised once more for the percentiles, each percentile read with
-ORDER BY ... LIMIT 1 OFFSET k (nearest rank). Prints medians of a few runs and the ratio.
-Target: within 1.5x of the floor and under 2 s.
+ORDER BY ... LIMIT 1 OFFSET k (nearest rank). Request ids are sequential by default
+(req-000000001, ...: each lookup of the champion's answer lands next to the previous one);
+``--ids random`` gives every request a random id, as UUIDs do, so each lookup lands on a
+random index page (slower for both). Both run on the same connection and store,
+with the store's indexes (built by the load, which is timed once when the cache is built; a
+cache from before schema 5 is migrated once by Store.open, untimed). Prints medians of a few
+runs and the ratio. Target: within 1.5x of the floor and under 2 s.
 """
 
 from __future__ import annotations
@@ -33,8 +39,10 @@ SPAN_MS = 7 * 86_400_000
 UNPAIRED_SHARE = 0.1
 
 
-def build(pairs: int, db: Path, batch: int = 100_000) -> None:
-    """``pairs`` requests answered by both v1 (champion) and v2 (challenger), plus unpaired v1 traffic."""
+def build(pairs: int, db: Path, batch: int = 100_000, *, random_ids: bool = False) -> None:
+    """``pairs`` requests answered by both v1 (champion) and v2 (challenger), plus unpaired v1 traffic.
+
+    ``random_ids``: the same rows, but request ids in random order (a random hex prefix)."""
     import numpy as np
 
     from app.store.bulk import BulkWriter
@@ -42,6 +50,7 @@ def build(pairs: int, db: Path, batch: int = 100_000) -> None:
     for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         path.unlink(missing_ok=True)
     rng = np.random.default_rng(11)
+    id_rng = np.random.default_rng(12)  # separate, so the rows' values are the same either way
     total = int(pairs * (1 + UNPAIRED_SHARE))
     started = time.perf_counter()
     with Store.open(db) as store, BulkWriter(store.conn, drop_indexes=True) as writer:
@@ -58,9 +67,10 @@ def build(pairs: int, db: Path, batch: int = 100_000) -> None:
             err_b = rng.random(n) < 0.0015
             labelled = rng.random(n) < 0.6
             paired = (np.arange(lo, lo + n) % 11) != 10  # one request in 11 has no challenger answer
+            prefixes = id_rng.integers(0, 1 << 60, n) if random_ids else None
             rows = []
             for i in range(n):
-                rid = f"req-{lo + i:09d}"
+                rid = f"{prefixes[i]:015x}-{lo + i}" if random_ids else f"req-{lo + i:09d}"
                 label = int(truth[i]) if labelled[i] else None
                 t = int(ts[i])
                 for version, score, lat, err, dt in (("v1", score_a[i], lat_a[i], err_a[i], 0),
@@ -136,11 +146,12 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--ids", choices=("sequential", "random"), default="sequential")
     args = parser.parse_args()
     CACHE.mkdir(exist_ok=True)
-    db = CACHE / f"compare-{args.pairs}.db"
+    db = CACHE / f"compare-{args.pairs}{'-random' if args.ids == 'random' else ''}.db"
     if args.rebuild or not db.exists():
-        build(args.pairs, db)
+        build(args.pairs, db, random_ids=args.ids == "random")
     since, until = END_MS - SPAN_MS, END_MS
     with Store.open(db) as store:
         conn = store.conn
@@ -153,7 +164,8 @@ def main() -> None:
         chart, chart_cpu, _ = timed(lambda: compare(conn, "bench", "v1", "v2", since, until, config=config,
                                                     buckets=60), args.runs)
     assert result.paired == floor_result["aggregates"][0], (result.paired, floor_result["aggregates"][0])
-    print(f"paired requests      {result.paired:,} ({result.share_paired * 100:.1f}% of the champion's)")
+    print(f"paired requests      {result.paired:,} ({result.share_paired * 100:.1f}% of the champion's; "
+          f"{args.ids} request ids)")
     print(f"agreement            {result.agreement:.4f}   p95 |score diff| {result.p95_abs_diff:.4f}   "
           f"p95 latency {result.champion.p95_latency_ms:.1f} / {result.challenger.p95_latency_ms:.1f} ms")
     print(f"                           wall      cpu   (medians of {args.runs})")

@@ -189,14 +189,28 @@ CREATE UNIQUE INDEX IF NOT EXISTS predictions_model_version_request ON predictio
 CREATE INDEX IF NOT EXISTS predictions_model_version_ts ON predictions (model, version, ts);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# Version 5: comparing two versions looks up, for each challenger answer in the window, the
+# champion's answer to the same request. The request_id index (search's `request:` lookups)
+# carries model, version and the answer's columns, so that lookup never reads the champion's
+# table row (1,000,000 pairs: the join 1.07 s -> 0.73 s). It replaces the narrow request_id
+# index: ingest maintains no extra index. (Widening (model, version, ts) too would save the
+# challenger's row as well, but made search's version queries pick (model, ts) instead, and
+# cost ingest ~7 %.)
+_ANSWER_COLUMNS = "status, prediction, score, label, latency_ms"
+_V5 = f"""
+DROP INDEX IF EXISTS predictions_request;
+CREATE INDEX IF NOT EXISTS predictions_request_answer ON predictions (request_id, model, version, {_ANSWER_COLUMNS});
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which
 # is about three times faster than maintaining them row by row (DESIGN.md measurements).
 PREDICTION_INDEXES: dict[str, str] = {
     "predictions_model_ts": "CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions (model, ts)",
-    "predictions_request": "CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id)",
+    "predictions_request_answer": "CREATE INDEX IF NOT EXISTS predictions_request_answer ON predictions "
+                                  f"(request_id, model, version, {_ANSWER_COLUMNS})",
     "predictions_entity_ts": "CREATE INDEX IF NOT EXISTS predictions_entity_ts ON predictions (entity_id, ts)",
     "predictions_ts": "CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts)",
     "predictions_model_version_ts":
