@@ -30,7 +30,8 @@ _SWITCHES = ("rollback", "promote")
 @dataclass(frozen=True)
 class ServingHistory:
     last_active: dict[str, int] = field(default_factory=dict)  # version -> last ms it served as active
-    rolled_back_from: dict[str, int] = field(default_factory=dict)  # version -> ms of the newest rollback away
+    # version -> ms of the newest rollback away, unless a later rollback or promotion went back to it
+    rolled_back_from: dict[str, int] = field(default_factory=dict)
 
 
 class Candidate(Protocol):
@@ -82,6 +83,11 @@ def serving_history(store: "Store", model: str, versions: Iterable[tuple[str, st
         source = detail.get("from")
         if action == "rollback" and isinstance(source, str) and source:
             back_from[source] = max(back_from.get(source, ts), ts)
+        # Traffic sent back to a version later (oldest first here) supersedes fleeing it: the mark
+        # would otherwise call the version serving fine today "rolled back" for ever.
+        target = detail.get("to")
+        if isinstance(target, str):
+            back_from.pop(target, None)
     for version, stage in versions:
         if stage in _NOT_LIVE:
             continue

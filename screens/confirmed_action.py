@@ -110,9 +110,32 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
 
     def update_action(self) -> None:
         self.query_one(f"#{self.PREFIX}-go", Button).disabled = self.blocker() is not None
+        self.show_blocker()
+
+    def show_blocker(self) -> None:
+        """Under the typed name, what still keeps the action disabled: a greyed button alone does not
+        say (and under NO_COLOR does not even look greyed). Blockers the head already shows in red
+        (read-only, no endpoint, the plan not read yet) are not repeated."""
+        if self.running or self.outcome is not None:
+            return  # the box shows the work or its outcome
+        why = self.blocker()
+        label = self.query_one(f"#{self.PREFIX}-go", Button).label
+        text = Text()
+        if why is None:
+            text = Text.assemble((str(label), "bold"), (" is enabled", "dim"))
+        elif why.split(" ", 1)[0] in ("give", "type", "choose"):
+            text = Text.assemble((str(label), "bold"), (f": {why} first", "dim"))
+        self.query_one(f"#{self.PREFIX}-outcome", Static).update(text)
 
     def after_enter(self, box: Input) -> None:
-        """Enter was pressed in ``box``: it moves on, never acts."""
+        """Enter was pressed in ``box``: it moves on, never acts. From the typed name it goes to the
+        action button when that is enabled, and stays when it is not: moving on to Cancel there made
+        a second enter close the modal, unnoticed, by an operator who meant to act."""
+        if box.id == f"{self.PREFIX}-confirm":
+            go = self.query_one(f"#{self.PREFIX}-go", Button)
+            if not go.disabled:
+                go.focus()
+            return
         self.focus_next()
 
     def freeze(self) -> None:
@@ -144,6 +167,7 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
             self.add_class("-no-color")  # DEFAULT_CSS is scoped to this screen: the app's class is out of reach
         self.query_one(f"#{self.PREFIX}-cancel", Button).focus()  # the safe choice is the default one
         self.mounted()
+        self.show_blocker()
 
     def value(self, name: str) -> str:
         """What is typed in the ``{PREFIX}-{name}`` box, stripped ("" when there is no such box)."""

@@ -208,7 +208,7 @@ def read_histogram(db_path: Path, model: str, version: str, feature: str, start:
     ref_counts, cur_counts = reference.value_counts(), current.value_counts()
     top = sorted(set(ref_counts) | set(cur_counts), key=lambda k: -(ref_counts.get(k, 0) + cur_counts.get(k, 0)))[:6]
     return BarChart(title, tuple(str(k) for k in top), tuple(ref_counts.get(k, 0) / reference.n for k in top),
-                    tuple(cur_counts.get(k, 0) / current.n for k in top))
+                    tuple(cur_counts.get(k, 0) / current.n for k in top), categorical=True)
 
 
 def _short(value: float) -> str:

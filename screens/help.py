@@ -69,7 +69,11 @@ class HelpScreen(ModalScreen[None]):
             text.append(f"  {command:<{width}}", style="bold")
             text.append(description + "\n")
         text.append("\nRemap a key in modeldeck.toml: [ui.keymap] \"fleet.open\" = \"o\"", style="dim")
-        with VerticalScroll(id="help-box", classes="modal-box"):
+        with VerticalScroll(id="help-box", classes="modal-box") as box:
+            # In the border, so it stays put while the list scrolls: the key bar below still shows
+            # the keys of the screen underneath, none of which work while this is open.
+            box.border_title = "Keys"
+            box.border_subtitle = "esc close · ↑↓ pgup pgdn scroll"
             yield Static(text)
 
     def action_close(self) -> None:

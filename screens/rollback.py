@@ -286,6 +286,7 @@ class RollbackScreen(ConfirmedActionScreen):
         target = self.target
         button.label = f"Roll back to {clean(target.version)[:16]}" if target and not target.active else "Roll back"
         button.disabled = self.blocker() is not None
+        self.show_blocker()
 
     def after_enter(self, box: Input) -> None:
         if box.id == "rb-reason":

@@ -69,6 +69,10 @@ def _alert_line(alert: "Alert", *, show_model: bool, model_width: int, rule_widt
         line.append_text(safe_text(alert.model, width=model_width, style="bold" if firing else "dim"))
         line.append(" ")
     line.append_text(safe_text(alert.rule, width=rule_width))
+    if not firing:
+        # Before the owner, where 80 columns keep it: the dim style alone (gone under NO_COLOR) made a
+        # resolved CRIT read like a firing one once the time at the end was cut.
+        line.append(" resolved", style="bold")
     # What must survive 80 columns comes first: whether someone is on it (acked by), then the owner;
     # the numbers and the time go last, where a narrow terminal cuts.
     if alert.acked_by:
@@ -88,7 +92,7 @@ def _alert_line(alert: "Alert", *, show_model: bool, model_width: int, rule_widt
     if firing:
         line.append(f" {_clock(alert.fired_at)}")
     else:
-        line.append(f" resolved {_clock(alert.resolved_at or alert.fired_at)}", style="dim")
+        line.append(f" at {_clock(alert.resolved_at or alert.fired_at)}", style="dim")
     return line, core
 
 

@@ -252,7 +252,7 @@ class ComparePanel(VerticalScroll):
         title.append(f" ({_pct(c.share_paired)} of the champion's requests) on {c.join_key}", style="dim")
         title.append("\n")
         title.append_text(agreement_text(c))
-        title.append(f"\nL: disagreements in the logs   P: promote   ({took:.1f} s)", style="dim")
+        title.append(f"\nL: disagreements in the logs   P: promote   (computed in {took:.1f} s)", style="dim")
         head.update(title)
         parts[0].update(verdict_text(view.verdict, view.gates_problem))
         parts[1].update(stats_table(c))

@@ -53,12 +53,17 @@ class BarChart:
     labels: tuple[str, ...]  # one per bin or category
     reference: tuple[float, ...]  # shares
     current: tuple[float, ...]
+    categorical: bool = False  # every bar is a name to read (numeric bins are an axis: plotext thins their ticks)
 
 
 def _finite(xs: list[int], values: tuple[float, ...]) -> tuple[list[int], list[float]]:
     """The points whose value is a finite number: plotext never returns from a NaN or an infinity."""
     kept = [(x, v) for x, v in zip(xs, values) if math.isfinite(v)]
     return [x for x, _ in kept], [v for _, v in kept]
+
+
+def _cut(label: str, room: int) -> str:
+    return label if len(label) <= room else label[:room - 1] + "…"
 
 
 def _or_zero(value: float) -> float:
@@ -111,7 +116,10 @@ def render_chart(spec: LineChart | BarChart, width: int, height: int) -> str:
             figure.draw(figure.bar([x - 0.2 for x in xs], [_or_zero(v) for v in spec.reference], width=0.4,
                                    marker="▒"))
             figure.draw(figure.bar([x + 0.2 for x in xs], [_or_zero(v) for v in spec.current], width=0.4))
-            figure.ruler("x").ticks(xs, [clean(label)[:8] for label in spec.labels])
+            # A category's name within its bar's share of the plot (the y axis takes ~6 cells): plotext drops a
+            # tick label that would overlap the one before, which left categories unnamed at 80 columns.
+            room = max(2, min(8, (width - 6) // count - 1)) if spec.categorical else 8
+            figure.ruler("x").ticks(xs, [_cut(clean(label), room) for label in spec.labels])
     figure.legend(active=False)
     chart = figure.build().string()
     if key:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from textual import events
 from textual.binding import Binding
 from textual.suggester import Suggester
 from textual.widgets import Input
@@ -51,6 +52,13 @@ class QueryBar(Input):
         self.history = history
         self._position = len(history)
         self._draft = value
+
+    def _on_focus(self, event: events.Focus) -> None:
+        # Textual calls Input's own handler after this one. The value may have been replaced while the
+        # bar was not focused (`a`, a query from the command line): `/` then types at the end of what
+        # is shown, and ctrl+u clears all of it, not only what lies left of where the cursor last was.
+        if not event.from_app_focus:
+            self.cursor_position = len(self.value)
 
     def remember(self, text: str) -> None:
         """Add a run query to the history (no repeats in a row) and go back to its end."""
