@@ -25,6 +25,13 @@ WINDOW_MS = 15 * 60_000
 ERROR_RATE_BAD = 0.05
 ERROR_RATE_WARN = 0.01
 
+MIN_LIVE_REQUESTS = round(1 / ERROR_RATE_BAD)
+"""Fewest requests in the endpoint's live window (up to its last minute) for its p95 and Err% to replace
+the log's 15-minute figures. Below it they are noise that reorders the fleet: with fewer than 20 requests
+a single failure is already past ERROR_RATE_BAD (one request just after a model is re-enabled reads 100 %)
+and the p95 of a few requests is their slowest one. Req/m needs no such bar: a count over a minute is a
+fair rate however small (0 just after a disable is the news), and the rate does not enter the sort."""
+
 
 class FleetRow(BaseModel):
     """One model as the fleet screen shows it."""
@@ -36,17 +43,23 @@ class FleetRow(BaseModel):
     health_age_ms: int | None = Field(default=None, description="Age of that check at the time of the read")
     health_reason: str = Field(default="", description="Why it is not up, as the endpoint poller saw it")
     last_ok_at: int | None = Field(default=None, description="The endpoint's last good answer (epoch ms)")
-    live_metrics: bool = Field(default=False, description="Traffic figures from the endpoint's Prometheus "
-                               "metrics rather than the prediction log")
+    live_metrics: bool = Field(default=False, description="p95 and error rate from the endpoint's Prometheus "
+                               "metrics (enough requests in its window) rather than the prediction log")
+    live_rate: bool = Field(default=False, description="Requests/min from the endpoint's metrics")
+    live_requests: float | None = Field(default=None, description="Requests the endpoint counted in its live "
+                                        "window (None: no endpoint figures yet)")
     requests: int = 0
     requests_per_min: float = 0.0
     p95_latency_ms: float | None = None
     error_rate: float | None = None
-    drift_feature: str | None = Field(default=None, description="The worst feature of the latest drift window")
+    drift_feature: str | None = Field(default=None, description="The worst drifting input feature of the judged "
+                                      "drift window (the prediction is reported by prediction_drifted)")
     drift_value: float | None = None
     drift_method: str | None = None
+    # Input features only, as the drift screen counts them ("1/8 drifted"); the prediction on its own.
     drifted_features: int = 0
     drift_features: int = 0
+    prediction_drifted: bool = False
     readiness_passed: int = 0
     readiness_total: int = len(READINESS_AREAS)
     alerts_firing: int = 0
@@ -65,8 +78,8 @@ class FleetRow(BaseModel):
                 score += 400
             elif self.error_rate >= ERROR_RATE_WARN:
                 score += 100
-        if self.drifted_features:
-            score += 200 + min(self.drifted_features, 9) * 10
+        if self.drifted_features or self.prediction_drifted:
+            score += 200 + min(self.drifted_features + self.prediction_drifted, 9) * 10
         score += (self.readiness_total - self.readiness_passed) * 5
         return score
 
@@ -77,17 +90,24 @@ class FleetRow(BaseModel):
 
 
 def _worst_drift(points: list) -> tuple[str | None, float | None, str | None, int]:
-    """The drift screen's verdict in one cell: among the points of one judged window (app.drift_windows
-    .latest_verdict_window), the drifting feature furthest past its threshold (the screen's sort key), by its
-    display name ("prediction", never the internal key); no feature when nothing drifts. Ties by name, so the
-    same window reads the same on every refresh."""
-    from app.drift import display_name, drift_ratio
+    """The drift screen's verdict in one cell: among the input features of one judged window
+    (app.drift_windows.latest_verdict_window), the drifting one furthest past its threshold (the screen's sort
+    key) and how many drift; no feature when none does. The prediction is not a feature here, as on the drift
+    screen ("1/8 drifted"): ``_prediction_drifted`` reports it. Ties by name, so the same window reads the same
+    on every refresh."""
+    from app.drift import PREDICTION_FEATURE, drift_ratio
 
-    drifting = [p for p in points if p.drifted]
+    drifting = [p for p in points if p.drifted and p.feature != PREDICTION_FEATURE]
     if not drifting:
         return None, None, None, 0
     worst = min(drifting, key=lambda p: (-drift_ratio(p.method, p.value, p.threshold), p.feature))
-    return display_name(worst.feature), worst.value, worst.method, len(drifting)
+    return worst.feature, worst.value, worst.method, len(drifting)
+
+
+def _prediction_drifted(points: list) -> bool:
+    from app.drift import PREDICTION_FEATURE
+
+    return any(p.drifted for p in points if p.feature == PREDICTION_FEATURE)
 
 
 def _judged_drift(store: "Store", settings: Settings, name: str) -> list:
@@ -99,15 +119,19 @@ def _judged_drift(store: "Store", settings: Settings, name: str) -> list:
 
 def _live_figures(row: FleetRow, result: object | None) -> FleetRow:
     """Figures from the endpoint's last poll (an ``app.endpoints.poller.PollResult``) replace the
-    log-derived ones it provides: the endpoint sees every request, the log only what was shipped."""
+    log-derived ones it provides: the endpoint sees every request, the log only what was shipped.
+    The rate always; p95 and error rate only when they rest on MIN_LIVE_REQUESTS requests or more, else
+    the row keeps the log's (both, so the two never come from different windows)."""
     metrics = getattr(result, "metrics", None)
     update: dict = {}
     if getattr(result, "active_version", None):
         update["active_version"] = result.active_version  # type: ignore[union-attr]
     if metrics is not None:
-        figures: dict = {}
+        update["live_requests"] = metrics.window_requests
         if metrics.request_rate is not None:
-            figures["requests_per_min"] = metrics.request_rate * 60
+            update.update(requests_per_min=metrics.request_rate * 60, live_rate=True)
+    if metrics is not None and (metrics.window_requests or 0) >= MIN_LIVE_REQUESTS:
+        figures: dict = {}
         if metrics.error_rate is not None:
             figures["error_rate"] = metrics.error_rate
         if "p95" in metrics.latency_ms:
@@ -124,6 +148,8 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
     ``health`` comes from the endpoint poller when there is one; without it health is unknown.
     ``live`` (model -> the poller's latest result) supplies the serving version and live traffic figures.
     """
+    from app.drift import PREDICTION_FEATURE
+
     names = {info.name for info in store.registry.models()} | set(settings.models)
     passed = readiness_counts(store, settings, now_ms, names, health or {})
     firing: dict[str, int] = {}
@@ -136,6 +162,7 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
         stats = store.predictions.window_stats(name, now_ms - WINDOW_MS, now_ms)
         drift = _judged_drift(store, settings, name)
         feature, value, method, drifted = _worst_drift(drift)
+        features = sum(1 for p in drift if p.feature != PREDICTION_FEATURE)
         seen = health.get(name) or Health()
         rows.append(FleetRow(
             name=name,
@@ -153,7 +180,8 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
             drift_value=value,
             drift_method=method,
             drifted_features=drifted,
-            drift_features=len(drift),
+            drift_features=features,
+            prediction_drifted=_prediction_drifted(drift),
             readiness_passed=passed.get(name, 0),
             alerts_firing=firing.get(name, 0),
         ))

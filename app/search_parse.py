@@ -308,6 +308,29 @@ def _unknown_field_message(field: str) -> str:
     return f"unknown field {field!r} ({hint}fields: {' '.join(known)}; quote text to search for it)"
 
 
+def reference() -> list[tuple[str, str]]:
+    """The language as (what to type, what it does) rows for help screens, each part short
+    enough for a 64-cell box.
+
+    Built from the field tables the parser reads, so a field added there shows up here too
+    (a test parses every example and checks every field is listed).
+    """
+    compare = " ".join(o for o in _OPERATORS if o != ":")
+    return [
+        (" ".join(f"{name}:" for name in _ID_FIELDS), "exact match, or != (version!=v2)"),
+        ("status:" + "|".join(("ok", "error")), "the request succeeded or failed"),
+        ("  ".join(_NUMERIC_FIELDS), f"number: {compare} (score>=0.9)"),
+        ("  ".join(_DYNAMIC_FIELDS), "number or text (prediction=fraud)"),
+        ("  ".join(f"{name}.KEY" for name in _JSON_FIELDS), "one JSON key (features.amount>1000)"),
+        ("  ".join(f"{name}:" for name in _TIME_FIELDS), "15m 2h 7d or ISO time (since:2h)"),
+        ("differs:V  differs:V@KEY", "answer differs from version V's"),
+        ('word  "a phrase"', "full text: ids, text values, errors"),
+        ("-term", "leave out its matches (-status:ok)"),
+        ('KEY="a b"', 'quote spaces; \\" and \\\\ escape inside'),
+        ("term term", "every term must match (AND)"),
+    ]
+
+
 def _number(raw: str) -> int | float | None:
     if _INTEGER.match(raw):
         return int(raw)

@@ -65,6 +65,7 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
     GO_VARIANT: ClassVar[str] = "warning"
     WORKER_GROUP: ClassVar[str] = "confirmed-act"
     WORKER_DESCRIPTION: ClassVar[str] = "act"
+    SCROLL_TO_CANCEL: ClassVar[bool] = True  # on open, scroll the box to the focused Cancel
 
     class Finished(Message):
         def __init__(self, outcome: "Outcome | None", error: str = "", *, attempted: bool = True) -> None:
@@ -165,7 +166,9 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
     def on_mount(self) -> None:
         if self.app.no_color:
             self.add_class("-no-color")  # DEFAULT_CSS is scoped to this screen: the app's class is out of reach
-        self.query_one(f"#{self.PREFIX}-cancel", Button).focus()  # the safe choice is the default one
+        # The safe choice is the default one. A box taller than the screen scrolls to show it unless
+        # SCROLL_TO_CANCEL is off (then it opens at its top: tab and typing still scroll as usual).
+        self.query_one(f"#{self.PREFIX}-cancel", Button).focus(scroll_visible=self.SCROLL_TO_CANCEL)
         self.mounted()
         self.show_blocker()
 

@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from app.timeutil import ms_to_iso
 from widgets.alert_list import AlertList
-from widgets.fleet_table import FleetTable, column_widths
+from widgets.fleet_table import FleetTable, column_widths, status_summary
 from widgets.key_bar import KeyBar
 from widgets.safe_text import clean, safe_text
 
@@ -152,9 +152,11 @@ class FleetScreen(Screen):
             status = f"{len(visible)} of {len(self.rows)} models match {clean(self.filter_text)!r}"
         # The time of the last read tells the operator the screen is live (it refreshes on its own).
         read = f" · read {ms_to_iso(self.read_at)[11:19]}Z" if self.read_at is not None else ""
-        live = sum(1 for row in self.rows if row.live_metrics)  # figures from endpoints' /metrics, not the log
-        source = f" · {live} live from endpoints" if live else ""
-        self._summary = Text(f"{status} · last 15 min{source} · worst first{read}", style="dim")
+        # Figures from endpoints' /metrics rather than the log (app/fleet.py says when).
+        live_rate = sum(1 for row in self.rows if row.live_rate)
+        live = sum(1 for row in self.rows if row.live_metrics)
+        self._summary = Text(status_summary(status, live_rate, live, len(self.rows), read,
+                                            max(20, self.size.width - 2)), style="dim")
         self._show_status()
 
     def _show_status(self) -> None:

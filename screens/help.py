@@ -47,11 +47,15 @@ class HelpScreen(ModalScreen[None]):
         for rows in self.sections.values():  # remappable keys (with an id) first
             rows.sort(key=lambda row: not row[2])
         self.commands = list(commands())
+        # A screen with more to explain than keys (the logs screen's query language) adds a section.
+        extra = getattr(screen, "help_extra", None)
+        self.extra: Text | None = extra() if callable(extra) else None
 
     def compose(self) -> ComposeResult:
         text = Text()
         rows = [row for section in self.sections.values() for row in section]
         width = max((len(row[0]) for row in rows), default=4) + 2
+        extra = self.extra
         for title, section in self.sections.items():
             if not section:
                 continue
@@ -63,6 +67,13 @@ class HelpScreen(ModalScreen[None]):
                     text.append(f"  {binding_id}", style="dim")
                 text.append("\n")
             text.append("\n")
+            if title == "This screen" and extra is not None:  # right under the screen's own keys
+                text.append_text(extra)
+                text.append("\n\n")
+                extra = None
+        if extra is not None:
+            text.append_text(extra)
+            text.append("\n\n")
         text.append("Command line (press :)\n", style="bold")
         width = max(len(c[0]) for c in self.commands) + 2
         for command, description in self.commands:

@@ -35,7 +35,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from app.search_complete import complete, quote_value
 from app.search_lane import LaneClosed, SearchLane
-from app.search_parse import Query, SearchError, parse
+from app.search_parse import Query, SearchError, parse, reference
 from app.search_window import ResultWindow
 from widgets.key_bar import KeyBar
 from widgets.log_table import LogTable
@@ -476,6 +476,17 @@ class LogsScreen(Screen):
         table = self.query_one(LogTable)
         index = table.cursor_row
         return self.window.rows[index] if 0 <= index < len(self.window.rows) else None
+
+    def help_extra(self) -> Text:
+        """For help (``?``): the query language, from the parser's own field list."""
+        text = Text("Query language (press /)\n", style="bold")
+        for syntax, meaning in reference():
+            text.append(f"  {syntax:<22}", style="bold")
+            if len(syntax) > 22:  # too long to share a line: the meaning goes under it
+                text.append("\n" + " " * 24)
+            text.append(f"{meaning}\n")
+        text.rstrip()
+        return text
 
     def action_focus_query(self) -> None:
         self._close_record()

@@ -18,8 +18,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Markdown, Sparkline, Static, TabbedContent, TabPane
 
+from app.audit_text import audit_summary
 from app.checklist_areas import READINESS_AREAS
 from app.config import Settings
+from app.metrics_format import metrics_text
 from app.models import AuditEntry, CheckItem, CheckStatus, Health, ModelInfo, Version
 from app.store.predictions import TrafficBucket
 from app.timeutil import age_text, ms_to_iso
@@ -47,21 +49,37 @@ class Overview:
     info: ModelInfo | None
     versions: list[Version]
     traffic: list[TrafficBucket]
+    # The last successful action on the endpoint was a disable (none switched versions since).
+    disabled: bool = False
 
 
 def _short_date(ms: int | None) -> str:
     return ms_to_iso(ms)[:16].replace("T", " ") if ms is not None else "—"
 
 
-def _metrics_text(metrics: dict[str, Any], width: int) -> Text:
-    parts = []
-    for key, value in metrics.items():
-        if isinstance(value, float):
-            value = f"{value:.3g}"
-        elif isinstance(value, (dict, list)):
-            continue
-        parts.append(f"{key}={value}")
-    return safe_text(" ".join(parts) or "—", width=width)
+def last_switch_was_disable(entries: list[AuditEntry]) -> bool:
+    """Whether, in the audit (newest first), the latest successful promote / rollback / disable is a
+    disable: the registry's champion then names the version that would serve, not one that does."""
+    for entry in entries:
+        if entry.outcome == "succeeded" and entry.action in ("promote", "rollback", "disable"):
+            return entry.action == "disable"
+    return False
+
+
+def serving_note(live: Any | None, disabled: bool) -> str | None:
+    """What to add after "active VERSION" when that version is not what the endpoint serves now.
+
+    The latest poll (``app.endpoints.poller.PollResult``) is the endpoint's own word and wins: an
+    endpoint re-enabled with another tool serves again whatever the audit says. When it reports
+    nothing active and is down, the audit tells a disable done here ("disabled") from an endpoint
+    that stopped answering ("endpoint down", where what runs there is unknown). Before the first
+    poll the audit alone is all there is.
+    """
+    if live is None:
+        return "disabled" if disabled else None
+    if live.active_version is None and live.health.state.value == "down":
+        return "disabled" if disabled else "endpoint down"
+    return None
 
 
 def card_markdown(model: str, version: Version | None) -> str:
@@ -159,10 +177,16 @@ class ModelScreen(Screen):
         self.query_one("#title", Static).update(Text.assemble(("modeldeck", "bold"), "  model  ",
                                                               safe_text(self.model, width=60, style="bold")))
         self.query_one("#versions", NavTable).add_columns("Version", "Stage", "Created", "Offline metrics")
-        self.query_one("#activity-table", NavTable).add_columns("When", "Actor", "Action", "Outcome", "Detail")
         self.query_one("#status", Static).update(Text("reading…", style="dim"))
         self.action_refresh()
         self.query_one("#versions").focus()
+        self.set_interval(1.0, self._draw_title)
+
+    def on_screen_resume(self) -> None:
+        # Back from a modal (disable, roll back, promote): the champion and the audit have changed.
+        if getattr(self, "_overview", None) is not None:
+            app = self.app
+            self.load_overview(app.db_path, app.now_ms())  # type: ignore[attr-defined]
 
     # -- reading -------------------------------------------------------------------------
     def action_refresh(self) -> None:
@@ -181,6 +205,7 @@ class ModelScreen(Screen):
                 info=store.registry.model(self.model),
                 versions=store.registry.versions(self.model),
                 traffic=store.predictions.traffic(self.model, now - DAY_MS, now, BUCKET_MS),
+                disabled=last_switch_was_disable(store.audit.entries(self.model, limit=200)),
             )
         self.post_message(self.OverviewLoaded(overview))
 
@@ -208,14 +233,8 @@ class ModelScreen(Screen):
         overview = message.overview
         info = overview.info
         active = next((v for v in overview.versions if v.stage.value == "champion"), None)
-        title = Text.assemble(("modeldeck", "bold"), "  model  ", safe_text(self.model, width=40, style="bold"))
-        if active is not None:
-            title.append("  active ")
-            title.append_text(safe_text(active.version, width=16, style="bold"))
-        if info is not None and info.owner:
-            title.append("  owner ")
-            title.append_text(safe_text(info.owner, width=24))
-        self.query_one("#title", Static).update(title)
+        self._overview = overview
+        self._draw_title()
         if info is None and not overview.versions:
             self.query_one("#status", Static).update(Text(f"no model named {clean(self.model)!r} in this store",
                                                           style="red"))
@@ -225,11 +244,15 @@ class ModelScreen(Screen):
 
         table = self.query_one("#versions", NavTable)
         table.clear()
-        width = max(16, self.size.width - 48)
+        # Below 100 columns Created is a date alone, so the metrics ("mae 491 rmse 776 p95 94.3ms
+        # 300rps") get the room; version (12), stage (10), created and padding take the rest.
+        wide = self.size.width >= 100
+        width = max(16, self.size.width - (48 if wide else 42))
         for version in overview.versions:
+            created = _short_date(version.created_at)
             table.add_row(safe_text(version.version, width=12), Text(version.stage.value),
-                          Text(_short_date(version.created_at)), _metrics_text(version.metrics, width),
-                          key=version.version)
+                          Text(created if wide else created[:10]),
+                          safe_text(metrics_text(version.metrics), width=width), key=version.version)
 
         traffic = overview.traffic
         requests = [float(b.requests) for b in traffic]
@@ -249,6 +272,27 @@ class ModelScreen(Screen):
         shown = active or (overview.versions[0] if overview.versions else None)
         self.query_one("#card-markdown", Markdown).update(card_markdown(self.model, shown))
 
+    def _draw_title(self) -> None:
+        """The title: model, active version (and whether it serves now), owner. Drawn again every
+        second with the endpoint line: the poll that says the endpoint went down is that recent."""
+        overview: Overview | None = getattr(self, "_overview", None)
+        if overview is None:
+            return
+        active = next((v for v in overview.versions if v.stage.value == "champion"), None)
+        title = Text.assemble(("modeldeck", "bold"), "  model  ", safe_text(self.model, width=40, style="bold"))
+        if active is not None:
+            title.append("  active ")
+            title.append_text(safe_text(active.version, width=16, style="bold"))
+            note = serving_note(getattr(self.app, "live", {}).get(self.model), overview.disabled)
+            if note:
+                title.append(f" ({note})", style="bold red")
+        if overview.info is not None and overview.info.owner:
+            title.append("  owner ")
+            title.append_text(safe_text(overview.info.owner, width=24))
+        if title != getattr(self, "_title_drawn", None):  # no repaint when nothing changed
+            self._title_drawn = title
+            self.query_one("#title", Static).update(title)
+
     def on_model_screen_readiness_loaded(self, message: ReadinessLoaded) -> None:
         by_area = {item.area: item for item in message.items}
         items = [by_area.get(area) or CheckItem(model=self.model, area=area) for area in READINESS_AREAS]
@@ -262,16 +306,36 @@ class ModelScreen(Screen):
     def on_model_screen_activity_loaded(self, message: ActivityLoaded) -> None:
         self.entries = message.entries
         table = self.query_one("#activity-table", NavTable)
-        table.clear()
-        outcome_width = 12 if self.size.width >= 100 else 8  # "acknowledged" whole when there is room
-        detail_width = max(8, self.size.width - 64 - outcome_width)
-        for entry in message.entries:
+        table.clear(columns=True)
+        entries = message.entries
+        wide = self.size.width >= 100
+
+        def fit(values: list[str], least: int, most: int) -> int:
+            return max(least, min(most, max((len(v) for v in values), default=least)))
+
+        # Actor, action and outcome as wide as their longest text (outcome whole: "acknowledged"); the
+        # detail, a one-line summary (the whole JSON is in the pane below), gets what is left.
+        # Narrow: the actor's name without its host ("mchen" for mchen@ops-bastion-2; whole below).
+        actors = [e.actor if wide else e.actor.partition("@")[0] or e.actor for e in entries]
+        actor_width = fit(actors, 5, 12)
+        action_width = fit([e.action for e in entries], 6, 18)  # "checklist.sign_off" whole
+        outcome_width = fit([e.outcome or "—" for e in entries], 7, 12)
+        when_width = 16 if wide else 11  # "12-01 14:05" below 100 columns
+        # Five columns of 2 cells padding, and 2 for the scrollbar.
+        detail_width = max(12, self.size.width - 12 - when_width - actor_width - action_width - outcome_width)
+        table.add_column("When", width=when_width)
+        table.add_column("Actor", width=actor_width)
+        table.add_column("Action", width=action_width)
+        table.add_column("Outcome", width=outcome_width)
+        table.add_column("Detail", width=detail_width)
+        for entry, actor in zip(entries, actors):
+            when = _short_date(entry.ts)
             table.add_row(
-                Text(_short_date(entry.ts)),
-                safe_text(entry.actor, width=12),
-                safe_text(entry.action, width=18),  # "checklist.sign_off" whole
+                Text(when if wide else when[5:]),
+                safe_text(actor, width=actor_width),
+                safe_text(entry.action, width=action_width),
                 safe_text(entry.outcome or "—", width=outcome_width),
-                safe_text(orjson.dumps(entry.detail).decode() if entry.detail else "—", width=detail_width),
+                safe_text(audit_summary(entry.detail), width=detail_width),
                 key=str(entry.id),
             )
         if not message.entries:

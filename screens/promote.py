@@ -45,6 +45,10 @@ class PromoteScreen(ConfirmedActionScreen):
     GO_VARIANT = "warning"
     WORKER_GROUP = "promote-act"
     WORKER_DESCRIPTION = "promote"
+    # At 80x24 the box scrolls: scrolling to the focused Cancel hid the title and the PASS/FAIL
+    # verdict the decision rests on. It opens at its top; Cancel keeps the focus.
+    SCROLL_TO_CANCEL = False
+    AUTO_FOCUS = ""  # none: Textual's would first focus (and scroll to) the reason box
 
     def __init__(self, view: "CompareView") -> None:
         super().__init__(view.model)

@@ -23,6 +23,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Static
 
+from app.metrics_format import metrics_text
 from app.timeutil import age_text, ms_to_iso
 from screens.confirmed_action import ConfirmedActionScreen
 from widgets.nav_table import NavTable
@@ -35,36 +36,8 @@ if TYPE_CHECKING:
     from screens.confirmed_action import Work
 
 
-# Offline metrics in a table cell: short names for the usual ones, three significant digits.
-_SHORT_NAMES = {"accuracy": "acc", "precision": "prec", "recall": "rec", "f1_score": "f1", "roc_auc": "auc"}
 # The box is at most 100 cells wide: with this much room inside it, the Created date has a column too.
 _CREATED_FROM_WIDTH = 90
-
-
-def _number(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if abs(value) >= 10_000:
-        return f"{value / 1000:.3g}k"
-    if isinstance(value, int) or abs(value) >= 100:
-        return f"{value:.0f}"  # 1080, never 1.08e+03
-    return f"{value:.3g}"
-
-
-def metrics_text(metrics: dict) -> str:
-    """``acc 0.953 auc 0.912 p95 19.6ms 2600rps``: what tells versions apart, in as few cells as reads well.
-    Sample sizes (``*_rows``) are left out: they describe the evaluation, not the version."""
-    parts = []
-    for key, value in metrics.items():
-        if isinstance(value, (dict, list)) or key.endswith("_rows"):
-            continue
-        if key.endswith("_latency_ms"):
-            parts.append(f"{key[:-len('_latency_ms')]} {_number(value)}ms")
-        elif key == "throughput_rps":
-            parts.append(f"{_number(value)}rps")
-        else:
-            parts.append(f"{_SHORT_NAMES.get(key, key)} {_number(value)}")
-    return " ".join(parts) or "—"
 
 
 def default_target(plan: "Plan") -> "Target | None":

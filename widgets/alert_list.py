@@ -11,16 +11,18 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.widgets import Static
 
-from widgets.safe_text import clean, safe_text
+from widgets.safe_text import clean, safe_text, truncate
 
 if TYPE_CHECKING:
     from app.alerts import AlertQuery
     from app.models import Alert
 
+OWNER_MIN = 10
 _SEVERITY = {"critical": ("CRIT", "bold red"), "warning": ("WARN", "yellow"), "info": ("INFO", "cyan")}
 
 
@@ -39,23 +41,45 @@ def _number(value: float | None) -> str:
 def alert_line(alert: "Alert", *, show_model: bool, width: int) -> Text:
     """One alert: severity, [model,] rule, acknowledgement, owner, value/threshold, when it fired.
 
-    Where the line is too long, the model and rule names are shortened first (down to 10 cells)
-    so that who acked it and who owns it stay on screen; then the end (numbers, time) is cut."""
+    Where the line is too long, the numbers and the time go first, then the owner is shortened (down to
+    OWNER_MIN cells: the start of a team's name says who to call, the config has it whole), then the model
+    and rule names (down to 10 cells, the rule's feature kept longest): what fired matters more than the
+    whole owner. Whatever still does not fit is cut at the end."""
     owner_width = max(28, min(40, width - 78))  # a wide terminal shows a long owner whole
-    tiers = [_alert_line(alert, show_model=show_model, model_width=model_width, rule_width=rule_width,
-                         owner_width=owner_width)
-             for model_width, rule_width in ((32, 32), (20, 26), (16, 22), (14, 18), (12, 14), (10, 10))]
-    # The widest names (not under the usual 16/22) with which the whole line fits; else the widest
-    # with which all up to the owner fits: names are shortened for the owner, not for the numbers.
-    whole = next((line for line, _ in tiers[:3] if line.cell_len <= width), None)
-    if whole is not None:
-        return whole
-    line, core = next(((line, core) for line, core in tiers if core <= width), tiers[-1])
-    # The numbers and the time are dropped whole rather than cut into a misleading "0.0007…".
-    if core <= width:
-        return line[:core]
+    tiers = ((32, 32), (20, 26), (16, 22), (14, 18), (12, 14), (10, 10))
+    # The widest names (not under the usual 16/22) with which the whole line fits.
+    for model_width, rule_width in tiers[:3]:
+        line, _ = _alert_line(alert, show_model=show_model, model_width=model_width, rule_width=rule_width,
+                              owner_width=owner_width)
+        if line.cell_len <= width:
+            return line
+    # Else all up to the owner, the owner cut to the room the names leave (never under OWNER_MIN).
+    owner_len = cell_len(clean(alert.owner)) if alert.owner else 0
+    for model_width, rule_width in tiers:
+        line, core = _alert_line(alert, show_model=show_model, model_width=model_width, rule_width=rule_width,
+                                 owner_width=owner_width)
+        if core > width and owner_len > OWNER_MIN:
+            fitted = max(OWNER_MIN, min(owner_width, owner_len) - (core - width))
+            line, core = _alert_line(alert, show_model=show_model, model_width=model_width,
+                                     rule_width=rule_width, owner_width=fitted)
+        # The numbers and the time are dropped whole rather than cut into a misleading "0.0007…".
+        if core <= width:
+            return line[:core]
     line.truncate(width, overflow="ellipsis")
     return line
+
+
+def rule_text(rule: str, width: int) -> str:
+    """A rule name in ``width`` cells: ``kind:feature`` rules (feature_drift:amount) lose the start of the
+    kind before any of the feature, which is what tells two drift alerts apart."""
+    text = clean(rule)
+    if cell_len(text) <= width or ":" not in text:
+        return truncate(text, width)
+    kind, feature = text.split(":", 1)
+    kind_width = width - cell_len(feature) - 1
+    if kind_width >= 2:
+        return f"{truncate(kind, kind_width)}:{feature}"
+    return "…:" + truncate(feature, max(1, width - 2))
 
 
 def _alert_line(alert: "Alert", *, show_model: bool, model_width: int, rule_width: int,
@@ -68,7 +92,7 @@ def _alert_line(alert: "Alert", *, show_model: bool, model_width: int, rule_widt
     if show_model:
         line.append_text(safe_text(alert.model, width=model_width, style="bold" if firing else "dim"))
         line.append(" ")
-    line.append_text(safe_text(alert.rule, width=rule_width))
+    line.append(rule_text(alert.rule, rule_width))
     if not firing:
         # Before the owner, where 80 columns keep it: the dim style alone (gone under NO_COLOR) made a
         # resolved CRIT read like a firing one once the time at the end was cut.

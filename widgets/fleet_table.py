@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 
 from app.timeutil import age_text
 from widgets.nav_table import NavTable
-from widgets.safe_text import safe_text
+from widgets.safe_text import clean, safe_text, truncate
 
 COLUMNS = (("name", "Model"), ("version", "Ver"), ("health", "Health"), ("rpm", "Req/m"), ("p95", "p95ms"),
            ("errors", "Err%"), ("drift", "Drift"), ("ready", "Rdy"), ("alerts", "Alrt"))
@@ -38,6 +39,26 @@ def column_widths(table_width: int) -> tuple[int, int]:
     return name_width, drift_width
 
 
+def drift_cell(row: FleetRow, width: int) -> tuple[str, str]:
+    """(text, style) of the Drift cell, counted as the drift screen counts: input features only, the
+    worst one named, "+N" more drifting features, "+pred" when the prediction drifts too ("prediction"
+    when only it does). The name is what gets cut, never the marks after it."""
+    if row.drift_features == 0 and not row.prediction_drifted:
+        return "—", "dim"
+    if row.drifted_features == 0 and not row.prediction_drifted:
+        return "ok", ""
+    if row.drifted_features == 0:
+        return "prediction", "yellow"
+    marks = ([f"+{row.drifted_features - 1}"] if row.drifted_features > 1 else []) + (
+        ["+pred"] if row.prediction_drifted else [])
+    name = clean(row.drift_feature or "?")
+    spaced = "".join(" " + mark for mark in marks)
+    if cell_len(name) + len(spaced) <= width:
+        return name + spaced, "yellow"
+    tight = "".join(marks)  # "lang…+pred": a cell more for the name
+    return truncate(name, max(2, width - len(tight))) + tight, "yellow"
+
+
 def cells(row: FleetRow, name_width: int, drift_width: int = 10) -> tuple[Text, ...]:
     """How one model looks in the table (words carry the meaning; colour only repeats it)."""
     from app.fleet import ERROR_RATE_BAD, ERROR_RATE_WARN
@@ -50,13 +71,7 @@ def cells(row: FleetRow, name_width: int, drift_width: int = 10) -> tuple[Text, 
         error_style = "bold red"
     elif row.error_rate is not None and row.error_rate >= ERROR_RATE_WARN:
         error_style = "yellow"
-    if row.drift_features == 0:
-        drift, drift_style = "—", "dim"
-    elif row.drifted_features == 0:
-        drift, drift_style = "ok", ""
-    else:
-        more = f"+{row.drifted_features - 1}" if row.drifted_features > 1 else ""
-        drift, drift_style = f"{row.drift_feature}{more}", "yellow"
+    drift, drift_style = drift_cell(row, drift_width)
     return (
         safe_text(row.name, width=name_width, style="bold"),
         safe_text(row.active_version or "—", width=8),
@@ -64,7 +79,7 @@ def cells(row: FleetRow, name_width: int, drift_width: int = 10) -> tuple[Text, 
         Text(_number(row.requests_per_min, digits=1 if row.requests_per_min < 100 else 0), justify="right"),
         Text(_number(row.p95_latency_ms), justify="right"),
         Text("—" if row.error_rate is None else f"{row.error_rate * 100:.1f}", style=error_style, justify="right"),
-        safe_text(drift, width=drift_width, style=drift_style),
+        Text(drift, style=drift_style, no_wrap=True, end=""),
         Text(f"{row.readiness_passed}/{row.readiness_total}",
              style="green" if row.readiness_passed == row.readiness_total else ""),
         Text(str(row.alerts_firing), style="bold red" if row.alerts_firing else "dim", justify="right"),
@@ -127,3 +142,38 @@ class FleetTable(NavTable):
             if current in keys:
                 self.move_cursor(row=keys.index(current), animate=False)
         self._cells = fresh
+
+
+def _source(live: int, total: int) -> str:
+    if live >= total:
+        return "endpoints (1 min)"
+    if live == 0:
+        return "log (15 min)"
+    return f"endpoint (1 min) for {live}, log (15 min) for {total - live}"
+
+
+def status_summary(count: str, live_rate: int, live: int, total: int, read: str, width: int) -> str:
+    """The fleet's status line: ``count`` ("4 models"), where Req/m (``live_rate`` rows from endpoints) and
+    p95 / Err% (``live`` rows) come from: the endpoints' metrics over their last minute, or the prediction
+    log's last 15 minutes; the order; ``read`` (the time of the read, may be ""). The longest wording that
+    fits ``width`` cells."""
+    if live_rate == live == 0:
+        sources = ["Req/m p95 Err% from the prediction log, last 15 min", "Req/m p95 Err%: log (15 min)"]
+    elif live_rate == live == total:
+        sources = ["Req/m p95 Err% from endpoint metrics, last minute", "Req/m p95 Err%: endpoints (1 min)"]
+    elif live_rate == live:
+        sources = [f"Req/m p95 Err% from endpoint metrics (last min) for {live}, the log (15 min) for the rest",
+                   f"Req/m p95 Err%: {_source(live, total)}"]
+    else:
+        sources = [f"Req/m: {_source(live_rate, total)} · p95 Err%: {_source(live, total)}"]
+        if live == 0:  # the usual reason, said where there is room
+            sources.insert(0, f"Req/m: {_source(live_rate, total)} · p95 Err%: log (15 min), "
+                              f"too few requests for endpoint figures")
+        sources.append(f"endpoint (1 min): Req/m {live_rate}, p95 Err% {live}; rest: log (15 min)")
+    # The time of the read says the screen is live: it is kept before the longer wordings.
+    for tail in (f" · worst first{read}", read, ""):
+        for source in sources:
+            line = f"{count} · {source}"
+            if cell_len(line + tail) <= width:
+                return line + tail
+    return f"{count} · {sources[-1]}"

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.binding import Binding
 
 from widgets.nav_table import NavTable
 from widgets.safe_text import ELLIPSIS, clean
@@ -96,6 +97,9 @@ def fit_columns(width: int, wants: dict[str, int]) -> tuple[tuple[str, str, int]
 
 class LogTable(NavTable):
     """Rows of prediction records; ``show(rows, cursor)`` replaces them all."""
+
+    # Shown in the key bar: enter opens the whole record (DataTable's own enter binding is hidden).
+    BINDINGS = [Binding("enter", "select_cursor", "Record", id="logs.record", key_display="⏎")]
 
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("zebra_stripes", True)

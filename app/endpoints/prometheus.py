@@ -141,9 +141,11 @@ def _delta(cur: float | None, prev: float | None) -> float | None:
 
 def derive(cur: Counters, prev: Counters | None, recipe: Recipe) -> EndpointMetrics:
     """Figures for the interval between two scrapes; latency falls back to the cumulative view."""
-    rate = error_rate = None
+    rate = error_rate = window_requests = None
     if prev is not None and cur.ts > prev.ts:
         d_req = _delta(cur.requests, prev.requests)
+        # Without a request counter, the latency histogram's count is the number of requests.
+        window_requests = d_req if d_req is not None else _delta(cur.latency_count, prev.latency_count)
         if d_req is not None:
             rate = d_req / (cur.ts - prev.ts)
             d_err = _delta(cur.errors, prev.errors)
@@ -169,4 +171,5 @@ def derive(cur: Counters, prev: Counters | None, recipe: Recipe) -> EndpointMetr
             d_sum, d_count = s, c
     if d_sum is not None and d_count:
         latency["mean"] = d_sum / d_count * scale
-    return EndpointMetrics(request_rate=rate, error_rate=error_rate, latency_ms=latency)
+    return EndpointMetrics(request_rate=rate, error_rate=error_rate, latency_ms=latency,
+                           window_requests=window_requests)

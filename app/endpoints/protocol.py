@@ -56,6 +56,9 @@ class EndpointMetrics:
     request_rate: float | None = None  # requests per second since the previous sample
     error_rate: float | None = None  # failed / all requests since the previous sample (0..1)
     latency_ms: dict[str, float] = field(default_factory=dict)  # "p50" / "p95" / "p99" / "mean" -> ms
+    # Requests counted between those two samples: how much evidence the rates and quantiles rest on
+    # (None: one sample only, so the latency quantiles, if any, are the endpoint's whole history).
+    window_requests: float | None = None
 
     def samples(self) -> list[tuple[str, float]]:
         """(name, value) pairs as stored in ``metric_samples``."""

@@ -64,7 +64,7 @@ async def test_model_screen_shows_its_alerts_and_acknowledges_them(fixed_db: Pat
     assert len(entries) == 1
 
 
-def test_at_80_columns_an_alert_line_keeps_who_acked_it_and_its_owner() -> None:
+def test_at_80_columns_an_alert_line_keeps_the_rule_and_who_acked_it_and_shortens_the_owner() -> None:
     from widgets.alert_list import alert_line
 
     alert = Alert(rule="attachment_rate_psi_drift", model="credit-limit-scorer", severity="critical",
@@ -72,7 +72,23 @@ def test_at_80_columns_an_alert_line_keeps_who_acked_it_and_its_owner() -> None:
                   acked_by="jgarcia@ops-bastion", acked_at=FIXED_NOW)
     line = alert_line(alert, show_model=True, width=78).plain
     assert len(line) <= 78
-    assert "acked jgarcia" in line and "owner credit-decisioning" in line  # the numbers may be cut, not these
+    # The numbers may be cut, not these; the owner is shortened before the names, but its start stays.
+    assert "acked jgarcia" in line and "owner credit-deci" in line and "attachment_rate_psi_d" in line
     wide = alert_line(alert.model_copy(update={"owner": "credit-decisioning-oncall-secondary"}), show_model=True,
                       width=118).plain
     assert "owner credit-decisioning-oncall-secondary" in wide and "…" not in wide  # 120 columns: whole
+
+
+def test_at_80_columns_a_drift_alert_keeps_its_feature_whole_before_the_owner() -> None:
+    """The 80-column walkthrough line: "feature_drift…" lost the feature while the owner stayed whole."""
+    from widgets.alert_list import alert_line
+
+    alert = Alert(rule="feature_drift:language", model="ticket-router", severity="warning",
+                  owner="support-platform-oncall", value=0.31, threshold=0.1, fired_at=FIXED_NOW - HOUR,
+                  acked_by="jgarcia@ops-bastion", acked_at=FIXED_NOW)
+    line = alert_line(alert, show_model=True, width=76).plain  # an 80-column fleet screen
+    assert line.startswith("WARN ticket-router feature_drift:language acked jgarcia owner support-")
+    assert len(line) <= 76 and line.endswith("…")
+    # Narrower still, the rule's kind is cut before its feature.
+    narrow = alert_line(alert, show_model=True, width=60).plain
+    assert ":language" in narrow and "owner support" in narrow and len(narrow) <= 60

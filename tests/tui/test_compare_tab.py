@@ -117,3 +117,22 @@ async def test_promote_needs_the_typed_name_and_an_override_when_gates_fail(traf
         assert (done.action, done.outcome) == ("promote", "succeeded")
         assert done.detail["gates"]["override"] == "agreement gate set before the new threshold"
         assert store.registry.active_version("m").version == "v2"
+
+
+async def test_promote_modal_at_80x24_opens_at_its_top_with_cancel_focused(traffic_db: Path, endpoint) -> None:
+    app = _app(traffic_db, endpoint, min_agreement=0.999, min_paired=10, max_p95_latency_ratio=1.5,
+               max_error_rate_increase=0.01, min_labels=10, max_quality_drop=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_compare(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        await pilot.pause()
+        modal = app.screen
+        assert type(modal).__name__ == "PromoteScreen"
+        box = modal.query_one("#promote-box")
+        assert box.max_scroll_y > 0  # the box does not fit at 80x24: what shows first matters
+        assert modal.query_one("#pr-cancel", Button).has_focus
+        # The title and the gate verdict are on screen, not scrolled away towards Cancel.
+        assert box.scroll_y == 0
+        verdict = modal.query_one("#pr-verdict", Static)
+        assert verdict.region.y >= box.content_region.y and "FAIL" in str(verdict.render())

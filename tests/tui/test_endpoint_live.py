@@ -124,7 +124,8 @@ def test_fleet_rows_prefer_the_endpoints_figures_over_the_log(demo_db, demo):
     from app.models import Health
 
     live = {"churn": PollResult(model="churn", kind="http", health=Health(state=HealthState.up), active_version="v2",
-                                metrics=EndpointMetrics(request_rate=2.0, error_rate=0.5, latency_ms={"p95": 42.0}))}
+                                metrics=EndpointMetrics(request_rate=2.0, error_rate=0.5, latency_ms={"p95": 42.0},
+                                                        window_requests=120))}
     with Store.open(demo_db) as store:
         rows = {r.name: r for r in fleet_rows(store, Settings(), 1_700_000_000_000, live=live)}
     assert rows["churn"].live_metrics and rows["churn"].requests_per_min == 120.0

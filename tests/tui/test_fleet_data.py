@@ -89,7 +89,10 @@ def test_worst_drift_compares_p_values_and_distances_by_how_far_past_their_thres
 
 def test_fleet_drift_is_the_drift_screens_verdict_never_a_window_with_too_few_rows(fixed_db: Path) -> None:
     """A newer hourly window with 3 rows where everything "drifts" (the log just ended) is not judged: the
-    fleet keeps the last window with enough rows; the prediction is named as a person reads it."""
+    fleet keeps the last window with enough rows. Features are counted as the drift screen counts them
+    (the prediction is not one of them) and the prediction's drift is said on its own."""
+    from widgets.fleet_table import drift_cell
+
     from app.models import DriftPoint
 
     def point(feature: str, start: int, n: int, drifted: bool, value: float) -> DriftPoint:
@@ -103,10 +106,63 @@ def test_fleet_drift_is_the_drift_screens_verdict_never_a_window_with_too_few_ro
                               point("__prediction__", FIXED_NOW - HOUR, 3, True, 7.0)])
         rows = {row.name: row for row in fleet_rows(store, Settings(), FIXED_NOW)}
         churn = rows["churn-predictor"]
-        assert churn.drift_feature == "prediction" and churn.drifted_features == 1 and churn.drift_features == 2
+        assert churn.drift_feature is None and churn.drifted_features == 0 and churn.drift_features == 1
+        assert churn.prediction_drifted and drift_cell(churn, 10) == ("prediction", "yellow")
         # The same read again says the same (nothing in it depends on the order rows come back in).
         assert fleet_rows(store, Settings(), FIXED_NOW) == fleet_rows(store, Settings(), FIXED_NOW)
         # With the bar lowered to 3 rows the newest window counts, and its worst feature is named.
         lowered = Settings(models={"churn-predictor": ModelConfig(drift_min_rows=3)})
         churn = {row.name: row for row in fleet_rows(store, lowered, FIXED_NOW)}["churn-predictor"]
-        assert churn.drift_feature == "prediction" and churn.drift_value == 7.0 and churn.drifted_features == 2
+        assert churn.drift_feature == "tenure" and churn.drift_value == 6.9 and churn.drifted_features == 1
+        assert churn.prediction_drifted and drift_cell(churn, 20)[0] == "tenure +pred"
+
+
+def test_a_live_sample_of_a_handful_of_requests_keeps_the_logs_figures_and_the_order(fixed_db: Path) -> None:
+    """Just after a model is re-enabled its endpoint has seen one request, which failed slowly: that is not
+    an error rate of 100 % nor a p95 of 975 ms. The row keeps the log's 15-minute figures (and its place in
+    the fleet) until the endpoint's window holds MIN_LIVE_REQUESTS requests."""
+    from app.endpoints.poller import PollResult
+    from app.endpoints.protocol import EndpointMetrics
+    from app.fleet import MIN_LIVE_REQUESTS
+    from widgets.fleet_table import cells
+
+    def poll(requests: float, error_rate: float) -> dict:
+        metrics = EndpointMetrics(request_rate=requests / 60, error_rate=error_rate, latency_ms={"p95": 975.0},
+                                  window_requests=requests)
+        return {"churn-predictor": PollResult(model="churn-predictor", kind="http",
+                                              health=Health(state=HealthState.up), metrics=metrics)}
+
+    with Store.open(fixed_db) as store:
+        logged = fleet_rows(store, Settings(), FIXED_NOW)
+        one = fleet_rows(store, Settings(), FIXED_NOW, live=poll(1, 1.0))
+        enough = fleet_rows(store, Settings(), FIXED_NOW, live=poll(MIN_LIVE_REQUESTS, 0.5))
+    log_row = next(r for r in logged if r.name == "churn-predictor")
+    row = next(r for r in one if r.name == "churn-predictor")
+    assert [r.name for r in one] == [r.name for r in logged]  # one request does not reorder the fleet
+    assert not row.live_metrics and row.live_requests == 1 and row.severity == log_row.severity
+    shown = [cell.plain for cell in cells(row, 14)]
+    assert shown[4:6] == [cell.plain for cell in cells(log_row, 14)][4:6]  # p95 and Err% from the log
+    assert "100.0" not in shown and "975" not in shown
+    assert row.live_rate and shown[3] == "1.0"  # the rate is the endpoint's: one request in its minute
+    # Enough requests: the endpoint's figures, and the error rate sorts the model first.
+    row = next(r for r in enough if r.name == "churn-predictor")
+    assert row.live_metrics and row.error_rate == 0.5 and row.p95_latency_ms == 975.0
+    assert row.severity > log_row.severity
+    assert [r.name for r in enough] != [r.name for r in logged]
+
+
+def test_the_status_line_says_where_the_traffic_figures_come_from_in_the_width_it_has() -> None:
+    from widgets.fleet_table import status_summary
+
+    read = " · read 12:05:45Z"
+    assert status_summary("4 models", 0, 0, 4, read, 118) == (
+        "4 models · Req/m p95 Err% from the prediction log, last 15 min · worst first · read 12:05:45Z")
+    # The demo's usual case: every endpoint gives a rate, none enough requests for p95 and Err%.
+    assert status_summary("4 models", 4, 0, 4, read, 78) == (
+        "4 models · Req/m: endpoints (1 min) · p95 Err%: log (15 min) · read 12:05:45Z")
+    assert status_summary("4 models", 4, 0, 4, read, 200).startswith(
+        "4 models · Req/m: endpoints (1 min) · p95 Err%: log (15 min), too few requests for endpoint figures")
+    assert status_summary("4 models", 2, 2, 4, read, 78) == (
+        "4 models · Req/m p95 Err%: endpoint (1 min) for 2, log (15 min) for 2")
+    for live_rate, live in ((4, 4), (4, 2), (3, 0), (3, 1)):
+        assert len(status_summary("4 models", live_rate, live, 4, read, 78)) <= 78

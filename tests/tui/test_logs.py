@@ -379,3 +379,44 @@ async def test_pages_of_a_query_share_one_store_and_searcher_until_the_screen_cl
     for thread in lane_threads():
         thread.join(timeout=5)
     assert not lane_threads() and lane.searcher is None  # the screen's stores are closed with it
+
+
+async def test_key_bar_says_enter_opens_the_record_and_help_explains_the_query_language(logs_db: Path) -> None:
+    from app import search_parse
+    from screens.help import HelpScreen
+
+    app = make_app(logs_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_logs(pilot, "model:fraud")
+        assert isinstance(screen.focused, LogTable)
+        keys = str(screen.query_one(KeyBar).render())
+        assert keys.startswith("esc Back  ⏎ Record")  # at 80 columns, the second thing the bar says
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "Query language (press /)" in text
+        # Every field the parser knows, the operators, negation, quoting and time bounds are there...
+        for part in ("request:", "entity:", "model:", "version:", "status:ok|error", "score", "latency_ms",
+                     "prediction", "label", "features.KEY", "context.KEY", "since:", "until:", "differs:V@KEY",
+                     ">=", "-term", 'KEY="a b"', "15m 2h 7d"):
+            assert part in text, part
+        # ...and every example the help gives is a query the parser accepts.
+        for _, meaning in search_parse.reference():
+            example = meaning.rpartition("(")[2].rstrip(")")
+            if "(" in meaning:
+                search_parse.parse(example, now=NOW)
+        # The language comes before the generic keys, so it is on the first pages of help.
+        assert text.index("Query language") < text.index("Everywhere")
+        await pilot.press("escape")
+        assert app.screen is screen
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.record_open
+        # Other screens' help has no query-language section.
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "Query language" not in text
