@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -39,6 +40,14 @@ if TYPE_CHECKING:
 
     # The work, run in the worker thread: (store, settings, started) -> the outcome.
     Work = Callable[[Store, Settings, float], Outcome]
+
+def escape_bindings(name: str) -> list[Binding]:
+    """A modal's esc: Cancel until the outcome is shown, then Close (as its button says). Two
+    bindings, one enabled at a time (``check_action``), so the key bar names the right one; ids
+    ``{name}.cancel`` and ``{name}.close`` for the keymap."""
+    return [Binding("escape", "cancel", "Cancel", id=f"{name}.cancel"),
+            Binding("escape", "close", "Close", id=f"{name}.close")]
+
 
 _OUTCOME_STYLE = {"succeeded": "bold green", "failed": "bold red", "unknown": "bold yellow", "refused": "bold red"}
 
@@ -79,6 +88,7 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
         self.model = model
         self.outcome: Outcome | None = None
         self.running = False
+        self.finished = False  # the work ended and its outcome (or why none is known) is shown
 
     # -- for subclasses ----------------------------------------------------------------------
     def compose_head(self) -> ComposeResult:
@@ -230,6 +240,7 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
 
     def on_confirmed_action_screen_finished(self, message: Finished) -> None:
         self.running = False
+        self.finished = True
         self.outcome = message.outcome
         box = self.query_one(f"#{self.PREFIX}-outcome", Static)
         if message.outcome is None and not message.attempted:
@@ -243,6 +254,17 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
         cancel = self.query_one(f"#{self.PREFIX}-cancel", Button)
         cancel.label = "Close"
         cancel.focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return not self.finished
+        if action == "close":
+            return self.finished
+        return True
+
+    def action_close(self) -> None:
+        self.action_cancel()
 
     def action_cancel(self) -> None:
         if self.running:

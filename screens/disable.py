@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import Static
 
 from app.timeutil import age_text
-from screens.confirmed_action import ConfirmedActionScreen
+from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from widgets.safe_text import clean, safe_text
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ class DisableScreen(ConfirmedActionScreen):
     DisableScreen #ds-target { height: auto; margin-bottom: 1; }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="disable.cancel")]
+    BINDINGS = escape_bindings("disable")
 
     PREFIX = "ds"
     BOX_ID = "disable-box"

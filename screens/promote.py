@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from screens.confirmed_action import ConfirmedActionScreen
+from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from widgets.compare_panel import verdict_text
 from widgets.safe_text import clean, safe_text
 
@@ -37,7 +36,7 @@ class PromoteScreen(ConfirmedActionScreen):
     PromoteScreen #pr-verdict, PromoteScreen #pr-outcome { height: auto; margin-bottom: 1; }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="promote.cancel")]
+    BINDINGS = escape_bindings("promote")
 
     PREFIX = "pr"
     BOX_ID = "promote-box"

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Static
 
 from app.metrics_format import metrics_text
 from app.timeutil import age_text, ms_to_iso
-from screens.confirmed_action import ConfirmedActionScreen
+from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from widgets.nav_table import NavTable
 from widgets.safe_text import clean, safe_text
 
@@ -83,7 +82,7 @@ class RollbackScreen(ConfirmedActionScreen):
     RollbackScreen #rb-go { width: 30; }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="rollback.cancel")]
+    BINDINGS = escape_bindings("rollback")
 
     PREFIX = "rb"
     BOX_ID = "rollback-box"

@@ -14,6 +14,7 @@ from app.tui import ModeldeckApp
 from screens.disable import DisableScreen
 from tests.integration.conftest import http_settings
 from tests.tui.test_rollback_modal import _until
+from widgets.key_bar import KeyBar
 
 
 def _disables(db: Path, model: str) -> list[str | None]:
@@ -37,6 +38,7 @@ async def test_disable_needs_a_reason_and_the_typed_name_then_stops_serving(demo
     async with app.run_test(size=(80, 24)) as pilot:
         modal = await _open(pilot)
         assert isinstance(app.focused, Button) and app.focused.id == "ds-cancel"
+        assert "esc Cancel" in str(app.screen_stack[-2].query_one(KeyBar).render())
         assert demo.model_url("churn") in str(modal.query_one("#ds-target", Static).render())
         go = modal.query_one("#ds-go", Button)
         modal.query_one("#ds-reason", Input).value = "INC-7: scores out of range"
@@ -50,6 +52,11 @@ async def test_disable_needs_a_reason_and_the_typed_name_then_stops_serving(demo
         outcome = str(modal.query_one("#ds-outcome", Static).render())
         assert outcome.startswith("SUCCEEDED") and "read back: nothing serving" in outcome
         assert modal.query_one("#ds-cancel", Button).label.plain == "Close"
+        await pilot.pause()
+        keys = str(app.screen_stack[-2].query_one(KeyBar).render())  # the bar below shows the modal's keys
+        assert "esc Close" in keys and "Cancel" not in keys
+        await pilot.press("escape")
+        await _until(pilot, lambda: not isinstance(app.screen, DisableScreen), "esc to close the modal")
     assert demo.state.models["churn"].disabled
     assert _disables(demo_db, "churn")[-1] == "succeeded"
 
