@@ -136,7 +136,10 @@ class ModeldeckApp(App[None]):
         try:
             settings = source.load()
             db_path = resolve_db_path(settings)
-            prepare(db_path)  # creates or migrates it; a bad file is one StoreError, told once
+            # Creates or migrates it; a bad file is one StoreError, told once.
+            prepare(db_path, before_migrating=lambda old, new: self.call_from_thread(
+                self.notify, f"upgrading {clean(db_path.name)} from schema {old} to {new}, once: on a large "
+                "store this rebuilds indexes and can take a minute", title="store", markup=False, timeout=30))
         except (ConfigError, StoreError, OSError) as exc:
             self.call_from_thread(self._startup_failed, str(exc) or type(exc).__name__)
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from app.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -90,14 +91,20 @@ def migrate(conn: sqlite3.Connection, path: Path, *, upto: int = SCHEMA_VERSION)
         raise StoreError(f"{path}: cannot prepare the store ({exc})") from None
 
 
-def prepare(path: Path) -> None:
+def prepare(path: Path, *, before_migrating: Callable[[int, int], None] | None = None) -> None:
     """Open the store at ``path`` once (creating or migrating it) and close it again.
 
     The console does this before its readers start, so a bad file is told once, as a one-line
     ``StoreError``, rather than by every reader. Plain sqlite3 only: nothing is counted.
+    ``before_migrating(from, to)`` is called first when an existing store needs a schema upgrade
+    (on a large store that rebuilds indexes: the operator is told why the wait).
     """
     conn = connect(path)
     try:
+        if before_migrating is not None:
+            version = current_version(conn, path)
+            if 0 < version < SCHEMA_VERSION:
+                before_migrating(version, SCHEMA_VERSION)
         migrate(conn, path)
     finally:
         conn.close()
