@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,14 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
     for _ in range(4):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+
+
+async def until(pilot, check, what: str, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Bounded wait for something the console does in a worker (the endpoint poller never finishes,
+    so ``workers.wait_for_complete()`` cannot be used there)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)

@@ -4,23 +4,15 @@ and the operator is told why the wait."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from app.settings_source import SettingsSource
 from app.store import SCHEMA_VERSION, Store
 from app.tui import ModeldeckApp
 from tests.tui.fixed_store import FIXED_NOW
+from tests.tui.conftest import until
 from widgets.fleet_table import FleetTable
 
-
-async def _until(pilot, check, what: str, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def _config(tmp_path: Path, db: Path) -> Path:
@@ -32,9 +24,9 @@ def _config(tmp_path: Path, db: Path) -> Path:
 async def test_the_fleet_appears_once_the_settings_are_read(fixed_db: Path, tmp_path: Path) -> None:
     app = ModeldeckApp(None, SettingsSource(config_path=_config(tmp_path, fixed_db)), clock=lambda: FIXED_NOW)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(pilot, lambda: app.ready, "the settings")
+        await until(pilot, lambda: app.ready, "the settings")
         assert app.db_path == fixed_db and app.settings.ui.refresh_s == 600
-        await _until(pilot, lambda: bool(app.screen.query_one(FleetTable).shown_models), "the fleet's rows")
+        await until(pilot, lambda: bool(app.screen.query_one(FleetTable).shown_models), "the fleet's rows")
         assert not [n for n in app._notifications if n.title == "store"]  # a current store: nothing to say
 
 
@@ -43,7 +35,7 @@ async def test_an_older_store_is_upgraded_once_and_the_operator_is_told(tmp_path
     Store(db, migrate_to=SCHEMA_VERSION - 1).close()
     app = ModeldeckApp(None, SettingsSource(config_path=_config(tmp_path, db)), clock=lambda: FIXED_NOW)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(pilot, lambda: app.ready, "the settings")
+        await until(pilot, lambda: app.ready, "the settings")
         told = [n.message for n in app._notifications if n.title == "store"]
         assert told and f"from schema {SCHEMA_VERSION - 1} to {SCHEMA_VERSION}" in told[0]
     with Store.open(db, read_only=True) as store:

@@ -13,7 +13,7 @@ from app.store import Store
 from app.tui import ModeldeckApp
 from screens.disable import DisableScreen
 from tests.integration.conftest import http_settings
-from tests.tui.test_rollback_modal import _until
+from tests.tui.conftest import until
 from widgets.key_bar import KeyBar
 
 
@@ -27,7 +27,7 @@ async def _open(pilot, model: str = "churn") -> DisableScreen:  # type: ignore[n
     app.open_model(model)
     await pilot.pause()
     await pilot.press("X")  # the model screen's key
-    await _until(pilot, lambda: isinstance(app.screen, DisableScreen), "the disable modal")
+    await until(pilot, lambda: isinstance(app.screen, DisableScreen), "the disable modal")
     await pilot.pause()
     return app.screen
 
@@ -48,7 +48,7 @@ async def test_disable_needs_a_reason_and_the_typed_name_then_stops_serving(demo
         await pilot.pause()
         assert not go.disabled
         go.press()
-        await _until(pilot, lambda: modal.outcome is not None, "the outcome")
+        await until(pilot, lambda: modal.outcome is not None, "the outcome")
         outcome = str(modal.query_one("#ds-outcome", Static).render())
         assert outcome.startswith("SUCCEEDED") and "read back: nothing serving" in outcome
         assert modal.query_one("#ds-cancel", Button).label.plain == "Close"
@@ -56,7 +56,7 @@ async def test_disable_needs_a_reason_and_the_typed_name_then_stops_serving(demo
         keys = str(app.screen_stack[-2].query_one(KeyBar).render())  # the bar below shows the modal's keys
         assert "esc Close" in keys and "Cancel" not in keys
         await pilot.press("escape")
-        await _until(pilot, lambda: not isinstance(app.screen, DisableScreen), "esc to close the modal")
+        await until(pilot, lambda: not isinstance(app.screen, DisableScreen), "esc to close the modal")
     assert demo.state.models["churn"].disabled
     assert _disables(demo_db, "churn")[-1] == "succeeded"
 
@@ -72,6 +72,6 @@ async def test_a_read_only_console_cannot_disable(demo_db, demo):
         await pilot.pause()
         assert modal.query_one("#ds-go", Button).disabled
         await pilot.press("escape")
-        await _until(pilot, lambda: not isinstance(app.screen, DisableScreen), "the modal to close")
+        await until(pilot, lambda: not isinstance(app.screen, DisableScreen), "the modal to close")
     assert not demo.state.models["churn"].disabled
     assert _disables(demo_db, "churn") == []

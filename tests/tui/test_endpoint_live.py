@@ -4,7 +4,6 @@ what it saw, with the age of the check and the reason, while keys keep working."
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
@@ -18,6 +17,7 @@ from app.store import Store
 from app.tui import ModeldeckApp
 from tests.integration import servers
 from tests.integration.conftest import http_settings
+from tests.tui.conftest import until
 from widgets.endpoint_status import EndpointStatus
 from widgets.fleet_table import FleetTable
 
@@ -29,14 +29,6 @@ def _settings(demo, refused_url: str) -> Settings:
     return Settings(models=fast, ui=UIConfig(refresh_s=0.3))
 
 
-async def _until(pilot, check, what: str, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
 
 def _row(app, name: str):  # type: ignore[no-untyped-def]
     return next((r for r in app.screen.rows if r.name == name), None)
@@ -47,7 +39,7 @@ async def test_fleet_and_model_screens_show_live_endpoint_state(demo_db, demo):
     app = ModeldeckApp(demo_db, _settings(demo, refused))
     async with app.run_test(size=(100, 30)) as pilot:
         # Live figures need two scrapes; the fleet refreshes every 0.3 s from what the poller holds.
-        await _until(pilot, lambda: (r := _row(app, "churn")) is not None and r.live_metrics
+        await until(pilot, lambda: (r := _row(app, "churn")) is not None and r.live_metrics
                      and r.requests_per_min > 0, "live figures for churn")
         churn, fraud = _row(app, "churn"), _row(app, "fraud")
         assert churn.health is HealthState.up and churn.active_version == "v3"
@@ -59,20 +51,20 @@ async def test_fleet_and_model_screens_show_live_endpoint_state(demo_db, demo):
             if table.current_model != "fraud":
                 await pilot.press("k")
         assert table.current_model == "fraud"
-        await _until(pilot, lambda: "connection refused" in str(app.screen.query_one("#status", Static).render()),
+        await until(pilot, lambda: "connection refused" in str(app.screen.query_one("#status", Static).render()),
                      "the reason on the status line")
         assert "fraud down (checked" in str(app.screen.query_one("#status", Static).render())
 
         app.open_model("churn")
         await pilot.pause()
         line = app.screen.query_one(EndpointStatus)
-        await _until(pilot, lambda: "rps" in str(line.render()), "the model screen's endpoint line")
+        await until(pilot, lambda: "rps" in str(line.render()), "the model screen's endpoint line")
         text = str(line.render())
         assert text.startswith("endpoint http up ") and "serving v3" in text and "p95" in text
 
         # The version switch made elsewhere shows up on the next poll, without a key press.
         demo.state.models["churn"].active = "v1"
-        await _until(pilot, lambda: "serving v1" in str(line.render()), "the new version on the endpoint line")
+        await until(pilot, lambda: "serving v1" in str(line.render()), "the new version on the endpoint line")
 
 
 async def test_a_hung_endpoint_never_delays_a_key_press(demo_db, demo):
@@ -81,14 +73,14 @@ async def test_a_hung_endpoint_never_delays_a_key_press(demo_db, demo):
         settings.models["fraud"] = ModelConfig(endpoint=EndpointConfig(kind="http", url=hung, timeout_s=3.0))
         app = ModeldeckApp(demo_db, settings.model_copy(update={"ui": UIConfig(refresh_s=600)}))
         async with app.run_test(size=(100, 30)) as pilot:
-            await _until(pilot, lambda: "churn" in app.live, "the first poll of churn")
+            await until(pilot, lambda: "churn" in app.live, "the first poll of churn")
             assert "fraud" not in app.live  # its poll is still waiting for the hung server
             app.open_model("churn")
             await pilot.pause()
             await pilot.press("4")
             await pilot.pause()
             assert app.screen.query_one("#tabs").active == "activity"  # keys are served meanwhile
-            await _until(pilot, lambda: "fraud" in app.live, "the hung poll to time out", timeout_s=8)
+            await until(pilot, lambda: "fraud" in app.live, "the hung poll to time out", timeout_s=8)
             assert "no answer within 3s" in app.live["fraud"].health.reason
 
 
@@ -140,6 +132,6 @@ async def test_the_first_answer_of_an_endpoint_shows_without_waiting_for_the_nex
     settings.ui.refresh_s = 60.0  # the fleet's own re-read would come a minute later
     app = ModeldeckApp(demo_db, settings)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _until(pilot, lambda: (r := _row(app, "churn")) is not None and r.health is HealthState.up
+        await until(pilot, lambda: (r := _row(app, "churn")) is not None and r.health is HealthState.up
                      and _row(app, "fraud").health is HealthState.down, "health from the first poll", timeout_s=8)
         assert app.screen.query_one(FleetTable).shown_models[0] == "fraud"

@@ -13,7 +13,7 @@ from app.tui import ModeldeckApp
 from screens.disable import DisableScreen
 from tests.integration.conftest import http_settings
 from tests.tui.conftest import make_app, settle
-from tests.tui.test_rollback_modal import _until
+from tests.tui.conftest import until
 from widgets.key_bar import KeyBar
 
 
@@ -42,11 +42,11 @@ async def test_the_key_bar_under_a_modal_shows_the_modals_keys_and_comes_back_af
         before = str(bar.render())
         assert before.startswith("esc Back") and "? Help" in before
         await pilot.press("X")  # disable: a ConfirmedActionScreen
-        await _until(pilot, lambda: isinstance(app.screen, DisableScreen), "the disable modal")
+        await until(pilot, lambda: isinstance(app.screen, DisableScreen), "the disable modal")
         await pilot.pause()
         # The bar of the screen below (still visible under the modal) now lists what works in the modal.
         assert str(bar.render()) == "esc Cancel  tab Next field"
         await pilot.press("escape")
-        await _until(pilot, lambda: app.screen is screen, "the modal closed")
+        await until(pilot, lambda: app.screen is screen, "the modal closed")
         await pilot.pause()
         assert str(bar.render()) == before

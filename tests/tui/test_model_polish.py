@@ -87,7 +87,7 @@ async def test_header_says_disabled_once_the_endpoint_is_disabled(demo_db: Path,
     from app.tui import ModeldeckApp
     from tests.integration.conftest import http_settings
     from tests.tui.test_disable_modal import _open as open_disable
-    from tests.tui.test_rollback_modal import _until
+    from tests.tui.conftest import until
 
     fast = ModelConfig(endpoint=EndpointConfig(kind="http", url=demo.model_url("churn"), poll_interval_s=0.3))
     settings = http_settings(demo, churn=fast).model_copy(update={"ui": UIConfig(refresh_s=600)})
@@ -102,11 +102,11 @@ async def test_header_says_disabled_once_the_endpoint_is_disabled(demo_db: Path,
         modal.query_one("#ds-confirm", Input).value = "churn"
         await pilot.pause()
         modal.query_one("#ds-go").press()
-        await _until(pilot, lambda: modal.outcome is not None, "the outcome")
+        await until(pilot, lambda: modal.outcome is not None, "the outcome")
         await pilot.press("escape")
-        await _until(pilot, lambda: app.screen is model_screen, "the model screen")
+        await until(pilot, lambda: app.screen is model_screen, "the model screen")
         # The registry still names v3 champion; the header says it is not what serves now.
-        await _until(pilot, lambda: "active v3 (disabled)" in str(title.render()), "the header to say disabled")
+        await until(pilot, lambda: "active v3 (disabled)" in str(title.render()), "the header to say disabled")
 
 
 def test_what_the_header_adds_after_the_active_version() -> None:

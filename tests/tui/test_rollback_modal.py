@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from textual.widgets import Button, Input, Static
@@ -12,6 +11,7 @@ from app.store import Store
 from app.tui import ModeldeckApp
 from screens.rollback import RollbackScreen
 from tests.integration.conftest import http_settings
+from tests.tui.conftest import until
 
 
 def _app(db: Path, settings: Settings) -> ModeldeckApp:
@@ -19,25 +19,15 @@ def _app(db: Path, settings: Settings) -> ModeldeckApp:
     return ModeldeckApp(db, settings)
 
 
-async def _until(pilot, check, what: str, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Bounded wait for something the console does in a worker (the endpoint poller never finishes,
-    so ``workers.wait_for_complete()`` cannot be used here)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
 
 async def _open_modal(pilot, model: str = "churn") -> RollbackScreen:  # type: ignore[no-untyped-def]
     app = pilot.app
     app.open_model(model)
     await pilot.pause()
     await pilot.press("R")  # the model screen's key
-    await _until(pilot, lambda: isinstance(app.screen, RollbackScreen), "the rollback modal")
+    await until(pilot, lambda: isinstance(app.screen, RollbackScreen), "the rollback modal")
     modal = app.screen
-    await _until(pilot, lambda: modal.plan is not None, "the rollback plan")
+    await until(pilot, lambda: modal.plan is not None, "the rollback plan")
     await pilot.pause()
     return modal
 
@@ -69,7 +59,7 @@ async def test_modal_shows_the_plan_focuses_cancel_and_enter_cancels(demo_db, de
         assert modal.query_one("#rb-confirm", Input).placeholder == "type churn to confirm"
         assert modal.query_one("#rb-go", Button).disabled
         await pilot.press("enter")  # on the focused Cancel
-        await _until(pilot, lambda: not isinstance(app.screen, RollbackScreen), "the modal to close")
+        await until(pilot, lambda: not isinstance(app.screen, RollbackScreen), "the modal to close")
     assert demo.state.models["churn"].active == "v3"
     assert _audit(demo_db, "churn") == []
 
@@ -116,7 +106,7 @@ async def test_right_name_rolls_back_shows_the_verified_outcome_and_audits(demo_
         await pilot.press("enter")  # the name box's enter moves to the enabled button ...
         assert app.focused is go
         await pilot.press("enter")  # ... and only the button performs it
-        await _until(pilot, lambda: modal.outcome is not None, "the rollback's outcome", timeout_s=40)
+        await until(pilot, lambda: modal.outcome is not None, "the rollback's outcome", timeout_s=40)
         await pilot.pause()
         outcome = _text(modal, "#rb-outcome")
         assert outcome.startswith("SUCCEEDED in ") and f"read back: {target} serving" in outcome
@@ -124,12 +114,12 @@ async def test_right_name_rolls_back_shows_the_verified_outcome_and_audits(demo_
         assert not modal.query_one("#rb-go", Button).display
         assert app.focused.id == "rb-cancel" and str(app.focused.label) == "Close"
         # The header and the table are read again: they show the version serving now, not before.
-        await _until(pilot, lambda: f"serving  {target}" in _text(modal, "#rb-summary"), "the re-read plan")
+        await until(pilot, lambda: f"serving  {target}" in _text(modal, "#rb-summary"), "the re-read plan")
         assert "read again after the rollback: succeeded" in _text(modal, "#rb-summary")
         assert modal._targets[0].version == target and modal._targets[0].active
         assert _text(modal, "#rb-outcome").startswith("SUCCEEDED")  # the outcome stays
         await pilot.press("enter")
-        await _until(pilot, lambda: not isinstance(app.screen, RollbackScreen), "the modal to close")
+        await until(pilot, lambda: not isinstance(app.screen, RollbackScreen), "the modal to close")
     assert demo.state.models["churn"].active == target
     assert _audit(demo_db, "churn") == ["intent", "succeeded"]
     with Store.open(demo_db) as store:
@@ -162,7 +152,7 @@ async def test_a_lock_held_by_another_operator_is_reported_with_their_name(demo_
                 modal = await _open_modal(pilot)
                 modal.query_one("#rb-reason", Input).focus()
                 await pilot.press(*"incident", "enter", *"churn", "enter", "enter")
-                await _until(pilot, lambda: modal.outcome is not None, "the refusal")
+                await until(pilot, lambda: modal.outcome is not None, "the refusal")
                 await pilot.pause()
                 text = _text(modal, "#rb-outcome")
                 assert text.startswith("REFUSED") and "bob@bastion holds the lock on churn" in text
@@ -227,6 +217,6 @@ async def test_offline_metrics_are_readable_at_80_columns_and_the_date_comes_bac
             assert cell == "acc 0.953 auc 0.912 p95 19.6ms rmse 1078"  # whole: no ellipsis, no 1.08e+03
         assert "created " in _text(modal, "#rb-target-note")
         await pilot.resize_terminal(100, 30)
-        await _until(pilot, lambda: "Created" in [str(c.label) for c in table.columns.values()], "the wider layout")
+        await until(pilot, lambda: "Created" in [str(c.label) for c in table.columns.values()], "the wider layout")
         assert str(table.get_row("v1")[-1]).startswith("acc 0.953 auc 0.912")
         await pilot.press("escape")
