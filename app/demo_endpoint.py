@@ -278,6 +278,12 @@ class DemoEndpointHandle:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    def __enter__(self) -> "DemoEndpointHandle":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
 
 def start_demo_endpoint(store_path: Path | str | None = None, host: str = "127.0.0.1", port: int = 0, *,
                         state: DemoState | None = None,

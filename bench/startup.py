@@ -121,7 +121,7 @@ def main() -> None:
     print(f"  the App without the click CLI: {medians['app_only'] * 1000:7.0f} ms   "
           f"ratio {medians['app_only'] / medians['bare']:.2f}x")
     print(f"  config layer alone, no UI:     {medians['config_only'] * 1000:7.0f} ms   "
-          f"(python + pydantic-settings + config: the console reads them after its first paint)")
+          f"(python + click + pydantic-settings + config; the console reads the config after its first paint)")
 
 
 if __name__ == "__main__":

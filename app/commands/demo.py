@@ -107,8 +107,7 @@ def _console(cli: CliContext, path: Path) -> None:
     from app.demo_endpoint import start_demo_endpoint, with_demo_endpoints
     from app.demo_live import LiveTraffic
 
-    endpoint = start_demo_endpoint(path, host="127.0.0.1", port=0)
-    try:
+    with start_demo_endpoint(path, host="127.0.0.1", port=0) as endpoint:
         # Requests keep arriving while the console runs: the log-derived figures stay live.
         live = LiveTraffic(path, endpoint_state=endpoint.state).start()
         try:
@@ -118,8 +117,6 @@ def _console(cli: CliContext, path: Path) -> None:
             live.stop()
         if live.error:
             click.echo(f"modeldeck: {live.error}", err=True)
-    finally:
-        endpoint.stop()
 
 
 @contextmanager

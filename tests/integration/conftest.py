@@ -37,9 +37,8 @@ def seeded_store_path(store_path: Path) -> Path:
 def demo(seeded_store_path: Path):
     from app.demo_endpoint import start_demo_endpoint
 
-    handle = start_demo_endpoint(seeded_store_path)
-    yield handle
-    handle.stop()
+    with start_demo_endpoint(seeded_store_path) as handle:
+        yield handle
 
 
 def http_settings(handle, *, read_only: bool = False, timeout_s: float = 2.0, **per_model: ModelConfig) -> Settings:

@@ -55,8 +55,7 @@ def live_threads() -> list[threading.Thread]:
 def test_recent_predictions_arrive_for_every_model_and_stop_when_told(demo_path: Path):
     before = query(demo_path, "SELECT max(id) FROM predictions")[0][0]
     started = now_ms()
-    endpoint = start_demo_endpoint(demo_path)
-    try:
+    with start_demo_endpoint(demo_path) as endpoint:
         live = LiveTraffic(demo_path, endpoint_state=endpoint.state, speed=SPEED, tick_s=TICK_S).start()
         try:
             def models_with_recent_rows() -> bool:
@@ -72,8 +71,6 @@ def test_recent_predictions_arrive_for_every_model_and_stop_when_told(demo_path:
         finally:
             assert live.stop() is True
         assert live.error is None and not live.running and not live_threads()
-    finally:
-        endpoint.stop()
 
     after_stop = query(demo_path, "SELECT count(*), max(id) FROM predictions")[0]
     time.sleep(5 * TICK_S)
@@ -94,8 +91,7 @@ def test_recent_predictions_arrive_for_every_model_and_stop_when_told(demo_path:
 
 
 def test_the_version_the_endpoint_serves_is_the_one_logged_with_its_behaviour(demo_path: Path):
-    endpoint = start_demo_endpoint(demo_path)
-    try:
+    with start_demo_endpoint(demo_path) as endpoint:
         with LiveTraffic(demo_path, endpoint_state=endpoint.state, speed=SPEED, tick_s=TICK_S) as live:
             # Put the incident's version back: the feature-store pool runs dry again.
             httpx.post(endpoint.model_url("credit-limit") + "/activate", json={"version": "v3.2.0"},
@@ -114,8 +110,6 @@ def test_the_version_the_endpoint_serves_is_the_one_logged_with_its_behaviour(de
             assert query(demo_path, "SELECT count(*) FROM predictions WHERE model = 'fraud-scorer' AND ts >= ?",
                          (disabled_at,)) == [(0,)]
         assert live.error is None
-    finally:
-        endpoint.stop()
 
 
 def test_a_busy_store_is_waited_for_not_reported(demo_path: Path):

@@ -152,9 +152,8 @@ def test_gate_cli_exit_codes_for_ci(traffic_path: Path, tmp_path: Path):
 def endpoint(traffic_path: Path):
     from app.demo_endpoint import start_demo_endpoint
 
-    handle = start_demo_endpoint(traffic_path)
-    yield handle
-    handle.stop()
+    with start_demo_endpoint(traffic_path) as handle:
+        yield handle
 
 
 def _promotable(endpoint, **gates) -> Settings:

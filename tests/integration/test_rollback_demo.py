@@ -127,8 +127,7 @@ async def test_bearer_token_is_sent_from_the_env_and_never_stored(seeded_store_p
     from app.demo_endpoint import start_demo_endpoint
 
     secret = "s3cr3t-token-value"
-    handle = start_demo_endpoint(seeded_store_path, token=secret)
-    try:
+    with start_demo_endpoint(seeded_store_path, token=secret) as handle:
         cfg = ModelConfig(endpoint=EndpointConfig(kind="http", url=handle.model_url("churn"), token_env="DEMO_TOK"))
         settings = http_settings(handle, churn=cfg)
         with Store.open(seeded_store_path) as store:
@@ -140,8 +139,6 @@ async def test_bearer_token_is_sent_from_the_env_and_never_stored(seeded_store_p
             assert outcome.status == "succeeded", outcome.describe()
             assert all(secret not in str(e.detail) for e in store.audit.entries("churn"))
         assert secret.encode() not in seeded_store_path.read_bytes()
-    finally:
-        handle.stop()
 
 
 def _served(store: Store, model: str, version: str, ts: int, n: int = 3, prefix: str = "r") -> None:

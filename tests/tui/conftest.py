@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings, UIConfig
+from app.store import Store
 from app.tui import ModeldeckApp
 # The seeded store and the demo endpoint on 127.0.0.1 of the endpoint tests, shared (not copied) here.
 from tests.integration.conftest import demo, seeded_store_path  # noqa: F401
@@ -47,3 +48,19 @@ async def until(pilot, check, what: str, timeout_s: float = 10.0) -> None:  # ty
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.05)
+
+
+async def open_from_model(pilot, model: str, key: str, screen_type: type):  # type: ignore[no-untyped-def]
+    """Open ``model``'s screen, press ``key`` there and wait (bounded) for a ``screen_type`` on top."""
+    app = pilot.app
+    app.open_model(model)
+    await pilot.pause()
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(app.screen, screen_type), f"the screen {key} opens")
+    return app.screen
+
+
+def audit_outcomes(db: Path, model: str, action: str) -> list[str | None]:
+    """The outcomes of ``model``'s ``action`` audit entries, oldest first."""
+    with Store.open(db) as store:
+        return [e.outcome for e in reversed(store.audit.entries(model)) if e.action == action]

@@ -31,9 +31,8 @@ def traffic_db(tmp_path: Path) -> Path:
 def endpoint(traffic_db: Path):
     from app.demo_endpoint import start_demo_endpoint
 
-    handle = start_demo_endpoint(traffic_db)
-    yield handle
-    handle.stop()
+    with start_demo_endpoint(traffic_db) as handle:
+        yield handle
 
 
 def _app(db: Path, endpoint, **gates: object) -> ModeldeckApp:

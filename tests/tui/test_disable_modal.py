@@ -9,27 +9,21 @@ from pathlib import Path
 from textual.widgets import Button, Input, Static
 
 from app.config import UIConfig
-from app.store import Store
 from app.tui import ModeldeckApp
 from screens.disable import DisableScreen
 from tests.integration.conftest import http_settings
-from tests.tui.conftest import until
+from tests.tui.conftest import audit_outcomes, open_from_model, until
 from widgets.key_bar import KeyBar
 
 
 def _disables(db: Path, model: str) -> list[str | None]:
-    with Store.open(db) as store:
-        return [e.outcome for e in reversed(store.audit.entries(model)) if e.action == "disable"]
+    return audit_outcomes(db, model, "disable")
 
 
 async def _open(pilot, model: str = "churn") -> DisableScreen:  # type: ignore[no-untyped-def]
-    app = pilot.app
-    app.open_model(model)
+    modal = await open_from_model(pilot, model, "X", DisableScreen)  # the model screen's key
     await pilot.pause()
-    await pilot.press("X")  # the model screen's key
-    await until(pilot, lambda: isinstance(app.screen, DisableScreen), "the disable modal")
-    await pilot.pause()
-    return app.screen
+    return modal
 
 
 async def test_disable_needs_a_reason_and_the_typed_name_then_stops_serving(demo_db, demo):

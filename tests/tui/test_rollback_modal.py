@@ -11,7 +11,7 @@ from app.store import Store
 from app.tui import ModeldeckApp
 from screens.rollback import RollbackScreen
 from tests.integration.conftest import http_settings
-from tests.tui.conftest import until
+from tests.tui.conftest import audit_outcomes, open_from_model, until
 
 
 def _app(db: Path, settings: Settings) -> ModeldeckApp:
@@ -21,20 +21,14 @@ def _app(db: Path, settings: Settings) -> ModeldeckApp:
 
 
 async def _open_modal(pilot, model: str = "churn") -> RollbackScreen:  # type: ignore[no-untyped-def]
-    app = pilot.app
-    app.open_model(model)
-    await pilot.pause()
-    await pilot.press("R")  # the model screen's key
-    await until(pilot, lambda: isinstance(app.screen, RollbackScreen), "the rollback modal")
-    modal = app.screen
+    modal = await open_from_model(pilot, model, "R", RollbackScreen)  # the model screen's key
     await until(pilot, lambda: modal.plan is not None, "the rollback plan")
     await pilot.pause()
     return modal
 
 
 def _audit(db: Path, model: str) -> list[str | None]:
-    with Store.open(db) as store:
-        return [e.outcome for e in reversed(store.audit.entries(model)) if e.action == "rollback"]
+    return audit_outcomes(db, model, "rollback")
 
 
 def _text(modal: RollbackScreen, selector: str) -> str:
