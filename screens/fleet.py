@@ -45,10 +45,11 @@ class FleetScreen(Screen):
     ]
 
     class Loaded(Message):
-        def __init__(self, rows: list[FleetRow], read_at: int) -> None:
+        def __init__(self, rows: list[FleetRow], read_at: int, read: int) -> None:
             super().__init__()
             self.rows = rows
             self.read_at = read_at
+            self.read = read  # which read this is (they are numbered as started)
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,6 +57,8 @@ class FleetScreen(Screen):
         self.filter_text = ""
         self._timer: Timer | None = None
         self._loaded_once = False
+        self._reads_started = 0
+        self._read_shown = 0
         self.read_at: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -97,18 +100,19 @@ class FleetScreen(Screen):
             self._timer = None
         app = self.app
         self._show_title()
+        self._reads_started += 1
         self.load(app.db_path, app.settings, app.now_ms(), dict(app.health),  # type: ignore[attr-defined]
-                  dict(getattr(app, "live", {})))
+                  dict(getattr(app, "live", {})), read=self._reads_started)
 
     @work(thread=True, exclusive=True, group="fleet", exit_on_error=False, description="read the fleet")
     def load(self, db_path: Path, settings: Settings, now: int, health: dict[str, Health],
-             live: dict | None = None) -> None:
+             live: dict | None = None, *, read: int = 0) -> None:
         from app.fleet import fleet_rows
         from app.store import Store
 
         with Store.open(db_path, create=False) as store:  # a deleted store is said, not re-created
             rows = fleet_rows(store, settings, now, health, live)
-        self.post_message(self.Loaded(rows, now))
+        self.post_message(self.Loaded(rows, now, read))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "fleet" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
@@ -126,6 +130,11 @@ class FleetScreen(Screen):
         self._timer = self.set_timer(self.app.settings.ui.refresh_s, self.action_refresh)  # type: ignore[attr-defined]
 
     def on_fleet_screen_loaded(self, message: Loaded) -> None:
+        # A superseded read (exclusive cancels the worker, not its thread) may finish after a newer one,
+        # e.g. of the store switched away from: it must not overwrite what the newer read showed.
+        if message.read < self._read_shown:
+            return
+        self._read_shown = message.read
         self.rows = message.rows
         self.read_at = message.read_at
         self._loaded_once = True

@@ -526,3 +526,16 @@ async def test_a_store_deleted_while_open_is_reported_not_recreated(fixed_db: Pa
             pass  # the readers fail now: that is what is being tested (what the operator sees is below)
         assert f"no store at {fixed_db}" in str(app.screen.query_one("#status").render())
     assert not fixed_db.exists()
+
+
+async def test_a_superseded_fleet_read_that_finishes_late_does_not_overwrite_the_newer_one(fixed_db: Path) -> None:
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        fleet = app.screen
+        shown = _fleet_names(app)
+        assert shown
+        # What a read started before the last one (say, of the store just switched away from) delivers late.
+        fleet.post_message(FleetScreen.Loaded([], 0, read=0))
+        await pilot.pause()
+        assert _fleet_names(app) == shown
