@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.compare import compare  # noqa: E402
-from app.config import CompareConfig  # noqa: E402
+from app.compare.pairing import compare  # noqa: E402
+from app.config.settings import CompareConfig  # noqa: E402
 from app.store import Store  # noqa: E402
 from app.store.predictions import PredictionRow  # noqa: E402
 from app.timeutil import iso_to_ms  # noqa: E402
@@ -169,7 +169,7 @@ def main() -> None:
     print(f"agreement            {result.agreement:.4f}   p95 |score diff| {result.p95_abs_diff:.4f}   "
           f"p95 latency {result.champion.p95_latency_ms:.1f} / {result.challenger.p95_latency_ms:.1f} ms")
     print(f"                           wall      cpu   (medians of {args.runs})")
-    print(f"app.compare.compare    {ours:8.2f} s {ours_cpu:7.2f} s")
+    print(f"app.compare.pairing.compare    {ours:8.2f} s {ours_cpu:7.2f} s")
     print(f"  + 60-bucket timeline {chart:8.2f} s {chart_cpu:7.2f} s")
     print(f"hand-typed SQL floor   {peer:8.2f} s {peer_cpu:7.2f} s")
     print(f"the join alone (count) {join:8.2f} s {join_cpu:7.2f} s")

@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import drift  # noqa: E402
+from app.drift import stats as drift  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
 VENV = CACHE / "evidently-venv"

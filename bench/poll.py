@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.config import EndpointConfig, ModelConfig, Settings  # noqa: E402
-from app.demo_endpoint import Behaviour, DemoState, start_demo_endpoint  # noqa: E402
+from app.config.settings import EndpointConfig, ModelConfig, Settings  # noqa: E402
+from app.demo.endpoint import Behaviour, DemoState, start_demo_endpoint  # noqa: E402
 from app.endpoints import make_adapter  # noqa: E402
 from app.endpoints.poller import Poller  # noqa: E402
 
@@ -194,7 +194,7 @@ async def bench_polling(n: int, rounds: int, store_path: Path, processes: int) -
 
 
 async def _time_rollbacks(label: str, settings: Settings, model: str, targets: list[str], store_path: Path) -> None:
-    from app.rollback import rollback
+    from app.rollback.actions import rollback
     from app.store import Store
 
     times, statuses = [], []

@@ -30,8 +30,8 @@ from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.search import ROW_COLUMNS, Searcher  # noqa: E402
-from app.search_sql import select_sql  # noqa: E402
+from app.search.searcher import ROW_COLUMNS, Searcher  # noqa: E402
+from app.search.sql import select_sql  # noqa: E402
 from app.store import Store  # noqa: E402
 from app.store.predictions import PredictionRow  # noqa: E402
 from app.timeutil import iso_to_ms, ms_to_iso  # noqa: E402
@@ -55,7 +55,7 @@ def build(rows: int, db: Path, jsonl: Path, batch: int = 50_000) -> None:
     import numpy as np
     import orjson
 
-    from app.ingest_parse import fts_text
+    from app.ingest.parse import fts_text
     from app.store.bulk import BulkWriter
 
     for path in (db, jsonl, Path(f"{db}-wal"), Path(f"{db}-shm")):

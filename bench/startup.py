@@ -52,7 +52,7 @@ def build_store(rows: int) -> Path:
     if path.exists():
         return path
     CACHE.mkdir(parents=True, exist_ok=True)
-    from app.demo import build_demo_store
+    from app.demo.build import build_demo_store
 
     print(f"building a {rows:,}-row demo store at {path} (once)...", file=sys.stderr)
     started = time.perf_counter()
@@ -92,13 +92,13 @@ def main() -> None:
     console = [str(Path(python).parent / "modeldeck"), "--db", str(store)]
     bare = [python, "-c", BARE_APP]
     # The App without the click command line (it still reads the settings).
-    app_only = [python, "-c", f"from pathlib import Path; from app.tui import ModeldeckApp; "
-                              f"from app.settings_source import SettingsSource; "
+    app_only = [python, "-c", f"from pathlib import Path; from app.console.app import ModeldeckApp; "
+                              f"from app.config.source import SettingsSource; "
                               f"ModeldeckApp(None, SettingsSource(db=Path({str(store)!r}))).run()"]
     # No UI at all: only what the command line does before the App exists (click, pydantic-settings,
     # reading the config): the part of the gap to the floor that the console screens do not cause.
     config_only = [python, "-c", "import os, time; from pathlib import Path; import click; "
-                                 "from app.config import load_settings; load_settings(None); "
+                                 "from app.config.settings import load_settings; load_settings(None); "
                                  "Path(os.environ['MODELDECK_PAINT_MARKER']).write_text(str(time.monotonic_ns()))"]
     results: dict[str, list[float]] = {"bare": [], "console": [], "console_rows": [], "app_only": [],
                                        "config_only": []}

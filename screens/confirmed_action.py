@@ -34,8 +34,8 @@ from textual.widgets import Button, Input, Static
 from widgets.safe_text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.config import Settings
-    from app.rollback import Outcome
+    from app.config.settings import Settings
+    from app.rollback.actions import Outcome
     from app.store import Store
 
     # The work, run in the worker thread: (store, settings, started) -> the outcome.

@@ -21,8 +21,8 @@ from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from widgets.safe_text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.config import Settings
-    from app.rollback import Outcome
+    from app.config.settings import Settings
+    from app.rollback.actions import Outcome
     from app.store import Store
     from screens.confirmed_action import Work
 
@@ -54,7 +54,7 @@ class DisableScreen(ConfirmedActionScreen):
         yield Static(self._target_text(), id="ds-target")
 
     def _target_text(self) -> Text:
-        from app.rollback import read_only_reason
+        from app.rollback.actions import read_only_reason
 
         app = self.app
         settings: Settings = app.settings  # type: ignore[attr-defined]
@@ -101,13 +101,13 @@ class DisableScreen(ConfirmedActionScreen):
         reason = self.value("reason")
 
         def run(store: "Store", settings: "Settings", started: float) -> "Outcome":
-            from app.rollback import disable
+            from app.rollback.actions import disable
 
             return asyncio.run(disable(store, settings, self.model, reason, started=started))
 
         return Text("disabling… (waiting for the read-back to show nothing serving)", style="yellow"), run
 
     def refusal(self, error: Exception) -> str | None:
-        from app.config import ConfigError
+        from app.config.settings import ConfigError
 
         return f"nothing was done: {error}" if isinstance(error, ConfigError) else None

@@ -32,8 +32,8 @@ from widgets.plot_chart import BarChart, LineChart, PlotChart, sparkline
 from widgets.safe_text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.config import Settings
-    from app.drift_windows import PredictionWindow
+    from app.config.settings import Settings
+    from app.drift.windows import PredictionWindow
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -82,8 +82,8 @@ def read_view(db_path: Path, settings: "Settings", model: str, now: int, window_
     """Compute the missing windows (unless ``compute`` is false), then the latest window per feature, each
     feature's recent series and the prediction's distribution per window (``known`` closed windows are
     reused, not read again)."""
-    from app.alerts import evaluate_model
-    from app.drift_windows import (min_rows_for, pending_windows, prediction_windows, stored_points,
+    from app.alerts.rules import evaluate_model
+    from app.drift.windows import (min_rows_for, pending_windows, prediction_windows, stored_points,
                                    thresholds_for, update)
     from app.store import Store
 
@@ -122,8 +122,8 @@ def _baseline_median(store, model: str, version: str | None) -> float | None:  #
 def _view(points: list, window_ms: int, new_windows: int, min_rows: int = 100) -> DriftView:  # type: ignore[type-arg]
     """The window to judge by (the newest with at least ``min_rows`` current rows, as on the fleet and for
     the alert rules) and every feature's series, windows with too few rows left out of the series."""
-    from app.drift import dataset_drift, drift_ratio, window_rows
-    from app.drift_windows import verdict_window
+    from app.drift.stats import dataset_drift, drift_ratio, window_rows
+    from app.drift.windows import verdict_window
 
     if not points:
         return DriftView([], None, window_ms, None, 0, 0, False, new_windows, min_rows=min_rows)
@@ -180,8 +180,8 @@ def read_histogram(db_path: Path, model: str, version: str, feature: str, start:
     """Baseline vs the window's values of one feature, as shares per bin (numeric) or category."""
     import numpy as np
 
-    from app.drift import Sample
-    from app.drift_windows import WindowPlan, current_samples
+    from app.drift.stats import Sample
+    from app.drift.windows import WindowPlan, current_samples
     from app.store import Store
 
     with Store.open(db_path, create=False) as store:
@@ -221,7 +221,7 @@ def _short(value: float) -> str:
 
 
 def _number(value: float | None) -> str:
-    from app.drift import format_stat
+    from app.drift.stats import format_stat
 
     return format_stat(value)  # at most 6 cells: "<0.001", "0.121", "12.35", never a cut "7.5e-0"
 

@@ -23,10 +23,10 @@ from widgets.key_bar import KeyBar
 from widgets.safe_text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.config import Settings
+    from app.config.settings import Settings
     from textual.widgets import Input
 
-    from app.fleet import FleetRow
+    from app.views.fleet import FleetRow
     from app.models import Health
 
 EMPTY_TEXT = ("No models in this store yet.\n"
@@ -80,7 +80,7 @@ class FleetScreen(Screen):
         self.call_after_refresh(self.app.when_ready, self._start)  # type: ignore[attr-defined]
 
     def _start(self) -> None:
-        from app.alerts import AlertQuery  # pydantic: imported after the first paint
+        from app.alerts.rules import AlertQuery  # pydantic: imported after the first paint
 
         self.mount(AlertList(AlertQuery(self.app.db_path, resolved_limit=0), id="fleet-alerts"),  # type: ignore[attr-defined]
                    before="#status")
@@ -107,7 +107,7 @@ class FleetScreen(Screen):
     @work(thread=True, exclusive=True, group="fleet", exit_on_error=False, description="read the fleet")
     def load(self, db_path: Path, settings: Settings, now: int, health: dict[str, Health],
              live: dict | None = None, *, read: int = 0) -> None:
-        from app.fleet import fleet_rows
+        from app.views.fleet import fleet_rows
         from app.store import Store
 
         with Store.open(db_path, create=False) as store:  # a deleted store is said, not re-created

@@ -33,10 +33,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from app.search_complete import complete, quote_value
-from app.search_lane import LaneClosed, SearchLane
-from app.search_parse import Query, SearchError, parse, reference
-from app.search_window import ResultWindow
+from app.search.complete import complete, quote_value
+from app.views.search_lane import LaneClosed, SearchLane
+from app.search.language import Query, SearchError, parse, reference
+from app.views.search_window import ResultWindow
 from widgets.key_bar import KeyBar
 from widgets.log_table import LogTable
 from widgets.query_bar import QueryBar
@@ -44,7 +44,7 @@ from widgets.record_detail import RecordDetail
 from widgets.safe_text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.search import Count, Page
+    from app.search.searcher import Count, Page
 
 PAGE_SIZE = 50
 EDGE_MARGIN = 10  # read the next page when the cursor is this close to the end of what is held
@@ -445,7 +445,7 @@ class LogsScreen(Screen):
         self._fetch(self.app.db_path, self.parsed, _Fetch(kind, self.generation), cursor)  # type: ignore[attr-defined]
 
     def _show_range(self) -> None:
-        from app.search import count_text
+        from app.search.searcher import count_text
 
         window = self.window
         if self._fetching and not window.rows:
@@ -457,7 +457,7 @@ class LogsScreen(Screen):
         end = window.offset + min(len(window.rows), top + visible)
         count = self.result_count
         if count is None and not window.has_older and not window.has_newer and window.offset == 0:
-            from app.search import Count
+            from app.search.searcher import Count
 
             count = Count(len(window.rows), False)  # everything fits in what is held: exact already
         text = Text(count_text(start, end, count), style="bold" if window.rows else "dim")
@@ -578,7 +578,7 @@ class LogsScreen(Screen):
                                     value=str(target), note=f"into {target.parent}/"), self._export_to)
 
     def _export_to(self, answer: str | list[str] | None) -> None:
-        from app.export import format_for
+        from app.search.export import format_for
 
         if not answer or isinstance(answer, list) or self.parsed is None:
             return
@@ -598,8 +598,8 @@ class LogsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="logs-export", exit_on_error=False, description="export results")
     def _export(self, db_path: Path, query: Query, path: Path, fmt: str, total: int | None) -> None:
-        from app.export import export_file
-        from app.search import Searcher
+        from app.search.export import export_file
+        from app.search.searcher import Searcher
 
         worker = get_current_worker()
 

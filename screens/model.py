@@ -18,19 +18,19 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Markdown, Sparkline, Static, TabbedContent, TabPane
 
-from app.audit_text import audit_summary
-from app.checklist_areas import READINESS_AREAS
-from app.config import Settings
-from app.metrics_format import metrics_text
+from app.views.audit_text import audit_summary
+from app.checklist.areas import READINESS_AREAS
+from app.config.settings import Settings
+from app.views.metrics_format import metrics_text
 from app.models import AuditEntry, CheckItem, CheckStatus, Health, ModelInfo, Version
 from app.store.predictions import TrafficBucket
 from app.timeutil import age_text, ms_to_iso
-from screens import registry
+from app.console import routes as registry
 from screens.prompt import Prompt, PromptField
 from widgets.endpoint_status import EndpointStatus
-from app.alerts import AlertQuery
+from app.alerts.rules import AlertQuery
 from widgets.alert_list import AlertList
-from app.compare_view import CompareQuery
+from app.views.compare import CompareQuery
 from widgets.compare_panel import ComparePanel
 from widgets.nav_table import NavTable
 from widgets.key_bar import KeyBar
@@ -212,7 +212,7 @@ class ModelScreen(Screen):
     @work(thread=True, exclusive=True, group="model-readiness", exit_on_error=False,
           description="evaluate the readiness checklist")
     def load_readiness(self, db_path: Path, settings: Settings, now: int, health: Health | None) -> None:
-        from app import checklist
+        from app.checklist import evaluate as checklist
         from app.store import Store
 
         with Store.open(db_path, create=False) as store:
@@ -461,7 +461,7 @@ class ModelScreen(Screen):
         return None
 
     def action_sign_off(self) -> None:
-        from app.checklist_rules import SIGNOFF_ROLES
+        from app.checklist.rules import SIGNOFF_ROLES
 
         fields = [PromptField("Role", choices=SIGNOFF_ROLES), PromptField("Note", required=False)]
         self.app.push_screen(Prompt(f"Sign off {clean(self.model)}", fields=fields),
@@ -492,7 +492,7 @@ class ModelScreen(Screen):
     @work(thread=True, exclusive=False, group="model-change", exit_on_error=False, description="change the checklist")
     def apply_change(self, db_path: Path, settings: Settings, now: int, health: Health | None, kind: str,
                      area: str | None, text: str | None, note: str | None) -> None:
-        from app import checklist
+        from app.checklist import evaluate as checklist
         from app.store import Store
 
         with Store.open(db_path, create=False) as store:

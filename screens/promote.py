@@ -21,9 +21,9 @@ from widgets.compare_panel import verdict_text
 from widgets.safe_text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.compare_view import CompareView
-    from app.config import Settings
-    from app.rollback import Outcome
+    from app.views.compare import CompareView
+    from app.config.settings import Settings
+    from app.rollback.actions import Outcome
     from app.store import Store
     from screens.confirmed_action import Work
 
@@ -83,7 +83,7 @@ class PromoteScreen(ConfirmedActionScreen):
         reason, override = self.value("reason"), self.value("override") or None
 
         def run(store: "Store", settings: "Settings", started: float) -> "Outcome":
-            from app.promotion import promote
+            from app.rollback.promotion import promote
 
             _, outcome = asyncio.run(promote(store, settings, self.model, self.candidate, reason,
                                              override=override, started=started, verdict=self.view.verdict))
@@ -92,7 +92,7 @@ class PromoteScreen(ConfirmedActionScreen):
         return Text("promoting… (waiting for the read-back)", style="yellow"), run
 
     def refusal(self, error: Exception) -> str | None:
-        from app.config import ConfigError
+        from app.config.settings import ConfigError
 
         # No endpoint to act on: nothing was attempted, which is not an unknown outcome.
         return f"nothing was done: {error}" if isinstance(error, ConfigError) else None

@@ -22,15 +22,15 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Static
 
-from app.metrics_format import metrics_text
+from app.views.metrics_format import metrics_text
 from app.timeutil import age_text, ms_to_iso
 from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from widgets.nav_table import NavTable
 from widgets.safe_text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.config import Settings
-    from app.rollback import Outcome, Plan, Target
+    from app.config.settings import Settings
+    from app.rollback.actions import Outcome, Plan, Target
     from app.store import Store
     from screens.confirmed_action import Work
 
@@ -121,7 +121,7 @@ class RollbackScreen(ConfirmedActionScreen):
     # -- reading the plan --------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="rollback-plan", exit_on_error=False, description="plan the rollback")
     def load_plan(self, db_path: Path, settings: "Settings") -> None:
-        from app.rollback import plan_rollback
+        from app.rollback.actions import plan_rollback
         from app.store import Store
 
         try:
@@ -306,7 +306,7 @@ class RollbackScreen(ConfirmedActionScreen):
         version, reason = target.version, self.value("reason")
 
         def run(store: "Store", settings: "Settings", started: float) -> "Outcome":
-            from app.rollback import rollback
+            from app.rollback.actions import rollback
 
             return asyncio.run(rollback(store, settings, self.model, version, reason, started=started))
 

@@ -19,7 +19,7 @@ from textual.widgets import Static
 from widgets.safe_text import clean, safe_text, truncate
 
 if TYPE_CHECKING:
-    from app.alerts import AlertQuery
+    from app.alerts.rules import AlertQuery
     from app.models import Alert
 
 OWNER_MIN = 10

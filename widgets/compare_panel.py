@@ -27,9 +27,9 @@ from widgets.plot_chart import LineChart, PlotChart
 from widgets.safe_text import safe_text
 
 if TYPE_CHECKING:
-    from app.compare import Comparison, Side
-    from app.compare_view import CompareQuery, CompareView
-    from app.gates import Verdict
+    from app.compare.pairing import Comparison, Side
+    from app.views.compare import CompareQuery, CompareView
+    from app.compare.gates import Verdict
 
 STALE_S = 60.0
 CONFUSION_CLASSES = 8

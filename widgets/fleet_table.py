@@ -16,7 +16,7 @@ COLUMNS = (("name", "Model"), ("version", "Ver"), ("health", "Health"), ("rpm", 
            ("errors", "Err%"), ("drift", "Drift"), ("ready", "Rdy"), ("alerts", "Alrt"))
 
 if TYPE_CHECKING:  # app.fleet (pydantic models) is imported by the worker, off the first paint
-    from app.fleet import FleetRow
+    from app.views.fleet import FleetRow
 
 _HEALTH_STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
 
@@ -61,7 +61,7 @@ def drift_cell(row: FleetRow, width: int) -> tuple[str, str]:
 
 def cells(row: FleetRow, name_width: int, drift_width: int = 10) -> tuple[Text, ...]:
     """How one model looks in the table (words carry the meaning; colour only repeats it)."""
-    from app.fleet import ERROR_RATE_BAD, ERROR_RATE_WARN
+    from app.views.fleet import ERROR_RATE_BAD, ERROR_RATE_WARN
 
     health = row.health.value
     if row.health_age_ms is not None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import httpx
 
-    from app.config import EndpointConfig, ModelConfig
+    from app.config.settings import EndpointConfig, ModelConfig
     from app.endpoints.protocol import EndpointAdapter
 
 _ADAPTERS = {

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from app.config import EndpointConfig
+from app.config.settings import EndpointConfig
 from app.endpoints.prometheus import Counters, Recipe, derive, read_counters
 from app.endpoints.protocol import Capabilities, EndpointError, EndpointMetrics, NotSupported
 from app.models import Health, HealthState

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.config import EndpointConfig
+from app.config.settings import EndpointConfig
 from app.endpoints.base import HttpAdapter, health
 from app.endpoints.protocol import Capabilities, EndpointError, RemoteVersion
 from app.models import Health, HealthState

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from app.config import EndpointConfig
+from app.config.settings import EndpointConfig
 from app.endpoints.base import HttpAdapter, health
 from app.endpoints.prometheus import Recipe
 from app.endpoints.protocol import Capabilities, EndpointError, NotSupported, RemoteVersion

@@ -20,7 +20,7 @@ from app.models import Health, HealthState
 from app.timeutil import now_ms
 
 if TYPE_CHECKING:
-    from app.config import Settings
+    from app.config.settings import Settings
 
 MAX_BACKOFF_S = 60.0
 MAX_CONCURRENT = 48  # endpoints polled at the same moment (3 requests each)

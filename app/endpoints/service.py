@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.config import Settings
+    from app.config.settings import Settings
     from app.endpoints.poller import PollResult
 
 _STOP_CHECK_S = 0.2

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import EndpointConfig, ModelConfig, Settings
+from app.config.settings import EndpointConfig, ModelConfig, Settings
 from app.models import ModelInfo, Stage, Version
 from app.store import Store
 from tests.integration import servers
@@ -35,7 +35,7 @@ def seeded_store_path(store_path: Path) -> Path:
 
 @pytest.fixture
 def demo(seeded_store_path: Path):
-    from app.demo_endpoint import start_demo_endpoint
+    from app.demo.endpoint import start_demo_endpoint
 
     with start_demo_endpoint(seeded_store_path) as handle:
         yield handle

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from app.ingest_parse import fts_text
-from app.search_parse import FieldTerm, JsonTerm, Query, TextTerm, TimeTerm
+from app.ingest.parse import fts_text
+from app.search.language import FieldTerm, JsonTerm, Query, TextTerm, TimeTerm
 from app.store.predictions import PredictionRow
 
 WORDS = ("alpha", "beta", "gamma", "reset", "timeout", "eu-west", "x.y", "ops@corp", "peer")

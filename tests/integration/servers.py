@@ -174,7 +174,7 @@ def spawn(args: list[str], *, log: Path, env: dict[str, str] | None = None, cwd:
 
 _DEMO_CHILD = """
 import sys, time
-from app.demo_endpoint import Behaviour, DemoState, start_demo_endpoint
+from app.demo.endpoint import Behaviour, DemoState, start_demo_endpoint
 state = DemoState.synthetic(["churn"])
 h = start_demo_endpoint(state=state, port=int(sys.argv[1]), behaviour={"churn": Behaviour(delay_s=float(sys.argv[2]))})
 print("ready", flush=True)
@@ -198,7 +198,7 @@ def demo_endpoint_process(tmp: Path, *, delay_s: float = 0.0) -> Iterator[tuple[
 
 _FLEET_CHILD = """
 import json, sys, time
-from app.demo_endpoint import Behaviour, DemoState, start_demo_endpoint
+from app.demo.endpoint import Behaviour, DemoState, start_demo_endpoint
 names, behaviour = json.loads(sys.argv[2]), json.loads(sys.argv[3])
 h = start_demo_endpoint(state=DemoState.synthetic(names), port=int(sys.argv[1]),
                         behaviour={k: Behaviour(**v) for k, v in behaviour.items()})

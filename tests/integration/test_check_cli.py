@@ -12,9 +12,9 @@ from typing import Iterator
 import orjson
 from click.testing import CliRunner
 
-from app.checklist import sign_off, waive
-from app.checklist_areas import READINESS_AREAS
-from app.cli import main
+from app.checklist.evaluate import sign_off, waive
+from app.checklist.areas import READINESS_AREAS
+from app.cli.main import main
 from app.models import FeatureBaseline, ModelInfo, Stage, Version
 from app.store import Store
 from app.store.predictions import PredictionRow

@@ -13,7 +13,7 @@ import pytest
 
 from app.store import SCHEMA_VERSION, Store
 
-CLI = [sys.executable, "-c", "from app.cli import main; main()"]
+CLI = [sys.executable, "-c", "from app.cli.main import main; main()"]
 
 
 def modeldeck(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:

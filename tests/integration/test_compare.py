@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from app import compare_sql
-from app.compare import compare, default_pair, disagreement_search
-from app.config import CompareConfig
+from app.compare import sql as compare_sql
+from app.compare.pairing import compare, default_pair, disagreement_search
+from app.config.settings import CompareConfig
 from app.store import Store
 from app.store.bulk import write_all
 from tests.integration.compare_data import MINUTE, T0, Answer, make_traffic, row, seed_store
@@ -140,14 +140,14 @@ def _leaves(value, path=""):
 def test_windows_beyond_the_stream_limit_give_the_same_comparison_in_sql(classified, monkeypatch):
     """Past STREAM_LIMIT challenger answers the statistics run in SQL over a temp table: the same
     numbers (sums and interpolations may round differently in the last digit)."""
-    import app.compare
+    import app.compare.pairing
 
     store, _ = classified
     config = CompareConfig(score_tolerance=0.1)
     mapped = store.conn.execute("PRAGMA mmap_size").fetchone()[0]
     streamed = compare(store.conn, "m", "v1", "v2", *WINDOW, config=config, buckets=10)
     assert store.conn.execute("PRAGMA mmap_size").fetchone()[0] == mapped  # read mapped, then restored
-    monkeypatch.setattr(app.compare, "STREAM_LIMIT", 0)
+    monkeypatch.setattr(app.compare.pairing, "STREAM_LIMIT", 0)
     in_sql = compare(store.conn, "m", "v1", "v2", *WINDOW, config=config, buckets=10)
     got, expected = dict(_leaves(in_sql.model_dump())), dict(_leaves(streamed.model_dump()))
     assert got.keys() == expected.keys() and len(in_sql.confusion) == 4 and in_sql.labels > 0
@@ -263,7 +263,7 @@ def test_exact_percentiles_with_ties_and_through_the_sorting_fallback(store: Sto
 
 
 def test_default_pair_and_disagreement_query_lists_exactly_the_disagreements(classified):
-    from app.search import Searcher
+    from app.search.searcher import Searcher
 
     store, pairs = classified
     assert default_pair(store, "m") == ("v1", "v2")
@@ -280,7 +280,7 @@ def test_default_pair_and_disagreement_query_lists_exactly_the_disagreements(cla
 
 
 def test_disagreement_query_follows_a_context_key(store: Store):
-    from app.search import Searcher
+    from app.search.searcher import Searcher
 
     rows = [row("m", "v1", "live-1", Answer(T0, "x", 0.7, None, 10.0, False)),
             row("m", "v1", "live-2", Answer(T0 + 1, "x", 0.7, None, 10.0, False)),
@@ -305,7 +305,7 @@ def test_confusion_matrix_small_and_large_class_sets(store: Store, classes):
 
 
 def test_differs_term_parses_and_points_at_mistakes():
-    from app.search_parse import PairTerm, SearchError, parse
+    from app.search.language import PairTerm, SearchError, parse
 
     assert parse("differs:v2.3.1").terms == (PairTerm("v2.3.1"),)
     assert parse('-differs:"v 1@shadow_of"').terms == (PairTerm("v 1", "shadow_of", negated=True),)

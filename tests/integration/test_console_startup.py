@@ -12,7 +12,7 @@ from pathlib import Path
 from app.store import Store
 from tests.terminal import run_in_pty
 
-CONSOLE = [sys.executable, "-c", "from app.cli import main; main()"]
+CONSOLE = [sys.executable, "-c", "from app.cli.main import main; main()"]
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 CONTROL_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 

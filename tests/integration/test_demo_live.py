@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.demo import build_demo_store
-from app.demo_catalogue import MODELS
-from app.demo_endpoint import start_demo_endpoint
-from app.demo_live import LiveTraffic
+from app.demo.build import build_demo_store
+from app.demo.catalogue import MODELS
+from app.demo.endpoint import start_demo_endpoint
+from app.demo.live import LiveTraffic
 from app.store import Store, StoreError
 from app.timeutil import now_ms
 

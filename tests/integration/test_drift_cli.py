@@ -10,7 +10,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
+from app.cli.main import main
 from app.store import Store
 from app.timeutil import now_ms
 from tests.integration.test_drift_windows import rows_for

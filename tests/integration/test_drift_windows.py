@@ -8,8 +8,8 @@ import numpy as np
 import orjson
 import pytest
 
-from app.baseline import compute_baseline
-from app.drift_windows import HOUR_MS, SETTLE_MS, pending_windows, stored_points, update
+from app.drift.baselines import compute_baseline
+from app.drift.windows import HOUR_MS, SETTLE_MS, pending_windows, stored_points, update
 from app.store import Store
 from app.store.predictions import PredictionRow
 
@@ -182,7 +182,7 @@ def test_a_bounded_pass_computes_the_newest_windows_first(store, rng):
 
 
 def test_prediction_distribution_per_window(store, rng):
-    from app.drift_windows import prediction_windows
+    from app.drift.windows import prediction_windows
 
     traffic(store, "fraud", "v1", 0, rng, n=1000)
     traffic(store, "fraud", "v1", 1, rng, n=1000, shift=50)
@@ -197,7 +197,7 @@ def test_prediction_distribution_per_window(store, rng):
 
 
 def test_class_predictions_give_shares_per_window(store):
-    from app.drift_windows import prediction_windows
+    from app.drift.windows import prediction_windows
 
     rows = rows_for("router", "r1", DAY0, [1.0] * 4, ["x"] * 4, "c")
     labels = ['"billing"', '"billing"', '"tech"', '"billing"']
@@ -207,8 +207,8 @@ def test_class_predictions_give_shares_per_window(store):
 
 
 def test_the_console_monitor_computes_windows_and_fires_rules(store_path, rng):
-    from app.config import Settings
-    from app.drift_monitor import monitor_once
+    from app.config.settings import Settings
+    from app.alerts.monitor import monitor_once
 
     with Store.open(store_path) as setup:
         put_baseline(setup, "fraud", "v1", rng)
@@ -230,12 +230,12 @@ def test_a_backfill_ingested_while_drift_runs_leaves_no_window_partial(store_pat
     """Yesterday's logs are ingested file by file while drift passes run: every window is closed by the
     clock already, so a pass can catch one half-written. The ingest makes such a window pending again and
     the pass that raced it does not store it: in the end each window counts all of its rows."""
-    import app.ingest
-    from app.ingest import ingest
+    import app.ingest.run
+    from app.ingest.run import ingest
 
-    monkeypatch.setattr(app.ingest, "BATCH_ROWS", 1)  # commit after every file
+    monkeypatch.setattr(app.ingest.run, "BATCH_ROWS", 1)  # commit after every file
     # Incremental mode (commits as it goes) rather than one bulk transaction, which no reader could race.
-    monkeypatch.setattr(app.ingest._Run, "_bulk_pays_off", lambda self, paths: False)
+    monkeypatch.setattr(app.ingest.run._Run, "_bulk_pays_off", lambda self, paths: False)
     with Store.open(store_path) as setup:
         put_baseline(setup, "fraud", "v1", rng)
     hours, halves, per_file = 6, 2, 150

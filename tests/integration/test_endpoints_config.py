@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, load_settings
+from app.config.settings import ConfigError, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "modeldeck.example.toml"
 

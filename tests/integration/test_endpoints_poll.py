@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from app.config import EndpointConfig
-from app.demo_endpoint import Behaviour
+from app.config.settings import EndpointConfig
+from app.demo.endpoint import Behaviour
 from app.endpoints import make_adapter
 from app.endpoints.poller import Poller
 from app.models import HealthState

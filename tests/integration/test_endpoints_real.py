@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from app.config import EndpointConfig
+from app.config.settings import EndpointConfig
 from app.endpoints import make_adapter
 from app.endpoints.poller import Poller
 from app.models import HealthState

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.checklist import waive
-from app.checklist_areas import READINESS_AREAS
-from app.cli import main
-from app.config import ConfigError, GateConfig, ModelConfig, Settings
-from app.gates import evaluate
-from app.promotion import promote
+from app.checklist.evaluate import waive
+from app.checklist.areas import READINESS_AREAS
+from app.cli.main import main
+from app.config.settings import ConfigError, GateConfig, ModelConfig, Settings
+from app.compare.gates import evaluate
+from app.rollback.promotion import promote
 from app.store import Store
 from tests.integration.compare_data import MINUTE, T0, make_traffic, seed_store
 
@@ -150,14 +150,14 @@ def test_gate_cli_exit_codes_for_ci(traffic_path: Path, tmp_path: Path):
 
 @pytest.fixture
 def endpoint(traffic_path: Path):
-    from app.demo_endpoint import start_demo_endpoint
+    from app.demo.endpoint import start_demo_endpoint
 
     with start_demo_endpoint(traffic_path) as handle:
         yield handle
 
 
 def _promotable(endpoint, **gates) -> Settings:
-    from app.config import EndpointConfig
+    from app.config.settings import EndpointConfig
 
     return Settings(models={"m": ModelConfig(
         endpoint=EndpointConfig(kind="http", url=endpoint.model_url("m")),

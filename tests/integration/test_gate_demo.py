@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ModelConfig, Settings
-from app.demo import build_demo_store
-from app.demo_gates import DEMO_GATES_FILE, with_demo_gates
-from app.gates import evaluate
+from app.config.settings import ModelConfig, Settings
+from app.demo.build import build_demo_store
+from app.demo.gates import DEMO_GATES_FILE, with_demo_gates
+from app.compare.gates import evaluate
 from app.store import Store
 
 NOW_MS = 1_796_000_000_000

@@ -17,11 +17,11 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from app.cli import main
-from app.ingest import ingest
+from app.cli.main import main
+from app.ingest.run import ingest
 from app.store import Store
 
-CLI = [sys.executable, "-c", "from app.cli import main; main()"]
+CLI = [sys.executable, "-c", "from app.cli.main import main; main()"]
 
 
 def record(i: int, **fields: object) -> dict:
@@ -297,7 +297,7 @@ def test_a_load_killed_midway_leaves_the_store_as_it_was_with_its_indexes(tmp_pa
 
 
 def test_features_declared_for_search_are_indexed_by_the_ingest_that_loads_them(tmp_path: Path, store_path: Path):
-    from app.search_sql import feature_column
+    from app.search.sql import feature_column
 
     config = tmp_path / "modeldeck.toml"
     config.write_text('[search]\nindexed_features = ["amount"]\n')

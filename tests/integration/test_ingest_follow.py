@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-CLI = [sys.executable, "-c", "from app.cli import main; main()"]
+CLI = [sys.executable, "-c", "from app.cli.main import main; main()"]
 
 
 def record(i: int) -> bytes:

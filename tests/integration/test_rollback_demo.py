@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from app.config import ConfigError, EndpointConfig, ModelConfig
-from app.demo_endpoint import Behaviour
+from app.config.settings import ConfigError, EndpointConfig, ModelConfig
+from app.demo.endpoint import Behaviour
 from app.models import HealthState, Stage
-from app.rollback import disable, plan_rollback, rollback
+from app.rollback.actions import disable, plan_rollback, rollback
 from app.store import Store
 from tests.integration.conftest import http_settings
 
@@ -124,7 +124,7 @@ async def test_a_model_without_an_endpoint_is_a_config_error(seeded_store_path, 
 
 
 async def test_bearer_token_is_sent_from_the_env_and_never_stored(seeded_store_path, monkeypatch, tmp_path):
-    from app.demo_endpoint import start_demo_endpoint
+    from app.demo.endpoint import start_demo_endpoint
 
     secret = "s3cr3t-token-value"
     with start_demo_endpoint(seeded_store_path, token=secret) as handle:

@@ -8,9 +8,9 @@ import asyncio
 import httpx
 import pytest
 
-from app.config import EndpointConfig, ModelConfig, Settings
+from app.config.settings import EndpointConfig, ModelConfig, Settings
 from app.models import ModelInfo, Stage, Version
-from app.rollback import disable, rollback
+from app.rollback.actions import disable, rollback
 from app.store import Store
 
 

@@ -10,11 +10,11 @@ import asyncio
 import httpx
 import pytest
 
-from app.config import EndpointConfig, ModelConfig, Settings
+from app.config.settings import EndpointConfig, ModelConfig, Settings
 from app.endpoints import make_adapter
 from app.endpoints.poller import Poller
 from app.models import HealthState, ModelInfo, Stage, Version
-from app.rollback import disable, rollback
+from app.rollback.actions import disable, rollback
 from app.store import Store
 
 pytestmark = pytest.mark.torchserve

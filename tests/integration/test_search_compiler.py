@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.search import Cursor, Searcher, parse
-from app.search_parse import SearchError
-from app.search_sql import compile_query, ensure_feature_indexes, feature_column, generated_columns, select_sql
+from app.search.searcher import Cursor, Searcher, parse
+from app.search.language import SearchError
+from app.search.sql import compile_query, ensure_feature_indexes, feature_column, generated_columns, select_sql
 from app.store import Store
 from app.store.bulk import write_all
 from app.timeutil import ms_to_iso

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from app.export import export_file, format_for, write_rows
-from app.search import Searcher
+from app.search.export import export_file, format_for, write_rows
+from app.search.searcher import Searcher
 from app.store import Store
 from app.store.bulk import write_all
 from app.store.predictions import COLUMNS, record_from_row

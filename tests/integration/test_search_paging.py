@@ -6,7 +6,7 @@ import queue
 import threading
 from pathlib import Path
 
-from app.search import Cursor, Searcher
+from app.search.searcher import Cursor, Searcher
 from app.store import Store
 from app.store.bulk import write_all
 from tests.integration.search_support import BASE_MS, SPAN_MS, random_records, to_row

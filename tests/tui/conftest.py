@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Settings, UIConfig
+from app.config.settings import Settings, UIConfig
 from app.store import Store
-from app.tui import ModeldeckApp
+from app.console.app import ModeldeckApp
 # The seeded store and the demo endpoint on 127.0.0.1 of the endpoint tests, shared (not copied) here.
 from tests.integration.conftest import demo, seeded_store_path  # noqa: F401
 from tests.tui.fixed_store import FIXED_NOW, build_fixed_store

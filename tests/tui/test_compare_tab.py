@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, Input, Static, TabbedContent
 
-from app.compare import compare
-from app.config import CompareConfig, EndpointConfig, GateConfig, ModelConfig, Settings, UIConfig
+from app.compare.pairing import compare
+from app.config.settings import CompareConfig, EndpointConfig, GateConfig, ModelConfig, Settings, UIConfig
 from app.store import Store
-from app.tui import ModeldeckApp
+from app.console.app import ModeldeckApp
 from screens.model import ModelScreen
 from tests.integration.compare_data import MINUTE, T0, make_traffic, seed_store
 from widgets.compare_panel import ComparePanel
@@ -29,7 +29,7 @@ def traffic_db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def endpoint(traffic_db: Path):
-    from app.demo_endpoint import start_demo_endpoint
+    from app.demo.endpoint import start_demo_endpoint
 
     with start_demo_endpoint(traffic_db) as handle:
         yield handle

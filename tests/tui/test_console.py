@@ -11,9 +11,9 @@ from rich.console import Console
 from textual.widgets import Input, Markdown, TabbedContent
 from textual.worker import WorkerFailed
 
-from app.cli import main
-from app.config import load_settings
-from app.tui import ModeldeckApp
+from app.cli.main import main
+from app.config.settings import load_settings
+from app.console.app import ModeldeckApp
 from app.models import Alert, Health, HealthState, ModelInfo
 from app.store import Store
 from screens.fleet import FleetScreen
@@ -214,7 +214,7 @@ async def test_sign_off_and_waive_are_audited_and_shown_in_activity(fixed_db: Pa
 
 async def test_reopen_puts_a_waived_area_back_under_its_automatic_check(fixed_db: Path) -> None:
     with Store.open(fixed_db) as store:
-        from app.checklist import waive
+        from app.checklist.evaluate import waive
 
         waive(store, "fraud-scorer", "monitoring", "alerts come from the old system", actor="ana@bastion")
     app = make_app(fixed_db)
@@ -281,7 +281,7 @@ async def test_palette_switches_the_store(fixed_db: Path, tmp_path: Path) -> Non
 
 
 async def test_registered_palette_commands_run_with_the_app(fixed_db: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from screens import registry
+    from app.console import routes as registry
 
     # The hook other parts use: one AppCommand naming "module:function(app)".
     monkeypatch.setattr(registry, "APP_COMMANDS", (

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.settings_source import SettingsSource
+from app.config.source import SettingsSource
 from app.store import SCHEMA_VERSION, Store
-from app.tui import ModeldeckApp
+from app.console.app import ModeldeckApp
 from tests.tui.fixed_store import FIXED_NOW
 from tests.tui.conftest import until
 from widgets.fleet_table import FleetTable

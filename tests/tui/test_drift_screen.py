@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.baseline import compute_baseline
+from app.drift.baselines import compute_baseline
 from app.models import ModelInfo, Stage, Version
 from app.store import Store
 from screens.drift import DriftScreen
@@ -177,8 +177,8 @@ async def test_charts_coalesce_updates_to_one_draw_a_second_on_the_main_thread(m
 
 
 async def test_the_console_computes_windows_and_fires_alerts_in_the_background(drift_db: Path) -> None:
-    from app.config import Settings, UIConfig
-    from app.tui import ModeldeckApp
+    from app.config.settings import Settings, UIConfig
+    from app.console.app import ModeldeckApp
 
     settings = Settings(ui=UIConfig(refresh_s=0.2), models={"fraud": {"alerts": [
         {"metric": "feature_drift:amount", "severity": "critical"}]}})
@@ -252,8 +252,8 @@ def _few_rows_db(path: Path) -> Path:
 
 async def _open_drift(db: Path, min_rows: int | None) -> tuple:  # type: ignore[type-arg]
     """The drift screen's title, status, state and n cells, then the alerts firing after it looked."""
-    from app.config import Settings, UIConfig
-    from app.tui import ModeldeckApp
+    from app.config.settings import Settings, UIConfig
+    from app.console.app import ModeldeckApp
 
     model: dict = {"alerts": [{"metric": "feature_drift:amount", "severity": "critical"}]}
     if min_rows is not None:

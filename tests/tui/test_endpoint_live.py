@@ -9,12 +9,12 @@ import time
 
 from textual.widgets import Static
 
-from app.config import EndpointConfig, ModelConfig, Settings, UIConfig
+from app.config.settings import EndpointConfig, ModelConfig, Settings, UIConfig
 from app.endpoints.service import EndpointMonitor
-from app.fleet import fleet_rows
+from app.views.fleet import fleet_rows
 from app.models import HealthState
 from app.store import Store
-from app.tui import ModeldeckApp
+from app.console.app import ModeldeckApp
 from tests.integration import servers
 from tests.integration.conftest import http_settings
 from tests.tui.conftest import until

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.config import EndpointConfig, ModelConfig, Settings
-from app.fleet import FleetRow, fleet_rows
+from app.config.settings import EndpointConfig, ModelConfig, Settings
+from app.views.fleet import FleetRow, fleet_rows
 from app.models import Alert, Health, HealthState
 from app.store import Store
 from tests.tui.fixed_store import EVIL, EVIL_MODEL, FIXED_NOW, HOUR
@@ -72,8 +72,8 @@ def test_truncate_counts_terminal_cells() -> None:
 
 
 def test_worst_drift_compares_p_values_and_distances_by_how_far_past_their_threshold() -> None:
-    from app.drift import CHI_SQUARED, KS, WASSERSTEIN
-    from app.fleet import _worst_drift
+    from app.drift.stats import CHI_SQUARED, KS, WASSERSTEIN
+    from app.views.fleet import _worst_drift
     from app.models import DriftPoint
 
     def point(feature: str, method: str, value: float, threshold: float, drifted: bool) -> DriftPoint:
@@ -123,7 +123,7 @@ def test_a_live_sample_of_a_handful_of_requests_keeps_the_logs_figures_and_the_o
     the fleet) until the endpoint's window holds MIN_LIVE_REQUESTS requests."""
     from app.endpoints.poller import PollResult
     from app.endpoints.protocol import EndpointMetrics
-    from app.fleet import MIN_LIVE_REQUESTS
+    from app.views.fleet import MIN_LIVE_REQUESTS
     from widgets.fleet_table import cells
 
     def poll(requests: float, error_rate: float) -> dict:

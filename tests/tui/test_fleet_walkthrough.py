@@ -8,8 +8,8 @@ from pathlib import Path
 
 from textual.widgets import Static
 
-from app.config import UIConfig
-from app.tui import ModeldeckApp
+from app.config.settings import UIConfig
+from app.console.app import ModeldeckApp
 from screens.disable import DisableScreen
 from tests.integration.conftest import http_settings
 from tests.tui.conftest import make_app, settle

@@ -9,8 +9,8 @@ import orjson
 import pytest
 from textual.widgets import Input
 
-from app.search import Searcher
-from app.search_parse import parse
+from app.search.searcher import Searcher
+from app.search.language import parse
 from app.store import Store
 from app.store.bulk import write_all
 from app.store.predictions import record_from_row
@@ -53,8 +53,8 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
 
 
 def make_app(db: Path):  # type: ignore[no-untyped-def]
-    from app.config import Settings, UIConfig
-    from app.tui import ModeldeckApp
+    from app.config.settings import Settings, UIConfig
+    from app.console.app import ModeldeckApp
 
     return ModeldeckApp(db, Settings(ui=UIConfig(refresh_s=600)), clock=lambda: NOW)
 
@@ -382,7 +382,7 @@ async def test_pages_of_a_query_share_one_store_and_searcher_until_the_screen_cl
 
 
 async def test_key_bar_says_enter_opens_the_record_and_help_explains_the_query_language(logs_db: Path) -> None:
-    from app import search_parse
+    from app.search import language as search_parse
     from screens.help import HelpScreen
 
     app = make_app(logs_db)

@@ -75,7 +75,7 @@ async def test_overview_metrics_fit_at_80_columns_in_the_short_form(fixed_db: Pa
 def test_the_rollback_modal_and_the_model_screen_share_one_metrics_formatter() -> None:
     import screens.model
     import screens.rollback
-    from app.metrics_format import metrics_text
+    from app.views.metrics_format import metrics_text
 
     assert screens.model.metrics_text is metrics_text and screens.rollback.metrics_text is metrics_text
 
@@ -83,8 +83,8 @@ def test_the_rollback_modal_and_the_model_screen_share_one_metrics_formatter() -
 async def test_header_says_disabled_once_the_endpoint_is_disabled(demo_db: Path, demo) -> None:
     from textual.widgets import Input
 
-    from app.config import EndpointConfig, ModelConfig, UIConfig
-    from app.tui import ModeldeckApp
+    from app.config.settings import EndpointConfig, ModelConfig, UIConfig
+    from app.console.app import ModeldeckApp
     from tests.integration.conftest import http_settings
     from tests.tui.test_disable_modal import _open as open_disable
     from tests.tui.conftest import until

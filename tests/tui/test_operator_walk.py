@@ -52,8 +52,8 @@ async def test_disable_modal_says_what_is_missing_and_enter_never_lands_on_cance
     did that already) and the line under the name says what is still missing."""
     from textual.widgets import Button, Input, Static
 
-    from app.config import UIConfig
-    from app.tui import ModeldeckApp
+    from app.config.settings import UIConfig
+    from app.console.app import ModeldeckApp
     from screens.disable import DisableScreen
     from tests.integration.conftest import http_settings
     from tests.tui.test_disable_modal import _open
@@ -91,7 +91,7 @@ def test_a_version_rolled_back_to_again_is_no_longer_marked_rolled_back(tmp_path
     """credit-limit: v3.2.0 was fled on 11-28, an operator went back to it today and it served; the
     rollback modal still called it "rolled back" (in red, "a rollback moved traffic away from it on
     11-28"). The mark belongs to the version fled last, until traffic returns to it."""
-    from app.rollback_history import serving_history
+    from app.rollback.history import serving_history
     from app.store import Store
 
     with Store.open(tmp_path / "s.db") as store:

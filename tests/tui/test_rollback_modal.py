@@ -6,9 +6,9 @@ from pathlib import Path
 
 from textual.widgets import Button, Input, Static
 
-from app.config import Settings, UIConfig
+from app.config.settings import Settings, UIConfig
 from app.store import Store
-from app.tui import ModeldeckApp
+from app.console.app import ModeldeckApp
 from screens.rollback import RollbackScreen
 from tests.integration.conftest import http_settings
 from tests.tui.conftest import audit_outcomes, open_from_model, until

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.alerts import AlertError, acknowledge, evaluate, evaluate_model, unowned_rules
-from app.config import AlertRule, Settings
+from app.alerts.rules import AlertError, acknowledge, evaluate, evaluate_model, unowned_rules
+from app.config.settings import AlertRule, Settings
 from app.models import DriftPoint
 from app.store.predictions import PredictionRow
 

@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from app.checklist import ChecklistError, UnknownModel, evaluate, mark_passed, readiness_score, reopen, sign_off, waive
-from app.checklist_areas import READINESS_AREAS
-from app.config import Settings
+from app.checklist.evaluate import ChecklistError, UnknownModel, evaluate, mark_passed, readiness_score, reopen, sign_off, waive
+from app.checklist.areas import READINESS_AREAS
+from app.config.settings import Settings
 from app.models import CheckStatus, FeatureBaseline, Health, HealthState, ModelInfo, Stage, Version
 from app.store import Store
 from app.store.predictions import PredictionRow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.model_card import REQUIRED_SECTIONS, card_markdown, classify_heading, parse_card
+from app.checklist.model_card import REQUIRED_SECTIONS, card_markdown, classify_heading, parse_card
 
 
 @pytest.mark.parametrize(("heading", "section"), [

@@ -8,8 +8,8 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from app.checklist import evaluate, sign_off, waive
-from app.checklist_report import (format_check_table, gather_report, md_fence, md_inline, render_markdown,
+from app.checklist.evaluate import evaluate, sign_off, waive
+from app.checklist.report import (format_check_table, gather_report, md_fence, md_inline, render_markdown,
                                   terminal_text)
 from app.models import CheckItem, CheckStatus, ModelInfo, Stage, Version
 from app.store import Store
@@ -54,7 +54,7 @@ def test_terminal_text_shows_escape_sequences_instead_of_running_them():
 
 
 def render_markdown_for_item(evidence: str) -> str:
-    from app.checklist_report import ReportData
+    from app.checklist.report import ReportData
 
     info = ModelInfo(name="fraud")
     items = [CheckItem(model="fraud", area="model_card", status=CheckStatus.failed, evidence=evidence, auto=True)]

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from app import drift
-from app.drift import Sample
+from app.drift import stats as drift
+from app.drift.stats import Sample
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_missing_and_infinite_values_are_dropped():
 
 
 def test_category_keys_are_spelled_as_baselines_store_them():
-    from app.baseline import compute_baseline
+    from app.drift.baselines import compute_baseline
 
     stored = compute_baseline([True, 2, 1.5, "x"], model="m", version="1", feature="f", kind="categorical")
     assert set(stored.categories) == {drift.category_key(v) for v in (True, 2, 1.5, "x")}
@@ -207,7 +207,7 @@ def test_dataset_drift_does_not_count_the_prediction():
 
 
 def test_format_stat_never_reads_as_a_bigger_number_when_cut() -> None:
-    from app.drift import format_stat
+    from app.drift.stats import format_stat
 
     assert format_stat(7.5e-4) == "<0.001"  # was "7.5e-04", cut to "7.5e-0" in a 6-cell column
     assert format_stat(7.5e-4, 4) == "0.0008" and format_stat(3e-9, 4) == "<0.0001"

@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from app.ingest import prediction_schema_text
-from app.ingest_parse import MAX_RAW_CHARS, fts_text, parse_block, parse_line
+from app.ingest.run import prediction_schema_text
+from app.ingest.parse import MAX_RAW_CHARS, fts_text, parse_block, parse_line
 from app.store.predictions import PredictionRow
 
 GOOD = {"ts": "2026-11-24T12:00:00.250+02:00", "model": "fraud", "version": "v3", "request_id": "req-1"}

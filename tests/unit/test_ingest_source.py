@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.ingest_source import FollowedFile, SourceError, read_file
+from app.ingest.source import FollowedFile, SourceError, read_file
 from app.store.offsets import IngestOffset
 
 

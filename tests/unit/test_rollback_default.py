@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from app.rollback_history import choose_default
+from app.rollback.history import choose_default
 
 HOUR = 3_600_000
 

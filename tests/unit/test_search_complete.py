@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.search import Page
-from app.search_complete import complete, quote_value
-from app.search_parse import FieldTerm, parse
-from app.search_window import ResultWindow
+from app.search.searcher import Page
+from app.search.complete import complete, quote_value
+from app.search.language import FieldTerm, parse
+from app.views.search_window import ResultWindow
 
 MODELS = ["churn-predictor", "fraud-scorer", "fraud v2"]
 

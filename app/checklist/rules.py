@@ -1,0 +1,427 @@
+"""The automatic readiness checks: one rule per area, each turning store and config facts into a finding.
+
+A rule returns ``pass`` when the facts show the area is ready, ``fail`` when they show it is not
+(a hard failure: it overrides a manual pass), and ``pending`` when a fact the rule needs is not
+there yet (no health check has run, no predictions logged for the version yet, sign-offs awaited).
+Evidence is one short sentence with the measured figures, built from trusted words plus untrusted
+names (features, card headings) that are cleaned and shortened first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+
+from app.models import CheckStatus, Health, HealthState, ModelInfo, Version
+from app.checklist.model_card import REQUIRED_SECTIONS, parse_card
+from app.timeutil import age_text, ms_to_iso
+
+HOUR_MS = 3_600_000
+# Features: compare the newest predictions of the active version with its baseline. The inner
+# LIMIT bounds the rows read on the (model, ts) index when the version serves a small share.
+FEATURE_SAMPLE = 500
+FEATURE_SCAN = 5_000
+# Logging: at least this share of last hour's predictions must carry features.
+LOGGING_MIN_FEATURE_SHARE = 0.95
+# Serving: a health result older than this is not evidence of anything.
+HEALTH_MAX_AGE_MS = 10 * 60_000
+SIGNOFF_ROLES = ("engineering", "product", "data", "legal")
+PREDICTION_BASELINE = "__prediction__"
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: CheckStatus
+    evidence: str
+
+
+def passed(evidence: str) -> Finding:
+    return Finding(CheckStatus.passed, evidence)
+
+
+def failed(evidence: str) -> Finding:
+    return Finding(CheckStatus.failed, evidence)
+
+
+def pending(evidence: str) -> Finding:
+    return Finding(CheckStatus.pending, evidence)
+
+
+def clean_name(text: Any, limit: int = 40) -> str:
+    """An untrusted name made safe to embed in evidence: no control or bidi characters, bounded length."""
+    cleaned = _UNSAFE.sub("?", str(text))
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def name_list(names: list[str], limit: int = 5) -> str:
+    shown = [clean_name(n) for n in names[:limit]]
+    more = len(names) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def display_url(url: str) -> str:
+    """An endpoint URL as evidence may show it: without any user:password@ part, cleaned."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        url = urlunsplit(parts._replace(netloc=netloc))
+    return clean_name(url, 80)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+@dataclass
+class CheckContext:
+    """Everything the rules look at, fetched lazily so a rule only pays for the facts it uses."""
+
+    store: Any  # app.store.Store
+    info: ModelInfo
+    version: Version | None  # the active version
+    versions: list[Version]
+    settings: Any = None  # app.config.Settings | None
+    now: int = 0
+    health: Health | None = None
+
+    @property
+    def model(self) -> str:
+        return self.info.name
+
+    @property
+    def model_config(self) -> Any:  # app.config.ModelConfig | None
+        models = getattr(self.settings, "models", None) or {}
+        return models.get(self.model)
+
+    @property
+    def owner(self) -> str | None:
+        config_owner = getattr(self.model_config, "owner", None)
+        return self.info.owner or config_owner
+
+    @cached_property
+    def baselines(self) -> list[str]:
+        """Features (and ``__prediction__``) with a stored baseline for the active version."""
+        if self.version is None:
+            return []
+        rows = self.store.baselines.for_version(self.model, self.version.version, with_sample=False)
+        return [b.feature for b in rows]
+
+    @property
+    def baseline_features(self) -> list[str]:
+        return [f for f in self.baselines if f != PREDICTION_BASELINE]
+
+    @property
+    def has_baseline(self) -> bool:
+        return bool(self.baselines)
+
+
+def _need_version(ctx: CheckContext) -> Finding | None:
+    if ctx.version is None:
+        return failed(f"{clean_name(ctx.model)} has no active (champion) version")
+    return None
+
+
+def check_model_card(ctx: CheckContext) -> Finding:
+    if (missing := _need_version(ctx)) is not None:
+        return missing
+    v = clean_name(ctx.version.version)
+    if not ctx.version.card:
+        return failed(f"{v} has no model card")
+    card = parse_card(ctx.version.card)
+    total = len(REQUIRED_SECTIONS)
+    if card.complete:
+        return passed(f"{v}'s card has all {total} required sections")
+    titles = [REQUIRED_SECTIONS[sid].lower() for sid in card.missing]
+    empty = [REQUIRED_SECTIONS[sid].lower() for sid in card.empty]
+    text = f"{v}'s card is missing {', '.join(titles)} ({len(card.present)} of {total} present"
+    if empty:
+        text += f"; empty: {', '.join(empty)}"
+    return failed(text + ")")
+
+
+def _flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _metric_words(key: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", key.lower()) if w]
+
+
+QUALITY_WORDS = {"accuracy", "acc", "auc", "auroc", "roc", "f1", "mae", "rmse"}
+THROUGHPUT_WORDS = {"throughput", "rps", "qps", "tps"}
+
+
+def benchmark_kind(key: str) -> str | None:
+    """Which required benchmark a metric key records: quality, p95 latency or throughput."""
+    words = _metric_words(key)
+    if any(w in THROUGHPUT_WORDS or w.startswith("throughput") for w in words):
+        return "throughput"
+    if any(w == "p95" or w.startswith("p95") for w in words) or ("latency" in words and "95" in words):
+        return "p95 latency"
+    if any(w in QUALITY_WORDS or w.startswith("f1") for w in words):
+        return "quality"
+    return None
+
+
+def check_benchmarks(ctx: CheckContext) -> Finding:
+    if (missing := _need_version(ctx)) is not None:
+        return missing
+    v = clean_name(ctx.version.version)
+    found: dict[str, str] = {}
+    for key, value in _flatten(ctx.version.metrics or {}).items():
+        number = _number(value)
+        kind = benchmark_kind(key)
+        if number is not None and kind is not None and kind not in found:
+            found[kind] = f"{clean_name(key)} {_figure(number)}"
+    wanted = ("quality", "p95 latency", "throughput")
+    absent = [k for k in wanted if k not in found]
+    recorded = ", ".join(found[k] for k in wanted if k in found)
+    if not absent:
+        return passed(f"{v}: {recorded}")
+    label = {"quality": "a quality metric (accuracy/auc/f1 or mae/rmse)"}
+    text = f"{v} has no {', no '.join(label.get(k, k) for k in absent)} recorded"
+    return failed(text + (f" (has {recorded})" if recorded else ""))
+
+
+def check_serving(ctx: CheckContext) -> Finding:
+    endpoint = getattr(ctx.model_config, "endpoint", None)
+    if endpoint is None:
+        return failed(f"no endpoint configured (models.{clean_name(ctx.model)}.endpoint)")
+    where = f"{endpoint.kind} endpoint {display_url(endpoint.url)}"
+    health = ctx.health
+    if health is None or health.checked_at is None:
+        return pending(f"{where} configured, health not checked yet")
+    age = ctx.now - health.checked_at
+    if age > HEALTH_MAX_AGE_MS:
+        return pending(f"{where}: last health check {age_text(age)} ago is too old to count")
+    reason = f" ({clean_name(health.reason, 80)})" if health.reason else ""
+    checked = f"checked {age_text(age)} ago"
+    if health.state is HealthState.up:
+        return passed(f"{where} answers its health check: up, {checked}")
+    if health.state is HealthState.unknown:
+        return pending(f"{where}: health unknown{reason}, {checked}")
+    return failed(f"{where} health check: {health.state.value}{reason}, {checked}")
+
+
+def _recent_feature_rows(ctx: CheckContext) -> list[str | None]:
+    rows = ctx.store.conn.execute(
+        "SELECT features FROM (SELECT version, features FROM predictions WHERE model = ? "
+        "ORDER BY ts DESC LIMIT ?) WHERE version = ? LIMIT ?",
+        (ctx.model, FEATURE_SCAN, ctx.version.version, FEATURE_SAMPLE),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _feature_names(text: str | None) -> set[str] | None:
+    if not text:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return set(value) if isinstance(value, dict) and value else None
+
+
+def check_features(ctx: CheckContext) -> Finding:
+    if (missing := _need_version(ctx)) is not None:
+        return missing
+    v = clean_name(ctx.version.version)
+    expected = set(ctx.baseline_features)
+    if not expected:
+        return pending(f"no feature baseline for {v} to compare the logs with")
+    rows = _recent_feature_rows(ctx)
+    if not rows:
+        return pending(f"no recent predictions of {v} logged to compare with its baseline")
+    seen: dict[str, int] = {}
+    with_features = 0
+    for text in rows:
+        names = _feature_names(text)
+        if names is None:
+            continue
+        with_features += 1
+        for name in names:
+            seen[name] = seen.get(name, 0) + 1
+    sample = f"last {len(rows)} predictions of {v} vs its baseline of {len(expected)} features"
+    if not with_features:
+        return failed(f"none of the {sample} carry features")
+    absent = sorted(expected - seen.keys())
+    unexpected = sorted(seen.keys() - expected)
+    if absent or unexpected:
+        parts = []
+        if absent:
+            parts.append(f"missing from logs: {name_list(absent)}")
+        if unexpected:
+            parts.append(f"not in baseline: {name_list(unexpected)}")
+        return failed(f"{'; '.join(parts)} ({sample})")
+    partial = sorted(n for n in expected if seen[n] < with_features)
+    note = f"; sometimes absent: {name_list(partial)}" if partial else ""
+    return passed(f"{sample}: all {len(expected)} match{note}")
+
+
+def alert_rules(ctx: CheckContext) -> list[Any]:
+    """Alert rules for this model from config, wherever they live once the alerts issue lands:
+    ``models.<m>.alerts`` or a top-level ``alerts`` list whose rules name a model."""
+    rules = list(getattr(ctx.model_config, "alerts", None) or [])
+    for rule in getattr(ctx.settings, "alerts", None) or []:
+        if _rule_field(rule, "model") in (ctx.model, None, "*"):
+            rules.append(rule)
+    return rules
+
+
+def _rule_field(rule: Any, name: str) -> Any:
+    return rule.get(name) if isinstance(rule, dict) else getattr(rule, name, None)
+
+
+def _rule_name(rule: Any, index: int) -> str:
+    for key in ("name", "rule", "id", "metric"):
+        value = _rule_field(rule, key)
+        if value:
+            return clean_name(value)
+    return f"rule #{index + 1}"
+
+
+def check_monitoring(ctx: CheckContext) -> Finding:
+    if (missing := _need_version(ctx)) is not None:
+        return missing
+    v = clean_name(ctx.version.version)
+    problems = []
+    if not ctx.has_baseline:
+        problems.append(f"no drift baseline for {v}")
+        baseline = ""
+    else:
+        baseline = f"drift baseline for {len(ctx.baseline_features)} features of {v}"
+    rules = alert_rules(ctx)
+    if rules:
+        # A rule without an owner of its own pages the model's owner (app/alerts.py, rule_owner): only a rule
+        # left with nobody at all is a problem.
+        inherit = str(ctx.owner or "").strip()
+        ownerless = [_rule_name(r, i) for i, r in enumerate(rules)
+                     if not (str(_rule_field(r, "owner") or "").strip() or inherit)]
+        if ownerless:
+            problems.append(f"alert rules without an owner (none on the rule or the model): {name_list(ownerless)}")
+        alerts = f"{len(rules)} alert rules with owners"
+    elif ctx.owner:
+        alerts = f"alerts go to {clean_name(ctx.owner)} (model owner; no alert rules configured yet)"
+    else:
+        problems.append("no alert rules and no model owner to page")
+        alerts = ""
+    if problems:
+        return failed("; ".join(problems))
+    return passed(f"{baseline}; {alerts}")
+
+
+def check_rollback(ctx: CheckContext) -> Finding:
+    from app.rollback.history import way_back
+
+    if (missing := _need_version(ctx)) is not None:
+        return missing
+    # A way back is a previous champion (archived, or seen serving as the active version): a
+    # challenger that never took the traffic is not one (app/rollback_history.py decides).
+    back = way_back(ctx.store, ctx.model, [(x.version, x.stage.value, x.created_at) for x in ctx.versions],
+                    ctx.version.version)
+    config = ctx.model_config
+    # The endpoint first, then the registry: the order app/rollback.py acts in.
+    targets = [(label, target) for label, target in (("endpoint", getattr(config, "endpoint", None)),
+                                                     ("registry", getattr(config, "registry", None)))
+               if target is not None]
+    problems = []
+    if back is None:
+        problems.append(f"no previous champion to return to (active: {clean_name(ctx.version.version)}; "
+                        "a challenger that never served does not count)")
+    if not targets:
+        problems.append(f"no rollback target: models.{clean_name(ctx.model)} has no endpoint or registry")
+    elif getattr(config, "read_only", False):
+        problems.append(f"rollback target is read-only (models.{clean_name(ctx.model)}.read_only)")
+    else:
+        targets = [(label, t) for label, t in targets if not getattr(t, "read_only", False)]
+        if not targets:
+            problems.append("every configured endpoint and registry is read-only")
+    if problems or back is None:
+        return failed("; ".join(problems))
+    label, target = targets[0]
+    why = [back.stage or "unknown stage"]
+    if back.last_active_at is not None:
+        why.append(f"last served {age_text(max(0, ctx.now - back.last_active_at))} ago")
+    if back.rolled_back_from_at is not None:
+        why.append(f"rolled back from on {ms_to_iso(back.rolled_back_from_at)[5:10]}")
+    return passed(f"can return to {clean_name(back.version)} ({', '.join(why)}) through the {target.kind} "
+                  f"{label} at {display_url(target.url)}")
+
+
+def check_logging(ctx: CheckContext) -> Finding:
+    since = ctx.now - HOUR_MS
+    # One range read on the (model, ts) index.
+    count, with_features, with_entity, with_request = ctx.store.conn.execute(
+        "SELECT count(*), "
+        "coalesce(sum(features IS NOT NULL AND features NOT IN ('', '{}', 'null')), 0), "
+        "coalesce(sum(entity_id IS NOT NULL AND entity_id != ''), 0), "
+        "coalesce(sum(request_id != ''), 0) "
+        "FROM predictions WHERE model = ? AND ts >= ? AND ts <= ?",
+        (ctx.model, since, ctx.now),
+    ).fetchone()
+    if not count:
+        last = ctx.store.conn.execute("SELECT max(ts) FROM predictions WHERE model = ? AND ts <= ?",
+                                      (ctx.model, ctx.now)).fetchone()[0]
+        when = f"last one {age_text(ctx.now - last)} ago" if last is not None else "none ever"
+        return failed(f"no predictions logged in the last hour ({when})")
+    feature_share = with_features / count
+    figures = (f"{count:,} predictions in the last hour: {with_request / count:.0%} with request id, "
+               f"{feature_share:.0%} with features, {with_entity / count:.0%} with entity id")
+    if with_request < count or feature_share < LOGGING_MIN_FEATURE_SHARE:
+        return failed(f"{figures} (need request ids and >= {LOGGING_MIN_FEATURE_SHARE:.0%} with features)")
+    return passed(figures)
+
+
+def required_roles(info: ModelInfo) -> list[str]:
+    roles = ["engineering", "product", "data"]
+    if info.flags.get("legal_review"):
+        roles.append("legal")
+    return roles
+
+
+def check_signoff(ctx: CheckContext) -> Finding:
+    if (missing := _need_version(ctx)) is not None:
+        return missing
+    v = clean_name(ctx.version.version)
+    signed = {s.role: s for s in ctx.store.checklist.signoffs(ctx.model, ctx.version.version)}
+    roles = required_roles(ctx.info)
+    absent = [r for r in roles if r not in signed]
+    done = ", ".join(f"{r} ({clean_name(signed[r].signed_by)})" for r in roles if r in signed)
+    if absent:
+        return pending(f"{v} awaits sign-off from {', '.join(absent)}" + (f"; signed: {done}" if done else ""))
+    return passed(f"{v} signed off by {done}")
+
+
+RULES: dict[str, Callable[[CheckContext], Finding]] = {
+    "model_card": check_model_card,
+    "benchmarks": check_benchmarks,
+    "serving": check_serving,
+    "features": check_features,
+    "monitoring": check_monitoring,
+    "rollback": check_rollback,
+    "logging": check_logging,
+    "signoff": check_signoff,
+}

@@ -1,0 +1,113 @@
+"""The command line: ``modeldeck [tui|demo|ingest|search|check|...]``.
+
+Each subcommand lives in ``app/commands/<name>.py`` and is imported only when it runs,
+so ``modeldeck`` (the console) starts without paying for numpy, scipy or sqlite-utils.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import click
+
+from app.config.source import ConfigError, SettingsSource
+from app.store.connection import StoreError
+
+if TYPE_CHECKING:
+    from app.config.settings import Settings
+
+# name -> "module:function"; keep sorted by how often an operator reaches for it.
+COMMANDS: dict[str, str] = {
+    "tui": "app.cli.tui:tui",
+    "demo": "app.cli.demo:demo",
+    "ingest": "app.cli.ingest:ingest",
+    "search": "app.cli.search:search",
+    "rollback": "app.cli.rollback:rollback",
+    "disable": "app.cli.disable:disable",
+    "drift": "app.cli.drift:drift",
+    "baseline": "app.cli.baseline:baseline",
+    "check": "app.cli.check:check",
+    "report": "app.cli.report:report",
+    "gate": "app.cli.gate:gate",
+    "promote": "app.cli.promote:promote",
+}
+
+
+@dataclass
+class CliContext:
+    """What every subcommand gets: where the settings come from, and the settings once read."""
+
+    source: SettingsSource
+    db_given: bool = field(default=False)
+
+    @cached_property
+    def settings(self) -> Settings:
+        """Validated on first use (raises ``ConfigError``, which ``LazyGroup`` turns into one line)."""
+        return self.source.load()
+
+    @property
+    def db_path(self) -> Path:
+        from app.config.settings import resolve_db_path
+
+        return resolve_db_path(self.settings)
+
+    def open_store(self, *, read_only: bool = False):  # -> app.store.Store (imported lazily)
+        from app.store import Store
+
+        return Store.open(self.db_path, read_only=read_only)
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        # Operator-facing failures are one line on stderr, never a traceback.
+        try:
+            return super().invoke(ctx)
+        except (StoreError, ConfigError) as exc:
+            for line in str(exc).splitlines():
+                click.echo(f"modeldeck: error: {line}", err=True)
+            sys.exit(2)
+        except BrokenPipeError:
+            # `modeldeck search ... | head`: the reader left; stop quietly.
+            sys.stderr.close()
+            sys.exit(0)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Store file (else MODELDECK_DB, the config's db, or modeldeck.db in the user data dir).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Config file (else MODELDECK_CONFIG, ./modeldeck.toml, or the user config dir).")
+@click.option("--read-only", is_flag=True, default=None, help="Refuse every action that changes a model.")
+@click.version_option(package_name="modeldeck")
+@click.pass_context
+def main(ctx: click.Context, db: Path | None, config_path: Path | None, read_only: bool | None) -> None:
+    """modeldeck: the fleet, readiness, drift, prediction logs and rollback, in one terminal console.
+
+    With no command, opens the console on the configured store.
+    """
+    ctx.obj = cli = CliContext(SettingsSource(config_path, db=db, read_only=read_only), db_given=db is not None)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(LazyGroup.get_command(main, ctx, "tui"))  # type: ignore[arg-type]
+    elif ctx.invoked_subcommand != "tui":
+        # Headless commands validate the settings up front, so a typo in the config is reported even by a
+        # command that never reads it. The console reads them after its first paint (app/settings_source.py).
+        cli.settings
+
+
+pass_cli = click.make_pass_decorator(CliContext)

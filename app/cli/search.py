@@ -1,0 +1,125 @@
+"""``modeldeck search QUERY``: prediction-log search for the shell, streamed page by page."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import IO, Any, Iterable
+
+import click
+
+from app.cli.main import CliContext, pass_cli
+
+# What a table row shows, with widths; everything is in the jsonl/csv output.
+_TABLE = (("ts", 24), ("model", 12), ("version", 8), ("request_id", 18), ("entity_id", 14), ("status", 6),
+          ("score", 7), ("prediction", 12), ("latency_ms", 10))
+# C0/C1 control characters (and DEL) from a log must not move the cursor of whoever reads the output.
+_CONTROL = dict.fromkeys([*range(0, 32), *range(127, 160)], " ")
+
+
+@click.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Store file (overrides modeldeck --db and the config).")
+@click.option("--limit", "-n", type=click.IntRange(min=0), default=None,
+              help="At most N results, newest first (default: 50 for table, all for jsonl/csv; 0 = all).")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True,
+              help="jsonl is the ingest format: `modeldeck ingest` takes it back unchanged.")
+@pass_cli
+def search(cli: CliContext, query: tuple[str, ...], db_path: Path | None, limit: int | None, fmt: str) -> None:
+    """Search the prediction log, newest first.
+
+    \b
+    Examples:
+      modeldeck search request:7f3a9c
+      modeldeck search 'model:fraud since:2h status:error'
+      modeldeck search 'entity:cust-42 since:2026-11-20 until:2026-11-21'
+      modeldeck search 'features.amount>1000 score>=0.9 -"test merchant"' --format jsonl > hits.jsonl
+
+    Terms are ANDed; -term negates; quote values with spaces. Fields: request: entity: model:
+    version: status:ok|error label: since: until: score latency_ms prediction features.NAME
+    context.NAME with = != > >= < <= (":" means "=") and "free text".
+    """
+    from app.search.searcher import COUNT_CAP, Searcher, SearchError, count_text
+
+    text = " ".join(query)
+    path = db_path or cli.db_path
+    store = _open(path)
+    try:
+        store = _with_feature_indexes(store, path, cli)
+        searcher = Searcher(store.conn)
+        try:
+            parsed = searcher.parse(text)
+        except SearchError as exc:
+            click.echo(f"modeldeck: error: {exc.message}: {exc.token!r} at column {exc.column}", err=True)
+            click.echo(f"  {text}", err=True)
+            click.echo("  " + " " * (exc.column - 1) + "^" * max(1, len(exc.token)), err=True)
+            sys.exit(2)
+        if limit is None:
+            limit = 50 if fmt == "table" else 0
+        rows = searcher.iter_rows(parsed, limit=limit or None, page_size=min(limit or 1000, 1000))
+        out = sys.stdout.buffer
+        if fmt == "table":
+            shown = _write_table(rows, out)
+            if out.isatty() or sys.stderr.isatty():
+                count = searcher.count(parsed, cap=COUNT_CAP)
+                click.echo(count_text(1, shown, count), err=True)
+        else:
+            from app.search.export import write_rows
+
+            # Flush often: `| head` and `| jq` see results while later pages are still read.
+            write_rows(rows, out, fmt, every=100)  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+def _open(path: Path) -> Any:
+    """Open for reading; read-write when allowed so an older store is migrated, never created."""
+    from app.store import Store, StoreError
+
+    if not path.exists():
+        raise StoreError(f"{path}: no such store")
+    try:
+        return Store.open(path)
+    except StoreError:
+        return Store.open(path, read_only=True)  # a file we may not write: search it as it is
+
+
+def _with_feature_indexes(store: Any, path: Path, cli: CliContext) -> Any:
+    """Create the configured feature indexes once (needs a writable store); else search without them."""
+    from app.search.sql import ensure_feature_indexes, feature_column, generated_columns
+    from app.store import Store
+
+    names = cli.settings.search.indexed_features
+    if not names or cli.settings.read_only:
+        return store
+    have = generated_columns(store.conn)
+    if all(feature_column(name) in have for name in names):
+        return store
+    store.close()
+    store = Store.open(path)
+    click.echo(f"modeldeck: indexing features {', '.join(names)} (once)", err=True)
+    try:
+        ensure_feature_indexes(store.conn, names)
+    except ValueError as exc:
+        click.echo(f"modeldeck: warning: {exc}", err=True)
+    return store
+
+
+def _cell(value: object, width: int) -> str:
+    text = "" if value is None else str(value).translate(_CONTROL)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _write_table(rows: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
+    from app.timeutil import ms_to_iso
+
+    out.write((" ".join(name.ljust(width) for name, width in _TABLE).rstrip() + "\n").encode())
+    shown = 0
+    for row in rows:
+        values = {**row, "ts": ms_to_iso(row["ts"])}
+        line = " ".join(_cell(values.get(name), width).ljust(width) for name, width in _TABLE).rstrip()
+        out.write((line + "\n").encode())
+        out.flush()  # one line at a time: the table is for people and `| head`
+        shown += 1
+    return shown

@@ -1,1 +1,0 @@
-"""One module per CLI subcommand; ``app.cli`` imports each only when it runs."""

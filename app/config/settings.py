@@ -1,0 +1,228 @@
+"""Configuration: ``modeldeck.toml`` and ``MODELDECK_*`` environment variables, validated by pydantic-settings.
+
+Precedence, highest first: command-line flags, environment variables, the config file, defaults.
+Unknown keys are refused (``extra="forbid"``) so a typo is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+# Re-exported: defined without pydantic, because the console's first paint needs it.
+from app.config.source import ConfigError  # noqa: F401
+
+APP_NAME = "modeldeck"
+CONFIG_FILENAME = "modeldeck.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EndpointConfig(_Section):
+    """A serving endpoint or model registry that modeldeck polls and, unless read-only, acts on."""
+
+    kind: Literal["mlflow", "mlserver", "torchserve", "http"]
+    url: str = Field(description="Base URL, e.g. http://127.0.0.1:8080")
+    name: str | None = Field(default=None, description="The model's name on that system (default: modeldeck's name)")
+    token_env: str | None = Field(default=None, description="Name of the environment variable holding a bearer token")
+    timeout_s: float = Field(default=2.0, gt=0, description="Per-request timeout in seconds")
+    poll_interval_s: float = Field(default=5.0, gt=0, description="Seconds between polls")
+    alias: str = Field(default="champion", description="MLflow: the alias that marks the active version")
+    metrics_url: str | None = Field(default=None, description="Prometheus /metrics URL if not on the main port")
+    management_url: str | None = Field(default=None, description="TorchServe: the management API (default: port 8081)")
+    repository: Path | None = Field(default=None, description="MLServer: its model repository folder on this host "
+                                    "(needed to switch versions; modeldeck renames model-settings.json files)")
+
+
+class AlertRule(_Section):
+    """One alert rule of a model: what is watched, when it fires, and who answers it (app/alerts.py)."""
+
+    metric: str = Field(pattern=r"^(feature_drift:.+|prediction_drift|error_rate|p95_latency|traffic_drop)$",
+                        description="feature_drift:NAME | prediction_drift | error_rate | p95_latency | traffic_drop")
+    threshold: float | None = Field(default=None, description="Fires at or above it (drift: the method's own "
+                                    "direction; unset = the drift verdict); p95_latency in ms, the rest fractions")
+    window: str = Field(default="1h", pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
+                        description="Look-back for error_rate, p95_latency and traffic_drop, e.g. 15m")
+    severity: Literal["info", "warning", "critical"] = "warning"
+    owner: str | None = Field(default=None, description="Who answers it (default: the model's owner; the "
+                                "readiness checklist flags a rule left with no owner at all)")
+    runbook: str | None = Field(default=None, description="Link to what to do when it fires")
+    name: str | None = Field(default=None, description="Rule name shown in alerts (default: the metric)")
+
+
+class CompareConfig(_Section):
+    """How champion and challenger/shadow answers to one request are paired and compared (app/compare.py)."""
+
+    join_key: str = Field(default="request_id", pattern=r"^(request_id|context\.[A-Za-z0-9_\-]+)$",
+                          description="request_id, or context.KEY: a row's key is context.KEY where present, "
+                          "else its request_id (e.g. context.trace_id, or context.shadow_of on shadow rows)")
+    score_tolerance: float = Field(default=0.05, ge=0, description="Scores this close count as agreeing")
+    window: str = Field(default="7d", pattern=r"^\d+\s*(ms|s|m|h|d|w)$", description="Default look-back")
+
+
+class GateConfig(_Section):
+    """Promotion gates: every rule set here must hold for a challenger to be promoted (app/gates.py)."""
+
+    window: str | None = Field(default=None, pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
+                               description="Traffic the gates judge (default: compare.window)")
+    min_paired: int | None = Field(default=None, ge=0, description="At least this many paired requests")
+    min_labels: int | None = Field(default=None, ge=0, description="Labelled paired requests the quality rule "
+                                      "needs (without max_quality_drop: a rule of its own)")
+    max_quality_drop: float | None = Field(default=None, ge=0, description="Challenger accuracy >= champion's "
+                                           "- this (regression: MAE <= champion's + this)")
+    min_agreement: float | None = Field(default=None, ge=0, le=1, description="Agreement rate (scores: within "
+                                        "tolerance) at least this")
+    max_p95_latency_ratio: float | None = Field(default=None, gt=0, description="Challenger p95 latency <= "
+                                                "champion's x this")
+    max_error_rate_increase: float | None = Field(default=None, ge=0, description="Challenger error rate <= "
+                                                  "champion's + this (0: no worse)")
+    require_readiness: bool = Field(default=False, description="Every readiness area passes or is waived")
+
+
+class ModelConfig(_Section):
+    endpoint: EndpointConfig | None = Field(default=None, description="Where the model is served")
+    registry: EndpointConfig | None = Field(default=None, description="Where its versions are registered")
+    read_only: bool = Field(default=False, description="Refuse rollback and disable for this model")
+    owner: str | None = Field(default=None, description="Who is paged for this model's alerts")
+    drift_thresholds: dict[str, float] = Field(default_factory=dict, description="Per-feature drift threshold")
+    drift_min_rows: int = Field(default=100, ge=1, description="A drift window with fewer current rows is "
+                                "reported as too few rows: not judged, no dataset drift, no alerts")
+    alerts: list[AlertRule] = Field(default_factory=list, description="Alert rules, evaluated on new data")
+    compare: CompareConfig = Field(default_factory=CompareConfig, description="Champion/challenger pairing")
+    gates: GateConfig | None = Field(default=None, description="Promotion gates for a challenger")
+
+
+class UIConfig(_Section):
+    refresh_s: float = Field(default=5.0, gt=0, description="Seconds between live refreshes of the screens")
+    keymap: dict[str, str] = Field(default_factory=dict, description="Binding id -> keys, e.g. {'fleet.open' = 'o'}")
+
+
+class SearchConfig(_Section):
+    indexed_features: list[str] = Field(default_factory=list,
+                                        description="features.NAME fields that get a generated column and index")
+
+
+class Settings(BaseSettings):
+    """Everything modeldeck reads from its config file and environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELDECK_", extra="forbid", env_nested_delimiter="__")
+
+    db: Path | None = Field(default=None, description="The store file (default: modeldeck.db in the data dir)")
+    read_only: bool = Field(default=False, description="Refuse every action that changes a model")
+    ui: UIConfig = Field(default_factory=UIConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    models: dict[str, ModelConfig] = Field(default_factory=dict, description="Per-model endpoints and settings")
+
+    # Not settings: where this came from, for messages.
+    source: Path | None = Field(default=None, exclude=True)
+
+
+def user_data_dir() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME)
+
+
+def user_config_dir() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path(APP_NAME)
+
+
+def default_db_path() -> Path:
+    return user_data_dir() / "modeldeck.db"
+
+
+def default_demo_db_path() -> Path:
+    return user_data_dir() / "demo.db"
+
+
+def locate_config(explicit: Path | None) -> Path | None:
+    """``--config``, else MODELDECK_CONFIG, else ./modeldeck.toml, else the user config dir."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: config file not found")
+        return explicit
+    from_env = os.environ.get("MODELDECK_CONFIG")
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found (from MODELDECK_CONFIG)")
+        return path
+    for candidate in (Path.cwd() / CONFIG_FILENAME, user_config_dir() / CONFIG_FILENAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _describe(error: ValidationError, where: str) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"{where}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def load_settings(config_path: Path | None = None, **overrides: object) -> Settings:
+    """Read the config file (located as ``locate_config`` says) and the environment.
+
+    ``overrides`` are command-line values; ``None`` means "not given".
+    """
+    path = locate_config(config_path)
+    file_values = _read_toml(path) if path else {}
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _DictSource(settings_cls, file_values))
+
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        settings = _FromFile(**given)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(path) if path else "environment")) from None
+    return Settings.model_validate({**settings.model_dump(), "source": path})
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    """Values already read from the TOML file (read once, so errors name the file)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field, field_name):  # type: ignore[no-untyped-def]
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict:
+        return dict(self._values)
+
+
+def resolve_db_path(settings: Settings) -> Path:
+    """``--db`` / MODELDECK_DB / the config file's ``db`` (all folded into settings), else the data dir."""
+    return settings.db if settings.db is not None else default_db_path()

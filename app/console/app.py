@@ -1,0 +1,445 @@
+"""The Textual console: installs the screens, the global keys, the palette and the ``:`` command line.
+
+Screens reach what they share through the App: ``db_path``, ``settings``, ``now_ms()`` (an
+injectable clock, fixed in tests), ``health`` (endpoint health by model, filled by the poller
+when there is one) and ``model_names`` (the last fleet read, for the palette). Every store
+read happens in a thread worker that opens its own ``Store``; the event loop never waits on SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from app.config.source import SettingsSource
+from app.timeutil import now_ms as wall_clock_ms
+from app.console import routes as registry
+from screens.fleet import FleetScreen
+from widgets.safe_text import clean
+
+if TYPE_CHECKING:
+    from app.config.settings import Settings
+    from app.endpoints.poller import PollResult
+    from app.models import Health
+
+EXIT_AFTER_PAINT_ENV = "MODELDECK_EXIT_AFTER_PAINT"
+"""Benchmarks: ``1`` exits once the fleet screen is first painted, ``rows`` once its rows are shown."""
+ERROR_REPEAT_S = 60.0
+"""The same worker error is shown at most once in this many seconds."""
+PAINT_MARKER_ENV = "MODELDECK_PAINT_MARKER"
+"""Benchmarks: a file that receives ``time.monotonic_ns()`` at that moment."""
+
+
+def _palette_commands() -> type:
+    # Imported when the palette first opens: textual.command stays off the startup path.
+    from app.console.palette import ModeldeckCommands
+
+    return ModeldeckCommands
+
+
+class ModeldeckApp(App[None]):
+    """modeldeck's console."""
+
+    class HealthChanged(Message):
+        """An endpoint answered its first poll, or its health changed (posted from the poller thread)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "modeldeck"
+    COMMANDS = {_palette_commands}
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("colon", "command_line", "Cmd", id="app.command_line"),
+        Binding("ctrl+p", "command_palette", "Palette", id="app.palette", priority=True, show=False),
+        Binding("escape", "back", "Back", id="app.back"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("d", "drift", "Drift", id="app.drift", show=False),
+        # Prediction logs from anywhere; a screen's own `/` (the fleet's row filter) comes first.
+        Binding("l", "logs", "Logs", id="app.logs"),
+        Binding("slash", "logs", "Search logs", id="app.search_logs", show=False),
+    ]
+
+    def __init__(self, db_path: Path | None, settings: Settings | SettingsSource | None = None, *,
+                 demo: bool = False, clock: Callable[[], int] | None = None) -> None:
+        """``settings`` already read, with the store they go with; or a ``SettingsSource``, read (and the
+        store it names opened) in a worker after the first paint, so pydantic and the config file
+        cost the operator nothing before the screen appears. ``db_path`` and ``settings`` exist
+        from then on: ``when_ready`` runs code at that moment."""
+        super().__init__()
+        self._source = settings if isinstance(settings, SettingsSource) else None
+        self._when_ready: list[Callable[[], None]] = []
+        self.startup_error: str | None = None
+        """Set when the settings or the store named by them cannot be used: the run ends (exit 2)."""
+        self.ready = self._source is None
+        if self.ready:
+            if settings is None:
+                from app.config.settings import Settings
+
+                settings = Settings()
+            assert db_path is not None, "settings given without the store they go with"
+            self.settings: Settings = settings  # type: ignore[assignment]
+            self.db_path: Path = Path(db_path)
+        self.demo = demo
+        self._clock = clock or wall_clock_ms
+        self.model_names: list[str] = []
+        self.health: dict[str, Health] = {}
+        self.live: dict[str, PollResult] = {}  # model -> latest endpoint poll (written by the poller thread)
+        self.command_history: list[str] = []
+        self.search_history: list[str] = []  # the Logs screen's query bar (up/down)
+        self._painted: set[str] = set()
+        self._health_refresh_pending = False
+        self._errors_shown: dict[str, float] = {}  # error text -> when it was last shown (monotonic s)
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # Calm by default (slow SSH links, screen readers); TEXTUAL_ANIMATIONS=full brings it back.
+            self.animation_level = "none"
+        if demo:
+            self.sub_title = "demo store"
+
+    # -- what screens share -------------------------------------------------------------
+    def now_ms(self) -> int:
+        return self._clock()
+
+    def get_default_screen(self) -> FleetScreen:
+        return FleetScreen()
+
+    def on_mount(self) -> None:
+        if self.no_color:
+            # NO_COLOR leaves only shades of grey: tui.tcss then marks cursors with reverse video.
+            self.add_class("-no-color")
+        if self._source is None:
+            self._start_services()
+        else:
+            self.call_after_refresh(self._read_settings, self._source)
+
+    def when_ready(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once ``settings`` and ``db_path`` exist (at once if they do)."""
+        if self.ready:
+            callback()
+        else:
+            self._when_ready.append(callback)
+
+    @work(thread=True, group="settings", exit_on_error=False, description="read the settings")
+    def _read_settings(self, source: SettingsSource) -> None:
+        from app.config.settings import ConfigError, resolve_db_path
+        from app.store.connection import StoreError, prepare
+
+        try:
+            settings = source.load()
+            db_path = resolve_db_path(settings)
+            # Creates or migrates it; a bad file is one StoreError, told once.
+            prepare(db_path, before_migrating=lambda old, new: self.call_from_thread(
+                self.notify, f"upgrading {clean(db_path.name)} from schema {old} to {new}, once: on a large "
+                "store this rebuilds indexes and can take a minute", title="store", markup=False, timeout=30))
+        except (ConfigError, StoreError, OSError) as exc:
+            self.call_from_thread(self._startup_failed, str(exc) or type(exc).__name__)
+            return
+        self.call_from_thread(self._settings_read, settings, db_path)
+
+    def _startup_failed(self, error: str) -> None:
+        self.startup_error = error
+        self.exit(return_code=2)
+
+    def _settings_read(self, settings: Settings, db_path: Path) -> None:
+        self.settings, self.db_path = settings, db_path
+        self.ready = True
+        self._start_services()
+        waiting, self._when_ready = self._when_ready, []
+        for callback in waiting:
+            callback()
+        self.refresh_bindings()
+
+    def _start_services(self) -> None:
+        if self.settings.ui.keymap:
+            self.set_keymap(self.settings.ui.keymap)
+        if any(m.endpoint or m.registry for m in self.settings.models.values()):
+            # After the first paint: httpx and the adapters are not needed to draw the fleet.
+            self.call_after_refresh(self.poll_endpoints)
+        # Drift windows and alert rules follow the store whatever screen is open (app/drift_monitor.py).
+        self.set_interval(self.settings.ui.refresh_s, self.monitor)
+
+    @work(thread=True, group="monitor", exit_on_error=False, description="drift windows and alert rules")
+    def monitor(self) -> None:
+        from textual.worker import get_current_worker
+
+        from app.alerts.monitor import monitor_once
+
+        me = get_current_worker()
+        if not self.db_path.is_file():
+            return  # a store deleted under the console: the fleet says so; this pass must not re-create it
+        if any(w.group == "monitor" and w is not me and w.state is WorkerState.RUNNING for w in self.workers):
+            return  # the last pass is still running: passes never overlap
+        for transition in monitor_once(self.db_path, self.settings, self.now_ms()).transitions:
+            severity = "error" if transition.state == "firing" and transition.alert.severity == "critical" else \
+                "warning" if transition.state == "firing" else "information"
+            self.call_from_thread(self.notify, clean(str(transition)), title="alert", severity=severity,
+                                  markup=False, timeout=15)
+
+    def poll_endpoints(self) -> None:
+        """Keep ``health`` and ``live`` (the latest poll: version, rps, errors, p95) current from every
+        configured endpoint. The poller runs on an event loop of its own daemon thread
+        (app/endpoints/service.py): this loop never does HTTP; screens read the dicts on their
+        refresh. It stops itself within 0.2 s once the app is no longer running."""
+        from app.endpoints.service import EndpointMonitor
+
+        def record(result) -> None:  # type: ignore[no-untyped-def]
+            before = self.health.get(result.model)
+            self.health[result.model] = result.health
+            self.live[result.model] = result
+            if before is None or before.state != result.health.state:
+                # A first answer or a change (up -> down) is shown now, not at the next periodic read.
+                # post_message is thread-safe and never blocks this thread, even while the console closes.
+                self.post_message(self.HealthChanged())
+
+        EndpointMonitor(self.settings, self.db_path, on_result=record).start(lambda: not self.is_running)
+
+    def on_modeldeck_app_health_changed(self, message: HealthChanged) -> None:
+        # Many endpoints answer their first poll at once: one re-read of the fleet serves them all.
+        if not self._health_refresh_pending:
+            self._health_refresh_pending = True
+            self.set_timer(0.3, self._refresh_health)
+
+    def _refresh_health(self) -> None:
+        self._health_refresh_pending = False
+        if self.screen_stack and isinstance(self.screen_stack[-1], FleetScreen):  # none while closing
+            self.screen_stack[-1].action_refresh()
+
+    def mark_painted(self, stage: str) -> None:
+        """Benchmarks only: note that ``stage`` ('shell' or 'rows') has been painted, maybe exit."""
+        wanted = os.environ.get(EXIT_AFTER_PAINT_ENV)
+        if not wanted or stage in self._painted:
+            return
+        self._painted.add(stage)
+        if (wanted == "rows") != (stage == "rows"):
+            return
+        marker = os.environ.get(PAINT_MARKER_ENV)
+        if marker:
+            Path(marker).write_text(str(time.monotonic_ns()))
+        self.exit()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # One place turns a failed read into a one-line message (no traceback on screen).
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            text = str(error).splitlines()[0] if str(error) else type(error).__name__
+            # Periodic readers fail together and again on every pass (a broken store, a full disk):
+            # the same message is shown once a minute at most, not once per reader per refresh.
+            now = time.monotonic()
+            if now - self._errors_shown.get(text, -ERROR_REPEAT_S) < ERROR_REPEAT_S:
+                return
+            self._errors_shown[text] = now
+            self.notify(clean(text), title="error", severity="error", markup=False, timeout=8)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.ready:
+            # The first tenth of a second, while the settings are read: nothing to open yet.
+            return action in ("quit", "help")
+        # "Back" exists only where there is somewhere to go back to (hidden on the fleet).
+        if action == "back":
+            return len(self.screen_stack) > 1
+        return True
+
+    # -- navigation ---------------------------------------------------------------------
+    def open_model(self, name: str) -> None:
+        from screens.model import ModelScreen
+
+        self.action_fleet()
+        self.push_screen(ModelScreen(name))
+
+    def open_model_view(self, view_id: str, name: str) -> None:
+        view = next(v for v in registry.model_views() if v.id == view_id)
+        self.push_screen(registry.load(view.target)(name))
+
+    def open_query_view(self, view_id: str, query: str) -> None:
+        view = next(v for v in registry.query_views() if v.id == view_id)
+        self.push_screen(registry.load(view.target)(query))
+
+    def action_drift(self) -> None:
+        # `d` on the fleet opens the highlighted model's drift (the model screen binds its own `d`).
+        from widgets.fleet_table import FleetTable
+
+        tables = self.screen.query(FleetTable)
+        name = tables.first().current_model if tables else None
+        if name and any(view.id == "drift" for view in registry.model_views()):
+            self.open_model_view("drift", name)
+
+    def action_logs(self) -> None:
+        # On a screen about one model (model, drift) the logs open filtered to it.
+        from textual.screen import ModalScreen
+
+        if isinstance(self.screen, ModalScreen):
+            return
+        model = getattr(self.screen, "model", None)
+        if isinstance(model, str) and any(view.id == "logs" for view in registry.model_views()):
+            self.open_model_view("logs", model)
+        elif any(view.id == "search" for view in registry.query_views()):
+            self.open_query_view("search", "")
+
+    def action_fleet(self) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_refresh(self) -> None:
+        refresh = getattr(self.screen, "action_refresh", None)
+        if refresh is not None:
+            refresh()
+
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen, COMMAND_LINE_HELP))
+
+    def action_command_line(self) -> None:
+        from screens.command_line import CommandLine
+
+        self.push_screen(CommandLine(self.command_history, *command_line_hint()), self._command_entered)
+
+    def _command_entered(self, text: str | None) -> None:
+        if not text:
+            return
+        self.command_history.append(text)
+        error = self.run_command_line(text)
+        if error:
+            self.notify(clean(error), title=":" + clean(text), severity="error", markup=False)
+
+    def action_switch_store(self) -> None:
+        from screens.prompt import Prompt
+
+        self.push_screen(Prompt("Switch store", "Path of the store file", value=str(self.db_path)),
+                         self._switch_store)
+
+    def _switch_store(self, text: str | None) -> None:
+        if text:
+            self._check_store(Path(text).expanduser())
+
+    @work(thread=True, exclusive=True, group="switch-store", exit_on_error=False, description="open another store")
+    def _check_store(self, path: Path) -> None:
+        from app.store import Store, StoreError
+
+        # Errors are told here, not by the generic worker-error toast: that one is rate-limited, and an
+        # operator who retries a path must hear about it every time.
+        try:
+            # Switching never creates a store (create=False refuses in the store layer, so no later
+            # check-then-open race): a typo must not leave an empty file behind. Migrates an older
+            # store; a missing or bad file raises a one-line StoreError.
+            with Store.open(path, create=False):
+                pass
+        except (StoreError, OSError) as exc:
+            self.call_from_thread(self.notify, clean(str(exc).splitlines()[0]), title="store", severity="error",
+                                  markup=False)
+            return
+        self.call_from_thread(self.store_switched, path)
+
+    def store_switched(self, path: Path) -> None:
+        self.db_path = path
+        if self.demo:  # the header must not keep saying "demo" over another store
+            self.demo = False
+            self.sub_title = ""
+        self.model_names = []
+        self.action_fleet()
+        self.action_refresh()
+        self.notify(clean(str(path)), title="store", markup=False)
+
+    # -- the ``:`` command line ---------------------------------------------------------
+    def run_command_line(self, text: str) -> str | None:
+        """Run one ``:`` command; returns an error message, or None when it worked."""
+        raw_verb, _, rest = text.strip().lstrip(":").strip().partition(" ")
+        for query_view in registry.query_views():
+            if raw_verb.lower() == query_view.id:
+                # The query goes through as typed: its quotes and apostrophes belong to the query language.
+                self.open_query_view(query_view.id, rest.strip())
+                return None
+        try:
+            words = shlex.split(text.strip().lstrip(":"))
+        except ValueError as exc:
+            return f"cannot read the command: {exc}"
+        if not words:
+            return None
+        verb, args = words[0].lower(), words[1:]
+        if verb in ("q", "quit", "q!"):
+            self.exit()
+            return None
+        if verb in ("help", "h", "?"):
+            self.action_help()
+            return None
+        if verb in ("fleet", "home"):
+            self.action_fleet()
+            return None
+        if verb == "refresh":
+            self.action_refresh()
+            return None
+        if verb in ("model", "m", "open"):
+            if len(args) != 1:
+                return "usage: :model NAME"
+            name, error = self.resolve_model(args[0])
+            if error:
+                return error
+            self.open_model(name)  # type: ignore[arg-type]
+            return None
+        if verb == "store":
+            if len(args) != 1:
+                return "usage: :store PATH"
+            self._check_store(Path(args[0]).expanduser())
+            return None
+        for view in registry.model_views():
+            if verb == view.id:
+                if len(args) != 1:
+                    return f"usage: :{view.id} MODEL"
+                name, error = self.resolve_model(args[0])
+                if error:
+                    return error
+                self.open_model_view(view.id, name)  # type: ignore[arg-type]
+                return None
+        return f"unknown command: {verb} (:help lists the commands)"
+
+    def resolve_model(self, text: str) -> tuple[str | None, str | None]:
+        """An exact model name, or a unique prefix of one."""
+        if text in self.model_names or not self.model_names:
+            # Before the first fleet read, trust the name: the model screen says if it is unknown.
+            return text, None
+        matches = [name for name in self.model_names if name.lower().startswith(text.lower())]
+        if len(matches) == 1:
+            return matches[0], None
+        if not matches:
+            return None, f"no model named {text!r}"
+        return None, f"{text!r} matches {len(matches)} models: {', '.join(matches[:4])}"
+
+
+def command_line_help() -> list[tuple[str, str]]:
+    rows = [
+        (":model NAME", "open a model (a unique prefix is enough)"),
+        (":fleet", "back to the fleet"),
+        (":refresh", "read the store again"),
+        (":store PATH", "switch to another store file"),
+        (":help", "this help"),
+        (":q", "quit"),
+    ]
+    rows += [(f":{v.id} MODEL", v.title.lower()) for v in registry.model_views()]
+    rows += [(f":{v.id} QUERY", v.title.lower()) for v in registry.query_views()]
+    return rows
+
+
+def command_line_hint() -> tuple[str, str]:
+    """Every ``:`` command for the prompt: those taking an argument (its placeholder) and the bare
+    ones (its bottom border). Both fit 80 columns; the views on a model share "NAME" with ``model``."""
+    on_model = "/".join(["model", *(v.id for v in registry.model_views())])
+    with_argument = [f"{on_model} NAME", *(f"{v.id} QUERY" for v in registry.query_views()), "store PATH"]
+    return " · ".join(with_argument), "fleet · refresh · help · q · ↑↓ history"
+
+
+COMMAND_LINE_HELP: Callable[[], Iterable[tuple[str, str]]] = command_line_help

@@ -1,0 +1,1 @@
+"""Drift: Evidently-equal statistics, windows over the log, and training baselines."""

@@ -1,0 +1,362 @@
+"""Drift over time: tumbling windows aligned to UTC over the prediction log, computed incrementally.
+
+A window is computed once, when it has closed (and settled: late log lines still land in it), and only if
+it is not already in the ``drift`` table, so repeated runs and a TUI worker racing an ingest neither redo
+nor skip windows. A result is stored only if no rows landed in the window while it was computed; rows that
+land in it later (a back-filled or late log) make ``ingest`` forget it, and the next run computes it again
+from the complete data. The reference of a window is the stored baseline of the version that served most of its
+traffic; the current side is that version's rows in the window, pulled in one query for all features.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+import orjson
+
+from app.models import DriftPoint, FeatureBaseline
+from app.timeutil import now_ms
+
+if TYPE_CHECKING:
+    from app.config.settings import Settings
+    from app.store import Store
+
+HOUR_MS = 3_600_000
+# A window is computed once it closed this long ago, so log lines that arrive a little late still count.
+SETTLE_MS = 60_000
+LOCK_TTL_MS = 300_000
+_FIELDS = ("model", "version", "feature", "window_start", "window_end", "n_reference", "n_current", "method",
+           "value", "threshold", "drifted", "psi")
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    start: int
+    end: int
+    version: str
+    rows: int
+    total: int = -1  # rows of every version in the window when planned (-1: unknown, not checked)
+
+
+def align(ts: int, window_ms: int) -> int:
+    """The start of the UTC-aligned window holding ``ts`` (epoch multiples: 1d windows are calendar days)."""
+    return ts - ts % window_ms
+
+
+def thresholds_for(settings: "Settings | None", model: str) -> dict[str, float]:
+    """Per-feature threshold overrides from ``[models.NAME.drift_thresholds]`` (``"*"`` for every feature)."""
+    if settings is None or model not in settings.models:
+        return {}
+    return dict(settings.models[model].drift_thresholds)
+
+
+def min_rows_for(settings: "Settings | None", model: str) -> int:
+    """Fewest current rows a window needs to be judged: ``[models.NAME] drift_min_rows`` or the default."""
+    from app.drift.stats import DEFAULT_MIN_ROWS
+
+    if settings is None or model not in settings.models:
+        return DEFAULT_MIN_ROWS
+    return settings.models[model].drift_min_rows
+
+
+def verdict_window(points: list[DriftPoint], min_rows: int) -> list[DriftPoint]:
+    """The points of the newest window (of those given) with at least ``min_rows`` current rows: the window
+    the drift screen, the fleet and the alert rules judge by. Empty when no window has enough rows."""
+    by_start: dict[int, list[DriftPoint]] = {}
+    for point in points:
+        by_start.setdefault(point.window_start, []).append(point)
+    from app.drift.stats import window_rows
+
+    for start in sorted(by_start, reverse=True):
+        if window_rows(by_start[start]) >= min_rows:
+            return by_start[start]
+    return []
+
+
+def latest_verdict_window(store: "Store", model: str, min_rows: int, *, window_ms: int = HOUR_MS) -> list[DriftPoint]:
+    """``verdict_window`` straight from the store: the newest ``window_ms`` window with enough rows."""
+    row = store.db.execute(
+        "SELECT window_start FROM drift WHERE model = ? AND window_end - window_start = ? GROUP BY window_start "
+        "HAVING max(n_current) >= ? ORDER BY window_start DESC LIMIT 1",
+        (model, window_ms, min_rows),
+    ).fetchone()
+    if row is None:
+        return []
+    return stored_points(store, model, window_ms=window_ms, since=row[0], until=row[0] + 1)
+
+
+def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int | None = None,
+                    until: int | None = None, now: int | None = None, settle_ms: int = SETTLE_MS) -> list[WindowPlan]:
+    """Closed windows with traffic from a version that has a baseline, not computed yet (oldest first)."""
+    now = now_ms() if now is None else now
+    last_closed = align(now - settle_ms, window_ms)  # windows ending at or before this are closed
+    upper = last_closed if until is None else min(last_closed, align(until, window_ms) + (
+        window_ms if until % window_ms else 0))
+    lower = align(since, window_ms) if since is not None else 0
+    if upper <= lower:
+        return []
+    with_baseline = set(store.baselines.versions_with_baselines(model))
+    if not with_baseline:
+        return []
+    computed = store.drift.computed_windows(model)
+    # One aggregate over the (model, ts) index: which version served how much of each window.
+    rows = store.db.execute(
+        "SELECT ts - ts % ?, version, count(*) FROM predictions WHERE model = ? AND ts >= ? AND ts < ? "
+        "GROUP BY 1, 2",
+        (window_ms, model, lower, upper),
+    ).fetchall()
+    by_window: dict[int, list[tuple[int, str]]] = {}
+    totals: dict[int, int] = {}
+    for start, version, count in rows:
+        totals[start] = totals.get(start, 0) + count
+        if version in with_baseline:
+            by_window.setdefault(start, []).append((count, version))
+    plans = []
+    for start in sorted(by_window):
+        end = start + window_ms
+        if (start, end) in computed:
+            continue
+        count, version = max(by_window[start], key=lambda item: (item[0], item[1]))
+        plans.append(WindowPlan(start=start, end=end, version=version, rows=count, total=totals[start]))
+    return plans
+
+
+def _path_safe(feature: str) -> bool:
+    """Whether SQLite's JSON path ``$."NAME"`` finds this key: it matches the key's text as stored, so
+    a quote, a backslash or a control character (stored escaped) cannot be named that way."""
+    return not any(ch in '"\\' or ord(ch) < 32 or ord(ch) == 127 for ch in feature)
+
+
+def _member(features: str | None, name: str) -> Any:
+    if not features:
+        return None
+    try:
+        value = orjson.loads(features)
+    except orjson.JSONDecodeError:
+        return None
+    return value.get(name) if isinstance(value, dict) else None
+
+
+def _json_path(feature: str) -> str:
+    return '$."' + feature.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def current_samples(store: "Store", model: str, plan: WindowPlan, baselines: list[FeatureBaseline]) -> dict[str, Any]:
+    """The window's values of every baseline feature, as drift Samples, from one query."""
+    from app.drift.stats import PREDICTION_FEATURE, Sample, category_key
+
+    columns, params = [], []
+    for baseline in baselines:
+        if baseline.feature == PREDICTION_FEATURE:
+            columns.append("coalesce(score, prediction)" if baseline.kind == "numeric" else "prediction")
+        elif not _path_safe(baseline.feature):
+            columns.append("features")  # read in Python below: a JSON path cannot name this key
+        elif baseline.kind == "numeric":
+            columns.append("json_extract(features, ?)")
+            params.append(_json_path(baseline.feature))
+        else:
+            columns.append("features -> ?")  # JSON text, so true stays true and 1.0 stays 1.0
+            params.append(_json_path(baseline.feature))
+    # The version is filtered here rather than in SQL: with it in the WHERE clause SQLite prefers the
+    # (model, version, request_id) index and reads every row of the version instead of one window's.
+    rows = [row[1:] for row in store.db.execute(
+        f"SELECT version, {', '.join(columns)} FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+        (*params, model, plan.start, plan.end),
+    ) if row[0] == plan.version]
+    samples: dict[str, Any] = {}
+    for index, baseline in enumerate(baselines):
+        column = [row[index] for row in rows]
+        if baseline.feature != PREDICTION_FEATURE and not _path_safe(baseline.feature):
+            values = [_member(features, baseline.feature) for features in column]
+            samples[baseline.feature] = Sample.of_kind(baseline.kind, values)
+            continue
+        if baseline.kind == "numeric":
+            samples[baseline.feature] = Sample.numeric(column)
+        elif baseline.feature == PREDICTION_FEATURE:
+            samples[baseline.feature] = Sample.categorical(column)
+        else:
+            samples[baseline.feature] = Sample.categorical(
+                category_key(orjson.loads(value)) if value is not None else None for value in column)
+    return samples
+
+
+def reference_samples(baselines: list[FeatureBaseline]) -> dict[str, Any]:
+    """The reference side of every feature with something to compare with (sorted once, reused per window)."""
+    from app.drift.stats import Sample
+
+    references = {}
+    for baseline in baselines:
+        sample = Sample.from_baseline(baseline)
+        if sample is not None:
+            references[baseline.feature] = sample
+    return references
+
+
+def compute_window(store: "Store", model: str, plan: WindowPlan, baselines: list[FeatureBaseline],
+                   thresholds: Mapping[str, float] | None = None,
+                   references: Mapping[str, Any] | None = None) -> list[DriftPoint]:
+    from app.drift.stats import compare
+
+    references = reference_samples(baselines) if references is None else references
+    usable = [b for b in baselines if b.feature in references]
+    results = compare(references, current_samples(store, model, plan, usable), thresholds)
+    return [
+        DriftPoint(model=model, version=plan.version, feature=r.feature, window_start=plan.start,
+                   window_end=plan.end, n_reference=r.n_reference, n_current=r.n_current, method=r.method,
+                   value=r.value, threshold=r.threshold, drifted=r.drifted, psi=r.psi)
+        for r in results
+        if r.n_current > 0 and not math.isnan(r.value)
+    ]
+
+
+@dataclass
+class UpdateResult:
+    windows: int = 0
+    points: int = 0
+    busy_with: str | None = None  # another process holds the model's drift lock
+
+
+def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int | None = None,
+           until: int | None = None, thresholds: Mapping[str, float] | None = None, now: int | None = None,
+           settle_ms: int = SETTLE_MS, max_windows: int | None = None) -> UpdateResult:
+    """Compute every pending window of ``model`` and store it, one transaction a window.
+
+    ``max_windows`` bounds one call (a background monitor keeps each pass short): the newest pending
+    windows are computed first, older ones on later calls.
+    """
+    from app.store.bulk import StoreBusy
+    from app.store.locks import LockHeld
+
+    result = UpdateResult()
+    try:
+        lock = store.locks.acquire(f"drift:{model}", ttl_ms=LOCK_TTL_MS)
+    except LockHeld as held:
+        result.busy_with = held.holder.holder
+        return result
+    except sqlite3.OperationalError as exc:  # the write lock stayed taken for the busy timeout
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        result.busy_with = "a long write (a bulk ingest?)"
+        return result
+    try:
+        plans = pending_windows(store, model, window_ms=window_ms, since=since, until=until, now=now,
+                                settle_ms=settle_ms)
+        if max_windows is not None:
+            plans = plans[-max_windows:] if max_windows > 0 else []
+        cache: dict[str, tuple[list[FeatureBaseline], dict[str, Any]]] = {}
+        for plan in plans:
+            if plan.version not in cache:
+                baselines = store.baselines.for_version(model, plan.version)
+                cache[plan.version] = (baselines, reference_samples(baselines))
+            points = compute_window(store, model, plan, cache[plan.version][0], thresholds, cache[plan.version][1])
+            try:
+                stored = bool(points) and _store_if_unchanged(store, model, plan, points)
+            except StoreBusy:
+                result.busy_with = "a long write (a bulk ingest?)"  # what is done is kept; the rest next time
+                break
+            if stored:
+                result.windows += 1
+                result.points += len(points)
+    finally:
+        store.locks.release(lock)
+    return result
+
+
+def _store_if_unchanged(store: "Store", model: str, plan: WindowPlan, points: list[DriftPoint]) -> bool:
+    """Write a window's results unless rows landed in it since it was planned (an ingest running at the same
+    time): then it stays pending and the next pass computes it from the complete data. The check and the
+    write share one write transaction, so no ingest commit can slip between them; rows that land after it
+    make the ingest forget the window (DriftTable.invalidate) and it is computed again."""
+    from app.store.bulk import begin_immediate
+
+    conn = store.conn
+    begin_immediate(conn)
+    try:
+        if plan.total >= 0:
+            (now_total,) = conn.execute("SELECT count(*) FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+                                        (model, plan.start, plan.end)).fetchone()
+            if now_total != plan.total:
+                conn.execute("ROLLBACK")
+                return False
+        store.drift.insert_many(points)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return True
+
+
+def stored_points(store: "Store", model: str, *, window_ms: int, since: int | None = None,
+                  until: int | None = None) -> list[DriftPoint]:
+    """Stored results of windows of this size that start in [since, until), oldest window first."""
+    rows = store.db.execute(
+        f"SELECT {', '.join(_FIELDS)} FROM drift WHERE model = ? AND window_end - window_start = ? "
+        "AND window_start >= ? AND window_start < ? ORDER BY window_start, feature",
+        (model, window_ms, since if since is not None else 0, until if until is not None else 2**62),
+    ).fetchall()
+    return [DriftPoint(**dict(zip(_FIELDS, row))) for row in rows]
+
+
+@dataclass(frozen=True)
+class PredictionWindow:
+    """The prediction's distribution in one window: quantiles of a score, or shares of the top classes."""
+
+    start: int
+    rows: int
+    quantiles: tuple[float, float, float] | None = None  # p10, p50, p90 of a numeric score
+    shares: Mapping[str, float] | None = None  # class -> share of the window's predictions
+
+
+def prediction_windows(store: "Store", model: str, *, window_ms: int, since: int, until: int) -> list[PredictionWindow]:
+    """Per UTC-aligned window in [since, until): how the model's predictions were distributed.
+
+    The score is used when the log has one (else a numeric prediction); class predictions give shares.
+    One indexed range read; grouping and quantiles in numpy.
+    """
+    import numpy as np
+
+    rows = store.db.execute(
+        "SELECT ts - ts % ?, score, prediction FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+        (window_ms, model, align(since, window_ms), until),
+    ).fetchall()
+    numeric: dict[int, list[float]] = {}
+    labels: dict[int, list[str]] = {}
+    for start, score, prediction in rows:
+        if score is not None:
+            numeric.setdefault(start, []).append(score)
+        elif isinstance(prediction, (int, float)):
+            numeric.setdefault(start, []).append(float(prediction))
+        elif prediction is not None:
+            labels.setdefault(start, []).append(_label(prediction))
+    out = []
+    if sum(map(len, numeric.values())) >= sum(map(len, labels.values())):
+        for start in sorted(numeric):
+            values = np.asarray(numeric[start], dtype=np.float64)
+            values = values[np.isfinite(values)]
+            if values.size:
+                p10, p50, p90 = np.percentile(values, (10, 50, 90)).tolist()
+                out.append(PredictionWindow(start, int(values.size), quantiles=(p10, p50, p90)))
+        return out
+    for start in sorted(labels):
+        classes, counts = np.unique(np.asarray(labels[start]), return_counts=True)
+        total = int(counts.sum())
+        out.append(PredictionWindow(start, total, shares={str(c): int(n) / total for c, n in zip(classes, counts)}))
+    return out
+
+
+def _label(prediction: Any) -> str:
+    # Stored as JSON text: "\"approve\"" -> approve; anything else (objects, lists) keeps its JSON spelling.
+    if isinstance(prediction, str):
+        try:
+            value = orjson.loads(prediction)
+        except orjson.JSONDecodeError:
+            return prediction
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return prediction
+    return str(prediction)

@@ -1,0 +1,216 @@
+"""The query AST -> parameterised SQL over ``predictions`` (+ the FTS5 table).
+
+Values only ever travel as ``?`` parameters; the SQL text is built from a fixed vocabulary of
+column names chosen here (a user's field name selects one, it is never copied in). Feature
+names become JSON paths passed as parameters too, or, for features declared in
+``settings.search.indexed_features``, the name of a generated column derived by a hash.
+
+Comparison semantics (SQLite dynamic typing made predictable):
+- ``=`` on a value typed as a number matches the number and the same text as typed
+  (``features.zip=01234`` finds 1234 and "01234"); ``!=`` needs the field present.
+- ``>``/``<`` compare numbers with numbers and text with text, never across.
+- ``-term`` keeps every row the term does not match, including rows without the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+from app.search.language import FieldTerm, JsonTerm, PairTerm, Query, TextTerm, TimeTerm, Value
+
+FTS_TABLE = "predictions_fts"
+_GENERATED_PREFIX = "xf_"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A WHERE clause (without the keyword; "1" when empty) and its parameters."""
+
+    where: str
+    params: tuple[object, ...]
+
+
+def feature_column(name: str) -> str:
+    """The generated column for an indexed feature: readable, and unique by a short hash."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", name)[:40].strip("_").lower()
+    return f"{_GENERATED_PREFIX}{slug}_{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+
+def generated_columns(conn: sqlite3.Connection) -> frozenset[str]:
+    """Which indexed-feature columns this store has (``table_xinfo`` lists generated columns)."""
+    rows = conn.execute("PRAGMA table_xinfo(predictions)").fetchall()
+    return frozenset(r[1] for r in rows if str(r[1]).startswith(_GENERATED_PREFIX))
+
+
+def fts_phrase(text: str) -> str:
+    """One FTS5 string token: everything inside is literal (``*``, ``NEAR``, ``AND``, ``:``)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+TextPlan = Literal["drive", "scan", "probe"]
+
+
+def text_expressions(query: Query) -> tuple[str | None, str | None]:
+    """The FTS5 MATCH expressions of a query's free text: (positive, negative-only).
+
+    Positive phrases AND together, with any negated ones folded in as ``NOT``; negated phrases
+    alone (nothing positive to subtract them from) come back as the second element.
+    """
+    positive = [t.phrase for t in query.terms if isinstance(t, TextTerm) and not t.negated]
+    negative = [t.phrase for t in query.terms if isinstance(t, TextTerm) and t.negated]
+    if positive:
+        expression = " AND ".join(fts_phrase(p) for p in positive)
+        if negative:
+            expression = f"({expression}) NOT ({' OR '.join(fts_phrase(p) for p in negative)})"
+        return expression, None
+    if negative:
+        return None, " OR ".join(fts_phrase(p) for p in negative)
+    return None, None
+
+
+# How the free-text condition joins the rest (chosen by Searcher from how common the text is):
+#   drive: fetch the FTS matches, then the rows, then sort; best when matches are few.
+#   scan:  walk the rows newest first and probe a set built from the matches; middling.
+#   probe: walk the rows newest first and ask FTS about each row; best for common words.
+_TEXT_SQL: dict[str, tuple[str, str]] = {
+    "drive": (f"id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)",
+              f"id NOT IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"),
+    # Unary plus: keep the planner from turning the IN list into the driving loop.
+    "scan": (f"+id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)",
+             f"+id NOT IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"),
+    "probe": (f"EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND rowid = predictions.id)",
+              f"NOT EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND rowid = predictions.id)"),
+}
+
+
+def compile_query(query: Query, *, generated: frozenset[str] = frozenset(),
+                  text_plan: TextPlan = "drive") -> Compiled:
+    parts: list[str] = []
+    params: list[object] = []
+    for term in query.terms:
+        if isinstance(term, TextTerm):
+            continue
+        sql, values = _term(term, generated)
+        if term.negated:
+            # NOT of NULL is NULL: coalesce so rows without the field count as "not matching".
+            sql = f"NOT coalesce(({sql}), 0)"
+        parts.append(sql)
+        params.extend(values)
+    # Free text last: SQLite tests AND terms in order, and the cheap column tests should go first.
+    positive, negative = text_expressions(query)
+    if positive is not None:
+        parts.append(_TEXT_SQL[text_plan][0])
+        params.append(positive)
+    elif negative is not None:
+        parts.append(_TEXT_SQL[text_plan][1])
+        params.append(negative)
+    return Compiled(" AND ".join(parts) if parts else "1", tuple(params))
+
+
+def _term(term: FieldTerm | JsonTerm | TimeTerm | PairTerm,
+          generated: frozenset[str]) -> tuple[str, list[object]]:
+    if isinstance(term, PairTerm):
+        return _pair(term)
+    if isinstance(term, TimeTerm):
+        return ("ts >= ?" if term.bound == "since" else "ts < ?"), [term.at]
+    if isinstance(term, JsonTerm):
+        expr, expr_params = _json_expr(term, generated)
+        return _dynamic(expr, expr_params, term.op, term.value, term.text)
+    column = _COLUMNS[term.column]
+    if term.column in ("prediction", "label"):
+        return _dynamic(column, [], term.op, term.value, term.text)
+    return f"{column} {term.op} ?", [term.value]
+
+
+# The only column names that reach SQL text.
+_COLUMNS = {name: name for name in ("request_id", "entity_id", "model", "version", "status", "score",
+                                    "latency_ms", "prediction", "label")}
+
+
+def _json_expr(term: JsonTerm, generated: frozenset[str]) -> tuple[str, list[object]]:
+    column = "features" if term.column == "features" else "context"
+    if column == "features":
+        indexed = feature_column(term.key)
+        if indexed in generated:
+            return f'"{indexed}"', []
+    if '"' in term.key:
+        # A JSON path cannot hold a double quote: look the key up by value instead.
+        return f"(SELECT value FROM json_each({column}) WHERE key = ?)", [term.key]
+    return f"json_extract({column}, ?)", [json_path(term.key)]
+
+
+def _pair(term: PairTerm) -> tuple[str, list[object]]:
+    """The twin answer, looked up through the unique (model, version, request_id) index."""
+    key, params = "predictions.request_id", []
+    if term.key is not None:
+        key, params = "coalesce(json_extract(predictions.context, ?), predictions.request_id)", [json_path(term.key)]
+    return (f"predictions.status = 'ok' AND EXISTS (SELECT 1 FROM predictions AS twin WHERE "
+            f"twin.model = predictions.model AND twin.version = ? AND twin.request_id = {key} "
+            f"AND twin.status = 'ok' AND twin.prediction IS NOT predictions.prediction)", [term.version, *params])
+
+
+def json_path(key: str) -> str:
+    """A JSON path to one top-level key, quoted so dots and brackets stay part of the name."""
+    if '"' in key:
+        raise ValueError(f"a JSON path cannot address a key containing a double quote: {key!r}")
+    return f'$."{key}"'
+
+
+def _dynamic(expr: str, expr_params: list[object], op: str, value: Value,
+             text: str | None) -> tuple[str, list[object]]:
+    """A comparison on a column holding numbers or text (see the module docstring)."""
+    if op in ("=", "!="):
+        candidates: list[object] = [value]
+        if text is not None and text != value:
+            candidates.append(text)
+        keyword = "IN" if op == "=" else "NOT IN"
+        marks = ", ".join("?" * len(candidates))
+        return f"{expr} {keyword} ({marks})", [*expr_params, *candidates]
+    if isinstance(value, str):
+        if op in (">", ">="):
+            return f"{expr} {op} ?", [*expr_params, value]  # only text sorts above text
+        return f"{expr} {op} ? AND {expr} >= ''", [*expr_params, value, *expr_params]
+    if op in (">", ">="):
+        # Every text value sorts above every number in SQLite: keep the range numeric.
+        return f"{expr} {op} ? AND {expr} < ''", [*expr_params, value, *expr_params]
+    return f"{expr} {op} ?", [*expr_params, value]
+
+
+def ensure_feature_indexes(conn: sqlite3.Connection, names: Iterable[str]) -> list[str]:
+    """Give each named feature a VIRTUAL generated column and an index (idempotent).
+
+    Returns the feature names that were new. Indexing a big table takes a while (one pass);
+    later queries on ``features.NAME`` use the column and the index.
+    """
+    have = generated_columns(conn)
+    added: list[str] = []
+    for name in dict.fromkeys(names):
+        if not name or '"' in name or any(ord(ch) < 32 for ch in name):
+            raise ValueError(f"cannot index feature {name!r}: names with quotes or control characters "
+                             "are searchable but not indexable")
+        column = feature_column(name)
+        path = json_path(name).replace("'", "''")  # a SQL string literal: DDL takes no parameters
+        with conn:
+            if column not in have:
+                # No declared type: no affinity, so numbers and text keep their JSON types.
+                conn.execute(f"ALTER TABLE predictions ADD COLUMN \"{column}\" "
+                             f"GENERATED ALWAYS AS (json_extract(features, '{path}')) VIRTUAL")
+                added.append(name)
+            conn.execute(f'CREATE INDEX IF NOT EXISTS "{column}_idx" ON predictions ("{column}")')
+    if added:
+        from app.store.connection import ensure_statistics
+
+        ensure_statistics(conn)  # the planner should know the new indexes before the first search
+    return added
+
+
+def select_sql(columns: Sequence[str], compiled: Compiled, *, keyset: str | None, newest_first: bool) -> str:
+    """The page query: filters, an optional keyset bound, newest (or oldest) first, ``LIMIT ?``."""
+    order = "DESC" if newest_first else "ASC"
+    where = compiled.where if not keyset else f"({compiled.where}) AND {keyset}"
+    return (f"SELECT {', '.join(columns)} FROM predictions WHERE {where} "
+            f"ORDER BY ts {order}, id {order} LIMIT ?")

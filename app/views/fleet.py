@@ -1,0 +1,207 @@
+"""The fleet overview as data: one ``FleetRow`` per model, worst first.
+
+Pure reads from the store (no UI): the console calls ``fleet_rows`` in a worker thread and
+renders the result; ``modeldeck`` commands may print it too. Costs per model: a few indexed
+lookups and the last 15 minutes of its prediction log; nothing counts a whole table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from pydantic import BaseModel, Field
+
+from app.checklist.areas import READINESS_AREAS
+from app.config.settings import Settings
+from app.models import Health, HealthState
+
+if TYPE_CHECKING:
+    from app.store import Store
+
+WINDOW_MS = 15 * 60_000
+"""The window behind requests/min, p95 latency and error rate."""
+
+# Thresholds that make a model "worse" in the sort (and earn a warning style on screen).
+ERROR_RATE_BAD = 0.05
+ERROR_RATE_WARN = 0.01
+
+MIN_LIVE_REQUESTS = round(1 / ERROR_RATE_BAD)
+"""Fewest requests in the endpoint's live window (up to its last minute) for its p95 and Err% to replace
+the log's 15-minute figures. Below it they are noise that reorders the fleet: with fewer than 20 requests
+a single failure is already past ERROR_RATE_BAD (one request just after a model is re-enabled reads 100 %)
+and the p95 of a few requests is their slowest one. Req/m needs no such bar: a count over a minute is a
+fair rate however small (0 just after a disable is the news), and the rate does not enter the sort."""
+
+
+class FleetRow(BaseModel):
+    """One model as the fleet screen shows it."""
+
+    name: str
+    active_version: str | None = None
+    health: HealthState = HealthState.unknown
+    health_checked_at: int | None = Field(default=None, description="When the endpoint was last checked (epoch ms)")
+    health_age_ms: int | None = Field(default=None, description="Age of that check at the time of the read")
+    health_reason: str = Field(default="", description="Why it is not up, as the endpoint poller saw it")
+    last_ok_at: int | None = Field(default=None, description="The endpoint's last good answer (epoch ms)")
+    live_metrics: bool = Field(default=False, description="p95 and error rate from the endpoint's Prometheus "
+                               "metrics (enough requests in its window) rather than the prediction log")
+    live_rate: bool = Field(default=False, description="Requests/min from the endpoint's metrics")
+    live_requests: float | None = Field(default=None, description="Requests the endpoint counted in its live "
+                                        "window (None: no endpoint figures yet)")
+    requests: int = 0
+    requests_per_min: float = 0.0
+    p95_latency_ms: float | None = None
+    error_rate: float | None = None
+    drift_feature: str | None = Field(default=None, description="The worst drifting input feature of the judged "
+                                      "drift window (the prediction is reported by prediction_drifted)")
+    drift_value: float | None = None
+    drift_method: str | None = None
+    # Input features only, as the drift screen counts them ("1/8 drifted"); the prediction on its own.
+    drifted_features: int = 0
+    drift_features: int = 0
+    prediction_drifted: bool = False
+    readiness_passed: int = 0
+    readiness_total: int = len(READINESS_AREAS)
+    alerts_firing: int = 0
+
+    @property
+    def severity(self) -> int:
+        """How bad this model looks, in tiers: an outage outranks alerts, which outrank drift..."""
+        score = 0
+        if self.health is HealthState.down:
+            score += 10_000
+        elif self.health is HealthState.degraded:
+            score += 5_000
+        score += min(self.alerts_firing, 9) * 500
+        if self.error_rate is not None:
+            if self.error_rate >= ERROR_RATE_BAD:
+                score += 400
+            elif self.error_rate >= ERROR_RATE_WARN:
+                score += 100
+        if self.drifted_features or self.prediction_drifted:
+            score += 200 + min(self.drifted_features + self.prediction_drifted, 9) * 10
+        score += (self.readiness_total - self.readiness_passed) * 5
+        return score
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        """Worst first; ties by name so the order is stable between refreshes."""
+        return (-self.severity, self.name)
+
+
+def _worst_drift(points: list) -> tuple[str | None, float | None, str | None, int]:
+    """The drift screen's verdict in one cell: among the input features of one judged window
+    (app.drift_windows.latest_verdict_window), the drifting one furthest past its threshold (the screen's sort
+    key) and how many drift; no feature when none does. The prediction is not a feature here, as on the drift
+    screen ("1/8 drifted"): ``_prediction_drifted`` reports it. Ties by name, so the same window reads the same
+    on every refresh."""
+    from app.drift.stats import PREDICTION_FEATURE, drift_ratio
+
+    drifting = [p for p in points if p.drifted and p.feature != PREDICTION_FEATURE]
+    if not drifting:
+        return None, None, None, 0
+    worst = min(drifting, key=lambda p: (-drift_ratio(p.method, p.value, p.threshold), p.feature))
+    return worst.feature, worst.value, worst.method, len(drifting)
+
+
+def _prediction_drifted(points: list) -> bool:
+    from app.drift.stats import PREDICTION_FEATURE
+
+    return any(p.drifted for p in points if p.feature == PREDICTION_FEATURE)
+
+
+def _judged_drift(store: "Store", settings: Settings, name: str) -> list:
+    # The drift screen's window: the newest hourly one with enough rows (app/drift_windows.py).
+    from app.drift.windows import latest_verdict_window, min_rows_for
+
+    return latest_verdict_window(store, name, min_rows_for(settings, name))
+
+
+def _live_figures(row: FleetRow, result: object | None) -> FleetRow:
+    """Figures from the endpoint's last poll (an ``app.endpoints.poller.PollResult``) replace the
+    log-derived ones it provides: the endpoint sees every request, the log only what was shipped.
+    The rate always; p95 and error rate only when they rest on MIN_LIVE_REQUESTS requests or more, else
+    the row keeps the log's (both, so the two never come from different windows)."""
+    metrics = getattr(result, "metrics", None)
+    update: dict = {}
+    if getattr(result, "active_version", None):
+        update["active_version"] = result.active_version  # type: ignore[union-attr]
+    if metrics is not None:
+        update["live_requests"] = metrics.window_requests
+        if metrics.request_rate is not None:
+            update.update(requests_per_min=metrics.request_rate * 60, live_rate=True)
+    if metrics is not None and (metrics.window_requests or 0) >= MIN_LIVE_REQUESTS:
+        figures: dict = {}
+        if metrics.error_rate is not None:
+            figures["error_rate"] = metrics.error_rate
+        if "p95" in metrics.latency_ms:
+            figures["p95_latency_ms"] = metrics.latency_ms["p95"]
+        update.update(figures, live_metrics=bool(figures))
+    return row.model_copy(update=update) if update else row
+
+
+def fleet_rows(store: "Store", settings: Settings, now_ms: int,
+               health: Mapping[str, Health] | None = None, live: Mapping[str, object] | None = None
+               ) -> list[FleetRow]:
+    """Every known model (in the store or the config), worst first.
+
+    ``health`` comes from the endpoint poller when there is one; without it health is unknown.
+    ``live`` (model -> the poller's latest result) supplies the serving version and live traffic figures.
+    """
+    from app.drift.stats import PREDICTION_FEATURE
+
+    names = {info.name for info in store.registry.models()} | set(settings.models)
+    passed = readiness_counts(store, settings, now_ms, names, health or {})
+    firing: dict[str, int] = {}
+    for alert in store.alerts.firing():
+        firing[alert.model] = firing.get(alert.model, 0) + 1
+    health = health or {}
+    rows = []
+    for name in names:
+        active = store.registry.active_version(name)
+        stats = store.predictions.window_stats(name, now_ms - WINDOW_MS, now_ms)
+        drift = _judged_drift(store, settings, name)
+        feature, value, method, drifted = _worst_drift(drift)
+        features = sum(1 for p in drift if p.feature != PREDICTION_FEATURE)
+        seen = health.get(name) or Health()
+        rows.append(FleetRow(
+            name=name,
+            active_version=active.version if active else None,
+            health=seen.state,
+            health_checked_at=seen.checked_at,
+            health_age_ms=(now_ms - seen.checked_at) if seen.checked_at is not None else None,
+            health_reason=seen.reason,
+            last_ok_at=seen.last_ok_at,
+            requests=stats.requests,
+            requests_per_min=stats.requests_per_minute,
+            p95_latency_ms=stats.p95_latency_ms,
+            error_rate=stats.error_rate,
+            drift_feature=feature,
+            drift_value=value,
+            drift_method=method,
+            drifted_features=drifted,
+            drift_features=features,
+            prediction_drifted=_prediction_drifted(drift),
+            readiness_passed=passed.get(name, 0),
+            alerts_firing=firing.get(name, 0),
+        ))
+    if live:
+        rows = [_live_figures(row, live.get(row.name)) for row in rows]
+    rows.sort(key=lambda row: row.sort_key)
+    return rows
+
+
+def readiness_counts(store: "Store", settings: Settings, now_ms: int, names: set[str],
+                     health: Mapping[str, Health]) -> dict[str, int]:
+    """Areas passed or waived per model, from the same evaluation the model screen runs (a few ms a
+    model): the fleet's n/8 must not disagree with the Readiness tab until the model is opened."""
+    from app.checklist import evaluate as checklist
+
+    counts = store.checklist.passed_counts()  # models only in the config have nothing to evaluate
+    for name in names:
+        try:
+            items = checklist.evaluate(store, name, settings=settings, now=now_ms, health=health.get(name))
+        except checklist.UnknownModel:
+            continue
+        counts[name] = checklist.readiness_score(items)[0]
+    return counts
