@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from enum import Enum
 from datetime import datetime, timedelta, timezone
 
 # Epoch values above this are taken as milliseconds (1e11 s is the year 5138).
@@ -70,6 +71,24 @@ def ms_to_iso(ms: int) -> str:
     """Epoch ms to ISO-8601 UTC with millisecond precision, e.g. 2026-11-24T10:00:00.123Z."""
     dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+class TimeFormat(Enum):
+    """The named ways a UTC time is shown (every screen and command uses these, never ISO slicing)."""
+
+    DATE = "%Y-%m-%d"  # 2026-11-24
+    MINUTE = "%Y-%m-%d %H:%M"  # 2026-11-24 10:15
+    DAY_MINUTE = "%m-%d %H:%M"  # 11-24 10:15 (narrow tables, chart axes)
+    DAY_SECONDS = "%m-%d %H:%M:%S"  # 11-24 10:15:02 (log rows)
+    CLOCK = "%H:%M"  # 10:15
+    CLOCK_SECONDS = "%H:%M:%S"  # 10:15:02
+
+
+def format_ms(ms: int | None, fmt: TimeFormat, *, missing: str = "—") -> str:
+    """Epoch ms as ``fmt`` in UTC; ``missing`` for no time."""
+    if ms is None:
+        return missing
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(fmt.value)
 
 
 def parse_duration_ms(text: str) -> int:

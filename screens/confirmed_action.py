@@ -31,7 +31,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from widgets.safe_text import clean, safe_text
+from app.text import clean, safe_text
 
 if TYPE_CHECKING:
     from app.config.settings import Settings

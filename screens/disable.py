@@ -18,7 +18,7 @@ from textual.widgets import Static
 
 from app.timeutil import age_text
 from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
-from widgets.safe_text import clean, safe_text
+from app.text import clean, safe_text
 
 if TYPE_CHECKING:
     from app.config.settings import Settings

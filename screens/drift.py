@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState
 from widgets.key_bar import KeyBar
 from widgets.nav_table import NavTable
 from widgets.plot_chart import BarChart, LineChart, PlotChart, sparkline
-from widgets.safe_text import clean, safe_text
+from app.text import clean, safe_text
 
 if TYPE_CHECKING:
     from app.config.settings import Settings

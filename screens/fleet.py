@@ -20,7 +20,7 @@ from app.timeutil import ms_to_iso
 from widgets.alert_list import AlertList
 from widgets.fleet_table import FleetTable, column_widths, status_summary
 from widgets.key_bar import KeyBar
-from widgets.safe_text import clean, safe_text
+from app.text import clean, safe_text
 
 if TYPE_CHECKING:
     from app.config.settings import Settings

@@ -41,7 +41,7 @@ from widgets.key_bar import KeyBar
 from widgets.log_table import LogTable
 from widgets.query_bar import QueryBar
 from widgets.record_detail import RecordDetail
-from widgets.safe_text import clean, safe_text
+from app.text import clean, safe_text
 
 if TYPE_CHECKING:
     from app.search.searcher import Count, Page

@@ -34,7 +34,7 @@ from app.views.compare import CompareQuery
 from widgets.compare_panel import ComparePanel
 from widgets.nav_table import NavTable
 from widgets.key_bar import KeyBar
-from widgets.safe_text import clean, safe_text
+from app.text import clean, safe_text
 
 DAY_MS = 24 * 3_600_000
 BUCKET_MS = 30 * 60_000

@@ -18,7 +18,7 @@ from textual.widgets import Input, Static
 
 from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from widgets.compare_panel import verdict_text
-from widgets.safe_text import clean, safe_text
+from app.text import clean, safe_text
 
 if TYPE_CHECKING:
     from app.views.compare import CompareView

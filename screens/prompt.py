@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from widgets.safe_text import safe_text
+from app.text import safe_text
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from app.views.metrics_format import metrics_text
 from app.timeutil import age_text, ms_to_iso
 from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from widgets.nav_table import NavTable
-from widgets.safe_text import clean, safe_text
+from app.text import clean, safe_text
 
 if TYPE_CHECKING:
     from app.config.settings import Settings

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import work
 from textual.widgets import Static
 
-from widgets.safe_text import clean, safe_text, truncate
+from app.text import clean, safe_text, truncate
 
 if TYPE_CHECKING:
     from app.alerts.rules import AlertQuery

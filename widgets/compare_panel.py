@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from widgets.plot_chart import LineChart, PlotChart
-from widgets.safe_text import safe_text
+from app.text import safe_text
 
 if TYPE_CHECKING:
     from app.compare.pairing import Comparison, Side

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from app.timeutil import age_text
-from widgets.safe_text import safe_text
+from app.text import safe_text
 
 _STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
 

@@ -10,7 +10,7 @@ from textual.binding import Binding
 
 from app.timeutil import age_text
 from widgets.nav_table import NavTable
-from widgets.safe_text import clean, safe_text, truncate
+from app.text import clean, safe_text, truncate
 
 COLUMNS = (("name", "Model"), ("version", "Ver"), ("health", "Health"), ("rpm", "Req/m"), ("p95", "p95ms"),
            ("errors", "Err%"), ("drift", "Drift"), ("ready", "Rdy"), ("alerts", "Alrt"))

@@ -19,7 +19,7 @@ from rich.text import Text
 from textual.binding import Binding
 
 from widgets.nav_table import NavTable
-from widgets.safe_text import ELLIPSIS, clean
+from app.text import ELLIPSIS, clean
 
 # Columns in display order: (key, label). Time, status, score and latency have fixed widths.
 _ORDER = (("ts", "time"), ("model", "model"), ("version", "ver"), ("request_id", "request"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from widgets.safe_text import clean
+from app.text import clean
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 # Each series and the horizontal line get their own glyph, named in a legend line under the chart: the

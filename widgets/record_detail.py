@@ -2,7 +2,7 @@
 then features and context as indented JSON.
 
 Everything here came from a log, so it is data: no markup is parsed, control characters and
-bidi overrides are shown as ``\\x1b`` / ``\\u202e`` escapes (widgets.safe_text), and the JSON
+bidi overrides are shown as ``\\x1b`` / ``\\u202e`` escapes (app.text), and the JSON
 is coloured by Rich's JSON highlighter, which styles spans of plain text and interprets nothing.
 """
 
@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from widgets.safe_text import clean
+from app.text import clean
 
 _HIGHLIGHT = JSONHighlighter()
 _LABEL_WIDTH = 13

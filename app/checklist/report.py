@@ -20,9 +20,9 @@ from app.checklist.evaluate import readiness_score, required_roles
 from app.checklist.areas import READINESS_AREAS
 from app.models import AuditEntry, CheckItem, ModelInfo, SignOff, Version
 from app.checklist.model_card import REQUIRED_SECTIONS, parse_card
+from app.text import clean, terminal_line
 from app.timeutil import ms_to_iso
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start markup
 # mid-line (emphasis, code, links, HTML, entities, GFM tables and strikethrough).
 _INLINE = re.compile(r"([\\`*_\[\]<>|&~!])")
@@ -32,13 +32,10 @@ TABLE_CELL_LIMIT = 120
 
 
 def _escape_control(text: str) -> str:
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+    return clean(text, keep_newlines=True)
 
 
-def terminal_text(value: Any) -> str:
-    """One line that prints literally in a terminal: control characters shown as ``\\x1b`` etc."""
-    text = "" if value is None else str(value)
-    return _escape_control(text.replace("\r\n", "\n").replace("\n", " ").replace("\t", " "))
+terminal_text = terminal_line
 
 
 def md_inline(value: Any, *, limit: int | None = None) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
+from app.text import clean_name
 from app.models import CheckStatus, Health, HealthState, ModelInfo, Version
 from app.checklist.model_card import REQUIRED_SECTIONS, parse_card
 from app.timeutil import age_text, ms_to_iso
@@ -34,7 +35,6 @@ HEALTH_MAX_AGE_MS = 10 * 60_000
 SIGNOFF_ROLES = ("engineering", "product", "data", "legal")
 PREDICTION_BASELINE = "__prediction__"
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,6 @@ def failed(evidence: str) -> Finding:
 
 def pending(evidence: str) -> Finding:
     return Finding(CheckStatus.pending, evidence)
-
-
-def clean_name(text: Any, limit: int = 40) -> str:
-    """An untrusted name made safe to embed in evidence: no control or bidi characters, bounded length."""
-    cleaned = _UNSAFE.sub("?", str(text))
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def name_list(names: list[str], limit: int = 5) -> str:

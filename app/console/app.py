@@ -24,7 +24,7 @@ from app.config.source import SettingsSource
 from app.timeutil import now_ms as wall_clock_ms
 from app.console import routes as registry
 from screens.fleet import FleetScreen
-from widgets.safe_text import clean
+from app.text import clean
 
 if TYPE_CHECKING:
     from app.config.settings import Settings

@@ -9,7 +9,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from app.console import routes as registry
-from widgets.safe_text import clean
+from app.text import clean
 
 
 def _run(target: str, app: object) -> None:

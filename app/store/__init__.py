@@ -6,6 +6,8 @@ and WAL lets many readers run beside one writer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from app.store.connection import StoreError, connect, migrate
@@ -72,6 +74,24 @@ class Store:
 
     def schema_version(self) -> int:
         return int(self.conn.execute("SELECT version FROM schema_version").fetchone()[0])
+
+    @contextmanager
+    def write(self) -> Iterator["Store"]:
+        """One write transaction: ``with store.write(): ...`` commits on success, rolls back on error.
+
+        ``BEGIN IMMEDIATE`` takes the write lock up front (waiting up to the busy timeout), so two
+        writers never deadlock halfway. Nested use joins the outer transaction.
+        """
+        if self.conn.in_transaction:
+            yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()

@@ -24,7 +24,7 @@ from tests.tui.fixed_store import EVIL, EVIL_MODEL, FIXED_NOW
 from widgets.fleet_table import FleetTable
 from widgets.key_bar import KeyBar
 from widgets.nav_table import NavTable
-from widgets.safe_text import clean
+from app.text import clean
 
 
 def _fleet_names(app) -> list[str]:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""app.fleet and widgets.safe_text: the data behind the fleet screen and the text-safety rule."""
+"""app.fleet and app.text: the data behind the fleet screen and the text-safety rule."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from app.views.fleet import FleetRow, fleet_rows
 from app.models import Alert, Health, HealthState
 from app.store import Store
 from tests.tui.fixed_store import EVIL, EVIL_MODEL, FIXED_NOW, HOUR
-from widgets.safe_text import clean, safe_text, truncate
+from app.text import clean, safe_text, truncate
 
 
 def test_fleet_rows_read_the_last_15_minutes_and_sort_worst_first(fixed_db: Path) -> None:

@@ -264,7 +264,7 @@ def test_hostile_feature_names_are_cleaned_in_the_evidence(store: Store):
     log(store, 5, features={**{f: 1 for f in FEATURES}, "\x1b[31mred\x1b[0m": 1})
     found = item(evaluate(store, "fraud", now=NOW), "features")
     assert found.status is CheckStatus.failed
-    assert "\x1b" not in found.evidence and "?[31mred?[0m" in found.evidence
+    assert "\x1b" not in found.evidence and "\\x1b[31mred\\x1b[0m" in found.evidence
 
 
 # --- monitoring ---------------------------------------------------------------------------------
