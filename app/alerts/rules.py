@@ -188,16 +188,11 @@ def acknowledge(store: "Store", alert_id: int, actor: str | None = None, *, now:
     alert = next((a for a in store.alerts.firing() if a.id == alert_id), None)
     if alert is None:
         raise AlertError(f"no firing alert #{alert_id}")
-    store.conn.execute("BEGIN IMMEDIATE")
-    try:
+    with store.write():
         store.alerts.acknowledge(alert_id, actor, now)
         store.audit.append("alert.acknowledge", alert.model, actor=actor, ts=now, outcome="acknowledged",
                            detail={"alert_id": alert_id, "rule": alert.rule, "severity": alert.severity,
                                    "owner": alert.owner, "fired_at": alert.fired_at})
-        store.conn.execute("COMMIT")
-    except BaseException:
-        store.conn.execute("ROLLBACK")
-        raise
     return alert.model_copy(update={"acked_by": actor, "acked_at": now})
 
 

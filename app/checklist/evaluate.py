@@ -20,13 +20,12 @@ reads as "in this state since", not "last evaluated".
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from app.checklist.areas import READINESS_AREAS
 from app.checklist.rules import RULES, SIGNOFF_ROLES, CheckContext, Finding, check_signoff, required_roles
 from app.models import CheckItem, CheckStatus, Health, SignOff, Stage
+from app.store import StoreBusy, StoreReadOnly
 from app.store.identity import current_actor
 from app.timeutil import now_ms
 
@@ -43,21 +42,6 @@ class ChecklistError(ValueError):
 
 class UnknownModel(ChecklistError):
     pass
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    # The store's connection is in autocommit mode: group an item and its audit row explicitly.
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _context(store: Any, model: str, *, settings: Any = None, now: int | None = None,
@@ -121,13 +105,11 @@ def evaluate(store: Any, model: str, *, settings: Any = None, now: int | None = 
     try:
         # Stored items are read inside the write transaction: a waiver made by another worker
         # between our read and our write could otherwise be overwritten.
-        with _transaction(store.conn):
+        with store.write():
             return _merge_all(store, ctx, findings, persist=True)
-    except sqlite3.OperationalError as exc:
+    except (StoreReadOnly, StoreBusy):
         # A read-only store, or a writer holding the lock past the busy timeout: the findings are
         # still right, so show them; the next evaluation stores them. Anything else is a real fault.
-        if not any(word in str(exc) for word in ("readonly", "read-only", "locked", "busy")):
-            raise
         return _merge_all(store, ctx, findings, persist=False)
 
 
@@ -172,7 +154,7 @@ def _manual_change(store: Any, model: str, area: str, *, action: str, actor: str
     _check_area(area)
     ctx = _context(store, model)
     who = actor or current_actor()
-    with _transaction(store.conn):
+    with store.write():  # the item and its audit row, together
         previous = _stored(store, model).get(area)
         item = build(previous, who, ctx.now)
         store.checklist.put(item)
@@ -242,7 +224,7 @@ def sign_off(store: Any, model: str, role: str, *, note: str | None = None, acto
         raise ChecklistError(f"{model} has no active (champion) version to sign off")
     who = actor or current_actor()
     note = (note or "").strip() or None
-    with _transaction(store.conn):
+    with store.write():
         store.checklist.add_signoff(SignOff(model=model, version=ctx.version.version, role=role, signed_by=who,
                                             signed_at=ctx.now, note=note))
         store.audit.append("checklist.sign_off", model, actor=who, ts=ctx.now, outcome="signed",

@@ -221,12 +221,8 @@ def check_serving(ctx: CheckContext) -> Finding:
 
 
 def _recent_feature_rows(ctx: CheckContext) -> list[str | None]:
-    rows = ctx.store.conn.execute(
-        "SELECT features FROM (SELECT version, features FROM predictions WHERE model = ? "
-        "ORDER BY ts DESC LIMIT ?) WHERE version = ? LIMIT ?",
-        (ctx.model, FEATURE_SCAN, ctx.version.version, FEATURE_SAMPLE),
-    ).fetchall()
-    return [r[0] for r in rows]
+    return ctx.store.serving.recent_features(ctx.model, ctx.version.version, scan=FEATURE_SCAN,
+                                             sample=FEATURE_SAMPLE)
 
 
 def _feature_names(text: str | None) -> set[str] | None:
@@ -366,19 +362,10 @@ def check_rollback(ctx: CheckContext) -> Finding:
 
 
 def check_logging(ctx: CheckContext) -> Finding:
-    since = ctx.now - HOUR_MS
-    # One range read on the (model, ts) index.
-    count, with_features, with_entity, with_request = ctx.store.conn.execute(
-        "SELECT count(*), "
-        "coalesce(sum(features IS NOT NULL AND features NOT IN ('', '{}', 'null')), 0), "
-        "coalesce(sum(entity_id IS NOT NULL AND entity_id != ''), 0), "
-        "coalesce(sum(request_id != ''), 0) "
-        "FROM predictions WHERE model = ? AND ts >= ? AND ts <= ?",
-        (ctx.model, since, ctx.now),
-    ).fetchone()
+    count, with_features, with_entity, with_request = ctx.store.serving.logging_counts(
+        ctx.model, ctx.now - HOUR_MS, ctx.now)
     if not count:
-        last = ctx.store.conn.execute("SELECT max(ts) FROM predictions WHERE model = ? AND ts <= ?",
-                                      (ctx.model, ctx.now)).fetchone()[0]
+        last = ctx.store.serving.newest_ts_until(ctx.model, ctx.now)
         when = f"last one {age_text(ctx.now - last)} ago" if last is not None else "none ever"
         return failed(f"no predictions logged in the last hour ({when})")
     feature_share = with_features / count

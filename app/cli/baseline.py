@@ -120,10 +120,7 @@ def log_columns(store, model: str, version: str, since: int, until: int) -> dict
     """Features and the prediction of a version's logged traffic in [since, until)."""
     import orjson
 
-    cursor = store.db.execute(
-        "SELECT features, score, prediction FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ?",
-        (model, version, since, until),
-    )
+    cursor = store.serving.version_rows(model, version, since, until)
 
     def rows() -> Iterator[dict[str, Any]]:
         for features, score, prediction in cursor:

@@ -51,10 +51,10 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
     """
     import orjson
 
-    from app.alerts.rules import evaluate_model
+    from app.alerts.monitor import refresh_model
     from app.drift.stats import dataset_drift, display_name, drift_ratio, psi_level, window_rows
-    from app.drift.windows import min_rows_for, pending_windows, stored_points, thresholds_for, update, verdict_window
-    from app.timeutil import ms_to_iso, parse_duration_ms
+    from app.drift.windows import min_rows_for, pending_windows, stored_points, verdict_window
+    from app.timeutil import ms_to_iso, now_ms, parse_duration_ms
 
     try:
         window_ms = parse_duration_ms(window)
@@ -72,12 +72,15 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
         if pending > 24:  # weeks of history on a first run take a while: say so rather than look stuck
             click.echo(f"computing {pending} drift windows of {_clean(model)} (once; later runs add only new ones)…",
                        err=True)
-        outcome = update(store, model, window_ms=window_ms, since=start, until=end,
-                         thresholds=thresholds_for(cli.settings, model))
+        outcome = refresh_model(store, cli.settings, model, now=now_ms(), window_ms=window_ms, since=start,
+                                until=end)
         if outcome.busy_with:
             click.echo(f"modeldeck: {outcome.busy_with} is computing drift for {_clean(model)}; "
                        "showing what is stored", err=True)
-        transitions = evaluate_model(store, cli.settings, model)
+        if outcome.read_only:
+            click.echo(f"modeldeck: {cli.db_path} is read-only here: no new windows, no alert evaluation; "
+                       "showing what is stored", err=True)
+        transitions = outcome.transitions
         points = stored_points(store, model, window_ms=window_ms, since=start, until=end)
 
     if as_json:

@@ -18,7 +18,6 @@ trace id and ground truth. Pair them with the (model, request_id) index:
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -275,7 +274,7 @@ def build_demo_store(path: Path | str, *, rows: int = DEFAULT_ROWS, seed: int = 
     """
     from app.demo.story import alerts, audit, checklist, signoffs
     from app.demo.traffic import merged_batches
-    from app.store.bulk import write_all
+    from app.store.files import bulk_load, checkpoint, unsynced
     from app.store.identity import current_actor
 
     if rows < 0:
@@ -291,8 +290,8 @@ def build_demo_store(path: Path | str, *, rows: int = DEFAULT_ROWS, seed: int = 
         store = Store.open(side)
         try:
             # A side file, renamed into place only when complete: no need to sync every commit.
-            store.conn.execute("PRAGMA synchronous = OFF")
-            write_all(store.conn, _counted(merged_batches(blocks, _BATCH), rows, progress), drop_indexes=True)
+            unsynced(store)
+            bulk_load(store, _counted(merged_batches(blocks, _BATCH), rows, progress))
             baselines, metrics = _registry(store, clock, seed, baseline_rows)
             checklist(store, clock, metrics)
             signoffs(store, clock)
@@ -302,7 +301,7 @@ def build_demo_store(path: Path | str, *, rows: int = DEFAULT_ROWS, seed: int = 
             # Written last: its presence marks a finished demo store and says what it holds.
             store.audit.append(MARKER, None, detail=summary.model_dump(mode="json", exclude={"path", "reused"}),
                                outcome="succeeded", actor=current_actor(), ts=clock.now)
-            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            checkpoint(store)
         except BaseException:
             store.close()
             _remove(side)
@@ -324,26 +323,20 @@ def existing_demo(path: Path | str) -> DemoSummary | None:
 
     Raises StoreError for a file that holds anything else, so a real store is never overwritten.
     """
+    from app.store.files import peek
+
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            marker = (conn.execute("SELECT detail FROM audit WHERE action = ? ORDER BY id DESC LIMIT 1",
-                                   (MARKER,)).fetchone() if "audit" in tables else None)
-            holds_data = any(conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
-                             for table in ("predictions", "models", "audit") if table in tables)
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: not a usable SQLite store ({exc}); refusing to overwrite it") from None
-    if marker is not None:
+        found = peek(path, MARKER)
+    except StoreError as exc:
+        raise StoreError(f"{exc}; refusing to overwrite it") from None
+    if found.marker_detail is not None:
         import orjson
 
-        return DemoSummary.model_validate({**orjson.loads(marker[0]), "path": path, "reused": True})
-    if holds_data or (tables and "schema_version" not in tables):
+        return DemoSummary.model_validate({**orjson.loads(found.marker_detail), "path": path, "reused": True})
+    if found.holds_data or (found.tables and "schema_version" not in found.tables):
         raise StoreError(f"{path}: holds data that is not a modeldeck demo store; refusing to overwrite it "
                          "(choose another --db)")
     return None
@@ -351,16 +344,9 @@ def existing_demo(path: Path | str) -> DemoSummary | None:
 
 def traffic_until(path: Path | str) -> int | None:
     """The newest prediction's time in the store at ``path`` (live demo traffic writes past the build)."""
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.DatabaseError:
-        return None
-    try:
-        return conn.execute("SELECT max(ts) FROM predictions").fetchone()[0]
-    except sqlite3.DatabaseError:
-        return None
-    finally:
-        conn.close()
+    from app.store.files import newest_prediction_ts
+
+    return newest_prediction_ts(path)
 
 
 def open_demo(path: Path | str, *, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED, rebuild: bool = False,

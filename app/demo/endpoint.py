@@ -106,7 +106,7 @@ def _like_the_log(model: DemoModel, store: Any) -> None:
     shows (from /metrics) agree with the log-derived ones."""
     import math
 
-    newest = store.conn.execute("SELECT max(ts) FROM predictions WHERE model = ?", (model.name,)).fetchone()[0]
+    newest = store.predictions.latest_ts(model.name)
     if newest is None:
         return
     stats = store.predictions.window_stats(model.name, newest - 3_600_000, newest + 1)

@@ -17,7 +17,6 @@ demo stores are rebuilt by ``modeldeck demo``). It writes only to a finished dem
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +26,8 @@ import numpy as np
 from app.demo.build import DemoSummary, existing_demo
 from app.demo.catalogue import DAY_MS, DRIFT_EPISODES, INCIDENT, MODELS, ModelSpec
 from app.demo.traffic import Clock, assemble, block_rows, customer_weights, cycle_weights
-from app.store import Store, StoreError
+from app.store import Store, StoreBusy, StoreError
+from app.store.files import set_busy_timeout
 from app.timeutil import now_ms as current_ms
 
 TICK_S = 1.0
@@ -137,7 +137,7 @@ class LiveTraffic:
             self.error = str(exc)
             return
         try:
-            store.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            set_busy_timeout(store, BUSY_TIMEOUT_MS)
             now = self._now()
             # Request numbers above every row id ever given: the ids (ms + scrambled number) never collide.
             self._next_request = store.predictions.latest_id() + 1
@@ -229,9 +229,7 @@ class LiveTraffic:
                     accepted, _ = store.predictions.append(rows[start:start + _BATCH])
                     self.rows_written += accepted
                     break
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) and "busy" not in str(exc):
-                        raise
+                except StoreBusy:
                     if self._stop.wait(delay):
                         return False
                     delay = min(delay * 2, MAX_BACKOFF_S)

@@ -11,7 +11,6 @@ traffic; the current side is that version's rows in the window, pulled in one qu
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -28,8 +27,6 @@ HOUR_MS = 3_600_000
 # A window is computed once it closed this long ago, so log lines that arrive a little late still count.
 SETTLE_MS = 60_000
 LOCK_TTL_MS = 300_000
-_FIELDS = ("model", "version", "feature", "window_start", "window_end", "n_reference", "n_current", "method",
-           "value", "threshold", "drifted", "psi")
 
 
 @dataclass(frozen=True)
@@ -78,14 +75,10 @@ def verdict_window(points: list[DriftPoint], min_rows: int) -> list[DriftPoint]:
 
 def latest_verdict_window(store: "Store", model: str, min_rows: int, *, window_ms: int = HOUR_MS) -> list[DriftPoint]:
     """``verdict_window`` straight from the store: the newest ``window_ms`` window with enough rows."""
-    row = store.db.execute(
-        "SELECT window_start FROM drift WHERE model = ? AND window_end - window_start = ? GROUP BY window_start "
-        "HAVING max(n_current) >= ? ORDER BY window_start DESC LIMIT 1",
-        (model, window_ms, min_rows),
-    ).fetchone()
-    if row is None:
+    start = store.drift.latest_start_with_rows(model, window_ms, min_rows)
+    if start is None:
         return []
-    return stored_points(store, model, window_ms=window_ms, since=row[0], until=row[0] + 1)
+    return stored_points(store, model, window_ms=window_ms, since=start, until=start + 1)
 
 
 def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int | None = None,
@@ -102,12 +95,7 @@ def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, sin
     if not with_baseline:
         return []
     computed = store.drift.computed_windows(model)
-    # One aggregate over the (model, ts) index: which version served how much of each window.
-    rows = store.db.execute(
-        "SELECT ts - ts % ?, version, count(*) FROM predictions WHERE model = ? AND ts >= ? AND ts < ? "
-        "GROUP BY 1, 2",
-        (window_ms, model, lower, upper),
-    ).fetchall()
+    rows = store.windows.versions_per_window(model, window_ms, lower, upper)
     by_window: dict[int, list[tuple[int, str]]] = {}
     totals: dict[int, int] = {}
     for start, version, count in rows:
@@ -124,12 +112,6 @@ def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, sin
     return plans
 
 
-def _path_safe(feature: str) -> bool:
-    """Whether SQLite's JSON path ``$."NAME"`` finds this key: it matches the key's text as stored, so
-    a quote, a backslash or a control character (stored escaped) cannot be named that way."""
-    return not any(ch in '"\\' or ord(ch) < 32 or ord(ch) == 127 for ch in feature)
-
-
 def _member(features: str | None, name: str) -> Any:
     if not features:
         return None
@@ -140,36 +122,24 @@ def _member(features: str | None, name: str) -> Any:
     return value.get(name) if isinstance(value, dict) else None
 
 
-def _json_path(feature: str) -> str:
-    return '$."' + feature.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def current_samples(store: "Store", model: str, plan: WindowPlan, baselines: list[FeatureBaseline]) -> dict[str, Any]:
     """The window's values of every baseline feature, as drift Samples, from one query."""
     from app.drift.stats import PREDICTION_FEATURE, Sample, category_key
+    from app.store.windows import FeatureRead, json_path_safe
 
-    columns, params = [], []
+    reads = []
     for baseline in baselines:
         if baseline.feature == PREDICTION_FEATURE:
-            columns.append("coalesce(score, prediction)" if baseline.kind == "numeric" else "prediction")
-        elif not _path_safe(baseline.feature):
-            columns.append("features")  # read in Python below: a JSON path cannot name this key
-        elif baseline.kind == "numeric":
-            columns.append("json_extract(features, ?)")
-            params.append(_json_path(baseline.feature))
+            reads.append(FeatureRead("score_or_prediction" if baseline.kind == "numeric" else "prediction"))
+        elif not json_path_safe(baseline.feature):
+            reads.append(FeatureRead("features", baseline.feature))  # read in Python below: no JSON path names it
         else:
-            columns.append("features -> ?")  # JSON text, so true stays true and 1.0 stays 1.0
-            params.append(_json_path(baseline.feature))
-    # The version is filtered here rather than in SQL: with it in the WHERE clause SQLite prefers the
-    # (model, version, request_id) index and reads every row of the version instead of one window's.
-    rows = [row[1:] for row in store.db.execute(
-        f"SELECT version, {', '.join(columns)} FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
-        (*params, model, plan.start, plan.end),
-    ) if row[0] == plan.version]
+            reads.append(FeatureRead("number" if baseline.kind == "numeric" else "json", baseline.feature))
+    rows = store.windows.feature_values(model, plan.version, plan.start, plan.end, reads)
     samples: dict[str, Any] = {}
     for index, baseline in enumerate(baselines):
         column = [row[index] for row in rows]
-        if baseline.feature != PREDICTION_FEATURE and not _path_safe(baseline.feature):
+        if reads[index].kind == "features":
             values = [_member(features, baseline.feature) for features in column]
             samples[baseline.feature] = Sample.of_kind(baseline.kind, values)
             continue
@@ -227,7 +197,7 @@ def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int |
     ``max_windows`` bounds one call (a background monitor keeps each pass short): the newest pending
     windows are computed first, older ones on later calls.
     """
-    from app.store.bulk import StoreBusy
+    from app.store import StoreBusy
     from app.store.locks import LockHeld
 
     result = UpdateResult()
@@ -236,9 +206,7 @@ def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int |
     except LockHeld as held:
         result.busy_with = held.holder.holder
         return result
-    except sqlite3.OperationalError as exc:  # the write lock stayed taken for the busy timeout
-        if "locked" not in str(exc) and "busy" not in str(exc):
-            raise
+    except StoreBusy:  # the write lock stayed taken for the busy timeout
         result.busy_with = "a long write (a bulk ingest?)"
         return result
     try:
@@ -270,34 +238,18 @@ def _store_if_unchanged(store: "Store", model: str, plan: WindowPlan, points: li
     time): then it stays pending and the next pass computes it from the complete data. The check and the
     write share one write transaction, so no ingest commit can slip between them; rows that land after it
     make the ingest forget the window (DriftTable.invalidate) and it is computed again."""
-    from app.store.bulk import begin_immediate
-
-    conn = store.conn
-    begin_immediate(conn)
-    try:
-        if plan.total >= 0:
-            (now_total,) = conn.execute("SELECT count(*) FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
-                                        (model, plan.start, plan.end)).fetchone()
-            if now_total != plan.total:
-                conn.execute("ROLLBACK")
-                return False
+    with store.write():
+        if plan.total >= 0 and store.windows.rows_in(model, plan.start, plan.end) != plan.total:
+            return False  # nothing written: the empty transaction ends
         store.drift.insert_many(points)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return True
 
 
 def stored_points(store: "Store", model: str, *, window_ms: int, since: int | None = None,
                   until: int | None = None) -> list[DriftPoint]:
     """Stored results of windows of this size that start in [since, until), oldest window first."""
-    rows = store.db.execute(
-        f"SELECT {', '.join(_FIELDS)} FROM drift WHERE model = ? AND window_end - window_start = ? "
-        "AND window_start >= ? AND window_start < ? ORDER BY window_start, feature",
-        (model, window_ms, since if since is not None else 0, until if until is not None else 2**62),
-    ).fetchall()
-    return [DriftPoint(**dict(zip(_FIELDS, row))) for row in rows]
+    return store.drift.stored(model, window_ms, since if since is not None else 0,
+                              until if until is not None else 2**62)
 
 
 @dataclass(frozen=True)
@@ -318,10 +270,7 @@ def prediction_windows(store: "Store", model: str, *, window_ms: int, since: int
     """
     import numpy as np
 
-    rows = store.db.execute(
-        "SELECT ts - ts % ?, score, prediction FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
-        (window_ms, model, align(since, window_ms), until),
-    ).fetchall()
+    rows = store.windows.predictions_per_window(model, window_ms, align(since, window_ms), until)
     numeric: dict[int, list[float]] = {}
     labels: dict[int, list[str]] = {}
     for start, score, prediction in rows:

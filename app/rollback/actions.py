@@ -131,12 +131,6 @@ def read_only_reason(settings: Settings, model: str) -> str | None:
     return None
 
 
-def _last_served(store: "Store", model: str, version: str) -> int | None:
-    row = store.conn.execute("SELECT max(ts) FROM predictions WHERE model = ? AND version = ?",
-                             (model, version)).fetchone()
-    return row[0] if row else None
-
-
 async def plan_rollback(store: "Store", settings: Settings, model: str, *,
                         adapter: "EndpointAdapter | None" = None) -> Plan:
     """What a rollback of ``model`` would do: current version and candidate targets."""
@@ -170,7 +164,7 @@ async def plan_rollback(store: "Store", settings: Settings, model: str, *,
             stage=stored.stage.value if stored else None,
             created_at=stored.created_at if stored else (remote_v.created_at if remote_v else None),
             metrics=dict(stored.metrics) if stored else {},
-            last_served_at=_last_served(store, model, name),
+            last_served_at=store.serving.newest_ts(model, name),
             active=name == current,
             on_endpoint=None if remote is None else name in remote,
             last_active_at=history.last_active.get(name),
@@ -325,9 +319,10 @@ async def _verify(adapter: "EndpointAdapter", version: str | None, call_error: E
 def _record_champion(store: "Store", model: str, version: str) -> None:
     from app.timeutil import now_ms
 
-    if not any(v.version == version for v in store.registry.versions(model)):
-        store.registry.ensure_models({(model, version)}, created_at=now_ms())
-    store.registry.set_stage(model, version, Stage.champion)
+    with store.write():  # a version the store never saw and its stage, together
+        if not any(v.version == version for v in store.registry.versions(model)):
+            store.registry.ensure_models({(model, version)}, created_at=now_ms())
+        store.registry.set_stage(model, version, Stage.champion)
 
 
 def _iso(ms: int) -> str:

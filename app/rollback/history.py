@@ -43,22 +43,12 @@ class Candidate(Protocol):
     rolled_back_from_at: int | None
 
 
-def _newest_prediction(store: "Store", model: str, version: str) -> int | None:
-    # Newest first on the (model, ts) index: stops at the first row of the version.
-    row = store.conn.execute("SELECT ts FROM predictions WHERE model = ? AND version = ? ORDER BY ts DESC LIMIT 1",
-                             (model, version)).fetchone()
-    return row[0] if row else None
-
-
 def _switches(store: "Store", model: str) -> list[tuple[int, str, dict]]:
     """(ts, action, detail) of every succeeded rollback or promotion of ``model``, oldest first."""
-    rows = store.conn.execute(
-        "SELECT ts, action, detail FROM audit WHERE model = ? AND outcome = 'succeeded' AND action IN (?, ?) "
-        "ORDER BY id", (model, *_SWITCHES)).fetchall()
     import orjson
 
     out = []
-    for ts, action, detail in rows:
+    for ts, action, detail in store.audit.succeeded(model, _SWITCHES):
         try:
             parsed = orjson.loads(detail) if detail else {}
         except orjson.JSONDecodeError:
@@ -91,7 +81,7 @@ def serving_history(store: "Store", model: str, versions: Iterable[tuple[str, st
     for version, stage in versions:
         if stage in _NOT_LIVE:
             continue
-        newest = _newest_prediction(store, model, version)
+        newest = store.serving.newest_ts(model, version)
         if newest is not None:
             saw(version, newest)
     return ServingHistory(last_active=last, rolled_back_from=back_from)

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from app.store.connection import StoreError, connect, migrate
 from app.store.schema import SCHEMA_VERSION
+from app.store.connection import StoreBusy, StoreReadOnly, write_transaction
 
 __all__ = ["Store", "StoreError", "SCHEMA_VERSION"]
+__all__ += ["StoreBusy", "StoreReadOnly"]
 
 
 class Store:
@@ -35,6 +37,8 @@ class Store:
         from app.store.predictions import PredictionsTable
         from app.store.quarantine import QuarantineTable
         from app.store.registry import Registry
+        from app.store.serving import ServingLog
+        from app.store.windows import WindowReads
 
         self.path = Path(path)
         self.conn = connect(self.path, read_only=read_only, create=create)
@@ -67,6 +71,8 @@ class Store:
         self.offsets = OffsetsTable(self.db)
         self.locks = LocksTable(self.db)
         self.metrics = MetricSamples(self.db)
+        self.windows = WindowReads(self.db)  # the prediction log read by drift window
+        self.serving = ServingLog(self.db)  # the prediction log read for rollback, readiness and baselines
 
     @classmethod
     def open(cls, path: Path | str, *, read_only: bool = False, create: bool = True) -> "Store":
@@ -82,16 +88,8 @@ class Store:
         ``BEGIN IMMEDIATE`` takes the write lock up front (waiting up to the busy timeout), so two
         writers never deadlock halfway. Nested use joins the outer transaction.
         """
-        if self.conn.in_transaction:
+        with write_transaction(self.conn):  # raises StoreBusy / StoreReadOnly, never a sqlite3 error
             yield self
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()

@@ -25,6 +25,13 @@ class AuditLog:
         )
         return int(cursor.lastrowid)
 
+    def succeeded(self, model: str, actions: tuple[str, str]) -> list[tuple[int, str, str]]:
+        """(ts, action, detail JSON text) of every succeeded entry of ``model`` with one of two ``actions``,
+        oldest first (detail is left undecoded: the caller skips entries it cannot read)."""
+        return self._db.execute(
+            "SELECT ts, action, detail FROM audit WHERE model = ? AND outcome = 'succeeded' AND action IN (?, ?) "
+            "ORDER BY id", (model, *actions)).fetchall()
+
     def entries(self, model: str | None = None, *, limit: int = 200, before_id: int | None = None) -> list[AuditEntry]:
         """Newest first; ``before_id`` pages back through older entries."""
         clauses, params = [], []

@@ -61,6 +61,10 @@ class BaselinesTable:
             for r in rows
         ]
 
+    def models(self) -> list[str]:
+        """Every model with at least one stored baseline."""
+        return [r[0] for r in self._db.execute("SELECT DISTINCT model FROM baselines").fetchall()]
+
     def versions_with_baselines(self, model: str) -> list[str]:
         rows = self._db.execute("SELECT DISTINCT version FROM baselines WHERE model = ?", (model,)).fetchall()
         return [r[0] for r in rows]

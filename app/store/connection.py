@@ -1,18 +1,99 @@
-"""Opening a store file: the SQLite-only parts (pragmas, FTS5 probing, migrations, refusals)."""
+"""Opening a store file: the SQLite-only parts (pragmas, FTS5 probing, migrations, refusals), the write
+transaction, and the store's own exception types (callers never catch sqlite3 errors)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from app.store.schema import MIGRATIONS, SCHEMA_VERSION
+from app.store.schema import MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, analyze_predictions
 
 BUSY_TIMEOUT_MS = 5000
 
 
 class StoreError(Exception):
     """A store that cannot be used; the message is one line meant for the operator."""
+
+
+# The two conditions callers act on are raised as these store types. They also stay sqlite3
+# OperationalErrors, so code that still catches those (outside the model side) keeps working.
+class StoreBusy(StoreError, sqlite3.OperationalError):
+    """The write lock stayed taken for the whole busy timeout (a long write elsewhere, e.g. a bulk ingest)."""
+
+
+class StoreReadOnly(StoreError, sqlite3.OperationalError):
+    """The store can only be read (file permissions, a read-only mount or a read-only open): nothing is written."""
+
+
+def store_error(exc: sqlite3.OperationalError) -> sqlite3.OperationalError:
+    """``exc`` as the store's own type when it is one callers act on (busy, read-only), else itself."""
+    if isinstance(exc, StoreError):
+        return exc
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF  # the primary code, without the extended part
+    text = str(exc)
+    if code == sqlite3.SQLITE_READONLY or "readonly" in text.replace(" ", "") or "read-only" in text:
+        return StoreReadOnly(text)
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text or "busy" in text:
+        return StoreBusy(text)
+    return exc
+
+
+class StoreConnection(sqlite3.Connection):
+    """The store's connection: statements that fail because the store is busy or read-only raise
+    ``StoreBusy`` / ``StoreReadOnly``; every other error is sqlite3's own."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            translated = store_error(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            translated = store_error(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+
+def begin_immediate(conn: sqlite3.Connection) -> None:
+    """Take the write lock now (waiting up to the busy timeout), or say plainly who is in the way."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        translated = store_error(exc)
+        if isinstance(translated, StoreBusy):
+            path = conn.execute("PRAGMA database_list").fetchone()[2]
+            raise StoreBusy(f"{path}: another process is writing to the store (try again when it is done)") from None
+        if translated is exc:
+            raise
+        raise translated from exc
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction on ``conn`` (``Store.write`` is the usual door): ``BEGIN IMMEDIATE`` takes the
+    write lock up front, so two writers never deadlock halfway; commits on success, rolls back on error;
+    nested use joins the outer transaction."""
+    if conn.in_transaction:
+        yield
+        return
+    begin_immediate(conn)
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def connect(path: Path, *, read_only: bool = False, create: bool = True) -> sqlite3.Connection:
@@ -29,10 +110,10 @@ def connect(path: Path, *, read_only: bool = False, create: bool = True) -> sqli
     try:
         if read_only:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   check_same_thread=False, isolation_level=None)
+                                   check_same_thread=False, isolation_level=None, factory=StoreConnection)
         else:
             conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
-                                   isolation_level=None)
+                                   isolation_level=None, factory=StoreConnection)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not read_only:
@@ -71,21 +152,16 @@ def migrate(conn: sqlite3.Connection, path: Path, *, upto: int = SCHEMA_VERSION)
             )
         if version >= upto:
             return version
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             # Re-read under the write lock: another process may have migrated meanwhile.
             version = current_version(conn, path)
             if version == 0:
-                conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                conn.execute(SCHEMA_VERSION_TABLE)
                 conn.execute("INSERT INTO schema_version (version) VALUES (0)")
             for number in range(version + 1, upto + 1):
                 for statement in _statements(MIGRATIONS[number - 1]):
                     conn.execute(statement)
                 conn.execute("UPDATE schema_version SET version = ?", (number,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return upto
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot prepare the store ({exc})") from None
@@ -130,8 +206,7 @@ def ensure_statistics(conn: sqlite3.Connection) -> None:
     if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM predictions)").fetchone()[0]:
         return  # nothing to measure yet: an empty table's statistics would mislead later
     try:
-        conn.execute("PRAGMA analysis_limit = 1000")
-        conn.execute("ANALYZE predictions")
+        analyze_predictions(conn)
     except sqlite3.OperationalError:
         pass  # busy (a long write elsewhere) or read-only: the next open tries again
 

@@ -1,4 +1,4 @@
-"""Stored drift results: one row per model, feature and window (the statistics live in app/drift.py)."""
+"""Stored drift results: one row per model, feature and window (the statistics live in app/drift/)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Sequence
 from sqlite_utils import Database
 
 from app.models import DriftPoint
+from app.store.connection import write_transaction
 from app.timeutil import now_ms
 
 _FIELDS = ("model", "version", "feature", "window_start", "window_end", "n_reference", "n_current", "method",
@@ -23,7 +24,7 @@ class DriftTable:
 
     def put_many(self, points: Sequence[DriftPoint]) -> None:
         computed_at = now_ms()
-        with self._db.conn:
+        with write_transaction(self._db.conn):
             self._db.conn.executemany(
                 f"INSERT OR REPLACE INTO drift ({', '.join(_FIELDS)}, computed_at) VALUES ({', '.join('?' * 13)})",
                 [(p.model, p.version, p.feature, p.window_start, p.window_end, p.n_reference, p.n_current, p.method,
@@ -47,12 +48,30 @@ class DriftTable:
         ).fetchall()
         return [_point(r) for r in rows]
 
+    def stored(self, model: str, window_ms: int, since: int, until: int) -> list[DriftPoint]:
+        """Results of windows of this size that start in [since, until), oldest window first."""
+        rows = self._db.execute(
+            f"SELECT {', '.join(_FIELDS)} FROM drift WHERE model = ? AND window_end - window_start = ? "
+            "AND window_start >= ? AND window_start < ? ORDER BY window_start, feature",
+            (model, window_ms, since, until),
+        ).fetchall()
+        return [_point(r) for r in rows]
+
+    def latest_start_with_rows(self, model: str, window_ms: int, min_rows: int) -> int | None:
+        """The start of the newest window of this size with at least ``min_rows`` current rows."""
+        row = self._db.execute(
+            "SELECT window_start FROM drift WHERE model = ? AND window_end - window_start = ? GROUP BY window_start "
+            "HAVING max(n_current) >= ? ORDER BY window_start DESC LIMIT 1",
+            (model, window_ms, min_rows),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def computed_windows(self, model: str) -> set[tuple[int, int]]:
         rows = self._db.execute("SELECT DISTINCT window_start, window_end FROM drift WHERE model = ?", (model,))
         return {(r[0], r[1]) for r in rows.fetchall()}
 
     def insert_many(self, points: Sequence[DriftPoint]) -> None:
-        """Like ``put_many`` but inside the caller's transaction (app/drift_windows.py writes a window only
+        """Like ``put_many`` but inside the caller's transaction (app/drift/windows.py writes a window only
         after checking, in the same transaction, that no rows landed in it meanwhile)."""
         computed_at = now_ms()
         self._db.conn.executemany(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from app.store.connection import write_transaction
 from app.store.identity import current_actor
 from app.timeutil import now_ms
 
@@ -33,18 +34,14 @@ class LocksTable:
         now = now_ms()
         me = holder or current_actor()
         conn = self._db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        # The read and the take share one write transaction: two operators cannot both find it free.
+        with write_transaction(conn):
             row = conn.execute("SELECT name, holder, acquired_at, expires_at FROM locks WHERE name = ?",
                                (name,)).fetchone()
             if row and row[3] > now:
                 raise LockHeld(LockHolder(*row))
             conn.execute("INSERT OR REPLACE INTO locks (name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)",
                          (name, me, now, now + ttl_ms))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return LockHolder(name, me, now, now + ttl_ms)
 
     def release(self, lock: LockHolder) -> None:

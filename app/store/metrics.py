@@ -6,6 +6,8 @@ from typing import Sequence
 
 from sqlite_utils import Database
 
+from app.store.connection import write_transaction
+
 
 class MetricSamples:
     def __init__(self, db: Database) -> None:
@@ -13,7 +15,7 @@ class MetricSamples:
 
     def add_many(self, samples: Sequence[tuple[str, int, str, float]]) -> None:
         """(model, ts, name, value) tuples."""
-        with self._db.conn:
+        with write_transaction(self._db.conn):
             self._db.conn.executemany("INSERT INTO metric_samples (model, ts, name, value) VALUES (?, ?, ?, ?)",
                                       samples)
 

@@ -6,6 +6,7 @@ import orjson
 from sqlite_utils import Database
 
 from app.models import ModelInfo, Stage, Version
+from app.store.connection import write_transaction
 
 
 def _json(value: object) -> str:
@@ -75,7 +76,7 @@ class Registry:
 
     def set_stage(self, model: str, version: str, stage: Stage) -> None:
         """Record a stage change; a new champion demotes the old one to archived."""
-        with self._db.conn:
+        with write_transaction(self._db.conn):
             if stage is Stage.champion:
                 self._db.execute(
                     "UPDATE versions SET stage = 'archived' WHERE model = ? AND stage = 'champion' AND version != ?",

@@ -1,10 +1,20 @@
-"""The store's schema as an ordered list of migrations.
+"""All of the store's DDL: the schema as an ordered list of migrations, the indexes a bulk load
+drops and rebuilds, the feature indexes search adds, and the planner statistics.
 
 Each migration moves the store from version N-1 to N. Never edit a migration that has
 shipped: add the next one. ``SCHEMA_VERSION`` is the version this modeldeck writes.
+No other module writes DDL: they call the constants and functions here.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
+
+# The version counter itself, created before the first migration runs.
+SCHEMA_VERSION_TABLE = "CREATE TABLE schema_version (version INTEGER NOT NULL)"
 
 # Version 1: what ingest and the audit trail need.
 _V1 = """
@@ -216,3 +226,34 @@ PREDICTION_INDEXES: dict[str, str] = {
     "predictions_model_version_ts":
         "CREATE INDEX IF NOT EXISTS predictions_model_version_ts ON predictions (model, version, ts)",
 }
+
+
+def drop_index(name: str) -> str:
+    """Drop one index by name (a bulk load drops every index on predictions and rebuilds it after)."""
+    return f'DROP INDEX "{name}"'
+
+
+def feature_column_ddl(column: str, json_path: str) -> str:
+    """A VIRTUAL generated column on predictions holding one feature, so search can index it.
+
+    No declared type: no affinity, so numbers and text keep their JSON types. ``json_path`` is
+    inlined as a SQL string literal (DDL takes no parameters), its quotes doubled here."""
+    literal = json_path.replace("'", "''")
+    return (f'ALTER TABLE predictions ADD COLUMN "{column}" '
+            f"GENERATED ALWAYS AS (json_extract(features, '{literal}')) VIRTUAL")
+
+
+def feature_index_ddl(column: str) -> str:
+    """The index on a feature's generated column (idempotent)."""
+    return f'CREATE INDEX IF NOT EXISTS "{column}_idx" ON predictions ("{column}")'
+
+
+# Planner statistics from a sample: a full ANALYZE of a big table costs seconds; a sampled one
+# (analysis_limit) takes milliseconds at any size.
+ANALYZE_PREDICTIONS = ("PRAGMA analysis_limit = 1000", "ANALYZE predictions")
+
+
+def analyze_predictions(conn: "sqlite3.Connection") -> None:
+    """Refresh the planner statistics of every index on predictions (see connection.ensure_statistics)."""
+    for statement in ANALYZE_PREDICTIONS:
+        conn.execute(statement)

@@ -1,0 +1,57 @@
+"""The prediction log read for what it says about serving: when a version last answered, how well the
+last hour was logged, a version's recent feature rows and its logged traffic (for rollback, the
+readiness checklist and baselines). Appending and the screens' aggregates live in predictions.py."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from sqlite_utils import Database
+
+
+class ServingLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def newest_ts(self, model: str, version: str) -> int | None:
+        """The time of the version's newest row (None: it never logged one)."""
+        # Newest first on the (model, ts) index: stops at the first row of the version.
+        row = self._db.execute(
+            "SELECT ts FROM predictions WHERE model = ? AND version = ? ORDER BY ts DESC LIMIT 1",
+            (model, version)).fetchone()
+        return row[0] if row else None
+
+    def newest_ts_until(self, model: str, until: int) -> int | None:
+        """The time of the model's newest row at or before ``until``."""
+        return self._db.execute("SELECT max(ts) FROM predictions WHERE model = ? AND ts <= ?",
+                                (model, until)).fetchone()[0]
+
+    def logging_counts(self, model: str, since: int, until: int) -> tuple[int, int, int, int]:
+        """Rows in [since, until] and, of them, those with features, with an entity id, with a request id."""
+        # One range read on the (model, ts) index.
+        count, with_features, with_entity, with_request = self._db.execute(
+            "SELECT count(*), "
+            "coalesce(sum(features IS NOT NULL AND features NOT IN ('', '{}', 'null')), 0), "
+            "coalesce(sum(entity_id IS NOT NULL AND entity_id != ''), 0), "
+            "coalesce(sum(request_id != ''), 0) "
+            "FROM predictions WHERE model = ? AND ts >= ? AND ts <= ?",
+            (model, since, until),
+        ).fetchone()
+        return count, with_features, with_entity, with_request
+
+    def recent_features(self, model: str, version: str, *, scan: int, sample: int) -> list[str | None]:
+        """The features text of up to ``sample`` rows of ``version`` among the model's ``scan`` newest."""
+        rows = self._db.execute(
+            "SELECT features FROM (SELECT version, features FROM predictions WHERE model = ? "
+            "ORDER BY ts DESC LIMIT ?) WHERE version = ? LIMIT ?",
+            (model, scan, version, sample),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def version_rows(self, model: str, version: str, since: int, until: int) -> Iterator[tuple[str | None, Any, Any]]:
+        """(features text, score, prediction) of every row of ``version`` in [since, until), streamed."""
+        yield from self._db.execute(
+            "SELECT features, score, prediction FROM predictions WHERE model = ? AND version = ? AND ts >= ? "
+            "AND ts < ?",
+            (model, version, since, until),
+        )

@@ -1,0 +1,87 @@
+"""Reads of the prediction log by drift window: which version served each window, a window's feature
+values, the prediction's distribution per window (the computing lives in app/drift/windows.py).
+
+Windows are UTC-aligned multiples of ``window_ms`` (``ts - ts % window_ms``); every read is one range
+read on the (model, ts) index.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple, Sequence
+
+from sqlite_utils import Database
+
+# How a window read takes a value from a row:
+# - "score_or_prediction": the score, else the prediction (a numeric prediction feature);
+# - "prediction": the prediction as stored;
+# - "number": a feature's value through a JSON path (numbers as numbers);
+# - "json": a feature's value as JSON text (true stays true, 1.0 stays 1.0);
+# - "features": the whole features text, for a key a JSON path cannot name (see json_path_safe).
+ReadKind = Literal["score_or_prediction", "prediction", "number", "json", "features"]
+
+
+class FeatureRead(NamedTuple):
+    kind: ReadKind
+    feature: str | None = None
+
+
+def json_path_safe(feature: str) -> bool:
+    """Whether SQLite's JSON path ``$."NAME"`` finds this key: it matches the key's text as stored, so
+    a quote, a backslash or a control character (stored escaped) cannot be named that way."""
+    return not any(ch in '"\\' or ord(ch) < 32 or ord(ch) == 127 for ch in feature)
+
+
+def _json_path(feature: str) -> str:
+    return '$."' + feature.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class WindowReads:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def versions_per_window(self, model: str, window_ms: int, since: int, until: int) -> list[tuple[int, str, int]]:
+        """(window start, version, rows) of every window in [since, until) with traffic."""
+        # One aggregate over the (model, ts) index: which version served how much of each window.
+        return self._db.execute(
+            "SELECT ts - ts % ?, version, count(*) FROM predictions WHERE model = ? AND ts >= ? AND ts < ? "
+            "GROUP BY 1, 2",
+            (window_ms, model, since, until),
+        ).fetchall()
+
+    def rows_in(self, model: str, start: int, end: int) -> int:
+        """Rows of every version of ``model`` in [start, end)."""
+        (count,) = self._db.execute("SELECT count(*) FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+                                    (model, start, end)).fetchone()
+        return int(count)
+
+    def feature_values(self, model: str, version: str, start: int, end: int,
+                       reads: Sequence[FeatureRead]) -> list[tuple[Any, ...]]:
+        """One tuple a row of ``version`` in [start, end): the values ``reads`` ask for, in their order."""
+        columns, params = [], []
+        for read in reads:
+            if read.kind == "score_or_prediction":
+                columns.append("coalesce(score, prediction)")
+            elif read.kind == "prediction":
+                columns.append("prediction")
+            elif read.kind == "features" or not json_path_safe(read.feature or ""):
+                columns.append("features")
+            elif read.kind == "number":
+                columns.append("json_extract(features, ?)")
+                params.append(_json_path(read.feature or ""))
+            else:
+                columns.append("features -> ?")  # JSON text, so true stays true and 1.0 stays 1.0
+                params.append(_json_path(read.feature or ""))
+        # The version is filtered here rather than in SQL: with it in the WHERE clause SQLite prefers the
+        # (model, version, request_id) index and reads every row of the version instead of one window's.
+        return [row[1:] for row in self._db.execute(
+            f"SELECT version, {', '.join(columns)} FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+            (*params, model, start, end),
+        ) if row[0] == version]
+
+    def predictions_per_window(self, model: str, window_ms: int, since: int,
+                               until: int) -> list[tuple[int, float | None, Any]]:
+        """(window start, score, prediction) of every row of ``model`` in [since, until)."""
+        return self._db.execute(
+            "SELECT ts - ts % ?, score, prediction FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+            (window_ms, model, since, until),
+        ).fetchall()
