@@ -88,7 +88,7 @@ class Store:
         ``BEGIN IMMEDIATE`` takes the write lock up front (waiting up to the busy timeout), so two
         writers never deadlock halfway. Nested use joins the outer transaction.
         """
-        with write_transaction(self.conn):  # raises StoreBusy / StoreReadOnly, never a sqlite3 error
+        with write_transaction(self.conn):  # busy or read-only: StoreBusy / StoreReadOnly
             yield self
 
     def close(self) -> None:
