@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from app.config.settings import Settings
     from app.rollback.actions import Outcome
     from app.store import Store
-    from screens.confirmed_action import Work
+    from app.views.actions import Work
 
 
 class PromoteScreen(ConfirmedActionScreen):

@@ -283,9 +283,9 @@ async def test_palette_switches_the_store(fixed_db: Path, tmp_path: Path) -> Non
 async def test_registered_palette_commands_run_with_the_app(fixed_db: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from app.console import routes as registry
 
-    # The hook other parts use: one AppCommand naming "module:function(app)".
+    # The hook other parts use: one AppCommand with the function to call with the app.
     monkeypatch.setattr(registry, "APP_COMMANDS", (
-        registry.AppCommand("Say hello", "a test command", "tests.tui.test_console:_say_hello"),))
+        registry.AppCommand("Say hello", "a test command", _say_hello),))
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
