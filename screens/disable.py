@@ -9,7 +9,6 @@ refusal, the model's lock, audit, one call, read-back until nothing serves), in 
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -21,9 +20,6 @@ from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from app.text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.config.settings import Settings
-    from app.rollback.actions import Outcome
-    from app.store import Store
     from app.views.actions import Work
 
 
@@ -99,12 +95,10 @@ class DisableScreen(ConfirmedActionScreen):
     def prepare_work(self) -> "tuple[Text, Work]":
         reason = self.value("reason")
 
-        def run(store: "Store", settings: "Settings", started: float) -> "Outcome":
-            from app.rollback.actions import disable
+        from app.views.actions import disable_work
 
-            return asyncio.run(disable(store, settings, self.model, reason, started=started))
-
-        return Text("disabling… (waiting for the read-back to show nothing serving)", style="yellow"), run
+        return (Text("disabling… (waiting for the read-back to show nothing serving)", style="yellow"),
+                disable_work(self.model, reason))
 
     def refusal(self, error: Exception) -> str | None:
         from app.config.settings import ConfigError

@@ -12,7 +12,6 @@ read-back) is shown here before the operator closes the modal.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -30,8 +29,7 @@ from widgets.nav_table import NavTable
 
 if TYPE_CHECKING:
     from app.config.settings import Settings
-    from app.rollback.actions import Outcome, Plan, Target
-    from app.store import Store
+    from app.rollback.actions import Plan, Target
     from app.store.location import StoreLocation
     from app.views.actions import Work
 
@@ -304,10 +302,9 @@ class RollbackScreen(ConfirmedActionScreen):
             return None
         version, reason = target.version, self.value("reason")
 
-        def run(store: "Store", settings: "Settings", started: float) -> "Outcome":
-            from app.rollback.actions import rollback
+        from app.views.actions import rollback_work
 
-            return asyncio.run(rollback(store, settings, self.model, version, reason, started=started))
+        run = rollback_work(self.model, version, reason)
 
         pending = Text.assemble(("rolling back to ", "yellow"), safe_text(version, style="bold"),
                                 ("… (waiting for the read-back)", "yellow"))
