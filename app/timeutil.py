@@ -77,6 +77,7 @@ class TimeFormat(Enum):
     """The named ways a UTC time is shown (every screen and command uses these, never ISO slicing)."""
 
     DATE = "%Y-%m-%d"  # 2026-11-24
+    MONTH_DAY = "%m-%d"  # 11-24 (day labels on a chart axis, narrow tables)
     MINUTE = "%Y-%m-%d %H:%M"  # 2026-11-24 10:15
     DAY_MINUTE = "%m-%d %H:%M"  # 11-24 10:15 (narrow tables, chart axes)
     DAY_SECONDS = "%m-%d %H:%M:%S"  # 11-24 10:15:02 (log rows)

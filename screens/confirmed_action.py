@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -31,15 +30,15 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from app.console.errors import one_line
 from app.text import clean, safe_text
+from screens.base import OnConsole
 
 if TYPE_CHECKING:
     from app.config.settings import Settings
     from app.rollback.actions import Outcome
-    from app.store import Store
-
-    # The work, run in the worker thread: (store, settings, started) -> the outcome.
-    Work = Callable[[Store, Settings, float], Outcome]
+    from app.store.location import StoreLocation
+    from app.views.actions import Work
 
 def escape_bindings(name: str) -> list[Binding]:
     """A modal's esc: Cancel until the outcome is shown, then Close (as its button says). Two
@@ -52,7 +51,7 @@ def escape_bindings(name: str) -> list[Binding]:
 _OUTCOME_STYLE = {"succeeded": "bold green", "failed": "bold red", "unknown": "bold yellow", "refused": "bold red"}
 
 
-class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
+class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
     """Dismisses with the outcome (None: cancelled, or nothing known)."""
 
     DEFAULT_CSS = """
@@ -218,23 +217,22 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
         self.running = True
         self.freeze()
         self.query_one(f"#{self.PREFIX}-outcome", Static).update(pending)
-        app = self.app
-        self.run_worker(partial(self._perform, app.db_path, app.settings, work, started),  # type: ignore[attr-defined]
+        context = self.console_context
+        self.run_worker(partial(self._perform, context.store, context.settings, work, started),
                         name="perform", group=self.WORKER_GROUP, description=self.WORKER_DESCRIPTION,
                         exclusive=True, exit_on_error=False, thread=True)
 
-    def _perform(self, db_path: Path, settings: "Settings", work: "Work", started: float) -> None:
-        from app.store import Store
+    def _perform(self, location: "StoreLocation", settings: "Settings", work: "Work", started: float) -> None:
+        from app.views.actions import run_action
 
         try:
-            with Store.open(db_path) as store:
-                outcome = work(store, settings, started)
+            outcome = run_action(location, settings, work, started)
         except Exception as exc:
             refused = self.refusal(exc)
             if refused is not None:  # nothing was attempted: not an unknown outcome
                 self.post_message(self.Finished(None, refused, attempted=False))
             else:  # the outcome is then unknown: say so, never guess
-                self.post_message(self.Finished(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+                self.post_message(self.Finished(None, one_line(exc)))
             return
         self.post_message(self.Finished(outcome))
 
@@ -273,7 +271,7 @@ class ConfirmedActionScreen(ModalScreen["Outcome | None"]):
         self.dismiss(self.outcome)
         if self.outcome is not None:
             # The screens below show the new active version and the audit rows.
-            self.app.call_later(self.app.action_refresh)  # type: ignore[attr-defined]
+            self.app.call_later(self.console_app.action_refresh)
 
 
 def outcome_text(outcome: "Outcome") -> Text:

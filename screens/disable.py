@@ -9,7 +9,6 @@ refusal, the model's lock, audit, one call, read-back until nothing serves), in 
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -21,10 +20,7 @@ from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from app.text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.config.settings import Settings
-    from app.rollback.actions import Outcome
-    from app.store import Store
-    from screens.confirmed_action import Work
+    from app.views.actions import Work
 
 
 class DisableScreen(ConfirmedActionScreen):
@@ -56,8 +52,8 @@ class DisableScreen(ConfirmedActionScreen):
     def _target_text(self) -> Text:
         from app.rollback.actions import read_only_reason
 
-        app = self.app
-        settings: Settings = app.settings  # type: ignore[attr-defined]
+        context = self.console_context
+        settings = context.settings
         config = settings.models.get(self.model)
         endpoint = config.endpoint or config.registry if config is not None else None
         if endpoint is None:
@@ -65,13 +61,12 @@ class DisableScreen(ConfirmedActionScreen):
             return Text(f"No endpoint or registry is configured for this model (models.{clean(self.model)} "
                         "in the config): there is nothing to disable.", style="bold red")
         text = Text.assemble(("endpoint ", "dim"), (endpoint.kind, "bold"), " ", safe_text(endpoint.url, width=60))
-        live = getattr(app, "live", {}).get(self.model)
+        live = context.live.get(self.model)
         if live is not None:
             text.append("\nlast poll: ", style="dim")
             text.append(live.health.state.value, style="bold")
             if live.health.checked_at is not None:
-                text.append(f" {age_text(max(0, app.now_ms() - live.health.checked_at))} ago",  # type: ignore[attr-defined]
-                            style="dim")
+                text.append(f" {age_text(max(0, context.now_ms() - live.health.checked_at))} ago", style="dim")
             if live.active_version:
                 text.append(", serving ", style="dim")
                 text.append_text(safe_text(live.active_version, width=24, style="bold"))
@@ -100,12 +95,10 @@ class DisableScreen(ConfirmedActionScreen):
     def prepare_work(self) -> "tuple[Text, Work]":
         reason = self.value("reason")
 
-        def run(store: "Store", settings: "Settings", started: float) -> "Outcome":
-            from app.rollback.actions import disable
+        from app.views.actions import disable_work
 
-            return asyncio.run(disable(store, settings, self.model, reason, started=started))
-
-        return Text("disabling… (waiting for the read-back to show nothing serving)", style="yellow"), run
+        return (Text("disabling… (waiting for the read-back to show nothing serving)", style="yellow"),
+                disable_work(self.model, reason))
 
     def refusal(self, error: Exception) -> str | None:
         from app.config.settings import ConfigError

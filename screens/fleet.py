@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -16,24 +15,27 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from app.timeutil import ms_to_iso
+from app.console.errors import worker_failure
+from app.text import clean, safe_text
+from app.timeutil import TimeFormat, format_ms
+from screens.alert_host import HostsAlerts
 from widgets.alert_list import AlertList
 from widgets.fleet_table import FleetTable, column_widths, status_summary
 from widgets.key_bar import KeyBar
-from app.text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.config.settings import Settings
     from textual.widgets import Input
 
-    from app.views.fleet import FleetRow
+    from app.config.settings import Settings
     from app.models import Health
+    from app.store.location import StoreLocation
+    from app.views.fleet import FleetRow
 
 EMPTY_TEXT = ("No models in this store yet.\n"
               "Load prediction logs with `modeldeck ingest FILE`, or try `modeldeck demo`.")
 
 
-class FleetScreen(Screen):
+class FleetScreen(HostsAlerts, Screen):
     """One row per model: health, traffic, latency, errors, drift, readiness and alerts."""
 
     # enter (open) is bound on the FleetTable itself: see widgets/fleet_table.py.
@@ -74,22 +76,22 @@ class FleetScreen(Screen):
         self._show_title()
         self.query_one("#status", Static).update(Text("reading the store…", style="dim"))
         self.query_one(FleetTable).focus()
-        self.call_after_refresh(self.app.mark_painted, "shell")  # type: ignore[attr-defined]
+        console = self.console_app
+        self.call_after_refresh(console.mark_painted, "shell")
         # Read after the first paint (and once the console has read its settings): the reader's
         # imports would otherwise compete with the paint for the GIL.
-        self.call_after_refresh(self.app.when_ready, self._start)  # type: ignore[attr-defined]
+        self.call_after_refresh(console.when_ready, self._start)
 
     def _start(self) -> None:
-        from app.alerts.rules import AlertQuery  # pydantic: imported after the first paint
-
-        self.mount(AlertList(AlertQuery(self.app.db_path, resolved_limit=0), id="fleet-alerts"),  # type: ignore[attr-defined]
-                   before="#status")
+        self.mount(AlertList(show_model=True, refresh_s=self.console_context.settings.ui.refresh_s,
+                             id="fleet-alerts"), before="#status")
         self.action_refresh()
 
     def _show_title(self) -> None:
-        db_path = getattr(self.app, "db_path", None)  # unknown until the settings are read
-        title = Text.assemble(("modeldeck", "bold"), "  fleet  ", safe_text(db_path.name if db_path else "", style="dim"))
-        if getattr(self.app, "demo", False):
+        context = self.console_context
+        store_name = context.store.name if context.ready else ""  # unknown until the settings are read
+        title = Text.assemble(("modeldeck", "bold"), "  fleet  ", safe_text(store_name, style="dim"))
+        if context.demo:
             title.append("  (demo)", style="dim")
         self.query_one("#title", Static).update(title)
 
@@ -98,36 +100,33 @@ class FleetScreen(Screen):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        app = self.app
+        context = self.console_context
         self._show_title()
         self._reads_started += 1
-        self.load(app.db_path, app.settings, app.now_ms(), dict(app.health),  # type: ignore[attr-defined]
-                  dict(getattr(app, "live", {})), read=self._reads_started)
+        self.load(context.store, context.settings, context.now_ms(), dict(context.health), dict(context.live),
+                  read=self._reads_started)
 
     @work(thread=True, exclusive=True, group="fleet", exit_on_error=False, description="read the fleet")
-    def load(self, db_path: Path, settings: Settings, now: int, health: dict[str, Health],
+    def load(self, location: StoreLocation, settings: Settings, now: int, health: dict[str, Health],
              live: dict | None = None, *, read: int = 0) -> None:
-        from app.views.fleet import fleet_rows
-        from app.store import Store
+        from app.views.fleet import read_fleet
 
-        with Store.open(db_path, create=False) as store:  # a deleted store is said, not re-created
-            rows = fleet_rows(store, settings, now, health, live)
-        self.post_message(self.Loaded(rows, now, read))
+        self.post_message(self.Loaded(read_fleet(location, settings, now, health, live), now, read))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "fleet" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
-        if event.state is WorkerState.ERROR:
-            error = str(event.worker.error).splitlines()[0] if event.worker.error else "failed"
+        failure = worker_failure(event)
+        if failure is not None:
             # The summary slot, so moving the cursor does not hide it: it stays until a read works.
-            self._summary = Text(f"cannot read the store: {clean(error)}", style="red")
+            self._summary = Text(f"cannot read the store: {failure}", style="red")
             self._show_status()
             # The status line says it; a toast on every refresh would pile up.
             event.stop()
         # The next read is scheduled when this one is over: reads never overlap on a slow store.
         if not self.is_current:
             return
-        self._timer = self.set_timer(self.app.settings.ui.refresh_s, self.action_refresh)  # type: ignore[attr-defined]
+        self._timer = self.set_timer(self.console_context.settings.ui.refresh_s, self.action_refresh)
 
     def on_fleet_screen_loaded(self, message: Loaded) -> None:
         # A superseded read (exclusive cancels the worker, not its thread) may finish after a newer one,
@@ -138,9 +137,9 @@ class FleetScreen(Screen):
         self.rows = message.rows
         self.read_at = message.read_at
         self._loaded_once = True
-        self.app.model_names = sorted(row.name for row in message.rows)  # type: ignore[attr-defined]
+        self.console_context.model_names = sorted(row.name for row in message.rows)
         self._render_rows()
-        self.call_after_refresh(self.app.mark_painted, "rows")  # type: ignore[attr-defined]
+        self.call_after_refresh(self.console_app.mark_painted, "rows")
 
     # -- showing ---------------------------------------------------------------------------
     def _visible_rows(self) -> list[FleetRow]:
@@ -160,7 +159,7 @@ class FleetScreen(Screen):
         if self.filter_text:
             status = f"{len(visible)} of {len(self.rows)} models match {clean(self.filter_text)!r}"
         # The time of the last read tells the operator the screen is live (it refreshes on its own).
-        read = f" · read {ms_to_iso(self.read_at)[11:19]}Z" if self.read_at is not None else ""
+        read = f" · read {format_ms(self.read_at, TimeFormat.CLOCK_SECONDS)}Z" if self.read_at is not None else ""
         # Figures from endpoints' /metrics rather than the log (app/fleet.py says when).
         live_rate = sum(1 for row in self.rows if row.live_rate)
         live = sum(1 for row in self.rows if row.live_metrics)
@@ -187,7 +186,7 @@ class FleetScreen(Screen):
             line.append(": ")
             line.append_text(safe_text(row.health_reason, width=max(20, self.size.width - 50)))
         if row.last_ok_at is not None:
-            line.append(f" · last good {age_text(self.app.now_ms() - row.last_ok_at)} ago")  # type: ignore[attr-defined]
+            line.append(f" · last good {age_text(self.console_context.now_ms() - row.last_ok_at)} ago")
         return line
 
     @on(DataTable.RowHighlighted, "#fleet-table")
@@ -207,7 +206,7 @@ class FleetScreen(Screen):
     def action_open(self) -> None:
         name = self.query_one(FleetTable).current_model
         if name is not None:
-            self.app.open_model(name)  # type: ignore[attr-defined]
+            self.console_app.open_model(name)
 
     @on(DataTable.RowSelected, "#fleet-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -242,7 +241,7 @@ class FleetScreen(Screen):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("refresh", "acknowledge") and not getattr(self.app, "ready", True):
+        if action in ("refresh", "acknowledge") and not self.console_context.ready:
             return False  # nothing read yet: the console is still reading its settings
         # esc clears a filter only while one is shown; otherwise it is the app's (back).
         if action == "clear_filter":

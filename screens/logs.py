@@ -2,21 +2,19 @@
 
     query bar   history on up/down, completion of fields, models and feature names (tab)
     results     newest first; the table holds the page on screen plus at most a page either side
-                (app.search_window), the next keyset page is read when the cursor nears an edge
+                (app.views.search_window), the next keyset page is read when the cursor nears an edge
     detail      every field of the highlighted record, features and context as JSON
 
 Every read runs in a thread worker; the query bar only parses (pure Python), so typing never
-waits for SQLite. Pages and counts each go through a search lane (app.search_lane): one thread
-that keeps its read-only store and Searcher for the screen's life, so the next page reuses the
-compiled SQL and text plan of the one before instead of reopening the store. A newer query
-interrupts the statements of the older one (``sqlite3.Connection.interrupt``) instead of
+waits for SQLite. Each worker calls one app.views.logs function. Pages and counts each go through
+a search lane (app.views.search_lane): one thread that keeps its read-only store and Searcher for
+the screen's life, so the next page reuses the compiled SQL and text plan of the one before instead
+of reopening the store. A newer query interrupts the statements of the older one instead of
 letting them run on.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -31,20 +29,24 @@ from textual.containers import Container, Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, ProgressBar, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, get_current_worker
 
+from app.console.errors import one_line, worker_failure
 from app.search.complete import complete, quote_value
-from app.views.search_lane import LaneClosed, SearchLane
 from app.search.language import Query, SearchError, parse, reference
+from app.text import clean, safe_text
+from app.views.logs import Connections, ExportFailed, PageRead, count_results, read_page
+from app.views.search_lane import LaneClosed, SearchLane
 from app.views.search_window import ResultWindow
+from screens.base import OnConsole
 from widgets.key_bar import KeyBar
 from widgets.log_table import LogTable
 from widgets.query_bar import QueryBar
 from widgets.record_detail import RecordDetail
-from app.text import clean, safe_text
 
 if TYPE_CHECKING:
-    from app.search.searcher import Count, Page
+    from app.search.searcher import Count, Page, Searcher
+    from app.store.location import StoreLocation
 
 PAGE_SIZE = 50
 EDGE_MARGIN = 10  # read the next page when the cursor is this close to the end of what is held
@@ -65,31 +67,7 @@ class _Fetch:
     anchor: int | None = None  # "first" only: the store id of the record the cursor should land on
 
 
-class _Connections:
-    """The connections of running reads, by group, so a newer query can interrupt the older one."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._open: dict[str, sqlite3.Connection] = {}
-
-    def set(self, group: str, conn: sqlite3.Connection) -> None:
-        with self._lock:
-            self._open[group] = conn
-
-    def unset(self, group: str, conn: sqlite3.Connection) -> None:
-        with self._lock:
-            if self._open.get(group) is conn:  # a newer read may have registered meanwhile
-                del self._open[group]
-
-    def interrupt(self, *groups: str) -> None:
-        with self._lock:
-            for group in groups:
-                conn = self._open.get(group)
-                if conn is not None:
-                    conn.interrupt()  # safe from any thread: the statement fails with "interrupted"
-
-
-class LogsScreen(Screen):
+class LogsScreen(OnConsole, Screen):
     """Search the prediction log."""
 
     BINDINGS = [
@@ -172,7 +150,7 @@ class LogsScreen(Screen):
         self.generation = 0
         self.elapsed_ms: float | None = None
         self._fetching = False
-        self._connections = _Connections()  # the export's connection
+        self._connections = Connections()  # the export's connection
         # One thread each (started by their first read), closed on unmount.
         self._lanes = {name: SearchLane(f"logs-{name}") for name in ("page", "count")}
         self._models: list[str] = []
@@ -182,7 +160,7 @@ class LogsScreen(Screen):
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        history: list[str] = getattr(self.app, "search_history", [])
+        history = self.console_context.search_history
         yield Static(id="logs-title", classes="title-bar")
         yield QueryBar(history, self._complete, value=self.initial_query, id="logs-query",
                        placeholder="model:NAME entity:ID since:2h status:error score>=0.9 \"text\"   (tab completes)")
@@ -200,7 +178,7 @@ class LogsScreen(Screen):
         self._show_title()
         self._layout_for(self.size.width)
         self.query_one(LogTable).focus() if self.initial_query else self.query_one(QueryBar).focus()
-        self._load_names(self.app.db_path)  # type: ignore[attr-defined]
+        self._load_names(self.console_context.store)
         self.run_query(self.initial_query)
 
     def on_resize(self) -> None:
@@ -211,8 +189,7 @@ class LogsScreen(Screen):
         self.query_one("#logs-body").set_class(width >= WIDE, "wide")
 
     def _show_title(self) -> None:
-        app = self.app
-        title = Text.assemble(("logs", "bold"), "  ", safe_text(app.db_path.name, style="dim"))  # type: ignore[attr-defined]
+        title = Text.assemble(("logs", "bold"), "  ", safe_text(self.console_context.store.name, style="dim"))
         row = self._current() if self._record_open else None
         if row is not None:
             title = Text.assemble(("logs", "bold"), " › ", ("record ", "bold"),
@@ -237,26 +214,15 @@ class LogsScreen(Screen):
 
     # -- completion ------------------------------------------------------------------------
     def _complete(self, text: str) -> str | None:
-        models = self._models or list(getattr(self.app, "model_names", []))
+        models = self._models or list(self.console_context.model_names)
         return complete(text, models=models, features=self._features, contexts=self._contexts)
 
     @work(thread=True, exclusive=True, group="logs-names", exit_on_error=False, description="read field names")
-    def _load_names(self, db_path: Path) -> None:
-        from app.store import Store
+    def _load_names(self, location: StoreLocation) -> None:
+        from app.views.logs import field_names
 
-        with Store.open(db_path, read_only=True) as store:
-            # Models that have logs, by a skip-scan of the (model, ts) index: one seek per model.
-            models = [r[0] for r in store.conn.execute(
-                "WITH RECURSIVE m(name) AS (SELECT min(model) FROM predictions UNION ALL "
-                "SELECT (SELECT min(model) FROM predictions WHERE model > m.name) FROM m WHERE m.name IS NOT NULL) "
-                "SELECT name FROM m WHERE name IS NOT NULL LIMIT 1000")]
-            # Keys of the newest records: what the logs hold now (cheap: a few hundred rows).
-            keys: dict[str, list[str]] = {}
-            for column in ("features", "context"):
-                keys[column] = [r[0] for r in store.conn.execute(
-                    f"SELECT DISTINCT j.key FROM (SELECT {column} AS doc FROM predictions ORDER BY id DESC "
-                    "LIMIT 300) AS p, json_each(p.doc) AS j WHERE json_valid(p.doc) ORDER BY j.key")]
-        self.post_message(self.NamesLoaded(sorted(models), keys["features"], keys["context"]))
+        names = field_names(location)
+        self.post_message(self.NamesLoaded(names.models, names.features, names.contexts))
 
     def on_logs_screen_names_loaded(self, message: NamesLoaded) -> None:
         self._models, self._features, self._contexts = message.models, message.features, message.contexts
@@ -267,9 +233,9 @@ class LogsScreen(Screen):
 
         ``anchor``: the store id of a record among the results to put the cursor on.
         """
-        app = self.app
+        context = self.console_context
         try:
-            query = parse(text, now=app.now_ms())  # type: ignore[attr-defined]
+            query = parse(text, now=context.now_ms())
         except SearchError as exc:
             self._show_error(text, exc)
             return
@@ -282,8 +248,8 @@ class LogsScreen(Screen):
         # The older query's reads stop now instead of competing with the new one.
         self._interrupt_reads()
         self._status(Text("searching…", style="dim"))
-        self._fetch(app.db_path, query, _Fetch("first", self.generation, anchor), None)  # type: ignore[attr-defined]
-        self._count(app.db_path, query, self.generation)  # type: ignore[attr-defined]
+        self._fetch(context.store, query, _Fetch("first", self.generation, anchor), None)
+        self._count(context.store, query, self.generation)
 
     def _show_error(self, text: str, error: SearchError | None) -> None:
         box = self.query_one("#logs-error", Static)
@@ -302,7 +268,7 @@ class LogsScreen(Screen):
             self._show_error(event.value, None)
             return
         try:
-            parse(event.value, now=self.app.now_ms())  # type: ignore[attr-defined]
+            parse(event.value, now=self.console_context.now_ms())
         except SearchError as exc:
             self._show_error(event.value, exc)
         else:
@@ -314,7 +280,7 @@ class LogsScreen(Screen):
         text = event.value.strip()
         bar = self.query_one(QueryBar)
         try:
-            parse(text, now=self.app.now_ms())  # type: ignore[attr-defined]
+            parse(text, now=self.console_context.now_ms())
         except SearchError as exc:
             self._show_error(text, exc)
             return
@@ -322,66 +288,38 @@ class LogsScreen(Screen):
         self.run_query(text)
         self.query_one(LogTable).focus()
 
-    def _open_store(self, db_path: Path) -> Any:
-        from app.store import Store
-
-        return Store.open(db_path, read_only=True)
-
     @work(thread=True, exclusive=True, group="logs-page", exit_on_error=False, description="read a page of results")
-    def _fetch(self, db_path: Path, query: Query, fetch: _Fetch, cursor: Any) -> None:
-        read = partial(self._read_page, query=query, fetch=fetch, cursor=cursor, worker=get_current_worker())
+    def _fetch(self, location: StoreLocation, query: Query, fetch: _Fetch, cursor: Any) -> None:
+        worker = get_current_worker()
+
+        def read(searcher: Searcher) -> PageRead | None:
+            # On the page lane's thread: the page (and for `a`, the pages up to its record).
+            return read_page(searcher, query, fetch.kind, cursor, page_size=PAGE_SIZE, anchor=fetch.anchor,
+                             anchor_pages=ANCHOR_PAGES, cancelled=lambda: worker.is_cancelled,
+                             superseded=lambda: fetch.generation != self.generation)
+
         try:
-            result = self.lane("page").call(db_path, read)
+            result = self.lane("page").call(location, read)
         except LaneClosed:
             return  # the screen has gone
         if result is not None:
-            self.post_message(self.PageLoaded(fetch, *result[:2], skipped=result[2], previous=result[3]))
-
-    def _read_page(self, searcher: Any, query: Query, fetch: _Fetch, cursor: Any, worker: Worker) -> Any:
-        """On the page lane's thread: the page (and for `a`, the pages up to its record)."""
-        try:
-            started = time.perf_counter()
-            skipped, previous = 0, None
-            if fetch.kind == "older":
-                page = searcher.page(query, after=cursor, limit=PAGE_SIZE)
-            elif fetch.kind == "newer":
-                page = searcher.page(query, before=cursor, limit=PAGE_SIZE)
-            else:
-                page = searcher.page(query, limit=PAGE_SIZE)
-                # `a`: read on (keyset pages, bounded) to the page holding the record we came from.
-                for _ in range(ANCHOR_PAGES):
-                    if fetch.anchor is None or not page.has_older or any(
-                            r["id"] == fetch.anchor for r in page.rows):
-                        break
-                    if worker.is_cancelled:
-                        return None
-                    skipped += len(previous.rows) if previous is not None else 0
-                    previous, page = page, searcher.page(query, after=page.last, limit=PAGE_SIZE)
-            elapsed = (time.perf_counter() - started) * 1000
-        except sqlite3.OperationalError as exc:
-            if "interrupted" in str(exc) and fetch.generation != self.generation:
-                return None  # superseded by a newer query
-            raise
-        return page, elapsed, skipped, previous
+            self.post_message(self.PageLoaded(fetch, result.page, result.elapsed_ms, skipped=result.skipped,
+                                              previous=result.previous))
 
     @work(thread=True, exclusive=True, group="logs-count", exit_on_error=False, description="count results")
-    def _count(self, db_path: Path, query: Query, generation: int) -> None:
+    def _count(self, location: StoreLocation, query: Query, generation: int) -> None:
         try:
-            # Stops at COUNT_CAP: never a whole-table count.
-            count = self.lane("count").call(db_path, lambda searcher: searcher.count(query))
+            result = self.lane("count").call(location, partial(count_results, query=query))
         except LaneClosed:
             return  # the screen has gone
-        except sqlite3.OperationalError as exc:
-            if "interrupted" in str(exc):
-                return
-            raise
-        self.post_message(self.CountLoaded(generation, count))
+        if result is not None:  # None: interrupted by a newer query
+            self.post_message(self.CountLoaded(generation, result))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.group in ("logs-page", "logs-count"):
+        failure = worker_failure(event)
+        if failure is not None and event.worker.group in ("logs-page", "logs-count"):
             self._fetching = False
-            error = str(event.worker.error).splitlines()[0] if event.worker.error else "failed"
-            self._status(Text(f"cannot search: {clean(error)}", style="red"))
+            self._status(Text(f"cannot search: {failure}", style="red"))
 
     def on_logs_screen_page_loaded(self, message: PageLoaded) -> None:
         if message.fetch.generation != self.generation:
@@ -442,7 +380,7 @@ class LogsScreen(Screen):
         else:
             return
         self._fetching = True
-        self._fetch(self.app.db_path, self.parsed, _Fetch(kind, self.generation), cursor)  # type: ignore[attr-defined]
+        self._fetch(self.console_context.store, self.parsed, _Fetch(kind, self.generation), cursor)
 
     def _show_range(self) -> None:
         from app.search.searcher import count_text
@@ -571,7 +509,7 @@ class LogsScreen(Screen):
         if self.query_one("#logs-export").has_class("running"):
             self.notify("an export is already running", severity="warning", markup=False)
             return
-        name = time.strftime("modeldeck-logs-%Y%m%d-%H%M%S.jsonl", time.gmtime(self.app.now_ms() / 1000))  # type: ignore[attr-defined]
+        name = time.strftime("modeldeck-logs-%Y%m%d-%H%M%S.jsonl", time.gmtime(self.console_context.now_ms() / 1000))
         # The whole absolute path, in the note too: the input scrolls and would show only its end.
         target = Path.cwd().resolve() / name
         self.app.push_screen(Prompt("Export results", "File (.jsonl: the ingest format, .csv: a table)",
@@ -594,34 +532,24 @@ class LogsScreen(Screen):
         box.add_class("running")
         self.query_one("#logs-export-label", Static).update(Text(f"export to {clean(path.name)}"))
         self.query_one("#logs-export-bar", ProgressBar).update(total=total, progress=0)
-        self._export(self.app.db_path, self.parsed, path, format_for(path), total)  # type: ignore[attr-defined]
+        self._export(self.console_context.store, self.parsed, path, format_for(path), total)
 
     @work(thread=True, exclusive=True, group="logs-export", exit_on_error=False, description="export results")
-    def _export(self, db_path: Path, query: Query, path: Path, fmt: str, total: int | None) -> None:
-        from app.search.export import export_file
-        from app.search.searcher import Searcher
+    def _export(self, location: StoreLocation, query: Query, path: Path, fmt: str, total: int | None) -> None:
+        from app.views.logs import export_results
 
         worker = get_current_worker()
 
-        def progress(written: int) -> None:
+        def progress(written: int, total: int | None) -> None:
             if worker.is_cancelled:
                 raise InterruptedError("export cancelled")
             self.post_message(self.ExportProgress(written, total))
 
         try:
-            with self._open_store(db_path) as store:
-                self._connections.set("export", store.conn)
-                try:
-                    searcher = Searcher(store.conn)
-                    if total is None:
-                        # Exact, for the bar: an export reads every matching row anyway.
-                        total = searcher.count(query, cap=10**12).value
-                        self.post_message(self.ExportProgress(0, total))
-                    written = export_file(searcher.iter_rows(query), path, fmt, progress=progress)  # type: ignore[arg-type]
-                finally:
-                    self._connections.unset("export", store.conn)
-        except (OSError, sqlite3.Error, InterruptedError) as exc:
-            self.post_message(self.ExportDone(path, 0, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            written = export_results(location, query, path, fmt, total, progress=progress,
+                                     connections=self._connections)
+        except ExportFailed as exc:
+            self.post_message(self.ExportDone(path, 0, one_line(exc.__cause__ or exc)))
             return
         self.post_message(self.ExportDone(path, written))
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.text import Text
@@ -18,52 +15,36 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Markdown, Sparkline, Static, TabbedContent, TabPane
 
-from app.views.audit_text import audit_summary
 from app.checklist.areas import READINESS_AREAS
-from app.config.settings import Settings
-from app.views.metrics_format import metrics_text
-from app.models import AuditEntry, CheckItem, CheckStatus, Health, ModelInfo, Version
-from app.store.predictions import TrafficBucket
-from app.timeutil import age_text, ms_to_iso
-from app.console import routes as registry
-from screens.prompt import Prompt, PromptField
-from widgets.endpoint_status import EndpointStatus
-from app.alerts.rules import AlertQuery
-from widgets.alert_list import AlertList
-from app.views.compare import CompareQuery
-from widgets.compare_panel import ComparePanel
-from widgets.nav_table import NavTable
-from widgets.key_bar import KeyBar
+from app.console import routes
+from app.console.errors import one_line
+from app.models import AuditEntry, CheckItem, CheckStatus, Version
 from app.text import clean, safe_text
+from app.timeutil import TimeFormat, age_text, format_ms, ms_to_iso
+from app.views.audit_text import audit_summary
+from app.views.metrics_format import metrics_text
+from app.views.model import Overview
+from screens.alert_host import HostsAlerts
+from screens.prompt import Prompt, PromptField
+from widgets.alert_list import AlertList
+from widgets.compare_panel import ComparePanel
+from widgets.endpoint_status import EndpointStatus
+from widgets.key_bar import KeyBar
+from widgets.nav_table import NavTable
 
-DAY_MS = 24 * 3_600_000
-BUCKET_MS = 30 * 60_000
+if TYPE_CHECKING:
+    from app.config.settings import Settings
+    from app.models import Health
+    from app.store.location import StoreLocation
+
 TABS = ("overview", "readiness", "card", "activity", "compare")
 
 _STATUS_STYLE = {CheckStatus.passed: "green", CheckStatus.failed: "bold red", CheckStatus.pending: "yellow",
                  CheckStatus.waived: "cyan"}
 
 
-@dataclass
-class Overview:
-    info: ModelInfo | None
-    versions: list[Version]
-    traffic: list[TrafficBucket]
-    # The last successful action on the endpoint was a disable (none switched versions since).
-    disabled: bool = False
-
-
 def _short_date(ms: int | None) -> str:
-    return ms_to_iso(ms)[:16].replace("T", " ") if ms is not None else "—"
-
-
-def last_switch_was_disable(entries: list[AuditEntry]) -> bool:
-    """Whether, in the audit (newest first), the latest successful promote / rollback / disable is a
-    disable: the registry's champion then names the version that would serve, not one that does."""
-    for entry in entries:
-        if entry.outcome == "succeeded" and entry.action in ("promote", "rollback", "disable"):
-            return entry.action == "disable"
-    return False
+    return format_ms(ms, TimeFormat.MINUTE)
 
 
 def serving_note(live: Any | None, disabled: bool) -> str | None:
@@ -97,10 +78,10 @@ def card_markdown(model: str, version: Version | None) -> str:
 
 def _view_bindings() -> list[Binding]:
     return [Binding(view.key, f"view('{view.id}')", view.title, id=f"model.{view.id}")
-            for view in registry.model_views()]
+            for view in routes.model_views()]
 
 
-class ModelScreen(Screen):
+class ModelScreen(HostsAlerts, Screen):
     BINDINGS = [
         Binding("1", "tab('overview')", "Overview", id="model.tab_overview", show=False),
         Binding("2", "tab('readiness')", "Readiness", id="model.tab_readiness", show=False),
@@ -140,11 +121,11 @@ class ModelScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
-        app = self.app
-        config = app.settings.models.get(self.model)  # type: ignore[attr-defined]
-        yield EndpointStatus(lambda: getattr(app, "live", {}).get(self.model), app.now_ms,  # type: ignore[attr-defined]
+        context = self.console_context
+        config = context.settings.models.get(self.model)
+        yield EndpointStatus(lambda: context.live.get(self.model), context.now_ms,
                              configured=bool(config and (config.endpoint or config.registry)), id="endpoint-status")
-        yield AlertList(AlertQuery(app.db_path, self.model, resolved_limit=3), empty_text="no alerts",  # type: ignore[attr-defined]
+        yield AlertList(show_model=False, refresh_s=context.settings.ui.refresh_s, empty_text="no alerts",
                         id="model-alerts")
         with TabbedContent(id="tabs", initial="overview"):
             with TabPane("1 Overview", id="overview"):
@@ -168,8 +149,7 @@ class ModelScreen(Screen):
                     yield NavTable(id="activity-table")
                     yield Static(id="activity-detail", classes="detail")
             with TabPane("5 Compare", id="compare"):  # champion vs challenger, gates (issue 7)
-                yield ComparePanel(CompareQuery(app.db_path, self.model, app.settings),  # type: ignore[attr-defined]
-                                   id="compare-panel")
+                yield ComparePanel(id="compare-panel")
         yield Static(id="status", classes="status-line")
         yield KeyBar()
 
@@ -185,48 +165,38 @@ class ModelScreen(Screen):
     def on_screen_resume(self) -> None:
         # Back from a modal (disable, roll back, promote): the champion and the audit have changed.
         if getattr(self, "_overview", None) is not None:
-            app = self.app
-            self.load_overview(app.db_path, app.now_ms())  # type: ignore[attr-defined]
+            context = self.console_context
+            self.load_overview(context.store, context.now_ms())
+
+    def alert_scope(self) -> tuple[str | None, int]:
+        return self.model, 3  # this model's firing alerts and its last three resolved ones
 
     # -- reading -------------------------------------------------------------------------
     def action_refresh(self) -> None:
-        app = self.app
-        now = app.now_ms()  # type: ignore[attr-defined]
-        self.load_overview(app.db_path, now)  # type: ignore[attr-defined]
-        self.load_readiness(app.db_path, app.settings, now, app.health.get(self.model))  # type: ignore[attr-defined]
-        self.load_activity(app.db_path)  # type: ignore[attr-defined]
+        context = self.console_context
+        now = context.now_ms()
+        self.load_overview(context.store, now)
+        self.load_readiness(context.store, context.settings, now, context.health.get(self.model))
+        self.load_activity(context.store)
 
     @work(thread=True, exclusive=True, group="model-overview", exit_on_error=False, description="read the model")
-    def load_overview(self, db_path: Path, now: int) -> None:
-        from app.store import Store
+    def load_overview(self, location: StoreLocation, now: int) -> None:
+        from app.views.model import overview
 
-        with Store.open(db_path, create=False) as store:
-            overview = Overview(
-                info=store.registry.model(self.model),
-                versions=store.registry.versions(self.model),
-                traffic=store.predictions.traffic(self.model, now - DAY_MS, now, BUCKET_MS),
-                disabled=last_switch_was_disable(store.audit.entries(self.model, limit=200)),
-            )
-        self.post_message(self.OverviewLoaded(overview))
+        self.post_message(self.OverviewLoaded(overview(location, self.model, now)))
 
     @work(thread=True, exclusive=True, group="model-readiness", exit_on_error=False,
           description="evaluate the readiness checklist")
-    def load_readiness(self, db_path: Path, settings: Settings, now: int, health: Health | None) -> None:
-        from app.checklist import evaluate as checklist
-        from app.store import Store
+    def load_readiness(self, location: StoreLocation, settings: Settings, now: int, health: Health | None) -> None:
+        from app.views.model import readiness
 
-        with Store.open(db_path, create=False) as store:
-            # Evaluated on every read: the automatic checks show today's facts, not last week's.
-            items = list(checklist.evaluate(store, self.model, settings=settings, now=now, health=health))
-        self.post_message(self.ReadinessLoaded(items, True))
+        self.post_message(self.ReadinessLoaded(readiness(location, settings, self.model, now, health), True))
 
     @work(thread=True, exclusive=True, group="model-activity", exit_on_error=False, description="read the audit")
-    def load_activity(self, db_path: Path) -> None:
-        from app.store import Store
+    def load_activity(self, location: StoreLocation) -> None:
+        from app.views.model import activity
 
-        with Store.open(db_path, create=False) as store:
-            entries = store.audit.entries(self.model, limit=200)
-        self.post_message(self.ActivityLoaded(entries))
+        self.post_message(self.ActivityLoaded(activity(location, self.model)))
 
     # -- showing -------------------------------------------------------------------------
     def on_model_screen_overview_loaded(self, message: OverviewLoaded) -> None:
@@ -249,9 +219,8 @@ class ModelScreen(Screen):
         wide = self.size.width >= 100
         width = max(16, self.size.width - (48 if wide else 42))
         for version in overview.versions:
-            created = _short_date(version.created_at)
-            table.add_row(safe_text(version.version, width=12), Text(version.stage.value),
-                          Text(created if wide else created[:10]),
+            created = format_ms(version.created_at, TimeFormat.MINUTE if wide else TimeFormat.DATE)
+            table.add_row(safe_text(version.version, width=12), Text(version.stage.value), Text(created),
                           safe_text(metrics_text(version.metrics), width=width), key=version.version)
 
         traffic = overview.traffic
@@ -283,7 +252,7 @@ class ModelScreen(Screen):
         if active is not None:
             title.append("  active ")
             title.append_text(safe_text(active.version, width=16, style="bold"))
-            note = serving_note(getattr(self.app, "live", {}).get(self.model), overview.disabled)
+            note = serving_note(self.console_context.live.get(self.model), overview.disabled)
             if note:
                 title.append(f" ({note})", style="bold red")
         if overview.info is not None and overview.info.owner:
@@ -329,9 +298,8 @@ class ModelScreen(Screen):
         table.add_column("Outcome", width=outcome_width)
         table.add_column("Detail", width=detail_width)
         for entry, actor in zip(entries, actors):
-            when = _short_date(entry.ts)
             table.add_row(
-                Text(when if wide else when[5:]),
+                Text(format_ms(entry.ts, TimeFormat.MINUTE if wide else TimeFormat.DAY_MINUTE)),
                 safe_text(actor, width=actor_width),
                 safe_text(entry.action, width=action_width),
                 safe_text(entry.outcome or "—", width=outcome_width),
@@ -345,7 +313,7 @@ class ModelScreen(Screen):
     def _show_checklist(self) -> None:
         """The eight areas as rows; below 100 columns Owner and By move to the detail pane so the
         evidence keeps room to be read."""
-        now = self.app.now_ms()  # type: ignore[attr-defined]
+        now = self.console_context.now_ms()
         table = self.query_one("#checklist", NavTable)
         wide = self.size.width >= 100
         cursor = table.cursor_row
@@ -485,34 +453,24 @@ class ModelScreen(Screen):
             self._act("reopen", item.area, None, None)
 
     def _act(self, kind: str, area: str | None, text: str | None, note: str | None) -> None:
-        app = self.app
-        self.apply_change(app.db_path, app.settings, app.now_ms(), app.health.get(self.model),  # type: ignore[attr-defined]
+        context = self.console_context
+        self.apply_change(context.store, context.settings, context.now_ms(), context.health.get(self.model),
                           kind, area, text, note)
 
     @work(thread=True, exclusive=False, group="model-change", exit_on_error=False, description="change the checklist")
-    def apply_change(self, db_path: Path, settings: Settings, now: int, health: Health | None, kind: str,
+    def apply_change(self, location: StoreLocation, settings: Settings, now: int, health: Health | None, kind: str,
                      area: str | None, text: str | None, note: str | None) -> None:
-        from app.checklist import evaluate as checklist
-        from app.store import Store
+        from app.views.model import ChangeRefused, change_checklist
 
-        with Store.open(db_path, create=False) as store:
-            try:
-                if kind == "sign_off":
-                    checklist.sign_off(store, self.model, text, note=note)
-                elif kind == "waive":
-                    checklist.waive(store, self.model, area, text)
-                else:  # checked at once: the audit's outcome is what the table shows next
-                    checklist.reopen(store, self.model, area, recheck=True, settings=settings, now=now,
-                                     health=health)
-            except (checklist.ChecklistError, sqlite3.OperationalError) as exc:
-                # Told every time (the generic worker-error toast is rate-limited): nothing was recorded.
-                self.app.call_from_thread(self.notify, clean(f"{kind.replace('_', ' ')} not recorded: {exc}"),
-                                          severity="error", markup=False)
-                return
-            items = list(checklist.evaluate(store, self.model, settings=settings, now=now, health=health))
-            entries = store.audit.entries(self.model, limit=200)
-        self.post_message(self.ReadinessLoaded(items, True, changed=kind.replace("_", " ")))
-        self.post_message(self.ActivityLoaded(entries))
+        try:
+            change = change_checklist(location, settings, self.model, now, health, kind, area, text, note)
+        except ChangeRefused as exc:
+            # Told every time (the generic worker-error toast is rate-limited): nothing was recorded.
+            self.app.call_from_thread(self.notify, clean(f"{kind.replace('_', ' ')} not recorded: {exc}"),
+                                      severity="error", markup=False)
+            return
+        self.post_message(self.ReadinessLoaded(change.items, True, changed=kind.replace("_", " ")))
+        self.post_message(self.ActivityLoaded(change.entries))
 
     def action_acknowledge(self) -> None:
         self.query_one(AlertList).acknowledge(self.model)
@@ -522,5 +480,25 @@ class ModelScreen(Screen):
 
         self.app.push_screen(PromoteScreen(message.view))
 
+    def on_compare_panel_reload_requested(self, message: ComparePanel.ReloadRequested) -> None:
+        message.stop()
+        context = self.console_context
+        self.load_comparison(self.query_one(ComparePanel), context.store, context.settings, context.now_ms())
+
+    @work(thread=True, exclusive=True, group="compare-panel", exit_on_error=False, description="compare versions")
+    def load_comparison(self, panel: ComparePanel, location: StoreLocation, settings: Settings, now: int) -> None:
+        from app.views.compare import compare_view
+
+        try:
+            view = compare_view(location, settings, self.model, now)
+        except Exception as exc:  # a broken store or config: said in the tab, the console stays alive
+            panel.post_message(ComparePanel.Loaded(None, one_line(exc)))
+            return
+        panel.post_message(ComparePanel.Loaded(view))
+
+    def on_compare_panel_disagreements_requested(self, message: ComparePanel.DisagreementsRequested) -> None:
+        message.stop()
+        self.console_app.open_query_view("search", message.query)
+
     def action_view(self, view_id: str) -> None:
-        self.app.open_model_view(view_id, self.model)  # type: ignore[attr-defined]
+        self.console_app.open_model_view(view_id, self.model)

@@ -9,7 +9,6 @@ one call, verification), run in a thread worker with its own store connection an
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -22,10 +21,7 @@ from app.text import clean, safe_text
 
 if TYPE_CHECKING:
     from app.views.compare import CompareView
-    from app.config.settings import Settings
-    from app.rollback.actions import Outcome
-    from app.store import Store
-    from screens.confirmed_action import Work
+    from app.views.actions import Work
 
 
 class PromoteScreen(ConfirmedActionScreen):
@@ -82,14 +78,10 @@ class PromoteScreen(ConfirmedActionScreen):
     def prepare_work(self) -> "tuple[Text, Work]":
         reason, override = self.value("reason"), self.value("override") or None
 
-        def run(store: "Store", settings: "Settings", started: float) -> "Outcome":
-            from app.rollback.promotion import promote
+        from app.views.actions import promote_work
 
-            _, outcome = asyncio.run(promote(store, settings, self.model, self.candidate, reason,
-                                             override=override, started=started, verdict=self.view.verdict))
-            return outcome
-
-        return Text("promoting… (waiting for the read-back)", style="yellow"), run
+        work = promote_work(self.model, self.candidate, reason, override=override, verdict=self.view.verdict)
+        return Text("promoting… (waiting for the read-back)", style="yellow"), work
 
     def refusal(self, error: Exception) -> str | None:
         from app.config.settings import ConfigError

@@ -12,8 +12,6 @@ read-back) is shown here before the operator closes the modal.
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -22,17 +20,18 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Static
 
+from app.console.errors import one_line
+from app.text import clean, safe_text
+from app.timeutil import TimeFormat, age_text, format_ms
 from app.views.metrics_format import metrics_text
-from app.timeutil import age_text, ms_to_iso
 from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from widgets.nav_table import NavTable
-from app.text import clean, safe_text
 
 if TYPE_CHECKING:
     from app.config.settings import Settings
-    from app.rollback.actions import Outcome, Plan, Target
-    from app.store import Store
-    from screens.confirmed_action import Work
+    from app.rollback.actions import Plan, Target
+    from app.store.location import StoreLocation
+    from app.views.actions import Work
 
 
 # The box is at most 100 cells wide: with this much room inside it, the Created date has a column too.
@@ -45,7 +44,7 @@ def default_target(plan: "Plan") -> "Target | None":
 
 
 def _day(ms: int) -> str:
-    return ms_to_iso(ms)[5:10]  # MM-DD
+    return format_ms(ms, TimeFormat.MONTH_DAY)
 
 
 def served_text(target: "Target", now: int) -> Text:
@@ -115,20 +114,18 @@ class RollbackScreen(ConfirmedActionScreen):
         return "Roll back"
 
     def mounted(self) -> None:
-        app = self.app
-        self.load_plan(app.db_path, app.settings)  # type: ignore[attr-defined]
+        context = self.console_context
+        self.load_plan(context.store, context.settings)
 
     # -- reading the plan --------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="rollback-plan", exit_on_error=False, description="plan the rollback")
-    def load_plan(self, db_path: Path, settings: "Settings") -> None:
-        from app.rollback.actions import plan_rollback
-        from app.store import Store
+    def load_plan(self, location: "StoreLocation", settings: "Settings") -> None:
+        from app.views.actions import rollback_plan
 
         try:
-            with Store.open(db_path) as store:
-                plan = asyncio.run(plan_rollback(store, settings, self.model))
+            plan = rollback_plan(location, settings, self.model)
         except Exception as exc:  # a config or store problem: one line in the modal, nothing to act on
-            self.post_message(self.Planned(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            self.post_message(self.Planned(None, one_line(exc)))
             return
         self.post_message(self.Planned(plan))
 
@@ -176,12 +173,12 @@ class RollbackScreen(ConfirmedActionScreen):
         table = self.query_one("#rb-targets", NavTable)
         inner = self.query_one("#rollback-box").size.width  # inside its border and padding
         with_created = inner >= _CREATED_FROM_WIDTH
-        now = self.app.now_ms()  # type: ignore[attr-defined]
+        now = self.console_context.now_ms()
         rows = []
         for target in self._targets:
             cells = [safe_text(target.version, width=14, style="bold" if target.active else ""), stage_cell(target)]
             if with_created:
-                cells.append(Text(ms_to_iso(target.created_at)[:10] if target.created_at else "—"))
+                cells.append(Text(format_ms(target.created_at or None, TimeFormat.DATE)))
             cells.append(served_text(target, now))
             rows.append(cells)
         headers = ["Version", "Stage", *(["Created"] if with_created else []), "Last served"]
@@ -211,13 +208,13 @@ class RollbackScreen(ConfirmedActionScreen):
         text = safe_text(target.version, width=16, style="bold")
         details = [clean(target.stage)] if target.stage and not target.active else []
         if target.created_at:
-            details.append(f"created {ms_to_iso(target.created_at)[:10]}")
+            details.append(f"created {format_ms(target.created_at, TimeFormat.DATE)}")
         if details:
             text.append(f" ({', '.join(details)})", style="dim")
         if target.active:
             text.append(" is serving now")
         elif target.last_active_at is not None:
-            text.append(f" last served {ms_to_iso(target.last_active_at)[:16].replace('T', ' ')} UTC")
+            text.append(f" last served {format_ms(target.last_active_at, TimeFormat.MINUTE)} UTC")
         elif target.last_served_at is not None:
             text.append(" never served: only challenger/shadow answers in the log", style="bold yellow")
         else:
@@ -292,8 +289,8 @@ class RollbackScreen(ConfirmedActionScreen):
         before = Text("before the rollback (reading the endpoint again…)\n", style="bold")
         before.append_text(self._summary_text)
         summary.update(before)
-        app = self.app
-        self.load_plan(app.db_path, app.settings)  # type: ignore[attr-defined]
+        context = self.console_context
+        self.load_plan(context.store, context.settings)
 
     def freeze(self) -> None:
         super().freeze()
@@ -305,10 +302,9 @@ class RollbackScreen(ConfirmedActionScreen):
             return None
         version, reason = target.version, self.value("reason")
 
-        def run(store: "Store", settings: "Settings", started: float) -> "Outcome":
-            from app.rollback.actions import rollback
+        from app.views.actions import rollback_work
 
-            return asyncio.run(rollback(store, settings, self.model, version, reason, started=started))
+        run = rollback_work(self.model, version, reason)
 
         pending = Text.assemble(("rolling back to ", "yellow"), safe_text(version, style="bold"),
                                 ("… (waiting for the read-back)", "yellow"))

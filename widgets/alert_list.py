@@ -1,25 +1,25 @@
 """Firing (and recently resolved) alerts, one line each, with who answers them.
 
-The screen hands the widget an ``app.alerts.AlertQuery``; the widget runs it in a thread worker on mount,
-every ``ui.refresh_s`` seconds and after an acknowledgement, so the alerts stay current without the screen
-doing anything. ``acknowledge(model)`` acknowledges that model's unacknowledged firing alerts (audited by
+The widget is handed the alerts (``show``). It asks its screen for them (``ReloadRequested``) after its
+first paint and every ``refresh_s`` seconds, so they stay current; the screen reads them
+(``app.views.alerts``) in a thread worker. ``acknowledge(model)`` says what there is to do and asks the
+screen to acknowledge that model's unacknowledged firing alerts (``AcknowledgeRequested``; audited by
 app.alerts). Rule names, owners and models come from config and the store: rendered as plain text.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual import work
+from textual.message import Message
 from textual.widgets import Static
 
 from app.text import clean, safe_text, truncate
+from app.timeutil import TimeFormat, format_ms
 
 if TYPE_CHECKING:
-    from app.alerts.rules import AlertQuery
     from app.models import Alert
 
 OWNER_MIN = 10
@@ -27,9 +27,7 @@ _SEVERITY = {"critical": ("CRIT", "bold red"), "warning": ("WARN", "yellow"), "i
 
 
 def _clock(ms: int) -> str:
-    from app.timeutil import ms_to_iso
-
-    return ms_to_iso(ms)[5:16].replace("T", " ")
+    return format_ms(ms, TimeFormat.DAY_MINUTE)
 
 
 def _number(value: float | None) -> str:
@@ -121,7 +119,7 @@ def _alert_line(alert: "Alert", *, show_model: bool, model_width: int, rule_widt
 
 
 class AlertList(Static):
-    """The alerts of the fleet (``AlertQuery(model=None)``) or of one model."""
+    """The alerts of the fleet (``show_model``: a column names each alert's model) or of one model."""
 
     DEFAULT_CSS = """
     AlertList {
@@ -131,25 +129,36 @@ class AlertList(Static):
     }
     """
 
-    def __init__(self, alert_query: "AlertQuery", *, empty_text: str = "no firing alerts", **kwargs: object) -> None:
+    class ReloadRequested(Message):
+        """Read the alerts again; the screen answers with ``show``."""
+
+        def __init__(self, alert_list: "AlertList") -> None:
+            super().__init__()
+            self.alert_list = alert_list
+
+    class AcknowledgeRequested(Message):
+        """Acknowledge ``model``'s unacknowledged firing alerts (the screen does, then reloads the list)."""
+
+        def __init__(self, alert_list: "AlertList", model: str) -> None:
+            super().__init__()
+            self.alert_list = alert_list
+            self.model = model
+
+    def __init__(self, *, show_model: bool, refresh_s: float, empty_text: str = "no firing alerts",
+                 **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
-        self.alert_query = alert_query
+        self.show_model = show_model
+        self.refresh_s = refresh_s
         self.empty_text = empty_text
         self.alerts: list[Alert] = []
 
     def on_mount(self) -> None:
         # After the first paint: the reader's imports (sqlite-utils, the store) would compete with it for the GIL.
         self.call_after_refresh(self.reload)
-        refresh_s = getattr(getattr(getattr(self.app, "settings", None), "ui", None), "refresh_s", 5.0)
-        self.set_interval(refresh_s, self.reload)
+        self.set_interval(self.refresh_s, self.reload)
 
-    @work(thread=True, exclusive=True, group="alert-list", exit_on_error=False, description="read the alerts")
     def reload(self) -> None:
-        db_path = getattr(self.app, "db_path", None)
-        if db_path is not None and db_path != self.alert_query.db_path:  # the console switched stores
-            self.alert_query = replace(self.alert_query, db_path=db_path)
-        alerts = self.alert_query.run()
-        self.app.call_from_thread(self.show, alerts)
+        self.post_message(self.ReloadRequested(self))
 
     def show(self, alerts: "list[Alert]") -> None:
         self.alerts = alerts
@@ -163,7 +172,7 @@ class AlertList(Static):
         if not self.alerts:
             self.update(Text(self.empty_text, style="dim"))
             return
-        lines = [alert_line(a, show_model=self.alert_query.model is None, width=width) for a in self.alerts]
+        lines = [alert_line(a, show_model=self.show_model, width=width) for a in self.alerts]
         self.update(Text("\n").join(lines))
 
     @property
@@ -171,7 +180,7 @@ class AlertList(Static):
         return [a for a in self.alerts if a.state == "firing"]
 
     def acknowledge(self, model: str | None) -> None:
-        """Acknowledge ``model``'s unacknowledged firing alerts (in a worker), then say what was done."""
+        """Ask to acknowledge ``model``'s unacknowledged firing alerts, or say why there is nothing to do."""
         if model is None:
             return
         firing = [a for a in self.firing if a.model == model]
@@ -183,12 +192,4 @@ class AlertList(Static):
             by = ", ".join(dict.fromkeys(clean(a.acked_by.split("@")[0]) for a in firing if a.acked_by))
             self.app.notify(f"{clean(model)}: all firing alerts already acknowledged by {by}", markup=False)
             return
-        self._acknowledge(model)
-
-    @work(thread=True, exclusive=False, group="alert-ack", exit_on_error=False, description="acknowledge alerts")
-    def _acknowledge(self, model: str) -> None:
-        done = self.alert_query.acknowledge(model)
-        rules = ", ".join(clean(a.rule) for a in done) or "nothing"
-        self.app.call_from_thread(self.app.notify, f"acknowledged {rules} of {clean(model)} (audited)",
-                                  title="alerts", markup=False)
-        self.app.call_from_thread(self.reload)
+        self.post_message(self.AcknowledgeRequested(self, model))

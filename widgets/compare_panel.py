@@ -1,10 +1,11 @@
 """The Compare tab: champion vs challenger (or shadow) on the same requests, and the gate verdict.
 
-The screen hands the widget an ``app.compare_view.CompareQuery``; the widget runs it in a
-thread worker the first time it is shown (a comparison over a week of traffic is real work,
-not worth doing for a tab nobody opened) and again when shown after ``STALE_S``. Keys:
-``L`` opens the logs screen on the disagreeing answers; ``P`` asks the screen to promote
-the challenger (``PromoteRequested``: the confirmation lives in a screen, not in a widget).
+The widget asks its screen for a comparison (``ReloadRequested``) the first time it is shown (a
+comparison over a week of traffic is real work, not worth doing for a tab nobody opened), again when
+shown after ``STALE_S`` and on ctrl+r; the screen reads it (``app.views.compare``) in a thread worker
+and posts it back as ``Loaded``. Keys: ``L`` asks for the logs screen on the disagreeing answers
+(``DisagreementsRequested``); ``P`` asks the screen to promote the challenger (``PromoteRequested``:
+the confirmation lives in a screen, not in a widget).
 Versions, models and prediction values come from the store: rendered as plain text.
 """
 
@@ -16,19 +17,19 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from widgets.plot_chart import LineChart, PlotChart
 from app.text import safe_text
+from app.timeutil import TimeFormat, format_ms
+from widgets.plot_chart import LineChart, PlotChart
 
 if TYPE_CHECKING:
     from app.compare.pairing import Comparison, Side
-    from app.views.compare import CompareQuery, CompareView
+    from app.views.compare import CompareView
     from app.compare.gates import Verdict
 
 STALE_S = 60.0
@@ -141,11 +142,9 @@ def verdict_text(verdict: "Verdict | None", problem: str | None) -> Text:
 def timeline_charts(c: "Comparison") -> tuple[LineChart, LineChart]:
     """Agreement and the mean |difference| per bucket; buckets without pairs are left out
     (plotext cannot draw NaN gaps)."""
-    from app.timeutil import ms_to_iso
-
     def series(values: list[tuple[int, float | None]]) -> tuple[tuple[str, ...], tuple[float, ...]]:
         kept = [(start, value) for start, value in values if value is not None]
-        return (tuple(ms_to_iso(start)[5:16].replace("T", " ") for start, _ in kept),
+        return (tuple(format_ms(start, TimeFormat.DAY_MINUTE) for start, _ in kept),
                 tuple(float(value) for _, value in kept))
 
     what = "agreement" if c.agreement_kind == "label" else f"share within ±{c.tolerance:g}"
@@ -177,15 +176,22 @@ class ComparePanel(VerticalScroll):
             super().__init__()
             self.view = view
 
+    class ReloadRequested(Message):
+        """Compare again now: the screen answers with ``Loaded`` (posted to this panel)."""
+
+    class DisagreementsRequested(Message):
+        def __init__(self, query: str) -> None:
+            super().__init__()
+            self.query = query
+
     class Loaded(Message):
         def __init__(self, view: "CompareView | None", error: str = "") -> None:
             super().__init__()
             self.view = view
             self.error = error
 
-    def __init__(self, compare_query: "CompareQuery", **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.compare_query = compare_query
         self.view: CompareView | None = None
         self.loading_since: float | None = None
         self.loaded_at = 0.0
@@ -203,24 +209,9 @@ class ComparePanel(VerticalScroll):
             self.action_reload()
 
     def action_reload(self) -> None:
-        from dataclasses import replace
-
-        db_path = getattr(self.app, "db_path", None)
-        if db_path is not None and db_path != self.compare_query.db_path:  # the console switched stores
-            self.compare_query = replace(self.compare_query, db_path=db_path)
         self.loading_since = time.monotonic()
         self.query_one("#compare-head", Static).update(Text("comparing on the logged traffic…", style="dim"))
-        now = self.app.now_ms() if hasattr(self.app, "now_ms") else None  # type: ignore[attr-defined]
-        self.load(now)
-
-    @work(thread=True, exclusive=True, group="compare-panel", exit_on_error=False, description="compare versions")
-    def load(self, now: int | None) -> None:
-        try:
-            view = self.compare_query.run(now)
-        except Exception as exc:  # a broken store or config: say so in the tab, keep the console alive
-            self.post_message(self.Loaded(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
-            return
-        self.post_message(self.Loaded(view))
+        self.post_message(self.ReloadRequested())
 
     def on_compare_panel_loaded(self, message: Loaded) -> None:
         message.stop()
@@ -268,13 +259,7 @@ class ComparePanel(VerticalScroll):
         if query is None:
             self.notify("nothing compared yet", severity="warning")
             return
-        opener = getattr(self.app, "open_query_view", None)
-        try:
-            if opener is None:
-                raise StopIteration
-            opener("search", query)
-        except StopIteration:
-            self.notify(f"the logs screen is not available; query: {query}", severity="warning")
+        self.post_message(self.DisagreementsRequested(query))
 
     def action_promote(self) -> None:
         if self.view is None or self.view.challenger is None:

@@ -33,10 +33,9 @@ _PADDING = 2  # DataTable's cell padding, both sides
 
 
 def _time(ms: int) -> str:
-    from app.timeutil import ms_to_iso
+    from app.timeutil import TimeFormat, format_ms
 
-    iso = ms_to_iso(ms)
-    return f"{iso[5:10]} {iso[11:19]}"
+    return format_ms(ms, TimeFormat.DAY_SECONDS)
 
 
 def cut_middle(text: str, width: int) -> str:

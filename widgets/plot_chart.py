@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widgets import Static
 
 from app.text import clean
+from app.views.charts import BarChart, LineChart
+
+__all__ = ["BarChart", "LineChart", "PlotChart", "legend", "render_chart", "sparkline"]
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 # Each series and the horizontal line get their own glyph, named in a legend line under the chart: the
@@ -34,26 +36,6 @@ def sparkline(values: list[float], width: int = 12) -> str:
     span = (high - low) or 1.0
     return "".join(SPARK_BLOCKS[min(len(SPARK_BLOCKS) - 1, int((v - low) / span * len(SPARK_BLOCKS)))]
                    for v in tail)
-
-
-@dataclass(frozen=True)
-class LineChart:
-    title: str
-    labels: tuple[str, ...]  # one per point (window start, e.g. "14:00")
-    values: tuple[float, ...]
-    threshold: float | None = None  # a horizontal line (a drift threshold, a baseline median)
-    extra: tuple[tuple[str, tuple[float, ...]], ...] = ()  # more series over the same points, (name, values)
-    name: str = ""  # the main series in the legend line
-    threshold_label: str = "threshold"  # what the horizontal line is, in the legend line
-
-
-@dataclass(frozen=True)
-class BarChart:
-    title: str
-    labels: tuple[str, ...]  # one per bin or category
-    reference: tuple[float, ...]  # shares
-    current: tuple[float, ...]
-    categorical: bool = False  # every bar is a name to read (numeric bins are an axis: plotext thins their ticks)
 
 
 def _finite(xs: list[int], values: tuple[float, ...]) -> tuple[list[int], list[float]]:

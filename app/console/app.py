@@ -1,9 +1,9 @@
 """The Textual console: installs the screens, the global keys, the palette and the ``:`` command line.
 
-Screens reach what they share through the App: ``db_path``, ``settings``, ``now_ms()`` (an
-injectable clock, fixed in tests), ``health`` (endpoint health by model, filled by the poller
-when there is one) and ``model_names`` (the last fleet read, for the palette). Every store
-read happens in a thread worker that opens its own ``Store``; the event loop never waits on SQLite.
+Screens reach what they share through one typed ``ConsoleContext`` (app/console/context.py: the store's
+location, the settings, the clock, endpoint health and live figures, read-only, demo, model names,
+histories), by ``screens.base.OnConsole``. Every store read happens in a thread worker that calls an
+``app.views`` function; the event loop never waits on SQLite.
 """
 
 from __future__ import annotations
@@ -21,20 +21,21 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from app.config.source import SettingsSource
-from app.timeutil import now_ms as wall_clock_ms
-from app.console import routes as registry
-from screens.fleet import FleetScreen
+from app.console import routes
+from app.console.context import ConsoleContext
+from app.console.errors import ErrorToasts, one_line
 from app.text import clean
+from app.timeutil import now_ms as wall_clock_ms
+from screens.fleet import FleetScreen
 
 if TYPE_CHECKING:
     from app.config.settings import Settings
     from app.endpoints.poller import PollResult
     from app.models import Health
+    from app.store.location import StoreLocation
 
 EXIT_AFTER_PAINT_ENV = "MODELDECK_EXIT_AFTER_PAINT"
 """Benchmarks: ``1`` exits once the fleet screen is first painted, ``rows`` once its rows are shown."""
-ERROR_REPEAT_S = 60.0
-"""The same worker error is shown at most once in this many seconds."""
 PAINT_MARKER_ENV = "MODELDECK_PAINT_MARKER"
 """Benchmarks: a file that receives ``time.monotonic_ns()`` at that moment."""
 
@@ -76,38 +77,62 @@ class ModeldeckApp(App[None]):
         cost the operator nothing before the screen appears. ``db_path`` and ``settings`` exist
         from then on: ``when_ready`` runs code at that moment."""
         super().__init__()
+        self.context = ConsoleContext(clock or wall_clock_ms, demo=demo)
         self._source = settings if isinstance(settings, SettingsSource) else None
         self._when_ready: list[Callable[[], None]] = []
         self.startup_error: str | None = None
         """Set when the settings or the store named by them cannot be used: the run ends (exit 2)."""
-        self.ready = self._source is None
-        if self.ready:
+        if not isinstance(settings, SettingsSource):
             if settings is None:
                 from app.config.settings import Settings
 
                 settings = Settings()
             assert db_path is not None, "settings given without the store they go with"
-            self.settings: Settings = settings  # type: ignore[assignment]
-            self.db_path: Path = Path(db_path)
-        self.demo = demo
-        self._clock = clock or wall_clock_ms
-        self.model_names: list[str] = []
-        self.health: dict[str, Health] = {}
-        self.live: dict[str, PollResult] = {}  # model -> latest endpoint poll (written by the poller thread)
-        self.command_history: list[str] = []
-        self.search_history: list[str] = []  # the Logs screen's query bar (up/down)
+            self.context.use(_location(Path(db_path)), settings)
         self._painted: set[str] = set()
         self._health_refresh_pending = False
-        self._errors_shown: dict[str, float] = {}  # error text -> when it was last shown (monotonic s)
+        self._error_toasts = ErrorToasts()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # Calm by default (slow SSH links, screen readers); TEXTUAL_ANIMATIONS=full brings it back.
             self.animation_level = "none"
         if demo:
             self.sub_title = "demo store"
 
-    # -- what screens share -------------------------------------------------------------
+    # -- what screens share (the context; these names serve tests and the console's own code) --
+    @property
+    def ready(self) -> bool:
+        return self.context.ready
+
+    @property
+    def settings(self) -> Settings:
+        return self.context.settings
+
+    @property
+    def db_path(self) -> Path:
+        return self.context.store.path
+
+    @property
+    def demo(self) -> bool:
+        return self.context.demo
+
+    @demo.setter
+    def demo(self, value: bool) -> None:
+        self.context.demo = value
+
+    @property
+    def health(self) -> dict[str, Health]:
+        return self.context.health
+
+    @property
+    def live(self) -> dict[str, PollResult]:
+        return self.context.live
+
+    @property
+    def model_names(self) -> list[str]:
+        return self.context.model_names
+
     def now_ms(self) -> int:
-        return self._clock()
+        return self.context.now_ms()
 
     def get_default_screen(self) -> FleetScreen:
         return FleetScreen()
@@ -122,7 +147,7 @@ class ModeldeckApp(App[None]):
             self.call_after_refresh(self._read_settings, self._source)
 
     def when_ready(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once ``settings`` and ``db_path`` exist (at once if they do)."""
+        """Run ``callback`` once the store's location and the settings are known (at once if they are)."""
         if self.ready:
             callback()
         else:
@@ -150,8 +175,7 @@ class ModeldeckApp(App[None]):
         self.exit(return_code=2)
 
     def _settings_read(self, settings: Settings, db_path: Path) -> None:
-        self.settings, self.db_path = settings, db_path
-        self.ready = True
+        self.context.use(_location(db_path), settings)
         self._start_services()
         waiting, self._when_ready = self._when_ready, []
         for callback in waiting:
@@ -174,11 +198,12 @@ class ModeldeckApp(App[None]):
         from app.alerts.monitor import monitor_once
 
         me = get_current_worker()
-        if not self.db_path.is_file():
+        store = self.context.store
+        if not store.exists():
             return  # a store deleted under the console: the fleet says so; this pass must not re-create it
         if any(w.group == "monitor" and w is not me and w.state is WorkerState.RUNNING for w in self.workers):
             return  # the last pass is still running: passes never overlap
-        for transition in monitor_once(self.db_path, self.settings, self.now_ms()).transitions:
+        for transition in monitor_once(store.path, self.settings, self.now_ms()).transitions:
             severity = "error" if transition.state == "firing" and transition.alert.severity == "critical" else \
                 "warning" if transition.state == "firing" else "information"
             self.call_from_thread(self.notify, clean(str(transition)), title="alert", severity=severity,
@@ -191,16 +216,18 @@ class ModeldeckApp(App[None]):
         refresh. It stops itself within 0.2 s once the app is no longer running."""
         from app.endpoints.service import EndpointMonitor
 
-        def record(result) -> None:  # type: ignore[no-untyped-def]
-            before = self.health.get(result.model)
-            self.health[result.model] = result.health
-            self.live[result.model] = result
+        context = self.context
+
+        def record(result: PollResult) -> None:
+            before = context.health.get(result.model)
+            context.health[result.model] = result.health
+            context.live[result.model] = result
             if before is None or before.state != result.health.state:
                 # A first answer or a change (up -> down) is shown now, not at the next periodic read.
                 # post_message is thread-safe and never blocks this thread, even while the console closes.
                 self.post_message(self.HealthChanged())
 
-        EndpointMonitor(self.settings, self.db_path, on_result=record).start(lambda: not self.is_running)
+        EndpointMonitor(self.settings, context.store.path, on_result=record).start(lambda: not self.is_running)
 
     def on_modeldeck_app_health_changed(self, message: HealthChanged) -> None:
         # Many endpoints answer their first poll at once: one re-read of the fleet serves them all.
@@ -228,16 +255,11 @@ class ModeldeckApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # One place turns a failed read into a one-line message (no traceback on screen).
+        # Screens with a status line of their own say it there too; none repeats this toast.
         if event.state is WorkerState.ERROR and event.worker.error is not None:
-            error = event.worker.error
-            text = str(error).splitlines()[0] if str(error) else type(error).__name__
-            # Periodic readers fail together and again on every pass (a broken store, a full disk):
-            # the same message is shown once a minute at most, not once per reader per refresh.
-            now = time.monotonic()
-            if now - self._errors_shown.get(text, -ERROR_REPEAT_S) < ERROR_REPEAT_S:
-                return
-            self._errors_shown[text] = now
-            self.notify(clean(text), title="error", severity="error", markup=False, timeout=8)
+            text = one_line(event.worker.error)
+            if self._error_toasts.due(text):  # the same message at most once a minute (app/console/errors.py)
+                self.notify(clean(text), title="error", severity="error", markup=False, timeout=8)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not self.ready:
@@ -256,12 +278,10 @@ class ModeldeckApp(App[None]):
         self.push_screen(ModelScreen(name))
 
     def open_model_view(self, view_id: str, name: str) -> None:
-        view = next(v for v in registry.model_views() if v.id == view_id)
-        self.push_screen(registry.load(view.target)(name))
+        self.push_screen(routes.model_view(view_id).open(name))
 
     def open_query_view(self, view_id: str, query: str) -> None:
-        view = next(v for v in registry.query_views() if v.id == view_id)
-        self.push_screen(registry.load(view.target)(query))
+        self.push_screen(routes.query_view(view_id).open(query))
 
     def action_drift(self) -> None:
         # `d` on the fleet opens the highlighted model's drift (the model screen binds its own `d`).
@@ -269,7 +289,7 @@ class ModeldeckApp(App[None]):
 
         tables = self.screen.query(FleetTable)
         name = tables.first().current_model if tables else None
-        if name and any(view.id == "drift" for view in registry.model_views()):
+        if name and any(view.id == "drift" for view in routes.model_views()):
             self.open_model_view("drift", name)
 
     def action_logs(self) -> None:
@@ -279,9 +299,9 @@ class ModeldeckApp(App[None]):
         if isinstance(self.screen, ModalScreen):
             return
         model = getattr(self.screen, "model", None)
-        if isinstance(model, str) and any(view.id == "logs" for view in registry.model_views()):
+        if isinstance(model, str) and any(view.id == "logs" for view in routes.model_views()):
             self.open_model_view("logs", model)
-        elif any(view.id == "search" for view in registry.query_views()):
+        elif any(view.id == "search" for view in routes.query_views()):
             self.open_query_view("search", "")
 
     def action_fleet(self) -> None:
@@ -307,12 +327,12 @@ class ModeldeckApp(App[None]):
     def action_command_line(self) -> None:
         from screens.command_line import CommandLine
 
-        self.push_screen(CommandLine(self.command_history, *command_line_hint()), self._command_entered)
+        self.push_screen(CommandLine(self.context.command_history, *command_line_hint()), self._command_entered)
 
     def _command_entered(self, text: str | None) -> None:
         if not text:
             return
-        self.command_history.append(text)
+        self.context.command_history.append(text)
         error = self.run_command_line(text)
         if error:
             self.notify(clean(error), title=":" + clean(text), severity="error", markup=False)
@@ -329,15 +349,15 @@ class ModeldeckApp(App[None]):
 
     @work(thread=True, exclusive=True, group="switch-store", exit_on_error=False, description="open another store")
     def _check_store(self, path: Path) -> None:
-        from app.store import Store, StoreError
+        from app.store import StoreError
 
         # Errors are told here, not by the generic worker-error toast: that one is rate-limited, and an
         # operator who retries a path must hear about it every time.
         try:
-            # Switching never creates a store (create=False refuses in the store layer, so no later
+            # Switching never creates a store (StoreLocation.open refuses in the store layer, so no later
             # check-then-open race): a typo must not leave an empty file behind. Migrates an older
             # store; a missing or bad file raises a one-line StoreError.
-            with Store.open(path, create=False):
+            with _location(path).open():
                 pass
         except (StoreError, OSError) as exc:
             self.call_from_thread(self.notify, clean(str(exc).splitlines()[0]), title="store", severity="error",
@@ -346,11 +366,9 @@ class ModeldeckApp(App[None]):
         self.call_from_thread(self.store_switched, path)
 
     def store_switched(self, path: Path) -> None:
-        self.db_path = path
-        if self.demo:  # the header must not keep saying "demo" over another store
-            self.demo = False
+        if self.context.demo:  # the header must not keep saying "demo" over another store
             self.sub_title = ""
-        self.model_names = []
+        self.context.switch_store(_location(path))
         self.action_fleet()
         self.action_refresh()
         self.notify(clean(str(path)), title="store", markup=False)
@@ -359,7 +377,7 @@ class ModeldeckApp(App[None]):
     def run_command_line(self, text: str) -> str | None:
         """Run one ``:`` command; returns an error message, or None when it worked."""
         raw_verb, _, rest = text.strip().lstrip(":").strip().partition(" ")
-        for query_view in registry.query_views():
+        for query_view in routes.query_views():
             if raw_verb.lower() == query_view.id:
                 # The query goes through as typed: its quotes and apostrophes belong to the query language.
                 self.open_query_view(query_view.id, rest.strip())
@@ -389,21 +407,23 @@ class ModeldeckApp(App[None]):
             name, error = self.resolve_model(args[0])
             if error:
                 return error
-            self.open_model(name)  # type: ignore[arg-type]
+            assert name is not None  # no error: resolved
+            self.open_model(name)
             return None
         if verb == "store":
             if len(args) != 1:
                 return "usage: :store PATH"
             self._check_store(Path(args[0]).expanduser())
             return None
-        for view in registry.model_views():
+        for view in routes.model_views():
             if verb == view.id:
                 if len(args) != 1:
                     return f"usage: :{view.id} MODEL"
                 name, error = self.resolve_model(args[0])
                 if error:
                     return error
-                self.open_model_view(view.id, name)  # type: ignore[arg-type]
+                assert name is not None  # no error: resolved
+                self.open_model_view(view.id, name)
                 return None
         return f"unknown command: {verb} (:help lists the commands)"
 
@@ -429,17 +449,24 @@ def command_line_help() -> list[tuple[str, str]]:
         (":help", "this help"),
         (":q", "quit"),
     ]
-    rows += [(f":{v.id} MODEL", v.title.lower()) for v in registry.model_views()]
-    rows += [(f":{v.id} QUERY", v.title.lower()) for v in registry.query_views()]
+    rows += [(f":{v.id} MODEL", v.title.lower()) for v in routes.model_views()]
+    rows += [(f":{v.id} QUERY", v.title.lower()) for v in routes.query_views()]
     return rows
 
 
 def command_line_hint() -> tuple[str, str]:
     """Every ``:`` command for the prompt: those taking an argument (its placeholder) and the bare
     ones (its bottom border). Both fit 80 columns; the views on a model share "NAME" with ``model``."""
-    on_model = "/".join(["model", *(v.id for v in registry.model_views())])
-    with_argument = [f"{on_model} NAME", *(f"{v.id} QUERY" for v in registry.query_views()), "store PATH"]
+    on_model = "/".join(["model", *(v.id for v in routes.model_views())])
+    with_argument = [f"{on_model} NAME", *(f"{v.id} QUERY" for v in routes.query_views()), "store PATH"]
     return " · ".join(with_argument), "fleet · refresh · help · q · ↑↓ history"
 
 
 COMMAND_LINE_HELP: Callable[[], Iterable[tuple[str, str]]] = command_line_help
+
+
+def _location(path: Path) -> "StoreLocation":
+    # Imported when first needed: the store package is not on the path to the first paint.
+    from app.store.location import StoreLocation
+
+    return StoreLocation(path)

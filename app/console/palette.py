@@ -3,40 +3,39 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from app.console import routes as registry
+from app.console import routes
 from app.text import clean
 
-
-def _run(target: str, app: object) -> None:
-    registry.load(target)(app)  # imported only when chosen
+if TYPE_CHECKING:
+    from app.console.app import ModeldeckApp
 
 
 class ModeldeckCommands(Provider):
     """The palette's commands: open each model, plus whatever screens are registered."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app = self.app
+        app = cast("ModeldeckApp", self.app)  # the palette is installed by ModeldeckApp.COMMANDS only
         commands: list[tuple[str, str, Callable[[], object]]] = [
             ("Fleet overview", "Back to the list of models", app.action_fleet),
             ("Refresh", "Read the store again now", app.action_refresh),
             ("Switch store", "Open another store file", app.action_switch_store),
             ("Keys", "The keys of this screen", app.action_help),
         ]
-        for name in app.model_names:
+        for name in app.context.model_names:
             commands.append((f"Open model {clean(name)}", "Versions, readiness, card, activity",
                              partial(app.open_model, name)))
-        for view in registry.model_views():
-            for name in app.model_names:
+        for view in routes.model_views():
+            for name in app.context.model_names:
                 commands.append((f"{view.title}: {clean(name)}", "", partial(app.open_model_view, view.id, name)))
-        for query_view in registry.query_views():
+        for query_view in routes.query_views():
             commands.append((query_view.title, "", partial(app.open_query_view, query_view.id, "")))
-        for command in registry.app_commands():
-            commands.append((command.title, command.help, partial(_run, command.target, app)))
+        for command in routes.app_commands():
+            commands.append((command.title, command.help, partial(command.run, app)))
         return commands
 
     async def discover(self) -> Hits:

@@ -1,23 +1,30 @@
-"""Screens other parts of modeldeck add to the console, listed in one place.
+"""Screens other parts of modeldeck add to the console, listed in one typed table.
 
-The fleet and model screens, the command palette and the ``:`` command line all read
-these lists, so adding a screen is one line here: its key on the model screen, its palette
-commands and its ``:verb`` appear together, and nothing shows for a screen that is absent.
+The fleet and model screens, the command palette and the ``:`` command line all read these
+tables, so adding a screen is one line here: its key on the model screen, its palette commands
+and its ``:verb`` appear together.
 
 A palette command that is not a screen is one ``AppCommand`` line in ``APP_COMMANDS``.
 
-Contract for a listed screen class (``"module:Class"``, imported only when opened):
-- a ``ModelView`` is built as ``Class(model_name)``; a ``QueryView`` as ``Class(query_text)``;
-- it reads ``self.app.db_path``, ``self.app.settings`` and ``self.app.now_ms()``, and opens
-  its own ``Store`` inside its thread workers.
+Contract for a listed screen: a ``ModelView`` opens as ``open(model_name)``, a ``QueryView`` as
+``open(query_text)``; each ``open`` is a small factory that imports its screen module when first
+used (the console's startup imports none of them). A screen reads the store's location, the
+settings and the clock from ``screens.base.OnConsole.console_context``, and reads the store through
+``app.views`` functions inside its thread workers.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from app.console.app import ModeldeckApp
+
+ScreenFactory = Callable[[str], "Screen[Any]"]
+"""Builds a screen from a model name or a query text."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,7 @@ class ModelView:
     id: str  # binding id "model.<id>", palette id, and the ``:<id> MODEL`` verb
     title: str  # "Show drift"
     key: str  # key on the model screen
-    target: str  # "screens.drift:DriftScreen"
+    open: ScreenFactory  # model name -> the screen
 
 
 @dataclass(frozen=True)
@@ -36,19 +43,7 @@ class QueryView:
 
     id: str  # the ``:<id> QUERY`` verb
     title: str
-    target: str
-
-
-MODEL_VIEWS: tuple[ModelView, ...] = (
-    ModelView("drift", "Show drift", "d", "screens.drift:DriftScreen"),
-    ModelView("logs", "Search logs", "l", "screens.logs:for_model"),  # LogsScreen pre-filtered to model:NAME
-    ModelView("rollback", "Roll back", "R", "screens.rollback:RollbackScreen"),
-    ModelView("disable", "Disable", "X", "screens.disable:DisableScreen"),
-)
-
-QUERY_VIEWS: tuple[QueryView, ...] = (
-    QueryView("search", "Search logs", "screens.logs:LogsScreen"),
-)
+    open: ScreenFactory  # query text -> the screen
 
 
 @dataclass(frozen=True)
@@ -57,33 +52,77 @@ class AppCommand:
 
     title: str  # what the palette shows and matches, e.g. "Acknowledge firing alerts"
     help: str  # one line under it
-    target: str  # "module:function", called as function(app) on the event loop (start a worker for I/O)
+    run: Callable[["ModeldeckApp"], None]  # called on the event loop (start a worker for I/O)
 
+
+# Each factory imports its screen when the screen is first opened.
+def _drift(model: str) -> "Screen[Any]":
+    from screens.drift import DriftScreen
+
+    return DriftScreen(model)
+
+
+def _logs_of_model(model: str) -> "Screen[Any]":
+    from screens.logs import for_model
+
+    return for_model(model)  # LogsScreen pre-filtered to model:NAME
+
+
+def _rollback(model: str) -> "Screen[Any]":
+    from screens.rollback import RollbackScreen
+
+    return RollbackScreen(model)
+
+
+def _disable(model: str) -> "Screen[Any]":
+    from screens.disable import DisableScreen
+
+    return DisableScreen(model)
+
+
+def _search(query: str) -> "Screen[Any]":
+    from screens.logs import LogsScreen
+
+    return LogsScreen(query)
+
+
+MODEL_VIEWS: tuple[ModelView, ...] = (
+    ModelView("drift", "Show drift", "d", _drift),
+    ModelView("logs", "Search logs", "l", _logs_of_model),
+    ModelView("rollback", "Roll back", "R", _rollback),
+    ModelView("disable", "Disable", "X", _disable),
+)
+
+QUERY_VIEWS: tuple[QueryView, ...] = (
+    QueryView("search", "Search logs", _search),
+)
 
 APP_COMMANDS: tuple[AppCommand, ...] = ()
 
 
-def available(target: str) -> bool:
-    """Whether the module behind ``target`` is installed (no import: that happens on open)."""
-    module = target.split(":", 1)[0]
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def model_views() -> list[ModelView]:
-    return [view for view in MODEL_VIEWS if available(view.target)]
+    return list(MODEL_VIEWS)
 
 
 def query_views() -> list[QueryView]:
-    return [view for view in QUERY_VIEWS if available(view.target)]
+    return list(QUERY_VIEWS)
 
 
 def app_commands() -> list[AppCommand]:
-    return [command for command in APP_COMMANDS if available(command.target)]
+    return list(APP_COMMANDS)
 
 
-def load(target: str) -> Any:
-    module, attribute = target.split(":", 1)
-    return getattr(importlib.import_module(module), attribute)
+def model_view(view_id: str) -> ModelView:
+    """The model view with this id (KeyError if there is none)."""
+    for view in model_views():
+        if view.id == view_id:
+            return view
+    raise KeyError(view_id)
+
+
+def query_view(view_id: str) -> QueryView:
+    """The query view with this id (KeyError if there is none)."""
+    for view in query_views():
+        if view.id == view_id:
+            return view
+    raise KeyError(view_id)

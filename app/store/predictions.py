@@ -173,3 +173,19 @@ class PredictionsTable:
             buckets.append(TrafficBucket(start=since + index * bucket_ms, requests=r[1] if r else 0,
                                          errors=r[2] if r else 0, mean_latency_ms=r[3] if r else None))
         return buckets
+
+    def logged_models(self, limit: int = 1000) -> list[str]:
+        """Models that have logs, by a skip-scan of the (model, ts) index: one seek per model."""
+        return [r[0] for r in self._db.execute(
+            "WITH RECURSIVE m(name) AS (SELECT min(model) FROM predictions UNION ALL "
+            "SELECT (SELECT min(model) FROM predictions WHERE model > m.name) FROM m WHERE m.name IS NOT NULL) "
+            "SELECT name FROM m WHERE name IS NOT NULL LIMIT ?", (limit,))]
+
+    def recent_keys(self, column: str, rows: int = 300) -> list[str]:
+        """The JSON keys of ``column`` ("features" or "context") in the newest ``rows`` records, sorted:
+        what the logs hold now, cheaply (for completion)."""
+        if column not in ("features", "context"):
+            raise ValueError(f"not a JSON column: {column}")
+        return [r[0] for r in self._db.execute(
+            f"SELECT DISTINCT j.key FROM (SELECT {column} AS doc FROM predictions ORDER BY id DESC "
+            "LIMIT ?) AS p, json_each(p.doc) AS j WHERE json_valid(p.doc) ORDER BY j.key", (rows,))]

@@ -1,20 +1,23 @@
 """What the Compare tab shows, read in one blocking call (from a thread worker).
 
-The screen hands the widget a ``CompareQuery`` (widgets never open the store themselves);
-``run()`` picks the champion and the current challenger (else shadow), compares them over
-the configured window with a timeline for the charts, and measures the promotion gates
-when the model has any.
+The model screen calls ``compare_view`` in a thread worker and hands the result to its Compare
+panel (widgets never open the store themselves). It picks the champion and the current challenger
+(else shadow), compares them over the configured window with a timeline for the charts, and
+measures the promotion gates when the model has any.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.compare.pairing import Comparison, compare, default_pair, disagreement_search
 from app.config.settings import CompareConfig, Settings
 from app.compare.gates import Verdict
 from app.timeutil import now_ms, parse_duration_ms
+
+if TYPE_CHECKING:
+    from app.store.location import StoreLocation
 
 TIMELINE_BUCKETS = 24
 
@@ -39,47 +42,42 @@ class CompareView:
                                    join_key=c.join_key)
 
 
-@dataclass(frozen=True)
-class CompareQuery:
-    db_path: Path
-    model: str
-    settings: Settings
-    challenger: str | None = None  # None: the store's current challenger, else its shadow version
+def compare_view(location: "StoreLocation", settings: Settings, model: str, now: int | None = None, *,
+                 challenger: str | None = None) -> CompareView:
+    """Champion vs ``challenger`` (None: the store's current challenger, else its shadow version) over the
+    configured window, with the gate verdict when the model has gates."""
+    from app.checklist.evaluate import is_ready, stored_items
+    from app.compare.gates import rules_for
 
-    def run(self, now: int | None = None) -> CompareView:
-        from app.checklist.evaluate import is_ready, stored_items
-        from app.compare.gates import rules_for
-        from app.store import Store
-
-        until = now_ms() if now is None else now
-        model_config = self.settings.models.get(self.model)
-        config = model_config.compare if model_config else CompareConfig()
-        gates = model_config.gates if model_config else None
-        with Store.open(self.db_path, create=False) as store:
-            champion, challenger = default_pair(store, self.model)
-            challenger = self.challenger or challenger
-            if champion is None or challenger is None:
-                missing = "champion" if champion is None else "challenger or shadow version"
-                return CompareView(self.model, champion, challenger, config.window,
-                                   problem=f"no {missing} in the store to compare")
-            info = store.registry.model(self.model)
-            task = info.task if info else "classification"
-            since = until - parse_duration_ms(config.window)
-            comparison = compare(store.conn, self.model, champion, challenger, since, until, task=task,
-                                 config=config, buckets=TIMELINE_BUCKETS)
-            verdict, gates_problem = None, None
-            if gates is None:
-                gates_problem = f"no promotion gates configured (models.{self.model}.gates)"
-            else:
-                window = gates.window or config.window
-                judged = comparison
-                if window != config.window:  # the gates judge their own window
-                    judged = compare(store.conn, self.model, champion, challenger,
-                                     until - parse_duration_ms(window), until, task=task, config=config)
-                ready = is_ready(stored_items(store, self.model)) if gates.require_readiness else None
-                rules = rules_for(judged, gates, ready=ready)
-                verdict = Verdict(model=self.model, champion=champion, candidate=challenger, window=window,
-                                  passed=bool(rules) and all(r.passed for r in rules), rules=rules,
-                                  comparison=judged)
-        return CompareView(self.model, champion, challenger, config.window, comparison, verdict,
-                           gates_problem=gates_problem)
+    until = now_ms() if now is None else now
+    model_config = settings.models.get(model)
+    config = model_config.compare if model_config else CompareConfig()
+    gates = model_config.gates if model_config else None
+    with location.open() as store:
+        champion, paired = default_pair(store, model)
+        challenger = challenger or paired
+        if champion is None or challenger is None:
+            missing = "champion" if champion is None else "challenger or shadow version"
+            return CompareView(model, champion, challenger, config.window,
+                               problem=f"no {missing} in the store to compare")
+        info = store.registry.model(model)
+        task = info.task if info else "classification"
+        since = until - parse_duration_ms(config.window)
+        comparison = compare(store.conn, model, champion, challenger, since, until, task=task,
+                             config=config, buckets=TIMELINE_BUCKETS)
+        verdict, gates_problem = None, None
+        if gates is None:
+            gates_problem = f"no promotion gates configured (models.{model}.gates)"
+        else:
+            window = gates.window or config.window
+            judged = comparison
+            if window != config.window:  # the gates judge their own window
+                judged = compare(store.conn, model, champion, challenger,
+                                 until - parse_duration_ms(window), until, task=task, config=config)
+            ready = is_ready(stored_items(store, model)) if gates.require_readiness else None
+            rules = rules_for(judged, gates, ready=ready)
+            verdict = Verdict(model=model, champion=champion, candidate=challenger, window=window,
+                              passed=bool(rules) and all(r.passed for r in rules), rules=rules,
+                              comparison=judged)
+    return CompareView(model, champion, challenger, config.window, comparison, verdict,
+                       gates_problem=gates_problem)

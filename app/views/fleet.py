@@ -17,6 +17,7 @@ from app.models import Health, HealthState
 
 if TYPE_CHECKING:
     from app.store import Store
+    from app.store.location import StoreLocation
 
 WINDOW_MS = 15 * 60_000
 """The window behind requests/min, p95 latency and error rate."""
@@ -189,6 +190,14 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
         rows = [_live_figures(row, live.get(row.name)) for row in rows]
     rows.sort(key=lambda row: row.sort_key)
     return rows
+
+
+def read_fleet(location: "StoreLocation", settings: Settings, now_ms: int,
+               health: Mapping[str, Health] | None = None, live: Mapping[str, object] | None = None
+               ) -> list[FleetRow]:
+    """``fleet_rows`` of the store at ``location``; a deleted store is said (StoreError), not re-created."""
+    with location.open() as store:
+        return fleet_rows(store, settings, now_ms, health, live)
 
 
 def readiness_counts(store: "Store", settings: Settings, now_ms: int, names: set[str],

@@ -7,7 +7,7 @@ function and waits for the answer. Successive pages of one query then share the 
 compiled SQL and text plans, and the store is opened once, not once per page.
 
     lane = SearchLane("page")
-    page = lane.call(db_path, lambda searcher: searcher.page(query))
+    page = lane.call(location, lambda searcher: searcher.page(query))
     lane.interrupt()   # from any thread: the running statement fails with "interrupted"
     lane.close()       # closes the store in its own thread, then ends the thread
 """
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 if TYPE_CHECKING:
     from app.search.searcher import Searcher
     from app.store import Store
+    from app.store.location import StoreLocation
 
 T = TypeVar("T")
 
@@ -42,29 +42,28 @@ class SearchLane:
         self.opens = 0  # stores opened so far: one per store path the lane has served
         self._closed = False
 
-    def call(self, db_path: Path, work: "Callable[[Searcher], T]") -> T:
-        """Run ``work(searcher)`` on the lane's thread against the store at ``db_path``; wait for it.
+    def call(self, location: "StoreLocation", work: "Callable[[Searcher], T]") -> T:
+        """Run ``work(searcher)`` on the lane's thread against the store at ``location``; wait for it.
         Raises LaneClosed after ``close()``."""
         try:
-            future = self._pool.submit(self._run, Path(db_path), work)
+            future = self._pool.submit(self._run, location, work)
         except RuntimeError:  # "cannot schedule new futures after shutdown"
             raise LaneClosed(f"search lane {self.name} is closed") from None
         return future.result()
 
-    def _run(self, db_path: Path, work: "Callable[[Searcher], T]") -> T:
+    def _run(self, location: "StoreLocation", work: "Callable[[Searcher], T]") -> T:
         if self._closed:
             raise LaneClosed(f"search lane {self.name} is closed")  # queued before close(): no need to run
-        searcher = self._searcher_for(db_path)
+        searcher = self._searcher_for(location)
         return work(searcher)
 
-    def _searcher_for(self, db_path: Path) -> "Searcher":
+    def _searcher_for(self, location: "StoreLocation") -> "Searcher":
         from app.search.searcher import Searcher
-        from app.store import Store
 
-        if self._store is not None and self._store.path != db_path:
+        if self._store is not None and self._store.path != location.path:
             self._close_store()  # the console switched stores
         if self._store is None:
-            store = Store.open(db_path, read_only=True)
+            store = location.open(read_only=True)
             with self._lock:
                 self._store, self._searcher = store, Searcher(store.conn)
             self.opens += 1

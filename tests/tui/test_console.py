@@ -283,9 +283,9 @@ async def test_palette_switches_the_store(fixed_db: Path, tmp_path: Path) -> Non
 async def test_registered_palette_commands_run_with_the_app(fixed_db: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from app.console import routes as registry
 
-    # The hook other parts use: one AppCommand naming "module:function(app)".
+    # The hook other parts use: one AppCommand with the function to call with the app.
     monkeypatch.setattr(registry, "APP_COMMANDS", (
-        registry.AppCommand("Say hello", "a test command", "tests.tui.test_console:_say_hello"),))
+        registry.AppCommand("Say hello", "a test command", _say_hello),))
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -539,3 +539,19 @@ async def test_a_superseded_fleet_read_that_finishes_late_does_not_overwrite_the
         fleet.post_message(FleetScreen.Loaded([], 0, read=0))
         await pilot.pause()
         assert _fleet_names(app) == shown
+
+
+async def test_the_rollback_modal_on_a_deleted_store_says_so_and_does_not_recreate_it(fixed_db: Path) -> None:
+    from screens.rollback import RollbackScreen
+    from tests.tui.conftest import open_from_model, until
+
+    app = make_app(fixed_db)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{fixed_db}{suffix}").unlink(missing_ok=True)
+        modal = await open_from_model(pilot, "fraud-scorer", "R", RollbackScreen)
+        await until(pilot, lambda: "cannot roll back" in str(modal.query_one("#rb-summary").render()),
+                    "the plan to fail")
+        assert f"no store at {fixed_db}" in str(modal.query_one("#rb-summary").render())
+    assert not fixed_db.exists()  # the console reads stores; it never creates one

@@ -1,0 +1,47 @@
+"""Where a store is: a small typed value the console hands its screens, opened by the views that read it.
+
+Opening through a ``StoreLocation`` never creates a file: the console must say a store is missing (a
+deleted file, a typo in ``:store``), not leave an empty one behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.store import Store
+
+DatabaseError = sqlite3.Error
+"""A statement that failed on an open store (locked, interrupted, corrupt): callers outside app/store
+catch this name, never sqlite3's."""
+
+
+def interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is a statement stopped by ``interrupt()`` (a newer query superseded it)."""
+    return isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error)
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """The store file the console reads; ``open()`` refuses a missing file instead of creating it."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def open(self, *, read_only: bool = False) -> "Store":
+        """The store, migrated when opened read-write; a missing or bad file raises ``StoreError``."""
+        from app.store import Store
+
+        return Store.open(self.path, read_only=read_only, create=False)
+
+    def __str__(self) -> str:
+        return str(self.path)

@@ -1,0 +1,152 @@
+"""What the Logs screen reads: field names for completion, pages of results, the bounded count, and the
+export of every result, each a blocking call from one of the screen's thread workers (pages and counts
+run on a search lane, app.views.search_lane, so successive pages share one read-only store).
+
+A newer query interrupts the statements of the older one: the reads here turn such an interruption into
+"nothing" (None) when the caller says the read was superseded, and let every other error through.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+if TYPE_CHECKING:
+    from app.search.language import Query
+    from app.search.searcher import Count, Page, Searcher
+    from app.store.location import StoreLocation
+
+NAME_ROWS = 300  # completion offers the feature and context keys of this many newest records
+MODEL_NAMES = 1000
+
+
+@dataclass(frozen=True)
+class LogNames:
+    """What completion offers: models with logs, feature keys and context keys."""
+
+    models: list[str]
+    features: list[str]
+    contexts: list[str]
+
+
+def field_names(location: "StoreLocation") -> LogNames:
+    with location.open(read_only=True) as store:
+        models = store.predictions.logged_models(MODEL_NAMES)
+        features = store.predictions.recent_keys("features", NAME_ROWS)
+        contexts = store.predictions.recent_keys("context", NAME_ROWS)
+    return LogNames(sorted(models), features, contexts)
+
+
+@dataclass(frozen=True)
+class PageRead:
+    page: "Page"
+    elapsed_ms: float
+    skipped: int = 0  # rows before ``previous`` (or ``page``): its absolute position
+    previous: "Page | None" = None  # the page above ``page`` when reading down to an anchor
+
+
+def read_page(searcher: "Searcher", query: "Query", kind: str, cursor: Any, *, page_size: int,
+              anchor: int | None = None, anchor_pages: int = 0, cancelled: Callable[[], bool] = lambda: False,
+              superseded: Callable[[], bool] = lambda: False) -> PageRead | None:
+    """``kind`` "older" / "newer": the page after / before ``cursor``; "first": the first page, or with an
+    ``anchor`` (a store id) the pages down to the one holding it (at most ``anchor_pages``). None when the
+    read was cancelled, or interrupted by a newer query (``superseded``)."""
+    from app.store.location import interrupted
+
+    try:
+        started = time.perf_counter()
+        skipped, previous = 0, None
+        if kind == "older":
+            page = searcher.page(query, after=cursor, limit=page_size)
+        elif kind == "newer":
+            page = searcher.page(query, before=cursor, limit=page_size)
+        else:
+            page = searcher.page(query, limit=page_size)
+            # `a`: read on (keyset pages, bounded) to the page holding the record we came from.
+            for _ in range(anchor_pages):
+                if anchor is None or not page.has_older or any(r["id"] == anchor for r in page.rows):
+                    break
+                if cancelled():
+                    return None
+                skipped += len(previous.rows) if previous is not None else 0
+                previous, page = page, searcher.page(query, after=page.last, limit=page_size)
+        elapsed = (time.perf_counter() - started) * 1000
+    except Exception as exc:
+        if interrupted(exc) and superseded():
+            return None  # superseded by a newer query
+        raise
+    return PageRead(page, elapsed, skipped, previous)
+
+
+def count_results(searcher: "Searcher", query: "Query") -> "Count | None":
+    """The bounded count (it stops at COUNT_CAP: never a whole-table count); None when interrupted."""
+    from app.store.location import interrupted
+
+    try:
+        return searcher.count(query)
+    except Exception as exc:
+        if interrupted(exc):
+            return None
+        raise
+
+
+class Interruptible(Protocol):
+    def interrupt(self) -> None: ...
+
+
+class Connections:
+    """The connections of running reads, by group, so a newer query (or the screen going) can interrupt them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, Interruptible] = {}
+
+    def set(self, group: str, conn: Interruptible) -> None:
+        with self._lock:
+            self._open[group] = conn
+
+    def unset(self, group: str, conn: Interruptible) -> None:
+        with self._lock:
+            if self._open.get(group) is conn:  # a newer read may have registered meanwhile
+                del self._open[group]
+
+    def interrupt(self, *groups: str) -> None:
+        with self._lock:
+            for group in groups:
+                conn = self._open.get(group)
+                if conn is not None:
+                    conn.interrupt()  # safe from any thread: the statement fails with "interrupted"
+
+
+class ExportFailed(Exception):
+    """The export stopped (a file or store error, or cancelled); the cause is the original error."""
+
+
+def export_results(location: "StoreLocation", query: "Query", path: Path, fmt: str, total: int | None, *,
+                   progress: Callable[[int, int | None], None], connections: Connections,
+                   group: str = "export") -> int:
+    """Write every result of ``query`` to ``path`` (``fmt``: "jsonl" or "csv"); returns the records written.
+    ``progress(written, total)`` is called as it goes (it may raise InterruptedError to stop)."""
+    from app.search.export import export_file
+    from app.search.searcher import Searcher
+    from app.store.location import DatabaseError
+
+    try:
+        with location.open(read_only=True) as store:
+            connections.set(group, store.conn)
+            try:
+                searcher = Searcher(store.conn)
+                if total is None:
+                    # Exact, for the bar: an export reads every matching row anyway.
+                    total = searcher.count(query, cap=10**12).value
+                    progress(0, total)
+                known = total
+                return export_file(searcher.iter_rows(query), path, fmt,  # type: ignore[arg-type]
+                                   progress=lambda written: progress(written, known))
+            finally:
+                connections.unset(group, store.conn)
+    except (OSError, DatabaseError, InterruptedError) as exc:
+        raise ExportFailed(str(exc)) from exc

@@ -1,0 +1,99 @@
+"""What the model screen shows, read (or changed) in one blocking call each, from its thread workers.
+
+Overview (versions, 24 h traffic, whether the last switch was a disable), Readiness (the eight areas,
+evaluated on every read), Activity (the audit), and the checklist changes made from the Readiness tab.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app.models import AuditEntry, CheckItem, ModelInfo, Version
+
+if TYPE_CHECKING:
+    from app.config.settings import Settings
+    from app.models import Health
+    from app.store.location import StoreLocation
+    from app.store.predictions import TrafficBucket
+
+DAY_MS = 24 * 3_600_000
+BUCKET_MS = 30 * 60_000
+AUDIT_ROWS = 200  # the Activity tab's rows, and how far back a disable is looked for
+
+
+@dataclass
+class Overview:
+    info: ModelInfo | None
+    versions: list[Version]
+    traffic: "list[TrafficBucket]"
+    # The last successful action on the endpoint was a disable (none switched versions since).
+    disabled: bool = False
+
+
+@dataclass
+class ChecklistChange:
+    """A sign-off, waiver or reopen that was recorded, with what the Readiness and Activity tabs show next."""
+
+    items: list[CheckItem]
+    entries: list[AuditEntry]
+
+
+def last_switch_was_disable(entries: list[AuditEntry]) -> bool:
+    """Whether, in the audit (newest first), the latest successful promote / rollback / disable is a
+    disable: the registry's champion then names the version that would serve, not one that does."""
+    for entry in entries:
+        if entry.outcome == "succeeded" and entry.action in ("promote", "rollback", "disable"):
+            return entry.action == "disable"
+    return False
+
+
+def overview(location: "StoreLocation", model: str, now: int) -> Overview:
+    with location.open() as store:
+        return Overview(
+            info=store.registry.model(model),
+            versions=store.registry.versions(model),
+            traffic=store.predictions.traffic(model, now - DAY_MS, now, BUCKET_MS),
+            disabled=last_switch_was_disable(store.audit.entries(model, limit=AUDIT_ROWS)),
+        )
+
+
+def readiness(location: "StoreLocation", settings: "Settings", model: str, now: int,
+              health: "Health | None") -> list[CheckItem]:
+    """Evaluated on every read: the automatic checks show today's facts, not last week's."""
+    from app.checklist import evaluate as checklist
+
+    with location.open() as store:
+        return list(checklist.evaluate(store, model, settings=settings, now=now, health=health))
+
+
+def activity(location: "StoreLocation", model: str) -> list[AuditEntry]:
+    with location.open() as store:
+        return store.audit.entries(model, limit=AUDIT_ROWS)
+
+
+class ChangeRefused(Exception):
+    """Nothing was recorded (a checklist rule refused it, or the store could not take the write)."""
+
+
+def change_checklist(location: "StoreLocation", settings: "Settings", model: str, now: int,
+                     health: "Health | None", kind: str, area: str | None, text: str | None,
+                     note: str | None) -> ChecklistChange:
+    """``kind`` is "sign_off" (``text``: the role), "waive" (``text``: the reason) or "reopen" (checked at
+    once: the audit's outcome is what the table shows next). Raises ChangeRefused."""
+    from app.checklist import evaluate as checklist
+    from app.store.location import DatabaseError
+
+    with location.open() as store:
+        try:
+            if kind == "sign_off":
+                checklist.sign_off(store, model, text or "", note=note)
+            elif kind == "waive":
+                checklist.waive(store, model, area or "", text or "")
+            else:
+                checklist.reopen(store, model, area or "", recheck=True, settings=settings, now=now, health=health)
+        except (checklist.ChecklistError, DatabaseError) as exc:
+            raise ChangeRefused(str(exc)) from exc
+        items = list(checklist.evaluate(store, model, settings=settings, now=now, health=health))
+        entries = store.audit.entries(model, limit=AUDIT_ROWS)
+    return ChecklistChange(items, entries)
