@@ -65,19 +65,15 @@ def read_view(location: "StoreLocation", settings: "Settings", model: str, now: 
     """Compute the missing windows (unless ``compute`` is false), then the latest window per feature, each
     feature's recent series and the prediction's distribution per window (``known`` closed windows are
     reused, not read again)."""
-    from app.alerts.rules import evaluate_model
-    from app.drift.windows import (min_rows_for, pending_windows, prediction_windows, stored_points,
-                                   thresholds_for, update)
+    from app.alerts.monitor import refresh_model
+    from app.drift.windows import min_rows_for, pending_windows, prediction_windows, stored_points
     since = now - SERIES_WINDOWS * window_ms
     with location.open() as store:
         new_windows, computing = 0, False
         if compute:
-            outcome = update(store, model, window_ms=window_ms, since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms,
-                             thresholds=thresholds_for(settings, model), now=now)
-            new_windows = outcome.windows
-            # Merge note: app.alerts.monitor.refresh_model(store, settings, model, now=now, window_ms=...)
-            # replaces this update + evaluate_model pair (the same flow as the CLI and the console monitor).
-            evaluate_model(store, settings, model, now=now)  # alert rules see the new windows at once
+            # The one monitor flow (console monitor, CLI, this screen): windows, then the model's rules.
+            new_windows = refresh_model(store, settings, model, now=now, window_ms=window_ms,
+                                        since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms).windows
         else:
             computing = bool(pending_windows(store, model, window_ms=window_ms,
                                              since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms, now=now))
