@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from app.store import Store
-from tests.terminal import run_in_pty
+from tests.support.terminal import run_in_pty
 
 CONSOLE = [sys.executable, "-c", "from app.cli.main import main; main()"]
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"

@@ -85,7 +85,7 @@ async def test_header_says_disabled_once_the_endpoint_is_disabled(demo_db: Path,
 
     from app.config.settings import EndpointConfig, ModelConfig, UIConfig
     from app.console.app import ModeldeckApp
-    from tests.integration.conftest import http_settings
+    from tests.support.endpoint_settings import http_settings
     from tests.tui.test_disable_modal import _open as open_disable
     from tests.tui.conftest import until
 
