@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from app.timeutil import age_text, ms_to_iso, now_ms
+from app.timeutil import TimeFormat, age_text, format_ms, ms_to_iso, now_ms
 
 EXIT_OK, EXIT_FAILED, EXIT_UNKNOWN = 0, 1, 3
 
@@ -28,7 +28,7 @@ def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.Plan
         else:
             served = "never served (in the log or the audit trail)"
         if t.rolled_back_from_at is not None:
-            served += f", rolled back from on {ms_to_iso(t.rolled_back_from_at)[:10]}"
+            served += f", rolled back from on {format_ms(t.rolled_back_from_at, TimeFormat.DATE)}"
         metrics = ", ".join(f"{k}={v}" for k, v in sorted(t.metrics.items())[:4])
         where = {True: "", False: " NOT ON ENDPOINT", None: ""}[t.on_endpoint]
         click.echo(f"target    {t.version} [{t.stage or 'unknown stage'}] created {created}, {served}"
