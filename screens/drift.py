@@ -2,7 +2,7 @@
 and the prediction's distribution over time.
 
 A worker shows what is stored at once, then computes the windows that closed since the last look
-(app.drift_windows.update), evaluates the model's alert rules and shows the result; it runs again every
+(app.drift.windows.update), evaluates the model's alert rules and shows the result; it runs again every
 ``ui.refresh_s`` seconds, so windows appear as predictions arrive. A second worker reads the selected
 feature's baseline and latest window for the histogram. Charts are drawn by widgets.plot_chart on the main
 thread, at most once a second. At 80 columns the right-hand chart is the histogram or, with ``p``, the

@@ -2,11 +2,11 @@
 
     query bar   history on up/down, completion of fields, models and feature names (tab)
     results     newest first; the table holds the page on screen plus at most a page either side
-                (app.search_window), the next keyset page is read when the cursor nears an edge
+                (app.views.search_window), the next keyset page is read when the cursor nears an edge
     detail      every field of the highlighted record, features and context as JSON
 
 Every read runs in a thread worker; the query bar only parses (pure Python), so typing never
-waits for SQLite. Pages and counts each go through a search lane (app.search_lane): one thread
+waits for SQLite. Pages and counts each go through a search lane (app.views.search_lane): one thread
 that keeps its read-only store and Searcher for the screen's life, so the next page reuses the
 compiled SQL and text plan of the one before instead of reopening the store. A newer query
 interrupts the statements of the older one (``sqlite3.Connection.interrupt``) instead of

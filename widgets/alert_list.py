@@ -1,6 +1,6 @@
 """Firing (and recently resolved) alerts, one line each, with who answers them.
 
-The screen hands the widget an ``app.alerts.AlertQuery``; the widget runs it in a thread worker on mount,
+The screen hands the widget an ``app.alerts.rules.AlertQuery``; the widget runs it in a thread worker on mount,
 every ``ui.refresh_s`` seconds and after an acknowledgement, so the alerts stay current without the screen
 doing anything. ``acknowledge(model)`` acknowledges that model's unacknowledged firing alerts (audited by
 app.alerts). Rule names, owners and models come from config and the store: rendered as plain text.

@@ -1,6 +1,6 @@
 """The Compare tab: champion vs challenger (or shadow) on the same requests, and the gate verdict.
 
-The screen hands the widget an ``app.compare_view.CompareQuery``; the widget runs it in a
+The screen hands the widget an ``app.views.compare.CompareQuery``; the widget runs it in a
 thread worker the first time it is shown (a comparison over a week of traffic is real work,
 not worth doing for a tab nobody opened) and again when shown after ``STALE_S``. Keys:
 ``L`` opens the logs screen on the disagreeing answers; ``P`` asks the screen to promote

@@ -11,7 +11,7 @@ from app.timeutil import TimeFormat, age_text, format_ms, ms_to_iso, now_ms
 EXIT_OK, EXIT_FAILED, EXIT_UNKNOWN = 0, 1, 3
 
 
-def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.Plan
+def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.actions.Plan
     click.echo(f"model     {plan.model}")
     click.echo(f"endpoint  {plan.endpoint_kind} {plan.endpoint_url}")
     current = plan.current if plan.remote_error is None else f"unknown ({plan.remote_error})"
@@ -20,7 +20,7 @@ def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.Plan
         if target is not None and t.version != target:
             continue
         created = ms_to_iso(t.created_at) if t.created_at else "?"
-        # Served as the active version (app/rollback_history.py): shadow answers do not count.
+        # Served as the active version (app/rollback/history.py): shadow answers do not count.
         if t.last_active_at is not None:
             served = f"last served {age_text(max(0, now_ms() - t.last_active_at))} ago"
         elif t.last_served_at is not None:
@@ -47,6 +47,6 @@ def confirm_by_name(model: str, what: str) -> bool:
     return True
 
 
-def finish(outcome) -> None:  # outcome: app.rollback.Outcome
+def finish(outcome) -> None:  # outcome: app.rollback.actions.Outcome
     click.echo(outcome.describe())
     sys.exit(EXIT_OK if outcome.ok else EXIT_UNKNOWN if outcome.status == "unknown" else EXIT_FAILED)

@@ -1,7 +1,7 @@
 """The demo's history: readiness checklists, sign-offs, the audit trail and alerts.
 
 Told relative to the demo's "now", and written with the same action names and detail
-shapes the real workflows write (app/checklist.py, app/rollback.py, app/alerts.py), so the
+shapes the real workflows write (app/checklist/, app/rollback/, app/alerts/), so the
 console shows demo history exactly as it would show its own.
 """
 

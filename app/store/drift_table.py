@@ -1,4 +1,4 @@
-"""Stored drift results: one row per model, feature and window (the statistics live in app/drift.py)."""
+"""Stored drift results: one row per model, feature and window (the statistics live in app/drift/stats.py)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class DriftTable:
         return {(r[0], r[1]) for r in rows.fetchall()}
 
     def insert_many(self, points: Sequence[DriftPoint]) -> None:
-        """Like ``put_many`` but inside the caller's transaction (app/drift_windows.py writes a window only
+        """Like ``put_many`` but inside the caller's transaction (app/drift/windows.py writes a window only
         after checking, in the same transaction, that no rows landed in it meanwhile)."""
         computed_at = now_ms()
         self._db.conn.executemany(

@@ -1,5 +1,5 @@
 """The console as an operator starts it, in a real pseudo-terminal: it paints before it reads its
-settings (app/settings_source.py), and a bad config or store still ends it with one line on
+settings (app/config/source.py), and a bad config or store still ends it with one line on
 stderr, exit 2, once the terminal is restored."""
 
 from __future__ import annotations
