@@ -37,4 +37,4 @@ bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) data/demo.db data/demo.db-wal data/demo.db-shm
+	rm -rf $(VENV) build dist data/demo.db data/demo.db-wal data/demo.db-shm

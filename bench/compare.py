@@ -1,4 +1,4 @@
-"""Benchmark: champion vs challenger over 1,000,000 paired requests, app/compare.py vs hand-typed SQL.
+"""Benchmark: champion vs challenger over 1,000,000 paired requests, app/compare/ vs hand-typed SQL.
 
     python bench/compare.py                  # 1,000,000 pairs (built once into bench/.cache/)
     python bench/compare.py --pairs 100000   # while developing

@@ -113,7 +113,7 @@ async def bench_polling(n: int, rounds: int, store_path: Path, processes: int) -
     import threading
 
     from app.store import Store
-    from tests.integration.servers import demo_fleet_process, free_port
+    from tests.support.servers import demo_fleet_process, free_port
 
     Store.open(store_path).close()
     names, kinds, behaviour = _fleet(n)
@@ -209,7 +209,7 @@ async def _time_rollbacks(label: str, settings: Settings, model: str, targets: l
 
 
 async def bench_rollbacks(tmp: Path, use_servers: bool) -> None:
-    from tests.integration import servers
+    from tests.support import servers
 
     print("rollback: confirmation -> verified outcome")
     handle = start_demo_endpoint(state=DemoState.synthetic(["demo"]))

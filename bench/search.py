@@ -1,4 +1,4 @@
-"""Benchmark: first page of each query class through app/search.py vs grep/rg and hand-written SQL.
+"""Benchmark: first page of each query class through app/search/ vs grep/rg and hand-written SQL.
 
     python bench/search.py                  # 10,000,000 rows (built once into bench/.cache/, minutes)
     python bench/search.py --rows 1000000   # while developing

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.terminal import run_in_pty  # noqa: E402
+from tests.support.terminal import run_in_pty  # noqa: E402
 CACHE = HERE / ".cache"
 
 BARE_APP = """

@@ -63,7 +63,7 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
     ConfirmedActionScreen .action-outcome { height: auto; }
     ConfirmedActionScreen .action-buttons { height: auto; align-horizontal: right; }
     ConfirmedActionScreen Button { margin-left: 2; min-width: 10; }
-    /* NO_COLOR: the table cursor is reverse video (tui.tcss); a focused button must not look the same. */
+    /* NO_COLOR: the table cursor is reverse video (app/console/app.tcss); a focused button must not look the same. */
     ConfirmedActionScreen.-no-color Button:focus { text-style: bold underline; }
     """
 

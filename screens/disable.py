@@ -3,7 +3,7 @@
 The same deliberate modal as rollback and promotion (``screens.confirmed_action``): Cancel has
 the focus, a reason is asked for (audited), the action is enabled only once the model's name is
 typed, and Enter never acts. It shows what would stop: the endpoint and, from the poller's last
-answer, the version it serves and its health. The work is ``app.rollback.disable`` (read-only
+answer, the version it serves and its health. The work is ``app.rollback.actions.disable`` (read-only
 refusal, the model's lock, audit, one call, read-back until nothing serves), in a thread worker.
 """
 

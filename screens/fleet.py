@@ -160,7 +160,7 @@ class FleetScreen(HostsAlerts, Screen):
             status = f"{len(visible)} of {len(self.rows)} models match {clean(self.filter_text)!r}"
         # The time of the last read tells the operator the screen is live (it refreshes on its own).
         read = f" · read {format_ms(self.read_at, TimeFormat.CLOCK_SECONDS)}Z" if self.read_at is not None else ""
-        # Figures from endpoints' /metrics rather than the log (app/fleet.py says when).
+        # Figures from endpoints' /metrics rather than the log (app/views/fleet.py says when).
         live_rate = sum(1 for row in self.rows if row.live_rate)
         live = sum(1 for row in self.rows if row.live_metrics)
         self._summary = Text(status_summary(status, live_rate, live, len(self.rows), read,

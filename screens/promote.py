@@ -3,7 +3,7 @@
 Like the rollback modal (both are ``screens.confirmed_action.ConfirmedActionScreen``), Cancel has
 the focus, Enter never acts, and the Promote button is enabled only once a reason is given, the
 model's name is typed and, when the gates do not hold, an override reason is typed (it goes to
-the audit trail). The work is ``app.promotion.promote`` (gates, then the rollback's lock, audit,
+the audit trail). The work is ``app.rollback.promotion.promote`` (gates, then the rollback's lock, audit,
 one call, verification), run in a thread worker with its own store connection and event loop.
 """
 

@@ -3,7 +3,7 @@
 It shows the model, the version serving now and the candidate targets (stage, created, offline
 metrics, when each last served), asks for a reason, starts with Cancel focused, and enables the
 action only once the operator has typed the model's name (the modal itself is
-``screens.confirmed_action.ConfirmedActionScreen``, shared with promotion). The work is ``app/rollback.py``
+``screens.confirmed_action.ConfirmedActionScreen``, shared with promotion). The work is ``app/rollback/actions.py``
 (read-only refusal, lock, audit, one call, verification), run in a thread worker with its own
 store connection and event loop: the console keeps drawing while the endpoint answers, and the
 outcome (succeeded / failed / unknown / refused, with the error, the elapsed time and the
@@ -39,7 +39,7 @@ _CREATED_FROM_WIDTH = 90
 
 
 def default_target(plan: "Plan") -> "Target | None":
-    """Where the cursor starts (the choice is app/rollback_history.py's); the operator moves it freely."""
+    """Where the cursor starts (the choice is app/rollback/history.py's); the operator moves it freely."""
     return plan.default_target
 
 

@@ -15,7 +15,7 @@ from app.text import clean, safe_text, truncate
 COLUMNS = (("name", "Model"), ("version", "Ver"), ("health", "Health"), ("rpm", "Req/m"), ("p95", "p95ms"),
            ("errors", "Err%"), ("drift", "Drift"), ("ready", "Rdy"), ("alerts", "Alrt"))
 
-if TYPE_CHECKING:  # app.fleet (pydantic models) is imported by the worker, off the first paint
+if TYPE_CHECKING:  # app.views.fleet (pydantic models) is imported by the worker, off the first paint
     from app.views.fleet import FleetRow
 
 _HEALTH_STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from app.store import Store
 
 FEATURE_DRIFT = "feature_drift:"
-PREDICTION_FEATURE = "__prediction__"  # same name as app.drift's, without importing numpy here
+PREDICTION_FEATURE = "__prediction__"  # same name as app.drift.stats's, without importing numpy here
 
 
 class AlertError(Exception):
@@ -171,7 +171,7 @@ def evaluate_model(store: "Store", settings: "Settings", model: str, *, now: int
 
 def unowned_rules(settings: "Settings", model: str, *, store: "Store | None" = None) -> list[str]:
     """Rules nobody answers: no owner on the rule and none on the model (registry or config).
-    The readiness checklist flags them (app/checklist_rules.py, monitoring)."""
+    The readiness checklist flags them (app/checklist/rules.py, monitoring)."""
     config = settings.models.get(model)
     if config is None:
         return []

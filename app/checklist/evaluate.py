@@ -1,6 +1,6 @@
 """The production-readiness checklist: the eight areas, their automatic checks, and manual changes.
 
-``evaluate`` runs the automatic rule of every area (app/checklist_rules.py) and stores the result.
+``evaluate`` runs the automatic rule of every area (app/checklist/rules.py) and stores the result.
 People change items by signing off, waiving (with a reason), marking an area passed (with
 evidence) and reopening; each change is written to the audit trail in the same transaction.
 
@@ -97,7 +97,7 @@ def evaluate(store: Any, model: str, *, settings: Any = None, now: int | None = 
              health: Health | None = None) -> list[CheckItem]:
     """Run every automatic check for ``model`` and store the result; the 8 items in area order.
 
-    ``settings`` (app.config.Settings) supplies endpoints, owners and alert rules; ``health`` is the
+    ``settings`` (app.config.settings.Settings) supplies endpoints, owners and alert rules; ``health`` is the
     endpoint poller's latest result (without it the serving area is pending). Raises UnknownModel.
     """
     ctx = _context(store, model, settings=settings, now=now, health=health)

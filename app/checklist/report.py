@@ -21,7 +21,7 @@ from app.checklist.areas import READINESS_AREAS
 from app.models import AuditEntry, CheckItem, ModelInfo, SignOff, Version
 from app.checklist.model_card import REQUIRED_SECTIONS, parse_card
 from app.text import clean, terminal_line
-from app.timeutil import ms_to_iso
+from app.timeutil import TimeFormat, format_ms, ms_to_iso
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start markup
 # mid-line (emphasis, code, links, HTML, entities, GFM tables and strikethrough).
@@ -71,7 +71,7 @@ def format_check_table(items: list[CheckItem]) -> list[str]:
     """``modeldeck check``'s lines: one row per area, evidence last and whole (CI logs are wide)."""
     header = ("AREA", "STATUS", "OWNER", "UPDATED (UTC)", "EVIDENCE")
     rows = [(READINESS_AREAS.get(i.area, i.area), i.status.value.upper() + ("" if i.auto else "*"),
-             terminal_text(i.owner or "-"), _when(i.updated_at)[:16].replace("T", " ") if i.updated_at else "-",
+             terminal_text(i.owner or "-"), format_ms(i.updated_at, TimeFormat.MINUTE) if i.updated_at else "-",
              terminal_text(i.evidence + (f" [note: {i.note}]" if i.note else "")))
             for i in items]
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(4)]

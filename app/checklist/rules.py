@@ -90,7 +90,7 @@ class CheckContext:
     info: ModelInfo
     version: Version | None  # the active version
     versions: list[Version]
-    settings: Any = None  # app.config.Settings | None
+    settings: Any = None  # app.config.settings.Settings | None
     now: int = 0
     health: Health | None = None
 
@@ -99,7 +99,7 @@ class CheckContext:
         return self.info.name
 
     @property
-    def model_config(self) -> Any:  # app.config.ModelConfig | None
+    def model_config(self) -> Any:  # app.config.settings.ModelConfig | None
         models = getattr(self.settings, "models", None) or {}
         return models.get(self.model)
 
@@ -305,7 +305,7 @@ def check_monitoring(ctx: CheckContext) -> Finding:
         baseline = f"drift baseline for {len(ctx.baseline_features)} features of {v}"
     rules = alert_rules(ctx)
     if rules:
-        # A rule without an owner of its own pages the model's owner (app/alerts.py, rule_owner): only a rule
+        # A rule without an owner of its own pages the model's owner (app/alerts/rules.py, rule_owner): only a rule
         # left with nobody at all is a problem.
         inherit = str(ctx.owner or "").strip()
         ownerless = [_rule_name(r, i) for i, r in enumerate(rules)
@@ -329,11 +329,11 @@ def check_rollback(ctx: CheckContext) -> Finding:
     if (missing := _need_version(ctx)) is not None:
         return missing
     # A way back is a previous champion (archived, or seen serving as the active version): a
-    # challenger that never took the traffic is not one (app/rollback_history.py decides).
+    # challenger that never took the traffic is not one (app/rollback/history.py decides).
     back = way_back(ctx.store, ctx.model, [(x.version, x.stage.value, x.created_at) for x in ctx.versions],
                     ctx.version.version)
     config = ctx.model_config
-    # The endpoint first, then the registry: the order app/rollback.py acts in.
+    # The endpoint first, then the registry: the order app/rollback/actions.py acts in.
     targets = [(label, target) for label, target in (("endpoint", getattr(config, "endpoint", None)),
                                                      ("registry", getattr(config, "registry", None)))
                if target is not None]

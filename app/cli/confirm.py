@@ -6,12 +6,12 @@ import sys
 
 import click
 
-from app.timeutil import age_text, ms_to_iso, now_ms
+from app.timeutil import TimeFormat, age_text, format_ms, ms_to_iso, now_ms
 
 EXIT_OK, EXIT_FAILED, EXIT_UNKNOWN = 0, 1, 3
 
 
-def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.Plan
+def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.actions.Plan
     click.echo(f"model     {plan.model}")
     click.echo(f"endpoint  {plan.endpoint_kind} {plan.endpoint_url}")
     current = plan.current if plan.remote_error is None else f"unknown ({plan.remote_error})"
@@ -20,7 +20,7 @@ def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.Plan
         if target is not None and t.version != target:
             continue
         created = ms_to_iso(t.created_at) if t.created_at else "?"
-        # Served as the active version (app/rollback_history.py): shadow answers do not count.
+        # Served as the active version (app/rollback/history.py): shadow answers do not count.
         if t.last_active_at is not None:
             served = f"last served {age_text(max(0, now_ms() - t.last_active_at))} ago"
         elif t.last_served_at is not None:
@@ -28,7 +28,7 @@ def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.Plan
         else:
             served = "never served (in the log or the audit trail)"
         if t.rolled_back_from_at is not None:
-            served += f", rolled back from on {ms_to_iso(t.rolled_back_from_at)[:10]}"
+            served += f", rolled back from on {format_ms(t.rolled_back_from_at, TimeFormat.DATE)}"
         metrics = ", ".join(f"{k}={v}" for k, v in sorted(t.metrics.items())[:4])
         where = {True: "", False: " NOT ON ENDPOINT", None: ""}[t.on_endpoint]
         click.echo(f"target    {t.version} [{t.stage or 'unknown stage'}] created {created}, {served}"
@@ -47,6 +47,6 @@ def confirm_by_name(model: str, what: str) -> bool:
     return True
 
 
-def finish(outcome) -> None:  # outcome: app.rollback.Outcome
+def finish(outcome) -> None:  # outcome: app.rollback.actions.Outcome
     click.echo(outcome.describe())
     sys.exit(EXIT_OK if outcome.ok else EXIT_UNKNOWN if outcome.status == "unknown" else EXIT_FAILED)

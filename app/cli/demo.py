@@ -1,11 +1,11 @@
 """``modeldeck demo [--db FILE] [--rows N] [--seed N] [--rebuild] [--no-tui]``: build (or reuse) the demo
 store, then open the console on it with the demo serving endpoint running on 127.0.0.1 and live traffic
-(app/demo_live.py) appending predictions until the console quits.
+(app/demo/live.py) appending predictions until the console quits.
 
 The demo store lives at ``--db`` when given (before or after ``demo``), else ``demo.db`` in the
 user data directory (next to the default store). ``MODELDECK_DB`` and the config file's ``db`` name the operator's
 real store, so they are deliberately not used here: the demo never writes to a real store,
-and ``app.demo`` refuses to overwrite any file that is not a finished demo store.
+and ``app.demo.build`` refuses to overwrite any file that is not a finished demo store.
 """
 
 from __future__ import annotations

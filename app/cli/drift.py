@@ -54,7 +54,7 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
     from app.alerts.monitor import refresh_model
     from app.drift.stats import dataset_drift, display_name, drift_ratio, psi_level, window_rows
     from app.drift.windows import min_rows_for, pending_windows, stored_points, verdict_window
-    from app.timeutil import ms_to_iso, now_ms, parse_duration_ms
+    from app.timeutil import TimeFormat, format_ms, ms_to_iso, now_ms, parse_duration_ms
 
     try:
         window_ms = parse_duration_ms(window)
@@ -106,7 +106,7 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
                 verdict = f"{summary.n_drifted}/{summary.n_features} drifted -> {'DRIFT' if summary.drifted else 'ok'}"
             else:  # a handful of rows "drifts" on every statistic: not a verdict
                 verdict = f"too few rows ({n_current} < {min_rows}): not judged"
-            click.echo(f"{ms_to_iso(window_start)[:16]}Z  version {_clean(version or '-')}  n={n_current}  "
+            click.echo(f"{format_ms(window_start, TimeFormat.MINUTE)} UTC  version {_clean(version or '-')}  n={n_current}  "
                        f"dataset: {verdict}")
             click.echo(header)
             for p in results:

@@ -15,7 +15,7 @@ from app.cli.main import CliContext, pass_cli
 EXIT_PASS, EXIT_FAIL = 0, 1
 
 
-def render(verdict) -> list[str]:  # verdict: app.gates.Verdict
+def render(verdict) -> list[str]:  # verdict: app.compare.gates.Verdict
     from app.timeutil import ms_to_iso
 
     c = verdict.comparison

@@ -97,7 +97,7 @@ def _index_features(store: Any, names: list[str], note: Callable[[str], None]) -
         note(f"indexed features {', '.join(added)} for search")
 
 
-def _summary_text(summary) -> str:  # summary: app.ingest.IngestSummary
+def _summary_text(summary) -> str:  # summary: app.ingest.run.IngestSummary
     head = (f"{summary.lines:,} lines in {summary.seconds:.2f} s ({summary.rows_per_s:,.0f} rows/s, "
             f"{summary.mode}{', interrupted' if summary.interrupted else ''})")
     counts = (f"{summary.accepted:,} accepted, {summary.duplicates:,} duplicates, {summary.labelled:,} labelled, "

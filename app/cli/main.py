@@ -1,6 +1,6 @@
 """The command line: ``modeldeck [tui|demo|ingest|search|check|...]``.
 
-Each subcommand lives in ``app/commands/<name>.py`` and is imported only when it runs,
+Each subcommand lives in ``app/cli/<name>.py`` and is imported only when it runs,
 so ``modeldeck`` (the console) starts without paying for numpy, scipy or sqlite-utils.
 """
 
@@ -106,7 +106,7 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None, read_onl
         ctx.invoke(LazyGroup.get_command(main, ctx, "tui"))  # type: ignore[arg-type]
     elif ctx.invoked_subcommand != "tui":
         # Headless commands validate the settings up front, so a typo in the config is reported even by a
-        # command that never reads it. The console reads them after its first paint (app/settings_source.py).
+        # command that never reads it. The console reads them after its first paint (app/config/source.py).
         cli.settings
 
 

@@ -29,7 +29,7 @@ def run_console(settings: Settings | SettingsSource, db_path: Path | None = None
     if "ESCDELAY" not in os.environ and os.environ.get("SSH_CONNECTION"):
         # Over a slow SSH link an arrow key's escape sequence can arrive in pieces; Textual then
         # reads a lone ESC (back) plus junk. Waiting a little longer for the rest avoids that.
-        # Textual reads ESCDELAY when imported, so this must happen before app.tui is imported.
+        # Textual reads ESCDELAY when imported, so this must happen before app.console.app is imported.
         os.environ["ESCDELAY"] = SSH_ESCDELAY_MS
     from app.console.app import ModeldeckApp
 

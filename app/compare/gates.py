@@ -1,6 +1,6 @@
 """Promotion gates: the rules a challenger must meet on logged traffic before it may be promoted.
 
-Rules come from ``[models.NAME.gates]`` (app.config.GateConfig); each one that is set is
+Rules come from ``[models.NAME.gates]`` (app.config.settings.GateConfig); each one that is set is
 measured on the comparison of the candidate against the champion over the gate window.
 A rule that cannot be measured (no labels yet, no latency logged) does not hold: a gate
 passes on evidence, never for want of it.

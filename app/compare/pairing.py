@@ -1,7 +1,7 @@
 """Champion vs challenger (or shadow) on the same requests: the comparison the Compare tab,
 ``modeldeck gate`` and the promotion gates read.
 
-``compare()`` pairs the two versions' answers in SQL (``app.compare_sql``) for one time
+``compare()`` pairs the two versions' answers in SQL (``app.compare.sql``) for one time
 window and returns a ``Comparison``: paired count and share, agreement (labels, or scores
 within a tolerance), score difference, a confusion matrix, latency and error rates of each,
 and where ground truth arrived, accuracy (or MAE) of each with a 95% confidence interval.
@@ -339,7 +339,7 @@ def default_pair(store: Any, model: str) -> tuple[str | None, str | None]:
 
 def disagreement_search(model: str, champion: str, challenger: str, since: int, until: int, *,
                         join_key: str = "request_id") -> str:
-    """The prediction-log query (app/search.py's language) listing the challenger's answers in the
+    """The prediction-log query (app/search/language.py) listing the challenger's answers in the
     window that differ from the champion's answer to the same request (``differs:``)."""
     from app.timeutil import ms_to_iso
 

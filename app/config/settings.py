@@ -42,7 +42,7 @@ class EndpointConfig(_Section):
 
 
 class AlertRule(_Section):
-    """One alert rule of a model: what is watched, when it fires, and who answers it (app/alerts.py)."""
+    """One alert rule of a model: what is watched, when it fires, and who answers it (app/alerts/rules.py)."""
 
     metric: str = Field(pattern=r"^(feature_drift:.+|prediction_drift|error_rate|p95_latency|traffic_drop)$",
                         description="feature_drift:NAME | prediction_drift | error_rate | p95_latency | traffic_drop")
@@ -58,7 +58,7 @@ class AlertRule(_Section):
 
 
 class CompareConfig(_Section):
-    """How champion and challenger/shadow answers to one request are paired and compared (app/compare.py)."""
+    """How champion and challenger/shadow answers to one request are paired and compared (app/compare/pairing.py)."""
 
     join_key: str = Field(default="request_id", pattern=r"^(request_id|context\.[A-Za-z0-9_\-]+)$",
                           description="request_id, or context.KEY: a row's key is context.KEY where present, "
@@ -68,7 +68,7 @@ class CompareConfig(_Section):
 
 
 class GateConfig(_Section):
-    """Promotion gates: every rule set here must hold for a challenger to be promoted (app/gates.py)."""
+    """Promotion gates: every rule set here must hold for a challenger to be promoted (app/compare/gates.py)."""
 
     window: str | None = Field(default=None, pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
                                description="Traffic the gates judge (default: compare.window)")

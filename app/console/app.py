@@ -139,7 +139,7 @@ class ModeldeckApp(App[None]):
 
     def on_mount(self) -> None:
         if self.no_color:
-            # NO_COLOR leaves only shades of grey: tui.tcss then marks cursors with reverse video.
+            # NO_COLOR leaves only shades of grey: app.tcss then marks cursors with reverse video.
             self.add_class("-no-color")
         if self._source is None:
             self._start_services()
@@ -188,7 +188,7 @@ class ModeldeckApp(App[None]):
         if any(m.endpoint or m.registry for m in self.settings.models.values()):
             # After the first paint: httpx and the adapters are not needed to draw the fleet.
             self.call_after_refresh(self.poll_endpoints)
-        # Drift windows and alert rules follow the store whatever screen is open (app/drift_monitor.py).
+        # Drift windows and alert rules follow the store whatever screen is open (app/alerts/monitor.py).
         self.set_interval(self.settings.ui.refresh_s, self.monitor)
 
     @work(thread=True, group="monitor", exit_on_error=False, description="drift windows and alert rules")

@@ -94,10 +94,10 @@ class DemoSummary(BaseModel):
 
     def describe(self) -> list[str]:
         """What is in the store, in a few lines for the operator."""
-        from app.timeutil import ms_to_iso
+        from app.timeutil import TimeFormat, format_ms
 
         lines = [
-            f"{self.rows:,} predictions over 30 days ending {ms_to_iso(self.now_ms)[:16]}Z "
+            f"{self.rows:,} predictions over 30 days ending {format_ms(self.now_ms, TimeFormat.MINUTE)} UTC "
             f"({self.labelled:,} with ground truth, {self.errors:,} errors, {self.shadow_rows:,} shadow answers)",
         ]
         for model in self.models:
@@ -107,7 +107,7 @@ class DemoSummary(BaseModel):
             lines.append(f"  drift:    {episode.description}")
         # Both ends: the description names the rollback, which happened at the end.
         lines.append(f"  incident: {self.incident.description} "
-                     f"({ms_to_iso(self.incident.start_ms)[:16]}Z to {ms_to_iso(self.incident.end_ms)[11:16]}Z)")
+                     f"({format_ms(self.incident.start_ms, TimeFormat.MINUTE)} to {format_ms(self.incident.end_ms, TimeFormat.CLOCK)} UTC)")
         return lines
 
 

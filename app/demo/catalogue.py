@@ -3,7 +3,7 @@
 Each model is described as data (features, versions, traffic timeline) plus two small
 functions: ``outcome`` (what really happens for a request: the truth the models try to
 predict) and ``answer`` (what one version predicts). The traffic generator in
-``app.demo_traffic`` drives them, vectorised with numpy.
+``app.demo.traffic`` drives them, vectorised with numpy.
 """
 
 from __future__ import annotations

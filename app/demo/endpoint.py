@@ -43,7 +43,7 @@ class DemoModel:
     pending: tuple[float, str] | None = None  # (monotonic time it takes effect, version)
     latency_mu: float = -3.5  # request latency ~ lognormal(mu, sigma) seconds (median about 30 ms)
     latency_sigma: float = 0.6
-    # True while the demo's live traffic (app.demo_live) reports what it serves: the counters then count
+    # True while the demo's live traffic (app.demo.live) reports what it serves: the counters then count
     # exactly the requests written to the log, instead of synthesised ones.
     fed: bool = False
 

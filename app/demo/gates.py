@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import tomllib
 from functools import lru_cache
-from pathlib import Path
 
+from app.config.datafiles import data_file
 from app.config.settings import CompareConfig, GateConfig, ModelConfig
 
-DEMO_GATES_FILE = Path(__file__).resolve().parents[2] / "data" / "demo-gates.toml"
+DEMO_GATES_FILE = data_file("demo-gates.toml")
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,7 @@
 """The demo's history: readiness checklists, sign-offs, the audit trail and alerts.
 
 Told relative to the demo's "now", and written with the same action names and detail
-shapes the real workflows write (app/checklist.py, app/rollback.py, app/alerts.py), so the
+shapes the real workflows write (app/checklist/, app/rollback/, app/alerts/), so the
 console shows demo history exactly as it would show its own.
 """
 
@@ -15,7 +15,7 @@ from app.demo.catalogue import DRIFT_EPISODES, INCIDENT, MINUTE_MS, MODELS, Inci
 from app.demo.traffic import Clock
 from app.models import Alert, CheckItem, CheckStatus, SignOff
 from app.store import Store
-from app.timeutil import ms_to_iso
+from app.timeutil import TimeFormat, format_ms
 
 # Who did what (the audit's actor is $USER@host).
 ALEX = "akowalski@ops-bastion-1"  # ML engineer, payments
@@ -89,7 +89,7 @@ def _evidence(model: str, area: str, champion: str, metrics: dict[str, Any], clo
         "serving": "Endpoint configured; health check answered",
         "features": f"Logged features match the {champion} baseline",
         "monitoring": f"Drift baselines for {champion}; alert rules owned",
-        "rollback": f"Previous version deployable; rollback drill on {ms_to_iso(clock.at(18))[:10]}",
+        "rollback": f"Previous version deployable; rollback drill on {format_ms(clock.at(18), TimeFormat.DATE)}",
         "logging": "Predictions logged in the last hour with request_id and features",
         "signoff": f"{champion} signed by " + ", ".join(r for m, v, r, _, _ in SIGNOFFS if m == model
                                                          and v == champion),
@@ -156,7 +156,7 @@ def events(clock: Clock, alert_ids: dict[tuple[str, str], int], incident: Incide
         fired_at=clock.at(start_days - 8 * minute))
     endpoint = {"kind": "http", "url": f"http://serving.internal/models/{incident.model}"}
     why = (f"INC-4821: error rate above 30% and p95 latency x6 on {incident.version} since "
-           f"{ms_to_iso(clock.at(start_days))[11:16]} UTC; feature-store pool exhausted")
+           f"{format_ms(clock.at(start_days), TimeFormat.CLOCK)} UTC; feature-store pool exhausted")
     # Traffic is back on the old version at the incident's end: the verified outcome.
     add(end_days, MEI, "rollback", incident.model, "intent", later_ms=-41_700, to=incident.rollback_to, reason=why,
         endpoint=endpoint, read_error=None, **{"from": incident.version})

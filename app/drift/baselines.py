@@ -2,7 +2,7 @@
 
 Used wherever a baseline is made: training files, logged traffic, the demo generator.
 Missing values (None, NaN) and, for numeric features, infinities are dropped first, as
-Evidently does before it chooses a drift method (DESIGN.md, Drift conventions).
+Evidently does before it chooses a drift method (ARCHITECTURE.md, Drift methods).
 """
 
 from __future__ import annotations

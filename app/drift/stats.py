@@ -1,6 +1,6 @@
 """Drift statistics: per feature, the method Evidently would choose by default, computed as Evidently computes it.
 
-See DESIGN.md (Drift conventions). In short, with the reference's row count and the number of distinct values
+See ARCHITECTURE.md (Drift methods). In short, with the reference's row count and the number of distinct values
 of both sides together (missing and infinite values dropped):
 
 - reference > 1000 rows: numeric with > 5 values -> Wasserstein distance / reference std (ddof 0, floor 0.001),
@@ -92,7 +92,7 @@ def format_stat(value: float | None, decimals: int = 3) -> str:
 
 
 def category_key(value: Any) -> str | None:
-    """The category a raw value falls in, spelled as app/baseline.py stores it (text; JSON's true/false);
+    """The category a raw value falls in, spelled as app/drift/baselines.py stores it (text; JSON's true/false);
     None for missing."""
     if value is None:
         return None

@@ -1,7 +1,7 @@
 """The one interface every serving system or registry adapter implements.
 
 Adapters only talk to the remote system; the poller (health over time, backoff) and
-``app/rollback.py`` (locks, audit, verification) are built on top of them.
+``app/rollback/actions.py`` (locks, audit, verification) are built on top of them.
 """
 
 from __future__ import annotations

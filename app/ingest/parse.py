@@ -112,7 +112,7 @@ def to_row(p: Prediction) -> PredictionRow:
 def fts_text(*objects: dict[str, Any] | None) -> str:
     """``key value`` for every text value in ``objects`` (nested too): what free-text search sees.
 
-    Numbers and booleans stay out: they would double the FTS index (DESIGN.md) and are
+    Numbers and booleans stay out: they would double the FTS index (ARCHITECTURE.md, Measured choices) and are
     searched as ``features.x>1`` through the JSON columns instead. Keys come along so a
     phrase like ``"country DE"`` finds the value under its key.
     """

@@ -1,7 +1,7 @@
 """``modeldeck ingest``: JSON Lines prediction logs into the store; bad lines into quarantine.
 
-The flow: a reader (``app.ingest_source``) cuts inputs into blocks of whole lines; the
-parser (``app.ingest_parse``) turns each block into rows and quarantined lines, in a
+The flow: a reader (``app.ingest.source``) cuts inputs into blocks of whole lines; the
+parser (``app.ingest.parse``) turns each block into rows and quarantined lines, in a
 worker process when the input is big; the writer (``app.store.bulk``) appends them.
 
 Two ways to write, chosen per run:
@@ -296,7 +296,7 @@ class _Run:
 def _forget_computed_drift(store: "Store", rows: list) -> None:
     """Rows landing in drift windows that were already computed (a late or back-filled log) make those
     windows pending again, in the same transaction, so their drift is computed from the complete data
-    (issue 6; app/drift_windows.py)."""
+    (issue 6; app/drift/windows.py)."""
     if store.conn.execute("SELECT 1 FROM drift LIMIT 1").fetchone() is None:
         return  # nothing computed yet (a first load): no per-row work
     spans: dict[str, tuple[int, int]] = {}

@@ -41,7 +41,7 @@ class Target:
     last_served_at: int | None  # newest prediction of this version in the log (shadow answers included)
     active: bool
     on_endpoint: bool | None  # None: the endpoint could not be asked
-    # When it last served as the active version (app/rollback_history.py); None: never, as far as we know.
+    # When it last served as the active version (app/rollback/history.py); None: never, as far as we know.
     last_active_at: int | None = None
     rolled_back_from_at: int | None = None  # a succeeded rollback moved traffic away from it then
 
@@ -198,7 +198,7 @@ async def promote(store: "Store", settings: Settings, model: str, version: str, 
                   verify_timeout_s: float = VERIFY_TIMEOUT_S, started: float | None = None) -> Outcome:
     """Make challenger ``version`` the active version: the rollback's path (lock, audit, act once,
     verify), audited as ``promote`` with the gate verdict (and any override reason) in ``gates``.
-    The gate check itself is app.promotion's job; this only acts."""
+    The gate check itself is app.rollback.promotion's job; this only acts."""
     return await _act(store, settings, model, "promote", version, reason, actor=actor, adapter=adapter,
                       verify_timeout_s=verify_timeout_s, started=started, extra={"gates": gates})
 

@@ -35,7 +35,7 @@ class ServingHistory:
 
 
 class Candidate(Protocol):
-    """What the choice looks at (app.rollback.Target has it)."""
+    """What the choice looks at (app.rollback.actions.Target has it)."""
 
     version: str
     created_at: int | None

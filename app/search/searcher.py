@@ -6,7 +6,7 @@
     older = searcher.page(query, after=page.last)     # keyset: page 1,000 costs what page 1 costs
     count = searcher.count(query)                     # bounded: "of more than 10,000"
 
-The language lives in ``app.search_parse`` and its SQL in ``app.search_sql``; this module is
+The language lives in ``app.search.language`` and its SQL in ``app.search.sql``; this module is
 the part screens and commands use. One Searcher per connection (per thread).
 """
 
@@ -29,7 +29,7 @@ COUNT_CAP = 10_000
 ROW_COLUMNS = ("id", *COLUMNS)
 
 # Free text, by how many rows match: up to this many, drive from the FTS matches (fetch them
-# all, sort, take a page: app.search_sql); more, and a page is found by walking the other
+# all, sort, take a page: app.search.sql); more, and a page is found by walking the other
 # filters newest first in chunks, asking FTS which ids of each chunk match (``_walk_page``).
 _DRIVE_UP_TO = 10_000
 _WALK_CHUNK = 64
@@ -93,7 +93,7 @@ class Searcher:
         self._walk_chunk = walk_chunk
         self._generated = generated_columns(conn)
         self._plans: dict[tuple[str | None, str | None], TextPlan | Literal["walk"]] = {}
-        # Page SQL by the identity of a query's terms (app.search_parse hands out the same terms
+        # Page SQL by the identity of a query's terms (app.search.language hands out the same terms
         # tuple for the same text): a lookup without hashing the AST. The entry holds the terms,
         # so an id is never reused while its entry lives, and ``is`` confirms the hit.
         self._sql: dict[tuple[int, str | None], tuple[tuple[object, ...], str, tuple[object, ...]]] = {}

@@ -1,4 +1,4 @@
-"""Stored readiness checklist items and sign-offs (the rules that fill them live in app/checklist.py)."""
+"""Stored readiness checklist items and sign-offs (the rules that fill them live in app/checklist/)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Pausing Python's cyclic garbage collector around a bulk build or load.
 
-Both the demo build (app/demo.py) and a bulk ingest (app/ingest.py) make millions of short-lived,
+Both the demo build (app/demo/build.py) and a bulk ingest (app/ingest/run.py) make millions of short-lived,
 acyclic tuples and strings: the cyclic GC would only rescan the growing set of live objects over
 and over for nothing (measured on ingest: a fifth of the parse time). Reference counting still
 frees everything; only the cycle hunt waits until the block ends.

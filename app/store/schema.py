@@ -216,7 +216,7 @@ MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which
-# is about three times faster than maintaining them row by row (DESIGN.md measurements).
+# is about three times faster than maintaining them row by row (ARCHITECTURE.md, Measured choices).
 PREDICTION_INDEXES: dict[str, str] = {
     "predictions_model_ts": "CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions (model, ts)",
     "predictions_request_answer": "CREATE INDEX IF NOT EXISTS predictions_request_answer ON predictions "

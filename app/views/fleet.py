@@ -92,7 +92,7 @@ class FleetRow(BaseModel):
 
 def _worst_drift(points: list) -> tuple[str | None, float | None, str | None, int]:
     """The drift screen's verdict in one cell: among the input features of one judged window
-    (app.drift_windows.latest_verdict_window), the drifting one furthest past its threshold (the screen's sort
+    (app.drift.windows.latest_verdict_window), the drifting one furthest past its threshold (the screen's sort
     key) and how many drift; no feature when none does. The prediction is not a feature here, as on the drift
     screen ("1/8 drifted"): ``_prediction_drifted`` reports it. Ties by name, so the same window reads the same
     on every refresh."""
@@ -112,7 +112,7 @@ def _prediction_drifted(points: list) -> bool:
 
 
 def _judged_drift(store: "Store", settings: Settings, name: str) -> list:
-    # The drift screen's window: the newest hourly one with enough rows (app/drift_windows.py).
+    # The drift screen's window: the newest hourly one with enough rows (app/drift/windows.py).
     from app.drift.windows import latest_verdict_window, min_rows_for
 
     return latest_verdict_window(store, name, min_rows_for(settings, name))

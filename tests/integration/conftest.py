@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.config.settings import EndpointConfig, ModelConfig, Settings
 from app.models import ModelInfo, Stage, Version
 from app.store import Store
-from tests.integration import servers
+from tests.support import servers
 
 DEMO_MODELS = {"churn": ("v1", "v2", "v3"), "fraud": ("v1", "v2")}
 
@@ -39,13 +38,6 @@ def demo(seeded_store_path: Path):
 
     with start_demo_endpoint(seeded_store_path) as handle:
         yield handle
-
-
-def http_settings(handle, *, read_only: bool = False, timeout_s: float = 2.0, **per_model: ModelConfig) -> Settings:
-    models = {name: ModelConfig(endpoint=EndpointConfig(kind="http", url=handle.model_url(name), timeout_s=timeout_s))
-              for name in handle.state.models}
-    models.update(per_model)
-    return Settings(read_only=read_only, models=models)
 
 
 # --- real servers: session-scoped, one process each, stopped by PID in the fixture's finalizer -------------

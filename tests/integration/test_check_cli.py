@@ -19,7 +19,7 @@ from app.models import FeatureBaseline, ModelInfo, Stage, Version
 from app.store import Store
 from app.store.predictions import PredictionRow
 from app.timeutil import now_ms
-from tests.integration.servers import loopback_http
+from tests.support.servers import loopback_http
 
 CARD = {"Model details": "GBM", "Intended use": "fraud review", "Factors": "country", "Metrics": "auc",
         "Evaluation data": "holdout", "Training data": "2026", "Caveats and recommendations": "none known"}

@@ -14,7 +14,7 @@ from app.compare.pairing import compare, default_pair, disagreement_search
 from app.config.settings import CompareConfig
 from app.store import Store
 from app.store.bulk import write_all
-from tests.integration.compare_data import MINUTE, T0, Answer, make_traffic, row, seed_store
+from tests.support.compare_traffic import MINUTE, T0, Answer, make_traffic, row, seed_store
 
 SPAN = 600 * MINUTE
 WINDOW = (T0, T0 + SPAN + MINUTE)

@@ -1,5 +1,5 @@
 """The console as an operator starts it, in a real pseudo-terminal: it paints before it reads its
-settings (app/settings_source.py), and a bad config or store still ends it with one line on
+settings (app/config/source.py), and a bad config or store still ends it with one line on
 stderr, exit 2, once the terminal is restored."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from app.store import Store
-from tests.terminal import run_in_pty
+from tests.support.terminal import run_in_pty
 
 CONSOLE = [sys.executable, "-c", "from app.cli.main import main; main()"]
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"

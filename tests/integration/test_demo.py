@@ -1,4 +1,4 @@
-"""The demo store (app/demo.py) and ``modeldeck demo``: what an operator exploring the demo relies on.
+"""The demo store (app/demo/) and ``modeldeck demo``: what an operator exploring the demo relies on.
 
 One small store (100,000 rows, fixed clock) is built per module; the invariants hold at any size.
 """

@@ -1,4 +1,4 @@
-"""Live demo traffic (app/demo_live.py): while ``modeldeck demo`` runs, predictions keep arriving.
+"""Live demo traffic (app/demo/live.py): while ``modeldeck demo`` runs, predictions keep arriving.
 
 A small real demo store, the real demo endpoint on 127.0.0.1, the trickle's real thread; every wait is
 a bounded loop.

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from app.cli.main import main
 from app.store import Store
 from app.timeutil import now_ms
-from tests.integration.test_drift_windows import rows_for
+from tests.support.drift_rows import rows_for
 
 HOUR = 3_600_000
 

@@ -11,20 +11,9 @@ import pytest
 from app.drift.baselines import compute_baseline
 from app.drift.windows import HOUR_MS, SETTLE_MS, pending_windows, stored_points, update
 from app.store import Store
-from app.store.predictions import PredictionRow
+from tests.support.drift_rows import rows_for
 
 DAY0 = 1_764_000_000_000 - 1_764_000_000_000 % 86_400_000  # a UTC midnight
-
-
-def rows_for(model: str, version: str, start: int, amounts, colours, prefix: str, spacing: int = 1000):
-    out = []
-    for i, (amount, colour) in enumerate(zip(amounts, colours)):
-        features = orjson.dumps({"amount": float(amount), "colour": colour}).decode()
-        out.append(PredictionRow(ts=start + i * spacing, model=model, version=version, request_id=f"{prefix}-{i}",
-                                 entity_id=None, prediction=None, score=float(amount) / 100, label=None,
-                                 latency_ms=5.0, status="ok", error=None, features=features, context=None,
-                                 fts_text=colour))
-    return out
 
 
 def put_baseline(store: Store, model: str, version: str, rng: np.random.Generator, n: int = 2000) -> None:

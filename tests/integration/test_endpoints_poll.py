@@ -13,7 +13,7 @@ from app.endpoints import make_adapter
 from app.endpoints.poller import Poller
 from app.models import HealthState
 from app.store import Store
-from tests.integration import servers
+from tests.support import servers
 
 
 def _http(url: str, *, timeout_s: float = 0.5, model: str = "churn"):

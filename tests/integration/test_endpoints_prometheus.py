@@ -31,7 +31,7 @@ def test_rates_come_from_the_interval_and_other_models_are_ignored():
     # All 100 new observations fell in (0.1, 0.2]: the interval's median is interpolated in that bucket.
     assert figures.latency_ms["p50"] == pytest.approx(150.0)
     assert figures.latency_ms["mean"] == pytest.approx(150.0)
-    # How many requests those figures rest on (the fleet keeps the log's below a bar: app/fleet.py).
+    # How many requests those figures rest on (the fleet keeps the log's below a bar: app/views/fleet.py).
     assert figures.window_requests == pytest.approx(100)
     assert derive(before, None, HTTP_RECIPE).window_requests is None  # one scrape: no window yet
 

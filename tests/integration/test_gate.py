@@ -16,7 +16,7 @@ from app.config.settings import ConfigError, GateConfig, ModelConfig, Settings
 from app.compare.gates import evaluate
 from app.rollback.promotion import promote
 from app.store import Store
-from tests.integration.compare_data import MINUTE, T0, make_traffic, seed_store
+from tests.support.compare_traffic import MINUTE, T0, make_traffic, seed_store
 
 NOW = T0 + 600 * MINUTE + MINUTE
 PASSING = dict(min_paired=2000, min_labels=1000, max_quality_drop=0.01, min_agreement=0.8,

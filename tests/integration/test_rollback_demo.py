@@ -11,7 +11,7 @@ from app.demo.endpoint import Behaviour
 from app.models import HealthState, Stage
 from app.rollback.actions import disable, plan_rollback, rollback
 from app.store import Store
-from tests.integration.conftest import http_settings
+from tests.support.endpoint_settings import http_settings
 
 
 def _audit(store: Store, model: str) -> list[tuple[str, str | None]]:

@@ -11,7 +11,7 @@ import pytest
 
 from app.store import Store
 from app.store.bulk import write_all
-from tests.integration.search_support import random_records, to_row
+from tests.support.search_records import random_records, to_row
 
 MODELDECK = str(Path(sys.executable).parent / "modeldeck")
 

@@ -14,7 +14,7 @@ from app.search.sql import compile_query, ensure_feature_indexes, feature_column
 from app.store import Store
 from app.store.bulk import write_all
 from app.timeutil import ms_to_iso
-from tests.integration.search_support import BASE_MS, ENTITIES, MODELS, SPAN_MS, WORDS, brute_force, random_records, to_row
+from tests.support.search_records import BASE_MS, ENTITIES, MODELS, SPAN_MS, WORDS, brute_force, random_records, to_row
 
 N_RECORDS = 2000
 NOW = BASE_MS + SPAN_MS

@@ -14,7 +14,7 @@ from app.search.searcher import Searcher
 from app.store import Store
 from app.store.bulk import write_all
 from app.store.predictions import COLUMNS, record_from_row
-from tests.integration.search_support import BASE_MS, SPAN_MS, random_records, to_row
+from tests.support.search_records import BASE_MS, SPAN_MS, random_records, to_row
 
 NOW = BASE_MS + SPAN_MS
 

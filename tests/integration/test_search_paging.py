@@ -9,7 +9,7 @@ from pathlib import Path
 from app.search.searcher import Cursor, Searcher
 from app.store import Store
 from app.store.bulk import write_all
-from tests.integration.search_support import BASE_MS, SPAN_MS, random_records, to_row
+from tests.support.search_records import BASE_MS, SPAN_MS, random_records, to_row
 
 NOW = BASE_MS + SPAN_MS
 

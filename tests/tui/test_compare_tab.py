@@ -12,7 +12,7 @@ from app.config.settings import CompareConfig, EndpointConfig, GateConfig, Model
 from app.store import Store
 from app.console.app import ModeldeckApp
 from screens.model import ModelScreen
-from tests.integration.compare_data import MINUTE, T0, make_traffic, seed_store
+from tests.support.compare_traffic import MINUTE, T0, make_traffic, seed_store
 from widgets.compare_panel import ComparePanel
 
 NOW = T0 + 600 * MINUTE + MINUTE

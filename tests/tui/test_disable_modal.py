@@ -11,7 +11,7 @@ from textual.widgets import Button, Input, Static
 from app.config.settings import UIConfig
 from app.console.app import ModeldeckApp
 from screens.disable import DisableScreen
-from tests.integration.conftest import http_settings
+from tests.support.endpoint_settings import http_settings
 from tests.tui.conftest import audit_outcomes, open_from_model, until
 from widgets.key_bar import KeyBar
 

@@ -11,7 +11,7 @@ from app.drift.baselines import compute_baseline
 from app.models import ModelInfo, Stage, Version
 from app.store import Store
 from screens.drift import DriftScreen
-from tests.integration.test_drift_windows import rows_for
+from tests.support.drift_rows import rows_for
 from tests.tui.conftest import make_app, settle
 from tests.tui.fixed_store import FIXED_NOW, HOUR
 from widgets.plot_chart import PlotChart

@@ -15,8 +15,8 @@ from app.views.fleet import fleet_rows
 from app.models import HealthState
 from app.store import Store
 from app.console.app import ModeldeckApp
-from tests.integration import servers
-from tests.integration.conftest import http_settings
+from tests.support import servers
+from tests.support.endpoint_settings import http_settings
 from tests.tui.conftest import until
 from widgets.endpoint_status import EndpointStatus
 from widgets.fleet_table import FleetTable

@@ -1,4 +1,4 @@
-"""app.fleet and app.text: the data behind the fleet screen and the text-safety rule."""
+"""app.views.fleet and app.text: the data behind the fleet screen and the text-safety rule."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from app.store.bulk import write_all
 from app.store.predictions import record_from_row
 from screens.logs import LogsScreen
 from screens.model import ModelScreen
-from tests.integration.search_support import BASE_MS, SPAN_MS, random_records, to_row
+from tests.support.search_records import BASE_MS, SPAN_MS, random_records, to_row
 from widgets.key_bar import KeyBar
 from widgets.log_table import LogTable
 from widgets.query_bar import QueryBar

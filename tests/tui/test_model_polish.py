@@ -67,7 +67,7 @@ async def test_overview_metrics_fit_at_80_columns_in_the_short_form(fixed_db: Pa
         await _open(pilot, "fraud-scorer")
         lines = _screen_text(app)
         row = next(line for line in lines if " v3 " in line and "champion" in line)
-        # The same short form as the rollback modal (app/metrics_format.py), whole at 80 columns.
+        # The same short form as the rollback modal (app/views/metrics_format.py), whole at 80 columns.
         assert "auc 0.93 p95 23ms 400rps" in row, row
         assert "p95_latency_ms" not in "\n".join(lines)
 
@@ -85,7 +85,7 @@ async def test_header_says_disabled_once_the_endpoint_is_disabled(demo_db: Path,
 
     from app.config.settings import EndpointConfig, ModelConfig, UIConfig
     from app.console.app import ModeldeckApp
-    from tests.integration.conftest import http_settings
+    from tests.support.endpoint_settings import http_settings
     from tests.tui.test_disable_modal import _open as open_disable
     from tests.tui.conftest import until
 

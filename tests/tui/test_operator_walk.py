@@ -55,7 +55,7 @@ async def test_disable_modal_says_what_is_missing_and_enter_never_lands_on_cance
     from app.config.settings import UIConfig
     from app.console.app import ModeldeckApp
     from screens.disable import DisableScreen
-    from tests.integration.conftest import http_settings
+    from tests.support.endpoint_settings import http_settings
     from tests.tui.test_disable_modal import _open
 
     settings = http_settings(demo).model_copy(update={"ui": UIConfig(refresh_s=600)})

@@ -10,7 +10,7 @@ from app.config.settings import Settings, UIConfig
 from app.store import Store
 from app.console.app import ModeldeckApp
 from screens.rollback import RollbackScreen
-from tests.integration.conftest import http_settings
+from tests.support.endpoint_settings import http_settings
 from tests.tui.conftest import audit_outcomes, open_from_model, until
 
 
