@@ -36,6 +36,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from app.search.complete import complete, quote_value
 from app.views.search_lane import LaneClosed, SearchLane
 from app.search.language import Query, SearchError, parse, reference
+from app.store import StoreError, StoreInterrupted
 from app.views.search_window import ResultWindow
 from widgets.key_bar import KeyBar
 from widgets.log_table import LogTable
@@ -358,8 +359,8 @@ class LogsScreen(Screen):
                     skipped += len(previous.rows) if previous is not None else 0
                     previous, page = page, searcher.page(query, after=page.last, limit=PAGE_SIZE)
             elapsed = (time.perf_counter() - started) * 1000
-        except sqlite3.OperationalError as exc:
-            if "interrupted" in str(exc) and fetch.generation != self.generation:
+        except StoreInterrupted:
+            if fetch.generation != self.generation:
                 return None  # superseded by a newer query
             raise
         return page, elapsed, skipped, previous
@@ -371,10 +372,8 @@ class LogsScreen(Screen):
             count = self.lane("count").call(db_path, lambda searcher: searcher.count(query))
         except LaneClosed:
             return  # the screen has gone
-        except sqlite3.OperationalError as exc:
-            if "interrupted" in str(exc):
-                return
-            raise
+        except StoreInterrupted:
+            return
         self.post_message(self.CountLoaded(generation, count))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -612,7 +611,7 @@ class LogsScreen(Screen):
             with self._open_store(db_path) as store:
                 self._connections.set("export", store.conn)
                 try:
-                    searcher = Searcher(store.conn)
+                    searcher = Searcher(store)
                     if total is None:
                         # Exact, for the bar: an export reads every matching row anyway.
                         total = searcher.count(query, cap=10**12).value
@@ -620,7 +619,7 @@ class LogsScreen(Screen):
                     written = export_file(searcher.iter_rows(query), path, fmt, progress=progress)  # type: ignore[arg-type]
                 finally:
                     self._connections.unset("export", store.conn)
-        except (OSError, sqlite3.Error, InterruptedError) as exc:
+        except (OSError, sqlite3.Error, StoreError, InterruptedError) as exc:
             self.post_message(self.ExportDone(path, 0, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
             return
         self.post_message(self.ExportDone(path, written))

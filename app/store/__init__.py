@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app.store.connection import StoreError, connect, migrate
+from app.store.connection import StoreBusy, StoreError, StoreInterrupted, begin_immediate, connect, migrate
 from app.store.schema import SCHEMA_VERSION
 
-__all__ = ["Store", "StoreError", "SCHEMA_VERSION"]
+__all__ = ["Store", "StoreError", "StoreBusy", "StoreInterrupted", "SCHEMA_VERSION"]
 
 
 class Store:
@@ -85,13 +85,18 @@ class Store:
         if self.conn.in_transaction:
             yield self
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        begin_immediate(self.conn)  # StoreBusy, not a bare "database is locked", after the busy timeout
         try:
             yield self
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def interrupt(self) -> None:
+        """Stop the statement running on this store now, from any thread: it raises StoreInterrupted
+        (a no-op when idle)."""
+        self.conn.interrupt()
 
     def close(self) -> None:
         self.conn.close()

@@ -25,8 +25,11 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from app.store.connection import StoreError
+from app.store.connection import StoreBusy, begin_immediate
 from app.store.predictions import PredictionRow
+
+# Re-exported: callers (drift windows) take the write lock through these names.
+__all__ = ["BatchResult", "BulkWriter", "StoreBusy", "begin_immediate", "write_all"]
 
 _INSERT = ("INSERT INTO predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, "
            "latency_ms, status, error, features, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -256,21 +259,6 @@ class BulkWriter:
         before = self._conn.total_changes
         self._conn.executemany(sql, params)
         return self._conn.total_changes - before
-
-
-def begin_immediate(conn: sqlite3.Connection) -> None:
-    """Take the write lock now (waiting up to the busy timeout), or say plainly who is in the way."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            path = conn.execute("PRAGMA database_list").fetchone()[2]
-            raise StoreBusy(f"{path}: another process is writing to the store (try again when it is done)") from None
-        raise
-
-
-class StoreBusy(StoreError):
-    """The write lock stayed taken for the whole busy timeout."""
 
 
 def write_all(conn: sqlite3.Connection, batches: Iterable[Sequence[PredictionRow]], *,

@@ -15,6 +15,39 @@ class StoreError(Exception):
     """A store that cannot be used; the message is one line meant for the operator."""
 
 
+class StoreBusy(StoreError):
+    """The write lock stayed taken for the whole busy timeout."""
+
+
+class StoreInterrupted(StoreError):
+    """A running statement was stopped from another thread (``Store.interrupt()``): a newer
+    query replaced it. The message contains "interrupted"."""
+
+
+def store_error(exc: sqlite3.Error) -> StoreError:
+    """The store's own exception for an SQLite one, so callers never import sqlite3.
+
+    Raise it ``from exc``: the SQLite error stays on the chain for debugging."""
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, sqlite3.OperationalError):
+        if "interrupted" in message:
+            return StoreInterrupted(message)
+        if "locked" in message or "busy" in message:
+            return StoreBusy(message)
+    return StoreError(message)
+
+
+def begin_immediate(conn: sqlite3.Connection) -> None:
+    """Take the write lock now (waiting up to the busy timeout), or say plainly who is in the way."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            path = conn.execute("PRAGMA database_list").fetchone()[2]
+            raise StoreBusy(f"{path}: another process is writing to the store (try again when it is done)") from None
+        raise
+
+
 def connect(path: Path, *, read_only: bool = False, create: bool = True) -> sqlite3.Connection:
     """Open (creating if allowed) the SQLite file at ``path`` with the store's pragmas.
 

@@ -65,7 +65,7 @@ class CompareQuery:
             info = store.registry.model(self.model)
             task = info.task if info else "classification"
             since = until - parse_duration_ms(config.window)
-            comparison = compare(store.conn, self.model, champion, challenger, since, until, task=task,
+            comparison = compare(store, self.model, champion, challenger, since, until, task=task,
                                  config=config, buckets=TIMELINE_BUCKETS)
             verdict, gates_problem = None, None
             if gates is None:
@@ -74,7 +74,7 @@ class CompareQuery:
                 window = gates.window or config.window
                 judged = comparison
                 if window != config.window:  # the gates judge their own window
-                    judged = compare(store.conn, self.model, champion, challenger,
+                    judged = compare(store, self.model, champion, challenger,
                                      until - parse_duration_ms(window), until, task=task, config=config)
                 ready = is_ready(stored_items(store, self.model)) if gates.require_readiness else None
                 rules = rules_for(judged, gates, ready=ready)
