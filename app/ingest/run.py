@@ -133,7 +133,7 @@ class _Run:
         return self._finish()
 
     def _read_all(self, paths: Sequence[str], pool: "ProcessPoolExecutor | None", bulk: bool) -> None:
-        with BulkWriter(self.store.conn, drop_indexes=bulk) as self.writer:
+        with BulkWriter.into(self.store, drop_indexes=bulk) as self.writer:
             done = 0
             for path in paths:
                 if self.stop.is_set():
@@ -164,7 +164,7 @@ class _Run:
             raise SourceError("-: --follow reads files; standard input is read until it closes without --follow")
         files = [FollowedFile(path, self.store.offsets.get(source_name(path)), note=self.note) for path in paths]
         last_commit = time.monotonic()
-        with BulkWriter(self.store.conn, drop_indexes=False) as self.writer:
+        with BulkWriter.into(self.store) as self.writer:
             stream = follow(files, self.stop, on_error=self._source_failed, max_wait_s=self.poll_s)
             with closing(stream):
                 for block in stream:

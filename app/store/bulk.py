@@ -23,10 +23,13 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from app.store.connection import StoreBusy, begin_immediate
 from app.store.predictions import PredictionRow
+
+if TYPE_CHECKING:
+    from app.store import Store
 
 # Re-exported: callers (drift windows) take the write lock through these names.
 __all__ = ["BatchResult", "BulkWriter", "StoreBusy", "begin_immediate", "write_all"]
@@ -77,6 +80,11 @@ class BulkWriter:
         self._dropped: list[str] = []  # CREATE INDEX statements to run at the end of a bulk load
         self._known: dict[tuple[str, str], dict[str, int]] = {}  # bulk: (model, version) -> request_id -> id
         self._next_id = 1
+
+    @classmethod
+    def into(cls, store: "Store", *, drop_indexes: bool = False) -> "BulkWriter":
+        """A writer appending to ``store`` (what ingest uses; tests and benches may pass a connection)."""
+        return cls(store.conn, drop_indexes=drop_indexes)
 
     def __enter__(self) -> "BulkWriter":
         conn = self._conn

@@ -6,8 +6,10 @@ import queue
 import threading
 from pathlib import Path
 
+import pytest
+
 from app.search.searcher import Cursor, Searcher
-from app.store import Store
+from app.store import Store, StoreInterrupted
 from app.store.bulk import write_all
 from tests.integration.search_support import BASE_MS, SPAN_MS, random_records, to_row
 
@@ -121,3 +123,21 @@ def test_a_relative_window_searched_again_later_moves_with_the_clock(store: Stor
         assert got == expected and got
         # The same text again (the memoised parse and SQL): the same answer.
         assert [r["id"] for r in searcher.iter_rows(searcher.parse("since:1d", now=now), page_size=40)] == got
+
+
+def test_an_interrupted_search_raises_the_stores_own_error(store: Store) -> None:
+    # What the Logs screen sees when a newer query interrupts the running one: StoreInterrupted
+    # (a StoreError), never a bare sqlite3 error, for pages, free-text pages and counts alike.
+    write_all(store.conn, [[to_row(r) for r in random_records(200, seed=5)]])
+    searcher = Searcher(store)
+    query = searcher.parse("model:fraud", now=NOW)
+    text_query = searcher.parse('"timeout"', now=NOW)
+    store.conn.set_progress_handler(lambda: 1, 1)  # every statement stops at once, as interrupt() makes it
+    try:
+        for read in (lambda: searcher.page(query), lambda: searcher.page(text_query),
+                     lambda: searcher.count(query)):
+            with pytest.raises(StoreInterrupted, match="interrupted"):
+                read()
+    finally:
+        store.conn.set_progress_handler(None, 1)
+    assert searcher.page(query).rows  # the searcher still works afterwards
