@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -168,13 +169,21 @@ class AuditEntry(BaseModel):
     outcome: str | None = None
 
 
-class QuarantinedLine(BaseModel):
-    id: int | None = None
-    ingested_at: int
-    source: str
+@dataclass(slots=True)
+class QuarantinedLine:
+    """A line that could not be ingested: THE bad-line record, from the parser to the quarantine table.
+
+    The parser knows the line (``line_no``, ``raw``, ``error``); the run fills in ``source`` and
+    ``ingested_at`` before storing it; ``id`` is the store's. A slotted dataclass, not a pydantic
+    model: parser processes pickle one per bad line.
+    """
+
     line_no: int
     raw: str
     error: str
+    source: str = ""
+    ingested_at: int = 0
+    id: int | None = None
 
 
 class Alert(BaseModel):

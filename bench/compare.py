@@ -157,11 +157,11 @@ def main() -> None:
         conn = store.conn
         config = CompareConfig(score_tolerance=0.05)
         timed(lambda: floor(conn, since, until), 1)  # warm the page cache for both
-        ours, ours_cpu, result = timed(lambda: compare(conn, "bench", "v1", "v2", since, until, config=config),
+        ours, ours_cpu, result = timed(lambda: compare(store, "bench", "v1", "v2", since, until, config=config),
                                        args.runs)
         peer, peer_cpu, floor_result = timed(lambda: floor(conn, since, until), args.runs)
         join, join_cpu, _ = timed(lambda: conn.execute(JOIN_ONLY, (since, until)).fetchone(), args.runs)
-        chart, chart_cpu, _ = timed(lambda: compare(conn, "bench", "v1", "v2", since, until, config=config,
+        chart, chart_cpu, _ = timed(lambda: compare(store, "bench", "v1", "v2", since, until, config=config,
                                                     buckets=60), args.runs)
     assert result.paired == floor_result["aggregates"][0], (result.paired, floor_result["aggregates"][0])
     print(f"paired requests      {result.paired:,} ({result.share_paired * 100:.1f}% of the champion's; "

@@ -30,8 +30,7 @@ from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.search.searcher import ROW_COLUMNS, Searcher  # noqa: E402
-from app.search.sql import select_sql  # noqa: E402
+from app.search.searcher import Searcher  # noqa: E402
 from app.store import Store  # noqa: E402
 from app.store.predictions import PredictionRow  # noqa: E402
 from app.timeutil import iso_to_ms, ms_to_iso  # noqa: E402
@@ -257,7 +256,7 @@ def store_targets(path: Path, runs: int) -> None:
     from app.timeutil import ms_to_iso
 
     store = Store.open(path, read_only=True)
-    searcher = Searcher(store.conn)
+    searcher = Searcher(store)
     conn = store.conn
     newest_ts = conn.execute("SELECT max(ts) FROM predictions").fetchone()[0]
     request, entity, model, features, context = conn.execute(
@@ -308,7 +307,7 @@ def main() -> None:
 
     Store.open(db).close()  # migrate a store cached by an older modeldeck
     store = Store.open(db, read_only=True)
-    searcher = Searcher(store.conn)
+    searcher = Searcher(store)
     hand = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     has_rg = shutil.which("rg") is not None
     size_mb = jsonl.stat().st_size / 1e6
@@ -328,11 +327,10 @@ def main() -> None:
         got = len(searcher.page(searcher.parse(text)).rows)
         # The SQL modeldeck generates, run the way the hand SQL is (no parsing, tuples out).
         parsed = searcher.parse(text)
-        compiled = searcher.compile(parsed)
-        ours_sql = select_sql(ROW_COLUMNS, compiled, keyset=None, newest_first=True)
+        ours_sql, ours_params = searcher.page_sql(parsed)
         ours, gen_ms, sql_ms = interleaved_medians_ms([
             lambda: searcher.page(searcher.parse(text)),
-            lambda: hand.execute(ours_sql, (*compiled.params, 51)).fetchall(),
+            lambda: hand.execute(ours_sql, (*ours_params, 51)).fetchall(),
             lambda: hand.execute(case["sql"]).fetchall(),
         ], args.runs)
         grep_ms = median_ms(shell(case["grep"]), max(1, args.runs // 2))

@@ -84,12 +84,12 @@ def ingest(cli: CliContext, paths: tuple[str, ...], model: str | None, follow: b
 def _index_features(store: Any, names: list[str], note: Callable[[str], None]) -> None:
     """The features the config declares for search get their generated column and index (idempotent):
     ingest is the writer, so a read-only searcher never has to wait for them."""
-    from app.search.sql import ensure_feature_indexes
+    from app.store.search import ensure_feature_indexes
 
     if not names:
         return
     try:
-        added = ensure_feature_indexes(store.conn, names)
+        added = ensure_feature_indexes(store, names)
     except ValueError as exc:
         note(f"warning: {exc}")
         return

@@ -47,7 +47,7 @@ def search(cli: CliContext, query: tuple[str, ...], db_path: Path | None, limit:
     store = _open(path)
     try:
         store = _with_feature_indexes(store, path, cli)
-        searcher = Searcher(store.conn)
+        searcher = Searcher(store)
         try:
             parsed = searcher.parse(text)
         except SearchError as exc:
@@ -87,20 +87,21 @@ def _open(path: Path) -> Any:
 
 def _with_feature_indexes(store: Any, path: Path, cli: CliContext) -> Any:
     """Create the configured feature indexes once (needs a writable store); else search without them."""
-    from app.search.sql import ensure_feature_indexes, feature_column, generated_columns
+    from app.store.search import ensure_feature_indexes, generated_columns
+    from app.store.search_sql import feature_column
     from app.store import Store
 
     names = cli.settings.search.indexed_features
     if not names or cli.settings.read_only:
         return store
-    have = generated_columns(store.conn)
+    have = generated_columns(store)
     if all(feature_column(name) in have for name in names):
         return store
     store.close()
     store = Store.open(path)
     click.echo(f"modeldeck: indexing features {', '.join(names)} (once)", err=True)
     try:
-        ensure_feature_indexes(store.conn, names)
+        ensure_feature_indexes(store, names)
     except ValueError as exc:
         click.echo(f"modeldeck: warning: {exc}", err=True)
     return store

@@ -128,7 +128,7 @@ def evaluate(store: Any, settings: Settings, model: str, candidate: str, *, cham
     since = until - parse_duration_ms(span)
     info = store.registry.model(model)
     task = info.task if info is not None else "classification"
-    comparison = compare(store.conn, model, champion, candidate, since, until, task=task,
+    comparison = compare(store, model, champion, candidate, since, until, task=task,
                          config=model_config.compare)
     ready = is_ready(stored_items(store, model)) if gates.require_readiness else None
     rules = rules_for(comparison, gates, ready=ready)

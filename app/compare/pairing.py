@@ -1,11 +1,11 @@
 """Champion vs challenger (or shadow) on the same requests: the comparison the Compare tab,
 ``modeldeck gate`` and the promotion gates read.
 
-``compare()`` pairs the two versions' answers in SQL (``app.compare.sql``) for one time
+``compare()`` pairs the two versions' answers in SQL (``app.store.compare``) for one time
 window and returns a ``Comparison``: paired count and share, agreement (labels, or scores
 within a tolerance), score difference, a confusion matrix, latency and error rates of each,
 and where ground truth arrived, accuracy (or MAE) of each with a 95% confidence interval.
-Takes an open sqlite3 connection (one per thread) and writes nothing to the store.
+Takes an open store (one per thread) and writes nothing to it.
 
 Up to ``STREAM_LIMIT`` pairs, one SQL pass returns four numbers a pair (packed flags, value
 difference, the two latencies) and numpy counts everything, percentiles exactly, from them.
@@ -18,13 +18,15 @@ several passes).
 from __future__ import annotations
 
 import math
-import sqlite3
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.compare import sql as q
 from app.config.settings import CompareConfig
+from app.store import compare as q
+
+if TYPE_CHECKING:
+    from app.store import Store
 
 Z95 = 1.959963984540054
 CONFUSION_LIMIT = 400  # cells; a classifier with more classes shows the commonest pairs
@@ -129,7 +131,7 @@ def _ratio(a: float | int | None, b: float | int | None) -> float | None:
 STREAM_LIMIT = 2_000_000
 
 
-def compare(conn: sqlite3.Connection, model: str, champion: str, challenger: str, since: int, until: int, *,
+def compare(store: "Store", model: str, champion: str, challenger: str, since: int, until: int, *,
             task: str = "classification", config: CompareConfig | None = None,
             buckets: int = 0) -> Comparison:
     """Compare ``challenger`` against ``champion`` on the requests both answered in [since, until).
@@ -138,7 +140,7 @@ def compare(conn: sqlite3.Connection, model: str, champion: str, challenger: str
     """
     config = config or CompareConfig()
     regression = task == "regression"
-    with q.memory_mapped(conn):
+    with q.reading(store) as conn:
         counts = q.window_counts(conn, model, champion, challenger, since, until)
         if counts.challenger <= STREAM_LIMIT:
             part = _streamed(conn, model, champion, challenger, since, until, counts, config, regression, buckets)
@@ -177,7 +179,7 @@ def _bucket_size(since: int, until: int, buckets: int) -> int:
     return max(1, -(-(until - since) // buckets))
 
 
-def _streamed(conn: sqlite3.Connection, model: str, champion: str, challenger: str, since: int, until: int,
+def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since: int, until: int,
               counts: q.Counts, config: CompareConfig, regression: bool, buckets: int):
     """One pass over the pairing; every statistic counted in numpy from a few numbers a pair."""
     import numpy as np
@@ -190,13 +192,13 @@ def _streamed(conn: sqlite3.Connection, model: str, champion: str, challenger: s
     size = _bucket_size(since, until, buckets) if buckets else 1
     if buckets:
         params.update(bucket=size)
-    sql = q.stream_select(config.join_key, regression=regression, classes=len(classes) if classes else None,
-                          bucketed=bool(buckets))
     fields = [("code", "i8"), ("d", "f8"), ("lat_a", "f8"), ("lat_b", "f8")]
     if regression:
         fields += [("e_a", "f8"), ("e_b", "f8")]
     # None arrives as NaN (SQLite never stores NaN, so NaN means "no value").
-    pairs = np.fromiter(conn.execute(sql, params), dtype=fields, count=-1)
+    pairs = np.fromiter(q.stream_pairs(conn, config.join_key, params, regression=regression,
+                                       classes=len(classes) if classes else None, bucketed=bool(buckets)),
+                        dtype=fields, count=-1)
     code = pairs["code"]
     radix = len(classes) + 2 if classes else 1
     n_cells, n_buckets = radix * radix, max(1, buckets)
@@ -246,7 +248,7 @@ def _streamed(conn: sqlite3.Connection, model: str, champion: str, challenger: s
                                 for i, n in enumerate(cell_counts) if n), key=lambda cell: -cell.count)
         else:
             confusion = [Cell(champion=a, challenger=b, count=n) for a, b, n in
-                         conn.execute(q.confusion_join_select(config.join_key, CONFUSION_LIMIT), params)]
+                         q.confusion_of_pairing(conn, config.join_key, CONFUSION_LIMIT, params)]
     timeline: list[Bucket] = []
     if buckets:
         paired_n = tally.sum(axis=(1, 2))
@@ -276,7 +278,7 @@ def _streamed(conn: sqlite3.Connection, model: str, champion: str, challenger: s
     return s, pct, confusion, timeline
 
 
-def _in_sql(conn: sqlite3.Connection, model: str, champion: str, challenger: str, since: int, until: int,
+def _in_sql(conn: q.Reader, model: str, champion: str, challenger: str, since: int, until: int,
             config: CompareConfig, regression: bool, buckets: int):
     """The same statistics wholly in SQL over a TEMP table of the pairs (huge windows: bounded memory)."""
     params = q.pair_params(model, champion, challenger, since, until, config.join_key)
@@ -286,8 +288,8 @@ def _in_sql(conn: sqlite3.Connection, model: str, champion: str, challenger: str
         extra, band_params = q.band_counts(bands)
         classes = None if regression else q.sample_classes(conn, SMALL_CLASSES)
         cell_columns, cell_params, cells = q.confusion_cells(classes) if classes else ([], {}, [])
-        row = conn.execute(q.summary_select(regression=regression, extra=extra + cell_columns),
-                           {"tol": config.score_tolerance, **band_params, **cell_params}).fetchone()
+        row = q.summary(conn, regression=regression, extra=extra + cell_columns,
+                        params={"tol": config.score_tolerance, **band_params, **cell_params})
         s = {name: (value if value is not None else 0) for name, value in zip(q.SUMMARY_COLUMNS, row)}
         s["mean_diff"] = row[q.SUMMARY_COLUMNS.index("mean_diff")]
         s["mean_abs_diff"] = row[q.SUMMARY_COLUMNS.index("mean_abs_diff")]
@@ -303,17 +305,17 @@ def _in_sql(conn: sqlite3.Connection, model: str, champion: str, challenger: str
                                key=lambda cell: -cell.count)
         else:
             confusion = [Cell(champion=a, challenger=b, count=n)
-                         for a, b, n in conn.execute(q.confusion_select(CONFUSION_LIMIT))]
+                         for a, b, n in q.confusion_of_pairs(conn, CONFUSION_LIMIT)]
         timeline = _timeline(conn, since, until, buckets, config.score_tolerance, regression) if buckets else []
         return s, pct, confusion, timeline
     finally:
         q.drop_pairs(conn)
 
 
-def _timeline(conn: sqlite3.Connection, since: int, until: int, buckets: int, tol: float,
+def _timeline(conn: q.Reader, since: int, until: int, buckets: int, tol: float,
               regression: bool) -> list[Bucket]:
     size = _bucket_size(since, until, buckets)
-    rows = {r[0]: r for r in conn.execute(q.timeline_select(), {"since": since, "bucket": size, "tol": tol})}
+    rows = q.timeline(conn, since, size, tol)
     out = []
     for index in range(buckets):
         r = rows.get(index)

@@ -17,18 +17,11 @@ from typing import Any, Iterable
 import orjson
 from pydantic import ValidationError
 
-from app.models import Prediction
+from app.models import Prediction, QuarantinedLine
 from app.store.predictions import PredictionRow
 
 # A quarantined line keeps at most this much raw text: enough to see what went wrong.
 MAX_RAW_CHARS = 64 * 1024
-
-
-@dataclass(slots=True)
-class BadLine:
-    line_no: int
-    raw: str
-    error: str
 
 
 @dataclass(slots=True)
@@ -42,7 +35,7 @@ class ParsedBlock:
     """
 
     rows: list[PredictionRow] = field(default_factory=list)
-    bad: list[BadLine] = field(default_factory=list)
+    bad: list[QuarantinedLine] = field(default_factory=list)  # source and ingested_at not yet set
     blank: int = 0
     lines: int = 0
 
@@ -50,7 +43,7 @@ class ParsedBlock:
         return (_parsed_block, ([tuple(row) for row in self.rows], self.bad, self.blank, self.lines))
 
 
-def _parsed_block(rows: list, bad: list[BadLine], blank: int, lines: int) -> ParsedBlock:
+def _parsed_block(rows: list, bad: list[QuarantinedLine], blank: int, lines: int) -> ParsedBlock:
     return ParsedBlock(rows, bad, blank, lines)
 
 
@@ -68,7 +61,7 @@ def parse_block(data: bytes, first_line_no: int, model: str | None = None) -> Pa
             continue
         result = parse_line(line, model)
         if isinstance(result, str):
-            bad.append(BadLine(line_no, raw_text(line), result))
+            bad.append(QuarantinedLine(line_no, raw_text(line), result))
         else:
             rows.append(result)
     return parsed

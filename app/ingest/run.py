@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 import threading
 import time
 from collections import deque
-from contextlib import closing, contextmanager, nullcontext
+from contextlib import closing, nullcontext
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from pydantic import BaseModel, Field
@@ -32,7 +31,9 @@ from app.store.gc_pause import gc_paused
 from app.ingest.parse import ParsedBlock, parse_block
 from app.ingest.source import (BLOCK_SIZE, STDIN, Block, FollowedFile, SourceError, file_size, follow, is_gzip,
                                read_file, read_stdin, source_name)
-from app.store.bulk import BatchResult, BulkWriter, StoreBusy, begin_immediate
+from app.models import QuarantinedLine
+from app.store.bulk import BatchResult, BulkWriter
+from app.store.connection import StoreBusy
 from app.timeutil import now_ms
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ PARALLEL_MIN_BYTES = 8 << 20
 TYPICAL_RECORD_BYTES = 400
 # gzip'd JSON Lines shrink about this much.
 GZIP_RATIO = 6
-
-_QUARANTINE = "INSERT INTO quarantine (ingested_at, source, line_no, raw, error) VALUES (?, ?, ?, ?, ?)"
 
 ProgressCallback = Callable[[int, str], None]  # (bytes done, phase) -> None
 
@@ -104,7 +103,6 @@ class _Run:
     def __init__(self, store: "Store", *, model: str | None, stop: threading.Event,
                  progress: ProgressCallback | None, note: Callable[[str], None], poll_s: float) -> None:
         self.store = store
-        self.conn: sqlite3.Connection = store.conn
         self.model = model
         self.stop = stop
         self.progress = progress
@@ -112,7 +110,7 @@ class _Run:
         self.poll_s = poll_s
         self.summary = IngestSummary()
         self.rows: list = []
-        self.bad: list[tuple] = []
+        self.bad: list[QuarantinedLine] = []
         self.positions: dict[str, "IngestOffset"] = {}
         self.writer: BulkWriter | None = None
         self._started = time.perf_counter()
@@ -135,7 +133,7 @@ class _Run:
         return self._finish()
 
     def _read_all(self, paths: Sequence[str], pool: "ProcessPoolExecutor | None", bulk: bool) -> None:
-        with BulkWriter(self.conn, drop_indexes=bulk) as self.writer:
+        with BulkWriter.into(self.store, drop_indexes=bulk) as self.writer:
             done = 0
             for path in paths:
                 if self.stop.is_set():
@@ -166,7 +164,7 @@ class _Run:
             raise SourceError("-: --follow reads files; standard input is read until it closes without --follow")
         files = [FollowedFile(path, self.store.offsets.get(source_name(path)), note=self.note) for path in paths]
         last_commit = time.monotonic()
-        with BulkWriter(self.conn, drop_indexes=False) as self.writer:
+        with BulkWriter.into(self.store) as self.writer:
             stream = follow(files, self.stop, on_error=self._source_failed, max_wait_s=self.poll_s)
             with closing(stream):
                 for block in stream:
@@ -249,7 +247,9 @@ class _Run:
         self.rows.extend(parsed.rows)
         if parsed.bad:
             ingested_at = now_ms()
-            self.bad.extend((ingested_at, source, bad.line_no, bad.raw, bad.error) for bad in parsed.bad)
+            for bad in parsed.bad:
+                bad.source, bad.ingested_at = source, ingested_at
+            self.bad.extend(parsed.bad)
 
     def _flush(self, *, retry_when_busy: bool = False) -> bool:
         """Write what is pending, with quarantine and offsets, atomically. False if the store was busy."""
@@ -257,12 +257,13 @@ class _Run:
             return True
         assert self.writer is not None
         try:
-            with _transaction(self.conn):
+            # Joins a bulk load's one transaction; else one transaction a batch (StoreBusy when locked).
+            with self.store.write():
                 result = self.writer.write(self.rows) if self.rows else BatchResult()
                 if result.accepted:
                     _forget_computed_drift(self.store, self.rows)
                 if self.bad:
-                    self.conn.executemany(_QUARANTINE, self.bad)
+                    self.store.quarantine.add_many(self.bad)
                 for position in self.positions.values():
                     self.store.offsets.put(position)
         except StoreBusy as exc:
@@ -297,7 +298,7 @@ def _forget_computed_drift(store: "Store", rows: list) -> None:
     """Rows landing in drift windows that were already computed (a late or back-filled log) make those
     windows pending again, in the same transaction, so their drift is computed from the complete data
     (issue 6; app/drift/windows.py)."""
-    if store.conn.execute("SELECT 1 FROM drift LIMIT 1").fetchone() is None:
+    if not store.drift.any_computed():
         return  # nothing computed yet (a first load): no per-row work
     spans: dict[str, tuple[int, int]] = {}
     for model in {row.model for row in rows}:
@@ -305,21 +306,6 @@ def _forget_computed_drift(store: "Store", rows: list) -> None:
         spans[model] = (min(times), max(times))
     for model, (first, last) in spans.items():
         store.drift.invalidate(model, first, last)
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction, unless one is open already (a bulk load is one transaction)."""
-    if conn.in_transaction:
-        yield
-        return
-    begin_immediate(conn)
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _ignore_interrupts(parent: int) -> None:

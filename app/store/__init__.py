@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app.store.connection import StoreError, connect, migrate
+from app.store.connection import (StoreBusy, StoreError, StoreInterrupted, StoreReadOnly, connect, migrate,
+                                  write_transaction)
 from app.store.schema import SCHEMA_VERSION
-from app.store.connection import StoreBusy, StoreReadOnly, write_transaction
 
-__all__ = ["Store", "StoreError", "SCHEMA_VERSION"]
-__all__ += ["StoreBusy", "StoreReadOnly"]
+__all__ = ["Store", "StoreError", "StoreBusy", "StoreInterrupted", "StoreReadOnly", "SCHEMA_VERSION"]
 
 
 class Store:
@@ -90,6 +89,11 @@ class Store:
         """
         with write_transaction(self.conn):  # busy or read-only: StoreBusy / StoreReadOnly
             yield self
+
+    def interrupt(self) -> None:
+        """Stop the statement running on this store now, from any thread: it raises StoreInterrupted
+        (a no-op when idle)."""
+        self.conn.interrupt()
 
     def close(self) -> None:
         self.conn.close()

@@ -23,10 +23,16 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-from app.store.connection import StoreError
+from app.store.connection import StoreBusy, begin_immediate
 from app.store.predictions import PredictionRow
+
+if TYPE_CHECKING:
+    from app.store import Store
+
+# Re-exported: callers (drift windows) take the write lock through these names.
+__all__ = ["BatchResult", "BulkWriter", "StoreBusy", "begin_immediate", "write_all"]
 
 _INSERT = ("INSERT INTO predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, "
            "latency_ms, status, error, features, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -74,6 +80,11 @@ class BulkWriter:
         self._dropped: list[str] = []  # CREATE INDEX statements to run at the end of a bulk load
         self._known: dict[tuple[str, str], dict[str, int]] = {}  # bulk: (model, version) -> request_id -> id
         self._next_id = 1
+
+    @classmethod
+    def into(cls, store: "Store", *, drop_indexes: bool = False) -> "BulkWriter":
+        """A writer appending to ``store`` (what ingest uses; tests and benches may pass a connection)."""
+        return cls(store.conn, drop_indexes=drop_indexes)
 
     def __enter__(self) -> "BulkWriter":
         conn = self._conn
@@ -256,21 +267,6 @@ class BulkWriter:
         before = self._conn.total_changes
         self._conn.executemany(sql, params)
         return self._conn.total_changes - before
-
-
-def begin_immediate(conn: sqlite3.Connection) -> None:
-    """Take the write lock now (waiting up to the busy timeout), or say plainly who is in the way."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            path = conn.execute("PRAGMA database_list").fetchone()[2]
-            raise StoreBusy(f"{path}: another process is writing to the store (try again when it is done)") from None
-        raise
-
-
-class StoreBusy(StoreError):
-    """The write lock stayed taken for the whole busy timeout."""
 
 
 def write_all(conn: sqlite3.Connection, batches: Iterable[Sequence[PredictionRow]], *,

@@ -18,8 +18,8 @@ class StoreError(Exception):
     """A store that cannot be used; the message is one line meant for the operator."""
 
 
-# The two conditions callers act on are raised as these store types. They also stay sqlite3
-# OperationalErrors, so code that still catches those (outside the model side) keeps working.
+# The conditions callers act on are raised as these store types. They also stay sqlite3
+# OperationalErrors, so code that still catches those keeps working.
 class StoreBusy(StoreError, sqlite3.OperationalError):
     """The write lock stayed taken for the whole busy timeout (a long write elsewhere, e.g. a bulk ingest)."""
 
@@ -28,29 +28,45 @@ class StoreReadOnly(StoreError, sqlite3.OperationalError):
     """The store can only be read (file permissions, a read-only mount or a read-only open): nothing is written."""
 
 
-def store_error(exc: sqlite3.OperationalError) -> sqlite3.OperationalError:
-    """``exc`` as the store's own type when it is one callers act on (busy, read-only), else itself."""
+class StoreInterrupted(StoreError, sqlite3.OperationalError):
+    """A running statement was stopped from another thread (``Store.interrupt()``): a newer
+    query replaced it. The message contains "interrupted"."""
+
+
+def _known_condition(exc: sqlite3.Error) -> StoreError | None:
+    """The store type for the conditions callers act on (busy, read-only, interrupted), else None."""
     if isinstance(exc, StoreError):
         return exc
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
     code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF  # the primary code, without the extended part
     text = str(exc)
+    if code == sqlite3.SQLITE_INTERRUPT or "interrupted" in text:
+        return StoreInterrupted(text)
     if code == sqlite3.SQLITE_READONLY or "readonly" in text.replace(" ", "") or "read-only" in text:
         return StoreReadOnly(text)
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text or "busy" in text:
         return StoreBusy(text)
-    return exc
+    return None
+
+
+def store_error(exc: sqlite3.Error) -> StoreError:
+    """The store's own exception for an SQLite one, so callers never import sqlite3.
+
+    Raise it ``from exc``: the SQLite error stays on the chain for debugging."""
+    return _known_condition(exc) or StoreError(str(exc) or type(exc).__name__)
 
 
 class StoreConnection(sqlite3.Connection):
-    """The store's connection: statements that fail because the store is busy or read-only raise
-    ``StoreBusy`` / ``StoreReadOnly``; every other error is sqlite3's own."""
+    """The store's connection: statements that fail because the store is busy, read-only or interrupted
+    raise ``StoreBusy`` / ``StoreReadOnly`` / ``StoreInterrupted``; every other error is sqlite3's own."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
             return super().execute(sql, parameters)
         except sqlite3.OperationalError as exc:
-            translated = store_error(exc)
-            if translated is exc:
+            translated = _known_condition(exc)
+            if translated is None or translated is exc:
                 raise
             raise translated from exc
 
@@ -58,8 +74,8 @@ class StoreConnection(sqlite3.Connection):
         try:
             return super().executemany(sql, parameters)
         except sqlite3.OperationalError as exc:
-            translated = store_error(exc)
-            if translated is exc:
+            translated = _known_condition(exc)
+            if translated is None or translated is exc:
                 raise
             raise translated from exc
 
@@ -69,11 +85,11 @@ def begin_immediate(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        translated = store_error(exc)
+        translated = _known_condition(exc)
         if isinstance(translated, StoreBusy):
             path = conn.execute("PRAGMA database_list").fetchone()[2]
             raise StoreBusy(f"{path}: another process is writing to the store (try again when it is done)") from None
-        if translated is exc:
+        if translated is None or translated is exc:
             raise
         raise translated from exc
 

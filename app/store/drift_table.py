@@ -87,3 +87,7 @@ class DriftTable:
             "DELETE FROM drift WHERE model = ? AND window_start <= ? AND window_end > ?", (model, last_ts, first_ts)
         )
         return cursor.rowcount
+
+    def any_computed(self) -> bool:
+        """Whether any drift window was computed yet (ingest skips invalidation on a first load)."""
+        return self._db.conn.execute("SELECT 1 FROM drift LIMIT 1").fetchone() is not None

@@ -6,23 +6,12 @@ deleted file, a typo in ``:store``), not leave an empty one behind.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.store import Store
-
-DatabaseError = sqlite3.Error
-"""A statement that failed on an open store (locked, interrupted, corrupt): callers outside app/store
-catch this name, never sqlite3's."""
-
-
-def interrupted(error: BaseException) -> bool:
-    """Whether ``error`` is a statement stopped by ``interrupt()`` (a newer query superseded it)."""
-    return isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error)
-
 
 @dataclass(frozen=True)
 class StoreLocation:

@@ -14,11 +14,12 @@ class QuarantineTable:
         self._db = db
 
     def add_many(self, lines: Sequence[QuarantinedLine]) -> None:
-        with self._db.conn:
-            self._db.conn.executemany(
-                "INSERT INTO quarantine (ingested_at, source, line_no, raw, error) VALUES (?, ?, ?, ?, ?)",
-                [(q.ingested_at, q.source, q.line_no, q.raw, q.error) for q in lines],
-            )
+        """Store ``lines`` (one statement: atomic alone, or part of the caller's ``Store.write()``,
+        e.g. a bulk load's single transaction)."""
+        self._db.conn.executemany(
+            "INSERT INTO quarantine (ingested_at, source, line_no, raw, error) VALUES (?, ?, ?, ?, ?)",
+            [(q.ingested_at, q.source, q.line_no, q.raw, q.error) for q in lines],
+        )
 
     def lines(self, source: str | None = None, *, limit: int = 100) -> list[QuarantinedLine]:
         sql = "SELECT id, ingested_at, source, line_no, raw, error FROM quarantine"

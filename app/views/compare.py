@@ -63,7 +63,7 @@ def compare_view(location: "StoreLocation", settings: Settings, model: str, now:
         info = store.registry.model(model)
         task = info.task if info else "classification"
         since = until - parse_duration_ms(config.window)
-        comparison = compare(store.conn, model, champion, challenger, since, until, task=task,
+        comparison = compare(store, model, champion, challenger, since, until, task=task,
                              config=config, buckets=TIMELINE_BUCKETS)
         verdict, gates_problem = None, None
         if gates is None:
@@ -72,7 +72,7 @@ def compare_view(location: "StoreLocation", settings: Settings, model: str, now:
             window = gates.window or config.window
             judged = comparison
             if window != config.window:  # the gates judge their own window
-                judged = compare(store.conn, model, champion, challenger,
+                judged = compare(store, model, champion, challenger,
                                  until - parse_duration_ms(window), until, task=task, config=config)
             ready = is_ready(stored_items(store, model)) if gates.require_readiness else None
             rules = rules_for(judged, gates, ready=ready)

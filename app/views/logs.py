@@ -54,7 +54,7 @@ def read_page(searcher: "Searcher", query: "Query", kind: str, cursor: Any, *, p
     """``kind`` "older" / "newer": the page after / before ``cursor``; "first": the first page, or with an
     ``anchor`` (a store id) the pages down to the one holding it (at most ``anchor_pages``). None when the
     read was cancelled, or interrupted by a newer query (``superseded``)."""
-    from app.store.location import interrupted
+    from app.store import StoreInterrupted
 
     try:
         started = time.perf_counter()
@@ -74,8 +74,8 @@ def read_page(searcher: "Searcher", query: "Query", kind: str, cursor: Any, *, p
                 skipped += len(previous.rows) if previous is not None else 0
                 previous, page = page, searcher.page(query, after=page.last, limit=page_size)
         elapsed = (time.perf_counter() - started) * 1000
-    except Exception as exc:
-        if interrupted(exc) and superseded():
+    except StoreInterrupted:
+        if superseded():
             return None  # superseded by a newer query
         raise
     return PageRead(page, elapsed, skipped, previous)
@@ -83,14 +83,12 @@ def read_page(searcher: "Searcher", query: "Query", kind: str, cursor: Any, *, p
 
 def count_results(searcher: "Searcher", query: "Query") -> "Count | None":
     """The bounded count (it stops at COUNT_CAP: never a whole-table count); None when interrupted."""
-    from app.store.location import interrupted
+    from app.store import StoreInterrupted
 
     try:
         return searcher.count(query)
-    except Exception as exc:
-        if interrupted(exc):
-            return None
-        raise
+    except StoreInterrupted:
+        return None
 
 
 class Interruptible(Protocol):
@@ -118,7 +116,7 @@ class Connections:
             for group in groups:
                 conn = self._open.get(group)
                 if conn is not None:
-                    conn.interrupt()  # safe from any thread: the statement fails with "interrupted"
+                    conn.interrupt()  # safe from any thread: the statement raises StoreInterrupted
 
 
 class ExportFailed(Exception):
@@ -132,13 +130,13 @@ def export_results(location: "StoreLocation", query: "Query", path: Path, fmt: s
     ``progress(written, total)`` is called as it goes (it may raise InterruptedError to stop)."""
     from app.search.export import export_file
     from app.search.searcher import Searcher
-    from app.store.location import DatabaseError
+    from app.store import StoreError
 
     try:
         with location.open(read_only=True) as store:
-            connections.set(group, store.conn)
+            connections.set(group, store)
             try:
-                searcher = Searcher(store.conn)
+                searcher = Searcher(store)
                 if total is None:
                     # Exact, for the bar: an export reads every matching row anyway.
                     total = searcher.count(query, cap=10**12).value
@@ -147,6 +145,6 @@ def export_results(location: "StoreLocation", query: "Query", path: Path, fmt: s
                 return export_file(searcher.iter_rows(query), path, fmt,  # type: ignore[arg-type]
                                    progress=lambda written: progress(written, known))
             finally:
-                connections.unset(group, store.conn)
-    except (OSError, DatabaseError, InterruptedError) as exc:
+                connections.unset(group, store)
+    except (OSError, StoreError, InterruptedError) as exc:
         raise ExportFailed(str(exc)) from exc

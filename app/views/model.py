@@ -82,7 +82,7 @@ def change_checklist(location: "StoreLocation", settings: "Settings", model: str
     """``kind`` is "sign_off" (``text``: the role), "waive" (``text``: the reason) or "reopen" (checked at
     once: the audit's outcome is what the table shows next). Raises ChangeRefused."""
     from app.checklist import evaluate as checklist
-    from app.store.location import DatabaseError
+    from app.store import StoreError
 
     with location.open() as store:
         try:
@@ -92,7 +92,7 @@ def change_checklist(location: "StoreLocation", settings: "Settings", model: str
                 checklist.waive(store, model, area or "", text or "")
             else:
                 checklist.reopen(store, model, area or "", recheck=True, settings=settings, now=now, health=health)
-        except (checklist.ChecklistError, DatabaseError) as exc:
+        except (checklist.ChecklistError, StoreError) as exc:
             raise ChangeRefused(str(exc)) from exc
         items = list(checklist.evaluate(store, model, settings=settings, now=now, health=health))
         entries = store.audit.entries(model, limit=AUDIT_ROWS)

@@ -8,7 +8,7 @@ compiled SQL and text plans, and the store is opened once, not once per page.
 
     lane = SearchLane("page")
     page = lane.call(location, lambda searcher: searcher.page(query))
-    lane.interrupt()   # from any thread: the running statement fails with "interrupted"
+    lane.interrupt()   # from any thread: the running statement raises StoreInterrupted
     lane.close()       # closes the store in its own thread, then ends the thread
 """
 
@@ -65,7 +65,7 @@ class SearchLane:
         if self._store is None:
             store = location.open(read_only=True)
             with self._lock:
-                self._store, self._searcher = store, Searcher(store.conn)
+                self._store, self._searcher = store, Searcher(store)
             self.opens += 1
         assert self._searcher is not None
         return self._searcher
@@ -79,7 +79,7 @@ class SearchLane:
         """Stop the statement running on the lane now, if any (a no-op when it is idle)."""
         with self._lock:
             if self._store is not None:
-                self._store.conn.interrupt()
+                self._store.interrupt()
 
     def _close_store(self) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from app.compare import sql as compare_sql
+from app.store import compare as compare_sql
 from app.compare.pairing import compare, default_pair, disagreement_search
 from app.config.settings import CompareConfig
 from app.store import Store
@@ -34,7 +34,7 @@ def classified(store: Store):
 def test_every_statistic_matches_brute_force(classified):
     store, pairs = classified
     tol = 0.1
-    got = compare(store.conn, "m", "v1", "v2", *WINDOW, config=CompareConfig(score_tolerance=tol))
+    got = compare(store, "m", "v1", "v2", *WINDOW, config=CompareConfig(score_tolerance=tol))
 
     assert got.paired == len(pairs) == 3000
     assert got.champion.requests == 3400 and got.challenger.requests == 3150
@@ -75,7 +75,7 @@ def test_every_statistic_matches_brute_force(classified):
 def test_regression_mae_with_interval_and_value_agreement(store: Store):
     rows, pairs = make_traffic(2500, seed=5, regression=True)
     seed_store(store, rows, task="regression")
-    got = compare(store.conn, "m", "v1", "v2", *WINDOW, task="regression",
+    got = compare(store, "m", "v1", "v2", *WINDOW, task="regression",
                   config=CompareConfig(score_tolerance=100))
     both_ok = [p for p in pairs if not p.a.error and not p.b.error]
     diffs = np.array([p.b.prediction - p.a.prediction for p in both_ok], dtype=float)
@@ -94,7 +94,7 @@ def test_regression_mae_with_interval_and_value_agreement(store: Store):
 def test_unpaired_requests_count_only_in_the_share(store: Store):
     rows, pairs = make_traffic(10, seed=2, unpaired_a=30, unpaired_b=5)
     seed_store(store, rows)
-    got = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    got = compare(store, "m", "v1", "v2", *WINDOW)
     assert (got.paired, got.champion.requests, got.challenger.requests) == (10, 40, 15)
     assert got.share_paired == pytest.approx(0.25)
 
@@ -106,10 +106,10 @@ def test_schema_5_store_compares_as_before_reading_the_champion_from_an_index(st
     rows, _ = make_traffic(400, seed=21, unpaired_a=40, unpaired_b=10)
     with Store(store_path, migrate_to=4) as old:
         seed_store(old, rows)
-        before = compare(old.conn, "m", "v1", "v2", *WINDOW, buckets=6)
+        before = compare(old, "m", "v1", "v2", *WINDOW, buckets=6)
     with Store.open(store_path) as upgraded:
         assert upgraded.schema_version() >= 5
-        assert compare(upgraded.conn, "m", "v1", "v2", *WINDOW, buckets=6) == before
+        assert compare(upgraded, "m", "v1", "v2", *WINDOW, buckets=6) == before
         assert before.paired == 400
         upgraded.conn.execute("DELETE FROM sqlite_stat1")  # Store.open analysed the migrated store
     params = compare_sql.pair_params("m", "v1", "v2", *WINDOW, "request_id")
@@ -145,10 +145,10 @@ def test_windows_beyond_the_stream_limit_give_the_same_comparison_in_sql(classif
     store, _ = classified
     config = CompareConfig(score_tolerance=0.1)
     mapped = store.conn.execute("PRAGMA mmap_size").fetchone()[0]
-    streamed = compare(store.conn, "m", "v1", "v2", *WINDOW, config=config, buckets=10)
+    streamed = compare(store, "m", "v1", "v2", *WINDOW, config=config, buckets=10)
     assert store.conn.execute("PRAGMA mmap_size").fetchone()[0] == mapped  # read mapped, then restored
     monkeypatch.setattr(app.compare.pairing, "STREAM_LIMIT", 0)
-    in_sql = compare(store.conn, "m", "v1", "v2", *WINDOW, config=config, buckets=10)
+    in_sql = compare(store, "m", "v1", "v2", *WINDOW, config=config, buckets=10)
     got, expected = dict(_leaves(in_sql.model_dump())), dict(_leaves(streamed.model_dump()))
     assert got.keys() == expected.keys() and len(in_sql.confusion) == 4 and in_sql.labels > 0
     for path, value in expected.items():
@@ -158,9 +158,9 @@ def test_windows_beyond_the_stream_limit_give_the_same_comparison_in_sql(classif
 def test_window_pairs_by_the_challengers_time(classified):
     store, pairs = classified
     half = T0 + SPAN // 2
-    got = compare(store.conn, "m", "v1", "v2", T0, half)
+    got = compare(store, "m", "v1", "v2", T0, half)
     assert got.paired == sum(p.ts < half for p in pairs)
-    empty = compare(store.conn, "m", "v1", "v2", T0 - 10 * MINUTE, T0)
+    empty = compare(store, "m", "v1", "v2", T0 - 10 * MINUTE, T0)
     assert empty.paired == 0 and empty.agreement is None and empty.champion.p95_latency_ms is None
     assert empty.share_paired is None and empty.champion.quality is None
 
@@ -172,7 +172,7 @@ def test_reingesting_duplicates_nothing_and_same_request_id_is_kept_per_version(
     assert result.accepted == 0
     count = store.conn.execute("SELECT count(*) FROM predictions WHERE request_id = 'r000001'").fetchone()[0]
     assert count == 2  # one answer per version of the same request
-    assert compare(store.conn, "m", "v1", "v2", *WINDOW).paired == 50
+    assert compare(store, "m", "v1", "v2", *WINDOW).paired == 50
 
 
 def test_bulk_load_keeps_one_answer_per_version_and_fills_late_labels(store: Store):
@@ -183,7 +183,7 @@ def test_bulk_load_keeps_one_answer_per_version_and_fills_late_labels(store: Sto
     again = write_all(store.conn, [rows], drop_indexes=True)  # the same log, now with ground truth
     assert first.accepted == 400 and again.accepted == 0
     assert again.labelled == sum(r.label is not None for r in rows)
-    got = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    got = compare(store, "m", "v1", "v2", *WINDOW)
     assert got.paired == 200
     assert got.labels == sum(p.label is not None and not p.a.error and not p.b.error for p in pairs)
 
@@ -192,11 +192,11 @@ def test_late_label_on_either_side_is_used_for_both(store: Store):
     a = Answer(T0, 1, 0.9, None, 10.0, False)
     b = Answer(T0 + 5, 0, 0.2, None, 11.0, False)
     seed_store(store, [row("m", "v1", "x1", a), row("m", "v2", "x1", b)])
-    before = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    before = compare(store, "m", "v1", "v2", *WINDOW)
     assert before.labels == 0 and before.champion.quality is None
     late = Answer(T0, 1, 0.9, 1, 10.0, False)  # ground truth arrives later, on the champion's record
     write_all(store.conn, [[row("m", "v1", "x1", late)]])
-    after = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    after = compare(store, "m", "v1", "v2", *WINDOW)
     assert after.labels == 1
     assert (after.champion.quality.value, after.challenger.quality.value) == (1.0, 0.0)
 
@@ -208,11 +208,11 @@ def test_context_join_key_pairs_retries_once(store: Store):
     retry = last._replace(request_id="retry-1", ts=last.ts + 3, prediction="different")
     seed_store(store, rows + [retry])
     config = CompareConfig(join_key="context.trace_id")
-    got = compare(store.conn, "m", "v1", "v2", *WINDOW, config=config)
+    got = compare(store, "m", "v1", "v2", *WINDOW, config=config)
     assert got.paired == 400 and got.join_key == "context.trace_id"
     both_ok = [p for p in pairs if not p.a.error and not p.b.error]
     assert got.agreement == pytest.approx(sum(p.a.prediction == p.b.prediction for p in both_ok) / len(both_ok))
-    by_id = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    by_id = compare(store, "m", "v1", "v2", *WINDOW)
     assert by_id.paired == 0  # the challenger logged its own request ids: nothing shares one
 
 
@@ -220,14 +220,14 @@ def test_shadow_of_key_falls_back_to_the_champions_request_id(store: Store):
     a = Answer(T0, "x", 0.7, None, 10.0, False)
     b = Answer(T0 + 4, "y", 0.4, None, 12.0, False)
     seed_store(store, [row("m", "v1", "live-1", a), row("m", "v2", "shadow-1", b, context={"shadow_of": "live-1"})])
-    got = compare(store.conn, "m", "v1", "v2", *WINDOW, config=CompareConfig(join_key="context.shadow_of"))
+    got = compare(store, "m", "v1", "v2", *WINDOW, config=CompareConfig(join_key="context.shadow_of"))
     assert got.paired == 1 and got.agreement == 0.0
     assert got.latency_diff_p50_ms == pytest.approx(2.0)
 
 
 def test_timeline_buckets_match_brute_force(classified):
     store, pairs = classified
-    got = compare(store.conn, "m", "v1", "v2", T0, T0 + SPAN, buckets=10)
+    got = compare(store, "m", "v1", "v2", T0, T0 + SPAN, buckets=10)
     assert len(got.timeline) == 10
     size = SPAN // 10
     for index, bucket in enumerate(got.timeline):
@@ -245,7 +245,7 @@ def test_exact_percentiles_with_ties_and_through_the_sorting_fallback(store: Sto
     rows = [row("m", "v1", f"q{i}", Answer(T0 + i, 1, 0.5, None, float(v), False)) for i, v in enumerate(values)]
     rows += [row("m", "v2", f"q{i}", Answer(T0 + i + 1, 1, 0.5, None, 1.0, False)) for i in range(5000)]
     seed_store(store, rows)
-    got = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    got = compare(store, "m", "v1", "v2", *WINDOW)
     assert got.champion.p50_latency_ms == _percentile(values, 50)
     assert got.champion.p95_latency_ms == _percentile(values, 95)
     params = compare_sql.pair_params("m", "v1", "v2", *WINDOW, "request_id")
@@ -267,10 +267,10 @@ def test_default_pair_and_disagreement_query_lists_exactly_the_disagreements(cla
 
     store, pairs = classified
     assert default_pair(store, "m") == ("v1", "v2")
-    got = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    got = compare(store, "m", "v1", "v2", *WINDOW)
     query = got.disagreement_query()
     assert "differs:v1" in query and "version:v2" in query
-    searcher = Searcher(store.conn)
+    searcher = Searcher(store)
     rows = list(searcher.iter_rows(searcher.parse(query)))
     expected = {p.b.ts for p in pairs if not p.a.error and not p.b.error and p.a.prediction != p.b.prediction}
     assert {r["ts"] for r in rows} == expected and len(rows) == len(expected) > 0
@@ -289,7 +289,7 @@ def test_disagreement_query_follows_a_context_key(store: Store):
     seed_store(store, rows)
     query = disagreement_search("m", "v1", "v2", *WINDOW, join_key="context.shadow_of")
     assert "differs:v1@shadow_of" in query
-    searcher = Searcher(store.conn)
+    searcher = Searcher(store)
     assert [r["request_id"] for r in searcher.iter_rows(searcher.parse(query))] == ["shadow-1"]
 
 
@@ -297,7 +297,7 @@ def test_disagreement_query_follows_a_context_key(store: Store):
 def test_confusion_matrix_small_and_large_class_sets(store: Store, classes):
     rows, pairs = make_traffic(1500, seed=13, classes=classes)
     seed_store(store, rows)
-    got = compare(store.conn, "m", "v1", "v2", *WINDOW)
+    got = compare(store, "m", "v1", "v2", *WINDOW)
     ok = [p for p in pairs if not p.a.error and not p.b.error]
     assert {(c.champion, c.challenger): c.count for c in got.confusion} == \
         dict(Counter((p.a.prediction, p.b.prediction) for p in ok))

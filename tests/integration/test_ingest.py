@@ -297,7 +297,7 @@ def test_a_load_killed_midway_leaves_the_store_as_it_was_with_its_indexes(tmp_pa
 
 
 def test_features_declared_for_search_are_indexed_by_the_ingest_that_loads_them(tmp_path: Path, store_path: Path):
-    from app.search.sql import feature_column
+    from app.store.search_sql import feature_column
 
     config = tmp_path / "modeldeck.toml"
     config.write_text('[search]\nindexed_features = ["amount"]\n')

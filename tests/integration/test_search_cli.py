@@ -104,7 +104,7 @@ def test_missing_store_is_one_line(tmp_path: Path) -> None:
 
 
 def test_declared_features_get_a_generated_column_and_index_once(db: Path, tmp_path: Path) -> None:
-    from app.search.sql import feature_column
+    from app.store.search_sql import feature_column
 
     config = tmp_path / "modeldeck.toml"
     config.write_text('[search]\nindexed_features = ["amount"]\n')

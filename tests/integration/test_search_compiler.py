@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from app.search.searcher import Cursor, Searcher, parse
 from app.search.language import SearchError
-from app.search.sql import compile_query, ensure_feature_indexes, feature_column, generated_columns, select_sql
+from app.store.search import ensure_feature_indexes, generated_columns
+from app.store.search_sql import compile_query, feature_column, select_sql
 from app.store import Store
 from app.store.bulk import write_all
 from app.timeutil import ms_to_iso
@@ -67,7 +68,7 @@ def records_ts(store: Store, row_id: int) -> int:
 def run_all(store: Store, text: str, plan: str | None = None) -> list[int]:
     query = parse(text, now=NOW)
     if plan is None:
-        return [row["id"] for row in Searcher(store.conn).iter_rows(query, page_size=97)]
+        return [row["id"] for row in Searcher(store).iter_rows(query, page_size=97)]
     compiled = compile_query(query, text_plan=plan)  # type: ignore[arg-type]
     sql = select_sql(("id",), compiled, keyset=None, newest_first=True)
     return [r[0] for r in store.conn.execute(sql, (*compiled.params, 10**9))]
@@ -79,7 +80,7 @@ def test_results_equal_brute_force(loaded, text: str) -> None:
     store, records, ids = loaded
     expected = brute_force(records, ids, parse(text, now=NOW))
     assert run_all(store, text) == expected, text
-    walker = Searcher(store.conn, drive_up_to=0, walk_chunk=5)  # free text always walked
+    walker = Searcher(store, drive_up_to=0, walk_chunk=5)  # free text always walked
     assert [row["id"] for row in walker.iter_rows(parse(text, now=NOW), page_size=23)] == expected, text
 
 
@@ -125,7 +126,7 @@ def test_every_free_text_plan_gives_the_same_rows(loaded, words, other: str) -> 
         assert run_all(store, text, plan) == expected, (plan, text)
     # The walk (Searcher's plan for words that match many rows), in chunks small enough that
     # a page spans several chunks and each chunk several id ranges.
-    walker = Searcher(store.conn, drive_up_to=0, walk_chunk=3)
+    walker = Searcher(store, drive_up_to=0, walk_chunk=3)
     query = parse(text, now=NOW)
     assert [row["id"] for row in walker.iter_rows(query, page_size=17)] == expected, ("walk", text)
     if len(expected) > 20:  # and back: pages before a cursor
@@ -140,7 +141,7 @@ def test_every_free_text_plan_gives_the_same_rows(loaded, words, other: str) -> 
 def test_bounded_count(loaded, text: str, cap: int) -> None:
     store, records, ids = loaded
     n = len(brute_force(records, ids, parse(text, now=NOW)))
-    count = Searcher(store.conn).count(parse(text, now=NOW), cap=cap)
+    count = Searcher(store).count(parse(text, now=NOW), cap=cap)
     assert (count.value, count.capped) == (min(n, cap), n > cap)
 
 
@@ -152,11 +153,11 @@ def test_indexed_feature_uses_its_generated_column_with_the_same_results(tmp_pat
         queries = ["features.amount>1000", "features.zip=01234", "features.country=DE", "-features.amount<=5",
                    "features.a.b>=3", "features.zip>abc"]
         before = {q: run_all(store, q) for q in queries}
-        assert ensure_feature_indexes(store.conn, ["amount", "zip", "a.b", "country"]) == \
+        assert ensure_feature_indexes(store, ["amount", "zip", "a.b", "country"]) == \
             ["amount", "zip", "a.b", "country"]
-        assert ensure_feature_indexes(store.conn, ["amount"]) == []  # idempotent
-        assert feature_column("amount") in generated_columns(store.conn)
-        searcher = Searcher(store.conn)
+        assert ensure_feature_indexes(store, ["amount"]) == []  # idempotent
+        assert feature_column("amount") in generated_columns(store)
+        searcher = Searcher(store)
         compiled = searcher.compile(parse("features.amount>1000", now=NOW))
         assert feature_column("amount") in compiled.where and "json_extract" not in compiled.where
         plan = " ".join(r[3] for r in store.conn.execute(
@@ -171,14 +172,14 @@ def test_indexed_feature_uses_its_generated_column_with_the_same_results(tmp_pat
         write_all(store.conn, [[to_row(r) for r in more]], drop_indexes=True)
         assert store.predictions.latest_id() == 850
         with pytest.raises(ValueError):
-            ensure_feature_indexes(store.conn, ['bad"name'])
+            ensure_feature_indexes(store, ['bad"name'])
 
 
 def test_injected_sql_is_just_a_value_to_look_for(store: Store) -> None:
     nasty = "x'); DROP TABLE predictions; --"
     record = random_records(1)[0] | {"request_id": nasty}
     write_all(store.conn, [[to_row(record)]])
-    searcher = Searcher(store.conn)
+    searcher = Searcher(store)
     found = list(searcher.iter_rows(searcher.parse(f'request:"{nasty}"')))
     assert [r["request_id"] for r in found] == [nasty]
     assert list(searcher.iter_rows(searcher.parse('model:"fraud\' OR \'1\'=\'1"'))) == []
@@ -188,7 +189,7 @@ def test_injected_sql_is_just_a_value_to_look_for(store: Store) -> None:
 
 def test_bad_query_is_an_error_not_a_crash(store: Store) -> None:
     with pytest.raises(SearchError) as caught:
-        Searcher(store.conn).parse("model:fraud latency>5")
+        Searcher(store).parse("model:fraud latency>5")
     assert caught.value.column == 13 and caught.value.token == "latency>5"
 
 
@@ -204,7 +205,7 @@ def test_a_newest_first_page_reads_an_index_in_order_instead_of_sorting(tmp_path
         store.conn.execute("DELETE FROM sqlite_stat1 WHERE idx = 'predictions_model_version_request'")
     Store.open(path).close()
     with Store.open(path, read_only=True) as store:
-        searcher = Searcher(store.conn)
+        searcher = Searcher(store)
         compiled = searcher.compile(parse(text, now=NOW))
         sql = select_sql(("id",), compiled, keyset=None, newest_first=True)
         plan = [r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, (*compiled.params, 50))]

@@ -26,7 +26,7 @@ def filled(store: Store) -> Store:
 
 
 def test_jsonl_export_is_the_ingest_format(filled: Store, tmp_path: Path) -> None:
-    searcher = Searcher(filled.conn)
+    searcher = Searcher(filled)
     query = searcher.parse("model:fraud", now=NOW)
     rows = list(searcher.iter_rows(query))
     progress: list[int] = []
@@ -41,7 +41,7 @@ def test_jsonl_export_is_the_ingest_format(filled: Store, tmp_path: Path) -> Non
 
 
 def test_csv_export_has_a_header_and_one_row_per_result(filled: Store, tmp_path: Path) -> None:
-    searcher = Searcher(filled.conn)
+    searcher = Searcher(filled)
     rows = list(searcher.iter_rows(searcher.parse("status:error", now=NOW)))
     path = tmp_path / "out.csv"
     export_file(iter(rows), path, format_for(path))
@@ -54,7 +54,7 @@ def test_csv_export_has_a_header_and_one_row_per_result(filled: Store, tmp_path:
 
 def test_a_failed_export_leaves_no_file(filled: Store, tmp_path: Path) -> None:
     def rows():
-        yield from Searcher(filled.conn).iter_rows(Searcher(filled.conn).parse("", now=NOW), limit=10)
+        yield from Searcher(filled).iter_rows(Searcher(filled).parse("", now=NOW), limit=10)
         raise KeyboardInterrupt
 
     path = tmp_path / "out.jsonl"
@@ -67,5 +67,5 @@ def test_streaming_flushes_as_it_goes(filled: Store) -> None:
     out = io.BytesIO()
     flushed: list[int] = []
     out.flush = lambda: flushed.append(len(out.getvalue()))  # type: ignore[method-assign]
-    n = write_rows(Searcher(filled.conn).iter_rows(Searcher(filled.conn).parse("", now=NOW)), out, "jsonl", every=50)
+    n = write_rows(Searcher(filled).iter_rows(Searcher(filled).parse("", now=NOW)), out, "jsonl", every=50)
     assert n == 300 and len(flushed) >= 6 and flushed[0] > 0

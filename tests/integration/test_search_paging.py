@@ -6,8 +6,10 @@ import queue
 import threading
 from pathlib import Path
 
+import pytest
+
 from app.search.searcher import Cursor, Searcher
-from app.store import Store
+from app.store import Store, StoreInterrupted
 from app.store.bulk import write_all
 from tests.support.search_records import BASE_MS, SPAN_MS, random_records, to_row
 
@@ -40,7 +42,7 @@ def test_pages_cover_every_row_once_while_newer_rows_arrive(store_path: Path) ->
                 done.put(batch)
 
     with Store.open(store_path) as reader:
-        searcher = Searcher(reader.conn)
+        searcher = Searcher(reader)
         query = searcher.parse("model:fraud", now=NOW)
         thread = threading.Thread(target=ingest)
         thread.start()
@@ -68,7 +70,7 @@ def test_pages_cover_every_row_once_while_newer_rows_arrive(store_path: Path) ->
 
 def test_paging_back_returns_the_same_pages(store: Store) -> None:
     write_all(store.conn, [[to_row(r) for r in random_records(400, seed=4)]])
-    searcher = Searcher(store.conn)
+    searcher = Searcher(store)
     query = searcher.parse("-status:error", now=NOW)
     pages = [searcher.page(query, limit=25)]
     while pages[-1].has_older:
@@ -85,7 +87,7 @@ def test_ties_on_ts_are_broken_by_id(store: Store) -> None:
     for record in records:
         record["ts"] = BASE_MS
     write_all(store.conn, [[to_row(r) for r in records]])
-    searcher = Searcher(store.conn)
+    searcher = Searcher(store)
     query = searcher.parse("", now=NOW)
     ids: list[int] = []
     after: Cursor | None = None
@@ -100,7 +102,7 @@ def test_ties_on_ts_are_broken_by_id(store: Store) -> None:
 
 def test_limit_caps_iteration(store: Store) -> None:
     write_all(store.conn, [[to_row(r) for r in random_records(120, seed=2)]])
-    searcher = Searcher(store.conn)
+    searcher = Searcher(store)
     query = searcher.parse("", now=NOW)
     assert len(list(searcher.iter_rows(query, limit=55, page_size=10))) == 55
     assert len(list(searcher.iter_rows(query, page_size=7))) == 120
@@ -111,7 +113,7 @@ def test_a_relative_window_searched_again_later_moves_with_the_clock(store: Stor
     # be answered with the window the first parse resolved.
     records = random_records(300, seed=5)
     write_all(store.conn, [[to_row(r) for r in records]])
-    searcher = Searcher(store.conn)
+    searcher = Searcher(store)
     day = 86_400_000
     for now in (BASE_MS + day, BASE_MS + 2 * day, BASE_MS + day):
         query = searcher.parse("since:1d", now=now)
@@ -121,3 +123,21 @@ def test_a_relative_window_searched_again_later_moves_with_the_clock(store: Stor
         assert got == expected and got
         # The same text again (the memoised parse and SQL): the same answer.
         assert [r["id"] for r in searcher.iter_rows(searcher.parse("since:1d", now=now), page_size=40)] == got
+
+
+def test_an_interrupted_search_raises_the_stores_own_error(store: Store) -> None:
+    # What the Logs screen sees when a newer query interrupts the running one: StoreInterrupted
+    # (a StoreError), never a bare sqlite3 error, for pages, free-text pages and counts alike.
+    write_all(store.conn, [[to_row(r) for r in random_records(200, seed=5)]])
+    searcher = Searcher(store)
+    query = searcher.parse("model:fraud", now=NOW)
+    text_query = searcher.parse('"timeout"', now=NOW)
+    store.conn.set_progress_handler(lambda: 1, 1)  # every statement stops at once, as interrupt() makes it
+    try:
+        for read in (lambda: searcher.page(query), lambda: searcher.page(text_query),
+                     lambda: searcher.count(query)):
+            with pytest.raises(StoreInterrupted, match="interrupted"):
+                read()
+    finally:
+        store.conn.set_progress_handler(None, 1)
+    assert searcher.page(query).rows  # the searcher still works afterwards

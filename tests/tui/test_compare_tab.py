@@ -75,7 +75,7 @@ async def test_compare_tab_shows_the_comparison_and_failing_gates(traffic_db: Pa
     async with app.run_test(size=(80, 24)) as pilot:
         panel = await _open_compare(pilot)
         with Store.open(traffic_db) as store:
-            expected = compare(store.conn, "m", "v1", "v2", NOW - 86_400_000, NOW,
+            expected = compare(store, "m", "v1", "v2", NOW - 86_400_000, NOW,
                                config=CompareConfig(score_tolerance=0.1))
         assert panel.view is not None and panel.view.comparison.paired == expected.paired == 3000
         head = _text(app, "#compare-head")

@@ -61,7 +61,7 @@ def make_app(db: Path):  # type: ignore[no-untyped-def]
 
 def expected_ids(db: Path, text: str) -> list[int]:
     with Store.open(db, read_only=True) as store:
-        return [r["id"] for r in Searcher(store.conn).iter_rows(parse(text, now=NOW))]
+        return [r["id"] for r in Searcher(store).iter_rows(parse(text, now=NOW))]
 
 
 def status(app) -> str:  # type: ignore[no-untyped-def]
@@ -283,7 +283,7 @@ async def test_export_the_results_with_a_progress_bar(logs_db: Path, tmp_path: P
         assert not screen.query_one("#logs-export").has_class("running")
         assert screen.query_one("#logs-export-bar").percentage == 1
     with Store.open(logs_db, read_only=True) as store:
-        rows = list(Searcher(store.conn).iter_rows(parse(query, now=NOW)))
+        rows = list(Searcher(store).iter_rows(parse(query, now=NOW)))
     assert [r["id"] for r in rows] == expected
     if suffix == "jsonl":
         assert [orjson.loads(line) for line in target.read_bytes().splitlines()] == [record_from_row(r) for r in rows]
@@ -361,7 +361,7 @@ async def test_pages_of_a_query_share_one_store_and_searcher_until_the_screen_cl
         lane = screen.lane("page")
         searcher = lane.searcher
         assert searcher is not None and lane.opens == 1
-        compiled = len(searcher._sql)  # the SQL compiled for this query's pages (first page, older ones)
+        compiled = len(searcher._search._sql)  # the SQL compiled for this query's pages (first page, older ones)
         # Page down far enough for several older pages: each one is read through the same Searcher.
         for _ in range(60):
             await pilot.press("pagedown")
@@ -371,7 +371,7 @@ async def test_pages_of_a_query_share_one_store_and_searcher_until_the_screen_cl
         check_window(screen, expected)
         assert screen.window.offset >= 2 * 50  # at least four older pages were read
         assert lane.searcher is searcher and lane.opens == 1
-        assert 0 < len(searcher._sql) <= compiled + 1  # compiled once for the first page, once for "older"
+        assert 0 < len(searcher._search._sql) <= compiled + 1  # compiled once for the first page, once for "older"
         assert screen.lane("count").opens == 1
         await pilot.press("escape")
         await settle(pilot)

@@ -6,7 +6,7 @@ import pytest
 
 from app.search.searcher import count_text, Count
 from app.search.language import FieldTerm, JsonTerm, SearchError, TextTerm, TimeTerm, parse
-from app.search.sql import compile_query, fts_phrase, json_path
+from app.store.search_sql import compile_query, fts_phrase, json_path
 from app.timeutil import iso_to_ms
 
 NOW = iso_to_ms("2026-11-24T12:00:00Z")

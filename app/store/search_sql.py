@@ -1,4 +1,7 @@
-"""The query AST -> parameterised SQL over ``predictions`` (+ the FTS5 table).
+"""The query AST -> parameterised SQL over ``predictions`` (+ the FTS5 table), SQLite dialect.
+
+Pure text building, no connection: ``app.store.search`` runs what this compiles. A second backend
+(PostgreSQL) gets its own compiler beside this one; the language (``app.search.language``) stays.
 
 Values only ever travel as ``?`` parameters; the SQL text is built from a fixed vocabulary of
 column names chosen here (a user's field name selects one, it is never copied in). Feature
@@ -16,14 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import Literal, Sequence
 
 from app.search.language import FieldTerm, JsonTerm, PairTerm, Query, TextTerm, TimeTerm, Value
 
 FTS_TABLE = "predictions_fts"
-_GENERATED_PREFIX = "xf_"
+GENERATED_PREFIX = "xf_"
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,7 @@ class Compiled:
 def feature_column(name: str) -> str:
     """The generated column for an indexed feature: readable, and unique by a short hash."""
     slug = re.sub(r"[^A-Za-z0-9]+", "_", name)[:40].strip("_").lower()
-    return f"{_GENERATED_PREFIX}{slug}_{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-
-
-def generated_columns(conn: sqlite3.Connection) -> frozenset[str]:
-    """Which indexed-feature columns this store has (``table_xinfo`` lists generated columns)."""
-    rows = conn.execute("PRAGMA table_xinfo(predictions)").fetchall()
-    return frozenset(r[1] for r in rows if str(r[1]).startswith(_GENERATED_PREFIX))
+    return f"{GENERATED_PREFIX}{slug}_{hashlib.sha1(name.encode()).hexdigest()[:8]}"
 
 
 def fts_phrase(text: str) -> str:
@@ -178,34 +174,6 @@ def _dynamic(expr: str, expr_params: list[object], op: str, value: Value,
         # Every text value sorts above every number in SQLite: keep the range numeric.
         return f"{expr} {op} ? AND {expr} < ''", [*expr_params, value, *expr_params]
     return f"{expr} {op} ?", [*expr_params, value]
-
-
-def ensure_feature_indexes(conn: sqlite3.Connection, names: Iterable[str]) -> list[str]:
-    """Give each named feature a VIRTUAL generated column and an index (idempotent).
-
-    Returns the feature names that were new. Indexing a big table takes a while (one pass);
-    later queries on ``features.NAME`` use the column and the index.
-    """
-    have = generated_columns(conn)
-    added: list[str] = []
-    for name in dict.fromkeys(names):
-        if not name or '"' in name or any(ord(ch) < 32 for ch in name):
-            raise ValueError(f"cannot index feature {name!r}: names with quotes or control characters "
-                             "are searchable but not indexable")
-        column = feature_column(name)
-        path = json_path(name).replace("'", "''")  # a SQL string literal: DDL takes no parameters
-        with conn:
-            if column not in have:
-                # No declared type: no affinity, so numbers and text keep their JSON types.
-                conn.execute(f"ALTER TABLE predictions ADD COLUMN \"{column}\" "
-                             f"GENERATED ALWAYS AS (json_extract(features, '{path}')) VIRTUAL")
-                added.append(name)
-            conn.execute(f'CREATE INDEX IF NOT EXISTS "{column}_idx" ON predictions ("{column}")')
-    if added:
-        from app.store.connection import ensure_statistics
-
-        ensure_statistics(conn)  # the planner should know the new indexes before the first search
-    return added
 
 
 def select_sql(columns: Sequence[str], compiled: Compiled, *, keyset: str | None, newest_first: bool) -> str:

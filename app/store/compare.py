@@ -1,4 +1,8 @@
-"""The SQL behind champion/challenger comparison: pairing, aggregates, exact percentiles.
+"""The SQL behind champion/challenger comparison (``app.compare.pairing``): pairing, aggregates,
+exact percentiles.
+
+A comparison reads inside ``with reading(store) as reader:`` (a memory-mapped read; SQLite errors
+leave as the store's own exceptions) and hands ``reader`` to the functions here.
 
 Pairing runs once per comparison. Normally it streams a few numbers a pair to numpy
 (``stream_select``); for very large windows it fills a TEMP table of paired answers (one
@@ -17,6 +21,15 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from app.store.connection import store_error
+
+if TYPE_CHECKING:
+    from app.store import Store
+
+# What ``reading()`` hands out: the store's connection, for this module's functions only.
+Reader = sqlite3.Connection
 
 PAIRS = "compare_pairs"
 # Pairing looks each champion answer up by request_id: with random request ids (UUIDs) that is
@@ -77,6 +90,16 @@ SELECT {output}
 FROM b JOIN a ON a.k = b.k
 JOIN predictions AS p ON p.id = a.id
 JOIN predictions AS c ON c.id = b.id"""
+
+
+@contextmanager
+def reading(store: "Store") -> Iterator[Reader]:
+    """One comparison's reads: through a memory map (``memory_mapped``), SQLite errors as StoreError."""
+    try:
+        with memory_mapped(store.conn):
+            yield store.conn
+    except sqlite3.Error as exc:
+        raise store_error(exc) from exc
 
 
 @contextmanager
@@ -427,3 +450,32 @@ def confusion_join_select(join_key: str, limit: int) -> str:
     """The confusion matrix grouped in SQL over the pairing (many classes, or a class the probe missed)."""
     return (f"SELECT pred_a, pred_b, count(*) FROM ({pairs_select(join_key, regression=False)}) WHERE ok "
             f"GROUP BY pred_a, pred_b ORDER BY count(*) DESC LIMIT {int(limit)}")
+
+
+# --- Runs of the statements above (what app.compare.pairing calls) -------------------------------
+
+def stream_pairs(reader: Reader, join_key: str, params: dict, *, regression: bool, classes: int | None,
+                 bucketed: bool) -> Iterator[tuple]:
+    """The rows of ``stream_select``, as the cursor yields them (numpy reads them straight off it)."""
+    return reader.execute(stream_select(join_key, regression=regression, classes=classes, bucketed=bucketed),
+                          params)
+
+
+def confusion_of_pairing(reader: Reader, join_key: str, limit: int, params: dict) -> list[tuple[Any, Any, int]]:
+    """(champion answer, challenger answer, count), commonest first, grouped over the pairing itself."""
+    return reader.execute(confusion_join_select(join_key, limit), params).fetchall()
+
+
+def summary(reader: Reader, *, regression: bool, extra: list[str], params: dict) -> tuple:
+    """The one row of ``summary_select`` over the TEMP pairs (SUMMARY_COLUMNS, then ``extra``)."""
+    return reader.execute(summary_select(regression=regression, extra=extra), params).fetchone()
+
+
+def confusion_of_pairs(reader: Reader, limit: int) -> list[tuple[Any, Any, int]]:
+    """(champion answer, challenger answer, count), commonest first, grouped over the TEMP pairs."""
+    return reader.execute(confusion_select(limit)).fetchall()
+
+
+def timeline(reader: Reader, since: int, bucket: int, tol: float) -> dict[int, tuple]:
+    """The rows of ``timeline_select`` by bucket index."""
+    return {r[0]: r for r in reader.execute(timeline_select(), {"since": since, "bucket": bucket, "tol": tol})}
