@@ -6,8 +6,8 @@ so ``modeldeck`` (the console) starts without paying for numpy, scipy or sqlite-
 
 from __future__ import annotations
 
-import importlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,20 +22,93 @@ from app.store.connection import StoreError
 if TYPE_CHECKING:
     from app.config.settings import Settings
 
-# name -> "module:function"; keep sorted by how often an operator reaches for it.
-COMMANDS: dict[str, str] = {
-    "tui": "app.cli.tui:tui",
-    "demo": "app.cli.demo:demo",
-    "ingest": "app.cli.ingest:ingest",
-    "search": "app.cli.search:search",
-    "rollback": "app.cli.rollback:rollback",
-    "disable": "app.cli.disable:disable",
-    "drift": "app.cli.drift:drift",
-    "baseline": "app.cli.baseline:baseline",
-    "check": "app.cli.check:check",
-    "report": "app.cli.report:report",
-    "gate": "app.cli.gate:gate",
-    "promote": "app.cli.promote:promote",
+def _tui() -> click.Command:
+    from app.cli.tui import tui
+
+    return tui
+
+
+def _demo() -> click.Command:
+    from app.cli.demo import demo
+
+    return demo
+
+
+def _ingest() -> click.Command:
+    from app.cli.ingest import ingest
+
+    return ingest
+
+
+def _search() -> click.Command:
+    from app.cli.search import search
+
+    return search
+
+
+def _rollback() -> click.Command:
+    from app.cli.rollback import rollback
+
+    return rollback
+
+
+def _disable() -> click.Command:
+    from app.cli.disable import disable
+
+    return disable
+
+
+def _drift() -> click.Command:
+    from app.cli.drift import drift
+
+    return drift
+
+
+def _baseline() -> click.Command:
+    from app.cli.baseline import baseline
+
+    return baseline
+
+
+def _check() -> click.Command:
+    from app.cli.check import check
+
+    return check
+
+
+def _report() -> click.Command:
+    from app.cli.report import report
+
+    return report
+
+
+def _gate() -> click.Command:
+    from app.cli.gate import gate
+
+    return gate
+
+
+def _promote() -> click.Command:
+    from app.cli.promote import promote
+
+    return promote
+
+
+# Each command's module is imported only when that command runs: a typed loader per name, kept in the
+# order an operator reaches for them.
+COMMANDS: dict[str, Callable[[], click.Command]] = {
+    "tui": _tui,
+    "demo": _demo,
+    "ingest": _ingest,
+    "search": _search,
+    "rollback": _rollback,
+    "disable": _disable,
+    "drift": _drift,
+    "baseline": _baseline,
+    "check": _check,
+    "report": _report,
+    "gate": _gate,
+    "promote": _promote,
 }
 
 
@@ -68,11 +141,8 @@ class LazyGroup(click.Group):
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
-            return None
-        module_name, attribute = target.split(":")
-        return getattr(importlib.import_module(module_name), attribute)
+        load = COMMANDS.get(name)
+        return load() if load is not None else None
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         # Operator-facing failures are one line on stderr, never a traceback.
