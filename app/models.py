@@ -109,6 +109,9 @@ class Version(BaseModel):
 class CheckItem(BaseModel):
     model: str
     area: str
+    # The version the item judges ('' when the model has no version); waivers and manual passes hold
+    # for this version only.
+    version: str = ""
     status: CheckStatus = CheckStatus.pending
     evidence: str = ""
     auto: bool = False
@@ -116,15 +119,31 @@ class CheckItem(BaseModel):
     note: str | None = None
     updated_by: str | None = None
     updated_at: int | None = None
+    expires_at: int | None = Field(default=None, description="A waiver or manual pass stops holding then")
 
 
 class SignOff(BaseModel):
     model: str
     version: str
-    role: str = Field(description="engineering | product | data | legal")
+    role: str = Field(description="engineering | product | data | legal | fairness | retention")
     signed_by: str
     signed_at: int
     note: str | None = None
+    expires_at: int | None = Field(default=None, description="The sign-off stops counting then (None: never)")
+
+    def live(self, now: int) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+class Review(BaseModel):
+    """A recorded review of a model: the monthly health review (kind ``health``)."""
+
+    model: str
+    kind: str = "health"
+    version: str | None = None
+    reviewed_by: str
+    reviewed_at: int
+    note: str = ""
 
 
 class FeatureBaseline(BaseModel):

@@ -359,6 +359,10 @@ class ModelScreen(HostsAlerts, Screen):
         if item.updated_by or item.updated_at:
             text.append_text(safe_text(f" · {item.updated_by or '—'} at {_short_date(item.updated_at)}",
                                        style="dim"))
+        if not item.auto and item.expires_at is not None:
+            expired = item.expires_at <= self.console_context.now_ms()
+            text.append(f" · {'expired' if expired else 'expires'} {_short_date(item.expires_at)}",
+                        style="red" if expired else "dim")
         self.query_one("#check-detail", Static).update(text)
 
     @on(DataTable.RowHighlighted, "#checklist")
@@ -443,9 +447,11 @@ class ModelScreen(HostsAlerts, Screen):
             # A waiver on a passing area would pin it as done and hide a later failure of its check.
             self.notify(f"{READINESS_AREAS.get(item.area, item.area)} passes: nothing to waive", markup=False)
             return
-        title = f"Waive {READINESS_AREAS.get(item.area, item.area)}"
-        self.app.push_screen(Prompt(title, "Reason (kept in the audit trail)"),
-                             lambda reason: reason and self._act("waive", item.area, reason, None))
+        title = f"Waive {READINESS_AREAS.get(item.area, item.area)} of {clean(item.version) or 'this model'}"
+        fields = [PromptField("Reason", placeholder="kept in the audit trail"),
+                  PromptField("Expires in", placeholder="e.g. 30d", value="30d")]
+        self.app.push_screen(Prompt(title, fields=fields),
+                             lambda values: values and self._act("waive", item.area, values[0], values[1]))
 
     def action_reopen(self) -> None:
         item = self._current_item()

@@ -67,12 +67,18 @@ def _when(ms: int | None) -> str:
     return ms_to_iso(ms) if ms is not None else "-"
 
 
+def _expiry(item: CheckItem) -> str:
+    if item.auto or item.expires_at is None:
+        return ""
+    return f" [by {item.updated_by or '-'}, expires {format_ms(item.expires_at, TimeFormat.DATE)}]"
+
+
 def format_check_table(items: list[CheckItem]) -> list[str]:
     """``modeldeck check``'s lines: one row per area, evidence last and whole (CI logs are wide)."""
     header = ("AREA", "STATUS", "OWNER", "UPDATED (UTC)", "EVIDENCE")
     rows = [(READINESS_AREAS.get(i.area, i.area), i.status.value.upper() + ("" if i.auto else "*"),
              terminal_text(i.owner or "-"), format_ms(i.updated_at, TimeFormat.MINUTE) if i.updated_at else "-",
-             terminal_text(i.evidence + (f" [note: {i.note}]" if i.note else "")))
+             terminal_text(i.evidence + (f" [note: {i.note}]" if i.note else "") + _expiry(i)))
             for i in items]
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(4)]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4]
@@ -125,7 +131,8 @@ def render_markdown(data: ReportData) -> str:
     for n, item in enumerate(data.items, 1):
         out += [f"### {n}. {READINESS_AREAS.get(item.area, md_inline(item.area))}: {item.status.value}", ""]
         kind = "automatic check" if item.auto else "set by hand"
-        out += [f"{kind}; updated {_when(item.updated_at)} by {md_inline(item.updated_by or '-')}", ""]
+        expiry = f"; expires {_when(item.expires_at)}" if not item.auto and item.expires_at is not None else ""
+        out += [f"{kind}; updated {_when(item.updated_at)} by {md_inline(item.updated_by or '-')}{expiry}", ""]
         out += ["Evidence:", "", md_quote(item.evidence or "-"), ""]
         if item.note:
             out += ["Note:" if item.status.value != "waived" else "Waiver reason:", "", md_quote(item.note), ""]
@@ -151,13 +158,16 @@ def _signoff_section(data: ReportData) -> list[str]:
         return ["## Sign-offs", "", "No active version to sign off.", ""]
     out = [f"## Sign-offs ({md_inline(data.version.version)})", ""]
     signed = {s.role: s for s in data.signoffs}
-    out += ["| Role | Required | Signed by | At | Note |", "|---|---|---|---|---|"]
+    out += ["| Role | Required | Signed by | At | Expires | Note |", "|---|---|---|---|---|---|"]
     required = required_roles(data.info)
     for role in dict.fromkeys([*required, *signed]):
         s = signed.get(role)
+        expires = "-"
+        if s is not None and s.expires_at is not None:
+            expires = _when(s.expires_at) + ("" if s.live(data.generated_at) else " **expired**")
         out.append(f"| {md_inline(role)} | {'yes' if role in required else 'no'} | "
                    f"{md_inline(s.signed_by) if s else '**missing**'} | {_when(s.signed_at) if s else '-'} | "
-                   f"{md_inline(s.note or '-', limit=TABLE_CELL_LIMIT) if s else '-'} |")
+                   f"{expires} | {md_inline(s.note or '-', limit=TABLE_CELL_LIMIT) if s else '-'} |")
     return out + [""]
 
 

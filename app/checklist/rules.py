@@ -32,7 +32,10 @@ FEATURE_SCAN = 5_000
 LOGGING_MIN_FEATURE_SHARE = 0.95
 # Serving: a health result older than this is not evidence of anything.
 HEALTH_MAX_AGE_MS = 10 * 60_000
-SIGNOFF_ROLES = ("engineering", "product", "data", "legal")
+# Who signs a version off. fairness and retention are reviews rather than departments: the bias/fairness
+# review and the data-retention compliance review, each signed by the person who made it.
+SIGNOFF_ROLES = ("engineering", "product", "data", "legal", "fairness", "retention")
+ROLE_TITLES = {"fairness": "bias/fairness review", "retention": "data-retention review"}
 PREDICTION_BASELINE = "__prediction__"
 
 
@@ -380,20 +383,34 @@ def required_roles(info: ModelInfo) -> list[str]:
     roles = ["engineering", "product", "data"]
     if info.flags.get("legal_review"):
         roles.append("legal")
-    return roles
+    return roles + ["fairness", "retention"]
 
 
 def check_signoff(ctx: CheckContext) -> Finding:
+    """Every required role signed THIS version, by a named identity, and the signature has not expired.
+    The evidence names who signed, how long ago, and the soonest expiry."""
     if (missing := _need_version(ctx)) is not None:
         return missing
     v = clean_name(ctx.version.version)
     signed = {s.role: s for s in ctx.store.checklist.signoffs(ctx.model, ctx.version.version)}
     roles = required_roles(ctx.info)
+    live = {r: s for r, s in signed.items() if s.live(ctx.now)}
+    expired = [r for r in roles if r in signed and r not in live]
     absent = [r for r in roles if r not in signed]
-    done = ", ".join(f"{r} ({clean_name(signed[r].signed_by)})" for r in roles if r in signed)
-    if absent:
-        return pending(f"{v} awaits sign-off from {', '.join(absent)}" + (f"; signed: {done}" if done else ""))
-    return passed(f"{v} signed off by {done}")
+    done = ", ".join(f"{ROLE_TITLES.get(r, r)} ({clean_name(signed[r].signed_by)}, "
+                     f"{age_text(max(0, ctx.now - signed[r].signed_at))} ago)" for r in roles if r in live)
+    if absent or expired:
+        parts = []
+        if absent:
+            parts.append(f"{v} awaits sign-off from {', '.join(ROLE_TITLES.get(r, r) for r in absent)}")
+        if expired:
+            parts.append("expired: " + ", ".join(
+                f"{ROLE_TITLES.get(r, r)} ({clean_name(signed[r].signed_by)}, "
+                f"{age_text(max(0, ctx.now - (signed[r].expires_at or 0)))} ago)" for r in expired))
+        return pending("; ".join(parts) + (f"; signed: {done}" if done else ""))
+    expiries = [s.expires_at for r, s in live.items() if r in roles and s.expires_at is not None]
+    soonest = f"; first expiry in {age_text(min(expiries) - ctx.now)}" if expiries else ""
+    return passed(f"{v} signed off by {done}{soonest}")
 
 
 RULES: dict[str, Callable[[CheckContext], Finding]] = {

@@ -94,6 +94,30 @@ def _promote() -> click.Command:
     return promote
 
 
+def _signoff() -> click.Command:
+    from app.cli.signoff import signoff
+
+    return signoff
+
+
+def _waive() -> click.Command:
+    from app.cli.waive import waive
+
+    return waive
+
+
+def _reopen() -> click.Command:
+    from app.cli.reopen import reopen
+
+    return reopen
+
+
+def _review() -> click.Command:
+    from app.cli.review import review
+
+    return review
+
+
 # Each command's module is imported only when that command runs: a typed loader per name, kept in the
 # order an operator reaches for them.
 COMMANDS: dict[str, Callable[[], click.Command]] = {
@@ -107,6 +131,10 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "baseline": _baseline,
     "check": _check,
     "report": _report,
+    "signoff": _signoff,
+    "waive": _waive,
+    "reopen": _reopen,
+    "review": _review,
     "gate": _gate,
     "promote": _promote,
 }

@@ -99,6 +99,16 @@ class ModelConfig(_Section):
     gates: GateConfig | None = Field(default=None, description="Promotion gates for a challenger")
 
 
+class GovernanceConfig(_Section):
+    """How long readiness decisions hold (app/checklist/evaluate.py), and how often a model is reviewed."""
+
+    signoff_days: int = Field(default=90, ge=1, description="A sign-off or a manual pass expires after this many "
+                              "days")
+    max_waiver_days: int = Field(default=90, ge=1, description="A waiver's --expires may be at most this long")
+    review_every_days: int = Field(default=31, ge=1, description="The fleet marks a model whose last health "
+                                   "review (modeldeck review) is older than this")
+
+
 class UIConfig(_Section):
     refresh_s: float = Field(default=5.0, gt=0, description="Seconds between live refreshes of the screens")
     keymap: dict[str, str] = Field(default_factory=dict, description="Binding id -> keys, e.g. {'fleet.open' = 'o'}")
@@ -118,6 +128,7 @@ class Settings(BaseSettings):
     read_only: bool = Field(default=False, description="Refuse every action that changes a model")
     ui: UIConfig = Field(default_factory=UIConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict, description="Per-model endpoints and settings")
 
     # Not settings: where this came from, for messages.

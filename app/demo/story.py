@@ -13,7 +13,7 @@ from typing import Any
 from app.checklist.areas import READINESS_AREAS
 from app.demo.catalogue import DRIFT_EPISODES, INCIDENT, MINUTE_MS, MODELS, IncidentSpec
 from app.demo.traffic import Clock
-from app.models import Alert, CheckItem, CheckStatus, SignOff
+from app.models import Alert, CheckItem, CheckStatus, Review, SignOff
 from app.store import Store
 from app.timeutil import TimeFormat, format_ms
 
@@ -27,7 +27,10 @@ JORGE = "jgarcia@ops-bastion-2"  # support platform engineer
 CI = "deploy@ci-runner-7"  # the release pipeline
 CHECKER = "modeldeck-checker"
 
-ROLE_PEOPLE = {"engineering": ALEX, "product": SAM, "data": PRIYA, "legal": RANA}
+ROLE_PEOPLE = {"engineering": ALEX, "product": SAM, "data": PRIYA, "legal": RANA, "fairness": PRIYA,
+               "retention": RANA}
+DAY_MS = 86_400_000
+SIGNOFF_DAYS = 90  # governance.signoff_days' default
 
 # (model, version, role, days ago, signed by or None for the role's usual person)
 SIGNOFFS: tuple[tuple[str, str, str, float, str | None], ...] = (
@@ -35,6 +38,8 @@ SIGNOFFS: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("fraud-scorer", "v2.3.1", "data", 45.5, None),
     ("fraud-scorer", "v2.3.1", "product", 45, None),
     ("fraud-scorer", "v2.3.1", "legal", 44.5, None),
+    ("fraud-scorer", "v2.3.1", "fairness", 44.8, None),
+    ("fraud-scorer", "v2.3.1", "retention", 44.4, None),
     ("fraud-scorer", "v2.4.0-rc1", "engineering", 3, None),
     ("fraud-scorer", "v2.4.0-rc1", "data", 2.2, None),
     ("churn-predictor", "v6", "engineering", 38.5, None),
@@ -42,6 +47,8 @@ SIGNOFFS: tuple[tuple[str, str, str, float, str | None], ...] = (
     ("credit-limit", "v3.1.2", "engineering", 64, MEI),
     ("credit-limit", "v3.1.2", "product", 63.5, None),
     ("credit-limit", "v3.1.2", "data", 63, None),
+    ("credit-limit", "v3.1.2", "fairness", 62.5, None),
+    ("credit-limit", "v3.1.2", "retention", 62, None),
     ("credit-limit", "v3.2.0", "engineering", 4.6, MEI),
     ("credit-limit", "v3.2.0", "data", 4.4, None),
     ("ticket-router", "r19", "engineering", 23, JORGE),
@@ -66,6 +73,14 @@ _NOT_PASSING: dict[tuple[str, str], tuple[CheckStatus, str, float, str]] = {
     ("ticket-router", "signoff"): (CheckStatus.pending, "r19 signed by engineering; product and data missing", 23,
                                    CHECKER),
 }
+# (model, days ago, reviewer, note): the monthly health reviews; churn-predictor's is overdue and
+# ticket-router never had one, so the fleet marks both.
+REVIEWS: tuple[tuple[str, float, str, str], ...] = (
+    ("fraud-scorer", 9, ALEX, "October review: AUC stable on late labels, amount drift episode closed"),
+    ("credit-limit", 2.5, MEI, "Post-incident review of INC-4821; v3.1.2 back in service"),
+    ("churn-predictor", 47, PRIYA, "September review: no action"),
+)
+WAIVER_DAYS = 30
 WAIVER = ("credit-limit", "features", MEI, 12,
           "Feature-store parity test waived until the months_at_address backfill lands (CRD-2291); "
           "risk reviewed the gap, waiver expires in 30 days")
@@ -105,15 +120,16 @@ def checklist(store: Store, clock: Clock, metrics: dict[tuple[str, str], dict[st
                 owner = spec.info.flags.get("alert_owner", owner)
             if (spec.name, area) == WAIVER[:2]:
                 _, _, who, days, reason = WAIVER
-                item = CheckItem(model=spec.name, area=area, status=CheckStatus.waived,
+                item = CheckItem(model=spec.name, area=area, version=champion, status=CheckStatus.waived,
                                  evidence="Parity test not run for months_at_address", auto=False, owner=owner,
-                                 note=reason, updated_by=who, updated_at=clock.at(days))
+                                 note=reason, updated_by=who, updated_at=clock.at(days),
+                                 expires_at=clock.at(days) + WAIVER_DAYS * DAY_MS)
             elif (spec.name, area) in _NOT_PASSING:
                 status, evidence, days, who = _NOT_PASSING[(spec.name, area)]
-                item = CheckItem(model=spec.name, area=area, status=status, evidence=evidence,
+                item = CheckItem(model=spec.name, area=area, version=champion, status=status, evidence=evidence,
                                  auto=who == CHECKER, owner=owner, updated_by=who, updated_at=clock.at(days))
             else:
-                item = CheckItem(model=spec.name, area=area, status=CheckStatus.passed,
+                item = CheckItem(model=spec.name, area=area, version=champion, status=CheckStatus.passed,
                                  evidence=_evidence(spec.name, area, champion, metrics[(spec.name, champion)], clock),
                                  auto=True, owner=owner, updated_by=CHECKER, updated_at=clock.at(1 / 24))
             store.checklist.put(item)
@@ -143,7 +159,10 @@ def events(clock: Clock, alert_ids: dict[tuple[str, str], int], incident: Incide
             readback=new, health="up", elapsed_ms=38_000, **{"from": old})
 
     model, area, who, days, reason = WAIVER
-    add(days, who, "checklist.waive", model, "waived", area=area, version="v3.1.2", previous="fail", reason=reason)
+    add(days, who, "checklist.waive", model, "waived", area=area, version="v3.1.2", previous="fail", reason=reason,
+        expires_at=clock.at(days) + WAIVER_DAYS * DAY_MS)
+    for model, days, who, note in REVIEWS:
+        add(days, who, "review", model, "reviewed", kind="health", version=None, note=note)
     add(5, PRIYA, "checklist.reopen", "churn-predictor", "pending", area="features", version="v6",
         previous="pass")
 
@@ -212,4 +231,7 @@ def alerts(store: Store, clock: Clock, incident: IncidentSpec = INCIDENT) -> dic
 def signoffs(store: Store, clock: Clock) -> None:
     for model, version, role, days, who in SIGNOFFS:
         store.checklist.add_signoff(SignOff(model=model, version=version, role=role,
-                                            signed_by=who or ROLE_PEOPLE[role], signed_at=clock.at(days)))
+                                            signed_by=who or ROLE_PEOPLE[role], signed_at=clock.at(days),
+                                            expires_at=clock.at(days) + SIGNOFF_DAYS * DAY_MS))
+    for model, days, who, note in REVIEWS:
+        store.checklist.add_review(Review(model=model, reviewed_by=who, reviewed_at=clock.at(days), note=note))

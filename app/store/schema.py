@@ -212,7 +212,53 @@ DROP INDEX IF EXISTS predictions_request;
 CREATE INDEX IF NOT EXISTS predictions_request_answer ON predictions (request_id, model, version, {_ANSWER_COLUMNS});
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+# Version 6: governance over time (issue 17). A checklist item, a waiver and a sign-off belong to one
+# version of a model (a waiver of v3.1.2 must not carry over to v3.2.0), and a manual item and a
+# sign-off expire. Existing items move to the model's champion (where there is none, to version
+# ''); existing waivers, manual passes and sign-offs get the default 90 days from when they were made.
+# ``reviews`` records the monthly health review and who made it.
+_DAY_MS = 86_400_000
+_V6 = f"""
+CREATE TABLE checklist_v6 (
+    model      TEXT NOT NULL REFERENCES models(name) ON DELETE CASCADE,
+    version    TEXT NOT NULL DEFAULT '',
+    area       TEXT NOT NULL,
+    status     TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pass', 'fail', 'pending', 'waived')),
+    evidence   TEXT NOT NULL DEFAULT '',
+    auto       INTEGER NOT NULL DEFAULT 0,
+    owner      TEXT,
+    note       TEXT,
+    updated_by TEXT,
+    updated_at INTEGER,
+    expires_at INTEGER,
+    PRIMARY KEY (model, version, area)
+);
+INSERT INTO checklist_v6 (model, version, area, status, evidence, auto, owner, note, updated_by, updated_at,
+                          expires_at)
+SELECT c.model,
+       COALESCE((SELECT v.version FROM versions v WHERE v.model = c.model AND v.stage = 'champion'
+                 ORDER BY v.created_at DESC LIMIT 1), ''),
+       c.area, c.status, c.evidence, c.auto, c.owner, c.note, c.updated_by, c.updated_at,
+       CASE WHEN c.auto = 0 AND c.status IN ('pass', 'waived')
+            THEN COALESCE(c.updated_at, 0) + 90 * {_DAY_MS} END
+FROM checklist c;
+DROP TABLE checklist;
+ALTER TABLE checklist_v6 RENAME TO checklist;
+ALTER TABLE signoffs ADD COLUMN expires_at INTEGER;
+UPDATE signoffs SET expires_at = signed_at + 90 * {_DAY_MS};
+CREATE TABLE reviews (
+    id          INTEGER PRIMARY KEY,
+    model       TEXT NOT NULL,
+    kind        TEXT NOT NULL DEFAULT 'health',
+    version     TEXT,
+    reviewed_by TEXT NOT NULL,
+    reviewed_at INTEGER NOT NULL,
+    note        TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX reviews_model_kind_at ON reviews (model, kind, reviewed_at);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which

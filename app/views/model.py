@@ -78,20 +78,29 @@ class ChangeRefused(Exception):
 
 def change_checklist(location: "StoreLocation", settings: "Settings", model: str, now: int,
                      health: "Health | None", kind: str, area: str | None, text: str | None,
-                     note: str | None) -> ChecklistChange:
-    """``kind`` is "sign_off" (``text``: the role), "waive" (``text``: the reason) or "reopen" (checked at
-    once: the audit's outcome is what the table shows next). Raises ChangeRefused."""
+                     note: str | None, *, version: str | None = None) -> ChecklistChange:
+    """``kind`` is "sign_off" (``text``: the role), "waive" (``text``: the reason, ``note``: the expiry,
+    e.g. 30d) or "reopen" (checked at once: the audit's outcome is what the table shows next), on
+    ``version`` (default: the active one). The same functions as `modeldeck signoff/waive/reopen`:
+    read-only is refused there, audited. Raises ChangeRefused."""
     from app.checklist import evaluate as checklist
     from app.store import StoreError
+    from app.timeutil import parse_duration_ms
 
     with location.open() as store:
         try:
             if kind == "sign_off":
-                checklist.sign_off(store, model, text or "", note=note)
+                checklist.sign_off(store, model, text or "", note=note, version=version, settings=settings, now=now)
             elif kind == "waive":
-                checklist.waive(store, model, area or "", text or "")
+                try:
+                    expires = parse_duration_ms(note or "")
+                except ValueError as exc:
+                    raise checklist.ChecklistError(f"expiry: {exc}") from None
+                checklist.waive(store, model, area or "", text or "", expires_in_ms=expires, version=version,
+                                settings=settings, now=now)
             else:
-                checklist.reopen(store, model, area or "", recheck=True, settings=settings, now=now, health=health)
+                checklist.reopen(store, model, area or "", recheck=True, settings=settings, now=now, health=health,
+                                 version=version)
         except (checklist.ChecklistError, StoreError) as exc:
             raise ChangeRefused(str(exc)) from exc
         items = list(checklist.evaluate(store, model, settings=settings, now=now, health=health))

@@ -79,12 +79,12 @@ def build_fixed_store(path: Path, now: int = FIXED_NOW) -> Path:
         areas = ("model_card", "benchmarks", "serving", "features", "monitoring", "rollback", "logging", "signoff")
         for index, area in enumerate(areas):
             status = CheckStatus.passed if index < 5 else CheckStatus.pending
-            store.checklist.put(CheckItem(model="fraud-scorer", area=area, status=status,
+            store.checklist.put(CheckItem(model="fraud-scorer", version="v3", area=area, status=status,
                                           evidence=f"{area} evidence", auto=index < 4, owner="risk-ml",
                                           updated_by="ana@bastion", updated_at=now - (index + 1) * HOUR))
-        store.checklist.put(CheckItem(model="churn-predictor", area="model_card", status=CheckStatus.failed,
+        store.checklist.put(CheckItem(model="churn-predictor", version="2026.11", area="model_card", status=CheckStatus.failed,
                                       evidence="missing: caveats", updated_by="ci", updated_at=now - HOUR))
-        store.checklist.put(CheckItem(model=EVIL_MODEL, area="model_card", status=CheckStatus.failed,
+        store.checklist.put(CheckItem(model=EVIL_MODEL, version=f"v{EVIL}", area="model_card", status=CheckStatus.failed,
                                       evidence=f"evidence {EVIL}", updated_by=f"by{EVIL}",
                                       updated_at=now - HOUR))
 

@@ -190,7 +190,8 @@ async def test_sign_off_and_waive_are_audited_and_shown_in_activity(fixed_db: Pa
         await settle(pilot)
         # Waive the feature pipeline area (4th row) with a reason. Typing q and ? into the reason
         # must neither quit nor open the help: keys go to the text box while it has focus.
-        await pilot.press("j", "j", "j", "w", *"quick fix? baseline comes next sprint", "enter")
+        # The expiry box comes prefilled with 30d: Enter again accepts it.
+        await pilot.press("j", "j", "j", "w", *"quick fix? baseline comes next sprint", "enter", "enter")
         await settle(pilot)
         assert isinstance(app.screen, ModelScreen)
         statuses = dict(zip(_column(app.screen.query_one("#checklist", NavTable), 0),
@@ -210,13 +211,16 @@ async def test_sign_off_and_waive_are_audited_and_shown_in_activity(fixed_db: Pa
         audit = store.audit.entries("fraud-scorer", limit=5)
         assert [e.action for e in audit[:2]] == ["checklist.waive", "checklist.sign_off"]
         assert audit[0].detail["area"] == "features" and audit[0].actor == audit[1].actor
+        # Both belong to the version on screen, and both expire: the waiver after the 30 days given.
+        assert audit[0].detail["version"] == audit[1].detail["version"] == "v3"
+        assert audit[0].detail["expires_at"] == FIXED_NOW + 30 * 86_400_000
 
 
 async def test_reopen_puts_a_waived_area_back_under_its_automatic_check(fixed_db: Path) -> None:
     with Store.open(fixed_db) as store:
         from app.checklist.evaluate import waive
 
-        waive(store, "fraud-scorer", "monitoring", "alerts come from the old system", actor="ana@bastion")
+        waive(store, "fraud-scorer", "monitoring", "alerts come from the old system", actor="ana@bastion", expires_in_ms=30 * 86_400_000)
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

@@ -77,7 +77,7 @@ def ready_store(store: Store) -> Settings:
     add_model(store)
     add_baseline(store)
     log(store, 50)
-    for role in ("engineering", "product", "data"):
+    for role in ("engineering", "product", "data", "fairness", "retention"):
         sign_off(store, "fraud", role, actor=f"{role}-lead")
     return settings_with(endpoint=ENDPOINT)
 
@@ -440,20 +440,25 @@ def test_predictions_mostly_without_features_fail_logging(store: Store):
 
 def test_signoff_is_pending_until_every_role_signed_then_passes(store: Store):
     add_model(store)
-    sign_off(store, "fraud", "engineering", actor="erin")
+    sign_off(store, "fraud", "engineering", actor="erin", now=NOW - 2 * HOUR)
     found = item(evaluate(store, "fraud", now=NOW), "signoff")
     assert found.status is CheckStatus.pending
-    assert found.evidence == "v2 awaits sign-off from product, data; signed: engineering (erin)"
-    sign_off(store, "fraud", "Product ", actor="pat")
-    sign_off(store, "fraud", "data", actor="dana")
+    assert found.evidence == ("v2 awaits sign-off from product, data, bias/fairness review, data-retention review; "
+                              "signed: engineering (erin, 2h ago)")
+    sign_off(store, "fraud", "Product ", actor="pat", now=NOW)
+    sign_off(store, "fraud", "data", actor="dana", now=NOW)
+    sign_off(store, "fraud", "fairness", actor="fay", now=NOW)
+    sign_off(store, "fraud", "retention", actor="ray", now=NOW)
     found = item(evaluate(store, "fraud", now=NOW), "signoff")
     assert found.status is CheckStatus.passed
-    assert found.evidence == "v2 signed off by engineering (erin), product (pat), data (dana)"
+    assert found.evidence.startswith("v2 signed off by engineering (erin, 2h ago), product (pat, ")
+    assert "bias/fairness review (fay, " in found.evidence and "data-retention review (ray, " in found.evidence
+    assert found.evidence.endswith("first expiry in 89d")
 
 
 def test_legal_review_flag_requires_a_legal_sign_off(store: Store):
     add_model(store, flags={"legal_review": True})
-    for role in ("engineering", "product", "data"):
+    for role in ("engineering", "product", "data", "fairness", "retention"):
         sign_off(store, "fraud", role)
     assert "awaits sign-off from legal" in item(evaluate(store, "fraud", now=NOW), "signoff").evidence
     updated = sign_off(store, "fraud", "legal", note="DPIA ref 2026-114", actor="lee")
@@ -462,7 +467,7 @@ def test_legal_review_flag_requires_a_legal_sign_off(store: Store):
 
 def test_sign_offs_belong_to_a_version_so_a_new_champion_needs_new_ones(store: Store):
     add_model(store)
-    for role in ("engineering", "product", "data"):
+    for role in ("engineering", "product", "data", "fairness", "retention"):
         sign_off(store, "fraud", role)
     store.registry.upsert_version(Version(model="fraud", version="v3", stage=Stage.candidate, created_at=NOW))
     store.registry.set_stage("fraud", "v3", Stage.champion)
@@ -488,27 +493,29 @@ def test_waive_needs_a_reason_and_writes_nothing_without_one(store: Store):
     add_model(store)
     for reason in ("", "   "):
         with pytest.raises(ChecklistError, match="reason"):
-            waive(store, "fraud", "serving", reason)
+            waive(store, "fraud", "serving", reason, expires_in_ms=30 * 86_400_000)
     assert store.audit.entries("fraud") == [] and store.checklist.items("fraud") == []
 
 
 def test_waive_unknown_area_or_model_is_refused(store: Store):
     add_model(store)
     with pytest.raises(ChecklistError, match="unknown readiness area"):
-        waive(store, "fraud", "vibes", "because")
+        waive(store, "fraud", "vibes", "because", expires_in_ms=30 * 86_400_000)
     with pytest.raises(UnknownModel):
-        waive(store, "nope", "serving", "because")
+        waive(store, "nope", "serving", "because", expires_in_ms=30 * 86_400_000)
 
 
 def test_a_waiver_is_audited_and_stands_against_a_failing_check_until_reopened(store: Store):
     add_model(store)
     before = readiness_score(evaluate(store, "fraud", now=NOW))[0]
-    waived = waive(store, "fraud", "serving", "served by the batch job; no online endpoint", actor="alice")
+    waived = waive(store, "fraud", "serving", "served by the batch job; no online endpoint", actor="alice",
+                   expires_in_ms=30 * 86_400_000, now=NOW)
     assert waived.status is CheckStatus.waived and not waived.auto
     [entry] = store.audit.entries("fraud")
     assert entry.action == "checklist.waive" and entry.actor == "alice"
     assert entry.detail == {"area": "serving", "version": "v2", "previous": "fail",
-                            "reason": "served by the batch job; no online endpoint"}
+                            "reason": "served by the batch job; no online endpoint",
+                            "expires_at": NOW + 30 * 86_400_000}
 
     items = evaluate(store, "fraud", now=NOW + MIN)  # the check still fails: the waiver stands
     serving = item(items, "serving")
@@ -561,7 +568,7 @@ def test_a_hard_failure_overrides_a_manual_pass_and_is_audited(store: Store):
 def test_a_waiver_stands_even_against_a_hard_failure(store: Store):
     add_model(store)
     settings = settings_with(endpoint=ENDPOINT)
-    waive(store, "fraud", "serving", "endpoint migration this week", actor="alice")
+    waive(store, "fraud", "serving", "endpoint migration this week", actor="alice", expires_in_ms=30 * 86_400_000)
     down = Health(state=HealthState.down, reason="connection refused", checked_at=NOW)
     found = item(evaluate(store, "fraud", now=NOW, settings=settings, health=down), "serving")
     assert found.status is CheckStatus.waived and "down" in found.evidence

@@ -68,7 +68,7 @@ def test_the_report_of_a_model_with_hostile_text_everywhere_keeps_its_structure(
         model="fraud", version="v2", stage=Stage.champion, created_at=NOW,
         card={"Model details": HOSTILE, "Intended | use": "```\n# escape the fence"}))
     evaluate(store, "fraud", now=NOW)
-    waive(store, "fraud", "serving", HOSTILE, actor="alice")
+    waive(store, "fraud", "serving", HOSTILE, actor="alice", expires_in_ms=30 * 86_400_000)
     sign_off(store, "fraud", "engineering", note=HOSTILE, actor="erin")
     items = evaluate(store, "fraud", now=NOW)
     report = render_markdown(gather_report(store, "fraud", items, generated_at=NOW))
@@ -82,7 +82,7 @@ def test_the_report_of_a_model_with_hostile_text_everywhere_keeps_its_structure(
     areas = tables[1]
     assert areas.count("<tr>") == 1 + 8 and all(areas.count(f"<td>{n}</td>") == 1 for n in range(1, 9))
     signoffs = tables[2]
-    assert signoffs.count("<tr>") == 1 + 3  # engineering, product, data
+    assert signoffs.count("<tr>") == 1 + 5  # engineering, product, data, fairness, retention
     # The waiver reason is shown whole, literally, in the details.
     assert "ok | fake cell |" in html and "[click](http://evil.example)" in html
     assert "1/8 passed or waived" in html  # only the waived area counts
@@ -90,7 +90,7 @@ def test_the_report_of_a_model_with_hostile_text_everywhere_keeps_its_structure(
 
 def test_check_table_has_one_line_per_area_even_with_newlines_in_notes(store: Store):
     store.registry.upsert_model(ModelInfo(name="fraud"))
-    waive(store, "fraud", "logging", "line one\nline two\x1b[31m", actor="alice")
+    waive(store, "fraud", "logging", "line one\nline two\x1b[31m", actor="alice", expires_in_ms=30 * 86_400_000)
     lines = format_check_table(evaluate(store, "fraud", now=NOW))
     assert len(lines) == 1 + 8
     logging_line = next(line for line in lines if line.startswith("Prediction logging"))
