@@ -176,6 +176,8 @@ class FleetScreen(HostsAlerts, Screen):
 
         name = self.query_one(FleetTable).current_model
         row = next((r for r in self.rows if r.name == name), None)
+        if row is not None and row.health.value not in ("down", "degraded") and row.review_overdue:
+            return self._review_line(row)
         if row is None or row.health.value not in ("down", "degraded"):
             return None
         line = Text.assemble(safe_text(row.name, width=24, style="bold"), f" {row.health.value}",
@@ -187,6 +189,19 @@ class FleetScreen(HostsAlerts, Screen):
             line.append_text(safe_text(row.health_reason, width=max(20, self.size.width - 50)))
         if row.last_ok_at is not None:
             line.append(f" · last good {age_text(self.console_context.now_ms() - row.last_ok_at)} ago")
+        return line
+
+    def _review_line(self, row: FleetRow) -> Text:
+        """Why the highlighted model's Rdy ends in "!": its monthly health review is overdue."""
+        from app.timeutil import age_text
+
+        line = Text.assemble(safe_text(row.name, width=24, style="bold"), (" health review overdue", "yellow"))
+        if row.last_review_at is None:
+            line.append(": never reviewed")
+        else:
+            line.append(f": last {age_text(self.console_context.now_ms() - row.last_review_at)} ago by ")
+            line.append_text(safe_text(row.last_review_by or "?", width=24))
+        line.append(" · modeldeck review", style="dim")
         return line
 
     @on(DataTable.RowHighlighted, "#fleet-table")

@@ -20,8 +20,10 @@ if TYPE_CHECKING:  # app.views.fleet (pydantic models) is imported by the worker
 
 _HEALTH_STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
 
-# Columns other than name and drift take this many cells, padding included (80 columns leave 14 for a name).
+# Columns other than name take this many cells, padding included, with Drift at its narrowest
+# (80 columns leave 14 for a name). Rdy holds "6/8!" (! = health review overdue).
 FIXED_WIDTH = 66
+DRIFT_MIN = 9
 
 
 def _number(value: float | None, *, digits: int = 0) -> str:
@@ -31,11 +33,11 @@ def _number(value: float | None, *, digits: int = 0) -> str:
 
 
 def column_widths(table_width: int) -> tuple[int, int]:
-    """(name, drift) widths for a table this wide: 14 and 10 at 80 columns; what a wider terminal
+    """(name, drift) widths for a table this wide: 14 and 9 at 80 columns; what a wider terminal
     adds is shared between them (up to 40 each), so long model and feature names are read whole."""
     extra = max(0, table_width - FIXED_WIDTH - 14)
     name_width = max(10, min(40, table_width - FIXED_WIDTH, 14 + extra // 2))
-    drift_width = min(40, 10 + extra - (name_width - 14)) if extra else 10
+    drift_width = min(40, DRIFT_MIN + extra - (name_width - 14)) if extra else DRIFT_MIN
     return name_width, drift_width
 
 
@@ -80,10 +82,18 @@ def cells(row: FleetRow, name_width: int, drift_width: int = 10) -> tuple[Text, 
         Text(_number(row.p95_latency_ms), justify="right"),
         Text("—" if row.error_rate is None else f"{row.error_rate * 100:.1f}", style=error_style, justify="right"),
         Text(drift, style=drift_style, no_wrap=True, end=""),
-        Text(f"{row.readiness_passed}/{row.readiness_total}",
-             style="green" if row.readiness_passed == row.readiness_total else ""),
+        _ready_cell(row),
         Text(str(row.alerts_firing), style="bold red" if row.alerts_firing else "dim", justify="right"),
     )
+
+
+def _ready_cell(row: FleetRow) -> Text:
+    """"6/8", with "!" when the model's monthly health review is overdue (the status line says it in words)."""
+    cell = Text(f"{row.readiness_passed}/{row.readiness_total}",
+                style="green" if row.readiness_passed == row.readiness_total else "")
+    if row.review_overdue:
+        cell.append("!", style="bold yellow")
+    return cell
 
 
 def _look(cell: object) -> object:

@@ -64,6 +64,11 @@ class FleetRow(BaseModel):
     readiness_passed: int = 0
     readiness_total: int = len(READINESS_AREAS)
     alerts_firing: int = 0
+    # The monthly health review (modeldeck review): overdue when none, or the last is older than
+    # governance.review_every_days.
+    review_overdue: bool = False
+    last_review_at: int | None = None
+    last_review_by: str | None = None
 
     @property
     def severity(self) -> int:
@@ -153,6 +158,9 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
 
     names = {info.name for info in store.registry.models()} | set(settings.models)
     passed = readiness_counts(store, settings, now_ms, names, health or {})
+    from app.checklist.evaluate import review_overdue
+
+    reviews = store.checklist.last_reviews("health")
     firing: dict[str, int] = {}
     for alert in store.alerts.firing():
         firing[alert.model] = firing.get(alert.model, 0) + 1
@@ -185,6 +193,9 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
             prediction_drifted=_prediction_drifted(drift),
             readiness_passed=passed.get(name, 0),
             alerts_firing=firing.get(name, 0),
+            review_overdue=review_overdue(reviews.get(name), settings=settings, now=now_ms),
+            last_review_at=reviews[name].reviewed_at if name in reviews else None,
+            last_review_by=reviews[name].reviewed_by if name in reviews else None,
         ))
     if live:
         rows = [_live_figures(row, live.get(row.name)) for row in rows]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from app.models import Alert, CheckItem, CheckStatus, DriftPoint, ModelInfo, Stage, Version
+from app.models import Alert, CheckItem, CheckStatus, DriftPoint, ModelInfo, Review, Stage, Version
 from app.store import Store
 from app.store.predictions import PredictionRow
 from app.timeutil import iso_to_ms
@@ -88,6 +88,10 @@ def build_fixed_store(path: Path, now: int = FIXED_NOW) -> Path:
                                       evidence=f"evidence {EVIL}", updated_by=f"by{EVIL}",
                                       updated_at=now - HOUR))
 
+        # Each model had its monthly health review 3 days ago: nothing is overdue on the fixed store.
+        for name in ("fraud-scorer", "churn-predictor", EVIL_MODEL):
+            store.checklist.add_review(Review(model=name, reviewed_by="ana@bastion", reviewed_at=now - 72 * HOUR,
+                                              note="monthly review"))
         store.drift.put_many([
             DriftPoint(model="fraud-scorer", version="v3", feature="amount", window_start=now - 2 * HOUR,
                        window_end=now - HOUR, n_reference=5000, n_current=800, method="wasserstein",

@@ -332,7 +332,7 @@ async def test_a_wide_terminal_widens_name_and_drift_and_a_cut_name_always_ends_
         fixed_db: Path) -> None:
     from widgets.fleet_table import column_widths
 
-    assert column_widths(80) == (14, 10)
+    assert column_widths(80) == (14, 9)
     name_width, drift_width = column_widths(120)
     assert name_width > 20 and drift_width > 20  # the extra 40 columns are shared by both
     app = make_app(fixed_db)
@@ -363,7 +363,7 @@ async def test_a_cell_that_grows_in_place_is_not_clipped(fixed_db: Path) -> None
                 for row in screen.rows]
         table.show(rows, *column_widths(80))
         await settle(pilot)
-        assert any("churn-predict…" in line and "language_…" in line for line in _screen_text(app))
+        assert any("churn-predict…" in line and "language…" in line for line in _screen_text(app))
 
 
 async def test_the_command_line_hint_names_every_command_and_fits_80_columns(fixed_db: Path) -> None:
