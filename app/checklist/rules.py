@@ -296,34 +296,67 @@ def _rule_name(rule: Any, index: int) -> str:
     return f"rule #{index + 1}"
 
 
+# The three levels a model is monitored at (the seed's checklist), by the alert rule's metric.
+MONITORING_LEVELS = ("infrastructure", "data", "model")
+# Names a delivery target may go by on a rule (``notify`` in app/config/settings.AlertRule; the others
+# are read too, so a rule written for the alert-delivery work counts as well).
+DELIVERY_FIELDS = ("notify", "deliver_to", "receiver", "channel", "webhook")
+
+
+def monitoring_level(metric: str) -> str | None:
+    """infrastructure (error rate, latency, traffic), data (feature drift) or model (prediction drift,
+    quality)."""
+    if metric in ("error_rate", "p95_latency", "traffic_drop"):
+        return "infrastructure"
+    if metric.startswith("feature_drift"):
+        return "data"
+    if metric in ("prediction_drift", "accuracy", "auc", "log_loss", "mae", "rmse", "calibration"):
+        return "model"
+    return None
+
+
+def _delivery(rule: Any) -> str:
+    for name in DELIVERY_FIELDS:
+        value = str(_rule_field(rule, name) or "").strip()
+        if value:
+            return value
+    return ""
+
+
 def check_monitoring(ctx: CheckContext) -> Finding:
+    """Alert rules at each of the three levels, each rule with an owner (its own or the model's) and a
+    delivery target; data-level rules need the version's drift baseline to have anything to compare."""
     if (missing := _need_version(ctx)) is not None:
         return missing
     v = clean_name(ctx.version.version)
-    problems = []
-    if not ctx.has_baseline:
-        problems.append(f"no drift baseline for {v}")
-        baseline = ""
-    else:
-        baseline = f"drift baseline for {len(ctx.baseline_features)} features of {v}"
     rules = alert_rules(ctx)
-    if rules:
-        # A rule without an owner of its own pages the model's owner (app/alerts/rules.py, rule_owner): only a rule
-        # left with nobody at all is a problem.
-        inherit = str(ctx.owner or "").strip()
-        ownerless = [_rule_name(r, i) for i, r in enumerate(rules)
-                     if not (str(_rule_field(r, "owner") or "").strip() or inherit)]
-        if ownerless:
-            problems.append(f"alert rules without an owner (none on the rule or the model): {name_list(ownerless)}")
-        alerts = f"{len(rules)} alert rules with owners"
-    elif ctx.owner:
-        alerts = f"alerts go to {clean_name(ctx.owner)} (model owner; no alert rules configured yet)"
-    else:
-        problems.append("no alert rules and no model owner to page")
-        alerts = ""
+    inherit = str(ctx.owner or "").strip()
+    by_level: dict[str, list[str]] = {level: [] for level in MONITORING_LEVELS}
+    ownerless, undelivered = [], []
+    for index, rule in enumerate(rules):
+        name = _rule_name(rule, index)
+        level = monitoring_level(str(_rule_field(rule, "metric") or ""))
+        if level is not None:
+            by_level[level].append(name)
+        # A rule without an owner of its own pages the model's owner (app/alerts/rules.py, rule_owner).
+        if not (str(_rule_field(rule, "owner") or "").strip() or inherit):
+            ownerless.append(name)
+        if not _delivery(rule):
+            undelivered.append(name)
+    problems = []
+    absent = [level for level in MONITORING_LEVELS if not by_level[level]]
+    if absent:
+        problems.append(f"no alert rule at the {', '.join(absent)} level{'s' if len(absent) > 1 else ''}")
+    if ownerless:
+        problems.append(f"alert rules without an owner (none on the rule or the model): {name_list(ownerless)}")
+    if undelivered:
+        problems.append(f"alert rules without a delivery target (notify): {name_list(undelivered)}")
+    if by_level["data"] and not ctx.has_baseline:
+        problems.append(f"data-level rules but no drift baseline for {v}")
+    levels = "; ".join(f"{level}: {name_list(names, 3)}" for level, names in by_level.items() if names)
     if problems:
-        return failed("; ".join(problems))
-    return passed(f"{baseline}; {alerts}")
+        return failed("; ".join(problems) + (f" (have {levels})" if levels else " (no alert rules configured)"))
+    return passed(f"{len(rules)} alert rules with owners and delivery targets: {levels}")
 
 
 def check_rollback(ctx: CheckContext) -> Finding:
@@ -364,19 +397,43 @@ def check_rollback(ctx: CheckContext) -> Finding:
                   f"{label} at {display_url(target.url)}")
 
 
+DAY_MS = 86_400_000
+
+
+def _retention(ctx: CheckContext) -> tuple[int | None, int]:
+    retention = getattr(ctx.settings, "retention", None)
+    return getattr(retention, "keep_days", None), int(getattr(retention, "debug_horizon_days", 180) or 180)
+
+
 def check_logging(ctx: CheckContext) -> Finding:
+    """Coverage over the last hour (request id, entity id, features), and the retention a complaint
+    needs: a declared ``[retention] keep_days`` of at least the debugging horizon (180 days by default),
+    proven by the oldest kept record being at least that old."""
     count, with_features, with_entity, with_request = ctx.store.serving.logging_counts(
         ctx.model, ctx.now - HOUR_MS, ctx.now)
     if not count:
         last = ctx.store.serving.newest_ts_until(ctx.model, ctx.now)
         when = f"last one {age_text(ctx.now - last)} ago" if last is not None else "none ever"
         return failed(f"no predictions logged in the last hour ({when})")
-    feature_share = with_features / count
+    feature_share, entity_share = with_features / count, with_entity / count
     figures = (f"{count:,} predictions in the last hour: {with_request / count:.0%} with request id, "
-               f"{feature_share:.0%} with features, {with_entity / count:.0%} with entity id")
-    if with_request < count or feature_share < LOGGING_MIN_FEATURE_SHARE:
-        return failed(f"{figures} (need request ids and >= {LOGGING_MIN_FEATURE_SHARE:.0%} with features)")
-    return passed(figures)
+               f"{feature_share:.0%} with features, {entity_share:.0%} with entity id")
+    if with_request < count or min(feature_share, entity_share) < LOGGING_MIN_FEATURE_SHARE:
+        return failed(f"{figures} (need request ids and >= {LOGGING_MIN_FEATURE_SHARE:.0%} with features and "
+                      "entity ids)")
+    keep_days, horizon = _retention(ctx)
+    if keep_days is None:
+        return failed(f"{figures}; no retention policy declared ([retention] keep_days, at least the "
+                      f"{horizon}d debugging horizon)")
+    if keep_days < horizon:
+        return failed(f"{figures}; retention keep_days {keep_days}d is under the {horizon}d debugging horizon")
+    oldest = ctx.store.serving.oldest_ts(ctx.model)
+    kept = max(0, ctx.now - oldest) if oldest is not None else 0
+    proof = f"retention {keep_days}d; oldest kept record {age_text(kept)} old"
+    if kept < horizon * DAY_MS:
+        # Young logs cannot prove a horizon yet (a new model, or records pruned too early).
+        return pending(f"{figures}; {proof}, short of the {horizon}d horizon it must prove")
+    return passed(f"{figures}; {proof} (horizon {horizon}d)")
 
 
 def required_roles(info: ModelInfo) -> list[str]:

@@ -55,6 +55,8 @@ class AlertRule(_Section):
                                 "readiness checklist flags a rule left with no owner at all)")
     runbook: str | None = Field(default=None, description="Link to what to do when it fires")
     name: str | None = Field(default=None, description="Rule name shown in alerts (default: the metric)")
+    notify: str | None = Field(default=None, description="Where it is delivered (an Alertmanager receiver, a chat "
+                               "channel, a webhook URL); the readiness checklist wants one on every rule")
 
 
 class CompareConfig(_Section):
@@ -109,6 +111,15 @@ class GovernanceConfig(_Section):
                                    "review (modeldeck review) is older than this")
 
 
+class RetentionConfig(_Section):
+    """How long prediction logs are kept (read by the readiness checklist's Logging area)."""
+
+    keep_days: int | None = Field(default=None, ge=1, description="Predictions older than this may be pruned "
+                                  "(unset: no retention policy declared, and the Logging area fails)")
+    debug_horizon_days: int = Field(default=180, ge=1, description="How far back a complaint must still be "
+                                    "debuggable: keep_days must be at least this")
+
+
 class UIConfig(_Section):
     refresh_s: float = Field(default=5.0, gt=0, description="Seconds between live refreshes of the screens")
     keymap: dict[str, str] = Field(default_factory=dict, description="Binding id -> keys, e.g. {'fleet.open' = 'o'}")
@@ -129,6 +140,7 @@ class Settings(BaseSettings):
     ui: UIConfig = Field(default_factory=UIConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict, description="Per-model endpoints and settings")
 
     # Not settings: where this came from, for messages.

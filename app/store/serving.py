@@ -39,6 +39,10 @@ class ServingLog:
         ).fetchone()
         return count, with_features, with_entity, with_request
 
+    def oldest_ts(self, model: str) -> int | None:
+        """The oldest kept prediction of ``model`` (one probe of the (model, ts) index)."""
+        return self._db.execute("SELECT min(ts) FROM predictions WHERE model = ?", (model,)).fetchone()[0]
+
     def recent_features(self, model: str, version: str, *, scan: int, sample: int) -> list[str | None]:
         """The features text of up to ``sample`` rows of ``version`` among the model's ``scan`` newest."""
         rows = self._db.execute(

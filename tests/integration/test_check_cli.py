@@ -59,13 +59,21 @@ def build_store(path: Path, *, ready: bool) -> None:
         features = orjson.dumps({"amount": 3.5, "country": "DE"}).decode()
         store.predictions.append([PredictionRow(now - 60_000 - i, "fraud", "v2", f"r{i}", f"c{i}", None, 0.3, None,
                                                 9.0, "ok", None, features, None, "") for i in range(20)])
+        # The oldest kept record, 200 days old, proves the 180-day debugging horizon.
+        store.predictions.append([PredictionRow(now - 200 * 86_400_000, "fraud", "v2", "old", "c", None, 0.3, None,
+                                                9.0, "ok", None, features, None, "")])
         for role in ("engineering", "product", "data", "fairness", "retention"):
             sign_off(store, "fraud", role, actor=f"{role}@ci")
 
 
 def write_config(tmp_path: Path, url: str) -> Path:
     config = tmp_path / "modeldeck.toml"
-    config.write_text(f'[models.fraud.endpoint]\nkind = "http"\nurl = "{url}"\ntimeout_s = 2.0\n')
+    config.write_text(f'[models.fraud.endpoint]\nkind = "http"\nurl = "{url}"\ntimeout_s = 2.0\n'
+                      # monitoring: a rule at each level (infrastructure, data, model), each delivered somewhere
+                      '[[models.fraud.alerts]]\nmetric = "error_rate"\nnotify = "pagerduty-risk"\n'
+                      '[[models.fraud.alerts]]\nmetric = "feature_drift:amount"\nnotify = "#risk-ml"\n'
+                      '[[models.fraud.alerts]]\nmetric = "prediction_drift"\nnotify = "#risk-ml"\n'
+                      '[retention]\nkeep_days = 400\n')
     return config
 
 
@@ -119,8 +127,9 @@ def test_check_json_lists_the_items_and_a_summary(tmp_path: Path, store_path: Pa
     assert [i["area"] for i in payload["items"]] == list(READINESS_AREAS)
     assert payload["items"][0]["title"] == "Model card" and payload["items"][0]["status"] == "pass"
     assert payload["summary"]["ready"] is False
-    assert set(payload["summary"]["failing"]) == {"benchmarks", "serving", "rollback"}
-    assert payload["summary"]["passed_or_waived"] == 5 and payload["summary"]["total"] == 8
+    # No config: no endpoint (serving, rollback), no alert rules (monitoring), no retention (logging).
+    assert set(payload["summary"]["failing"]) == {"benchmarks", "serving", "rollback", "monitoring", "logging"}
+    assert payload["summary"]["passed_or_waived"] == 3 and payload["summary"]["total"] == 8
 
 
 def test_unknown_model_is_one_line_and_exit_2(store_path: Path):
@@ -147,7 +156,7 @@ def test_report_writes_markdown_with_score_areas_signoffs_and_audit(tmp_path: Pa
     text = target.read_text()
     assert text.startswith("# Readiness report: fraud\n")
     assert "| Active version | v2 (champion) |" in text
-    assert "| Score | 5/8 passed or waived: **not ready** |" in text
+    assert "| Score | 3/8 passed or waived: **not ready** |" in text
     assert all(f"| {title} |" in text for title in READINESS_AREAS.values())
     assert "| engineering | yes | engineering@ci |" in text
     assert "checklist.sign\\_off" in text  # the audit rows, escaped for Markdown

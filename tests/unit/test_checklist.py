@@ -61,8 +61,12 @@ def log(store: Store, n: int, *, model: str = "fraud", version: str = "v2", ago_
     store.predictions.append(rows)
 
 
+RETENTION = {"keep_days": 400}  # over the default 180-day debugging horizon
+DAY = 86_400_000
+
+
 def settings_with(model: str = "fraud", **model_config: Any) -> Settings:
-    return Settings(models={model: model_config})
+    return Settings(models={model: model_config}, retention=RETENTION)
 
 
 ENDPOINT = {"kind": "http", "url": "http://127.0.0.1:8500"}
@@ -77,9 +81,10 @@ def ready_store(store: Store) -> Settings:
     add_model(store)
     add_baseline(store)
     log(store, 50)
+    log(store, 1, ago_ms=200 * DAY, prefix="old")  # the oldest kept record proves the 180-day horizon
     for role in ("engineering", "product", "data", "fairness", "retention"):
         sign_off(store, "fraud", role, actor=f"{role}-lead")
-    return settings_with(endpoint=ENDPOINT)
+    return settings_with(endpoint=ENDPOINT, alerts=THREE_LEVELS)
 
 
 UP = Health(state=HealthState.up, checked_at=NOW - 5_000)
@@ -107,12 +112,14 @@ def test_unknown_model_is_refused_and_names_the_known_ones(store: Store):
 
 def test_updated_at_changes_only_when_the_status_changes(store: Store):
     add_model(store)
-    first = item(evaluate(store, "fraud", now=NOW), "logging")
+    log(store, 1, ago_ms=200 * DAY, prefix="old")
+    settings = settings_with()
+    first = item(evaluate(store, "fraud", now=NOW, settings=settings), "logging")
     assert first.status is CheckStatus.failed and first.updated_at == NOW and first.updated_by == "modeldeck"
-    again = item(evaluate(store, "fraud", now=NOW + MIN), "logging")
+    again = item(evaluate(store, "fraud", now=NOW + MIN, settings=settings), "logging")
     assert again.updated_at == NOW
     log(store, 5, ago_ms=-MIN)  # logged just before the next evaluation
-    later = item(evaluate(store, "fraud", now=NOW + 2 * MIN), "logging")
+    later = item(evaluate(store, "fraud", now=NOW + 2 * MIN, settings=settings), "logging")
     assert later.status is CheckStatus.passed and later.updated_at == NOW + 2 * MIN
 
 
@@ -269,60 +276,62 @@ def test_hostile_feature_names_are_cleaned_in_the_evidence(store: Store):
 
 # --- monitoring ---------------------------------------------------------------------------------
 
-def test_monitoring_with_baselines_and_an_owner_passes(store: Store):
+# A rule at each of the three levels, each with a delivery target; owners from the rule or the model.
+THREE_LEVELS = [{"metric": "p95_latency", "threshold": 250, "owner": "sre", "notify": "pagerduty-sre"},
+                {"metric": "feature_drift:amount", "name": "amount drift", "notify": "#risk-ml"},
+                {"metric": "prediction_drift", "notify": "#risk-ml"}]
+
+
+def test_monitoring_with_rules_at_three_levels_owners_and_delivery_passes(store: Store):
     add_model(store)
     add_baseline(store)
-    found = item(evaluate(store, "fraud", now=NOW), "monitoring")
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(alerts=THREE_LEVELS)), "monitoring")
     assert found.status is CheckStatus.passed
-    assert "drift baseline for 3 features of v2" in found.evidence and "alice" in found.evidence
+    assert found.evidence == ("3 alert rules with owners and delivery targets: infrastructure: p95_latency; "
+                              "data: amount drift; model: prediction_drift")
 
 
-def test_monitoring_owner_may_come_from_the_config(store: Store):
-    add_model(store, owner=None)
+def test_monitoring_with_an_owner_but_no_rules_fails(store: Store):
+    # An owner alone is not monitoring: nothing would ever page them.
+    add_model(store)
     add_baseline(store)
     found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(owner="oncall-risk")), "monitoring")
-    assert found.status is CheckStatus.passed and "oncall-risk" in found.evidence
+    assert found.status is CheckStatus.failed
+    assert found.evidence == ("no alert rule at the infrastructure, data, model levels "
+                              "(no alert rules configured)")
 
 
-def test_monitoring_without_baselines_fails(store: Store):
+def test_monitoring_names_the_missing_level(store: Store):
     add_model(store)
-    found = item(evaluate(store, "fraud", now=NOW), "monitoring")
-    assert found.status is CheckStatus.failed and found.evidence == "no drift baseline for v2"
-
-
-def test_monitoring_without_anyone_to_page_fails(store: Store):
-    add_model(store, owner=None)
     add_baseline(store)
-    found = item(evaluate(store, "fraud", now=NOW), "monitoring")
-    assert found.status is CheckStatus.failed and "no model owner" in found.evidence
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(alerts=THREE_LEVELS[:2])), "monitoring")
+    assert found.status is CheckStatus.failed
+    assert found.evidence.startswith("no alert rule at the model level (have infrastructure: p95_latency; ")
 
 
-def test_an_alert_rule_without_an_owner_pages_the_model_owner(store: Store):
-    add_model(store)  # owner alice
+def test_data_level_rules_without_a_drift_baseline_fail(store: Store):
+    add_model(store)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(alerts=THREE_LEVELS)), "monitoring")
+    assert found.status is CheckStatus.failed and found.evidence.startswith("data-level rules but no drift "
+                                                                             "baseline for v2")
+
+
+def test_a_rule_without_a_delivery_target_fails(store: Store):
+    add_model(store)
     add_baseline(store)
-    settings = settings_with(alerts=[{"metric": "p95_latency", "threshold": 250, "owner": "sre"},
-                                     {"metric": "feature_drift:amount", "name": "amount drift"}])
-    found = item(evaluate(store, "fraud", now=NOW, settings=settings), "monitoring")
-    assert found.status is CheckStatus.passed and "2 alert rules with owners" in found.evidence
+    rules = [*THREE_LEVELS[:2], {"metric": "prediction_drift"}]
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(alerts=rules)), "monitoring")
+    assert found.status is CheckStatus.failed
+    assert found.evidence.startswith("alert rules without a delivery target (notify): prediction_drift")
 
 
 def test_an_alert_rule_left_with_no_owner_at_all_fails_monitoring(store: Store):
     add_model(store, owner=None)
     add_baseline(store)
-    settings = settings_with(alerts=[{"metric": "p95_latency", "threshold": 250, "owner": "sre"},
-                                     {"metric": "feature_drift:amount", "name": "amount drift"}])
-    found = item(evaluate(store, "fraud", now=NOW, settings=settings), "monitoring")
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(alerts=THREE_LEVELS)), "monitoring")
     assert found.status is CheckStatus.failed
-    assert found.evidence == "alert rules without an owner (none on the rule or the model): amount drift"
-
-
-def test_alert_rules_that_all_have_owners_pass(store: Store):
-    add_model(store)
-    add_baseline(store)
-    settings = settings_with(alerts=[{"metric": "p95_latency", "owner": "alice"},
-                                     {"metric": "error_rate", "owner": "bob"}])
-    found = item(evaluate(store, "fraud", now=NOW, settings=settings), "monitoring")
-    assert found.status is CheckStatus.passed and "2 alert rules with owners" in found.evidence
+    assert found.evidence.startswith("alert rules without an owner (none on the rule or the model): amount drift, "
+                                     "prediction_drift")
 
 
 def test_rules_in_any_shape_with_an_owner_field_plug_in(store: Store):
@@ -409,15 +418,55 @@ def test_rollback_without_a_target_or_with_a_read_only_one_fails(store: Store):
 
 # --- logging ------------------------------------------------------------------------------------
 
-def test_logging_in_the_last_hour_passes_with_count_and_shares(store: Store):
+def test_logging_passes_on_coverage_and_a_retention_the_oldest_record_proves(store: Store):
     add_model(store)
     log(store, 40)
-    log(store, 10, entity=False, prefix="anon")
-    log(store, 7, ago_ms=2 * 3_600_000, prefix="old")  # outside the hour: not counted
-    found = item(evaluate(store, "fraud", now=NOW), "logging")
+    log(store, 2, entity=False, prefix="anon")
+    log(store, 7, ago_ms=200 * DAY, prefix="old")  # outside the hour: not counted, but proves the horizon
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with()), "logging")
     assert found.status is CheckStatus.passed
-    assert found.evidence == ("50 predictions in the last hour: 100% with request id, 100% with features, "
-                              "80% with entity id")
+    assert found.evidence == ("42 predictions in the last hour: 100% with request id, 100% with features, "
+                              "95% with entity id; retention 400d; oldest kept record 200d old (horizon 180d)")
+
+
+def test_logging_without_a_retention_policy_fails(store: Store):
+    add_model(store)
+    log(store, 40)
+    found = item(evaluate(store, "fraud", now=NOW), "logging")
+    assert found.status is CheckStatus.failed
+    assert found.evidence.endswith("no retention policy declared ([retention] keep_days, at least the 180d "
+                                   "debugging horizon)")
+
+
+def test_a_retention_under_the_debugging_horizon_fails(store: Store):
+    add_model(store)
+    log(store, 40)
+    settings = Settings(retention={"keep_days": 90})
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings), "logging")
+    assert found.status is CheckStatus.failed
+    assert found.evidence.endswith("retention keep_days 90d is under the 180d debugging horizon")
+    # A shorter horizon, declared, is what the check holds the policy to.
+    settings = Settings(retention={"keep_days": 90, "debug_horizon_days": 30})
+    log(store, 1, ago_ms=31 * DAY, prefix="old")
+    assert item(evaluate(store, "fraud", now=NOW, settings=settings), "logging").status is CheckStatus.passed
+
+
+def test_logs_younger_than_the_horizon_cannot_prove_it_yet(store: Store):
+    add_model(store)
+    log(store, 40)
+    log(store, 1, ago_ms=20 * DAY, prefix="old")
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with()), "logging")
+    assert found.status is CheckStatus.pending
+    assert found.evidence.endswith("retention 400d; oldest kept record 20d old, short of the 180d horizon it "
+                                   "must prove")
+
+
+def test_predictions_mostly_without_entity_ids_fail_logging(store: Store):
+    add_model(store)
+    log(store, 10)
+    log(store, 10, entity=False, prefix="anon")
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with()), "logging")
+    assert found.status is CheckStatus.failed and "50% with entity id" in found.evidence
 
 
 def test_no_predictions_in_the_last_hour_fails_and_says_when_the_last_was(store: Store):
