@@ -21,7 +21,7 @@ import orjson
 from app.text import clean_name
 from app.models import CheckStatus, Health, HealthState, ModelInfo, Version
 from app.checklist.model_card import REQUIRED_SECTIONS, parse_card
-from app.timeutil import age_text, ms_to_iso
+from app.timeutil import TimeFormat, age_text, format_ms, ms_to_iso
 
 HOUR_MS = 3_600_000
 # Features: compare the newest predictions of the active version with its baseline. The inner
@@ -183,24 +183,46 @@ def benchmark_kind(key: str) -> str | None:
     return None
 
 
+PEAK_WINDOW_MS = 7 * 24 * HOUR_MS
+
+
 def check_benchmarks(ctx: CheckContext) -> Finding:
+    """Offline quality, p95 latency and throughput recorded for the version, and production within them:
+    the busiest hour of the last 7 days (as logged) under the benchmarked throughput, and the p95
+    latency in that hour under the benchmarked p95."""
     if (missing := _need_version(ctx)) is not None:
         return missing
     v = clean_name(ctx.version.version)
     found: dict[str, str] = {}
+    values: dict[str, float] = {}
     for key, value in _flatten(ctx.version.metrics or {}).items():
         number = _number(value)
         kind = benchmark_kind(key)
         if number is not None and kind is not None and kind not in found:
             found[kind] = f"{clean_name(key)} {_figure(number)}"
+            values[kind] = number
     wanted = ("quality", "p95 latency", "throughput")
     absent = [k for k in wanted if k not in found]
     recorded = ", ".join(found[k] for k in wanted if k in found)
-    if not absent:
-        return passed(f"{v}: {recorded}")
-    label = {"quality": "a quality metric (accuracy/auc/f1 or mae/rmse)"}
-    text = f"{v} has no {', no '.join(label.get(k, k) for k in absent)} recorded"
-    return failed(text + (f" (has {recorded})" if recorded else ""))
+    if absent:
+        label = {"quality": "a quality metric (accuracy/auc/f1 or mae/rmse)"}
+        text = f"{v} has no {', no '.join(label.get(k, k) for k in absent)} recorded"
+        return failed(text + (f" (has {recorded})" if recorded else ""))
+    peak = ctx.store.serving.peak_hour(ctx.model, ctx.version.version, ctx.now - PEAK_WINDOW_MS, ctx.now)
+    if peak is None:
+        return pending(f"{v}: {recorded}; no production traffic of {v} logged in the last 7d to hold them to")
+    start, requests, p95 = peak
+    rate = requests / 3600
+    when = f"{format_ms(start, TimeFormat.MINUTE)} UTC, {age_text(max(0, ctx.now - start))} ago"
+    production = f"peak hour {when}: {_figure(rate)} req/s, p95 {_figure(p95) if p95 is not None else '-'} ms"
+    problems = []
+    if rate > values["throughput"]:
+        problems.append(f"peak {_figure(rate)} req/s is over the benchmarked {_figure(values['throughput'])}")
+    if p95 is not None and p95 > values["p95 latency"]:
+        problems.append(f"p95 {_figure(p95)} ms at the peak is over the benchmarked {_figure(values['p95 latency'])}")
+    if problems:
+        return failed(f"{v}: {'; '.join(problems)} ({production}; benchmarked {recorded})")
+    return passed(f"{v}: {recorded}; {production}, within both")
 
 
 def check_serving(ctx: CheckContext) -> Finding:

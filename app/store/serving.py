@@ -39,6 +39,24 @@ class ServingLog:
         ).fetchone()
         return count, with_features, with_entity, with_request
 
+    def peak_hour(self, model: str, version: str, since: int, until: int) -> tuple[int, int, float | None] | None:
+        """The busiest clock hour of ``version`` in [since, until): (hour start, requests, p95 latency ms
+        of that hour), or None without traffic. One range read on (model, version, ts), then that hour."""
+        from app.store.predictions import LATENCY_SAMPLE, percentile
+
+        row = self._db.execute(
+            "SELECT ts / 3600000, count(*) FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ? "
+            "GROUP BY 1 ORDER BY 2 DESC, 1 DESC LIMIT 1", (model, version, since, until)).fetchone()
+        if row is None:
+            return None
+        start = int(row[0]) * 3_600_000
+        step = max(1, int(row[1]) // LATENCY_SAMPLE)  # a bounded sample, as window_stats reads it
+        latencies = [r[0] for r in self._db.execute(
+            "SELECT latency_ms FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ? "
+            "AND latency_ms IS NOT NULL AND (? = 1 OR id % ? = 0)",
+            (model, version, start, start + 3_600_000, step, step))]
+        return start, int(row[1]), percentile(latencies, 95)
+
     def oldest_ts(self, model: str) -> int | None:
         """The oldest kept prediction of ``model`` (one probe of the (model, ts) index)."""
         return self._db.execute("SELECT min(ts) FROM predictions WHERE model = ?", (model,)).fetchone()[0]

@@ -161,15 +161,44 @@ def test_no_model_card_fails(store: Store):
 
 # --- benchmarks ---------------------------------------------------------------------------------
 
-def test_benchmarks_with_quality_latency_and_throughput_pass_with_the_figures(store: Store):
+def test_benchmarks_pass_when_the_production_peak_is_within_them(store: Store):
     add_model(store)
+    log(store, 36, ago_ms=HOUR + MIN)  # the hour before: 36 requests, p95 12 ms
+    log(store, 9, prefix="now")
     found = item(evaluate(store, "fraud", now=NOW), "benchmarks")
     assert found.status is CheckStatus.passed
-    assert found.evidence == "v2: auc 0.912, p95_latency_ms 38.5, throughput_rps 1,200"
+    assert found.evidence.startswith("v2: auc 0.912, p95_latency_ms 38.5, throughput_rps 1,200; peak hour ")
+    assert found.evidence.endswith(": 0.01 req/s, p95 12 ms, within both")
+
+
+def test_a_production_peak_over_the_benchmarked_throughput_fails(store: Store):
+    add_model(store, metrics={"auc": 0.9, "p95_latency_ms": 38.5, "throughput_rps": 0.005})
+    log(store, 36)  # 36 requests in one hour: 0.01 req/s
+    found = item(evaluate(store, "fraud", now=NOW), "benchmarks")
+    assert found.status is CheckStatus.failed
+    assert found.evidence.startswith("v2: peak 0.01 req/s is over the benchmarked 0.005 (peak hour ")
+
+
+def test_a_p95_at_the_peak_over_the_benchmarked_p95_fails(store: Store):
+    add_model(store, metrics={"auc": 0.9, "p95_latency_ms": 10, "throughput_rps": 100})
+    log(store, 20)  # 12 ms each
+    found = item(evaluate(store, "fraud", now=NOW), "benchmarks")
+    assert found.status is CheckStatus.failed
+    assert found.evidence.startswith("v2: p95 12 ms at the peak is over the benchmarked 10 (")
+
+
+def test_benchmarks_without_production_traffic_in_7_days_are_pending(store: Store):
+    add_model(store)
+    log(store, 20, ago_ms=8 * DAY)  # older than the 7-day window: not held against the benchmark
+    found = item(evaluate(store, "fraud", now=NOW), "benchmarks")
+    assert found.status is CheckStatus.pending
+    assert found.evidence == ("v2: auc 0.912, p95_latency_ms 38.5, throughput_rps 1,200; no production traffic "
+                              "of v2 logged in the last 7d to hold them to")
 
 
 def test_regression_benchmarks_under_other_names_pass(store: Store):
     add_model(store, metrics={"offline": {"rmse": 412.0}, "latency_p95_ms": 20, "rps": 300})
+    log(store, 5)
     found = item(evaluate(store, "fraud", now=NOW), "benchmarks")
     assert found.status is CheckStatus.passed
     assert "offline.rmse 412" in found.evidence
