@@ -119,6 +119,14 @@ class CheckContext:
         rows = self.store.baselines.for_version(self.model, self.version.version, with_sample=False)
         return [b.feature for b in rows]
 
+    @cached_property
+    def categories(self) -> dict[str, set[str]]:
+        """Categorical baseline features of the active version -> the categories seen in training."""
+        if self.version is None:
+            return {}
+        rows = self.store.baselines.for_version(self.model, self.version.version, with_sample=False)
+        return {b.feature: set(b.categories or {}) for b in rows if b.kind == "categorical"}
+
     @property
     def baseline_features(self) -> list[str]:
         return [f for f in self.baselines if f != PREDICTION_BASELINE]
@@ -250,17 +258,43 @@ def _recent_feature_rows(ctx: CheckContext) -> list[str | None]:
                                              sample=FEATURE_SAMPLE)
 
 
-def _feature_names(text: str | None) -> set[str] | None:
+# Feature pipeline: a feature missing (absent or null) from more than this share of the recent
+# predictions fails the area, and so does a categorical feature whose values are outside its baseline's
+# categories on more than this share.
+FEATURE_MAX_MISSING = 0.05
+FEATURE_MAX_UNSEEN = 0.05
+
+
+def _feature_values(text: str | None) -> dict[str, Any] | None:
     if not text:
         return None
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
-    return set(value) if isinstance(value, dict) and value else None
+    return value if isinstance(value, dict) and value else None
+
+
+def _category(value: Any) -> str | None:
+    """A logged value as the baseline counts categories (None: missing)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _shares(shares: dict[str, float], limit: int = 4) -> str:
+    worst = sorted(shares, key=lambda name: (-shares[name], name))
+    return name_list([f"{clean_name(n)} {shares[n]:.0%}" for n in worst], limit)
 
 
 def check_features(ctx: CheckContext) -> Finding:
+    """The newest predictions of the version against its baseline: every baseline feature logged, none
+    unexpected, per feature the missing rate (absent or null) and, for categorical features, the share
+    of values outside the baseline's categories."""
     if (missing := _need_version(ctx)) is not None:
         return missing
     v = clean_name(ctx.version.version)
@@ -271,29 +305,51 @@ def check_features(ctx: CheckContext) -> Finding:
     if not rows:
         return pending(f"no recent predictions of {v} logged to compare with its baseline")
     seen: dict[str, int] = {}
+    present: dict[str, int] = {name: 0 for name in expected}
+    unseen: dict[str, int] = {name: 0 for name in ctx.categories if name in expected}
+    unseen_values: dict[str, dict[str, int]] = {name: {} for name in unseen}
     with_features = 0
     for text in rows:
-        names = _feature_names(text)
-        if names is None:
+        values = _feature_values(text)
+        if values is None:
             continue
         with_features += 1
-        for name in names:
+        for name, value in values.items():
             seen[name] = seen.get(name, 0) + 1
+            if name in present and value is not None:
+                present[name] += 1
+                if name in unseen:
+                    category = _category(value)
+                    if category not in ctx.categories[name]:
+                        unseen[name] += 1
+                        unseen_values[name][category] = unseen_values[name].get(category, 0) + 1
     sample = f"last {len(rows)} predictions of {v} vs its baseline of {len(expected)} features"
     if not with_features:
         return failed(f"none of the {sample} carry features")
     absent = sorted(expected - seen.keys())
     unexpected = sorted(seen.keys() - expected)
-    if absent or unexpected:
-        parts = []
-        if absent:
-            parts.append(f"missing from logs: {name_list(absent)}")
-        if unexpected:
-            parts.append(f"not in baseline: {name_list(unexpected)}")
+    missing_rate = {n: (with_features - present[n]) / with_features for n in expected if n in seen}
+    unseen_rate = {n: count / present[n] for n, count in unseen.items() if present.get(n)}
+    too_missing = {n: r for n, r in missing_rate.items() if r > FEATURE_MAX_MISSING}
+    too_unseen = {n: r for n, r in unseen_rate.items() if r > FEATURE_MAX_UNSEEN}
+    parts = []
+    if absent:
+        parts.append(f"missing from logs: {name_list(absent)}")
+    if unexpected:
+        parts.append(f"not in baseline: {name_list(unexpected)}")
+    if too_missing:
+        parts.append(f"missing rate over {FEATURE_MAX_MISSING:.0%}: {_shares(too_missing)}")
+    if too_unseen:
+        examples = {n: sorted(unseen_values[n], key=lambda c: -unseen_values[n][c])[:2] for n in too_unseen}
+        parts.append("categories not in the baseline: " + "; ".join(
+            f"{clean_name(n)} {too_unseen[n]:.0%} (e.g. {name_list(examples[n], 2)})"
+            for n in sorted(too_unseen, key=lambda n: -too_unseen[n])[:3]))
+    if parts:
         return failed(f"{'; '.join(parts)} ({sample})")
-    partial = sorted(n for n in expected if seen[n] < with_features)
-    note = f"; sometimes absent: {name_list(partial)}" if partial else ""
-    return passed(f"{sample}: all {len(expected)} match{note}")
+    worst_missing = max(missing_rate.values(), default=0.0)
+    worst_unseen = max(unseen_rate.values(), default=0.0)
+    return passed(f"{sample}: all {len(expected)} match; worst missing rate {worst_missing:.0%}"
+                  + (f", worst unseen-category share {worst_unseen:.0%}" if unseen_rate else ""))
 
 
 def alert_rules(ctx: CheckContext) -> list[Any]:

@@ -63,13 +63,15 @@ def summary(items: list[Any]) -> dict[str, Any]:
 
 @click.command()
 @click.argument("model")
+@click.option("--version", "version", default=None,
+              help="Judge this version (default: the active one), e.g. a challenger before promotion.")
 @click.option("--json", "as_json", is_flag=True, help="Print the items and a summary as JSON.")
 @click.option("--probe/--no-probe", default=True, show_default=True,
               help="Check the endpoint's health now (else the serving area stays pending).")
 @pass_cli
-def check(cli: CliContext, model: str, as_json: bool, probe: bool) -> None:
+def check(cli: CliContext, model: str, version: str | None, as_json: bool, probe: bool) -> None:
     """Evaluate MODEL's readiness checklist; exit 0 only if every area passes or is waived."""
-    from app.checklist.evaluate import UnknownModel, evaluate, unknown_model_message
+    from app.checklist.evaluate import ChecklistError, evaluate, unknown_model_message
     from app.checklist.areas import READINESS_AREAS
     from app.checklist.report import format_check_table, terminal_text
     from app.timeutil import ms_to_iso, now_ms
@@ -87,11 +89,13 @@ def check(cli: CliContext, model: str, as_json: bool, probe: bool) -> None:
         health = probe_health(cli.settings, model) if probe else None
         now = now_ms()
         try:
-            items = evaluate(store, model, settings=cli.settings, now=now, health=health)
-        except UnknownModel as exc:
+            items = evaluate(store, model, settings=cli.settings, now=now, health=health, version=version)
+        except ChecklistError as exc:  # an unknown model or version
             click.echo(f"modeldeck: error: {terminal_text(exc)}", err=True)
             sys.exit(EXIT_ERROR)
         active = store.registry.active_version(model)
+        if version is not None:
+            active = next(v for v in store.registry.versions(model) if v.version == version)
     result = summary(items)
     if as_json:
         import orjson

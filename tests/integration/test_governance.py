@@ -260,3 +260,17 @@ def test_a_version_5_store_migrates_items_to_the_champion_with_the_default_expir
                     expires_at=NOW + 90 * DAY)]
         assert area(evaluate(upgraded, "fraud", now=NOW + DAY), "serving").status is CheckStatus.waived
         assert area(evaluate(upgraded, "fraud", now=NOW + 90 * DAY), "serving").status is CheckStatus.failed
+
+
+def test_check_judges_a_named_version_and_refuses_an_unknown_one(db: Path):
+    import orjson
+
+    run(db, "waive", "fraud", "serving", "--version", "v1", "--reason", "retired", "--expires", "7d")
+    result = CliRunner().invoke(main, ["--db", str(db), "check", "fraud", "--version", "v1", "--json", "--no-probe"])
+    payload = orjson.loads(result.stdout)
+    assert payload["version"] == "v1" and {i["version"] for i in payload["items"]} == {"v1"}
+    assert next(i for i in payload["items"] if i["area"] == "serving")["status"] == "waived"
+    on_v2 = orjson.loads(CliRunner().invoke(main, ["--db", str(db), "check", "fraud", "--json", "--no-probe"]).stdout)
+    assert on_v2["version"] == "v2" and next(i for i in on_v2["items"] if i["area"] == "serving")["status"] == "fail"
+    bad = CliRunner().invoke(main, ["--db", str(db), "check", "fraud", "--version", "v9", "--no-probe"])
+    assert bad.exit_code == 2 and "fraud has no version 'v9'" in bad.stderr

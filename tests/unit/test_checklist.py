@@ -263,7 +263,45 @@ def test_features_in_logs_matching_the_baseline_pass(store: Store):
     log(store, 20, version="v1", features={"legacy_score": 1}, prefix="old")  # another version: not compared
     found = item(evaluate(store, "fraud", now=NOW), "features")
     assert found.status is CheckStatus.passed
-    assert found.evidence == "last 30 predictions of v2 vs its baseline of 3 features: all 3 match"
+    assert found.evidence == "last 30 predictions of v2 vs its baseline of 3 features: all 3 match; worst missing rate 0%"
+
+
+def categorical_baseline(store: Store) -> None:
+    store.baselines.put(FeatureBaseline(model="fraud", version="v2", feature="country", kind="categorical", n=100,
+                                        categories={"DE": 60, "FR": 40}, created_at=NOW))
+    store.baselines.put(FeatureBaseline(model="fraud", version="v2", feature="amount", kind="numeric", n=100,
+                                        created_at=NOW))
+
+
+def test_a_feature_missing_too_often_fails_with_its_rate(store: Store):
+    add_model(store)
+    categorical_baseline(store)
+    log(store, 18, features={"amount": 10.0, "country": "DE"})
+    log(store, 2, features={"amount": None, "country": "FR"}, prefix="null")  # 10% null amounts
+    found = item(evaluate(store, "fraud", now=NOW), "features")
+    assert found.status is CheckStatus.failed
+    assert found.evidence.startswith("missing rate over 5%: amount 10% (last 20 predictions")
+
+
+def test_categories_not_in_the_baseline_fail_with_their_share_and_examples(store: Store):
+    add_model(store)
+    categorical_baseline(store)
+    log(store, 16, features={"amount": 10.0, "country": "DE"})
+    log(store, 3, features={"amount": 10.0, "country": "AT"}, prefix="at")
+    log(store, 1, features={"amount": 10.0, "country": "CH"}, prefix="ch")
+    found = item(evaluate(store, "fraud", now=NOW), "features")
+    assert found.status is CheckStatus.failed
+    assert found.evidence.startswith("categories not in the baseline: country 20% (e.g. AT, CH)")
+
+
+def test_a_few_unseen_categories_and_nulls_under_the_limits_pass_with_the_worst_figures(store: Store):
+    add_model(store)
+    categorical_baseline(store)
+    log(store, 39, features={"amount": 10.0, "country": "DE"})
+    log(store, 1, features={"amount": None, "country": "AT"}, prefix="odd")
+    found = item(evaluate(store, "fraud", now=NOW), "features")
+    assert found.status is CheckStatus.passed
+    assert found.evidence.endswith("all 2 match; worst missing rate 2%, worst unseen-category share 2%")
 
 
 def test_features_missing_from_logs_or_not_in_the_baseline_fail_and_are_named(store: Store):
