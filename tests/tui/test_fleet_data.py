@@ -19,8 +19,9 @@ def test_fleet_rows_read_the_last_15_minutes_and_sort_worst_first(fixed_db: Path
     fraud = by_name["fraud-scorer"]
     assert rows[0].name == "fraud-scorer"  # a firing alert and a drifted feature
     assert fraud.active_version == "v3"
-    # The checklist as evaluated now (what the Readiness tab shows), not the 5 the store last recorded.
-    assert fraud.alerts_firing == 1 and fraud.readiness_passed == 3
+    # The checklist as evaluated now (what the Readiness tab shows), not the 5 the store last recorded:
+    # only the model card holds (production p95 is over the benchmark, no alert rules, no retention policy).
+    assert fraud.alerts_firing == 1 and fraud.readiness_passed == 1
     assert fraud.drift_feature == "amount" and fraud.drifted_features == 1 and fraud.drift_features == 2
     assert fraud.health is HealthState.unknown and fraud.health_age_ms is None
     # Every 10th of its 400 rows lies in the last 15 minutes.
