@@ -203,7 +203,11 @@ def check_benchmarks(ctx: CheckContext) -> Finding:
     v = clean_name(ctx.version.version)
     found: dict[str, str] = {}
     values: dict[str, float] = {}
-    for key, value in _flatten(ctx.version.metrics or {}).items():
+    metrics = dict(ctx.version.metrics or {})
+    heldout = metrics.get("heldout") if isinstance(metrics.get("heldout"), dict) else None
+    # A held-out evaluation (modeldeck evaluate) is the quality figure to cite first: it names its data.
+    ordered = {**({"heldout": heldout} if heldout else {}), **metrics}
+    for key, value in _flatten(ordered).items():
         number = _number(value)
         kind = benchmark_kind(key)
         if number is not None and kind is not None and kind not in found:
@@ -212,6 +216,13 @@ def check_benchmarks(ctx: CheckContext) -> Finding:
     wanted = ("quality", "p95 latency", "throughput")
     absent = [k for k in wanted if k not in found]
     recorded = ", ".join(found[k] for k in wanted if k in found)
+    if heldout and str(found.get("quality", "")).startswith("heldout."):
+        by = clean_name(heldout.get("run_by") or "?")
+        at = heldout.get("run_at")
+        age = f", {age_text(max(0, ctx.now - at))} ago" if isinstance(at, int) else ""
+        found["quality"] += (f" (held-out, {heldout.get('n', '?')} rows, sha256 "
+                             f"{clean_name(str(heldout.get('sha256', ''))[:12])}, by {by}{age})")
+        recorded = ", ".join(found[k] for k in wanted if k in found)
     if absent:
         label = {"quality": "a quality metric (accuracy/auc/f1 or mae/rmse)"}
         text = f"{v} has no {', no '.join(label.get(k, k) for k in absent)} recorded"

@@ -118,6 +118,12 @@ def _review() -> click.Command:
     return review
 
 
+def _evaluate() -> click.Command:
+    from app.cli.evaluate import evaluate
+
+    return evaluate
+
+
 # Each command's module is imported only when that command runs: a typed loader per name, kept in the
 # order an operator reaches for them.
 COMMANDS: dict[str, Callable[[], click.Command]] = {
@@ -135,6 +141,7 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "waive": _waive,
     "reopen": _reopen,
     "review": _review,
+    "evaluate": _evaluate,
     "gate": _gate,
     "promote": _promote,
 }
