@@ -65,7 +65,7 @@ def rules_for(c: Comparison, gates: GateConfig, *, ready: bool | None) -> list[R
     if gates.min_paired is not None:
         rules.append(Rule(name="paired requests", passed=c.paired >= gates.min_paired,
                           measured=f"{c.paired:,}", required=f">= {gates.min_paired:,}"))
-    if gates.max_quality_drop is None and gates.min_labels is not None:
+    if gates.max_quality_drop is None and gates.min_quality_gain is None and gates.min_labels is not None:
         rules.append(Rule(name="labelled requests", passed=c.labels >= gates.min_labels,
                           measured=f"{c.labels:,}", required=f">= {gates.min_labels:,}"))
     if gates.max_quality_drop is not None:
@@ -83,6 +83,23 @@ def rules_for(c: Comparison, gates: GateConfig, *, ready: bool | None) -> list[R
         rules.append(Rule(name=c.quality_metric, passed=holds,
                           measured=f"{_num(qb.value if qb else None)}{interval} on {c.labels:,} labels",
                           required=required))
+    if gates.min_quality_gain is not None:
+        # The candidate's interval must clear the champion's figure by the gain: its worse end decides,
+        # so a win inside the noise of the labels does not pass.
+        need = gates.min_labels or 0
+        gain = gates.min_quality_gain
+        qa, qb = a.quality, b.quality
+        enough = c.labels >= need and c.labels > 0 and qa is not None and qb is not None
+        if c.quality_metric == "accuracy":
+            holds = enough and qb.low is not None and qb.low >= qa.value + gain - 1e-12
+            required = f"95% interval low end >= champion {_num(qa.value if qa else None)} + {gain:g}"
+        else:
+            holds = enough and qb.high is not None and qb.high <= qa.value - gain + 1e-12
+            required = f"95% interval high end <= champion MAE {_num(qa.value if qa else None)} - {gain:g}"
+        interval = f" [{_num(qb.low)}, {_num(qb.high)}]" if qb else ""
+        rules.append(Rule(name=f"{c.quality_metric} gain", passed=bool(holds),
+                          measured=f"{_num(qb.value if qb else None)}{interval} on {c.labels:,} labels",
+                          required=required + (f" on >= {need:,} labels" if need else "")))
     if gates.min_agreement is not None:
         what = "agreement" if c.agreement_kind == "label" else f"within ±{c.tolerance:g}"
         rules.append(Rule(name=what, passed=c.agreement is not None and c.agreement >= gates.min_agreement,

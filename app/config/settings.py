@@ -79,6 +79,10 @@ class GateConfig(_Section):
                                       "needs (without max_quality_drop: a rule of its own)")
     max_quality_drop: float | None = Field(default=None, ge=0, description="Challenger accuracy >= champion's "
                                            "- this (regression: MAE <= champion's + this)")
+    min_quality_gain: float | None = Field(default=None, ge=0, description="The challenger must beat the "
+                                           "champion by this on the labelled paired requests (accuracy; "
+                                           "regression: MAE lower by this), judged on its 95% interval's "
+                                           "worse end, so a noisy win does not count; 0: at least as good")
     min_agreement: float | None = Field(default=None, ge=0, le=1, description="Agreement rate (scores: within "
                                         "tolerance) at least this")
     max_p95_latency_ratio: float | None = Field(default=None, gt=0, description="Challenger p95 latency <= "

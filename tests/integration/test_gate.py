@@ -218,3 +218,33 @@ def test_promote_cli_refuses_then_overrides(traffic_path: Path, tmp_path: Path, 
     assert done.exit_code == 0, done.output
     assert "promote m to v2: succeeded" in done.output
     assert endpoint.state.models["m"].active == "v2"
+
+
+def test_min_quality_gain_does_not_count_a_win_inside_the_noise(traffic_path: Path):
+    with Store.open(traffic_path) as store:
+        verdict = evaluate(store, settings_with(min_labels=1000, min_quality_gain=0.0), "m", "v2", champion="v1",
+                           now=NOW)
+        c = verdict.comparison
+        # v2 is more accurate on the point estimate, but its interval's low end is under v1's figure.
+        assert c.challenger.quality.value > c.champion.quality.value > c.challenger.quality.low
+        assert not verdict.passed and verdict.rules[0].name == "accuracy gain"
+        assert "95% interval low end >= champion" in verdict.rules[0].required
+
+
+def test_min_quality_gain_passes_a_win_that_clears_the_interval(store_path: Path):
+    rows, _ = make_traffic(20000, seed=8)  # more labels: a narrower interval
+    with Store.open(store_path) as store:
+        seed_store(store, rows)
+        probe = evaluate(store, settings_with(min_labels=1000, min_quality_gain=0.0), "m", "v2", champion="v1",
+                         now=NOW)
+        c = probe.comparison
+        margin = c.challenger.quality.low - c.champion.quality.value
+        assert margin > 0.002 and probe.passed
+        inside = evaluate(store, settings_with(min_labels=1000, min_quality_gain=margin - 0.001), "m", "v2",
+                          champion="v1", now=NOW)
+        beyond = evaluate(store, settings_with(min_labels=1000, min_quality_gain=margin + 0.001), "m", "v2",
+                          champion="v1", now=NOW)
+        assert inside.passed and not beyond.passed
+        # The less accurate v1 as the candidate fails even a zero gain.
+        assert not evaluate(store, settings_with(min_labels=1000, min_quality_gain=0.0), "m", "v1", champion="v2",
+                            now=NOW).passed
