@@ -108,6 +108,11 @@ class ModelScreen(HostsAlerts, Screen):
             self.evaluated = evaluated
             self.changed = changed
 
+    class NotificationsLoaded(Message):
+        def __init__(self, lines: list[str]) -> None:
+            super().__init__()
+            self.lines = lines
+
     class ActivityLoaded(Message):
         def __init__(self, entries: list[AuditEntry]) -> None:
             super().__init__()
@@ -148,6 +153,7 @@ class ModelScreen(HostsAlerts, Screen):
                 with Vertical():
                     yield NavTable(id="activity-table")
                     yield Static(id="activity-detail", classes="detail")
+                    yield Static(id="notifications", classes="detail")
             with TabPane("5 Compare", id="compare"):  # champion vs challenger, gates (issue 7)
                 yield ComparePanel(id="compare-panel")
         yield Static(id="status", classes="status-line")
@@ -178,6 +184,7 @@ class ModelScreen(HostsAlerts, Screen):
         self.load_overview(context.store, now)
         self.load_readiness(context.store, context.settings, now, context.health.get(self.model))
         self.load_activity(context.store)
+        self.load_notifications(context.store)
 
     @work(thread=True, exclusive=True, group="model-overview", exit_on_error=False, description="read the model")
     def load_overview(self, location: StoreLocation, now: int) -> None:
@@ -197,6 +204,23 @@ class ModelScreen(HostsAlerts, Screen):
         from app.views.model import activity
 
         self.post_message(self.ActivityLoaded(activity(location, self.model)))
+
+    @work(thread=True, exclusive=True, group="model-notifications", exit_on_error=False,
+          description="read the alert notifications")
+    def load_notifications(self, location: StoreLocation) -> None:
+        from app.views.model import notifications
+
+        self.post_message(self.NotificationsLoaded(notifications(location, self.model)))
+
+    def on_model_screen_notifications_loaded(self, message: NotificationsLoaded) -> None:
+        """Activity tab, below the audit: what `modeldeck watch` told the owners (issue 15)."""
+        text = Text("Notifications (modeldeck watch): ", style="bold")
+        if not message.lines:
+            text.append("none sent", style="dim")
+        for line in message.lines:
+            text.append("\n")
+            text.append_text(safe_text(line, width=max(20, self.size.width - 4)))
+        self.query_one("#notifications", Static).update(text)
 
     # -- showing -------------------------------------------------------------------------
     def on_model_screen_overview_loaded(self, message: OverviewLoaded) -> None:

@@ -73,15 +73,24 @@ def monitor_once(db_path: Path, settings: "Settings", now: int, *,
     """One pass over every model with a baseline or with alert rules (the last ``LOOKBACK_WINDOWS`` hours)."""
     from app.store import Store
 
-    result = MonitorPass()
     try:
         with Store.open(db_path, create=False) as store:
-            with_rules = [model for model, config in settings.models.items() if config.alerts]
-            for model in dict.fromkeys([*store.baselines.models(), *with_rules]):
-                result.add(refresh_model(store, settings, model, now=now, window_ms=HOUR_MS,
-                                         since=now - LOOKBACK_WINDOWS * HOUR_MS, max_windows=max_windows))
-                if result.read_only:
-                    break  # nothing can be written: the other models would say the same
+            return monitor_store(store, settings, now, max_windows=max_windows)
     except StoreReadOnly:
-        result.read_only = True  # a store this user may only read: nothing to compute into, not an error
+        return MonitorPass(read_only=True)  # a store this user may only read: nothing to compute into, not an error
+
+
+def monitor_store(store: "Store", settings: "Settings", now: int, *,
+                  max_windows: int = MAX_WINDOWS_PER_PASS) -> MonitorPass:
+    """``monitor_once`` on a store already open (``modeldeck watch`` keeps one for its lifetime)."""
+    result = MonitorPass()
+    try:
+        with_rules = [model for model, config in settings.models.items() if config.alerts]
+        for model in dict.fromkeys([*store.baselines.models(), *with_rules]):
+            result.add(refresh_model(store, settings, model, now=now, window_ms=HOUR_MS,
+                                     since=now - LOOKBACK_WINDOWS * HOUR_MS, max_windows=max_windows))
+            if result.read_only:
+                break  # nothing can be written: the other models would say the same
+    except StoreReadOnly:
+        result.read_only = True
     return result

@@ -124,6 +124,12 @@ def _evaluate() -> click.Command:
     return evaluate
 
 
+def _watch() -> click.Command:
+    from app.cli.watch import watch
+
+    return watch
+
+
 # Each command's module is imported only when that command runs: a typed loader per name, kept in the
 # order an operator reaches for them.
 COMMANDS: dict[str, Callable[[], click.Command]] = {
@@ -144,6 +150,7 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "evaluate": _evaluate,
     "gate": _gate,
     "promote": _promote,
+    "watch": _watch,
 }
 
 

@@ -134,6 +134,48 @@ class SearchConfig(_Section):
                                         description="features.NAME fields that get a generated column and index")
 
 
+class WatchConfig(_Section):
+    """``modeldeck watch``: what it follows, how often it passes, where it serves /healthz and /metrics."""
+
+    follow: list[str] = Field(default_factory=list, description="Globs of JSON Lines logs to follow (like "
+                              "ingest --follow, resumable); new files matching a glob are picked up")
+    listen: str = Field(default="127.0.0.1:9464", pattern=r"^[^\s:]*:\d{1,5}$",
+                        description="HOST:PORT for /healthz and Prometheus /metrics (port 0: any free port)")
+    interval_s: float = Field(default=15.0, gt=0, description="Seconds between passes")
+    queue_max: int = Field(default=1000, ge=1, description="Undelivered notifications kept; the oldest beyond "
+                           "it are dropped (and recorded as dropped)")
+
+
+class NotifyConfig(_Section):
+    """Where alerts go (app/alerts/notify.py). Routing: a target gets an alert when its severity is in
+    ``severities`` and its owner in ``owners`` (each unset: any)."""
+
+    kind: Literal["alertmanager", "webhook", "slack"]
+    url: str = Field(description="Alertmanager base URL, the webhook URL, or the Slack incoming-webhook URL")
+    name: str | None = Field(default=None, description="Shown in deliveries (default: kind:url host)")
+    severities: list[Literal["info", "warning", "critical"]] | None = Field(default=None,
+                                                                          description="Only these severities")
+    owners: list[str] | None = Field(default=None, description="Only alerts owned by one of these")
+    models: list[str] | None = Field(default=None, description="Only these models")
+    secret_env: str | None = Field(default=None, description="webhook: environment variable holding the HMAC-"
+                                   "SHA256 key; the body's signature goes in X-Modeldeck-Signature")
+    token_env: str | None = Field(default=None, description="Environment variable holding a bearer token")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers (no secrets: use "
+                                    "token_env)")
+    send_resolved: bool = Field(default=True, description="Also tell the target when an alert resolves")
+    timeout_s: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, description="Tries before a delivery is recorded as failed")
+    backoff_s: float = Field(default=5.0, gt=0, description="Wait before the 2nd try; doubles each try after")
+    repeat_s: float = Field(default=60.0, gt=0, description="alertmanager: re-send a firing alert this often "
+                            "(it forgets alerts not re-sent; it notifies once per firing itself)")
+
+    @property
+    def label(self) -> str:
+        from urllib.parse import urlsplit
+
+        return self.name or f"{self.kind}:{urlsplit(self.url).netloc or self.url}"
+
+
 class Settings(BaseSettings):
     """Everything modeldeck reads from its config file and environment."""
 
@@ -146,6 +188,8 @@ class Settings(BaseSettings):
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict, description="Per-model endpoints and settings")
+    watch: WatchConfig = Field(default_factory=WatchConfig, description="modeldeck watch")
+    notify: list[NotifyConfig] = Field(default_factory=list, description="Where alerts are delivered")
 
     # Not settings: where this came from, for messages.
     source: Path | None = Field(default=None, exclude=True)

@@ -294,6 +294,73 @@ class _Run:
         return summary
 
 
+class Follower:
+    """Followed files read in passes, for ``modeldeck watch``: each ``catch_up()`` reads every file up to
+    its current end and commits the rows with the files' offsets in the same transaction, so a kill -9
+    loses and repeats nothing. The files stay open between passes (rotation is followed as ``ingest
+    --follow`` follows it), and ``patterns`` are globs expanded again each pass, so new files are picked up.
+    Rows a busy store refused stay pending for the next pass."""
+
+    def __init__(self, store: "Store", patterns: Sequence[str], *, model: str | None = None,
+                 note: Callable[[str], None] = lambda message: None) -> None:
+        self.patterns = list(patterns)
+        self.files: dict[str, FollowedFile] = {}
+        self._note = note
+        self._run = _Run(store, model=model, stop=threading.Event(), progress=None, note=note, poll_s=0.0)
+        self._run.summary.mode = "follow"
+
+    def _discover(self) -> None:
+        import glob
+
+        for pattern in self.patterns:
+            # A plain path is followed even before it exists (like ingest --follow); a glob names what exists.
+            paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            for path in paths:
+                name = source_name(path)
+                if name not in self.files:
+                    self.files[name] = FollowedFile(path, self._run.store.offsets.get(name), note=self._note)
+
+    def catch_up(self) -> IngestSummary:
+        """Read what was written since the last pass and commit it; the running totals."""
+        run = self._run
+        self._discover()
+        with BulkWriter.into(run.store) as run.writer:
+            for name, followed in list(self.files.items()):
+                while True:
+                    try:
+                        block = followed.poll()
+                    except SourceError as exc:
+                        run._source_failed(exc)
+                        followed.close()
+                        del self.files[name]  # found again by the next pass's glob, resumed from its offset
+                        break
+                    if block is None:
+                        break
+                    run._take(parse_block(block.data, block.first_line_no, run.model), block.source)
+                    if block.position is not None:
+                        run.positions[block.source] = block.position
+                    if len(run.rows) >= BATCH_ROWS:
+                        run._flush(retry_when_busy=True)
+            run._flush(retry_when_busy=True)
+        return run.summary
+
+    def lag_bytes(self) -> dict[str, int]:
+        """Bytes written to each followed file and not read yet (a file not there yet: 0)."""
+        lag = {}
+        for name, followed in self.files.items():
+            try:
+                size = os.stat(followed.path).st_size
+            except OSError:
+                lag[name] = 0
+                continue
+            lag[name] = max(0, size - followed.position().offset) if followed._handle is not None else size
+        return lag
+
+    def close(self) -> None:
+        for followed in self.files.values():
+            followed.close()
+
+
 def _forget_computed_drift(store: "Store", rows: list) -> None:
     """Rows landing in drift windows that were already computed (a late or back-filled log) make those
     windows pending again, in the same transaction, so their drift is computed from the complete data

@@ -29,6 +29,7 @@ class Store:
         from app.store.audit import AuditLog
         from app.store.baselines import BaselinesTable
         from app.store.checklist_table import ChecklistTable
+        from app.store.deliveries import DeliveriesTable
         from app.store.drift_table import DriftTable
         from app.store.locks import LocksTable
         from app.store.metrics import MetricSamples
@@ -66,6 +67,7 @@ class Store:
         self.baselines = BaselinesTable(self.db)
         self.drift = DriftTable(self.db)
         self.alerts = AlertsTable(self.db)
+        self.deliveries = DeliveriesTable(self.db)  # alert notifications sent by `modeldeck watch`
         self.quarantine = QuarantineTable(self.db)
         self.offsets = OffsetsTable(self.db)
         self.locks = LocksTable(self.db)

@@ -30,6 +30,19 @@ class AlertsTable:
         rows = self._db.execute(sql + " ORDER BY fired_at DESC", params).fetchall()
         return [Alert(**dict(zip(_FIELDS, r))) for r in rows]
 
+    def by_ids(self, ids: list[int]) -> dict[int, Alert]:
+        if not ids:
+            return {}
+        rows = self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM alerts WHERE id IN ({', '.join('?' * len(ids))})",
+                                tuple(ids)).fetchall()
+        return {r[0]: Alert(**dict(zip(_FIELDS, r))) for r in rows}
+
+    def resolved_since(self, since: int) -> list[Alert]:
+        """Alerts resolved at or after ``since`` (what a notifier still owes a resolved notice for)."""
+        rows = self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM alerts WHERE state = 'resolved' AND "
+                                "resolved_at >= ? ORDER BY id", (since,)).fetchall()
+        return [Alert(**dict(zip(_FIELDS, r))) for r in rows]
+
     def resolve(self, alert_id: int, at: int) -> None:
         self._db.execute("UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ?", (at, alert_id))
 

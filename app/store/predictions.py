@@ -159,6 +159,26 @@ class PredictionsTable:
             minutes=(until - since) / 60_000,
         )
 
+    def version_stats(self, model: str, since: int, until: int) -> dict[str, WindowStats]:
+        """``window_stats`` per version of ``model`` that answered in [since, until) (metrics exposition)."""
+        out: dict[str, WindowStats] = {}
+        for version, requests, errors in self._db.execute(
+                "SELECT version, count(*), coalesce(sum(status = 'error'), 0) FROM predictions "
+                "WHERE model = ? AND ts >= ? AND ts < ? GROUP BY version", (model, since, until)).fetchall():
+            step = max(1, requests // LATENCY_SAMPLE)
+            latencies = [r[0] for r in self._db.execute(
+                "SELECT latency_ms FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ? "
+                "AND latency_ms IS NOT NULL AND (? = 1 OR id % ? = 0)", (model, version, since, until, step, step))]
+            out[str(version)] = WindowStats(requests=requests, errors=errors, p95_latency_ms=percentile(latencies, 95),
+                                            minutes=(until - since) / 60_000)
+        return out
+
+    def latest_version(self, model: str) -> str | None:
+        """The version of the model's newest logged prediction (what an alert's ``version`` label says)."""
+        row = self._db.execute("SELECT version FROM predictions WHERE model = ? ORDER BY ts DESC LIMIT 1",
+                               (model,)).fetchone()
+        return None if row is None else str(row[0])
+
     def traffic(self, model: str, since: int, until: int, bucket_ms: int) -> list[TrafficBucket]:
         """Requests, errors and mean latency per bucket (empty buckets included, for sparklines)."""
         rows = self._db.execute(

@@ -258,7 +258,31 @@ CREATE TABLE reviews (
 CREATE INDEX reviews_model_kind_at ON reviews (model, kind, reviewed_at);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
+# Version 7: alert delivery (issue 15). One row per (alert, target, event): `modeldeck watch` decides what
+# to send from the alert table's state, so a row is what makes a send happen once. The row is written
+# before the request ("sending") and marked after it, so a kill -9 between the two resends at most once,
+# under the same delivery id (receivers can drop the repeat by it). Every attempt's outcome stays.
+_V7 = """
+CREATE TABLE deliveries (
+    id            INTEGER PRIMARY KEY,
+    alert_id      INTEGER NOT NULL,
+    model         TEXT NOT NULL,
+    target        TEXT NOT NULL,
+    event         TEXT NOT NULL CHECK (event IN ('firing', 'resolved', 'schedule')),
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'delivered', 'failed', 'dropped')),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_at       INTEGER NOT NULL,
+    last_error    TEXT,
+    created_at    INTEGER NOT NULL,
+    sent_at       INTEGER,
+    refreshed_at  INTEGER,
+    UNIQUE (alert_id, target, event)
+);
+CREATE INDEX deliveries_status ON deliveries (status, next_at);
+CREATE INDEX deliveries_model ON deliveries (model, created_at);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which

@@ -106,3 +106,24 @@ def change_checklist(location: "StoreLocation", settings: "Settings", model: str
         items = list(checklist.evaluate(store, model, settings=settings, now=now, health=health))
         entries = store.audit.entries(model, limit=AUDIT_ROWS)
     return ChecklistChange(items, entries)
+
+
+NOTIFICATION_ROWS = 5
+
+
+def notifications(location: "StoreLocation", model: str) -> list[str]:
+    """The model's last alert notifications sent by ``modeldeck watch`` (newest first), one line each:
+    when, event, target, outcome (with the last error when it failed or waits for a retry)."""
+    from app.timeutil import TimeFormat, format_ms
+
+    with location.open() as store:
+        rows = store.deliveries.recent(model, NOTIFICATION_ROWS)
+        alerts = store.alerts.by_ids([d.alert_id for d in rows])
+    lines = []
+    for d in rows:
+        alert = alerts.get(d.alert_id)
+        rule = alert.rule if alert else f"alert #{d.alert_id}"
+        when = format_ms(d.sent_at or d.created_at, TimeFormat.MINUTE)
+        outcome = d.status if d.status == "delivered" else f"{d.status} after {d.attempts} tries: {d.last_error or ''}"
+        lines.append(f"{when}  {d.event:<8} {rule} -> {d.target}: {outcome}")
+    return lines

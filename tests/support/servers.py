@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -372,3 +373,52 @@ def torchserve_server(tmp: Path, *, model: str = "tsclf") -> Iterator[TorchServe
         yield TorchServeServer(url, mgmt, f"http://127.0.0.1:{ports[2]}/metrics", proc)
     finally:
         stop_pid(proc.pid, grace_s=15)
+
+
+# --- Alertmanager (Debian's prometheus-alertmanager; .ci/run installs it when missing) ------------------
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+ALERTMANAGER_MISSING = None if ALERTMANAGER else (
+    "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager; .ci/run does it)")
+
+_ALERTMANAGER_CONFIG = """\
+route:
+  receiver: nobody
+  group_wait: 1h
+receivers:
+  - name: nobody
+"""
+
+
+@dataclass
+class AlertmanagerServer:
+    url: str
+    pid: int
+
+    def alerts(self) -> list[dict]:
+        """What Alertmanager holds now (API v2), resolved ones included."""
+        response = httpx.get(f"{self.url}/api/v2/alerts", params={"active": "true", "silenced": "true",
+                                                                  "inhibited": "true", "unprocessed": "true"},
+                             timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+
+@contextlib.contextmanager
+def alertmanager_server(tmp: Path) -> Iterator[AlertmanagerServer]:
+    """A real Alertmanager on a free loopback port, with a temp config and storage, clustering off."""
+    if ALERTMANAGER is None:
+        raise RuntimeError(ALERTMANAGER_MISSING)
+    config = tmp / "alertmanager.yml"
+    config.write_text(_ALERTMANAGER_CONFIG)
+    port = free_port()
+    log = tmp / "alertmanager.log"
+    proc = spawn([ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp / 'data'}",
+                  f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="], log=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, timeout_s=30,
+                   what="alertmanager", proc=proc, log=log)
+        yield AlertmanagerServer(url, proc.pid)
+    finally:
+        stop_pid(proc.pid)
