@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 SIGNATURE_HEADER = "X-Modeldeck-Signature"
 DELIVERY_HEADER = "X-Modeldeck-Delivery"
 WEBHOOK_BODY_VERSION = 1
-MAX_SENDS_PER_PASS = 200  # a pass never spends more than this many requests on delivery
+MAX_SENDS_PER_PASS = 200
+SCHEDULE_LOOKBACK_MS = 7 * 86_400_000  # a schedule notice older than this is not sent late  # a pass never spends more than this many requests on delivery
 
 
 class DeliveryError(Exception):
@@ -59,14 +60,35 @@ def routes(target: "NotifyConfig", alert: Alert) -> bool:
     return target.models is None or alert.model in target.models
 
 
+def retraining_triggers(settings: "Settings", model: str, model_owner: str | None) -> list[str]:
+    """"RULE -> TARGET" for each webhook that a schedule or drift rule of ``model`` reaches: how a pipeline
+    is triggered to retrain it (the readiness Monitoring area shows them)."""
+    from app.alerts.rules import SCHEDULE, drift_feature, rule_key, rule_owner
+
+    config = settings.models.get(model)
+    if config is None:
+        return []
+    found = []
+    for rule in config.alerts:
+        if rule.metric != SCHEDULE and drift_feature(rule) is None:
+            continue
+        probe = Alert(rule=rule_key(rule), model=model, severity=rule.severity,
+                      owner=rule_owner(rule, model_owner), fired_at=0)
+        found += [f"{probe.rule} -> {target.label}" for target in settings.notify
+                  if target.kind == "webhook" and routes(target, probe)]
+    return found
+
+
 def _iso(ms: int | None) -> str | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
 def summary(alert: Alert, version: str | None) -> str:
+    if alert.value is None and alert.fired_at == alert.resolved_at:  # a schedule rule's notice
+        return f"{alert.model if version is None else f'{alert.model} {version}'}: {alert.rule} is due"
     value = "-" if alert.value is None else f"{alert.value:.4g}"
     threshold = "its verdict" if alert.threshold is None else f"{alert.threshold:.4g}"
-    where = alert.model if version is None else f"{alert.model} v{version}"
+    where = alert.model if version is None else f"{alert.model} {version}"
     return f"{where}: {alert.rule} is {value} (threshold {threshold})"
 
 
@@ -105,7 +127,7 @@ def _slack_escape(text: str) -> str:
 
 
 def slack_body(alert: Alert, event: str, version: str | None) -> dict[str, Any]:
-    mark = "RESOLVED" if event == "resolved" else alert.severity.upper()
+    mark = {"resolved": "RESOLVED", "schedule": "SCHEDULED"}.get(event, alert.severity.upper())
     lines = [f"[{mark}] {_slack_escape(summary(alert, version))}",
              f"owner: {_slack_escape(alert.owner or 'NO OWNER')}"]
     if alert.runbook:
@@ -130,6 +152,10 @@ def request_for(target: "NotifyConfig", alert: Alert, event: str, version: str |
         payload = slack_body(alert, event, version)
     else:
         payload = webhook_body(alert, event, version, delivery_id, now)
+        if target.wrap == "airflow":  # Airflow REST API: POST /api/v1/dags/{dag_id}/dagRuns
+            payload = {"dag_run_id": f"modeldeck-{delivery_id}", "conf": payload}
+        elif target.wrap == "github_dispatch":  # GitHub: POST /repos/{owner}/{repo}/dispatches
+            payload = {"event_type": f"modeldeck-{event}", "client_payload": payload}
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     if target.token_env:
         token = os.environ.get(target.token_env)
@@ -162,6 +188,9 @@ class Notifier:
 
         self.targets = {target.label: target for target in settings.notify}
         self.queue_max = settings.watch.queue_max
+        from app.alerts.rules import schedule_rules
+
+        self._schedules = schedule_rules(settings)
         self._client = client or httpx.Client(follow_redirects=False)
 
     def close(self) -> None:
@@ -197,6 +226,15 @@ class Notifier:
             for label, target in self.targets.items():
                 if routes(target, alert) and store.deliveries.enqueue(alert.id, alert.model, label, "firing", now):
                     queued += 1
+        scheduled = self._schedules
+        if scheduled:  # schedule notices (stored fired and resolved at once) go out once each
+            for alert in store.alerts.resolved_since(now - SCHEDULE_LOOKBACK_MS):
+                if (alert.model, alert.rule) not in scheduled:
+                    continue
+                for label, target in self.targets.items():
+                    if target.kind != "alertmanager" and routes(target, alert) and \
+                            store.deliveries.enqueue(alert.id, alert.model, label, "schedule", now):
+                        queued += 1
         for alert_id, model, label in store.deliveries.resolved_owed():
             target = self.targets.get(label)
             if target is not None and target.send_resolved:
@@ -266,5 +304,7 @@ class Notifier:
             response = self._client.post(url, content=body, headers=headers, timeout=target.timeout_s)
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}"[:200]) from None
+        if target.wrap == "airflow" and response.status_code == 409:
+            return  # that dag_run_id exists: this delivery triggered it already (a resend after a crash)
         if response.status_code >= 300:
             raise DeliveryError(f"HTTP {response.status_code}: {response.text[:120]!r}")

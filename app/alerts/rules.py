@@ -9,6 +9,9 @@ A rule watches one metric of one model:
   of the prediction log; fire at or above the threshold.
 - ``traffic_drop``: 1 - requests in the last ``window`` / requests in the window before; fires at or above
   the threshold (0.5 = traffic halved).
+- ``schedule``: a notice every ``every`` (e.g. 30d, to trigger retraining through a webhook), counted from the
+  last notice, else from the champion version's creation. It is stored as an alert fired and resolved at
+  once (nothing stays firing on the fleet); ``modeldeck watch`` delivers it as a ``schedule`` event.
 
 Evaluation is edge-triggered: a rule that starts to hold adds a firing alert, a firing one that stops holding
 is resolved; no data leaves the state alone. Acknowledging is an operator action, so it is audited.
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from app.store import Store
 
 FEATURE_DRIFT = "feature_drift:"
+SCHEDULE = "schedule"
 PREDICTION_FEATURE = "__prediction__"  # same name as app.drift.stats's, without importing numpy here
 
 
@@ -53,6 +57,8 @@ class Transition:
         value = "-" if a.value is None else f"{a.value:.4g}"
         threshold = "verdict" if a.threshold is None else f"{a.threshold:.4g}"
         owner = a.owner or "NO OWNER"
+        if self.state == "scheduled":
+            return f"scheduled: {a.model} {a.rule} {a.severity}, owner {owner}"
         return f"{self.state}: {a.model} {a.rule} value {value} (threshold {threshold}) {a.severity}, owner {owner}"
 
 
@@ -123,6 +129,11 @@ def evaluate(store: "Store", model: str, rules: list[AlertRule], *, model_owner:
         latest_drift = _judged_drift(store, model, min_rows)
     transitions = []
     for rule in rules:
+        if rule.metric == SCHEDULE:
+            notice = _scheduled(store, model, rule, model_owner, now)
+            if notice is not None:
+                transitions.append(notice)
+            continue
         seen = observe(store, model, rule, now=now, latest_drift=latest_drift)
         if seen.holds is None:
             continue
@@ -141,6 +152,29 @@ def evaluate(store: "Store", model: str, rules: list[AlertRule], *, model_owner:
             del firing[key]
             transitions.append(Transition("resolved", resolved))
     return transitions
+
+
+def schedule_due(store: "Store", model: str, rule: AlertRule, now: int) -> bool:
+    last = store.alerts.last_fired(model, rule_key(rule))
+    if last is None:
+        champion = next((v for v in store.registry.versions(model) if v.stage.value == "champion"), None)
+        last = champion.created_at if champion is not None else None
+    return last is None or now - last >= parse_duration_ms(rule.every or "30d")
+
+
+def _scheduled(store: "Store", model: str, rule: AlertRule, model_owner: str | None, now: int) -> Transition | None:
+    if not schedule_due(store, model, rule, now):
+        return None
+    alert = Alert(rule=rule_key(rule), model=model, severity=rule.severity, owner=rule_owner(rule, model_owner),
+                  state="resolved", fired_at=now, resolved_at=now, runbook=rule.runbook)
+    alert.id = store.alerts.add(alert)
+    return Transition("scheduled", alert)
+
+
+def schedule_rules(settings: "Settings") -> set[tuple[str, str]]:
+    """(model, rule key) of every schedule rule: their alerts are notices, not conditions."""
+    return {(model, rule_key(rule)) for model, config in settings.models.items() for rule in config.alerts
+            if rule.metric == SCHEDULE}
 
 
 def owner_of_model(store: "Store | None", settings: "Settings | None", model: str) -> str | None:

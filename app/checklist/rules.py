@@ -395,7 +395,7 @@ DELIVERY_FIELDS = ("notify", "deliver_to", "receiver", "channel", "webhook")
 def monitoring_level(metric: str) -> str | None:
     """infrastructure (error rate, latency, traffic), data (feature drift) or model (prediction drift,
     quality)."""
-    if metric in ("error_rate", "p95_latency", "traffic_drop"):
+    if metric in ("error_rate", "p95_latency", "traffic_drop", "no_traffic"):
         return "infrastructure"
     if metric.startswith("feature_drift"):
         return "data"
@@ -430,7 +430,7 @@ def check_monitoring(ctx: CheckContext) -> Finding:
         # A rule without an owner of its own pages the model's owner (app/alerts/rules.py, rule_owner).
         if not (str(_rule_field(rule, "owner") or "").strip() or inherit):
             ownerless.append(name)
-        if not _delivery(rule):
+        if not (_delivery(rule) or _routed(ctx, rule)):  # a rule's notify, or a [[notify]] target routing it
             undelivered.append(name)
     problems = []
     absent = [level for level in MONITORING_LEVELS if not by_level[level]]
@@ -444,8 +444,36 @@ def check_monitoring(ctx: CheckContext) -> Finding:
         problems.append(f"data-level rules but no drift baseline for {v}")
     levels = "; ".join(f"{level}: {name_list(names, 3)}" for level, names in by_level.items() if names)
     if problems:
-        return failed("; ".join(problems) + (f" (have {levels})" if levels else " (no alert rules configured)"))
-    return passed(f"{len(rules)} alert rules with owners and delivery targets: {levels}")
+        retraining = _retraining(ctx)  # a failure's evidence names the problems, and a trigger only if there is one
+        trigger = f"; {retraining}" if retraining.startswith("retraining") else ""
+        return failed("; ".join(problems) + (f" (have {levels})" if levels else " (no alert rules configured)")
+                      + trigger)
+    return passed(f"{len(rules)} alert rules with owners and delivery targets: {levels}; {_retraining(ctx)}")
+
+
+def _routed(ctx: CheckContext, rule: Any) -> bool:
+    """Whether a ``[[notify]]`` target of ``modeldeck watch`` takes this rule's alerts (issue 15)."""
+    from app.alerts.notify import routes
+    from app.alerts.rules import rule_key, rule_owner
+    from app.config.settings import AlertRule, Settings
+    from app.models import Alert
+
+    if not isinstance(ctx.settings, Settings) or not isinstance(rule, AlertRule) or not ctx.settings.notify:
+        return False
+    probe = Alert(rule=rule_key(rule), model=ctx.model, severity=rule.severity,
+                  owner=rule_owner(rule, ctx.owner), fired_at=0)
+    return any(routes(target, probe) for target in ctx.settings.notify)
+
+
+def _retraining(ctx: CheckContext) -> str:
+    """Whether a schedule or drift rule posts to a pipeline's webhook (issue 15): told, not required."""
+    from app.alerts.notify import retraining_triggers
+    from app.config.settings import Settings
+
+    if not isinstance(ctx.settings, Settings):
+        return "no retraining trigger"
+    triggers = retraining_triggers(ctx.settings, ctx.model, ctx.owner)
+    return f"retraining trigger: {name_list(triggers, 2)}" if triggers else "no retraining trigger"
 
 
 def check_rollback(ctx: CheckContext) -> Finding:

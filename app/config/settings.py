@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Re-exported: defined without pydantic, because the console's first paint needs it.
@@ -44,8 +44,12 @@ class EndpointConfig(_Section):
 class AlertRule(_Section):
     """One alert rule of a model: what is watched, when it fires, and who answers it (app/alerts/rules.py)."""
 
-    metric: str = Field(pattern=r"^(feature_drift:.+|prediction_drift|error_rate|p95_latency|traffic_drop)$",
-                        description="feature_drift:NAME | prediction_drift | error_rate | p95_latency | traffic_drop")
+    metric: str = Field(pattern=r"^(feature_drift:.+|prediction_drift|error_rate|p95_latency|traffic_drop|schedule)$",
+                        description="feature_drift:NAME | prediction_drift | error_rate | p95_latency | traffic_drop "
+                        "| schedule (a notice every `every`, e.g. to trigger retraining)")
+    every: str | None = Field(default=None, pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
+                              description="schedule: how often, e.g. 30d, counted from the last notice (or from "
+                              "the champion version's creation)")
     threshold: float | None = Field(default=None, description="Fires at or above it (drift: the method's own "
                                     "direction; unset = the drift verdict); p95_latency in ms, the rest fractions")
     window: str = Field(default="1h", pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
@@ -57,6 +61,12 @@ class AlertRule(_Section):
     name: str | None = Field(default=None, description="Rule name shown in alerts (default: the metric)")
     notify: str | None = Field(default=None, description="Where it is delivered (an Alertmanager receiver, a chat "
                                "channel, a webhook URL); the readiness checklist wants one on every rule")
+
+    @model_validator(mode="after")
+    def _schedule_needs_every(self) -> "AlertRule":
+        if (self.metric == "schedule") != (self.every is not None):
+            raise ValueError("`every` goes with metric = \"schedule\" (and a schedule needs it)")
+        return self
 
 
 class CompareConfig(_Section):
@@ -162,6 +172,10 @@ class NotifyConfig(_Section):
     token_env: str | None = Field(default=None, description="Environment variable holding a bearer token")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers (no secrets: use "
                                     "token_env)")
+    wrap: Literal["none", "airflow", "github_dispatch"] = Field(
+        default="none", description="webhook: wrap the body for a pipeline's trigger API: airflow = "
+        "{dag_run_id, conf: body} (POST /api/v1/dags/ID/dagRuns; a 409 means that run exists: delivered), "
+        "github_dispatch = {event_type: modeldeck-EVENT, client_payload: body} (POST /repos/O/R/dispatches)")
     send_resolved: bool = Field(default=True, description="Also tell the target when an alert resolves")
     timeout_s: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=5, ge=1, description="Tries before a delivery is recorded as failed")

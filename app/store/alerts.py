@@ -43,6 +43,10 @@ class AlertsTable:
                                 "resolved_at >= ? ORDER BY id", (since,)).fetchall()
         return [Alert(**dict(zip(_FIELDS, r))) for r in rows]
 
+    def last_fired(self, model: str, rule: str) -> int | None:
+        row = self._db.execute("SELECT max(fired_at) FROM alerts WHERE model = ? AND rule = ?", (model, rule)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def resolve(self, alert_id: int, at: int) -> None:
         self._db.execute("UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ?", (at, alert_id))
 

@@ -324,3 +324,108 @@ def test_kill_9_mid_pass_and_restart_loses_and_doubles_nothing(tmp_path, receive
     assert (predictions, quarantined) == (lines - lines // bad_every, lines // bad_every)
     assert (alerts, delivered) == (1, 1)
     assert [b[0]["event"] for b in receiver.bodies] == ["firing"]
+
+
+def test_metrics_carry_drift_per_feature_and_version_from_the_windows_a_pass_computed(store_path):
+    """The pass computes the closed drift windows (refresh_model) and /metrics shows the verdict window."""
+    from app.watch.exposition import ExpositionServer
+    from app.watch.loop import Watcher
+    from tests.integration.test_monitor import NOW, SETTINGS, drifted_store
+
+    drifted_store(store_path)
+    watcher = Watcher(SETTINGS, store_path, clock=lambda: NOW)
+    server = ExpositionServer("127.0.0.1:0", lambda: watcher.snapshot, 1.0).start()
+    try:
+        report = watcher.run_pass()
+        assert report.windows == 2 and report.errors == []
+        text = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=2).text
+    finally:
+        server.stop()
+        watcher.close()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+    amount = (("feature", "amount"), ("model", "fraud"), ("version", "v1"))
+    assert samples[("modeldeck_feature_drift_detected", amount)] == 1
+    [value] = [v for (name, labels), v in samples.items() if name == "modeldeck_feature_drift_value"
+               and ("feature", "amount") in labels]
+    assert value >= 0.1  # Wasserstein / reference std, at or over Evidently's threshold
+    assert samples[("modeldeck_alerts_firing", (("model", "fraud"), ("severity", "critical")))] == 1
+
+
+def test_slack_gets_incoming_webhook_text_with_names_kept_as_text(tmp_path, receiver):
+    from app.watch.loop import Watcher
+
+    now = now_ms()
+    (tmp_path / "router.jsonl").write_bytes(b"".join(line(i, now - 60_000 + i, error=True) for i in range(10)))
+    config = write_config(tmp_path, logs=str(tmp_path / "router.jsonl"), notify=[f"""
+[[notify]]
+kind = "slack"
+url = "{receiver.url}/services/T0/B0/x"
+owners = ["ops"]
+[[notify]]
+kind = "webhook"
+url = "{receiver.url}/other-team"
+owners = ["payments"]
+"""]).read_text().replace('owner = "ops"', 'owner = "ops"', 1)
+    (tmp_path / "modeldeck.toml").write_text(config.replace('runbook = "https://runbooks.example/router-errors"',
+                                                            'runbook = "<!channel> see https://x"'))
+    settings = load_settings(tmp_path / "modeldeck.toml")
+    watcher = Watcher(settings, settings.db)
+    try:
+        watcher.run_pass()
+    finally:
+        watcher.close()
+    [(body, headers, raw)] = receiver.bodies  # routed by owner: ops's Slack, not payments' webhook
+    assert set(body) == {"text"}
+    assert body["text"].startswith("[CRITICAL] router r7: error_rate is 1 (threshold 0.2)")
+    assert "owner: ops" in body["text"] and "&lt;!channel&gt; see https://x" in body["text"]
+
+
+def test_a_schedule_rule_triggers_an_airflow_dag_run_every_30_days(tmp_path, receiver):
+    from app.checklist.evaluate import evaluate
+    from app.models import ModelInfo, Stage, Version
+    from app.watch.loop import Watcher
+
+    day = 86_400_000
+    now = now_ms()
+    config = tmp_path / "modeldeck.toml"
+    config.write_text(f"""
+db = "{tmp_path / 'watch.db'}"
+[models.fraud]
+owner = "risk-ml"
+[[models.fraud.alerts]]
+metric = "schedule"
+every = "30d"
+name = "retrain"
+severity = "info"
+[[notify]]
+kind = "webhook"
+name = "retrain-fraud"
+url = "{receiver.url}/api/v1/dags/retrain_fraud/dagRuns"
+wrap = "airflow"
+models = ["fraud"]
+""")
+    settings = load_settings(config)
+    with Store.open(settings.db) as store:
+        store.registry.upsert_model(ModelInfo(name="fraud", owner="risk-ml", created_at=now - 90 * day))
+        store.registry.upsert_version(Version(model="fraud", version="v3", stage=Stage.champion,
+                                              created_at=now - 20 * day))
+    clock = [now]
+    watcher = Watcher(settings, settings.db, clock=lambda: clock[0])
+    try:
+        assert watcher.run_pass().transitions == []  # the champion is 20 days old: not due
+        clock[0] = now + 11 * day
+        assert watcher.run_pass().transitions == ["scheduled: fraud retrain info, owner risk-ml"]
+        watcher.run_pass()
+        clock[0] = now + 20 * day  # 9 days after the notice: not due again
+        watcher.run_pass()
+        clock[0] = now + 42 * day
+        watcher.run_pass()
+    finally:
+        watcher.close()
+    assert [b[0]["dag_run_id"] for b in receiver.bodies] == ["modeldeck-1", "modeldeck-2"]
+    conf = receiver.bodies[0][0]["conf"]
+    assert (conf["event"], conf["alert"]["model"], conf["alert"]["rule"]) == ("schedule", "fraud", "retrain")
+    with Store.open(settings.db) as store:
+        monitoring = next(i for i in evaluate(store, "fraud", settings=settings, now=now) if i.area == "monitoring")
+    assert "retraining trigger: retrain -> retrain-fraud" in monitoring.evidence
