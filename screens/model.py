@@ -219,7 +219,7 @@ class ModelScreen(HostsAlerts, Screen):
             text.append("none sent", style="dim")
         for line in message.lines:
             text.append("\n")
-            text.append_text(safe_text(line, width=max(20, self.size.width - 4)))
+            text.append(clean(line))  # cleaned, and plain Text (never markup); long errors wrap
         self.query_one("#notifications", Static).update(text)
 
     # -- showing -------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def notifications(location: "StoreLocation", model: str) -> list[str]:
     for d in rows:
         alert = alerts.get(d.alert_id)
         rule = alert.rule if alert else f"alert #{d.alert_id}"
-        when = format_ms(d.sent_at or d.created_at, TimeFormat.MINUTE)
+        when = format_ms(d.sent_at or d.created_at, TimeFormat.DAY_MINUTE)
         outcome = d.status if d.status == "delivered" else f"{d.status} after {d.attempts} tries: {d.last_error or ''}"
-        lines.append(f"{when}  {d.event:<8} {rule} -> {d.target}: {outcome}")
+        lines.append(f"{when} {d.event} {rule} -> {d.target}: {outcome}")
     return lines
