@@ -13,6 +13,14 @@ A rule watches one metric of one model:
   last notice, else from the champion version's creation. It is stored as an alert fired and resolved at
   once (nothing stays firing on the fleet); ``modeldeck watch`` delivers it as a ``schedule`` event.
 
+Two qualifiers make a rule mean something rather than flap on noise:
+
+- ``for = "30m"`` (any rule): the condition must hold that long, pass after pass, before the alert fires, as
+  in Prometheus. Until then the rule is *pending* (kept in the store, so a restart does not reset the clock);
+  a pass where it does not hold clears it.
+- ``windows = N`` (drift rules): the last N drift windows with enough rows must all drift (by the verdict, or
+  by the threshold: the minimum effect). One noisy hour does not fire a rule that asks for three.
+
 Evaluation is edge-triggered: a rule that starts to hold adds a firing alert, a firing one that stops holding
 is resolved; no data leaves the state alone. Acknowledging is an operator action, so it is audited.
 """
@@ -93,6 +101,22 @@ def _judged_drift(store: "Store", model: str, min_rows: int | None) -> dict[str,
     return {p.feature: p for p in points}
 
 
+def _consecutive_drift(store: "Store", model: str, rule: AlertRule, feature: str, min_rows: int | None,
+                       latest: "DriftPoint") -> Observation:
+    """Whether the newest ``rule.windows`` judged windows of ``feature`` (ending with ``latest``) all drift."""
+    from app.drift.stats import DEFAULT_MIN_ROWS
+
+    floor = DEFAULT_MIN_ROWS if min_rows is None else min_rows
+    span = latest.window_end - latest.window_start
+    since = latest.window_start - (rule.windows * 4) * span  # a few sparse hours may sit between judged ones
+    judged = [p for p in store.drift.series(model, feature, since)
+              if p.window_end - p.window_start == span and p.n_current >= floor and p.window_start <= latest.window_start]
+    recent = judged[-rule.windows:]
+    if len(recent) < rule.windows:
+        return Observation(latest.value, False)  # not enough judged windows yet: nothing sustained
+    return Observation(latest.value, all(_drift_holds(p, rule.threshold) for p in recent))
+
+
 def observe(store: "Store", model: str, rule: AlertRule, *, now: int,
             latest_drift: dict[str, "DriftPoint"] | None = None, min_rows: int | None = None) -> Observation:
     feature = drift_feature(rule)
@@ -102,6 +126,8 @@ def observe(store: "Store", model: str, rule: AlertRule, *, now: int,
         point = latest_drift.get(feature)
         if point is None:
             return Observation(None, None)
+        if rule.windows > 1:
+            return _consecutive_drift(store, model, rule, feature, min_rows, point)
         return Observation(point.value, _drift_holds(point, rule.threshold))
     if rule.threshold is None:
         return Observation(None, None)  # nothing to compare with: flagged by unowned/invalid rule checks
@@ -134,11 +160,18 @@ def evaluate(store: "Store", model: str, rules: list[AlertRule], *, model_owner:
             if notice is not None:
                 transitions.append(notice)
             continue
-        seen = observe(store, model, rule, now=now, latest_drift=latest_drift)
+        seen = observe(store, model, rule, now=now, latest_drift=latest_drift, min_rows=min_rows)
         if seen.holds is None:
             continue
         key = rule_key(rule)
         current = firing.get(key)
+        if rule.for_ is not None and current is None:
+            if not seen.holds:
+                store.alerts.clear_pending(model, key)
+                continue
+            if now - store.alerts.pending_since(model, key, now) < parse_duration_ms(rule.for_):
+                continue  # pending: holds, not for long enough yet
+            store.alerts.clear_pending(model, key)
         if seen.holds and current is None:
             alert = Alert(rule=key, model=model, severity=rule.severity, owner=rule_owner(rule, model_owner),
                           state="firing", value=seen.value, threshold=rule.threshold, fired_at=now,

@@ -44,6 +44,8 @@ class EndpointConfig(_Section):
 class AlertRule(_Section):
     """One alert rule of a model: what is watched, when it fires, and who answers it (app/alerts/rules.py)."""
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)  # `for` in the file, for_ in Python
+
     metric: str = Field(pattern=r"^(feature_drift:.+|prediction_drift|error_rate|p95_latency|traffic_drop|schedule)$",
                         description="feature_drift:NAME | prediction_drift | error_rate | p95_latency | traffic_drop "
                         "| schedule (a notice every `every`, e.g. to trigger retraining)")
@@ -61,6 +63,11 @@ class AlertRule(_Section):
     name: str | None = Field(default=None, description="Rule name shown in alerts (default: the metric)")
     notify: str | None = Field(default=None, description="Where it is delivered (an Alertmanager receiver, a chat "
                                "channel, a webhook URL); the readiness checklist wants one on every rule")
+    for_: str | None = Field(default=None, alias="for", pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
+                             description="Fire only when the condition has held this long, e.g. 30m (like "
+                             "Prometheus's `for`)")
+    windows: int = Field(default=1, ge=1, description="Drift rules: fire only when this many consecutive "
+                         "drift windows (with enough rows) drift, e.g. 3; the threshold is the minimum effect")
 
     @model_validator(mode="after")
     def _schedule_needs_every(self) -> "AlertRule":

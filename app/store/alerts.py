@@ -43,6 +43,16 @@ class AlertsTable:
                                 "resolved_at >= ? ORDER BY id", (since,)).fetchall()
         return [Alert(**dict(zip(_FIELDS, r))) for r in rows]
 
+    def pending_since(self, model: str, rule: str, now: int) -> int:
+        """When ``rule``'s condition started holding (recorded now if it was not pending)."""
+        self._db.execute("INSERT OR IGNORE INTO alert_pending (model, rule, since) VALUES (?, ?, ?)",
+                         (model, rule, now))
+        return int(self._db.execute("SELECT since FROM alert_pending WHERE model = ? AND rule = ?",
+                                    (model, rule)).fetchone()[0])
+
+    def clear_pending(self, model: str, rule: str) -> None:
+        self._db.execute("DELETE FROM alert_pending WHERE model = ? AND rule = ?", (model, rule))
+
     def last_fired(self, model: str, rule: str) -> int | None:
         row = self._db.execute("SELECT max(fired_at) FROM alerts WHERE model = ? AND rule = ?", (model, rule)).fetchone()
         return None if row is None or row[0] is None else int(row[0])

@@ -280,6 +280,14 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_status ON deliveries (status, next_at);
 CREATE INDEX deliveries_model ON deliveries (model, created_at);
+-- A rule with `for = "30m"` whose condition holds but not for that long yet (Prometheus's "pending"); kept
+-- in the store so a restart of the watcher does not start the clock again.
+CREATE TABLE alert_pending (
+    model TEXT NOT NULL,
+    rule  TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    PRIMARY KEY (model, rule)
+);
 """
 
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
