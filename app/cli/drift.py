@@ -39,9 +39,12 @@ def _number(value: float | None, digits: int = 4) -> str:
 @click.option("--window", default="1h", show_default=True, help="Window size, aligned to UTC (1h, 1d = days).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of per-feature, per-window results.")
 @click.option("--fail-on-drift", is_flag=True, help="Exit 1 when the latest window shows dataset drift.")
+@click.option("--summary/--windows", "summary", default=None,
+              help="One line per feature (verdict, value, drifting since when) or every window's lines "
+                   "(default: the summary on a terminal, the windows when piped).")
 @pass_cli
 def drift(cli: CliContext, model: str, since: str | None, until: str | None, window: str, as_json: bool,
-          fail_on_drift: bool) -> None:
+          fail_on_drift: bool, summary: bool | None) -> None:
     """Drift of MODEL's features and predictions per window against the baseline of the serving version.
 
     Windows not computed yet are computed first (closed windows only); thresholds come from
@@ -91,6 +94,9 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
     elif not points:
         click.echo(f"no drift windows for {_clean(model)} in that range (windows are computed once closed)")
+    elif summary if summary is not None else sys.stdout.isatty():
+        _print_summary(points, min_rows)
+        click.echo(f"{outcome.windows} new window(s) computed", err=True)
     else:
         # 79 columns: one line a feature in an 80-column terminal.
         header = f"{'FEATURE':<20} {'METHOD':<13} {'VALUE':>8} {'THRESH':>6} {'DRIFT':<5} {'PSI':>7} " \
@@ -125,3 +131,26 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
         # The latest window with enough rows decides, as on the drift screen and the fleet.
         if dataset_drift(verdict_window(points, min_rows)).drifted:
             sys.exit(1)
+
+
+def _print_summary(points, min_rows: int) -> None:  # points: list[app.models.DriftPoint]
+    """One line per feature: the latest judged window's verdict and value, and since when it drifts."""
+    from app.drift.stats import display_name, drift_ratio
+    from app.drift.windows import drifting_since
+    from app.timeutil import TimeFormat, format_ms
+
+    runs = drifting_since(points, min_rows)
+    if not runs:
+        click.echo(f"no window with at least {min_rows} rows in that range: nothing judged")
+        return
+    latest = max(run.latest.window_start for run in runs.values())
+    click.echo(f"latest judged window {format_ms(latest, TimeFormat.MINUTE)} UTC")
+    click.echo(f"{'FEATURE':<20} {'VERDICT':<7} {'METHOD':<13} {'VALUE':>8} {'THRESH':>6}  SINCE")
+    ordered = sorted(runs.values(), key=lambda r: (r.since is None, -drift_ratio(r.latest.method, r.latest.value,
+                                                                                  r.latest.threshold), r.latest.feature))
+    for run in ordered:
+        p = run.latest
+        since = "-" if run.since is None else \
+            f"{format_ms(run.since, TimeFormat.MINUTE)} ({run.windows} window{'s' if run.windows != 1 else ''})"
+        click.echo(f"{display_name(_clean(p.feature))[:20]:<20} {'DRIFT' if run.since is not None else 'ok':<7} "
+                   f"{p.method:<13} {_number(p.value):>8} {_number(p.threshold, 4):>6}  {since}")

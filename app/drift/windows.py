@@ -73,6 +73,37 @@ def verdict_window(points: list[DriftPoint], min_rows: int) -> list[DriftPoint]:
     return []
 
 
+@dataclass(frozen=True)
+class FeatureRun:
+    """A feature's latest judged window and, when it drifts, since when: the first window of the current run
+    of drifting windows (judged windows only; a window with too few rows neither breaks nor extends it)."""
+
+    latest: DriftPoint
+    since: int | None  # window_start of the run's first window; None when the latest does not drift
+    windows: int  # windows in the run (0 when not drifting)
+
+
+def drifting_since(points: list[DriftPoint], min_rows: int) -> dict[str, FeatureRun]:
+    """Per feature, from stored points (any order, one window size): the latest verdict and its run."""
+    from app.drift.stats import window_rows
+
+    by_start: dict[int, list[DriftPoint]] = {}
+    for point in points:
+        by_start.setdefault(point.window_start, []).append(point)
+    judged = [start for start in sorted(by_start) if window_rows(by_start[start]) >= min_rows]
+    runs: dict[str, FeatureRun] = {}
+    for start in judged:  # oldest first: each window extends or restarts each feature's run
+        for point in by_start[start]:
+            before = runs.get(point.feature)
+            if not point.drifted:
+                runs[point.feature] = FeatureRun(point, None, 0)
+            elif before is not None and before.since is not None:
+                runs[point.feature] = FeatureRun(point, before.since, before.windows + 1)
+            else:
+                runs[point.feature] = FeatureRun(point, point.window_start, 1)
+    return runs
+
+
 def latest_verdict_window(store: "Store", model: str, min_rows: int, *, window_ms: int = HOUR_MS) -> list[DriftPoint]:
     """``verdict_window`` straight from the store: the newest ``window_ms`` window with enough rows."""
     start = store.drift.latest_start_with_rows(model, window_ms, min_rows)

@@ -188,3 +188,25 @@ def test_baseline_file_and_from_logs_are_exclusive(tmp_path):
     data.write_text("a\n1\n")
     result = run("--db", str(tmp_path / "s.db"), "baseline", "fraud", "--version", "v1", str(data), "--from-logs")
     assert result.exit_code == 2 and "either FILE or --from-logs" in result.output
+
+
+def test_drift_summary_is_one_line_a_feature_with_since_when_it_drifts(tmp_path, rng):
+    db = tmp_path / "s.db"
+    log_traffic(db, rng, hours_ago=30, shift=0, n=3000)
+    run("--db", str(db), "baseline", "fraud", "--version", "v1", "--from-logs", "--since", "31h", "--until", "29h")
+    for hours_ago, shift in ((6, 0), (5, 0), (4, 25), (3, 25), (2, 25)):  # drifting for the last three windows
+        log_traffic(db, rng, hours_ago=hours_ago, shift=shift)
+    result = run("--db", str(db), "drift", "fraud", "--since", "7h", "--summary")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    first_drifting = now_ms() - now_ms() % HOUR - 4 * HOUR
+    from app.timeutil import TimeFormat, format_ms
+
+    amount = next(line for line in lines if line.startswith("amount"))
+    assert amount.split()[1] == "DRIFT"
+    assert amount.endswith(f"{format_ms(first_drifting, TimeFormat.MINUTE)} (3 windows)")
+    colour = next(line for line in lines if line.startswith("colour"))
+    assert colour.split()[1] == "ok" and colour.endswith("-")
+    assert len(lines) == 2 + 3  # the window line, the header, amount, colour and the prediction
+    piped = run("--db", str(db), "drift", "fraud", "--since", "7h")  # not a terminal: every window, as before
+    assert "dataset:" in piped.stdout
