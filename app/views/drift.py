@@ -39,6 +39,8 @@ class FeatureRow:
     ratio: float
     starts: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    since: int | None = None  # drifting since: the first window of the current run of drifting windows
+    run_windows: int = 0  # windows in that run
 
 
 @dataclass
@@ -121,10 +123,15 @@ def _view(points: list, window_ms: int, new_windows: int, min_rows: int = 100) -
         starts.append(p.window_start)
         # A handful of rows gives wild values (PSI 7 from 3 rows): a gap in the series, not a spike.
         values.append(p.value if rows_in[p.window_start] >= min_rows else float("nan"))
+    from app.drift.windows import drifting_since
+
+    runs = drifting_since(points, min_rows)
     rows = [FeatureRow(feature=p.feature, method=p.method, value=p.value, threshold=p.threshold,
                        drifted=p.drifted and judged, psi=p.psi, n_current=p.n_current,
                        ratio=drift_ratio(p.method, p.value, p.threshold) if judged else 0.0,
-                       starts=series[p.feature][0], values=series[p.feature][1]) for p in current]
+                       starts=series[p.feature][0], values=series[p.feature][1],
+                       since=runs[p.feature].since if judged and p.feature in runs else None,
+                       run_windows=runs[p.feature].windows if judged and p.feature in runs else 0) for p in current]
     # Most drifted first, the prediction among the features by its own drift.
     rows.sort(key=lambda r: (not r.drifted, -r.ratio, r.feature))
     summary = dataset_drift(current)
