@@ -69,6 +69,11 @@ class FleetRow(BaseModel):
     review_overdue: bool = False
     last_review_at: int | None = None
     last_review_by: str | None = None
+    # What hurts (hurt_rank): firing alerts by severity and acknowledgement, and the error-rate rule's bar.
+    critical_unacked: int = 0
+    warnings_unacked: int = 0  # firing warning (or info) alerts nobody acknowledged
+    acked: int = 0
+    error_rate_limit: float = ERROR_RATE_BAD  # the model's error_rate rule threshold (lowest), else 5 %
 
     @property
     def severity(self) -> int:
@@ -90,9 +95,33 @@ class FleetRow(BaseModel):
         return score
 
     @property
-    def sort_key(self) -> tuple[int, str]:
-        """Worst first; ties by name so the order is stable between refreshes."""
-        return (-self.severity, self.name)
+    def sort_key(self) -> tuple[int, int, str]:
+        """Worst first by what hurts (hurt_rank); ties by name so the order is stable between refreshes."""
+        return hurt_rank(self)
+
+
+HURT_TIERS = ("down or critical alert unacknowledged", "error rate over its rule", "warning firing",
+              "acknowledged", "healthy")
+
+
+def hurt_tier(row: FleetRow) -> int:
+    """The fleet's documented order (README, Console), an index into HURT_TIERS: an endpoint down or a critical
+    alert nobody acknowledged; then an error rate at or over the model's error_rate rule (else 5 %); then
+    firing warnings nobody acknowledged; then acknowledged alerts only; then healthy."""
+    if row.health is HealthState.down or row.critical_unacked:
+        return 0
+    if row.error_rate is not None and row.error_rate >= row.error_rate_limit:
+        return 1
+    if row.warnings_unacked:
+        return 2
+    if row.acked:
+        return 3
+    return 4
+
+
+def hurt_rank(row: FleetRow) -> tuple[int, int, str]:
+    """Tier first; within a tier the finer severity score (degraded, drift, readiness), then the name."""
+    return (hurt_tier(row), -row.severity, row.name)
 
 
 def _worst_drift(points: list) -> tuple[str | None, float | None, str | None, int]:
@@ -162,8 +191,12 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
 
     reviews = store.checklist.last_reviews("health")
     firing: dict[str, int] = {}
+    hurts: dict[str, dict[str, int]] = {}
     for alert in store.alerts.firing():
         firing[alert.model] = firing.get(alert.model, 0) + 1
+        kind = "acked" if alert.acked_by else "critical_unacked" if alert.severity == "critical" else "warnings_unacked"
+        counts = hurts.setdefault(alert.model, {})
+        counts[kind] = counts.get(kind, 0) + 1
     health = health or {}
     rows = []
     for name in names:
@@ -196,11 +229,20 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
             review_overdue=review_overdue(reviews.get(name), settings=settings, now=now_ms),
             last_review_at=reviews[name].reviewed_at if name in reviews else None,
             last_review_by=reviews[name].reviewed_by if name in reviews else None,
+            error_rate_limit=_error_rate_limit(settings, name),
+            **hurts.get(name, {}),
         ))
     if live:
         rows = [_live_figures(row, live.get(row.name)) for row in rows]
-    rows.sort(key=lambda row: row.sort_key)
+    rows.sort(key=hurt_rank)
     return rows
+
+
+def _error_rate_limit(settings: Settings, name: str) -> float:
+    config = settings.models.get(name)
+    limits = [rule.threshold for rule in (config.alerts if config else [])
+              if rule.metric == "error_rate" and rule.threshold is not None]
+    return min(limits) if limits else ERROR_RATE_BAD
 
 
 def read_fleet(location: "StoreLocation", settings: Settings, now_ms: int,

@@ -167,3 +167,38 @@ def test_the_status_line_says_where_the_traffic_figures_come_from_in_the_width_i
         "4 models · Req/m p95 Err%: endpoint (1 min) for 2, log (15 min) for 2")
     for live_rate, live in ((4, 4), (4, 2), (3, 0), (3, 1)):
         assert len(status_summary("4 models", live_rate, live, 4, read, 78)) <= 78
+
+
+def test_the_fleet_ranks_by_what_hurts(fixed_db: Path) -> None:
+    """Documented order: down or critical unacknowledged, then error rate over its rule, then firing warnings,
+    then acknowledged, then healthy. An acknowledged warning no longer outranks a model failing 76 % of calls."""
+    from app.views.fleet import hurt_tier
+
+    rows = [
+        FleetRow(name="acked", alerts_firing=1, acked=1),
+        FleetRow(name="healthy", drifted_features=3),  # drift alone, no rule firing: healthy tier, top of it
+        FleetRow(name="warning", alerts_firing=1, warnings_unacked=1),
+        FleetRow(name="failing", error_rate=0.76),
+        FleetRow(name="paged", alerts_firing=1, critical_unacked=1),
+        FleetRow(name="down", health=HealthState.down),
+        FleetRow(name="strict", error_rate=0.02, error_rate_limit=0.01),  # its own rule's bar: 1 %
+    ]
+    ranked = sorted(rows, key=lambda row: row.sort_key)
+    assert [r.name for r in ranked] == ["down", "paged", "failing", "strict", "warning", "acked", "healthy"]
+    assert [hurt_tier(r) for r in ranked] == [0, 0, 1, 1, 2, 3, 4]
+
+
+def test_fleet_rows_count_acknowledged_and_critical_alerts_apart(fixed_db: Path) -> None:
+    from app.alerts.rules import acknowledge
+    from app.views.fleet import hurt_tier
+
+    with Store.open(fixed_db) as store:
+        critical = store.alerts.add(Alert(rule="errors", model="churn-predictor", severity="critical",
+                                          fired_at=FIXED_NOW - 1000))
+        rows = {r.name: r for r in fleet_rows(store, Settings(), FIXED_NOW)}
+        assert rows["churn-predictor"].critical_unacked == 1
+        assert hurt_tier(rows["churn-predictor"]) == 0
+        acknowledge(store, critical, "alice@host", now=FIXED_NOW)
+        rows = {r.name: r for r in fleet_rows(store, Settings(), FIXED_NOW)}
+    assert (rows["churn-predictor"].critical_unacked, rows["churn-predictor"].acked) == (0, 1)
+    assert hurt_tier(rows["churn-predictor"]) == 3
