@@ -29,8 +29,12 @@ def watch(cli: CliContext, once: bool, listen: str | None, interval_s: float | N
     """
     from app.watch.loop import Watcher
 
+    import re
+
     settings = cli.settings
     interval = interval_s or settings.watch.interval_s
+    if listen is not None and not re.fullmatch(r"[^\s:]*:\d{1,5}", listen):
+        raise click.BadParameter(f"{listen!r} is not HOST:PORT (e.g. 127.0.0.1:9464)", param_hint="--listen")
 
     def note(message: str) -> None:
         click.echo(f"modeldeck watch: {message}", err=True)

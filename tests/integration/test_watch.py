@@ -429,3 +429,41 @@ models = ["fraud"]
     with Store.open(settings.db) as store:
         monitoring = next(i for i in evaluate(store, "fraud", settings=settings, now=now) if i.area == "monitoring")
     assert "retraining trigger: retrain -> retrain-fraud" in monitoring.evidence
+
+
+def test_a_dead_target_is_retried_with_backoff_and_the_queue_stays_bounded(tmp_path):
+    """Three models fire; the webhook's port is closed. Each try is recorded; beyond queue_max the oldest
+    waiting delivery is dropped (and says so); after max_attempts a delivery is failed for good."""
+    from app.watch.loop import Watcher
+
+    now = now_ms()
+    dead = f"http://127.0.0.1:{servers.free_port()}"
+    log = tmp_path / "all.jsonl"
+    log.write_bytes(b"".join(orjson.dumps({"ts": now - 60_000 + i, "model": model, "version": "v1",
+                                           "request_id": f"{model}{i}", "status": "error"}) + b"\n"
+                             for model in ("m1", "m2", "m3") for i in range(5)))
+    rules = "\n".join(f'[models.{m}]\nowner = "ops"\n[[models.{m}.alerts]]\nmetric = "error_rate"\nthreshold = 0.5\n'
+                      for m in ("m1", "m2", "m3"))
+    config = tmp_path / "modeldeck.toml"
+    config.write_text(f'db = "{tmp_path / "w.db"}"\n[watch]\nfollow = ["{log}"]\nqueue_max = 2\n{rules}\n'
+                      f'[[notify]]\nkind = "webhook"\nurl = "{dead}"\nname = "dead"\nmax_attempts = 2\n'
+                      'backoff_s = 60\ntimeout_s = 1\n')
+    settings = load_settings(config)
+    clock = [now]
+    watcher = Watcher(settings, settings.db, clock=lambda: clock[0])
+    try:
+        first = watcher.run_pass()
+        assert len(first.deliveries) == 2 and all("failed (attempt 1/2)" in line for line in first.deliveries)
+        clock[0] = now + 30_000  # within the backoff: nothing tried
+        assert watcher.run_pass().deliveries == []
+        clock[0] = now + 61_000
+        third = watcher.run_pass()
+        assert len(third.deliveries) == 2 and all("failed (attempt 2/2)" in line for line in third.deliveries)
+        assert watcher.snapshot.delivery_failures == {"dead": 3} and watcher.snapshot.delivery_queue == 0
+    finally:
+        watcher.close()
+    with Store.open(settings.db) as store:
+        outcomes = sorted((d.status, d.attempts, d.last_error.split(":")[0]) for m in ("m1", "m2", "m3")
+                          for d in store.deliveries.recent(m))
+    assert outcomes[0] == ("dropped", 0, "queue full")
+    assert [o[:2] for o in outcomes[1:]] == [("failed", 2), ("failed", 2)]
