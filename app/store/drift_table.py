@@ -57,17 +57,23 @@ class DriftTable:
         ).fetchall()
         return [_point(r) for r in rows]
 
-    def latest_start_with_rows(self, model: str, window_ms: int, min_rows: int) -> int | None:
-        """The start of the newest window of this size with at least ``min_rows`` current rows."""
+    def newest_start(self, model: str) -> int | None:
+        row = self._db.execute("SELECT max(window_start) FROM drift WHERE model = ?", (model,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def latest_start_with_rows(self, model: str, window_ms: int, min_rows: int, *, since: int = 0) -> int | None:
+        """The start of the newest window of this size (starting at or after ``since``) with at least
+        ``min_rows`` current rows."""
         row = self._db.execute(
-            "SELECT window_start FROM drift WHERE model = ? AND window_end - window_start = ? GROUP BY window_start "
-            "HAVING max(n_current) >= ? ORDER BY window_start DESC LIMIT 1",
-            (model, window_ms, min_rows),
+            "SELECT window_start FROM drift WHERE model = ? AND window_start >= ? AND window_end - window_start = ? "
+            "GROUP BY window_start HAVING max(n_current) >= ? ORDER BY window_start DESC LIMIT 1",
+            (model, since, window_ms, min_rows),
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def computed_windows(self, model: str) -> set[tuple[int, int]]:
-        rows = self._db.execute("SELECT DISTINCT window_start, window_end FROM drift WHERE model = ?", (model,))
+    def computed_windows(self, model: str, *, since: int = 0) -> set[tuple[int, int]]:
+        rows = self._db.execute("SELECT DISTINCT window_start, window_end FROM drift WHERE model = ? "
+                                "AND window_start >= ?", (model, since))
         return {(r[0], r[1]) for r in rows.fetchall()}
 
     def insert_many(self, points: Sequence[DriftPoint]) -> None:

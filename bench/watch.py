@@ -1,0 +1,160 @@
+"""Benchmark: `modeldeck watch` passes over a big store (issue 15, item 6).
+
+    python bench/watch.py                   # 1,000,000 rows, 4 models x 20 features, 30 days (built once)
+    python bench/watch.py --rows 200000     # while developing
+
+The store holds 30 days of hourly traffic for 4 models with 20 numeric features each, a baseline per
+feature, and every hourly drift window but the newest already computed (stored directly: computing 2,880
+windows one query each is what `modeldeck drift` from scratch costs today, not what a pass does). Measured,
+with app.watch.loop.Watcher on a fixed clock:
+
+1. **new hour**: the pass that computes the newest closed window of 4 models x 20 features (+ prediction),
+   judges the rules and publishes the figures. Floor: reading that hour's feature JSON of the 4 models and
+   decoding it (what any computation of those windows has to do).
+2. **steady pass**: the next pass, with nothing new (what every pass costs between window closes). Floor:
+   one indexed count over the last hour per model (the least a pass can read to know nothing changed).
+
+Prints medians and the ratio to each floor. Targets (the issue): both passes well under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import orjson  # noqa: E402
+
+from app.config.settings import Settings  # noqa: E402
+from app.drift.windows import HOUR_MS, SETTLE_MS  # noqa: E402
+from app.models import DriftPoint  # noqa: E402
+from app.store import Store  # noqa: E402
+from app.store.predictions import PredictionRow  # noqa: E402
+from app.timeutil import iso_to_ms  # noqa: E402
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+END_MS = iso_to_ms("2026-11-24T00:00:00Z")
+DAYS = 30
+MODELS = ("m1", "m2", "m3", "m4")
+FEATURES = tuple(f"f{i:02d}" for i in range(20))
+
+
+def build(rows: int, db: Path) -> None:
+    import numpy as np
+
+    from app.drift.baselines import compute_baseline
+    from app.store.bulk import BulkWriter
+
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        path.unlink(missing_ok=True)
+    rng = np.random.default_rng(3)
+    hours = DAYS * 24
+    per_hour = rows // (len(MODELS) * hours)
+    started = time.perf_counter()
+    with Store.open(db) as store:
+        with BulkWriter(store.conn, drop_indexes=True) as writer:
+            for model in MODELS:
+                for hour in range(hours):
+                    start = END_MS - (hours - hour) * HOUR_MS
+                    values = rng.normal(100, 10, (per_hour, len(FEATURES)))
+                    batch = []
+                    for i in range(per_hour):
+                        features = orjson.dumps(dict(zip(FEATURES, values[i].round(3).tolist()))).decode()
+                        batch.append(PredictionRow(start + i * (HOUR_MS // per_hour), model, "v1", f"{hour}-{i}", None,
+                                                   None, float(values[i, 0]) / 200, None, 12.0, "ok", None, features,
+                                                   None, ""))
+                    writer.write(batch)
+        for model in MODELS:
+            for name in (*FEATURES, "__prediction__"):
+                reference = rng.normal(100, 10, 5000) / (200 if name == "__prediction__" else 1)
+                store.baselines.put(compute_baseline(reference, model=model, version="v1", feature=name))
+            # Every hourly window but the newest "already computed" (values as a quiet model gives).
+            points = [DriftPoint(model=model, version="v1", feature=name, window_start=END_MS - (hours - h) * HOUR_MS,
+                                 window_end=END_MS - (hours - h - 1) * HOUR_MS, n_reference=5000, n_current=per_hour,
+                                 method="wasserstein", value=0.03, threshold=0.1, drifted=False)
+                      for h in range(hours - 1) for name in (*FEATURES, "__prediction__")]
+            store.drift.put_many(points)
+    print(f"built {db}: {per_hour * hours * len(MODELS):,} rows, {len(MODELS)} models x {len(FEATURES)} features, "
+          f"{hours - 1} windows each already computed, in {time.perf_counter() - started:.1f} s")
+
+
+def settings() -> Settings:
+    return Settings.model_validate({"models": {m: {"owner": "ops", "alerts": [
+        {"metric": "feature_drift:f00", "windows": 3}, {"metric": "error_rate", "threshold": 0.05}]}
+        for m in MODELS}})
+
+
+def new_hour_floor(db: Path) -> float:
+    with Store.open(db) as store:
+        started = time.perf_counter()
+        for model in MODELS:
+            for (features,) in store.conn.execute(
+                    "SELECT features FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
+                    (model, END_MS - HOUR_MS, END_MS)):
+                orjson.loads(features)
+        return time.perf_counter() - started
+
+
+def steady_floor(db: Path) -> float:
+    with Store.open(db) as store:
+        started = time.perf_counter()
+        for model in MODELS:
+            store.conn.execute("SELECT count(*) FROM predictions WHERE model = ? AND ts >= ?",
+                               (model, END_MS - HOUR_MS)).fetchone()
+        return time.perf_counter() - started
+
+
+def passes(db: Path) -> tuple[float, float, int]:
+    """(new-hour pass, steady pass, windows computed) on a copy of the store, so every run starts alike."""
+    import shutil
+
+    from app.watch.loop import Watcher
+
+    copy = db.with_name(db.stem + "-run.db")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    shutil.copy(db, copy)
+    now = END_MS + SETTLE_MS + 1
+    watcher = Watcher(settings(), copy, clock=lambda: now)
+    try:
+        started = time.perf_counter()
+        first = watcher.run_pass()
+        new_hour = time.perf_counter() - started
+        started = time.perf_counter()
+        second = watcher.run_pass()
+        steady = time.perf_counter() - started
+    finally:
+        watcher.close()
+    assert not first.errors and not second.errors, (first.errors, second.errors)
+    assert second.windows == 0
+    return new_hour, steady, first.windows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    CACHE.mkdir(exist_ok=True)
+    db = CACHE / f"watch-{args.rows}.db"
+    if not db.exists():
+        build(args.rows, db)
+    results = [passes(db) for _ in range(args.runs)]
+    windows = results[0][2]
+    new_hour = statistics.median(r[0] for r in results)
+    steady = statistics.median(r[1] for r in results)
+    floor_new = statistics.median(new_hour_floor(db) for _ in range(args.runs))
+    floor_steady = statistics.median(steady_floor(db) for _ in range(args.runs))
+    print(f"new hour ({windows} windows x {len(FEATURES) + 1} results) {new_hour:8.3f} s   floor (read + decode the hour) "
+          f"{floor_new:7.3f} s   ratio {new_hour / floor_new:6.1f}x   target < 1 s: {'met' if new_hour < 1 else 'NOT met'}")
+    print(f"steady pass (nothing new)            {steady:8.3f} s   floor (a count per model)         "
+          f"{floor_steady:7.3f} s   ratio {steady / floor_steady:6.1f}x   target well under 1 s: "
+          f"{'met' if steady < 0.5 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
