@@ -9,6 +9,12 @@ A rule watches one metric of one model:
   of the prediction log; fire at or above the threshold.
 - ``traffic_drop``: 1 - requests in the last ``window`` / requests in the window before; fires at or above
   the threshold (0.5 = traffic halved).
+- ``traffic_drop`` with ``compare = "last_week"``: against the same window a week earlier (daily and weekly
+  cycles make the window before a poor reference).
+- ``no_traffic``: no request at all in the last ``window`` (e.g. 10m); needs no threshold.
+- ``accuracy`` (answers equal to their label; fires at or *below* the threshold) and ``mae`` (mean absolute
+  error; fires at or above): over the labelled answers of the last ``window``. Labels arrive late, so a
+  window with fewer than ``min_labels`` labelled answers is not judged (the state is left as it is).
 - ``schedule``: a notice every ``every`` (e.g. 30d, to trigger retraining through a webhook), counted from the
   last notice, else from the champion version's creation. It is stored as an alert fired and resolved at
   once (nothing stays firing on the fleet); ``modeldeck watch`` delivers it as a ``schedule`` event.
@@ -129,16 +135,28 @@ def observe(store: "Store", model: str, rule: AlertRule, *, now: int,
         if rule.windows > 1:
             return _consecutive_drift(store, model, rule, feature, min_rows, point)
         return Observation(point.value, _drift_holds(point, rule.threshold))
+    window = parse_duration_ms(rule.window)
+    if rule.metric == "no_traffic":
+        requests = store.predictions.window_stats(model, now - window, now).requests
+        return Observation(float(requests), requests == 0)
     if rule.threshold is None:
         return Observation(None, None)  # nothing to compare with: flagged by unowned/invalid rule checks
-    window = parse_duration_ms(rule.window)
+    if rule.metric in ("accuracy", "mae"):
+        labelled, correct, mae = store.predictions.label_stats(model, now - window, now)
+        if labelled < rule.min_labels:
+            return Observation(None, None)  # the labels have not arrived yet: not judged
+        if rule.metric == "accuracy":
+            accuracy = correct / labelled
+            return Observation(accuracy, accuracy <= rule.threshold)
+        return Observation(mae, None if mae is None else mae >= rule.threshold)
     stats = store.predictions.window_stats(model, now - window, now)
     if rule.metric == "error_rate":
         value = stats.error_rate
     elif rule.metric == "p95_latency":
         value = stats.p95_latency_ms
     else:  # traffic_drop
-        before = store.predictions.window_stats(model, now - 2 * window, now - window).requests
+        back = 7 * 86_400_000 if rule.compare == "last_week" else window
+        before = store.predictions.window_stats(model, now - back - window, now - back).requests
         value = None if before == 0 else 1 - stats.requests / before
     if value is None:
         return Observation(None, None)

@@ -46,9 +46,14 @@ class AlertRule(_Section):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)  # `for` in the file, for_ in Python
 
-    metric: str = Field(pattern=r"^(feature_drift:.+|prediction_drift|error_rate|p95_latency|traffic_drop|schedule)$",
+    metric: str = Field(pattern=r"^(feature_drift:.+|prediction_drift|error_rate|p95_latency|traffic_drop|no_traffic|accuracy|mae|"
+                        r"schedule)$",
                         description="feature_drift:NAME | prediction_drift | error_rate | p95_latency | traffic_drop "
-                        "| schedule (a notice every `every`, e.g. to trigger retraining)")
+                        "| no_traffic | accuracy | mae (over labelled answers) | schedule (a notice every `every`)")
+    compare: Literal["previous", "last_week"] = Field(default="previous", description="traffic_drop: against "
+                                                      "the window before, or the same window a week earlier")
+    min_labels: int = Field(default=50, ge=1, description="accuracy / mae: labels arrive late; a window with "
+                            "fewer labelled answers is not judged yet")
     every: str | None = Field(default=None, pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
                               description="schedule: how often, e.g. 30d, counted from the last notice (or from "
                               "the champion version's creation)")

@@ -173,6 +173,17 @@ class PredictionsTable:
                                             minutes=(until - since) / 60_000)
         return out
 
+    def label_stats(self, model: str, since: int, until: int) -> tuple[int, int, float | None]:
+        """(labelled answers, answers equal to their label, mean absolute error of numeric ones) among the
+        ok answers logged in [since, until): labels arrive late, so the count says how far they got."""
+        row = self._db.execute(
+            "SELECT count(*), coalesce(sum(prediction = label), 0), "
+            "avg(CASE WHEN typeof(prediction) IN ('integer', 'real') AND typeof(label) IN ('integer', 'real') "
+            "THEN abs(prediction - label) END) FROM predictions "
+            "WHERE model = ? AND ts >= ? AND ts < ? AND label IS NOT NULL AND status = 'ok'",
+            (model, since, until)).fetchone()
+        return int(row[0]), int(row[1]), None if row[2] is None else float(row[2])
+
     def latest_version(self, model: str) -> str | None:
         """The version of the model's newest logged prediction (what an alert's ``version`` label says)."""
         row = self._db.execute("SELECT version FROM predictions WHERE model = ? ORDER BY ts DESC LIMIT 1",

@@ -70,3 +70,48 @@ def test_a_drift_rule_needing_3_windows_ignores_a_noisy_hour_and_fires_on_an_epi
         store.drift.invalidate("fraud", DAY0, DAY0 + 8 * HOUR_MS)
         noisy = refresh_model(store, rule(1), "fraud", now=DAY0 + 2 * HOUR_MS + SETTLE_MS)
     assert [t.state for t in noisy.transitions] == ["firing"]
+
+
+def _answers(store: Store, model: str, at: int, predictions: list, labels: list, tag: str) -> None:
+    store.predictions.append([
+        PredictionRow(ts=at + i, model=model, version="v1", request_id=f"{tag}{i}", entity_id=None, prediction=p,
+                      score=None, label=y, latency_ms=1.0, status="ok", error=None, features=None, context=None,
+                      fts_text="") for i, (p, y) in enumerate(zip(predictions, labels))])
+
+
+def test_accuracy_is_judged_only_once_enough_labels_arrived_and_mae_on_numbers(store_path):
+    settings = Settings.model_validate({"models": {
+        "clf": {"owner": "ml", "alerts": [{"metric": "accuracy", "threshold": 0.8, "window": "1d", "min_labels": 50}]},
+        "reg": {"owner": "ml", "alerts": [{"metric": "mae", "threshold": 5.0, "window": "1d", "min_labels": 10}]}}})
+    now = DAY0 + HOUR_MS
+    with Store.open(store_path) as store:
+        # 100 answers, 60 % right, but only 20 labels so far: not judged.
+        _answers(store, "clf", DAY0, [1] * 100, [1, 0, 1, 1, 0] * 4 + [None] * 80, "a")
+        assert refresh_model(store, settings, "clf", now=now).transitions == []
+        # The late labels arrive (a re-ingest with labels fills them): 60 labelled of 100, accuracy 0.6.
+        _answers(store, "clf", DAY0, [1] * 100, [1, 0, 1, 1, 0] * 12 + [None] * 40, "a")
+        fired = refresh_model(store, settings, "clf", now=now).transitions
+        assert [(t.state, t.alert.rule, round(t.alert.value, 2)) for t in fired] == [("firing", "accuracy", 0.6)]
+        _answers(store, "reg", DAY0, [10.0 + i for i in range(12)], [i for i in range(12)], "r")  # off by 10
+        fired = refresh_model(store, settings, "reg", now=now).transitions
+    assert [(t.alert.rule, t.alert.value) for t in fired] == [("mae", 10.0)]
+
+
+def test_no_traffic_and_traffic_drop_against_the_same_hour_last_week(store_path):
+    week = 7 * 24 * HOUR_MS
+    settings = Settings.model_validate({"models": {"shop": {"owner": "ops", "alerts": [
+        {"metric": "no_traffic", "window": "10m", "severity": "critical"},
+        {"metric": "traffic_drop", "threshold": 0.5, "window": "1h", "compare": "last_week"}]}}})
+    now = DAY0 + week + 10 * HOUR_MS
+    with Store.open(store_path) as store:
+        _answers(store, "shop", now - week - HOUR_MS, [1] * 100, [None] * 100, "lastweek")  # same hour, a week ago
+        _answers(store, "shop", now - 2 * HOUR_MS, [1] * 10, [None] * 10, "before")  # the hour before: quiet anyway
+        _answers(store, "shop", now - HOUR_MS, [1] * 30, [None] * 30, "now")  # 30 against last week's 100
+        fired = refresh_model(store, settings, "shop", now=now).transitions
+        # Against the hour before (10 -> 30) traffic rose; against last week it fell by 70 %. No request in the
+        # last 10 minutes either: the rows sit in the first 30 ms of the hour.
+        assert sorted((t.alert.rule, round(t.alert.value, 2)) for t in fired) == [("no_traffic", 0.0),
+                                                                                  ("traffic_drop", 0.7)]
+        _answers(store, "shop", now - 60_000, [1], [None], "late")
+        resolved = refresh_model(store, settings, "shop", now=now).transitions
+    assert [(t.state, t.alert.rule) for t in resolved] == [("resolved", "no_traffic")]
