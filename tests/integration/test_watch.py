@@ -307,8 +307,15 @@ def test_kill_9_mid_pass_and_restart_loses_and_doubles_nothing(tmp_path, receive
     out = tmp_path / "watch.log"
     env = {"MODELDECK_TEST_HOOK_SECRET": SECRET}
     proc = servers.spawn([*CLI, "--config", str(config), "watch"], log=out, env=env)
+
+    def stored() -> int:
+        try:
+            return _counts(db)[0]
+        except sqlite3.OperationalError:  # the file exists, its tables not yet (the store is being created)
+            return 0
+
     try:
-        servers.wait_until(lambda: db.exists() and 0 < _counts(db)[0] < lines - lines // bad_every, timeout_s=120,
+        servers.wait_until(lambda: db.exists() and 0 < stored() < lines - lines // bad_every, timeout_s=120,
                            what="a pass part-way through the log", proc=proc, log=out)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
