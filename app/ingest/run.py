@@ -305,6 +305,7 @@ class Follower:
                  note: Callable[[str], None] = lambda message: None) -> None:
         self.patterns = list(patterns)
         self.files: dict[str, FollowedFile] = {}
+        self._failed: dict[str, tuple[int, int]] = {}  # unreadable file -> (size, mtime) when it failed
         self._note = note
         self._run = _Run(store, model=model, stop=threading.Event(), progress=None, note=note, poll_s=0.0)
         self._run.summary.mode = "follow"
@@ -317,7 +318,10 @@ class Follower:
             paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
             for path in paths:
                 name = source_name(path)
+                if name in self._failed and self._failed[name] == _signature(path):
+                    continue  # told once; tried again when the file changes (e.g. a .gz in the glob: never)
                 if name not in self.files:
+                    self._failed.pop(name, None)
                     self.files[name] = FollowedFile(path, self._run.store.offsets.get(name), note=self._note)
 
     def catch_up(self) -> IngestSummary:
@@ -332,7 +336,8 @@ class Follower:
                     except SourceError as exc:
                         run._source_failed(exc)
                         followed.close()
-                        del self.files[name]  # found again by the next pass's glob, resumed from its offset
+                        del self.files[name]  # found again by a later pass's glob, resumed from its offset
+                        self._failed[name] = _signature(followed.path)
                         break
                     if block is None:
                         break
@@ -359,6 +364,14 @@ class Follower:
     def close(self) -> None:
         for followed in self.files.values():
             followed.close()
+
+
+def _signature(path: str) -> tuple[int, int]:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (stat.st_size, stat.st_mtime_ns)
 
 
 def _forget_computed_drift(store: "Store", rows: list) -> None:

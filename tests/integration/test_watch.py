@@ -474,3 +474,27 @@ def test_a_dead_target_is_retried_with_backoff_and_the_queue_stays_bounded(tmp_p
                           for d in store.deliveries.recent(m))
     assert outcomes[0] == ("dropped", 0, "queue full")
     assert [o[:2] for o in outcomes[1:]] == [("failed", 2), ("failed", 2)]
+
+
+def test_a_compressed_file_in_the_glob_is_reported_once_and_the_others_still_read(tmp_path):
+    import gzip
+
+    from app.watch.loop import Watcher
+
+    now = now_ms()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "old.jsonl.gz").write_bytes(gzip.compress(line(0, now, error=False)))
+    (logs / "new.jsonl").write_bytes(b"".join(line(i, now - 1000 + i, error=False) for i in range(1, 4)))
+    config = tmp_path / "modeldeck.toml"
+    config.write_text(f'db = "{tmp_path / "w.db"}"\n[watch]\nfollow = ["{logs}/*"]\n')
+    settings = load_settings(config)
+    notes: list[str] = []
+    watcher = Watcher(settings, settings.db, note=notes.append)
+    try:
+        assert watcher.run_pass().lines == 3
+        watcher.run_pass()
+        watcher.run_pass()
+    finally:
+        watcher.close()
+    assert sum("cannot follow a compressed file" in note for note in notes) == 1
