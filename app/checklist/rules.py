@@ -444,11 +444,9 @@ def check_monitoring(ctx: CheckContext) -> Finding:
         problems.append(f"data-level rules but no drift baseline for {v}")
     levels = "; ".join(f"{level}: {name_list(names, 3)}" for level, names in by_level.items() if names)
     if problems:
-        retraining = _retraining(ctx)  # a failure's evidence names the problems, and a trigger only if there is one
-        trigger = f"; {retraining}" if retraining.startswith("retraining") else ""
         return failed("; ".join(problems) + (f" (have {levels})" if levels else " (no alert rules configured)")
-                      + trigger)
-    return passed(f"{len(rules)} alert rules with owners and delivery targets: {levels}; {_retraining(ctx)}")
+                      + _retraining(ctx))
+    return passed(f"{len(rules)} alert rules with owners and delivery targets: {levels}{_retraining(ctx)}")
 
 
 def _routed(ctx: CheckContext, rule: Any) -> bool:
@@ -466,14 +464,15 @@ def _routed(ctx: CheckContext, rule: Any) -> bool:
 
 
 def _retraining(ctx: CheckContext) -> str:
-    """Whether a schedule or drift rule posts to a pipeline's webhook (issue 15): told, not required."""
+    """"; retraining trigger: RULE -> TARGET" when a schedule or drift rule posts to a pipeline's webhook
+    (issue 15), else nothing: told, not required."""
     from app.alerts.notify import retraining_triggers
     from app.config.settings import Settings
 
     if not isinstance(ctx.settings, Settings):
-        return "no retraining trigger"
+        return ""
     triggers = retraining_triggers(ctx.settings, ctx.model, ctx.owner)
-    return f"retraining trigger: {name_list(triggers, 2)}" if triggers else "no retraining trigger"
+    return f"; retraining trigger: {name_list(triggers, 2)}" if triggers else ""
 
 
 def check_rollback(ctx: CheckContext) -> Finding:
