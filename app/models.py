@@ -104,6 +104,9 @@ class Version(BaseModel):
     created_at: int
     metrics: dict[str, JsonValue] = Field(default_factory=dict, description="Offline metrics and benchmarks")
     card: dict[str, JsonValue] | None = Field(default=None, description="Model card: section name -> Markdown text")
+    first_seen: int | None = Field(default=None, description="Oldest prediction of this version in the log (ms)")
+    last_seen: int | None = Field(default=None, description="Newest prediction of this version in the log (ms)")
+    logged_rows: int = Field(default=0, description="Predictions of this version in the log")
 
 
 class CheckItem(BaseModel):

@@ -106,11 +106,11 @@ def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | Non
     return seconds, done.stdout
 
 
-def load_modeldeck(jsonl: Path, db: Path) -> float:
+def load_modeldeck(jsonl: Path, db: Path, executable: Path | None = None) -> float:
     # No MODELDECK_* variable of the machine leaks in; the run happens in the scratch directory,
     # so no ./modeldeck.toml either.
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDECK_")}
-    seconds, out = timed([str(BIN / "modeldeck"), "--db", str(db), "ingest", str(jsonl), "--json"], env=env,
+    seconds, out = timed([str(executable or BIN / "modeldeck"), "--db", str(db), "ingest", str(jsonl), "--json"], env=env,
                        cwd=db.parent)
     summary = json.loads(out)
     print(f"  modeldeck summary: {summary['accepted']:,} accepted, {summary['quarantined']:,} quarantined, "
@@ -169,6 +169,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="best of N runs for each loader")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another modeldeck executable (e.g. main's) loaded the same way, for a before/after")
     args = parser.parse_args()
 
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -182,6 +184,10 @@ def main() -> None:
     loaders = {"modeldeck ingest (indexes + FTS)": load_modeldeck,
                "floor: sqlite3 executemany, bare table": load_floor,
                "peer: sqlite-utils insert --nl --alter": load_sqlite_utils}
+    if args.before is not None:
+        before: Path = args.before
+        loaders["before: " + before.parent.parent.parent.name] = \
+            lambda jsonl, db: load_modeldeck(jsonl, db, before)
     best: dict[str, float | None] = {}
     cpu: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="modeldeck-bench-") as scratch:
@@ -213,7 +219,9 @@ def main() -> None:
             continue
         rate[name] = args.rows / seconds
         print(f"{name:<42} {seconds:>8.2f} {rate[name]:>10,.0f} {cpu[name]:>8.2f} {cpu[name] / args.rows * 1e6:>11.1f}")
-    ours, floor, peer = (rate.get(name) for name in loaders)
+    ours, floor, peer = (rate.get(name) for name in list(loaders)[:3])
+    if args.before is not None and ours and (then := rate.get(list(loaders)[3])):
+        print(f"modeldeck / before:       {ours / then:.2f}x   (this tree against {args.before})")
     print()
     if ours and floor:
         print(f"modeldeck / floor:        {ours / floor:.2f}x   (floor is {floor / ours:.2f}x faster; target: <= 3x)")

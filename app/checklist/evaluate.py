@@ -74,15 +74,47 @@ def _context(store: Any, model: str, *, settings: Any = None, now: int | None = 
     if info is None:
         raise UnknownModel(unknown_model_message(store, model))
     versions = store.registry.versions(model)
+    from_logs = False
     if version is None:
         chosen = next((v for v in versions if v.stage is Stage.champion), None)
+        if chosen is None:
+            # A model known only from its logs (issue 13): nobody named a champion, so check the version the
+            # log saw last, and say so in the evidence, rather than failing every area on "no version".
+            chosen = store.registry.logged_version(model)
+            from_logs = chosen is not None
     else:
         chosen = next((v for v in versions if v.version == version), None)
         if chosen is None:
             known = ", ".join(v.version for v in versions[:10]) or "none"
             raise ChecklistError(f"{model} has no version {version!r} (known: {known})")
     return CheckContext(store=store, info=info, version=chosen, versions=versions, settings=settings,
-                        now=now_ms() if now is None else now, health=health)
+                        now=now_ms() if now is None else now, health=health, version_from_logs=from_logs)
+
+
+# For a model known only from its logs: how to provide what an area misses (issue 13).
+_LOGGED_HINTS = {
+    "model_card": "set one: modeldeck card {m} --version {v} CARD.md",
+    "benchmarks": "record them: modeldeck metrics {m} --version {v} --set auc=... p95_latency_ms=... "
+                  "throughput_rps=...",
+    "features": "modeldeck baseline {m} --version {v} --from-logs (or a training FILE)",
+    "monitoring": "modeldeck baseline {m} --version {v} --from-logs; alert rules and an owner in the config",
+}
+
+
+def _logged_note(ctx: CheckContext, finding: Finding, area: str) -> Finding:
+    """For a model known only from its logs, a finding that is not a pass says how to provide what is
+    missing; the first area also says which version is checked and why (the log saw it last; nothing
+    named a champion). The command's header and the model screen say it once more."""
+    if not ctx.version_from_logs or finding.status is CheckStatus.passed or ctx.version is None:
+        return finding
+    from app.text import clean_name
+
+    m, v = clean_name(ctx.model), clean_name(ctx.version.version)
+    text = finding.evidence
+    if area == next(iter(READINESS_AREAS)):
+        text += f" ({v} is the version the logs saw last: {ctx.version.logged_rows:,} rows, no champion named)"
+    hint = _LOGGED_HINTS.get(area)
+    return Finding(finding.status, text + (f"; {hint.format(m=m, v=v)}" if hint else ""))
 
 
 def _version_of(ctx: CheckContext) -> str:
@@ -102,9 +134,9 @@ def guard(store: Any, settings: Any, model: str, action: str, *, actor: str, det
 
 
 def unknown_model_message(store: Any, model: str) -> str:
-    known = [m.name for m in store.registry.models()]
-    hint = f" (known: {', '.join(known[:10])}{', ...' if len(known) > 10 else ''})" if known else " (no models)"
-    return f"unknown model {model!r}{hint}"
+    from app.catalogue import unknown_message
+
+    return unknown_message("model", model, store.registry.names())
 
 
 def _check_area(area: str) -> str:
@@ -159,7 +191,7 @@ def evaluate(store: Any, model: str, *, settings: Any = None, now: int | None = 
     endpoint poller's latest result (without it the serving area is pending). Raises UnknownModel.
     """
     ctx = _context(store, model, settings=settings, now=now, health=health, version=version)
-    findings = {area: RULES[area](ctx) for area in READINESS_AREAS}  # reads first, then one short write
+    findings = {area: _logged_note(ctx, RULES[area](ctx), area) for area in READINESS_AREAS}  # reads, then one write
     try:
         # Stored items are read inside the write transaction: a waiver made by another worker
         # between our read and our write could otherwise be overwritten.

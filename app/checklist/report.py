@@ -100,7 +100,8 @@ class ReportData:
 def gather_report(store: Any, model: str, items: list[CheckItem], *, generated_at: int,
                   audit_limit: int = 20) -> ReportData:
     info = store.registry.model(model)
-    version = store.registry.active_version(model)
+    # No champion named: the version the log saw last, as the checklist checks (issue 13).
+    version = store.registry.active_version(model) or store.registry.logged_version(model)
     signoffs = store.checklist.signoffs(model, version.version) if version is not None else []
     return ReportData(info=info, version=version, items=items, signoffs=signoffs,
                       audit=store.audit.entries(model, limit=audit_limit), generated_at=generated_at)
@@ -112,6 +113,8 @@ def render_markdown(data: ReportData) -> str:
     out: list[str] = [f"# Readiness report: {md_inline(data.info.name)}", ""]
     version = (f"{md_inline(data.version.version)} ({data.version.stage.value})" if data.version
                else "none (no champion)")
+    if data.version is not None and data.version.stage.value != "champion" and data.version.last_seen is not None:
+        version = f"{md_inline(data.version.version)} (no champion named; the version the logs saw last)"
     out += ["| | |", "|---|---|",
             f"| Model | {md_inline(data.info.name)} |",
             f"| Active version | {version} |",

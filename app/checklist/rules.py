@@ -96,6 +96,8 @@ class CheckContext:
     settings: Any = None  # app.config.settings.Settings | None
     now: int = 0
     health: Health | None = None
+    # True when no champion is named and ``version`` is the one the prediction log saw last.
+    version_from_logs: bool = False
 
     @property
     def model(self) -> str:

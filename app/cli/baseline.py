@@ -172,7 +172,8 @@ def baseline(cli: CliContext, model: str, file: Path | None, version: str, from_
         raise click.BadParameter(str(exc)) from None
 
     with cli.open_store() as store:
-        if from_logs:
+        if from_logs:  # reading the log: the model must be one the store knows (a file may be a new model's)
+            model = cli.resolve_model(model, store)
             columns = log_columns(store, model, version, start, end)
             source = f"logs {start}..{end}"
             if not columns:

@@ -71,7 +71,7 @@ def summary(items: list[Any]) -> dict[str, Any]:
 @pass_cli
 def check(cli: CliContext, model: str, version: str | None, as_json: bool, probe: bool) -> None:
     """Evaluate MODEL's readiness checklist; exit 0 only if every area passes or is waived."""
-    from app.checklist.evaluate import ChecklistError, evaluate, unknown_model_message
+    from app.checklist.evaluate import ChecklistError, evaluate
     from app.checklist.areas import READINESS_AREAS
     from app.checklist.report import format_check_table, terminal_text
     from app.timeutil import ms_to_iso, now_ms
@@ -82,10 +82,10 @@ def check(cli: CliContext, model: str, version: str | None, as_json: bool, probe
 
         raise StoreError(f"{cli.db_path}: no such store")
     with cli.open_store() as store:
-        if store.registry.model(model) is None:
-            # Known before probing anything: a typo in CI should fail fast and clearly.
-            click.echo(f"modeldeck: error: {terminal_text(unknown_model_message(store, model))}", err=True)
-            sys.exit(EXIT_ERROR)
+        # Known before probing anything: a typo in CI should fail fast and clearly (exit 2).
+        model = cli.resolve_model(model, store)
+        if version is not None:
+            version = cli.resolve_version(store, model, version)
         health = probe_health(cli.settings, model) if probe else None
         now = now_ms()
         try:
@@ -94,8 +94,11 @@ def check(cli: CliContext, model: str, version: str | None, as_json: bool, probe
             click.echo(f"modeldeck: error: {terminal_text(exc)}", err=True)
             sys.exit(EXIT_ERROR)
         active = store.registry.active_version(model)
+        from_logs = False
         if version is not None:
             active = next(v for v in store.registry.versions(model) if v.version == version)
+        elif active is None:
+            from_logs = (active := store.registry.logged_version(model)) is not None
     result = summary(items)
     if as_json:
         import orjson
@@ -103,6 +106,7 @@ def check(cli: CliContext, model: str, version: str | None, as_json: bool, probe
         payload = {
             "model": model,
             "version": active.version if active else None,
+            "version_from_logs": from_logs,  # no champion named: the version the log saw last
             "evaluated_at": ms_to_iso(now),
             "items": [{**item.model_dump(mode="json"), "title": READINESS_AREAS[item.area]} for item in items],
             "summary": result,
@@ -110,6 +114,8 @@ def check(cli: CliContext, model: str, version: str | None, as_json: bool, probe
         click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
     else:
         version = terminal_text(active.version) if active else "no active version"
+        if from_logs:
+            version += " (from the logs: no champion named)"
         click.echo(f"{terminal_text(model)} {version}: readiness {result['passed_or_waived']}/{result['total']}"
                    f" ({'ready' if result['ready'] else 'not ready'}; * = set by hand)")
         for line in format_check_table(items):

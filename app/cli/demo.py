@@ -96,7 +96,7 @@ def demo(cli: CliContext, db_option: Path | None, rows: int | None, seed: int | 
     for line in summary.describe():
         click.echo(line)
     if no_tui:
-        click.echo(f"Open it with: modeldeck --db {_shell_quote(path)}")
+        click.echo(f"Open it with: modeldeck demo --db {_shell_quote(path)}")
         return
     _console(cli, path)
 
@@ -104,10 +104,15 @@ def demo(cli: CliContext, db_option: Path | None, rows: int | None, seed: int | 
 def _console(cli: CliContext, path: Path) -> None:
     """Serve the demo's models on 127.0.0.1 for as long as the console runs."""
     from app.cli.tui import run_console
-    from app.demo.endpoint import start_demo_endpoint, with_demo_endpoints
+    from app.demo.endpoint import start_demo_endpoint, with_demo_endpoints, write_demo_config
     from app.demo.live import LiveTraffic
 
     with start_demo_endpoint(path, host="127.0.0.1", port=0) as endpoint:
+        # The demo is a user's setup: its endpoint and gates as a config beside the store, so the headless
+        # commands act on it exactly as this console does (while it runs).
+        config = write_demo_config(path, endpoint)
+        click.echo(f"Demo config: {config}; while the console runs, in another terminal: "
+                   f"modeldeck --config {_shell_quote(config)} check fraud-scorer")
         # Requests keep arriving while the console runs: the log-derived figures stay live.
         live = LiveTraffic(path, endpoint_state=endpoint.state).start()
         try:

@@ -26,6 +26,7 @@ def disable(cli: CliContext, model: str, reason: str, yes: bool, verify_timeout_
     from app.rollback.actions import disable as run_disable
     from app.rollback.actions import endpoint_for, plan_rollback
 
+    model = cli.resolve_model(model)
     endpoint_for(cli.settings, model)
     with cli.open_store() as store:
         plan = asyncio.run(plan_rollback(store, cli.settings, model))

@@ -64,9 +64,9 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--window") from None
     start, end = _time("--since", since), _time("--until", until)
-    min_rows = min_rows_for(cli.settings, model)
-
     with cli.open_store() as store:
+        model = cli.resolve_model(model, store)
+        min_rows = min_rows_for(cli.settings, model)
         if not store.baselines.versions_with_baselines(model):
             click.echo(f"modeldeck: error: no baseline for {_clean(model)}: create one with "
                        f"`modeldeck baseline {_clean(model)} --version V FILE`", err=True)

@@ -43,7 +43,6 @@ def render(verdict) -> list[str]:  # verdict: app.compare.gates.Verdict
 def gate(cli: CliContext, model: str, candidate: str, champion: str | None, window: str | None,
          as_json: bool) -> None:
     """Evaluate MODEL's promotion gates for CANDIDATE on the logged traffic (exit 0 only if all hold)."""
-    from app.config.settings import ConfigError
     from app.compare.gates import evaluate
 
     if window is not None:
@@ -54,8 +53,10 @@ def gate(cli: CliContext, model: str, candidate: str, champion: str | None, wind
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--window") from None
     with cli.open_store() as store:
-        if store.registry.model(model) is None:
-            raise ConfigError(f"{model}: no such model in {cli.db_path}")
+        model = cli.resolve_model(model, store)
+        candidate = cli.resolve_version(store, model, candidate)
+        if champion is not None:
+            champion = cli.resolve_version(store, model, champion)
         verdict = evaluate(store, cli.settings, model, candidate, champion=champion, window=window)
     if as_json:
         click.echo(verdict.model_dump_json(indent=2, exclude={"comparison": {"timeline"}}))

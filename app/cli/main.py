@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, NoReturn
 
 import click
 
@@ -130,6 +130,24 @@ def _watch() -> click.Command:
     return watch
 
 
+def _card() -> click.Command:
+    from app.cli.card import card
+
+    return card
+
+
+def _metrics() -> click.Command:
+    from app.cli.metrics import metrics
+
+    return metrics
+
+
+def _sync() -> click.Command:
+    from app.cli.sync import sync
+
+    return sync
+
+
 # Each command's module is imported only when that command runs: a typed loader per name, kept in the
 # order an operator reaches for them.
 COMMANDS: dict[str, Callable[[], click.Command]] = {
@@ -151,6 +169,9 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "gate": _gate,
     "promote": _promote,
     "watch": _watch,
+    "card": _card,
+    "metrics": _metrics,
+    "sync": _sync,
 }
 
 
@@ -177,10 +198,111 @@ class CliContext:
 
         return Store.open(self.db_path, read_only=read_only)
 
+    def model_names(self, store: object = None) -> list[str]:
+        """Every model a command may name: the store's catalogue (logged, synced, the demo's) and the config's."""
+        names = set(self.settings.models)
+        if store is not None:
+            names |= set(store.registry.names())  # type: ignore[attr-defined]
+        elif self.db_path.exists():
+            with self.open_store() as opened:
+                names |= set(opened.registry.names())
+        return sorted(names)
+
+    def resolve_model(self, given: str, store: object = None) -> str:
+        """THE model name resolution of every command (app.catalogue): exact, else a unique prefix (said on
+        stderr: ``fraud -> fraud-scorer``), else one line naming the closest names and exit 2."""
+        from app.catalogue import UnknownName, resolve_name
+
+        try:
+            resolved = resolve_name(given, self.model_names(store), kind="model")
+        except UnknownName as exc:
+            fail(str(exc))
+        if resolved.notice:
+            click.echo(resolved.notice, err=True)
+        return resolved.name
+
+    def resolve_version(self, store: object, model: str, given: str) -> str:
+        """A version of ``model`` the same way (``gate --candidate v9`` with no v9 is an error, exit 2)."""
+        from app.catalogue import UnknownName, resolve_name
+
+        try:
+            resolved = resolve_name(given, store.registry.version_names(model),  # type: ignore[attr-defined]
+                                    kind="version", scope=model)
+        except UnknownName as exc:
+            fail(str(exc))
+        if resolved.notice:
+            click.echo(resolved.notice, err=True)
+        return resolved.name
+
+
+def fail(message: str) -> "NoReturn":
+    """One line on stderr, exit 2: how every command says the operator asked for something that is not there."""
+    from app.text import terminal_line
+
+    click.echo(f"modeldeck: error: {terminal_line(message)}", err=True)
+    sys.exit(2)
+
+
+# The group's options, accepted after the command too (`modeldeck ingest f.jsonl --db s.db`).
+GLOBAL_WITH_VALUE = ("--db", "--config")
+GLOBAL_FLAGS = ("--read-only",)
+
+
+def hoist_global_options(args: list[str], declared: "Callable[[str], set[str]]") -> list[str]:
+    """Move the group's options found after the command name in front of it, so click parses them
+    as the group's. ``declared(command)`` names the options the command has itself (``search --db``):
+    those stay where they are. Nothing after ``--`` moves."""
+    command_at = None
+    i = 0
+    while i < len(args):  # the command is the first word that is neither an option nor a global's value
+        arg = args[i]
+        if arg in GLOBAL_WITH_VALUE:
+            i += 2
+            continue
+        if not arg.startswith("-"):
+            command_at = i
+            break
+        i += 1
+    if command_at is None:
+        return args
+    own = declared(args[command_at])
+    front, rest = list(args[:command_at + 1]), []
+    tail = args[command_at + 1:]
+    j = 0
+    while j < len(tail):
+        arg = tail[j]
+        if arg == "--":
+            rest.extend(tail[j:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in own:
+            rest.append(arg)
+        elif arg in GLOBAL_WITH_VALUE and j + 1 < len(tail):
+            front[command_at:command_at] = [arg, tail[j + 1]]
+            command_at += 2
+            j += 2
+            continue
+        elif (name in GLOBAL_WITH_VALUE and "=" in arg) or arg in GLOBAL_FLAGS:
+            front[command_at:command_at] = [arg]
+            command_at += 1
+        else:
+            rest.append(arg)
+        j += 1
+    return front + rest
+
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        def declared(name: str) -> set[str]:
+            if name not in COMMANDS:
+                return set()
+            command = self.get_command(ctx, name)
+            return {opt for param in getattr(command, "params", []) for opt in getattr(param, "opts", [])}
+
+        return super().parse_args(ctx, hoist_global_options(list(args), declared))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         load = COMMANDS.get(name)

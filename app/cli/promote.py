@@ -33,8 +33,10 @@ def promote(cli: CliContext, model: str, candidate: str, reason: str, override: 
     from app.rollback.promotion import judge, promote as run_promote
     from app.rollback.actions import endpoint_for, plan_rollback
 
+    model = cli.resolve_model(model)
     endpoint_for(cli.settings, model)  # a model with nothing to act on is a config error (exit 2)
     with cli.open_store() as store:
+        candidate = cli.resolve_version(store, model, candidate)
         verdict, problem = judge(store, cli.settings, model, candidate)
         for line in render(verdict) if verdict is not None else [f"gates: {problem}"]:
             click.echo(line)

@@ -34,7 +34,7 @@ def _write_atomically(path: Path, text: str) -> None:
 @pass_cli
 def report(cli: CliContext, model: str, output: Path | None, probe: bool) -> None:
     """Write MODEL's readiness report as Markdown: score, the 8 areas, evidence, sign-offs, audit."""
-    from app.checklist.evaluate import UnknownModel, evaluate, unknown_model_message
+    from app.checklist.evaluate import UnknownModel, evaluate
     from app.checklist.report import gather_report, render_markdown, terminal_text
     from app.cli.check import probe_health
     from app.timeutil import now_ms
@@ -45,9 +45,7 @@ def report(cli: CliContext, model: str, output: Path | None, probe: bool) -> Non
 
         raise StoreError(f"{cli.db_path}: no such store")
     with cli.open_store() as store:
-        if store.registry.model(model) is None:
-            click.echo(f"modeldeck: error: {terminal_text(unknown_model_message(store, model))}", err=True)
-            sys.exit(2)
+        model = cli.resolve_model(model, store)
         health = probe_health(cli.settings, model) if probe else None
         now = now_ms()
         try:

@@ -26,6 +26,7 @@ def rollback(cli: CliContext, model: str, version: str, reason: str, yes: bool, 
     """Make VERSION the active version of MODEL, verified by reading it back."""
     from app.rollback.actions import endpoint_for, plan_rollback, rollback as run_rollback
 
+    model = cli.resolve_model(model)
     endpoint_for(cli.settings, model)  # a model with nothing to act on is a config error (exit 2)
     with cli.open_store() as store:
         plan = asyncio.run(plan_rollback(store, cli.settings, model))

@@ -47,6 +47,10 @@ def _palette_commands() -> type:
     return ModeldeckCommands
 
 
+# The console's background sync runs at most this often, whatever the endpoints' poll interval.
+SYNC_MIN_INTERVAL_S = 30.0
+
+
 class ModeldeckApp(App[None]):
     """modeldeck's console."""
 
@@ -190,6 +194,28 @@ class ModeldeckApp(App[None]):
             self.call_after_refresh(self.poll_endpoints)
         # Drift windows and alert rules follow the store whatever screen is open (app/alerts/monitor.py).
         self.set_interval(self.settings.ui.refresh_s, self.monitor)
+        sources = [c for m in self.settings.models.values() for c in (m.registry, m.endpoint) if c is not None]
+        if sources and not self.settings.read_only:
+            # `modeldeck sync` in the background, on the poll interval (floored: a registry is not a
+            # health check), in a thread worker: no screen waits for a registry.
+            every = max(SYNC_MIN_INTERVAL_S, min(c.poll_interval_s for c in sources))
+            self.call_after_refresh(self.background_sync)
+            self.set_interval(every, self.background_sync)
+
+    @work(thread=True, group="sync", exit_on_error=False, description="sync registries and endpoints")
+    def background_sync(self) -> None:
+        from textual.worker import get_current_worker
+
+        from app.sync.run import sync
+
+        me = get_current_worker()
+        store = self.context.store
+        if not store.exists():
+            return
+        if any(w.group == "sync" and w is not me and w.state is WorkerState.RUNNING for w in self.workers):
+            return  # the last pass is still running: passes never overlap
+        with store.open() as opened:
+            sync(opened, self.settings)  # each source's success or error is stored with its time
 
     @work(thread=True, group="monitor", exit_on_error=False, description="drift windows and alert rules")
     def monitor(self) -> None:
@@ -428,16 +454,20 @@ class ModeldeckApp(App[None]):
         return f"unknown command: {verb} (:help lists the commands)"
 
     def resolve_model(self, text: str) -> tuple[str | None, str | None]:
-        """An exact model name, or a unique prefix of one."""
-        if text in self.model_names or not self.model_names:
+        """THE resolution every command uses (app.catalogue.resolve_name): exact, else a unique prefix (said
+        in a notice: ``fraud -> fraud-scorer``), else (None, the one-line error naming the closest names)."""
+        from app.catalogue import UnknownName, resolve_name
+
+        if not self.model_names:
             # Before the first fleet read, trust the name: the model screen says if it is unknown.
             return text, None
-        matches = [name for name in self.model_names if name.lower().startswith(text.lower())]
-        if len(matches) == 1:
-            return matches[0], None
-        if not matches:
-            return None, f"no model named {text!r}"
-        return None, f"{text!r} matches {len(matches)} models: {', '.join(matches[:4])}"
+        try:
+            resolved = resolve_name(text, self.model_names, kind="model")
+        except UnknownName as exc:
+            return None, str(exc)
+        if resolved.notice:
+            self.notify(resolved.notice, title="model", markup=False, timeout=4)
+        return resolved.name, None
 
 
 def command_line_help() -> list[tuple[str, str]]:

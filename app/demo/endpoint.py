@@ -322,3 +322,32 @@ def with_demo_endpoints(settings: Any, handle: DemoEndpointHandle) -> Any:
             models[name] = current.model_copy(update={
                 "endpoint": EndpointConfig(kind="http", url=handle.model_url(name), poll_interval_s=2.0)})
     return settings.model_copy(update={"models": models})
+
+
+def demo_config_path(store_path: Path) -> Path:
+    """Where ``modeldeck demo`` writes the config of its endpoint and gates: beside its store."""
+    return Path(store_path).with_suffix(".toml")
+
+
+def write_demo_config(store_path: Path, handle: DemoEndpointHandle) -> Path:
+    """Write the demo's setup as a user's config beside its store (issue 13): its store, an ``http``
+    endpoint at the running demo server for every model, and the demo's pairing and gates
+    (data/demo-gates.toml, verbatim). ``modeldeck --config FILE check|gate|rollback ...`` then acts on the
+    demo exactly as its console does, while the demo runs. Rewritten on every start (the port changes)."""
+    from app.demo.gates import DEMO_GATES_FILE
+
+    path = demo_config_path(store_path)
+    lines = ["# Written by `modeldeck demo`: the demo's endpoint (alive while `modeldeck demo` runs) and gates.",
+             "# Rewritten each time the demo starts; do not edit.",
+             f"db = {json.dumps(str(Path(store_path).resolve()))}", ""]
+    for name in sorted(handle.state.models):
+        lines += [f"[models.{json.dumps(name)}.endpoint]", 'kind = "http"', f"url = {json.dumps(handle.model_url(name))}",
+                  "poll_interval_s = 2.0", ""]
+    try:
+        lines.append(DEMO_GATES_FILE.read_text(encoding="utf-8"))
+    except OSError:
+        pass  # an install without the data files: endpoints only
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -38,6 +38,7 @@ class Store:
         from app.store.quarantine import QuarantineTable
         from app.store.registry import Registry
         from app.store.serving import ServingLog
+        from app.store.sync_table import SyncTable
         from app.store.windows import WindowReads
 
         self.path = Path(path)
@@ -73,6 +74,7 @@ class Store:
         self.locks = LocksTable(self.db)
         self.metrics = MetricSamples(self.db)
         self.windows = WindowReads(self.db)  # the prediction log read by drift window
+        self.syncs = SyncTable(self.db)  # what registries and endpoints said at the last sync
         self.serving = ServingLog(self.db)  # the prediction log read for rollback, readiness and baselines
 
     @classmethod

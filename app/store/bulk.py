@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from app.store.connection import StoreBusy, begin_immediate
+from app.store.logged import record_logged
 from app.store.predictions import PredictionRow
 
 if TYPE_CHECKING:
@@ -173,6 +174,7 @@ class BulkWriter:
         conn = self._conn
         conn.executemany(_INSERT, fresh)
         conn.executemany(_INSERT_FTS, fts)
+        self._record_logged(fresh)
         self._next_id = next_id
         labelled = self._fill_labels(_FILL_LABEL_BY_ID, late_labels)
         return BatchResult(accepted=len(fresh), duplicates=duplicates + len(late_labels) - labelled,
@@ -241,6 +243,7 @@ class BulkWriter:
             next_id += 1
         conn.executemany(_INSERT, fresh)
         conn.executemany(_INSERT_FTS, fts)
+        self._record_logged(fresh)
         labelled = self._fill_labels(_FILL_LABEL, late_labels)
         return BatchResult(accepted=len(fresh), duplicates=duplicates + len(late_labels) - labelled,
                            labelled=labelled)
@@ -260,6 +263,9 @@ class BulkWriter:
                 )
                 found.update((model, version, r[0]) for r in cursor)
         return found
+
+    def _record_logged(self, fresh: list[tuple]) -> None:
+        record_logged(self._conn, fresh, offset=1)  # fresh rows are (id, ts, model, version, ...)
 
     def _fill_labels(self, sql: str, params: list[tuple]) -> int:
         if not params:

@@ -102,8 +102,10 @@ class PredictionsTable:
         A duplicate (same model, version and request_id) is not inserted again, but a label that
         arrives later for a known request fills the empty label in place.
         """
+        from app.store.logged import record_logged
+
         conn = self._db.conn
-        accepted = 0
+        inserted: list[PredictionRow] = []
         with conn:
             for row in rows:
                 cursor = conn.execute(
@@ -113,7 +115,7 @@ class PredictionsTable:
                     row[:13],
                 )
                 if cursor.rowcount == 1:
-                    accepted += 1
+                    inserted.append(row)
                     conn.execute(
                         "INSERT INTO predictions_fts (rowid, request_id, entity_id, text, error) VALUES (?, ?, ?, ?, ?)",
                         (cursor.lastrowid, row.request_id, row.entity_id, row.fts_text, row.error),
@@ -124,7 +126,8 @@ class PredictionsTable:
                         "AND label IS NULL",
                         (row.label, row.model, row.version, row.request_id),
                     )
-        return accepted, len(rows) - accepted
+            record_logged(conn, inserted)
+        return len(inserted), len(rows) - len(inserted)
 
     def get(self, row_id: int) -> dict[str, Any] | None:
         cursor = self._db.execute(f"SELECT id, {', '.join(COLUMNS)} FROM predictions WHERE id = ?", (row_id,))

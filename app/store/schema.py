@@ -290,7 +290,45 @@ CREATE TABLE alert_pending (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+# Version 8: logs make a fleet (issue 13). Every (model, version) the prediction log holds is known to
+# the catalogue with when it was first and last seen and how many rows it has. Ingest keeps these
+# current with one upsert per batch (app/store/logged.py); this step backfills them once from the
+# rows already stored (a store written before version 8 only knew the demo's or a rollback's models).
+_V8 = """
+ALTER TABLE versions ADD COLUMN first_seen INTEGER;
+ALTER TABLE versions ADD COLUMN last_seen INTEGER;
+ALTER TABLE versions ADD COLUMN logged_rows INTEGER NOT NULL DEFAULT 0;
+-- Who set the card and the offline metrics, and from where ('local' by `modeldeck card`/`metrics`, or a
+-- registry's name): a sync never overwrites what was set locally.
+ALTER TABLE versions ADD COLUMN card_source TEXT;
+ALTER TABLE versions ADD COLUMN card_set_by TEXT;
+ALTER TABLE versions ADD COLUMN card_set_at INTEGER;
+ALTER TABLE versions ADD COLUMN metrics_source TEXT;
+ALTER TABLE versions ADD COLUMN metrics_set_by TEXT;
+ALTER TABLE versions ADD COLUMN metrics_set_at INTEGER;
+-- What a registry or endpoint said of the version at the last sync (`modeldeck sync`): state, stage,
+-- aliases, tags (JSON), from which source and when.
+ALTER TABLE versions ADD COLUMN remote TEXT;
+ALTER TABLE versions ADD COLUMN remote_source TEXT;
+ALTER TABLE versions ADD COLUMN remote_synced_at INTEGER;
+-- One row per (model, source): the last attempt, the last success and the last error, so a registry that
+-- is down leaves the last synced data marked with its age.
+CREATE TABLE syncs (
+    model        TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    attempted_at INTEGER NOT NULL,
+    synced_at    INTEGER,
+    error        TEXT,
+    PRIMARY KEY (model, source)
+);
+INSERT OR IGNORE INTO models (name, created_at) SELECT model, min(ts) FROM predictions GROUP BY model;
+INSERT INTO versions (model, version, created_at, first_seen, last_seen, logged_rows)
+    SELECT model, version, min(ts), min(ts), max(ts), count(*) FROM predictions WHERE true GROUP BY model, version
+    ON CONFLICT (model, version) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+    logged_rows = excluded.logged_rows;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which

@@ -200,7 +200,8 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
     health = health or {}
     rows = []
     for name in names:
-        active = store.registry.active_version(name)
+        # No champion named (a model known from its logs): the version the log saw last is what serves.
+        active = store.registry.active_version(name) or store.registry.logged_version(name)
         stats = store.predictions.window_stats(name, now_ms - WINDOW_MS, now_ms)
         drift = _judged_drift(store, settings, name)
         feature, value, method, drifted = _worst_drift(drift)

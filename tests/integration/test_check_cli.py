@@ -136,7 +136,7 @@ def test_unknown_model_is_one_line_and_exit_2(store_path: Path):
     build_store(store_path, ready=True)
     code, out, err = run("--db", str(store_path), "check", "fruad")
     assert code == 2 and out == ""
-    assert err == "modeldeck: error: unknown model 'fruad' (known: fraud)\n"
+    assert err == "modeldeck: error: unknown model 'fruad'; did you mean fraud?\n"
     code, _, err = run("--db", str(store_path), "report", "fruad")
     assert code == 2 and err.count("\n") == 1
 

@@ -199,7 +199,7 @@ def test_no_tui_builds_prints_what_is_inside_and_reuses_it_next_time(tmp_path: P
     assert first.exit_code == 0, first.output
     assert f"Built the demo store {path}" in first.stdout and "3,000 predictions over 30 days" in first.stdout
     assert "incident:" in first.stdout and first.stdout.count("drift:") == 2
-    assert f"modeldeck --db {path}" in first.stdout
+    assert f"Open it with: modeldeck demo --db {path}" in first.stdout  # with its endpoint and live traffic
     assert rows(path, "SELECT count(*) FROM predictions") == [(3000,)]
     inode = path.stat().st_ino
 

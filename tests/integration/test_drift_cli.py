@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from app.cli.main import main
 from app.store import Store
+from app.store.predictions import PredictionRow
 from app.timeutil import now_ms
 from tests.support.drift_rows import rows_for
 
@@ -149,6 +150,11 @@ def test_a_window_with_too_few_rows_is_shown_but_not_judged(tmp_path, rng):
 
 
 def test_drift_without_a_baseline_says_what_to_do(tmp_path):
+    result = run("--db", str(tmp_path / "s.db"), "drift", "fraud")
+    assert result.exit_code == 2 and result.stderr == "modeldeck: error: unknown model 'fraud' (no models in this store)\n"
+    with Store.open(tmp_path / "s.db") as store:  # a logged model without a baseline
+        store.predictions.append([PredictionRow(1000, "fraud", "v1", "r1", None, 1, 0.5, None, 3.0, "ok", None,
+                                                None, None, "")])
     result = run("--db", str(tmp_path / "s.db"), "drift", "fraud")
     assert result.exit_code == 2 and "modeldeck baseline fraud" in result.stderr
 
