@@ -67,7 +67,8 @@ def test_sync_from_mlflow_versions_cards_metrics_alias_and_local_card_kept(mlflo
     check = CliRunner().invoke(main, ["--db", str(db), "--config", str(config), "check", "loan-sync", "--json",
                                       "--no-probe"], catch_exceptions=False)
     items = {i["area"]: i for i in json.loads(check.stdout)["items"]}
-    assert items["benchmarks"]["status"] == "pass"
+    # The synced run metrics are the benchmarks it reads (judged against production traffic: none here yet).
+    assert items["benchmarks"]["status"] != "fail" and "has no" not in items["benchmarks"]["evidence"]
 
 
 def test_a_registry_that_is_down_keeps_the_last_sync_with_its_age(mlflow, tmp_path: Path) -> None:
