@@ -75,7 +75,7 @@ class DisableScreen(ConfirmedActionScreen):
         why = read_only_reason(settings, self.model)
         if why:
             self.not_possible = "read-only"
-            text.append(f"\n{why}: disabling is refused", style="bold red")
+            text.append(f"\n{clean(why)}: disabling is refused", style="bold red")
         return text
 
     def go_label(self) -> str:

@@ -14,6 +14,8 @@ from textual.binding import Binding
 from textual.suggester import Suggester
 from textual.widgets import Input
 
+from app.text import clean
+
 
 class _FunctionSuggester(Suggester):
     def __init__(self, complete: Callable[[str], str | None]) -> None:
@@ -22,7 +24,8 @@ class _FunctionSuggester(Suggester):
         self._complete = complete
 
     async def get_suggestion(self, value: str) -> str | None:
-        return self._complete(value)
+        suggestion = self._complete(value)
+        return None if suggestion is None else clean(suggestion)  # drawn raw, like the value
 
 
 class QueryBar(Input):
@@ -52,6 +55,13 @@ class QueryBar(Input):
         self.history = history
         self._position = len(history)
         self._draft = value
+
+    def validate_value(self, value: str) -> str:
+        # Input draws its value raw (escape sequences would reach the terminal). Whatever sets it (a
+        # query built from data, history, a paste) gets control, bidi and zero-width characters as
+        # visible \xNN escapes, which read back as the character inside a quoted value
+        # (app/search/complete.py quote_value).
+        return clean(value)
 
     def _on_focus(self, event: events.Focus) -> None:
         # Textual calls Input's own handler after this one. The value may have been replaced while the

@@ -198,6 +198,16 @@ class LazyGroup(click.Group):
             # `modeldeck search ... | head`: the reader left; stop quietly.
             sys.stderr.close()
             sys.exit(0)
+        except Exception as exc:
+            from app.guard import ReadOnlyRefused
+
+            if not isinstance(exc, ReadOnlyRefused):
+                raise
+            from app.text import terminal_line
+
+            # A refused write (audited as refused) is an outcome, like a refused rollback: exit 1.
+            click.echo(f"modeldeck: {terminal_line(exc)}", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

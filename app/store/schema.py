@@ -290,7 +290,16 @@ CREATE TABLE alert_pending (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+# Version 8: the audit stays append-only against INSERT OR REPLACE, REPLACE and UPSERT too. REPLACE
+# deletes the old row without firing DELETE triggers (recursive_triggers is off), so an insert that
+# names an id already there is refused before any conflict handling runs.
+_V8 = """
+CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit
+WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM audit WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which

@@ -1,0 +1,108 @@
+"""Hostile data at the pure boundaries (issue 12): timestamps of every epoch unit, integers beyond
+SQLite's 64 bits, queries built from data, search limits and spreadsheet formulas in CSV."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from app.ingest.parse import parse_block, parse_line
+from app.search.complete import quote_value
+from app.search.export import csv_cells, csv_safe
+from app.search.language import MAX_TERMS, FieldTerm, SearchError, parse
+from app.text import clean
+from app.timeutil import format_ms, in_range_ms, ms_to_iso, parse_timestamp, TimeFormat
+
+# 2026-11-24T10:00:00.123Z in each unit an exporter may write.
+MS = 1_795_514_400_123
+
+
+@pytest.mark.parametrize("value", [MS / 1000, MS, MS * 1000, MS * 1_000_000, str(MS * 1_000_000), str(MS)])
+def test_epoch_seconds_ms_us_ns_are_told_apart_by_magnitude(value):
+    assert parse_timestamp(value) == MS
+
+
+@pytest.mark.parametrize("value", [MS * 1_000_000 * 1000, -1, 10**40, "99999999999999999999999", 8e15,
+                                   "2300-01-01T00:00:00Z", "1969-12-31T23:59:59Z"])
+def test_a_time_outside_1970_2200_is_refused_with_the_reason(value):
+    with pytest.raises(ValueError, match="outside 1970-2200"):
+        parse_timestamp(value)
+
+
+def _line(**fields) -> bytes:
+    record = {"ts": MS, "model": "m", "version": "v1", "request_id": "r1"}
+    record.update(fields)
+    import json
+
+    return json.dumps(record).encode()  # orjson refuses integers beyond 64 bits
+
+
+def test_a_nanosecond_line_is_stored_at_its_millisecond():
+    row = parse_line(_line(ts=MS * 1_000_000))
+    assert not isinstance(row, str) and row.ts == MS
+
+
+def test_a_poison_timestamp_is_quarantined_not_raised():
+    block = parse_block(_line(ts=10**30) + b"\n" + b'{"ts": 1e400, "model": "m", "version": "v", "request_id": "x"}\n'
+                        + _line(request_id="ok") + b"\n", 1)
+    assert [row.request_id for row in block.rows] == ["ok"]
+    assert [bad.line_no for bad in block.bad] == [1, 2]
+    assert "outside 1970-2200" in block.bad[0].error
+
+
+def test_integers_beyond_64_bits_are_kept_as_their_digits():
+    huge, beyond_u64 = 2**63, 99999999999999999999999
+    line = (b'{"ts": %d, "model": "m", "version": "v1", "request_id": "r1", "prediction": %d, "label": %d, '
+            b'"features": {"big": %d, "small": 3}}' % (MS, huge, beyond_u64, beyond_u64))
+    row = parse_line(line)
+    assert not isinstance(row, str), row
+    assert row.prediction == str(huge) and row.label == str(beyond_u64)
+    assert orjson.loads(row.features) == {"big": str(beyond_u64), "small": 3}  # not 1e+23: lossless
+
+
+def test_created_at_beyond_any_date_is_no_date_and_never_overflows():
+    assert in_range_ms(1e300) is None and in_range_ms(float("inf")) is None and in_range_ms(float("nan")) is None
+    assert in_range_ms(MS) == MS and in_range_ms(str(MS)) == MS and in_range_ms(True) is None
+    assert format_ms(10**300, TimeFormat.DATE) == "?"
+    assert "epoch ms" in ms_to_iso(10**30)
+
+
+HOSTILE = "\x1b]52;c;SE9TVElMRQ==\x07 \x1b[2J [/] \u202e\u200b \\x1b \"q\""
+
+
+@pytest.mark.parametrize("value", [HOSTILE, "\x1b", "a\\x1b", "plain", "-neg", "\u202egnp.exe", 'x"\\'])
+def test_a_quoted_value_has_no_control_character_and_reads_back_as_it_was(value):
+    quoted = quote_value(value)
+    assert clean(quoted) == quoted  # nothing a terminal would run, if an Input drew it raw
+    term = parse(f"entity:{quoted}").terms[0]
+    assert isinstance(term, FieldTerm) and term.value == value
+
+
+def test_too_many_terms_is_one_clear_error():
+    parse(" ".join(f"w{i}" for i in range(MAX_TERMS)))
+    with pytest.raises(SearchError, match="too many terms"):
+        parse(" ".join(f"w{i}" for i in range(1000)))
+
+
+@pytest.mark.parametrize("query, message", [
+    ("label:99999999999999999999999", "out of range"),
+    ("score>99999999999999999999999", "out of range"),
+    ("features.x=-99999999999999999999", "out of range"),
+    ("since:99999999999999999999d", "too long"),
+    ("until:99999999999999999999999", "not a time"),
+    ("features.a\\b=1", "backslash"),
+])
+def test_numbers_and_keys_no_store_can_hold_are_clear_errors(query, message):
+    with pytest.raises(SearchError, match=message):
+        parse(query)
+
+
+@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://evil\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
+                                  "\t=1"])
+def test_csv_text_cells_that_a_spreadsheet_would_run_start_with_a_quote(cell):
+    assert csv_safe(cell) == "'" + cell
+    row = {"ts": MS, "model": cell, "version": "v", "request_id": "r", "entity_id": None, "prediction": -0.5,
+           "score": None, "label": None, "latency_ms": None, "status": "ok", "error": None, "features": None,
+           "context": None}
+    cells = csv_cells(row)
+    assert cells[1] == "'" + cell and "-0.5" in cells  # a negative number stays a number
