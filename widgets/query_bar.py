@@ -12,9 +12,9 @@ from typing import Callable
 from textual import events
 from textual.binding import Binding
 from textual.suggester import Suggester
-from textual.widgets import Input
 
 from app.text import clean
+from widgets.safe_input import SafeInput
 
 
 class _FunctionSuggester(Suggester):
@@ -28,7 +28,10 @@ class _FunctionSuggester(Suggester):
         return None if suggestion is None else clean(suggestion)  # drawn raw, like the value
 
 
-class QueryBar(Input):
+class QueryBar(SafeInput):
+    # SafeInput: the value never holds a control character; inside quotes its \\xNN escapes read back
+    # as the character (app/search/complete.py quote_value).
+
     DEFAULT_CSS = """
     QueryBar {
         height: 1;
@@ -55,13 +58,6 @@ class QueryBar(Input):
         self.history = history
         self._position = len(history)
         self._draft = value
-
-    def validate_value(self, value: str) -> str:
-        # Input draws its value raw (escape sequences would reach the terminal). Whatever sets it (a
-        # query built from data, history, a paste) gets control, bidi and zero-width characters as
-        # visible \xNN escapes, which read back as the character inside a quoted value
-        # (app/search/complete.py quote_value).
-        return clean(value)
 
     def _on_focus(self, event: events.Focus) -> None:
         # Textual calls Input's own handler after this one. The value may have been replaced while the

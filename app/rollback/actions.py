@@ -103,11 +103,12 @@ class Outcome:
 
 
 def safe_url(url: str) -> str:
-    """The URL without any user:password part (never written to the audit trail)."""
+    """The URL without any user:password part, query string or fragment (``?api_key=``): what is shown
+    and written to the audit trail."""
     import httpx
 
     try:
-        return str(httpx.URL(url).copy_with(username=None, password=None))
+        return str(httpx.URL(url).copy_with(username=None, password=None, query=None, fragment=None))
     except Exception:
         return "(unparseable url)"
 

@@ -194,7 +194,9 @@ def _tokens(text: str) -> list[_Token]:
             j += 1
         if j < n and text[j] in _OPERATOR_CHARS and j > i:
             name = text[i:j]
-            op = next(o for o in _OPERATORS if text.startswith(o, j))
+            op = next((o for o in _OPERATORS if text.startswith(o, j)), None)
+            if op is None:  # a lone "!" (found by the fuzz test: it raised StopIteration)
+                raise SearchError("not an operator (use : = != > >= < <=)", text[start:j + 1], start + 1)
             k = j + len(op)
             if k < n and text[k] == '"':
                 value, k = _quoted(text, k, start)

@@ -188,3 +188,138 @@ def test_read_only_cli_baseline_is_refused_and_audited(tmp_path: Path, store_pat
     with Store.open(store_path) as store:
         assert store.baselines.for_version("fraud", "v1") == []
     assert _refusals(store_path) == [("baseline.create", "refused")]
+
+
+# --- 5 and 7. hostile endpoints: huge answers, echoed tokens, secrets in URLs ----------------------------
+
+TOKEN = "s3cr3t-token-0f-the-operator"
+
+
+class _Hostile:
+    """A real HTTP server on 127.0.0.1 that echoes the Authorization header and answers /big with
+    ``big_bytes`` bytes (chunked: no Content-Length to refuse it by)."""
+
+    def __init__(self, big_bytes: int = 5_000_000) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        big = big_bytes
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # noqa: ANN002 - quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                echoed = self.headers.get("Authorization", "")
+                if self.path.endswith("/big"):
+                    self.send_response(200)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    chunk = b"x" * 65536
+                    try:
+                        for _ in range(big // len(chunk)):
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.write(b"0\r\n\r\n")
+                    except OSError:
+                        pass  # the client stopped reading: what a cap does
+                    return
+                if self.path.endswith("/health"):
+                    body = json.dumps({"status": "degraded", "reason": f"you sent {echoed}"}).encode()
+                    status = 200
+                else:
+                    body = f"forbidden for {echoed}".encode()
+                    status = 500
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/models/churn"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hostile_server():
+    server = _Hostile()
+    yield server
+    server.stop()
+
+
+def _adapter(url: str, **extra):  # type: ignore[no-untyped-def]
+    from app.config.settings import EndpointConfig
+    from app.endpoints import make_adapter
+
+    return make_adapter("churn", EndpointConfig(kind="http", url=url, **extra))
+
+
+def test_an_endpoint_answer_is_capped_and_health_says_why(hostile_server, monkeypatch):
+    import asyncio
+
+    from app.endpoints.protocol import EndpointError
+
+    adapter = _adapter(hostile_server.url, max_body_bytes=1_000_000, timeout_s=10)
+
+    async def read_big() -> str:
+        try:
+            await adapter.request("GET", f"{hostile_server.url}/big")
+        except EndpointError as exc:
+            return str(exc)
+        finally:
+            await adapter.aclose()
+        return "read whole"
+
+    assert "larger than 1,000,000 bytes" in asyncio.run(read_big())
+
+
+def test_a_token_echoed_by_a_server_is_redacted_from_health_errors_and_the_audit(hostile_server, monkeypatch,
+                                                                               store_path: Path):
+    import asyncio
+
+    from app.endpoints.protocol import EndpointError
+
+    monkeypatch.setenv("CHURN_TOKEN", TOKEN)
+    adapter = _adapter(hostile_server.url, token_env="CHURN_TOKEN")
+
+    async def ask() -> tuple[str, str]:
+        try:
+            health = await adapter.health()
+            try:
+                await adapter.versions()
+            except EndpointError as exc:
+                return health.reason, str(exc)
+        finally:
+            await adapter.aclose()
+        return health.reason, ""
+
+    reason, error = asyncio.run(ask())
+    assert "you sent Bearer [redacted]" in reason and TOKEN not in reason
+    assert "HTTP 500" in error and "[redacted]" in error and TOKEN not in error
+    with Store.open(store_path) as store, store.write():
+        store.audit.append("rollback", "churn", detail={"error": error, "echo": f"Bearer {TOKEN}"}, outcome=TOKEN)
+    raw = store_path.read_bytes() + (store_path.with_name(store_path.name + "-wal").read_bytes()
+                                     if store_path.with_name(store_path.name + "-wal").exists() else b"")
+    assert TOKEN.encode() not in raw
+
+
+def test_userinfo_and_query_strings_never_reach_the_audit_or_the_screen(tmp_path: Path, store_path: Path, demo):
+    url = demo.model_url("churn").replace("http://", "http://ops:hunter2pw@") + "?api_key=k3y-in-the-url"
+    config = tmp_path / "modeldeck.toml"
+    config.write_text(f'[models.churn.endpoint]\nkind = "http"\nurl = "{url}"\n')
+    result = _cli("--db", str(store_path), "--config", str(config), "--read-only", "disable", "churn",
+                  "--reason", "stop", "--yes")
+    assert result.exit_code == 1, result.output
+    assert "hunter2pw" not in result.output and "k3y-in-the-url" not in result.output
+    with Store.open(store_path) as store:
+        [entry] = store.audit.entries("churn")
+    assert entry.outcome == "refused" and entry.detail["endpoint"]["url"].startswith("http://127.0.0.1:")
+    assert "hunter2pw" not in json.dumps(entry.detail) and "k3y" not in json.dumps(entry.detail)

@@ -149,8 +149,11 @@ def _endpoint_app(db: Path, handle, *, read_only: bool = False):  # type: ignore
     from app.config.settings import EndpointConfig, ModelConfig, Settings, UIConfig
     from app.console.app import ModeldeckApp
 
+    from urllib.parse import quote
+
+    url = f"{handle.url}/models/{quote(MODEL, safe='')}"  # the name percent-encoded, as a config would hold it
     settings = Settings(ui=UIConfig(refresh_s=600), models={MODEL: ModelConfig(
-        read_only=read_only, endpoint=EndpointConfig(kind="http", url=handle.model_url(MODEL)))})
+        read_only=read_only, endpoint=EndpointConfig(kind="http", url=url))})
     return ModeldeckApp(db, settings, clock=lambda: NOW)
 
 
@@ -173,11 +176,17 @@ async def test_rollback_modal_with_markup_version_names_and_a_created_at_of_1e30
         await until(pilot, lambda: modal.plan is not None, "the rollback plan")
         await pilot.pause()
         assert {t.version for t in modal._targets} >= {"[/]", HOSTILE}
-        for _ in range(3):  # every target's note, the 1e300 dates among them
-            await pilot.press("down")
+        seen = set()
+        modal.query_one("#rb-targets").focus()  # Cancel starts focused
+        for key in ["up"] * 4 + ["down"] * 4:  # every target's note and the action's label, 1e300 dates too
+            await pilot.press(key)
             await pilot.pause()
+            seen.add(modal.target.version)
             shown = _shown(modal)
             assert not any(ch in shown for ch in "\x1b\x07\u202e\u200b"), shown[:300]
+            if modal.target.version == "[/]":
+                assert "Roll back to [/]" in shown  # the label names the version, as text
+        assert seen >= {"[/]", HOSTILE}
         assert isinstance(app.screen, RollbackScreen)
 
 
