@@ -25,6 +25,17 @@ from app.store.predictions import PredictionRow
 
 # A quarantined line keeps at most this much raw text: enough to see what went wrong.
 MAX_RAW_CHARS = 64 * 1024
+# The longest line ingest reads (a prediction record is a few KB). A longer one is quarantined with its
+# first OVERLONG_HEAD bytes; the line cutter (app/ingest/source.py) never holds more than this of it.
+MAX_LINE_BYTES = 4 << 20
+OVERLONG_HEAD = 4096
+# How the cutter hands on an overlong line: NUL bytes cannot start a JSON line, so no real line reads so.
+_OVERLONG = b"\x00modeldeck-overlong:"
+
+
+def overlong_marker(length: int, head: bytes) -> bytes:
+    """The stand-in for a line of ``length`` bytes beyond MAX_LINE_BYTES; ``head`` holds no newline."""
+    return _OVERLONG + str(length).encode() + b"\x00" + head
 
 
 @dataclass(slots=True)
@@ -61,6 +72,13 @@ def parse_block(data: bytes, first_line_no: int, model: str | None = None) -> Pa
     for line_no, line in enumerate(lines, start=first_line_no):
         if not line.strip():
             parsed.blank += 1
+            continue
+        if len(line) > MAX_LINE_BYTES:  # a block cut by another reader than the line cutter
+            line = overlong_marker(len(line), line[:OVERLONG_HEAD])
+        if line.startswith(_OVERLONG):
+            size, _, head = line[len(_OVERLONG):].partition(b"\x00")
+            bad.append(QuarantinedLine(line_no, raw_text(head), f"line longer than {MAX_LINE_BYTES:,} bytes "
+                                       f"({int(size):,} bytes); its first {len(head):,} bytes are kept"))
             continue
         result = parse_line(line, model)
         if isinstance(result, str):

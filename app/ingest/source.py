@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from app.ingest.parse import MAX_LINE_BYTES, OVERLONG_HEAD, overlong_marker
 from app.store.offsets import IngestOffset
 
 BLOCK_SIZE = 1 << 20
@@ -44,33 +45,72 @@ def source_name(path: str) -> str:
 
 
 class _LineCutter:
-    """Cuts a byte stream into whole lines, keeping count of lines and bytes consumed."""
+    """Cuts a byte stream into whole lines, keeping count of lines and bytes consumed.
 
-    def __init__(self, line_no: int = 0, offset: int = 0) -> None:
-        self.pending = b""
+    Linear in the input: the unfinished line is kept as a list of chunks (joining the growing line
+    with each new chunk was quadratic: a 300 MB line without a newline took 80 s and 1.3 GB). A line
+    longer than ``max_line`` bytes is not kept: only its first ``OVERLONG_HEAD`` bytes are, handed on
+    as one overlong-line marker that the parser quarantines with the reason (app/ingest/parse.py).
+    """
+
+    def __init__(self, line_no: int = 0, offset: int = 0, *, max_line: int = MAX_LINE_BYTES) -> None:
+        self.parts: list[bytes] = []  # the unfinished line so far
+        self.pending_len = 0  # its length in bytes, kept or not
+        self.head: bytes | None = None  # set once the unfinished line is overlong: what is kept of it
+        self.max_line = max_line
         self.line_no = line_no  # lines handed out so far
         self.offset = offset  # bytes handed out so far (where an unread line starts)
 
+    @property
+    def pending(self) -> bytes:
+        return self.head if self.head is not None else b"".join(self.parts)
+
     def feed(self, data: bytes) -> tuple[bytes, int] | None:
-        buffer = self.pending + data if self.pending else data
-        cut = buffer.rfind(b"\n") + 1
-        if cut == 0:
-            self.pending = buffer
+        last = data.rfind(b"\n")
+        if last < 0:
+            self._hold(data)
             return None
-        complete, self.pending = buffer[:cut], buffer[cut:]
-        return self._hand_out(complete)
+        first = data.find(b"\n")
+        consumed = self.pending_len + last + 1
+        line = self._close(data[: first + 1])
+        complete = line + data[first + 1: last + 1] if first < last else line
+        self._hold(data[last + 1:])
+        return self._hand_out(complete, consumed)
 
     def finish(self) -> tuple[bytes, int] | None:
         """The unterminated last line, once no more can come."""
-        if not self.pending:
+        if not self.pending_len:
             return None
-        complete, self.pending = self.pending, b""
-        return self._hand_out(complete, terminated=False)
+        consumed = self.pending_len
+        return self._hand_out(self._close(b""), consumed, terminated=False)
 
-    def _hand_out(self, complete: bytes, *, terminated: bool = True) -> tuple[bytes, int]:
+    def _hold(self, data: bytes) -> None:
+        if not data:
+            return
+        self.pending_len += len(data)
+        if self.head is not None:
+            return  # overlong: the rest of the line is counted, not kept
+        self.parts.append(data)
+        if self.pending_len > self.max_line:
+            self.head = b"".join(self.parts)[:OVERLONG_HEAD]
+            self.parts = []
+
+    def _close(self, end: bytes) -> bytes:
+        """The unfinished line completed by ``end`` (its newline included, or b"" at the end of input)."""
+        length = self.pending_len + len(end)
+        if self.head is None and length <= self.max_line:
+            line = b"".join(self.parts) + end if self.parts else end
+        else:
+            head = self.head if self.head is not None else (b"".join(self.parts) + end)[:OVERLONG_HEAD]
+            line = overlong_marker(length - end.endswith(b"\n"), head.split(b"\n", 1)[0]) \
+                + (b"\n" if end.endswith(b"\n") else b"")
+        self.parts, self.pending_len, self.head = [], 0, None
+        return line
+
+    def _hand_out(self, complete: bytes, consumed: int, *, terminated: bool = True) -> tuple[bytes, int]:
         first = self.line_no + 1
         self.line_no += complete.count(b"\n") + (0 if terminated else 1)
-        self.offset += len(complete)
+        self.offset += consumed
         return complete, first
 
 

@@ -106,3 +106,27 @@ def test_csv_text_cells_that_a_spreadsheet_would_run_start_with_a_quote(cell):
            "context": None}
     cells = csv_cells(row)
     assert cells[1] == "'" + cell and "-0.5" in cells  # a negative number stays a number
+
+
+def test_a_line_beyond_the_maximum_is_quarantined_with_its_head_and_the_rest_goes_on():
+    from app.ingest.parse import MAX_LINE_BYTES, OVERLONG_HEAD
+    from app.ingest.source import _LineCutter
+
+    good = _line(request_id="after") + b"\n"
+    huge = b'{"ts": 1, "blob": "' + b"x" * (MAX_LINE_BYTES + 5_000_000)  # no newline for megabytes
+    stream = _line(request_id="before") + b"\n" + huge + b'"}\n' + good + b"tail-without-newline"
+    cutter, blocks = _LineCutter(), []
+    for start in range(0, len(stream), 65536):
+        cut = cutter.feed(stream[start:start + 65536])
+        if cut is not None:
+            blocks.append(cut)
+        assert len(cutter.pending) <= MAX_LINE_BYTES + 65536  # never holds the whole line
+    blocks.append(cutter.finish())
+    assert cutter.offset == len(stream) and cutter.line_no == 4  # offsets count every byte read
+    parsed = [parse_block(data, first) for data, first in blocks]
+    rows = [row.request_id for block in parsed for row in block.rows]
+    bad = [line for block in parsed for line in block.bad]
+    assert rows == ["before", "after"]
+    assert [b.line_no for b in bad] == [2, 4]
+    assert "line longer than" in bad[0].error and bad[0].raw.startswith('{"ts": 1, "blob": "xxx')
+    assert len(bad[0].raw) == OVERLONG_HEAD
