@@ -200,10 +200,16 @@ class LazyGroup(click.Group):
             sys.exit(0)
         except Exception as exc:
             from app.guard import ReadOnlyRefused
+            from app.text import terminal_line
 
             if not isinstance(exc, ReadOnlyRefused):
-                raise
-            from app.text import terminal_line
+                from app.store.connection import failure
+
+                failed = failure(exc)  # disk full, a damaged file, an I/O error: one line, not a traceback
+                if failed is None:
+                    raise
+                click.echo(f"modeldeck: error: {terminal_line(failed)}", err=True)
+                sys.exit(2)
 
             # A refused write (audited as refused) is an outcome, like a refused rollback: exit 1.
             click.echo(f"modeldeck: {terminal_line(exc)}", err=True)

@@ -323,3 +323,66 @@ def test_userinfo_and_query_strings_never_reach_the_audit_or_the_screen(tmp_path
         [entry] = store.audit.entries("churn")
     assert entry.outcome == "refused" and entry.detail["endpoint"]["url"].startswith("http://127.0.0.1:")
     assert "hunter2pw" not in json.dumps(entry.detail) and "k3y" not in json.dumps(entry.detail)
+
+
+# --- 9. bad days: a damaged store, a full disk --------------------------------------------------------------
+
+
+def test_ingest_refuses_to_write_into_a_damaged_store_with_one_line(tmp_path: Path, store_path: Path):
+    log = tmp_path / "a.jsonl"
+    log.write_text("\n".join(_record(i, features={"text": "x" * 400}) for i in range(2000)) + "\n")
+    assert _cli("--db", str(store_path), "ingest", str(log)).exit_code == 0
+    with sqlite3.connect(store_path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'predictions'").fetchone()[0]
+    data = bytearray(store_path.read_bytes())
+    start = (root - 1) * page_size  # the table's root page: every read of it sees the damage
+    data[start:start + 64] = b"\xff" * 64
+    store_path.write_bytes(bytes(data))
+    before = store_path.read_bytes()
+    more = tmp_path / "b.jsonl"
+    more.write_text(_record(9999) + "\n")
+    result = CliRunner().invoke(main, ["--db", str(store_path), "ingest", str(more)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("modeldeck: error: ") and "damaged" in lines[0], lines
+    assert "Traceback" not in result.stderr
+    assert store_path.read_bytes() == before
+
+
+def test_a_full_disk_is_one_line_and_rolls_back(store_path: Path):
+    from app.store.connection import StoreFull, failure
+
+    # SQLite's own page limit stands in for the disk: the same SQLITE_FULL a full disk gives.
+    Store.open(store_path).close()
+    conn = sqlite3.connect(store_path)
+    try:
+        conn.execute("PRAGMA max_page_count = %d" % conn.execute("PRAGMA page_count").fetchone()[0])
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            conn.execute("INSERT INTO audit (ts, actor, action, detail) VALUES (1, 'a', 'b', ?)", ("x" * 100_000,))
+    finally:
+        conn.close()
+    failed = failure(raised.value, store_path)
+    assert isinstance(failed, StoreFull) and "disk is full" in str(failed) and "\n" not in str(failed)
+
+
+def test_a_poison_line_under_follow_is_quarantined_and_the_follower_goes_on(tmp_path: Path, store_path: Path):
+    from tests.integration.test_ingest_follow import Follower, append, record, wait_for
+
+    live = tmp_path / "live.jsonl"
+    live.write_bytes(record(1))
+    run = Follower(tmp_path, store_path, live)
+    try:
+        wait_for(store_path, (1, 0), run.proc)
+        poison = (b'{"ts": 1795478400000000000000, "model": "fraud", "version": "v3", "request_id": "p1"}\n'
+                  b'{"ts": 1795478400000, "model": "fraud", "version": "v3", "request_id": "p2", '
+                  b'"prediction": 99999999999999999999999, "label": 9223372036854775808}\n')
+        append(live, poison + record(2))
+        wait_for(store_path, (3, 1), run.proc)  # the huge ts quarantined; big integers kept as text
+        append(live, record(3))
+        wait_for(store_path, (4, 1), run.proc)  # and it goes on
+        summary = run.stop()
+    finally:
+        run.kill()
+    assert (summary["accepted"], summary["quarantined"]) == (4, 1)
