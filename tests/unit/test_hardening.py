@@ -130,3 +130,16 @@ def test_a_line_beyond_the_maximum_is_quarantined_with_its_head_and_the_rest_goe
     assert [b.line_no for b in bad] == [2, 4]
     assert "line longer than" in bad[0].error and bad[0].raw.startswith('{"ts": 1, "blob": "xxx')
     assert len(bad[0].raw) == OVERLONG_HEAD
+
+
+def test_a_huge_record_is_shown_truncated_with_the_key_to_export_it():
+    from widgets.record_detail import MAX_SHOWN_CHARS, record_text
+
+    huge = orjson.dumps({f"f{i}": "v" * 100 for i in range(200_000)}).decode()  # ~22 MB of features
+    row = {"id": 1, "ts": MS, "model": "m", "version": "v", "request_id": "r", "status": "error",
+           "error": "e" * 5_000_000, "features": huge, "context": orjson.dumps({f"k{i}": i for i in range(100_000)})
+           .decode()}
+    shown = record_text(row).plain
+    assert len(shown) < 5 * MAX_SHOWN_CHARS
+    assert shown.count("characters shown; x exports the records whole") == 3
+    assert '{"f0":"' in shown
