@@ -210,8 +210,13 @@ class FollowedFile:
     """
 
     def __init__(self, path: str, resume: IngestOffset | None = None,
-                 note: Callable[[str], None] = lambda message: None) -> None:
+                 note: Callable[[str], None] = lambda message: None, *, allow_swapped_link: bool = False) -> None:
         self.path = path
+        # A symlink is resolved once, here: if it later points elsewhere (a key file swapped in for the
+        # log), that file is refused with a warning instead of ingested, unless allowed.
+        self._target = os.path.realpath(path)
+        self._allow_swapped_link = allow_swapped_link
+        self._swap_noted = False
         self.name = source_name(path)
         self._resume = resume
         self._note = note
@@ -219,16 +224,32 @@ class FollowedFile:
         self._identity: tuple[int, int] = (0, 0)
         self._cutter = _LineCutter()
         self._waiting_noted = False
+        self._fp: tuple[int, str] | None = None  # (length, sha1 hex) of the file's first bytes read
 
     def position(self) -> IngestOffset:
         return IngestOffset(self.name, self._identity[0], self._identity[1], self._cutter.offset,
-                            self._cutter.line_no)
+                            self._cutter.line_no, self._fingerprint())
+
+    def _fingerprint(self) -> str | None:
+        """``<n>:<sha1>`` of the first n bytes read (n up to FINGERPRINT_BYTES), or None before any."""
+        length = min(FINGERPRINT_BYTES, self._cutter.offset)
+        if length <= 0 or self._handle is None:
+            return None
+        if self._fp is None or self._fp[0] != length:
+            self._fp = (length, _first_bytes_hash(self._handle, length))
+        return f"{self._fp[0]}:{self._fp[1]}"
 
     def poll(self) -> Block | None:
         """The whole lines written since the last poll, or None."""
         if self._handle is None and not self._open():
             return None
         assert self._handle is not None
+        if self._fp is not None and _first_bytes_hash(self._handle, self._fp[0]) != self._fp[1]:
+            # Same file (inode), other first bytes: truncated and written again faster than we polled
+            # (copytruncate), or rewritten in place. What is there now is new: read it from the top.
+            self._note(f"{self.path}: truncated or replaced (its first bytes changed); reading it from the start")
+            self._handle.seek(0)
+            self._cutter, self._fp = _LineCutter(), None
         data = self._handle.read(BLOCK_SIZE)
         if data:
             return self._block(self._cutter.feed(data))
@@ -240,6 +261,13 @@ class FollowedFile:
             self._handle = None
 
     def _open(self) -> bool:
+        target = os.path.realpath(self.path)
+        if target != self._target and not self._allow_swapped_link:
+            if not self._swap_noted:
+                self._note(f"warning: {self.path} now points to {target}, not {self._target} as at the start: "
+                           "not followed")
+                self._swap_noted = True
+            return False
         try:
             handle = open(self.path, "rb", buffering=0)  # noqa: SIM115 - kept open while following
         except FileNotFoundError:
@@ -255,7 +283,8 @@ class FollowedFile:
         stat = os.fstat(handle.fileno())
         self._handle, self._identity = handle, (stat.st_dev, stat.st_ino)
         resume, self._resume = self._resume, None
-        if resume is not None and (resume.device, resume.inode) == self._identity and stat.st_size >= resume.offset:
+        if resume is not None and (resume.device, resume.inode) == self._identity and stat.st_size >= resume.offset \
+                and _same_start(handle, resume.fingerprint):
             handle.seek(resume.offset)
             self._cutter = _LineCutter(resume.line_no, resume.offset)
         else:
@@ -264,6 +293,7 @@ class FollowedFile:
                            "reading it from the start")
             handle.seek(0)
             self._cutter = _LineCutter()
+        self._fp = None
         return True
 
     def _check_rotation(self) -> Block | None:
@@ -282,13 +312,31 @@ class FollowedFile:
         if stat.st_size < self._handle.tell():
             self._note(f"{self.path}: truncated; reading it again from the start")
             self._handle.seek(0)
-            self._cutter = _LineCutter()
+            self._cutter, self._fp = _LineCutter(), None
         return None
 
     def _block(self, cut: tuple[bytes, int] | None) -> Block | None:
         if cut is None:
             return None
         return Block(cut[0], cut[1], self.name, self._cutter.offset, self.position())
+
+
+FINGERPRINT_BYTES = 1024
+
+
+def _first_bytes_hash(handle: BinaryIO, length: int) -> str:
+    import hashlib
+
+    return hashlib.sha1(os.pread(handle.fileno(), length, 0)).hexdigest()
+
+
+def _same_start(handle: BinaryIO, fingerprint: str | None) -> bool:
+    """Whether the file still starts with the bytes fingerprinted when its offset was stored (an offset
+    stored before fingerprints existed is trusted, as it was)."""
+    if not fingerprint:
+        return True
+    length, _, digest = fingerprint.partition(":")
+    return length.isdigit() and _first_bytes_hash(handle, int(length)) == digest
 
 
 def follow(files: list[FollowedFile], stop: threading.Event, *, on_error: Callable[[SourceError], None],

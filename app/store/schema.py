@@ -299,7 +299,13 @@ WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM audit WHERE id = NEW.id)
 BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
+# Version 9: a followed file's offset also keeps a fingerprint of its first bytes, so a resume (or a
+# poll) tells a truncated-and-regrown or replaced file from the one read before (app/ingest/source.py).
+_V9 = """
+ALTER TABLE ingest_offsets ADD COLUMN fingerprint TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which

@@ -143,3 +143,80 @@ def test_a_huge_record_is_shown_truncated_with_the_key_to_export_it():
     assert len(shown) < 5 * MAX_SHOWN_CHARS
     assert shown.count("characters shown; x exports the records whole") == 3
     assert '{"f0":"' in shown
+
+
+def _drain(followed) -> list[bytes]:  # type: ignore[no-untyped-def]
+    lines = []
+    for _ in range(100):  # bounded: a poll hands out at most a block
+        block = followed.poll()
+        if block is None:
+            break
+        lines += block.data.splitlines()
+    return lines
+
+
+def _numbered(first: int, last: int, tag: str) -> bytes:
+    return b"".join(b"%s-%06d\n" % (tag.encode(), i) for i in range(first, last))
+
+
+def test_copytruncate_while_stopped_and_regrown_past_the_offset_loses_nothing(tmp_path):
+    from app.ingest.source import FollowedFile
+
+    path = tmp_path / "live.jsonl"
+    path.write_bytes(_numbered(0, 10_000, "old"))
+    first = FollowedFile(str(path))
+    assert len(_drain(first)) == 10_000
+    stored = first.position()  # what the store keeps at a stop
+    first.close()
+    with path.open("r+b") as handle:  # copytruncate: same inode, emptied, then the service writes on
+        handle.truncate(0)
+        handle.write(_numbered(0, 20_000, "new"))
+    notes: list[str] = []
+    again = FollowedFile(str(path), stored, note=notes.append)
+    lines = _drain(again)
+    again.close()
+    assert lines == _numbered(0, 20_000, "new").splitlines()  # every new line, from the first
+    assert "reading it from the start" in notes[0]
+
+
+def test_copytruncate_regrown_past_the_offset_within_one_poll_loses_nothing(tmp_path):
+    from app.ingest.source import FollowedFile
+
+    path = tmp_path / "live.jsonl"
+    path.write_bytes(_numbered(0, 10_000, "old"))
+    notes: list[str] = []
+    followed = FollowedFile(str(path), note=notes.append)
+    assert len(_drain(followed)) == 10_000
+    followed.position()
+    with path.open("r+b") as handle:
+        handle.truncate(0)
+        handle.write(_numbered(0, 20_000, "new"))
+    lines = _drain(followed)
+    followed.close()
+    assert lines == _numbered(0, 20_000, "new").splitlines()
+    assert any("first bytes changed" in note for note in notes)
+
+
+def test_a_symlink_swapped_to_another_file_is_refused_with_a_warning(tmp_path):
+    from app.ingest.source import FollowedFile
+
+    log, secret, link = tmp_path / "app.jsonl", tmp_path / "id_rsa", tmp_path / "current.jsonl"
+    log.write_bytes(b"one\n")
+    secret.write_bytes(b"-----BEGIN PRIVATE KEY-----\n")
+    link.symlink_to(log)
+    notes: list[str] = []
+    followed = FollowedFile(str(link), note=notes.append)
+    assert _drain(followed) == [b"one"]
+    link.unlink()
+    link.symlink_to(secret)  # a new file at the path: it would be followed from its start
+    assert _drain(followed) == [] and _drain(followed) == []
+    followed.close()
+    assert any("now points to" in note and "not followed" in note for note in notes)
+    link.unlink()
+    link.symlink_to(log)
+    allowed = FollowedFile(str(link), allow_swapped_link=True)  # what a config that allows it gets
+    assert _drain(allowed) == [b"one"]
+    link.unlink()
+    link.symlink_to(secret)
+    assert _drain(allowed) + _drain(allowed) == [b"-----BEGIN PRIVATE KEY-----"]
+    allowed.close()
