@@ -14,7 +14,7 @@ from app.cli.main import main
 from app.config.settings import ModelConfig, Settings
 from app.demo.endpoint import DemoModel, DemoState, start_demo_endpoint
 from app.guard import ReadOnlyRefused
-from app.models import Alert
+from app.models import Alert, ModelInfo, Stage, Version
 from app.store import SCHEMA_VERSION, Store
 
 ESC = "\x1b"
@@ -160,6 +160,8 @@ def test_read_only_refuses_sign_off_waive_reopen_pass_and_acknowledge(store_path
 
     with Store.open(store_path) as store:
         with store.write():
+            store.registry.upsert_model(ModelInfo(name="fraud"))
+            store.registry.upsert_version(Version(model="fraud", version="v1", stage=Stage.champion, created_at=MS))
             store.alerts.add(Alert(model="fraud", rule="errors", severity="page", fired_at=MS))
         attempts = [
             lambda: acknowledge_model(store, "fraud", settings=settings),
