@@ -36,7 +36,8 @@ class Prediction(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=False, str_strip_whitespace=False)
 
-    ts: int = Field(description="ISO-8601 with an offset, or epoch seconds / milliseconds; stored as UTC epoch ms")
+    ts: int = Field(description="ISO-8601 with an offset, or epoch seconds / ms / us / ns (told apart by size), "
+                    "1970-2200; stored as UTC epoch ms")
     model: str = Field(min_length=1, description="Model name")
     version: str = Field(min_length=1, description="Model version that answered")
     request_id: str = Field(min_length=1, description="Unique per model and version: re-ingesting the same record adds nothing")

@@ -34,13 +34,36 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+# Secret values known to this process (bearer tokens read from the configured ``token_env`` variables):
+# never shown, never stored. ``clean`` redacts them, so does everything that stores text from outside
+# (the audit, health reasons, endpoint errors, checklist evidence).
+_SECRETS: set[str] = set()
+REDACTED = "[redacted]"
+_MIN_SECRET_LEN = 6  # a shorter "token" would redact ordinary words
+
+
+def add_secret(value: str | None) -> None:
+    """Remember a secret value (a token read from the environment) so ``redact`` hides it everywhere."""
+    if value and len(value) >= _MIN_SECRET_LEN:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret value replaced by ``[redacted]``."""
+    if _SECRETS:
+        for secret in _SECRETS:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+    return text
+
+
 def clean(value: object, *, keep_newlines: bool = False) -> str:
     """``value`` as text with every unsafe character made visible (``\\x1b``, ``\\u202e``).
 
     ``keep_newlines`` keeps ``\\n`` and ``\\t`` (for multi-line detail views such as a card);
     ``\\r\\n`` becomes ``\\n`` and a lone ``\\r`` stays visible (it could overwrite a line).
     """
-    text = "" if value is None else str(value)
+    text = redact("" if value is None else str(value))
     if keep_newlines:
         return _CONTROL_KEEP_LINES.sub(_visible, text.replace("\r\n", "\n"))
     return _CONTROL.sub(_visible, text)

@@ -10,26 +10,63 @@ import time
 from enum import Enum
 from datetime import datetime, timedelta, timezone
 
-# Epoch values above this are taken as milliseconds (1e11 s is the year 5138).
+# Epoch numbers are told apart by magnitude, as log shippers do: below 1e11 seconds (1e11 s is the
+# year 5138), below 1e14 milliseconds, below 1e17 microseconds, above that nanoseconds (Go's
+# UnixNano, OpenTelemetry). Whatever falls outside MIN_MS..MAX_MS is refused (the line is
+# quarantined with the reason), so no stored time is beyond what datetime can show.
 _EPOCH_MS_THRESHOLD = 100_000_000_000
+_EPOCH_US_THRESHOLD = 100_000_000_000_000
+_EPOCH_NS_THRESHOLD = 100_000_000_000_000_000
+MIN_MS = 0  # 1970-01-01
+MAX_MS = 7_258_118_400_000  # 2200-01-01
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 _DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d|w)$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+# A duration of more than this many digits is beyond any store (and beyond int64 once in ms).
+_MAX_DURATION_DIGITS = 12
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def epoch_to_ms(value: float) -> int:
-    """Epoch seconds or milliseconds (told apart by magnitude) to epoch milliseconds."""
-    if value != value or value in (float("inf"), float("-inf")):
+def epoch_to_ms(value: float | int) -> int:
+    """Epoch seconds, milliseconds, microseconds or nanoseconds (told apart by magnitude) to epoch
+    milliseconds; ValueError for a value outside 1970-2200 or not a finite number."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         raise ValueError("timestamp is not a finite number")
-    if abs(value) >= _EPOCH_MS_THRESHOLD:
-        return int(value)
-    return int(round(value * 1000))
+    size = abs(value)
+    if size < _EPOCH_MS_THRESHOLD:
+        ms = int(round(value * 1000))
+    elif size < _EPOCH_US_THRESHOLD:
+        ms = int(value)
+    elif size < _EPOCH_NS_THRESHOLD:
+        ms = int(value) // 1000 if isinstance(value, int) else int(value / 1000)
+    else:
+        ms = int(value) // 1_000_000 if isinstance(value, int) else int(value / 1_000_000)
+    if not MIN_MS <= ms <= MAX_MS:
+        raise ValueError(f"timestamp {_short_number(value)} is outside 1970-2200 "
+                         "(read as epoch s, ms, us or ns by its size)")
+    return ms
+
+
+def _short_number(value: float | int) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + f"... ({len(text)} digits)"
+
+
+def in_range_ms(value: object) -> int | None:
+    """An epoch-ms number from an endpoint or a registry (``created_at``) as an int, or None when it is
+    not a finite number within 1970-2200 (``1e300`` would overflow every display of it)."""
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20:
+        value = int(value)  # protobuf JSON writes int64 as a string (MLflow's REST API may)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not (MIN_MS <= value <= MAX_MS):
+        return None  # also NaN and the infinities
+    return int(value) if MIN_MS <= value <= MAX_MS else None
 
 
 def iso_to_ms(text: str) -> int:
@@ -54,22 +91,30 @@ def parse_timestamp(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("timestamp is a boolean")
     if isinstance(value, (int, float)):
-        return epoch_to_ms(float(value))
+        return epoch_to_ms(value)  # ints exactly: float() of a huge int raises OverflowError
     if isinstance(value, str):
         stripped = value.strip()
         # Most log lines carry ISO text: don't make them pay for a failed float() (~2 us a line in ingest).
         if "T" not in stripped and stripped[4:5] != "-":
             try:
-                return epoch_to_ms(float(stripped))
+                number = int(stripped) if stripped.isdigit() else float(stripped)
             except ValueError:
                 pass
-        return iso_to_ms(stripped)
+            else:
+                return epoch_to_ms(number)
+        ms = iso_to_ms(stripped)
+        if not MIN_MS <= ms <= MAX_MS:
+            raise ValueError(f"timestamp {stripped[:40]!r} is outside 1970-2200")
+        return ms
     raise ValueError(f"timestamp must be a string or a number, not {type(value).__name__}")
 
 
 def ms_to_iso(ms: int) -> str:
     """Epoch ms to ISO-8601 UTC with millisecond precision, e.g. 2026-11-24T10:00:00.123Z."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    try:
+        dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return f"(epoch ms {_short_number(ms)})"  # a time from data beyond datetime: shown, never a crash
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
@@ -89,7 +134,10 @@ def format_ms(ms: int | None, fmt: TimeFormat, *, missing: str = "—") -> str:
     """Epoch ms as ``fmt`` in UTC; ``missing`` for no time."""
     if ms is None:
         return missing
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(fmt.value)
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(fmt.value)
+    except (OverflowError, ValueError, OSError):
+        return "?"  # beyond datetime (a time from an endpoint or an old store): never a crash
 
 
 def parse_duration_ms(text: str) -> int:
@@ -97,6 +145,8 @@ def parse_duration_ms(text: str) -> int:
     match = _DURATION.match(text.strip())
     if not match:
         raise ValueError(f"not a duration (use e.g. 15m, 2h, 7d): {text!r}")
+    if len(match.group(1)) > _MAX_DURATION_DIGITS:
+        raise ValueError(f"duration too long (at most {_MAX_DURATION_DIGITS} digits): {text!r}")
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
 
 

@@ -42,9 +42,15 @@ class HostsAlerts(OnConsole):
 
     @work(thread=True, exclusive=False, group="alert-ack", exit_on_error=False, description="acknowledge alerts")
     def _acknowledge_alerts(self, alert_list: AlertList, location: "StoreLocation", model: str) -> None:
+        from app.guard import ReadOnlyRefused
         from app.views.alerts import acknowledge
 
-        done = acknowledge(location, model)
+        try:
+            done = acknowledge(location, model, settings=self.console_context.settings)
+        except ReadOnlyRefused as refused:
+            self.app.call_from_thread(self.app.notify, clean(str(refused)), title="alerts", severity="error",
+                                      markup=False)
+            return
         rules = ", ".join(clean(a.rule) for a in done) or "nothing"
         self.app.call_from_thread(self.app.notify, f"acknowledged {rules} of {clean(model)} (audited)",
                                   title="alerts", markup=False)

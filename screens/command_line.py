@@ -8,6 +8,8 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Input
 
+from widgets.safe_input import SafeInput
+
 
 class CommandLine(ModalScreen[str | None]):
     """A one-line prompt docked at the bottom; dismisses with the text, or None on esc."""
@@ -26,7 +28,7 @@ class CommandLine(ModalScreen[str | None]):
         self._position = len(history)
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=self.hint, id="command-input")
+        yield SafeInput(placeholder=self.hint, id="command-input")
 
     def on_mount(self) -> None:
         self.query_one(Input).border_title = ":"

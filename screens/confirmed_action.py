@@ -33,6 +33,7 @@ from textual.widgets import Button, Input, Static
 from app.console.errors import one_line
 from app.text import clean, safe_text
 from screens.base import OnConsole
+from widgets.safe_input import SafeInput
 
 if TYPE_CHECKING:
     from app.config.settings import Settings
@@ -160,16 +161,16 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
         with Vertical(id=self.BOX_ID, classes="action-box"):
             yield from self.compose_head()
             yield Static(Text("Reason (written to the audit trail)", style="dim"))
-            yield Input(placeholder=self.REASON_PLACEHOLDER, id=f"{p}-reason")
+            yield SafeInput(placeholder=self.REASON_PLACEHOLDER, id=f"{p}-reason")
             yield from self.compose_extra()
             yield Static(Text.assemble(("Type the model name ", "dim"), safe_text(self.model, style="bold"),
                                        (" to enable the action", "dim")))
             # Not the bare name: a dim placeholder loses its grey under NO_COLOR and would look typed.
-            yield Input(placeholder=f"type {clean(self.model)} to confirm", id=f"{p}-confirm")
+            yield SafeInput(placeholder=f"type {clean(self.model)} to confirm", id=f"{p}-confirm")
             yield Static(id=f"{p}-outcome", classes="action-outcome")
             with Horizontal(id=f"{p}-buttons", classes="action-buttons"):
                 yield Button("Cancel", id=f"{p}-cancel", classes="action-cancel")
-                yield Button(self.go_label(), id=f"{p}-go", classes="action-go", variant=self.GO_VARIANT,
+                yield Button(Text(self.go_label()), id=f"{p}-go", classes="action-go", variant=self.GO_VARIANT,
                              disabled=True)
 
     def on_mount(self) -> None:
@@ -187,7 +188,8 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
         return boxes.first(Input).value.strip() if boxes else ""
 
     def confirmed(self) -> bool:
-        return self.value("confirm") == self.model
+        # The name as shown: a name holding control characters is typed as its visible escapes.
+        return self.value("confirm") in (self.model, clean(self.model))
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:

@@ -50,7 +50,7 @@ class DisableScreen(ConfirmedActionScreen):
         yield Static(self._target_text(), id="ds-target")
 
     def _target_text(self) -> Text:
-        from app.rollback.actions import read_only_reason
+        from app.rollback.actions import read_only_reason, safe_url
 
         context = self.console_context
         settings = context.settings
@@ -60,7 +60,7 @@ class DisableScreen(ConfirmedActionScreen):
             self.not_possible = "no endpoint"
             return Text(f"No endpoint or registry is configured for this model (models.{clean(self.model)} "
                         "in the config): there is nothing to disable.", style="bold red")
-        text = Text.assemble(("endpoint ", "dim"), (endpoint.kind, "bold"), " ", safe_text(endpoint.url, width=60))
+        text = Text.assemble(("endpoint ", "dim"), (endpoint.kind, "bold"), " ", safe_text(safe_url(endpoint.url), width=60))
         live = context.live.get(self.model)
         if live is not None:
             text.append("\nlast poll: ", style="dim")
@@ -75,7 +75,7 @@ class DisableScreen(ConfirmedActionScreen):
         why = read_only_reason(settings, self.model)
         if why:
             self.not_possible = "read-only"
-            text.append(f"\n{why}: disabling is refused", style="bold red")
+            text.append(f"\n{clean(why)}: disabling is refused", style="bold red")
         return text
 
     def go_label(self) -> str:

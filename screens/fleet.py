@@ -22,6 +22,7 @@ from screens.alert_host import HostsAlerts
 from widgets.alert_list import AlertList
 from widgets.fleet_table import FleetTable, column_widths, status_summary
 from widgets.key_bar import KeyBar
+from widgets.safe_input import SafeInput
 
 if TYPE_CHECKING:
     from textual.widgets import Input
@@ -237,7 +238,7 @@ class FleetScreen(HostsAlerts, Screen):
         if box is None:
             from textual.widgets import Input
 
-            box = Input(placeholder="filter models (! inverts)  enter: keep  esc: clear", id="fleet-filter")
+            box = SafeInput(placeholder="filter models (! inverts)  enter: keep  esc: clear", id="fleet-filter")
             self.mount(box, before="#status")
         box.display = True
         box.focus()

@@ -18,6 +18,7 @@ from textual.widgets import Input, Static
 from screens.confirmed_action import ConfirmedActionScreen, escape_bindings
 from widgets.compare_panel import verdict_text
 from app.text import clean, safe_text
+from widgets.safe_input import SafeInput
 
 if TYPE_CHECKING:
     from app.views.compare import CompareView
@@ -59,7 +60,7 @@ class PromoteScreen(ConfirmedActionScreen):
     def compose_extra(self) -> ComposeResult:
         if not self.passed:
             yield Static(Text("The gates do not hold: an override reason is required (audited)", style="bold red"))
-            yield Input(placeholder="why promote anyway, and who accepted it", id="pr-override")
+            yield SafeInput(placeholder="why promote anyway, and who accepted it", id="pr-override")
 
     def go_label(self) -> str:
         return f"Promote {clean(self.candidate)[:16]}"

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from app.text import safe_text
+from widgets.safe_input import SafeInput
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Prompt(ModalScreen[list[str] | str | None]):
             for index, spec in enumerate(self.fields):
                 label = spec.label + (f" ({', '.join(spec.choices)})" if spec.choices else "")
                 yield Label(Text(label))
-                yield Input(value=spec.value, placeholder=spec.placeholder, id=f"prompt-{index}")
+                yield SafeInput(value=spec.value, placeholder=spec.placeholder, id=f"prompt-{index}")
             yield Static(id="prompt-error", classes="error-line")
             yield Static(Text("enter: ok   esc: cancel", style="dim"))
 

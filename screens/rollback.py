@@ -253,7 +253,7 @@ class RollbackScreen(ConfirmedActionScreen):
     def update_action(self) -> None:
         button = self.query_one("#rb-go", Button)
         target = self.target
-        button.label = f"Roll back to {clean(target.version)[:16]}" if target and not target.active else "Roll back"
+        button.label = Text(f"Roll back to {clean(target.version)[:16]}" if target and not target.active else "Roll back")
         button.disabled = self.blocker() is not None
         self.show_blocker()
 

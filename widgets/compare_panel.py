@@ -23,7 +23,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from app.text import safe_text
+from app.text import clean, safe_text
 from app.timeutil import TimeFormat, format_ms
 from widgets.plot_chart import LineChart, PlotChart
 
@@ -123,7 +123,7 @@ def confusion_table(c: "Comparison") -> Table | None:
 
 def verdict_text(verdict: "Verdict | None", problem: str | None) -> Text:
     if verdict is None:
-        return Text(f"gates: {problem or 'not evaluated'}", style="dim")
+        return Text(f"gates: {clean(problem or 'not evaluated')}", style="dim")
     held = sum(r.passed for r in verdict.rules)
     text = Text()
     text.append(" PASS " if verdict.passed else " FAIL ", style="bold black on green" if verdict.passed
@@ -227,7 +227,8 @@ class ComparePanel(VerticalScroll):
         charts = [self.query_one("#compare-agreement-chart", PlotChart), self.query_one("#compare-diff-chart",
                                                                                          PlotChart)]
         if view is None or view.comparison is None:
-            head.update(Text(error or (view.problem if view else "") or "nothing to compare", style="yellow"))
+            head.update(safe_text(error or (view.problem if view else "") or "nothing to compare", style="yellow",
+                                  keep_newlines=True))
             for part in parts:
                 part.update("")
             for chart in charts:

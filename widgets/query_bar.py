@@ -12,7 +12,9 @@ from typing import Callable
 from textual import events
 from textual.binding import Binding
 from textual.suggester import Suggester
-from textual.widgets import Input
+
+from app.text import clean
+from widgets.safe_input import SafeInput
 
 
 class _FunctionSuggester(Suggester):
@@ -22,10 +24,14 @@ class _FunctionSuggester(Suggester):
         self._complete = complete
 
     async def get_suggestion(self, value: str) -> str | None:
-        return self._complete(value)
+        suggestion = self._complete(value)
+        return None if suggestion is None else clean(suggestion)  # drawn raw, like the value
 
 
-class QueryBar(Input):
+class QueryBar(SafeInput):
+    # SafeInput: the value never holds a control character; inside quotes its \\xNN escapes read back
+    # as the character (app/search/complete.py quote_value).
+
     DEFAULT_CSS = """
     QueryBar {
         height: 1;

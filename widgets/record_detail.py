@@ -20,6 +20,14 @@ from app.text import clean
 
 _HIGHLIGHT = JSONHighlighter()
 _LABEL_WIDTH = 13
+# A field shows at most this much of itself: a 20 MB record (or 100k features) drawn whole froze the
+# console for 32 s. The rest is one export away (x on the Logs screen writes the records whole).
+MAX_SHOWN_CHARS = 64 * 1024
+
+
+def _truncated_note(total: int) -> Text:
+    return Text(f"\n… {MAX_SHOWN_CHARS:,} of {total:,} characters shown; x exports the records whole\n",
+                style="bold yellow")
 
 
 def _iso(ms: int) -> str:
@@ -30,6 +38,11 @@ def _iso(ms: int) -> str:
 
 def _pretty(value: Any) -> Text:
     """Indented JSON of a stored JSON text (or any value), highlighted, with controls made visible."""
+    if isinstance(value, str) and len(value) > MAX_SHOWN_CHARS:
+        # Too big to parse and indent on the UI thread: its head as stored (compact JSON), unhighlighted.
+        text = Text(clean(value[:MAX_SHOWN_CHARS], keep_newlines=True))
+        text.append_text(_truncated_note(len(value)))
+        return text
     if isinstance(value, str):
         try:
             value = orjson.loads(value)
@@ -37,8 +50,10 @@ def _pretty(value: Any) -> Text:
             return Text(clean(value, keep_newlines=True))
     dumped = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
     # orjson escapes C0 controls already; clean() also catches DEL, C1 and bidi overrides.
-    text = Text(clean(dumped, keep_newlines=True))
+    text = Text(clean(dumped[:MAX_SHOWN_CHARS], keep_newlines=True))
     _HIGHLIGHT.highlight(text)
+    if len(dumped) > MAX_SHOWN_CHARS:
+        text.append_text(_truncated_note(len(dumped)))
     return text
 
 
@@ -54,7 +69,10 @@ def record_text(row: dict[str, Any]) -> Text:
 
     def line(label: str, value: Any, *, style: str = "", hint: str = "") -> None:
         text.append(f"{label:<{_LABEL_WIDTH}}", style="bold")
-        text.append("—" if value is None or value == "" else clean(value), style=style)
+        shown = "—" if value is None or value == "" else str(value)
+        text.append(clean(shown[:MAX_SHOWN_CHARS]), style=style)
+        if len(shown) > MAX_SHOWN_CHARS:
+            text.append_text(_truncated_note(len(shown)))
         if hint:
             text.append(f"  {hint}", style="dim")
         text.append("\n")

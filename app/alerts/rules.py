@@ -264,8 +264,11 @@ def unowned_rules(settings: "Settings", model: str, *, store: "Store | None" = N
     return [rule_key(rule) for rule in config.alerts if rule_owner(rule, fallback) is None]
 
 
-def acknowledge(store: "Store", alert_id: int, actor: str | None = None, *, now: int | None = None) -> Alert:
-    """Mark a firing alert as seen by ``actor`` (default: $USER@host), with an audit entry, atomically."""
+def acknowledge(store: "Store", alert_id: int, actor: str | None = None, *, now: int | None = None,
+                settings: "Settings | None" = None) -> Alert:
+    """Mark a firing alert as seen by ``actor`` (default: $USER@host), with an audit entry, atomically.
+    Refused (audited) when ``settings`` say read-only."""
+    from app.guard import refuse_if_read_only
     from app.store.identity import current_actor
 
     actor = actor or current_actor()
@@ -273,6 +276,7 @@ def acknowledge(store: "Store", alert_id: int, actor: str | None = None, *, now:
     alert = next((a for a in store.alerts.firing() if a.id == alert_id), None)
     if alert is None:
         raise AlertError(f"no firing alert #{alert_id}")
+    refuse_if_read_only(store, settings, "alert.acknowledge", alert.model, actor=actor, detail={"alert_id": alert_id})
     with store.write():
         store.alerts.acknowledge(alert_id, actor, now)
         store.audit.append("alert.acknowledge", alert.model, actor=actor, ts=now, outcome="acknowledged",
@@ -281,9 +285,10 @@ def acknowledge(store: "Store", alert_id: int, actor: str | None = None, *, now:
     return alert.model_copy(update={"acked_by": actor, "acked_at": now})
 
 
-def acknowledge_model(store: "Store", model: str, actor: str | None = None, *, now: int | None = None) -> list[Alert]:
+def acknowledge_model(store: "Store", model: str, actor: str | None = None, *, now: int | None = None,
+                      settings: "Settings | None" = None) -> list[Alert]:
     """Acknowledge every firing alert of ``model`` nobody has acknowledged yet (one audit entry each)."""
-    return [acknowledge(store, alert.id, actor, now=now)  # type: ignore[arg-type]
+    return [acknowledge(store, alert.id, actor, now=now, settings=settings)  # type: ignore[arg-type]
             for alert in reversed(store.alerts.firing(model)) if alert.acked_by is None]
 
 
@@ -302,8 +307,8 @@ class AlertQuery:
         with Store.open(self.db_path, create=False) as store:  # the console never creates a store
             return store.alerts.recent(self.model, resolved_limit=self.resolved_limit)
 
-    def acknowledge(self, model: str, *, now: int | None = None) -> list[Alert]:
+    def acknowledge(self, model: str, *, now: int | None = None, settings: "Settings | None" = None) -> list[Alert]:
         from app.store import Store
 
         with Store.open(self.db_path, create=False) as store:  # the console never creates a store
-            return acknowledge_model(store, model, now=now)
+            return acknowledge_model(store, model, now=now, settings=settings)

@@ -172,6 +172,9 @@ def baseline(cli: CliContext, model: str, file: Path | None, version: str, from_
         raise click.BadParameter(str(exc)) from None
 
     with cli.open_store() as store:
+        from app.guard import refuse_if_read_only
+
+        refuse_if_read_only(store, cli.settings, "baseline.create", model, detail={"version": version})
         if from_logs:  # reading the log: the model must be one the store knows (a file may be a new model's)
             model = cli.resolve_model(model, store)
             columns = log_columns(store, model, version, start, end)

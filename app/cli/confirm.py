@@ -6,16 +6,22 @@ import sys
 
 import click
 
+from app.text import terminal_line
 from app.timeutil import TimeFormat, age_text, format_ms, ms_to_iso, now_ms
 
 EXIT_OK, EXIT_FAILED, EXIT_UNKNOWN = 0, 1, 3
 
 
+def _echo(line: str) -> None:
+    # Version names, URLs and errors come from the endpoint: one literal line each (app/text.py).
+    click.echo(terminal_line(line))
+
+
 def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.actions.Plan
-    click.echo(f"model     {plan.model}")
-    click.echo(f"endpoint  {plan.endpoint_kind} {plan.endpoint_url}")
+    _echo(f"model     {plan.model}")
+    _echo(f"endpoint  {plan.endpoint_kind} {plan.endpoint_url}")
     current = plan.current if plan.remote_error is None else f"unknown ({plan.remote_error})"
-    click.echo(f"active    {current or 'nothing serving'}")
+    _echo(f"active    {current or 'nothing serving'}")
     for t in plan.targets:
         if target is not None and t.version != target:
             continue
@@ -31,12 +37,12 @@ def show_plan(plan, *, target: str | None) -> None:  # plan: app.rollback.action
             served += f", rolled back from on {format_ms(t.rolled_back_from_at, TimeFormat.DATE)}"
         metrics = ", ".join(f"{k}={v}" for k, v in sorted(t.metrics.items())[:4])
         where = {True: "", False: " NOT ON ENDPOINT", None: ""}[t.on_endpoint]
-        click.echo(f"target    {t.version} [{t.stage or 'unknown stage'}] created {created}, {served}"
+        _echo(f"target    {t.version} [{t.stage or 'unknown stage'}] created {created}, {served}"
                    f"{'; ' + metrics if metrics else ''}{where}")
     if target is not None and not any(t.version == target for t in plan.targets):
-        click.echo(f"target    {target}: not known to the store or the endpoint")
+        _echo(f"target    {target}: not known to the store or the endpoint")
     if plan.read_only:
-        click.echo(f"read-only {plan.read_only}")
+        _echo(f"read-only {plan.read_only}")
 
 
 def confirm_by_name(model: str, what: str) -> bool:
@@ -48,5 +54,5 @@ def confirm_by_name(model: str, what: str) -> bool:
 
 
 def finish(outcome) -> None:  # outcome: app.rollback.actions.Outcome
-    click.echo(outcome.describe())
+    _echo(outcome.describe())
     sys.exit(EXIT_OK if outcome.ok else EXIT_UNKNOWN if outcome.status == "unknown" else EXIT_FAILED)

@@ -61,6 +61,7 @@ def ingest(cli: CliContext, paths: tuple[str, ...], model: str | None, follow: b
     stop = threading.Event()
     with cli.open_store() as store, _stop_on_signals(stop, note), \
             _progress_bar(input_bytes(paths), enabled=not follow) as progress:
+        store.check()  # a damaged store gets nothing more written into it (StoreCorrupt: one line, exit 2)
         indexed = cli.settings.search.indexed_features
         if follow:  # a follower runs until stopped: index first, then keep the index current
             _index_features(store, indexed, note)

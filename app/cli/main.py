@@ -320,6 +320,22 @@ class LazyGroup(click.Group):
             # `modeldeck search ... | head`: the reader left; stop quietly.
             sys.stderr.close()
             sys.exit(0)
+        except Exception as exc:
+            from app.guard import ReadOnlyRefused
+            from app.text import terminal_line
+
+            if not isinstance(exc, ReadOnlyRefused):
+                from app.store.connection import failure
+
+                failed = failure(exc)  # disk full, a damaged file, an I/O error: one line, not a traceback
+                if failed is None:
+                    raise
+                click.echo(f"modeldeck: error: {terminal_line(failed)}", err=True)
+                sys.exit(2)
+
+            # A refused write (audited as refused) is an outcome, like a refused rollback: exit 1.
+            click.echo(f"modeldeck: {terminal_line(exc)}", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

@@ -39,6 +39,9 @@ def run_console(settings: Settings | SettingsSource, db_path: Path | None = None
         for line in console.startup_error.splitlines():
             click.echo(f"modeldeck: error: {line}", err=True)
         sys.exit(2)
+    if console.crash:
+        click.echo(f"modeldeck: error: {console.crash}", err=True)
+        sys.exit(2)
 
 
 @click.command("tui")

@@ -351,6 +351,9 @@ def disagreement_search(model: str, champion: str, challenger: str, since: int, 
 
 
 def _quote(value: str) -> str:
+    # The one quoting of the query language: control characters from data become \xNN escapes.
+    from app.search.complete import quote_value
+
     if value and all(ch.isalnum() or ch in "-_.@" for ch in value):
         return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return quote_value(value) if value else '""'

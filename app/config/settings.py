@@ -39,6 +39,19 @@ class EndpointConfig(_Section):
     management_url: str | None = Field(default=None, description="TorchServe: the management API (default: port 8081)")
     repository: Path | None = Field(default=None, description="MLServer: its model repository folder on this host "
                                     "(needed to switch versions; modeldeck renames model-settings.json files)")
+    max_body_bytes: int = Field(default=1_000_000, gt=0, description="Largest answer read from it; a bigger "
+                                "one is refused (health says so) instead of filling the console's memory")
+
+    @model_validator(mode="after")
+    def _token_is_a_secret(self) -> "EndpointConfig":
+        # The token's value is known from here on: redacted from everything shown or stored (app/text.py).
+        if self.token_env:
+            import os
+
+            from app.text import add_secret
+
+            add_secret(os.environ.get(self.token_env))
+        return self
 
 
 class AlertRule(_Section):
@@ -117,7 +130,8 @@ class GateConfig(_Section):
 class ModelConfig(_Section):
     endpoint: EndpointConfig | None = Field(default=None, description="Where the model is served")
     registry: EndpointConfig | None = Field(default=None, description="Where its versions are registered")
-    read_only: bool = Field(default=False, description="Refuse rollback and disable for this model")
+    read_only: bool = Field(default=False, description="Refuse every write to this model (rollback, disable, "
+                            "promote, sign-off, waive, reopen, alert acknowledgement, baseline)")
     owner: str | None = Field(default=None, description="Who is paged for this model's alerts")
     drift_thresholds: dict[str, float] = Field(default_factory=dict, description="Per-feature drift threshold")
     drift_min_rows: int = Field(default=100, ge=1, description="A drift window with fewer current rows is "

@@ -86,6 +86,8 @@ class ModeldeckApp(App[None]):
         self._when_ready: list[Callable[[], None]] = []
         self.startup_error: str | None = None
         """Set when the settings or the store named by them cannot be used: the run ends (exit 2)."""
+        self.crash: str | None = None
+        """Set when the console crashed: one line naming the error and the file holding its traceback."""
         if not isinstance(settings, SettingsSource):
             if settings is None:
                 from app.config.settings import Settings
@@ -140,6 +142,20 @@ class ModeldeckApp(App[None]):
 
     def get_default_screen(self) -> FleetScreen:
         return FleetScreen()
+
+    def _handle_exception(self, error: Exception) -> None:
+        # An unhandled error ends the run: its traceback goes to a file, and the operator gets one line
+        # and a non-zero exit (cli/tui.py) instead of pages of locals printed over their shell.
+        if self.crash is None:
+            from app.console.errors import write_crash_report
+
+            self.crash = write_crash_report(error)
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        if self.crash is not None:
+            self._exit_renderables.clear()
+        super()._print_error_renderables()
 
     def on_mount(self) -> None:
         if self.no_color:

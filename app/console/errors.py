@@ -49,3 +49,32 @@ class ErrorToasts:
             return False
         self._shown[text] = now
         return True
+
+
+def write_crash_report(error: BaseException) -> str:
+    """Write ``error``'s traceback to a file in the user's state folder (else the temp folder) and return
+    the one line the operator sees once the terminal is back: what broke and where the rest is."""
+    import os
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    where = "(the traceback could not be written)"
+    try:
+        from platformdirs import user_state_path
+
+        folders = [user_state_path("modeldeck"), tempfile.gettempdir()]
+    except ImportError:
+        folders = [tempfile.gettempdir()]
+    for folder in folders:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, f"modeldeck-crash-{stamp}-{os.getpid()}.txt")
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(text)
+            where = f"traceback in {path}"
+            break
+        except OSError:
+            continue
+    return f"the console crashed: {type(error).__name__}: {clean(one_line(error))[:200]}; {where}"

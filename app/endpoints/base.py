@@ -16,6 +16,7 @@ from app.config.settings import EndpointConfig
 from app.endpoints.prometheus import Counters, Recipe, derive, read_counters
 from app.endpoints.protocol import Capabilities, EndpointError, EndpointMetrics, NotSupported
 from app.models import Health, HealthState
+from app.text import add_secret, redact
 from app.timeutil import now_ms
 
 _MAX_BODY_IN_ERROR = 160
@@ -24,7 +25,7 @@ RATE_WINDOW_S = 60.0
 
 def clean(text: str, limit: int = _MAX_BODY_IN_ERROR) -> str:
     """A remote answer shown in a message: printable characters only, one line, bounded."""
-    flat = "".join(ch if ch.isprintable() else " " for ch in text)
+    flat = "".join(ch if ch.isprintable() else " " for ch in redact(text))
     flat = " ".join(flat.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
@@ -45,7 +46,12 @@ def new_client() -> httpx.AsyncClient:
 
 
 def health(state: HealthState, reason: str = "") -> Health:
-    return Health(state=state, reason=reason, checked_at=now_ms())
+    return Health(state=state, reason=redact(reason), checked_at=now_ms())  # a server may echo the token
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"answer larger than {cap:,} bytes (endpoint max_body_bytes), not read")
 
 
 class HttpAdapter:
@@ -60,6 +66,7 @@ class HttpAdapter:
         self.url = config.url.rstrip("/")
         self.timeout_s = config.timeout_s
         self.metrics_url = config.metrics_url
+        self.max_body_bytes = config.max_body_bytes
         self._token_env = config.token_env  # the variable's NAME; the token itself is read per request
         self._owns_client = client is None
         self._client = client or new_client()
@@ -71,6 +78,7 @@ class HttpAdapter:
         token = os.environ.get(self._token_env)
         if not token:
             raise EndpointError(f"token variable {self._token_env} is not set", definite=True)
+        add_secret(token)  # redacted wherever a server echoes it back (app/text.py)
         return {"Authorization": f"Bearer {token}"}
 
     async def request(self, method: str, url: str, *, json: Any = None, params: dict[str, Any] | None = None,
@@ -81,8 +89,9 @@ class HttpAdapter:
         path = httpx.URL(url).path or "/"
         try:
             async with asyncio.timeout(limit):
-                response = await self._client.request(method, url, json=json, params=params,
-                                                       headers=self._headers(), timeout=limit)
+                response = await self._bounded(method, url, json=json, params=params, timeout=limit)
+        except BodyTooLarge as too_large:
+            raise EndpointError(f"{method} {path}: {too_large}", definite=True) from None
         except (TimeoutError, httpx.TimeoutException):
             raise EndpointError(f"{method} {path}: no answer within {limit:g}s") from None
         except httpx.ConnectError:
@@ -94,6 +103,29 @@ class HttpAdapter:
             raise EndpointError(f"{method} {path}: HTTP {response.status_code}{': ' + body if body else ''}",
                                 definite=True, status=response.status_code)
         return response
+
+    async def _bounded(self, method: str, url: str, *, json: Any, params: dict[str, Any] | None,
+                       timeout: float) -> httpx.Response:
+        """The response with its body read up to ``max_body_bytes`` (decompressed bytes count), never
+        more: a 2 GB answer is refused after the first megabyte instead of read whole."""
+        cap = self.max_body_bytes
+        request = self._client.build_request(method, url, json=json, params=params, headers=self._headers(),
+                                             timeout=timeout)
+        response = await self._client.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise BodyTooLarge(cap)
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > cap:
+                    raise BodyTooLarge(cap)
+        finally:
+            await response.aclose()
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
 
     async def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
         response = await self.request(method, url, **kwargs)

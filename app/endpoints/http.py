@@ -10,6 +10,7 @@ from app.endpoints.base import HttpAdapter, clean, health
 from app.endpoints.prometheus import Recipe
 from app.endpoints.protocol import Capabilities, EndpointError, RemoteVersion
 from app.models import Health, HealthState
+from app.timeutil import in_range_ms
 
 HTTP_RECIPE = Recipe(model_label="model", requests="modeldeck_requests_total", error_label="status",
                      error_values=frozenset({"error"}), latency="modeldeck_request_latency_seconds",
@@ -59,7 +60,7 @@ class HttpProtocolAdapter(HttpAdapter):
                 created = item.get("created_at")
                 out.append(RemoteVersion(version=str(item["version"]), ready=item.get("ready"),
                                          state=str(item.get("state", "")),
-                                         created_at=int(created) if isinstance(created, (int, float)) else None))
+                                         created_at=in_range_ms(created)))
         return out
 
     async def active_version(self) -> str | None:

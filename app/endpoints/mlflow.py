@@ -13,6 +13,7 @@ from app.config.settings import EndpointConfig
 from app.endpoints.base import HttpAdapter, health
 from app.endpoints.protocol import Capabilities, EndpointError, RemoteVersion
 from app.models import Health, HealthState
+from app.timeutil import in_range_ms
 
 API = "/api/2.0/mlflow"
 
@@ -45,7 +46,7 @@ class MlflowAdapter(HttpAdapter):
                 created = item.get("creation_timestamp")
                 out.append(RemoteVersion(version=str(item.get("version")), ready=item.get("status") == "READY",
                                          state=str(item.get("status", "")),
-                                         created_at=int(created) if created is not None else None))
+                                         created_at=in_range_ms(created)))
             token = body.get("next_page_token") if isinstance(body, dict) else None
             if not token:
                 break

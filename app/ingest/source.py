@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from app.ingest.parse import MAX_LINE_BYTES, OVERLONG_HEAD, overlong_marker
 from app.store.offsets import IngestOffset
 
 BLOCK_SIZE = 1 << 20
@@ -44,33 +45,72 @@ def source_name(path: str) -> str:
 
 
 class _LineCutter:
-    """Cuts a byte stream into whole lines, keeping count of lines and bytes consumed."""
+    """Cuts a byte stream into whole lines, keeping count of lines and bytes consumed.
 
-    def __init__(self, line_no: int = 0, offset: int = 0) -> None:
-        self.pending = b""
+    Linear in the input: the unfinished line is kept as a list of chunks (joining the growing line
+    with each new chunk was quadratic: a 300 MB line without a newline took 80 s and 1.3 GB). A line
+    longer than ``max_line`` bytes is not kept: only its first ``OVERLONG_HEAD`` bytes are, handed on
+    as one overlong-line marker that the parser quarantines with the reason (app/ingest/parse.py).
+    """
+
+    def __init__(self, line_no: int = 0, offset: int = 0, *, max_line: int = MAX_LINE_BYTES) -> None:
+        self.parts: list[bytes] = []  # the unfinished line so far
+        self.pending_len = 0  # its length in bytes, kept or not
+        self.head: bytes | None = None  # set once the unfinished line is overlong: what is kept of it
+        self.max_line = max_line
         self.line_no = line_no  # lines handed out so far
         self.offset = offset  # bytes handed out so far (where an unread line starts)
 
+    @property
+    def pending(self) -> bytes:
+        return self.head if self.head is not None else b"".join(self.parts)
+
     def feed(self, data: bytes) -> tuple[bytes, int] | None:
-        buffer = self.pending + data if self.pending else data
-        cut = buffer.rfind(b"\n") + 1
-        if cut == 0:
-            self.pending = buffer
+        last = data.rfind(b"\n")
+        if last < 0:
+            self._hold(data)
             return None
-        complete, self.pending = buffer[:cut], buffer[cut:]
-        return self._hand_out(complete)
+        first = data.find(b"\n")
+        consumed = self.pending_len + last + 1
+        line = self._close(data[: first + 1])
+        complete = line + data[first + 1: last + 1] if first < last else line
+        self._hold(data[last + 1:])
+        return self._hand_out(complete, consumed)
 
     def finish(self) -> tuple[bytes, int] | None:
         """The unterminated last line, once no more can come."""
-        if not self.pending:
+        if not self.pending_len:
             return None
-        complete, self.pending = self.pending, b""
-        return self._hand_out(complete, terminated=False)
+        consumed = self.pending_len
+        return self._hand_out(self._close(b""), consumed, terminated=False)
 
-    def _hand_out(self, complete: bytes, *, terminated: bool = True) -> tuple[bytes, int]:
+    def _hold(self, data: bytes) -> None:
+        if not data:
+            return
+        self.pending_len += len(data)
+        if self.head is not None:
+            return  # overlong: the rest of the line is counted, not kept
+        self.parts.append(data)
+        if self.pending_len > self.max_line:
+            self.head = b"".join(self.parts)[:OVERLONG_HEAD]
+            self.parts = []
+
+    def _close(self, end: bytes) -> bytes:
+        """The unfinished line completed by ``end`` (its newline included, or b"" at the end of input)."""
+        length = self.pending_len + len(end)
+        if self.head is None and length <= self.max_line:
+            line = b"".join(self.parts) + end if self.parts else end
+        else:
+            head = self.head if self.head is not None else (b"".join(self.parts) + end)[:OVERLONG_HEAD]
+            line = overlong_marker(length - end.endswith(b"\n"), head.split(b"\n", 1)[0]) \
+                + (b"\n" if end.endswith(b"\n") else b"")
+        self.parts, self.pending_len, self.head = [], 0, None
+        return line
+
+    def _hand_out(self, complete: bytes, consumed: int, *, terminated: bool = True) -> tuple[bytes, int]:
         first = self.line_no + 1
         self.line_no += complete.count(b"\n") + (0 if terminated else 1)
-        self.offset += len(complete)
+        self.offset += consumed
         return complete, first
 
 
@@ -170,8 +210,13 @@ class FollowedFile:
     """
 
     def __init__(self, path: str, resume: IngestOffset | None = None,
-                 note: Callable[[str], None] = lambda message: None) -> None:
+                 note: Callable[[str], None] = lambda message: None, *, allow_swapped_link: bool = False) -> None:
         self.path = path
+        # A symlink is resolved once, here: if it later points elsewhere (a key file swapped in for the
+        # log), that file is refused with a warning instead of ingested, unless allowed.
+        self._target = os.path.realpath(path)
+        self._allow_swapped_link = allow_swapped_link
+        self._swap_noted = False
         self.name = source_name(path)
         self._resume = resume
         self._note = note
@@ -179,16 +224,32 @@ class FollowedFile:
         self._identity: tuple[int, int] = (0, 0)
         self._cutter = _LineCutter()
         self._waiting_noted = False
+        self._fp: tuple[int, str] | None = None  # (length, sha1 hex) of the file's first bytes read
 
     def position(self) -> IngestOffset:
         return IngestOffset(self.name, self._identity[0], self._identity[1], self._cutter.offset,
-                            self._cutter.line_no)
+                            self._cutter.line_no, self._fingerprint())
+
+    def _fingerprint(self) -> str | None:
+        """``<n>:<sha1>`` of the first n bytes read (n up to FINGERPRINT_BYTES), or None before any."""
+        length = min(FINGERPRINT_BYTES, self._cutter.offset)
+        if length <= 0 or self._handle is None:
+            return None
+        if self._fp is None or self._fp[0] != length:
+            self._fp = (length, _first_bytes_hash(self._handle, length))
+        return f"{self._fp[0]}:{self._fp[1]}"
 
     def poll(self) -> Block | None:
         """The whole lines written since the last poll, or None."""
         if self._handle is None and not self._open():
             return None
         assert self._handle is not None
+        if self._fp is not None and _first_bytes_hash(self._handle, self._fp[0]) != self._fp[1]:
+            # Same file (inode), other first bytes: truncated and written again faster than we polled
+            # (copytruncate), or rewritten in place. What is there now is new: read it from the top.
+            self._note(f"{self.path}: truncated or replaced (its first bytes changed); reading it from the start")
+            self._handle.seek(0)
+            self._cutter, self._fp = _LineCutter(), None
         data = self._handle.read(BLOCK_SIZE)
         if data:
             return self._block(self._cutter.feed(data))
@@ -200,6 +261,13 @@ class FollowedFile:
             self._handle = None
 
     def _open(self) -> bool:
+        target = os.path.realpath(self.path)
+        if target != self._target and not self._allow_swapped_link:
+            if not self._swap_noted:
+                self._note(f"warning: {self.path} now points to {target}, not {self._target} as at the start: "
+                           "not followed")
+                self._swap_noted = True
+            return False
         try:
             handle = open(self.path, "rb", buffering=0)  # noqa: SIM115 - kept open while following
         except FileNotFoundError:
@@ -215,7 +283,8 @@ class FollowedFile:
         stat = os.fstat(handle.fileno())
         self._handle, self._identity = handle, (stat.st_dev, stat.st_ino)
         resume, self._resume = self._resume, None
-        if resume is not None and (resume.device, resume.inode) == self._identity and stat.st_size >= resume.offset:
+        if resume is not None and (resume.device, resume.inode) == self._identity and stat.st_size >= resume.offset \
+                and _same_start(handle, resume.fingerprint):
             handle.seek(resume.offset)
             self._cutter = _LineCutter(resume.line_no, resume.offset)
         else:
@@ -224,6 +293,7 @@ class FollowedFile:
                            "reading it from the start")
             handle.seek(0)
             self._cutter = _LineCutter()
+        self._fp = None
         return True
 
     def _check_rotation(self) -> Block | None:
@@ -242,13 +312,31 @@ class FollowedFile:
         if stat.st_size < self._handle.tell():
             self._note(f"{self.path}: truncated; reading it again from the start")
             self._handle.seek(0)
-            self._cutter = _LineCutter()
+            self._cutter, self._fp = _LineCutter(), None
         return None
 
     def _block(self, cut: tuple[bytes, int] | None) -> Block | None:
         if cut is None:
             return None
         return Block(cut[0], cut[1], self.name, self._cutter.offset, self.position())
+
+
+FINGERPRINT_BYTES = 1024
+
+
+def _first_bytes_hash(handle: BinaryIO, length: int) -> str:
+    import hashlib
+
+    return hashlib.sha1(os.pread(handle.fileno(), length, 0)).hexdigest()
+
+
+def _same_start(handle: BinaryIO, fingerprint: str | None) -> bool:
+    """Whether the file still starts with the bytes fingerprinted when its offset was stored (an offset
+    stored before fingerprints existed is trusted, as it was)."""
+    if not fingerprint:
+        return True
+    length, _, digest = fingerprint.partition(":")
+    return length.isdigit() and _first_bytes_hash(handle, int(length)) == digest
 
 
 def follow(files: list[FollowedFile], stop: threading.Event, *, on_error: Callable[[SourceError], None],

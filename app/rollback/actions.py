@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from app.config.settings import ConfigError, EndpointConfig, Settings
+from app.guard import read_only_reason  # noqa: F401 - the one check; screens import it from here too
 from app.models import Health, HealthState, Stage
 
 if TYPE_CHECKING:
@@ -102,11 +103,12 @@ class Outcome:
 
 
 def safe_url(url: str) -> str:
-    """The URL without any user:password part (never written to the audit trail)."""
+    """The URL without any user:password part, query string or fragment (``?api_key=``): what is shown
+    and written to the audit trail."""
     import httpx
 
     try:
-        return str(httpx.URL(url).copy_with(username=None, password=None))
+        return str(httpx.URL(url).copy_with(username=None, password=None, query=None, fragment=None))
     except Exception:
         return "(unparseable url)"
 
@@ -120,15 +122,6 @@ def endpoint_for(settings: Settings, model: str) -> EndpointConfig:
         where = settings.source or "the config"
         raise ConfigError(f"{where}: models.{model}: no endpoint or registry configured, nothing to act on")
     return endpoint
-
-
-def read_only_reason(settings: Settings, model: str) -> str | None:
-    if settings.read_only:
-        return "modeldeck runs read-only (--read-only or read_only = true)"
-    config = settings.models.get(model)
-    if config is not None and config.read_only:
-        return f"model {model} is read-only in the config (models.{model}.read_only)"
-    return None
 
 
 async def plan_rollback(store: "Store", settings: Settings, model: str, *,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, Sequence
 
+from app.text import clean
+
 # Field names as the user types them, most used first (the first match wins).
 FIELDS = ("model:", "entity:", "request:", "status:", "since:", "until:", "version:", "label:", "score",
           "latency_ms", "prediction", "features.", "context.")
@@ -19,10 +21,15 @@ _BARE = re.compile(r"^[^\s\"]+$")
 
 
 def quote_value(value: str) -> str:
-    """``value`` as the query language reads it back: bare when it can be, else double-quoted."""
-    if _BARE.match(value) and not value.startswith("-"):
+    """``value`` as the query language reads it back: bare when it can be, else double-quoted.
+
+    Control, bidi and zero-width characters are written as ``\\xNN`` / ``\\uNNNN`` inside the quotes
+    (app/search/language.py reads them back): a query built from data (``entity:<id>`` on ``a``,
+    ``model:<name>``) never puts an escape sequence into the query bar, which draws its value raw.
+    """
+    if _BARE.match(value) and not value.startswith("-") and clean(value) == value:
         return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + clean(value.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 def _last_word(text: str) -> tuple[str, str] | None:

@@ -1,7 +1,8 @@
 """Search results to JSON Lines or CSV, streamed: rows are written as they are fetched.
 
 JSONL is the ingest format (ISO timestamps, the record's own field names), so an export can be
-ingested again unchanged. CSV has one column per field, features and context as JSON text.
+ingested again unchanged. CSV has one column per field, features and context as JSON text; a text cell that a spreadsheet
+would run as a formula (``=``, ``+``, ``-``, ``@``) starts with a quote.
 """
 
 from __future__ import annotations
@@ -32,9 +33,21 @@ def csv_cells(row: dict[str, Any]) -> list[str]:
             cells.append("")
         elif isinstance(value, (dict, list)):
             cells.append(orjson.dumps(value).decode())
+        elif isinstance(value, str):
+            cells.append(csv_safe(value))
         else:
-            cells.append(str(value))
+            cells.append(str(value))  # a number is a number to a spreadsheet, even -0.5
     return cells
+
+
+# A text cell starting with one of these is a formula to Excel, LibreOffice and Sheets
+# (=HYPERLINK(...), +cmd|' /C calc'!A0, @SUM(...)); OWASP's advice: a leading quote makes it text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """A text value for a CSV cell that no spreadsheet runs as a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def write_rows(rows: Iterable[dict[str, Any]], out: IO[bytes], fmt: Format, *,

@@ -37,6 +37,12 @@ _OPERATORS = (">=", "<=", "!=", ":", "=", ">", "<")
 _OPERATOR_CHARS = set(":=!<>")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
+_CHAR_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4}))")
+# Limits, so a query fails with a sentence rather than deep in SQLite ("Expression tree is too large"
+# near 1000 ANDed terms) or in an integer conversion: no operator types more terms than this, and
+# SQLite integers are 64-bit.
+MAX_TERMS = 100
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # What the FTS tokenizer (unicode61, tokenchars '-_.:@') keeps: a term without any of it matches nothing.
 _FTS_TOKEN_CHARS = set("-_.:@")
 
@@ -148,6 +154,9 @@ def _parse_cached(text: str) -> tuple[tuple[_Token, ...], tuple[Term, ...] | Non
     that fails raises from here every time (lru_cache keeps no exceptions).
     """
     tokens = tuple(_tokens(text))
+    if len(tokens) > MAX_TERMS:
+        extra = tokens[MAX_TERMS]
+        raise SearchError(f"too many terms ({len(tokens)}; at most {MAX_TERMS})", extra.text, extra.column)
     if any(token.field in _TIME_FIELDS and _is_duration(token.value) for token in tokens):
         return tokens, None  # resolved against each call's now
     return tokens, tuple(_term(token, 0) for token in tokens)
@@ -185,7 +194,9 @@ def _tokens(text: str) -> list[_Token]:
             j += 1
         if j < n and text[j] in _OPERATOR_CHARS and j > i:
             name = text[i:j]
-            op = next(o for o in _OPERATORS if text.startswith(o, j))
+            op = next((o for o in _OPERATORS if text.startswith(o, j)), None)
+            if op is None:  # a lone "!" (found by the fuzz test: it raised StopIteration)
+                raise SearchError("not an operator (use : = != > >= < <=)", text[start:j + 1], start + 1)
             k = j + len(op)
             if k < n and text[k] == '"':
                 value, k = _quoted(text, k, start)
@@ -226,6 +237,11 @@ def _quoted(text: str, i: int, start: int) -> tuple[str, int]:
             out.append(text[j + 1])
             j += 2
             continue
+        escaped = _CHAR_ESCAPE.match(text, j) if ch == "\\" else None
+        if escaped:  # \xNN / \uNNNN: how quote_value writes a control character (app/text.py's form)
+            out.append(chr(int(escaped.group(1) or escaped.group(2), 16)))
+            j = escaped.end()
+            continue
         if ch == '"':
             return "".join(out), j + 1
         out.append(ch)
@@ -242,6 +258,14 @@ def _expect_boundary(text: str, i: int, start: int) -> None:
 
 
 def _term(token: _Token, now: int) -> Term:
+    try:
+        return _checked_term(token, now)
+    except _OutOfRange:
+        raise SearchError("number out of range (64-bit integers, finite numbers)", token.text,
+                          token.column) from None
+
+
+def _checked_term(token: _Token, now: int) -> Term:
     def fail(message: str) -> SearchError:
         return SearchError(message, token.text, token.column)
 
@@ -272,6 +296,11 @@ def _term(token: _Token, now: int) -> Term:
         if token.op != ":":
             raise fail(f"write {field}:15m, {field}:2h, {field}:7d or {field}:ISO-TIME")
         try:
+            parse_duration_ms(raw)
+        except ValueError as exc:
+            if "too long" in str(exc):
+                raise fail("duration too long (use 15m, 2h, 7d or an ISO timestamp)") from None
+        try:
             at = parse_time_ref(raw, now=now)
         except ValueError:
             raise fail("not a time (use 15m, 2h, 7d or an ISO timestamp)") from None
@@ -291,6 +320,8 @@ def _term(token: _Token, now: int) -> Term:
     if head in _JSON_FIELDS and dot:
         if not key:
             raise fail(f"name the key: {head}.NAME")
+        if "\\" in key:  # a JSON path reads it as an escape: the term would silently match nothing
+            raise fail(f"a {head} key with a backslash cannot be searched")
         value, text = _dynamic(raw, token.quoted)
         return JsonTerm(head, key, op, value, token.negated, text)  # type: ignore[arg-type]
     if head in _JSON_FIELDS:
@@ -333,10 +364,20 @@ def reference() -> list[tuple[str, str]]:
 
 def _number(raw: str) -> int | float | None:
     if _INTEGER.match(raw):
-        return int(raw)
+        number = int(raw)
+        if not _INT64_MIN <= number <= _INT64_MAX:
+            raise _OutOfRange
+        return number
     if _NUMBER.match(raw):
-        return float(raw)
+        number = float(raw)
+        if number in (float("inf"), float("-inf")):
+            raise _OutOfRange
+        return number
     return None
+
+
+class _OutOfRange(ValueError):
+    """A number beyond what the store holds (64-bit integers, finite floats)."""
 
 
 def _dynamic(raw: str, quoted: bool) -> tuple[Value, str | None]:

@@ -81,6 +81,12 @@ class Store:
     def open(cls, path: Path | str, *, read_only: bool = False, create: bool = True) -> "Store":
         return cls(Path(path), read_only=read_only, create=create)
 
+    def check(self) -> None:
+        """Raise StoreCorrupt when the file is damaged (SQLite's quick_check; reads every page once)."""
+        from app.store.connection import quick_check
+
+        quick_check(self.conn, self.path)
+
     def schema_version(self) -> int:
         return int(self.conn.execute("SELECT version FROM schema_version").fetchone()[0])
 

@@ -9,6 +9,7 @@ from sqlite_utils import Database
 
 from app.models import AuditEntry
 from app.store.identity import current_actor
+from app.text import redact
 from app.timeutil import now_ms
 
 
@@ -20,8 +21,9 @@ class AuditLog:
                outcome: str | None = None, actor: str | None = None, ts: int | None = None) -> int:
         cursor = self._db.execute(
             "INSERT INTO audit (ts, actor, action, model, detail, outcome) VALUES (?, ?, ?, ?, ?, ?)",
+            # Append-only: a secret written here could never be scrubbed, so known tokens are redacted first.
             (ts if ts is not None else now_ms(), actor or current_actor(), action, model,
-             orjson.dumps(detail or {}).decode(), outcome),
+             redact(orjson.dumps(detail or {}).decode()), None if outcome is None else redact(outcome)),
         )
         return int(cursor.lastrowid)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from app.models import CheckItem, CheckStatus, Review, SignOff
+from app.text import redact
 
 # The version a read without one means: the model's champion, else '' (a model with no version).
 _CHAMPION = ("COALESCE((SELECT v.version FROM versions v WHERE v.model = {m} AND v.stage = 'champion' "
@@ -43,8 +44,10 @@ class ChecklistTable:
                evidence = excluded.evidence, auto = excluded.auto, owner = excluded.owner, note = excluded.note,
                updated_by = excluded.updated_by, updated_at = excluded.updated_at,
                expires_at = excluded.expires_at""",
-            (item.model, item.version, item.area, item.status.value, item.evidence, int(item.auto), item.owner,
-             item.note, item.updated_by, item.updated_at, item.expires_at),
+            # Evidence quotes endpoint answers (health reasons): never a known token (app/text.py).
+            (item.model, item.version, item.area, item.status.value, redact(item.evidence), int(item.auto),
+             item.owner, None if item.note is None else redact(item.note), item.updated_by, item.updated_at,
+             item.expires_at),
         )
 
     def passed_counts(self) -> dict[str, int]:

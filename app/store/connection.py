@@ -50,6 +50,47 @@ def _known_condition(exc: sqlite3.Error) -> StoreError | None:
     return None
 
 
+class StoreFull(StoreError, sqlite3.OperationalError):
+    """The disk (or the store's size limit) is full: the write was rolled back, nothing half-written."""
+
+
+class StoreCorrupt(StoreError, sqlite3.DatabaseError):
+    """The store file is damaged (a corrupt page): nothing more is written into it."""
+
+
+def failure(exc: BaseException, path: object = None) -> StoreError | None:
+    """An SQLite failure as one line for the operator (disk full, damaged file, I/O error, read-only,
+    busy), or None when ``exc`` is not one. The CLI's last resort, so no SQLite error is a traceback."""
+    if isinstance(exc, StoreError):
+        return exc
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    where = f"{path}: " if path else "store: "
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    text = str(exc)
+    if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+        return StoreFull(f"{where}the disk is full; the write was rolled back, nothing half-written ({text})")
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text:
+        return StoreCorrupt(f"{where}the store file is damaged ({text}); restore it from a backup")
+    if code == sqlite3.SQLITE_IOERR or "I/O error" in text:
+        return StoreError(f"{where}the disk refused a read or write ({text})")
+    if code == sqlite3.SQLITE_CANTOPEN:
+        return StoreError(f"{where}cannot open the store file ({text})")
+    return _known_condition(exc) or StoreError(f"{where}{text or type(exc).__name__}")
+
+
+def quick_check(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise StoreCorrupt when SQLite's ``quick_check`` finds damage (ingest runs it before writing)."""
+    try:
+        found = [row[0] for row in conn.execute("PRAGMA quick_check(3)").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        raise StoreCorrupt(f"{path}: the store file is damaged ({exc}); ingest writes nothing into it") from None
+    if found != ["ok"]:
+        problems = " ".join("; ".join(found).split())[:200]  # SQLite's findings span lines: one line here
+        raise StoreCorrupt(f"{path}: the store file is damaged (quick_check: {problems}); "
+                           "ingest writes nothing into it")
+
+
 def store_error(exc: sqlite3.Error) -> StoreError:
     """The store's own exception for an SQLite one, so callers never import sqlite3.
 

@@ -16,6 +16,9 @@ class IngestOffset:
     inode: int | None
     offset: int
     line_no: int
+    # sha1 of the file's first bytes ("<length>:<hex>", like Filebeat's fingerprint): a file truncated and
+    # regrown (copytruncate) or replaced keeps its inode, but not its first bytes.
+    fingerprint: str | None = None
 
 
 class OffsetsTable:
@@ -24,13 +27,13 @@ class OffsetsTable:
 
     def get(self, source: str) -> IngestOffset | None:
         row = self._db.execute(
-            "SELECT source, device, inode, offset, line_no FROM ingest_offsets WHERE source = ?", (source,)
+            "SELECT source, device, inode, offset, line_no, fingerprint FROM ingest_offsets WHERE source = ?", (source,)
         ).fetchone()
         return IngestOffset(*row) if row else None
 
     def put(self, offset: IngestOffset) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO ingest_offsets (source, device, inode, offset, line_no, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (offset.source, offset.device, offset.inode, offset.offset, offset.line_no, now_ms()),
+            "INSERT OR REPLACE INTO ingest_offsets (source, device, inode, offset, line_no, fingerprint, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (offset.source, offset.device, offset.inode, offset.offset, offset.line_no, offset.fingerprint, now_ms()),
         )

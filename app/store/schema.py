@@ -328,7 +328,22 @@ INSERT INTO versions (model, version, created_at, first_seen, last_seen, logged_
     logged_rows = excluded.logged_rows;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
+# Version 9: the audit stays append-only against INSERT OR REPLACE, REPLACE and UPSERT too. REPLACE
+# deletes the old row without firing DELETE triggers (recursive_triggers is off), so an insert that
+# names an id already there is refused before any conflict handling runs.
+_V9 = """
+CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit
+WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM audit WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+"""
+
+# Version 10: a followed file's offset also keeps a fingerprint of its first bytes, so a resume (or a
+# poll) tells a truncated-and-regrown or replaced file from the one read before (app/ingest/source.py).
+_V10 = """
+ALTER TABLE ingest_offsets ADD COLUMN fingerprint TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which

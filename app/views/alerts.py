@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from app.config.settings import Settings
     from app.models import Alert
     from app.store.location import StoreLocation
 
@@ -16,9 +17,11 @@ def recent_alerts(location: "StoreLocation", model: str | None, *, resolved_limi
         return store.alerts.recent(model, resolved_limit=resolved_limit)
 
 
-def acknowledge(location: "StoreLocation", model: str, *, now: int | None = None) -> "list[Alert]":
-    """Acknowledge ``model``'s unacknowledged firing alerts (audited); returns those acknowledged."""
+def acknowledge(location: "StoreLocation", model: str, *, settings: "Settings | None", now: int | None = None
+                ) -> "list[Alert]":
+    """Acknowledge ``model``'s unacknowledged firing alerts (audited); returns those acknowledged.
+    Raises app.guard.ReadOnlyRefused (audited) when ``settings`` say read-only."""
     from app.alerts.rules import acknowledge_model
 
     with location.open() as store:
-        return acknowledge_model(store, model, now=now)
+        return acknowledge_model(store, model, now=now, settings=settings)

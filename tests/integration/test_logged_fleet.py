@@ -105,7 +105,7 @@ def test_follow_keeps_the_catalogue_current(tmp_path: Path) -> None:
 def test_migration_backfills_an_older_store(tmp_path: Path) -> None:
     """A store written by schema 5 (predictions, no model rows) learns its fleet once on opening."""
     db = tmp_path / "old.db"
-    with Store(db, migrate_to=len(MIGRATIONS) - 1) as old:
+    with Store(db, migrate_to=7) as old:  # the schema before the catalogue (step 8)
         old.conn.executemany("INSERT INTO predictions (ts, model, version, request_id) VALUES (?, ?, ?, ?)",
                              [(1000 + i, "legacy", "v1" if i < 4 else "v2", f"r{i}") for i in range(6)])
         assert old.conn.execute("SELECT count(*) FROM models").fetchone()[0] == 0

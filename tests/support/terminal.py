@@ -47,3 +47,41 @@ def run_in_pty(argv: list[str], *, env: dict[str, str], cwd: Path, timeout_s: fl
             process.wait()
         os.close(main_fd)
     return process.returncode, bytes(output)
+
+
+def walk_in_pty(argv: list[str], keys: list[tuple[float, bytes]], *, env: dict[str, str], cwd: Path,
+                timeout_s: float = 60.0, rows: int = 24, columns: int = 80) -> tuple[int | None, bytes]:
+    """Run ``argv`` under a pty and type ``keys``: each (seconds to wait first, bytes to write), as an
+    operator would; everything the program wrote to the terminal comes back (``tmux capture-pane -e``
+    without tmux: the raw stream, so any escape sequence it sent is in it). Killed after ``timeout_s``."""
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    process = subprocess.Popen(argv, stdin=child_fd, stdout=child_fd, stderr=child_fd, env=env, cwd=cwd,
+                               close_fds=True, start_new_session=True)
+    os.close(child_fd)
+    output = bytearray()
+    deadline = time.monotonic() + timeout_s
+    pending = list(keys)
+    next_at = time.monotonic() + (pending[0][0] if pending else 0)
+    try:
+        while time.monotonic() < deadline:
+            if pending and time.monotonic() >= next_at:
+                os.write(main_fd, pending.pop(0)[1])
+                next_at = time.monotonic() + (pending[0][0] if pending else 0)
+            ready, _, _ = select.select([main_fd], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(main_fd, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif process.poll() is not None:
+                break
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        os.close(main_fd)
+    return process.returncode, bytes(output)
