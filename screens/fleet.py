@@ -43,7 +43,8 @@ class FleetScreen(HostsAlerts, Screen):
         Binding("slash", "filter", "Filter", id="fleet.filter"),
         Binding("ctrl+r", "refresh", "Refresh", id="fleet.refresh", show=False),
         Binding("escape", "clear_filter", "Clear filter", id="fleet.clear_filter"),
-        Binding("A", "acknowledge", "Ack alerts", id="fleet.acknowledge"),
+        Binding("A", "acknowledge", "Ack", id="fleet.acknowledge"),
+        Binding("R", "rollback", "Rollback", id="fleet.rollback"),
     ]
 
     class Loaded(Message):
@@ -218,6 +219,13 @@ class FleetScreen(HostsAlerts, Screen):
         for alerts in self.query(AlertList):  # mounted once the settings are read
             alerts.acknowledge(self.query_one(FleetTable).current_model)
 
+    def action_rollback(self) -> None:
+        """The highlighted model's rollback modal, straight from the fleet (incident path: R, reason,
+        enter, name, enter)."""
+        name = self.query_one(FleetTable).current_model
+        if name is not None:
+            self.console_app.open_model_view("rollback", name)
+
     def action_open(self) -> None:
         name = self.query_one(FleetTable).current_model
         if name is not None:
@@ -256,7 +264,7 @@ class FleetScreen(HostsAlerts, Screen):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("refresh", "acknowledge") and not self.console_context.ready:
+        if action in ("refresh", "acknowledge", "rollback") and not self.console_context.ready:
             return False  # nothing read yet: the console is still reading its settings
         # esc clears a filter only while one is shown; otherwise it is the app's (back).
         if action == "clear_filter":

@@ -70,7 +70,7 @@ class HttpAdapter:
             return {}
         token = os.environ.get(self._token_env)
         if not token:
-            raise EndpointError(f"token variable {self._token_env} is not set", definite=True)
+            raise EndpointError(f"token variable {self._token_env} is not set", definite=True, sent=False)
         return {"Authorization": f"Bearer {token}"}
 
     async def request(self, method: str, url: str, *, json: Any = None, params: dict[str, Any] | None = None,
@@ -83,10 +83,14 @@ class HttpAdapter:
             async with asyncio.timeout(limit):
                 response = await self._client.request(method, url, json=json, params=params,
                                                        headers=self._headers(), timeout=limit)
+        except httpx.ConnectTimeout:
+            # No connection within the limit: the request itself was never written.
+            raise EndpointError(f"{method} {path}: no connection within {limit:g}s (unreachable)",
+                                sent=False) from None
         except (TimeoutError, httpx.TimeoutException):
             raise EndpointError(f"{method} {path}: no answer within {limit:g}s") from None
         except httpx.ConnectError:
-            raise EndpointError(f"{method} {path}: connection refused or unreachable") from None
+            raise EndpointError(f"{method} {path}: connection refused or unreachable", sent=False) from None
         except httpx.HTTPError as exc:
             raise EndpointError(f"{method} {path}: {type(exc).__name__}") from None
         if response.status_code not in ok:
