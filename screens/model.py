@@ -26,6 +26,7 @@ from app.views.metrics_format import metrics_text
 from app.views.model import Overview
 from screens.alert_host import HostsAlerts
 from screens.prompt import Prompt, PromptField
+from widgets.severity import BAD, GOOD, WARN
 from widgets.alert_list import AlertList
 from widgets.compare_panel import ComparePanel
 from widgets.endpoint_status import EndpointStatus
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 TABS = ("overview", "readiness", "card", "activity", "compare")
 
-_STATUS_STYLE = {CheckStatus.passed: "green", CheckStatus.failed: "bold red", CheckStatus.pending: "yellow",
+# fail is reverse video, pending bold: the word and the attribute read without colour (widgets/severity.py).
+_STATUS_STYLE = {CheckStatus.passed: GOOD, CheckStatus.failed: BAD, CheckStatus.pending: WARN,
                  CheckStatus.waived: "cyan"}
 
 

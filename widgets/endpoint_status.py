@@ -15,7 +15,7 @@ from textual.widgets import Static
 from app.timeutil import age_text
 from app.text import safe_text
 
-_STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
+from widgets.severity import BAD, HEALTH as _STYLE  # noqa: E402
 
 
 def endpoint_line(result: Any | None, now_ms: int, *, configured: bool = True, width: int = 80) -> Text:
@@ -46,7 +46,7 @@ def endpoint_line(result: Any | None, now_ms: int, *, configured: bool = True, w
             line.append(f" · {metrics.request_rate:.1f} rps")
         if metrics.error_rate is not None:
             line.append(f" · err {metrics.error_rate * 100:.1f}%",
-                        style="bold red" if metrics.error_rate >= 0.05 else "")
+                        style=BAD if metrics.error_rate >= 0.05 else "")
         latency = metrics.latency_ms
         if "p95" in latency:
             line.append(f" · p95 {latency['p95']:.0f} ms")

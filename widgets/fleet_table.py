@@ -18,7 +18,7 @@ COLUMNS = (("name", "Model"), ("version", "Ver"), ("health", "Health"), ("rpm", 
 if TYPE_CHECKING:  # app.views.fleet (pydantic models) is imported by the worker, off the first paint
     from app.views.fleet import FleetRow
 
-_HEALTH_STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
+from widgets.severity import BAD, HEALTH as _HEALTH_STYLE, QUIET, WARN
 
 # Columns other than name take this many cells, padding included, with Drift at its narrowest
 # (80 columns leave 14 for a name). Rdy holds "6/8!" (! = health review overdue).
@@ -50,15 +50,15 @@ def drift_cell(row: FleetRow, width: int) -> tuple[str, str]:
     if row.drifted_features == 0 and not row.prediction_drifted:
         return "ok", ""
     if row.drifted_features == 0:
-        return "prediction", "yellow"
+        return "prediction", BAD
     marks = ([f"+{row.drifted_features - 1}"] if row.drifted_features > 1 else []) + (
         ["+pred"] if row.prediction_drifted else [])
     name = clean(row.drift_feature or "?")
     spaced = "".join(" " + mark for mark in marks)
     if cell_len(name) + len(spaced) <= width:
-        return name + spaced, "yellow"
+        return name + spaced, BAD
     tight = "".join(marks)  # "lang…+pred": a cell more for the name
-    return truncate(name, max(2, width - len(tight))) + tight, "yellow"
+    return truncate(name, max(2, width - len(tight))) + tight, BAD
 
 
 def cells(row: FleetRow, name_width: int, drift_width: int = 10) -> tuple[Text, ...]:
@@ -70,9 +70,9 @@ def cells(row: FleetRow, name_width: int, drift_width: int = 10) -> tuple[Text, 
         health += f" {age_text(row.health_age_ms)}"
     error_style = ""
     if row.error_rate is not None and row.error_rate >= ERROR_RATE_BAD:
-        error_style = "bold red"
+        error_style = BAD
     elif row.error_rate is not None and row.error_rate >= ERROR_RATE_WARN:
-        error_style = "yellow"
+        error_style = WARN
     drift, drift_style = drift_cell(row, drift_width)
     return (
         safe_text(row.name, width=name_width, style="bold"),
@@ -83,7 +83,7 @@ def cells(row: FleetRow, name_width: int, drift_width: int = 10) -> tuple[Text, 
         Text("—" if row.error_rate is None else f"{row.error_rate * 100:.1f}", style=error_style, justify="right"),
         Text(drift, style=drift_style, no_wrap=True, end=""),
         _ready_cell(row),
-        Text(str(row.alerts_firing), style="bold red" if row.alerts_firing else "dim", justify="right"),
+        Text(str(row.alerts_firing), style=BAD if row.alerts_firing else QUIET, justify="right"),
     )
 
 
