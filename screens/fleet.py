@@ -154,7 +154,9 @@ class FleetScreen(HostsAlerts, Screen):
     def _render_rows(self) -> None:
         table = self.query_one(FleetTable)
         visible = self._visible_rows()
-        table.show(visible, *column_widths(self.size.width))
+        from widgets.fleet_table import HEALTH_AGE_FROM
+
+        table.show(visible, *column_widths(self.size.width), health_age=self.size.width >= HEALTH_AGE_FROM)
         self.query_one("#fleet-empty").display = self._loaded_once and not self.rows
         status = f"{len(self.rows)} models"
         if self.filter_text:
@@ -177,14 +179,15 @@ class FleetScreen(HostsAlerts, Screen):
 
         name = self.query_one(FleetTable).current_model
         row = next((r for r in self.rows if r.name == name), None)
-        if row is not None and row.health.value not in ("down", "degraded") and row.review_overdue:
+        if row is not None and row.health.value not in ("down", "degraded") and not row.health_stale \
+                and row.review_overdue:
             return self._review_line(row)
-        if row is None or row.health.value not in ("down", "degraded"):
+        if row is None or (row.health.value not in ("down", "degraded") and not row.health_stale):
             return None
-        line = Text.assemble(safe_text(row.name, width=24, style="bold"), f" {row.health.value}",
-                             style="red" if row.health.value == "down" else "yellow")
-        if row.health_age_ms is not None:
-            line.append(f" (checked {age_text(row.health_age_ms)} ago)")
+        from widgets.fleet_table import health_text
+
+        line = Text.assemble(safe_text(row.name, width=24, style="bold"), " ",
+                             (health_text(row), "bold" if row.health.value == "down" else ""))
         if row.health_reason:
             line.append(": ")
             line.append_text(safe_text(row.health_reason, width=max(20, self.size.width - 50)))

@@ -42,3 +42,21 @@ async def test_no_color_drops_every_colour_rather_than_greying_it(fixed_db: Path
             cell = table.get_cell("fraud-scorer", column)
             style = Style.parse(cell.style) if isinstance(cell.style, str) else cell.style
             assert style.bold and style.reverse, (column, cell)
+
+
+async def test_the_model_screen_shows_the_fleets_figures_and_says_where_they_come_from(fixed_db: Path) -> None:
+    from textual.widgets import Static
+
+    from widgets.fleet_table import error_text, rate_text
+
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        fleet = app.screen
+        row = next(r for r in fleet.rows if r.name == "fraud-scorer")
+        assert "log (15 min)" in str(fleet.query_one("#status", Static).render())
+        app.open_model("fraud-scorer")
+        await settle(pilot)
+        line = str(app.screen.query_one("#figures", Static).render())
+        assert line == (f"Req/m {rate_text(row.requests_per_min)} · p95 {row.p95_latency_ms:.0f} ms · "
+                        f"Err% {error_text(row.error_rate)}  (prediction log, last 15 min)")
