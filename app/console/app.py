@@ -280,6 +280,21 @@ class ModeldeckApp(App[None]):
         self.action_fleet()
         self.push_screen(ModelScreen(name))
 
+    def open_model_tab(self, name: str, tab: str) -> None:
+        """The model screen of ``name`` on ``tab`` (the palette's Activity and Readiness entries)."""
+        self.open_model(name)
+        self.call_after_refresh(lambda: self.screen.action_tab(tab) if hasattr(self.screen, "action_tab") else None)
+
+    def acknowledge_alerts(self, name: str) -> None:
+        """Acknowledge ``name``'s firing alerts, as A does on the fleet (from the fleet's alert list)."""
+        from widgets.alert_list import AlertList
+
+        self.action_fleet()
+        def ack() -> None:
+            for alerts in self.screen.query(AlertList):
+                alerts.acknowledge(name)
+        self.call_after_refresh(ack)
+
     def open_model_view(self, view_id: str, name: str) -> None:
         self.push_screen(routes.model_view(view_id).open(name))
 

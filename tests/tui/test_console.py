@@ -575,3 +575,21 @@ async def test_the_rollback_modal_on_a_deleted_store_says_so_and_does_not_recrea
                     "the plan to fail")
         assert f"no store at {fixed_db}" in str(modal.query_one("#rb-summary").render())
     assert not fixed_db.exists()  # the console reads stores; it never creates one
+
+
+async def test_palette_lists_activity_and_ack_with_keys_and_opens_activity(fixed_db: Path) -> None:
+    from app.console.palette import ModeldeckCommands
+
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        provider = ModeldeckCommands(app.screen)
+        entries = {text: help_text for text, help_text, _ in provider._commands()}
+        assert "key 4" in entries["Activity: fraud-scorer"]
+        assert "key A" in entries["Acknowledge alerts: fraud-scorer"]
+        assert "key R" in entries["Roll back: fraud-scorer"]
+        assert all("key" in help_text or ":" in help_text for help_text in entries.values()), entries
+        await _palette_run(pilot, "activity fraud", "Activity: fraud-scorer")
+        await settle(pilot)
+        assert isinstance(app.screen, ModelScreen) and app.screen.model == "fraud-scorer"
+        assert app.screen.query_one("#tabs").active == "activity"
