@@ -9,13 +9,23 @@ SERVERS_STAMP := $(SERVERS)/.installed
 
 .PHONY: demo test install bench clean
 
+DEMO_STAMP := $(VENV)/.installed-demo
+
 $(BIN)/python:
+	@echo "make: creating the virtual environment $(VENV) and upgrading pip"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on --upgrade pip
+
+# The demo needs modeldeck and its runtime dependencies only, not the test extras. pip prints each
+# package and its download progress: no phase sits silent.
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@echo "make: installing modeldeck and its runtime dependencies (no test extras)"
+	$(BIN)/python -m pip install --progress-bar on -e .
+	touch $(DEMO_STAMP)
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 install: $(STAMP)
 
@@ -27,7 +37,7 @@ $(SERVERS_STAMP):
 	$(SERVERS)/bin/python -m pip install --quiet torchserve torch-model-archiver pyyaml numpy
 	touch $(SERVERS_STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/modeldeck demo --db data/demo.db
 
 test: $(STAMP) $(SERVERS_STAMP)

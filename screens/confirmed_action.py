@@ -1,8 +1,11 @@
 """What the rollback and promotion modals share: an action that is slow to do by accident.
 
-The modal starts with Cancel focused, asks for a reason (written to the audit trail), and enables
-the action only once the operator has typed the model's name (and whatever else the subclass's
-``blocker`` asks for). Enter never acts: only the button does. The work runs in a thread worker
+The modal starts with Cancel focused (or, where ``START_IN_REASON``, in the reason box: typing there
+cannot act), asks for a reason (written to the audit trail), and enables the action only once the
+operator has typed the model's name (and whatever else the subclass's ``blocker`` asks for). Enter
+never acts, except in the typed-name box of a modal that sets ``ENTER_ACTS`` once the action is
+enabled: there the typed name is the deliberate confirmation. The box scrolls when the terminal is
+shorter than it, and the focused widget stays in view. The work runs in a thread worker
 with its own store connection, so the console keeps drawing while the endpoint answers; the
 outcome (succeeded / failed / unknown / refused, with the error, the elapsed time and the
 read-back) is shown here, the action button goes and Cancel becomes Close. Escape is refused
@@ -25,7 +28,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
@@ -49,6 +52,11 @@ def escape_bindings(name: str) -> list[Binding]:
             Binding("escape", "close", "Close", id=f"{name}.close")]
 
 
+class ActionBox(VerticalScroll, can_focus=False, inherit_bindings=False):
+    """The modal's box: scrolls when the terminal is shorter than it (at 70x20 the buttons are below the
+    fold) and follows the focus; it takes no keys of its own, so up/down stay the modal's."""
+
+
 _OUTCOME_STYLE = {"succeeded": "bold green", "failed": "bold red", "unknown": "bold yellow", "refused": "bold red"}
 
 
@@ -58,7 +66,7 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
     DEFAULT_CSS = """
     ConfirmedActionScreen { align: center middle; }
     ConfirmedActionScreen .action-box { width: 100; max-width: 100%; height: auto; max-height: 100%;
-        padding: 0 1; background: $surface; }
+        padding: 0 1; background: $surface; scrollbar-size-vertical: 1; }
     ConfirmedActionScreen Input { height: 1; border: none; padding: 0 1; background: $boost; margin-bottom: 1; }
     ConfirmedActionScreen Input:focus { border: none; background: $accent 30%; }
     ConfirmedActionScreen .action-outcome { height: auto; }
@@ -66,6 +74,8 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
     ConfirmedActionScreen Button { margin-left: 2; min-width: 10; }
     /* NO_COLOR: the table cursor is reverse video (app/console/app.tcss); a focused button must not look the same. */
     ConfirmedActionScreen.-no-color Button:focus { text-style: bold underline; }
+    /* NO_COLOR drops the focused box's tint: an underlined, bold line marks where typing goes. */
+    ConfirmedActionScreen.-no-color Input:focus { text-style: bold underline; }
     """
 
     PREFIX: ClassVar[str] = "action"  # the widget ids' prefix
@@ -75,6 +85,8 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
     WORKER_GROUP: ClassVar[str] = "confirmed-act"
     WORKER_DESCRIPTION: ClassVar[str] = "act"
     SCROLL_TO_CANCEL: ClassVar[bool] = True  # on open, scroll the box to the focused Cancel
+    START_IN_REASON: ClassVar[bool] = False  # on open, focus the reason box rather than Cancel
+    ENTER_ACTS: ClassVar[bool] = False  # enter in the typed-name box acts once the action is enabled
 
     class Finished(Message):
         def __init__(self, outcome: "Outcome | None", error: str = "", *, attempted: bool = True) -> None:
@@ -146,6 +158,8 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
             go = self.query_one(f"#{self.PREFIX}-go", Button)
             if not go.disabled:
                 go.focus()
+                if self.ENTER_ACTS and self.blocker() is None:
+                    go.press()  # the typed name was the confirmation: the same path as the button
             return
         self.focus_next()
 
@@ -158,7 +172,7 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
     # -- the shared modal ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         p = self.PREFIX
-        with Vertical(id=self.BOX_ID, classes="action-box"):
+        with ActionBox(id=self.BOX_ID, classes="action-box"):
             yield from self.compose_head()
             yield Static(Text("Reason (written to the audit trail)", style="dim"))
             yield SafeInput(placeholder=self.REASON_PLACEHOLDER, id=f"{p}-reason")
@@ -178,7 +192,10 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
             self.add_class("-no-color")  # DEFAULT_CSS is scoped to this screen: the app's class is out of reach
         # The safe choice is the default one. A box taller than the screen scrolls to show it unless
         # SCROLL_TO_CANCEL is off (then it opens at its top: tab and typing still scroll as usual).
-        self.query_one(f"#{self.PREFIX}-cancel", Button).focus(scroll_visible=self.SCROLL_TO_CANCEL)
+        if self.START_IN_REASON:
+            self.query_one(f"#{self.PREFIX}-reason", Input).focus()
+        else:
+            self.query_one(f"#{self.PREFIX}-cancel", Button).focus(scroll_visible=self.SCROLL_TO_CANCEL)
         self.mounted()
         self.show_blocker()
 
@@ -255,6 +272,22 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
         cancel.label = "Close"
         cancel.focus()
         self.refresh_bindings()
+        if message.outcome is not None and message.outcome.ok:
+            self.show_verified(message.outcome)
+
+    def show_verified(self, outcome: "Outcome") -> None:
+        """A verified outcome shows on the screens below now, not at the poller's next read: the
+        console's live entry takes the read-back version, and the fleet and model screens read again."""
+        from dataclasses import replace
+
+        live = self.console_context.live
+        entry = live.get(self.model)
+        if entry is not None:
+            live[self.model] = replace(entry, active_version=outcome.readback, health=outcome.health or entry.health)
+        for screen in self.app.screen_stack[:-1]:
+            refresh = getattr(screen, "action_refresh", None)
+            if refresh is not None:
+                refresh()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel":
@@ -284,9 +317,14 @@ def outcome_text(outcome: "Outcome") -> Text:
         text.append_text(safe_text(outcome.error, keep_newlines=False))
         return text
     text.append(f" in {outcome.elapsed_ms / 1000:.2f} s  ", style="")
-    text.append("read back: ", style="dim")
-    text.append_text(safe_text(outcome.readback or "nothing", width=16, style="bold"))
-    text.append(" serving", style="dim")
+    if not outcome.sent:
+        text.append("nothing was sent (no connection), nothing read back", style="bold")
+    elif not outcome.read_back:  # never "nothing serving": nothing could be read
+        text.append("read back FAILED: the serving version is not known", style="bold")
+    else:
+        text.append("read back: ", style="dim")
+        text.append_text(safe_text(outcome.readback or "nothing", width=16, style="bold"))
+        text.append(" serving", style="dim")
     if outcome.previous is not None:
         text.append("  (was ", style="dim")
         text.append_text(safe_text(outcome.previous, width=16))

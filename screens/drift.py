@@ -32,6 +32,7 @@ from screens.base import OnConsole
 from widgets.key_bar import KeyBar
 from widgets.nav_table import NavTable
 from widgets.plot_chart import BarChart, LineChart, PlotChart, sparkline
+from widgets.severity import BAD
 
 if TYPE_CHECKING:
     from app.config.settings import Settings
@@ -132,7 +133,7 @@ class DriftScreen(OnConsole, Screen):
             if not self.view.judged:
                 title.append(f" · too few rows ({self.view.n_current})", style="yellow")
             else:
-                verdict = ("DATASET DRIFT", "bold red") if self.view.dataset_drifted else ("no dataset drift", "green")
+                verdict = ("DATASET DRIFT", BAD) if self.view.dataset_drifted else ("no dataset drift", "green")
                 title.append(f" · {self.view.n_drifted}/{self.view.n_features} drifted, ", style="dim")
                 title.append(*verdict)
         self.query_one("#drift-title", Static).update(title)
@@ -209,7 +210,7 @@ class DriftScreen(OnConsole, Screen):
             if not self.view.judged:
                 status = Text("few", style="yellow")  # too few rows in the window: not judged
             else:
-                status = Text("DRIFT", style="bold red") if row.drifted else Text("ok", style="green")
+                status = Text("DRIFT", style=BAD) if row.drifted else Text("ok", style="green")
             table.add_row(safe_text(name, width=14), row.method, _number(row.value), _number(row.threshold), status,
                           _number(row.psi), Text(_count(row.n_current), justify="right"),
                           sparkline(row.values, width=5), key=row.feature)

@@ -44,7 +44,8 @@ class FleetScreen(HostsAlerts, Screen):
         Binding("slash", "filter", "Filter", id="fleet.filter"),
         Binding("ctrl+r", "refresh", "Refresh", id="fleet.refresh", show=False),
         Binding("escape", "clear_filter", "Clear filter", id="fleet.clear_filter"),
-        Binding("A", "acknowledge", "Ack alerts", id="fleet.acknowledge"),
+        Binding("A", "acknowledge", "Ack", id="fleet.acknowledge"),
+        Binding("R", "rollback", "Rollback", id="fleet.rollback"),
     ]
 
     class Loaded(Message):
@@ -154,7 +155,9 @@ class FleetScreen(HostsAlerts, Screen):
     def _render_rows(self) -> None:
         table = self.query_one(FleetTable)
         visible = self._visible_rows()
-        table.show(visible, *column_widths(self.size.width))
+        from widgets.fleet_table import HEALTH_AGE_FROM
+
+        table.show(visible, *column_widths(self.size.width), health_age=self.size.width >= HEALTH_AGE_FROM)
         self.query_one("#fleet-empty").display = self._loaded_once and not self.rows
         status = f"{len(self.rows)} models"
         if self.filter_text:
@@ -177,14 +180,15 @@ class FleetScreen(HostsAlerts, Screen):
 
         name = self.query_one(FleetTable).current_model
         row = next((r for r in self.rows if r.name == name), None)
-        if row is not None and row.health.value not in ("down", "degraded") and row.review_overdue:
+        if row is not None and row.health.value not in ("down", "degraded") and not row.health_stale \
+                and row.review_overdue:
             return self._review_line(row)
-        if row is None or row.health.value not in ("down", "degraded"):
+        if row is None or (row.health.value not in ("down", "degraded") and not row.health_stale):
             return None
-        line = Text.assemble(safe_text(row.name, width=24, style="bold"), f" {row.health.value}",
-                             style="red" if row.health.value == "down" else "yellow")
-        if row.health_age_ms is not None:
-            line.append(f" (checked {age_text(row.health_age_ms)} ago)")
+        from widgets.fleet_table import health_text
+
+        line = Text.assemble(safe_text(row.name, width=24, style="bold"), " ",
+                             (health_text(row), "bold" if row.health.value == "down" else ""))
         if row.health_reason:
             line.append(": ")
             line.append_text(safe_text(row.health_reason, width=max(20, self.size.width - 50)))
@@ -218,6 +222,13 @@ class FleetScreen(HostsAlerts, Screen):
     def action_acknowledge(self) -> None:
         for alerts in self.query(AlertList):  # mounted once the settings are read
             alerts.acknowledge(self.query_one(FleetTable).current_model)
+
+    def action_rollback(self) -> None:
+        """The highlighted model's rollback modal, straight from the fleet (incident path: R, reason,
+        enter, name, enter)."""
+        name = self.query_one(FleetTable).current_model
+        if name is not None:
+            self.console_app.open_model_view("rollback", name)
 
     def action_open(self) -> None:
         name = self.query_one(FleetTable).current_model
@@ -257,7 +268,7 @@ class FleetScreen(HostsAlerts, Screen):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("refresh", "acknowledge") and not self.console_context.ready:
+        if action in ("refresh", "acknowledge", "rollback") and not self.console_context.ready:
             return False  # nothing read yet: the console is still reading its settings
         # esc clears a filter only while one is shown; otherwise it is the app's (back).
         if action == "clear_filter":

@@ -144,6 +144,9 @@ class LogsScreen(OnConsole, Screen):
         super().__init__()
         self.initial_query = query
         self.query_text = query  # the query whose results are shown
+        # The queries this screen showed before a jump (entity ±1h): esc goes back through them, newest
+        # first, before it leaves the screen (a query typed in the bar is not a jump: up recalls it).
+        self.previous_queries: list[str] = []
         self.parsed: Query | None = None
         self.window = ResultWindow(page_size=PAGE_SIZE)
         self.result_count: Count | None = None
@@ -189,7 +192,14 @@ class LogsScreen(OnConsole, Screen):
         self.query_one("#logs-body").set_class(width >= WIDE, "wide")
 
     def _show_title(self) -> None:
-        title = Text.assemble(("logs", "bold"), "  ", safe_text(self.console_context.store.name, style="dim"))
+        # A breadcrumb: where esc goes back to (the screens below, and earlier queries of this one).
+        below = [getattr(screen, "model", None) or type(screen).__name__.removesuffix("Screen").lower()
+                 for screen in self.app.screen_stack[:-1]]
+        crumb = " › ".join(clean(str(name)) for name in below)
+        title = Text.assemble((f"{crumb} › " if crumb else "", "dim"), ("logs", "bold"), "  ",
+                              safe_text(self.console_context.store.name, style="dim"))
+        if self.previous_queries:
+            title.append(f"  esc: previous query ({len(self.previous_queries)})", style="dim")
         row = self._current() if self._record_open else None
         if row is not None:
             title = Text.assemble(("logs", "bold"), " › ", ("record ", "bold"),
@@ -287,6 +297,10 @@ class LogsScreen(OnConsole, Screen):
         bar.remember(text)
         self.run_query(text)
         self.query_one(LogTable).focus()
+
+    def _push_query(self, text: str) -> None:
+        if text != self.query_text:
+            self.previous_queries.append(self.query_text)
 
     @work(thread=True, exclusive=True, group="logs-page", exit_on_error=False, description="read a page of results")
     def _fetch(self, location: StoreLocation, query: Query, fetch: _Fetch, cursor: Any) -> None:
@@ -452,6 +466,12 @@ class LogsScreen(OnConsole, Screen):
             self._close_record()
         elif isinstance(self.focused, QueryBar) and self.window.rows:
             self.query_one(LogTable).focus()
+        elif self.previous_queries:  # back to the query shown before this one (e.g. before entity ±1h)
+            text = self.previous_queries.pop()
+            self.query_one(QueryBar).value = text
+            self.run_query(text)
+            self._show_title()
+            self.query_one(LogTable).focus()
         else:
             self.app.pop_screen()
 
@@ -488,7 +508,9 @@ class LogsScreen(OnConsole, Screen):
         bar.remember(self.query_text)
         bar.value = text
         bar.remember(text)
+        self._push_query(text)
         self._close_record()
+        self._show_title()  # the breadcrumb now says esc goes back to the previous query
         self.run_query(text, anchor=row["id"])  # the cursor stays on this record in the new results
 
     def action_open_model(self) -> None:

@@ -26,6 +26,7 @@ from app.views.metrics_format import metrics_text
 from app.views.model import Overview
 from screens.alert_host import HostsAlerts
 from screens.prompt import Prompt, PromptField
+from widgets.severity import BAD, GOOD, WARN
 from widgets.alert_list import AlertList
 from widgets.compare_panel import ComparePanel
 from widgets.endpoint_status import EndpointStatus
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 TABS = ("overview", "readiness", "card", "activity", "compare")
 
-_STATUS_STYLE = {CheckStatus.passed: "green", CheckStatus.failed: "bold red", CheckStatus.pending: "yellow",
+# fail is reverse video, pending bold: the word and the attribute read without colour (widgets/severity.py).
+_STATUS_STYLE = {CheckStatus.passed: GOOD, CheckStatus.failed: BAD, CheckStatus.pending: WARN,
                  CheckStatus.waived: "cyan"}
 
 
@@ -130,6 +132,7 @@ class ModelScreen(HostsAlerts, Screen):
         config = context.settings.models.get(self.model)
         yield EndpointStatus(lambda: context.live.get(self.model), context.now_ms,
                              configured=bool(config and (config.endpoint or config.registry)), id="endpoint-status")
+        yield Static(Text("Req/m p95 Err%: reading…", style="dim"), id="figures", classes="status-line")
         yield AlertList(show_model=False, refresh_s=context.settings.ui.refresh_s, empty_text="no alerts",
                         id="model-alerts")
         with TabbedContent(id="tabs", initial="overview"):
@@ -182,6 +185,8 @@ class ModelScreen(HostsAlerts, Screen):
         context = self.console_context
         now = context.now_ms()
         self.load_overview(context.store, now)
+        self.load_figures(context.store, context.settings, now, context.health.get(self.model),
+                          context.live.get(self.model))
         self.load_readiness(context.store, context.settings, now, context.health.get(self.model))
         self.load_activity(context.store)
         self.load_notifications(context.store)
@@ -191,6 +196,20 @@ class ModelScreen(HostsAlerts, Screen):
         from app.views.model import overview
 
         self.post_message(self.OverviewLoaded(overview(location, self.model, now)))
+
+    @work(thread=True, exclusive=True, group="model-figures", exit_on_error=False, description="read the figures")
+    def load_figures(self, location: StoreLocation, settings: Settings, now: int, health: Health | None,
+                     live: object | None) -> None:
+        from app.views.model import figures
+
+        row = figures(location, settings, self.model, now, health, live)
+        if row is not None:
+            self.app.call_from_thread(self._show_figures, row)
+
+    def _show_figures(self, row: object) -> None:
+        from widgets.fleet_table import figures_line
+
+        self.query_one("#figures", Static).update(figures_line(row))  # type: ignore[arg-type]
 
     @work(thread=True, exclusive=True, group="model-readiness", exit_on_error=False,
           description="evaluate the readiness checklist")

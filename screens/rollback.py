@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Static
 
@@ -81,7 +82,12 @@ class RollbackScreen(ConfirmedActionScreen):
     RollbackScreen #rb-go { width: 30; }
     """
 
-    BINDINGS = escape_bindings("rollback")
+    BINDINGS = [*escape_bindings("rollback"),
+                # From the reason and name boxes, up/down still choose the version (no tabbing back).
+                Binding("up", "target(-1)", "Version up", show=False, id="rollback.target_up"),
+                Binding("down", "target(1)", "Version down", show=False, id="rollback.target_down")]
+    START_IN_REASON = True  # the operator opened this on purpose: typing the reason is the next step
+    ENTER_ACTS = True  # reason, enter, model name, enter: the typed name is the confirmation
 
     PREFIX = "rb"
     BOX_ID = "rollback-box"
@@ -224,6 +230,13 @@ class RollbackScreen(ConfirmedActionScreen):
                         style="bold red")
         note.update(text)
 
+    def action_target(self, step: int) -> None:
+        if self.running or self.outcome is not None:
+            return
+        table = self.query_one("#rb-targets", NavTable)
+        if self._targets:
+            table.move_cursor(row=max(0, min(len(self._targets) - 1, table.cursor_row + step)), animate=False)
+
     # -- the confirmation ----------------------------------------------------------------------
     @property
     def target(self) -> "Target | None":
@@ -260,8 +273,8 @@ class RollbackScreen(ConfirmedActionScreen):
     def after_enter(self, box: Input) -> None:
         if box.id == "rb-reason":
             self.query_one("#rb-confirm", Input).focus()
-        elif not self.query_one("#rb-go", Button).disabled:
-            self.query_one("#rb-go", Button).focus()
+        else:
+            super().after_enter(box)  # the typed name: acts once enabled (ENTER_ACTS)
 
     @on(DataTable.RowHighlighted, "#rb-targets")
     def _target_moved(self, event: DataTable.RowHighlighted) -> None:

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from app.models import Alert
 
 OWNER_MIN = 10
-_SEVERITY = {"critical": ("CRIT", "bold red"), "warning": ("WARN", "yellow"), "info": ("INFO", "cyan")}
+from widgets.severity import BAD, WARN  # noqa: E402
+
+# A firing critical alert is reverse video, a warning bold: both read under NO_COLOR and 16 colours.
+_SEVERITY = {"critical": ("CRIT", BAD), "warning": ("WARN", WARN), "info": ("INFO", "cyan")}
 
 
 def _clock(ms: int) -> str:

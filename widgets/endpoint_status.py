@@ -15,7 +15,7 @@ from textual.widgets import Static
 from app.timeutil import age_text
 from app.text import safe_text
 
-_STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
+from widgets.severity import HEALTH as _STYLE  # noqa: E402
 
 
 def endpoint_line(result: Any | None, now_ms: int, *, configured: bool = True, width: int = 80) -> Text:
@@ -30,8 +30,8 @@ def endpoint_line(result: Any | None, now_ms: int, *, configured: bool = True, w
     health = result.health
     line.append(f"{result.kind} ", style="dim")
     line.append(health.state.value, style=_STYLE.get(health.state.value, ""))
-    if health.checked_at is not None:
-        line.append(f" {age_text(max(0, now_ms - health.checked_at))} ago", style="dim")
+    if health.checked_at is not None:  # state plus the age of the check: "up · 3s ago"
+        line.append(f" · {age_text(max(0, now_ms - health.checked_at))} ago", style="dim")
     if health.reason:
         line.append(": ")
         line.append_text(safe_text(health.reason, width=max(20, width - 40)))
@@ -40,18 +40,7 @@ def endpoint_line(result: Any | None, now_ms: int, *, configured: bool = True, w
     if result.active_version:
         line.append(" · serving ")
         line.append_text(safe_text(result.active_version, width=16, style="bold"))
-    metrics = result.metrics
-    if metrics is not None:
-        if metrics.request_rate is not None:
-            line.append(f" · {metrics.request_rate:.1f} rps")
-        if metrics.error_rate is not None:
-            line.append(f" · err {metrics.error_rate * 100:.1f}%",
-                        style="bold red" if metrics.error_rate >= 0.05 else "")
-        latency = metrics.latency_ms
-        if "p95" in latency:
-            line.append(f" · p95 {latency['p95']:.0f} ms")
-        elif "mean" in latency:
-            line.append(f" · mean {latency['mean']:.0f} ms")
+    # Req/m, p95 and Err% are on the line below, read as the fleet reads them (one figure, one meaning).
     return line
 
 

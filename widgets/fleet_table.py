@@ -18,12 +18,15 @@ COLUMNS = (("name", "Model"), ("version", "Ver"), ("health", "Health"), ("rpm", 
 if TYPE_CHECKING:  # app.views.fleet (pydantic models) is imported by the worker, off the first paint
     from app.views.fleet import FleetRow
 
-_HEALTH_STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
+from widgets.severity import BAD, HEALTH as _HEALTH_STYLE, QUIET, WARN
 
 # Columns other than name take this many cells, padding included, with Drift at its narrowest
 # (80 columns leave 14 for a name). Rdy holds "6/8!" (! = health review overdue).
 FIXED_WIDTH = 66
 DRIFT_MIN = 9
+# From this table width the Health cell has room for the age of the check too ("degraded · 12m ago").
+HEALTH_AGE_FROM = 130
+HEALTH_AGE_WIDTH = 10
 
 
 def _number(value: float | None, *, digits: int = 0) -> str:
@@ -35,8 +38,9 @@ def _number(value: float | None, *, digits: int = 0) -> str:
 def column_widths(table_width: int) -> tuple[int, int]:
     """(name, drift) widths for a table this wide: 14 and 9 at 80 columns; what a wider terminal
     adds is shared between them (up to 40 each), so long model and feature names are read whole."""
-    extra = max(0, table_width - FIXED_WIDTH - 14)
-    name_width = max(10, min(40, table_width - FIXED_WIDTH, 14 + extra // 2))
+    fixed = FIXED_WIDTH + (HEALTH_AGE_WIDTH if table_width >= HEALTH_AGE_FROM else 0)
+    extra = max(0, table_width - fixed - 14)
+    name_width = max(10, min(40, table_width - fixed, 14 + extra // 2))
     drift_width = min(40, DRIFT_MIN + extra - (name_width - 14)) if extra else DRIFT_MIN
     return name_width, drift_width
 
@@ -50,40 +54,75 @@ def drift_cell(row: FleetRow, width: int) -> tuple[str, str]:
     if row.drifted_features == 0 and not row.prediction_drifted:
         return "ok", ""
     if row.drifted_features == 0:
-        return "prediction", "yellow"
+        return "prediction", BAD
     marks = ([f"+{row.drifted_features - 1}"] if row.drifted_features > 1 else []) + (
         ["+pred"] if row.prediction_drifted else [])
     name = clean(row.drift_feature or "?")
     spaced = "".join(" " + mark for mark in marks)
     if cell_len(name) + len(spaced) <= width:
-        return name + spaced, "yellow"
+        return name + spaced, BAD
     tight = "".join(marks)  # "lang…+pred": a cell more for the name
-    return truncate(name, max(2, width - len(tight))) + tight, "yellow"
+    return truncate(name, max(2, width - len(tight))) + tight, BAD
 
 
-def cells(row: FleetRow, name_width: int, drift_width: int = 10) -> tuple[Text, ...]:
-    """How one model looks in the table (words carry the meaning; colour only repeats it)."""
+def health_text(row: FleetRow) -> str:
+    """State plus the age of the check: ``up · 3s ago`` (never ``up 3s``, which reads like uptime)."""
+    if row.health_age_ms is None:
+        return row.health_word
+    return f"{row.health_word} · {age_text(max(0, row.health_age_ms))} ago"
+
+
+def error_text(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}"
+
+
+def rate_text(per_min: float) -> str:
+    return _number(per_min, digits=1 if per_min < 100 else 0)
+
+
+def figures_line(row: FleetRow) -> Text:
+    """The fleet row's traffic figures in words, with their source and window: the model screen shows
+    exactly these (the same read, app.views.model.figures), so the two never disagree."""
     from app.views.fleet import ERROR_RATE_BAD, ERROR_RATE_WARN
 
-    health = row.health.value
-    if row.health_age_ms is not None:
-        health += f" {age_text(row.health_age_ms)}"
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append("Req/m ", style="dim")
+    line.append(rate_text(row.requests_per_min))
+    line.append(" · p95 ", style="dim")
+    line.append(_number(row.p95_latency_ms) + (" ms" if row.p95_latency_ms is not None else ""))
+    line.append(" · Err% ", style="dim")
+    bad = row.error_rate is not None and row.error_rate >= ERROR_RATE_BAD
+    warn = row.error_rate is not None and row.error_rate >= ERROR_RATE_WARN
+    line.append(error_text(row.error_rate), style=BAD if bad else WARN if warn else "")
+    line.append(f"  ({row.figures_source})", style="dim")
+    return line
+
+
+
+
+def cells(row: FleetRow, name_width: int, drift_width: int = 10, *, health_age: bool = False) -> tuple[Text, ...]:
+    """How one model looks in the table (words carry the meaning; colour only repeats it). At 80
+    columns the Health cell is the state word (``stale`` when the check is too old); the age is on the
+    status line for the highlighted row, and in the cell from HEALTH_AGE_FROM columns."""
+    from app.views.fleet import ERROR_RATE_BAD, ERROR_RATE_WARN
+
+    health = health_text(row) if health_age else row.health_word
     error_style = ""
     if row.error_rate is not None and row.error_rate >= ERROR_RATE_BAD:
-        error_style = "bold red"
+        error_style = BAD
     elif row.error_rate is not None and row.error_rate >= ERROR_RATE_WARN:
-        error_style = "yellow"
+        error_style = WARN
     drift, drift_style = drift_cell(row, drift_width)
     return (
         safe_text(row.name, width=name_width, style="bold"),
         safe_text(row.active_version or "—", width=8),
-        Text(health, style=_HEALTH_STYLE.get(row.health.value, "")),
-        Text(_number(row.requests_per_min, digits=1 if row.requests_per_min < 100 else 0), justify="right"),
+        Text(health, style=WARN if row.health_stale else _HEALTH_STYLE.get(row.health.value, "")),
+        Text(rate_text(row.requests_per_min), justify="right"),
         Text(_number(row.p95_latency_ms), justify="right"),
-        Text("—" if row.error_rate is None else f"{row.error_rate * 100:.1f}", style=error_style, justify="right"),
+        Text(error_text(row.error_rate), style=error_style, justify="right"),
         Text(drift, style=drift_style, no_wrap=True, end=""),
         _ready_cell(row),
-        Text(str(row.alerts_firing), style="bold red" if row.alerts_firing else "dim", justify="right"),
+        Text(str(row.alerts_firing), style=BAD if row.alerts_firing else QUIET, justify="right"),
     )
 
 
@@ -111,7 +150,7 @@ class FleetTable(NavTable):
         super().__init__(**kwargs)
         self._shown: list[str] = []
         self._cells: dict[str, tuple[Text, ...]] = {}
-        self._widths: tuple[int, int] = (0, 0)
+        self._widths: tuple[int, int, bool] = (0, 0, False)
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -128,13 +167,14 @@ class FleetTable(NavTable):
             return None
         return self._shown[self.cursor_row]
 
-    def show(self, rows: Sequence[FleetRow], name_width: int, drift_width: int = 10) -> None:
+    def show(self, rows: Sequence[FleetRow], name_width: int, drift_width: int = 10, *,
+             health_age: bool = False) -> None:
         """Show ``rows`` in this order, touching only cells that changed; the cursor stays on its model."""
         keys = [row.name for row in rows]
-        fresh = {row.name: cells(row, name_width, drift_width) for row in rows}
+        fresh = {row.name: cells(row, name_width, drift_width, health_age=health_age) for row in rows}
         # New widths (a resize) rebuild the rows: an updated cell does not resize its column, so a name
         # widened in place would be clipped by the old column width, with no ellipsis.
-        if keys == self._shown and (name_width, drift_width) == self._widths:
+        if keys == self._shown and (name_width, drift_width, health_age) == self._widths:
             for key in keys:
                 old = self._cells.get(key)
                 for (column, _), new_cell, old_cell in zip(COLUMNS, fresh[key], old or ((),) * len(COLUMNS)):
@@ -148,7 +188,7 @@ class FleetTable(NavTable):
             for key in keys:
                 self.add_row(*fresh[key], key=key)
             self._shown = keys
-            self._widths = (name_width, drift_width)
+            self._widths = (name_width, drift_width, health_age)
             if current in keys:
                 self.move_cursor(row=keys.index(current), animate=False)
         self._cells = fresh

@@ -10,6 +10,7 @@ and ``app.demo.build`` refuses to overwrite any file that is not a finished demo
 
 from __future__ import annotations
 
+import time
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,9 +85,9 @@ def demo(cli: CliContext, db_option: Path | None, rows: int | None, seed: int | 
         path.parent.mkdir(parents=True, exist_ok=True)
         wanted_rows = DEFAULT_ROWS if rows is None else rows
         try:
-            with _progress(wanted_rows) as progress:
+            with _progress(wanted_rows) as (progress, phase):
                 summary = build_demo_store(path, rows=wanted_rows, seed=DEFAULT_SEED if seed is None else seed,
-                                           progress=progress)
+                                           progress=progress, phase=phase)
         except KeyboardInterrupt:
             click.echo("modeldeck: interrupted; the demo store was not changed", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -125,10 +126,21 @@ def _console(cli: CliContext, path: Path) -> None:
 
 
 @contextmanager
-def _progress(total_rows: int) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr when a person is watching; nothing otherwise."""
-    if total_rows < 50_000 or not (sys.stdout.isatty() and sys.stderr.isatty()):
-        yield None
+def _progress(total_rows: int) -> Iterator[tuple[Callable[[int, int], None] | None, Callable[[str], None] | None]]:
+    """(rows written, step) reporters: a progress bar on stderr when a person is watching, where each step
+    after the rows gets its own line with a running clock (a bar at 100 % with a frozen clock looked
+    hung); one line per step on stderr when the output is not a terminal; nothing for a small store."""
+    if total_rows < 50_000:
+        yield None, None
+        return
+    if not (sys.stdout.isatty() and sys.stderr.isatty()):
+        started = time.monotonic()
+
+        def say(name: str) -> None:
+            click.echo(f"modeldeck demo: {name}… ({time.monotonic() - started:.0f} s)", err=True)
+
+        say(f"writing {total_rows:,} predictions")
+        yield None, say
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -139,11 +151,18 @@ def _progress(total_rows: int) -> Iterator[Callable[[int, int], None] | None]:
         task = bar.add_task("generating 30 days of traffic", total=total_rows)
 
         def update(done: int, total: int) -> None:
-            finished = done >= total
-            bar.update(task, completed=done, total=total,
-                       description="indexes, baselines, story" if finished else "writing predictions")
+            bar.update(task, completed=done, total=total, description="writing predictions")
 
-        yield update
+        steps: list[int] = []
+
+        def step(name: str) -> None:
+            if steps:  # the previous step is done: its clock stops, the new one's runs
+                bar.update(steps[-1], completed=1, total=1)
+            else:
+                bar.update(task, completed=total_rows, total=total_rows)
+            steps.append(bar.add_task(name, total=None))  # no total: a pulsing bar and a running clock
+
+        yield update, step
 
 
 def _shell_quote(path: Path) -> str:

@@ -80,7 +80,10 @@ class ModeldeckApp(App[None]):
         store it names opened) in a worker after the first paint, so pydantic and the config file
         cost the operator nothing before the screen appears. ``db_path`` and ``settings`` exist
         from then on: ``when_ready`` runs code at that moment."""
-        super().__init__()
+        # NO_COLOR, or a terminal of 16 colours or fewer: named ANSI colours are sent as they are (and
+        # NO_COLOR drops every colour, not only to greys that leave red text 237 on 235). Meaning is in
+        # words and attributes (widgets/severity.py); colour only repeats it.
+        super().__init__(ansi_color=True if few_colours() else None)
         self.context = ConsoleContext(clock or wall_clock_ms, demo=demo)
         self._source = settings if isinstance(settings, SettingsSource) else None
         self._when_ready: list[Callable[[], None]] = []
@@ -319,6 +322,21 @@ class ModeldeckApp(App[None]):
         self.action_fleet()
         self.push_screen(ModelScreen(name))
 
+    def open_model_tab(self, name: str, tab: str) -> None:
+        """The model screen of ``name`` on ``tab`` (the palette's Activity and Readiness entries)."""
+        self.open_model(name)
+        self.call_after_refresh(lambda: self.screen.action_tab(tab) if hasattr(self.screen, "action_tab") else None)
+
+    def acknowledge_alerts(self, name: str) -> None:
+        """Acknowledge ``name``'s firing alerts, as A does on the fleet (from the fleet's alert list)."""
+        from widgets.alert_list import AlertList
+
+        self.action_fleet()
+        def ack() -> None:
+            for alerts in self.screen.query(AlertList):
+                alerts.acknowledge(name)
+        self.call_after_refresh(ack)
+
     def open_model_view(self, view_id: str, name: str) -> None:
         self.push_screen(routes.model_view(view_id).open(name))
 
@@ -509,6 +527,20 @@ def command_line_hint() -> tuple[str, str]:
 
 
 COMMAND_LINE_HELP: Callable[[], Iterable[tuple[str, str]]] = command_line_help
+
+
+def few_colours(environ: "dict[str, str] | None" = None) -> bool:
+    """NO_COLOR is set, or the terminal has 16 colours or fewer (as Rich reads TERM and COLORTERM:
+    ``screen``, ``xterm``, ``linux``, ``*-16color``; ``*-256color`` and truecolor have more)."""
+    env = os.environ if environ is None else environ
+    if "NO_COLOR" in env:
+        return True
+    if env.get("COLORTERM", "").strip().lower() in ("truecolor", "24bit"):
+        return False
+    term = env.get("TERM", "").strip().lower()
+    if not term:
+        return False  # not a terminal we can read (a test, a pipe): Textual's own choice
+    return not term.endswith(("256color", "truecolor", "direct"))
 
 
 def _location(path: Path) -> "StoreLocation":

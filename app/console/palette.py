@@ -1,4 +1,7 @@
-"""The command palette (ctrl+p): open any model, and the commands of the registered screens."""
+"""The command palette (ctrl+p): open any model, and the commands of the registered screens.
+
+Every entry says its key (``key R on the fleet and model screens``), so the palette teaches the keys
+that are faster next time."""
 
 from __future__ import annotations
 
@@ -21,19 +24,28 @@ class ModeldeckCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         app = cast("ModeldeckApp", self.app)  # the palette is installed by ModeldeckApp.COMMANDS only
         commands: list[tuple[str, str, Callable[[], object]]] = [
-            ("Fleet overview", "Back to the list of models", app.action_fleet),
-            ("Refresh", "Read the store again now", app.action_refresh),
-            ("Switch store", "Open another store file", app.action_switch_store),
-            ("Keys", "The keys of this screen", app.action_help),
+            ("Fleet overview", "Back to the list of models · key esc (back)", app.action_fleet),
+            ("Refresh", "Read the store again now · key ctrl+r", app.action_refresh),
+            ("Switch store", "Open another store file · :store FILE", app.action_switch_store),
+            ("Keys", "The keys of this screen · key ?", app.action_help),
+            ("Command line", "Type a command (:rollback NAME, :search QUERY) · key :", app.action_command_line),
         ]
         for name in app.context.model_names:
-            commands.append((f"Open model {clean(name)}", "Versions, readiness, card, activity",
+            commands.append((f"Open model {clean(name)}", "Versions, readiness, card, activity · key enter on the fleet",
                              partial(app.open_model, name)))
+            commands.append((f"Activity: {clean(name)}", "Who changed it, when and why · key 4 on the model screen",
+                             partial(app.open_model_tab, name, "activity")))
+            commands.append((f"Readiness: {clean(name)}", "The eight readiness areas · key 2 on the model screen",
+                             partial(app.open_model_tab, name, "readiness")))
+            commands.append((f"Acknowledge alerts: {clean(name)}", "Its firing alerts, audited · key A on the fleet "
+                             "and model screens", partial(app.acknowledge_alerts, name)))
         for view in routes.model_views():
             for name in app.context.model_names:
-                commands.append((f"{view.title}: {clean(name)}", "", partial(app.open_model_view, view.id, name)))
+                commands.append((f"{view.title}: {clean(name)}", f"key {view.key} on the model screen"
+                                 + (" and the fleet" if view.key in ("R", "d") else ""),
+                                 partial(app.open_model_view, view.id, name)))
         for query_view in routes.query_views():
-            commands.append((query_view.title, "", partial(app.open_query_view, query_view.id, "")))
+            commands.append((query_view.title, "key l or /", partial(app.open_query_view, query_view.id, "")))
         for command in routes.app_commands():
             commands.append((command.title, command.help, partial(command.run, app)))
         return commands

@@ -141,13 +141,18 @@ def _inject_untrusted_text(blocks: list[Any]) -> None:
             block.client[last] = INJECTED_CONTEXT
 
 
-def _counted(batches: Iterable[list[Any]], total: int, progress: Progress | None) -> Iterator[list[Any]]:
+def _counted(batches: Iterable[list[Any]], total: int, progress: Progress | None,
+             after: Callable[[], None] | None = None) -> Iterator[list[Any]]:
+    """The batches, counted to ``progress``; ``after`` runs once the last one is taken (the writer then
+    rebuilds the indexes)."""
     done = 0
     for batch in batches:
         yield batch
         done += len(batch)
         if progress:
             progress(done, total)
+    if after:
+        after()
 
 
 def _reference(spec: ModelSpec, version: VersionSpec, rng: np.random.Generator, n: int):
@@ -266,8 +271,11 @@ def _summary(path: Path, seed: int, clock: Any, blocks: list[Any], baselines: in
 
 def build_demo_store(path: Path | str, *, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED,
                      now_ms: int | None = None, baseline_rows: int = BASELINE_ROWS,
-                     progress: Progress | None = None) -> DemoSummary:
+                     progress: Progress | None = None, phase: Callable[[str], None] | None = None
+                     ) -> DemoSummary:
     """Build a demo store at ``path`` (replacing a previous demo store there) and describe it.
+    ``progress`` hears (rows written, rows wanted); ``phase`` hears the name of each step after the
+    rows (indexes, baselines, story ...), so a watcher never sees a bar sitting at 100 % in silence.
 
     Deterministic for a given ``seed`` and ``now_ms``. Refuses (StoreError) to replace a file
     that is not a demo store.
@@ -291,16 +299,22 @@ def build_demo_store(path: Path | str, *, rows: int = DEFAULT_ROWS, seed: int = 
         try:
             # A side file, renamed into place only when complete: no need to sync every commit.
             unsynced(store)
-            bulk_load(store, _counted(merged_batches(blocks, _BATCH), rows, progress))
+            step = phase or (lambda name: None)
+            bulk_load(store, _counted(merged_batches(blocks, _BATCH), rows, progress,
+                                      lambda: step("indexes and full-text search")))
+            step("registry and drift baselines")
             baselines, metrics = _registry(store, clock, seed, baseline_rows)
+            step("readiness checklists and sign-offs")
             checklist(store, clock, metrics)
             signoffs(store, clock)
+            step("alerts and the audit story")
             audit_entries = audit(store, clock, alerts(store, clock))
             summary = _summary(path, seed, clock, blocks, baselines, audit_entries + 1)
             summary.seconds = round(time.perf_counter() - started, 2)
             # Written last: its presence marks a finished demo store and says what it holds.
             store.audit.append(MARKER, None, detail=summary.model_dump(mode="json", exclude={"path", "reused"}),
                                outcome="succeeded", actor=current_actor(), ts=clock.now)
+            step("writing the store to disk")
             checkpoint(store)
         except BaseException:
             store.close()
@@ -350,12 +364,12 @@ def traffic_until(path: Path | str) -> int | None:
 
 
 def open_demo(path: Path | str, *, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED, rebuild: bool = False,
-              progress: Progress | None = None) -> DemoSummary:
+              progress: Progress | None = None, phase: Callable[[str], None] | None = None) -> DemoSummary:
     """Reuse the finished demo store at ``path`` unless ``rebuild``; otherwise build one."""
     found = existing_demo(path)
     if found is not None and not rebuild:
         return found
-    return build_demo_store(path, rows=rows, seed=seed, progress=progress)
+    return build_demo_store(path, rows=rows, seed=seed, progress=progress, phase=phase)
 
 
 __all__ = ["DemoSummary", "DemoModel", "DemoEpisode", "DemoIncident", "build_demo_store", "existing_demo",

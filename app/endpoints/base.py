@@ -77,7 +77,7 @@ class HttpAdapter:
             return {}
         token = os.environ.get(self._token_env)
         if not token:
-            raise EndpointError(f"token variable {self._token_env} is not set", definite=True)
+            raise EndpointError(f"token variable {self._token_env} is not set", definite=True, sent=False)
         add_secret(token)  # redacted wherever a server echoes it back (app/text.py)
         return {"Authorization": f"Bearer {token}"}
 
@@ -92,10 +92,14 @@ class HttpAdapter:
                 response = await self._bounded(method, url, json=json, params=params, timeout=limit)
         except BodyTooLarge as too_large:
             raise EndpointError(f"{method} {path}: {too_large}", definite=True) from None
+        except httpx.ConnectTimeout:
+            # No connection within the limit: the request itself was never written.
+            raise EndpointError(f"{method} {path}: no connection within {limit:g}s (unreachable)",
+                                sent=False) from None
         except (TimeoutError, httpx.TimeoutException):
             raise EndpointError(f"{method} {path}: no answer within {limit:g}s") from None
         except httpx.ConnectError:
-            raise EndpointError(f"{method} {path}: connection refused or unreachable") from None
+            raise EndpointError(f"{method} {path}: connection refused or unreachable", sent=False) from None
         except httpx.HTTPError as exc:
             raise EndpointError(f"{method} {path}: {type(exc).__name__}") from None
         if response.status_code not in ok:

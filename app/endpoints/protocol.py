@@ -17,12 +17,16 @@ class EndpointError(Exception):
 
     ``definite`` is True when the remote system answered and refused (an HTTP error status):
     then nothing changed. A timeout or a dropped connection leaves the outcome open.
+    ``sent`` is False when the request never left this machine (connection refused or unreachable,
+    a token that is not set): the remote system cannot have acted on it.
     """
 
-    def __init__(self, message: str, *, definite: bool = False, status: int | None = None) -> None:
+    def __init__(self, message: str, *, definite: bool = False, status: int | None = None,
+                 sent: bool = True) -> None:
         super().__init__(message)
         self.definite = definite
         self.status = status
+        self.sent = sent
 
 
 class NotSupported(EndpointError):

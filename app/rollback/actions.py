@@ -4,9 +4,11 @@ plan -> refuse if read-only -> lock ``model:<name>`` -> audit intent -> act once
 verify by reading back the active version and health -> audit outcome -> release the lock.
 
 An outcome is ``succeeded`` only when the read-back shows the change and the endpoint is not down;
-``failed`` when the system refused the call and the read-back shows nothing changed; ``unknown`` when
-we cannot tell (no read-back, a call that timed out, a change accepted but not visible in time, or
-a switch to an endpoint that is down). The functions take an
+``failed`` when the system refused the call and the read-back shows nothing changed, or at once when
+the call never left this machine (connection refused or unreachable: nothing was sent, so nothing
+can have changed); ``unknown`` only when a request may have reached the system and we cannot tell
+(no read-back, a call that timed out, a change accepted but not visible in time, or a switch to an
+endpoint that is down). The functions take an
 open ``Store`` (one per thread) and run on the caller's event loop.
 """
 
@@ -86,19 +88,29 @@ class Outcome:
     elapsed_ms: int = 0
     lock_holder: str | None = None
     audit_ids: list[int] = field(default_factory=list)
+    # False when no read-back succeeded: ``readback`` is then not "nothing serving" but "not known".
+    read_back: bool = True
+    sent: bool = True  # False: the call never reached the system (nothing was sent)
 
     @property
     def ok(self) -> bool:
         return self.status == SUCCEEDED
+
+    def readback_text(self) -> str:
+        """What was read back, never claiming a read that failed or never happened."""
+        if not self.sent:
+            return "nothing was sent, so nothing read back"
+        if not self.read_back:
+            return "read back failed"
+        return f"read back: {self.readback if self.readback is not None else 'nothing'} serving"
 
     def describe(self) -> str:
         """One line for the operator."""
         what = f"{self.action} {self.model}" + (f" to {self.target}" if self.target else "")
         if self.status == REFUSED:
             return f"{what}: refused: {self.error}"
-        served = self.readback if self.readback is not None else "nothing"
         state = self.health.state.value if self.health else "unknown"
-        line = f"{what}: {self.status} in {self.elapsed_ms} ms; read back: {served} serving, health {state}"
+        line = f"{what}: {self.status} in {self.elapsed_ms} ms; {self.readback_text()}, health {state}"
         return f"{line}; {self.error}" if self.error else line
 
 
@@ -257,17 +269,26 @@ async def _act(store: "Store", settings: Settings, model: str, action: str, vers
                 await adapter.disable()
         except EndpointError as exc:
             call_error = exc
-        status, readback, health, verify_error = await _verify(adapter, version, call_error, verify_timeout_s)
+        sent = call_error is None or call_error.sent
+        if not sent:
+            # Connection refused or unreachable: the request never left, so the system cannot have
+            # acted. Failed at once; no read-back (it would only wait for the same dead endpoint).
+            status, readback, health, verify_error, read_back = FAILED, None, None, "", False
+        else:
+            status, readback, health, verify_error, read_back = await _verify(adapter, version, call_error,
+                                                                              verify_timeout_s)
         error = "; ".join(e for e in (str(call_error) if call_error else "", verify_error) if e)
         ms = elapsed()
         outcome_id = store.audit.append(action, model, outcome=status, actor=actor, detail={
-            **base, "from": previous, "readback": readback, "health": health.state.value if health else None,
+            **base, "from": previous, "readback": readback, "read_back": read_back, "sent": sent,
+            "health": health.state.value if health else None,
             "health_reason": health.reason if health else None, "error": error or None, "elapsed_ms": ms,
             "intent_id": intent_id})
         if status == SUCCEEDED and switching and version is not None:
             _record_champion(store, model, version)
         return Outcome(model, action, status, version, previous=previous, readback=readback, health=health,
-                       error=error, elapsed_ms=ms, audit_ids=[intent_id, outcome_id])
+                       error=error, elapsed_ms=ms, audit_ids=[intent_id, outcome_id], read_back=read_back,
+                       sent=sent)
     finally:
         store.locks.release(lock)
         if own:
@@ -275,8 +296,9 @@ async def _act(store: "Store", settings: Settings, model: str, action: str, vers
 
 
 async def _verify(adapter: "EndpointAdapter", version: str | None, call_error: Exception | None,
-                  timeout_s: float) -> tuple[str, str | None, Health | None, str]:
-    """Read back until the change shows (and the endpoint is not down) or the timeout passes."""
+                  timeout_s: float) -> tuple[str, str | None, Health | None, str, bool]:
+    """Read back until the change shows (and the endpoint is not down) or the timeout passes.
+    Returns (status, read-back, health, error, whether any read-back succeeded)."""
     from app.endpoints.protocol import EndpointError
 
     deadline = time.monotonic() + timeout_s
@@ -294,19 +316,19 @@ async def _verify(adapter: "EndpointAdapter", version: str | None, call_error: E
         health = await adapter.health()
         if read_ok and readback == version:
             if version is None or health.state is not HealthState.down:
-                return SUCCEEDED, readback, health, ""
+                return SUCCEEDED, readback, health, "", True
         if definite and read_ok:
             # The system refused the call and still shows the old state: nothing changed.
-            return FAILED, readback, health, ""
+            return FAILED, readback, health, "", True
         if time.monotonic() >= deadline:
             break
         await asyncio.sleep(_VERIFY_EVERY_S)
     if not read_ok:
-        return UNKNOWN, None, health, last_error
+        return UNKNOWN, None, health, last_error, False
     if readback == version:
-        return UNKNOWN, readback, health, f"switched, but health is {health.state.value}: {health.reason}"
+        return UNKNOWN, readback, health, f"switched, but health is {health.state.value}: {health.reason}", True
     # Accepted (or no answer) yet not visible: it may still land, so we do not claim it failed.
-    return UNKNOWN, readback, health, f"still {readback or 'nothing'} serving after {timeout_s:g}s"
+    return UNKNOWN, readback, health, f"still {readback or 'nothing'} serving after {timeout_s:g}s", True
 
 
 def _record_champion(store: "Store", model: str, version: str) -> None:

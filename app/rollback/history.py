@@ -88,23 +88,26 @@ def serving_history(store: "Store", model: str, versions: Iterable[tuple[str, st
 
 
 def choose_default(candidates: list[Candidate], active: Candidate | None = None) -> Candidate | None:
-    """The target a rollback should start on: the version that served (as the active one) most
-    recently, preferring one no rollback moved away from; when none ever served, the newest version
-    created before the active one, else the newest. A version that never served is never preferred
-    over one that did."""
+    """The last known-good version, where a rollback should start: among the versions no rollback moved
+    traffic away from, the one that served (as the active one) most recently; when none of them ever
+    served, the newest created before the active one, else the newest. A version a rollback fled is the
+    default only when it is the only candidate (the modal marks it); a version that never served is never
+    preferred over one that did, among the trusted ones."""
     if not candidates:
         return None
-    served = [t for t in candidates if t.last_active_at is not None]
-    # A version traffic was rolled back away from is a known-bad target: only the default when it is
-    # the only one that ever served (and the modal marks it).
-    trusted = [t for t in served if t.rolled_back_from_at is None] or served
-    if trusted:
-        return max(trusted, key=lambda t: t.last_active_at or 0)
+    # A version traffic was rolled back away from is a known-bad target: an operator in a hurry who
+    # accepts the default must never send traffic back to the last incident's version.
+    trusted = [t for t in candidates if t.rolled_back_from_at is None] or candidates
+    served = [t for t in trusted if t.last_active_at is not None]
+    if served:
+        return max(served, key=lambda t: t.last_active_at or 0)
+    # None served in the log's time span: an archived (once live) version before a challenger or shadow.
+    trusted = [t for t in trusted if getattr(t, "stage", None) not in _NOT_LIVE] or trusted
     if active is not None and active.created_at is not None:
-        older = [t for t in candidates if t.created_at is not None and t.created_at < active.created_at]
+        older = [t for t in trusted if t.created_at is not None and t.created_at < active.created_at]
         if older:
             return max(older, key=lambda t: t.created_at or 0)
-    return max(candidates, key=lambda t: t.created_at or 0)
+    return max(trusted, key=lambda t: t.created_at or 0)
 
 
 @dataclass(frozen=True)

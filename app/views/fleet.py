@@ -74,6 +74,23 @@ class FleetRow(BaseModel):
     warnings_unacked: int = 0  # firing warning (or info) alerts nobody acknowledged
     acked: int = 0
     error_rate_limit: float = ERROR_RATE_BAD  # the model's error_rate rule threshold (lowest), else 5 %
+    health_stale: bool = Field(default=False, description="The last check is older than three poll intervals "
+                               "(at least 15 s): the state shown may no longer be true")
+
+    @property
+    def health_word(self) -> str:
+        """The health state, or ``stale`` when the last check is too old to vouch for it."""
+        return "stale" if self.health_stale else self.health.value
+
+    @property
+    def figures_source(self) -> str:
+        """Where Req/m, p95 and Err% come from, and over which window (the fleet and the model screen
+        show the same figures and say this)."""
+        if self.live_metrics:
+            return "endpoint metrics, last min"
+        if self.live_rate:
+            return "Req/m endpoint (last min); p95 Err% log (last 15 min)"
+        return "prediction log, last 15 min"
 
     @property
     def severity(self) -> int:
@@ -175,9 +192,20 @@ def _live_figures(row: FleetRow, result: object | None) -> FleetRow:
     return row.model_copy(update=update) if update else row
 
 
+STALE_MIN_MS = 15_000
+
+
+def _stale(settings: Settings, name: str, age_ms: int | None) -> bool:
+    config = settings.models.get(name)
+    endpoint = config.endpoint if config else None
+    if age_ms is None or endpoint is None:
+        return False
+    return age_ms > max(STALE_MIN_MS, 3_000 * endpoint.poll_interval_s)
+
+
 def fleet_rows(store: "Store", settings: Settings, now_ms: int,
-               health: Mapping[str, Health] | None = None, live: Mapping[str, object] | None = None
-               ) -> list[FleetRow]:
+               health: Mapping[str, Health] | None = None, live: Mapping[str, object] | None = None,
+               names: set[str] | None = None) -> list[FleetRow]:
     """Every known model (in the store or the config), worst first.
 
     ``health`` comes from the endpoint poller when there is one; without it health is unknown.
@@ -185,7 +213,8 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
     """
     from app.drift.stats import PREDICTION_FEATURE
 
-    names = {info.name for info in store.registry.models()} | set(settings.models)
+    if names is None:  # one model (the model screen's header) reads exactly as its fleet row
+        names = {info.name for info in store.registry.models()} | set(settings.models)
     passed = readiness_counts(store, settings, now_ms, names, health or {})
     from app.checklist.evaluate import review_overdue
 
@@ -213,6 +242,7 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
             health=seen.state,
             health_checked_at=seen.checked_at,
             health_age_ms=(now_ms - seen.checked_at) if seen.checked_at is not None else None,
+            health_stale=_stale(settings, name, (now_ms - seen.checked_at) if seen.checked_at is not None else None),
             health_reason=seen.reason,
             last_ok_at=seen.last_ok_at,
             requests=stats.requests,

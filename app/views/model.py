@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from app.models import Health
     from app.store.location import StoreLocation
     from app.store.predictions import TrafficBucket
+    from app.views.fleet import FleetRow
 
 DAY_MS = 24 * 3_600_000
 BUCKET_MS = 30 * 60_000
@@ -127,3 +128,15 @@ def notifications(location: "StoreLocation", model: str) -> list[str]:
         outcome = d.status if d.status == "delivered" else f"{d.status} after {d.attempts} tries: {d.last_error or ''}"
         lines.append(f"{when} {d.event} {rule} -> {d.target}: {outcome}")
     return lines
+
+
+def figures(location: "StoreLocation", settings: "Settings", model: str, now: int,
+            health: "Health | None", live: "object | None") -> "FleetRow | None":
+    """The model's fleet row, read exactly as the fleet reads it (same source, same window): the model
+    screen's Req/m, p95 and Err% are then the fleet's, and say where they come from."""
+    from app.views.fleet import fleet_rows
+
+    with location.open() as store:
+        rows = fleet_rows(store, settings, now, {model: health} if health else None,
+                          {model: live} if live is not None else None, names={model})
+    return rows[0] if rows else None

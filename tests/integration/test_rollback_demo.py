@@ -99,14 +99,29 @@ async def test_a_switch_that_does_not_show_in_time_is_unknown_not_success(seeded
         assert store.registry.active_version("churn").version == "v3"
 
 
-async def test_endpoint_gone_before_the_call_gives_unknown_with_the_reason(seeded_store_path, demo):
+async def test_endpoint_gone_before_the_call_fails_at_once_and_claims_no_read_back(seeded_store_path, demo):
+    # The port is closed: the connection is refused, the request never left, so nothing can have
+    # changed. It is `failed` at once, not `unknown` after the whole verification timeout.
     settings = http_settings(demo, timeout_s=0.5)
     demo.stop()
     with Store.open(seeded_store_path) as store:
-        outcome = await rollback(store, settings, "churn", "v2", "endpoint down", verify_timeout_s=0.5)
-        assert outcome.status == "unknown"
+        outcome = await rollback(store, settings, "churn", "v2", "endpoint down", verify_timeout_s=600)
+        assert outcome.status == "failed" and not outcome.sent and not outcome.read_back
         assert "connection refused" in outcome.error
-        assert outcome.health.state is HealthState.down
+        assert outcome.elapsed_ms < 60_000  # it did not wait out the ten-minute verification
+        line = outcome.describe()
+        assert "nothing was sent" in line and "nothing serving" not in line, line
+        assert _audit(store, "churn") == [("rollback", "intent"), ("rollback", "failed")]
+
+
+async def test_disable_against_a_refused_connection_never_reads_like_success(seeded_store_path, demo):
+    # For disable, "read back: nothing serving" is exactly what success says: a failed read must not.
+    settings = http_settings(demo, timeout_s=0.5)
+    demo.stop()
+    with Store.open(seeded_store_path) as store:
+        outcome = await disable(store, settings, "fraud", "endpoint down", verify_timeout_s=600)
+        assert outcome.status == "failed"
+        assert "nothing serving" not in outcome.describe()
 
 
 async def test_disable_stops_serving_and_is_verified(seeded_store_path, demo):
@@ -173,7 +188,8 @@ async def test_default_target_is_the_version_that_served_last_and_a_rollback_awa
         after = await plan_rollback(store, http_settings(demo), "churn")
     assert after.current == "v1"
     v3 = next(t for t in after.targets if t.version == "v3")
-    # v3 served until the rollback just now: it is what served last, and marked as rolled back from.
-    assert after.default_target is v3
+    # v3 served until the rollback just now, but a rollback fled it: it is marked, and not the default
+    # (the archived v2 is; never the shadow-only challenger v4).
+    assert after.default_target is not None and after.default_target.version == "v2"
     assert v3.rolled_back_from_at is not None and v3.rolled_back_from_at >= now
     assert v3.last_active_at is not None and v3.last_active_at >= now

@@ -15,6 +15,15 @@ from tests.integration.conftest import demo, seeded_store_path  # noqa: F401
 from tests.tui.fixed_store import FIXED_NOW, build_fixed_store
 
 
+@pytest.fixture(autouse=True)
+def _full_colour_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console reads NO_COLOR, TERM and COLORTERM (app.console.app.few_colours): every test starts
+    on a 256-colour terminal whatever runs it (tmux, CI without a terminal); a test sets its own."""
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("COLORTERM", raising=False)
+
+
 @pytest.fixture
 def fixed_db(tmp_path: Path) -> Path:
     return build_fixed_store(tmp_path / "fleet.db")

@@ -466,7 +466,21 @@ async def test_endpoint_health_reaches_the_fleet(fixed_db: Path) -> None:
         await settle(pilot)
         table = app.screen.query_one(FleetTable)
         assert table.shown_models[0] == "churn-predictor"
-        assert table.get_row_at(0)[2].plain == "down 2m"
+        # At 80 columns the cell is the state; the age of the check is on the status line ("down · 2m ago",
+        # never "down 2m", which reads like a duration of the outage).
+        assert table.get_row_at(0)[2].plain == "down"
+        from textual.widgets import Static
+
+        table.move_cursor(row=0)
+        await pilot.pause()
+        assert "churn-predictor down · 2m ago" in str(app.screen.query_one("#status", Static).render())
+    app = make_app(fixed_db)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(pilot)
+        app.health["churn-predictor"] = Health(state=HealthState.down, checked_at=FIXED_NOW - 120_000)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert app.screen.query_one(FleetTable).get_row_at(0)[2].plain == "down · 2m ago"  # room for both
 
 
 async def test_a_store_that_breaks_while_open_is_one_status_line_not_a_pile_of_toasts(fixed_db: Path) -> None:
@@ -561,3 +575,21 @@ async def test_the_rollback_modal_on_a_deleted_store_says_so_and_does_not_recrea
                     "the plan to fail")
         assert f"no store at {fixed_db}" in str(modal.query_one("#rb-summary").render())
     assert not fixed_db.exists()  # the console reads stores; it never creates one
+
+
+async def test_palette_lists_activity_and_ack_with_keys_and_opens_activity(fixed_db: Path) -> None:
+    from app.console.palette import ModeldeckCommands
+
+    app = make_app(fixed_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        provider = ModeldeckCommands(app.screen)
+        entries = {text: help_text for text, help_text, _ in provider._commands()}
+        assert "key 4" in entries["Activity: fraud-scorer"]
+        assert "key A" in entries["Acknowledge alerts: fraud-scorer"]
+        assert "key R" in entries["Roll back: fraud-scorer"]
+        assert all("key" in help_text or ":" in help_text for help_text in entries.values()), entries
+        await _palette_run(pilot, "activity fraud", "Activity: fraud-scorer")
+        await settle(pilot)
+        assert isinstance(app.screen, ModelScreen) and app.screen.model == "fraud-scorer"
+        assert app.screen.query_one("#tabs").active == "activity"

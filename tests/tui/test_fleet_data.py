@@ -93,6 +93,7 @@ def test_fleet_drift_is_the_drift_screens_verdict_never_a_window_with_too_few_ro
     fleet keeps the last window with enough rows. Features are counted as the drift screen counts them
     (the prediction is not one of them) and the prediction's drift is said on its own."""
     from widgets.fleet_table import drift_cell
+    from widgets.severity import BAD
 
     from app.models import DriftPoint
 
@@ -108,7 +109,7 @@ def test_fleet_drift_is_the_drift_screens_verdict_never_a_window_with_too_few_ro
         rows = {row.name: row for row in fleet_rows(store, Settings(), FIXED_NOW)}
         churn = rows["churn-predictor"]
         assert churn.drift_feature is None and churn.drifted_features == 0 and churn.drift_features == 1
-        assert churn.prediction_drifted and drift_cell(churn, 10) == ("prediction", "yellow")
+        assert churn.prediction_drifted and drift_cell(churn, 10) == ("prediction", BAD)
         # The same read again says the same (nothing in it depends on the order rows come back in).
         assert fleet_rows(store, Settings(), FIXED_NOW) == fleet_rows(store, Settings(), FIXED_NOW)
         # With the bar lowered to 3 rows the newest window counts, and its worst feature is named.

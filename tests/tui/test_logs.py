@@ -195,6 +195,15 @@ async def test_open_a_record_copy_its_id_and_look_around(logs_db: Path) -> None:
         assert isinstance(app.screen, ModelScreen) and app.screen.model == "fraud"
         await pilot.press("escape")
         assert app.screen is screen
+        # esc goes back where we came from: first the query before entity ±1h, then off the screen.
+        assert "esc: previous query" in str(screen.query_one("#logs-title").render())
+        assert "fleet › logs" in str(screen.query_one("#logs-title").render())  # the breadcrumb
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and screen.query_text == "model:fraud" and bar.value == "model:fraud"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is not screen, (screen.focused, screen.previous_queries)
 
 
 async def test_a_record_far_down_the_results_keeps_the_cursor(logs_db: Path) -> None:

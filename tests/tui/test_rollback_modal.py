@@ -35,11 +35,11 @@ def _text(modal: RollbackScreen, selector: str) -> str:
     return str(modal.query_one(selector, Static).render())
 
 
-async def test_modal_shows_the_plan_focuses_cancel_and_enter_cancels(demo_db, demo):
+async def test_modal_shows_the_plan_starts_in_the_reason_and_enter_alone_never_acts(demo_db, demo):
     app = _app(demo_db, http_settings(demo))
     async with app.run_test(size=(100, 30)) as pilot:
         modal = await _open_modal(pilot)
-        assert isinstance(app.focused, Button) and app.focused.id == "rb-cancel"
+        assert isinstance(app.focused, Input) and app.focused.id == "rb-reason"
         summary = _text(modal, "#rb-summary")
         assert "serving  v3" in summary and demo.model_url("churn") in summary
         assert [t.version for t in modal._targets][0] == "v3"  # the active one first, marked
@@ -52,7 +52,10 @@ async def test_modal_shows_the_plan_focuses_cancel_and_enter_cancels(demo_db, de
         # The name box's placeholder cannot pass for a typed name (NO_COLOR drops its grey).
         assert modal.query_one("#rb-confirm", Input).placeholder == "type churn to confirm"
         assert modal.query_one("#rb-go", Button).disabled
-        await pilot.press("enter")  # on the focused Cancel
+        await pilot.press("enter", "enter", "enter")  # no reason, no name: enter only moves on
+        await pilot.pause()
+        assert app.focused.id == "rb-confirm" and modal.outcome is None and not modal.running
+        await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, RollbackScreen), "the modal to close")
     assert demo.state.models["churn"].active == "v3"
     assert _audit(demo_db, "churn") == []
@@ -97,9 +100,7 @@ async def test_right_name_rolls_back_shows_the_verified_outcome_and_audits(demo_
         await pilot.press(*"churn")
         go = modal.query_one("#rb-go", Button)
         assert not go.disabled and str(go.label) == f"Roll back to {target}"
-        await pilot.press("enter")  # the name box's enter moves to the enabled button ...
-        assert app.focused is go
-        await pilot.press("enter")  # ... and only the button performs it
+        await pilot.press("enter")  # with a reason and the typed name, enter in the name box acts
         await until(pilot, lambda: modal.outcome is not None, "the rollback's outcome", timeout_s=40)
         await pilot.pause()
         outcome = _text(modal, "#rb-outcome")
@@ -145,7 +146,7 @@ async def test_a_lock_held_by_another_operator_is_reported_with_their_name(demo_
             async with app.run_test(size=(100, 30)) as pilot:
                 modal = await _open_modal(pilot)
                 modal.query_one("#rb-reason", Input).focus()
-                await pilot.press(*"incident", "enter", *"churn", "enter", "enter")
+                await pilot.press(*"incident", "enter", *"churn", "enter")  # enter in the name box acts
                 await until(pilot, lambda: modal.outcome is not None, "the refusal")
                 await pilot.pause()
                 text = _text(modal, "#rb-outcome")
@@ -169,11 +170,14 @@ async def test_cursor_starts_on_the_version_that_served_last_and_marks_a_rollbac
     app = _app(demo_db, http_settings(demo))
     async with app.run_test(size=(120, 30)) as pilot:
         modal = await _open_modal(pilot)
-        assert modal.target is not None and modal.target.version == "v1"  # not v2, newer but never served
+        # Not v1: it served last, but a rollback moved traffic away from it (the last incident's version).
+        assert modal.target is not None and modal.target.version == "v2"
         table = modal.query_one("#rb-targets")
         v1 = [str(c) for c in table.get_row("v1")]
         assert "rolled back" in v1  # its stage cell says so (the registry stage is in the line below)
         assert "never served" in [str(c) for c in table.get_row("v2")]
+        await pilot.press("down")  # from the reason box, down still moves the version
+        assert modal.target.version == "v1"
         assert "a rollback moved traffic away from it on" in _text(modal, "#rb-target-note")
         await pilot.press("escape")
 
@@ -185,7 +189,13 @@ async def test_no_color_focused_cancel_is_not_drawn_like_the_selected_row(demo_d
         assert app.no_color
         modal = await _open_modal(pilot)
         cancel = modal.query_one("#rb-cancel", Button)
-        assert app.focused is cancel
+        reason = modal.query_one("#rb-reason", Input)
+        assert app.focused is reason
+        await pilot.press(*"x")
+        # The focused box is marked by attributes, not only by its tint (NO_COLOR drops the tint).
+        assert reason.rich_style.underline and reason.rich_style.bold
+        cancel.focus()
+        await pilot.pause()
         row_style = modal.query_one("#rb-targets").get_component_rich_style("datatable--cursor")
         button_style = cancel.rich_style
         assert row_style.reverse and not button_style.reverse and button_style.underline
@@ -213,4 +223,62 @@ async def test_offline_metrics_are_readable_at_80_columns_and_the_date_comes_bac
         await pilot.resize_terminal(100, 30)
         await until(pilot, lambda: "Created" in [str(c.label) for c in table.columns.values()], "the wider layout")
         assert str(table.get_row("v1")[-1]).startswith("acc 0.953 auc 0.912")
+        await pilot.press("escape")
+
+
+def _slow_poll(settings: Settings) -> Settings:
+    """Poll each endpoint once, then not for ten minutes: what the fleet shows after a rollback comes
+    from the rollback's verified outcome, not from the poller's next read."""
+    models = {name: config.model_copy(update={"endpoint": config.endpoint.model_copy(
+        update={"poll_interval_s": 600.0})}) for name, config in settings.models.items()}
+    return settings.model_copy(update={"models": models})
+
+
+async def test_R_on_the_fleet_rolls_back_in_five_steps_and_the_fleet_shows_it_at_once(demo_db, demo):
+    from screens.fleet import FleetScreen
+    from widgets.fleet_table import FleetTable
+
+    app = _app(demo_db, _slow_poll(http_settings(demo)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        fleet = app.screen
+        assert isinstance(fleet, FleetScreen)
+        await until(pilot, lambda: any(r.name == "churn" for r in fleet.rows)
+                    and "churn" in app.context.live, "the fleet and the first poll")
+        table = fleet.query_one(FleetTable)
+        while table.current_model != "churn":
+            await pilot.press("down")
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RollbackScreen), "the rollback modal")
+        modal = app.screen
+        await until(pilot, lambda: modal.plan is not None, "the rollback plan")
+        await pilot.pause()
+        target = modal.target.version
+        assert modal.model == "churn" and target != "v3"
+        # R, the reason, enter, the name, enter: nothing else.
+        await pilot.press(*"incident", "enter")
+        await pilot.press(*"churn", "enter")
+        await until(pilot, lambda: modal.outcome is not None, "the outcome", timeout_s=40)
+        assert modal.outcome.status == "succeeded"
+        # Still under the open modal, the fleet has read again with the verified version.
+        await until(pilot, lambda: next(r for r in fleet.rows if r.name == "churn").active_version == target,
+                    "the fleet to show the new version", timeout_s=3)
+        assert app.context.live["churn"].active_version == target
+    assert demo.state.models["churn"].active == target
+
+
+async def test_the_dialog_scrolls_at_70x20_so_the_focused_button_is_on_screen(demo_db, demo):
+    app = _app(demo_db, http_settings(demo))
+    async with app.run_test(size=(70, 20)) as pilot:
+        modal = await _open_modal(pilot)
+        await pilot.press(*"incident", "enter", *"churn")
+        await pilot.press("tab")  # to Cancel, below the fold when the box opened
+        await pilot.pause()
+        for button_id in ("#rb-cancel", "#rb-go"):
+            button = modal.query_one(button_id, Button)
+            button.focus()
+            await pilot.pause()
+            region, inside = button.region, modal.query_one("#rollback-box").content_region
+            # Whole, inside the box's border (a cut button's last row sits under the border).
+            assert region.height == 3 and inside.contains_region(region), (button_id, region, inside)
+            assert app.screen.get_widget_at(region.x + 2, region.y + 1)[0] is button
         await pilot.press("escape")
