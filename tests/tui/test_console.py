@@ -254,7 +254,8 @@ async def test_the_fleet_refreshes_on_its_own(fixed_db: Path) -> None:
         assert table.shown_models[0] == "fraud-scorer"
         with Store.open(fixed_db) as store:  # an outage-grade problem appears while nobody touches a key
             for rule in ("errors", "latency", "drift", "traffic"):
-                store.alerts.add(Alert(rule=rule, model="churn-predictor", fired_at=FIXED_NOW - 60_000))
+                store.alerts.add(Alert(rule=rule, model="churn-predictor", fired_at=FIXED_NOW - 60_000,
+                                       severity="critical"))  # critical and unacknowledged: ranked first
         for _ in range(100):  # bounded: at most 10 s (a busy machine), usually well under 1 s
             await pilot.pause(0.1)
             if table.shown_models[0] == "churn-predictor":
@@ -450,7 +451,8 @@ async def test_refresh_keeps_the_cursor_on_its_model_when_the_order_changes(fixe
         assert table.current_model == "churn-predictor" and table.cursor_row == 2
         with Store.open(fixed_db) as store:  # churn-predictor becomes the worst model
             for rule in ("errors", "latency", "drift"):
-                store.alerts.add(Alert(rule=rule, model="churn-predictor", fired_at=FIXED_NOW - 60_000))
+                store.alerts.add(Alert(rule=rule, model="churn-predictor", fired_at=FIXED_NOW - 60_000,
+                                       severity="critical"))  # critical and unacknowledged: ranked first
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert table.shown_models[0] == "churn-predictor"
