@@ -33,14 +33,18 @@ def search(cli: CliContext, query: tuple[str, ...], db_path: Path | None, limit:
     Examples:
       modeldeck search request:7f3a9c
       modeldeck search 'model:fraud since:2h status:error'
+      modeldeck search 'status:error (model:fraud* OR model:churn-predictor) TimeoutError'
       modeldeck search 'entity:cust-42 since:2026-11-20 until:2026-11-21'
       modeldeck search 'features.amount>1000 score>=0.9 -"test merchant"' --format jsonl > hits.jsonl
 
-    Terms are ANDed; -term negates; quote values with spaces. Fields: request: entity: model:
-    version: status:ok|error label: since: until: score latency_ms prediction features.NAME
-    context.NAME with = != > >= < <= (":" means "=") and "free text".
+    Terms are ANDed; OR and (parentheses) give alternatives; -term negates; quote values with
+    spaces. Fields: request: entity: model: version: status:ok|error label: since: until: score
+    latency_ms prediction features.NAME context.NAME with = != > >= < <= (":" means "=").
+    model: and version: take a name, a unique prefix (model:fraud) or a glob (model:fraud*).
+    Free text matches words (TimeoutError, bureau), "an exact phrase", or a prefix*.
+    An empty result says why on stderr (exit 0); a bad query or a likely typo exits 2.
     """
-    from app.search.searcher import COUNT_CAP, Searcher, SearchError, count_text
+    from app.search.searcher import COUNT_CAP, Searcher, SearchError, UnknownName, count_text
 
     text = " ".join(query)
     path = db_path or cli.db_path
@@ -55,20 +59,31 @@ def search(cli: CliContext, query: tuple[str, ...], db_path: Path | None, limit:
             click.echo(f"  {text}", err=True)
             click.echo("  " + " " * (exc.column - 1) + "^" * max(1, len(exc.token)), err=True)
             sys.exit(2)
+        try:
+            resolution = searcher.resolve(parsed)
+        except UnknownName as exc:
+            click.echo(f"modeldeck: error: {exc}", err=True)
+            sys.exit(2)
+        parsed = resolution.query
+        for notice in resolution.notices:
+            click.echo(f"modeldeck: {notice}", err=True)
         if limit is None:
             limit = 50 if fmt == "table" else 0
         rows = searcher.iter_rows(parsed, limit=limit or None, page_size=min(limit or 1000, 1000))
         out = sys.stdout.buffer
         if fmt == "table":
             shown = _write_table(rows, out)
-            if out.isatty() or sys.stderr.isatty():
+            if shown and (out.isatty() or sys.stderr.isatty()):
                 count = searcher.count(parsed, cap=COUNT_CAP)
                 click.echo(count_text(1, shown, count), err=True)
         else:
             from app.search.export import write_rows
 
             # Flush often: `| head` and `| jq` see results while later pages are still read.
-            write_rows(rows, out, fmt, every=100)  # type: ignore[arg-type]
+            shown = write_rows(rows, out, fmt, every=100)  # type: ignore[arg-type]
+        if not shown:
+            # A valid query with nothing to show says why (stderr: stdout stays data), exit 0.
+            click.echo(f"modeldeck: {searcher.why_empty(parsed)}", err=True)
     finally:
         store.close()
 

@@ -180,6 +180,7 @@ class ModeldeckApp(App[None]):
     def _read_settings(self, source: SettingsSource) -> None:
         from app.config.settings import ConfigError, resolve_db_path
         from app.store.connection import StoreError, prepare
+        from app.store.schema import migration_work
 
         try:
             settings = source.load()
@@ -187,7 +188,8 @@ class ModeldeckApp(App[None]):
             # Creates or migrates it; a bad file is one StoreError, told once.
             prepare(db_path, before_migrating=lambda old, new: self.call_from_thread(
                 self.notify, f"upgrading {clean(db_path.name)} from schema {old} to {new}, once: on a large "
-                "store this rebuilds indexes and can take a minute", title="store", markup=False, timeout=30))
+                f"store this {migration_work(old, new)} and can take a minute", title="store", markup=False,
+                timeout=30))
         except (ConfigError, StoreError, OSError) as exc:
             self.call_from_thread(self._startup_failed, str(exc) or type(exc).__name__)
             return

@@ -5,7 +5,10 @@
     features.amount>1000  context.region="eu west"  "free text"  -term
     differs:V  differs:V@KEY   (answers that differ from version V's answer to the same request)
 
-Terms are separated by whitespace and ANDed; a leading ``-`` negates a term. A value may be
+Terms are separated by whitespace and ANDed; ``OR`` (upper case) joins alternatives, and AND binds
+tighter than OR (``a b OR c`` is ``(a b) OR c``); parentheses group, ``-( ... )`` negates a group.
+Free text matches words split on punctuation (``TimeoutError:`` is the word ``timeouterror``);
+``word*`` is a prefix, ``"a b"`` the exact sequence. A leading ``-`` negates a term. A value may be
 double-quoted to hold spaces or operator characters (``\\"`` and ``\\\\`` escape inside quotes).
 Every mistake becomes a ``SearchError`` naming the token and its 1-based column, never an
 exception from deeper down.
@@ -43,8 +46,8 @@ _CHAR_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4}))")
 # SQLite integers are 64-bit.
 MAX_TERMS = 100
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-# What the FTS tokenizer (unicode61, tokenchars '-_.:@') keeps: a term without any of it matches nothing.
-_FTS_TOKEN_CHARS = set("-_.:@")
+# Free text is split into words on everything but letters and digits (the FTS tokenizer, plain
+# unicode61): a term without a letter or digit matches nothing.
 
 
 class SearchError(ValueError):
@@ -96,6 +99,7 @@ class TextTerm:
 
     phrase: str
     negated: bool = False
+    prefix: bool = False  # ``word*``: the last word of the phrase is a prefix
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,17 @@ class PairTerm:
     negated: bool = False
 
 
-Term = Union[FieldTerm, JsonTerm, TimeTerm, TextTerm, PairTerm]
+@dataclass(frozen=True)
+class AnyOf:
+    """``a OR b`` / ``( ... )``: the row matches when every term of one alternative matches.
+
+    No alternatives matches nothing (a ``model:x*`` glob that names no model)."""
+
+    alternatives: tuple[tuple["Term", ...], ...]
+    negated: bool = False
+
+
+Term = Union[FieldTerm, JsonTerm, TimeTerm, TextTerm, PairTerm, AnyOf]
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,7 @@ class Query:
 
     @property
     def models(self) -> list[str]:
+        """The models a top-level ``model:NAME`` asks for (not those inside OR)."""
         return [t.value for t in self.terms if isinstance(t, FieldTerm) and t.column == "model"
                 and t.op == "=" and not t.negated and isinstance(t.value, str)]
 
@@ -133,6 +148,7 @@ class _Token:
     op: str | None
     value: str
     quoted: bool  # the value (or the whole free-text term) was in double quotes
+    kind: str = "term"  # "term", or the grammar: "(", ")", "OR", "AND"
 
 
 def parse(text: str, *, now: int | None = None) -> Query:
@@ -140,7 +156,7 @@ def parse(text: str, *, now: int | None = None) -> Query:
     reference = now_ms() if now is None else now
     tokens, terms = _parse_cached(text)
     if terms is None:
-        terms = tuple(_term(token, reference) for token in tokens)
+        terms = _build(tokens, reference)
     return Query(text=text, terms=terms, now=reference)
 
 
@@ -159,7 +175,56 @@ def _parse_cached(text: str) -> tuple[tuple[_Token, ...], tuple[Term, ...] | Non
         raise SearchError(f"too many terms ({len(tokens)}; at most {MAX_TERMS})", extra.text, extra.column)
     if any(token.field in _TIME_FIELDS and _is_duration(token.value) for token in tokens):
         return tokens, None  # resolved against each call's now
-    return tokens, tuple(_term(token, 0) for token in tokens)
+    return tokens, _build(tokens, 0)
+
+
+def _build(tokens: tuple[_Token, ...], now: int) -> tuple[Term, ...]:
+    """Tokens -> terms: AND binds tighter than OR; parentheses group (recursive descent)."""
+    position = 0
+
+    def fail(message: str, token: _Token) -> SearchError:
+        return SearchError(message, token.text, token.column)
+
+    def expression(opening: _Token | None) -> tuple[Term, ...]:
+        nonlocal position
+        alternatives: list[tuple[Term, ...]] = []
+        current: list[Term] = []
+        while position < len(tokens):
+            token = tokens[position]
+            if token.kind == ")":
+                if opening is None:
+                    raise fail("a ')' without its '('", token)
+                break
+            position += 1
+            if token.kind in ("OR", "AND"):
+                if not current:
+                    raise fail(f"{token.kind} needs a term before it", token)
+                if position >= len(tokens) or tokens[position].kind in (")", "OR", "AND"):
+                    raise fail(f"{token.kind} needs a term after it", token)
+                if token.kind == "OR":
+                    alternatives.append(tuple(current))
+                    current = []
+                continue
+            if token.kind == "(":
+                inner = expression(token)
+                if position >= len(tokens):
+                    raise fail("this '(' is never closed", token)
+                position += 1  # the ')'
+                if not inner:
+                    raise fail("empty parentheses", token)
+                if token.negated:
+                    group = inner[0] if len(inner) == 1 and isinstance(inner[0], AnyOf) else AnyOf((inner,))
+                    current.append(AnyOf(group.alternatives, True) if isinstance(group, AnyOf) else group)
+                else:
+                    current.extend(inner)
+                continue
+            current.append(_term(token, now))
+        if alternatives:
+            alternatives.append(tuple(current))
+            return (AnyOf(tuple(alternatives)),)
+        return tuple(current)
+
+    return expression(None)
 
 
 def _is_duration(value: str) -> bool:
@@ -174,23 +239,40 @@ def _is_duration(value: str) -> bool:
 def _tokens(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     i, n = 0, len(text)
+    depth = 0  # open parentheses: inside one, a ')' ends a word or value
+
+    def ends(at: int) -> bool:
+        return text[at].isspace() or (depth > 0 and text[at] == ")")
+
     while i < n:
         if text[i].isspace():
             i += 1
             continue
         start = i
+        if text[i] == ")":
+            if depth == 0:
+                raise SearchError("a ')' without its '('", ")", i + 1)
+            depth -= 1
+            tokens.append(_Token(")", i + 1, False, None, None, ")", False, ")"))
+            i += 1
+            continue
         negated = False
         if text[i] == "-" and i + 1 < n and not text[i + 1].isspace():
             negated = True
             i += 1
+        if text[i] == "(":
+            depth += 1
+            tokens.append(_Token(text[start:i + 1], start + 1, negated, None, None, "(", False, "("))
+            i += 1
+            continue
         if text[i] == '"':
             value, i = _quoted(text, i, start)
-            _expect_boundary(text, i, start)
+            _expect_boundary(text, i, start, depth)
             tokens.append(_Token(text[start:i], start + 1, negated, None, None, value, True))
             continue
         # A bare word up to whitespace; a field name ends at the first operator character.
         j = i
-        while j < n and not text[j].isspace() and text[j] not in _OPERATOR_CHARS and text[j] != '"':
+        while j < n and not ends(j) and text[j] not in _OPERATOR_CHARS and text[j] != '"':
             j += 1
         if j < n and text[j] in _OPERATOR_CHARS and j > i:
             name = text[i:j]
@@ -203,27 +285,31 @@ def _tokens(text: str) -> list[_Token]:
                 quoted = True
             else:
                 m = k
-                while m < n and not text[m].isspace():
+                while m < n and not ends(m):
                     if text[m] == '"':
                         raise SearchError("a quote inside a value (quote the whole value)", text[start:m + 1],
                                           start + 1)
                     m += 1
                 value, k, quoted = text[k:m], m, False
-            _expect_boundary(text, k, start)
+            _expect_boundary(text, k, start, depth)
             tokens.append(_Token(text[start:k], start + 1, negated, name, op, value, quoted))
             i = k
             continue
         # Free text: read to whitespace (a word with an operator inside it was read as a field
         # above: `10:30` must be quoted to be searched as text).
-        while j < n and not text[j].isspace():
+        while j < n and not ends(j):
             if text[j] == '"':
                 raise SearchError("a quote inside a word (quote the whole phrase)", text[start:j + 1], start + 1)
             j += 1
         word = text[i:j]
         if not word:
             raise SearchError("a lone operator", text[start:j], start + 1)
-        tokens.append(_Token(text[start:j], start + 1, negated, None, None, word, False))
+        kind = word if word in ("OR", "AND") and not negated else "term"
+        tokens.append(_Token(text[start:j], start + 1, negated, None, None, word, False, kind))
         i = j
+    if depth:
+        opening = next(t for t in reversed(tokens) if t.kind == "(")
+        raise SearchError("this '(' is never closed", opening.text, opening.column)
     return tokens
 
 
@@ -249,8 +335,8 @@ def _quoted(text: str, i: int, start: int) -> tuple[str, int]:
     raise SearchError("unterminated quote", text[start:], start + 1)
 
 
-def _expect_boundary(text: str, i: int, start: int) -> None:
-    if i < len(text) and not text[i].isspace():
+def _expect_boundary(text: str, i: int, start: int, depth: int = 0) -> None:
+    if i < len(text) and not text[i].isspace() and not (depth > 0 and text[i] == ")"):
         end = i
         while end < len(text) and not text[end].isspace():
             end += 1
@@ -270,12 +356,17 @@ def _checked_term(token: _Token, now: int) -> Term:
         return SearchError(message, token.text, token.column)
 
     if token.field is None:
-        if not any(ch.isalnum() or ch in _FTS_TOKEN_CHARS for ch in token.value):
+        phrase, prefix = token.value, False
+        if not token.quoted and phrase.endswith("*"):
+            phrase, prefix = phrase.rstrip("*"), True  # word*: a prefix
+        if not any(ch.isalnum() for ch in phrase):
             raise fail("nothing searchable in this text (letters or digits needed)")
-        return TextTerm(token.value, token.negated)
+        return TextTerm(phrase, token.negated, prefix)
 
     field, op, raw = token.field, "=" if token.op == ":" else token.op, token.value
     assert op is not None
+    if raw == "" and not token.quoted and token.op == ":" and not _known_field(field):
+        return TextTerm(field, token.negated)  # `TimeoutError:` pasted from a log: the word
     if raw == "" and not token.quoted:
         raise fail(f"{field}{token.op} needs a value")
 
@@ -329,6 +420,12 @@ def _checked_term(token: _Token, now: int) -> Term:
     raise fail(_unknown_field_message(field))
 
 
+def _known_field(field: str) -> bool:
+    head = field.partition(".")[0]
+    return (field in _ID_FIELDS or field in ("status", "differs") or field in _TIME_FIELDS
+            or field in _NUMERIC_FIELDS or field in _DYNAMIC_FIELDS or head in _JSON_FIELDS)
+
+
 def _unknown_field_message(field: str) -> str:
     import difflib
 
@@ -355,7 +452,8 @@ def reference() -> list[tuple[str, str]]:
         ("  ".join(f"{name}.KEY" for name in _JSON_FIELDS), "one JSON key (features.amount>1000)"),
         ("  ".join(f"{name}:" for name in _TIME_FIELDS), "15m 2h 7d or ISO time (since:2h)"),
         ("differs:V  differs:V@KEY", "answer differs from version V's"),
-        ('word  "a phrase"', "full text: ids, text values, errors"),
+        ('word  "a phrase"  pre*', "words of ids, text values, errors"),
+        ("a OR b  (a OR b) c", "either; parentheses group"),
         ("-term", "leave out its matches (-status:ok)"),
         ('KEY="a b"', 'quote spaces; \\" and \\\\ escape inside'),
         ("term term", "every term must match (AND)"),

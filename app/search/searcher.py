@@ -14,9 +14,12 @@ Searcher per open store (per thread). Store errors arrive as ``app.store.StoreEr
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, Any, Iterator
 
-from app.search.language import FIELD_NAMES, Query, SearchError, parse
+from app.search.language import (FIELD_NAMES, AnyOf, FieldTerm, Query, SearchError, Term, TextTerm, TimeTerm,
+                                 parse)
+from app.search.resolve import Resolution, UnknownName, resolve_query
 from app.store.search import (DRIVE_UP_TO, ROW_COLUMNS, WALK_CHUNK, Count, Cursor, Page, PredictionSearch,
                               ensure_feature_indexes)
 from app.store.search_sql import Compiled
@@ -24,7 +27,7 @@ from app.store.search_sql import Compiled
 if TYPE_CHECKING:
     from app.store import Store
 
-__all__ = ["Searcher", "Query", "SearchError", "Page", "Cursor", "Count", "parse", "count_text",
+__all__ = ["Searcher", "Query", "SearchError", "UnknownName", "Resolution", "Page", "Cursor", "Count", "parse", "count_text",
            "ensure_feature_indexes", "FIELD_NAMES", "PAGE_SIZE", "COUNT_CAP", "ROW_COLUMNS"]
 
 PAGE_SIZE = 50
@@ -48,7 +51,34 @@ class Searcher:
     """
 
     def __init__(self, store: "Store", *, drive_up_to: int = DRIVE_UP_TO, walk_chunk: int = WALK_CHUNK) -> None:
+        self._store = store
         self._search = PredictionSearch(store, drive_up_to=drive_up_to, walk_chunk=walk_chunk)
+
+    def resolve(self, query: Query) -> Resolution:
+        """``model:``/``version:`` values as the store's names (exact, glob, unique prefix), with the
+        notices to show; raises UnknownName (a likely typo, naming the closest names)."""
+        if not any(_names_field(t) for t in query.terms):
+            return Resolution(query, ())
+        try:
+            models = self._store.predictions.logged_models()
+            versions = {model: self._store.predictions.logged_versions(model) for model in models}
+        except sqlite3.Error as exc:
+            from app.store.connection import store_error
+
+            raise store_error(exc) from exc
+        return resolve_query(query, models, versions)
+
+    def why_empty(self, query: Query) -> str:
+        """Why a valid query found nothing, in one line: the first term that matches no row on its own
+        (``no rows with entity 'x'``), else that the terms match rows but never together."""
+        for term in query.terms:
+            if isinstance(term, (FieldTerm, TextTerm, TimeTerm)) and not term.negated:
+                alone = Query(query.text, (term,), query.now)
+                if not self._search.page(alone, None, None, 1).rows:
+                    return f"no results: {_describe(term)}"
+            if isinstance(term, AnyOf) and not term.negated and not term.alternatives:
+                return "no results: the OR matches nothing in this store"
+        return "no results: each term matches some rows, but no row matches them all"
 
     # The module function itself (no wrapper frame): parse(text, *, now=None) -> Query.
     parse = staticmethod(parse)
@@ -89,3 +119,29 @@ class Searcher:
     def count(self, query: Query, *, cap: int = COUNT_CAP) -> Count:
         """How many rows match, counting no further than ``cap`` (never a whole-table count)."""
         return self._search.count(query, cap)
+
+
+def _names_field(term: Term) -> bool:
+    if isinstance(term, AnyOf):
+        return any(_names_field(t) for alternative in term.alternatives for t in alternative)
+    return isinstance(term, FieldTerm) and term.column in ("model", "version")
+
+
+_FIELD_WORDS = {"request_id": "request", "entity_id": "entity"}
+
+
+def _describe(term: FieldTerm | TextTerm | TimeTerm) -> str:
+    """``no model named 'x'``-style: what in the store the term found nothing of."""
+    if isinstance(term, TextTerm):
+        return f"no record holds the words {term.phrase!r}" + (" (as a prefix)" if term.prefix else "")
+    if isinstance(term, TimeTerm):
+        from app.timeutil import ms_to_iso
+
+        return f"no records {'since' if term.bound == 'since' else 'before'} {ms_to_iso(term.at)}"
+    field = _FIELD_WORDS.get(term.column, term.column)
+    if term.op == "=":
+        if term.column in ("model", "version", "request_id", "entity_id"):
+            return f"no {field} named {str(term.value)!r}" if term.column in ("model", "version") \
+                else f"no record with {field} {str(term.value)!r}"
+        return f"no record with {field} {term.value!r}"
+    return f"no record with {field} {term.op} {term.value!r}"

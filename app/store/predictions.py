@@ -215,6 +215,14 @@ class PredictionsTable:
             "SELECT (SELECT min(model) FROM predictions WHERE model > m.name) FROM m WHERE m.name IS NOT NULL) "
             "SELECT name FROM m WHERE name IS NOT NULL LIMIT ?", (limit,))]
 
+    def logged_versions(self, model: str, limit: int = 1000) -> list[str]:
+        """The versions of ``model`` that have logs, by a skip-scan of the (model, version, ts) index."""
+        return [r[0] for r in self._db.execute(
+            "WITH RECURSIVE v(name) AS (SELECT min(version) FROM predictions WHERE model = :m UNION ALL "
+            "SELECT (SELECT min(version) FROM predictions WHERE model = :m AND version > v.name) FROM v "
+            "WHERE v.name IS NOT NULL) SELECT name FROM v WHERE name IS NOT NULL LIMIT :n",
+            {"m": model, "n": limit})]
+
     def recent_keys(self, column: str, rows: int = 300) -> list[str]:
         """The JSON keys of ``column`` ("features" or "context") in the newest ``rows`` records, sorted:
         what the logs hold now, cheaply (for completion)."""

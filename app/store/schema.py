@@ -343,8 +343,39 @@ _V10 = """
 ALTER TABLE ingest_offsets ADD COLUMN fingerprint TEXT;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10]
+# Version 11: free text finds the words a person sees (issue 14). The v1 tokenizer kept
+# ``-_.:@`` inside tokens, so ``TimeoutError: x`` held ``timeouterror:`` and ``bureau-gateway``
+# one token: searching ``TimeoutError`` or ``bureau`` found nothing. Plain unicode61 splits on
+# every punctuation character; a phrase (``"bureau-gateway 504"``) still matches the exact
+# sequence, and ids keep exact matching through ``request:``/``entity:``. The index is
+# contentless, so it is rebuilt from the rows: the text values (and their keys) of features and
+# context, as ``app.ingest.parse.fts_text`` collects them, read back with json_tree.
+FTS_TOKENIZE = "unicode61"
+FTS_REBUILD_VERSION = 11
+_FTS_TEXT_OF = ("coalesce((SELECT group_concat(CASE WHEN typeof(key) = 'text' THEN key || ' ' || value "
+                "ELSE value END, ' ') FROM json_tree({column}) WHERE type = 'text'), '')")
+_V11 = f"""
+DROP TABLE IF EXISTS predictions_fts;
+CREATE VIRTUAL TABLE predictions_fts USING fts5 (
+    request_id, entity_id, text, error,
+    content = '', tokenize = "{FTS_TOKENIZE}"
+);
+INSERT INTO predictions_fts (rowid, request_id, entity_id, text, error)
+SELECT id, request_id, entity_id,
+       {_FTS_TEXT_OF.format(column="features")} || ' ' || {_FTS_TEXT_OF.format(column="context")},
+       error
+FROM predictions;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migration_work(old: int, new: int) -> str:
+    """What upgrading a store from ``old`` to ``new`` rebuilds, for the message shown before it."""
+    if old < FTS_REBUILD_VERSION <= new:
+        return "rebuilds indexes and the free-text index (words now split on punctuation)"
+    return "rebuilds indexes"
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which
 # is about three times faster than maintaining them row by row (ARCHITECTURE.md, Measured choices).

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from app.search.language import FieldTerm, JsonTerm, PairTerm, Query, TextTerm, TimeTerm, Value
+from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
 
 FTS_TABLE = "predictions_fts"
 GENERATED_PREFIX = "xf_"
@@ -43,8 +43,14 @@ def feature_column(name: str) -> str:
 
 
 def fts_phrase(text: str) -> str:
-    """One FTS5 string token: everything inside is literal (``*``, ``NEAR``, ``AND``, ``:``)."""
+    """One FTS5 string token: everything inside is literal (``*``, ``NEAR``, ``AND``, ``:``); the
+    tokenizer splits it into words, which then match as a phrase (in sequence)."""
     return '"' + text.replace('"', '""') + '"'
+
+
+def fts_term(term: TextTerm) -> str:
+    """A free-text term as FTS5 syntax: its phrase, the last word a prefix for ``word*``."""
+    return fts_phrase(term.phrase) + (" *" if term.prefix else "")
 
 
 TextPlan = Literal["drive", "scan", "probe"]
@@ -56,15 +62,15 @@ def text_expressions(query: Query) -> tuple[str | None, str | None]:
     Positive phrases AND together, with any negated ones folded in as ``NOT``; negated phrases
     alone (nothing positive to subtract them from) come back as the second element.
     """
-    positive = [t.phrase for t in query.terms if isinstance(t, TextTerm) and not t.negated]
-    negative = [t.phrase for t in query.terms if isinstance(t, TextTerm) and t.negated]
+    positive = [fts_term(t) for t in query.terms if isinstance(t, TextTerm) and not t.negated]
+    negative = [fts_term(t) for t in query.terms if isinstance(t, TextTerm) and t.negated]
     if positive:
-        expression = " AND ".join(fts_phrase(p) for p in positive)
+        expression = " AND ".join(positive)
         if negative:
-            expression = f"({expression}) NOT ({' OR '.join(fts_phrase(p) for p in negative)})"
+            expression = f"({expression}) NOT ({' OR '.join(negative)})"
         return expression, None
     if negative:
-        return None, " OR ".join(fts_phrase(p) for p in negative)
+        return None, " OR ".join(negative)
     return None, None
 
 
@@ -90,10 +96,7 @@ def compile_query(query: Query, *, generated: frozenset[str] = frozenset(),
     for term in query.terms:
         if isinstance(term, TextTerm):
             continue
-        sql, values = _term(term, generated)
-        if term.negated:
-            # NOT of NULL is NULL: coalesce so rows without the field count as "not matching".
-            sql = f"NOT coalesce(({sql}), 0)"
+        sql, values = _negatable(term, generated)
         parts.append(sql)
         params.extend(values)
     # Free text last: SQLite tests AND terms in order, and the cheap column tests should go first.
@@ -107,8 +110,39 @@ def compile_query(query: Query, *, generated: frozenset[str] = frozenset(),
     return Compiled(" AND ".join(parts) if parts else "1", tuple(params))
 
 
-def _term(term: FieldTerm | JsonTerm | TimeTerm | PairTerm,
-          generated: frozenset[str]) -> tuple[str, list[object]]:
+def _negatable(term: Term, generated: frozenset[str]) -> tuple[str, list[object]]:
+    sql, values = _term(term, generated)
+    if term.negated:
+        # NOT of NULL is NULL: coalesce so rows without the field count as "not matching".
+        sql = f"NOT coalesce(({sql}), 0)"
+    return sql, values
+
+
+def _any_of(term: AnyOf, generated: frozenset[str]) -> tuple[str, list[object]]:
+    """``(a AND b) OR (c)``; free text inside a group is its own FTS lookup (drive plan)."""
+    if not term.alternatives:
+        return "0", []
+    ors: list[str] = []
+    params: list[object] = []
+    for alternative in term.alternatives:
+        ands: list[str] = []
+        for inner in alternative:
+            if isinstance(inner, TextTerm):
+                ands.append(_TEXT_SQL["drive"][1 if inner.negated else 0])
+                params.append(fts_term(inner))
+                continue
+            sql, values = _negatable(inner, generated)
+            ands.append(sql)
+            params.extend(values)
+        ors.append("(" + " AND ".join(ands) + ")" if ands else "1")
+    return "(" + " OR ".join(ors) + ")", params
+
+
+def _term(term: Term, generated: frozenset[str]) -> tuple[str, list[object]]:
+    if isinstance(term, AnyOf):
+        return _any_of(term, generated)
+    if isinstance(term, TextTerm):  # only inside a group; top-level text is planned by the caller
+        raise ValueError("free text is compiled by compile_query")
     if isinstance(term, PairTerm):
         return _pair(term)
     if isinstance(term, TimeTerm):

@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 
 from app.ingest.parse import fts_text
-from app.search.language import FieldTerm, JsonTerm, Query, TextTerm, TimeTerm
+from fnmatch import fnmatchcase
+
+from app.search.language import AnyOf, FieldTerm, JsonTerm, Query, TextTerm, TimeTerm
 from app.store.predictions import PredictionRow
 
 WORDS = ("alpha", "beta", "gamma", "reset", "timeout", "eu-west", "x.y", "ops@corp", "peer")
@@ -79,23 +81,34 @@ def random_records(n: int, seed: int = 1, start: int = 0) -> list[dict[str, Any]
 
 # --- the brute-force reading ---------------------------------------------------------------
 
-_TOKEN = re.compile(r"[a-z0-9\-_.:@]+")
+# Words as a person sees them: runs of letters and digits, any other character splits
+# (ASCII here: the records and queries of these tests are ASCII).
+_TOKEN = re.compile(r"[a-z0-9]+")
 
 
-def _tokens(text: str | None) -> list[str]:
+def words(text: str | None) -> list[str]:
     return _TOKEN.findall(text.lower()) if text else []
 
 
-def _has_phrase(record: dict[str, Any], phrase: str) -> bool:
+_tokens = words
+
+
+def _has_phrase(record: dict[str, Any], phrase: str, prefix: bool = False) -> bool:
     wanted = _tokens(phrase)
     if not wanted:
         return False
+
+    def at(got: list[str], i: int) -> bool:
+        head, last = wanted[:-1], wanted[-1]
+        return got[i:i + len(head)] == head and (got[i + len(head)].startswith(last) if prefix
+                                                  else got[i + len(head)] == last)
+
     columns = (record["request_id"], record.get("entity_id"),
                " ".join(text_pairs(record.get("features")) + text_pairs(record.get("context"))),
                record.get("error"))
     for column in columns:
         got = _tokens(column)
-        if any(got[i:i + len(wanted)] == wanted for i in range(len(got) - len(wanted) + 1)):
+        if any(at(got, i) for i in range(len(got) - len(wanted) + 1)):
             return True
     return False
 
@@ -119,8 +132,10 @@ def _compare(value: Any, op: str, wanted: Any, text: str | None) -> bool:
 
 
 def term_matches(term: Any, record: dict[str, Any]) -> bool:
-    if isinstance(term, TextTerm):
-        hit = _has_phrase(record, term.phrase)
+    if isinstance(term, AnyOf):
+        hit = any(all(term_matches(t, record) for t in alternative) for alternative in term.alternatives)
+    elif isinstance(term, TextTerm):
+        hit = _has_phrase(record, term.phrase, term.prefix)
     elif isinstance(term, TimeTerm):
         hit = record["ts"] >= term.at if term.bound == "since" else record["ts"] < term.at
     elif isinstance(term, JsonTerm):
@@ -144,3 +159,13 @@ def brute_force(records: list[dict[str, Any]], ids: list[int], query: Query) -> 
     """Ids of the matching records, newest first by (ts, id)."""
     hits = [(r["ts"], i) for r, i in zip(records, ids) if all(term_matches(t, r) for t in query.terms)]
     return [i for _, i in sorted(hits, reverse=True)]
+
+
+def name_matches(value: str, typed: str, names: set[str]) -> bool:
+    """The reference reading of a ``model:``/``version:`` value: exact, glob, or unique prefix."""
+    if typed in names:
+        return value == typed
+    if set(typed) & set("*?["):
+        return fnmatchcase(value, typed)
+    starting = [n for n in names if n.startswith(typed)]
+    return len(starting) == 1 and value == starting[0]

@@ -108,7 +108,7 @@ def test_unknown_field_suggests_the_near_one() -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "request:x'; DROP TABLE predictions; --",
+    "request:x'; DROP TABLE predictions; --x",
     "model:\"fraud' OR '1'='1\"",
     "features.amount');DROP/**/TABLE/**/predictions;--=1",
     "context.x]')/**/OR/**/1=1--=1",
@@ -126,8 +126,38 @@ def test_injection_attempts_stay_parameters(text: str) -> None:
 def test_fts_terms_are_literal_phrases() -> None:
     # A user's quote, star or NEAR is text to look for, not FTS5 syntax.
     assert fts_phrase('a"b') == '"a""b"'
-    compiled = compile_query(parse('"NEAR(a b)" x* -"c OR d"', now=NOW))
-    assert compiled.params == ('("NEAR(a b)" AND "x*") NOT ("c OR d")',)
+    compiled = compile_query(parse('"NEAR(a b)" "y*" x* -"c OR d"', now=NOW))
+    # A bare trailing star is a prefix (FTS5's own `"x" *`); inside quotes it stays text.
+    assert compiled.params == ('("NEAR(a b)" AND "y*" AND "x" *) NOT ("c OR d")',)
+
+
+def test_punctuation_alone_is_not_searchable() -> None:
+    # Words split on punctuation: `--` alone would match nothing, so it is a clear error instead.
+    with pytest.raises(SearchError, match="nothing searchable"):
+        parse("status:error --", now=NOW)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a OR", "OR needs a term after it"),
+    ("OR a", "OR needs a term before it"),
+    ("(a OR b", "never closed"),
+    ("a OR b )", "without its '('"),
+    ("()", "empty parentheses"),
+])
+def test_or_and_parentheses_mistakes_are_named(text: str, message: str) -> None:
+    with pytest.raises(SearchError, match=message):
+        parse(text, now=NOW)
+
+
+def test_and_binds_tighter_than_or() -> None:
+    from app.search.language import AnyOf
+
+    (group,) = parse("status:error model:a OR model:b", now=NOW).terms
+    assert isinstance(group, AnyOf) and [len(a) for a in group.alternatives] == [2, 1]
+    terms = parse("status:error (model:a OR model:b)", now=NOW).terms
+    assert len(terms) == 2 and isinstance(terms[1], AnyOf)
+    # Lower-case or, and a quoted "OR", are words.
+    assert [t.phrase for t in parse('x or "OR"', now=NOW).terms] == ["x", "or", "OR"]  # type: ignore[union-attr]
 
 
 def test_json_path_quotes_the_key() -> None:
