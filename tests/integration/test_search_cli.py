@@ -118,3 +118,36 @@ def test_declared_features_get_a_generated_column_and_index_once(db: Path, tmp_p
     assert feature_column("amount") in plan
     again = run("--config", str(config), "--db", str(db), "search", "features.amount>1000", "--format", "jsonl")
     assert "indexing" not in again.stderr and again.stdout == plain.stdout
+
+
+def test_model_prefix_is_resolved_with_a_notice(db: Path) -> None:
+    result = run("--db", str(db), "search", "model:chu status:error", "--format", "jsonl")
+    assert result.returncode == 0
+    assert "model:chu means churn" in result.stderr
+    rows = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert rows and {r["model"] for r in rows} == {"churn"} and {r["status"] for r in rows} == {"error"}
+
+
+def test_a_typo_is_an_error_naming_the_closest_name(db: Path) -> None:
+    result = run("--db", str(db), "search", "model:frawd")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "no model named 'frawd'; did you mean fraud?" in result.stderr
+
+
+def test_a_valid_empty_answer_says_why_and_exits_0(db: Path) -> None:
+    for query, why in (("model:payments", "no model named 'payments'"),
+                       ("entity:nobody", "no record with entity 'nobody'"),
+                       ("model:zz*", "no model matches 'zz*'")):
+        for fmt in ("table", "jsonl"):
+            result = run("--db", str(db), "search", query, "--format", fmt)
+            assert result.returncode == 0, (query, result.stderr)
+            assert why in result.stderr, (query, fmt, result.stderr)
+            assert len(result.stdout.splitlines()) == (1 if fmt == "table" else 0)  # the header, or nothing
+
+
+def test_or_and_parentheses(db: Path) -> None:
+    result = run("--db", str(db), "search", "status:error (model:churn OR model:eta)", "--format", "jsonl",
+                 "--limit", "0")
+    rows = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and rows
+    assert {r["model"] for r in rows} == {"churn", "eta"} and {r["status"] for r in rows} == {"error"}
