@@ -84,6 +84,7 @@ class LogsScreen(OnConsole, Screen):
     DEFAULT_CSS = """
     LogsScreen #logs-error { height: auto; padding: 0 1; color: $error; display: none; }
     LogsScreen #logs-error.shown { display: block; }
+    LogsScreen #logs-error.note { color: $text-muted; }
     LogsScreen #logs-body { height: 1fr; }
     LogsScreen #logs-table { height: 1fr; min-height: 4; }
     LogsScreen #logs-detail { height: 1fr; min-height: 4; }
@@ -103,8 +104,9 @@ class LogsScreen(OnConsole, Screen):
 
     class PageLoaded(Message):
         def __init__(self, fetch: _Fetch, page: "Page", elapsed_ms: float, *, skipped: int = 0,
-                     previous: "Page | None" = None) -> None:
+                     previous: "Page | None" = None, read: PageRead | None = None) -> None:
             super().__init__()
+            self.read = read  # a "first" read: the resolved query, notices, why empty, a name error
             self.fetch = fetch
             self.page = page
             self.elapsed_ms = elapsed_ms
@@ -160,6 +162,7 @@ class LogsScreen(OnConsole, Screen):
         self._features: list[str] = []
         self._contexts: list[str] = []
         self._record_open = False
+        self.empty_reason: str | None = None  # why the current query found nothing (or its name error)
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -253,6 +256,7 @@ class LogsScreen(OnConsole, Screen):
         self.query_text, self.parsed = text, query
         self.generation += 1
         self.result_count = None
+        self.empty_reason = None
         self.elapsed_ms = None
         self._fetching = True
         # The older query's reads stop now instead of competing with the new one.
@@ -261,9 +265,20 @@ class LogsScreen(OnConsole, Screen):
         self._fetch(context.store, query, _Fetch("first", self.generation, anchor), None)
         self._count(context.store, query, self.generation)
 
+    def _show_note(self, error: str | None, notices: tuple[str, ...]) -> None:
+        """Under the query bar: a name that is most likely a typo (as an error), or what a short name
+        or a glob was taken to mean."""
+        box = self.query_one("#logs-error", Static)
+        if error is None and not notices:
+            return
+        box.set_class(True, "shown")
+        box.set_class(error is None, "note")
+        box.update(Text(clean(error) if error else " · ".join(clean(n) for n in notices)))
+
     def _show_error(self, text: str, error: SearchError | None) -> None:
         box = self.query_one("#logs-error", Static)
         box.set_class(error is not None, "shown")
+        box.set_class(False, "note")
         if error is None:
             return
         # A caret under the offending token (the bar has one cell of padding).
@@ -318,7 +333,7 @@ class LogsScreen(OnConsole, Screen):
             return  # the screen has gone
         if result is not None:
             self.post_message(self.PageLoaded(fetch, result.page, result.elapsed_ms, skipped=result.skipped,
-                                              previous=result.previous))
+                                              previous=result.previous, read=result))
 
     @work(thread=True, exclusive=True, group="logs-count", exit_on_error=False, description="count results")
     def _count(self, location: StoreLocation, query: Query, generation: int) -> None:
@@ -341,6 +356,12 @@ class LogsScreen(OnConsole, Screen):
         self._fetching = False
         table = self.query_one(LogTable)
         window = self.window
+        read = message.read
+        if message.fetch.kind == "first" and read is not None:
+            if read.query is not None:
+                self.parsed = read.query  # model:/version: as the store's names: later pages and the count
+            self.empty_reason = read.error or read.why_empty
+            self._show_note(read.error, read.notices)
         if message.fetch.kind == "first":
             if message.previous is None:
                 window.reset(message.page)
@@ -362,7 +383,7 @@ class LogsScreen(OnConsole, Screen):
                 cursor += window.add_newer(message.page)
             table.show(window.rows, cursor, keep_screen_row=on_screen)
         if not window.rows:
-            self.query_one(RecordDetail).show(None, empty="no results")
+            self.query_one(RecordDetail).show(None, empty=self.empty_reason or "no results")
         self._show_range()
 
     def on_logs_screen_count_loaded(self, message: CountLoaded) -> None:
@@ -413,6 +434,10 @@ class LogsScreen(OnConsole, Screen):
 
             count = Count(len(window.rows), False)  # everything fits in what is held: exact already
         text = Text(count_text(start, end, count), style="bold" if window.rows else "dim")
+        if not window.rows and self.empty_reason and not self._fetching:
+            # Never a silent empty answer: say which part of the query found nothing.
+            text = Text(self.empty_reason if self.empty_reason.startswith("no results") else
+                        f"no results: {self.empty_reason}", style="bold yellow")
         if self.elapsed_ms is not None:
             text.append(f" · {self.elapsed_ms:.0f} ms", style="dim")
         if self.query_text:

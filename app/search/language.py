@@ -456,7 +456,7 @@ def reference() -> list[tuple[str, str]]:
         ("a OR b  (a OR b) c", "either; parentheses group"),
         ("-term", "leave out its matches (-status:ok)"),
         ('KEY="a b"', 'quote spaces; \\" and \\\\ escape inside'),
-        ("term term", "every term must match (AND)"),
+        ("term term", "every term must match: AND"),
     ]
 
 

@@ -46,6 +46,13 @@ class PageRead:
     elapsed_ms: float
     skipped: int = 0  # rows before ``previous`` (or ``page``): its absolute position
     previous: "Page | None" = None  # the page above ``page`` when reading down to an anchor
+    # "first" reads only: the query with model:/version: resolved to the store's names (later pages,
+    # the count and an export use it), what the resolution told, why nothing matched, or the error
+    # of a name that is most likely a typo (no rows then).
+    query: "Query | None" = None
+    notices: tuple[str, ...] = ()
+    why_empty: str | None = None
+    error: str | None = None
 
 
 def read_page(searcher: "Searcher", query: "Query", kind: str, cursor: Any, *, page_size: int,
@@ -54,11 +61,21 @@ def read_page(searcher: "Searcher", query: "Query", kind: str, cursor: Any, *, p
     """``kind`` "older" / "newer": the page after / before ``cursor``; "first": the first page, or with an
     ``anchor`` (a store id) the pages down to the one holding it (at most ``anchor_pages``). None when the
     read was cancelled, or interrupted by a newer query (``superseded``)."""
+    from app.search.resolve import UnknownName
     from app.store import StoreInterrupted
 
     try:
         started = time.perf_counter()
         skipped, previous = 0, None
+        notices: tuple[str, ...] = ()
+        if kind == "first":
+            try:
+                resolution = searcher.resolve(query)
+            except UnknownName as exc:
+                from app.search.searcher import Page
+
+                return PageRead(Page([], False, False), (time.perf_counter() - started) * 1000, error=str(exc))
+            query, notices = resolution.query, resolution.notices
         if kind == "older":
             page = searcher.page(query, after=cursor, limit=page_size)
         elif kind == "newer":
@@ -74,17 +91,27 @@ def read_page(searcher: "Searcher", query: "Query", kind: str, cursor: Any, *, p
                 skipped += len(previous.rows) if previous is not None else 0
                 previous, page = page, searcher.page(query, after=page.last, limit=page_size)
         elapsed = (time.perf_counter() - started) * 1000
+        why = searcher.why_empty(query) if kind == "first" and not page.rows else None
     except StoreInterrupted:
         if superseded():
             return None  # superseded by a newer query
         raise
-    return PageRead(page, elapsed, skipped, previous)
+    if kind != "first":
+        return PageRead(page, elapsed, skipped, previous)
+    return PageRead(page, elapsed, skipped, previous, query=query, notices=notices, why_empty=why)
 
 
 def count_results(searcher: "Searcher", query: "Query") -> "Count | None":
     """The bounded count (it stops at COUNT_CAP: never a whole-table count); None when interrupted."""
+    from app.search.resolve import UnknownName
     from app.store import StoreInterrupted
 
+    try:
+        query = searcher.resolve(query).query
+    except UnknownName:
+        from app.search.searcher import Count
+
+        return Count(0, False)  # the page read tells the error
     try:
         return searcher.count(query)
     except StoreInterrupted:

@@ -429,3 +429,28 @@ async def test_key_bar_says_enter_opens_the_record_and_help_explains_the_query_l
         await pilot.pause()
         text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
         assert "Query language" not in text
+
+
+async def test_names_resolve_and_an_empty_answer_says_why(logs_db: Path) -> None:
+    app = make_app(logs_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_logs(pilot, "model:chu status:error")
+        # A unique prefix: the results of the one model it names, and a note saying so.
+        assert "model:chu means churn" in str(screen.query_one("#logs-error").render())
+        assert screen.window.rows and {row["model"] for row in screen.window.rows} == {"churn"}
+        assert "of " in status(app)
+        # A likely typo: an error naming the closest model, no rows.
+        await pilot.press("slash")
+        screen.query_one(QueryBar).value = ""
+        await pilot.press(*"model:frawd", "enter")
+        await settle(pilot)
+        assert "did you mean fraud?" in str(screen.query_one("#logs-error").render())
+        assert not screen.window.rows
+        # A valid query that finds nothing says which part found nothing, not just "no results".
+        await pilot.press("slash")
+        screen.query_one(QueryBar).value = ""
+        await pilot.press(*"entity:nobody", "enter")
+        await settle(pilot)
+        assert not screen.window.rows
+        assert "no record with entity 'nobody'" in status(app)
+        assert "no record with entity 'nobody'" in detail_text(app)
