@@ -10,11 +10,16 @@ import click
 
 from app.cli.main import CliContext, pass_cli
 
-# What a table row shows, with widths; everything is in the jsonl/csv output.
-_TABLE = (("ts", 24), ("model", 12), ("version", 8), ("request_id", 18), ("entity_id", 14), ("status", 6),
-          ("score", 7), ("prediction", 12), ("latency_ms", 10))
-# C0/C1 control characters (and DEL) from a log must not move the cursor of whoever reads the output.
-_CONTROL = dict.fromkeys([*range(0, 32), *range(127, 160)], " ")
+# What a table row shows, in order; everything is in the jsonl/csv output.
+_TABLE = ("ts", "model", "version", "request_id", "entity_id", "status", "score", "prediction", "latency_ms",
+          "error")
+# On a terminal too narrow for every whole value, columns give way in this order, down to these widths
+# (the error text first: it is last on the line and the longest).
+_SHRINK = (("error", 12), ("prediction", 10), ("entity_id", 12), ("request_id", 14), ("model", 12),
+           ("version", 8), ("ts", 20))
+# Still too wide at those widths (80 columns): these columns go, in this order; the rest is cut.
+_DROP = ("latency_ms", "score", "prediction", "entity_id")
+_PLAN_ROWS = 200  # widths come from the first rows (the rest stream with them)
 
 
 @click.command()
@@ -122,20 +127,66 @@ def _with_feature_indexes(store: Any, path: Path, cli: CliContext) -> Any:
     return store
 
 
-def _cell(value: object, width: int) -> str:
-    text = "" if value is None else str(value).translate(_CONTROL)
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _cell(text: str, cut: int | None, width: int) -> str:
+    """``text`` cut to ``cut`` terminal cells (never, for a pipe: None), padded to ``width``."""
+    from rich.cells import cell_len
+
+    from app.text import truncate
+
+    text = truncate(text, cut)
+    return text + " " * max(0, width - cell_len(text))
+
+
+def column_widths(rows: list[dict[str, str]], terminal: int | None) -> dict[str, int]:
+    """Each column as wide as its widest value (whole ids, versions and names); on a terminal of
+    ``terminal`` cells, narrowed in _SHRINK's order until the line fits. None: a pipe, no limit."""
+    from rich.cells import cell_len
+
+    widths = {name: max([len(name), *(cell_len(row[name]) for row in rows)]) for name in _TABLE}
+    if terminal is None:
+        return widths
+    def over() -> int:
+        return sum(widths.values()) + len(widths) - 1 - terminal
+
+    for name, floor in _SHRINK:
+        if over() <= 0:
+            return widths
+        widths[name] = max(min(widths[name], floor), widths[name] - over())
+    for name in _DROP:
+        if over() <= 0:
+            return widths
+        del widths[name]
+    if over() > 0:  # a very narrow terminal: the error column takes what is left, if anything
+        widths["error"] = max(0, widths["error"] - over())
+    return widths
 
 
 def _write_table(rows: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
+    """People get a table fitted to their terminal; a pipe gets every value whole."""
+    import itertools
+    import shutil
+
+    from app.text import terminal_line
     from app.timeutil import ms_to_iso
 
-    out.write((" ".join(name.ljust(width) for name, width in _TABLE).rstrip() + "\n").encode())
+    terminal = shutil.get_terminal_size().columns if out.isatty() else None
+    stream = iter(rows)
+    # app.text: a log's escape sequences and newlines print as visible text, never move the cursor.
+    cells = lambda row: {**{name: "" if row.get(name) is None else terminal_line(row[name])  # noqa: E731
+                            for name in _TABLE}, "ts": ms_to_iso(row["ts"])}
+    planned = [cells(row) for row in itertools.islice(stream, _PLAN_ROWS)]
+    widths = column_widths(planned, terminal)
+    limit = widths if terminal is not None else dict.fromkeys(_TABLE)
+    shown_columns = [name for name in _TABLE if name in widths]
+
+    def line(values: dict[str, str]) -> bytes:
+        parts = [_cell(values[name], limit[name], widths[name]) for name in shown_columns]
+        return (" ".join(parts).rstrip() + "\n").encode()
+
+    out.write(line({name: name for name in _TABLE}))
     shown = 0
-    for row in rows:
-        values = {**row, "ts": ms_to_iso(row["ts"])}
-        line = " ".join(_cell(values.get(name), width).ljust(width) for name, width in _TABLE).rstrip()
-        out.write((line + "\n").encode())
+    for values in itertools.chain(planned, (cells(row) for row in stream)):
+        out.write(line(values))
         out.flush()  # one line at a time: the table is for people and `| head`
         shown += 1
     return shown

@@ -151,3 +151,67 @@ def test_or_and_parentheses(db: Path) -> None:
     rows = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 0 and rows
     assert {r["model"] for r in rows} == {"churn", "eta"} and {r["status"] for r in rows} == {"error"}
+
+
+def _on_a_terminal(db: Path, columns: int, *args: str) -> str:
+    """Run `modeldeck search` with stdout on a real pseudo-terminal of ``columns`` cells."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen([MODELDECK, "--db", str(db), "search", *args], stdout=follower,
+                               stderr=subprocess.PIPE, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process has exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+@pytest.fixture
+def long_names(tmp_path: Path) -> Path:
+    from tests.support.search_records import random_records
+
+    path = tmp_path / "long.db"
+    records = random_records(20, seed=4)
+    for i, record in enumerate(records):
+        record.update(model="fraud-scorer-eu-west-production", version="v2.4.0-rc1+build.20261124",
+                      request_id=f"7f3a9c2e-4b1d-4e8a-9c3f-{i:012d}", status="error",
+                      error="TimeoutError: scoring took 2300 ms via bureau-gateway.internal:6379 " * 2)
+    with Store.open(path) as store:
+        write_all(store.conn, [[to_row(r) for r in records]])
+    return path
+
+
+def test_a_pipe_gets_every_value_whole_with_the_error(long_names: Path) -> None:
+    result = run("--db", str(long_names), "search", "")
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ts", "model", "version", "request_id", "entity_id", "status", "score",
+                                "prediction", "latency_ms", "error"]
+    assert "…" not in result.stdout
+    for line in lines[1:]:
+        assert "fraud-scorer-eu-west-production" in line and "v2.4.0-rc1+build.20261124" in line
+        assert "7f3a9c2e-4b1d-4e8a-9c3f-" in line and line.endswith("bureau-gateway.internal:6379")
+
+
+def test_a_wide_terminal_shows_whole_ids_and_a_narrow_one_fits(long_names: Path) -> None:
+    wide = _on_a_terminal(long_names, 250, "").splitlines()
+    assert all(len(line) <= 250 for line in wide)
+    assert "fraud-scorer-eu-west-production" in wide[1] and "v2.4.0-rc1+build.20261124" in wide[1]
+    assert "7f3a9c2e-4b1d-4e8a-9c3f-0000000000" in wide[1] and "TimeoutError: scoring" in wide[1]
+    narrow = _on_a_terminal(long_names, 80, "").splitlines()
+    assert narrow and all(len(line) <= 80 for line in narrow)
+    assert "…" in narrow[1]  # something gave way, the error text first
