@@ -46,6 +46,12 @@ def _search() -> click.Command:
     return search
 
 
+def _quarantine() -> click.Command:
+    from app.cli.quarantine import quarantine
+
+    return quarantine
+
+
 def _rollback() -> click.Command:
     from app.cli.rollback import rollback
 
@@ -155,6 +161,7 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "demo": _demo,
     "ingest": _ingest,
     "search": _search,
+    "quarantine": _quarantine,
     "rollback": _rollback,
     "disable": _disable,
     "drift": _drift,

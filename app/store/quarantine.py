@@ -15,19 +15,32 @@ class QuarantineTable:
 
     def add_many(self, lines: Sequence[QuarantinedLine]) -> None:
         """Store ``lines`` (one statement: atomic alone, or part of the caller's ``Store.write()``,
-        e.g. a bulk load's single transaction)."""
+        e.g. a bulk load's single transaction). A line already held (same source, line number and
+        raw text: the same file ingested again) is not stored twice."""
         self._db.conn.executemany(
-            "INSERT INTO quarantine (ingested_at, source, line_no, raw, error) VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO quarantine (ingested_at, source, line_no, raw, error) VALUES (?, ?, ?, ?, ?)",
             [(q.ingested_at, q.source, q.line_no, q.raw, q.error) for q in lines],
         )
 
-    def lines(self, source: str | None = None, *, limit: int = 100) -> list[QuarantinedLine]:
+    def lines(self, source: str | None = None, *, since: int | None = None, limit: int | None = 100,
+              after_id: int | None = None) -> list[QuarantinedLine]:
+        """Bad lines, newest first (by id): of one ``source``, ingested at or after ``since`` (epoch ms),
+        older than ``after_id`` (the next page). ``limit`` None: all."""
         sql = "SELECT id, ingested_at, source, line_no, raw, error FROM quarantine"
-        params: tuple = ()
+        where: list[str] = []
+        params: list[object] = []
         if source is not None:
-            sql += " WHERE source = ?"
-            params = (source,)
-        rows = self._db.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit)).fetchall()
+            where.append("source = ?")
+            params.append(source)
+        if since is not None:
+            where.append("ingested_at >= ?")
+            params.append(since)
+        if after_id is not None:
+            where.append("id < ?")
+            params.append(after_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._db.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, -1 if limit is None else limit)).fetchall()
         return [QuarantinedLine(id=r[0], ingested_at=r[1], source=r[2], line_no=r[3], raw=r[4], error=r[5])
                 for r in rows]
 

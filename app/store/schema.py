@@ -365,6 +365,11 @@ SELECT id, request_id, entity_id,
        {_FTS_TEXT_OF.format(column="features")} || ' ' || {_FTS_TEXT_OF.format(column="context")},
        error
 FROM predictions;
+-- A re-ingested file does not quarantine the same bad line twice (issue 14): one row per
+-- (source, line number, raw text); the earliest copy of existing duplicates is kept.
+DELETE FROM quarantine WHERE id NOT IN (SELECT min(id) FROM quarantine GROUP BY source, line_no, raw);
+CREATE UNIQUE INDEX IF NOT EXISTS quarantine_line ON quarantine (source, line_no, raw);
+CREATE INDEX IF NOT EXISTS quarantine_ingested ON quarantine (ingested_at);
 """
 
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11]
