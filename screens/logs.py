@@ -77,6 +77,7 @@ class LogsScreen(OnConsole, Screen):
         Binding("a", "around", "Entity ±1h", id="logs.around"),
         Binding("x", "export", "Export", id="logs.export"),
         Binding("m", "open_model", "Model", id="logs.open_model"),
+        Binding("Q", "quarantine", "Quarantine", id="logs.quarantine"),
         Binding("escape", "back", "Back", id="logs.back"),
         Binding("ctrl+r", "refresh", "Refresh", id="logs.refresh", show=False),
     ]
@@ -96,6 +97,10 @@ class LogsScreen(OnConsole, Screen):
     LogsScreen.record #logs-query, LogsScreen.record #logs-error, LogsScreen.record #logs-table,
     LogsScreen.record #logs-status { display: none; }
     LogsScreen.record #logs-body #logs-detail { border-top: none; border-left: none; width: 1fr; }
+    LogsScreen #logs-quarantine { height: 1fr; display: none; }
+    /* Q: the quarantined lines instead of the results */
+    LogsScreen.quarantine #logs-quarantine { display: block; }
+    LogsScreen.quarantine #logs-table, LogsScreen.quarantine #logs-detail { display: none; }
     LogsScreen #logs-export { height: 1; padding: 0 1; display: none; }
     LogsScreen #logs-export.running { display: block; }
     LogsScreen #logs-export Static { width: auto; margin-right: 1; }
@@ -125,6 +130,11 @@ class LogsScreen(OnConsole, Screen):
             self.models = models
             self.features = features
             self.contexts = contexts
+
+    class QuarantineLoaded(Message):
+        def __init__(self, lines: list[Any]) -> None:
+            super().__init__()
+            self.lines = lines  # app.models.QuarantinedLine, newest first
 
     class ExportProgress(Message):
         def __init__(self, written: int, total: int | None) -> None:
@@ -174,6 +184,7 @@ class LogsScreen(OnConsole, Screen):
         with Container(id="logs-body"):
             yield LogTable(id="logs-table")
             yield RecordDetail(id="logs-detail")
+            yield DataTable(id="logs-quarantine", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="logs-export"):
             yield Static(id="logs-export-label", markup=False)
             yield ProgressBar(id="logs-export-bar", show_eta=True)
@@ -487,7 +498,9 @@ class LogsScreen(OnConsole, Screen):
         return self._record_open
 
     def action_back(self) -> None:
-        if self._record_open:
+        if self.showing_quarantine:
+            self.action_quarantine()
+        elif self._record_open:
             self._close_record()
         elif isinstance(self.focused, QueryBar) and self.window.rows:
             self.query_one(LogTable).focus()
@@ -545,6 +558,48 @@ class LogsScreen(OnConsole, Screen):
         if row is not None:
             # Pushed on top: esc comes back to these results.
             self.app.push_screen(ModelScreen(row["model"]))
+
+    # -- quarantine ------------------------------------------------------------------------
+    @property
+    def showing_quarantine(self) -> bool:
+        return self.has_class("quarantine")
+
+    def action_quarantine(self) -> None:
+        """Q: the lines ingest could not take (file:line, reason, raw text), or back to the results."""
+        self._close_record()
+        if self.showing_quarantine:
+            self.remove_class("quarantine")
+            self.query_one(LogTable).focus()
+            self._show_range()
+            return
+        self.add_class("quarantine")
+        self._status(Text("reading quarantined lines…", style="dim"))
+        self._load_quarantine(self.console_context.store)
+
+    @work(thread=True, exclusive=True, group="logs-quarantine", exit_on_error=False,
+          description="read quarantined lines")
+    def _load_quarantine(self, location: StoreLocation) -> None:
+        from app.views.logs import quarantined
+
+        self.post_message(self.QuarantineLoaded(quarantined(location)))
+
+    def on_logs_screen_quarantine_loaded(self, message: QuarantineLoaded) -> None:
+        from app.timeutil import TimeFormat, format_ms
+
+        table = self.query_one("#logs-quarantine", DataTable)
+        table.clear(columns=True)
+        table.add_columns("quarantined", "file:line", "reason", "raw line")
+        for line in message.lines:
+            # Untrusted: every cell through app.text (markup and escapes show as text).
+            table.add_row(format_ms(line.ingested_at, TimeFormat.MINUTE) if line.ingested_at else "",
+                          safe_text(f"{Path(line.source).name}:{line.line_no}", width=32),
+                          safe_text(line.error, width=48), safe_text(line.raw, width=120))
+        if self.showing_quarantine:
+            table.focus()
+            count = len(message.lines)
+            self._status(Text(f"{count:,} quarantined line{'s' if count != 1 else ''}, newest first"
+                              + (" (the newest 500)" if count >= 500 else "") + " · Q: back to the results",
+                              style="bold" if count else "dim"))
 
     # -- export ----------------------------------------------------------------------------
     def action_export(self) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:
+    from app.models import QuarantinedLine
     from app.search.language import Query
     from app.search.searcher import Count, Page, Searcher
     from app.store.location import StoreLocation
@@ -38,6 +39,15 @@ def field_names(location: "StoreLocation") -> LogNames:
         features = store.predictions.recent_keys("features", NAME_ROWS)
         contexts = store.predictions.recent_keys("context", NAME_ROWS)
     return LogNames(sorted(models), features, contexts)
+
+
+QUARANTINE_ROWS = 500  # the Logs screen's quarantine view: the newest bad lines
+
+
+def quarantined(location: "StoreLocation", limit: int = QUARANTINE_ROWS) -> list["QuarantinedLine"]:
+    """The newest lines ingest quarantined (every source), for the Logs screen's toggle."""
+    with location.open(read_only=True) as store:
+        return store.quarantine.lines(limit=limit)
 
 
 @dataclass(frozen=True)

@@ -454,3 +454,29 @@ async def test_names_resolve_and_an_empty_answer_says_why(logs_db: Path) -> None
         assert not screen.window.rows
         assert "no record with entity 'nobody'" in status(app)
         assert "no record with entity 'nobody'" in detail_text(app)
+
+
+async def test_q_shows_the_quarantined_lines_escaped_and_back(tmp_path: Path) -> None:
+    from textual.widgets import DataTable
+
+    from app.models import QuarantinedLine
+
+    path = tmp_path / "q.db"
+    with Store.open(path) as store:
+        write_all(store.conn, [[to_row(r) for r in random_records(30, seed=2)]])
+        store.quarantine.add_many([QuarantinedLine(12, "{broken", "not JSON: unexpected end", "/logs/day.jsonl", NOW),
+                                   QuarantinedLine(13, HOSTILE, "not JSON", "/logs/day.jsonl", NOW)])
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_logs(pilot, "")
+        await pilot.press("escape")  # the query bar -> the results
+        await pilot.press("Q")
+        await settle(pilot)
+        table = screen.query_one("#logs-quarantine", DataTable)
+        assert screen.showing_quarantine and table.display and not screen.query_one(LogTable).display
+        assert table.row_count == 2 and "2 quarantined lines" in status(app)
+        cells = [str(c) for c in table.get_row_at(0)]
+        assert cells[1] == "day.jsonl:13" and "[bold red]x[/]\\x1b[2J\\x07" in cells[3]  # shown, never run
+        assert "day.jsonl:12" in str(table.get_row_at(1)[1])
+        await pilot.press("Q")
+        assert not screen.showing_quarantine and screen.query_one(LogTable).display
