@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from app.store.location import StoreLocation
 
 PAGE_SIZE = 50
+JUMP_PAGES = 20  # n/N read at most this many pages looking for an error
+FOLLOW_S = 1.0  # F: how often the newest results are read again
 EDGE_MARGIN = 10  # read the next page when the cursor is this close to the end of what is held
 AROUND_MS = 3_600_000  # `a`: the entity's predictions an hour either side
 ANCHOR_PAGES = 40  # `a` reads at most this many pages looking for the record it started from
@@ -78,6 +80,9 @@ class LogsScreen(OnConsole, Screen):
         Binding("x", "export", "Export", id="logs.export"),
         Binding("m", "open_model", "Model", id="logs.open_model"),
         Binding("Q", "quarantine", "Quarantine", id="logs.quarantine"),
+        Binding("n", "next_error(1)", "Next error", id="logs.next_error"),
+        Binding("N", "next_error(-1)", "Prev error", id="logs.previous_error", show=False),
+        Binding("F", "follow", "Follow", id="logs.follow"),
         Binding("escape", "back", "Back", id="logs.back"),
         Binding("ctrl+r", "refresh", "Refresh", id="logs.refresh", show=False),
     ]
@@ -125,8 +130,10 @@ class LogsScreen(OnConsole, Screen):
             self.count = count
 
     class NamesLoaded(Message):
-        def __init__(self, models: list[str], features: list[str], contexts: list[str]) -> None:
+        def __init__(self, models: list[str], features: list[str], contexts: list[str],
+                     history: list[str] | None = None) -> None:
             super().__init__()
+            self.history = history or []  # this store's queries of earlier sessions, oldest first
             self.models = models
             self.features = features
             self.contexts = contexts
@@ -173,6 +180,8 @@ class LogsScreen(OnConsole, Screen):
         self._contexts: list[str] = []
         self._record_open = False
         self.empty_reason: str | None = None  # why the current query found nothing (or its name error)
+        self._jump: tuple[int, int] | None = None  # n/N waiting for a page: (step, pages left to read)
+        self.following = False  # F: re-read the newest results as ingest writes them, like less +F
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -194,7 +203,9 @@ class LogsScreen(OnConsole, Screen):
     def on_mount(self) -> None:
         self._show_title()
         self._layout_for(self.size.width)
-        self.query_one(LogTable).focus() if self.initial_query else self.query_one(QueryBar).focus()
+        # The same however the screen was opened (fleet, model, command line): the results have the
+        # focus, so single-letter keys are actions and `/` (or `l`) goes to the query bar, as in less.
+        self.query_one(LogTable).focus()
         self._load_names(self.console_context.store)
         self.run_query(self.initial_query)
 
@@ -245,14 +256,36 @@ class LogsScreen(OnConsole, Screen):
     def _load_names(self, location: StoreLocation) -> None:
         from app.views.logs import field_names
 
+        from app.search import history
+
         names = field_names(location)
-        self.post_message(self.NamesLoaded(names.models, names.features, names.contexts))
+        try:
+            earlier = history.load(location.path)
+        except OSError:
+            earlier = []  # history is a convenience: an unreadable file never stops a search
+        self.post_message(self.NamesLoaded(names.models, names.features, names.contexts, earlier))
 
     def on_logs_screen_names_loaded(self, message: NamesLoaded) -> None:
         self._models, self._features, self._contexts = message.models, message.features, message.contexts
+        context = self.console_context
+        if message.history and context.search_history_of != context.store.path:
+            # Once per store and session: earlier sessions' queries come before this one's.
+            context.search_history_of = context.store.path
+            bar = self.query_one(QueryBar)
+            bar.history[:0] = [q for q in message.history if q not in bar.history]
+            bar.remember("")
+
+    @work(thread=True, group="logs-history", exit_on_error=False, description="save the query history")
+    def _save_history(self, location: StoreLocation, queries: list[str]) -> None:
+        from app.search import history
+
+        try:
+            history.save(location.path, queries)
+        except OSError:
+            pass  # a read-only home: the history lives for this session only
 
     # -- running a query -------------------------------------------------------------------
-    def run_query(self, text: str, *, anchor: int | None = None) -> None:
+    def run_query(self, text: str, *, anchor: int | None = None, follow: bool = False) -> None:
         """Parse (here: cheap, no store) and start reading the first page and the bounded count.
 
         ``anchor``: the store id of a record among the results to put the cursor on.
@@ -272,7 +305,9 @@ class LogsScreen(OnConsole, Screen):
         self._fetching = True
         # The older query's reads stop now instead of competing with the new one.
         self._interrupt_reads()
-        self._status(Text("searching…", style="dim"))
+        if not follow:
+            self.following = False  # a new query (or ctrl+r) ends follow mode
+            self._status(Text("searching…", style="dim"))
         self._fetch(context.store, query, _Fetch("first", self.generation, anchor), None)
         self._count(context.store, query, self.generation)
 
@@ -321,6 +356,7 @@ class LogsScreen(OnConsole, Screen):
             self._show_error(text, exc)
             return
         bar.remember(text)
+        self._save_history(self.console_context.store, list(bar.history))
         self.run_query(text)
         self.query_one(LogTable).focus()
 
@@ -396,6 +432,8 @@ class LogsScreen(OnConsole, Screen):
         if not window.rows:
             self.query_one(RecordDetail).show(None, empty=self.empty_reason or "no results")
         self._show_range()
+        if message.fetch.kind != "first":
+            self._resume_jump()
 
     def on_logs_screen_count_loaded(self, message: CountLoaded) -> None:
         if message.generation == self.generation:
@@ -414,6 +452,58 @@ class LogsScreen(OnConsole, Screen):
                 self._show_title()  # the title names the record shown (ctrl+r may have moved the cursor)
         self._maybe_fetch(index)
         self.call_after_refresh(self._show_range)
+
+    # -- n / N: the next or previous error -------------------------------------------------
+    def action_next_error(self, step: int) -> None:
+        """n: the next error below the cursor (older); N: the previous one (newer). Reads on, a page
+        at a time (at most JUMP_PAGES), when the rows held have none."""
+        self._jump = None
+        self._find_error(step, JUMP_PAGES)
+
+    def _find_error(self, step: int, pages: int) -> None:
+        table, rows = self.query_one(LogTable), self.window.rows
+        index = table.cursor_row + step
+        while 0 <= index < len(rows):
+            if rows[index].get("status") == "error":
+                table.move_cursor(row=index)
+                return
+            index += step
+        more = self.window.has_older if step > 0 else self.window.has_newer
+        if not more or pages <= 0 or self.parsed is None:
+            self.notify(f"no {'older' if step > 0 else 'newer'} error in these results", markup=False, timeout=3)
+            return
+        if self._fetching:
+            self._jump = (step, pages)  # the read under way may bring one
+            return
+        self._jump = (step, pages - 1)
+        self._fetching = True
+        kind, cursor = ("older", self.window.last) if step > 0 else ("newer", self.window.first)
+        self._fetch(self.console_context.store, self.parsed, _Fetch(kind, self.generation), cursor)
+
+    def _resume_jump(self) -> None:
+        """A page arrived while n/N waited: search on (the cursor kept its row, so the rows already
+        searched are passed over again, cheaply)."""
+        if self._jump is not None:
+            step, pages = self._jump
+            self._jump = None
+            self._find_error(step, pages)
+
+    # -- F: follow -------------------------------------------------------------------------
+    def action_follow(self) -> None:
+        """F: show new matching records as ingest writes them (the newest page, re-read every
+        FOLLOW_S seconds, the cursor on the newest); F, esc or a new query stops."""
+        self.following = not self.following
+        if self.following:
+            self.query_one(LogTable).focus()
+            self._follow_tick()
+        self._show_range()
+
+    def _follow_tick(self) -> None:
+        if not self.following or not self.is_attached:
+            return
+        if not self._fetching and not self.showing_quarantine:
+            self.run_query(self.query_text, follow=True)
+        self.set_timer(FOLLOW_S, self._follow_tick)
 
     def _maybe_fetch(self, index: int) -> None:
         if self._fetching or self.parsed is None:
@@ -445,6 +535,8 @@ class LogsScreen(OnConsole, Screen):
 
             count = Count(len(window.rows), False)  # everything fits in what is held: exact already
         text = Text(count_text(start, end, count), style="bold" if window.rows else "dim")
+        if self.following:
+            text = Text.assemble(("following ", "bold green"), text)
         if not window.rows and self.empty_reason and not self._fetching:
             # Never a silent empty answer: say which part of the query found nothing.
             text = Text(self.empty_reason if self.empty_reason.startswith("no results") else
@@ -498,7 +590,10 @@ class LogsScreen(OnConsole, Screen):
         return self._record_open
 
     def action_back(self) -> None:
-        if self.showing_quarantine:
+        if self.following:
+            self.following = False
+            self._show_range()
+        elif self.showing_quarantine:
             self.action_quarantine()
         elif self._record_open:
             self._close_record()

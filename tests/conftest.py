@@ -18,3 +18,10 @@ def store_path(tmp_path: Path) -> Path:
 def store(store_path: Path):
     with Store.open(store_path) as opened:
         yield opened
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Logs screen's query history (app.search.history) goes to a scratch directory, never the
+    state directory of whoever runs the tests."""
+    monkeypatch.setenv("MODELDECK_STATE_DIR", str(tmp_path_factory.mktemp("state")))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from app.config.settings import Settings
     from app.endpoints.poller import PollResult
     from app.models import Health
@@ -39,6 +41,8 @@ class ConsoleContext:
         self.command_history: list[str] = []
         self.search_history: list[str] = []
         """The Logs screen's query bar (up/down)."""
+        self.search_history_of: Path | None = None
+        """The store whose saved history (app.search.history) is already in ``search_history``."""
 
     def now_ms(self) -> int:
         """The console's clock (fixed in tests)."""

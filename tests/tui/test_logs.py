@@ -77,7 +77,10 @@ async def open_logs(pilot, query: str) -> LogsScreen:  # type: ignore[no-untyped
     await pilot.press("l")
     await settle(pilot)
     screen = pilot.app.screen
-    assert isinstance(screen, LogsScreen) and isinstance(screen.focused, QueryBar)
+    # The results have the focus however the screen was opened; `/` goes to the query bar.
+    assert isinstance(screen, LogsScreen) and isinstance(screen.focused, LogTable)
+    await pilot.press("slash")
+    assert isinstance(screen.focused, QueryBar) and screen.query_one(QueryBar).value == ""
     if query:
         await pilot.press(*query, "enter")
         await settle(pilot)
@@ -470,6 +473,7 @@ async def test_q_shows_the_quarantined_lines_escaped_and_back(tmp_path: Path) ->
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_logs(pilot, "")
         await pilot.press("escape")  # the query bar -> the results
+        assert isinstance(screen.focused, LogTable)
         await pilot.press("Q")
         await settle(pilot)
         table = screen.query_one("#logs-quarantine", DataTable)
