@@ -484,3 +484,60 @@ async def test_q_shows_the_quarantined_lines_escaped_and_back(tmp_path: Path) ->
         assert "day.jsonl:12" in str(table.get_row_at(1)[1])
         await pilot.press("Q")
         assert not screen.showing_quarantine and screen.query_one(LogTable).display
+
+
+async def test_n_and_N_walk_the_errors_across_pages(logs_db: Path) -> None:
+    with Store.open(logs_db, read_only=True) as store:
+        rows = list(Searcher(store).iter_rows(parse("model:eta", now=NOW), limit=400))
+    errors = [i for i, row in enumerate(rows) if row["status"] == "error"]
+    app = make_app(logs_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_logs(pilot, "model:eta")
+        table = screen.query_one(LogTable)
+        # From the top, n lands on each error in turn: well past the first page of 50.
+        for expected in errors[:12]:
+            await pilot.press("n")
+            await settle(pilot)
+            assert screen.window.offset + table.cursor_row == expected
+        assert errors[11] >= 50
+        await pilot.press("N")
+        await settle(pilot)
+        assert screen.window.offset + table.cursor_row == errors[10]
+
+
+async def test_f_follows_records_as_ingest_writes_them(tmp_path: Path) -> None:
+    path = tmp_path / "follow.db"
+    records = random_records(60, seed=8)
+    with Store.open(path) as store:
+        write_all(store.conn, [[to_row(r) for r in records]])
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_logs(pilot, "status:error")
+        assert isinstance(screen.focused, LogTable)
+        await pilot.press("F")
+        await settle(pilot)
+        assert screen.following and status(app).startswith("following")
+        late = random_records(1, seed=9, start=5000)[0]
+        late.update(ts=NOW - 1, status="error", error="written while following", request_id="late-1")
+        with Store.open(path) as store:  # another writer, as incremental ingest writes
+            store.predictions.append([to_row(late)])
+        for _ in range(50):  # bounded: the follow timer re-reads every second
+            await pilot.pause(0.2)
+            if screen.window.rows and screen.window.rows[0]["request_id"] == "late-1":
+                break
+        assert screen.window.rows[0]["request_id"] == "late-1"
+        await pilot.press("F")
+        assert not screen.following
+
+
+async def test_query_history_outlives_the_session(logs_db: Path) -> None:
+    app = make_app(logs_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_logs(pilot, "status:error entity:cust-4")
+    app = make_app(logs_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_logs(pilot, "")
+        await settle(pilot)
+        bar = screen.query_one(QueryBar)
+        await pilot.press("up")
+        assert bar.value == "status:error entity:cust-4"
