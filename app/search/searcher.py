@@ -26,12 +26,15 @@ from app.store.search_sql import Compiled
 
 if TYPE_CHECKING:
     from app.store import Store
+    from app.store.search import Facet, Histogram
 
 __all__ = ["Searcher", "Query", "SearchError", "UnknownName", "Resolution", "Page", "Cursor", "Count", "parse", "count_text",
            "ensure_feature_indexes", "FIELD_NAMES", "PAGE_SIZE", "COUNT_CAP", "ROW_COLUMNS"]
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
+# The histogram and facets read at most this many of the newest matches (then they say "at least").
+OVERVIEW_CAP = 50_000
 
 
 def count_text(start: int, end: int, count: Count | None) -> str:
@@ -67,6 +70,20 @@ class Searcher:
 
             raise store_error(exc) from exc
         return resolve_query(query, models, versions)
+
+    def histogram(self, query: Query, start: int, end: int, *, buckets: int = 60,
+                  cap: int = OVERVIEW_CAP) -> "Histogram":
+        """Matches per time bucket in [start, end) over the newest ``cap`` matches (resolve first)."""
+        from app.store.search import histogram
+
+        return histogram(self._search, query, start, end, buckets, cap)
+
+    def facets(self, query: Query, fields: list[str], *, top: int = 5, cap: int = OVERVIEW_CAP) -> list["Facet"]:
+        """The top values of each field (status, version, error, features.NAME ...) over the newest
+        ``cap`` matches (resolve first)."""
+        from app.store.search import facets
+
+        return facets(self._search, query, fields, top, cap)
 
     def why_empty(self, query: Query) -> str:
         """Why a valid query found nothing, in one line: the first term that matches no row on its own

@@ -275,6 +275,94 @@ class PredictionSearch:
         return Count(min(n, cap), n > cap)
 
 
+@dataclass(frozen=True)
+class Histogram:
+    """Matches per time bucket over [start, end): ``counts[i]`` covers start + i*width. Only the newest
+    ``cap`` matches are counted: when ``capped``, buckets older than ``complete_from`` are "at least"."""
+
+    start: int
+    width: int
+    counts: list[int]
+    capped: bool
+    complete_from: int  # epoch ms: buckets from here on are exact
+
+
+@dataclass(frozen=True)
+class Facet:
+    """The top values of one field over the newest ``sampled`` matches (``capped``: there were more)."""
+
+    field: str  # as typed in a query: "status", "version", "error", "features.NAME", ...
+    values: list[tuple[object, int]]
+    sampled: int
+    capped: bool
+
+
+# field -> the SQL expression it groups by (fixed vocabulary; JSON keys go as parameters).
+_FACET_SQL = {"status": "status", "version": "version", "model": "model", "error": "error",
+              "prediction": "prediction", "label": "label"}
+
+
+def _where_params(search: "PredictionSearch", query: Query) -> tuple[str, tuple[object, ...]]:
+    compiled = search.compile(query, counting=True)
+    return compiled.where, compiled.params
+
+
+def histogram(search: "PredictionSearch", query: Query, start: int, end: int, buckets: int, cap: int) -> Histogram:
+    """Matches per bucket between ``start`` and ``end`` (epoch ms), over the newest ``cap`` matches."""
+    width = max(1, -(-(end - start) // max(1, buckets)))
+    where, params = _where_params(search, query)
+    conn = search._conn
+    try:
+        rows = conn.execute(
+            f"SELECT (ts - ?) / ? AS b, count(*), min(ts) FROM (SELECT ts FROM predictions WHERE ({where}) "
+            "AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?) GROUP BY b",
+            (start, width, *params, start, end, cap + 1)).fetchall()
+    except sqlite3.Error as exc:
+        raise store_error(exc) from exc
+    counts = [0] * buckets
+    total, oldest = 0, end
+    for bucket, n, first in rows:
+        if 0 <= bucket < buckets:
+            counts[int(bucket)] += n
+        total += n
+        oldest = min(oldest, first)
+    capped = total > cap
+    return Histogram(start, width, counts, capped, oldest if capped else start)
+
+
+def facets(search: "PredictionSearch", query: Query, fields: list[str], top: int, cap: int) -> list[Facet]:
+    """The ``top`` values of each field over the newest ``cap`` matches (one sample, read once)."""
+    where, params = _where_params(search, query)
+    expressions: list[str] = []
+    extra: list[object] = []
+    for field in fields:
+        head, _, key = field.partition(".")
+        if field in _FACET_SQL:
+            expressions.append(_FACET_SQL[field])
+        elif head in ("features", "context") and key and '"' not in key:
+            expressions.append(f"json_extract({head}, ?)")
+            extra.append(json_path(key))
+        else:
+            raise ValueError(f"no facet for {field!r}")
+    columns = ", ".join(f"{e} AS f{i}" for i, e in enumerate(expressions))
+    conn = search._conn
+    try:
+        conn.execute("DROP TABLE IF EXISTS temp.facet_sample")
+        conn.execute(f"CREATE TEMP TABLE facet_sample AS SELECT {columns} FROM predictions WHERE {where} "
+                     "ORDER BY ts DESC LIMIT ?", (*extra, *params, cap))
+        sampled = conn.execute("SELECT count(*) FROM temp.facet_sample").fetchone()[0]
+        capped = sampled >= cap  # "at least": the newest cap matches were read, there may be more
+        result = []
+        for i, field in enumerate(fields):
+            values = conn.execute(f"SELECT f{i}, count(*) AS n FROM temp.facet_sample WHERE f{i} IS NOT NULL "
+                                  f"GROUP BY f{i} ORDER BY n DESC, f{i} LIMIT ?", (top,)).fetchall()
+            result.append(Facet(field, [(v, n) for v, n in values], sampled, capped))
+        conn.execute("DROP TABLE temp.facet_sample")
+    except sqlite3.Error as exc:
+        raise store_error(exc) from exc
+    return result
+
+
 def _runs(ids: list[int]) -> Iterator[tuple[int, int]]:
     """Sorted ids as (low, high) ranges, split where two neighbours are more than _RUN_GAP apart."""
     low = previous = ids[0]

@@ -212,3 +212,33 @@ def test_an_old_store_gets_the_new_free_text_index_once(tmp_path: Path) -> None:
         for text in ("TimeoutError", "acme", "shop", "merchant", "bureau", "gateway", "6379", "host"):
             assert searcher.count(parse(text)).value == 1, text
         assert searcher.count(parse("3")).value == 0  # numbers stay out of the index, as at ingest
+
+
+def test_histogram_and_facets_of_a_result_set(loaded) -> None:
+    store, records, _ = loaded
+    searcher = Searcher(store)
+    query = searcher.resolve(parse("status:error")).query
+    errors = [r for r in records if r["status"] == "error"]
+    start, end = BASE_MS, BASE_MS + SPAN_MS
+    histogram = searcher.histogram(query, start, end, buckets=10)
+    assert not histogram.capped and sum(histogram.counts) == len(errors)
+    assert histogram.counts[0] == sum(1 for r in errors if r["ts"] < start + histogram.width)
+    capped = searcher.histogram(query, start, end, buckets=10, cap=20)
+    assert capped.capped and sum(capped.counts) == 21 and capped.complete_from > start
+
+    facets = {f.field: f for f in searcher.facets(query, ["status", "version", "error", "features.country"])}
+    assert facets["status"].values == [("error", len(errors))]
+    versions = {}
+    for r in errors:
+        versions[r["version"]] = versions.get(r["version"], 0) + 1
+    assert dict(facets["version"].values) == versions
+    assert facets["error"].values[0][1] == max(
+        sum(1 for r in errors if r["error"] == e) for e in {r["error"] for r in errors})
+    country = {}
+    for r in errors:
+        value = (r.get("features") or {}).get("country")
+        if value is not None:
+            country[value] = country.get(value, 0) + 1
+    assert dict(facets["features.country"].values) == dict(sorted(country.items(), key=lambda kv: -kv[1])[:5])
+    few = searcher.facets(query, ["status"], cap=30)[0]
+    assert few.capped and few.values == [("error", 30)]
