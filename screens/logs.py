@@ -35,7 +35,7 @@ from app.console.errors import one_line, worker_failure
 from app.search.complete import complete, quote_value
 from app.search.language import Query, SearchError, parse, reference
 from app.text import clean, safe_text
-from app.views.logs import Connections, ExportFailed, PageRead, count_results, read_page
+from app.views.logs import Connections, ExportFailed, Overview, PageRead, count_results, read_page
 from app.views.search_lane import LaneClosed, SearchLane
 from app.views.search_window import ResultWindow
 from screens.base import OnConsole
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from app.store.location import StoreLocation
 
 PAGE_SIZE = 50
+_BLOCKS = "▁▂▃▄▅▆▇█"
 JUMP_PAGES = 20  # n/N read at most this many pages looking for an error
 FOLLOW_S = 1.0  # F: how often the newest results are read again
 EDGE_MARGIN = 10  # read the next page when the cursor is this close to the end of what is held
@@ -64,7 +65,7 @@ def for_model(model: str) -> "LogsScreen":
 
 @dataclass(frozen=True)
 class _Fetch:
-    kind: str  # "first" | "older" | "newer"
+    kind: str  # "first" | "older" | "newer" | "jump" (the page older than a histogram bar's end)
     generation: int
     anchor: int | None = None  # "first" only: the store id of the record the cursor should land on
 
@@ -83,6 +84,10 @@ class LogsScreen(OnConsole, Screen):
         Binding("n", "next_error(1)", "Next error", id="logs.next_error"),
         Binding("N", "next_error(-1)", "Prev error", id="logs.previous_error", show=False),
         Binding("F", "follow", "Follow", id="logs.follow"),
+        Binding("f", "facets", "Facets", id="logs.facets"),
+        Binding("less_than_sign", "bar(-1)", "Older bar", id="logs.bar_older", show=False),
+        Binding("greater_than_sign", "bar(1)", "Newer bar", id="logs.bar_newer", show=False),
+        Binding("t", "jump_to_bar", "Go to bar", id="logs.jump", show=False),
         Binding("escape", "back", "Back", id="logs.back"),
         Binding("ctrl+r", "refresh", "Refresh", id="logs.refresh", show=False),
     ]
@@ -103,6 +108,8 @@ class LogsScreen(OnConsole, Screen):
     LogsScreen.record #logs-status { display: none; }
     LogsScreen.record #logs-body #logs-detail { border-top: none; border-left: none; width: 1fr; }
     LogsScreen #logs-quarantine { height: 1fr; display: none; }
+    LogsScreen #logs-histogram { height: 1; padding: 0 1; }
+    LogsScreen.record #logs-histogram, LogsScreen.quarantine #logs-histogram { display: none; }
     /* Q: the quarantined lines instead of the results */
     LogsScreen.quarantine #logs-quarantine { display: block; }
     LogsScreen.quarantine #logs-table, LogsScreen.quarantine #logs-detail { display: none; }
@@ -137,6 +144,12 @@ class LogsScreen(OnConsole, Screen):
             self.models = models
             self.features = features
             self.contexts = contexts
+
+    class OverviewLoaded(Message):
+        def __init__(self, generation: int, overview: Overview) -> None:
+            super().__init__()
+            self.generation = generation
+            self.overview = overview
 
     class QuarantineLoaded(Message):
         def __init__(self, lines: list[Any]) -> None:
@@ -174,7 +187,10 @@ class LogsScreen(OnConsole, Screen):
         self._fetching = False
         self._connections = Connections()  # the export's connection
         # One thread each (started by their first read), closed on unmount.
-        self._lanes = {name: SearchLane(f"logs-{name}") for name in ("page", "count")}
+        self._lanes = {name: SearchLane(f"logs-{name}") for name in ("page", "count", "overview")}
+        self.overview: Overview | None = None  # the histogram and facets of the current query
+        self._jump_skipped = 0
+        self.bar = -1  # the chosen histogram bar (-1: none yet; the newest once the overview arrives)
         self._models: list[str] = []
         self._features: list[str] = []
         self._contexts: list[str] = []
@@ -190,6 +206,7 @@ class LogsScreen(OnConsole, Screen):
         yield QueryBar(history, self._complete, value=self.initial_query, id="logs-query",
                        placeholder="model:NAME entity:ID since:2h status:error score>=0.9 \"text\"   (tab completes)")
         yield Static(id="logs-error", markup=False)
+        yield Static(id="logs-histogram", markup=False)
         with Container(id="logs-body"):
             yield LogTable(id="logs-table")
             yield RecordDetail(id="logs-detail")
@@ -301,6 +318,9 @@ class LogsScreen(OnConsole, Screen):
         self.generation += 1
         self.result_count = None
         self.empty_reason = None
+        if not follow:
+            self.overview, self.bar = None, -1
+            self._show_histogram()
         self.elapsed_ms = None
         self._fetching = True
         # The older query's reads stop now instead of competing with the new one.
@@ -407,9 +427,16 @@ class LogsScreen(OnConsole, Screen):
         if message.fetch.kind == "first" and read is not None:
             if read.query is not None:
                 self.parsed = read.query  # model:/version: as the store's names: later pages and the count
+                if read.error is None and not message.fetch.anchor and not self.following:
+                    self._overview(self.console_context.store, read.query, self.generation)
             self.empty_reason = read.error or read.why_empty
             self._show_note(read.error, read.notices)
-        if message.fetch.kind == "first":
+        if message.fetch.kind == "jump":
+            window.reset(message.page)
+            window.offset = self._jump_skipped  # the matches in the bars newer than the chosen one
+            window.has_newer = True
+            table.show(window.rows, 0)
+        elif message.fetch.kind == "first":
             if message.previous is None:
                 window.reset(message.page)
             else:
@@ -452,6 +479,97 @@ class LogsScreen(OnConsole, Screen):
                 self._show_title()  # the title names the record shown (ctrl+r may have moved the cursor)
         self._maybe_fetch(index)
         self.call_after_refresh(self._show_range)
+
+    # -- histogram and facets --------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="logs-overview", exit_on_error=False, description="histogram and facets")
+    def _overview(self, location: StoreLocation, query: Query, generation: int) -> None:
+        from app.views.logs import overview
+
+        now = self.console_context.now_ms()
+        width = max(10, min(120, self.size.width - 4))
+        try:
+            result = self.lane("overview").call(location, partial(overview, query=query, now=now, buckets=width))
+        except LaneClosed:
+            return
+        if result is not None:
+            self.post_message(self.OverviewLoaded(generation, result))
+
+    def on_logs_screen_overview_loaded(self, message: OverviewLoaded) -> None:
+        if message.generation != self.generation:
+            return
+        self.overview = message.overview
+        self.bar = len(message.overview.histogram.counts) - 1
+        self._show_histogram()
+
+    def _show_histogram(self) -> None:
+        box = self.query_one("#logs-histogram", Static)
+        if self.overview is None:
+            box.update("")
+            return
+        histogram = self.overview.histogram
+        top = max(histogram.counts) or 1
+        text = Text()
+        for i, n in enumerate(histogram.counts):
+            block = " " if n == 0 else _BLOCKS[min(len(_BLOCKS) - 1, n * len(_BLOCKS) // (top + 1))]
+            style = "reverse bold" if i == self.bar else ("yellow" if histogram.start + i * histogram.width
+                                                          < histogram.complete_from else "cyan")
+            text.append(block if block != " " or i != self.bar else "_", style=style)
+        box.update(text)
+
+    def bar_range(self, index: int) -> tuple[int, int]:
+        histogram = self.overview.histogram  # type: ignore[union-attr]
+        start = histogram.start + index * histogram.width
+        return start, start + histogram.width
+
+    def action_bar(self, step: int) -> None:
+        """< and >: choose an older / newer bar of the hit histogram (t moves the results there)."""
+        if self.overview is None:
+            return
+        self.bar = max(0, min(len(self.overview.histogram.counts) - 1, self.bar + step))
+        self._show_histogram()
+        from app.timeutil import TimeFormat, format_ms
+
+        start, end = self.bar_range(self.bar)
+        n = self.overview.histogram.counts[self.bar]
+        at_least = "at least " if start < self.overview.histogram.complete_from else ""
+        self._status(Text(f"{format_ms(start, TimeFormat.DAY_MINUTE)}–{format_ms(end, TimeFormat.DAY_MINUTE)}: "
+                          f"{at_least}{n:,} matches · t: show them", style="bold"))
+
+    def action_jump_to_bar(self) -> None:
+        """t: the result window moves to the chosen bar (its newest match first)."""
+        from app.search.searcher import Cursor
+
+        if self.overview is None or self.parsed is None or self.bar < 0:
+            return
+        _, end = self.bar_range(self.bar)
+        skipped = sum(self.overview.histogram.counts[self.bar + 1:])
+        self.following = False
+        self._fetching = True
+        self._fetch_jump(self.console_context.store, self.parsed, _Fetch("jump", self.generation),
+                         Cursor(end - 1, 2**62), skipped)
+
+    def _fetch_jump(self, location: StoreLocation, query: Query, fetch: _Fetch, cursor: Any, skipped: int) -> None:
+        self._jump_skipped = skipped
+        self._fetch(location, query, fetch, cursor)
+
+    def action_facets(self) -> None:
+        """f: the top error messages, versions, status (and keys asked for) of the results; choosing one
+        adds it to the query."""
+        from screens.facets import FacetPicker
+
+        if self.overview is None:
+            self.notify("the facets are still being read", markup=False, timeout=3)
+            return
+        self.app.push_screen(FacetPicker(self.overview.facets), self._narrow)
+
+    def _narrow(self, term: str | None) -> None:
+        if not term:
+            return
+        text = f"{self.query_text} {term}".strip()
+        bar = self.query_one(QueryBar)
+        bar.value = text
+        bar.remember(text)
+        self.run_query(text)
 
     # -- n / N: the next or previous error -------------------------------------------------
     def action_next_error(self, step: int) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:
     from app.models import QuarantinedLine
+    from app.store.search import Facet, Histogram
     from app.search.language import Query
     from app.search.searcher import Count, Page, Searcher
     from app.store.location import StoreLocation
@@ -39,6 +40,57 @@ def field_names(location: "StoreLocation") -> LogNames:
         features = store.predictions.recent_keys("features", NAME_ROWS)
         contexts = store.predictions.recent_keys("context", NAME_ROWS)
     return LogNames(sorted(models), features, contexts)
+
+
+OVERVIEW_SPAN_MS = 86_400_000  # without since:/until:, the histogram covers the last day
+OVERVIEW_BUCKETS = 60
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Above and beside the results: the hit histogram and the facets of the result set."""
+
+    histogram: "Histogram"
+    facets: list["Facet"]
+
+
+def overview_fields(query: "Query") -> list[str]:
+    """What the facets show: error messages, versions, status, and every features./context. key asked for."""
+    from app.search.language import AnyOf, JsonTerm
+
+    fields = ["error", "version", "status"]
+
+    def walk(terms: tuple[Any, ...]) -> None:
+        for term in terms:
+            if isinstance(term, AnyOf):
+                for alternative in term.alternatives:
+                    walk(alternative)
+            elif isinstance(term, JsonTerm) and '"' not in term.key:
+                name = f"{term.column}.{term.key}"
+                if name not in fields:
+                    fields.append(name)
+
+    walk(query.terms)
+    return fields
+
+
+def overview(searcher: "Searcher", query: "Query", now: int, buckets: int = OVERVIEW_BUCKETS) -> Overview | None:
+    """The histogram over the query's time bounds (else the last day) and the facets; None when a
+    newer query interrupted it. ``query`` is resolved (the first page's read resolved it)."""
+    from app.search.language import TimeTerm
+    from app.store import StoreInterrupted
+
+    start = max((t.at for t in query.terms if isinstance(t, TimeTerm) and t.bound == "since" and not t.negated),
+                default=None)
+    end = min((t.at for t in query.terms if isinstance(t, TimeTerm) and t.bound == "until" and not t.negated),
+              default=now + 1)
+    if start is None or start >= end:
+        start = end - OVERVIEW_SPAN_MS
+    try:
+        return Overview(searcher.histogram(query, start, end, buckets=buckets),
+                        searcher.facets(query, overview_fields(query)))
+    except StoreInterrupted:
+        return None
 
 
 QUARANTINE_ROWS = 500  # the Logs screen's quarantine view: the newest bad lines
@@ -86,7 +138,7 @@ def read_page(searcher: "Searcher", query: "Query", kind: str, cursor: Any, *, p
 
                 return PageRead(Page([], False, False), (time.perf_counter() - started) * 1000, error=str(exc))
             query, notices = resolution.query, resolution.notices
-        if kind == "older":
+        if kind in ("older", "jump"):  # jump: the page older than a chosen time (a histogram bar)
             page = searcher.page(query, after=cursor, limit=page_size)
         elif kind == "newer":
             page = searcher.page(query, before=cursor, limit=page_size)

@@ -541,3 +541,46 @@ async def test_query_history_outlives_the_session(logs_db: Path) -> None:
         bar = screen.query_one(QueryBar)
         await pilot.press("up")
         assert bar.value == "status:error entity:cust-4"
+
+
+async def test_histogram_bar_moves_the_window_and_a_facet_narrows_the_query(logs_db: Path) -> None:
+    app = make_app(logs_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_logs(pilot, "model:eta since:10d")
+        await settle(pilot)
+        overview = screen.overview
+        assert overview is not None and sum(overview.histogram.counts) == len(expected_ids(logs_db, "model:eta since:10d"))
+        bars = str(screen.query_one("#logs-histogram").render())
+        assert len(bars) == len(overview.histogram.counts) and any(ch in bars for ch in "▁▂▃▄▅▆▇█")
+        # Choose a bar in the middle: the results move to its newest match.
+        for _ in range(len(overview.histogram.counts) // 2):
+            await pilot.press("less_than_sign")
+        start, end = screen.bar_range(screen.bar)
+        await pilot.press("t")
+        await settle(pilot)
+        # The cursor is on the bar's newest match, numbered where it is among all results (the
+        # window then reads the page above it, as it does anywhere).
+        table = screen.query_one(LogTable)
+        current = screen.window.rows[table.cursor_row]
+        assert start <= current["ts"] < end
+        newer = sum(overview.histogram.counts[screen.bar + 1:])
+        assert screen.window.offset + table.cursor_row == newer
+        # Facets: status, versions, errors; choosing one adds it to the query.
+        await pilot.press("f")
+        await pilot.pause()
+        from screens.facets import FacetPicker
+
+        picker = app.screen
+        assert isinstance(picker, FacetPicker)
+        assert {f.field for f in picker.facets} == {"error", "version", "status"}
+        versions = next(f for f in picker.facets if f.field == "version")
+        key = next(k for k, term in picker.terms.items() if term.startswith("version:"))
+        picker.query_one("OptionList").highlighted = next(
+            i for i in range(picker.query_one("OptionList").option_count)
+            if picker.query_one("OptionList").get_option_at_index(i).id == key)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen and screen.query_text == f"model:eta since:10d {picker.terms[key]}"
+        wanted = picker.terms[key].split(":", 1)[1]
+        assert screen.window.rows and {r["version"] for r in screen.window.rows} == {wanted}
+        assert versions.values[0][0] == wanted
