@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import shutil
 import sqlite3
@@ -30,7 +31,7 @@ from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.search.searcher import Searcher  # noqa: E402
+from app.search.searcher import ROW_COLUMNS, Searcher  # noqa: E402
 from app.store import Store  # noqa: E402
 from app.store.predictions import PredictionRow  # noqa: E402
 from app.timeutil import iso_to_ms, ms_to_iso  # noqa: E402
@@ -281,7 +282,46 @@ def store_targets(path: Path, runs: int) -> None:
         ours = median_ms(lambda: searcher.page(searcher.parse(query)), runs)
         got = len(searcher.page(searcher.parse(query)).rows)
         print(f"{name:<19}{ours:>13.2f}{got:>6}{_verdict(name, ours):>8}  {query}")
+    new_classes(store, searcher, runs, model, newest_ts)
     store.close()
+
+
+def new_classes(store: Store, searcher: Searcher, runs: int, model: str, newest_ts: int) -> None:
+    """Issue 14's classes: a word inside punctuation, a prefix, OR, and the histogram + facets of a result
+    set, each against the SQL typed by hand for the same first page (or the same GROUP BY)."""
+    conn = store.conn
+    error = conn.execute("SELECT error FROM predictions WHERE status = 'error' AND error IS NOT NULL "
+                         "ORDER BY ts DESC LIMIT 1").fetchone()
+    words = [w for w in re.findall(r"[A-Za-z]{4,}", error[0] if error else "")] or ["error"]
+    word = words[0]
+    models = [r[0] for r in conn.execute("SELECT name FROM models ORDER BY name LIMIT 2")] or [model]
+    page = f"SELECT {', '.join(ROW_COLUMNS)} FROM predictions WHERE {{}} ORDER BY ts DESC, id DESC LIMIT 50"
+    fts = "id IN (SELECT rowid FROM predictions_fts WHERE predictions_fts MATCH ?)"
+    classes = [
+        ("word in punctuation", word, page.format(fts), (f'"{word}"',)),
+        ("prefix", f"{word[:4]}*", page.format(fts), (f'"{word[:4]}" *',)),
+        ("OR of models", f"status:error ({' OR '.join(f'model:{m}' for m in models)})",
+         page.format(f"status = 'error' AND model IN ({', '.join('?' * len(models))})"), tuple(models)),
+    ]
+    print(f"\n{'new class':<21}{'modeldeck ms':>13}{'hand SQL ms':>12}{'ratio':>7}{'rows':>6}  query")
+    for name, query, sql, params in classes:
+        parsed = searcher.resolve(searcher.parse(query)).query
+        ours = median_ms(lambda: searcher.page(parsed), runs)
+        hand = median_ms(lambda: conn.execute(sql, params).fetchall(), runs)
+        got = len(searcher.page(parsed).rows)
+        print(f"{name:<21}{ours:>13.2f}{hand:>12.2f}{ours / hand:>7.2f}{got:>6}  {query}")
+    # Histogram + facets of a day of errors: what the Logs screen reads after the first page.
+    from app.search.searcher import OVERVIEW_CAP
+    from app.views.logs import overview
+
+    for query in ("status:error", "", f"model:{model}"):
+        parsed = searcher.resolve(searcher.parse(query)).query
+        ms = median_ms(lambda: overview(searcher, parsed, newest_ts + 1), runs)
+        result = overview(searcher, parsed, newest_ts + 1)
+        assert result is not None
+        note = "at least (capped)" if result.histogram.capped else "exact"
+        print(f"{'histogram + facets':<21}{ms:>13.2f}{'':>12}{'':>7}{sum(result.histogram.counts):>6}  "
+              f"{query or '(everything)'} over the last day, newest {OVERVIEW_CAP:,} matches: {note}; target 200 ms")
 
 
 def main() -> None:
