@@ -34,7 +34,7 @@ __all__ = ["Searcher", "Query", "SearchError", "UnknownName", "Resolution", "Pag
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
 # The histogram and facets read at most this many of the newest matches (then they say "at least").
-OVERVIEW_CAP = 50_000
+OVERVIEW_CAP = 20_000
 
 
 def count_text(start: int, end: int, count: Count | None) -> str:

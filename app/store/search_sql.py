@@ -122,6 +122,13 @@ def _any_of(term: AnyOf, generated: frozenset[str]) -> tuple[str, list[object]]:
     """``(a AND b) OR (c)``; free text inside a group is its own FTS lookup (drive plan)."""
     if not term.alternatives:
         return "0", []
+    first = term.alternatives[0][0] if term.alternatives[0] else None
+    if (isinstance(first, FieldTerm) and first.column in _PLAIN_COLUMNS and all(
+            len(a) == 1 and isinstance(a[0], FieldTerm) and a[0].column == first.column and a[0].op == "="
+            and not a[0].negated for a in term.alternatives)):
+        # model:a OR model:b (a glob's names): one IN list, which the planner seeks as a set.
+        values = [a[0].value for a in term.alternatives]  # type: ignore[union-attr]
+        return f"{_COLUMNS[first.column]} IN ({', '.join('?' * len(values))})", values
     ors: list[str] = []
     params: list[object] = []
     for alternative in term.alternatives:
@@ -155,6 +162,9 @@ def _term(term: Term, generated: frozenset[str]) -> tuple[str, list[object]]:
         return _dynamic(column, [], term.op, term.value, term.text)
     return f"{column} {term.op} ?", [term.value]
 
+
+# Columns compared as they are stored (no number-or-text reading): an OR of their values is an IN list.
+_PLAIN_COLUMNS = ("request_id", "entity_id", "model", "version", "status")
 
 # The only column names that reach SQL text.
 _COLUMNS = {name: name for name in ("request_id", "entity_id", "model", "version", "status", "score",

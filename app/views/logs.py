@@ -86,9 +86,14 @@ def overview(searcher: "Searcher", query: "Query", now: int, buckets: int = OVER
               default=now + 1)
     if start is None or start >= end:
         start = end - OVERVIEW_SPAN_MS
+    # The facets of what the histogram shows: the same window (an unbounded sample of a rare term
+    # would walk the whole table newest first).
+    from app.search.language import Query as _Query
+
+    windowed = _Query(query.text, (*query.terms, TimeTerm("since", start), TimeTerm("until", end)), query.now)
     try:
         return Overview(searcher.histogram(query, start, end, buckets=buckets),
-                        searcher.facets(query, overview_fields(query)))
+                        searcher.facets(windowed, overview_fields(query)))
     except StoreInterrupted:
         return None
 
