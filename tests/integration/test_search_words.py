@@ -202,7 +202,9 @@ def test_an_old_store_gets_the_new_free_text_index_once(tmp_path: Path) -> None:
     record = random_records(1, seed=3)[0]
     record.update(error="TimeoutError: scoring took 2300 ms", status="error",
                   features={"merchant": "acme-shop.eu", "amount": 3}, context={"peer": {"host": "bureau-gateway:6379"}})
-    with Store(path, migrate_to=5) as old:
+    from app.store.schema import FTS_REBUILD_VERSION
+
+    with Store(path, migrate_to=FTS_REBUILD_VERSION - 1) as old:
         write_all(old.conn, [[to_row(record)]])
         # The v1 tokenizer kept punctuation inside words: the exception name was not a word.
         assert old.conn.execute("SELECT count(*) FROM predictions_fts WHERE predictions_fts MATCH "
