@@ -14,7 +14,6 @@ Searcher per open store (per thread). Store errors arrive as ``app.store.StoreEr
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING, Any, Iterator
 
 from app.search.language import (FIELD_NAMES, AnyOf, FieldTerm, Query, SearchError, Term, TextTerm, TimeTerm,
@@ -62,13 +61,7 @@ class Searcher:
         notices to show; raises UnknownName (a likely typo, naming the closest names)."""
         if not any(_names_field(t) for t in query.terms):
             return Resolution(query, ())
-        try:
-            models = self._store.predictions.logged_models()
-            versions = {model: self._store.predictions.logged_versions(model) for model in models}
-        except sqlite3.Error as exc:
-            from app.store.connection import store_error
-
-            raise store_error(exc) from exc
+        models, versions = self._store.predictions.logged_names()
         return resolve_query(query, models, versions)
 
     def histogram(self, query: Query, start: int, end: int, *, buckets: int = 60,

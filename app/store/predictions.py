@@ -7,6 +7,7 @@ validated and serialised by ``app.ingest``): tuples are what ``executemany`` eat
 from __future__ import annotations
 
 import math
+import sqlite3
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
@@ -222,6 +223,17 @@ class PredictionsTable:
             "SELECT (SELECT min(version) FROM predictions WHERE model = :m AND version > v.name) FROM v "
             "WHERE v.name IS NOT NULL) SELECT name FROM v WHERE name IS NOT NULL LIMIT :n",
             {"m": model, "n": limit})]
+
+    def logged_names(self) -> tuple[list[str], dict[str, list[str]]]:
+        """Every logged model and each one's logged versions (what ``model:``/``version:`` resolve against);
+        SQLite errors leave as the store's own types."""
+        from app.store.connection import store_error
+
+        try:
+            models = self.logged_models()
+            return models, {model: self.logged_versions(model) for model in models}
+        except sqlite3.Error as exc:
+            raise store_error(exc) from exc
 
     def recent_keys(self, column: str, rows: int = 300) -> list[str]:
         """The JSON keys of ``column`` ("features" or "context") in the newest ``rows`` records, sorted:
