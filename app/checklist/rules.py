@@ -226,7 +226,7 @@ def check_benchmarks(ctx: CheckContext) -> Finding:
                              f"{clean_name(str(heldout.get('sha256', ''))[:12])}, by {by}{age})")
         recorded = ", ".join(found[k] for k in wanted if k in found)
     if absent:
-        label = {"quality": "a quality metric (accuracy/auc/f1 or mae/rmse)"}
+        label = {"quality": "quality metric (accuracy/auc/f1 or mae/rmse)"}
         text = f"{v} has no {', no '.join(label.get(k, k) for k in absent)} recorded"
         return failed(text + (f" (has {recorded})" if recorded else ""))
     peak = ctx.store.serving.peak_hour(ctx.model, ctx.version.version, ctx.now - PEAK_WINDOW_MS, ctx.now)
