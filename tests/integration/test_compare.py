@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from app.store.predictions import COLUMNS
 from app.store import compare as compare_sql
 from app.compare.pairing import compare, default_pair, disagreement_search
 from app.config.settings import CompareConfig
@@ -105,7 +106,13 @@ def test_schema_5_store_compares_as_before_reading_the_champion_from_an_index(st
     row (a third of the join's time at 1,000,000 pairs, bench/compare.py)."""
     rows, _ = make_traffic(400, seed=21, unpaired_a=40, unpaired_b=10)
     with Store(store_path, migrate_to=4) as old:
-        seed_store(old, rows)
+        # Written as a schema-4 modeldeck wrote it: plain rows (today's writer also keeps the schema-8
+        # catalogue, whose columns a schema-4 store does not have yet).
+        old.conn.execute("INSERT INTO models (name, task, created_at) VALUES ('m', 'classification', ?)", (T0,))
+        old.conn.executemany("INSERT INTO versions (model, version, stage, created_at) VALUES ('m', ?, ?, ?)",
+                             [("v1", "champion", T0), ("v2", "challenger", T0 + 1)])
+        old.conn.executemany(f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                             [tuple(row)[:len(COLUMNS)] for row in rows])
         before = compare(old, "m", "v1", "v2", *WINDOW, buckets=6)
     with Store.open(store_path) as upgraded:
         assert upgraded.schema_version() >= 5
