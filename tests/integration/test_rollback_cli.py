@@ -79,10 +79,11 @@ def test_failed_switch_exits_1(seeded_store_path, config):
     assert result.exit_code == 1 and "failed" in result.output and "HTTP 404" in result.output
 
 
-def test_model_without_endpoint_is_a_one_line_config_error(seeded_store_path, config):
+def test_unknown_model_is_a_one_line_error_naming_the_known_ones(seeded_store_path, config):
+    # Names resolve before anything is configured or acted on (the one resolver, app/catalogue.py).
     result = CliRunner().invoke(main, ["--db", str(seeded_store_path), "--config", str(config), "rollback",
                                        "ghost", "--to", "v1", "--reason", "r", "--yes"])
-    assert result.exit_code == 2 and "models.ghost: no endpoint or registry configured" in result.output
+    assert result.exit_code == 2 and result.output == "modeldeck: error: unknown model 'ghost' (known: churn, fraud)\n"
 
 
 def test_disable_exits_0_when_nothing_serves_any_more(seeded_store_path, config, demo):
