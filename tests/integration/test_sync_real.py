@@ -104,6 +104,13 @@ def test_sync_from_mlserver(mlserver, tmp_path: Path) -> None:
 
 
 def test_sync_from_torchserve(torchserve, tmp_path: Path) -> None:
+    # The server is shared by the session (the rollback tests scale versions to zero and move the
+    # default): start from a known state, 1.0 the default with a worker on each version.
+    mgmt = torchserve.management_url
+    for version in ("1.0", "2.0"):
+        httpx.put(f"{mgmt}/models/tsclf/{version}", params={"min_worker": 1, "max_worker": 1, "synchronous": "true"},
+                  timeout=60).raise_for_status()
+    httpx.put(f"{mgmt}/models/tsclf/1.0/set-default", timeout=10).raise_for_status()
     config = tmp_path / "modeldeck.toml"
     config.write_text(f'[models.tsclf.endpoint]\nkind = "torchserve"\nurl = "{torchserve.url}"\n'
                       f'management_url = "{torchserve.management_url}"\n')
