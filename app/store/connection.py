@@ -98,27 +98,29 @@ def store_error(exc: sqlite3.Error) -> StoreError:
     return _known_condition(exc) or StoreError(str(exc) or type(exc).__name__)
 
 
+@contextmanager
+def _as_store_errors() -> Iterator[None]:
+    """Re-raise busy / read-only / interrupted as the store's own types; any other error unchanged."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        translated = _known_condition(exc)
+        if translated is None or translated is exc:
+            raise
+        raise translated from exc
+
+
 class StoreConnection(sqlite3.Connection):
     """The store's connection: statements that fail because the store is busy, read-only or interrupted
     raise ``StoreBusy`` / ``StoreReadOnly`` / ``StoreInterrupted``; every other error is sqlite3's own."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        try:
+        with _as_store_errors():
             return super().execute(sql, parameters)
-        except sqlite3.OperationalError as exc:
-            translated = _known_condition(exc)
-            if translated is None or translated is exc:
-                raise
-            raise translated from exc
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
-        try:
+        with _as_store_errors():
             return super().executemany(sql, parameters)
-        except sqlite3.OperationalError as exc:
-            translated = _known_condition(exc)
-            if translated is None or translated is exc:
-                raise
-            raise translated from exc
 
 
 def begin_immediate(conn: sqlite3.Connection) -> None:
