@@ -207,6 +207,7 @@ class QuarantinedLine:
     source: str = ""
     ingested_at: int = 0
     id: int | None = None
+    model: str | None = None  # the model the line was for, when its JSON got far enough to name one
 
 
 class Alert(BaseModel):

@@ -15,6 +15,11 @@ A rule watches one metric of one model:
 - ``accuracy`` (answers equal to their label; fires at or *below* the threshold) and ``mae`` (mean absolute
   error; fires at or above): over the labelled answers of the last ``window``. Labels arrive late, so a
   window with fewer than ``min_labels`` labelled answers is not judged (the state is left as it is).
+- ``quarantine_rate``: the share of the model's log lines that ingest refused over the last ``window``: lines
+  quarantined in the window that name the model (or, with ``source = "GLOB"``, came from matching files,
+  even lines too broken to name one) / those lines + the model's predictions in the window. Meant for
+  followed logs (``watch``, ``ingest --follow``), where a line is ingested as it is written; fires at or above
+  the threshold (0.01 = 1 line in 100).
 - ``schedule``: a notice every ``every`` (e.g. 30d, to trigger retraining through a webhook), counted from the
   last notice, else from the champion version's creation. It is stored as an alert fired and resolved at
   once (nothing stays firing on the fleet); ``modeldeck watch`` delivers it as a ``schedule`` event.
@@ -150,6 +155,12 @@ def observe(store: "Store", model: str, rule: AlertRule, *, now: int,
             return Observation(accuracy, accuracy <= rule.threshold)
         return Observation(mae, None if mae is None else mae >= rule.threshold)
     stats = store.predictions.window_stats(model, now - window, now)
+    if rule.metric == "quarantine_rate":
+        refused = store.quarantine.count_between(now - window, now, model=model, source_glob=rule.source)
+        lines = refused + stats.requests
+        if lines == 0:
+            return Observation(None, None)  # nothing arrived: nothing to judge
+        return Observation(refused / lines, refused / lines >= rule.threshold)
     if rule.metric == "error_rate":
         value = stats.error_rate
     elif rule.metric == "p95_latency":

@@ -66,7 +66,8 @@ def ingest(cli: CliContext, paths: tuple[str, ...], model: str | None, follow: b
         if follow:  # a follower runs until stopped: index first, then keep the index current
             _index_features(store, indexed, note)
         try:
-            summary = run_ingest(store, paths, model=model, follow=follow, stop=stop, progress=progress, note=note)
+            summary = run_ingest(store, paths, model=model, follow=follow, stop=stop, progress=progress, note=note,
+                                 allow_swapped_link=cli.settings.ingest.allow_swapped_link)
         except SourceError as exc:
             note(f"error: {exc}")
             sys.exit(EXIT_UNREADABLE)

@@ -60,9 +60,13 @@ class AlertRule(_Section):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)  # `for` in the file, for_ in Python
 
     metric: str = Field(pattern=r"^(feature_drift:.+|prediction_drift|error_rate|p95_latency|traffic_drop|no_traffic|accuracy|mae|"
-                        r"schedule)$",
+                        r"quarantine_rate|schedule)$",
                         description="feature_drift:NAME | prediction_drift | error_rate | p95_latency | traffic_drop "
-                        "| no_traffic | accuracy | mae (over labelled answers) | schedule (a notice every `every`)")
+                        "| no_traffic | accuracy | mae (over labelled answers) | quarantine_rate (share of the "
+                        "model's log lines ingest refused) | schedule (a notice every `every`)")
+    source: str | None = Field(default=None, description="quarantine_rate: a glob of log files (absolute paths, "
+                               "as `modeldeck quarantine` lists them) whose bad lines count too, even those too "
+                               "broken to name a model")
     compare: Literal["previous", "last_week"] = Field(default="previous", description="traffic_drop: against "
                                                       "the window before, or the same window a week earlier")
     min_labels: int = Field(default=50, ge=1, description="accuracy / mae: labels arrive late; a window with "
@@ -91,6 +95,8 @@ class AlertRule(_Section):
     def _schedule_needs_every(self) -> "AlertRule":
         if (self.metric == "schedule") != (self.every is not None):
             raise ValueError("`every` goes with metric = \"schedule\" (and a schedule needs it)")
+        if self.source is not None and self.metric != "quarantine_rate":
+            raise ValueError("`source` goes with metric = \"quarantine_rate\"")
         return self
 
 
@@ -160,6 +166,15 @@ class RetentionConfig(_Section):
                                     "debuggable: keep_days must be at least this")
 
 
+class IngestConfig(_Section):
+    """How ``ingest --follow`` and ``modeldeck watch`` read the logs they follow (app/ingest/source.py)."""
+
+    allow_swapped_link: bool = Field(default=False, description="Follow a symlinked log to a new target when "
+                                     "the link is repointed (a deployment that flips a `current` link). Off: the "
+                                     "link is resolved once at start and a swapped target is refused with a "
+                                     "warning, so a key file swapped in is never ingested")
+
+
 class UIConfig(_Section):
     refresh_s: float = Field(default=5.0, gt=0, description="Seconds between live refreshes of the screens")
     keymap: dict[str, str] = Field(default_factory=dict, description="Binding id -> keys, e.g. {'fleet.open' = 'o'}")
@@ -209,6 +224,19 @@ class NotifyConfig(_Section):
     repeat_s: float = Field(default=60.0, gt=0, description="alertmanager: re-send a firing alert this often "
                             "(it forgets alerts not re-sent; it notifies once per firing itself)")
 
+    @model_validator(mode="after")
+    def _secrets_are_secrets(self) -> "NotifyConfig":
+        # The bearer token and the HMAC key are known from here on: redacted from everything shown or
+        # stored (app/text.py), like an endpoint's token.
+        import os
+
+        from app.text import add_secret
+
+        for name in (self.token_env, self.secret_env):
+            if name:
+                add_secret(os.environ.get(name))
+        return self
+
     @property
     def label(self) -> str:
         from urllib.parse import urlsplit
@@ -227,6 +255,7 @@ class Settings(BaseSettings):
     search: SearchConfig = Field(default_factory=SearchConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig, description="Following logs")
     models: dict[str, ModelConfig] = Field(default_factory=dict, description="Per-model endpoints and settings")
     watch: WatchConfig = Field(default_factory=WatchConfig, description="modeldeck watch")
     notify: list[NotifyConfig] = Field(default_factory=list, description="Where alerts are delivered")

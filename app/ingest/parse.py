@@ -78,11 +78,12 @@ def parse_block(data: bytes, first_line_no: int, model: str | None = None) -> Pa
         size, _, head = line[len(_OVERLONG):].partition(b"\x00") if line.startswith(_OVERLONG) else (b"", b"", b"")
         if size.isdigit():  # a line forged to look like the marker fails as JSON below instead (fuzz-found)
             bad.append(QuarantinedLine(line_no, raw_text(head), f"line longer than {MAX_LINE_BYTES:,} bytes "
-                                       f"({int(size):,} bytes); its first {len(head):,} bytes are kept"))
+                                       f"({int(size):,} bytes); its first {len(head):,} bytes are kept",
+                                       model=model))
             continue
-        result = parse_line(line, model)
-        if isinstance(result, str):
-            bad.append(QuarantinedLine(line_no, raw_text(line), result))
+        result = _parse_line(line, model)
+        if type(result) is tuple:
+            bad.append(QuarantinedLine(line_no, raw_text(line), result[0], model=result[1]))
         else:
             rows.append(result)
     return parsed
@@ -90,31 +91,51 @@ def parse_block(data: bytes, first_line_no: int, model: str | None = None) -> Pa
 
 def parse_line(line: bytes, model: str | None = None) -> PredictionRow | str:
     """A row, or the reason the line is refused (a string: errors are data here, not exceptions)."""
+    result = _parse_line(line, model)
+    return result[0] if type(result) is tuple else result
+
+
+# How much of a model's name a bad line may claim: a quarantine_rate rule matches it exactly, so a longer
+# "name" is junk, not a model.
+_MAX_MODEL_NAME = 200
+
+
+def _named(record: dict[str, Any], given: str | None) -> str | None:
+    """The model a refused record was for: ``--model``, else its own ``model`` when that is a plain name."""
+    if given is not None:
+        return given
+    name = record.get("model")
+    return name if type(name) is str and 0 < len(name) <= _MAX_MODEL_NAME else None
+
+
+def _parse_line(line: bytes, model: str | None) -> "PredictionRow | tuple[str, str | None]":
+    """A row, or (the reason the line is refused, the model it named when it got that far)."""
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        return _json_error(line, exc)
+        return _json_error(line, exc), model
     if _LONG_DIGITS.search(line) is not None:
         # orjson reads an integer beyond 64 bits as a float (1e+23): read such a line again exactly and
         # keep every integer SQLite cannot hold as its digits, text (rare: only lines with 19+ digits).
         try:
             record = _big_ints_as_text(json.loads(line))
         except RecursionError:
-            return "nested too deeply"
+            return "nested too deeply", model
     if type(record) is not dict:
-        return f"not a JSON object (got {_json_kind(record)})"
+        return f"not a JSON object (got {_json_kind(record)})", model
     if model is not None and record.get("model") in (None, ""):
         record["model"] = model
     try:
         prediction = Prediction.model_validate(record)
     except ValidationError as exc:
-        return describe_validation_error(exc)
+        return describe_validation_error(exc), _named(record, model)
     if model is not None and prediction.model != model:
-        return f"model: {prediction.model!r} is not the --model given ({model!r})"
+        # Not this run's model: counted against the model the line names (the --model is the odd one).
+        return f"model: {prediction.model!r} is not the --model given ({model!r})", _named(record, None)
     try:
         return to_row(prediction)
     except (orjson.JSONEncodeError, OverflowError, RecursionError) as exc:  # a value no store column holds
-        return f"cannot be stored: {exc}"
+        return f"cannot be stored: {exc}", prediction.model
 
 
 # PredictionRow(...) runs a Python-level __new__; tuple.__new__ on the class builds the same

@@ -32,6 +32,7 @@ from app.ingest.parse import ParsedBlock, parse_block
 from app.ingest.source import (BLOCK_SIZE, STDIN, Block, FollowedFile, SourceError, file_size, follow, is_gzip,
                                read_file, read_stdin, source_name)
 from app.models import QuarantinedLine
+from app.text import redact
 from app.store.bulk import BatchResult, BulkWriter
 from app.store.connection import StoreBusy
 from app.timeutil import now_ms
@@ -88,15 +89,16 @@ def input_bytes(paths: Sequence[str]) -> int:
 def ingest(store: "Store", paths: Sequence[str], *, model: str | None = None, follow: bool = False,
            stop: threading.Event | None = None, progress: ProgressCallback | None = None,
            note: Callable[[str], None] = lambda message: None, workers: int | None = None,
-           poll_s: float = 1.0) -> IngestSummary:
+           poll_s: float = 1.0, allow_swapped_link: bool = False) -> IngestSummary:
     """Ingest ``paths`` ('-' is stdin) into ``store``; see the module docstring.
 
     ``stop`` ends the run cleanly (what was read is committed). ``workers`` forces the
     number of parser processes (0: parse in this process); by default one per spare core
-    for big files. ``note`` receives one-line remarks for the operator.
+    for big files. ``note`` receives one-line remarks for the operator. ``allow_swapped_link``
+    (``[ingest] allow_swapped_link``): a followed symlink repointed elsewhere is followed, not refused.
     """
     run = _Run(store, model=model, stop=stop or threading.Event(), progress=progress, note=note, poll_s=poll_s)
-    return run.follow(paths) if follow else run.once(paths, workers)
+    return run.follow(paths, allow_swapped_link=allow_swapped_link) if follow else run.once(paths, workers)
 
 
 class _Run:
@@ -158,11 +160,12 @@ class _Run:
             if bulk and self.progress:
                 self.progress(done, "indexing")
 
-    def follow(self, paths: Sequence[str]) -> IngestSummary:
+    def follow(self, paths: Sequence[str], *, allow_swapped_link: bool = False) -> IngestSummary:
         self.summary.mode = "follow"
         if STDIN in paths:
             raise SourceError("-: --follow reads files; standard input is read until it closes without --follow")
-        files = [FollowedFile(path, self.store.offsets.get(source_name(path)), note=self.note) for path in paths]
+        files = [FollowedFile(path, self.store.offsets.get(source_name(path)), note=self.note,
+                              allow_swapped_link=allow_swapped_link) for path in paths]
         last_commit = time.monotonic()
         with BulkWriter.into(self.store) as self.writer:
             stream = follow(files, self.stop, on_error=self._source_failed, max_wait_s=self.poll_s)
@@ -249,6 +252,10 @@ class _Run:
             ingested_at = now_ms()
             for bad in parsed.bad:
                 bad.source, bad.ingested_at = source, ingested_at
+                # A log line may carry a token the config knows (an echoed Authorization header): the
+                # quarantine is read by people, so known secret values never reach it. Redacted here, in
+                # this process: parser worker processes may not know the secrets.
+                bad.raw, bad.error = redact(bad.raw), redact(bad.error)
             self.bad.extend(parsed.bad)
 
     def _flush(self, *, retry_when_busy: bool = False) -> bool:
@@ -302,8 +309,9 @@ class Follower:
     Rows a busy store refused stay pending for the next pass."""
 
     def __init__(self, store: "Store", patterns: Sequence[str], *, model: str | None = None,
-                 note: Callable[[str], None] = lambda message: None) -> None:
+                 note: Callable[[str], None] = lambda message: None, allow_swapped_link: bool = False) -> None:
         self.patterns = list(patterns)
+        self._allow_swapped_link = allow_swapped_link
         self.files: dict[str, FollowedFile] = {}
         self._failed: dict[str, tuple[int, int]] = {}  # unreadable file -> (size, mtime) when it failed
         self._note = note
@@ -322,7 +330,8 @@ class Follower:
                     continue  # told once; tried again when the file changes (e.g. a .gz in the glob: never)
                 if name not in self.files:
                     self._failed.pop(name, None)
-                    self.files[name] = FollowedFile(path, self._run.store.offsets.get(name), note=self._note)
+                    self.files[name] = FollowedFile(path, self._run.store.offsets.get(name), note=self._note,
+                                                    allow_swapped_link=self._allow_swapped_link)
 
     def catch_up(self) -> IngestSummary:
         """Read what was written since the last pass and commit it; the running totals."""

@@ -372,7 +372,15 @@ CREATE UNIQUE INDEX IF NOT EXISTS quarantine_line ON quarantine (source, line_no
 CREATE INDEX IF NOT EXISTS quarantine_ingested ON quarantine (ingested_at);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11]
+# Engineer F's step (renumbered at merge): a quarantined line names the model it was for when its JSON
+# parsed far enough to say (or ``--model`` named it), so a ``quarantine_rate`` rule fires per model and
+# per source (app/alerts/rules.py). Lines quarantined before keep NULL: no model known.
+_V12_F = """
+ALTER TABLE quarantine ADD COLUMN model TEXT;
+CREATE INDEX IF NOT EXISTS quarantine_model ON quarantine (model, ingested_at);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12_F]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

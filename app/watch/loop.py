@@ -96,7 +96,8 @@ class Watcher:
         if settings.watch.follow:
             from app.ingest.run import Follower
 
-            self._follower = Follower(self.store, settings.watch.follow, note=note)
+            self._follower = Follower(self.store, settings.watch.follow, note=note,
+                                      allow_swapped_link=settings.ingest.allow_swapped_link)
         self._loop = asyncio.new_event_loop()
         self._poller: "Poller | None" = None
         if any(config.endpoint or config.registry for config in settings.models.values()):

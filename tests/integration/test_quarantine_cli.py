@@ -60,10 +60,13 @@ def test_an_old_store_keeps_one_copy_of_each_quarantined_line(tmp_path: Path) ->
     from app.models import QuarantinedLine
 
     path = tmp_path / "old.db"
-    with Store(path, migrate_to=5) as old:
-        line = QuarantinedLine(3, "{broken", "not JSON", source="/logs/a.jsonl", ingested_at=1)
-        old.quarantine.add_many([line, line, QuarantinedLine(4, "{x", "not JSON", "/logs/a.jsonl", 1)])
-        assert old.quarantine.count() == 3  # schema 5 stored the re-ingested line again
+    Store(path, migrate_to=5).close()
+    line = QuarantinedLine(3, "{broken", "not JSON", source="/logs/a.jsonl", ingested_at=1)
+    with sqlite3.connect(path) as old:  # written as schema 5 wrote it (no model column yet)
+        old.executemany("INSERT INTO quarantine (ingested_at, source, line_no, raw, error) VALUES (?, ?, ?, ?, ?)",
+                        [(1, "/logs/a.jsonl", 3, "{broken", "not JSON")] * 2 + [(1, "/logs/a.jsonl", 4, "{x", "not JSON")])
+        assert old.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 3  # schema 5 stored it again
+    old.close()
     with Store.open(path) as store:
         assert store.quarantine.count() == 2
         store.quarantine.add_many([line])
