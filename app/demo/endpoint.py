@@ -12,12 +12,15 @@ import json
 import random
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+NOTIFY_PATH = "/notify"  # the demo's alert webhook receiver
+NOTIFICATIONS_KEPT = 200
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -123,6 +126,8 @@ class DemoState:
     def __init__(self, models: dict[str, DemoModel]) -> None:
         self.models = models
         self.lock = threading.Lock()
+        # Alert deliveries the demo config's [[notify]] webhook posted here (newest last, bounded).
+        self.notifications: deque[Any] = deque(maxlen=NOTIFICATIONS_KEPT)
 
     @classmethod
     def from_store(cls, store_path: Path | str) -> "DemoState":
@@ -221,11 +226,26 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, model.metrics_text(), "text/plain; version=0.0.4")
         return self._json(404, {"error": "no such path"})
 
+    def _notified(self, raw: bytes) -> None:
+        """The demo's alert webhook (demo.toml's [[notify]]): keep the body, answer 204 as a receiver would."""
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            return self._json(400, {"error": "body is not JSON"})
+        with self.server.state.lock:
+            self.server.state.notifications.append(body)
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return None
+
     def do_POST(self) -> None:  # noqa: N802
         state = self.server.state
         model, rest = self._route()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if self.path.split("?")[0].rstrip("/") == NOTIFY_PATH:
+            return self._notified(raw)
         if not self._authorised():
             return None
         if model is None:
@@ -273,6 +293,11 @@ class DemoEndpointHandle:
     def model_url(self, model: str) -> str:
         return f"{self.url}/models/{model}"
 
+    @property
+    def notify_url(self) -> str:
+        """The demo's alert webhook: deliveries posted here are kept in ``state.notifications``."""
+        return f"{self.url}{NOTIFY_PATH}"
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -314,6 +339,8 @@ def with_demo_endpoints(settings: Any, handle: DemoEndpointHandle) -> Any:
 
     from app.demo.gates import with_demo_gates
 
+    from app.demo.monitoring import with_demo_monitoring
+
     models = dict(settings.models)
     for name in handle.state.models:
         # The demo's shadow pairing and promotion gates (issue 7), unless the config sets them.
@@ -321,7 +348,8 @@ def with_demo_endpoints(settings: Any, handle: DemoEndpointHandle) -> Any:
         if current.endpoint is None:
             models[name] = current.model_copy(update={
                 "endpoint": EndpointConfig(kind="http", url=handle.model_url(name), poll_interval_s=2.0)})
-    return settings.model_copy(update={"models": models})
+    # Its team's alert rules, retention and alert webhook (data/demo-monitoring.toml), unless the config sets them.
+    return with_demo_monitoring(settings.model_copy(update={"models": models}), handle.notify_url)
 
 
 def demo_config_path(store_path: Path) -> Path:
@@ -331,10 +359,12 @@ def demo_config_path(store_path: Path) -> Path:
 
 def write_demo_config(store_path: Path, handle: DemoEndpointHandle) -> Path:
     """Write the demo's setup as a user's config beside its store (issue 13): its store, an ``http``
-    endpoint at the running demo server for every model, and the demo's pairing and gates
-    (data/demo-gates.toml, verbatim). ``modeldeck --config FILE check|gate|rollback ...`` then acts on the
+    endpoint at the running demo server for every model, the demo's pairing and gates
+    (data/demo-gates.toml, verbatim), and its team's monitoring: alert rules with owners, retention
+    (data/demo-monitoring.toml, verbatim) and a ``[[notify]]`` webhook at the demo server. ``modeldeck --config FILE check|gate|rollback ...`` then acts on the
     demo exactly as its console does, while the demo runs. Rewritten on every start (the port changes)."""
     from app.demo.gates import DEMO_GATES_FILE
+    from app.demo.monitoring import demo_monitoring_toml
 
     path = demo_config_path(store_path)
     lines = ["# Written by `modeldeck demo`: the demo's endpoint (alive while `modeldeck demo` runs) and gates.",
@@ -347,6 +377,7 @@ def write_demo_config(store_path: Path, handle: DemoEndpointHandle) -> Path:
         lines.append(DEMO_GATES_FILE.read_text(encoding="utf-8"))
     except OSError:
         pass  # an install without the data files: endpoints only
+    lines += demo_monitoring_toml(handle.notify_url)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
     tmp.replace(path)

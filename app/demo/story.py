@@ -209,7 +209,7 @@ def alerts(store: Store, clock: Clock, incident: IncidentSpec = INCIDENT) -> dic
     fraud_drift, ticket_drift = DRIFT_EPISODES
     rows = [
         Alert(rule="feature_drift:amount", model="fraud-scorer", severity="warning", owner="payments-risk-oncall",
-              state="resolved", value=0.62, threshold=0.1, fired_at=clock.at(fraud_drift.start_days_ago - 0.2),
+              state="resolved", value=0.62, threshold=0.2, fired_at=clock.at(fraud_drift.start_days_ago - 0.2),
               resolved_at=clock.at(fraud_drift.end_days_ago - 0.1), acked_by=ALEX,
               acked_at=clock.at(fraud_drift.start_days_ago - 0.25),
               runbook="https://runbooks.example.com/ml/fraud-scorer#drift"),
@@ -221,7 +221,7 @@ def alerts(store: Store, clock: Clock, incident: IncidentSpec = INCIDENT) -> dic
               state="resolved", value=540.0, threshold=250.0, fired_at=clock.at(start - 10 * minute),
               resolved_at=clock.at(end - 12 * minute), runbook="https://runbooks.example.com/ml/credit-limit#latency"),
         Alert(rule="feature_drift:language", model="ticket-router", severity="warning",
-              owner="support-platform-oncall", state="firing", value=0.41, threshold=0.1,
+              owner="support-platform-oncall", state="firing", value=0.41, threshold=0.2,
               fired_at=clock.at(ticket_drift.start_days_ago - 0.25), acked_by=JORGE, acked_at=clock.at(3 / 24),
               runbook="https://runbooks.example.com/ml/ticket-router#drift"),
     ]
