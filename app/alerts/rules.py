@@ -15,6 +15,8 @@ A rule watches one metric of one model:
 - ``accuracy`` (answers equal to their label; fires at or *below* the threshold) and ``mae`` (mean absolute
   error; fires at or above): over the labelled answers of the last ``window``. Labels arrive late, so a
   window with fewer than ``min_labels`` labelled answers is not judged (the state is left as it is).
+  Likewise ``min_requests`` for ``error_rate``, ``p95_latency`` and ``quarantine_rate``: a quiet hour's handful
+  of requests is not judged.
 - ``quarantine_rate``: the share of the model's log lines that ingest refused over the last ``window``: lines
   quarantined in the window that name the model (or, with ``source = "GLOB"``, came from matching files,
   even lines too broken to name one) / those lines + the model's predictions in the window. Meant for
@@ -124,7 +126,9 @@ def _consecutive_drift(store: "Store", model: str, rule: AlertRule, feature: str
               if p.window_end - p.window_start == span and p.n_current >= floor and p.window_start <= latest.window_start]
     recent = judged[-rule.windows:]
     if len(recent) < rule.windows:
-        return Observation(latest.value, False)  # not enough judged windows yet: nothing sustained
+        # Too few judged windows to tell (a quiet night between busy hours, or a start): not judged, so a
+        # firing alert is not resolved by the night and fired again in the morning.
+        return Observation(latest.value, None)
     return Observation(latest.value, all(_drift_holds(p, rule.threshold) for p in recent))
 
 
@@ -158,9 +162,11 @@ def observe(store: "Store", model: str, rule: AlertRule, *, now: int,
     if rule.metric == "quarantine_rate":
         refused = store.quarantine.count_between(now - window, now, model=model, source_glob=rule.source)
         lines = refused + stats.requests
-        if lines == 0:
-            return Observation(None, None)  # nothing arrived: nothing to judge
+        if lines == 0 or lines < rule.min_requests:
+            return Observation(None, None)  # nothing (or too little) arrived: nothing to judge
         return Observation(refused / lines, refused / lines >= rule.threshold)
+    if rule.metric in ("error_rate", "p95_latency") and stats.requests < rule.min_requests:
+        return Observation(None, None)  # too few requests to tell a rate from noise: not judged
     if rule.metric == "error_rate":
         value = stats.error_rate
     elif rule.metric == "p95_latency":

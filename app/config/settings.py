@@ -71,6 +71,9 @@ class AlertRule(_Section):
                                                       "the window before, or the same window a week earlier")
     min_labels: int = Field(default=50, ge=1, description="accuracy / mae: labels arrive late; a window with "
                             "fewer labelled answers is not judged yet")
+    min_requests: int = Field(default=0, ge=0, description="error_rate / p95_latency / quarantine_rate: a window "
+                              "with fewer requests (lines) is not judged (the state is left as it is): one error "
+                              "in the 12 requests of a quiet night hour is not an 8% error rate")
     every: str | None = Field(default=None, pattern=r"^\d+\s*(ms|s|m|h|d|w)$",
                               description="schedule: how often, e.g. 30d, counted from the last notice (or from "
                               "the champion version's creation)")

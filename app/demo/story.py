@@ -214,7 +214,7 @@ def alerts(store: Store, clock: Clock, incident: IncidentSpec = INCIDENT) -> dic
               acked_at=clock.at(fraud_drift.start_days_ago - 0.25),
               runbook="https://runbooks.example.com/ml/fraud-scorer#drift"),
         Alert(rule="error_rate", model=incident.model, severity="critical", owner="credit-decisioning-oncall",
-              state="resolved", value=0.35, threshold=0.05, fired_at=clock.at(start - 8 * minute),
+              state="resolved", value=0.35, threshold=0.1, fired_at=clock.at(start - 8 * minute),
               resolved_at=clock.at(end - 10 * minute), acked_by=MEI, acked_at=clock.at(start - 20 * minute),
               runbook="https://runbooks.example.com/ml/credit-limit#errors"),
         Alert(rule="p95_latency", model=incident.model, severity="warning", owner="credit-decisioning-oncall",

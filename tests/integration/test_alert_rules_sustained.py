@@ -115,3 +115,26 @@ def test_no_traffic_and_traffic_drop_against_the_same_hour_last_week(store_path)
         _answers(store, "shop", now - 60_000, [1], [None], "late")
         resolved = refresh_model(store, settings, "shop", now=now).transitions
     assert [(t.state, t.alert.rule) for t in resolved] == [("resolved", "no_traffic")]
+
+
+def test_a_quiet_hour_neither_fires_an_error_rule_nor_resolves_a_sustained_drift(store_path):
+    """``min_requests``: one error in a quiet hour's few requests is not judged; and a drift alert that fired on
+    three drifting hours is not resolved by night hours with too few rows to judge (it was, then fired again
+    in the morning: a page a night)."""
+    settings = Settings.model_validate({"models": {"fraud": {"owner": "risk", "alerts": [
+        {"metric": "error_rate", "threshold": 0.1, "window": "1h", "min_requests": 20},
+        {"metric": "feature_drift:amount", "windows": 3}]}}})
+    with Store.open(store_path) as store:
+        put_baseline(store, "fraud", "v1", np.random.default_rng(1))
+        rng = np.random.default_rng(2)
+        for hour in (0, 1, 2):  # three drifting busy hours, a 14-hour night of 20-row hours (under min rows)
+            traffic(store, "fraud", "v1", hour, rng, n=600, shift=30)
+        for hour in range(3, 17):
+            traffic(store, "fraud", "v1", hour, rng, n=20, shift=30)
+        traffic(store, "fraud", "v1", 17, rng, n=600, shift=30)  # morning: still drifting
+        _errors(store, DAY0 + 16 * HOUR_MS + 10, 1, failing=True, tag="night")  # 1 error in 21 requests
+        states = []
+        for hour in range(3, 19):
+            fired = refresh_model(store, settings, "fraud", now=DAY0 + hour * HOUR_MS + SETTLE_MS).transitions
+            states += [(hour, t.state, t.alert.rule) for t in fired]
+    assert states == [(3, "firing", "feature_drift:amount")]

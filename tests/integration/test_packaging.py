@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA_FILES = ("demo-gates.toml", "http-protocol.md", "modeldeck.example.toml", "prediction.schema.json",
-              "modeldeck-watch.service")
+DATA_FILES = ("demo-gates.toml", "demo-monitoring.toml", "http-protocol.md", "modeldeck.example.toml",
+              "prediction.schema.json", "modeldeck-watch.service")
 
 
 def _pyproject() -> dict:
