@@ -81,7 +81,7 @@ def _jsonl(line: "QuarantinedLine") -> bytes:
 
     # orjson writes control characters as \u escapes: the raw text is data, never a terminal escape.
     return orjson.dumps({"ingested_at": ms_to_iso(line.ingested_at), "source": line.source,
-                         "line_no": line.line_no, "error": line.error, "raw": line.raw}) + b"\n"
+                         "line_no": line.line_no, "model": line.model, "error": line.error, "raw": line.raw}) + b"\n"
 
 
 def _row(line: "QuarantinedLine", width: int | None) -> bytes:

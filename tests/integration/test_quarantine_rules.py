@@ -51,6 +51,7 @@ def test_a_token_the_config_knows_is_redacted_from_quarantined_lines_and_the_res
     # The operator's view of it says the same.
     listed = CliRunner().invoke(main, ["--db", str(db), "quarantine", "--format", "jsonl"])
     assert TOKEN not in listed.stdout and "[redacted]" in listed.stdout
+    assert orjson.loads(listed.stdout)["model"] == "fraud"
 
 
 def test_a_quarantined_line_names_its_model_when_it_got_that_far(tmp_path):
