@@ -32,7 +32,8 @@ Two qualifiers make a rule mean something rather than flap on noise:
   in Prometheus. Until then the rule is *pending* (kept in the store, so a restart does not reset the clock);
   a pass where it does not hold clears it.
 - ``windows = N`` (drift rules): the last N drift windows with enough rows must all drift (by the verdict, or
-  by the threshold: the minimum effect). One noisy hour does not fire a rule that asks for three.
+  by the threshold: the minimum effect). One noisy hour does not fire a rule that asks for three. Fewer than N
+  judged windows within reach (a quiet night of thin hours) is no data: the state is left as it is.
 
 Evaluation is edge-triggered: a rule that starts to hold adds a firing alert, a firing one that stops holding
 is resolved; no data leaves the state alone. Acknowledging is an operator action, so it is audited.
