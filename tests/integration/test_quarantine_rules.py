@@ -150,3 +150,26 @@ def test_a_notify_token_and_signing_key_are_secrets_too(monkeypatch):
     NotifyConfig(kind="webhook", url="http://127.0.0.1:9/hook", token_env="HOOK_TOKEN", secret_env="HOOK_KEY")
     assert clean("echo: hook-token-5e1f0c / hook-hmac-key-77aa") == "echo: [redacted] / [redacted]"
     assert os.environ["HOOK_TOKEN"] == "hook-token-5e1f0c"  # read, never changed
+
+
+def test_watch_follows_a_log_and_fires_quarantine_rate_for_its_source(tmp_path):
+    """The whole path an operator relies on: `watch` follows the log, bad lines go to quarantine with their
+    source, and the rule on that source fires in the same pass."""
+    from app.watch.loop import Watcher
+
+    at = ms_to_iso(now_ms() - 60_000)
+    log = tmp_path / "serving" / "router.jsonl"
+    log.parent.mkdir()
+    log.write_bytes(jsonl(*(record(i, ts=at, model="router") for i in range(30)), *([b"{truncated by a crash"] * 5)))
+    config = tmp_path / "modeldeck.toml"
+    config.write_text(f"[watch]\nfollow = [{orjson.dumps(str(log.parent / '*.jsonl')).decode()}]\n"
+                      "[[models.router.alerts]]\nmetric = \"quarantine_rate\"\nwindow = \"1h\"\nthreshold = 0.1\n"
+                      f"source = {orjson.dumps(str(log.parent / '*.jsonl')).decode()}\nowner = \"ingest-oncall\"\n")
+    watcher = Watcher(load_settings(config), tmp_path / "w.db")
+    try:
+        report = watcher.run_pass()
+    finally:
+        watcher.close()
+    assert report.lines == 35 and report.errors == []
+    assert [line for line in report.transitions if "quarantine_rate" in line] == [
+        "firing: router quarantine_rate value 0.1429 (threshold 0.1) warning, owner ingest-oncall"]
