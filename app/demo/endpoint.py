@@ -367,7 +367,8 @@ def write_demo_config(store_path: Path, handle: DemoEndpointHandle) -> Path:
     from app.demo.monitoring import demo_monitoring_toml
 
     path = demo_config_path(store_path)
-    lines = ["# Written by `modeldeck demo`: the demo's endpoint (alive while `modeldeck demo` runs) and gates.",
+    lines = ["# Written by `modeldeck demo`: the demo's endpoint (alive while `modeldeck demo` runs), gates, alert",
+             "# rules, retention and alert webhook.",
              "# Rewritten each time the demo starts; do not edit.",
              f"db = {json.dumps(str(Path(store_path).resolve()))}", ""]
     for name in sorted(handle.state.models):
