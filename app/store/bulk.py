@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from app.store.connection import StoreBusy, begin_immediate
 from app.store.logged import record_logged
 from app.store.predictions import PredictionRow
+from app.store.zonemap import record_zones
 
 if TYPE_CHECKING:
     from app.store import Store
@@ -266,6 +267,8 @@ class BulkWriter:
 
     def _record_logged(self, fresh: list[tuple]) -> None:
         record_logged(self._conn, fresh, offset=1)  # fresh rows are (id, ts, model, version, ...)
+        if fresh:  # ids are assigned contiguously here: one range to summarise
+            record_zones(self._conn, fresh[0][0], fresh[-1][0])
 
     def _fill_labels(self, sql: str, params: list[tuple]) -> int:
         if not params:

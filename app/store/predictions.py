@@ -104,9 +104,11 @@ class PredictionsTable:
         arrives later for a known request fills the empty label in place.
         """
         from app.store.logged import record_logged
+        from app.store.zonemap import record_zone_ids
 
         conn = self._db.conn
         inserted: list[PredictionRow] = []
+        inserted_ids: list[int] = []
         with conn:
             for row in rows:
                 cursor = conn.execute(
@@ -117,6 +119,7 @@ class PredictionsTable:
                 )
                 if cursor.rowcount == 1:
                     inserted.append(row)
+                    inserted_ids.append(cursor.lastrowid)
                     conn.execute(
                         "INSERT INTO predictions_fts (rowid, request_id, entity_id, text, error) VALUES (?, ?, ?, ?, ?)",
                         (cursor.lastrowid, row.request_id, row.entity_id, row.fts_text, row.error),
@@ -128,6 +131,7 @@ class PredictionsTable:
                         (row.label, row.model, row.version, row.request_id),
                     )
             record_logged(conn, inserted)
+            record_zone_ids(conn, inserted_ids)
         return len(inserted), len(rows) - len(inserted)
 
     def get(self, row_id: int) -> dict[str, Any] | None:

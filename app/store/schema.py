@@ -380,7 +380,49 @@ ALTER TABLE quarantine ADD COLUMN model TEXT;
 CREATE INDEX IF NOT EXISTS quarantine_model ON quarantine (model, ingested_at);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12_F]
+# Zone maps (issue 18, engineer A): per (model, hour) block of the prediction log, the row and error
+# counts and min/max of score, latency and each numeric feature, kept by ingest in the same transaction
+# as the rows (app/store/zonemap.py). Search skips the blocks that cannot match a numeric, feature or
+# error predicate. ``zone_state.covered`` is the highest id summarised: search prunes only when it
+# covers every row. Min/max columns have no declared type: integers stay exact. Backfilled here once.
+_V12_zonemap = """
+CREATE TABLE IF NOT EXISTS zone_blocks (
+    model       TEXT NOT NULL,
+    hour        INTEGER NOT NULL,
+    rows        INTEGER NOT NULL,
+    errors      INTEGER NOT NULL,
+    min_score   REAL,
+    max_score   REAL,
+    min_latency REAL,
+    max_latency REAL,
+    PRIMARY KEY (model, hour)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS zone_features (
+    model   TEXT NOT NULL,
+    hour    INTEGER NOT NULL,
+    feature TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    lo,
+    hi,
+    PRIMARY KEY (model, hour, feature)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS zone_state (covered INTEGER NOT NULL);
+DELETE FROM zone_blocks;
+DELETE FROM zone_features;
+DELETE FROM zone_state;
+INSERT INTO zone_blocks (model, hour, rows, errors, min_score, max_score, min_latency, max_latency)
+SELECT model, ts / 3600000, count(*), sum(status = 'error'), min(score), max(score), min(latency_ms),
+       max(latency_ms)
+FROM predictions GROUP BY model, ts / 3600000;
+INSERT INTO zone_features (model, hour, feature, n, lo, hi)
+SELECT p.model, p.ts / 3600000, j.key, count(*), min(j.value), max(j.value)
+FROM predictions p, json_each(p.features) j
+WHERE json_valid(p.features) AND j.type IN ('integer', 'real', 'true', 'false')
+GROUP BY p.model, p.ts / 3600000, j.key;
+INSERT INTO zone_state (covered) SELECT coalesce(max(id), 0) FROM predictions;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12_F, _V12_zonemap]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -20,6 +20,7 @@ from app.store.connection import ensure_statistics, store_error
 from app.store.predictions import COLUMNS
 from app.store.search_sql import (FTS_TABLE, GENERATED_PREFIX, Compiled, TextPlan, compile_query, feature_column,
                                   json_path, select_sql, text_expressions)
+from app.store.zonemap import Slice, ZonePlan, block_conditions, candidate_slices, slice_sql
 
 if TYPE_CHECKING:
     from app.store import Store
@@ -128,6 +129,30 @@ class PredictionSearch:
         # tuple for the same text): a lookup without hashing the AST. The entry holds the terms,
         # so an id is never reused while its entry lives, and ``is`` confirms the hit.
         self._sql: dict[tuple[int, str | None], tuple[tuple[object, ...], str, tuple[object, ...]]] = {}
+        # Whether a query has terms a zone map can judge, by the identity of its terms (as above).
+        self._prunable: dict[int, tuple[tuple[object, ...], bool]] = {}
+        self.use_zones = True  # tests compare answers with and without pruning
+
+    def zone_plan(self, query: Query) -> ZonePlan | None:
+        """The blocks that may hold a match, when pruning pays (app/store/zonemap.py), else None.
+
+        Queries that seek rows by id already read only their rows: they never pay for the lookup."""
+        if not self.use_zones:
+            return None
+        cached = self._prunable.get(id(query.terms))
+        if cached is None or cached[0] is not query.terms:
+            prunable = block_conditions(query)[4] and not any(
+                isinstance(t, FieldTerm) and t.column in ("request_id", "entity_id") and t.op == "="
+                and not t.negated for t in query.terms)
+            if len(self._prunable) > 100:
+                self._prunable.clear()
+            cached = self._prunable[id(query.terms)] = (query.terms, prunable)
+        if not cached[1]:
+            return None
+        try:
+            return candidate_slices(self._conn, query)
+        except sqlite3.Error as exc:
+            raise store_error(exc) from exc
 
     def compile(self, query: Query, *, counting: bool = False) -> Compiled:
         try:
@@ -176,6 +201,9 @@ class PredictionSearch:
             raise store_error(exc) from exc
 
     def _page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int) -> Page:
+        zones = self.zone_plan(query)
+        if zones is not None:
+            return self._zone_page(query, zones, after, before, limit)
         newest_first = before is None
         if after is not None:
             keyset, bound = _OLDER, (after.ts, after.ts, after.id)
@@ -207,6 +235,50 @@ class PredictionSearch:
             return Page(rows, has_older=more, has_newer=after is not None)
         rows.reverse()
         return Page(rows, has_older=True, has_newer=more)
+
+    def _zone_page(self, query: Query, zones: ZonePlan, after: Cursor | None, before: Cursor | None,
+                   limit: int) -> Page:
+        """A page read only from the blocks that may match, one statement per slice, newest first (or
+        oldest first for a page before ``before``). Slices are disjoint time ranges in order, so their
+        rows concatenate in (ts, id) order."""
+        compiled = self.compile(query)
+        newest_first = before is None
+        if after is not None:
+            keyset, bound = _OLDER, (after.ts, after.ts, after.id)
+        elif before is not None:
+            keyset, bound = _NEWER, (before.ts, before.ts, before.id)
+        else:
+            keyset, bound = None, ()
+        raw: list[tuple] = []
+        for slice_ in (zones.slices if newest_first else reversed(zones.slices)):
+            if (after is not None and slice_.start > after.ts) or (before is not None and slice_.end <= before.ts):
+                continue  # wholly on the other side of the cursor
+            where, extra = slice_sql(compiled.where, slice_)
+            sql = select_sql(ROW_COLUMNS, Compiled(where, ()), keyset=keyset, newest_first=newest_first)
+            raw.extend(self._conn.execute(sql, (*compiled.params, *extra, *bound, limit + 1 - len(raw))).fetchall())
+            if len(raw) > limit:
+                break
+        more = len(raw) > limit
+        if more:
+            del raw[limit:]
+        rows = [dict(zip(ROW_COLUMNS, r)) for r in raw]
+        if newest_first:
+            return Page(rows, has_older=more, has_newer=after is not None)
+        rows.reverse()
+        return Page(rows, has_older=True, has_newer=more)
+
+    def slices(self, query: Query, start: int | None = None, end: int | None = None) -> list[Slice] | None:
+        """The zone plan's slices cut to [start, end), or None (no pruning: read the range whole)."""
+        zones = self.zone_plan(query)
+        if zones is None:
+            return None
+        out = []
+        for slice_ in zones.slices:
+            lo = slice_.start if start is None else max(slice_.start, start)
+            hi = slice_.end if end is None else min(slice_.end, end)
+            if lo < hi:
+                out.append(Slice(lo, hi, slice_.models))
+        return out
 
     def _walk_page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int) -> Page:
         """A page of a query whose free text matches many rows, without asking FTS row by row.
@@ -265,11 +337,18 @@ class PredictionSearch:
     def count(self, query: Query, cap: int) -> Count:
         """How many rows match, counting no further than ``cap`` (never a whole-table count)."""
         compiled = self.compile(query, counting=True)
+        sql = "SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {} LIMIT ?)"
         try:
-            n = self._conn.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {compiled.where} LIMIT ?)",
-                (*compiled.params, cap + 1),
-            ).fetchone()[0]
+            slices = self.slices(query)
+            if slices is None:
+                n = self._conn.execute(sql.format(compiled.where), (*compiled.params, cap + 1)).fetchone()[0]
+            else:
+                n = 0
+                for slice_ in slices:
+                    where, extra = slice_sql(compiled.where, slice_)
+                    n += self._conn.execute(sql.format(where), (*compiled.params, *extra, cap + 1 - n)).fetchone()[0]
+                    if n > cap:
+                        break
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
         return Count(min(n, cap), n > cap)
@@ -312,11 +391,22 @@ def histogram(search: "PredictionSearch", query: Query, start: int, end: int, bu
     width = max(1, -(-(end - start) // max(1, buckets)))
     where, params = _where_params(search, query)
     conn = search._conn
+    sql = ("SELECT (ts - ?) / ? AS b, count(*), min(ts) FROM (SELECT ts FROM predictions WHERE ({}) "
+           "AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?) GROUP BY b")
     try:
-        rows = conn.execute(
-            f"SELECT (ts - ?) / ? AS b, count(*), min(ts) FROM (SELECT ts FROM predictions WHERE ({where}) "
-            "AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?) GROUP BY b",
-            (start, width, *params, start, end, cap + 1)).fetchall()
+        slices = search.slices(query, start, end)
+        if slices is None:
+            rows = conn.execute(sql.format(where), (start, width, *params, start, end, cap + 1)).fetchall()
+        else:  # only the blocks that may match, newest first, until the cap
+            rows, seen = [], 0
+            for slice_ in slices:
+                cut, extra = slice_sql(where, slice_)
+                got = conn.execute(sql.format(cut), (start, width, *params, *extra, start, end,
+                                                     cap + 1 - seen)).fetchall()
+                rows.extend(got)
+                seen += sum(r[1] for r in got)
+                if seen > cap:
+                    break
     except sqlite3.Error as exc:
         raise store_error(exc) from exc
     counts = [0] * buckets
@@ -348,8 +438,21 @@ def facets(search: "PredictionSearch", query: Query, fields: list[str], top: int
     conn = search._conn
     try:
         conn.execute("DROP TABLE IF EXISTS temp.facet_sample")
-        conn.execute(f"CREATE TEMP TABLE facet_sample AS SELECT {columns} FROM predictions WHERE {where} "
-                     "ORDER BY ts DESC LIMIT ?", (*extra, *params, cap))
+        slices = search.slices(query)
+        if slices is None:
+            conn.execute(f"CREATE TEMP TABLE facet_sample AS SELECT {columns} FROM predictions WHERE {where} "
+                         "ORDER BY ts DESC LIMIT ?", (*extra, *params, cap))
+        else:  # only the blocks that may match, newest first, until the cap
+            conn.execute(f"CREATE TEMP TABLE facet_sample AS SELECT {columns} FROM predictions WHERE 0",
+                         tuple(extra))
+            sampled = 0
+            for slice_ in slices:
+                cut, more = slice_sql(where, slice_)
+                conn.execute(f"INSERT INTO temp.facet_sample SELECT {columns} FROM predictions WHERE {cut} "
+                             "ORDER BY ts DESC LIMIT ?", (*extra, *params, *more, cap - sampled))
+                sampled = conn.execute("SELECT count(*) FROM temp.facet_sample").fetchone()[0]
+                if sampled >= cap:
+                    break
         sampled = conn.execute("SELECT count(*) FROM temp.facet_sample").fetchone()[0]
         capped = sampled >= cap  # "at least": the newest cap matches were read, there may be more
         result = []

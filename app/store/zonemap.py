@@ -1,0 +1,221 @@
+"""Zone maps over the prediction log (issue 18): per (model, hour) block, the row count, the error count,
+min/max of score and latency, and min/max of each numeric feature, kept by ingest in the same transaction
+as the rows. Like Parquet row-group statistics or ClickHouse skip indexes: a search for a rare value
+(``score>=0.9999``, ``features.amount>100000``, ``status:error`` on a quiet day) reads only the blocks
+whose summary says they may hold a match, instead of every row.
+
+Upkeep: whoever inserts predictions calls ``record_zones(conn, first_id, last_id)`` for the id range it
+just inserted (ids are assigned contiguously inside one write transaction): one GROUP BY over those rows.
+``zone_state.covered`` is the highest id whose block is summarised; it only moves over a contiguous range,
+so rows written by anything that skipped the upkeep leave ``covered`` behind ``max(id)`` and search then
+does not prune at all (a slower answer, never a wrong one). Deleted rows (retention) leave summaries
+wider than the rows, which is still safe: a block is only ever skipped when it cannot match.
+
+Read side: ``candidate_slices`` turns the prunable terms of a query into the time slices (and models)
+that may hold a match, newest first, or None when pruning would not pay (or cannot be trusted).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Sequence
+
+from app.search.language import AnyOf, FieldTerm, JsonTerm, Query, TimeTerm
+
+HOUR_MS = 3_600_000
+# Pruning pays when the blocks that may match hold at most this share of the rows in scope; above
+# it, one statement over the whole range finds a page about as fast (the common case).
+SELECTIVE_SHARE = 0.25
+
+# Numbers only: booleans count as 1/0, as json_extract reads them (search compares them as numbers).
+_NUMERIC_TYPES = "('integer', 'real', 'true', 'false')"
+
+_BLOCKS_UPSERT = (
+    "INSERT INTO zone_blocks (model, hour, rows, errors, min_score, max_score, min_latency, max_latency) "
+    "SELECT model, ts / 3600000, count(*), sum(status = 'error'), min(score), max(score), "
+    "min(latency_ms), max(latency_ms) FROM predictions WHERE id BETWEEN ? AND ? GROUP BY model, ts / 3600000 "
+    "ON CONFLICT (model, hour) DO UPDATE SET rows = rows + excluded.rows, errors = errors + excluded.errors, "
+    "min_score = coalesce(min(min_score, excluded.min_score), min_score, excluded.min_score), "
+    "max_score = coalesce(max(max_score, excluded.max_score), max_score, excluded.max_score), "
+    "min_latency = coalesce(min(min_latency, excluded.min_latency), min_latency, excluded.min_latency), "
+    "max_latency = coalesce(max(max_latency, excluded.max_latency), max_latency, excluded.max_latency)")
+_FEATURES_UPSERT = (
+    "INSERT INTO zone_features (model, hour, feature, n, lo, hi) "
+    "SELECT p.model, p.ts / 3600000, j.key, count(*), min(j.value), max(j.value) "
+    "FROM predictions p, json_each(p.features) j "
+    f"WHERE p.id BETWEEN ? AND ? AND json_valid(p.features) AND j.type IN {_NUMERIC_TYPES} "
+    "GROUP BY p.model, p.ts / 3600000, j.key "
+    "ON CONFLICT (model, hour, feature) DO UPDATE SET n = n + excluded.n, "
+    "lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)")
+# ``covered`` moves only over a contiguous range (see the module docstring).
+_COVER = "UPDATE zone_state SET covered = max(covered, ?) WHERE covered >= ? - 1"
+
+
+def record_zones(conn: sqlite3.Connection, first_id: int, last_id: int) -> None:
+    """Summarise the predictions with ids in [first_id, last_id] (just inserted, same transaction)."""
+    if last_id < first_id:
+        return
+    try:
+        conn.execute(_BLOCKS_UPSERT, (first_id, last_id))
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return  # a store held at an older schema (migration tests): its migration backfills the summaries
+        raise
+    conn.execute(_FEATURES_UPSERT, (first_id, last_id))
+    conn.execute(_COVER, (last_id, first_id))
+
+
+def record_zone_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+    """``record_zones`` over runs of consecutive ids (a writer whose ids may have gaps)."""
+    if not ids:
+        return
+    ordered = sorted(ids)
+    low = previous = ordered[0]
+    for row_id in ordered[1:]:
+        if row_id != previous + 1:
+            record_zones(conn, low, previous)
+            low = row_id
+        previous = row_id
+    record_zones(conn, low, previous)
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A time range [start, end) and the models whose blocks in it may hold a match."""
+
+    start: int
+    end: int
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ZonePlan:
+    """The slices to read, newest first, and how many rows they hold of how many in scope."""
+
+    slices: list[Slice]
+    candidate_rows: int
+    scope_rows: int
+
+
+def _range_condition(low: str, high: str, op: str, value: object) -> tuple[str, list[object]] | None:
+    if op in (">", ">="):
+        return f"{high} {op} ?", [value]
+    if op in ("<", "<="):
+        return f"{low} {op} ?", [value]
+    return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def block_conditions(query: Query) -> tuple[list[str], list[object], list[str], list[object], bool]:
+    """The query's top-level terms as conditions on a zone block ``b``: (scope SQL, params, prune SQL,
+    params, prunable). Scope terms (model, time) bound which blocks are in play; prune terms (numbers,
+    features, errors) are what lets a block be skipped. Terms that cannot be judged from a block's
+    summary are left out: a block kept is only "may match", the rows decide."""
+    scope: list[str] = []
+    scope_params: list[object] = []
+    prune: list[str] = []
+    prune_params: list[object] = []
+    for term in query.terms:
+        if term.negated:
+            continue
+        if isinstance(term, TimeTerm):
+            scope.append("b.hour >= ?" if term.bound == "since" else "b.hour <= ?")
+            scope_params.append(_hour_of(term.at if term.bound == "since" else term.at - 1))
+        elif isinstance(term, FieldTerm) and term.column == "model" and term.op == "=":
+            scope.append("b.model = ?")
+            scope_params.append(term.value)
+        elif isinstance(term, AnyOf) and _models_only(term):
+            names = [a[0].value for a in term.alternatives]  # type: ignore[union-attr]
+            scope.append(f"b.model IN ({', '.join('?' * len(names))})" if names else "0")
+            scope_params.extend(names)
+        elif isinstance(term, FieldTerm) and term.column == "status" and term.op == "=":
+            prune.append("b.errors > 0" if term.value == "error" else "b.rows > b.errors")
+        elif isinstance(term, FieldTerm) and term.column in ("score", "latency_ms") and _is_number(term.value):
+            low, high = ("b.min_score", "b.max_score") if term.column == "score" else ("b.min_latency",
+                                                                                       "b.max_latency")
+            if term.op == "=":
+                prune.append(f"{low} <= ? AND {high} >= ?")
+                prune_params.extend([term.value, term.value])
+            else:
+                found = _range_condition(low, high, term.op, term.value)
+                if found:
+                    prune.append(found[0])
+                    prune_params.extend(found[1])
+        elif isinstance(term, JsonTerm) and term.column == "features" and _is_number(term.value):
+            # Range comparisons only: ``=`` also matches the number's text form, which is not summarised.
+            found = _range_condition("f.lo", "f.hi", term.op, term.value)
+            if found:
+                prune.append("EXISTS (SELECT 1 FROM zone_features f WHERE f.model = b.model AND f.hour = b.hour "
+                             f"AND f.feature = ? AND {found[0]})")
+                prune_params.extend([term.key, *found[1]])
+    # A NULL min/max (no score in the block) makes a comparison NULL and the block skipped: right, since
+    # a NULL score matches no comparison either.
+    return scope, scope_params, prune, prune_params, bool(prune)
+
+
+def _models_only(term: AnyOf) -> bool:
+    return all(len(a) == 1 and isinstance(a[0], FieldTerm) and a[0].column == "model" and a[0].op == "="
+               and not a[0].negated for a in term.alternatives)
+
+
+def trusted(conn: sqlite3.Connection) -> bool:
+    """Whether every stored prediction is summarised (see ``zone_state.covered``)."""
+    row = conn.execute("SELECT covered FROM zone_state").fetchone()
+    newest = conn.execute("SELECT max(id) FROM predictions").fetchone()[0]
+    return row is not None and (newest is None or row[0] >= newest)
+
+
+def candidate_slices(conn: sqlite3.Connection, query: Query, *, share: float = SELECTIVE_SHARE,
+                     force: bool = False) -> ZonePlan | None:
+    """The slices that may hold a match of ``query``, newest first; None when the query has no prunable
+    term, when pruning would keep more than ``share`` of the rows in scope (``force``: keep it anyway),
+    or when the summaries do not cover every row."""
+    scope, scope_params, prune, prune_params, prunable = block_conditions(query)
+    if not prunable or not trusted(conn):
+        return None
+    scope_sql = " AND ".join(scope) if scope else "1"
+    scope_rows = conn.execute(f"SELECT coalesce(sum(b.rows), 0) FROM zone_blocks b WHERE {scope_sql}",
+                              scope_params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT b.hour, b.model, b.rows FROM zone_blocks b WHERE {scope_sql} AND {' AND '.join(prune)} "
+        "ORDER BY b.hour DESC, b.model", (*scope_params, *prune_params)).fetchall()
+    candidate_rows = sum(r[2] for r in rows)
+    if not force and scope_rows and candidate_rows > share * scope_rows:
+        return None
+    by_hour: dict[int, list[str]] = {}
+    for hour, model, _ in rows:
+        by_hour.setdefault(hour, []).append(model)
+    slices: list[Slice] = []
+    for hour, models in by_hour.items():  # newest first
+        start, end = _hour_range(hour)
+        names = tuple(models)
+        if slices and slices[-1].models == names and slices[-1].start == end:
+            slices[-1] = Slice(start, slices[-1].end, names)  # merge neighbouring hours of the same models
+        else:
+            slices.append(Slice(start, end, names))
+    return ZonePlan(slices, candidate_rows, scope_rows)
+
+
+def _hour_of(ts: int) -> int:
+    """SQLite's ``ts / 3600000`` (truncates toward zero), so a bound lands in the block its row would."""
+    return -(-ts // HOUR_MS) if ts < 0 else ts // HOUR_MS
+
+
+def _hour_range(hour: int) -> tuple[int, int]:
+    """The ts range of a block: ``ts / 3600000`` truncates toward zero, so hour 0 spans both signs."""
+    if hour > 0:
+        return hour * HOUR_MS, (hour + 1) * HOUR_MS
+    if hour < 0:
+        return (hour - 1) * HOUR_MS + 1, hour * HOUR_MS + 1
+    return -HOUR_MS + 1, HOUR_MS
+
+
+def slice_sql(where: str, slice_: Slice) -> tuple[str, list[object]]:
+    """``where`` restricted to one slice (the (model, ts) index seeks it)."""
+    marks = ", ".join("?" * len(slice_.models))
+    return f"({where}) AND model IN ({marks}) AND ts >= ? AND ts < ?", [*slice_.models, slice_.start, slice_.end]
+
