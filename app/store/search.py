@@ -20,7 +20,7 @@ from app.store.connection import ensure_statistics, store_error
 from app.store.predictions import COLUMNS
 from app.store.search_sql import (FTS_TABLE, GENERATED_PREFIX, Compiled, TextPlan, compile_query, feature_column,
                                   json_path, select_sql, text_expressions)
-from app.store.zonemap import Slice, ZonePlan, block_conditions, candidate_slices, slice_sql
+from app.store.zonemap import SELECTIVE_SHARE, Slice, ZonePlan, block_conditions, candidate_slices, slice_sql
 
 if TYPE_CHECKING:
     from app.store import Store
@@ -132,6 +132,7 @@ class PredictionSearch:
         # Whether a query has terms a zone map can judge, by the identity of its terms (as above).
         self._prunable: dict[int, tuple[tuple[object, ...], bool]] = {}
         self.use_zones = True  # tests compare answers with and without pruning
+        self.zone_share = SELECTIVE_SHARE  # prune when the blocks kept hold at most this share (tests: 1.0)
 
     def zone_plan(self, query: Query) -> ZonePlan | None:
         """The blocks that may hold a match, when pruning pays (app/store/zonemap.py), else None.
@@ -150,7 +151,7 @@ class PredictionSearch:
         if not cached[1]:
             return None
         try:
-            return candidate_slices(self._conn, query)
+            return candidate_slices(self._conn, query, share=self.zone_share)
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
 
@@ -441,7 +442,7 @@ def facets(search: "PredictionSearch", query: Query, fields: list[str], top: int
         slices = search.slices(query)
         if slices is None:
             conn.execute(f"CREATE TEMP TABLE facet_sample AS SELECT {columns} FROM predictions WHERE {where} "
-                         "ORDER BY ts DESC LIMIT ?", (*extra, *params, cap))
+                         "ORDER BY ts DESC, id DESC LIMIT ?", (*extra, *params, cap))
         else:  # only the blocks that may match, newest first, until the cap
             conn.execute(f"CREATE TEMP TABLE facet_sample AS SELECT {columns} FROM predictions WHERE 0",
                          tuple(extra))
@@ -449,7 +450,7 @@ def facets(search: "PredictionSearch", query: Query, fields: list[str], top: int
             for slice_ in slices:
                 cut, more = slice_sql(where, slice_)
                 conn.execute(f"INSERT INTO temp.facet_sample SELECT {columns} FROM predictions WHERE {cut} "
-                             "ORDER BY ts DESC LIMIT ?", (*extra, *params, *more, cap - sampled))
+                             "ORDER BY ts DESC, id DESC LIMIT ?", (*extra, *params, *more, cap - sampled))
                 sampled = conn.execute("SELECT count(*) FROM temp.facet_sample").fetchone()[0]
                 if sampled >= cap:
                     break
