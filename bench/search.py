@@ -3,11 +3,20 @@
     python bench/search.py                  # 10,000,000 rows (built once into bench/.cache/, minutes)
     python bench/search.py --rows 1000000   # while developing
     python bench/search.py --store /tmp/demo1m.db   # the scale targets on an existing store (read-only)
+    python bench/search.py --rows 1000000 --no-cold # skip the cold-cache runs (they drop the page cache)
 
-Builds (or reuses) a store of N generated predictions and the very same records as JSON Lines,
-then times, per query class, modeldeck's first page (parse + compile + run), the SQL a user
-would type into the sqlite3 shell, and `grep -m 50` (and `rg -m 50` when installed) over the
-JSONL. Prints medians and ratios.
+Builds (or reuses) a store of N predictions with the demo's generator (``app.demo.build``: the
+same vectorised traffic as ``modeldeck demo``, one function call, no copy of it here) and the
+very same records as JSON Lines (exported from the store), then times, per query class,
+modeldeck's first page (parse + compile + run), the SQL a user would type into the sqlite3
+shell, and `grep -m 50` (and `rg -m 50` when installed) over the JSONL. Prints medians and ratios.
+
+The rare classes (issue 18: a version never logged, a rare score, a rare feature value, a value
+nothing matches) are also timed against DuckDB on the same rows (loaded from the JSONL into
+bench/.cache/search-N.duckdb; DuckDB lives in its own venv, bench/.cache/duckdb-venv, created on
+first use like bench/drift.py's Evidently venv), warm (median) and cold: one run in a fresh process
+each, which loads its program and then drops the page cache (``echo 3 > /proc/sys/vm/drop_caches``,
+as root) before it opens the file, so the database comes from the disk and the code does not.
 
 grep reads the file from the top, so `grep -m 50` answers with the OLDEST 50 matches (the log
 is in time order), while modeldeck answers with the newest 50. `tac FILE | grep -m 50` gives the
@@ -17,6 +26,7 @@ same answer as modeldeck and is printed beside it; both are peers, neither is hi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -33,87 +43,53 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.search.searcher import ROW_COLUMNS, Searcher  # noqa: E402
 from app.store import Store  # noqa: E402
-from app.store.predictions import PredictionRow  # noqa: E402
 from app.timeutil import iso_to_ms, ms_to_iso  # noqa: E402
 
-CACHE = Path(__file__).resolve().parent / ".cache"
+CACHE = Path(os.environ.get("BENCH_CACHE") or Path(__file__).resolve().parent / ".cache")
 END_MS = iso_to_ms("2026-11-24T00:00:00Z")
-SPAN_MS = 30 * 86_400_000
-MODELS = ("fraud", "churn", "credit", "ranker", "eta")
-COUNTRIES = ("DE", "FR", "US", "GB", "NL", "ES", "IT", "PL", "SE", "BR", "IN", "JP", "CA", "AU", "MX", "CH",
-             "AT", "BE", "DK", "NO")
-DEVICES = ("ios", "android", "web", "pos", "api")
-REGIONS = ("eu-west", "eu-central", "us-east", "ap-south")
-ERRORS = ("upstream timeout after 3000 ms", "connection reset by peer", "feature store unavailable",
-          "model returned NaN", "payload too large", "circuit breaker open")
-N_ENTITIES = 200_000
-N_MERCHANTS = 20_000
 
 
-def build(rows: int, db: Path, jsonl: Path, batch: int = 50_000) -> None:
-    """Generate ``rows`` predictions (ts ascending, as a serving log is) into the store and the JSONL."""
-    import numpy as np
-    import orjson
-
-    from app.ingest.parse import fts_text
-    from app.store.bulk import BulkWriter
+def build(rows: int, db: Path, jsonl: Path) -> None:
+    """``rows`` predictions from the demo's generator into the store, then the same records as JSONL."""
+    from app.demo.build import build_demo_store
 
     for path in (db, jsonl, Path(f"{db}-wal"), Path(f"{db}-shm")):
         path.unlink(missing_ok=True)
-    rng = np.random.default_rng(7)
-    start_ms = END_MS - SPAN_MS
     started = time.perf_counter()
-    with Store.open(db) as store, jsonl.open("wb") as out, BulkWriter(store.conn, drop_indexes=True) as writer:
-        for offset in range(0, rows, batch):
-            n = min(batch, rows - offset)
-            ids = np.arange(offset, offset + n)
-            ts = start_ms + (ids * SPAN_MS) // rows + rng.integers(0, 1000, n)
-            model = rng.integers(0, len(MODELS), n)
-            version = rng.integers(1, 4, n)
-            entity = rng.integers(0, N_ENTITIES, n)
-            amount = np.round(rng.lognormal(4.0, 1.2, n), 2)
-            age = rng.integers(18, 90, n)
-            country = rng.integers(0, len(COUNTRIES), n)
-            device = rng.integers(0, len(DEVICES), n)
-            merchant = rng.integers(0, N_MERCHANTS, n)
-            region = rng.integers(0, len(REGIONS), n)
-            score = np.round(rng.random(n), 4)
-            latency = np.round(rng.lognormal(3.0, 0.5, n), 2)
-            is_error = rng.random(n) < 0.01
-            error_kind = rng.integers(0, len(ERRORS), n)
-            labelled = rng.random(n) < 0.3
-            out_rows: list[PredictionRow] = []
-            lines: list[bytes] = []
-            for k in range(n):
-                features = {"amount": float(amount[k]), "age": int(age[k]), "country": COUNTRIES[country[k]],
-                            "device": DEVICES[device[k]], "merchant": f"m-{merchant[k]:05d}"}
-                context = {"region": REGIONS[region[k]], "host": f"srv-{int(ids[k]) % 40:02d}"}
-                err = bool(is_error[k])
-                s = float(score[k])
-                record = {
-                    "ts": ms_to_iso(int(ts[k])), "model": MODELS[model[k]], "version": f"v{version[k]}",
-                    "request_id": f"req-{int(ids[k]):09d}", "entity_id": f"cust-{entity[k]:06d}",
-                    "prediction": None if err else ("positive" if s >= 0.5 else "negative"),
-                    "score": None if err else s,
-                    "label": ("positive" if (s >= 0.5) != (k % 7 == 0) else "negative") if labelled[k] else None,
-                    "latency_ms": float(latency[k]), "status": "error" if err else "ok",
-                    "error": ERRORS[error_kind[k]] if err else None,
-                    "features": features, "context": context,
-                }
-                lines.append(orjson.dumps({key: v for key, v in record.items() if v is not None}))
-                text = fts_text(features, context)
-                out_rows.append(PredictionRow(int(ts[k]), record["model"], record["version"], record["request_id"],
-                                              record["entity_id"], record["prediction"], record["score"],
-                                              record["label"], record["latency_ms"], record["status"],
-                                              record["error"], orjson.dumps(features).decode(),
-                                              orjson.dumps(context).decode(), text))
-            writer.write(out_rows)
+    # The demo's traffic (30 days ending END_MS); small drift baselines: the bench never reads them.
+    build_demo_store(db, rows=rows, now_ms=END_MS, baseline_rows=1000,
+                     progress=lambda done, total: done % 1_000_000 < 50_000 and print(
+                         f"  {done:,} rows, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True))
+    built = time.perf_counter() - started
+    export_jsonl(db, jsonl)
+    print(f"built {rows:,} rows in {built:.0f} s (store), JSONL in {time.perf_counter() - started - built:.0f} s",
+          file=sys.stderr)
+
+
+_EXPORT = ("SELECT ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, status, error, "
+           "features, context FROM predictions ORDER BY id")
+_KEYS = ("ts", "model", "version", "request_id", "entity_id", "prediction", "score", "label", "latency_ms",
+         "status", "error", "features", "context")
+
+
+def export_jsonl(db: Path, jsonl: Path) -> None:
+    """The store's predictions as ingest-format JSON Lines, in log (id) order."""
+    import orjson
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    with jsonl.open("wb") as out:
+        cursor = conn.execute(_EXPORT)
+        while batch := cursor.fetchmany(50_000):
+            lines = []
+            for row in batch:
+                record = {key: value for key, value in zip(_KEYS, row) if value is not None}
+                record["ts"] = ms_to_iso(row[0])
+                for key in ("features", "context"):
+                    if key in record:
+                        record[key] = orjson.Fragment(record[key])  # stored JSON, copied as is
+                lines.append(orjson.dumps(record))
             out.write(b"\n".join(lines) + b"\n")
-            done = offset + n
-            if done % 1_000_000 < batch:
-                print(f"  {done:,} rows, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-        print("  building indexes", file=sys.stderr, flush=True)
-    print(f"built {rows:,} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    conn.close()
 
 
 def median_ms(fn: Callable[[], object], runs: int, *, sample_s: float = 0.005) -> float:
@@ -177,12 +153,41 @@ def shell(command: list[str] | str) -> Callable[[], object]:
                                   stderr=subprocess.DEVNULL, check=False)
 
 
-def cases(rows: int, jsonl: Path) -> Iterator[dict]:
+def store_values(conn: sqlite3.Connection) -> dict:
+    """Values the query classes ask for, picked from the store (a middle row, the newest hour ...)."""
+    import orjson
+
+    newest = conn.execute("SELECT max(ts) FROM predictions").fetchone()[0]
+    request, entity, model, context, features = conn.execute(
+        "SELECT request_id, entity_id, model, context, features FROM predictions WHERE id >= "
+        "(SELECT max(id) / 2 FROM predictions) AND entity_id IS NOT NULL AND features IS NOT NULL "
+        "AND context IS NOT NULL LIMIT 1").fetchone()
+    context, features = orjson.loads(context), orjson.loads(features)
+    common = next(v for v in context.values() if isinstance(v, str))
+    text = next((v for v in features.values() if isinstance(v, str)), common)
+    # A numeric feature, declared in [search] indexed_features as an operator would (its generated column,
+    # index and zone map), and a threshold only a handful of rows pass: the 20th highest block maximum.
+    key = conn.execute("SELECT feature FROM zone_feature_columns ORDER BY feature LIMIT 1").fetchone()[0]
+    rare, top = conn.execute("SELECT (SELECT hi FROM zone_features WHERE feature = :k ORDER BY hi DESC LIMIT 1 "
+                             "OFFSET 19), (SELECT max(hi) FROM zone_features WHERE feature = :k)",
+                             {"k": key}).fetchone()
+    return {"newest": newest, "request": request, "entity": entity, "model": model, "common": common,
+            "text": text, "key": key, "rare": rare, "nothing": top * 10 + 1,
+            "number": next((v for k, v in features.items() if k == key), rare)}
+
+
+def _numeric_key(store: Store) -> str:
+    import orjson
+
+    features = orjson.loads(store.conn.execute("SELECT features FROM predictions WHERE id >= (SELECT max(id) / 2 "
+                                               "FROM predictions) AND features IS NOT NULL LIMIT 1").fetchone()[0])
+    return next(k for k, x in features.items() if isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
+def cases(v: dict, jsonl: Path) -> Iterator[dict]:
     """The query classes, each as modeldeck query, hand SQL and grep/rg command lines."""
-    middle = rows // 2
-    request = f"req-{middle:09d}"
-    entity = "cust-012345"
-    window_start = END_MS - 3_600_000
+    request, entity, model = v["request"], v["entity"], v["model"]
+    window_start = v["newest"] - 3_600_000
     window_iso = ms_to_iso(window_start)
     f = str(jsonl)
     yield {
@@ -197,20 +202,22 @@ def cases(rows: int, jsonl: Path) -> Iterator[dict]:
         "grep": ["grep", "-m", "50", "-F", f'"entity_id":"{entity}"', f],
         "rg": ["rg", "-m", "50", "-F", f'"entity_id":"{entity}"', f],
     }
-    # The last hour (the window sits at the end of the file, as the newest log lines do).
-    window_re = '"ts":"2026-11-23T23:[^"]*","model":"fraud"'
+    # The last hour (at the end of the file, as the newest log lines are): ts prefix to the minute's tens.
+    hour = ms_to_iso(v["newest"])[:13]
+    window_re = f'"ts":"{hour}:[^"]*","model":"{model}"'
     yield {
-        "name": "model + window", "query": f"model:fraud since:{window_iso}",
-        "sql": f"SELECT * FROM predictions WHERE model = 'fraud' AND ts >= {window_start} ORDER BY ts DESC LIMIT 50",
+        "name": "model + window", "query": f"model:{model} since:{window_iso}",
+        "sql": f"SELECT * FROM predictions WHERE model = '{model}' AND ts >= {window_start} ORDER BY ts DESC LIMIT 50",
         "grep": ["grep", "-m", "50", "-E", window_re, f],
         "rg": ["rg", "-m", "50", window_re, f],
     }
+    common = v["common"]
     yield {
-        "name": "common word", "query": '"eu-west"',
+        "name": "common word", "query": f'"{common}"',
         "sql": ("SELECT p.* FROM predictions p JOIN predictions_fts f ON f.rowid = p.id "
-                "WHERE predictions_fts MATCH '\"eu-west\"' ORDER BY p.ts DESC LIMIT 50"),
-        "grep": ["grep", "-m", "50", "-F", "eu-west", f],
-        "rg": ["rg", "-m", "50", "-F", "eu-west", f],
+                f"WHERE predictions_fts MATCH '\"{common}\"' ORDER BY p.ts DESC LIMIT 50"),
+        "grep": ["grep", "-m", "50", "-F", common, f],
+        "rg": ["rg", "-m", "50", "-F", common, f],
     }
     yield {
         "name": "status:error", "query": "status:error",
@@ -218,22 +225,28 @@ def cases(rows: int, jsonl: Path) -> Iterator[dict]:
         "grep": ["grep", "-m", "50", "-F", '"status":"error"', f],
         "rg": ["rg", "-m", "50", "-F", '"status":"error"', f],
     }
-    merchant = "m-01234"
+    text = v["text"]
     yield {
-        "name": "free text", "query": f'"{merchant}"',
+        "name": "free text", "query": f'"{text}"',
         "sql": ("SELECT p.* FROM predictions p JOIN predictions_fts f ON f.rowid = p.id "
-                f"WHERE predictions_fts MATCH '\"{merchant}\"' ORDER BY p.ts DESC LIMIT 50"),
-        "grep": ["grep", "-m", "50", "-F", merchant, f],
-        "rg": ["rg", "-m", "50", "-F", merchant, f],
+                f"WHERE predictions_fts MATCH '\"{text}\"' ORDER BY p.ts DESC LIMIT 50"),
+        "grep": ["grep", "-m", "50", "-F", text, f],
+        "rg": ["rg", "-m", "50", "-F", text, f],
     }
-    big = '"amount":([5-9][0-9]{2}|[0-9]{4,})[.,]'
-    yield {
-        "name": "feature in window", "query": f"model:fraud since:{window_iso} features.amount>500",
-        "sql": (f"SELECT * FROM predictions WHERE model = 'fraud' AND ts >= {window_start} "
-                "AND json_extract(features, '$.amount') > 500 ORDER BY ts DESC LIMIT 50"),
-        "grep": f"grep -E '{window_re}' {f} | grep -m 50 -E '{big}'",
-        "rg": f"rg '{window_re}' {f} | rg -m 50 '{big}'",
-    }
+
+
+def rare_cases(v: dict) -> list[tuple[str, str, str, str]]:
+    """(class, modeldeck query, SQLite hand SQL WHERE, DuckDB hand SQL WHERE): issue 18's rare classes."""
+    key, rare, nothing = v["key"], v["rare"], v["nothing"]
+    return [
+        ("absent version", "version:v99", "version = 'v99'", "version = 'v99'"),
+        ("rare score", "score>=0.9999", "score >= 0.9999", "score >= 0.9999"),
+        ("rare feature", f"features.{key}>{rare}", f"json_extract(features, '$.{key}') > {rare}",
+         f"features.{key} > {rare}"),
+        ("no match", f"features.{key}>{nothing}", f"json_extract(features, '$.{key}') > {nothing}",
+         f"features.{key} > {nothing}"),
+        ("rare latency", "latency_ms>5000", "latency_ms > 5000", "latency_ms > 5000"),
+    ]
 
 
 # The issue's targets for a first page (ms), by query class.
@@ -324,13 +337,146 @@ def new_classes(store: Store, searcher: Searcher, runs: int, model: str, newest_
               f"{query or '(everything)'} over the last day, newest {OVERVIEW_CAP:,} matches: {note}; target 200 ms")
 
 
+DUCK_VENV = CACHE / "duckdb-venv"
+DUCK_WORKER = r"""
+import json, statistics, sys, time
+import duckdb
+db, mode, runs, source = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+if mode == "load":
+    con = duckdb.connect(db)
+    con.execute("CREATE TABLE predictions AS SELECT * FROM read_json(?, format = 'newline_delimited', "
+                "sample_size = -1) ORDER BY ts", [source])
+    con.close()
+    sys.exit(0)
+sqls = json.loads(source)
+if mode == "cold":  # the program is loaded: now drop the page cache, so the database comes from the disk
+    import os
+    os.sync()
+    open("/proc/sys/vm/drop_caches", "w").write("3\n")
+started = time.perf_counter()
+con = duckdb.connect(db, read_only=True)
+out = []
+for sql in sqls:
+    if mode == "cold":  # one run, connection included (the page cache was dropped by the caller)
+        rows = con.execute(sql).fetchall()
+        out.append([(time.perf_counter() - started) * 1000, len(rows)])
+        continue
+    rows = con.execute(sql).fetchall()  # warm
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        con.execute(sql).fetchall()
+        times.append((time.perf_counter() - t0) * 1000)
+    out.append([statistics.median(times), len(rows)])
+print(json.dumps(out))
+"""
+
+
+def ensure_duckdb() -> Path:
+    """DuckDB in its own venv (created once), as bench/drift.py does for Evidently."""
+    python = DUCK_VENV / "bin" / "python"
+    if python.exists() and subprocess.run([str(python), "-c", "import duckdb"], capture_output=True).returncode == 0:
+        return python
+    print(f"creating {DUCK_VENV} and installing duckdb (once)...", file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(DUCK_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "duckdb"], check=True)
+    return python
+
+
+def duck(python: Path, db: Path, mode: str, runs: int, payload: str) -> list:
+    worker = CACHE / "duckdb_worker.py"
+    worker.write_text(DUCK_WORKER)
+    done = subprocess.run([str(python), str(worker), str(db), mode, str(runs), payload], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"duckdb run failed:\n{done.stderr[-3000:]}")
+    return [] if mode == "load" else json.loads(done.stdout)
+
+
+def drop_page_cache() -> bool:
+    """Drop the OS page cache (root only): the next read of each file comes from the disk."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def one_cold(kind: str, db: str, text: str) -> None:
+    """Worker: load modeldeck's code (a throwaway store), drop the page cache, then time one first page
+    with its connection: the database's pages come from the disk, the program's code does not."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        Store.open(Path(scratch) / "warm.db").close()  # Store imports its table modules lazily: load them now
+    if not drop_page_cache():
+        raise SystemExit("cannot drop the page cache (needs root)")
+    started = time.perf_counter()
+    if kind == "ours":
+        store = Store.open(db, read_only=True)
+        searcher = Searcher(store)
+        rows = searcher.page(searcher.resolve(searcher.parse(text)).query).rows
+    else:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        rows = conn.execute(text).fetchall()
+    print(json.dumps([(time.perf_counter() - started) * 1000, len(rows)]))
+
+
+def _cold_sqlite(kind: str, db: Path, text: str) -> list:
+    done = subprocess.run([sys.executable, __file__, "--one-cold", kind, str(db), text], capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def rare_table(db: Path, jsonl: Path, values: dict, searcher: Searcher, hand: sqlite3.Connection, runs: int,
+               cold: bool) -> None:
+    """Issue 18's rare classes: modeldeck vs the hand SQL on the same SQLite file vs DuckDB, warm and cold."""
+    python = ensure_duckdb()
+    duck_db = db.with_suffix(".duckdb")
+    if not duck_db.exists():
+        print(f"loading {jsonl.name} into {duck_db.name} (once)", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        duck(python, duck_db, "load", 0, str(jsonl))
+        print(f"  {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    classes = rare_cases(values)
+    page = f"SELECT {', '.join(ROW_COLUMNS)} FROM predictions WHERE {{}} ORDER BY ts DESC, id DESC LIMIT 50"
+    duck_sql = [f"SELECT * FROM predictions WHERE {w} ORDER BY ts DESC LIMIT 50" for _, _, _, w in classes]
+    duck_warm = duck(python, duck_db, "warm", runs, json.dumps(duck_sql))
+    print(f"\nrare classes (issue 18): first page of 50, ms; warm = median of {runs}; cold = page cache dropped, "
+          "one run in a fresh process, connection included")
+    print(f"{'class':<16}{'modeldeck':>10}{'hand SQL':>10}{'x':>8}{'DuckDB':>9}{'x':>8}{'rows':>6}"
+          f"{'cold: ours':>12}{'hand SQL':>10}{'DuckDB':>9}  query")
+    for (name, query, where, _), (duck_ms, duck_rows), dsql in zip(classes, duck_warm, duck_sql):
+        ours = median_ms(lambda: searcher.page(searcher.resolve(searcher.parse(query)).query), runs)
+        got = len(searcher.page(searcher.resolve(searcher.parse(query)).query).rows)
+        hand_ms = median_ms(lambda: hand.execute(page.format(where)).fetchall(), max(1, runs // 2))
+        line = (f"{name:<16}{ours:>10.2f}{hand_ms:>10.1f}{_times(hand_ms / ours)}{duck_ms:>9.2f}"
+                f"{_times(duck_ms / ours)}{got:>6}")
+        if cold and drop_page_cache():  # each worker loads its program, drops the cache again, then times
+            ours_cold = _cold_sqlite("ours", db, query)[0]
+            hand_cold = _cold_sqlite("hand", db, page.format(where))[0]
+            duck_cold = duck(python, duck_db, "cold", 1, json.dumps([dsql]))[0][0]
+            line += f"{ours_cold:>12.1f}{hand_cold:>10.1f}{duck_cold:>9.1f}"
+        elif cold:
+            line += f"{'(cannot drop the page cache: not root)':>31}"
+        print(line + f"  {query}" + ("" if got == duck_rows else f"  (DuckDB rows: {duck_rows})"), flush=True)
+    print("x = times slower than modeldeck")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_SEARCH_ROWS", 10_000_000)))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--store", type=Path, help="time the query classes on this existing store instead")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold-cache runs (page cache drops)")
+    parser.add_argument("--rare-only", action="store_true", help="only the rare classes against hand SQL and DuckDB")
+    parser.add_argument("--one-cold", nargs=3, metavar=("KIND", "DB", "QUERY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_cold:
+        one_cold(*args.one_cold)
+        return
     if args.store is not None:
         store_targets(args.store, args.runs)
         return
@@ -345,10 +491,17 @@ def main() -> None:
     if args.build_only:
         return
 
-    Store.open(db).close()  # migrate a store cached by an older modeldeck
+    with Store.open(db) as writable:  # migrate a store cached by an older modeldeck
+        from app.store.search import ensure_feature_indexes
+
+        ensure_feature_indexes(writable, [_numeric_key(writable)])
     store = Store.open(db, read_only=True)
     searcher = Searcher(store)
     hand = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    values = store_values(hand)
+    rare_table(db, jsonl, values, searcher, hand, args.runs, not args.no_cold)
+    if args.rare_only:
+        return
     has_rg = shutil.which("rg") is not None
     size_mb = jsonl.stat().st_size / 1e6
     print(f"\n{args.rows:,} rows; JSONL {size_mb:,.0f} MB; median of {args.runs} warm "
@@ -362,7 +515,7 @@ def main() -> None:
     if has_rg:
         header += f"{'rg -m50':>10}{'x':>8}{'tac|rg':>9}{'x':>8}"
     print(header + f"{'rows':>6}{'target':>8}")
-    for case in cases(args.rows, jsonl):
+    for case in cases(values, jsonl):
         text = case["query"]
         got = len(searcher.page(searcher.parse(text)).rows)
         # The SQL modeldeck generates, run the way the hand SQL is (no parsing, tuples out).
@@ -383,9 +536,9 @@ def main() -> None:
             line += f"{rg_ms:>10.1f}{_times(rg_ms / ours)}{tac_rg_ms:>9.1f}{_times(tac_rg_ms / ours)}"
         print(line + f"{got:>6}{_verdict(case['name'], ours):>8}", flush=True)
         print(f"  {text}")
-    count_query = searcher.parse("model:fraud")
+    count_query = searcher.resolve(searcher.parse(f"model:{values['model']}")).query
     count_ms = median_ms(lambda: searcher.count(count_query), args.runs)
-    print(f"\nbounded count (cap 10,000) of model:fraud: {count_ms:.1f} ms")
+    print(f"\nbounded count (cap 10,000) of model:{values['model']}: {count_ms:.1f} ms")
     store.close()
     hand.close()
 

@@ -842,7 +842,8 @@ class LogsScreen(OnConsole, Screen):
         if not path.parent.is_dir():
             self.notify(f"no such folder: {clean(path.parent)}", severity="error", markup=False)
             return
-        total = self.result_count.value if self.result_count is not None and not self.result_count.capped else None
+        total = (self.result_count.value if self.result_count is not None and not self.result_count.capped
+                 and self.result_count.scanned_ms is None else None)
         box = self.query_one("#logs-export")
         box.add_class("running")
         self.query_one("#logs-export-label", Static).update(Text(f"export to {clean(path.name)}"))

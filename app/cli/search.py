@@ -50,6 +50,7 @@ def search(cli: CliContext, query: tuple[str, ...], db_path: Path | None, limit:
     An empty result says why on stderr (exit 0); a bad query or a likely typo exits 2.
     """
     from app.search.searcher import COUNT_CAP, Searcher, SearchError, UnknownName, count_text
+    from app.store import StoreInterrupted
 
     text = " ".join(query)
     path = db_path or cli.db_path
@@ -76,21 +77,74 @@ def search(cli: CliContext, query: tuple[str, ...], db_path: Path | None, limit:
             limit = 50 if fmt == "table" else 0
         rows = searcher.iter_rows(parsed, limit=limit or None, page_size=min(limit or 1000, 1000))
         out = sys.stdout.buffer
-        if fmt == "table":
-            shown = _write_table(rows, out)
-            if shown and (out.isatty() or sys.stderr.isatty()):
-                count = searcher.count(parsed, cap=COUNT_CAP)
-                click.echo(count_text(1, shown, count), err=True)
-        else:
-            from app.search.export import write_rows
+        progress = _Progress() if sys.stderr.isatty() else None
+        searcher.watch(progress)
+        if progress:
+            rows = progress.clearing(rows)
+        try:
+            if fmt == "table":
+                shown = _write_table(rows, out)
+                if shown and (out.isatty() or sys.stderr.isatty()):
+                    count = searcher.count(parsed, cap=COUNT_CAP)
+                    if progress:
+                        progress.clear()
+                    click.echo(count_text(1, shown, count), err=True)
+            else:
+                from app.search.export import write_rows
 
-            # Flush often: `| head` and `| jq` see results while later pages are still read.
-            shown = write_rows(rows, out, fmt, every=100)  # type: ignore[arg-type]
+                # Flush often: `| head` and `| jq` see results while later pages are still read.
+                shown = write_rows(rows, out, fmt, every=100)  # type: ignore[arg-type]
+        except (KeyboardInterrupt, StoreInterrupted):
+            # ctrl-c stops the statement at once (the progress handler raises inside SQLite's loop).
+            if progress:
+                progress.clear()
+            click.echo("modeldeck: search cancelled", err=True)
+            sys.exit(130)
+        if progress:
+            progress.clear()
         if not shown:
             # A valid query with nothing to show says why (stderr: stdout stays data), exit 0.
             click.echo(f"modeldeck: {searcher.why_empty(parsed)}", err=True)
     finally:
         store.close()
+
+
+class _Progress:
+    """A long read, told on one stderr line of a terminal: how long, and for a zone walk how many rows
+    of the scope were read and back to when ("searching 2.1 s: 120,000 of 1,000,000 rows, back to
+    2026-11-20 14:00; ctrl-c stops")."""
+
+    def __init__(self) -> None:
+        self.shown = False
+        self.last = -1.0
+
+    def __call__(self, p: Any) -> None:
+        from app.timeutil import TimeFormat, format_ms
+
+        if p.seconds - self.last < 0.25:  # SQLite asks every ~ms: redraw four times a second
+            return
+        self.last = p.seconds
+        line = f"modeldeck: searching {p.seconds:.1f} s"
+        if p.rows_read is not None and p.rows_in_scope:
+            line += f": {p.rows_read:,} of {p.rows_in_scope:,} rows"
+        if p.back_to is not None:
+            line += f", back to {format_ms(p.back_to, TimeFormat.MINUTE)}"
+        sys.stderr.write("\r\x1b[K" + line + "; ctrl-c stops")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clearing(self, rows: Iterable[Any]) -> Iterable[Any]:
+        """``rows``, clearing the progress line before each is handed on (results print on that line)."""
+        for row in rows:
+            self.clear()
+            yield row
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+        self.last = -1.0
 
 
 def _open(path: Path) -> Any:
@@ -109,13 +163,15 @@ def _with_feature_indexes(store: Any, path: Path, cli: CliContext) -> Any:
     """Create the configured feature indexes once (needs a writable store); else search without them."""
     from app.store.search import ensure_feature_indexes, generated_columns
     from app.store.search_sql import feature_column
+    from app.store.zonemap import summarised_features
     from app.store import Store
 
     names = cli.settings.search.indexed_features
     if not names or cli.settings.read_only:
         return store
     have = generated_columns(store)
-    if all(feature_column(name) in have for name in names):
+    summarised = summarised_features(store.conn)
+    if all(feature_column(name) in have and name in summarised for name in names):
         return store
     store.close()
     store = Store.open(path)

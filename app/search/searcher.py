@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Any, Iterator
 from app.search.language import (FIELD_NAMES, AnyOf, FieldTerm, Query, SearchError, Term, TextTerm, TimeTerm,
                                  parse)
 from app.search.resolve import Resolution, UnknownName, resolve_query
-from app.store.search import (DRIVE_UP_TO, ROW_COLUMNS, WALK_CHUNK, Count, Cursor, Page, PredictionSearch,
+from app.store.search import (COUNT_BUDGET_S, DRIVE_UP_TO, ROW_COLUMNS, WALK_CHUNK, Count, Cursor, Page, PredictionSearch,
                               ensure_feature_indexes)
 from app.store.search_sql import Compiled
 
 if TYPE_CHECKING:
+    from typing import Callable
+
     from app.store import Store
-    from app.store.search import Facet, Histogram
+    from app.store.search import Facet, Histogram, ScanProgress
 
 __all__ = ["Searcher", "Query", "SearchError", "UnknownName", "Resolution", "Page", "Cursor", "Count", "parse", "count_text",
            "ensure_feature_indexes", "FIELD_NAMES", "PAGE_SIZE", "COUNT_CAP", "ROW_COLUMNS"]
@@ -37,13 +39,20 @@ OVERVIEW_CAP = 20_000
 
 
 def count_text(start: int, end: int, count: Count | None) -> str:
-    """``1-50 of 12,345``, ``1-50 of more than 10,000``, ``no results`` (start/end are 1-based)."""
-    if count is not None and count.value == 0 and not count.capped:
+    """``1-50 of 12,345``, ``1-50 of more than 10,000``, ``1-50 of at least 1,000 in the last 3d scanned``,
+    ``no results`` (start/end are 1-based)."""
+    if count is not None and count.value == 0 and not count.capped and count.scanned_ms is None:
         return "no results"
     shown = f"{start:,}-{end:,}" if end >= start else "0"
     if count is None:
         return f"{shown} of …"
-    return f"{shown} of more than {count.value:,}" if count.capped else f"{shown} of {count.value:,}"
+    if count.capped:
+        return f"{shown} of more than {count.value:,}"
+    if count.scanned_ms is not None:  # the count's time ran out before the log's start
+        from app.timeutil import age_text
+
+        return f"{shown} of at least {count.value:,} in the last {age_text(count.scanned_ms)} scanned"
+    return f"{shown} of {count.value:,}"
 
 
 class Searcher:
@@ -63,6 +72,11 @@ class Searcher:
             return Resolution(query, ())
         models, versions = self._store.predictions.logged_names()
         return resolve_query(query, models, versions)
+
+    def watch(self, on_progress: "Callable[[ScanProgress], None] | None") -> None:
+        """Hear how a long read is going (after ~0.3 s; see ``ScanProgress``); an exception raised in
+        ``on_progress`` (ctrl-c's KeyboardInterrupt) stops the read at once with StoreInterrupted."""
+        self._search.watch(on_progress)
 
     def histogram(self, query: Query, start: int, end: int, *, buckets: int = 60,
                   cap: int = OVERVIEW_CAP) -> "Histogram":
@@ -126,9 +140,10 @@ class Searcher:
                 return
             after = page.last
 
-    def count(self, query: Query, *, cap: int = COUNT_CAP) -> Count:
-        """How many rows match, counting no further than ``cap`` (never a whole-table count)."""
-        return self._search.count(query, cap)
+    def count(self, query: Query, *, cap: int = COUNT_CAP, budget_s: float | None = COUNT_BUDGET_S) -> Count:
+        """How many rows match, counting no further than ``cap`` matches (never a whole-table count) nor
+        for much longer than ``budget_s`` (then ``scanned_ms`` says how much of the log was counted)."""
+        return self._search.count(query, cap, budget_s)
 
 
 def _names_field(term: Term) -> bool:

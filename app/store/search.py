@@ -12,15 +12,17 @@ thread called ``Store.interrupt()``).
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, NamedTuple
 
-from app.search.language import FieldTerm, Query, TextTerm
+from app.search.language import AnyOf, FieldTerm, Query, TextTerm, TimeTerm
 from app.store.connection import ensure_statistics, store_error
 from app.store.predictions import COLUMNS
 from app.store.search_sql import (FTS_TABLE, GENERATED_PREFIX, Compiled, TextPlan, compile_query, feature_column,
                                   json_path, select_sql, text_expressions)
-from app.store.zonemap import SELECTIVE_SHARE, Slice, ZonePlan, block_conditions, candidate_slices, slice_sql
+from app.store.zonemap import (SELECTIVE_SHARE, Slice, ZonePlan, block_conditions, candidate_slices, slice_sql,
+                               summarise_feature, summarised_features)
 
 if TYPE_CHECKING:
     from app.store import Store
@@ -67,9 +69,32 @@ class Page(NamedTuple):
 
 
 @dataclass(frozen=True)
+class ScanProgress:
+    """How far a long read has got (told to ``PredictionSearch.on_progress`` every few hundred ms)."""
+
+    seconds: float
+    rows_read: int | None  # rows of the blocks read so far (a zone walk), None for one whole statement
+    rows_in_scope: int | None  # rows the query's model and time terms cover
+    back_to: int | None  # epoch ms: everything newer has been read (a zone walk)
+
+
+# SQLite calls the progress handler every this many virtual-machine steps (~1 ms of work).
+PROGRESS_STEPS = 20_000
+PROGRESS_AFTER_S = 0.3
+
+
+@dataclass(frozen=True)
 class Count:
-    value: int  # exact when not capped, else the cap
+    value: int  # exact when not capped (and nothing left unscanned), else at least this
     capped: bool
+    # Counting is bounded by work too: when set, only the newest this-many ms of the log (within the
+    # query's window) were counted before the budget ran out: "at least 1,000 in the last 3d scanned".
+    scanned_ms: int | None = None
+
+
+# A count that must read rows stops after about this long (then it says how far back it got).
+COUNT_BUDGET_S = 1.0
+_DAY_MS = 86_400_000
 
 
 def generated_columns(store: "Store") -> frozenset[str]:
@@ -83,6 +108,13 @@ def _generated_columns(conn: sqlite3.Connection) -> frozenset[str]:
     except sqlite3.Error as exc:
         raise store_error(exc) from exc
     return frozenset(r[1] for r in rows if str(r[1]).startswith(GENERATED_PREFIX))
+
+
+def _zone_features(conn: sqlite3.Connection) -> frozenset[str]:
+    try:
+        return frozenset(summarised_features(conn))
+    except sqlite3.OperationalError:
+        return frozenset()  # a store held at an older schema (tests of migrations)
 
 
 def ensure_feature_indexes(store: "Store", names: Iterable[str]) -> list[str]:
@@ -109,6 +141,8 @@ def ensure_feature_indexes(store: "Store", names: Iterable[str]) -> list[str]:
                                  f"GENERATED ALWAYS AS (json_extract(features, '{path}')) VIRTUAL")
                     added.append(name)
                 conn.execute(f'CREATE INDEX IF NOT EXISTS "{column}_idx" ON predictions ("{column}")')
+                # Its zone map too (one pass, once): numeric predicates on it then skip blocks.
+                summarise_feature(conn, name, column)
         if added:
             ensure_statistics(conn)  # the planner should know the new indexes before the first search
     except sqlite3.Error as exc:
@@ -124,6 +158,9 @@ class PredictionSearch:
         self._drive_up_to = drive_up_to
         self._walk_chunk = walk_chunk
         self._generated = _generated_columns(self._conn)
+        # The features the zone map summarises (read once: a feature summarised later prunes from the next
+        # searcher on; until then its queries read the rows, which is slower, never wrong).
+        self._zone_features = _zone_features(self._conn)
         self._plans: dict[tuple[str | None, str | None], TextPlan | Literal["walk"]] = {}
         # Page SQL by the identity of a query's terms (app.search.language hands out the same terms
         # tuple for the same text): a lookup without hashing the AST. The entry holds the terms,
@@ -133,6 +170,28 @@ class PredictionSearch:
         self._prunable: dict[int, tuple[tuple[object, ...], bool]] = {}
         self.use_zones = True  # tests compare answers with and without pruning
         self.zone_share = SELECTIVE_SHARE  # prune when the blocks kept hold at most this share (tests: 1.0)
+        self.on_progress: Callable[[ScanProgress], None] | None = None
+        self._started = 0.0
+        self._walk: tuple[int | None, int | None, int | None] = (None, None, None)
+
+    def watch(self, on_progress: Callable[[ScanProgress], None] | None) -> None:
+        """Tell ``on_progress`` how a read is going once it has run ``PROGRESS_AFTER_S``. An exception
+        raised in it (KeyboardInterrupt on ctrl-c) stops the statement at once (StoreInterrupted)."""
+        self.on_progress = on_progress
+        self._conn.set_progress_handler(self._tick if on_progress else None, PROGRESS_STEPS)
+
+    def _begin(self) -> None:
+        self._started = time.perf_counter()
+        self._walk = (None, None, None)
+
+    def _tick(self) -> int:
+        if not self._started:
+            return 0  # not a page or a count (reading names, say): nothing to tell
+        elapsed = time.perf_counter() - self._started
+        if self.on_progress is not None and elapsed >= PROGRESS_AFTER_S:
+            read, scope, back_to = self._walk
+            self.on_progress(ScanProgress(elapsed, read, scope, back_to))
+        return 0
 
     def zone_plan(self, query: Query) -> ZonePlan | None:
         """The blocks that may hold a match, when pruning pays (app/store/zonemap.py), else None.
@@ -142,7 +201,7 @@ class PredictionSearch:
             return None
         cached = self._prunable.get(id(query.terms))
         if cached is None or cached[0] is not query.terms:
-            prunable = block_conditions(query)[4] and not any(
+            prunable = block_conditions(query, self._zone_features)[4] and not any(
                 isinstance(t, FieldTerm) and t.column in ("request_id", "entity_id") and t.op == "="
                 and not t.negated for t in query.terms)
             if len(self._prunable) > 100:
@@ -151,7 +210,7 @@ class PredictionSearch:
         if not cached[1]:
             return None
         try:
-            return candidate_slices(self._conn, query, share=self.zone_share)
+            return candidate_slices(self._conn, query, share=self.zone_share, features=self._zone_features)
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
 
@@ -196,10 +255,15 @@ class PredictionSearch:
 
     def page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int) -> Page:
         """``limit`` rows newest first: the first page, those older than ``after``, or those newer than ``before``."""
+        if _matches_nothing(query):
+            return Page([], False, after is not None)  # a name the store never logged: no row to read
+        self._begin()
         try:
             return self._page(query, after, before, limit)
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
+        finally:
+            self._started = 0.0
 
     def _page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int) -> Page:
         zones = self.zone_plan(query)
@@ -251,9 +315,12 @@ class PredictionSearch:
         else:
             keyset, bound = None, ()
         raw: list[tuple] = []
+        read = 0
         for slice_ in (zones.slices if newest_first else reversed(zones.slices)):
             if (after is not None and slice_.start > after.ts) or (before is not None and slice_.end <= before.ts):
                 continue  # wholly on the other side of the cursor
+            self._walk = (read, zones.scope_rows, slice_.end if newest_first else None)
+            read += slice_.rows
             where, extra = slice_sql(compiled.where, slice_)
             sql = select_sql(ROW_COLUMNS, Compiled(where, ()), keyset=keyset, newest_first=newest_first)
             raw.extend(self._conn.execute(sql, (*compiled.params, *extra, *bound, limit + 1 - len(raw))).fetchall())
@@ -278,7 +345,7 @@ class PredictionSearch:
             lo = slice_.start if start is None else max(slice_.start, start)
             hi = slice_.end if end is None else min(slice_.end, end)
             if lo < hi:
-                out.append(Slice(lo, hi, slice_.models))
+                out.append(Slice(lo, hi, slice_.models, slice_.rows))
         return out
 
     def _walk_page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int) -> Page:
@@ -335,24 +402,59 @@ class PredictionSearch:
         rows.reverse()
         return Page(rows, has_older=True, has_newer=more)
 
-    def count(self, query: Query, cap: int) -> Count:
-        """How many rows match, counting no further than ``cap`` (never a whole-table count)."""
+    def count(self, query: Query, cap: int, budget_s: float | None = COUNT_BUDGET_S) -> Count:
+        """How many rows match, counting no further than ``cap`` matches (never a whole-table count) and,
+        when ``budget_s`` is set, for about that long: the log is counted newest first, a day (or a zone
+        map slice) at a time, and a count that runs out of time says how far back it got."""
+        if _matches_nothing(query):
+            return Count(0, False)
+        self._begin()
         compiled = self.compile(query, counting=True)
         sql = "SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {} LIMIT ?)"
+        started = time.perf_counter()
+        scanned: int | None = None
         try:
             slices = self.slices(query)
-            if slices is None:
+            if slices is None and (budget_s is None or _seeks_by_id(query)):
                 n = self._conn.execute(sql.format(compiled.where), (*compiled.params, cap + 1)).fetchone()[0]
             else:
+                if slices is None:
+                    slices = self._days(query)
                 n = 0
-                for slice_ in slices:
-                    where, extra = slice_sql(compiled.where, slice_)
+                newest = slices[0].end if slices else 0
+                for k, slice_ in enumerate(slices):
+                    where, extra = slice_sql(compiled.where, slice_) if slice_.models else _range_sql(
+                        compiled.where, slice_)
                     n += self._conn.execute(sql.format(where), (*compiled.params, *extra, cap + 1 - n)).fetchone()[0]
                     if n > cap:
                         break
+                    if (budget_s is not None and k + 1 < len(slices)
+                            and time.perf_counter() - started > budget_s):
+                        scanned = newest - slice_.start
+                        break
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
-        return Count(min(n, cap), n > cap)
+        finally:
+            self._started = 0.0
+        return Count(min(n, cap), n > cap, None if n > cap else scanned)
+
+    def _days(self, query: Query) -> list[Slice]:
+        """The query's time window as day slices, newest first (any model: ``models`` empty)."""
+        low, high = self._conn.execute("SELECT min(ts), max(ts) FROM predictions").fetchone()
+        if low is None:
+            return []
+        high += 1
+        for term in query.terms:
+            if isinstance(term, TimeTerm) and not term.negated:
+                if term.bound == "since":
+                    low = max(low, term.at)
+                else:
+                    high = min(high, term.at)
+        days = []
+        while high > low:
+            days.append(Slice(max(low, high - _DAY_MS), high, ()))
+            high -= _DAY_MS
+        return days
 
 
 @dataclass(frozen=True)
@@ -465,6 +567,21 @@ def facets(search: "PredictionSearch", query: Query, fields: list[str], top: int
     except sqlite3.Error as exc:
         raise store_error(exc) from exc
     return result
+
+
+def _matches_nothing(query: Query) -> bool:
+    """A top-level OR of no alternatives (``version:v99`` resolved against names that hold no v99)."""
+    return any(isinstance(t, AnyOf) and not t.alternatives and not t.negated for t in query.terms)
+
+
+def _seeks_by_id(query: Query) -> bool:
+    """An id term: the index finds the few rows at once, no need to count by day."""
+    return any(isinstance(t, FieldTerm) and t.column in ("request_id", "entity_id") and t.op == "=" and not t.negated
+               for t in query.terms)
+
+
+def _range_sql(where: str, slice_: Slice) -> tuple[str, list[object]]:
+    return f"({where}) AND ts >= ? AND ts < ?", [slice_.start, slice_.end]
 
 
 def _runs(ids: list[int]) -> Iterator[tuple[int, int]]:

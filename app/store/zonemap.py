@@ -1,6 +1,7 @@
 """Zone maps over the prediction log (issue 18): per (model, hour) block, the row count, the error count,
-min/max of score and latency, and min/max of each numeric feature, kept by ingest in the same transaction
-as the rows. Like Parquet row-group statistics or ClickHouse skip indexes: a search for a rare value
+min/max of score and latency, and min/max of each indexed feature (``[search] indexed_features``: read
+from its generated column; summarising every feature through json_each cost 17 us a row, more than the
+rest of ingest), kept by ingest in the same transaction as the rows. Like Parquet row-group statistics or ClickHouse skip indexes: a search for a rare value
 (``score>=0.9999``, ``features.amount>100000``, ``status:error`` on a quiet day) reads only the blocks
 whose summary says they may hold a match, instead of every row.
 
@@ -17,6 +18,7 @@ that may hold a match, newest first, or None when pruning would not pay (or cann
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Sequence
@@ -28,8 +30,6 @@ HOUR_MS = 3_600_000
 # it, one statement over the whole range finds a page about as fast (the common case).
 SELECTIVE_SHARE = 0.25
 
-# Numbers only: booleans count as 1/0, as json_extract reads them (search compares them as numbers).
-_NUMERIC_TYPES = "('integer', 'real', 'true', 'false')"
 
 _BLOCKS_UPSERT = (
     "INSERT INTO zone_blocks (model, hour, rows, errors, min_score, max_score, min_latency, max_latency) "
@@ -40,14 +40,14 @@ _BLOCKS_UPSERT = (
     "max_score = coalesce(max(max_score, excluded.max_score), max_score, excluded.max_score), "
     "min_latency = coalesce(min(min_latency, excluded.min_latency), min_latency, excluded.min_latency), "
     "max_latency = coalesce(max(max_latency, excluded.max_latency), max_latency, excluded.max_latency)")
-_FEATURES_UPSERT = (
+# One indexed feature, from its generated column (json_extract: JSON true/false read as 1/0, as search does).
+_FEATURE_UPSERT = (
     "INSERT INTO zone_features (model, hour, feature, n, lo, hi) "
-    "SELECT p.model, p.ts / 3600000, j.key, count(*), min(j.value), max(j.value) "
-    "FROM predictions p, json_each(p.features) j "
-    f"WHERE p.id BETWEEN ? AND ? AND json_valid(p.features) AND j.type IN {_NUMERIC_TYPES} "
-    "GROUP BY p.model, p.ts / 3600000, j.key "
+    'SELECT model, ts / 3600000, ?, count(*), min("{column}"), max("{column}") FROM predictions '
+    "WHERE id BETWEEN ? AND ? AND typeof(\"{column}\") IN ('integer', 'real') GROUP BY model, ts / 3600000 "
     "ON CONFLICT (model, hour, feature) DO UPDATE SET n = n + excluded.n, "
     "lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)")
+_SAFE_COLUMN = re.compile(r"^xf_[a-z0-9_]+$")
 # ``covered`` moves only over a contiguous range (see the module docstring).
 _COVER = "UPDATE zone_state SET covered = max(covered, ?) WHERE covered >= ? - 1"
 
@@ -62,8 +62,28 @@ def record_zones(conn: sqlite3.Connection, first_id: int, last_id: int) -> None:
         if "no such table" in str(exc):
             return  # a store held at an older schema (migration tests): its migration backfills the summaries
         raise
-    conn.execute(_FEATURES_UPSERT, (first_id, last_id))
+    for feature, column in summarised_features(conn).items():
+        conn.execute(_FEATURE_UPSERT.format(column=column), (feature, first_id, last_id))
     conn.execute(_COVER, (last_id, first_id))
+
+
+def summarised_features(conn: sqlite3.Connection) -> dict[str, str]:
+    """Feature name -> its generated column, for the features zone_features summarises."""
+    return {feature: column for feature, column in conn.execute(
+        "SELECT feature, column_name FROM zone_feature_columns") if _SAFE_COLUMN.match(column)}
+
+
+def summarise_feature(conn: sqlite3.Connection, feature: str, column: str) -> bool:
+    """Start summarising an indexed feature (its generated column exists): backfill every stored row,
+    then ingest keeps it. Idempotent; True when it was new. Call inside a write transaction."""
+    if not _SAFE_COLUMN.match(column):
+        raise ValueError(f"not a generated feature column: {column!r}")
+    if feature in summarised_features(conn):
+        return False
+    conn.execute("DELETE FROM zone_features WHERE feature = ?", (feature,))
+    conn.execute(_FEATURE_UPSERT.format(column=column), (feature, -2**63, 2**63 - 1))
+    conn.execute("INSERT INTO zone_feature_columns (feature, column_name) VALUES (?, ?)", (feature, column))
+    return True
 
 
 def record_zone_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
@@ -87,6 +107,7 @@ class Slice:
     start: int
     end: int
     models: tuple[str, ...]
+    rows: int = 0  # rows of its blocks (what reading it costs at most)
 
 
 @dataclass(frozen=True)
@@ -110,10 +131,11 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def block_conditions(query: Query) -> tuple[list[str], list[object], list[str], list[object], bool]:
+def block_conditions(query: Query, features: frozenset[str] = frozenset()
+                     ) -> tuple[list[str], list[object], list[str], list[object], bool]:
     """The query's top-level terms as conditions on a zone block ``b``: (scope SQL, params, prune SQL,
     params, prunable). Scope terms (model, time) bound which blocks are in play; prune terms (numbers,
-    features, errors) are what lets a block be skipped. Terms that cannot be judged from a block's
+    the summarised ``features``, errors) are what lets a block be skipped. Terms that cannot be judged from a block's
     summary are left out: a block kept is only "may match", the rows decide."""
     scope: list[str] = []
     scope_params: list[object] = []
@@ -145,7 +167,8 @@ def block_conditions(query: Query) -> tuple[list[str], list[object], list[str], 
                 if found:
                     prune.append(found[0])
                     prune_params.extend(found[1])
-        elif isinstance(term, JsonTerm) and term.column == "features" and _is_number(term.value):
+        elif (isinstance(term, JsonTerm) and term.column == "features" and term.key in features
+              and _is_number(term.value)):
             # Range comparisons only: ``=`` also matches the number's text form, which is not summarised.
             found = _range_condition("f.lo", "f.hi", term.op, term.value)
             if found:
@@ -170,11 +193,13 @@ def trusted(conn: sqlite3.Connection) -> bool:
 
 
 def candidate_slices(conn: sqlite3.Connection, query: Query, *, share: float = SELECTIVE_SHARE,
-                     force: bool = False) -> ZonePlan | None:
+                     force: bool = False, features: frozenset[str] | None = None) -> ZonePlan | None:
     """The slices that may hold a match of ``query``, newest first; None when the query has no prunable
     term, when pruning would keep more than ``share`` of the rows in scope (``force``: keep it anyway),
     or when the summaries do not cover every row."""
-    scope, scope_params, prune, prune_params, prunable = block_conditions(query)
+    if features is None:
+        features = frozenset(summarised_features(conn))
+    scope, scope_params, prune, prune_params, prunable = block_conditions(query, features)
     if not prunable or not trusted(conn):
         return None
     scope_sql = " AND ".join(scope) if scope else "1"
@@ -186,17 +211,20 @@ def candidate_slices(conn: sqlite3.Connection, query: Query, *, share: float = S
     candidate_rows = sum(r[2] for r in rows)
     if not force and scope_rows and candidate_rows > share * scope_rows:
         return None
-    by_hour: dict[int, list[str]] = {}
-    for hour, model, _ in rows:
-        by_hour.setdefault(hour, []).append(model)
+    by_hour: dict[int, tuple[list[str], list[int]]] = {}
+    for hour, model, n in rows:
+        models, counts = by_hour.setdefault(hour, ([], [0]))
+        models.append(model)
+        counts[0] += n
     slices: list[Slice] = []
-    for hour, models in by_hour.items():  # newest first
+    for hour, (models, counts) in by_hour.items():  # newest first
         start, end = _hour_range(hour)
         names = tuple(models)
         if slices and slices[-1].models == names and slices[-1].start == end:
-            slices[-1] = Slice(start, slices[-1].end, names)  # merge neighbouring hours of the same models
+            # Neighbouring hours of the same models: one statement.
+            slices[-1] = Slice(start, slices[-1].end, names, slices[-1].rows + counts[0])
         else:
-            slices.append(Slice(start, end, names))
+            slices.append(Slice(start, end, names, counts[0]))
     return ZonePlan(slices, candidate_rows, scope_rows)
 
 

@@ -131,7 +131,7 @@ def test_model_prefix_is_resolved_with_a_notice(db: Path) -> None:
 def test_a_typo_is_an_error_naming_the_closest_name(db: Path) -> None:
     result = run("--db", str(db), "search", "model:frawd")
     assert result.returncode == 2 and result.stdout == ""
-    assert "no model named 'frawd'; did you mean fraud?" in result.stderr
+    assert "unknown model 'frawd'; did you mean fraud?" in result.stderr
 
 
 def test_a_valid_empty_answer_says_why_and_exits_0(db: Path) -> None:

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.search.language import AnyOf, FieldTerm, Query, parse
-from app.search.resolve import UnknownName, resolve_name
+from app.catalogue import UnknownName as CatalogueUnknown, resolve_name as catalogue_resolve
+from app.search.resolve import UnknownName, notice, resolve_name
 from app.search.searcher import Searcher
 from app.store import Store
 from app.store.bulk import write_all
@@ -164,7 +165,7 @@ def test_model_and_version_resolve(loaded) -> None:
     assert resolution.notices == ("model:churn means churn-predictor",)
     rows = list(searcher.iter_rows(resolution.query))
     assert rows and {r["model"] for r in rows} == {"churn-predictor"}
-    with pytest.raises(UnknownName, match="fraud-scorer or fraud-v2|could be fraud-scorer, fraud-v2"):
+    with pytest.raises(UnknownName, match="prefix of 2: fraud-scorer, fraud-v2; say which"):
         searcher.resolve(parse("model:fraud"))  # two models start so: say which
     with pytest.raises(UnknownName, match="did you mean fraud-scorer"):
         searcher.resolve(parse("model:fraud-scorr"))
@@ -179,11 +180,16 @@ def test_model_and_version_resolve(loaded) -> None:
 def test_resolve_name_is_a_pure_function() -> None:
     names = ["churn-predictor", "fraud-scorer", "fraud-v2"]
     assert resolve_name("fraud-v2", names, "model").names == ("fraud-v2",)
-    assert resolve_name("ch", names, "model").notice == "model:ch means churn-predictor"
+    assert notice(resolve_name("ch", names, "model"), "model") == "model:ch means churn-predictor"
     assert resolve_name("f*", names, "model").names == ("fraud-scorer", "fraud-v2")
-    assert resolve_name("x*", names, "model").notice == "no model matches 'x*'"
-    with pytest.raises(UnknownName, match="could be fraud-scorer, fraud-v2"):
+    assert notice(resolve_name("x*", names, "model"), "model") == "no model matches 'x*'"
+    assert notice(resolve_name("payments", names, "model"), "model") == "no model named 'payments'"
+    assert resolve_name("payments", names, "model").names == ()
+    with pytest.raises(UnknownName, match=r"prefix of 2: fraud-scorer, fraud-v2; say which \(or model:fr\* for all\)"):
         resolve_name("fr", names, "model")
+    # The same resolver the rest of the product uses: without globs and empties, an unknown name is an error.
+    with pytest.raises(CatalogueUnknown, match="unknown model 'payments'"):
+        catalogue_resolve("payments", names)
 
 
 def test_why_empty_names_the_term_that_matches_nothing(loaded) -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from app.search.searcher import Searcher, parse
 from app.store import SCHEMA_VERSION, Store
 from app.store.bulk import write_all
+from app.store.search import ensure_feature_indexes
 from app.timeutil import ms_to_iso
 from tests.support.search_records import BASE_MS, MODELS, SPAN_MS, brute_force, random_records, to_row
 
@@ -38,9 +39,11 @@ def loaded(tmp_path_factory: pytest.TempPathFactory):
     records = _rare(random_records(N_RECORDS, seed=11))
     rows = [to_row(r) for r in records]
     with Store.open(path) as store:
+        ensure_feature_indexes(store, ["amount", "zip"])  # summarised by ingest from the first row
         write_all(store.conn, [rows[:900]], drop_indexes=True)
         write_all(store.conn, [rows[900:1200], rows[1200:1400]])
         store.predictions.append(rows[1400:])
+        ensure_feature_indexes(store, ["a.b", "flag"])  # summarised later: backfilled from the rows
         ids = [r[0] for r in store.conn.execute("SELECT id FROM predictions ORDER BY id")]
     store = Store.open(path)
     yield store, records, ids
@@ -53,7 +56,7 @@ PRUNABLE = st.one_of(
     st.tuples(st.sampled_from(["score", "latency_ms"]), NUMERIC_OPS,
               st.sampled_from(["0.9999", "0.99", "0.01", "0", "1", "450", "9000", "2", "0.5"])).map("".join),
     st.tuples(st.sampled_from(["features.amount", "features.zip", "features.a.b", "features.flag",
-                               "features.missing"]), st.sampled_from([">", ">=", "<", "<="]),
+                               "features.missing", "features.country"]), st.sampled_from([">", ">=", "<", "<="]),
               st.sampled_from(["100000", "1999", "0", "1", "5", "99", "1234", "-1", "0.5"])).map("".join),
     st.sampled_from(["status:error", "status:ok"]),
 )
@@ -134,6 +137,26 @@ def test_a_store_from_before_zone_maps_is_summarised_by_its_migration(tmp_path: 
                               for table in ("zone_blocks", "zone_features", "zone_state")])
     assert summaries[0] == summaries[1]
     assert summaries[0][2] == [(600,)]
+
+
+def test_a_feature_summarised_late_is_backfilled_as_ingest_would_keep_it(tmp_path: Path) -> None:
+    rows = [to_row(r) for r in _rare(random_records(500, seed=6))]
+    early, late = tmp_path / "early.db", tmp_path / "late.db"
+    with Store.open(early) as store:
+        ensure_feature_indexes(store, ["amount", "flag"])
+        write_all(store.conn, [rows[:300]], drop_indexes=True)
+        write_all(store.conn, [rows[300:]])
+    with Store.open(late) as store:
+        write_all(store.conn, [rows[:300]], drop_indexes=True)
+        write_all(store.conn, [rows[300:]])
+        assert Searcher(store)._search.zone_plan(parse("features.amount>200000", now=NOW)) is None  # not yet
+        ensure_feature_indexes(store, ["flag", "amount"])
+    summaries = []
+    for path in (early, late):
+        with Store.open(path) as store:
+            summaries.append(sorted(store.conn.execute("SELECT * FROM zone_features").fetchall(), key=repr))
+            assert Searcher(store)._search.zone_plan(parse("features.amount>200000", now=NOW)) is not None
+    assert summaries[0] == summaries[1] and summaries[0]
 
 
 def test_rows_written_without_the_upkeep_turn_pruning_off_rather_than_hide(tmp_path: Path) -> None:
