@@ -35,7 +35,8 @@ from app.console.errors import one_line, worker_failure
 from app.search.complete import complete, quote_value
 from app.search.language import Query, SearchError, parse, reference
 from app.text import clean, safe_text
-from app.views.logs import Connections, ExportFailed, Overview, PageRead, count_results, read_page
+from app.views.logs import (Connections, ExportFailed, Overview, PageRead, Throttled, count_results, progress_text,
+                            read_page)
 from app.views.search_lane import LaneClosed, SearchLane
 from app.views.search_window import ResultWindow
 from screens.base import OnConsole
@@ -130,6 +131,14 @@ class LogsScreen(OnConsole, Screen):
             self.skipped = skipped  # rows before ``previous`` (or ``page``): its absolute position
             self.previous = previous  # the page above ``page`` when reading down to an anchor
 
+    class ScanProgressed(Message):
+        """A page read that must read many rows, telling how far it has got (from the page lane)."""
+
+        def __init__(self, generation: int, progress: Any) -> None:
+            super().__init__()
+            self.generation = generation
+            self.progress = progress
+
     class CountLoaded(Message):
         def __init__(self, generation: int, count: "Count") -> None:
             super().__init__()
@@ -183,6 +192,7 @@ class LogsScreen(OnConsole, Screen):
         self.window = ResultWindow(page_size=PAGE_SIZE)
         self.result_count: Count | None = None
         self.generation = 0
+        self._scanning = False  # the current read has reported progress (esc stops it)
         self.elapsed_ms: float | None = None
         self._fetching = False
         self._connections = Connections()  # the export's connection
@@ -323,6 +333,7 @@ class LogsScreen(OnConsole, Screen):
             self._show_histogram()
         self.elapsed_ms = None
         self._fetching = True
+        self._scanning = False
         # The older query's reads stop now instead of competing with the new one.
         self._interrupt_reads()
         if not follow:
@@ -389,10 +400,15 @@ class LogsScreen(OnConsole, Screen):
         worker = get_current_worker()
 
         def read(searcher: Searcher) -> PageRead | None:
-            # On the page lane's thread: the page (and for `a`, the pages up to its record).
-            return read_page(searcher, query, fetch.kind, cursor, page_size=PAGE_SIZE, anchor=fetch.anchor,
-                             anchor_pages=ANCHOR_PAGES, cancelled=lambda: worker.is_cancelled,
-                             superseded=lambda: fetch.generation != self.generation)
+            # On the page lane's thread: the page (and for `a`, the pages up to its record). A read that
+            # runs long tells its progress (post_message is thread-safe); esc stops it (action_back).
+            searcher.watch(Throttled(lambda p: self.post_message(self.ScanProgressed(fetch.generation, p))))
+            try:
+                return read_page(searcher, query, fetch.kind, cursor, page_size=PAGE_SIZE, anchor=fetch.anchor,
+                                 anchor_pages=ANCHOR_PAGES, cancelled=lambda: worker.is_cancelled,
+                                 superseded=lambda: fetch.generation != self.generation)
+            finally:
+                searcher.watch(None)
 
         try:
             result = self.lane("page").call(location, read)
@@ -411,6 +427,11 @@ class LogsScreen(OnConsole, Screen):
         if result is not None:  # None: interrupted by a newer query
             self.post_message(self.CountLoaded(generation, result))
 
+    def on_logs_screen_scan_progressed(self, message: ScanProgressed) -> None:
+        if message.generation == self.generation and self._fetching:
+            self._scanning = True
+            self._status(Text(progress_text(message.progress) + "; esc stops", style="yellow"))
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         failure = worker_failure(event)
         if failure is not None and event.worker.group in ("logs-page", "logs-count"):
@@ -420,7 +441,7 @@ class LogsScreen(OnConsole, Screen):
     def on_logs_screen_page_loaded(self, message: PageLoaded) -> None:
         if message.fetch.generation != self.generation:
             return
-        self._fetching = False
+        self._fetching = self._scanning = False
         table = self.query_one(LogTable)
         window = self.window
         read = message.read
@@ -465,7 +486,8 @@ class LogsScreen(OnConsole, Screen):
     def on_logs_screen_count_loaded(self, message: CountLoaded) -> None:
         if message.generation == self.generation:
             self.result_count = message.count
-            self._show_range()
+            if not self._scanning:  # a page read still going keeps its progress on the line
+                self._show_range()
 
     # -- paging ----------------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#logs-table")
@@ -708,6 +730,14 @@ class LogsScreen(OnConsole, Screen):
         return self._record_open
 
     def action_back(self) -> None:
+        if self._fetching and self._scanning:
+            # A long read: stop it at once (a newer generation makes the interrupted read end quietly).
+            self.generation += 1
+            self._fetching = self._scanning = False
+            self._interrupt_reads()
+            self._status(Text("search stopped (esc): the query reads many rows; narrow it with since: or model:",
+                              style="yellow"))
+            return
         if self.following:
             self.following = False
             self._show_range()

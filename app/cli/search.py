@@ -110,26 +110,22 @@ def search(cli: CliContext, query: tuple[str, ...], db_path: Path | None, limit:
 
 
 class _Progress:
-    """A long read, told on one stderr line of a terminal: how long, and for a zone walk how many rows
-    of the scope were read and back to when ("searching 2.1 s: 120,000 of 1,000,000 rows, back to
-    2026-11-20 14:00; ctrl-c stops")."""
+    """A long read, told on one stderr line of a terminal (app.views.logs.progress_text), four times a
+    second: "modeldeck: searching 2.1 s: 120,000 of 1,000,000 rows, back to 2026-11-20 14:00; ctrl-c stops"."""
 
     def __init__(self) -> None:
+        from app.views.logs import Throttled
+
         self.shown = False
-        self.last = -1.0
+        self.tell = Throttled(self._show)
 
     def __call__(self, p: Any) -> None:
-        from app.timeutil import TimeFormat, format_ms
+        self.tell(p)
 
-        if p.seconds - self.last < 0.25:  # SQLite asks every ~ms: redraw four times a second
-            return
-        self.last = p.seconds
-        line = f"modeldeck: searching {p.seconds:.1f} s"
-        if p.rows_read is not None and p.rows_in_scope:
-            line += f": {p.rows_read:,} of {p.rows_in_scope:,} rows"
-        if p.back_to is not None:
-            line += f", back to {format_ms(p.back_to, TimeFormat.MINUTE)}"
-        sys.stderr.write("\r\x1b[K" + line + "; ctrl-c stops")
+    def _show(self, p: Any) -> None:
+        from app.views.logs import progress_text
+
+        sys.stderr.write("\r\x1b[Kmodeldeck: " + progress_text(p) + "; ctrl-c stops")
         sys.stderr.flush()
         self.shown = True
 
@@ -144,7 +140,7 @@ class _Progress:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
             self.shown = False
-        self.last = -1.0
+        self.tell = type(self.tell)(self._show)  # the next read starts its own clock
 
 
 def _open(path: Path) -> Any:

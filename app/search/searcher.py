@@ -41,8 +41,12 @@ OVERVIEW_CAP = 20_000
 def count_text(start: int, end: int, count: Count | None) -> str:
     """``1-50 of 12,345``, ``1-50 of more than 10,000``, ``1-50 of at least 1,000 in the last 3d scanned``,
     ``no results`` (start/end are 1-based)."""
-    if count is not None and count.value == 0 and not count.capped and count.scanned_ms is None:
-        return "no results"
+    if count is not None and count.value == 0 and not count.capped and end < start:
+        if count.scanned_ms is None:
+            return "no results"
+        from app.timeutil import age_text
+
+        return f"no results in the last {age_text(count.scanned_ms)} scanned"
     shown = f"{start:,}-{end:,}" if end >= start else "0"
     if count is None:
         return f"{shown} of …"
@@ -51,7 +55,8 @@ def count_text(start: int, end: int, count: Count | None) -> str:
     if count.scanned_ms is not None:  # the count's time ran out before the log's start
         from app.timeutil import age_text
 
-        return f"{shown} of at least {count.value:,} in the last {age_text(count.scanned_ms)} scanned"
+        # The rows on screen are matches too, wherever the count's time ran out.
+        return f"{shown} of at least {max(count.value, end):,} in the last {age_text(count.scanned_ms)} scanned"
     return f"{shown} of {count.value:,}"
 
 

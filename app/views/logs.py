@@ -122,6 +122,33 @@ class PageRead:
     error: str | None = None
 
 
+def progress_text(progress: Any) -> str:
+    """A long read in a few words, for the CLI's stderr line and the Logs status line:
+    ``searching 2.1 s: 120,000 of 1,000,000 rows, back to 2026-11-20 14:00``."""
+    from app.timeutil import TimeFormat, format_ms
+
+    line = f"searching {progress.seconds:.1f} s"
+    if progress.rows_read is not None and progress.rows_in_scope:
+        line += f": {progress.rows_read:,} of {progress.rows_in_scope:,} rows"
+    if progress.back_to is not None:
+        line += f", back to {format_ms(progress.back_to, TimeFormat.MINUTE)}"
+    return line
+
+
+class Throttled:
+    """Hands on at most one progress report per ``every_s`` (SQLite reports every ~ms)."""
+
+    def __init__(self, tell: Callable[[Any], None], every_s: float = 0.25) -> None:
+        self._tell = tell
+        self._every = every_s
+        self._last = -1.0
+
+    def __call__(self, progress: Any) -> None:
+        if progress.seconds - self._last >= self._every:
+            self._last = progress.seconds
+            self._tell(progress)
+
+
 def read_page(searcher: "Searcher", query: "Query", kind: str, cursor: Any, *, page_size: int,
               anchor: int | None = None, anchor_pages: int = 0, cancelled: Callable[[], bool] = lambda: False,
               superseded: Callable[[], bool] = lambda: False) -> PageRead | None:
