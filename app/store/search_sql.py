@@ -220,9 +220,12 @@ def _dynamic(expr: str, expr_params: list[object], op: str, value: Value,
     return f"{expr} {op} ?", [*expr_params, value]
 
 
-def select_sql(columns: Sequence[str], compiled: Compiled, *, keyset: str | None, newest_first: bool) -> str:
-    """The page query: filters, an optional keyset bound, newest (or oldest) first, ``LIMIT ?``."""
+def select_sql(columns: Sequence[str], compiled: Compiled, *, keyset: str | None, newest_first: bool,
+               index: str | None = None) -> str:
+    """The page query: filters, an optional keyset bound, newest (or oldest) first, ``LIMIT ?``; ``index``
+    (an indexed feature's index, a name chosen by the store) makes SQLite read through it."""
     order = "DESC" if newest_first else "ASC"
     where = compiled.where if not keyset else f"({compiled.where}) AND {keyset}"
-    return (f"SELECT {', '.join(columns)} FROM predictions WHERE {where} "
+    source = f'predictions INDEXED BY "{index}"' if index else "predictions"
+    return (f"SELECT {', '.join(columns)} FROM {source} WHERE {where} "
             f"ORDER BY ts {order}, id {order} LIMIT ?")
