@@ -1,0 +1,1 @@
+"""The PostgreSQL backend of the store (see app/store/pg/store.py)."""
