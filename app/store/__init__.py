@@ -20,6 +20,8 @@ __all__ = ["Store", "StoreError", "StoreBusy", "StoreInterrupted", "StoreReadOnl
 class Store:
     """An open store file. Use as a context manager, or call ``close()``."""
 
+    kind = "sqlite"
+
     def __init__(self, path: Path, *, read_only: bool = False, migrate_to: int = SCHEMA_VERSION,
                  create: bool = True) -> None:
         # sqlite_utils costs ~115 ms to import: only pay for it when a store is actually opened.
@@ -79,6 +81,14 @@ class Store:
 
     @classmethod
     def open(cls, path: Path | str, *, read_only: bool = False, create: bool = True) -> "Store":
+        """The store at ``path``: a SQLite file, or a ``postgresql://`` address (app/store/pg: the same
+        families behind the same names; callers never ask which)."""
+        from app.store.pg.url import is_pg_url
+
+        if is_pg_url(path):
+            from app.store.pg.store import PgStore
+
+            return PgStore.open(str(path), read_only=read_only, create=create)  # type: ignore[return-value]
         return cls(Path(path), read_only=read_only, create=create)
 
     def check(self) -> None:

@@ -1,0 +1,168 @@
+"""The prediction log on PostgreSQL: COPY-based append with cross-ingester uniqueness, and the reads.
+
+``append`` COPYs a batch into a session temp table, then in one transaction inserts the keys into
+``prediction_keys`` (``ON CONFLICT DO NOTHING``: a key another ingester holds, committed or in flight,
+is skipped, so no row is lost or doubled), the rows whose key went in into ``predictions``, fills
+late labels, and adds the batch to the catalogue (first/last seen, row counts) as SQLite's
+``record_logged`` does. Day partitions are created first, in their own short transaction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+import orjson
+
+from app.store.pg.schema import DAY_MS, day_start, partition_ddl
+from app.store.predictions import COLUMNS, PredictionRow
+
+if TYPE_CHECKING:
+    from app.store.pg.store import PgStore
+
+# features/context come back as JSON text (what SQLite hands out and record_from_row decodes).
+SELECT_COLUMNS = ("id, ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, status, "
+                  "error, features::text, context::text")
+
+_STAGING = """CREATE TEMP TABLE IF NOT EXISTS deck_staging (
+    seq bigint, ts bigint, model text, version text, request_id text, entity_id text, prediction jsonb,
+    score double precision, label jsonb, latency_ms double precision, status text, error text,
+    features jsonb, context jsonb) ON COMMIT DELETE ROWS"""
+
+_INSERT = """
+WITH firsts AS (
+    SELECT DISTINCT ON (model, version, request_id) * FROM deck_staging ORDER BY model, version, request_id, seq),
+keys AS (
+    INSERT INTO prediction_keys (model, version, request_id, id, ts)
+    SELECT model, version, request_id, nextval('predictions_id_seq'), ts FROM (SELECT * FROM firsts ORDER BY seq) f
+    ON CONFLICT DO NOTHING RETURNING model, version, request_id, id),
+ins AS (
+    INSERT INTO predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, latency_ms,
+                             status, error, features, context)
+    SELECT k.id, f.ts, f.model, f.version, f.request_id, f.entity_id, f.prediction, f.score, f.label,
+           f.latency_ms, f.status, f.error, f.features, f.context
+    FROM firsts f JOIN keys k USING (model, version, request_id)
+    RETURNING ts, model, version)
+SELECT model, version, min(ts), max(ts), count(*) FROM ins GROUP BY model, version"""
+
+_LABELS = """
+UPDATE predictions p SET label = s.label FROM deck_staging s JOIN prediction_keys k USING (model, version, request_id)
+WHERE s.label IS NOT NULL AND p.label IS NULL AND p.id = k.id AND p.ts = k.ts"""
+
+_MODEL = "INSERT INTO models (name, created_at) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+_VERSION = (
+    "INSERT INTO versions (model, version, created_at, first_seen, last_seen, logged_rows) "
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (model, version) DO UPDATE SET "
+    "first_seen = least(coalesce(versions.first_seen, excluded.first_seen), excluded.first_seen), "
+    "last_seen = greatest(coalesce(versions.last_seen, excluded.last_seen), excluded.last_seen), "
+    "logged_rows = versions.logged_rows + excluded.logged_rows")
+
+
+def _json_value(value: Any) -> str | None:
+    """A prediction or label as JSON text for its jsonb column: a number stays a number, text stays text."""
+    if value is None:
+        return None
+    return _no_nul(orjson.dumps(value).decode())
+
+
+def _no_nul(text: str | None) -> str | None:
+    """PostgreSQL text and jsonb cannot hold U+0000: it becomes U+FFFD (shown as a replacement mark)."""
+    if text is None:
+        return None
+    return text.replace("\\u0000", "\\ufffd").replace("\x00", "\ufffd")
+
+
+class PredictionsTable:
+    def __init__(self, store: "PgStore") -> None:
+        self._s = store
+        self._days: set[int] = set()  # partitions known to exist (this session created or saw them)
+        self._staging = False
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def ensure_partitions(self, timestamps: Sequence[int]) -> None:
+        """Create the day partitions these rows need, and the next day's (ahead of the traffic)."""
+        days = {day_start(ts) for ts in timestamps}
+        days |= {day + DAY_MS for day in days}
+        missing = sorted(days - self._days)
+        if not missing:
+            return
+        with self._s.write():
+            # One creator at a time across ingesters (CREATE ... IF NOT EXISTS races otherwise).
+            self._s.run("SELECT pg_advisory_xact_lock(hashtext('modeldeck:partitions'))")
+            for day in missing:
+                self._s.run(partition_ddl(day))
+        self._days.update(missing)
+
+    def append(self, rows: Sequence[PredictionRow]) -> tuple[int, int]:
+        """Insert rows; returns (accepted, duplicates). A duplicate (same model, version, request_id) is
+        skipped, but a label that arrives later fills an empty label, as on SQLite."""
+        if not rows:
+            return 0, 0
+        self.ensure_partitions([row.ts for row in rows])
+        accepted = 0
+        with self._s.write():
+            if not self._staging:
+                self._s.run(_STAGING)
+                self._staging = True
+            cursor = self._s.pg.cursor()
+            with cursor.copy("COPY deck_staging (seq, ts, model, version, request_id, entity_id, prediction, score, "
+                             "label, latency_ms, status, error, features, context) FROM STDIN") as copy:
+                for seq, row in enumerate(rows):
+                    copy.write_row((seq, row.ts, row.model, row.version, _no_nul(row.request_id),
+                                    _no_nul(row.entity_id), _json_value(row.prediction), row.score,
+                                    _json_value(row.label), row.latency_ms, row.status, _no_nul(row.error),
+                                    _no_nul(row.features), _no_nul(row.context)))
+            tally = self._s.rows(_INSERT)
+            self._s.run(_LABELS)
+            self._s.run("TRUNCATE deck_staging")
+            for model in sorted({t[0] for t in tally}):
+                first = min(t[2] for t in tally if t[0] == model)
+                self._s.run(_MODEL, (model, first))
+            for model, version, first, last, count in sorted(tally):
+                accepted += count
+                self._s.run(_VERSION, (model, version, first, first, last, count))
+        return accepted, len(rows) - accepted
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def get(self, row_id: int) -> dict[str, Any] | None:
+        r = self._s.one(f"SELECT {SELECT_COLUMNS} FROM predictions WHERE id = %s", (row_id,))
+        return None if r is None else dict(zip(("id", *COLUMNS), r))
+
+    def by_request(self, model: str, version: str, request_id: str) -> dict[str, Any] | None:
+        """One row by its unique key (through prediction_keys: one partition read)."""
+        r = self._s.one(f"SELECT {SELECT_COLUMNS} FROM predictions p WHERE (p.id, p.ts) = "
+                        "(SELECT id, ts FROM prediction_keys WHERE model = %s AND version = %s AND request_id = %s)",
+                        (model, version, request_id))
+        return None if r is None else dict(zip(("id", *COLUMNS), r))
+
+    def latest_id(self) -> int:
+        row = self._s.one("SELECT coalesce(max(id), 0) FROM prediction_keys")
+        return int(row[0]) if row else 0
+
+    def latest_ts(self, model: str) -> int | None:
+        row = self._s.one("SELECT max(last_seen) FROM versions WHERE model = %s AND logged_rows > 0", (model,))
+        return None if row is None else row[0]
+
+    def count(self) -> int:
+        row = self._s.one("SELECT count(*) FROM prediction_keys")
+        return int(row[0]) if row else 0
+
+    def logged_models(self, limit: int = 1000) -> list[str]:
+        """Models with logs: the catalogue's tally, not a scan of the log."""
+        return [r[0] for r in self._s.rows("SELECT DISTINCT model FROM versions WHERE logged_rows > 0 "
+                                           "ORDER BY model COLLATE \"C\" LIMIT %s", (limit,))]
+
+    def logged_versions(self, model: str, limit: int = 1000) -> list[str]:
+        return [r[0] for r in self._s.rows("SELECT version FROM versions WHERE model = %s AND logged_rows > 0 "
+                                           "ORDER BY version COLLATE \"C\" LIMIT %s", (model, limit))]
+
+    def logged_names(self) -> tuple[list[str], dict[str, list[str]]]:
+        models = self.logged_models()
+        return models, {model: self.logged_versions(model) for model in models}
+
+    def partitions(self) -> list[str]:
+        """The day partitions, oldest first (retention drops whole ones)."""
+        return [r[0] for r in self._s.rows(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'predictions'::regclass ORDER BY c.relname")]

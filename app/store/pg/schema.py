@@ -1,0 +1,201 @@
+"""All of the PostgreSQL backend's DDL: the schema as ordered migrations, the day partitions, the roles.
+
+The SQLite schema (app/store/schema.py) is the product's history; this one is built for a team's size:
+- ``predictions`` is partitioned by day on ``ts`` (epoch ms). Ingest creates a day's partition, and the
+  next day's, before it writes (``ensure_partitions``); retention drops whole partitions.
+- Uniqueness of (model, version, request_id) cannot be a partitioned index (PostgreSQL requires the
+  partition key in it), so ``prediction_keys`` holds it: ingest inserts the key first, ``ON CONFLICT DO
+  NOTHING``, and only the rows whose key went in are written. Two ingesters on two hosts then never
+  double a row (the second waits on the first's key and skips it). The key row also holds (id, ts), so a
+  ``request:`` lookup finds its partition.
+- BRIN on ts (time ranges over an append-mostly log), b-trees for request/entity/model+version+time,
+  JSONB features/context/prediction/label (a number stays a number, text stays text, as in SQLite).
+- Free text: a generated ``tsvector`` over request_id, entity_id, error and the *string* values of
+  features and context (``jsonb_to_tsvector(..., '["string"]')``: numbers stay out, as on SQLite), with
+  the 'simple' configuration (no stemming, no stop words: words as typed, lowercased) and a GIN index.
+- The audit is append-only by trigger and by privileges (no role but the owner may UPDATE/DELETE it).
+
+Nothing else in the backend writes DDL.
+"""
+
+from __future__ import annotations
+
+PG_SCHEMA_VERSION = 1
+DAY_MS = 86_400_000
+
+SCHEMA_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)"
+
+_V1 = """
+CREATE TABLE models (
+    name        text PRIMARY KEY,
+    description text NOT NULL DEFAULT '',
+    owner       text,
+    task        text NOT NULL DEFAULT 'classification',
+    flags       jsonb NOT NULL DEFAULT '{}',
+    created_at  bigint
+);
+CREATE TABLE versions (
+    model       text NOT NULL REFERENCES models(name) ON DELETE CASCADE,
+    version     text NOT NULL,
+    stage       text NOT NULL DEFAULT 'candidate'
+                CHECK (stage IN ('champion', 'challenger', 'shadow', 'candidate', 'archived')),
+    created_at  bigint NOT NULL,
+    metrics     jsonb NOT NULL DEFAULT '{}',
+    card        jsonb,
+    first_seen  bigint,
+    last_seen   bigint,
+    logged_rows bigint NOT NULL DEFAULT 0,
+    card_source text, card_set_by text, card_set_at bigint,
+    metrics_source text, metrics_set_by text, metrics_set_at bigint,
+    remote jsonb, remote_source text, remote_synced_at bigint,
+    PRIMARY KEY (model, version)
+);
+CREATE SEQUENCE predictions_id_seq AS bigint;
+CREATE TABLE prediction_keys (
+    model      text NOT NULL,
+    version    text NOT NULL,
+    request_id text NOT NULL,
+    id         bigint NOT NULL,
+    ts         bigint NOT NULL,
+    PRIMARY KEY (model, version, request_id)
+);
+CREATE INDEX prediction_keys_request ON prediction_keys (request_id);
+CREATE TABLE predictions (
+    id         bigint NOT NULL DEFAULT nextval('predictions_id_seq'),
+    ts         bigint NOT NULL,
+    model      text NOT NULL,
+    version    text NOT NULL,
+    request_id text NOT NULL,
+    entity_id  text,
+    prediction jsonb,
+    score      double precision,
+    label      jsonb,
+    latency_ms double precision,
+    status     text NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'error')),
+    error      text,
+    features   jsonb,
+    context    jsonb,
+    tsv        tsvector GENERATED ALWAYS AS (
+        to_tsvector('simple', coalesce(request_id, '') || ' ' || coalesce(entity_id, '') || ' ' ||
+                              coalesce(error, ''))
+        || jsonb_to_tsvector('simple', coalesce(features, '{}'::jsonb), '["string"]')
+        || jsonb_to_tsvector('simple', coalesce(context, '{}'::jsonb), '["string"]')) STORED
+) PARTITION BY RANGE (ts);
+CREATE INDEX predictions_ts_brin ON predictions USING brin (ts);
+CREATE INDEX predictions_id ON predictions (id);
+CREATE INDEX predictions_model_version_ts ON predictions (model, version, ts);
+CREATE INDEX predictions_model_ts ON predictions (model, ts, id);
+CREATE INDEX predictions_ts_id ON predictions (ts, id);
+CREATE INDEX predictions_request ON predictions (request_id);
+CREATE INDEX predictions_entity_ts ON predictions (entity_id, ts);
+CREATE INDEX predictions_tsv ON predictions USING gin (tsv);
+CREATE TABLE quarantine (
+    id          bigserial PRIMARY KEY,
+    ingested_at bigint NOT NULL,
+    source      text NOT NULL,
+    line_no     bigint NOT NULL,
+    raw         text NOT NULL,
+    error       text NOT NULL,
+    UNIQUE (source, line_no, raw)
+);
+CREATE TABLE ingest_offsets (
+    source     text PRIMARY KEY,
+    device     bigint,
+    inode      bigint,
+    "offset"   bigint NOT NULL,
+    line_no    bigint NOT NULL,
+    updated_at bigint NOT NULL
+);
+CREATE TABLE audit (
+    id      bigserial PRIMARY KEY,
+    ts      bigint NOT NULL,
+    actor   text NOT NULL,
+    action  text NOT NULL,
+    model   text,
+    detail  text NOT NULL DEFAULT '{}',
+    outcome text
+);
+CREATE INDEX audit_model_ts ON audit (model, ts);
+CREATE FUNCTION audit_refuse() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'audit is append-only'; END $$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_refuse();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse();
+-- Who holds a model's action lock, for the message "locked by ...": the lock itself is an advisory
+-- lock held by the acting session (released by PostgreSQL when that session ends, even by a crash).
+CREATE TABLE lock_holders (
+    name        text PRIMARY KEY,
+    holder      text NOT NULL,
+    acquired_at bigint NOT NULL,
+    expires_at  bigint NOT NULL
+);
+-- The narrow doors a reader role (a console) may use to act: append one audit row, note a lock holder,
+-- record a champion. SECURITY DEFINER runs them with the owner's rights; nothing else is writable.
+CREATE FUNCTION deck_audit_append(p_ts bigint, p_actor text, p_action text, p_model text, p_detail text,
+                                  p_outcome text) RETURNS bigint LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$ INSERT INTO @SCHEMA@.audit (ts, actor, action, model, detail, outcome)
+   VALUES (p_ts, p_actor, p_action, p_model, p_detail, p_outcome) RETURNING id $$;
+CREATE FUNCTION deck_lock_note(p_name text, p_holder text, p_acquired bigint, p_expires bigint)
+    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$ INSERT INTO @SCHEMA@.lock_holders (name, holder, acquired_at, expires_at)
+   VALUES (p_name, p_holder, p_acquired, p_expires)
+   ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at,
+   expires_at = excluded.expires_at $$;
+CREATE FUNCTION deck_lock_clear(p_name text, p_holder text, p_acquired bigint)
+    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$ DELETE FROM @SCHEMA@.lock_holders WHERE name = p_name AND holder = p_holder AND acquired_at = p_acquired $$;
+"""
+
+MIGRATIONS: list[str] = [_V1]
+
+# Roles made by `modeldeck db init`: the writer for ingest/watch/sync, the reader for consoles.
+WRITER_GRANTS = """
+GRANT USAGE ON SCHEMA @SCHEMA@ TO @ROLE@;
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA @SCHEMA@ TO @ROLE@;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA @SCHEMA@ TO @ROLE@;
+REVOKE UPDATE ON @SCHEMA@.audit FROM @ROLE@;
+GRANT DELETE ON @SCHEMA@.lock_holders, @SCHEMA@.ingest_offsets TO @ROLE@;
+GRANT EXECUTE ON FUNCTION @SCHEMA@.deck_audit_append(bigint, text, text, text, text, text),
+    @SCHEMA@.deck_lock_note(text, text, bigint, bigint), @SCHEMA@.deck_lock_clear(text, text, bigint) TO @ROLE@;
+"""
+READER_GRANTS = """
+GRANT USAGE ON SCHEMA @SCHEMA@ TO @ROLE@;
+GRANT SELECT ON ALL TABLES IN SCHEMA @SCHEMA@ TO @ROLE@;
+GRANT EXECUTE ON FUNCTION @SCHEMA@.deck_audit_append(bigint, text, text, text, text, text),
+    @SCHEMA@.deck_lock_note(text, text, bigint, bigint), @SCHEMA@.deck_lock_clear(text, text, bigint) TO @ROLE@;
+"""
+
+
+def partition_name(day_start_ms: int) -> str:
+    from datetime import datetime, timezone
+
+    return "predictions_p" + datetime.fromtimestamp(day_start_ms / 1000, timezone.utc).strftime("%Y%m%d")
+
+
+def day_start(ts_ms: int) -> int:
+    return ts_ms - ts_ms % DAY_MS
+
+
+def partition_ddl(day_start_ms: int) -> str:
+    """One day's partition (idempotent). Indexes come from the parent's partitioned indexes."""
+    return (f"CREATE TABLE IF NOT EXISTS {partition_name(day_start_ms)} PARTITION OF predictions "
+            f"FOR VALUES FROM ({day_start_ms}) TO ({day_start_ms + DAY_MS})")
+
+
+def split_statements(script: str) -> list[str]:
+    """Statements of a migration: split on ';' at line ends outside $$ bodies."""
+    out: list[str] = []
+    buffer: list[str] = []
+    in_body = False
+    for line in script.splitlines():
+        if not buffer and (not line.strip() or line.strip().startswith("--")):
+            continue
+        buffer.append(line)
+        if line.count("$$") % 2:
+            in_body = not in_body
+        if not in_body and line.rstrip().endswith(";"):
+            out.append("\n".join(buffer).rstrip().rstrip(";"))
+            buffer = []
+    if "".join(buffer).strip():
+        out.append("\n".join(buffer))
+    return out
