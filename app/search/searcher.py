@@ -68,7 +68,12 @@ class Searcher:
 
     def __init__(self, store: "Store", *, drive_up_to: int = DRIVE_UP_TO, walk_chunk: int = WALK_CHUNK) -> None:
         self._store = store
-        self._search = PredictionSearch(store, drive_up_to=drive_up_to, walk_chunk=walk_chunk)
+        if getattr(store, "kind", "sqlite") == "postgresql":  # the second backend's compiler (app/store/pg)
+            from app.store.pg.search import PgPredictionSearch
+
+            self._search = PgPredictionSearch(store)  # type: ignore[assignment, arg-type]
+        else:
+            self._search = PredictionSearch(store, drive_up_to=drive_up_to, walk_chunk=walk_chunk)
 
     def resolve(self, query: Query) -> Resolution:
         """``model:``/``version:`` values as the store's names (exact, glob, unique prefix), with the

@@ -26,7 +26,7 @@ SELECT_COLUMNS = ("id, ts, model, version, request_id, entity_id, prediction, sc
 _STAGING = """CREATE TEMP TABLE IF NOT EXISTS deck_staging (
     seq bigint, ts bigint, model text, version text, request_id text, entity_id text, prediction jsonb,
     score double precision, label jsonb, latency_ms double precision, status text, error text,
-    features jsonb, context jsonb) ON COMMIT DELETE ROWS"""
+    features jsonb, context jsonb, fts_text text) ON COMMIT DELETE ROWS"""
 
 _INSERT = """
 WITH firsts AS (
@@ -37,9 +37,9 @@ keys AS (
     ON CONFLICT DO NOTHING RETURNING model, version, request_id, id),
 ins AS (
     INSERT INTO predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, latency_ms,
-                             status, error, features, context)
+                             status, error, features, context, fts_text)
     SELECT k.id, f.ts, f.model, f.version, f.request_id, f.entity_id, f.prediction, f.score, f.label,
-           f.latency_ms, f.status, f.error, f.features, f.context
+           f.latency_ms, f.status, f.error, f.features, f.context, f.fts_text
     FROM firsts f JOIN keys k USING (model, version, request_id)
     RETURNING ts, model, version)
 SELECT model, version, min(ts), max(ts), count(*) FROM ins GROUP BY model, version"""
@@ -106,12 +106,13 @@ class PredictionsTable:
                 self._staging = True
             cursor = self._s.pg.cursor()
             with cursor.copy("COPY deck_staging (seq, ts, model, version, request_id, entity_id, prediction, score, "
-                             "label, latency_ms, status, error, features, context) FROM STDIN") as copy:
+                             "label, latency_ms, status, error, features, context, fts_text) FROM STDIN") as copy:
                 for seq, row in enumerate(rows):
                     copy.write_row((seq, row.ts, row.model, row.version, _no_nul(row.request_id),
                                     _no_nul(row.entity_id), _json_value(row.prediction), row.score,
                                     _json_value(row.label), row.latency_ms, row.status, _no_nul(row.error),
-                                    _no_nul(row.features), _no_nul(row.context)))
+                                    _no_nul(row.features), _no_nul(row.context),
+                                    _no_nul(row.fts_text)))
             tally = self._s.rows(_INSERT)
             self._s.run(_LABELS)
             self._s.run("TRUNCATE deck_staging")
@@ -150,7 +151,7 @@ class PredictionsTable:
 
     def logged_models(self, limit: int = 1000) -> list[str]:
         """Models with logs: the catalogue's tally, not a scan of the log."""
-        return [r[0] for r in self._s.rows("SELECT DISTINCT model FROM versions WHERE logged_rows > 0 "
+        return [r[0] for r in self._s.rows("SELECT DISTINCT model COLLATE \"C\" FROM versions WHERE logged_rows > 0 "
                                            "ORDER BY model COLLATE \"C\" LIMIT %s", (limit,))]
 
     def logged_versions(self, model: str, limit: int = 1000) -> list[str]:

@@ -10,9 +10,10 @@ The SQLite schema (app/store/schema.py) is the product's history; this one is bu
   ``request:`` lookup finds its partition.
 - BRIN on ts (time ranges over an append-mostly log), b-trees for request/entity/model+version+time,
   JSONB features/context/prediction/label (a number stays a number, text stays text, as in SQLite).
-- Free text: a generated ``tsvector`` over request_id, entity_id, error and the *string* values of
-  features and context (``jsonb_to_tsvector(..., '["string"]')``: numbers stay out, as on SQLite), with
-  the 'simple' configuration (no stemming, no stop words: words as typed, lowercased) and a GIN index.
+- Free text: a generated ``tsvector`` over request_id, entity_id, error and ``fts_text`` (the text
+  values of features and context that SQLite's FTS gets: numbers stay out), split into runs of letters
+  and digits as SQLite's unicode61 splits them, with the 'simple' configuration (lowercased, no
+  stemming, no stop words) and a GIN index.
 - The audit is append-only by trigger and by privileges (no role but the owner may UPDATE/DELETE it).
 
 Nothing else in the backend writes DDL.
@@ -75,11 +76,18 @@ CREATE TABLE predictions (
     error      text,
     features   jsonb,
     context    jsonb,
+    -- What SQLite's FTS index is fed (app.ingest.parse.fts_text: "key value" of every text value).
+    fts_text   text,
+    -- One word per run of letters and digits, lowercased, as SQLite's unicode61 splits them: every
+    -- other character is a separator, so 'simple' parses plain words and nothing else (no e-mail,
+    -- host or hyphenated-word tokens). Each column has its own weight (A-D): a phrase is matched
+    -- within one column (the query asks for one weight), as SQLite's FTS columns do.
     tsv        tsvector GENERATED ALWAYS AS (
-        to_tsvector('simple', coalesce(request_id, '') || ' ' || coalesce(entity_id, '') || ' ' ||
-                              coalesce(error, ''))
-        || jsonb_to_tsvector('simple', coalesce(features, '{}'::jsonb), '["string"]')
-        || jsonb_to_tsvector('simple', coalesce(context, '{}'::jsonb), '["string"]')) STORED
+        setweight(to_tsvector('simple', regexp_replace(request_id, '[^[:alnum:]]+', ' ', 'g')), 'A')
+        || setweight(to_tsvector('simple', regexp_replace(coalesce(entity_id, ''), '[^[:alnum:]]+', ' ', 'g')), 'B')
+        || setweight(to_tsvector('simple', regexp_replace(coalesce(fts_text, ''), '[^[:alnum:]]+', ' ', 'g')), 'C')
+        || setweight(to_tsvector('simple', regexp_replace(coalesce(error, ''), '[^[:alnum:]]+', ' ', 'g')), 'D')
+    ) STORED
 ) PARTITION BY RANGE (ts);
 CREATE INDEX predictions_ts_brin ON predictions USING brin (ts);
 CREATE INDEX predictions_id ON predictions (id);

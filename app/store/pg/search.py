@@ -1,0 +1,178 @@
+"""The query AST (app.search.language) -> PostgreSQL SQL, and the keyset pages and bounded counts.
+
+The twin of app/store/search_sql.py + search.py, with the same results (the contract tests run the
+same queries on both backends). Values only travel as parameters; SQL text is built from a fixed
+vocabulary of column names. Differences of dialect, and how they are kept equal:
+- prediction, label, features and context are JSONB, so a number stays a number and text stays text:
+  ``=`` matches the typed value or the same text as typed (``features.zip=01234`` finds 1234 and
+  "01234"); ``>``/``<`` compare numbers with numbers and text with text, never across (jsonb_typeof).
+- Free text is the generated ``tsv`` column (GIN), queried with ``to_tsquery('simple', ...)``
+  over the phrase split the way the column splits text (runs of letters and digits, as SQLite's
+  unicode61), within one column (weights); ``word*`` makes the last word a prefix (``:*``).
+- A JSON true/false compares as 1/0, as SQLite's json_extract reads it.
+- Negation keeps rows without the field (``NOT coalesce(..., false)``), as on SQLite.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from psycopg.types.json import Jsonb
+
+from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
+from app.store.pg.predictions import SELECT_COLUMNS
+from app.store.pg.store import Unsupported
+from app.store.search import ROW_COLUMNS, Count, Cursor, Page
+from app.store.search_sql import Compiled
+
+if TYPE_CHECKING:
+    from app.store.pg.store import PgStore
+
+_PLAIN = {name: name for name in ("request_id", "entity_id", "model", "version", "status", "score", "latency_ms")}
+_DYNAMIC = ("prediction", "label")
+
+_SEPARATORS = re.compile(r"[\W_]+")
+_OLDER = "ts <= %s AND (ts < %s OR id < %s)"
+_NEWER = "ts >= %s AND (ts > %s OR id > %s)"
+
+
+def words(phrase: str) -> list[str]:
+    """A phrase's words as the tsv column splits text: runs of letters and digits."""
+    return _SEPARATORS.sub(" ", phrase).split()
+
+
+def tsquery_text(term: TextTerm) -> str:
+    """A phrase as to_tsquery text: its words in sequence (``<->``) within one column (one weight: A-D are
+    request, entity, features/context text, error), the last a prefix for ``word*``. The words are runs
+    of letters and digits, so quoting them needs no escapes."""
+    split = [w.lower() for w in words(term.phrase)]
+    if not split:
+        return ""
+    star = ":*" if term.prefix else ""
+    if len(split) == 1:
+        return f"'{split[0]}'{star}"
+    return " | ".join("(" + " <-> ".join(f"'{w}':{'*' if term.prefix and i == len(split) - 1 else ''}{weight}"
+                                          for i, w in enumerate(split)) + ")" for weight in "ABCD")
+
+
+def _text(term: TextTerm) -> tuple[str, list[object]]:
+    text = tsquery_text(term)
+    if not text:
+        return "false", []  # no word to look for (punctuation only): nothing matches, as on SQLite
+    return "predictions.tsv @@ to_tsquery('simple', %s)", [text]
+
+
+def compile_query(query: Query) -> Compiled:
+    parts: list[str] = []
+    params: list[object] = []
+    for term in query.terms:
+        sql, values = _negatable(term)
+        parts.append(sql)
+        params.extend(values)
+    return Compiled(" AND ".join(parts) if parts else "true", tuple(params))
+
+
+def _negatable(term: Term) -> tuple[str, list[object]]:
+    sql, values = _term(term)
+    if term.negated:
+        sql = f"NOT coalesce(({sql}), false)"
+    return sql, values
+
+
+def _term(term: Term) -> tuple[str, list[object]]:
+    if isinstance(term, AnyOf):
+        if not term.alternatives:
+            return "false", []
+        ors, params = [], []
+        for alternative in term.alternatives:
+            ands = []
+            for inner in alternative:
+                sql, values = _negatable(inner)
+                ands.append(sql)
+                params.extend(values)
+            ors.append("(" + " AND ".join(ands) + ")" if ands else "true")
+        return "(" + " OR ".join(ors) + ")", params
+    if isinstance(term, TextTerm):
+        return _text(term)
+    if isinstance(term, PairTerm):
+        key, params = "predictions.request_id", []
+        if term.key is not None:
+            key, params = "coalesce(predictions.context ->> %s, predictions.request_id)", [term.key]
+        return ("predictions.status = 'ok' AND EXISTS (SELECT 1 FROM prediction_keys k JOIN predictions twin "
+                "ON twin.id = k.id AND twin.ts = k.ts WHERE k.model = predictions.model AND k.version = %s "
+                f"AND k.request_id = {key} AND twin.status = 'ok' "
+                "AND twin.prediction IS DISTINCT FROM predictions.prediction)", [term.version, *params])
+    if isinstance(term, TimeTerm):
+        return ("ts >= %s" if term.bound == "since" else "ts < %s"), [term.at]
+    if isinstance(term, JsonTerm):
+        column = "features" if term.column == "features" else "context"
+        # true/false read as 1/0, as SQLite's json_extract reads them.
+        expr = (f"(CASE WHEN jsonb_typeof({column} -> %s) = 'boolean' THEN to_jsonb(({column} -> %s)::boolean::int) "
+                f"ELSE {column} -> %s END)")
+        return _dynamic(expr, [term.key] * 3, term.op, term.value, term.text)
+    if term.column in _DYNAMIC:
+        return _dynamic(term.column, [], term.op, term.value, term.text)
+    return f"{_PLAIN[term.column]} {term.op} %s", [term.value]
+
+
+def _dynamic(expr: str, expr_params: list[object], op: str, value: Value,
+             text: str | None) -> tuple[str, list[object]]:
+    """A comparison on a JSONB value holding a number or text (see the module docstring)."""
+    if op in ("=", "!="):
+        candidates: list[object] = [Jsonb(value)]
+        if text is not None and text != value:
+            candidates.append(Jsonb(text))
+        marks = ", ".join(["%s"] * len(candidates))
+        keyword = "IN" if op == "=" else "NOT IN"
+        return f"{expr} {keyword} ({marks})", [*expr_params, *candidates]
+    kind = "string" if isinstance(value, str) else "number"
+    return (f"(jsonb_typeof({expr}) = '{kind}' AND {expr} {op} %s)", [*expr_params, *expr_params, Jsonb(value)])
+
+
+def select_sql(compiled: Compiled, *, keyset: str | None, newest_first: bool) -> str:
+    order = "DESC" if newest_first else "ASC"
+    where = compiled.where if not keyset else f"({compiled.where}) AND {keyset}"
+    return f"SELECT {SELECT_COLUMNS} FROM predictions WHERE {where} ORDER BY ts {order}, id {order} LIMIT %s"
+
+
+class PgPredictionSearch:
+    """What ``app.search.searcher.Searcher`` runs on a PostgreSQL store (the SQLite PredictionSearch's twin)."""
+
+    def __init__(self, store: "PgStore", **_tuning: Any) -> None:
+        self._s = store
+        # The histogram and facets read SQLite directly today: one clear line instead.
+        self._conn = Unsupported("the histogram and facets", store.location)
+
+    def compile(self, query: Query, *, counting: bool = False) -> Compiled:
+        return compile_query(query)
+
+    def page_sql(self, query: Query) -> tuple[str, tuple[object, ...]]:
+        compiled = compile_query(query)
+        return select_sql(compiled, keyset=None, newest_first=True), compiled.params
+
+    def page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int) -> Page:
+        newest_first = before is None
+        if after is not None:
+            keyset, bound = _OLDER, (after.ts, after.ts, after.id)
+        elif before is not None:
+            keyset, bound = _NEWER, (before.ts, before.ts, before.id)
+        else:
+            keyset, bound = None, ()
+        compiled = compile_query(query)
+        raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first),
+                           (*compiled.params, *bound, limit + 1))
+        more = len(raw) > limit
+        del raw[limit:]
+        rows = [dict(zip(ROW_COLUMNS, r)) for r in raw]
+        if newest_first:
+            return Page(rows, has_older=more, has_newer=after is not None)
+        rows.reverse()
+        return Page(rows, has_older=True, has_newer=more)
+
+    def count(self, query: Query, cap: int) -> Count:
+        compiled = compile_query(query)
+        row = self._s.one(f"SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {compiled.where} LIMIT %s) AS m",
+                          (*compiled.params, cap + 1))
+        n = int(row[0]) if row else 0
+        return Count(min(n, cap), n > cap)
