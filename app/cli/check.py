@@ -76,7 +76,7 @@ def check(cli: CliContext, model: str, version: str | None, as_json: bool, probe
     from app.checklist.report import format_check_table, terminal_text
     from app.timeutil import ms_to_iso, now_ms
 
-    if not cli.db_path.exists():
+    if not cli.store_exists():
         # Checking a model must not create an empty store at a mistyped path.
         from app.store import StoreError
 

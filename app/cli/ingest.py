@@ -62,6 +62,9 @@ def ingest(cli: CliContext, paths: tuple[str, ...], model: str | None, follow: b
     with cli.open_store() as store, _stop_on_signals(stop, note), \
             _progress_bar(input_bytes(paths), enabled=not follow) as progress:
         store.check()  # a damaged store gets nothing more written into it (StoreCorrupt: one line, exit 2)
+        if store.kind == "postgresql":  # COPY through the store's append (app/ingest/batches.py)
+            _ingest_pg(store, paths, model=model, follow=follow, stop=stop, progress=progress, as_json=as_json)
+            return
         indexed = cli.settings.search.indexed_features
         if follow:  # a follower runs until stopped: index first, then keep the index current
             _index_features(store, indexed, note)
@@ -81,6 +84,25 @@ def ingest(cli: CliContext, paths: tuple[str, ...], model: str | None, follow: b
         sys.exit(EXIT_INTERRUPTED)
     if summary.errors:
         sys.exit(EXIT_UNREADABLE)
+
+
+def _ingest_pg(store: Any, paths: tuple[str, ...], *, model: str | None, follow: bool, stop: threading.Event,
+               progress: Callable[[int, str], None] | None, as_json: bool) -> None:
+    from app.ingest.batches import ingest_batches
+    from app.ingest.source import SourceError
+    from app.store import StoreError
+
+    if follow:
+        raise StoreError(f"{store.location}: ingest --follow is not available on PostgreSQL yet (run ingest "
+                         "without --follow, e.g. from cron, or follow into a SQLite store)")
+    try:
+        summary = ingest_batches(store, paths, model=model, stop=stop, progress=progress)
+    except SourceError as exc:
+        click.echo(f"modeldeck: error: {exc}", err=True)
+        sys.exit(EXIT_UNREADABLE)
+    click.echo(summary.model_dump_json() if as_json else _summary_text(summary))
+    if summary.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def _index_features(store: Any, names: list[str], note: Callable[[str], None]) -> None:

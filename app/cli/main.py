@@ -154,6 +154,12 @@ def _sync() -> click.Command:
     return sync
 
 
+def _db() -> click.Command:
+    from app.cli.db import db
+
+    return db
+
+
 # Each command's module is imported only when that command runs: a typed loader per name, kept in the
 # order an operator reaches for them.
 COMMANDS: dict[str, Callable[[], click.Command]] = {
@@ -179,6 +185,7 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "card": _card,
     "metrics": _metrics,
     "sync": _sync,
+    "db": _db,
 }
 
 
@@ -200,6 +207,13 @@ class CliContext:
 
         return resolve_db_path(self.settings)
 
+    def store_exists(self) -> bool:
+        """A store file that exists, or a PostgreSQL address (its server says, when opened, whether it
+        holds a store)."""
+        from app.store.pg.url import is_pg_url
+
+        return is_pg_url(self.db_path) or self.db_path.exists()
+
     def open_store(self, *, read_only: bool = False):  # -> app.store.Store (imported lazily)
         from app.store import Store
 
@@ -210,7 +224,7 @@ class CliContext:
         names = set(self.settings.models)
         if store is not None:
             names |= set(store.registry.names())  # type: ignore[attr-defined]
-        elif self.db_path.exists():
+        elif self.store_exists():
             with self.open_store() as opened:
                 names |= set(opened.registry.names())
         return sorted(names)
@@ -347,7 +361,8 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Store file (else MODELDECK_DB, the config's db, or modeldeck.db in the user data dir).")
+              help="Store file or postgresql://user@host/dbname (else MODELDECK_DB, the config's db, or "
+                   "modeldeck.db in the user data dir).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Config file (else MODELDECK_CONFIG, ./modeldeck.toml, or the user config dir).")
 @click.option("--read-only", is_flag=True, default=None, help="Refuse every action that changes a model.")

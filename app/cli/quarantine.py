@@ -42,7 +42,9 @@ def quarantine(cli: CliContext, db_path: Path | None, since: str | None, source:
         except ValueError:
             raise click.BadParameter("use 15m, 2h, 7d or an ISO time", param_hint="--since") from None
     path = db_path or cli.db_path
-    if not path.exists():
+    from app.store.pg.url import is_pg_url
+
+    if not is_pg_url(path) and not path.exists():
         raise StoreError(f"{path}: no such store")
     wanted = source_name(source) if source is not None else None
     if limit is None:

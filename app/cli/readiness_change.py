@@ -21,7 +21,7 @@ def run_change(cli: CliContext, change: Callable[[Any], str]) -> None:
     from app.checklist.report import terminal_text
     from app.store import StoreError
 
-    if not cli.db_path.exists():
+    if not cli.store_exists():
         raise StoreError(f"{cli.db_path}: no such store")  # a typo must not create an empty store
     with cli.open_store() as store:
         try:

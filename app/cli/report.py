@@ -39,7 +39,7 @@ def report(cli: CliContext, model: str, output: Path | None, probe: bool) -> Non
     from app.cli.check import probe_health
     from app.timeutil import now_ms
 
-    if not cli.db_path.exists():
+    if not cli.store_exists():
         # Checking a model must not create an empty store at a mistyped path.
         from app.store import StoreError
 

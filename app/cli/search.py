@@ -146,7 +146,10 @@ class _Progress:
 def _open(path: Path) -> Any:
     """Open for reading; read-write when allowed so an older store is migrated, never created."""
     from app.store import Store, StoreError
+    from app.store.pg.url import is_pg_url
 
+    if is_pg_url(path):  # a PostgreSQL store: read as a reader, never create or migrate it
+        return Store.open(path, read_only=True, create=False)
     if not path.exists():
         raise StoreError(f"{path}: no such store")
     try:
@@ -163,7 +166,7 @@ def _with_feature_indexes(store: Any, path: Path, cli: CliContext) -> Any:
     from app.store import Store
 
     names = cli.settings.search.indexed_features
-    if not names or cli.settings.read_only:
+    if not names or cli.settings.read_only or getattr(store, "kind", "sqlite") != "sqlite":
         return store
     have = generated_columns(store)
     summarised = summarised_features(store.conn)

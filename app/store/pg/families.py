@@ -49,7 +49,14 @@ class Registry:
             "task = excluded.task, flags = excluded.flags",
             (info.name, info.description, info.owner, info.task, _json(info.flags), info.created_at))
 
+    def _may_update(self) -> bool:
+        row = self._s.one("SELECT has_table_privilege('versions', 'UPDATE') AND NOT "
+                          "current_setting('default_transaction_read_only')::boolean")
+        return bool(row and row[0])
+
     def ensure_models(self, pairs: set[tuple[str, str]], *, created_at: int) -> None:
+        if not self._may_update():
+            return  # a reader records a new champion's version through deck_record_champion
         with self._s.write():
             for model in sorted({m for m, _ in pairs}):
                 self._s.run("INSERT INTO models (name, created_at) VALUES (%s, %s) ON CONFLICT DO NOTHING",
@@ -113,7 +120,13 @@ class Registry:
         return max(logged, key=lambda v: (v.last_seen, v.logged_rows), default=None)
 
     def set_stage(self, model: str, version: str, stage: Stage) -> None:
-        """Record a stage change; a new champion demotes the old one to archived (one transaction)."""
+        """Record a stage change; a new champion demotes the old one to archived (one transaction).
+
+        A role that may not update the catalogue (a console's reader) records a champion through
+        ``deck_record_champion``, which accepts only what an audited rollback/promotion just did."""
+        if stage is Stage.champion and not self._may_update():
+            self._s.run("SELECT deck_record_champion(%s, %s, %s)", (model, version, now_ms()))
+            return
         with self._s.write():
             if stage is Stage.champion:
                 self._s.run("UPDATE versions SET stage = 'archived' WHERE model = %s AND stage = 'champion' "
@@ -238,3 +251,21 @@ class QuarantineTable:
     def count(self) -> int:
         row = self._s.one("SELECT count(*) FROM quarantine")
         return int(row[0]) if row else 0
+
+
+class ServingLog:
+    """What the log says served (rollback's candidates): from the catalogue's tally, not a log scan."""
+
+    def __init__(self, store: "PgStore") -> None:
+        self._s = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from app.store.pg.store import Unsupported
+
+        return getattr(Unsupported("this read of the prediction log", self._s.location), name)
+
+    def newest_ts(self, model: str, version: str) -> int | None:
+        row = self._s.one("SELECT last_seen FROM versions WHERE model = %s AND version = %s", (model, version))
+        return None if row is None else row[0]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import orjson
 
-from app.store.pg.schema import DAY_MS, day_start, partition_ddl
+from app.store.pg.schema import DAY_MS, day_start
 from app.store.predictions import COLUMNS, PredictionRow
 
 if TYPE_CHECKING:
@@ -87,10 +87,11 @@ class PredictionsTable:
         if not missing:
             return
         with self._s.write():
-            # One creator at a time across ingesters (CREATE ... IF NOT EXISTS races otherwise).
+            # One creator at a time across ingesters (CREATE ... IF NOT EXISTS races otherwise); through
+            # the owner's door, since only the owner of predictions may add a partition.
             self._s.run("SELECT pg_advisory_xact_lock(hashtext('modeldeck:partitions'))")
             for day in missing:
-                self._s.run(partition_ddl(day))
+                self._s.run("SELECT deck_ensure_partition(%s)", (day,))
         self._days.update(missing)
 
     def append(self, rows: Sequence[PredictionRow]) -> tuple[int, int]:

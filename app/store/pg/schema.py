@@ -152,26 +152,59 @@ $$ INSERT INTO @SCHEMA@.lock_holders (name, holder, acquired_at, expires_at)
 CREATE FUNCTION deck_lock_clear(p_name text, p_holder text, p_acquired bigint)
     RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$ DELETE FROM @SCHEMA@.lock_holders WHERE name = p_name AND holder = p_holder AND acquired_at = p_acquired $$;
+-- Ingest (the writer role) creates day partitions, which only the owner of predictions may do: this
+-- door creates exactly one day's partition and nothing else.
+CREATE FUNCTION deck_ensure_partition(p_day bigint) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$ BEGIN
+    IF p_day % 86400000 <> 0 THEN RAISE EXCEPTION 'not the start of a day: %', p_day; END IF;
+    EXECUTE format('CREATE TABLE IF NOT EXISTS @SCHEMA@.%I PARTITION OF @SCHEMA@.predictions FOR VALUES FROM (%s) TO (%s)',
+                   'predictions_p' || to_char(to_timestamp(p_day / 1000) AT TIME ZONE 'UTC', 'YYYYMMDD'),
+                   p_day, p_day + 86400000);
+END $$;
+-- A console connected as the reader records the champion a rollback or promotion made, and only that:
+-- the newest succeeded rollback/promote of the model, in the last ten minutes, must name this version.
+CREATE FUNCTION deck_record_champion(p_model text, p_version text, p_now bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM (SELECT detail, ts FROM @SCHEMA@.audit WHERE model = p_model AND outcome = 'succeeded'
+                                  AND action IN ('rollback', 'promote') ORDER BY id DESC LIMIT 1) AS last
+                   WHERE last.detail::jsonb ->> 'to' = p_version AND last.ts > p_now - 600000) THEN
+        RAISE EXCEPTION 'no audited rollback or promotion of % to % to record', p_model, p_version;
+    END IF;
+    INSERT INTO @SCHEMA@.models (name, created_at) VALUES (p_model, p_now) ON CONFLICT DO NOTHING;
+    INSERT INTO @SCHEMA@.versions (model, version, created_at) VALUES (p_model, p_version, p_now) ON CONFLICT DO NOTHING;
+    UPDATE @SCHEMA@.versions SET stage = 'archived' WHERE model = p_model AND stage = 'champion' AND version <> p_version;
+    UPDATE @SCHEMA@.versions SET stage = 'champion' WHERE model = p_model AND version = p_version;
+END $$;
 """
 
 MIGRATIONS: list[str] = [_V1]
 
+# The SECURITY DEFINER doors, and who may use them.
+_DOORS = ("@SCHEMA@.deck_audit_append(bigint, text, text, text, text, text), "
+          "@SCHEMA@.deck_lock_note(text, text, bigint, bigint), @SCHEMA@.deck_lock_clear(text, text, bigint), "
+          "@SCHEMA@.deck_record_champion(text, text, bigint)")
+_INGEST_DOORS = "@SCHEMA@.deck_ensure_partition(bigint)"
+
 # Roles made by `modeldeck db init`: the writer for ingest/watch/sync, the reader for consoles.
-WRITER_GRANTS = """
+# Neither may change or delete an audit row; the reader writes only through the doors.
+WRITER_GRANTS = f"""
 GRANT USAGE ON SCHEMA @SCHEMA@ TO @ROLE@;
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA @SCHEMA@ TO @ROLE@;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA @SCHEMA@ TO @ROLE@;
-REVOKE UPDATE ON @SCHEMA@.audit FROM @ROLE@;
+REVOKE UPDATE, DELETE, TRUNCATE ON @SCHEMA@.audit FROM @ROLE@;
 GRANT DELETE ON @SCHEMA@.lock_holders, @SCHEMA@.ingest_offsets TO @ROLE@;
-GRANT EXECUTE ON FUNCTION @SCHEMA@.deck_audit_append(bigint, text, text, text, text, text),
-    @SCHEMA@.deck_lock_note(text, text, bigint, bigint), @SCHEMA@.deck_lock_clear(text, text, bigint) TO @ROLE@;
+GRANT EXECUTE ON FUNCTION {_DOORS}, {_INGEST_DOORS} TO @ROLE@;
 """
-READER_GRANTS = """
+READER_GRANTS = f"""
 GRANT USAGE ON SCHEMA @SCHEMA@ TO @ROLE@;
 GRANT SELECT ON ALL TABLES IN SCHEMA @SCHEMA@ TO @ROLE@;
-GRANT EXECUTE ON FUNCTION @SCHEMA@.deck_audit_append(bigint, text, text, text, text, text),
-    @SCHEMA@.deck_lock_note(text, text, bigint, bigint), @SCHEMA@.deck_lock_clear(text, text, bigint) TO @ROLE@;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA @SCHEMA@ FROM @ROLE@;
+GRANT EXECUTE ON FUNCTION {_DOORS} TO @ROLE@;
 """
+# Functions are executable by PUBLIC by default: only the granted roles (and the owner) keep the doors.
+REVOKE_PUBLIC = f"REVOKE EXECUTE ON FUNCTION {_DOORS}, {_INGEST_DOORS} FROM PUBLIC"
 
 
 def partition_name(day_start_ms: int) -> str:

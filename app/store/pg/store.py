@@ -58,7 +58,7 @@ class PgStore:
     def __init__(self, url: PgUrl, *, read_only: bool = False, create: bool = True) -> None:
         import psycopg
 
-        from app.store.pg.families import AuditLog, LocksTable, QuarantineTable, Registry
+        from app.store.pg.families import AuditLog, LocksTable, QuarantineTable, Registry, ServingLog
         from app.store.pg.predictions import PredictionsTable
 
         self.url = url
@@ -88,11 +88,12 @@ class PgStore:
         self.audit = AuditLog(self)
         self.locks = LocksTable(self)
         self.quarantine = QuarantineTable(self)
+        self.serving = ServingLog(self)  # newest_ts only; the other log reads say they are missing
         where = self.location
         # The SQLite connection and the families not built here yet: one clear line when touched.
         self.conn = Unsupported("this command", where)
         for family in ("checklist", "baselines", "drift", "alerts", "deliveries", "offsets", "metrics",
-                       "windows", "syncs", "serving"):
+                       "windows", "syncs"):
             setattr(self, family, Unsupported(f"the {family} data", where))
 
     @classmethod

@@ -1,0 +1,197 @@
+"""The PostgreSQL backend as a team runs it: `db init`'s roles, the CLI, concurrent ingesters and
+consoles, a rollback from a reader console. Real PostgreSQL (tests/support/postgres.py), real demo
+endpoint on loopback; the store contract itself is tests/integration/test_store_contract.py."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from app.cli.main import main
+from app.models import ModelInfo, Stage, Version
+from app.search.searcher import Searcher
+from app.store import Store, StoreError, StoreReadOnly
+from app.store.locks import LockHeld
+from app.store.pg.url import PgUrl
+from tests.support.search_records import BASE_MS, SPAN_MS, random_records, to_row
+
+NOW = BASE_MS + SPAN_MS
+
+
+def _cli(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def _as(url: str, role: str, password_env: str) -> str:
+    parsed = PgUrl.parse(url)
+    return f"postgresql://{role}@{parsed.host}:{parsed.port}/{parsed.dbname}?password_env={password_env}"
+
+
+@pytest.fixture
+def team(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A store prepared by `modeldeck db init` (as the owner), with the writer's and the reader's URLs."""
+    monkeypatch.setenv("W_PW", "writer-secret-1")
+    monkeypatch.setenv("R_PW", "reader-secret-2")
+    suffix = pg_url.rsplit("/", 1)[1][-20:]
+    writer, reader = f"w_{suffix}", f"r_{suffix}"
+    result = _cli("--db", pg_url, "db", "init", "--writer", writer, "--reader", reader,
+                  "--writer-password-env", "W_PW", "--reader-password-env", "R_PW")
+    assert result.exit_code == 0, result.output
+    assert "writer-secret-1" not in result.output and "reader-secret-2" not in result.output
+    assert f"postgresql://{writer}@" in result.output
+    again = _cli("--db", pg_url, "db", "init", "--writer", writer, "--reader", reader)  # idempotent
+    assert again.exit_code == 0, again.output
+    return {"owner": pg_url, "writer": _as(pg_url, writer, "W_PW"), "reader": _as(pg_url, reader, "R_PW")}
+
+
+def _jsonl(tmp_path: Path, records: list[dict], name: str = "log.jsonl") -> Path:
+    from app.timeutil import ms_to_iso
+
+    path = tmp_path / name
+    path.write_bytes(b"".join(orjson.dumps({**r, "ts": ms_to_iso(r["ts"])}) + b"\n" for r in records)
+                     + b'{"not": "a record"}\n')
+    return path
+
+
+def test_writer_ingests_reader_searches_and_the_audit_cannot_change(team, tmp_path: Path) -> None:
+    records = random_records(400, seed=21)
+    path = _jsonl(tmp_path, records)
+    result = _cli("--db", team["writer"], "ingest", str(path))
+    assert result.exit_code == 0, result.output
+    assert "400 accepted, 0 duplicates" in result.output and "1 quarantined" in result.output
+    assert _cli("--db", team["writer"], "ingest", str(path)).output.count("400 duplicates") == 1
+
+    found = _cli("--db", team["reader"], "search", "status:error", "--format", "jsonl", "--limit", "0")
+    assert found.exit_code == 0, found.output
+    assert len(found.output.splitlines()) == sum(r["status"] == "error" for r in records)
+    with Store.open(team["reader"]) as reader:
+        with pytest.raises(StoreReadOnly):
+            reader.registry.upsert_model(ModelInfo(name="sneaky"))
+        reader.audit.append("note", "fraud", detail={"why": "reader may audit"})
+    with Store.open(team["writer"]) as writer:
+        writer.audit.append("note", "fraud")
+        for sql in ("UPDATE audit SET outcome = 'x'", "DELETE FROM audit", "TRUNCATE audit"):
+            with pytest.raises(StoreError):
+                writer.run(sql)
+        assert len(writer.audit.entries("fraud")) == 2
+
+
+def test_a_password_in_the_url_is_refused_and_never_shown(pg_url: str, postgres) -> None:
+    with_password = pg_url.replace("@", f":{postgres.password}@", 1)
+    result = _cli("--db", with_password, "search", "alpha")
+    assert result.exit_code == 2
+    assert postgres.password not in result.output and "must not contain a password" in result.output
+    with Store.open(pg_url) as store:
+        assert postgres.password not in store.location
+
+
+def test_commands_not_built_for_postgresql_say_so_in_one_line(pg_url: str, tmp_path: Path) -> None:
+    with Store.open(pg_url) as store:
+        store.registry.upsert_model(ModelInfo(name="fraud"))
+    for args in (["drift", "fraud"], ["ingest", "--follow", str(_jsonl(tmp_path, random_records(3)))]):
+        result = _cli("--db", pg_url, *args)
+        assert result.exit_code == 2, result.output
+        assert "not available on PostgreSQL yet" in result.output and "Traceback" not in result.output
+
+
+def test_two_ingesters_on_overlapping_files_store_each_row_once(pg_url: str) -> None:
+    records = random_records(3000, seed=31)
+    rows = [to_row(r) for r in records]
+    # Two ingesters, their inputs overlapping by a third, each committing small batches at once.
+    halves = (rows[:2000], rows[1000:])
+    results: list[tuple[int, int]] = []
+    start = threading.Barrier(2)
+
+    def ingest(part: list) -> None:
+        with Store.open(pg_url) as store:
+            start.wait(timeout=30)
+            for i in range(0, len(part), 250):
+                results.append(store.predictions.append(part[i:i + 250]))
+
+    with Store.open(pg_url):
+        pass  # migrate once before the race
+    threads = [threading.Thread(target=ingest, args=(half,)) for half in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sum(a for a, _ in results) == 3000 and sum(d for _, d in results) == 1000
+    with Store.open(pg_url) as store:
+        assert store.predictions.count() == 3000
+        assert store.one("SELECT count(*), count(DISTINCT (model, version, request_id)) FROM predictions") == (3000, 3000)
+        assert sum(v.logged_rows for m in store.registry.names() for v in store.registry.versions(m)) == 3000
+
+
+def test_a_reader_is_not_blocked_by_a_writer_mid_transaction(pg_url: str) -> None:
+    records = random_records(200, seed=41)
+    with Store.open(pg_url) as writer, Store.open(pg_url, read_only=True) as reader:
+        writer.predictions.append([to_row(r) for r in records[:100]])
+        searcher = Searcher(reader)
+        query = searcher.parse("", now=NOW)
+        with writer.write():
+            writer.predictions.append([to_row(r) for r in records[100:]])
+            reader.run("SET statement_timeout = '2s'")  # a blocked read would fail here, not hang
+            assert searcher.count(query, cap=10_000).value == 100  # the committed rows, at once
+        assert searcher.count(query, cap=10_000).value == 200
+
+
+def test_two_operators_race_for_one_model_and_exactly_one_acts(pg_url: str) -> None:
+    with Store.open(pg_url):
+        pass
+    barrier = threading.Barrier(3)
+    won: list[str] = []
+    lost: list[str] = []
+
+    def operator(name: str) -> None:
+        with Store.open(pg_url) as store:
+            barrier.wait(timeout=30)
+            try:
+                lock = store.locks.acquire("model:fraud", holder=name)
+            except LockHeld as held:
+                lost.append(held.holder.holder)
+                return
+            won.append(name)
+            barrier_done.wait(timeout=30)  # hold it until every operator has tried
+            store.locks.release(lock)
+
+    barrier_done = threading.Barrier(1)
+    threads = [threading.Thread(target=operator, args=(f"op{i}@host{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(won) == 1 and len(lost) == 2
+    # A crashed holder's lock goes with its session: nothing to wait out.
+    crashed = Store.open(pg_url)
+    crashed.locks.acquire("model:churn", holder="gone@host")
+    crashed.close()
+    with Store.open(pg_url) as store:
+        store.locks.release(store.locks.acquire("model:churn", holder="next@host"))
+
+
+def test_a_reader_console_rolls_back_through_the_audited_doors(team, tmp_path: Path) -> None:
+    from app.demo.endpoint import DemoState, start_demo_endpoint
+
+    with Store.open(team["owner"]) as owner:
+        owner.registry.upsert_model(ModelInfo(name="churn", created_at=1))
+        for i, name in enumerate(("v1", "v2")):
+            owner.registry.upsert_version(Version(model="churn", version=name, created_at=10 + i))
+        owner.registry.set_stage("churn", "v2", Stage.champion)
+    with start_demo_endpoint(state=DemoState.synthetic(["churn"])) as endpoint:
+        config = tmp_path / "modeldeck.toml"
+        config.write_text(f'[models.churn.endpoint]\nkind = "http"\nurl = "{endpoint.model_url("churn")}"\n')
+        result = _cli("--db", team["reader"], "--config", str(config), "rollback", "churn", "--to", "v1",
+                      "--reason", "regression", "--yes")
+        assert result.exit_code == 0, result.output
+        assert "rollback churn to v1: succeeded" in result.output
+    with Store.open(team["reader"]) as reader:
+        assert [e.outcome for e in reversed(reader.audit.entries("churn"))] == ["intent", "succeeded"]
+        assert reader.registry.active_version("churn").version == "v1"
+        assert reader.locks.holder("model:churn") is None
+        # The door records only what an audited action did: no champion by hand.
+        with pytest.raises(StoreError, match="no audited rollback"):
+            reader.registry.set_stage("churn", "v2", Stage.champion)
