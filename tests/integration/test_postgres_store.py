@@ -188,8 +188,11 @@ def test_a_reader_console_rolls_back_through_the_audited_doors(team, tmp_path: P
                       "--reason", "regression", "--yes")
         assert result.exit_code == 0, result.output
         assert "rollback churn to v1: succeeded" in result.output
+        stopped = _cli("--db", team["reader"], "--config", str(config), "disable", "churn", "--reason", "bad",
+                       "--yes")
+        assert stopped.exit_code == 0, stopped.output
     with Store.open(team["reader"]) as reader:
-        assert [e.outcome for e in reversed(reader.audit.entries("churn"))] == ["intent", "succeeded"]
+        assert [e.outcome for e in reversed(reader.audit.entries("churn"))] == ["intent", "succeeded"] * 2
         assert reader.registry.active_version("churn").version == "v1"
         assert reader.locks.holder("model:churn") is None
         # The door records only what an audited action did: no champion by hand.
