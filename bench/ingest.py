@@ -14,6 +14,14 @@ Three loads of the very same file into fresh stores, each timed end to end (proc
 
 Prints rows/s for each and the ratios. Target: modeldeck >= 100,000 rows/s, within 3x of the
 floor, and faster than sqlite-utils.
+
+    python bench/ingest.py --db postgresql://owner@host/postgres --rows 200000   # the PostgreSQL store
+    python bench/ingest.py --db local --rows 200000    # a throwaway server (tests/support/postgres.py)
+
+On PostgreSQL (the role needs CREATEDB: each load gets a scratch database, dropped after), two loads:
+``modeldeck ingest`` (validated, deduplicated across ingesters, partitioned, indexed, tsvector) against
+the floor: psycopg ``COPY`` of orjson-parsed tuples into a bare table with the same column types
+(jsonb), no index, one transaction. Target: within 2x of the floor.
 """
 
 from __future__ import annotations
@@ -165,12 +173,95 @@ def count(db: Path) -> int:
         return conn.execute("SELECT count(*) FROM predictions").fetchone()[0]
 
 
+PG_FLOOR = """
+import sys, orjson, psycopg
+url, path = sys.argv[1], sys.argv[2]
+with psycopg.connect(url) as conn:
+    conn.execute("CREATE TABLE predictions (id bigserial, ts bigint, model text, version text, request_id text, "
+                 "entity_id text, prediction jsonb, score double precision, label jsonb, latency_ms double precision, "
+                 "status text, error text, features jsonb, context jsonb)")
+    def dump(value):
+        return None if value is None else orjson.dumps(value).decode()
+    with conn.cursor().copy("COPY predictions (ts, model, version, request_id, entity_id, prediction, score, label, "
+                            "latency_ms, status, error, features, context) FROM STDIN") as copy:
+        with open(path, "rb") as handle:
+            for line in handle:
+                r = orjson.loads(line)
+                copy.write_row((0, r["model"], r["version"], r["request_id"], r.get("entity_id"),
+                                dump(r.get("prediction")), r.get("score"), dump(r.get("label")), r.get("latency_ms"),
+                                r.get("status"), r.get("error"), dump(r.get("features")), dump(r.get("context"))))
+"""
+
+
+def pg_main(args: argparse.Namespace, jsonl: Path) -> None:
+    """Both PostgreSQL loads of the same file, each into a fresh scratch database; prints the ratio."""
+    import psycopg
+
+    from app.store.pg.url import PgUrl
+
+    server = None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDECK_")}
+    if args.db == "local":
+        from tests.support.postgres import PostgresServer
+
+        server = PostgresServer.start()
+        base, env["PGPASSWORD"] = server.url(), server.password
+        os.environ["PGPASSWORD"] = server.password
+    else:
+        base = args.db
+    admin = PgUrl.parse(base)
+    try:
+        with psycopg.connect(**admin.connect_kwargs(), autocommit=True) as conn:  # type: ignore[arg-type]
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        print(f"PostgreSQL {version}, {os.cpu_count()} cores")
+        results: dict[str, float] = {}
+        for name in ("modeldeck ingest (PostgreSQL)", "floor: psycopg COPY, bare table"):
+            times = []
+            for run in range(args.repeat):
+                scratch = f"modeldeck_bench_{os.getpid()}_{len(results)}_{run}"
+                with psycopg.connect(**admin.connect_kwargs(), autocommit=True) as conn:  # type: ignore[arg-type]
+                    conn.execute(f'CREATE DATABASE "{scratch}"')
+                url = PgUrl(admin.user, admin.host, admin.port, scratch, admin.options, admin.password_env).display()
+                try:
+                    if name.startswith("modeldeck"):
+                        seconds, out = timed([str(BIN / "modeldeck"), "--db", url, "ingest", str(jsonl), "--json"],
+                                             env=env)
+                        print(f"  modeldeck summary: {json.loads(out)['accepted']:,} accepted")
+                        table = "prediction_keys"
+                    else:
+                        kwargs = PgUrl.parse(url).connect_kwargs()
+                        dsn = psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in kwargs.items()})
+                        seconds, _ = timed([sys.executable, "-c", PG_FLOOR, dsn, str(jsonl)], env=env)
+                        table = "predictions"
+                    with psycopg.connect(**PgUrl.parse(url).connect_kwargs()) as conn:  # type: ignore[arg-type]
+                        stored = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    if stored != args.rows:
+                        raise SystemExit(f"{name}: stored {stored:,} rows, expected {args.rows:,}")
+                    times.append(seconds)
+                    print(f"  {name}: {seconds:.2f} s wall, {CPU_SECONDS[-1]:.2f} s CPU (client side)", flush=True)
+                finally:
+                    with psycopg.connect(**admin.connect_kwargs(), autocommit=True) as conn:  # type: ignore[arg-type]
+                        conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+            results[name] = min(times)
+        print()
+        ours, floor = (args.rows / seconds for seconds in results.values())
+        for name, seconds in results.items():
+            print(f"{name:<42} {seconds:>8.2f} s {args.rows / seconds:>10,.0f} rows/s")
+        print(f"modeldeck / COPY floor:   {ours / floor:.2f}x   (floor is {floor / ours:.2f}x faster; target: <= 2x)")
+    finally:
+        if server is not None:
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="best of N runs for each loader")
     parser.add_argument("--before", type=Path, default=None,
                         help="another modeldeck executable (e.g. main's) loaded the same way, for a before/after")
+    parser.add_argument("--db", default=None, metavar="URL",
+                        help="postgresql://... (a role with CREATEDB), or 'local' for a throwaway server: "
+                             "benchmark the PostgreSQL store against COPY instead")
     args = parser.parse_args()
 
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -179,6 +270,10 @@ def main() -> None:
         print(f"generating {args.rows:,} records into {jsonl} (once) ...", flush=True)
         generate(args.rows, jsonl)
     size_mb = jsonl.stat().st_size / 1e6
+    if args.db is not None:
+        print(f"{args.rows:,} records, {size_mb:,.0f} MB")
+        pg_main(args, jsonl)
+        return
     print(f"{args.rows:,} records, {size_mb:,.0f} MB, {os.cpu_count()} cores, SQLite {sqlite3.sqlite_version}")
 
     loaders = {"modeldeck ingest (indexes + FTS)": load_modeldeck,

@@ -41,6 +41,7 @@ ins AS (
     SELECT k.id, f.ts, f.model, f.version, f.request_id, f.entity_id, f.prediction, f.score, f.label,
            f.latency_ms, f.status, f.error, f.features, f.context, f.fts_text
     FROM firsts f JOIN keys k USING (model, version, request_id)
+    ORDER BY f.ts  -- a day's rows together: one partition and its indexes at a time
     RETURNING ts, model, version)
 SELECT model, version, min(ts), max(ts), count(*) FROM ins GROUP BY model, version"""
 
@@ -105,6 +106,8 @@ class PredictionsTable:
             if not self._staging:
                 self._s.run(_STAGING)
                 self._staging = True
+            # The batch's sorts (dedup, join, by time) in memory rather than spilled to disk.
+            self._s.run("SET LOCAL work_mem = '64MB'")
             cursor = self._s.pg.cursor()
             with cursor.copy("COPY deck_staging (seq, ts, model, version, request_id, entity_id, prediction, score, "
                              "label, latency_ms, status, error, features, context, fts_text) FROM STDIN") as copy:
