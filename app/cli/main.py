@@ -154,6 +154,12 @@ def _sync() -> click.Command:
     return sync
 
 
+def _migrate_store() -> click.Command:
+    from app.cli.migrate_store import migrate_store
+
+    return migrate_store
+
+
 def _db() -> click.Command:
     from app.cli.db import db
 
@@ -186,6 +192,7 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "metrics": _metrics,
     "sync": _sync,
     "db": _db,
+    "migrate-store": _migrate_store,
 }
 
 

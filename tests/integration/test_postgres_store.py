@@ -4,6 +4,7 @@ endpoint on loopback; the store contract itself is tests/integration/test_store_
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -198,3 +199,31 @@ def test_a_reader_console_rolls_back_through_the_audited_doors(team, tmp_path: P
         # The door records only what an audited action did: no champion by hand.
         with pytest.raises(StoreError, match="no audited rollback"):
             reader.registry.set_stage("churn", "v2", Stage.champion)
+
+
+def test_migrate_store_copies_resumes_and_compares(pg_url: str, store_path: Path) -> None:
+    from app.store.pg.migrate import migrate
+
+    records = random_records(700, seed=51)
+    with Store.open(store_path) as sqlite:
+        sqlite.registry.upsert_model(ModelInfo(name="fraud", description="scores", created_at=1))
+        sqlite.registry.upsert_version(Version(model="fraud", version="v1", created_at=5, card={"use": "<b>x"}))
+        sqlite.predictions.append([to_row(r) for r in records])
+        sqlite.registry.set_stage("fraud", "v1", Stage.champion)
+        for i in range(5):
+            sqlite.audit.append("rollback", "fraud", detail={"to": "v1"}, outcome="succeeded", actor=f"op{i}", ts=100 + i)
+    with Store.open(store_path, read_only=True) as source, Store.open(pg_url) as target:
+        first = migrate(source, target, source_name="s", chunk=200, stop_after_chunks=2)  # stopped halfway
+        assert first.copied["predictions"] == 400 and not first.counts
+    result = _cli("migrate-store", str(store_path), pg_url)  # resumes; the first 400 are not read again
+    assert result.exit_code == 0, result.output
+    assert "copied 300 predictions" in result.output  # only what the stopped run had not copied
+    assert "predictions           700 in" in result.output and "DIFFERENT" not in result.output
+    assert re.search(r"sample: [1-9]\d* rows compared, 0 different", result.output), result.output
+    with Store.open(pg_url) as target:
+        assert [e.actor for e in reversed(target.audit.entries("fraud"))] == [f"op{i}" for i in range(5)]
+        assert target.registry.active_version("fraud").card == {"use": "<b>x"}
+        assert sum(v.logged_rows for v in target.registry.versions("fraud")) == \
+            sum(r["model"] == "fraud" for r in records)
+    again = _cli("migrate-store", str(store_path), pg_url)  # nothing left: idempotent
+    assert again.exit_code == 0 and "copied 0 predictions" in again.output and "copied 0 audit" in again.output
