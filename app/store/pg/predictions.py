@@ -23,25 +23,31 @@ if TYPE_CHECKING:
 SELECT_COLUMNS = ("id, ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, status, "
                   "error, features::text, context::text")
 
+# Each staged row takes its id from the log's sequence as it is copied in.
 _STAGING = """CREATE TEMP TABLE IF NOT EXISTS deck_staging (
-    seq bigint, ts bigint, model text, version text, request_id text, entity_id text, prediction jsonb,
-    score double precision, label jsonb, latency_ms double precision, status text, error text,
-    features jsonb, context jsonb, fts_text text) ON COMMIT DELETE ROWS"""
+    seq bigint, id bigint DEFAULT nextval('predictions_id_seq'), ts bigint, model text, version text,
+    request_id text, entity_id text, prediction jsonb, score double precision, label jsonb,
+    latency_ms double precision, status text, error text, features jsonb, context jsonb, fts_text text)
+    ON COMMIT DELETE ROWS"""
 
+# The first of each key in the batch claims it; a key another ingester holds (committed, or in flight:
+# this waits for it) is skipped.
+_KEYS = """
+INSERT INTO prediction_keys (model, version, request_id, id, ts)
+SELECT DISTINCT ON (model, version, request_id) model, version, request_id, id, ts FROM deck_staging
+ORDER BY model, version, request_id, seq
+ON CONFLICT DO NOTHING"""
+
+# Only the rows whose own id claimed their key (k.id = s.id), a day's rows together.
 _INSERT = """
-WITH firsts AS (
-    SELECT DISTINCT ON (model, version, request_id) * FROM deck_staging ORDER BY model, version, request_id, seq),
-keys AS (
-    INSERT INTO prediction_keys (model, version, request_id, id, ts)
-    SELECT model, version, request_id, nextval('predictions_id_seq'), ts FROM (SELECT * FROM firsts ORDER BY seq) f
-    ON CONFLICT DO NOTHING RETURNING model, version, request_id, id),
-ins AS (
+WITH ins AS (
     INSERT INTO predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, latency_ms,
                              status, error, features, context, fts_text)
-    SELECT k.id, f.ts, f.model, f.version, f.request_id, f.entity_id, f.prediction, f.score, f.label,
-           f.latency_ms, f.status, f.error, f.features, f.context, f.fts_text
-    FROM firsts f JOIN keys k USING (model, version, request_id)
-    ORDER BY f.ts  -- a day's rows together: one partition and its indexes at a time
+    SELECT s.id, s.ts, s.model, s.version, s.request_id, s.entity_id, s.prediction, s.score, s.label,
+           s.latency_ms, s.status, s.error, s.features, s.context, s.fts_text
+    FROM deck_staging s JOIN prediction_keys k
+      ON k.model = s.model AND k.version = s.version AND k.request_id = s.request_id AND k.id = s.id
+    ORDER BY s.ts
     RETURNING ts, model, version)
 SELECT model, version, min(ts), max(ts), count(*) FROM ins GROUP BY model, version"""
 
@@ -117,6 +123,7 @@ class PredictionsTable:
                                     _json_value(row.label), row.latency_ms, row.status, _no_nul(row.error),
                                     _no_nul(row.features), _no_nul(row.context),
                                     _no_nul(row.fts_text)))
+            self._s.run(_KEYS)
             tally = self._s.rows(_INSERT)
             self._s.run(_LABELS)
             self._s.run("TRUNCATE deck_staging")
