@@ -20,7 +20,7 @@ __all__ = ["Store", "StoreError", "StoreBusy", "StoreInterrupted", "StoreReadOnl
 class Store:
     """An open store file. Use as a context manager, or call ``close()``."""
 
-    kind = "sqlite"
+    kind = "sqlite"  # implements app.store.backend.StoreBackend, as app.store.pg.store.PgStore does
 
     def __init__(self, path: Path, *, read_only: bool = False, migrate_to: int = SCHEMA_VERSION,
                  create: bool = True) -> None:

@@ -170,3 +170,21 @@ def test_a_store_error_is_one_line(any_store_location: str) -> None:
     with Store.open(any_store_location, read_only=True) as reader:
         with pytest.raises(StoreError):
             reader.registry.upsert_model(ModelInfo(name="x"))
+
+
+def test_both_backends_implement_the_one_interface(any_store) -> None:
+    """Every family of app.store.backend, with the same parameter names, on both backends."""
+    import inspect
+
+    from app.store.backend import FAMILIES, StoreBackend
+
+    for name, protocol in FAMILIES.items():
+        family = getattr(any_store, name)
+        assert isinstance(family, protocol), name
+        for method in (m for m in vars(protocol) if not m.startswith("_")):
+            wanted = list(inspect.signature(getattr(protocol, method)).parameters)[1:]
+            assert list(inspect.signature(getattr(family, method)).parameters) == wanted, f"{name}.{method}"
+    for method in ("write", "check", "schema_version", "interrupt", "close"):
+        assert callable(getattr(any_store, method))
+    assert any_store.kind in ("sqlite", "postgresql")
+    _typed: StoreBackend = any_store  # what callers annotate with

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from app.store.connection import StoreBusy, StoreError, StoreInterrupted, StoreReadOnly
 from app.store.pg.schema import MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION_TABLE, split_statements
@@ -53,7 +53,7 @@ def pg_error(exc: BaseException, where: str) -> StoreError:
 class PgStore:
     """An open PostgreSQL store. Use as a context manager, or call ``close()``."""
 
-    kind = "postgresql"
+    kind: Literal["postgresql"] = "postgresql"  # implements app.store.backend.StoreBackend
 
     def __init__(self, url: PgUrl, *, read_only: bool = False, create: bool = True) -> None:
         import psycopg
