@@ -29,7 +29,7 @@ def init(cli: CliContext, writer: str, reader: str, writer_password_env: str | N
     """Create (or bring up to date) the modeldeck schema and its two roles; run it as the database owner.
 
     Safe to run again: roles that exist are kept (their password changes only when one is given) and
-    their grants are set again.
+    their grants are set again. The config's [search] indexed_features get their expression indexes.
     """
     from app.store import Store
     from app.store.pg.url import is_pg_url
@@ -48,6 +48,12 @@ def init(cli: CliContext, writer: str, reader: str, writer_password_env: str | N
         from app.store.pg.roles import init_roles
 
         init_roles(store, writer=writer, reader=reader, passwords=passwords)  # type: ignore[arg-type]
+        from app.store.pg.search import ensure_feature_indexes
+
+        # Only the owner may index the log: the config's [search] indexed_features are indexed here.
+        indexed = ensure_feature_indexes(store, cli.settings.search.indexed_features)  # type: ignore[arg-type]
+        if indexed:
+            click.echo(f"indexed features {', '.join(indexed)} for search")
         location = store.url
         version = store.schema_version()
     for role, what in ((writer, "ingest, watch, sync"), (reader, "consoles")):

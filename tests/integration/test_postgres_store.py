@@ -227,3 +227,26 @@ def test_migrate_store_copies_resumes_and_compares(pg_url: str, store_path: Path
             sum(r["model"] == "fraud" for r in records)
     again = _cli("migrate-store", str(store_path), pg_url)  # nothing left: idempotent
     assert again.exit_code == 0 and "copied 0 predictions" in again.output and "copied 0 audit" in again.output
+
+
+def test_db_init_indexes_the_configured_features_and_search_uses_them(pg_url: str, tmp_path: Path) -> None:
+    from tests.support.search_records import brute_force
+
+    config = tmp_path / "modeldeck.toml"
+    config.write_text('[search]\nindexed_features = ["amount"]\n')
+    result = _cli("--db", pg_url, "--config", str(config), "db", "init", "--writer", "w_feat", "--reader", "r_feat")
+    assert result.exit_code == 0 and "indexed features amount" in result.output, result.output
+    records = random_records(2000, seed=61)
+    with Store.open(pg_url) as store:
+        store.predictions.append([to_row(r) for r in records])
+        store.run("ANALYZE predictions")
+        searcher = Searcher(store)
+        for text in ("features.amount>1900", "features.amount=1234", "features.amount<n/a"):
+            query = searcher.parse(text, now=NOW)
+            sql, params = searcher.page_sql(query)
+            with store.write():
+                store.run("SET LOCAL enable_seqscan = off")  # tiny tables: make the planner show its index
+                plan = "\n".join(r[0] for r in store.rows("EXPLAIN " + sql, (*params, 50)))
+            assert "case_ts_idx" in plan, plan  # the partitions' copies of the feature index
+            got = {row["request_id"] for row in searcher.iter_rows(query)}
+            assert got == {records[i]["request_id"] for i in brute_force(records, list(range(len(records))), query)}

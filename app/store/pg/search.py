@@ -107,10 +107,7 @@ def _term(term: Term) -> tuple[str, list[object]]:
         return ("ts >= %s" if term.bound == "since" else "ts < %s"), [term.at]
     if isinstance(term, JsonTerm):
         column = "features" if term.column == "features" else "context"
-        # true/false read as 1/0, as SQLite's json_extract reads them.
-        expr = (f"(CASE WHEN jsonb_typeof({column} -> %s) = 'boolean' THEN to_jsonb(({column} -> %s)::boolean::int) "
-                f"ELSE {column} -> %s END)")
-        return _dynamic(expr, [term.key] * 3, term.op, term.value, term.text)
+        return _dynamic(json_value_sql(column, "%s"), [term.key] * 2, term.op, term.value, term.text)
     if term.column in _DYNAMIC:
         return _dynamic(term.column, [], term.op, term.value, term.text)
     return f"{_PLAIN[term.column]} {term.op} %s", [term.value]
@@ -128,6 +125,31 @@ def _dynamic(expr: str, expr_params: list[object], op: str, value: Value,
         return f"{expr} {keyword} ({marks})", [*expr_params, *candidates]
     kind = "string" if isinstance(value, str) else "number"
     return (f"(jsonb_typeof({expr}) = '{kind}' AND {expr} {op} %s)", [*expr_params, *expr_params, Jsonb(value)])
+
+
+def json_value_sql(column: str, key: str) -> str:
+    """One JSON field's value, true/false read as 1/0 (as SQLite's json_extract reads them). ``key`` is a
+    placeholder for a query, or a quoted literal for an index: the same text, so the planner matches them."""
+    return (f"(CASE {column} -> {key} WHEN 'true'::jsonb THEN '1'::jsonb WHEN 'false'::jsonb THEN '0'::jsonb "
+            f"ELSE {column} -> {key} END)")  # immutable, so it can be indexed
+
+
+def ensure_feature_indexes(store: "PgStore", names: list[str]) -> list[str]:
+    """An expression index (with ts, for newest-first pages) for each ``[search] indexed_features`` name
+    that has none; returns the names indexed now. The index's expression is the one the compiler writes."""
+    from psycopg import sql
+
+    from app.store.search_sql import feature_column
+
+    added = []
+    for name in names:
+        index = "predictions_" + feature_column(name)
+        if store.one("SELECT to_regclass(%s) IS NOT NULL", (index,))[0]:  # type: ignore[index]
+            continue
+        literal = sql.Literal(name).as_string(store.pg)
+        store.run(f'CREATE INDEX IF NOT EXISTS "{index}" ON predictions ({json_value_sql("features", literal)}, ts)')
+        added.append(name)
+    return added
 
 
 def select_sql(compiled: Compiled, *, keyset: str | None, newest_first: bool) -> str:
