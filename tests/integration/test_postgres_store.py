@@ -250,3 +250,10 @@ def test_db_init_indexes_the_configured_features_and_search_uses_them(pg_url: st
             assert "case_ts_idx" in plan, plan  # the partitions' copies of the feature index
             got = {row["request_id"] for row in searcher.iter_rows(query)}
             assert got == {records[i]["request_id"] for i in brute_force(records, list(range(len(records))), query)}
+
+
+def test_the_console_says_in_one_line_that_it_does_not_run_on_postgresql_yet(tmp_path: Path) -> None:
+    result = _cli("--db", "postgresql://ops@127.0.0.1:1/modeldeck")
+    assert result.exit_code == 2
+    assert result.output.startswith("modeldeck: error: the console does not run on a PostgreSQL store yet")
+    assert not Path("postgresql:").exists()  # no stray SQLite file made of the address
