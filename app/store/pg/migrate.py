@@ -3,7 +3,7 @@
 What is copied: the catalogue (models; versions with stage, metrics and card), the prediction log, the
 audit trail (each entry with its original time and actor) and the quarantine. The log and the audit are
 copied in id order a chunk at a time; after each chunk the last id copied is checkpointed in the target's
-``migrate_progress`` row (in the chunk's own transaction), so a stopped copy resumes where it stopped, and
+``migrate_progress`` table (in the chunk's own transaction), so a stopped copy resumes where it stopped, and
 rows already there are skipped anyway (the log's unique key). Baselines, drift windows, checklists and
 alerts have no PostgreSQL tables yet: they are listed as not copied.
 """
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 CHUNK = 20_000
 NOT_COPIED = ("baselines", "drift", "checklist", "signoffs", "alerts", "deliveries", "metric_samples", "syncs")
-_PROGRESS = """CREATE TABLE IF NOT EXISTS migrate_progress (
-    source text NOT NULL, family text NOT NULL, last_id bigint NOT NULL, PRIMARY KEY (source, family))"""
 
 
 @dataclass
@@ -68,7 +66,6 @@ def migrate(source: "Store", target: "PgStore", *, source_name: str,
     ``stop_after_chunks`` stops early (tests prove the resume)."""
     report = MigrationReport()
     conn = source.conn
-    target.run(_PROGRESS)
     # The catalogue: small, upserted whole every run (a version's logged tally comes from the log copy).
     with target.write():
         for info in source.registry.models():

@@ -128,6 +128,13 @@ CREATE FUNCTION audit_refuse() RETURNS trigger LANGUAGE plpgsql AS
 $$ BEGIN RAISE EXCEPTION 'audit is append-only'; END $$;
 CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_refuse();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse();
+-- How far `modeldeck migrate-store` got, per source file and family: a stopped copy resumes from here.
+CREATE TABLE migrate_progress (
+    source  text NOT NULL,
+    family  text NOT NULL,
+    last_id bigint NOT NULL,
+    PRIMARY KEY (source, family)
+);
 -- Who holds a model's action lock, for the message "locked by ...": the lock itself is an advisory
 -- lock held by the acting session (released by PostgreSQL when that session ends, even by a crash).
 CREATE TABLE lock_holders (
