@@ -162,6 +162,18 @@ def test_quarantine_keeps_each_bad_line_once(any_store) -> None:
     store.quarantine.add_many(lines)  # the same file ingested again
     assert store.quarantine.count() == 3
     assert [q.line_no for q in store.quarantine.lines("a.jsonl")] == [2, 1, 0]
+    store.quarantine.add_many([QuarantinedLine(ingested_at=7, source="/var/log/fraud-1.jsonl", line_no=1, raw="x",
+                                               error="bad", model="fraud"),
+                               QuarantinedLine(ingested_at=7, source="/var/log/churn[1].jsonl", line_no=1, raw="y",
+                                               error="bad")])
+    assert store.quarantine.lines("/var/log/fraud-1.jsonl")[0].model == "fraud"
+    between = store.quarantine.count_between
+    assert between(0, 10) == 5 and between(6, 10) == 2 and between(0, 6) == 3
+    assert between(0, 10, model="fraud") == 1
+    assert between(0, 10, source_glob="/var/log/*.jsonl") == 2
+    assert between(0, 10, source_glob="/var/log/churn[[]1].jsonl") == 1  # a literal bracket, as GLOB reads it
+    assert between(0, 10, source_glob="/var/log/fraud-?.jsonl", model="churn") == 1
+    assert between(0, 10, source_glob="a.json?") == 3
 
 
 def test_a_store_error_is_one_line(any_store_location: str) -> None:

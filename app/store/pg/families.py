@@ -218,6 +218,28 @@ class LocksTable:
         return LockHolder(*r) if r else None
 
 
+def glob_regex(pattern: str) -> str:
+    """SQLite's GLOB (case-sensitive; * ? [...]; no escapes) as an anchored PostgreSQL regular expression."""
+    out, i = ["^"], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[" and "]" in pattern[i + 2:] or ch == "[" and pattern[i + 1:i + 2] == "]":
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1:end]
+            negate = body.startswith("^")
+            body = body[1:] if negate else body
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append("\\" + ch if not ch.isalnum() else ch)
+        i += 1
+    return "".join(out) + "$"
+
+
 class QuarantineTable:
     def __init__(self, store: "PgStore") -> None:
         self._s = store
@@ -228,9 +250,10 @@ class QuarantineTable:
         with self._s.write():
             cursor = self._s.pg.cursor()
             cursor.executemany(
-                "INSERT INTO quarantine (ingested_at, source, line_no, raw, error) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING", [(q.ingested_at, q.source, q.line_no, q.raw.replace("\x00", "\ufffd"),
-                                            q.error) for q in lines])
+                "INSERT INTO quarantine (ingested_at, source, line_no, raw, error, model) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(q.ingested_at, q.source, q.line_no, q.raw.replace("\x00", "\ufffd"), q.error, q.model)
+                 for q in lines])
 
     def lines(self, source: str | None = None, *, since: int | None = None, limit: int | None = 100,
               after_id: int | None = None) -> list[QuarantinedLine]:
@@ -240,13 +263,30 @@ class QuarantineTable:
             if value is not None:
                 where.append(clause)
                 params.append(value)
-        sql = "SELECT id, ingested_at, source, line_no, raw, error FROM quarantine"
+        sql = "SELECT id, ingested_at, source, line_no, raw, error, model FROM quarantine"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC" + (" LIMIT %s" if limit is not None else "")
         rows = self._s.rows(sql, (*params, limit) if limit is not None else tuple(params))
-        return [QuarantinedLine(id=r[0], ingested_at=r[1], source=r[2], line_no=r[3], raw=r[4], error=r[5])
-                for r in rows]
+        return [QuarantinedLine(id=r[0], ingested_at=r[1], source=r[2], line_no=r[3], raw=r[4], error=r[5],
+                                model=r[6]) for r in rows]
+
+    def count_between(self, since: int, until: int, *, model: str | None = None,
+                      source_glob: str | None = None) -> int:
+        """Lines quarantined in [since, until) naming ``model`` or from a source matching ``source_glob``
+        (SQLite's GLOB, read here as an anchored regular expression)."""
+        match: list[str] = []
+        params: list[object] = []
+        if model is not None:
+            match.append("model = %s")
+            params.append(model)
+        if source_glob is not None:
+            match.append("source ~ %s")
+            params.append(glob_regex(source_glob))
+        where = f" AND ({' OR '.join(match)})" if match else ""
+        row = self._s.one(f"SELECT count(*) FROM quarantine WHERE ingested_at >= %s AND ingested_at < %s{where}",
+                          (since, until, *params))
+        return int(row[0]) if row else 0
 
     def count(self) -> int:
         row = self._s.one("SELECT count(*) FROM quarantine")

@@ -104,8 +104,10 @@ CREATE TABLE quarantine (
     line_no     bigint NOT NULL,
     raw         text NOT NULL,
     error       text NOT NULL,
+    model       text,  -- the model the line was for, when its JSON got far enough to name one
     UNIQUE (source, line_no, raw)
 );
+CREATE INDEX quarantine_ingested ON quarantine (ingested_at);
 CREATE TABLE ingest_offsets (
     source     text PRIMARY KEY,
     device     bigint,
