@@ -192,7 +192,13 @@ class PgPredictionSearch:
         rows.reverse()
         return Page(rows, has_older=True, has_newer=more)
 
-    def count(self, query: Query, cap: int) -> Count:
+    def watch(self, on_progress: Any) -> None:
+        """Progress of long reads is not reported on PostgreSQL yet (ctrl-c still cancels the statement:
+        libpq sends the server a cancel when the client is interrupted)."""
+        self.on_progress = on_progress
+
+    def count(self, query: Query, cap: int, budget_s: float | None = None) -> Count:
+        """Bounded by ``cap`` matches; ``budget_s`` is not applied here yet (the count is exact or capped)."""
         compiled = compile_query(query)
         row = self._s.one(f"SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {compiled.where} LIMIT %s) AS m",
                           (*compiled.params, cap + 1))
