@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import orjson
 
@@ -22,6 +22,7 @@ from app.timeutil import now_ms
 if TYPE_CHECKING:
     from app.config.settings import Settings
     from app.store import Store
+    from app.store.drift_table import DriftMark
 
 HOUR_MS = 3_600_000
 # A window is computed once it closed this long ago, so log lines that arrive a little late still count.
@@ -121,23 +122,64 @@ def latest_verdict_window(store: "Store", model: str, min_rows: int, *, window_m
 def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int | None = None,
                     until: int | None = None, now: int | None = None, settle_ms: int = SETTLE_MS) -> list[WindowPlan]:
     """Closed windows with traffic from a version that has a baseline, not computed yet (oldest first)."""
+    plans, _, lower, upper = plan_pending(store, model, window_ms=window_ms, since=since, until=until, now=now,
+                                          settle_ms=settle_ms)
+    return [plan for plan in plans if lower <= plan.start < upper]
+
+
+def plan_pending(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int | None = None,
+                 until: int | None = None, now: int | None = None,
+                 settle_ms: int = SETTLE_MS) -> tuple[list[WindowPlan], "DriftMark | None", int, int]:
+    """The pending windows (oldest first), the high-water mark to store once every one of them is handled
+    (None: nothing to store), and the window range asked about [lower, upper).
+
+    With a mark from an earlier pass (app/store/drift_table.DriftMark) only what changed since is read:
+    the windows holding rows written after the mark, and the windows that closed since. A pass with
+    nothing new reads no prediction rows at all (issue 18: an idle console's cost must not grow with the
+    store). Without a usable mark (none yet, another set of baselines, a wider range than it covers, the
+    clock before it), the range is planned from the rows, as the first pass does. A window that turns up
+    dirty below ``since`` (a late row) is returned too: it is pending, and the mark covers it.
+    """
+    from app.store.drift_table import DriftMark
+
     now = now_ms() if now is None else now
     last_closed = align(now - settle_ms, window_ms)  # windows ending at or before this are closed
     upper = last_closed if until is None else min(last_closed, align(until, window_ms) + (
         window_ms if until % window_ms else 0))
     lower = align(since, window_ms) if since is not None else 0
     if upper <= lower:
-        return []
-    with_baseline = set(store.baselines.versions_with_baselines(model))
+        return [], None, lower, upper
+    with_baseline = sorted(store.baselines.versions_with_baselines(model))
     if not with_baseline:
-        return []
-    computed = store.drift.computed_windows(model, since=lower)  # only the range asked about (a pass: 48 h)
-    rows = store.windows.versions_per_window(model, window_ms, lower, upper)
+        return [], None, lower, upper
+    key = "\n".join(with_baseline)
+    top = store.windows.last_id()  # read first: a row written during this plan has a larger id, seen next pass
+    mark = store.drift.mark(model, window_ms)
+    if (mark is not None and mark.baselines == key and mark.covered_from <= lower and mark.closed_until <= upper
+            and mark.last_id <= top):
+        # Only what changed: windows with rows newer than the mark (late rows), and those closed since.
+        dirty = [] if mark.last_id == top else store.windows.windows_with_rows_after(
+            model, window_ms, mark.last_id, mark.covered_from, mark.closed_until)
+        ranges = [(start, start + window_ms) for start in sorted(dirty)]
+        if mark.closed_until < upper:
+            ranges.append((mark.closed_until, upper))
+        rows = [row for first, last in _merged(ranges)
+                for row in store.windows.versions_per_window(model, window_ms, first, last)]
+        new_mark = DriftMark(mark.covered_from, upper, top, key)
+        computed_from = ranges[0][0] if ranges else upper
+    else:
+        rows = store.windows.versions_per_window(model, window_ms, lower, upper)
+        new_mark = DriftMark(lower, upper, top, key)
+        computed_from = lower
+    if not rows:
+        return [], new_mark, lower, upper
+    computed = store.drift.computed_windows(model, since=computed_from, until=upper)  # the range read only
+    with_baseline_set = set(with_baseline)
     by_window: dict[int, list[tuple[int, str]]] = {}
     totals: dict[int, int] = {}
     for start, version, count in rows:
         totals[start] = totals.get(start, 0) + count
-        if version in with_baseline:
+        if version in with_baseline_set:
             by_window.setdefault(start, []).append((count, version))
     plans = []
     for start in sorted(by_window):
@@ -146,7 +188,18 @@ def pending_windows(store: "Store", model: str, *, window_ms: int = HOUR_MS, sin
             continue
         count, version = max(by_window[start], key=lambda item: (item[0], item[1]))
         plans.append(WindowPlan(start=start, end=end, version=version, rows=count, total=totals[start]))
-    return plans
+    return plans, new_mark, lower, upper
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, overlapping or touching [start, end) ranges joined: one index range read each."""
+    out: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if out and first <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((first, last))
+    return out
 
 
 def _member(features: str | None, name: str) -> Any:
@@ -226,13 +279,126 @@ class UpdateResult:
     busy_with: str | None = None  # another process holds the model's drift lock
 
 
+class _WindowValues:
+    """One window's values of the baseline features, gathered row by row from the ordered pass: exactly
+    what ``current_samples`` reads with one query per window (tests/integration/test_drift_one_pass.py
+    checks the two agree on a real store)."""
+
+    def __init__(self, baselines: list[FeatureBaseline]) -> None:
+        from app.drift.stats import PREDICTION_FEATURE
+
+        self.baselines = baselines
+        # (feature, kind, source): source "score" = the score else the prediction, "prediction", "feature".
+        self.sources = [(b.feature, b.kind, ("score" if b.kind == "numeric" else "prediction")
+                         if b.feature == PREDICTION_FEATURE else "feature") for b in baselines]
+        self.columns: list[list[Any]] = [[] for _ in baselines]
+        self.needs_features = any(source == "feature" for _, _, source in self.sources)
+
+    def add(self, score: float | None, prediction: Any, features: str | None) -> None:
+        decoded = _decode(features) if self.needs_features else None
+        for column, (feature, _, source) in zip(self.columns, self.sources):
+            if source == "feature":
+                column.append(decoded.get(feature) if decoded is not None else None)
+            elif source == "score":
+                column.append(score if score is not None else prediction)
+            else:
+                column.append(prediction)
+
+    def samples(self) -> dict[str, Any]:
+        from app.drift.stats import Sample, category_key
+
+        samples = {}
+        for column, (feature, kind, source) in zip(self.columns, self.sources):
+            if kind == "numeric":
+                samples[feature] = Sample.numeric(column)
+            elif source == "prediction":
+                samples[feature] = Sample.categorical(column)
+            else:
+                samples[feature] = Sample.categorical(category_key(value) for value in column)
+        return samples
+
+
+def _decode(features: str | None) -> dict[str, Any] | None:
+    if not features:
+        return None
+    try:
+        value = orjson.loads(features)
+    except orjson.JSONDecodeError:
+        import json
+
+        try:  # orjson refuses what SQLite's JSON functions accept (an integer past 64 bits)
+            value = json.loads(features)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def _results(model: str, plan: WindowPlan, references: Mapping[str, Any], samples: Mapping[str, Any],
+             thresholds: Mapping[str, float] | None) -> list[DriftPoint]:
+    from app.drift.stats import compare
+
+    results = compare(references, samples, thresholds)
+    return [
+        DriftPoint(model=model, version=plan.version, feature=r.feature, window_start=plan.start,
+                   window_end=plan.end, n_reference=r.n_reference, n_current=r.n_current, method=r.method,
+                   value=r.value, threshold=r.threshold, drifted=r.drifted, psi=r.psi)
+        for r in results
+        if r.n_current > 0 and not math.isnan(r.value)
+    ]
+
+
+def compute_windows(store: "Store", model: str, plans: list[WindowPlan],
+                    prepared: Callable[[str], tuple[list[FeatureBaseline], Mapping[str, Any]]],
+                    thresholds: Mapping[str, float] | None = None) -> Iterator[tuple[WindowPlan, list[DriftPoint]]]:
+    """Each plan's results, computed from ONE ordered pass over the rows of every run of adjacent plans
+    (issue 15 item 6: not one query per window). ``prepared(version)`` gives the usable baselines and their
+    reference samples. Yields window by window, oldest first, so the caller stores each as it comes and
+    memory holds one window's values."""
+    for run in _runs(plans):
+        by_start = {plan.start: plan for plan in run}
+        current: tuple[WindowPlan, _WindowValues] | None = None
+        window_ms = run[0].end - run[0].start
+        needs_features = any(_WindowValues(prepared(plan.version)[0]).needs_features for plan in run)
+        for ts, version, score, prediction, features in store.windows.window_rows(
+                model, run[0].start, run[-1].end, features=needs_features):
+            start = ts - ts % window_ms
+            if current is None or current[0].start != start:
+                if current is not None:
+                    yield current[0], _results(model, current[0], prepared(current[0].version)[1],
+                                               current[1].samples(), thresholds)
+                plan = by_start.get(start)
+                current = None if plan is None else (plan, _WindowValues(prepared(plan.version)[0]))
+                if current is None:
+                    continue
+            elif current is None:
+                continue
+            if version == current[0].version:
+                current[1].add(score, prediction, features)
+        if current is not None:
+            yield current[0], _results(model, current[0], prepared(current[0].version)[1], current[1].samples(),
+                                       thresholds)
+
+
+def _runs(plans: list[WindowPlan]) -> list[list[WindowPlan]]:
+    """Plans (oldest first) cut into runs of adjacent windows: one ordered read per run, so a dirty
+    window weeks back does not make the pass read every row in between."""
+    runs: list[list[WindowPlan]] = []
+    for plan in plans:
+        if runs and runs[-1][-1].end == plan.start:
+            runs[-1].append(plan)
+        else:
+            runs.append([plan])
+    return runs
+
+
 def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int | None = None,
            until: int | None = None, thresholds: Mapping[str, float] | None = None, now: int | None = None,
            settle_ms: int = SETTLE_MS, max_windows: int | None = None) -> UpdateResult:
     """Compute every pending window of ``model`` and store it, one transaction a window.
 
     ``max_windows`` bounds one call (a background monitor keeps each pass short): the newest pending
-    windows are computed first, older ones on later calls.
+    windows are computed first, older ones on later calls. When every pending window was handled, the
+    model's high-water mark moves on, so the next pass reads only what is new.
     """
     from app.store import StoreBusy
     from app.store.locks import LockHeld
@@ -247,24 +413,36 @@ def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int |
         result.busy_with = "a long write (a bulk ingest?)"
         return result
     try:
-        plans = pending_windows(store, model, window_ms=window_ms, since=since, until=until, now=now,
-                                settle_ms=settle_ms)
-        if max_windows is not None:
-            plans = plans[-max_windows:] if max_windows > 0 else []
+        plans, mark, _, _ = plan_pending(store, model, window_ms=window_ms, since=since, until=until, now=now,
+                                         settle_ms=settle_ms)
+        if max_windows is not None and len(plans) > max_windows:
+            plans, mark = (plans[-max_windows:] if max_windows > 0 else []), None  # the rest on later passes
         cache: dict[str, tuple[list[FeatureBaseline], dict[str, Any]]] = {}
-        for plan in plans:
-            if plan.version not in cache:
-                baselines = store.baselines.for_version(model, plan.version)
-                cache[plan.version] = (baselines, reference_samples(baselines))
-            points = compute_window(store, model, plan, cache[plan.version][0], thresholds, cache[plan.version][1])
+
+        def prepared(version: str) -> tuple[list[FeatureBaseline], dict[str, Any]]:
+            if version not in cache:
+                baselines = store.baselines.for_version(model, version)
+                references = reference_samples(baselines)
+                cache[version] = ([b for b in baselines if b.feature in references], references)
+            return cache[version]
+
+        for plan, points in compute_windows(store, model, plans, prepared, thresholds):
             try:
                 stored = bool(points) and _store_if_unchanged(store, model, plan, points)
             except StoreBusy:
                 result.busy_with = "a long write (a bulk ingest?)"  # what is done is kept; the rest next time
+                mark = None
                 break
             if stored:
                 result.windows += 1
                 result.points += len(points)
+        if mark is not None:
+            # Every pending window is stored, had nothing to compare, or lost a race with an ingest whose
+            # rows are newer than the mark (so the next pass sees its window again).
+            try:
+                store.drift.set_mark(model, window_ms, mark)
+            except StoreBusy:
+                pass  # the next pass plans from the rows again: slower, never wrong
     finally:
         store.locks.release(lock)
     return result

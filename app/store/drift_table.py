@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from sqlite_utils import Database
 
@@ -12,6 +12,15 @@ from app.timeutil import now_ms
 
 _FIELDS = ("model", "version", "feature", "window_start", "window_end", "n_reference", "n_current", "method",
            "value", "threshold", "drifted", "psi")
+
+
+class DriftMark(NamedTuple):
+    """How far a model's drift windows of one size are planned (the drift_marks table, schema.py)."""
+
+    covered_from: int  # windows starting in [covered_from, closed_until) were planned ...
+    closed_until: int
+    last_id: int  # ... over every prediction with an id up to this one
+    baselines: str  # the versions with a baseline then, sorted and joined by newlines
 
 
 def _point(row: Sequence) -> DriftPoint:
@@ -71,9 +80,9 @@ class DriftTable:
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def computed_windows(self, model: str, *, since: int = 0) -> set[tuple[int, int]]:
+    def computed_windows(self, model: str, *, since: int = 0, until: int = 2**62) -> set[tuple[int, int]]:
         rows = self._db.execute("SELECT DISTINCT window_start, window_end FROM drift WHERE model = ? "
-                                "AND window_start >= ?", (model, since))
+                                "AND window_start >= ? AND window_start < ?", (model, since, until))
         return {(r[0], r[1]) for r in rows.fetchall()}
 
     def insert_many(self, points: Sequence[DriftPoint]) -> None:
@@ -92,7 +101,26 @@ class DriftTable:
         cursor = self._db.conn.execute(
             "DELETE FROM drift WHERE model = ? AND window_start <= ? AND window_end > ?", (model, last_ts, first_ts)
         )
+        if cursor.rowcount:
+            # The forgotten windows may hold none of the new rows (a batch spanning hours reopens every
+            # window between its first and last row): the next pass plans the whole range again.
+            self.forget_marks(model)
         return cursor.rowcount
+
+    def mark(self, model: str, window_ms: int) -> DriftMark | None:
+        row = self._db.execute("SELECT covered_from, closed_until, last_id, baselines FROM drift_marks "
+                               "WHERE model = ? AND window_ms = ?", (model, window_ms)).fetchone()
+        return None if row is None else DriftMark(*row)
+
+    def set_mark(self, model: str, window_ms: int, mark: DriftMark) -> None:
+        """Store the mark, inside the caller's transaction or in its own."""
+        with write_transaction(self._db.conn):
+            self._db.conn.execute(
+                "INSERT OR REPLACE INTO drift_marks (model, window_ms, covered_from, closed_until, last_id, baselines) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (model, window_ms, *mark))
+
+    def forget_marks(self, model: str) -> None:
+        self._db.conn.execute("DELETE FROM drift_marks WHERE model = ?", (model,))
 
     def any_computed(self) -> bool:
         """Whether any drift window was computed yet (ingest skips invalidation on a first load)."""

@@ -422,7 +422,24 @@ FROM predictions GROUP BY model, ts / 3600000;
 INSERT INTO zone_state (covered) SELECT coalesce(max(id), 0) FROM predictions;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12_F, _V12_zonemap]
+# Engineer B's step (issue 18 item 2): a high-water mark per model and drift window size, so a monitor
+# pass with nothing new reads nothing that grows with the store. ``covered_from``/``closed_until``: the
+# windows starting in that range were planned (computed, or found with nothing to compute) over every
+# prediction with id <= ``last_id``; ``baselines``: the versions with a baseline then (a new one makes
+# its windows plannable). Ingest forgets a model's marks when late rows reopen a computed window.
+_V12_b = """
+CREATE TABLE IF NOT EXISTS drift_marks (
+    model        TEXT NOT NULL,
+    window_ms    INTEGER NOT NULL,
+    covered_from INTEGER NOT NULL,
+    closed_until INTEGER NOT NULL,
+    last_id      INTEGER NOT NULL,
+    baselines    TEXT NOT NULL,
+    PRIMARY KEY (model, window_ms)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12_F, _V12_zonemap, _V12_b]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

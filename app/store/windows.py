@@ -7,7 +7,7 @@ read on the (model, ts) index.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple, Sequence
+from typing import Any, Iterator, Literal, NamedTuple, Sequence
 
 from sqlite_utils import Database
 
@@ -47,6 +47,48 @@ class WindowReads:
             "GROUP BY 1, 2",
             (window_ms, model, since, until),
         ).fetchall()
+
+    def last_id(self) -> int:
+        """The newest prediction's id (0 for an empty log): one step down the rowid b-tree. Ids only grow,
+        so rows with a larger id are exactly those written since (the drift marks' high-water mark)."""
+        (top,) = self._db.execute("SELECT max(id) FROM predictions").fetchone()
+        return int(top or 0)
+
+    def windows_with_rows_after(self, model: str, window_ms: int, after_id: int, since: int,
+                                until: int) -> list[int]:
+        """Starts of the windows in [since, until) holding a row of ``model`` with an id above ``after_id``.
+
+        Reads only the rows written after ``after_id`` (a rowid range): NOT INDEXED keeps SQLite off the
+        (model, ts) index, which would walk every row of the model to test the id."""
+        return [row[0] for row in self._db.execute(
+            "SELECT DISTINCT ts - ts % ? FROM predictions NOT INDEXED WHERE id > ? AND model = ? AND ts >= ? "
+            "AND ts < ?", (window_ms, after_id, model, since, until))]
+
+    def window_rows(self, model: str, start: int, end: int, *, features: bool = True,
+                    chunk: int = 4096) -> Iterator[tuple[int, str, float | None, Any, str | None]]:
+        """(ts, version, score, prediction, features) of every row of ``model`` in [start, end), in ts order,
+        fetched ``chunk`` rows at a time: drift windows are computed from one pass over these (memory: a
+        chunk and the window being accumulated, never the range)."""
+        cursor = self._db.execute(
+            f"SELECT ts, version, score, prediction, {'features' if features else 'NULL'} FROM predictions "
+            "WHERE model = ? AND ts >= ? AND ts < ? ORDER BY ts", (model, start, end))
+        while True:
+            rows = cursor.fetchmany(chunk)
+            if not rows:
+                return
+            yield from rows
+
+    def scores_in_order(self, model: str, since: int, until: int, *,
+                        chunk: int = 8192) -> Iterator[list[tuple[int, float | None, Any]]]:
+        """(ts, score, prediction) of every row of ``model`` in [since, until) in ts order, in chunks."""
+        cursor = self._db.execute(
+            "SELECT ts, score, prediction FROM predictions WHERE model = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            (model, since, until))
+        while True:
+            rows = cursor.fetchmany(chunk)
+            if not rows:
+                return
+            yield rows
 
     def rows_in(self, model: str, start: int, end: int) -> int:
         """Rows of every version of ``model`` in [start, end)."""
