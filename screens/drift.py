@@ -151,14 +151,28 @@ class DriftScreen(OnConsole, Screen):
     @work(thread=True, exclusive=True, group="drift", exit_on_error=False, description="compute and read drift")
     def load(self, location: "StoreLocation", settings: "Settings", model: str, now: int, window_ms: int,
              known: "list[PredictionWindow]", first: bool) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+
+        def cancelled() -> bool:
+            # Set when the screen is dismissed (Textual cancels a node's workers on unmount) or a newer
+            # load replaces this one (exclusive group): the read stops between windows and chunks.
+            return worker.is_cancelled
+
         if first:
             # What is stored, at once; computing a day of missing windows can take seconds.
-            quick = read_view(location, settings, model, now, window_ms, compute=False, known=known)
+            quick = read_view(location, settings, model, now, window_ms, compute=False, known=known,
+                              cancelled=cancelled)
+            if quick is None:
+                return
             self.post_message(self.Loaded(quick))
             if not quick.computing:
                 return
             known = quick.prediction
-        self.post_message(self.Loaded(read_view(location, settings, model, now, window_ms, known=known)))
+        view = read_view(location, settings, model, now, window_ms, known=known, cancelled=cancelled)
+        if view is not None:
+            self.post_message(self.Loaded(view))
 
     @work(thread=True, exclusive=True, group="drift-histogram", exit_on_error=False, description="read histogram")
     def load_histogram(self, location: "StoreLocation", model: str, version: str, feature: str, start: int,

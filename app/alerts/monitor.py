@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from app.drift.windows import HOUR_MS
 from app.store import StoreReadOnly
@@ -46,12 +46,13 @@ class MonitorPass:
 
 def refresh_model(store: "Store", settings: "Settings", model: str, *, now: int, window_ms: int = HOUR_MS,
                   since: int | None = None, until: int | None = None,
-                  max_windows: int | None = None) -> MonitorPass:
+                  max_windows: int | None = None, cancelled: "Callable[[], bool] | None" = None) -> MonitorPass:
     """Compute ``model``'s closed drift windows in [since, until) that are not computed yet (the newest
     ``max_windows`` of them when given; thresholds from the config), then evaluate its alert rules, which
     see the new windows at once. A model without a baseline has no windows: only its rules are judged.
 
     A store this user may only read is not an error: nothing is computed and ``read_only`` says so.
+    ``cancelled()`` stops the computing between windows (a screen's worker whose screen is gone).
     """
     from app.alerts.rules import evaluate_model
     from app.drift.windows import thresholds_for, update
@@ -60,7 +61,8 @@ def refresh_model(store: "Store", settings: "Settings", model: str, *, now: int,
     try:
         if store.baselines.versions_with_baselines(model):
             outcome = update(store, model, window_ms=window_ms, since=since, until=until,
-                             thresholds=thresholds_for(settings, model), now=now, max_windows=max_windows)
+                             thresholds=thresholds_for(settings, model), now=now, max_windows=max_windows,
+                             **({"cancelled": cancelled} if cancelled is not None else {}))
             result.windows, result.busy_with = outcome.windows, outcome.busy_with
         result.transitions = evaluate_model(store, settings, model, now=now)
     except StoreReadOnly:

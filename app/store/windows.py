@@ -119,11 +119,3 @@ class WindowReads:
             f"SELECT version, {', '.join(columns)} FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
             (*params, model, start, end),
         ) if row[0] == version]
-
-    def predictions_per_window(self, model: str, window_ms: int, since: int,
-                               until: int) -> list[tuple[int, float | None, Any]]:
-        """(window start, score, prediction) of every row of ``model`` in [since, until)."""
-        return self._db.execute(
-            "SELECT ts - ts % ?, score, prediction FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
-            (window_ms, model, since, until),
-        ).fetchall()

@@ -63,10 +63,12 @@ class DriftView:
 
 
 def read_view(location: "StoreLocation", settings: "Settings", model: str, now: int, window_ms: int, *,
-              compute: bool = True, known: "list[PredictionWindow] | None" = None) -> DriftView:
+              compute: bool = True, known: "list[PredictionWindow] | None" = None,
+              cancelled: Callable[[], bool] = lambda: False) -> DriftView | None:
     """Compute the missing windows (unless ``compute`` is false), then the latest window per feature, each
     feature's recent series and the prediction's distribution per window (``known`` closed windows are
-    reused, not read again)."""
+    reused, not read again). None when ``cancelled()`` turned true on the way (the screen is gone): the
+    computing stops between windows and the reading between chunks."""
     from app.alerts.monitor import refresh_model
     from app.drift.windows import min_rows_for, pending_windows, prediction_windows, stored_points
     since = now - SERIES_WINDOWS * window_ms
@@ -75,7 +77,8 @@ def read_view(location: "StoreLocation", settings: "Settings", model: str, now: 
         if compute:
             # The one monitor flow (console monitor, CLI, this screen): windows, then the model's rules.
             new_windows = refresh_model(store, settings, model, now=now, window_ms=window_ms,
-                                        since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms).windows
+                                        since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms,
+                                        cancelled=cancelled).windows
         else:
             computing = bool(pending_windows(store, model, window_ms=window_ms,
                                              since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms, now=now))
@@ -83,7 +86,12 @@ def read_view(location: "StoreLocation", settings: "Settings", model: str, now: 
         # Closed windows do not change: only the open one and those after the last known are read again.
         kept = [w for w in (known or []) if w.start + window_ms <= now and w.start >= since][:-1]
         start = kept[-1].start + window_ms if kept else since
-        prediction = kept + prediction_windows(store, model, window_ms=window_ms, since=start, until=now + 1)
+        if cancelled():
+            return None
+        prediction = kept + prediction_windows(store, model, window_ms=window_ms, since=start, until=now + 1,
+                                               cancelled=cancelled)
+        if cancelled():
+            return None
         view = _view(points, window_ms, new_windows, min_rows_for(settings, model))
         median = _baseline_median(store, model, view.version)
     view.computing, view.prediction, view.baseline_median = computing, prediction, median

@@ -198,3 +198,30 @@ def test_a_bounded_pass_does_not_move_the_mark_past_what_it_left(store, rng):
     done = [update(store, "fraud", now=now, max_windows=4).windows for _ in range(4)]
     assert done == [4, 4, 2, 0]
     assert len({p.window_start for p in stored_points(store, "fraud", window_ms=HOUR_MS)}) == 10
+
+
+def test_a_read_whose_screen_is_gone_stops_between_windows(store_path, rng):
+    """The drift screen's worker is cancelled when the screen goes: the read stops after the window in
+    hand instead of computing every pending one, keeps what it stored, and shows nothing."""
+    from app.config.settings import Settings
+    from app.store.location import StoreLocation
+    from app.views.drift import read_view
+
+    with Store.open(store_path) as store:
+        put_baseline(store, "fraud", "v1", rng)
+        for hour in range(12):
+            traffic(store, "fraud", "v1", hour, rng, n=100)
+    now = DAY0 + 12 * HOUR_MS + SETTLE_MS
+    asked = [0]
+
+    def cancelled() -> bool:
+        asked[0] += 1
+        return asked[0] > 3  # gone while the fourth window is computed
+
+    view = read_view(StoreLocation(store_path), Settings(), "fraud", now, HOUR_MS, cancelled=cancelled)
+    assert view is None
+    with Store.open(store_path) as store:
+        assert len({p.window_start for p in stored_points(store, "fraud", window_ms=HOUR_MS)}) == 3
+        assert len(pending_windows(store, "fraud", now=now)) == 9  # left for the next look
+    view = read_view(StoreLocation(store_path), Settings(), "fraud", now, HOUR_MS)
+    assert view is not None and view.new_windows == 9 and len(view.prediction) == 12
