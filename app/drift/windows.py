@@ -291,24 +291,25 @@ class _WindowValues:
         # (feature, kind, source): source "score" = the score else the prediction, "prediction", "feature".
         self.sources = [(b.feature, b.kind, ("score" if b.kind == "numeric" else "prediction")
                          if b.feature == PREDICTION_FEATURE else "feature") for b in baselines]
-        self.columns: list[list[Any]] = [[] for _ in baselines]
+        self.rows: list[tuple[float | None, Any, dict[str, Any]]] = []  # (score, prediction, features) a row
         self.needs_features = any(source == "feature" for _, _, source in self.sources)
 
     def add(self, score: float | None, prediction: Any, features: str | None) -> None:
-        decoded = _decode(features) if self.needs_features else None
-        for column, (feature, _, source) in zip(self.columns, self.sources):
-            if source == "feature":
-                column.append(decoded.get(feature) if decoded is not None else None)
-            elif source == "score":
-                column.append(score if score is not None else prediction)
-            else:
-                column.append(prediction)
+        self.rows.append((score, prediction, (_decode(features) or _EMPTY) if self.needs_features else _EMPTY))
 
     def samples(self) -> dict[str, Any]:
         from app.drift.stats import Sample, category_key
 
         samples = {}
-        for column, (feature, kind, source) in zip(self.columns, self.sources):
+        for feature, kind, source in self.sources:
+            # One column at a time, once the window is complete: a comprehension per feature is several
+            # times cheaper than a branch per value.
+            if source == "feature":
+                column = [decoded.get(feature) for _, _, decoded in self.rows]
+            elif source == "score":
+                column = [score if score is not None else prediction for score, prediction, _ in self.rows]
+            else:
+                column = [prediction for _, prediction, _ in self.rows]
             if kind == "numeric":
                 samples[feature] = Sample.numeric(column)
             elif source == "prediction":
@@ -316,6 +317,9 @@ class _WindowValues:
             else:
                 samples[feature] = Sample.categorical(category_key(value) for value in column)
         return samples
+
+
+_EMPTY: dict[str, Any] = {}
 
 
 def _decode(features: str | None) -> dict[str, Any] | None:
