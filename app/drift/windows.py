@@ -105,6 +105,16 @@ def drifting_since(points: list[DriftPoint], min_rows: int) -> dict[str, Feature
     return runs
 
 
+def run_since(store: "Store", model: str, point: DriftPoint, min_rows: int) -> FeatureRun:
+    """``drifting_since`` for one feature of a window just judged, from the store: reads back only as far
+    as the run goes (the fleet asks this for the worst feature of every model on each refresh)."""
+    if not point.drifted:
+        return FeatureRun(point, None, 0)
+    since, windows = store.drift.run_of(model, point.feature, point.window_end - point.window_start, min_rows,
+                                        point.window_start)
+    return FeatureRun(point, since, windows)
+
+
 def latest_verdict_window(store: "Store", model: str, min_rows: int, *, window_ms: int = HOUR_MS) -> list[DriftPoint]:
     """``verdict_window`` straight from the store: the newest ``window_ms`` window with enough rows."""
     # The newest week first (an index range: a pass asks this per model, and 30 days of windows make the

@@ -107,6 +107,27 @@ class DriftTable:
             self.forget_marks(model)
         return cursor.rowcount
 
+    def run_of(self, model: str, feature: str, window_ms: int, min_rows: int, latest: int,
+               *, chunk: int = 64) -> tuple[int | None, int]:
+        """(first window, windows) of the run of drifting windows of ``feature`` that ends with the window
+        starting at ``latest``, walking back from it over judged windows only (a window whose features all
+        saw fewer than ``min_rows`` rows neither breaks nor extends a run, as in app.drift.windows
+        .drifting_since); (None, 0) when ``latest`` does not drift. Reads as many windows as the run is
+        long (an index walk on the primary key), never the whole history."""
+        cursor = self._db.execute(
+            "SELECT d.window_start, d.drifted FROM drift d WHERE d.model = ? AND d.feature = ? "
+            "AND d.window_start <= ? AND d.window_end - d.window_start = ? "
+            "AND (SELECT max(w.n_current) FROM drift w WHERE w.model = d.model AND w.window_start = d.window_start "
+            "     AND w.window_end = d.window_end) >= ? ORDER BY d.window_start DESC",
+            (model, feature, latest, window_ms, min_rows))
+        since, windows = None, 0
+        while rows := cursor.fetchmany(chunk):
+            for start, drifted in rows:
+                if not drifted:
+                    return since, windows
+                since, windows = int(start), windows + 1
+        return since, windows
+
     def mark(self, model: str, window_ms: int) -> DriftMark | None:
         row = self._db.execute("SELECT covered_from, closed_until, last_id, baselines FROM drift_marks "
                                "WHERE model = ? AND window_ms = ?", (model, window_ms)).fetchone()

@@ -61,6 +61,9 @@ class FleetRow(BaseModel):
     drifted_features: int = 0
     drift_features: int = 0
     prediction_drifted: bool = False
+    drift_since: int | None = Field(default=None, description="When the worst drifting feature started drifting: "
+                                    "the first window of its current run of drifting windows (epoch ms)")
+    drift_windows: int = Field(default=0, description="Windows in that run")
     readiness_passed: int = 0
     readiness_total: int = len(READINESS_AREAS)
     alerts_firing: int = 0
@@ -169,6 +172,17 @@ def _judged_drift(store: "Store", settings: Settings, name: str) -> list:
     return latest_verdict_window(store, name, min_rows_for(settings, name))
 
 
+def _run(store: "Store", settings: Settings, name: str, points: list, feature: str | None) -> tuple[int | None, int]:
+    """Since when the worst feature (the one the Drift cell names) drifts, as the drift screen says it."""
+    from app.drift.windows import min_rows_for, run_since
+
+    point = next((p for p in points if p.feature == feature), None) if feature is not None else None
+    if point is None:
+        return None, 0
+    run = run_since(store, name, point, min_rows_for(settings, name))
+    return run.since, run.windows
+
+
 def _live_figures(row: FleetRow, result: object | None) -> FleetRow:
     """Figures from the endpoint's last poll (an ``app.endpoints.poller.PollResult``) replace the
     log-derived ones it provides: the endpoint sees every request, the log only what was shipped.
@@ -235,6 +249,7 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
         drift = _judged_drift(store, settings, name)
         feature, value, method, drifted = _worst_drift(drift)
         features = sum(1 for p in drift if p.feature != PREDICTION_FEATURE)
+        run = _run(store, settings, name, drift, feature)
         seen = health.get(name) or Health()
         rows.append(FleetRow(
             name=name,
@@ -255,6 +270,8 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
             drifted_features=drifted,
             drift_features=features,
             prediction_drifted=_prediction_drifted(drift),
+            drift_since=run[0],
+            drift_windows=run[1],
             readiness_passed=passed.get(name, 0),
             alerts_firing=firing.get(name, 0),
             review_overdue=review_overdue(reviews.get(name), settings=settings, now=now_ms),
