@@ -24,6 +24,23 @@ def test_wasserstein_matches_scipy_normed_by_population_std(rng):
     assert drift.wasserstein_normed(ref, cur) == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_wasserstein_of_a_window_against_a_kept_reference_matches_scipy(seed):
+    """The per-window form (prefix sums kept with the reference) gives scipy's value: continuous values at
+    every magnitude, heavy ties, a window of one value, windows outside the reference's range."""
+    rng = np.random.default_rng(seed)
+    scale, loc = 10.0 ** rng.integers(-3, 7), 10.0 ** rng.integers(-2, 7)
+    cases = [(rng.normal(loc, scale, 4000), rng.normal(loc * 1.01, scale, 350)),
+             (rng.integers(0, 5, 3000).astype(float), rng.integers(0, 7, 200).astype(float)),
+             (rng.normal(0, 1, 1000), np.array([0.25])),
+             (rng.normal(0, 1, 1000), rng.normal(50, 1, 30)), (rng.normal(0, 1, 1000), rng.normal(-50, 1, 30))]
+    for ref, cur in cases:
+        reference = Sample(kind="numeric", values=np.sort(ref))
+        got = drift._wasserstein_against(reference, np.sort(cur))
+        assert got == pytest.approx(stats.wasserstein_distance(ref, cur), rel=1e-9, abs=1e-12)
+        assert drift._wasserstein_against(reference, np.sort(cur)) == got  # the kept prefix sums reused
+
+
 def test_wasserstein_by_hand():
     # Shifting [0, 1] by one moves all the mass one unit; the population std of [0, 1] is 0.5.
     assert drift.wasserstein_normed([0.0, 1.0], [1.0, 2.0]) == pytest.approx(2.0)
