@@ -14,7 +14,18 @@ with app.watch.loop.Watcher on a fixed clock:
 2. **steady pass**: the next pass, with nothing new (what every pass costs between window closes). Floor:
    one indexed count over the last hour per model (the least a pass can read to know nothing changed).
 
+3. **from scratch** (issue 15 item 6): every hourly window of one model over 30 days computed with an
+   empty drift table, once from one ordered pass over the rows (``update``, what `modeldeck drift` does)
+   and once the way it was done before, one query per window (``compute_window`` per plan), in the same
+   run. Floor: reading that model's 30 days of rows once and decoding their features.
+4. **no-op `modeldeck drift`** (issue 18 item 2): the real CLI in a subprocess, after every window is
+   computed, with the high-water mark (what every later run is) and without it (the mark forgotten:
+   what every run cost before, a GROUP BY over the whole history). Floor: the CLI starting
+   (`modeldeck drift --help`). Target: under 0.5 s.
+
 Prints medians and the ratio to each floor. Targets (the issue): both passes well under 1 s.
+
+    python bench/watch.py --skip-scratch    # the passes and the no-op CLI only (from scratch takes minutes)
 """
 
 from __future__ import annotations
@@ -137,10 +148,65 @@ def passes(db: Path, runs: int) -> list[tuple[float, float, int]]:
     return results
 
 
+def scratch(db: Path) -> tuple[float, float, float, int]:
+    """(one pass, one query per window, floor) for every window of MODELS[0], and the windows computed."""
+    from app.drift.windows import _store_if_unchanged, compute_window, pending_windows, reference_samples, update
+
+    model, now = MODELS[0], END_MS + SETTLE_MS + 1
+    with Store.open(db) as store:
+        def forget() -> None:
+            with store.write():
+                store.drift.invalidate(model, 0, END_MS)
+
+        forget()
+        started = time.perf_counter()
+        windows = update(store, model, now=now).windows
+        one_pass = time.perf_counter() - started
+        forget()
+        started = time.perf_counter()
+        baselines = store.baselines.for_version(model, "v1")
+        references = reference_samples(baselines)
+        for plan in pending_windows(store, model, now=now):
+            points = compute_window(store, model, plan, baselines, references=references)
+            _store_if_unchanged(store, model, plan, points)
+        per_window = time.perf_counter() - started
+        started = time.perf_counter()
+        for (features,) in store.conn.execute(
+                "SELECT features FROM predictions WHERE model = ? AND ts >= 0 AND ts < ? ORDER BY ts", (model, END_MS)):
+            orjson.loads(features)
+        floor = time.perf_counter() - started
+    return one_pass, per_window, floor, windows
+
+
+def noop_cli(db: Path, runs: int) -> tuple[float, float, float]:
+    """Median seconds of `modeldeck drift MODEL --summary` with nothing to compute: with the mark, without
+    it, and `modeldeck drift --help` (the floor)."""
+    import subprocess
+
+    exe = str(Path(sys.executable).parent / "modeldeck")
+    command = [exe, "drift", MODELS[0], "--summary", "--db", str(db)]
+
+    def timed(args: list[str]) -> float:
+        started = time.perf_counter()
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+    timed(command)  # computes what is missing (the newest hour the passes above forgot) and sets the mark
+    with_mark = statistics.median(timed(command) for _ in range(runs))
+    without = []
+    for _ in range(runs):
+        with Store.open(db) as store, store.write():
+            store.drift.forget_marks(MODELS[0])
+        without.append(timed(command))
+    floor = statistics.median(timed([exe, "drift", "--help"]) for _ in range(runs))
+    return with_mark, statistics.median(without), floor
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-scratch", action="store_true", help="leave out the from-scratch comparison")
     args = parser.parse_args()
     CACHE.mkdir(exist_ok=True)
     db = CACHE / f"watch-{args.rows}.db"
@@ -157,6 +223,16 @@ def main() -> None:
     print(f"steady pass (nothing new)            {steady:8.3f} s   floor (a count per model)         "
           f"{floor_steady:7.3f} s   ratio {steady / floor_steady:6.1f}x   target well under 1 s: "
           f"{'met' if steady < 0.5 else 'NOT met'}")
+    with_mark, without, floor_cli = noop_cli(db, args.runs)
+    print(f"no-op `modeldeck drift {MODELS[0]}`     {with_mark:8.3f} s   floor (drift --help)          "
+          f"{floor_cli:7.3f} s   ratio {with_mark / floor_cli:6.1f}x   target < 0.5 s: "
+          f"{'met' if with_mark < 0.5 else 'NOT met'}   (without the mark, as before: {without:.3f} s, "
+          f"{without / with_mark:.1f}x slower)")
+    if not args.skip_scratch:
+        one_pass, per_window, floor_scratch, windows = scratch(db)
+        print(f"from scratch ({windows} windows)       {one_pass:8.3f} s   floor (read + decode 30 days) "
+              f"{floor_scratch:7.3f} s   ratio {one_pass / floor_scratch:6.1f}x   one query per window "
+              f"{per_window:.3f} s: {per_window / one_pass:.1f}x faster (target 10x)")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ prediction over time; from 120 columns both are shown.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
@@ -90,6 +91,7 @@ class DriftScreen(OnConsole, Screen):
         self.selected: str | None = None
         self.show_prediction = False  # at narrow widths: the prediction chart instead of the histogram
         self._timer: Timer | None = None
+        self._charts_ready = "plotext" in sys.modules  # else imported by a worker first (see _warm_charts)
 
     def compose(self) -> ComposeResult:
         yield Static(id="drift-title", classes="title-bar")
@@ -113,7 +115,21 @@ class DriftScreen(OnConsole, Screen):
         self._layout_charts()
         self.query_one("#drift-status", Static).update(Text("reading drift windows…", style="dim"))
         table.focus()
+        self._warm_charts()
         self.call_after_refresh(self.action_refresh)
+
+    @work(thread=True, group="drift-warm", exit_on_error=False, description="import the chart library")
+    def _warm_charts(self) -> None:
+        # plotext takes a second or more to import on a busy machine: imported here, while the first read
+        # runs, the first chart is drawn without that freeze on the UI thread (drawing stays on the main
+        # thread: plotext's figure state is global).
+        import plotext  # noqa: F401
+
+    def _charts_warm(self) -> None:
+        self._charts_ready = True
+        if self.view is not None:
+            self._show_prediction()
+            self._show_selected()
 
     def on_resize(self) -> None:
         self._layout_charts()
@@ -181,6 +197,9 @@ class DriftScreen(OnConsole, Screen):
                                                                        window_ms)))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "drift-warm" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self._charts_warm()
+            return
         if event.worker.group != "drift" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         failure = worker_failure(event)
@@ -249,12 +268,12 @@ class DriftScreen(OnConsole, Screen):
         return lambda ms: format_ms(ms, form)
 
     def _show_prediction(self) -> None:
-        if self.view is not None:
+        if self.view is not None and self._charts_ready:
             self.query_one("#pred-chart", PlotChart).show(prediction_chart(self.view, self._label()))
 
     def _show_selected(self) -> None:
-        if self.view is None or self.selected is None or self.view.window_start is None:
-            return
+        if self.view is None or self.selected is None or self.view.window_start is None or not self._charts_ready:
+            return  # charts wait for plotext's import (_charts_warm draws them then)
         row = next((r for r in self.view.rows if r.feature == self.selected), None)
         if row is None:
             return
