@@ -183,7 +183,7 @@ class FleetScreen(HostsAlerts, Screen):
         row = next((r for r in self.rows if r.name == name), None)
         if row is not None and row.health.value not in ("down", "degraded") and not row.health_stale \
                 and row.review_overdue:
-            return self._review_line(row)
+            return self._drift_line() or self._review_line(row)  # a drifting model outranks a late review
         if row is None or (row.health.value not in ("down", "degraded") and not row.health_stale):
             return None
         from widgets.fleet_table import health_text
