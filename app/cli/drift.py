@@ -56,7 +56,7 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
 
     from app.alerts.monitor import refresh_model
     from app.drift.stats import dataset_drift, display_name, drift_ratio, psi_level, window_rows
-    from app.drift.windows import min_rows_for, pending_windows, stored_points, verdict_window
+    from app.drift.windows import latest_runs, min_rows_for, pending_windows, stored_points, verdict_window
     from app.timeutil import TimeFormat, format_ms, ms_to_iso, now_ms, parse_duration_ms
 
     try:
@@ -84,7 +84,14 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
             click.echo(f"modeldeck: {_clean(str(cli.db_path))} is read-only here: no new windows, no alert evaluation; "
                        "showing what is stored", err=True)
         transitions = outcome.transitions
-        points = stored_points(store, model, window_ms=window_ms, since=start, until=end)
+        summarise = not as_json and (summary if summary is not None else sys.stdout.isatty())
+        runs = latest_runs(store, model, min_rows, window_ms=window_ms, since=start, until=end) if summarise else {}
+        if runs:
+            # The summary needs the newest judged window and each feature's run, not every stored window:
+            # months of windows (15,000 points) were most of a no-op run.
+            points = [run.latest for run in runs.values()]
+        else:
+            points = stored_points(store, model, window_ms=window_ms, since=start, until=end)
 
     if as_json:
         window_n = {s: window_rows(g) for s, g in groupby(points, key=lambda p: p.window_start)}
@@ -94,8 +101,8 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
     elif not points:
         click.echo(f"no drift windows for {_clean(model)} in that range (windows are computed once closed)")
-    elif summary if summary is not None else sys.stdout.isatty():
-        _print_summary(points, min_rows)
+    elif summarise:
+        _print_summary(points, min_rows, runs)
         click.echo(f"{outcome.windows} new window(s) computed", err=True)
     else:
         # 79 columns: one line a feature in an 80-column terminal.
@@ -133,13 +140,13 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
             sys.exit(1)
 
 
-def _print_summary(points, min_rows: int) -> None:  # points: list[app.models.DriftPoint]
+def _print_summary(points, min_rows: int, runs=None) -> None:  # points: list[DriftPoint]; runs: FeatureRun
     """One line per feature: the latest judged window's verdict and value, and since when it drifts."""
     from app.drift.stats import display_name, drift_ratio
     from app.drift.windows import drifting_since
     from app.timeutil import TimeFormat, format_ms
 
-    runs = drifting_since(points, min_rows)
+    runs = runs or drifting_since(points, min_rows)
     if not runs:
         click.echo(f"no window with at least {min_rows} rows in that range: nothing judged")
         return

@@ -105,14 +105,28 @@ def drifting_since(points: list[DriftPoint], min_rows: int) -> dict[str, Feature
     return runs
 
 
-def run_since(store: "Store", model: str, point: DriftPoint, min_rows: int) -> FeatureRun:
+def run_since(store: "Store", model: str, point: DriftPoint, min_rows: int, *, since: int = 0) -> FeatureRun:
     """``drifting_since`` for one feature of a window just judged, from the store: reads back only as far
-    as the run goes (the fleet asks this for the worst feature of every model on each refresh)."""
+    as the run goes (and not before ``since``), not the whole series (the fleet asks this for the worst
+    feature of every model on each refresh)."""
     if not point.drifted:
         return FeatureRun(point, None, 0)
-    since, windows = store.drift.run_of(model, point.feature, point.window_end - point.window_start, min_rows,
-                                        point.window_start)
-    return FeatureRun(point, since, windows)
+    first, windows = store.drift.run_of(model, point.feature, point.window_end - point.window_start, min_rows,
+                                        point.window_start, since=since)
+    return FeatureRun(point, first, windows)
+
+
+def latest_runs(store: "Store", model: str, min_rows: int, *, window_ms: int, since: int | None = None,
+                until: int | None = None) -> dict[str, FeatureRun]:
+    """``drifting_since`` over the windows starting in [since, until), read from the store: the newest
+    judged window's points and each drifting feature's run, instead of every stored point of the range
+    (`modeldeck drift --summary` over months of windows). Empty when no window in range is judged."""
+    start = store.drift.latest_start_with_rows(model, window_ms, min_rows, since=since or 0,
+                                               until=until if until is not None else 2**62)
+    if start is None:
+        return {}
+    return {point.feature: run_since(store, model, point, min_rows, since=since or 0)
+            for point in stored_points(store, model, window_ms=window_ms, since=start, until=start + 1)}
 
 
 def latest_verdict_window(store: "Store", model: str, min_rows: int, *, window_ms: int = HOUR_MS) -> list[DriftPoint]:

@@ -24,7 +24,11 @@ class DriftMark(NamedTuple):
 
 
 def _point(row: Sequence) -> DriftPoint:
-    return DriftPoint(**dict(zip(_FIELDS, row)))
+    # Rows this table wrote from validated points: constructed without validating again (a 30-day
+    # `modeldeck drift` reads 15,000 of them; validation was most of its no-op run).
+    values = dict(zip(_FIELDS, row))
+    values["drifted"] = bool(values["drifted"])
+    return DriftPoint.model_construct(**values)
 
 
 class DriftTable:
@@ -70,13 +74,15 @@ class DriftTable:
         row = self._db.execute("SELECT max(window_start) FROM drift WHERE model = ?", (model,)).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
-    def latest_start_with_rows(self, model: str, window_ms: int, min_rows: int, *, since: int = 0) -> int | None:
-        """The start of the newest window of this size (starting at or after ``since``) with at least
+    def latest_start_with_rows(self, model: str, window_ms: int, min_rows: int, *, since: int = 0,
+                               until: int = 2**62) -> int | None:
+        """The start of the newest window of this size (starting in [since, until)) with at least
         ``min_rows`` current rows."""
         row = self._db.execute(
-            "SELECT window_start FROM drift WHERE model = ? AND window_start >= ? AND window_end - window_start = ? "
+            "SELECT window_start FROM drift WHERE model = ? AND window_start >= ? AND window_start < ? "
+            "AND window_end - window_start = ? "
             "GROUP BY window_start HAVING max(n_current) >= ? ORDER BY window_start DESC LIMIT 1",
-            (model, since, window_ms, min_rows),
+            (model, since, until, window_ms, min_rows),
         ).fetchone()
         return None if row is None else int(row[0])
 
@@ -108,7 +114,7 @@ class DriftTable:
         return cursor.rowcount
 
     def run_of(self, model: str, feature: str, window_ms: int, min_rows: int, latest: int,
-               *, chunk: int = 64) -> tuple[int | None, int]:
+               *, since: int = 0, chunk: int = 64) -> tuple[int | None, int]:
         """(first window, windows) of the run of drifting windows of ``feature`` that ends with the window
         starting at ``latest``, walking back from it over judged windows only (a window whose features all
         saw fewer than ``min_rows`` rows neither breaks nor extends a run, as in app.drift.windows
@@ -116,17 +122,17 @@ class DriftTable:
         long (an index walk on the primary key), never the whole history."""
         cursor = self._db.execute(
             "SELECT d.window_start, d.drifted FROM drift d WHERE d.model = ? AND d.feature = ? "
-            "AND d.window_start <= ? AND d.window_end - d.window_start = ? "
+            "AND d.window_start <= ? AND d.window_start >= ? AND d.window_end - d.window_start = ? "
             "AND (SELECT max(w.n_current) FROM drift w WHERE w.model = d.model AND w.window_start = d.window_start "
             "     AND w.window_end = d.window_end) >= ? ORDER BY d.window_start DESC",
-            (model, feature, latest, window_ms, min_rows))
-        since, windows = None, 0
+            (model, feature, latest, since, window_ms, min_rows))
+        first, windows = None, 0
         while rows := cursor.fetchmany(chunk):
             for start, drifted in rows:
                 if not drifted:
-                    return since, windows
-                since, windows = int(start), windows + 1
-        return since, windows
+                    return first, windows
+                first, windows = int(start), windows + 1
+        return first, windows
 
     def mark(self, model: str, window_ms: int) -> DriftMark | None:
         row = self._db.execute("SELECT covered_from, closed_until, last_id, baselines FROM drift_marks "
