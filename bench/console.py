@@ -1,7 +1,7 @@
 """Benchmark: the real console on a big store (issue 18 items 3 and 4): RSS per screen, idle CPU, and the
 worst stall of the UI loop per action, against the same console on an empty store (the floor).
 
-    python bench/console.py                       # the 1M-row store of bench/watch.py (built there once)
+    python bench/console.py                       # the 1M-row store of bench/watch.py (built once, by either)
     python bench/console.py --db PATH --idle 30   # any store; seconds of idle measured on the fleet
 
 Each console runs in its own process (so RSS figures do not mix) under Textual's headless driver
@@ -146,7 +146,13 @@ def main() -> None:
 
     db = args.db or ROOT / "bench" / ".cache" / "watch-1000000.db"
     if not db.exists():
-        sys.exit(f"no store at {db}: build it with `python bench/watch.py` (or pass --db)")
+        if args.db:
+            sys.exit(f"no store at {db}")
+        sys.path.insert(0, str(ROOT / "bench"))
+        import watch  # the same store bench/watch.py builds (4 models x 20 features, 30 days, baselines)
+
+        db.parent.mkdir(exist_ok=True)
+        watch.build(1_000_000, db)
     with Store.open(db) as store:
         last = store.conn.execute("SELECT max(ts) FROM predictions").fetchone()[0] or 0
         rows = store.conn.execute("SELECT max(id) FROM predictions").fetchone()[0] or 0
