@@ -172,8 +172,7 @@ class FleetScreen(HostsAlerts, Screen):
         self._show_status()
 
     def _show_status(self) -> None:
-        self.query_one("#status", Static).update(self._endpoint_line() or self._drift_line()
-                                                 or getattr(self, "_summary", ""))
+        self.query_one("#status", Static).update(self._endpoint_line() or getattr(self, "_summary", ""))
 
     def _endpoint_line(self) -> Text | None:
         """The highlighted model's endpoint problem, with its age and the last good answer (or None)."""
@@ -183,7 +182,7 @@ class FleetScreen(HostsAlerts, Screen):
         row = next((r for r in self.rows if r.name == name), None)
         if row is not None and row.health.value not in ("down", "degraded") and not row.health_stale \
                 and row.review_overdue:
-            return self._drift_line() or self._review_line(row)  # a drifting model outranks a late review
+            return self._review_line(row)
         if row is None or (row.health.value not in ("down", "degraded") and not row.health_stale):
             return None
         from widgets.fleet_table import health_text
@@ -195,23 +194,6 @@ class FleetScreen(HostsAlerts, Screen):
             line.append_text(safe_text(row.health_reason, width=max(20, self.size.width - 50)))
         if row.last_ok_at is not None:
             line.append(f" · last good {age_text(self.console_context.now_ms() - row.last_ok_at)} ago")
-        return line
-
-    def _drift_line(self) -> Text | None:
-        """Since when the highlighted model's worst feature drifts (issue 15): the first window of its
-        current run of drifting windows, as the drift screen and `modeldeck drift --summary` say it."""
-        from app.drift.stats import display_name
-        from app.timeutil import TimeFormat, age_text, format_ms
-
-        name = self.query_one(FleetTable).current_model
-        row = next((r for r in self.rows if r.name == name), None)
-        if row is None or row.drift_since is None or row.drift_feature is None:
-            return None
-        line = Text.assemble(safe_text(row.name, width=24, style="bold"), " ",
-                             safe_text(display_name(row.drift_feature), width=24), (" drifting since ", "dim"),
-                             f"{format_ms(row.drift_since, TimeFormat.DAY_MINUTE)}Z")
-        line.append(f" ({age_text(max(0, self.console_context.now_ms() - row.drift_since))}, "
-                    f"{row.drift_windows} window{'s' if row.drift_windows != 1 else ''})", style="dim")
         return line
 
     def _review_line(self, row: FleetRow) -> Text:

@@ -59,6 +59,10 @@ def drift_cell(row: FleetRow, width: int) -> tuple[str, str]:
         ["+pred"] if row.prediction_drifted else [])
     name = clean(row.drift_feature or "?")
     spaced = "".join(" " + mark for mark in marks)
+    # Since when it drifts (its run's age, "·9h"), where the cell has room for it whole (wider terminals).
+    since = f" ·{age_text(row.drift_age_ms)}" if row.drift_age_ms is not None else ""
+    if since and cell_len(name) + len(spaced) + len(since) <= width:
+        return name + spaced + since, BAD
     if cell_len(name) + len(spaced) <= width:
         return name + spaced, BAD
     tight = "".join(marks)  # "lang…+pred": a cell more for the name

@@ -64,6 +64,7 @@ class FleetRow(BaseModel):
     drift_since: int | None = Field(default=None, description="When the worst drifting feature started drifting: "
                                     "the first window of its current run of drifting windows (epoch ms)")
     drift_windows: int = Field(default=0, description="Windows in that run")
+    drift_age_ms: int | None = Field(default=None, description="How long ago that run started, at the time of the read")
     readiness_passed: int = 0
     readiness_total: int = len(READINESS_AREAS)
     alerts_firing: int = 0
@@ -272,6 +273,7 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
             prediction_drifted=_prediction_drifted(drift),
             drift_since=run[0],
             drift_windows=run[1],
+            drift_age_ms=max(0, now_ms - run[0]) if run[0] is not None else None,
             readiness_passed=passed.get(name, 0),
             alerts_firing=firing.get(name, 0),
             review_overdue=review_overdue(reviews.get(name), settings=settings, now=now_ms),

@@ -116,7 +116,7 @@ def test_fleet_drift_is_the_drift_screens_verdict_never_a_window_with_too_few_ro
         lowered = Settings(models={"churn-predictor": ModelConfig(drift_min_rows=3)})
         churn = {row.name: row for row in fleet_rows(store, lowered, FIXED_NOW)}["churn-predictor"]
         assert churn.drift_feature == "tenure" and churn.drift_value == 6.9 and churn.drifted_features == 1
-        assert churn.prediction_drifted and drift_cell(churn, 20)[0] == "tenure +pred"
+        assert churn.prediction_drifted and drift_cell(churn, 20)[0] == "tenure +pred ·1h"  # drifting for 1h: its run started then
 
 
 def test_a_live_sample_of_a_handful_of_requests_keeps_the_logs_figures_and_the_order(fixed_db: Path) -> None:
