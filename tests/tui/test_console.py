@@ -72,7 +72,7 @@ async def test_fleet_shows_every_model_worst_first(fixed_db: Path) -> None:
         assert [cell.plain for cell in row[1:]] [:2] == ["v3", "unknown"]
         # Readiness 1/8: the hand-set monitoring pass is overridden (no alert rules at any level), and the
         # production p95 is over the benchmarked one.
-        assert row[6].plain == "amount" and row[7].plain == "1/8" and row[8].plain == "1"
+        assert row[6].plain == "amount ·2h" and row[7].plain == "1/8" and row[8].plain == "1"
         # The same n/8 as the model's Readiness tab (one evaluation, not the store's last record).
         await pilot.press("enter")
         await settle(pilot)
