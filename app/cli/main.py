@@ -166,6 +166,12 @@ def _db() -> click.Command:
     return db
 
 
+def _prune() -> click.Command:
+    from app.cli.prune import prune
+
+    return prune
+
+
 # Each command's module is imported only when that command runs: a typed loader per name, kept in the
 # order an operator reaches for them.
 COMMANDS: dict[str, Callable[[], click.Command]] = {
@@ -193,6 +199,7 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "sync": _sync,
     "db": _db,
     "migrate-store": _migrate_store,
+    "prune": _prune,
 }
 
 

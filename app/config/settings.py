@@ -167,6 +167,10 @@ class RetentionConfig(_Section):
                                   "(unset: no retention policy declared, and the Logging area fails)")
     debug_horizon_days: int = Field(default=180, ge=1, description="How far back a complaint must still be "
                                     "debuggable: keep_days must be at least this")
+    prune: bool = Field(default=False, description="`modeldeck watch` prunes predictions older than keep_days "
+                        "once a day (into archive_dir when set)")
+    archive_dir: Path | None = Field(default=None, description="Where pruned predictions are written first, as "
+                                     "daily JSON Lines gzip files that `modeldeck ingest` reads back")
 
 
 class IngestConfig(_Section):

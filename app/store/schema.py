@@ -482,6 +482,13 @@ def feature_index_ddl(column: str) -> str:
     return f'CREATE INDEX IF NOT EXISTS "{column}_idx" ON predictions ("{column}")'
 
 
+# Retention (app/store/retention.py) reads which tokens a pruned row was indexed with from the
+# contentless FTS index itself: a TEMP fts5vocab table (per connection, never in the file, no migration).
+FTS_VOCAB_TABLE = "temp.predictions_fts_instances"
+FTS_VOCAB_DDL = (f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_VOCAB_TABLE} "
+                 "USING fts5vocab(main, predictions_fts, instance)")
+
+
 # Planner statistics from a sample: a full ANALYZE of a big table costs seconds; a sampled one
 # (analysis_limit) takes milliseconds at any size.
 ANALYZE_PREDICTIONS = ("PRAGMA analysis_limit = 1000", "ANALYZE predictions")

@@ -131,6 +131,7 @@ class Watcher:
         self._step(report, "endpoints", lambda: endpoint_up.update(self._poll()))
         self._step(report, "monitor", lambda: self._monitor(report))
         self._step(report, "notify", lambda: self._notify(report))
+        self._step(report, "retention", lambda: self._prune(report))
         report.seconds = time.perf_counter() - started
         self._step(report, "metrics", lambda: self._publish(report, endpoint_up))
         return report
@@ -170,6 +171,15 @@ class Watcher:
             return
         outcome = self._notifier.run(self.store, self.clock())
         report.deliveries = outcome.lines
+
+    def _prune(self, report: PassReport) -> None:
+        # [retention] prune = true: once a day, rows older than keep_days (app/checklist/retention.py).
+        from app.checklist.retention import prune_if_due
+
+        done = prune_if_due(self.store, self.settings, now=self.clock())
+        if done is not None and done.rows:
+            self.note(f"retention: pruned {done.rows} predictions" +
+                      (f" into {len(done.files)} archive files" if done.files else ""))
 
     def _publish(self, report: PassReport, endpoint_up: dict[str, int]) -> None:
         previous = self.snapshot
