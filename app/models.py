@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,6 +26,40 @@ class CheckStatus(StrEnum):
     failed = "fail"
     pending = "pending"
     waived = "waived"
+
+
+class Outcome(BaseModel):
+    """A business outcome (KPI) record: a line of the same JSON Lines log with ``"kind": "outcome"``, keyed by
+    the request it follows (``request_id``) or, when the business only knows the customer, ``entity_id``.
+    Stored apart from predictions (app/store/quality.py) and correlated with the score per window."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["outcome"]
+    ts: int = Field(description="When the outcome happened (same formats as a prediction's ts)")
+    model: str = Field(min_length=1)
+    request_id: str | None = Field(default=None, description="The request whose answer led to this outcome")
+    entity_id: str | None = Field(default=None, description="Else the entity: paired with its latest answer")
+    name: str = Field(min_length=1, description="The KPI, e.g. chargeback_usd, converted")
+    value: float = Field(allow_inf_nan=False, description="Its value (a number; 0/1 for yes/no)")
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _parse_ts(cls, value: object) -> int:
+        return parse_timestamp(value)
+
+    @field_validator("model", "request_id", "entity_id", mode="before")
+    @classmethod
+    def _ids_are_text(cls, value: object) -> object:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @model_validator(mode="after")
+    def _keyed(self) -> "Outcome":
+        if not self.request_id and not self.entity_id:
+            raise ValueError("an outcome needs a request_id or an entity_id")
+        return self
 
 
 class Prediction(BaseModel):

@@ -24,11 +24,13 @@ from app.timeutil import TimeFormat, age_text, format_ms, ms_to_iso
 from app.views.audit_text import audit_summary
 from app.views.metrics_format import metrics_text
 from app.views.model import Overview
+from app.views.quality import quality_view
 from screens.alert_host import HostsAlerts
 from screens.prompt import Prompt, PromptField
 from widgets.severity import BAD, GOOD, WARN
 from widgets.alert_list import AlertList
 from widgets.compare_panel import ComparePanel
+from widgets.quality_panel import QualityPanel
 from widgets.endpoint_status import EndpointStatus
 from widgets.key_bar import KeyBar
 from widgets.nav_table import NavTable
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from app.models import Health
     from app.store.location import StoreLocation
 
-TABS = ("overview", "readiness", "card", "activity", "compare")
+TABS = ("overview", "readiness", "card", "activity", "compare", "quality")
 
 # fail is reverse video, pending bold: the word and the attribute read without colour (widgets/severity.py).
 _STATUS_STYLE = {CheckStatus.passed: GOOD, CheckStatus.failed: BAD, CheckStatus.pending: WARN,
@@ -90,6 +92,7 @@ class ModelScreen(HostsAlerts, Screen):
         Binding("3", "tab('card')", "Card", id="model.tab_card", show=False),
         Binding("4", "tab('activity')", "Activity", id="model.tab_activity", show=False),
         Binding("5", "tab('compare')", "Compare", id="model.tab_compare", show=False),
+        Binding("6", "tab('quality')", "Quality", id="model.tab_quality", show=False),
         Binding("s", "sign_off", "Sign off", id="model.sign_off"),
         Binding("w", "waive", "Waive", id="model.waive"),
         Binding("o", "reopen", "Reopen", id="model.reopen"),
@@ -159,6 +162,9 @@ class ModelScreen(HostsAlerts, Screen):
                     yield Static(id="notifications", classes="detail")
             with TabPane("5 Compare", id="compare"):  # champion vs challenger, gates (issue 7)
                 yield ComparePanel(id="compare-panel")
+            with TabPane("6 Quality", id="quality"):  # production quality from late labels (issue 17)
+                yield QualityPanel(lambda: quality_view(context.store, self.model, context.now_ms()),
+                                   id="quality-panel")
         yield Static(id="status", classes="status-line")
         yield KeyBar()
 
@@ -437,7 +443,8 @@ class ModelScreen(HostsAlerts, Screen):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         target = {"overview": "#versions", "readiness": "#checklist", "card": "#card-body",
-                  "activity": "#activity-table", "compare": "#compare-panel"}.get(event.pane.id or "")
+                  "activity": "#activity-table", "compare": "#compare-panel",
+                  "quality": "#quality-panel"}.get(event.pane.id or "")
         if target:
             self.query_one(target).focus()
         self.refresh_bindings()

@@ -125,7 +125,8 @@ def _summary_text(summary) -> str:  # summary: app.ingest.run.IngestSummary
     head = (f"{summary.lines:,} lines in {summary.seconds:.2f} s ({summary.rows_per_s:,.0f} rows/s, "
             f"{summary.mode}{', interrupted' if summary.interrupted else ''})")
     counts = (f"{summary.accepted:,} accepted, {summary.duplicates:,} duplicates, {summary.labelled:,} labelled, "
-              f"{summary.quarantined:,} quarantined, {summary.blank:,} blank")
+              f"{summary.quarantined:,} quarantined, {summary.blank:,} blank"
+              + (f", {summary.outcomes:,} outcomes" if summary.outcomes else ""))
     return f"{head}: {counts}"
 
 

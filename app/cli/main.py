@@ -166,6 +166,12 @@ def _db() -> click.Command:
     return db
 
 
+def _quality() -> click.Command:
+    from app.cli.quality import quality
+
+    return quality
+
+
 def _prune() -> click.Command:
     from app.cli.prune import prune
 
@@ -199,6 +205,7 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "sync": _sync,
     "db": _db,
     "migrate-store": _migrate_store,
+    "quality": _quality,
     "prune": _prune,
 }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import json
 import re
@@ -20,7 +20,7 @@ import re
 import orjson
 from pydantic import ValidationError
 
-from app.models import Prediction, QuarantinedLine
+from app.models import Outcome, Prediction, QuarantinedLine
 from app.store.predictions import PredictionRow
 
 # A quarantined line keeps at most this much raw text: enough to see what went wrong.
@@ -52,13 +52,27 @@ class ParsedBlock:
     bad: list[QuarantinedLine] = field(default_factory=list)  # source and ingested_at not yet set
     blank: int = 0
     lines: int = 0
+    outcomes: list[OutcomeRow] = field(default_factory=list)  # ``"kind": "outcome"`` lines (issue 17)
 
     def __reduce__(self) -> tuple:
-        return (_parsed_block, ([tuple(row) for row in self.rows], self.bad, self.blank, self.lines))
+        return (_parsed_block, ([tuple(row) for row in self.rows], self.bad, self.blank, self.lines,
+                                [tuple(row) for row in self.outcomes]))
 
 
-def _parsed_block(rows: list, bad: list[QuarantinedLine], blank: int, lines: int) -> ParsedBlock:
-    return ParsedBlock(rows, bad, blank, lines)
+def _parsed_block(rows: list, bad: list[QuarantinedLine], blank: int, lines: int,
+                  outcomes: list | None = None) -> ParsedBlock:
+    return ParsedBlock(rows, bad, blank, lines, outcomes or [])
+
+
+class OutcomeRow(NamedTuple):
+    """A business outcome as the store keeps it (app/store/quality.py); missing keys are ''."""
+
+    ts: int
+    model: str
+    request_id: str
+    entity_id: str
+    name: str
+    value: float
 
 
 def parse_block(data: bytes, first_line_no: int, model: str | None = None) -> ParsedBlock:
@@ -84,12 +98,14 @@ def parse_block(data: bytes, first_line_no: int, model: str | None = None) -> Pa
         result = _parse_line(line, model)
         if type(result) is tuple:
             bad.append(QuarantinedLine(line_no, raw_text(line), result[0], model=result[1]))
+        elif type(result) is OutcomeRow:
+            parsed.outcomes.append(result)
         else:
             rows.append(result)
     return parsed
 
 
-def parse_line(line: bytes, model: str | None = None) -> PredictionRow | str:
+def parse_line(line: bytes, model: str | None = None) -> PredictionRow | OutcomeRow | str:
     """A row, or the reason the line is refused (a string: errors are data here, not exceptions)."""
     result = _parse_line(line, model)
     return result[0] if type(result) is tuple else result
@@ -108,7 +124,7 @@ def _named(record: dict[str, Any], given: str | None) -> str | None:
     return name if type(name) is str and 0 < len(name) <= _MAX_MODEL_NAME else None
 
 
-def _parse_line(line: bytes, model: str | None) -> "PredictionRow | tuple[str, str | None]":
+def _parse_line(line: bytes, model: str | None) -> "PredictionRow | OutcomeRow | tuple[str, str | None]":
     """A row, or (the reason the line is refused, the model it named when it got that far)."""
     try:
         record = orjson.loads(line)
@@ -125,6 +141,9 @@ def _parse_line(line: bytes, model: str | None) -> "PredictionRow | tuple[str, s
         return f"not a JSON object (got {_json_kind(record)})", model
     if model is not None and record.get("model") in (None, ""):
         record["model"] = model
+    if record.get("kind") == "outcome":
+        outcome = _outcome(record)
+        return (outcome, _named(record, model)) if isinstance(outcome, str) else outcome
     try:
         prediction = Prediction.model_validate(record)
     except ValidationError as exc:
@@ -141,6 +160,14 @@ def _parse_line(line: bytes, model: str | None) -> "PredictionRow | tuple[str, s
 # PredictionRow(...) runs a Python-level __new__; tuple.__new__ on the class builds the same
 # namedtuple at C speed (this runs once per record).
 _as_row = partial(tuple.__new__, PredictionRow)
+
+
+def _outcome(record: dict[str, Any]) -> OutcomeRow | str:
+    try:
+        o = Outcome.model_validate(record)
+    except ValidationError as exc:
+        return describe_validation_error(exc)
+    return OutcomeRow(o.ts, o.model, o.request_id or "", o.entity_id or "", o.name, o.value)
 
 
 def to_row(p: Prediction) -> PredictionRow:

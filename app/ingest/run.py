@@ -59,13 +59,14 @@ ProgressCallback = Callable[[int, str], None]  # (bytes done, phase) -> None
 
 
 class IngestSummary(BaseModel):
-    """What a run did. lines = accepted + duplicates + labelled + quarantined + blank."""
+    """What a run did. lines = accepted + duplicates + labelled + quarantined + blank + outcomes."""
 
     accepted: int = Field(default=0, description="New predictions stored")
     duplicates: int = Field(default=0, description="Records of known (model, version, request_id) that changed nothing")
     labelled: int = Field(default=0, description="Records of known requests whose label filled an empty one")
     quarantined: int = Field(default=0, description="Bad lines, stored in the quarantine table")
     blank: int = Field(default=0, description="Empty lines, skipped")
+    outcomes: int = Field(default=0, description="Business outcome records (kind: outcome), new or already stored")
     lines: int = Field(default=0, description="Lines read")
     seconds: float = 0.0
     rows_per_s: float = Field(default=0.0, description="Non-blank lines per second, end to end")
@@ -112,6 +113,7 @@ class _Run:
         self.poll_s = poll_s
         self.summary = IngestSummary()
         self.rows: list = []
+        self.outcomes: list = []  # "kind": "outcome" records, written with the rows
         self.bad: list[QuarantinedLine] = []
         self.positions: dict[str, "IngestOffset"] = {}
         self.writer: BulkWriter | None = None
@@ -248,6 +250,7 @@ class _Run:
         self.summary.lines += parsed.lines
         self.summary.blank += parsed.blank
         self.rows.extend(parsed.rows)
+        self.outcomes.extend(parsed.outcomes)
         if parsed.bad:
             ingested_at = now_ms()
             for bad in parsed.bad:
@@ -260,7 +263,7 @@ class _Run:
 
     def _flush(self, *, retry_when_busy: bool = False) -> bool:
         """Write what is pending, with quarantine and offsets, atomically. False if the store was busy."""
-        if not (self.rows or self.bad or self.positions):
+        if not (self.rows or self.bad or self.positions or self.outcomes):
             return True
         assert self.writer is not None
         try:
@@ -271,6 +274,10 @@ class _Run:
                     _forget_computed_drift(self.store, self.rows)
                 if self.bad:
                     self.store.quarantine.add_many(self.bad)
+                if self.outcomes:
+                    from app.store.quality import add_outcomes
+
+                    add_outcomes(self.store, [tuple(row) for row in self.outcomes])
                 for position in self.positions.values():
                     self.store.offsets.put(position)
         except StoreBusy as exc:
@@ -285,7 +292,8 @@ class _Run:
         self.summary.duplicates += result.duplicates
         self.summary.labelled += result.labelled
         self.summary.quarantined += len(self.bad)
-        self.rows, self.bad, self.positions = [], [], {}
+        self.summary.outcomes += len(self.outcomes)
+        self.rows, self.bad, self.positions, self.outcomes = [], [], {}, []
         return True
 
     def _source_failed(self, exc: SourceError) -> None:

@@ -439,7 +439,25 @@ CREATE TABLE IF NOT EXISTS drift_marks (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12_F, _V12_zonemap, _V12_b]
+# Engineer E's step (issue 17 item 2; the lead renumbers at merge): business outcomes (KPI records,
+# ``"kind": "outcome"`` lines of the JSON Lines contract), keyed by request id or entity id, so model
+# quality can correlate the score with what the business saw. A re-ingested line adds nothing (the
+# unique index; NULL keys are made '' so they compare).
+_V12_e = """
+CREATE TABLE IF NOT EXISTS outcomes (
+    id         INTEGER PRIMARY KEY,
+    ts         INTEGER NOT NULL,
+    model      TEXT NOT NULL,
+    request_id TEXT NOT NULL DEFAULT '',
+    entity_id  TEXT NOT NULL DEFAULT '',
+    name       TEXT NOT NULL,
+    value      REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS outcomes_key ON outcomes (model, name, request_id, entity_id, ts);
+CREATE INDEX IF NOT EXISTS outcomes_model_ts ON outcomes (model, ts);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12_F, _V12_zonemap, _V12_b, _V12_e]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

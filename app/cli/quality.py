@@ -1,0 +1,99 @@
+"""``modeldeck quality MODEL``: production quality from late labels per window, with 95% intervals,
+calibration (ECE and a reliability chart) and business outcomes correlated with the score."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+
+import click
+
+from app.cli.main import CliContext, fail, pass_cli
+from app.text import terminal_line
+
+
+def estimate_text(e, digits: int = 3) -> str:  # e: app.quality.stats.Estimate | None
+    if e is None:
+        return "—"
+    if e.low is None or e.high is None:
+        return f"{e.value:.{digits}f}"
+    return f"{e.value:.{digits}f} [{e.low:.{digits}f}, {e.high:.{digits}f}]"
+
+
+def reliability_chart(report, width: int = 72, height: int = 14) -> str:  # report: QualityReport
+    """The reliability diagram as text: observed positive rate per score bin against the bin's mean score
+    (the diagonal of perfect calibration)."""
+    from app.views.quality import reliability_spec
+    from widgets.plot_chart import render_chart
+
+    spec = reliability_spec(report)
+    # Plain text: the series are told apart by their glyphs and the legend line, so no colour codes go to a
+    # pipe or a file.
+    return re.sub(r"\x1b\[[0-9;]*m", "", render_chart(spec, width, height))
+
+
+@click.command()
+@click.argument("model")
+@click.option("--version", "version", default=None, help="Only this version's answers (default: all).")
+@click.option("--since", default="14d", show_default=True, help="How far back (labels arrive late).")
+@click.option("--window", default="1d", show_default=True, help="One line per window of this length.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--no-chart", is_flag=True, help="Leave out the reliability chart.")
+@pass_cli
+def quality(cli: CliContext, model: str, version: str | None, since: str, window: str, as_json: bool,
+            no_chart: bool) -> None:
+    """MODEL's quality in production from labels that arrived: accuracy, AUC, log loss (classifiers) or
+    MAE, RMSE (regressors) per window with 95% intervals; ECE and a reliability chart; the correlation of
+    the score with each business outcome ("kind": "outcome" records)."""
+    import orjson
+
+    from app.quality.production import quality_report
+    from app.store import StoreError
+    from app.timeutil import TimeFormat, format_ms, now_ms, parse_duration_ms
+
+    try:
+        since_ms, window_ms = parse_duration_ms(since), parse_duration_ms(window)
+    except ValueError as exc:
+        fail(str(exc))
+    if window_ms <= 0 or since_ms <= 0:
+        fail("--since and --window must be longer than 0")
+    if since_ms // window_ms > 1000:
+        fail(f"--window {window} over --since {since} is more than 1,000 windows")
+    if not cli.db_path.exists():
+        raise StoreError(f"{cli.db_path}: no such store")
+    with cli.open_store(read_only=True) as store:
+        model = cli.resolve_model(model, store)
+        if version is not None:
+            version = cli.resolve_version(store, model, version)
+        until = now_ms()
+        report = quality_report(store, model, until - since_ms, until, window_ms, version=version)
+    if as_json:
+        click.echo(orjson.dumps(asdict(report), option=orjson.OPT_INDENT_2).decode())
+        return
+    names = report.metric_names
+    outcome_names = sorted({name for w in report.windows for name in w.outcomes})
+    click.echo(terminal_line(f"{model}{' ' + version if version else ''}: {report.task}, "
+                             f"{report.overall.labelled:,} labelled answers since "
+                             f"{format_ms(report.since, TimeFormat.MINUTE)} UTC; 95% intervals"))
+    header = f"{'window':<12} {'labelled':>8}  " + "  ".join(f"{n:<22}" for n in names)
+    header += "".join(f"  r({name})" for name in outcome_names)
+    click.echo(terminal_line(header))
+    for w in report.windows:
+        line = f"{format_ms(w.start, TimeFormat.DAY_MINUTE):<12} {w.labelled:>8}  "
+        line += "  ".join(f"{estimate_text(w.metrics.get(n)):<22}" for n in names)
+        line += "".join(f"  {estimate_text(w.outcomes.get(name), 2)} n={w.outcome_pairs.get(name, 0)}"
+                        for name in outcome_names)
+        click.echo(terminal_line(line))
+    overall = report.overall
+    click.echo(terminal_line(f"{'all':<12} {overall.labelled:>8}  " +
+                             "  ".join(f"{estimate_text(overall.metrics.get(n)):<22}" for n in names)))
+    for name, r in sorted(overall.outcomes.items()):
+        click.echo(terminal_line(f"outcome {name}: r(score, value) = {estimate_text(r, 2)} over "
+                                 f"{overall.outcome_pairs.get(name, 0):,} answers"))
+    if not overall.labelled:
+        click.echo("no labelled answers in the range: labels arrive as later records with the same request_id",
+                   err=True)
+    if report.ece is not None:
+        click.echo(f"calibration: ECE {report.ece:.4f} over {sum(b.n for b in report.reliability):,} scored answers")
+        if not no_chart:
+            click.echo(reliability_chart(report))

@@ -1,0 +1,112 @@
+"""Model quality in production (issue 17 item 2) on a store built by `ingest` alone: late labels judged per
+window with intervals, calibration, and `"kind": "outcome"` records correlated with the score."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from sklearn.metrics import mean_absolute_error, roc_auc_score
+
+from app.cli.main import main
+from app.quality.production import quality_report
+from app.store import Store
+from app.timeutil import now_ms
+
+DAY = 86_400_000
+NOW = now_ms()
+
+
+def run(db: Path, *args: str):
+    return CliRunner().invoke(main, ["--db", str(db), *args])
+
+
+def ingest(db: Path, tmp_path: Path, records: list[dict], name: str) -> str:
+    path = tmp_path / name
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    result = run(db, "ingest", str(path))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def fraud(tmp_path: Path):
+    """Three days of answers; labels arrive later as records of the same requests; outcomes keyed by
+    request (chargebacks that follow the score) and by entity."""
+    rng = random.Random(5)
+    answers, labels, outcomes = [], [], []
+    for day in range(3):
+        for i in range(200):
+            score = rng.random()
+            rid = f"d{day}-{i}"
+            ts = NOW - day * DAY - 3_600_000 - i * 1000
+            answers.append({"ts": ts, "model": "fraud", "version": "v2" if day == 0 else "v1", "request_id": rid,
+                            "entity_id": f"c{i}", "score": score, "prediction": int(score >= 0.5)})
+            label = int(rng.random() < (score if day else 1 - score))  # day 0: the model got worse
+            labels.append({**answers[-1], "label": label})
+            if i % 2 == 0:
+                outcomes.append({"kind": "outcome", "ts": ts + 60_000, "model": "fraud", "request_id": rid,
+                                 "name": "chargeback_usd", "value": 50 * score + rng.random() * 10})
+    db = tmp_path / "q.db"
+    ingest(db, tmp_path, answers, "answers.jsonl")
+    out = ingest(db, tmp_path, labels + outcomes, "late.jsonl")
+    assert "600 labelled" in out and "300 outcomes" in out
+    again = ingest(db, tmp_path, outcomes, "again.jsonl")  # a re-ingest adds no outcome twice
+    with Store.open(db, read_only=True) as store:
+        assert store.conn.execute("SELECT count(*) FROM outcomes").fetchone()[0] == 300
+    assert "300 outcomes" in again
+    return db, answers, labels
+
+
+def test_quality_per_window_matches_scikit_learn_and_shows_the_bad_day(fraud):
+    db, answers, labels = fraud
+    with Store.open(db, read_only=True) as store:
+        report = quality_report(store, "fraud", NOW - 3 * DAY, NOW, DAY)
+    windows = [w for w in report.windows if w.labelled]
+    assert sum(w.labelled for w in windows) == 600
+    by_day = {w.start: w for w in windows}
+    for w in windows:
+        rows = [r for r in labels if w.start <= r["ts"] < w.end]
+        expected = roc_auc_score([r["label"] for r in rows], [r["score"] for r in rows])
+        assert w.metrics["auc"].value == pytest.approx(expected, abs=1e-12)
+        assert w.metrics["auc"].low < w.metrics["auc"].value < w.metrics["auc"].high
+        assert w.outcomes["chargeback_usd"].value > 0.9 and w.outcome_pairs["chargeback_usd"] == len(rows) // 2
+    newest = by_day[max(by_day)]
+    assert newest.metrics["auc"].high < 0.5 < min(w.metrics["auc"].low for w in windows if w is not newest)
+    assert report.ece is not None and len(report.reliability) == 10
+    with Store.open(db, read_only=True) as store:  # one version's answers only
+        v2 = quality_report(store, "fraud", NOW - 3 * DAY, NOW, DAY, version="v2")
+    assert v2.overall.labelled == 200 and v2.overall.outcome_pairs["chargeback_usd"] == 100
+
+
+def test_quality_cli_prints_windows_intervals_outcomes_and_the_reliability_chart(fraud):
+    db, _, _ = fraud
+    result = run(db, "quality", "fra", "--since", "4d")  # a unique prefix resolves, said on stderr
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "fraud: classification, 600 labelled answers" in out
+    assert "accuracy" in out and "auc" in out and "log_loss" in out and "r(chargeback_usd)" in out
+    assert "outcome chargeback_usd: r(score, value) = 0.9" in out
+    assert "calibration: ECE" in out and "observed positive rate" in out and "\x1b" not in out
+    as_json = orjson.loads(run(db, "quality", "fraud", "--json").stdout)
+    assert as_json["overall"]["labelled"] == 600 and as_json["task"] == "classification"
+    assert run(db, "quality", "nope").exit_code == 2
+    assert run(db, "quality", "fraud", "--window", "1s").exit_code == 2  # too many windows: one line, exit 2
+
+
+def test_a_regressor_gets_mae_and_rmse(tmp_path: Path):
+    db = tmp_path / "r.db"
+    rng = random.Random(2)
+    records = [{"ts": NOW - 1000 * i, "model": "price", "version": "v1", "request_id": f"r{i}",
+                "prediction": 100 + rng.random() * 10, "label": 100 + rng.random() * 10} for i in range(100)]
+    ingest(db, tmp_path, records, "p.jsonl")
+    with Store.open(db) as store:
+        store.conn.execute("UPDATE models SET task = 'regression' WHERE name = 'price'")
+        store.conn.commit()
+        report = quality_report(store, "price", NOW - DAY, NOW + 1, DAY)
+    assert report.metric_names == ["mae", "rmse"] and report.ece is None
+    expected = mean_absolute_error([r["label"] for r in records], [r["prediction"] for r in records])
+    assert report.overall.metrics["mae"].value == pytest.approx(expected, abs=1e-9)

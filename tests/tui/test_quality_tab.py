@@ -1,0 +1,67 @@
+"""The model screen's Quality tab (issue 17 item 2), driven by keys at 80x24 on a store built by ingest."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import orjson
+from click.testing import CliRunner
+from textual.widgets import Static, TabbedContent
+
+from app.cli.main import main
+from app.config.settings import Settings, UIConfig
+from app.console.app import ModeldeckApp
+from screens.model import ModelScreen
+from widgets.quality_panel import QualityPanel
+
+DAY = 86_400_000
+NOW = 1_790_000_000_000
+
+
+def build(tmp_path: Path) -> Path:
+    rng = random.Random(4)
+    records = []
+    for i in range(400):
+        score = rng.random()
+        records.append({"ts": NOW - (i % 4) * DAY - 1000 - i, "model": "fraud", "version": "v1",
+                        "request_id": f"r{i}", "score": score, "prediction": int(score >= 0.5),
+                        "label": int(rng.random() < score)})
+        if i % 4 == 0:
+            records.append({"kind": "outcome", "ts": NOW - (i % 4) * DAY, "model": "fraud", "request_id": f"r{i}",
+                            "name": "chargeback_usd", "value": score * 40 + rng.random()})
+    src = tmp_path / "logs.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    db = tmp_path / "q.db"
+    assert CliRunner().invoke(main, ["--db", str(db), "ingest", str(src)]).exit_code == 0
+    return db
+
+
+async def settle(pilot, until=None, tries: int = 400) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(tries):
+        busy = [w for w in pilot.app.workers if not w.is_finished and w.node is not pilot.app]
+        if not busy and (until is None or until()):
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+async def test_key_6_shows_quality_with_intervals_outcomes_and_the_reliability_chart(tmp_path: Path) -> None:
+    app = ModeldeckApp(build(tmp_path), Settings(ui=UIConfig(refresh_s=600)), clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ModelScreen)
+        await pilot.press("6")
+        await settle(pilot, until=lambda: app.screen.query_one(QualityPanel).report is not None)
+        assert app.screen.query_one(TabbedContent).active == "quality"
+        panel = app.screen.query_one(QualityPanel)
+        assert panel.report is not None and panel.report.overall.labelled == 400
+        summary = str(app.screen.query_one("#quality-summary", Static).render())
+        assert "400 labelled answers" in summary and "ECE" in summary and "r(score, chargeback_usd) 1.00" in summary
+        table = app.screen.query_one("#quality-table", Static)
+        assert table.render() is not None and table.size.width <= 80
+        await pilot.pause(1.2)  # the chart draws at most once a second
+        chart = str(app.screen.query_one("#quality-reliability").render())
+        assert "observed positive rate" in chart
