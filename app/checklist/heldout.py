@@ -102,6 +102,26 @@ def regression_metrics(predictions: list[float], labels: list[float]) -> dict[st
     return {"mae": sum(abs(e) for e in errors) / n, "rmse": math.sqrt(sum(e * e for e in errors) / n)}
 
 
+def intervals(scores: list[float], labels: list[float], regression: bool) -> dict[str, list[float]]:
+    """95% intervals of the held-out metrics (accuracy: Wilson; the others: a seeded percentile bootstrap), so
+    a promotion gate's ``min_quality_gain`` on held-out data is decided by the candidate's worse end."""
+    import numpy as np
+
+    from app.quality import stats
+
+    s, y = np.array(scores, dtype=float), np.array(labels, dtype=float)
+    found: dict[str, stats.Estimate | None] = {}
+    if regression:
+        found["mae"] = stats.bootstrap(stats.mae, s, y)
+        found["rmse"] = stats.bootstrap(stats.rmse, s, y)
+    else:
+        found["accuracy"] = stats.wilson(int(((s >= 0.5) == (y == 1)).sum()), len(y))
+        found["auc"] = stats.bootstrap(stats.auc, s, y)
+        found["log_loss"] = stats.bootstrap(stats.log_loss, s, y)
+    return {name: [round(e.low, 6), round(e.high, 6)] for name, e in found.items()
+            if e is not None and e.low is not None and e.high is not None}
+
+
 def evaluate_file(store: Any, model: str, version: str, path: Path, *, score_column: str = "score",
                   label_column: str = "label", settings: Any = None, actor: str | None = None,
                   now: int | None = None) -> dict[str, Any]:
@@ -131,6 +151,7 @@ def evaluate_file(store: Any, model: str, version: str, path: Path, *, score_col
     metrics = regression_metrics(scores, labels) if regression else classification_metrics(
         scores, [int(y) for y in labels])
     record = {**{k: round(v, 6) for k, v in metrics.items()}, "n": len(labels), "file": path.name,
+              "intervals": intervals(scores, labels, regression),
               "sha256": digest, "run_by": who, "run_at": ctx.now}
     with store.write():  # the version's metrics and the audit row, together
         target = ctx.version.model_copy(update={"metrics": {**(ctx.version.metrics or {}), "heldout": record}})

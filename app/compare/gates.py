@@ -58,10 +58,91 @@ def gate_config(settings: Settings, model: str) -> GateConfig:
     return config.gates
 
 
-def rules_for(c: Comparison, gates: GateConfig, *, ready: bool | None) -> list[Rule]:
-    """Each configured rule measured on comparison ``c`` (``ready``: the readiness checklist verdict)."""
+class Inputs(BaseModel):
+    """What the gates read besides the traffic: the candidate's readiness and the held-out evaluations."""
+
+    ready: bool | None = None
+    readiness: str = ""  # "v3: 6/8 areas pass or are waived"
+    heldout_champion: dict[str, Any] | None = None
+    heldout_candidate: dict[str, Any] | None = None
+
+
+def gate_inputs(store: Any, model: str, champion: str, candidate: str, gates: GateConfig) -> Inputs:
+    """The candidate version's stored readiness (not the champion's: the candidate is what gets promoted;
+    never evaluated means pending, so not ready) and, with ``quality_source = "heldout"``, both versions'
+    held-out records."""
+    from app.checklist.evaluate import is_ready, readiness_score, stored_items
+
+    inputs = Inputs()
+    if gates.require_readiness:
+        items = stored_items(store, model, candidate)
+        done, total = readiness_score(items)
+        inputs.ready, inputs.readiness = is_ready(items), f"{candidate}: {done}/{total} areas pass or are waived"
+    if gates.quality_source == "heldout":
+        versions = {v.version: v for v in store.registry.versions(model)}
+        for name, key in ((champion, "heldout_champion"), (candidate, "heldout_candidate")):
+            found = versions.get(name)
+            record = (found.metrics or {}).get("heldout") if found is not None else None
+            setattr(inputs, key, record if isinstance(record, dict) else None)
+    return inputs
+
+
+# Which held-out metric decides, and whether higher is better.
+_HELDOUT_METRICS = (("auc", True), ("accuracy", True), ("mae", False))
+
+
+def heldout_rules(gates: GateConfig, champion: dict[str, Any] | None, candidate: dict[str, Any] | None
+                  ) -> list[Rule]:
+    """max_quality_drop / min_quality_gain on the held-out evaluations of both versions: the same file
+    (SHA-256), AUC where both have it (else accuracy; regressors MAE), the candidate's 95% interval's
+    worse end deciding a gain (``modeldeck evaluate`` stores the intervals)."""
+    rules: list[Rule] = []
+    if gates.max_quality_drop is None and gates.min_quality_gain is None:
+        return rules
+    problem = None
+    if champion is None or candidate is None:
+        missing = "champion" if champion is None else "candidate"
+        problem = f"no held-out evaluation of the {missing} (modeldeck evaluate)"
+    elif champion.get("sha256") != candidate.get("sha256"):
+        problem = f"held-out files differ ({champion.get('file')} vs {candidate.get('file')}): not comparable"
+    metric, higher = next(((m, up) for m, up in _HELDOUT_METRICS
+                           if champion and candidate and m in champion and m in candidate), ("accuracy", True))
+    if problem is not None:
+        for name in (["held-out drop"] if gates.max_quality_drop is not None else []) + \
+                    (["held-out gain"] if gates.min_quality_gain is not None else []):
+            rules.append(Rule(name=name, passed=False, measured=problem, required="both versions on one file"))
+        return rules
+    assert champion is not None and candidate is not None
+    base, value = float(champion[metric]), float(candidate[metric])
+    low, high = (candidate.get("intervals") or {}).get(metric, (None, None))
+    interval = f" [{_num(low)}, {_num(high)}]" if low is not None else ""
+    measured = f"{metric} {_num(value)}{interval} on {candidate.get('n', '?')} held-out rows"
+    if gates.max_quality_drop is not None:
+        drop = gates.max_quality_drop
+        holds = value >= base - drop - 1e-12 if higher else value <= base + drop + 1e-12
+        sign = ">=" if higher else "<="
+        rules.append(Rule(name=f"held-out {metric}", passed=holds, measured=measured,
+                          required=f"{sign} champion {_num(base)} {'-' if higher else '+'} {drop:g}"))
+    if gates.min_quality_gain is not None:
+        gain = gates.min_quality_gain
+        if higher:
+            holds = low is not None and low >= base + gain - 1e-12
+            required = f"95% interval low end >= champion {_num(base)} + {gain:g}"
+        else:
+            holds = high is not None and high <= base - gain + 1e-12
+            required = f"95% interval high end <= champion {_num(base)} - {gain:g}"
+        rules.append(Rule(name=f"held-out {metric} gain", passed=bool(holds), measured=measured, required=required))
+    return rules
+
+
+def rules_for(c: Comparison, gates: GateConfig, *, ready: bool | None, inputs: Inputs | None = None) -> list[Rule]:
+    """Each configured rule measured on comparison ``c`` (``ready``: the candidate's readiness verdict;
+    ``inputs``: what ``gate_inputs`` read, for the held-out quality source and the readiness wording)."""
     rules: list[Rule] = []
     a, b = c.champion, c.challenger
+    if inputs is not None and gates.quality_source == "heldout":
+        rules.extend(heldout_rules(gates, inputs.heldout_champion, inputs.heldout_candidate))
+        gates = gates.model_copy(update={"max_quality_drop": None, "min_quality_gain": None})
     if gates.min_paired is not None:
         rules.append(Rule(name="paired requests", passed=c.paired >= gates.min_paired,
                           measured=f"{c.paired:,}", required=f">= {gates.min_paired:,}"))
@@ -119,8 +200,9 @@ def rules_for(c: Comparison, gates: GateConfig, *, ready: bool | None) -> list[R
                           required=f"<= champion {_pct(ea)}{extra}"))
     if gates.require_readiness:
         rules.append(Rule(name="readiness", passed=bool(ready),
-                          measured="complete" if ready else "incomplete",
-                          required="every area passes or is waived"))
+                          measured=(inputs.readiness if inputs is not None and inputs.readiness else
+                                    "complete" if ready else "incomplete"),
+                          required="every area of the candidate passes or is waived"))
     return rules
 
 
@@ -130,8 +212,6 @@ def evaluate(store: Any, settings: Settings, model: str, candidate: str, *, cham
 
     Raises ConfigError when the model has no gates or no champion to compare with.
     """
-    from app.checklist.evaluate import is_ready, stored_items
-
     gates = gate_config(settings, model)
     model_config = settings.models[model]
     if champion is None:
@@ -147,7 +227,7 @@ def evaluate(store: Any, settings: Settings, model: str, candidate: str, *, cham
     task = info.task if info is not None else "classification"
     comparison = compare(store, model, champion, candidate, since, until, task=task,
                          config=model_config.compare)
-    ready = is_ready(stored_items(store, model)) if gates.require_readiness else None
-    rules = rules_for(comparison, gates, ready=ready)
+    inputs = gate_inputs(store, model, champion, candidate, gates)
+    rules = rules_for(comparison, gates, ready=inputs.ready, inputs=inputs)
     return Verdict(model=model, champion=champion, candidate=candidate, window=span,
                    passed=bool(rules) and all(rule.passed for rule in rules), rules=rules, comparison=comparison)

@@ -133,7 +133,11 @@ class GateConfig(_Section):
                                                 "champion's x this")
     max_error_rate_increase: float | None = Field(default=None, ge=0, description="Challenger error rate <= "
                                                   "champion's + this (0: no worse)")
-    require_readiness: bool = Field(default=False, description="Every readiness area passes or is waived")
+    require_readiness: bool = Field(default=False, description="Every readiness area of the candidate version "
+                                    "passes or is waived")
+    quality_source: Literal["traffic", "heldout"] = Field(
+        default="traffic", description="What max_quality_drop and min_quality_gain judge: the labelled paired "
+        "traffic, or the held-out evaluations (`modeldeck evaluate`) of both versions on the same file")
 
 
 class ModelConfig(_Section):

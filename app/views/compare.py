@@ -46,8 +46,7 @@ def compare_view(location: "StoreLocation", settings: Settings, model: str, now:
                  challenger: str | None = None) -> CompareView:
     """Champion vs ``challenger`` (None: the store's current challenger, else its shadow version) over the
     configured window, with the gate verdict when the model has gates."""
-    from app.checklist.evaluate import is_ready, stored_items
-    from app.compare.gates import rules_for
+    from app.compare.gates import gate_inputs, rules_for
 
     until = now_ms() if now is None else now
     model_config = settings.models.get(model)
@@ -74,8 +73,8 @@ def compare_view(location: "StoreLocation", settings: Settings, model: str, now:
             if window != config.window:  # the gates judge their own window
                 judged = compare(store, model, champion, challenger,
                                  until - parse_duration_ms(window), until, task=task, config=config)
-            ready = is_ready(stored_items(store, model)) if gates.require_readiness else None
-            rules = rules_for(judged, gates, ready=ready)
+            inputs = gate_inputs(store, model, champion, challenger, gates)
+            rules = rules_for(judged, gates, ready=inputs.ready, inputs=inputs)
             verdict = Verdict(model=model, champion=champion, candidate=challenger, window=window,
                               passed=bool(rules) and all(r.passed for r in rules), rules=rules,
                               comparison=judged)

@@ -92,13 +92,18 @@ def test_quality_rule_allows_the_configured_drop(traffic_path: Path):
         assert loose.passed
 
 
-def test_readiness_rule_follows_the_checklist(traffic_path: Path):
+def test_readiness_rule_judges_the_candidate_version_not_the_champion(traffic_path: Path):
     with Store.open(traffic_path) as store:
         settings = settings_with(require_readiness=True)
         assert not evaluate(store, settings, "m", "v2", now=NOW).passed
+        for area in READINESS_AREAS:  # the champion v1 complete: says nothing about v2
+            waive(store, "m", area, "test model", actor="tester", expires_in_ms=30 * 86_400_000, version="v1")
+        verdict = evaluate(store, settings, "m", "v2", now=NOW)
+        assert not verdict.passed and verdict.rules[-1].measured == "v2: 0/8 areas pass or are waived"
         for area in READINESS_AREAS:
-            waive(store, "m", area, "test model", actor="tester", expires_in_ms=30 * 86_400_000)
-        assert evaluate(store, settings, "m", "v2", now=NOW).passed
+            waive(store, "m", area, "test model", actor="tester", expires_in_ms=30 * 86_400_000, version="v2")
+        verdict = evaluate(store, settings, "m", "v2", now=NOW)
+        assert verdict.passed and verdict.rules[-1].measured == "v2: 8/8 areas pass or are waived"
 
 
 def test_rules_that_cannot_be_measured_do_not_hold(traffic_path: Path):
@@ -248,3 +253,49 @@ def test_min_quality_gain_passes_a_win_that_clears_the_interval(store_path: Path
         # The less accurate v1 as the candidate fails even a zero gain.
         assert not evaluate(store, settings_with(min_labels=1000, min_quality_gain=0.0), "m", "v1", champion="v2",
                             now=NOW).passed
+
+
+def _heldout(tmp_path: Path) -> Path:
+    """One held-out file, the way a team scores both versions on it: a column of scores per version."""
+    import random
+
+    rng = random.Random(99)
+    rows = ["label,strong,weak"]
+    for _ in range(2000):
+        p = rng.random()
+        label = int(rng.random() < p)
+        blur = lambda noise: min(1.0, max(0.0, p + rng.gauss(0, noise)))  # noqa: E731
+        rows.append(f"{label},{blur(0.05):.6f},{blur(0.6):.6f}")
+    path = tmp_path / "heldout.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_heldout_gain_gate_needs_the_candidates_interval_to_clear_the_champion(traffic_path: Path, tmp_path: Path):
+    from app.checklist.heldout import evaluate_file
+
+    path = _heldout(tmp_path)
+    gain = settings_with(quality_source="heldout", min_quality_gain=0.01)
+    with Store.open(traffic_path) as store:
+        missing = evaluate(store, gain, "m", "v2", now=NOW)
+        assert not missing.passed and "no held-out evaluation of the champion" in missing.rules[0].measured
+        evaluate_file(store, "m", "v1", path, score_column="weak", now=NOW)
+        evaluate_file(store, "m", "v2", path, score_column="strong", now=NOW)
+        verdict = evaluate(store, gain, "m", "v2", now=NOW)
+        rule = verdict.rules[0]
+        assert rule.name == "held-out auc gain" and rule.passed, rule
+        assert "95% interval low end >= champion" in rule.required and "on 2000 held-out rows" in rule.measured
+        # The paired-traffic accuracy rule is replaced, not added: the source decides.
+        assert [r.name for r in verdict.rules] == ["held-out auc gain"]
+        # The weaker scores as the candidate: no win.
+        evaluate_file(store, "m", "v2", path, score_column="weak", now=NOW)
+        assert not evaluate(store, gain, "m", "v2", now=NOW).passed
+        # A different file cannot be compared.
+        other = tmp_path / "other.csv"
+        other.write_text(path.read_text() + "1,0.9,0.9\n")
+        evaluate_file(store, "m", "v2", other, score_column="strong", now=NOW)
+        differ = evaluate(store, gain, "m", "v2", now=NOW)
+        assert not differ.passed and "held-out files differ" in differ.rules[0].measured
+        v1 = next(v for v in store.registry.versions("m") if v.version == "v1")
+        low, high = v1.metrics["heldout"]["intervals"]["auc"]
+        assert low < v1.metrics["heldout"]["auc"] < high
