@@ -127,8 +127,9 @@ def test_check_json_lists_the_items_and_a_summary(tmp_path: Path, store_path: Pa
     assert [i["area"] for i in payload["items"]] == list(READINESS_AREAS)
     assert payload["items"][0]["title"] == "Model card" and payload["items"][0]["status"] == "pass"
     assert payload["summary"]["ready"] is False
-    # No config: no endpoint (serving, rollback), no alert rules (monitoring), no retention (logging).
-    assert set(payload["summary"]["failing"]) == {"benchmarks", "serving", "rollback", "monitoring", "logging"}
+    # No config: no endpoint (rollback), no alert rules (monitoring), no retention (logging); serving without
+    # an endpoint is "not configured" (pending), never a stored fail the console would contradict.
+    assert set(payload["summary"]["failing"]) == {"benchmarks", "rollback", "monitoring", "logging"}
     assert payload["summary"]["passed_or_waived"] == 3 and payload["summary"]["total"] == 8
 
 

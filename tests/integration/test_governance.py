@@ -47,12 +47,12 @@ def test_a_waiver_belongs_to_its_version_and_holds_again_after_a_rollback_to_it(
     assert area(evaluate(store, "fraud", now=NOW + 1), "serving").status is CheckStatus.waived
     switch(store, "v3")  # promoted: v2's waiver says nothing about v3
     on_v3 = area(evaluate(store, "fraud", now=NOW + 2), "serving")
-    assert on_v3.status is CheckStatus.failed and on_v3.auto and on_v3.version == "v3"
+    assert on_v3.status is CheckStatus.pending and on_v3.auto and on_v3.version == "v3"  # no endpoint: unknown
     switch(store, "v2")  # rolled back: v2's own waiver holds again
     back = area(evaluate(store, "fraud", now=NOW + 3), "serving")
     assert back.status is CheckStatus.waived and back.version == "v2" and back.updated_by == "alice"
-    # An explicit version is judged without touching the champion: v3 still fails.
-    assert area(evaluate(store, "fraud", now=NOW + 4, version="v3"), "serving").status is CheckStatus.failed
+    # An explicit version is judged without touching the champion: v3 is still not waived.
+    assert area(evaluate(store, "fraud", now=NOW + 4, version="v3"), "serving").status is CheckStatus.pending
 
 
 def test_sign_offs_count_for_their_version_only(store: Store):
@@ -74,7 +74,7 @@ def test_a_waiver_expires_and_the_check_speaks_again_with_one_audit_row(store: S
     waive(store, "fraud", "serving", "endpoint migration", expires_in_ms=30 * DAY, actor="alice", now=NOW)
     assert area(evaluate(store, "fraud", now=NOW + 30 * DAY - 1), "serving").status is CheckStatus.waived
     after = area(evaluate(store, "fraud", now=NOW + 30 * DAY), "serving")
-    assert after.status is CheckStatus.failed and after.auto
+    assert after.status is CheckStatus.pending and after.auto
     assert after.note is not None and "waiver by alice expired" in after.note
     evaluate(store, "fraud", now=NOW + 31 * DAY)
     expired = [e for e in store.audit.entries("fraud") if e.action == "checklist.expire"]
@@ -159,7 +159,7 @@ def test_signoff_waive_reopen_and_review_commands_act_under_the_callers_identity
     assert "serving waived by mei@bastion until " in out and out.rstrip().endswith("batch only")
     code, out, err = run(db, "reopen", "fraud", "serving", "--version", "v2", actor="ana@bastion")
     assert code == 0, err
-    assert "serving reopened by ana@bastion, now fail: no endpoint configured" in out
+    assert "serving reopened by ana@bastion, now pending: not configured: no endpoint configured" in out
     code, out, err = run(db, "review", "fraud", "--note", "AUC stable, no drift")
     assert code == 0 and "health review recorded by pat@ci" in out, err
     with Store.open(db) as store:
@@ -259,7 +259,7 @@ def test_a_version_5_store_migrates_items_to_the_champion_with_the_default_expir
             SignOff(model="fraud", version="v2", role="data", signed_by="dana", signed_at=NOW,
                     expires_at=NOW + 90 * DAY)]
         assert area(evaluate(upgraded, "fraud", now=NOW + DAY), "serving").status is CheckStatus.waived
-        assert area(evaluate(upgraded, "fraud", now=NOW + 90 * DAY), "serving").status is CheckStatus.failed
+        assert area(evaluate(upgraded, "fraud", now=NOW + 90 * DAY), "serving").status is CheckStatus.pending
 
 
 def test_check_judges_a_named_version_and_refuses_an_unknown_one(db: Path):
@@ -271,6 +271,6 @@ def test_check_judges_a_named_version_and_refuses_an_unknown_one(db: Path):
     assert payload["version"] == "v1" and {i["version"] for i in payload["items"]} == {"v1"}
     assert next(i for i in payload["items"] if i["area"] == "serving")["status"] == "waived"
     on_v2 = orjson.loads(CliRunner().invoke(main, ["--db", str(db), "check", "fraud", "--json", "--no-probe"]).stdout)
-    assert on_v2["version"] == "v2" and next(i for i in on_v2["items"] if i["area"] == "serving")["status"] == "fail"
+    assert on_v2["version"] == "v2" and next(i for i in on_v2["items"] if i["area"] == "serving")["status"] == "pending"
     bad = CliRunner().invoke(main, ["--db", str(db), "check", "fraud", "--version", "v9", "--no-probe"])
     assert bad.exit_code == 2 and "unknown version 'v9' of fraud" in bad.stderr  # the one resolver's words

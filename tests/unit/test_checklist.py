@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from app.checklist.evaluate import ChecklistError, UnknownModel, evaluate, mark_passed, readiness_score, reopen, sign_off, waive
+from app.checklist.evaluate import ChecklistError, UnknownModel, evaluate, mark_passed, readiness_score, reopen, sign_off, stored_items, waive
 from app.checklist.areas import READINESS_AREAS
 from app.config.settings import Settings
 from app.models import CheckStatus, FeatureBaseline, Health, HealthState, ModelInfo, Stage, Version
@@ -220,10 +220,12 @@ def test_no_benchmarks_at_all_fail(store: Store):
 
 # --- serving ------------------------------------------------------------------------------------
 
-def test_serving_without_an_endpoint_fails(store: Store):
+def test_serving_without_an_endpoint_is_not_configured_never_a_stored_fail(store: Store):
     add_model(store)
     found = item(evaluate(store, "fraud", now=NOW, settings=settings_with()), "serving")
-    assert found.status is CheckStatus.failed and "no endpoint configured" in found.evidence
+    assert found.status is CheckStatus.pending and found.evidence.startswith("not configured: no endpoint configured")
+    stored = item(stored_items(store, "fraud"), "serving")  # what the console reads back
+    assert stored.status is CheckStatus.pending and stored.evidence == found.evidence
 
 
 def test_serving_with_an_endpoint_but_no_health_yet_is_pending(store: Store):
@@ -629,7 +631,7 @@ def test_a_waiver_is_audited_and_stands_against_a_failing_check_until_reopened(s
     assert waived.status is CheckStatus.waived and not waived.auto
     [entry] = store.audit.entries("fraud")
     assert entry.action == "checklist.waive" and entry.actor == "alice"
-    assert entry.detail == {"area": "serving", "version": "v2", "previous": "fail",
+    assert entry.detail == {"area": "serving", "version": "v2", "previous": "pending",
                             "reason": "served by the batch job; no online endpoint",
                             "expires_at": NOW + 30 * 86_400_000}
 
@@ -644,7 +646,7 @@ def test_a_waiver_is_audited_and_stands_against_a_failing_check_until_reopened(s
     assert reopened.status is CheckStatus.pending and reopened.auto
     assert store.audit.entries("fraud")[0].action == "checklist.reopen"
     assert store.audit.entries("fraud")[0].detail["previous"] == "waived"
-    assert item(evaluate(store, "fraud", now=NOW + 2 * MIN), "serving").status is CheckStatus.failed
+    assert item(evaluate(store, "fraud", now=NOW + 2 * MIN), "serving").status is CheckStatus.pending
 
 
 def test_reopening_an_automatic_item_is_refused(store: Store):
