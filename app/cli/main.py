@@ -172,6 +172,12 @@ def _quality() -> click.Command:
     return quality
 
 
+def _drill() -> click.Command:
+    from app.cli.drill import drill
+
+    return drill
+
+
 def _prune() -> click.Command:
     from app.cli.prune import prune
 
@@ -206,6 +212,7 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "db": _db,
     "migrate-store": _migrate_store,
     "quality": _quality,
+    "drill": _drill,
     "prune": _prune,
 }
 

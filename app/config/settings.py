@@ -162,6 +162,8 @@ class GovernanceConfig(_Section):
     max_waiver_days: int = Field(default=90, ge=1, description="A waiver's --expires may be at most this long")
     review_every_days: int = Field(default=31, ge=1, description="The fleet marks a model whose last health "
                                    "review (modeldeck review) is older than this")
+    rollback_proof_days: int = Field(default=90, ge=1, description="The Rollback area needs a real or drill switch "
+                                     "(modeldeck drill), timed under 5 minutes, within this many days")
 
 
 class RetentionConfig(_Section):

@@ -34,6 +34,16 @@ class AuditLog:
             "SELECT ts, action, detail FROM audit WHERE model = ? AND outcome = 'succeeded' AND action IN (?, ?) "
             "ORDER BY id", (model, *actions)).fetchall()
 
+    def last_timed_switch(self, model: str) -> tuple[int, str, int, str] | None:
+        """(ts, action, elapsed_ms, actor) of ``model``'s newest succeeded version switch (rollback or promote,
+        a drill's steps included) that recorded its time from command to verified read-back."""
+        row = self._db.execute(
+            "SELECT ts, action, json_extract(detail, '$.elapsed_ms'), actor FROM audit WHERE model = ? "
+            "AND outcome = 'succeeded' AND action IN ('rollback', 'promote') "
+            "AND json_type(detail, '$.elapsed_ms') IN ('integer', 'real') ORDER BY id DESC LIMIT 1",
+            (model,)).fetchone()
+        return (int(row[0]), row[1], int(row[2]), row[3]) if row else None
+
     def entries(self, model: str | None = None, *, limit: int = 200, before_id: int | None = None) -> list[AuditEntry]:
         """Newest first; ``before_id`` pages back through older entries."""
         clauses, params = [], []

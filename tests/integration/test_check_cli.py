@@ -64,6 +64,11 @@ def build_store(path: Path, *, ready: bool) -> None:
                                                 9.0, "ok", None, features, None, "")])
         for role in ("engineering", "product", "data", "fairness", "retention"):
             sign_off(store, "fraud", role, actor=f"{role}@ci")
+        # A drill a week ago: switched and verified in 2.1 s, and back.
+        store.audit.append("rollback", "fraud", outcome="succeeded", ts=now - 7 * 86_400_000,
+                           detail={"from": "v2", "to": "v1", "reason": "drill", "elapsed_ms": 2100})
+        store.audit.append("rollback", "fraud", outcome="succeeded", ts=now - 7 * 86_400_000 + 5000,
+                           detail={"from": "v1", "to": "v2", "reason": "drill", "elapsed_ms": 2000})
 
 
 def write_config(tmp_path: Path, url: str) -> Path:

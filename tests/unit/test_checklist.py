@@ -45,6 +45,13 @@ def add_model(store: Store, name: str = "fraud", *, owner: str | None = "alice",
                                           card=FULL_CARD if card is None else card))
 
 
+def timed_switch(store: Store, model: str = "fraud", *, ago_ms: int = 5 * 86_400_000, elapsed_ms: int = 2300,
+                 action: str = "promote") -> None:
+    """A switch the audit timed from command to verified read-back (what rollback, promote and drill write)."""
+    store.audit.append(action, model, outcome="succeeded", ts=NOW - ago_ms,
+                       detail={"from": "v2", "to": "v2", "elapsed_ms": elapsed_ms})
+
+
 def add_baseline(store: Store, model: str = "fraud", version: str = "v2", features=FEATURES) -> None:
     for feature in (*features, "__prediction__"):
         store.baselines.put(FeatureBaseline(model=model, version=version, feature=feature, kind="numeric", n=1000,
@@ -80,6 +87,7 @@ def ready_store(store: Store) -> Settings:
     """A model where every automatic check passes (given an up health result)."""
     add_model(store)
     add_baseline(store)
+    timed_switch(store)  # the last drill or rollback worked, and how long it took
     log(store, 50)
     log(store, 1, ago_ms=200 * DAY, prefix="old")  # the oldest kept record proves the 180-day horizon
     for role in ("engineering", "product", "data", "fairness", "retention"):
@@ -425,17 +433,34 @@ def test_a_read_only_store_still_gets_the_findings(store: Store, store_path):
 
 def test_rollback_with_a_previous_version_and_a_writable_target_passes(store: Store):
     add_model(store)
+    timed_switch(store)
     found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT)), "rollback")
     assert found.status is CheckStatus.passed
-    assert found.evidence == "can return to v1 (archived) through the http endpoint at http://127.0.0.1:8500"
+    assert found.evidence == ("can return to v1 (archived) through the http endpoint at http://127.0.0.1:8500; "
+                              "last switch (promote) 5d ago took 2.3 s")
+
+
+def test_rollback_needs_a_recent_switch_timed_under_five_minutes(store: Store):
+    add_model(store)
+    settings = settings_with(endpoint=ENDPOINT)
+    never = item(evaluate(store, "fraud", now=NOW, settings=settings), "rollback")
+    assert never.status is CheckStatus.pending and "no switch timed in the last 90d: run modeldeck drill fraud" in \
+        never.evidence
+    timed_switch(store, ago_ms=100 * 86_400_000)
+    old = item(evaluate(store, "fraud", now=NOW, settings=settings), "rollback")
+    assert old.status is CheckStatus.pending and "(the last, 100d ago, is too old)" in old.evidence
+    timed_switch(store, ago_ms=86_400_000, elapsed_ms=6 * 60_000, action="rollback")
+    slow = item(evaluate(store, "fraud", now=NOW, settings=settings), "rollback")
+    assert slow.status is CheckStatus.failed and "took 360.0 s, over the 5 min a rollback may take" in slow.evidence
 
 
 def test_rollback_through_a_registry_names_it_without_its_credentials(store: Store):
     add_model(store)
     registry = {"kind": "mlflow", "url": "http://ci:s3cret@127.0.0.1:5000/mlflow"}
+    timed_switch(store)
     found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(registry=registry)), "rollback")
     assert found.status is CheckStatus.passed
-    assert found.evidence.endswith("through the mlflow registry at http://127.0.0.1:5000/mlflow")
+    assert "through the mlflow registry at http://127.0.0.1:5000/mlflow;" in found.evidence
 
 
 def test_rollback_without_a_previous_version_fails(store: Store):
@@ -460,6 +485,7 @@ def test_rollback_names_the_previous_champion_that_served_last(store: Store):
     store.registry.upsert_version(Version(model="fraud", version="v3", stage=Stage.challenger, created_at=NOW - MIN))
     log(store, 5, version="v1", ago_ms=2 * 86_400_000, prefix="old-")
     log(store, 5, version="v3", prefix="shadow-")
+    timed_switch(store, ago_ms=30 * 86_400_000)
     found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT)), "rollback")
     assert found.status is CheckStatus.passed
     assert found.evidence.startswith("can return to v1 (archived, last served 2d ago) through the http endpoint")
@@ -470,7 +496,8 @@ def test_rollback_counts_a_version_the_audit_trail_shows_serving_and_marks_a_rol
     store.registry.upsert_version(Version(model="fraud", version="v3", stage=Stage.challenger, created_at=NOW - MIN))
     day = NOW - 3 * 86_400_000  # 2026-09-18
     store.audit.append("promote", "fraud", outcome="succeeded", ts=day - HOUR, detail={"from": "v2", "to": "v3"})
-    store.audit.append("rollback", "fraud", outcome="succeeded", ts=day, detail={"from": "v3", "to": "v2"})
+    store.audit.append("rollback", "fraud", outcome="succeeded", ts=day, detail={"from": "v3", "to": "v2",
+                                                                                 "elapsed_ms": 1500})
     found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint=ENDPOINT)), "rollback")
     assert found.status is CheckStatus.passed
     assert found.evidence.startswith("can return to v3 (challenger, last served 3d ago, rolled back from on 09-18)")
