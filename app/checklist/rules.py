@@ -360,12 +360,57 @@ def check_features(ctx: CheckContext) -> Finding:
         parts.append("categories not in the baseline: " + "; ".join(
             f"{clean_name(n)} {too_unseen[n]:.0%} (e.g. {name_list(examples[n], 2)})"
             for n in sorted(too_unseen, key=lambda n: -too_unseen[n])[:3]))
+    timing, timing_problems = _feature_timing(ctx)
+    parts.extend(timing_problems)
     if parts:
         return failed(f"{'; '.join(parts)} ({sample})")
     worst_missing = max(missing_rate.values(), default=0.0)
     worst_unseen = max(unseen_rate.values(), default=0.0)
     return passed(f"{sample}: all {len(expected)} match; worst missing rate {worst_missing:.0%}"
-                  + (f", worst unseen-category share {worst_unseen:.0%}" if unseen_rate else ""))
+                  + (f", worst unseen-category share {worst_unseen:.0%}" if unseen_rate else "")
+                  + (f"; {timing}" if timing else ""))
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def _feature_timing(ctx: CheckContext) -> tuple[str, list[str]]:
+    """Freshness (ts - context.feature_ts) and fetch latency (context.feature_latency_ms), p95 over the recent
+    rows that log them, against the model's declared budgets: (what was measured, what breaks a budget)."""
+    from app.store.quality import feature_timing
+    from app.timeutil import parse_timestamp
+
+    config = ctx.model_config
+    max_age_s = getattr(config, "feature_max_age_s", None)
+    max_fetch_ms = getattr(config, "feature_max_fetch_ms", None)
+    rows = feature_timing(ctx.store, ctx.model, ctx.version.version, scan=FEATURE_SCAN, sample=FEATURE_SAMPLE)
+    ages, fetches = [], []
+    for ts, feature_ts, fetch_ms in rows:
+        if feature_ts is not None:
+            try:
+                ages.append((ts - parse_timestamp(feature_ts)) / 1000)
+            except (TypeError, ValueError):
+                pass
+        if isinstance(fetch_ms, (int, float)) and not isinstance(fetch_ms, bool):
+            fetches.append(float(fetch_ms))
+    measured, problems = [], []
+    name = clean_name(ctx.model)
+    for label, values, budget, unit, key, field in (
+            ("freshness", ages, max_age_s, "s", "feature_ts", "feature_max_age_s"),
+            ("fetch latency", fetches, max_fetch_ms, " ms", "feature_latency_ms", "feature_max_fetch_ms")):
+        if values:
+            p95 = _p95(values)
+            text = f"{label} p95 {p95:.1f}{unit} over {len(values)} rows"
+            if budget is not None and p95 > budget:
+                problems.append(f"{text}, over the {budget:g}{unit} budget (models.{name}.{field})")
+            else:
+                measured.append(text + (f" (budget {budget:g}{unit})" if budget is not None else " (no budget declared)"))
+        elif budget is not None:
+            problems.append(f"a {label} budget is declared (models.{name}.{field}) but no recent row logs "
+                            f"context.{key}")
+    return "; ".join(measured), problems
 
 
 def alert_rules(ctx: CheckContext) -> list[Any]:

@@ -146,6 +146,10 @@ class ModelConfig(_Section):
     read_only: bool = Field(default=False, description="Refuse every write to this model (rollback, disable, "
                             "promote, sign-off, waive, reopen, alert acknowledgement, baseline)")
     owner: str | None = Field(default=None, description="Who is paged for this model's alerts")
+    feature_max_age_s: float | None = Field(default=None, gt=0, description="Feature freshness budget: p95 of "
+                                            "ts - context.feature_ts over recent predictions (Feature pipeline area)")
+    feature_max_fetch_ms: float | None = Field(default=None, gt=0, description="Feature fetch latency budget: "
+                                               "p95 of context.feature_latency_ms (Feature pipeline area)")
     drift_thresholds: dict[str, float] = Field(default_factory=dict, description="Per-feature drift threshold")
     drift_min_rows: int = Field(default=100, ge=1, description="A drift window with fewer current rows is "
                                 "reported as too few rows: not judged, no dataset drift, no alerts")

@@ -65,3 +65,15 @@ def add_outcomes(store: "Store", rows: list[tuple[int, str, str, str, str, float
     before = store.conn.total_changes
     store.conn.executemany(_ADD_OUTCOME, rows)
     return store.conn.total_changes - before
+
+
+def feature_timing(store: "Store", model: str, version: str, *, scan: int, sample: int
+                   ) -> list[tuple[int, Any, Any]]:
+    """(ts, context.feature_ts, context.feature_latency_ms) of up to ``sample`` rows of ``version`` among the
+    model's ``scan`` newest that carry either (the Feature pipeline area's freshness and fetch latency)."""
+    return store.conn.execute(
+        "SELECT ts, json_extract(context, '$.feature_ts'), json_extract(context, '$.feature_latency_ms') FROM "
+        "(SELECT ts, version, context FROM predictions WHERE model = ? ORDER BY ts DESC LIMIT ?) "
+        "WHERE version = ? AND context IS NOT NULL AND (json_type(context, '$.feature_ts') IS NOT NULL "
+        "OR json_type(context, '$.feature_latency_ms') IS NOT NULL) LIMIT ?",
+        (model, scan, version, sample)).fetchall()

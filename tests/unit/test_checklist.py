@@ -717,3 +717,37 @@ def test_a_waiver_stands_even_against_a_hard_failure(store: Store):
     down = Health(state=HealthState.down, reason="connection refused", checked_at=NOW)
     found = item(evaluate(store, "fraud", now=NOW, settings=settings, health=down), "serving")
     assert found.status is CheckStatus.waived and "down" in found.evidence
+
+
+def _log_timed(store: Store, n: int, *, age_s: float, fetch_ms: float) -> None:
+    """Predictions whose context says how old their features were and how long fetching them took."""
+    rows = [PredictionRow(NOW - MIN - i * 1000, "fraud", "v2", f"t{i}", f"cust-{i}", None, 0.5, None, 12.0, "ok", None,
+                          orjson.dumps({f: 1 for f in FEATURES}).decode(),
+                          orjson.dumps({"feature_ts": NOW - MIN - i * 1000 - int(age_s * 1000),
+                                        "feature_latency_ms": fetch_ms}).decode(), "")
+            for i in range(n)]
+    store.predictions.append(rows)
+
+
+def test_feature_freshness_and_fetch_latency_are_judged_against_the_declared_budgets(store: Store):
+    add_model(store)
+    add_baseline(store)
+    _log_timed(store, 40, age_s=30, fetch_ms=8)
+    no_budget = item(evaluate(store, "fraud", now=NOW, settings=settings_with()), "features")
+    assert no_budget.status is CheckStatus.passed
+    assert "freshness p95 30.0s over 40 rows (no budget declared)" in no_budget.evidence
+    assert "fetch latency p95 8.0 ms over 40 rows (no budget declared)" in no_budget.evidence
+    within = item(evaluate(store, "fraud", now=NOW, settings=settings_with(feature_max_age_s=60,
+                                                                          feature_max_fetch_ms=10)), "features")
+    assert within.status is CheckStatus.passed and "(budget 60s)" in within.evidence
+    stale = item(evaluate(store, "fraud", now=NOW, settings=settings_with(feature_max_age_s=10)), "features")
+    assert stale.status is CheckStatus.failed
+    assert "freshness p95 30.0s over 40 rows, over the 10s budget (models.fraud.feature_max_age_s)" in stale.evidence
+
+
+def test_a_declared_feature_budget_without_the_logged_field_fails(store: Store):
+    add_model(store)
+    add_baseline(store)
+    log(store, 40)
+    found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(feature_max_fetch_ms=10)), "features")
+    assert found.status is CheckStatus.failed and "no recent row logs context.feature_latency_ms" in found.evidence
