@@ -39,9 +39,11 @@ def reliability_chart(report, width: int = 72, height: int = 14) -> str:  # repo
 @click.option("--window", default="1d", show_default=True, help="One line per window of this length.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--no-chart", is_flag=True, help="Leave out the reliability chart.")
+@click.option("--check", "check_criteria", is_flag=True,
+              help="Exit 1 unless every declared success criterion ([models.NAME.success]) is met (CI).")
 @pass_cli
 def quality(cli: CliContext, model: str, version: str | None, since: str, window: str, as_json: bool,
-            no_chart: bool) -> None:
+            no_chart: bool, check_criteria: bool) -> None:
     """MODEL's quality in production from labels that arrived: accuracy, AUC, log loss (classifiers) or
     MAE, RMSE (regressors) per window with 95% intervals; ECE and a reliability chart; the correlation of
     the score with each business outcome ("kind": "outcome" records)."""
@@ -67,8 +69,21 @@ def quality(cli: CliContext, model: str, version: str | None, since: str, window
             version = cli.resolve_version(store, model, version)
         until = now_ms()
         report = quality_report(store, model, until - since_ms, until, window_ms, version=version)
+        criteria = None
+        model_config = cli.settings.models.get(model)
+        if model_config is not None and model_config.success is not None:
+            from app.quality.success import judge
+
+            success = model_config.success
+            span = parse_duration_ms(success.window)
+            judged = report if span == since_ms else quality_report(store, model, until - span, until, span,
+                                                                    version=version)
+            criteria = judge(store, success, model, judged)
     if as_json:
-        click.echo(orjson.dumps(asdict(report), option=orjson.OPT_INDENT_2).decode())
+        payload = asdict(report)
+        payload["success"] = None if criteria is None else [asdict(c) for c in criteria]
+        click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        _exit_for(criteria, check_criteria)
         return
     names = report.metric_names
     outcome_names = sorted({name for w in report.windows for name in w.outcomes})
@@ -97,3 +112,17 @@ def quality(cli: CliContext, model: str, version: str | None, since: str, window
         click.echo(f"calibration: ECE {report.ece:.4f} over {sum(b.n for b in report.reliability):,} scored answers")
         if not no_chart:
             click.echo(reliability_chart(report))
+    if criteria is None:
+        if check_criteria:
+            fail(f"no success criteria declared for {model} ([models.{model}.success])")
+        return
+    click.echo(terminal_line(f"success criteria ({model_config.success.window}):"))  # type: ignore[union-attr]
+    for c in criteria:
+        word = {True: "MET", False: "NOT MET", None: "NOT MEASURED"}[c.met]
+        click.echo(terminal_line(f"  {word:<12} {c.name} {c.required}: {c.measured}"))
+    _exit_for(criteria, check_criteria)
+
+
+def _exit_for(criteria, check_criteria: bool) -> None:  # criteria: list[Criterion] | None
+    if check_criteria and criteria is not None and not all(c.met for c in criteria):
+        raise SystemExit(1)

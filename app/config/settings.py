@@ -140,12 +140,28 @@ class GateConfig(_Section):
         "traffic, or the held-out evaluations (`modeldeck evaluate`) of both versions on the same file")
 
 
+class SuccessConfig(_Section):
+    """What "this model works" means in production, declared per model and judged by `modeldeck quality`
+    (app/quality/success.py): quality from late labels and traffic figures over ``window``."""
+
+    window: str = Field(default="7d", pattern=r"^\d+\s*(ms|s|m|h|d|w)$", description="Production traffic judged")
+    min_accuracy: float | None = Field(default=None, ge=0, le=1)
+    min_auc: float | None = Field(default=None, ge=0, le=1)
+    max_log_loss: float | None = Field(default=None, ge=0)
+    max_mae: float | None = Field(default=None, ge=0)
+    max_rmse: float | None = Field(default=None, ge=0)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1, description="Share of answers with status error")
+    max_p95_latency_ms: float | None = Field(default=None, gt=0)
+
+
 class ModelConfig(_Section):
     endpoint: EndpointConfig | None = Field(default=None, description="Where the model is served")
     registry: EndpointConfig | None = Field(default=None, description="Where its versions are registered")
     read_only: bool = Field(default=False, description="Refuse every write to this model (rollback, disable, "
                             "promote, sign-off, waive, reopen, alert acknowledgement, baseline)")
     owner: str | None = Field(default=None, description="Who is paged for this model's alerts")
+    success: SuccessConfig | None = Field(default=None, description="Declared success criteria, judged on "
+                                          "production by `modeldeck quality`")
     feature_max_age_s: float | None = Field(default=None, gt=0, description="Feature freshness budget: p95 of "
                                             "ts - context.feature_ts over recent predictions (Feature pipeline area)")
     feature_max_fetch_ms: float | None = Field(default=None, gt=0, description="Feature fetch latency budget: "

@@ -110,3 +110,27 @@ def test_a_regressor_gets_mae_and_rmse(tmp_path: Path):
     assert report.metric_names == ["mae", "rmse"] and report.ece is None
     expected = mean_absolute_error([r["label"] for r in records], [r["prediction"] for r in records])
     assert report.overall.metrics["mae"].value == pytest.approx(expected, abs=1e-9)
+
+
+def test_declared_success_criteria_are_judged_on_production(fraud, tmp_path: Path):
+    db, _, _ = fraud
+    config = tmp_path / "modeldeck.toml"
+    config.write_text("[models.fraud.success]\nwindow = \"4d\"\nmin_auc = 0.7\nmax_error_rate = 0.01\n"
+                      "max_rmse = 1.0\n")
+    result = CliRunner().invoke(main, ["--db", str(db), "--config", str(config), "quality", "fraud", "--no-chart"])
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert "success criteria (4d):" in lines
+    # Two good days and one bad: the AUC over the window (about 0.62) is under 0.7 (not met); no errors logged (met);
+    # a classifier has no RMSE (not measured, never met).
+    auc = next(line for line in lines if " auc >= 0.7" in line)
+    assert auc.startswith("NOT MET") and "on 600 labels" in auc
+    assert next(line for line in lines if "error rate" in line).startswith("MET")
+    assert next(line for line in lines if "rmse" in line).startswith("NOT MEASURED")
+    checked = CliRunner().invoke(main, ["--db", str(db), "--config", str(config), "quality", "fraud", "--check",
+                                        "--json"])
+    assert checked.exit_code == 1
+    assert {c["name"]: c["met"] for c in orjson.loads(checked.stdout)["success"]} == \
+        {"auc": False, "rmse": None, "error rate": True}
+    bare = CliRunner().invoke(main, ["--db", str(db), "quality", "fraud", "--check"])
+    assert bare.exit_code == 2 and "no success criteria declared" in bare.output
