@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from app.store import Store
 
 _FTS_COLUMNS = ("request_id", "entity_id", "text", "error")
+# Rows whose tokens are held in memory at once: a first prune of a large old log goes in chunks of this many
+# rows (each chunk costs one pass over the index's instances), so memory stays bounded.
+CHUNK_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def records_before(store: "Store", cutoff_ms: int, *, batch: int = 5000) -> Iter
         after_ts, after_id = rows[-1][1], rows[-1][0]
 
 
-def delete_before(store: "Store", cutoff_ms: int) -> Deleted:
+def delete_before(store: "Store", cutoff_ms: int, *, chunk_rows: int = CHUNK_ROWS) -> Deleted:
     """Delete every prediction with ``ts < cutoff_ms``, with its free-text entry, and take the rows off
     the catalogue's counts (``versions.logged_rows``, ``first_seen``). Call inside ``store.write()``.
 
@@ -92,8 +95,18 @@ def delete_before(store: "Store", cutoff_ms: int) -> Deleted:
         deleted.rows += int(count)
     if not deleted.rows:
         return deleted
-    _delete_fts_entries(store, cutoff_ms)
-    conn.execute("DELETE FROM predictions WHERE ts < ?", (cutoff_ms,))
+    while True:
+        # The chunk ends at the ts of the CHUNK_ROWS-th oldest row left (the ts index answers it); rows sharing
+        # that ts go in the next chunk, so a chunk never splits one timestamp.
+        row = conn.execute("SELECT ts FROM predictions WHERE ts < ? ORDER BY ts LIMIT 1 OFFSET ?",
+                           (cutoff_ms, chunk_rows)).fetchone()
+        upto = cutoff_ms if row is None else row[0]
+        if upto == conn.execute("SELECT min(ts) FROM predictions").fetchone()[0]:
+            upto = cutoff_ms if row is None else row[0] + 1  # one timestamp holds a whole chunk: take it
+        _delete_fts_entries(store, upto)
+        conn.execute("DELETE FROM predictions WHERE ts < ?", (upto,))
+        if upto >= cutoff_ms:
+            break
     for (model, version), count in deleted.by_version.items():
         # first_seen moves to the oldest kept row (NULL when none is left); last_seen stays: it says when
         # the version last answered, which pruning does not change.
@@ -108,11 +121,12 @@ def _delete_fts_entries(store: "Store", cutoff_ms: int) -> None:
     conn = store.conn
     conn.execute(FTS_VOCAB_DDL)  # a TEMP table: it lives as long as this connection, in no file
     tokens: dict[int, dict[str, list[str]]] = {}
+    terms: dict[str, str] = {}  # one string object per distinct term: the same words recur across rows
     # The instance table yields (term, doc, col); the IN keeps only the pruned rows' entries.
     for doc, column, term in conn.execute(
             f"SELECT doc, col, term FROM {FTS_VOCAB_TABLE} "
             "WHERE doc IN (SELECT id FROM predictions WHERE ts < ?)", (cutoff_ms,)):
-        tokens.setdefault(doc, {}).setdefault(column, []).append(term)
+        tokens.setdefault(doc, {}).setdefault(column, []).append(terms.setdefault(term, term))
     conn.executemany(
         "INSERT INTO predictions_fts (predictions_fts, rowid, request_id, entity_id, text, error) "
         "VALUES ('delete', ?, ?, ?, ?, ?)",

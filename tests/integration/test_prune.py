@@ -184,3 +184,19 @@ def test_watch_prunes_once_a_day_into_the_configured_archive(logs, tmp_path: Pat
         again = prune_if_due(store, settings, now=NOW + DAY + 1)
         assert again is not None and again.rows == 0
         assert store.audit.entries()[0].actor == "modeldeck watch"
+
+
+def test_a_large_prune_goes_in_chunks_with_the_same_result(logs):
+    """A first prune of a big old log holds one chunk's tokens in memory at a time (here 7 rows a chunk, and a
+    chunk of rows that all share one timestamp)."""
+    from app.store.retention import delete_before
+
+    db, old, new = logs
+    with Store.open(db) as store:
+        store.conn.execute("UPDATE predictions SET ts = ? WHERE request_id LIKE 'r-500-%'", (NOW - 500 * DAY,))
+        store.conn.commit()
+        with store.write():
+            deleted = delete_before(store, NOW - 400 * DAY, chunk_rows=7)
+    assert deleted.rows == len(old) and deleted.by_version == {("churn", "v1"): 30, ("fraud", "v2"): 30}
+    fts_intact(db)
+    assert search(db, "ancient") == set() and search(db, "recent") == {r["request_id"] for r in new}
