@@ -263,7 +263,18 @@ def check_serving(ctx: CheckContext) -> Finding:
     reason = f" ({clean_name(health.reason, 80)})" if health.reason else ""
     checked = f"checked {age_text(age)} ago"
     if health.state is HealthState.up:
-        return passed(f"{where} answers its health check: up, {checked}")
+        from app.checklist.serving_facts import ManifestError, declared, judge
+
+        try:
+            facts = declared(endpoint)
+        except ManifestError as exc:
+            return failed(f"{where} answers its health check: up, {checked}; {clean_name(str(exc), 200)}")
+        if facts is None:
+            return passed(f"{where} answers its health check: up, {checked}")
+        shown, problems = judge(facts)
+        if problems:
+            return failed(f"{where} up, {checked}; {clean_name('; '.join(problems), 300)}")
+        return passed(f"{where} answers its health check: up, {checked}; {clean_name(shown, 300)}")
     if health.state is HealthState.unknown:
         return pending(f"{where}: health unknown{reason}, {checked}")
     return failed(f"{where} health check: {health.state.value}{reason}, {checked}")

@@ -41,6 +41,13 @@ class EndpointConfig(_Section):
                                     "(needed to switch versions; modeldeck renames model-settings.json files)")
     max_body_bytes: int = Field(default=1_000_000, gt=0, description="Largest answer read from it; a bigger "
                                 "one is refused (health says so) instead of filling the console's memory")
+    # Declared serving facts, judged by the readiness Serving area (app/checklist/serving_facts.py).
+    replicas_min: int | None = Field(default=None, ge=0, description="Autoscaling: fewest replicas")
+    replicas_max: int | None = Field(default=None, ge=1, description="Autoscaling: most replicas")
+    image: str | None = Field(default=None, description="The serving image, pinned as name@sha256:DIGEST")
+    manifest: Path | None = Field(default=None, description="A KServe InferenceService, Deployment or "
+                                  "HorizontalPodAutoscaler manifest (JSON; YAML with PyYAML installed) to read "
+                                  "replicas and image from")
 
     @model_validator(mode="after")
     def _token_is_a_secret(self) -> "EndpointConfig":

@@ -751,3 +751,25 @@ def test_a_declared_feature_budget_without_the_logged_field_fails(store: Store):
     log(store, 40)
     found = item(evaluate(store, "fraud", now=NOW, settings=settings_with(feature_max_fetch_ms=10)), "features")
     assert found.status is CheckStatus.failed and "no recent row logs context.feature_latency_ms" in found.evidence
+
+
+def test_serving_judges_declared_facts_from_the_config_and_a_kserve_manifest(store: Store, tmp_path):
+    add_model(store)
+    digest = "registry.example/fraud@sha256:" + "a" * 64
+    pinned = settings_with(endpoint={**ENDPOINT, "replicas_min": 2, "replicas_max": 10, "image": digest})
+    found = item(evaluate(store, "fraud", now=NOW, settings=pinned, health=UP), "serving")
+    assert found.status is CheckStatus.passed and "declared (config): replicas 2..10, image " in found.evidence
+    tag = settings_with(endpoint={**ENDPOINT, "image": "registry.example/fraud:latest"})
+    moved = item(evaluate(store, "fraud", now=NOW, settings=tag, health=UP), "serving")
+    assert moved.status is CheckStatus.failed and "not pinned by digest" in moved.evidence
+    manifest = tmp_path / "isvc.json"
+    manifest.write_text(orjson.dumps({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                                      "spec": {"predictor": {"minReplicas": 4, "maxReplicas": 3,
+                                                             "containers": [{"image": digest}]}}}).decode())
+    bad = item(evaluate(store, "fraud", now=NOW, settings=settings_with(endpoint={**ENDPOINT, "manifest": manifest}),
+                        health=UP), "serving")
+    assert bad.status is CheckStatus.failed and "replicas min 4 is over max 3" in bad.evidence
+    missing = item(evaluate(store, "fraud", now=NOW, health=UP,
+                            settings=settings_with(endpoint={**ENDPOINT, "manifest": tmp_path / "nope.json"})),
+                   "serving")
+    assert missing.status is CheckStatus.failed and "manifest" in missing.evidence
