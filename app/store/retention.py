@@ -3,7 +3,7 @@
 ``modeldeck prune`` (app/cli/prune.py, through app/checklist/retention.py) reads the rows older than a
 cutoff for the archive, then calls ``delete_before`` - the one function that removes predictions by
 time - and ``reclaim_space``. Everything that keeps a per-row or per-hour summary of the log (the FTS
-index and the catalogue's counts here; zone maps when they land) is cleaned inside ``delete_before``,
+index, the catalogue's counts and the zone maps) is cleaned inside ``delete_before``,
 in the same transaction as the rows.
 
 The free-text index is contentless (schema.py): SQLite 3.40 cannot DELETE from it, only feed it a
@@ -107,6 +107,12 @@ def delete_before(store: "Store", cutoff_ms: int, *, chunk_rows: int = CHUNK_ROW
         conn.execute("DELETE FROM predictions WHERE ts < ?", (upto,))
         if upto >= cutoff_ms:
             break
+    if cutoff_ms > 0:
+        # Zone maps (app/store/zonemap.py): a block of an hour wholly before the cutoff summarises deleted rows
+        # only. The hour holding the cutoff keeps its (now wider) summary, which zonemap.py says is safe.
+        hour = cutoff_ms // 3_600_000
+        conn.execute("DELETE FROM zone_blocks WHERE hour < ?", (hour,))
+        conn.execute("DELETE FROM zone_features WHERE hour < ?", (hour,))
     for (model, version), count in deleted.by_version.items():
         # first_seen moves to the oldest kept row (NULL when none is left); last_seen stays: it says when
         # the version last answered, which pruning does not change.

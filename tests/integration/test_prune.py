@@ -100,6 +100,9 @@ def test_prune_archives_by_day_deletes_and_the_archive_ingests_back(logs, tmp_pa
     # The catalogue counts what is left; first_seen moved to the oldest kept row.
     counts = logged_rows(db)
     assert sum(n for n, _ in counts.values()) == len(new)
+    with Store.open(db, read_only=True) as store:  # zone maps keep no block of a pruned hour
+        blocks = store.conn.execute("SELECT min(hour), sum(rows) FROM zone_blocks").fetchone()
+    assert blocks[0] * 3_600_000 >= NOW - 400 * DAY - 3_600_000 and blocks[1] == len(new)
     assert min(first for _, first in counts.values()) == min(r["ts"] for r in new)
 
     # The archive is the ingest contract: the rows come back whole, and free text finds them again.
