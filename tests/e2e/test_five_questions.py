@@ -1,0 +1,172 @@
+"""The five incident questions of issue 16, asked of the real console in a pseudo-terminal at 80x24,
+as an on-call operator would: from the fleet, counting the keys pressed after typing an id (at most 5
+each). The console runs as ``modeldeck demo`` (its own serving endpoint and live traffic) and as
+``modeldeck`` on a store built only from ingested logs, with an http endpoint that answers rollbacks.
+
+The screen is read through a VT100 emulator (tests/support/terminal.py), so each answer is asserted as
+the text the operator reads at 80x24, not as a widget's state. Waits are bounded (20 s each)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from app.cli.main import main
+from tests.support.terminal import Terminal
+
+pytestmark = pytest.mark.slow
+
+KEY_BUDGET = 5
+MODELDECK = [sys.executable, "-c", "from app.cli.main import main; main()"]
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELDECK_", "NO_COLOR"))}
+    env.update(XDG_CONFIG_HOME=str(tmp / "config"), XDG_DATA_HOME=str(tmp / "data"), TERM="xterm-256color",
+               USER="oncall", LOGNAME="oncall", MODELDECK_TOKEN="t0ken")
+    return env
+
+
+class Question:
+    """One question's key count: ``with Question(terminal, "...") :`` resets the count and checks the
+    budget at the end; the fleet is where every question starts."""
+
+    def __init__(self, terminal: Terminal, name: str) -> None:
+        self.terminal, self.name = terminal, name
+
+    def __enter__(self) -> "Question":
+        self.terminal.keys = 0
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is None:
+            # Seconds are printed (pytest -s), never asserted: this machine's load is not the operator's.
+            print(f"{self.name}: {self.terminal.keys} keys, {time.monotonic() - self.started:.1f} s")
+            assert self.terminal.keys <= KEY_BUDGET, f"{self.name}: {self.terminal.keys} keys"
+            back_to_fleet(self.terminal)
+
+
+def command(terminal: Terminal, text: str) -> None:
+    """``:`` then ``text`` then enter: two keys (the text is the id the operator types)."""
+    terminal.press(":")
+    terminal.wait_for("▔ : ▔")  # the command line is open: what is typed now goes into it
+    terminal.type(text)
+    terminal.press("enter")
+
+
+def back_to_fleet(terminal: Terminal) -> None:
+    command(terminal, "fleet")
+    terminal.wait_for(" Model ", "Rdy", absent=("▔ : ▔",))
+
+
+def preselected(screen: str) -> str:
+    """The version the rollback dialog's action names ("Roll back to v3.1.2")."""
+    found = re.search(r"Roll back to ([^\s:]+)", screen)
+    assert found, screen
+    return found.group(1)
+
+
+def row_of(screen: str, name: str) -> str:
+    for line in screen.splitlines():
+        if line.strip().startswith(name.strip()) or line.startswith(name):
+            return line
+    raise AssertionError(f"no row for {name} in:\n{screen}")
+
+
+# -- the demo ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = CliRunner().invoke(main, ["demo", "--db", str(db), "--rows", "20000", "--no-tui"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def test_five_questions_on_the_demo(demo_store: Path, tmp_path: Path) -> None:
+    from app.store import Store
+
+    with Store.open(demo_store, read_only=True) as store:
+        entity, model, version, day = _a_prediction(store)
+    with Terminal([*MODELDECK, "demo", "--db", str(demo_store)], env=_env(tmp_path), cwd=tmp_path) as terminal:
+        fleet = terminal.wait_for(" Model ", "ticket-router", "fraud-scorer", timeout_s=60)
+
+        # (1) Which model is unhealthy and why: worst first, its alert named under the table. No key.
+        with Question(terminal, "unhealthy"):
+            fleet = terminal.wait_for("WARN ticket-router feature_drift:language")
+            first_row = fleet.splitlines()[2]
+            assert first_row.split()[0] == "ticket-router", fleet
+
+        _the_customer_question(terminal, entity, model, version, day)
+
+        # (3) Is feature `language` of ticket-router drifting, and since when.
+        with Question(terminal, "drift"):
+            command(terminal, "drift ticket")
+            terminal.wait_for("drift ticket-router", "language", timeout_s=90)
+            terminal.press("w")  # day windows: the hourly ones of a small demo are too thin to judge
+            terminal.wait_for("1d ·", "most drifted first", timeout_s=90)
+            terminal.press("g")  # the top row: the feature drifting most; its chart says since when
+            screen = terminal.wait_for("language · since")
+            assert "DRIFT" in row_of(screen, "language"), screen
+            assert re.search(r"language · since \d\d-\d\d", screen), screen
+
+        _rollback_and_who_changed(terminal, "credit-limit", "credit", reason="INC-4711 error spike after deploy")
+
+
+def _a_prediction(store) -> tuple[str, str, str, str]:  # type: ignore[no-untyped-def]
+    """A logged prediction with a customer, from the middle of the log: (entity, model, version, YYYY-MM-DD)."""
+    from app.timeutil import TimeFormat, format_ms
+
+    for row_id in range(store.predictions.latest_id() // 2, 0, -1):
+        row = store.predictions.get(row_id)
+        if row is not None and row["entity_id"]:
+            return row["entity_id"], row["model"], row["version"], format_ms(row["ts"], TimeFormat.DATE)
+    raise AssertionError("no prediction with an entity in the store")
+
+
+def _the_customer_question(terminal: Terminal, entity: str, model: str, version: str, day: str) -> None:
+    # (2) What was customer E predicted on day D, by which version, with features and score.
+    with Question(terminal, "customer"):
+        command(terminal, f"search entity:{entity} since:{day} until:{day}T23:59:59.999Z")
+        terminal.wait_for(entity, f"1-", "of ")
+        terminal.press("enter")  # the record
+        screen = terminal.wait_for("features", "score", f"record")
+        assert model in screen and version in screen and entity in screen, screen
+
+
+def _rollback_and_who_changed(terminal: Terminal, model: str, prefix: str, *, reason: str) -> None:
+    # (4) Roll the model back to its last good version, confirmed and verified.
+    with Question(terminal, "rollback"):
+        command(terminal, f"rollback {prefix}")
+        screen = terminal.wait_for(f"Roll back {model}", "serving ", "Reason", "Roll back to ", "created")
+        version = preselected(screen)
+        target = next(line for line in screen.splitlines() if line[1:].split()[:1] == [version])
+        assert "rolled back" not in target and "ACTIVE" not in target, screen
+        terminal.type(reason)
+        terminal.press("enter")  # from the reason to the name box
+        terminal.wait_for_cursor_on(f"type {model} to confirm")
+        terminal.type(model)
+        terminal.press("enter")  # the typed name confirms: this acts
+        screen = terminal.wait_for("succeeded", timeout_s=40)
+        assert "read back" in screen, screen
+        terminal.press("escape")
+        terminal.wait_for(" Model ", absent=("Roll back",))
+        # The fleet shows the new version the moment the outcome is verified.
+        assert row_of(terminal.text(), model).split()[1] == version, terminal.text()
+    # (5) Who changed the model last, when and why.
+    with Question(terminal, "who changed"):
+        command(terminal, f"model {prefix}")
+        terminal.wait_for(f"model  {model}")
+        terminal.press("4")
+        screen = terminal.wait_for("Actor", "succeeded")
+        latest = screen.splitlines()[screen.splitlines().index(next(l for l in screen.splitlines() if "Actor" in l)) + 1]
+        assert "oncall" in latest and "rollback" in latest and "succeeded" in latest, screen
+        assert reason in screen, screen  # the selected entry's detail: why
