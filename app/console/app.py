@@ -250,7 +250,11 @@ class ModeldeckApp(App[None]):
             return  # a store deleted under the console: the fleet says so; this pass must not re-create it
         if any(w.group == "monitor" and w is not me and w.state is WorkerState.RUNNING for w in self.workers):
             return  # the last pass is still running: passes never overlap
-        for transition in monitor_once(store.path, self.settings, self.now_ms()).transitions:
+        transitions = monitor_once(store.path, self.settings, self.now_ms()).transitions
+        if transitions:
+            # An alert fired or resolved: the fleet re-sorts now (worst first), not at its next periodic read.
+            self.post_message(self.HealthChanged())
+        for transition in transitions:
             severity = "error" if transition.state == "firing" and transition.alert.severity == "critical" else \
                 "warning" if transition.state == "firing" else "information"
             self.call_from_thread(self.notify, clean(str(transition)), title="alert", severity=severity,

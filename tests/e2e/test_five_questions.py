@@ -170,3 +170,97 @@ def _rollback_and_who_changed(terminal: Terminal, model: str, prefix: str, *, re
         latest = screen.splitlines()[screen.splitlines().index(next(l for l in screen.splitlines() if "Actor" in l)) + 1]
         assert "oncall" in latest and "rollback" in latest and "succeeded" in latest, screen
         assert reason in screen, screen  # the selected entry's detail: why
+
+
+# -- a store built only from logs ---------------------------------------------------------------------
+
+DAY_MS = 86_400_000
+
+
+def _record(rng, i: int, ts: int, model: str, version: str, *, drifting: bool,  # type: ignore[no-untyped-def]
+            failing: bool = False) -> dict:
+    region = rng.choice(["south"] * 8 + ["north"] * 2) if drifting else rng.choice(["north"] * 8 + ["south"] * 2)
+    score = round(rng.random(), 4)
+    return {"ts": ts, "model": model, "version": version, "request_id": f"q{i}", "entity_id": f"cust-{i % 97}",
+            "features": {"region": region, "income": rng.randint(1, 9) * 1000},
+            "prediction": "approve" if score > 0.5 else "refer", "score": score,
+            "latency_ms": 20 + rng.random() * 10, "status": "error" if failing else "ok",
+            "error": "feature store timeout" if failing else None}
+
+
+def _log_records(now: int) -> list[dict]:
+    """Two models over 12 days. loan-risk: v1 until 5 days ago, then v2; its `region` moves from
+    north to south 3 days ago (drift); the last 20 minutes fail a third of the time. ledger-tag: calm."""
+    import random
+
+    rng = random.Random(16)
+    records = []
+    for i in range(4000):
+        ts = now - 12 * DAY_MS + i * (12 * DAY_MS - 30 * 60_000) // 4000
+        model = "loan-risk" if i % 2 == 0 else "ledger-tag"
+        version = ("v2" if ts > now - 5 * DAY_MS else "v1") if model == "loan-risk" else "t1"
+        records.append(_record(rng, i, ts, model, version, drifting=ts > now - 3 * DAY_MS and model == "loan-risk"))
+    for i in range(4000, 4090):  # the last 15 minutes: loan-risk v2 fails one request in three
+        records.append(_record(rng, i, now - 15 * 60_000 + (i - 4000) * 9_000, "loan-risk", "v2",
+                               drifting=True, failing=i % 3 == 0))
+    return records
+
+
+@pytest.fixture
+def logged_store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A store built by `modeldeck ingest` and `modeldeck baseline --from-logs` only, a config naming an
+    http endpoint (the demo endpoint's protocol, serving v2 with v1 on hand) and an error-rate rule."""
+    import json
+
+    from app.demo.endpoint import DemoModel, DemoState, start_demo_endpoint
+    from app.timeutil import now_ms
+
+    now = now_ms()
+    log = tmp_path / "predictions.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in _log_records(now)) + "\n")
+    db = tmp_path / "logged.db"
+    state = DemoState({"loan-risk": DemoModel("loan-risk", [{"version": "v2", "created_at": now - 5 * DAY_MS},
+                                                            {"version": "v1", "created_at": now - 30 * DAY_MS}],
+                                              active="v2")})
+    with start_demo_endpoint(state=state) as endpoint:
+        config = tmp_path / "modeldeck.toml"
+        config.write_text(f'db = "{db}"\n\n[models.loan-risk]\nowner = "lending-oncall"\n\n'
+                          f'[models.loan-risk.endpoint]\nkind = "http"\nurl = "{endpoint.url}/models/loan-risk"\n\n'
+                          '[[models.loan-risk.alerts]]\nmetric = "error_rate"\nthreshold = 0.05\nwindow = "15m"\n'
+                          'severity = "critical"\nrunbook = "https://runbooks.example/loan#errors"\n')
+        runner = CliRunner()
+        for args in (["ingest", str(log)],
+                     ["baseline", "loan-risk", "--version", "v2", "--from-logs", "--since", "5d", "--until", "3d"],
+                     ["baseline", "loan-risk", "--version", "v1", "--from-logs", "--since", "12d", "--until", "5d"]):
+            result = runner.invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+            assert result.exit_code == 0, (args, result.output)
+        yield config, db
+
+
+def test_five_questions_on_a_store_built_from_logs(logged_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from app.store import Store
+
+    config, db = logged_store
+    with Store.open(db, read_only=True) as store:
+        entity, model, version, day = _a_prediction(store)
+    with Terminal([*MODELDECK, "--config", str(config)], env=_env(tmp_path), cwd=tmp_path) as terminal:
+        terminal.wait_for(" Model ", "loan-risk", "ledger-tag", timeout_s=60)
+
+        # (1) Which model is unhealthy and why: worst first; the firing alert names the rule.
+        with Question(terminal, "unhealthy"):
+            fleet = terminal.wait_for("CRIT loan-risk error_rate", timeout_s=60)
+            assert fleet.splitlines()[2].split()[0] == "loan-risk", fleet
+
+        _the_customer_question(terminal, entity, model, version, day)
+
+        # (3) Is feature `region` of loan-risk drifting, and since when (hourly windows are enough here).
+        with Question(terminal, "drift"):
+            command(terminal, "drift loan")
+            terminal.wait_for("drift loan-risk", "features ·", timeout_s=90)
+            terminal.press("w")
+            terminal.wait_for("1d ·", "most drifted first", timeout_s=90)
+            terminal.press("g")
+            screen = terminal.wait_for("region · since")
+            assert "DRIFT" in row_of(screen, "region"), screen
+
+        _rollback_and_who_changed(terminal, "loan-risk", "loan", reason="INC-77 v2 fails on feature store")
