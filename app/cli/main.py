@@ -168,6 +168,12 @@ def _db() -> click.Command:
 
 # Each command's module is imported only when that command runs: a typed loader per name, kept in the
 # order an operator reaches for them.
+def _serve() -> click.Command:
+    from app.cli.serve import serve
+
+    return serve
+
+
 COMMANDS: dict[str, Callable[[], click.Command]] = {
     "tui": _tui,
     "demo": _demo,
@@ -193,6 +199,7 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "sync": _sync,
     "db": _db,
     "migrate-store": _migrate_store,
+    "serve": _serve,
 }
 
 
