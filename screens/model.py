@@ -138,6 +138,7 @@ class ModelScreen(HostsAlerts, Screen):
         with TabbedContent(id="tabs", initial="overview"):
             with TabPane("1 Overview", id="overview"):
                 with VerticalScroll(id="overview-body"):
+                    yield Static(id="sync-age", classes="spark-label")  # shown only for a synced model
                     yield NavTable(id="versions")
                     yield Static(id="traffic-label", classes="spark-label")
                     yield Sparkline(id="traffic-spark")
@@ -254,6 +255,15 @@ class ModelScreen(HostsAlerts, Screen):
         else:
             description = info.description if info else ""
             self.query_one("#status", Static).update(safe_text(description or " ", width=200, style="dim"))
+
+        from app.views.model import sync_line
+
+        synced = sync_line(overview.syncs, self.console_context.now_ms())
+        sync_age = self.query_one("#sync-age", Static)
+        sync_age.display = bool(synced)
+        # A failed sync is bold: the versions below are only as fresh as its last success.
+        sync_age.update(safe_text(synced, width=max(20, self.size.width * 2),
+                                  style="bold" if any(s.error for s in overview.syncs) else "dim"))
 
         table = self.query_one("#versions", NavTable)
         table.clear()
