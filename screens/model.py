@@ -134,7 +134,7 @@ class ModelScreen(HostsAlerts, Screen):
                              configured=bool(config and (config.endpoint or config.registry)), id="endpoint-status")
         yield Static(Text("Req/m p95 Err%: reading…", style="dim"), id="figures", classes="status-line")
         yield AlertList(show_model=False, refresh_s=context.settings.ui.refresh_s, empty_text="no alerts",
-                        id="model-alerts")
+                        show_runbook=True, id="model-alerts")
         with TabbedContent(id="tabs", initial="overview"):
             with TabPane("1 Overview", id="overview"):
                 with VerticalScroll(id="overview-body"):
