@@ -301,7 +301,17 @@ class ModelScreen(HostsAlerts, Screen):
         if overview is None:
             return
         active = next((v for v in overview.versions if v.stage.value == "champion"), None)
-        title = Text.assemble(("modeldeck", "bold"), "  model  ", safe_text(self.model, width=40, style="bold"))
+        trail = self.console_app.trail(self)
+        if trail[1:]:
+            # Came from somewhere other than the fleet: the breadcrumb says where esc goes back to.
+            title = Text.assemble(safe_text(" › ".join(trail[-2:]) + " › ", width=30, style="dim"),
+                                  safe_text(self.model, width=40, style="bold"))
+        else:
+            title = Text.assemble(("modeldeck", "bold"), "  model  ", safe_text(self.model, width=40, style="bold"))
+        if self.console_context.at_ms is not None:
+            from screens.fleet import time_travel_banner
+
+            title.append_text(time_travel_banner(self.console_context.at_ms))
         if active is not None:
             title.append("  active ")
             title.append_text(safe_text(active.version, width=16, style="bold"))

@@ -329,10 +329,27 @@ class ModeldeckApp(App[None]):
 
     # -- navigation ---------------------------------------------------------------------
     def open_model(self, name: str) -> None:
+        """The model screen of ``name`` on top of where the operator is (esc comes back here). When that
+        model's screen is already on the stack, back to it instead: the stack never loops."""
         from screens.model import ModelScreen
 
-        self.action_fleet()
+        for depth, screen in enumerate(self.screen_stack):
+            if isinstance(screen, ModelScreen) and screen.model == name:
+                while len(self.screen_stack) > depth + 1:
+                    self.pop_screen()
+                return
         self.push_screen(ModelScreen(name))
+
+    def trail(self, screen: object) -> list[str]:
+        """The breadcrumb of the screens under ``screen``: ``["fleet", "logs"]`` (what esc goes back through)."""
+        labels = []
+        for below in self.screen_stack:
+            if below is screen:
+                break
+            model = getattr(below, "model", None)
+            kind = type(below).__name__.removesuffix("Screen").lower()
+            labels.append(model if kind == "model" and isinstance(model, str) else kind)
+        return labels
 
     def open_model_tab(self, name: str, tab: str) -> None:
         """The model screen of ``name`` on ``tab`` (the palette's Activity and Readiness entries)."""
