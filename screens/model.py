@@ -186,8 +186,9 @@ class ModelScreen(HostsAlerts, Screen):
         context = self.console_context
         now = context.now_ms()
         self.load_overview(context.store, now)
-        self.load_figures(context.store, context.settings, now, context.health.get(self.model),
-                          context.live.get(self.model))
+        past = context.at_ms is not None  # no poll reads the past: the log's figures before that time
+        self.load_figures(context.store, context.settings, now, None if past else context.health.get(self.model),
+                          None if past else context.live.get(self.model))
         self.load_readiness(context.store, context.settings, now, context.health.get(self.model))
         self.load_activity(context.store)
         self.load_notifications(context.store)
@@ -196,7 +197,8 @@ class ModelScreen(HostsAlerts, Screen):
     def load_overview(self, location: StoreLocation, now: int) -> None:
         from app.views.model import overview
 
-        self.post_message(self.OverviewLoaded(overview(location, self.model, now)))
+        at = self.console_context.at_ms is not None
+        self.post_message(self.OverviewLoaded(overview(location, self.model, now, at=at)))
 
     @work(thread=True, exclusive=True, group="model-figures", exit_on_error=False, description="read the figures")
     def load_figures(self, location: StoreLocation, settings: Settings, now: int, health: Health | None,
@@ -217,13 +219,15 @@ class ModelScreen(HostsAlerts, Screen):
     def load_readiness(self, location: StoreLocation, settings: Settings, now: int, health: Health | None) -> None:
         from app.views.model import readiness
 
-        self.post_message(self.ReadinessLoaded(readiness(location, settings, self.model, now, health), True))
+        past = self.console_context.at_ms is not None
+        self.post_message(self.ReadinessLoaded(readiness(location, settings, self.model, now, health, at=past),
+                                               not past))
 
     @work(thread=True, exclusive=True, group="model-activity", exit_on_error=False, description="read the audit")
     def load_activity(self, location: StoreLocation) -> None:
         from app.views.model import activity
 
-        self.post_message(self.ActivityLoaded(activity(location, self.model)))
+        self.post_message(self.ActivityLoaded(activity(location, self.model, self.console_context.at_ms)))
 
     @work(thread=True, exclusive=True, group="model-notifications", exit_on_error=False,
           description="read the alert notifications")
@@ -312,7 +316,10 @@ class ModelScreen(HostsAlerts, Screen):
             from screens.fleet import time_travel_banner
 
             title.append_text(time_travel_banner(self.console_context.at_ms))
-        if active is not None:
+        if overview.served_then is not None:
+            title.append("  served ")
+            title.append_text(safe_text(overview.served_then, width=16, style="bold"))
+        elif active is not None:
             title.append("  active ")
             title.append_text(safe_text(active.version, width=16, style="bold"))
             note = serving_note(self.console_context.live.get(self.model), overview.disabled)

@@ -235,7 +235,8 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
 
     if names is None:  # one model (the model screen's header) reads exactly as its fleet row
         names = {info.name for info in store.registry.models()} | set(settings.models)
-    passed = readiness_counts(store, settings, now_ms, names, health or {})
+    # Viewing the past writes nothing: the stored verdicts, not an evaluation (which records what it finds).
+    passed = store.checklist.passed_counts() if at else readiness_counts(store, settings, now_ms, names, health or {})
     from app.checklist.evaluate import review_overdue
 
     reviews = store.checklist.last_reviews("health")

@@ -34,6 +34,8 @@ class Overview:
     # What each registry or endpoint sync of this model last did (app/sync): the versions and stages shown
     # are as old as the last success.
     syncs: "list[SyncState]" = field(default_factory=list)
+    # Time travel: the version the audit says served at the time shown (None: now, or never switched).
+    served_then: str | None = None
 
 
 @dataclass
@@ -53,9 +55,14 @@ def last_switch_was_disable(entries: list[AuditEntry]) -> bool:
     return False
 
 
-def overview(location: "StoreLocation", model: str, now: int) -> Overview:
+def overview(location: "StoreLocation", model: str, now: int, *, at: bool = False) -> Overview:
+    """``at``: ``now`` is a past time the console travelled to (the version that served then is read
+    from the audit trail's rollbacks and promotions)."""
+    from app.rollback.history import version_at
+
     with location.open() as store:
         return Overview(
+            served_then=version_at(store, model, now) if at else None,
             info=store.registry.model(model),
             versions=store.registry.versions(model),
             traffic=store.predictions.traffic(model, now - DAY_MS, now, BUCKET_MS),
@@ -81,17 +88,23 @@ def sync_line(syncs: "list[SyncState]", now: int) -> str:
 
 
 def readiness(location: "StoreLocation", settings: "Settings", model: str, now: int,
-              health: "Health | None") -> list[CheckItem]:
-    """Evaluated on every read: the automatic checks show today's facts, not last week's."""
+              health: "Health | None", *, at: bool = False) -> list[CheckItem]:
+    """Evaluated on every read: the automatic checks show today's facts, not last week's. ``at`` (viewing
+    the past): the stored items as they are, with no evaluation (which would record verdicts)."""
     from app.checklist import evaluate as checklist
 
+    if at:
+        with location.open() as store:
+            return store.checklist.items(model)
     with location.open() as store:
         return list(checklist.evaluate(store, model, settings=settings, now=now, health=health))
 
 
-def activity(location: "StoreLocation", model: str) -> list[AuditEntry]:
+def activity(location: "StoreLocation", model: str, at: int | None = None) -> list[AuditEntry]:
+    """The model's audit entries, newest first; ``at``: only those written by then (time travel)."""
     with location.open() as store:
-        return store.audit.entries(model, limit=AUDIT_ROWS)
+        entries = store.audit.entries(model, limit=AUDIT_ROWS)
+    return entries if at is None else [e for e in entries if e.ts <= at]
 
 
 class ChangeRefused(Exception):

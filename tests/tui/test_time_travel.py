@@ -97,3 +97,22 @@ def test_at_option_errors_are_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--at: not a time" in result.output
     result = CliRunner().invoke(main, ["--db", str(tmp_path / "x.db"), "--at", "2099-01-01T00:00Z"])
     assert result.exit_code == 2 and "future" in result.output
+
+
+async def test_the_model_screen_as_it_stood(tmp_path: Path) -> None:
+    from screens.model import ModelScreen
+
+    db = _store(tmp_path)
+    app = _app(db, INCIDENT + 5 * 60_000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_model("fraud-scorer")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ModelScreen)
+        screen._draw_title()
+        title = str(screen.query_one("#title", Static).render())
+        assert "served v2" in title and "viewing 11-24 06:05Z" in title, title
+        # The audit as it stood: the rollback is the latest entry; the later promotion is not there yet.
+        assert [e.action for e in screen.entries][:1] == ["rollback"], screen.entries
+        assert all(e.ts <= INCIDENT + 5 * 60_000 for e in screen.entries)
