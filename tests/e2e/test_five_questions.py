@@ -4,7 +4,7 @@ each). The console runs as ``modeldeck demo`` (its own serving endpoint and live
 ``modeldeck`` on a store built only from ingested logs, with an http endpoint that answers rollbacks.
 
 The screen is read through a VT100 emulator (tests/support/terminal.py), so each answer is asserted as
-the text the operator reads at 80x24, not as a widget's state. Waits are bounded (20 s each)."""
+the text the operator reads at 80x24, not as a widget's state. Waits are bounded (30 s each, more for drift windows computed on open)."""
 
 from __future__ import annotations
 

@@ -126,7 +126,7 @@ def _serve_and_check(demo_store: Path, tmp_path: Path, config: Path) -> None:
                                      capture_output=True, text=True, timeout=60)
                 assert expected in dom.stdout, (target, dom.stdout[-500:], dom.stderr[-500:])
 
-        screen = asyncio.run(_console(url, [("ticket-router   r19", ":"), ("▔ : ▔", "rollback credit\r")], cookie=token,
+        screen = asyncio.run(_console(url, [("WARN ticket-router", ":"), ("▔ : ▔", "rollback credit-limit\r")], cookie=token,
                                       last="read-only"))
         assert "Roll back credit-limit" in screen and "cannot" not in screen, screen
         # Without the cookie the websocket is refused.

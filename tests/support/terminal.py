@@ -133,7 +133,7 @@ class Terminal:
         self._drain(0)
         return "\n".join(line.rstrip() for line in self._screen.display)
 
-    def wait_for(self, *needles: str, timeout_s: float = 20.0, absent: tuple[str, ...] = ()) -> str:
+    def wait_for(self, *needles: str, timeout_s: float = 30.0, absent: tuple[str, ...] = ()) -> str:
         """Read the program's output until every needle is on screen (and none of ``absent``); the
         screen then. Fails naming what is missing and showing the screen after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
