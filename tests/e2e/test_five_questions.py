@@ -169,7 +169,7 @@ def _rollback_and_who_changed(terminal: Terminal, model: str, prefix: str, *, re
         screen = terminal.wait_for("Actor", "succeeded")
         latest = screen.splitlines()[screen.splitlines().index(next(l for l in screen.splitlines() if "Actor" in l)) + 1]
         assert "oncall" in latest and "rollback" in latest and "succeeded" in latest, screen
-        assert reason in screen, screen  # the selected entry's detail: why
+        terminal.wait_for(reason)  # the selected entry's detail: why (once the "credit -> ..." notice has gone)
 
 
 # -- a store built only from logs ---------------------------------------------------------------------
