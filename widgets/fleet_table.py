@@ -53,7 +53,9 @@ def fitted_widths(table_width: int, rows: "Sequence[FleetRow]") -> tuple[int, in
     if not rows:
         return name_width, drift_width
     name_need = min(40, max(cell_len(clean(row.name)) for row in rows))
-    drift_need = min(40, max([len("Drift")] + [cell_len(drift_cell(row, 40)[0]) for row in rows]))
+    # The run's age ("·9h") is shown only where there is room: a name whole comes first.
+    drift_need = min(40, max([len("Drift")] + [cell_len(drift_cell(row.model_copy(update={"drift_age_ms": None}),
+                                                                   40)[0]) for row in rows]))
     if name_need > name_width and drift_need < drift_width:
         give = min(name_need - name_width, drift_width - drift_need)
         return name_width + give, drift_width - give
