@@ -26,14 +26,15 @@ class HostsAlerts(OnConsole):
         message.stop()
         model, resolved_limit = self.alert_scope()
         # The location is read at each request: the console may have switched stores since the last.
-        self._read_alerts(message.alert_list, self.console_context.store, model, resolved_limit)
+        self._read_alerts(message.alert_list, self.console_context.store, model, resolved_limit,
+                          self.console_context.at_ms)
 
     @work(thread=True, exclusive=True, group="alert-list", exit_on_error=False, description="read the alerts")
     def _read_alerts(self, alert_list: AlertList, location: "StoreLocation", model: str | None,
-                     resolved_limit: int) -> None:
+                     resolved_limit: int, at: int | None = None) -> None:
         from app.views.alerts import recent_alerts
 
-        alerts = recent_alerts(location, model, resolved_limit=resolved_limit)
+        alerts = recent_alerts(location, model, resolved_limit=resolved_limit, at=at)
         self.app.call_from_thread(alert_list.show, alerts)
 
     def on_alert_list_acknowledge_requested(self, message: AlertList.AcknowledgeRequested) -> None:

@@ -279,9 +279,10 @@ class DriftScreen(OnConsole, Screen):
             return
         form = self._label()
         name = "prediction" if row.feature == PREDICTION else row.feature
-        since = "" if row.since is None else f" · drifting since {form(row.since)} ({row.run_windows} window{'s' if row.run_windows != 1 else ''})"
+        # "since" right after the name: at 80 columns the chart's title is cut after ~36 cells.
+        since = "" if row.since is None else f" · since {form(row.since)} ({row.run_windows}w)"
         self.query_one("#metric-chart", PlotChart).show(LineChart(
-            f"{name} · {row.method}{since}", tuple(form(s) for s in row.starts), tuple(row.values),
+            f"{name}{since} · {row.method}", tuple(form(s) for s in row.starts), tuple(row.values),
             row.threshold, name=row.method, threshold_label=f"threshold {_number(row.threshold)}"))
         self.load_histogram(self.console_context.store, self.model, self.view.version or "", row.feature,
                             self.view.window_start, self.window_ms)

@@ -32,6 +32,12 @@ if TYPE_CHECKING:
     from app.store.location import StoreLocation
     from app.views.fleet import FleetRow
 
+def time_travel_banner(at_ms: int) -> Text:
+    """The banner of a console showing the past: reverse video, so it reads without colour too."""
+    return Text.assemble("  ", (f" viewing {format_ms(at_ms, TimeFormat.DAY_MINUTE)}Z · read-only ", "bold reverse"),
+                         (" [ ] step", "dim"))
+
+
 EMPTY_TEXT = ("No models in this store yet.\n"
               "Load prediction logs with `modeldeck ingest FILE`, or try `modeldeck demo`.")
 
@@ -95,6 +101,8 @@ class FleetScreen(HostsAlerts, Screen):
         title = Text.assemble(("modeldeck", "bold"), "  fleet  ", safe_text(store_name, style="dim"))
         if context.demo:
             title.append("  (demo)", style="dim")
+        if context.at_ms is not None:
+            title.append_text(time_travel_banner(context.at_ms))
         self.query_one("#title", Static).update(title)
 
     # -- reading ---------------------------------------------------------------------------
@@ -106,14 +114,14 @@ class FleetScreen(HostsAlerts, Screen):
         self._show_title()
         self._reads_started += 1
         self.load(context.store, context.settings, context.now_ms(), dict(context.health), dict(context.live),
-                  read=self._reads_started)
+                  read=self._reads_started, at=context.at_ms is not None)
 
     @work(thread=True, exclusive=True, group="fleet", exit_on_error=False, description="read the fleet")
     def load(self, location: StoreLocation, settings: Settings, now: int, health: dict[str, Health],
-             live: dict | None = None, *, read: int = 0) -> None:
+             live: dict | None = None, *, read: int = 0, at: bool = False) -> None:
         from app.views.fleet import read_fleet
 
-        self.post_message(self.Loaded(read_fleet(location, settings, now, health, live), now, read))
+        self.post_message(self.Loaded(read_fleet(location, settings, now, health, live, at=at), now, read))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "fleet" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
@@ -157,7 +165,10 @@ class FleetScreen(HostsAlerts, Screen):
         visible = self._visible_rows()
         from widgets.fleet_table import HEALTH_AGE_FROM
 
-        table.show(visible, *column_widths(self.size.width), health_age=self.size.width >= HEALTH_AGE_FROM)
+        from widgets.fleet_table import fitted_widths
+
+        # Fitted to every row, not only the visible ones: filtering must not make the columns jump.
+        table.show(visible, *fitted_widths(self.size.width, self.rows), health_age=self.size.width >= HEALTH_AGE_FROM)
         self.query_one("#fleet-empty").display = self._loaded_once and not self.rows
         status = f"{len(self.rows)} models"
         if self.filter_text:

@@ -137,10 +137,11 @@ class ModelScreen(HostsAlerts, Screen):
                              configured=bool(config and (config.endpoint or config.registry)), id="endpoint-status")
         yield Static(Text("Req/m p95 Err%: reading…", style="dim"), id="figures", classes="status-line")
         yield AlertList(show_model=False, refresh_s=context.settings.ui.refresh_s, empty_text="no alerts",
-                        id="model-alerts")
+                        show_runbook=True, id="model-alerts")
         with TabbedContent(id="tabs", initial="overview"):
             with TabPane("1 Overview", id="overview"):
                 with VerticalScroll(id="overview-body"):
+                    yield Static(id="sync-age", classes="spark-label")  # shown only for a synced model
                     yield NavTable(id="versions")
                     yield Static(id="traffic-label", classes="spark-label")
                     yield Sparkline(id="traffic-spark")
@@ -191,8 +192,9 @@ class ModelScreen(HostsAlerts, Screen):
         context = self.console_context
         now = context.now_ms()
         self.load_overview(context.store, now)
-        self.load_figures(context.store, context.settings, now, context.health.get(self.model),
-                          context.live.get(self.model))
+        past = context.at_ms is not None  # no poll reads the past: the log's figures before that time
+        self.load_figures(context.store, context.settings, now, None if past else context.health.get(self.model),
+                          None if past else context.live.get(self.model))
         self.load_readiness(context.store, context.settings, now, context.health.get(self.model))
         self.load_activity(context.store)
         self.load_notifications(context.store)
@@ -201,7 +203,8 @@ class ModelScreen(HostsAlerts, Screen):
     def load_overview(self, location: StoreLocation, now: int) -> None:
         from app.views.model import overview
 
-        self.post_message(self.OverviewLoaded(overview(location, self.model, now)))
+        at = self.console_context.at_ms is not None
+        self.post_message(self.OverviewLoaded(overview(location, self.model, now, at=at)))
 
     @work(thread=True, exclusive=True, group="model-figures", exit_on_error=False, description="read the figures")
     def load_figures(self, location: StoreLocation, settings: Settings, now: int, health: Health | None,
@@ -222,13 +225,15 @@ class ModelScreen(HostsAlerts, Screen):
     def load_readiness(self, location: StoreLocation, settings: Settings, now: int, health: Health | None) -> None:
         from app.views.model import readiness
 
-        self.post_message(self.ReadinessLoaded(readiness(location, settings, self.model, now, health), True))
+        past = self.console_context.at_ms is not None
+        self.post_message(self.ReadinessLoaded(readiness(location, settings, self.model, now, health, at=past),
+                                               not past))
 
     @work(thread=True, exclusive=True, group="model-activity", exit_on_error=False, description="read the audit")
     def load_activity(self, location: StoreLocation) -> None:
         from app.views.model import activity
 
-        self.post_message(self.ActivityLoaded(activity(location, self.model)))
+        self.post_message(self.ActivityLoaded(activity(location, self.model, self.console_context.at_ms)))
 
     @work(thread=True, exclusive=True, group="model-notifications", exit_on_error=False,
           description="read the alert notifications")
@@ -260,6 +265,15 @@ class ModelScreen(HostsAlerts, Screen):
         else:
             description = info.description if info else ""
             self.query_one("#status", Static).update(safe_text(description or " ", width=200, style="dim"))
+
+        from app.views.model import sync_line
+
+        synced = sync_line(overview.syncs, self.console_context.now_ms())
+        sync_age = self.query_one("#sync-age", Static)
+        sync_age.display = bool(synced)
+        # A failed sync is bold: the versions below are only as fresh as its last success.
+        sync_age.update(safe_text(synced, width=max(20, self.size.width * 2),
+                                  style="bold" if any(s.error for s in overview.syncs) else "dim"))
 
         table = self.query_one("#versions", NavTable)
         table.clear()
@@ -297,8 +311,21 @@ class ModelScreen(HostsAlerts, Screen):
         if overview is None:
             return
         active = next((v for v in overview.versions if v.stage.value == "champion"), None)
-        title = Text.assemble(("modeldeck", "bold"), "  model  ", safe_text(self.model, width=40, style="bold"))
-        if active is not None:
+        trail = self.console_app.trail(self)
+        if trail[1:]:
+            # Came from somewhere other than the fleet: the breadcrumb says where esc goes back to.
+            title = Text.assemble(safe_text(" › ".join(trail[-2:]) + " › ", width=30, style="dim"),
+                                  safe_text(self.model, width=40, style="bold"))
+        else:
+            title = Text.assemble(("modeldeck", "bold"), "  model  ", safe_text(self.model, width=40, style="bold"))
+        if self.console_context.at_ms is not None:
+            from screens.fleet import time_travel_banner
+
+            title.append_text(time_travel_banner(self.console_context.at_ms))
+        if overview.served_then is not None:
+            title.append("  served ")
+            title.append_text(safe_text(overview.served_then, width=16, style="bold"))
+        elif active is not None:
             title.append("  active ")
             title.append_text(safe_text(active.version, width=16, style="bold"))
             note = serving_note(self.console_context.live.get(self.model), overview.disabled)

@@ -39,6 +39,12 @@ def _number(value: float | None) -> str:
     return f"{value:.2g}" if abs(value) < 0.01 and value != 0 else f"{value:.3g}"
 
 
+def runbook_line(url: str, width: int) -> Text:
+    """``  runbook https://…``: plain text, cleaned (a rule's URL comes from a config or a store anyone may
+    have written: no OSC 8 link or escape reaches the terminal; terminals that spot URLs still open it)."""
+    return Text.assemble(("  runbook ", "dim"), safe_text(url, width=max(10, width - 10)))
+
+
 def alert_line(alert: "Alert", *, show_model: bool, width: int) -> Text:
     """One alert: severity, [model,] rule, acknowledgement, owner, value/threshold, when it fired.
 
@@ -148,9 +154,11 @@ class AlertList(Static):
             self.model = model
 
     def __init__(self, *, show_model: bool, refresh_s: float, empty_text: str = "no firing alerts",
-                 **kwargs: object) -> None:
+                 show_runbook: bool = False, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self.show_model = show_model
+        self.show_runbook = show_runbook
+        """Under each firing alert, its rule's runbook (the model screen: what to do next)."""
         self.refresh_s = refresh_s
         self.empty_text = empty_text
         self.alerts: list[Alert] = []
@@ -175,7 +183,11 @@ class AlertList(Static):
         if not self.alerts:
             self.update(Text(self.empty_text, style="dim"))
             return
-        lines = [alert_line(a, show_model=self.show_model, width=width) for a in self.alerts]
+        lines = []
+        for alert in self.alerts:
+            lines.append(alert_line(alert, show_model=self.show_model, width=width))
+            if self.show_runbook and alert.state == "firing" and alert.runbook:
+                lines.append(runbook_line(alert.runbook, width))
         self.update(Text("\n").join(lines))
 
     @property

@@ -45,6 +45,26 @@ def column_widths(table_width: int) -> tuple[int, int]:
     return name_width, drift_width
 
 
+def fitted_widths(table_width: int, rows: "Sequence[FleetRow]") -> tuple[int, int]:
+    """``column_widths``, then fitted to what is shown: a name column too narrow for the longest name takes
+    the cells the Drift column does not need (at 80 columns "churn-predictor" whole beside drift cells of
+    "—"), and the other way round; never below the Drift header, never more than either needs."""
+    name_width, drift_width = column_widths(table_width)
+    if not rows:
+        return name_width, drift_width
+    name_need = min(40, max(cell_len(clean(row.name)) for row in rows))
+    # The run's age ("·9h") is shown only where there is room: a name whole comes first.
+    drift_need = min(40, max([len("Drift")] + [cell_len(drift_cell(row.model_copy(update={"drift_age_ms": None}),
+                                                                   40)[0]) for row in rows]))
+    if name_need > name_width and drift_need < drift_width:
+        give = min(name_need - name_width, drift_width - drift_need)
+        return name_width + give, drift_width - give
+    if drift_need > drift_width and name_need < name_width:
+        give = min(drift_need - drift_width, name_width - max(name_need, len("Model")))
+        return name_width - give, drift_width + give
+    return name_width, drift_width
+
+
 def drift_cell(row: FleetRow, width: int) -> tuple[str, str]:
     """(text, style) of the Drift cell, counted as the drift screen counts: input features only, the
     worst one named, "+N" more drifting features, "+pred" when the prediction drifts too ("prediction"

@@ -184,6 +184,12 @@ def _prune() -> click.Command:
     return prune
 
 
+def _serve() -> click.Command:
+    from app.cli.serve import serve
+
+    return serve
+
+
 # Each command's module is imported only when that command runs: a typed loader per name, kept in the
 # order an operator reaches for them.
 COMMANDS: dict[str, Callable[[], click.Command]] = {
@@ -214,6 +220,7 @@ COMMANDS: dict[str, Callable[[], click.Command]] = {
     "quality": _quality,
     "drill": _drill,
     "prune": _prune,
+    "serve": _serve,
 }
 
 
@@ -223,6 +230,8 @@ class CliContext:
 
     source: SettingsSource
     db_given: bool = field(default=False)
+    at_ms: int | None = field(default=None)
+    """``--at``: the console shows the store as it stood then (incident time travel)."""
 
     @cached_property
     def settings(self) -> Settings:
@@ -293,7 +302,7 @@ def fail(message: str) -> "NoReturn":
 
 
 # The group's options, accepted after the command too (`modeldeck ingest f.jsonl --db s.db`).
-GLOBAL_WITH_VALUE = ("--db", "--config")
+GLOBAL_WITH_VALUE = ("--db", "--config", "--at")
 GLOBAL_FLAGS = ("--read-only",)
 
 
@@ -394,14 +403,29 @@ class LazyGroup(click.Group):
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Config file (else MODELDECK_CONFIG, ./modeldeck.toml, or the user config dir).")
 @click.option("--read-only", is_flag=True, default=None, help="Refuse every action that changes a model.")
+@click.option("--at", "at_text", default=None, metavar="TIME",
+              help="Console: the store as it stood at TIME (2026-11-29T03:40Z, or 2h ago), read-only.")
 @click.version_option(package_name="modeldeck")
 @click.pass_context
-def main(ctx: click.Context, db: Path | None, config_path: Path | None, read_only: bool | None) -> None:
+def main(ctx: click.Context, db: Path | None, config_path: Path | None, read_only: bool | None,
+         at_text: str | None) -> None:
     """modeldeck: the fleet, readiness, drift, prediction logs and rollback, in one terminal console.
 
     With no command, opens the console on the configured store.
     """
-    ctx.obj = cli = CliContext(SettingsSource(config_path, db=db, read_only=read_only), db_given=db is not None)
+    at_ms = None
+    if at_text is not None:
+        from app.timeutil import now_ms, parse_time_ref
+
+        try:
+            at_ms = parse_time_ref(at_text)
+        except ValueError as exc:
+            fail(f"--at: {exc}")
+        if at_ms > now_ms():
+            fail("--at: that time is in the future; the store holds only the past")
+        read_only = True  # viewing the past changes nothing
+    ctx.obj = cli = CliContext(SettingsSource(config_path, db=db, read_only=read_only), db_given=db is not None,
+                               at_ms=at_ms)
     if ctx.invoked_subcommand is None:
         ctx.invoke(LazyGroup.get_command(main, ctx, "tui"))  # type: ignore[arg-type]
     elif ctx.invoked_subcommand != "tui":

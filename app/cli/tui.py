@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 SSH_ESCDELAY_MS = "300"
 
 
-def run_console(settings: Settings | SettingsSource, db_path: Path | None = None, *, demo: bool = False) -> None:
+def run_console(settings: Settings | SettingsSource, db_path: Path | None = None, *, demo: bool = False,
+                at_ms: int | None = None) -> None:
     """Run the console until the operator quits (``modeldeck demo`` calls this too).
 
     ``settings`` are either already read (the demo, which also names its store) or a
@@ -33,7 +34,7 @@ def run_console(settings: Settings | SettingsSource, db_path: Path | None = None
         os.environ["ESCDELAY"] = SSH_ESCDELAY_MS
     from app.console.app import ModeldeckApp
 
-    console = ModeldeckApp(db_path, settings, demo=demo)
+    console = ModeldeckApp(db_path, settings, demo=demo, at_ms=at_ms)
     console.run()
     if console.startup_error:
         for line in console.startup_error.splitlines():
@@ -58,4 +59,4 @@ def tui(cli: CliContext) -> None:
 
         fail("the console does not run on a PostgreSQL store yet: use the commands (ingest, search, "
              "rollback ...) with this --db, or open a SQLite store")
-    run_console(cli.source)
+    run_console(cli.source, at_ms=cli.at_ms)

@@ -72,10 +72,13 @@ class ModeldeckApp(App[None]):
         # Prediction logs from anywhere; a screen's own `/` (the fleet's row filter) comes first.
         Binding("l", "logs", "Logs", id="app.logs"),
         Binding("slash", "logs", "Search logs", id="app.search_logs", show=False),
+        # Incident time travel (--at, :at): step back and forward by the refresh interval.
+        Binding("left_square_bracket", "step_time(-1)", "Earlier", id="app.earlier", show=False),
+        Binding("right_square_bracket", "step_time(1)", "Later", id="app.later", show=False),
     ]
 
     def __init__(self, db_path: Path | None, settings: Settings | SettingsSource | None = None, *,
-                 demo: bool = False, clock: Callable[[], int] | None = None) -> None:
+                 demo: bool = False, clock: Callable[[], int] | None = None, at_ms: int | None = None) -> None:
         """``settings`` already read, with the store they go with; or a ``SettingsSource``, read (and the
         store it names opened) in a worker after the first paint, so pydantic and the config file
         cost the operator nothing before the screen appears. ``db_path`` and ``settings`` exist
@@ -85,6 +88,7 @@ class ModeldeckApp(App[None]):
         # words and attributes (widgets/severity.py); colour only repeats it.
         super().__init__(ansi_color=True if few_colours() else None)
         self.context = ConsoleContext(clock or wall_clock_ms, demo=demo)
+        self.context.at_ms = at_ms  # `modeldeck --at TIME`: the store as it stood then, read-only
         self._source = settings if isinstance(settings, SettingsSource) else None
         self._when_ready: list[Callable[[], None]] = []
         self.startup_error: str | None = None
@@ -250,7 +254,11 @@ class ModeldeckApp(App[None]):
             return  # a store deleted under the console: the fleet says so; this pass must not re-create it
         if any(w.group == "monitor" and w is not me and w.state is WorkerState.RUNNING for w in self.workers):
             return  # the last pass is still running: passes never overlap
-        for transition in monitor_once(store.path, self.settings, self.now_ms()).transitions:
+        transitions = monitor_once(store.path, self.settings, self.context.wall_ms()).transitions
+        if transitions:
+            # An alert fired or resolved: the fleet re-sorts now (worst first), not at its next periodic read.
+            self.post_message(self.HealthChanged())
+        for transition in transitions:
             severity = "error" if transition.state == "firing" and transition.alert.severity == "critical" else \
                 "warning" if transition.state == "firing" else "information"
             self.call_from_thread(self.notify, clean(str(transition)), title="alert", severity=severity,
@@ -315,14 +323,33 @@ class ModeldeckApp(App[None]):
         # "Back" exists only where there is somewhere to go back to (hidden on the fleet).
         if action == "back":
             return len(self.screen_stack) > 1
+        if action == "step_time":
+            return self.context.at_ms is not None
         return True
 
     # -- navigation ---------------------------------------------------------------------
     def open_model(self, name: str) -> None:
+        """The model screen of ``name`` on top of where the operator is (esc comes back here). When that
+        model's screen is already on the stack, back to it instead: the stack never loops."""
         from screens.model import ModelScreen
 
-        self.action_fleet()
+        for depth, screen in enumerate(self.screen_stack):
+            if isinstance(screen, ModelScreen) and screen.model == name:
+                while len(self.screen_stack) > depth + 1:
+                    self.pop_screen()
+                return
         self.push_screen(ModelScreen(name))
+
+    def trail(self, screen: object) -> list[str]:
+        """The breadcrumb of the screens under ``screen``: ``["fleet", "logs"]`` (what esc goes back through)."""
+        labels = []
+        for below in self.screen_stack:
+            if below is screen:
+                break
+            model = getattr(below, "model", None)
+            kind = type(below).__name__.removesuffix("Screen").lower()
+            labels.append(model if kind == "model" and isinstance(model, str) else kind)
+        return labels
 
     def open_model_tab(self, name: str, tab: str) -> None:
         """The model screen of ``name`` on ``tab`` (the palette's Activity and Readiness entries)."""
@@ -369,6 +396,30 @@ class ModeldeckApp(App[None]):
     def action_fleet(self) -> None:
         while len(self.screen_stack) > 1:
             self.pop_screen()
+
+    def travel_to(self, at_ms: int | None) -> None:
+        """Show the store as it stood at ``at_ms`` (None: now, live again): every screen reads again."""
+        self.context.at_ms = at_ms
+        self.sub_title = "" if at_ms is None else "viewing the past · read-only"
+        self.refresh_bindings()
+        from widgets.alert_list import AlertList
+
+        for screen in self.screen_stack:
+            if hasattr(screen, "_show_title"):
+                screen._show_title()
+            for alerts in screen.query(AlertList):
+                alerts.reload()  # the alerts of the time now shown, not of the last periodic read
+        self.action_refresh()
+        if at_ms is None:
+            self.notify("live again: the store as it is now", title="time", markup=False, timeout=4)
+
+    def action_step_time(self, direction: int) -> None:
+        """``[`` / ``]``: one refresh interval earlier or later, never past now."""
+        if self.context.at_ms is None:
+            return
+        step = int(self.settings.ui.refresh_s * 1000)
+        target = self.context.at_ms + direction * step
+        self.travel_to(min(target, self.context.wall_ms()))
 
     def action_back(self) -> None:
         if len(self.screen_stack) > 1:
@@ -472,6 +523,22 @@ class ModeldeckApp(App[None]):
             assert name is not None  # no error: resolved
             self.open_model(name)
             return None
+        if verb == "at":
+            if len(args) != 1:
+                return "usage: :at TIME (2026-11-29T03:40Z, 2h for two hours ago, now to go live)"
+            if args[0].lower() in ("now", "live", "off"):
+                self.travel_to(None)
+                return None
+            from app.timeutil import parse_time_ref
+
+            try:
+                at = parse_time_ref(args[0], now=self.context.wall_ms())
+            except ValueError as exc:
+                return f"cannot read the time {args[0]!r}: {exc}"
+            if at > self.context.wall_ms():
+                return "that time is in the future: the store holds only the past"
+            self.travel_to(at)
+            return None
         if verb == "store":
             if len(args) != 1:
                 return "usage: :store PATH"
@@ -512,6 +579,7 @@ def command_line_help() -> list[tuple[str, str]]:
         (":fleet", "back to the fleet"),
         (":refresh", "read the store again"),
         (":store PATH", "switch to another store file"),
+        (":at TIME", "the store as it stood then, read-only (2026-11-29T03:40Z, 2h; now: live); [ ] step"),
         (":help", "this help"),
         (":q", "quit"),
     ]

@@ -43,9 +43,17 @@ class ConsoleContext:
         """The Logs screen's query bar (up/down)."""
         self.search_history_of: Path | None = None
         """The store whose saved history (app.search.history) is already in ``search_history``."""
+        self._read_only_settings: Settings | None = None
+        self._read_only_from: Settings | None = None
+        self.at_ms: int | None = None
+        """Incident time travel (``--at``, ``:at``): every screen shows the store as it stood then, read-only."""
 
     def now_ms(self) -> int:
-        """The console's clock (fixed in tests)."""
+        """The time screens show the store at: the console's clock (fixed in tests), or the time travelled to."""
+        return self._clock() if self.at_ms is None else self.at_ms
+
+    def wall_ms(self) -> int:
+        """The console's clock, even while travelling (the background monitor and sync work on now)."""
         return self._clock()
 
     @property
@@ -71,9 +79,16 @@ class ConsoleContext:
     def settings(self) -> Settings:
         if self._settings is None:
             raise NotReady("the settings are not read yet")
+        if self.at_ms is not None:
+            # Viewing the past: every action gets read-only settings, so the action layer refuses (and audits).
+            if self._read_only_settings is None or self._read_only_from is not self._settings:
+                self._read_only_settings = self._settings.model_copy(update={"read_only": True})
+                self._read_only_from = self._settings
+            return self._read_only_settings
         return self._settings
 
     @property
     def read_only(self) -> bool:
-        """Every action that changes a model is refused (``--read-only`` or ``read_only: true``)."""
-        return self._settings is not None and self._settings.read_only
+        """Every action that changes a model is refused (``--read-only``, ``read_only: true``, or viewing
+        the past: the screens then show what stood, not what an action would act on)."""
+        return self._settings is not None and self.settings.read_only

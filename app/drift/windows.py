@@ -129,15 +129,21 @@ def latest_runs(store: "Store", model: str, min_rows: int, *, window_ms: int, si
             for point in stored_points(store, model, window_ms=window_ms, since=start, until=start + 1)}
 
 
-def latest_verdict_window(store: "Store", model: str, min_rows: int, *, window_ms: int = HOUR_MS) -> list[DriftPoint]:
-    """``verdict_window`` straight from the store: the newest ``window_ms`` window with enough rows."""
+def latest_verdict_window(store: "Store", model: str, min_rows: int, *, window_ms: int = HOUR_MS,
+                          until: int | None = None) -> list[DriftPoint]:
+    """``verdict_window`` straight from the store: the newest ``window_ms`` window with enough rows (ended
+    by ``until`` when given: the console's time travel)."""
     # The newest week first (an index range: a pass asks this per model, and 30 days of windows make the
     # unbounded GROUP BY cost 40 ms a model); the whole history only when the week has no judged window.
     newest = store.drift.newest_start(model)
-    start = None if newest is None else store.drift.latest_start_with_rows(model, window_ms, min_rows,
-                                                                           since=newest - 7 * 24 * HOUR_MS)
+    # Windows that had closed by ``until``: those starting before until - window_ms + 1.
+    starts_before = 2**62 if until is None else until - window_ms + 1
+    if newest is not None and until is not None:
+        newest = min(newest, until - window_ms)
+    start = None if newest is None else store.drift.latest_start_with_rows(
+        model, window_ms, min_rows, since=newest - 7 * 24 * HOUR_MS, until=starts_before)
     if start is None and newest is not None:
-        start = store.drift.latest_start_with_rows(model, window_ms, min_rows)
+        start = store.drift.latest_start_with_rows(model, window_ms, min_rows, until=starts_before)
     if start is None:
         return []
     return stored_points(store, model, window_ms=window_ms, since=start, until=start + 1)

@@ -58,6 +58,17 @@ def _switches(store: "Store", model: str) -> list[tuple[int, str, dict]]:
     return out
 
 
+def version_at(store: "Store", model: str, at: int) -> str | None:
+    """The version that served at ``at`` by the audit trail: the target of the last succeeded rollback or
+    promotion by then, else the source of the first one after it; None when the audit never switched it."""
+    switches = _switches(store, model)
+    before = [d.get("to") for ts, _, d in switches if ts <= at]
+    if before and isinstance(before[-1], str):
+        return before[-1]
+    after = [d.get("from") for ts, _, d in switches if ts > at]
+    return after[0] if after and isinstance(after[0], str) else None
+
+
 def serving_history(store: "Store", model: str, versions: Iterable[tuple[str, str | None]]) -> ServingHistory:
     """``versions``: (version, stage or None when the store does not know it)."""
     last: dict[str, int] = {}

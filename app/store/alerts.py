@@ -30,6 +30,18 @@ class AlertsTable:
         rows = self._db.execute(sql + " ORDER BY fired_at DESC", params).fetchall()
         return [Alert(**dict(zip(_FIELDS, r))) for r in rows]
 
+    def firing_at(self, at: int, model: str | None = None) -> list[Alert]:
+        """The alerts that were firing at ``at`` (fired by then, not resolved by then), newest first; shown
+        as they stood (``state`` firing, no acknowledgement made after ``at``)."""
+        sql = (f"SELECT {', '.join(_FIELDS)} FROM alerts WHERE fired_at <= ? AND (resolved_at IS NULL OR "
+               "resolved_at > ?)")
+        params: tuple = (at, at)
+        if model is not None:
+            sql += " AND model = ?"
+            params += (model,)
+        rows = self._db.execute(sql + " ORDER BY fired_at DESC", params).fetchall()
+        return [_as_of(Alert(**dict(zip(_FIELDS, r))), at) for r in rows]
+
     def by_ids(self, ids: list[int]) -> dict[int, Alert]:
         if not ids:
             return {}
@@ -63,9 +75,15 @@ class AlertsTable:
     def acknowledge(self, alert_id: int, by: str, at: int) -> None:
         self._db.execute("UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ?", (by, at, alert_id))
 
-    def recent(self, model: str | None = None, *, resolved_limit: int = 5) -> list[Alert]:
-        """Every firing alert (of ``model``, or all), then the ``resolved_limit`` most recently resolved."""
+    def recent(self, model: str | None = None, *, resolved_limit: int = 5, at: int | None = None) -> list[Alert]:
+        """Every firing alert (of ``model``, or all), then the ``resolved_limit`` most recently resolved;
+        with ``at``, as they stood then."""
         where, params = ("AND model = ?", (model,)) if model is not None else ("", ())
+        if at is not None:
+            rows = self._db.execute(
+                f"SELECT {', '.join(_FIELDS)} FROM alerts WHERE resolved_at <= ? {where} ORDER BY resolved_at DESC "
+                "LIMIT ?", (at, *params, resolved_limit)).fetchall()
+            return self.firing_at(at, model) + [_as_of(Alert(**dict(zip(_FIELDS, r))), at) for r in rows]
         columns = ", ".join(_FIELDS)
         rows = self._db.execute(
             f"SELECT {columns} FROM alerts WHERE state = 'firing' {where} ORDER BY fired_at DESC", params
@@ -75,3 +93,13 @@ class AlertsTable:
             (*params, resolved_limit),
         ).fetchall()
         return [Alert(**dict(zip(_FIELDS, r))) for r in rows]
+
+
+def _as_of(alert: Alert, at: int) -> Alert:
+    """``alert`` as it stood at ``at``: firing unless resolved by then, acknowledged only if by then."""
+    update: dict = {}
+    if alert.resolved_at is not None and alert.resolved_at > at:
+        update.update(state="firing", resolved_at=None)
+    if alert.acked_at is not None and alert.acked_at > at:
+        update.update(acked_by=None, acked_at=None)
+    return alert.model_copy(update=update) if update else alert

@@ -11,10 +11,12 @@ if TYPE_CHECKING:
     from app.store.location import StoreLocation
 
 
-def recent_alerts(location: "StoreLocation", model: str | None, *, resolved_limit: int) -> "list[Alert]":
-    """Firing alerts and the ``resolved_limit`` most recently resolved; ``model`` None: every model's."""
+def recent_alerts(location: "StoreLocation", model: str | None, *, resolved_limit: int,
+                  at: int | None = None) -> "list[Alert]":
+    """Firing alerts and the ``resolved_limit`` most recently resolved; ``model`` None: every model's;
+    ``at``: as they stood then (incident time travel)."""
     with location.open() as store:
-        return store.alerts.recent(model, resolved_limit=resolved_limit)
+        return store.alerts.recent(model, resolved_limit=resolved_limit, at=at)
 
 
 def acknowledge(location: "StoreLocation", model: str, *, settings: "Settings | None", now: int | None = None

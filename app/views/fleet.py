@@ -166,11 +166,11 @@ def _prediction_drifted(points: list) -> bool:
     return any(p.drifted for p in points if p.feature == PREDICTION_FEATURE)
 
 
-def _judged_drift(store: "Store", settings: Settings, name: str) -> list:
+def _judged_drift(store: "Store", settings: Settings, name: str, until: int | None = None) -> list:
     # The drift screen's window: the newest hourly one with enough rows (app/drift/windows.py).
     from app.drift.windows import latest_verdict_window, min_rows_for
 
-    return latest_verdict_window(store, name, min_rows_for(settings, name))
+    return latest_verdict_window(store, name, min_rows_for(settings, name), until=until)
 
 
 def _run(store: "Store", settings: Settings, name: str, points: list, feature: str | None) -> tuple[int | None, int]:
@@ -220,23 +220,29 @@ def _stale(settings: Settings, name: str, age_ms: int | None) -> bool:
 
 def fleet_rows(store: "Store", settings: Settings, now_ms: int,
                health: Mapping[str, Health] | None = None, live: Mapping[str, object] | None = None,
-               names: set[str] | None = None) -> list[FleetRow]:
+               names: set[str] | None = None, *, at: bool = False) -> list[FleetRow]:
     """Every known model (in the store or the config), worst first.
 
     ``health`` comes from the endpoint poller when there is one; without it health is unknown.
     ``live`` (model -> the poller's latest result) supplies the serving version and live traffic figures.
+    ``at``: ``now_ms`` is a time in the past (incident time travel). The figures are the log's window before
+    it, alerts those firing then, drift the last window closed by then, the version the audit says served
+    then; nothing live (no poll reads the past).
     """
+    if at:
+        health, live = {}, None
     from app.drift.stats import PREDICTION_FEATURE
 
     if names is None:  # one model (the model screen's header) reads exactly as its fleet row
         names = {info.name for info in store.registry.models()} | set(settings.models)
-    passed = readiness_counts(store, settings, now_ms, names, health or {})
+    # Viewing the past writes nothing: the stored verdicts, not an evaluation (which records what it finds).
+    passed = store.checklist.passed_counts() if at else readiness_counts(store, settings, now_ms, names, health or {})
     from app.checklist.evaluate import review_overdue
 
     reviews = store.checklist.last_reviews("health")
     firing: dict[str, int] = {}
     hurts: dict[str, dict[str, int]] = {}
-    for alert in store.alerts.firing():
+    for alert in (store.alerts.firing_at(now_ms) if at else store.alerts.firing()):
         firing[alert.model] = firing.get(alert.model, 0) + 1
         kind = "acked" if alert.acked_by else "critical_unacked" if alert.severity == "critical" else "warnings_unacked"
         counts = hurts.setdefault(alert.model, {})
@@ -246,15 +252,20 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
     for name in names:
         # No champion named (a model known from its logs): the version the log saw last is what serves.
         active = store.registry.active_version(name) or store.registry.logged_version(name)
+        version = active.version if active else None
+        if at:
+            from app.rollback.history import version_at
+
+            version = version_at(store, name, now_ms) or version
         stats = store.predictions.window_stats(name, now_ms - WINDOW_MS, now_ms)
-        drift = _judged_drift(store, settings, name)
+        drift = _judged_drift(store, settings, name, until=now_ms if at else None)
         feature, value, method, drifted = _worst_drift(drift)
         features = sum(1 for p in drift if p.feature != PREDICTION_FEATURE)
         run = _run(store, settings, name, drift, feature)
         seen = health.get(name) or Health()
         rows.append(FleetRow(
             name=name,
-            active_version=active.version if active else None,
+            active_version=version,
             health=seen.state,
             health_checked_at=seen.checked_at,
             health_age_ms=(now_ms - seen.checked_at) if seen.checked_at is not None else None,
@@ -296,11 +307,12 @@ def _error_rate_limit(settings: Settings, name: str) -> float:
 
 
 def read_fleet(location: "StoreLocation", settings: Settings, now_ms: int,
-               health: Mapping[str, Health] | None = None, live: Mapping[str, object] | None = None
-               ) -> list[FleetRow]:
-    """``fleet_rows`` of the store at ``location``; a deleted store is said (StoreError), not re-created."""
+               health: Mapping[str, Health] | None = None, live: Mapping[str, object] | None = None,
+               *, at: bool = False) -> list[FleetRow]:
+    """``fleet_rows`` of the store at ``location``; a deleted store is said (StoreError), not re-created.
+    ``at``: ``now_ms`` is the past the console travelled to."""
     with location.open() as store:
-        return fleet_rows(store, settings, now_ms, health, live)
+        return fleet_rows(store, settings, now_ms, health, live, at=at)
 
 
 def readiness_counts(store: "Store", settings: Settings, now_ms: int, names: set[str],

@@ -6,7 +6,7 @@ evaluated on every read), Activity (the audit), and the checklist changes made f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from app.models import AuditEntry, CheckItem, ModelInfo, Version
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from app.models import Health
     from app.store.location import StoreLocation
     from app.store.predictions import TrafficBucket
+    from app.store.sync_table import SyncState
     from app.views.fleet import FleetRow
 
 DAY_MS = 24 * 3_600_000
@@ -30,6 +31,11 @@ class Overview:
     traffic: "list[TrafficBucket]"
     # The last successful action on the endpoint was a disable (none switched versions since).
     disabled: bool = False
+    # What each registry or endpoint sync of this model last did (app/sync): the versions and stages shown
+    # are as old as the last success.
+    syncs: "list[SyncState]" = field(default_factory=list)
+    # Time travel: the version the audit says served at the time shown (None: now, or never switched).
+    served_then: str | None = None
 
 
 @dataclass
@@ -49,28 +55,56 @@ def last_switch_was_disable(entries: list[AuditEntry]) -> bool:
     return False
 
 
-def overview(location: "StoreLocation", model: str, now: int) -> Overview:
+def overview(location: "StoreLocation", model: str, now: int, *, at: bool = False) -> Overview:
+    """``at``: ``now`` is a past time the console travelled to (the version that served then is read
+    from the audit trail's rollbacks and promotions)."""
+    from app.rollback.history import version_at
+
     with location.open() as store:
         return Overview(
+            served_then=version_at(store, model, now) if at else None,
             info=store.registry.model(model),
             versions=store.registry.versions(model),
             traffic=store.predictions.traffic(model, now - DAY_MS, now, BUCKET_MS),
             disabled=last_switch_was_disable(store.audit.entries(model, limit=AUDIT_ROWS)),
+            syncs=store.syncs.states(model),
         )
 
 
+def sync_line(syncs: "list[SyncState]", now: int) -> str:
+    """``synced mlflow 3m ago · endpoint failed 20s ago (last ok 2h ago): refused``: the age of what the
+    store holds from each source, and a failure said as such ("" when the model is never synced)."""
+    from app.timeutil import age_text
+
+    parts = []
+    for sync in syncs:
+        last_ok = f"{age_text(now - sync.synced_at)} ago" if sync.synced_at is not None else "never"
+        if sync.error:
+            parts.append(f"{sync.source} failed {age_text(now - sync.attempted_at)} ago (last ok {last_ok}): "
+                         f"{sync.error}")
+        else:
+            parts.append(f"{sync.source} {last_ok}")
+    return ("synced " + " · ".join(parts)) if parts else ""
+
+
 def readiness(location: "StoreLocation", settings: "Settings", model: str, now: int,
-              health: "Health | None") -> list[CheckItem]:
-    """Evaluated on every read: the automatic checks show today's facts, not last week's."""
+              health: "Health | None", *, at: bool = False) -> list[CheckItem]:
+    """Evaluated on every read: the automatic checks show today's facts, not last week's. ``at`` (viewing
+    the past): the stored items as they are, with no evaluation (which would record verdicts)."""
     from app.checklist import evaluate as checklist
 
+    if at:
+        with location.open() as store:
+            return store.checklist.items(model)
     with location.open() as store:
         return list(checklist.evaluate(store, model, settings=settings, now=now, health=health))
 
 
-def activity(location: "StoreLocation", model: str) -> list[AuditEntry]:
+def activity(location: "StoreLocation", model: str, at: int | None = None) -> list[AuditEntry]:
+    """The model's audit entries, newest first; ``at``: only those written by then (time travel)."""
     with location.open() as store:
-        return store.audit.entries(model, limit=AUDIT_ROWS)
+        entries = store.audit.entries(model, limit=AUDIT_ROWS)
+    return entries if at is None else [e for e in entries if e.ts <= at]
 
 
 class ChangeRefused(Exception):

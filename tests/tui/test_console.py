@@ -341,14 +341,17 @@ async def test_a_wide_terminal_widens_name_and_drift_and_a_cut_name_always_ends_
     app = make_app(fixed_db)
     async with app.run_test(size=(60, 24)) as pilot:
         await settle(pilot)
-        assert any(line.lstrip().startswith("churn-pre…") for line in _screen_text(app))
+        # At 60 columns the name is still cut (with an ellipsis), though it takes what Drift does not need.
+        assert any(line.lstrip().startswith("churn-pre") and "churn-predictor" not in line and "…" in line
+                   for line in _screen_text(app))
         await pilot.resize_terminal(120, 40)
         await settle(pilot)
         lines = _screen_text(app)
         assert any(line.lstrip().startswith("churn-predictor ") for line in lines)  # whole, not clipped
         await pilot.resize_terminal(60, 24)
         await settle(pilot)
-        assert any(line.lstrip().startswith("churn-pre… ") for line in _screen_text(app))
+        assert any(line.lstrip().startswith("churn-pre") and "churn-predictor" not in line and "…" in line
+                   for line in _screen_text(app))
 
 
 async def test_a_cell_that_grows_in_place_is_not_clipped(fixed_db: Path) -> None:
@@ -402,7 +405,8 @@ async def test_fleet_names_are_shown_whole_when_they_fit(fixed_db: Path) -> None
         await settle(pilot)
         lines = _screen_text(app)
         assert any(line.lstrip().startswith("fraud-scorer ") for line in lines)
-        assert any(line.lstrip().startswith("churn-predict…") for line in lines)  # cut to fit 80 columns
+        # Whole at 80 columns too: the Drift column lends the cells its short cells do not use (issue 16).
+        assert any(line.lstrip().startswith("churn-predictor ") for line in lines), lines
 
 
 async def test_markup_and_escapes_from_the_store_render_literally(fixed_db: Path) -> None:
@@ -595,3 +599,17 @@ async def test_palette_lists_activity_and_ack_with_keys_and_opens_activity(fixed
         await settle(pilot)
         assert isinstance(app.screen, ModelScreen) and app.screen.model == "fraud-scorer"
         assert app.screen.query_one("#tabs").active == "activity"
+
+
+def test_at_80_columns_a_name_takes_the_cells_the_drift_column_does_not_need() -> None:
+    """Issue 16 item 5: "churn-predictor" was cut to "churn-predict…" beside a Drift column of dashes."""
+    from app.views.fleet import FleetRow
+    from widgets.fleet_table import fitted_widths
+
+    calm = [FleetRow(name="churn-predictor"), FleetRow(name="fraud-scorer")]
+    assert fitted_widths(80, calm) == (15, 8)
+    drifting = [FleetRow(name="churn-predictor", drift_feature="merchant_category", drifted_features=2,
+                         drift_features=5)]
+    assert fitted_widths(80, drifting) == (14, 9)  # both need more: the default split stands
+    short = [FleetRow(name="cl", drift_feature="merchant_category", drifted_features=1, drift_features=5)]
+    assert fitted_widths(80, short) == (6, 17)  # a short name lends the feature name what it needs

@@ -68,7 +68,7 @@ async def test_drifted_feature_sorts_first_and_charts_draw(drift_db: Path) -> No
         hist = screen.query_one("#hist-chart", PlotChart)
         assert metric.draws >= 1 and metric.spec.threshold == 0.1
         # Since when it drifts: the first window of the current run (the episode's first closed hour).
-        assert metric.spec.title.endswith(f"drifting since {screen._label()(FIXED_NOW - 2 * HOUR)} (1 window)")
+        assert f" · since {screen._label()(FIXED_NOW - 2 * HOUR)} (1w) · " in metric.spec.title
         # The threshold is named in a legend line with its own glyph, not by colour.
         assert "─ threshold 0.100" in str(metric.render())
         assert hist.spec is not None and "baseline" in hist.spec.title and len(hist.spec.labels) == 8
@@ -76,7 +76,7 @@ async def test_drifted_feature_sorts_first_and_charts_draw(drift_db: Path) -> No
         # Moving to the last feature shows its series.
         await pilot.press("j", "j")
         await settle(pilot)
-        assert "colour" in metric.spec.title and "drifting since" not in metric.spec.title
+        assert "colour" in metric.spec.title and " · since " not in metric.spec.title
         # At 80 columns the right-hand chart is the histogram; `p` swaps in the prediction over time.
         prediction = screen.query_one("#pred-chart", PlotChart)
         assert hist.display and not prediction.display

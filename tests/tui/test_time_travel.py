@@ -1,0 +1,118 @@
+"""Incident time travel (issue 16 item 6): `modeldeck --at TIME` and `:at TIME` show the fleet and its
+alerts as they stood then, from what the store holds (the log's window before then, alert history,
+the audit's version switches, drift windows closed by then), under a "viewing" banner, read-only;
+`[` and `]` step by the refresh interval. A real store file; the console's clock is fixed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from app.cli.main import main
+from app.config.settings import Settings, UIConfig
+from app.console.app import ModeldeckApp
+from app.models import Alert, DriftPoint
+from app.store import Store
+from tests.tui.conftest import settle
+from tests.tui.fixed_store import FIXED_NOW, HOUR, build_fixed_store
+from textual.widgets import Static
+from widgets.alert_list import AlertList
+
+INCIDENT = FIXED_NOW - 6 * HOUR
+
+
+def _store(tmp_path: Path) -> Path:
+    """The fixed store plus an incident six hours ago: v3 was rolled back to v2 at INCIDENT (and promoted
+    again later), an error-rate alert fired 10 minutes before it and resolved an hour after, and the
+    hour before it drifted."""
+    db = build_fixed_store(tmp_path / "travel.db")
+    with Store.open(db) as store, store.write():
+        store.alerts.add(Alert(rule="error_rate", model="fraud-scorer", severity="critical", owner="risk-ml",
+                               value=0.3, threshold=0.05, state="resolved", fired_at=INCIDENT - 10 * 60_000,
+                               resolved_at=INCIDENT + HOUR, acked_by="ana@bastion", acked_at=INCIDENT + 30 * 60_000))
+        store.audit.append("rollback", "fraud-scorer", detail={"from": "v3", "to": "v2", "reason": "INC-1"},
+                           outcome="succeeded", actor="ana@bastion", ts=INCIDENT)
+        store.audit.append("promote", "fraud-scorer", detail={"from": "v2", "to": "v3", "reason": "fixed"},
+                           outcome="succeeded", actor="bo@bastion", ts=INCIDENT + 2 * HOUR)
+        store.drift.put_many([DriftPoint(model="fraud-scorer", version="v3", feature="merchant",
+                                         window_start=INCIDENT - 2 * HOUR, window_end=INCIDENT - HOUR,
+                                         n_reference=5000, n_current=800, method="jensenshannon", value=0.4,
+                                         threshold=0.1, drifted=True)])
+    return db
+
+
+def _app(db: Path, at: int | None) -> ModeldeckApp:
+    return ModeldeckApp(db, Settings(ui=UIConfig(refresh_s=600)), clock=lambda: FIXED_NOW, at_ms=at)
+
+
+def _row(app: ModeldeckApp, name: str):  # type: ignore[no-untyped-def]
+    return next(r for r in app.screen.rows if r.name == name)
+
+
+async def test_the_fleet_as_it_stood_during_the_incident(tmp_path: Path) -> None:
+    db = _store(tmp_path)
+    app = _app(db, INCIDENT + 5 * 60_000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        title = str(app.screen.query_one("#title", Static).render())
+        assert "viewing 11-24 06:05Z · read-only" in title, title
+        fraud = _row(app, "fraud-scorer")
+        assert fraud.active_version == "v2"  # the rollback had happened; today's champion is v3
+        assert fraud.critical_unacked == 1 and fraud.alerts_firing == 1  # acked only later
+        assert fraud.drift_feature == "merchant"  # the last window closed by then, not today's `amount`
+        alerts = app.screen.query_one(AlertList)
+        assert [(a.rule, a.state, a.acked_by) for a in alerts.alerts] == [("error_rate", "firing", None)]
+        # A rollback from the past is refused at the action layer (read-only settings), never sent.
+        assert app.context.read_only and app.context.settings.read_only
+        # `[` steps back one refresh interval; `:at now` is live again.
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert app.context.at_ms == INCIDENT + 5 * 60_000 - 600_000
+        assert "viewing 11-24 05:55Z" in str(app.screen.query_one("#title", Static).render())
+        assert app.run_command_line(":at now") is None
+        await settle(pilot)
+        assert app.context.at_ms is None and not app.context.read_only
+        assert "viewing" not in str(app.screen.query_one("#title", Static).render())
+        fraud = _row(app, "fraud-scorer")
+        assert fraud.active_version == "v3" and fraud.drift_feature == "amount"
+        firing = [a.rule for a in app.screen.query_one(AlertList).alerts if a.state == "firing"]
+        assert firing == ["p95_latency"]  # today's alert; the incident's is resolved
+
+
+async def test_at_on_the_command_line_and_its_errors(tmp_path: Path) -> None:
+    db = _store(tmp_path)
+    app = _app(db, None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.run_command_line(":at 2026-11-24T06:05Z") is None
+        await settle(pilot)
+        assert app.context.at_ms == INCIDENT + 5 * 60_000 and _row(app, "fraud-scorer").active_version == "v2"
+        assert "future" in (app.run_command_line(":at 2099-01-01T00:00Z") or "")
+        assert "cannot read the time" in (app.run_command_line(":at yesterdayish") or "")
+
+
+def test_at_option_errors_are_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--db", str(tmp_path / "x.db"), "--at", "soonish"])
+    assert result.exit_code == 2 and "--at: not a time" in result.output
+    result = CliRunner().invoke(main, ["--db", str(tmp_path / "x.db"), "--at", "2099-01-01T00:00Z"])
+    assert result.exit_code == 2 and "future" in result.output
+
+
+async def test_the_model_screen_as_it_stood(tmp_path: Path) -> None:
+    from screens.model import ModelScreen
+
+    db = _store(tmp_path)
+    app = _app(db, INCIDENT + 5 * 60_000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_model("fraud-scorer")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ModelScreen)
+        screen._draw_title()
+        title = str(screen.query_one("#title", Static).render())
+        assert "served v2" in title and "viewing 11-24 06:05Z" in title, title
+        # The audit as it stood: the rollback is the latest entry; the later promotion is not there yet.
+        assert [e.action for e in screen.entries][:1] == ["rollback"], screen.entries
+        assert all(e.ts <= INCIDENT + 5 * 60_000 for e in screen.entries)
