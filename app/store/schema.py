@@ -372,20 +372,20 @@ CREATE UNIQUE INDEX IF NOT EXISTS quarantine_line ON quarantine (source, line_no
 CREATE INDEX IF NOT EXISTS quarantine_ingested ON quarantine (ingested_at);
 """
 
-# Engineer F's step (renumbered at merge): a quarantined line names the model it was for when its JSON
+# Step 12 (issue 15): a quarantined line names the model it was for when its JSON
 # parsed far enough to say (or ``--model`` named it), so a ``quarantine_rate`` rule fires per model and
 # per source (app/alerts/rules.py). Lines quarantined before keep NULL: no model known.
-_V12_F = """
+_V12 = """
 ALTER TABLE quarantine ADD COLUMN model TEXT;
 CREATE INDEX IF NOT EXISTS quarantine_model ON quarantine (model, ingested_at);
 """
 
-# Zone maps (issue 18, engineer A): per (model, hour) block of the prediction log, the row and error
+# Step 13, zone maps (issue 18): per (model, hour) block of the prediction log, the row and error
 # counts and min/max of score, latency and each numeric feature, kept by ingest in the same transaction
 # as the rows (app/store/zonemap.py). Search skips the blocks that cannot match a numeric, indexed-feature
 # or error predicate. ``zone_state.covered`` is the highest id summarised: search prunes only when it
 # covers every row. Min/max columns have no declared type: integers stay exact. Backfilled here once.
-_V12_zonemap = """
+_V13 = """
 CREATE TABLE IF NOT EXISTS zone_blocks (
     model       TEXT NOT NULL,
     hour        INTEGER NOT NULL,
@@ -422,12 +422,12 @@ FROM predictions GROUP BY model, ts / 3600000;
 INSERT INTO zone_state (covered) SELECT coalesce(max(id), 0) FROM predictions;
 """
 
-# Engineer B's step (issue 18 item 2): a high-water mark per model and drift window size, so a monitor
+# Step 14 (issue 18 item 2): a high-water mark per model and drift window size, so a monitor
 # pass with nothing new reads nothing that grows with the store. ``covered_from``/``closed_until``: the
 # windows starting in that range were planned (computed, or found with nothing to compute) over every
 # prediction with id <= ``last_id``; ``baselines``: the versions with a baseline then (a new one makes
 # its windows plannable). Ingest forgets a model's marks when late rows reopen a computed window.
-_V12_b = """
+_V14 = """
 CREATE TABLE IF NOT EXISTS drift_marks (
     model        TEXT NOT NULL,
     window_ms    INTEGER NOT NULL,
@@ -439,11 +439,11 @@ CREATE TABLE IF NOT EXISTS drift_marks (
 );
 """
 
-# Engineer E's step (issue 17 item 2; the lead renumbers at merge): business outcomes (KPI records,
+# Step 15 (issue 17 item 2): business outcomes (KPI records,
 # ``"kind": "outcome"`` lines of the JSON Lines contract), keyed by request id or entity id, so model
 # quality can correlate the score with what the business saw. A re-ingested line adds nothing (the
 # unique index; NULL keys are made '' so they compare).
-_V12_e = """
+_V15 = """
 CREATE TABLE IF NOT EXISTS outcomes (
     id         INTEGER PRIMARY KEY,
     ts         INTEGER NOT NULL,
@@ -457,7 +457,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS outcomes_key ON outcomes (model, name, request
 CREATE INDEX IF NOT EXISTS outcomes_model_ts ON outcomes (model, ts);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12_F, _V12_zonemap, _V12_b, _V12_e]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
