@@ -47,6 +47,7 @@ from widgets.record_detail import RecordDetail
 
 if TYPE_CHECKING:
     from app.search.searcher import Count, Page, Searcher
+    from app.views.record import RecordPart
     from app.store.location import StoreLocation
 
 PAGE_SIZE = 50
@@ -181,8 +182,16 @@ class LogsScreen(OnConsole, Screen):
             self.written = written
             self.error = error
 
+    class DetailLoaded(Message):
+        def __init__(self, token: int, part: "RecordPart", at_end: bool) -> None:
+            super().__init__()
+            self.token = token
+            self.part = part
+            self.at_end = at_end
+
     def __init__(self, query: str = "") -> None:
         super().__init__()
+        self._detail_token = 0  # the record detail's newest request: older parts are dropped
         self.initial_query = query
         self.query_text = query  # the query whose results are shown
         # The queries this screen showed before a jump (entity ±1h): esc goes back through them, newest
@@ -478,7 +487,7 @@ class LogsScreen(OnConsole, Screen):
                 cursor += window.add_newer(message.page)
             table.show(window.rows, cursor, keep_screen_row=on_screen)
         if not window.rows:
-            self.query_one(RecordDetail).show(None, empty=self.empty_reason or "no results")
+            self._show_detail(None, empty=self.empty_reason or "no results")
         self._show_range()
         if message.fetch.kind != "first":
             self._resume_jump()
@@ -496,11 +505,47 @@ class LogsScreen(OnConsole, Screen):
         if index != self.query_one(LogTable).cursor_row:
             return  # stale: posted while the table was being refilled (the cursor passes row 0)
         if 0 <= index < len(self.window.rows):
-            self.query_one(RecordDetail).show(self.window.rows[index])
+            shown = self.query_one(RecordDetail).shown
+            if shown is None or shown.row_id != self.window.rows[index]["id"]:
+                self._show_detail(self.window.rows[index])
             if self._record_open:
                 self._show_title()  # the title names the record shown (ctrl+r may have moved the cursor)
         self._maybe_fetch(index)
         self.call_after_refresh(self._show_range)
+
+    # -- record detail -----------------------------------------------------------------------
+    def _show_detail(self, row: dict[str, Any] | None, part: int = 1, *, at_end: bool = False,
+                     empty: str = "no record selected") -> None:
+        """Build part ``part`` of ``row``'s detail in a worker; "loading…" meanwhile. A newer call
+        cancels the older worker and its result is dropped (the token)."""
+        self._detail_token += 1
+        detail = self.query_one(RecordDetail)
+        if row is None:
+            self.workers.cancel_group(self, "logs-detail")
+            detail.show_empty(empty)
+            return
+        detail.loading()
+        self._build_detail(row, part, self._detail_token, at_end)
+
+    @work(thread=True, exclusive=True, group="logs-detail", exit_on_error=False, description="record detail")
+    def _build_detail(self, row: dict[str, Any], part: int, token: int, at_end: bool) -> None:
+        from app.views.record import record_part
+
+        worker = get_current_worker()
+        stale = lambda: worker.is_cancelled or token != self._detail_token  # noqa: E731
+        built = record_part(row, part, cancelled=stale)
+        if built is not None and not stale():
+            self.post_message(self.DetailLoaded(token, built, at_end))
+
+    def on_logs_screen_detail_loaded(self, message: DetailLoaded) -> None:
+        if message.token == self._detail_token:
+            self.query_one(RecordDetail).mount_part(message.part, at_end=message.at_end)
+
+    @on(RecordDetail.PartWanted)
+    def _part_wanted(self, message: RecordDetail.PartWanted) -> None:
+        row = self._current()
+        if row is not None:
+            self._show_detail(row, message.part, at_end=message.at_end)
 
     # -- histogram and facets --------------------------------------------------------------
     @work(thread=True, exclusive=True, group="logs-overview", exit_on_error=False, description="histogram and facets")

@@ -1,119 +1,30 @@
-"""One prediction record, every field of it: ids, time, model version, outcome, ground truth,
-then features and context as indented JSON.
+"""One prediction record, every field of it, one part at a time: ids, time, model version, outcome,
+ground truth, then features and context as indented JSON.
 
-Everything here came from a log, so it is data: no markup is parsed, control characters and
-bidi overrides are shown as ``\\x1b`` / ``\\u202e`` escapes (app.text), and the JSON
-is coloured by Rich's JSON highlighter, which styles spans of plain text and interprets nothing.
+The widget only mounts what a worker built (app.views.record.record_part: cleaned text, never markup);
+meanwhile it says "loading…". A long record comes in parts: PageDown at the bottom of a part asks for
+the next one, PageUp at the top for the one before (``PartWanted``), so a multi-MB field is read in parts
+and never built whole here.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-import orjson
-from rich.highlighter import JSONHighlighter
 from rich.text import Text
+from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
-from app.text import clean
+from app.views.record import LOADING
 
-_HIGHLIGHT = JSONHighlighter()
-_LABEL_WIDTH = 13
-# A field shows at most this much of itself: a 20 MB record (or 100k features) drawn whole froze the
-# console for 32 s. The rest is one export away (x on the Logs screen writes the records whole).
-MAX_SHOWN_CHARS = 64 * 1024
-
-
-def _truncated_note(total: int) -> Text:
-    return Text(f"\n… {MAX_SHOWN_CHARS:,} of {total:,} characters shown; x exports the records whole\n",
-                style="bold yellow")
-
-
-def _iso(ms: int) -> str:
-    from app.timeutil import ms_to_iso
-
-    return ms_to_iso(ms)
-
-
-def _pretty(value: Any) -> Text:
-    """Indented JSON of a stored JSON text (or any value), highlighted, with controls made visible."""
-    if isinstance(value, str) and len(value) > MAX_SHOWN_CHARS:
-        # Too big to parse and indent on the UI thread: its head as stored (compact JSON), unhighlighted.
-        text = Text(clean(value[:MAX_SHOWN_CHARS], keep_newlines=True))
-        text.append_text(_truncated_note(len(value)))
-        return text
-    if isinstance(value, str):
-        try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return Text(clean(value, keep_newlines=True))
-    dumped = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
-    # orjson escapes C0 controls already; clean() also catches DEL, C1 and bidi overrides.
-    text = Text(clean(dumped[:MAX_SHOWN_CHARS], keep_newlines=True))
-    _HIGHLIGHT.highlight(text)
-    if len(dumped) > MAX_SHOWN_CHARS:
-        text.append_text(_truncated_note(len(dumped)))
-    return text
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return clean(value)
-
-
-def record_text(row: dict[str, Any]) -> Text:
-    """The detail of a stored row (keys: id and the predictions columns)."""
-    text = Text(end="")
-
-    def line(label: str, value: Any, *, style: str = "", hint: str = "") -> None:
-        text.append(f"{label:<{_LABEL_WIDTH}}", style="bold")
-        shown = "—" if value is None or value == "" else str(value)
-        text.append(clean(shown[:MAX_SHOWN_CHARS]), style=style)
-        if len(shown) > MAX_SHOWN_CHARS:
-            text.append_text(_truncated_note(len(shown)))
-        if hint:
-            text.append(f"  {hint}", style="dim")
-        text.append("\n")
-
-    error = row.get("status") == "error"
-    line("request", row.get("request_id"), hint="c: copy")
-    line("time", _iso(row["ts"]))
-    line("model", f"{row.get('model')}  version {row.get('version')}", hint="m: open model")
-    line("entity", row.get("entity_id"), hint="a: around this time" if row.get("entity_id") else "")
-    line("status", row.get("status"), style="bold red" if error else "green")
-    if row.get("error") is not None:
-        line("error", row.get("error"), style="red")
-    prediction = row.get("prediction")
-    if isinstance(prediction, str) and prediction[:1] in "{[":
-        text.append(f"{'prediction':<{_LABEL_WIDTH}}", style="bold")
-        text.append_text(_pretty(prediction))
-        text.append("\n")
-    else:
-        line("prediction", None if prediction is None else _number(prediction))
-    line("score", None if row.get("score") is None else _number(row["score"]))
-    label = row.get("label")
-    if label is None:
-        line("ground truth", "not known yet", style="dim")
-    else:
-        agrees = label == prediction or str(label) == str(prediction)
-        line("ground truth", _number(label), hint="matches the prediction" if agrees else "differs from the prediction")
-    line("latency", None if row.get("latency_ms") is None else f"{_number(row['latency_ms'])} ms")
-    for key in ("features", "context"):
-        text.append(f"{key}\n", style="bold")
-        value = row.get(key)
-        if value is None:
-            text.append("  —\n", style="dim")
-        else:
-            text.append_text(_pretty(value))
-            text.append("\n")
-    text.append(f"store id {row.get('id')}", style="dim")
-    return text
+if TYPE_CHECKING:
+    from app.views.record import RecordPart
 
 
 class RecordDetail(VerticalScroll):
-    """Scrollable detail of one record; ``show(None)`` for the empty state."""
+    """Scrollable detail of one record, one part at a time; ``show_empty`` for the empty state."""
 
     ALLOW_MAXIMIZE = True
 
@@ -127,10 +38,55 @@ class RecordDetail(VerticalScroll):
     }
     """
 
+    BINDINGS = [
+        Binding("pagedown", "part_down", "Page down", show=False),
+        Binding("pageup", "part_up", "Page up", show=False),
+    ]
+
+    class PartWanted(Message):
+        """The operator paged past an edge of the part shown: show part ``part`` (1-based)."""
+
+        def __init__(self, part: int, at_end: bool) -> None:
+            super().__init__()
+            self.part = part
+            self.at_end = at_end  # land on the part's last screen (paging back)
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.shown: RecordPart | None = None
+
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(Text("no record selected", style="dim"), markup=False)
 
-    def show(self, row: dict[str, Any] | None, *, empty: str = "no record selected") -> None:
-        body = self.query_one(Static)
-        body.update(record_text(row) if row is not None else Text(empty, style="dim"))
+    def show_empty(self, empty: str = "no record selected") -> None:
+        self.shown = None
+        self.query_one(Static).update(Text(empty, style="dim"))
         self.scroll_home(animate=False)
+
+    def loading(self) -> None:
+        """A worker is building the part to show; the previous one goes (it may be another record)."""
+        self.shown = None
+        self.query_one(Static).update(Text(LOADING, style="dim italic"))
+        self.scroll_home(animate=False)
+
+    def mount_part(self, part: RecordPart, *, at_end: bool = False) -> None:
+        self.shown = part
+        self.query_one(Static).update(part.text)
+        if at_end:
+            self.call_after_refresh(self.scroll_end, animate=False)
+        else:
+            self.scroll_home(animate=False)
+
+    def action_part_down(self) -> None:
+        shown = self.shown
+        if shown is not None and shown.part < shown.parts and self.scroll_y >= self.max_scroll_y:
+            self.post_message(self.PartWanted(shown.part + 1, at_end=False))
+        else:
+            self.scroll_page_down()
+
+    def action_part_up(self) -> None:
+        shown = self.shown
+        if shown is not None and shown.part > 1 and self.scroll_y <= 0:
+            self.post_message(self.PartWanted(shown.part - 1, at_end=True))
+        else:
+            self.scroll_page_up()

@@ -132,17 +132,47 @@ def test_a_line_beyond_the_maximum_is_quarantined_with_its_head_and_the_rest_goe
     assert len(bad[0].raw) == OVERLONG_HEAD
 
 
-def test_a_huge_record_is_shown_truncated_with_the_key_to_export_it():
-    from widgets.record_detail import MAX_SHOWN_CHARS, record_text
+def test_a_huge_record_is_shown_in_parts_each_bounded_and_cleaned() -> None:
+    from app.views.record import PART_CHARS, record_part
 
     huge = orjson.dumps({f"f{i}": "v" * 100 for i in range(200_000)}).decode()  # ~22 MB of features
     row = {"id": 1, "ts": MS, "model": "m", "version": "v", "request_id": "r", "status": "error",
            "error": "e" * 5_000_000, "features": huge, "context": orjson.dumps({f"k{i}": i for i in range(100_000)})
            .decode()}
-    shown = record_text(row).plain
-    assert len(shown) < 5 * MAX_SHOWN_CHARS
-    assert shown.count("characters shown; x exports the records whole") == 3
-    assert '{"f0":"' in shown
+    first = record_part(row, 1)
+    assert first is not None and first.parts > 1000 and first.total > 27_000_000
+    shown = first.text.plain
+    assert len(shown) < PART_CHARS + 1000 and shown.startswith(f"part 1 of {first.parts}")
+    assert "… continues in part 2" in shown and "features" not in shown  # the error fills part 1
+    # The part where the features start: never parsed (compact, as stored), its head shown.
+    where = 5_000_000 + 200  # the error and the short fields before the features
+    part = record_part(row, where // PART_CHARS + 1)
+    assert part is not None and '{"f0":"' in part.text.plain and "features\n" in part.text.plain
+    last = record_part(row, 10**9)  # clamped to the last part
+    assert last is not None and last.part == last.parts and "store id 1" in last.text.plain
+
+
+def test_record_parts_cover_every_character_cleaned_and_redact_a_secret_cut_by_a_boundary() -> None:
+    from app.text import add_secret
+    from app.views.record import record_fields, record_part
+
+    secret = "tok-SECRET-123456"
+    add_secret(secret)
+    blob = "a" * 95 + secret + "[bold red]x[/]\x1b[2J\u202e" + "z" * 300
+    row = {"id": 9, "ts": MS, "model": "m", "version": "v", "request_id": "r", "status": "ok",
+           "features": orjson.dumps({"blob": blob}).decode() + " " * 70_000}  # too big to parse: as stored
+    # The part size that puts a boundary inside the secret.
+    before = sum(len(f.body) for f in record_fields(row) if f.label != "features" and f.label != "context")
+    size = before + row["features"].index(secret) + 5
+    first = record_part(row, 1, part_chars=size)
+    assert first is not None and f"… continues in part 2 of {first.parts} (pgdn)" in first.text.plain
+    texts = [record_part(row, p, part_chars=size).text.plain for p in (1, 2)]  # type: ignore[union-attr]
+    whole = "".join(texts)
+    assert secret not in whole and "tok-SECRET" not in whole and "SECRET" not in whole
+    assert texts[0].split("\n…")[0].endswith("[reda") and "\ncted][bold red]" in texts[1]  # cut after redaction
+    assert "[bold red]x[/]" in whole and "\\u001b[2J" in whole and "\x1b" not in whole and "\u202e" not in whole
+    assert all(f"part {i} of {first.parts}" in t for i, t in enumerate(texts, 1))
+    assert "features (continued)" in texts[1]
 
 
 def _drain(followed) -> list[bytes]:  # type: ignore[no-untyped-def]
