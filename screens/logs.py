@@ -524,7 +524,7 @@ class LogsScreen(OnConsole, Screen):
             self.workers.cancel_group(self, "logs-detail")
             detail.show_empty(empty)
             return
-        detail.loading()
+        detail.show_loading()
         self._build_detail(row, part, self._detail_token, at_end)
 
     @work(thread=True, exclusive=True, group="logs-detail", exit_on_error=False, description="record detail")

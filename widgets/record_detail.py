@@ -41,6 +41,10 @@ class RecordDetail(VerticalScroll):
     BINDINGS = [
         Binding("pagedown", "part_down", "Page down", show=False),
         Binding("pageup", "part_up", "Page up", show=False),
+        Binding("ctrl+pagedown", "part(1)", "Next part", show=False),
+        Binding("ctrl+pageup", "part(-1)", "Previous part", show=False),
+        Binding("ctrl+end", "part_at(-1)", "Last part", show=False),
+        Binding("ctrl+home", "part_at(1)", "First part", show=False),
     ]
 
     class PartWanted(Message):
@@ -63,7 +67,7 @@ class RecordDetail(VerticalScroll):
         self.query_one(Static).update(Text(empty, style="dim"))
         self.scroll_home(animate=False)
 
-    def loading(self) -> None:
+    def show_loading(self) -> None:
         """A worker is building the part to show; the previous one goes (it may be another record)."""
         self.shown = None
         self.query_one(Static).update(Text(LOADING, style="dim italic"))
@@ -90,3 +94,17 @@ class RecordDetail(VerticalScroll):
             self.post_message(self.PartWanted(shown.part - 1, at_end=True))
         else:
             self.scroll_page_up()
+
+    def action_part(self, step: int) -> None:
+        """The next (previous) part at once, without scrolling through the one shown."""
+        shown = self.shown
+        if shown is not None and 1 <= shown.part + step <= shown.parts:
+            self.post_message(self.PartWanted(shown.part + step, at_end=False))
+
+    def action_part_at(self, part: int) -> None:
+        """The first part (1) or the last (-1)."""
+        shown = self.shown
+        if shown is not None:
+            wanted = shown.parts if part < 0 else part
+            if wanted != shown.part:
+                self.post_message(self.PartWanted(wanted, at_end=False))
