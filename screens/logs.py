@@ -192,6 +192,7 @@ class LogsScreen(OnConsole, Screen):
     def __init__(self, query: str = "") -> None:
         super().__init__()
         self._detail_token = 0  # the record detail's newest request: older parts are dropped
+        self._detail_row: Any = None  # the id of the record the detail shows (or is loading)
         self.initial_query = query
         self.query_text = query  # the query whose results are shown
         # The queries this screen showed before a jump (entity ±1h): esc goes back through them, newest
@@ -505,8 +506,8 @@ class LogsScreen(OnConsole, Screen):
         if index != self.query_one(LogTable).cursor_row:
             return  # stale: posted while the table was being refilled (the cursor passes row 0)
         if 0 <= index < len(self.window.rows):
-            shown = self.query_one(RecordDetail).shown
-            if shown is None or shown.row_id != self.window.rows[index]["id"]:
+            if self._detail_row != self.window.rows[index]["id"]:
+                # A refill that keeps the cursor on the record shown (follow, a new page) keeps its part.
                 self._show_detail(self.window.rows[index])
             if self._record_open:
                 self._show_title()  # the title names the record shown (ctrl+r may have moved the cursor)
@@ -519,6 +520,7 @@ class LogsScreen(OnConsole, Screen):
         """Build part ``part`` of ``row``'s detail in a worker; "loading…" meanwhile. A newer call
         cancels the older worker and its result is dropped (the token)."""
         self._detail_token += 1
+        self._detail_row = None if row is None else row["id"]
         detail = self.query_one(RecordDetail)
         if row is None:
             self.workers.cancel_group(self, "logs-detail")
