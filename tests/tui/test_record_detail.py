@@ -123,6 +123,10 @@ async def test_the_detail_loads_off_the_ui_thread_and_pages_through_a_5_mb_field
         await settle(pilot)
         assert detail_text(app).startswith(f"part {parts - 2} of {parts}")
         assert screen.query_one(RecordDetail).scroll_y > 0  # landed on the end of that part
+        # Reading the results again (ctrl+r) keeps the cursor on this record and the part being read.
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert screen.record_open and detail_text(app).startswith(f"part {parts - 2} of {parts}")
 
         # The screen goes while a part loads: its worker is cancelled and nothing is mounted.
         gate.clear()
