@@ -263,15 +263,15 @@ def check_serving(ctx: CheckContext) -> Finding:
     reason = f" ({clean_name(health.reason, 80)})" if health.reason else ""
     checked = f"checked {age_text(age)} ago"
     if health.state is HealthState.up:
-        from app.checklist.serving_facts import ManifestError, declared, judge
+        from app.checklist.serving_facts import ManifestError, declared, judge, seen
 
         try:
             facts = declared(endpoint)
         except ManifestError as exc:
             return failed(f"{where} answers its health check: up, {checked}; {clean_name(str(exc), 200)}")
         if facts is None:
-            return passed(f"{where} answers its health check: up, {checked}")
-        shown, problems = judge(facts)
+            return passed(f"{where} answers its health check: up, {checked}; {seen(endpoint.kind, health.workers)}")
+        shown, problems = judge(facts, kind=endpoint.kind, workers=health.workers)
         if problems:
             return failed(f"{where} up, {checked}; {clean_name('; '.join(problems), 300)}")
         return passed(f"{where} answers its health check: up, {checked}; {clean_name(shown, 300)}")

@@ -759,6 +759,18 @@ def test_serving_judges_declared_facts_from_the_config_and_a_kserve_manifest(sto
     pinned = settings_with(endpoint={**ENDPOINT, "replicas_min": 2, "replicas_max": 10, "image": digest})
     found = item(evaluate(store, "fraud", now=NOW, settings=pinned, health=UP), "serving")
     assert found.status is CheckStatus.passed and "declared (config): replicas 2..10, image " in found.evidence
+    # The http protocol cannot tell how many workers serve: said, not guessed.
+    assert "workers not reported by http" in found.evidence
+    # Where an endpoint reports its workers (TorchServe, through Health.workers), they are held to the bounds.
+    few = UP.model_copy(update={"workers": 1})
+    under = item(evaluate(store, "fraud", now=NOW, settings=pinned, health=few), "serving")
+    assert under.status is CheckStatus.failed and "1 worker ready on http, under the declared min 2" in under.evidence
+    within = item(evaluate(store, "fraud", now=NOW, settings=pinned, health=UP.model_copy(update={"workers": 3})),
+                  "serving")
+    assert within.status is CheckStatus.passed and "3 workers ready (seen on http)" in within.evidence
+    over = item(evaluate(store, "fraud", now=NOW, settings=pinned, health=UP.model_copy(update={"workers": 12})),
+                "serving")
+    assert over.status is CheckStatus.failed and "12 workers ready on http, over the declared max 10" in over.evidence
     tag = settings_with(endpoint={**ENDPOINT, "image": "registry.example/fraud:latest"})
     moved = item(evaluate(store, "fraud", now=NOW, settings=tag, health=UP), "serving")
     assert moved.status is CheckStatus.failed and "not pinned by digest" in moved.evidence
