@@ -197,6 +197,25 @@ PEAK_WINDOW_MS = 7 * 24 * HOUR_MS
 
 
 def check_benchmarks(ctx: CheckContext) -> Finding:
+    """The benchmarks (below), then the model's declared success criteria ([models.NAME.success]) judged on
+    production over their window: a criterion missed fails the area (production is not what "works" was
+    declared to mean); one not measured yet (no labels) is shown and decides nothing."""
+    found = _check_benchmarks(ctx)
+    success = getattr(ctx.model_config, "success", None)
+    if success is None or ctx.version is None:
+        return found
+    from app.quality.success import judge_window, verdict
+
+    criteria = judge_window(ctx.store, success, ctx.model, ctx.now, version=ctx.version.version)
+    if not criteria:
+        return found
+    line = f"success criteria ({clean_name(success.window)}): {clean_name(verdict(criteria), 300)}"
+    if any(c.met is False for c in criteria):
+        return failed(f"{found.evidence}; {line}")
+    return Finding(found.status, f"{found.evidence}; {line}")
+
+
+def _check_benchmarks(ctx: CheckContext) -> Finding:
     """Offline quality, p95 latency and throughput recorded for the version, and production within them:
     the busiest hour of the last 7 days (as logged) under the benchmarked throughput, and the p95
     latency in that hour under the benchmarked p95."""

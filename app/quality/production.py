@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from app.quality import stats
 
 if TYPE_CHECKING:
+    from app.quality.success import Criterion
     from app.store import Store
 
 _TRUE = {1, 1.0, True, "1", "true", "True", "yes"}
@@ -45,6 +46,9 @@ class QualityReport:
     overall: WindowQuality
     ece: float | None
     reliability: list[stats.CalibrationBin]
+    # The declared success criteria judged over their own window (app/quality/success.py), when asked for.
+    success: "list[Criterion] | None" = None
+    success_window: str | None = None
 
     @property
     def metric_names(self) -> list[str]:
