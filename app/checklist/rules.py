@@ -206,7 +206,8 @@ def check_benchmarks(ctx: CheckContext) -> Finding:
         return found
     from app.quality.success import judge_window, verdict
 
-    criteria = judge_window(ctx.store, success, ctx.model, ctx.now, version=ctx.version.version)
+    # Point values (no bootstrap): the fleet evaluates every model's checklist on each refresh.
+    criteria = judge_window(ctx.store, success, ctx.model, ctx.now, version=ctx.version.version, intervals=False)
     if not criteria:
         return found
     line = f"success criteria ({clean_name(success.window)}): {clean_name(verdict(criteria), 300)}"

@@ -59,13 +59,17 @@ def judge(store: "Store", config: "SuccessConfig", model: str, report: "QualityR
 
 
 def judge_window(store: "Store", config: "SuccessConfig", model: str, until: int, *,
-                 version: str | None = None) -> list[Criterion]:
-    """Each declared criterion over the ``config.window`` ending at ``until`` (one window, one report)."""
+                 version: str | None = None, intervals: bool = True) -> list[Criterion]:
+    """Each declared criterion over the ``config.window`` ending at ``until`` (one report over the whole window).
+    ``intervals=False``: point values only (the readiness check, run for every model on each fleet refresh)."""
     from app.quality.production import quality_report
+    from app.quality.stats import RESAMPLES
     from app.timeutil import parse_duration_ms
 
     span = parse_duration_ms(config.window)
-    return judge(store, config, model, quality_report(store, model, until - span, until, span, version=version))
+    report = quality_report(store, model, until - span, until, span, version=version, per_window=False,
+                            resamples=RESAMPLES if intervals else 0)
+    return judge(store, config, model, report)
 
 
 def verdict(criteria: list[Criterion]) -> str:
