@@ -47,7 +47,7 @@ def test_drill_cli_switches_torchserve_to_the_fallback_and_back_and_rollback_rea
                                                                                       serving_2_0, tmp_path):
     config = tmp_path / "modeldeck.toml"
     config.write_text(f'[models.tsclf.endpoint]\nkind = "torchserve"\nurl = "{torchserve.url}"\n'
-                      f'management_url = "{torchserve.management_url}"\ntimeout_s = 5\n')
+                      f'management_url = "{torchserve.management_url}"\ntimeout_s = 15\n')  # a loaded CI machine
     result = CliRunner().invoke(main, ["--db", str(store_path), "--config", str(config), "drill", "tsclf", "--yes",
                                        "--timeout", "60"])
     assert result.exit_code == 0, result.output
