@@ -272,3 +272,6 @@ class Health(BaseModel):
     reason: str = ""
     checked_at: int | None = None
     last_ok_at: int | None = None
+    # Workers (replicas) answering for the serving version, where the endpoint reports them (TorchServe's
+    # management API does); None when it cannot tell (MLServer, MLflow, the http protocol).
+    workers: int | None = None

@@ -164,7 +164,8 @@ class ModelScreen(HostsAlerts, Screen):
             with TabPane("5 Compare", id="compare"):  # champion vs challenger, gates (issue 7)
                 yield ComparePanel(id="compare-panel")
             with TabPane("6 Quality", id="quality"):  # production quality from late labels (issue 17)
-                yield QualityPanel(lambda: quality_view(context.store, self.model, context.now_ms()),
+                success = config.success if config is not None else None
+                yield QualityPanel(lambda: quality_view(context.store, self.model, context.now_ms(), success=success),
                                    id="quality-panel")
         yield Static(id="status", classes="status-line")
         yield KeyBar()

@@ -57,6 +57,25 @@ def quality_table(report: "QualityReport") -> Table:
     return table
 
 
+_WORDS = {True: ("MET", "green"), False: ("NOT MET", "bold red"), None: ("NOT MEASURED", "yellow")}
+
+
+def success_text(report: "QualityReport") -> Text:
+    """The declared success criteria ([models.NAME.success]), one line each, a missed one first in the eye:
+    empty when none are declared. Built from trusted words and numbers (no markup is parsed)."""
+    if not report.success:
+        return Text("")
+    met = sum(c.met is True for c in report.success)
+    window = f" ({clean(report.success_window)})" if report.success_window else ""
+    text = Text(f"success criteria{window}: {met} of {len(report.success)} met", style="bold")
+    for c in report.success:
+        word, style = _WORDS[c.met]
+        text.append("\n  ")
+        text.append(f"{word:<12}", style=style)
+        text.append(f" {c.name} {c.required}: {c.measured}")
+    return text
+
+
 class QualityPanel(VerticalScroll):
     DEFAULT_CSS = """
     QualityPanel > PlotChart { height: 14; min-height: 8; }
@@ -71,6 +90,7 @@ class QualityPanel(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("quality: reading…", style="dim"), id="quality-summary")
+        yield Static(id="quality-success")
         yield Static(id="quality-table")
         yield PlotChart(id="quality-reliability")
 
@@ -109,5 +129,6 @@ class QualityPanel(VerticalScroll):
         if not overall.labelled:
             summary.append(" — labels arrive as later records with the same request_id", style="dim")
         self.query_one("#quality-summary", Static).update(summary)
+        self.query_one("#quality-success", Static).update(success_text(report))
         self.query_one("#quality-table", Static).update(quality_table(report) if overall.labelled else "")
         self.query_one("#quality-reliability", PlotChart).show(reliability_spec(report) if report.reliability else None)

@@ -197,6 +197,26 @@ PEAK_WINDOW_MS = 7 * 24 * HOUR_MS
 
 
 def check_benchmarks(ctx: CheckContext) -> Finding:
+    """The benchmarks (below), then the model's declared success criteria ([models.NAME.success]) judged on
+    production over their window: a criterion missed fails the area (production is not what "works" was
+    declared to mean); one not measured yet (no labels) is shown and decides nothing."""
+    found = _check_benchmarks(ctx)
+    success = getattr(ctx.model_config, "success", None)
+    if success is None or ctx.version is None:
+        return found
+    from app.quality.success import judge_window, verdict
+
+    # Point values (no bootstrap): the fleet evaluates every model's checklist on each refresh.
+    criteria = judge_window(ctx.store, success, ctx.model, ctx.now, version=ctx.version.version, intervals=False)
+    if not criteria:
+        return found
+    line = f"success criteria ({clean_name(success.window)}): {clean_name(verdict(criteria), 300)}"
+    if any(c.met is False for c in criteria):
+        return failed(f"{found.evidence}; {line}")
+    return Finding(found.status, f"{found.evidence}; {line}")
+
+
+def _check_benchmarks(ctx: CheckContext) -> Finding:
     """Offline quality, p95 latency and throughput recorded for the version, and production within them:
     the busiest hour of the last 7 days (as logged) under the benchmarked throughput, and the p95
     latency in that hour under the benchmarked p95."""
@@ -263,15 +283,15 @@ def check_serving(ctx: CheckContext) -> Finding:
     reason = f" ({clean_name(health.reason, 80)})" if health.reason else ""
     checked = f"checked {age_text(age)} ago"
     if health.state is HealthState.up:
-        from app.checklist.serving_facts import ManifestError, declared, judge
+        from app.checklist.serving_facts import ManifestError, declared, judge, seen
 
         try:
             facts = declared(endpoint)
         except ManifestError as exc:
             return failed(f"{where} answers its health check: up, {checked}; {clean_name(str(exc), 200)}")
         if facts is None:
-            return passed(f"{where} answers its health check: up, {checked}")
-        shown, problems = judge(facts)
+            return passed(f"{where} answers its health check: up, {checked}; {seen(endpoint.kind, health.workers)}")
+        shown, problems = judge(facts, kind=endpoint.kind, workers=health.workers)
         if problems:
             return failed(f"{where} up, {checked}; {clean_name('; '.join(problems), 300)}")
         return passed(f"{where} answers its health check: up, {checked}; {clean_name(shown, 300)}")

@@ -3,8 +3,9 @@ config or from the Kubernetes manifest it points to (a KServe InferenceService, 
 HorizontalPodAutoscaler; JSON as ``kubectl get -o json`` writes it, YAML when PyYAML is installed).
 
 Judged: bounds that make sense (min <= max, max >= 1) and an image pinned by digest (a tag can move under a
-running model, so the version that passed its checks is not what runs). Replicas actually running are not
-read: none of the supported serving APIs reports them, and that is said in the evidence, not guessed."""
+running model, so the version that passed its checks is not what runs). Workers actually serving are held
+against the declared bounds where the endpoint reports them (TorchServe's management API, carried in
+``Health.workers``); where it cannot (MLServer, MLflow, the http protocol) the evidence says so, nothing is guessed."""
 
 from __future__ import annotations
 
@@ -94,8 +95,16 @@ def declared(endpoint: Any) -> Facts | None:
     return config
 
 
-def judge(facts: Facts) -> tuple[str, list[str]]:
-    """(what is declared, what is wrong with it)."""
+def seen(kind: str, workers: int | None) -> str:
+    """What the endpoint says about the workers serving, in the evidence's words."""
+    if workers is None:
+        return f"workers not reported by {kind}"
+    return f"{workers} worker{'' if workers == 1 else 's'} ready (seen on {kind})"
+
+
+def judge(facts: Facts, *, kind: str = "the endpoint", workers: int | None = None) -> tuple[str, list[str]]:
+    """(what is declared and seen, what is wrong with it). ``workers``: ready workers the endpoint reports,
+    None when it cannot tell."""
     shown, problems = [], []
     low, high = facts.replicas_min, facts.replicas_max
     if low is not None or high is not None:
@@ -104,9 +113,15 @@ def judge(facts: Facts) -> tuple[str, list[str]]:
             problems.append(f"replicas min {low} is over max {high}")
         if isinstance(high, int) and high < 1:
             problems.append("replicas max is 0: nothing would serve")
+        # Fewer than the floor is lost capacity (a crashed worker); more than the ceiling is config drift.
+        if workers is not None and isinstance(low, int) and workers < low:
+            problems.append(f"{workers} worker{'' if workers == 1 else 's'} ready on {kind}, under the declared "
+                            f"min {low}")
+        if workers is not None and isinstance(high, int) and high >= 1 and workers > high:
+            problems.append(f"{workers} workers ready on {kind}, over the declared max {high}")
     if facts.image is not None:
         pinned = bool(_DIGEST.search(facts.image))
         shown.append(f"image {facts.image}" + ("" if pinned else " (not pinned)"))
         if not pinned:
             problems.append(f"image {facts.image} is not pinned by digest (name@sha256:...)")
-    return f"declared ({facts.source}): {', '.join(shown)}; running replicas not reported by the endpoint", problems
+    return f"declared ({facts.source}): {', '.join(shown)}; {seen(kind, workers)}", problems

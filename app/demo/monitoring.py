@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from app.config.datafiles import data_file
-from app.config.settings import AlertRule, NotifyConfig, RetentionConfig
+from app.config.settings import AlertRule, GovernanceConfig, NotifyConfig, RetentionConfig
 
 if TYPE_CHECKING:
     from app.config.settings import Settings
@@ -41,6 +41,13 @@ def demo_monitoring() -> tuple[dict[str, list[AlertRule]], RetentionConfig | Non
     return rules, retention
 
 
+@lru_cache(maxsize=1)
+def demo_governance() -> GovernanceConfig | None:
+    """The demo team's [governance] (how recent a timed rollback switch must be), from data/demo-monitoring.toml."""
+    values = tomllib.loads(_monitoring_text())
+    return GovernanceConfig.model_validate(values["governance"]) if "governance" in values else None
+
+
 def demo_notify(url: str) -> NotifyConfig:
     """Every alert to the demo server's webhook receiver. Short timeouts and few tries: after the demo has
     stopped, ``watch`` on demo.toml records the failure and goes on (a failed delivery is data, not a crash)."""
@@ -60,8 +67,8 @@ def demo_monitoring_toml(notify_url: str) -> list[str]:
 
 
 def with_demo_monitoring(settings: "Settings", notify_url: str | None) -> "Settings":
-    """``settings`` with the demo's rules on every model that has none, its retention when none is declared,
-    and its webhook when no ``[[notify]]`` target is configured."""
+    """``settings`` with the demo's rules on every model that has none, its retention and governance when none
+    is declared, and its webhook when no ``[[notify]]`` target is configured."""
     from app.config.settings import ModelConfig
 
     rules, retention = demo_monitoring()
@@ -73,6 +80,9 @@ def with_demo_monitoring(settings: "Settings", notify_url: str | None) -> "Setti
     update: dict[str, object] = {"models": models}
     if retention is not None and settings.retention.keep_days is None:
         update["retention"] = retention
+    governance = demo_governance()
+    if governance is not None and not settings.governance.model_fields_set:
+        update["governance"] = governance  # only when the operator's config declares no [governance] of its own
     if notify_url is not None and not settings.notify and _monitoring_text():
         update["notify"] = [demo_notify(notify_url)]
     return settings.model_copy(update=update)

@@ -160,6 +160,20 @@ def events(clock: Clock, alert_ids: dict[tuple[str, str], int], incident: Incide
         add(days, CI, "promote", model, "succeeded", later_ms=38_000, to=new, reason=reason, endpoint=endpoint,
             readback=new, health="up", elapsed_ms=38_000, **{"from": old})
 
+    # A rollback drill (modeldeck drill): fraud-scorer to its fallback and back, each step audited and timed the
+    # way app/checklist/drill.py records it, then the drill's own row. The Rollback area reads the last step.
+    endpoint = {"kind": "http", "url": "http://serving.internal/models/fraud-scorer"}
+    drill_days, away_ms, back_ms = 21, 18_600, 21_400  # 40 s in all, three weeks ago
+    for start_ms, took, old, new, reason in ((0, away_ms, "v2.3.1", "v2.2.0", "drill: switch to the fallback v2.2.0"),
+                                             (away_ms, back_ms, "v2.2.0", "v2.3.1", "drill: back to v2.3.1")):
+        add(drill_days, PRIYA, "rollback", "fraud-scorer", "intent", later_ms=start_ms, to=new, reason=reason,
+            endpoint=endpoint, read_error=None, **{"from": old})
+        add(drill_days, PRIYA, "rollback", "fraud-scorer", "succeeded", later_ms=start_ms + took, to=new,
+            reason=reason, endpoint=endpoint, readback=new, health="up", health_reason="", error=None,
+            elapsed_ms=took, **{"from": old})
+    add(drill_days, PRIYA, "drill", "fraud-scorer", "succeeded", later_ms=away_ms + back_ms + 1, serving="v2.3.1",
+        fallback="v2.2.0", switch_ms=away_ms, return_ms=back_ms, error=None)
+
     model, area, who, days, reason = WAIVER
     add(days, who, "checklist.waive", model, "waived", area=area, version="v3.1.2", previous="fail", reason=reason,
         expires_at=clock.at(days) + WAIVER_DAYS * DAY_MS)

@@ -49,9 +49,12 @@ class TorchServeAdapter(HttpAdapter):
         except EndpointError as exc:
             return health(HealthState.down, str(exc))
         workers = default[0].get("workers") or [] if default else []
-        if not any(w.get("status") == "READY" for w in workers):
-            return health(HealthState.down, f"model {self.model}: no READY worker for the default version")
-        return health(HealthState.up)
+        ready = sum(1 for w in workers if isinstance(w, dict) and w.get("status") == "READY")
+        if not ready:
+            return health(HealthState.down, f"model {self.model}: no READY worker for the default version") \
+                .model_copy(update={"workers": 0})
+        # Seen workers: the Serving area holds them against the declared replica bounds.
+        return health(HealthState.up).model_copy(update={"workers": ready})
 
     async def versions(self) -> list[RemoteVersion]:
         out = []

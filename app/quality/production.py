@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from app.quality import stats
 
 if TYPE_CHECKING:
+    from app.quality.success import Criterion
     from app.store import Store
 
 _TRUE = {1, 1.0, True, "1", "true", "True", "yes"}
@@ -45,6 +46,9 @@ class QualityReport:
     overall: WindowQuality
     ece: float | None
     reliability: list[stats.CalibrationBin]
+    # The declared success criteria judged over their own window (app/quality/success.py), when asked for.
+    success: "list[Criterion] | None" = None
+    success_window: str | None = None
 
     @property
     def metric_names(self) -> list[str]:
@@ -76,7 +80,7 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _judge(task: str, rows: list[tuple], seed: int) -> dict[str, stats.Estimate]:
+def _judge(task: str, rows: list[tuple], seed: int, resamples: int = stats.RESAMPLES) -> dict[str, stats.Estimate]:
     import numpy as np
 
     found: dict[str, stats.Estimate] = {}
@@ -86,7 +90,7 @@ def _judge(task: str, rows: list[tuple], seed: int) -> dict[str, stats.Estimate]
         if pairs:
             predicted, actual = np.array([p for p, _ in pairs]), np.array([y for _, y in pairs])
             for name, metric in (("mae", stats.mae), ("rmse", stats.rmse)):
-                got = stats.bootstrap(metric, predicted, actual, seed=seed)
+                got = stats.bootstrap(metric, predicted, actual, seed=seed, resamples=resamples)
                 if got is not None:
                     found[name] = got
         return found
@@ -102,20 +106,23 @@ def _judge(task: str, rows: list[tuple], seed: int) -> dict[str, stats.Estimate]
     scored = [(s, _binary(y)) for _, _, s, _, y in rows if s is not None and _binary(y) is not None]
     if scored:
         scores, labels = np.array([s for s, _ in scored], dtype=float), np.array([y for _, y in scored])
-        area = stats.bootstrap(stats.auc, scores, labels, seed=seed)
+        area = stats.bootstrap(stats.auc, scores, labels, seed=seed, resamples=resamples)
         if area is not None:
             found["auc"] = area
         if float(scores.min()) >= 0.0 and float(scores.max()) <= 1.0:  # a probability, not a raw margin
-            loss = stats.bootstrap(stats.log_loss, scores, labels, seed=seed)
+            loss = stats.bootstrap(stats.log_loss, scores, labels, seed=seed, resamples=resamples)
             if loss is not None:
                 found["log_loss"] = loss
     return found
 
 
 def quality_report(store: "Store", model: str, since: int, until: int, window_ms: int, *,
-                   version: str | None = None) -> QualityReport:
+                   version: str | None = None, per_window: bool = True,
+                   resamples: int = stats.RESAMPLES) -> QualityReport:
     """The model's labelled answers in [since, until), judged per window of ``window_ms`` (aligned to the
-    epoch, so windows are the same from one call to the next) and over the whole range."""
+    epoch, so windows are the same from one call to the next) and over the whole range. ``per_window=False``
+    and ``resamples=0`` (the readiness check's success criteria: a verdict on the whole range's point values)
+    skip the per-window figures and the bootstrap intervals, most of the cost on a busy model."""
     import numpy as np
 
     from app.store import quality as stored
@@ -126,7 +133,7 @@ def quality_report(store: "Store", model: str, since: int, until: int, window_ms
     first = since - since % window_ms
     windows: list[WindowQuality] = []
     start, i, j = first, 0, 0
-    while start < until:
+    while per_window and start < until:
         end = start + window_ms
         chunk: list[tuple] = []
         while i < len(rows) and rows[i][0] < end:
@@ -136,9 +143,9 @@ def quality_report(store: "Store", model: str, since: int, until: int, window_ms
         while j < len(outcome_rows) and outcome_rows[j][0] < end:
             paired.append(outcome_rows[j])
             j += 1
-        windows.append(_window(task, start, end, chunk, paired, seed=start // window_ms))
+        windows.append(_window(task, start, end, chunk, paired, seed=start // window_ms, resamples=resamples))
         start = end
-    overall = _window(task, since, until, rows, outcome_rows, seed=0)
+    overall = _window(task, since, until, rows, outcome_rows, seed=0, resamples=resamples)
     ece, reliability = None, []
     if task != "regression":
         scored = [(s, _binary(y)) for _, _, s, _, y in rows if s is not None and _binary(y) is not None]
@@ -148,7 +155,8 @@ def quality_report(store: "Store", model: str, since: int, until: int, window_ms
     return QualityReport(model, version, task, since, until, window_ms, windows, overall, ece, reliability)
 
 
-def _window(task: str, start: int, end: int, rows: list[tuple], paired: list[tuple], *, seed: int) -> WindowQuality:
+def _window(task: str, start: int, end: int, rows: list[tuple], paired: list[tuple], *, seed: int,
+            resamples: int = stats.RESAMPLES) -> WindowQuality:
     import numpy as np
 
     by_name: dict[str, list[tuple[float, float]]] = {}
@@ -160,5 +168,5 @@ def _window(task: str, start: int, end: int, rows: list[tuple], paired: list[tup
         r = stats.pearson(np.array([s for s, _ in pairs]), np.array([v for _, v in pairs]))
         if r is not None:
             outcomes[name] = r
-    return WindowQuality(start, end, len(rows), _judge(task, rows, seed) if rows else {}, outcomes,
+    return WindowQuality(start, end, len(rows), _judge(task, rows, seed, resamples) if rows else {}, outcomes,
                          {name: len(pairs) for name, pairs in by_name.items()})

@@ -84,7 +84,7 @@ def bootstrap(metric: Callable[[np.ndarray, np.ndarray], float | None], a: np.nd
     if value is None:
         return None
     n = len(a)
-    if n < 2:
+    if n < 2 or resamples <= 0:  # resamples 0: the point value only (a pass/fail judgement needs no interval)
         return Estimate(value, None, None, "")
     rng = np.random.default_rng(seed)
     draws = []

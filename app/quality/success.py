@@ -56,3 +56,28 @@ def judge(store: "Store", config: "SuccessConfig", model: str, report: "QualityR
                                    "not measured (no latency logged)" if p95 is None else f"{p95:.1f} ms",
                                    None if p95 is None else p95 <= config.max_p95_latency_ms))
     return found
+
+
+def judge_window(store: "Store", config: "SuccessConfig", model: str, until: int, *,
+                 version: str | None = None, intervals: bool = True) -> list[Criterion]:
+    """Each declared criterion over the ``config.window`` ending at ``until`` (one report over the whole window).
+    ``intervals=False``: point values only (the readiness check, run for every model on each fleet refresh)."""
+    from app.quality.production import quality_report
+    from app.quality.stats import RESAMPLES
+    from app.timeutil import parse_duration_ms
+
+    span = parse_duration_ms(config.window)
+    report = quality_report(store, model, until - span, until, span, version=version, per_window=False,
+                            resamples=RESAMPLES if intervals else 0)
+    return judge(store, config, model, report)
+
+
+def verdict(criteria: list[Criterion]) -> str:
+    """One line for the readiness evidence and the Quality tab: counts, then each criterion missed or unmeasured."""
+    met = sum(c.met is True for c in criteria)
+    missed = [c for c in criteria if c.met is False]
+    unmeasured = [c for c in criteria if c.met is None]
+    parts = [f"{met} of {len(criteria)} met"]
+    parts += [f"{c.name} {c.measured.split(' on ')[0].split(' of ')[0]} needs {c.required}" for c in missed]
+    parts += [f"{c.name} not measured" for c in unmeasured]
+    return "; ".join(parts)

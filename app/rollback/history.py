@@ -82,7 +82,9 @@ def serving_history(store: "Store", model: str, versions: Iterable[tuple[str, st
         saw(detail.get("from"), ts)
         saw(detail.get("to"), ts)
         source = detail.get("from")
-        if action == "rollback" and isinstance(source, str) and source:
+        # A drill's steps (app/checklist/drill.py: reason "drill: ...") flee nothing: the fallback worked.
+        drill = str(detail.get("reason", "")).startswith("drill")
+        if action == "rollback" and not drill and isinstance(source, str) and source:
             back_from[source] = max(back_from.get(source, ts), ts)
         # Traffic sent back to a version later (oldest first here) supersedes fleeing it: the mark
         # would otherwise call the version serving fine today "rolled back" for ever.

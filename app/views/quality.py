@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from app.timeutil import now_ms
 
 if TYPE_CHECKING:
+    from app.config.settings import SuccessConfig
     from app.quality.production import QualityReport
     from app.store.location import StoreLocation
 
@@ -17,12 +18,21 @@ WINDOW_MS = DAY_MS
 
 
 def quality_view(location: "StoreLocation", model: str, now: int | None = None, *, since_ms: int = SINCE_MS,
-                 window_ms: int = WINDOW_MS) -> "QualityReport":
+                 window_ms: int = WINDOW_MS, success: "SuccessConfig | None" = None) -> "QualityReport":
+    """The report; with ``success`` (the model's ``[models.NAME.success]``), its criteria judged over their
+    own window too, as ``modeldeck quality`` and the readiness Performance benchmarks area judge them."""
+    from dataclasses import replace
+
     from app.quality.production import quality_report
+    from app.quality.success import judge_window
 
     until = now_ms() if now is None else now
     with location.open() as store:
-        return quality_report(store, model, until - since_ms, until, window_ms)
+        report = quality_report(store, model, until - since_ms, until, window_ms)
+        if success is not None:
+            report = replace(report, success=judge_window(store, success, model, until),
+                             success_window=success.window)
+        return report
 
 
 def reliability_spec(report: "QualityReport"):  # -> app.views.charts.LineChart

@@ -65,3 +65,31 @@ async def test_key_6_shows_quality_with_intervals_outcomes_and_the_reliability_c
         await pilot.pause(1.2)  # the chart draws at most once a second
         chart = str(app.screen.query_one("#quality-reliability").render())
         assert "observed positive rate" in chart
+
+
+async def test_the_quality_tab_shows_the_declared_success_criteria_met_and_missed(tmp_path: Path) -> None:
+    """Issue 17: [models.NAME.success] on the model screen, judged over its window on the store's labels."""
+    settings = Settings(ui=UIConfig(refresh_s=600),
+                        models={"fraud": {"success": {"window": "7d", "min_auc": 0.6, "min_accuracy": 0.99}}})
+    app = ModeldeckApp(build(tmp_path), settings, clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot, until=lambda: app.screen.query_one(QualityPanel).report is not None)
+        shown = str(app.screen.query_one("#quality-success", Static).render())
+        assert "success criteria (7d): 1 of 2 met" in shown
+        assert "MET          auc >= 0.6: " in shown and "on 400 labels" in shown
+        assert "NOT MET      accuracy >= 0.99: " in shown
+
+
+async def test_the_quality_tab_says_nothing_of_success_criteria_when_none_are_declared(tmp_path: Path) -> None:
+    app = ModeldeckApp(build(tmp_path), Settings(ui=UIConfig(refresh_s=600)), clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot, until=lambda: app.screen.query_one(QualityPanel).report is not None)
+        assert "success" not in str(app.screen.query_one("#quality-success", Static).render())

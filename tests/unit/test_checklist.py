@@ -204,6 +204,21 @@ def test_benchmarks_without_production_traffic_in_7_days_are_pending(store: Stor
                               "of v2 logged in the last 7d to hold them to")
 
 
+def test_declared_success_criteria_are_judged_on_production_within_the_benchmarks_area(store: Store):
+    """Issue 17: [models.NAME.success] in check/report evidence. 12 ms answers, none failing, no labels yet."""
+    add_model(store)
+    log(store, 36, ago_ms=HOUR + MIN)
+    log(store, 9, prefix="now")
+    held = settings_with(success={"max_p95_latency_ms": 50, "max_error_rate": 0.01, "min_auc": 0.8})
+    found = item(evaluate(store, "fraud", now=NOW, settings=held), "benchmarks")
+    assert found.status is CheckStatus.passed
+    assert found.evidence.endswith("within both; success criteria (7d): 2 of 3 met; auc not measured")
+    slow = settings_with(success={"window": "1d", "max_p95_latency_ms": 10})
+    missed = item(evaluate(store, "fraud", now=NOW, settings=slow), "benchmarks")
+    assert missed.status is CheckStatus.failed
+    assert missed.evidence.endswith("success criteria (1d): 0 of 1 met; p95 latency 12.0 ms needs <= 10 ms")
+
+
 def test_regression_benchmarks_under_other_names_pass(store: Store):
     add_model(store, metrics={"offline": {"rmse": 412.0}, "latency_p95_ms": 20, "rps": 300})
     log(store, 5)
@@ -759,6 +774,18 @@ def test_serving_judges_declared_facts_from_the_config_and_a_kserve_manifest(sto
     pinned = settings_with(endpoint={**ENDPOINT, "replicas_min": 2, "replicas_max": 10, "image": digest})
     found = item(evaluate(store, "fraud", now=NOW, settings=pinned, health=UP), "serving")
     assert found.status is CheckStatus.passed and "declared (config): replicas 2..10, image " in found.evidence
+    # The http protocol cannot tell how many workers serve: said, not guessed.
+    assert "workers not reported by http" in found.evidence
+    # Where an endpoint reports its workers (TorchServe, through Health.workers), they are held to the bounds.
+    few = UP.model_copy(update={"workers": 1})
+    under = item(evaluate(store, "fraud", now=NOW, settings=pinned, health=few), "serving")
+    assert under.status is CheckStatus.failed and "1 worker ready on http, under the declared min 2" in under.evidence
+    within = item(evaluate(store, "fraud", now=NOW, settings=pinned, health=UP.model_copy(update={"workers": 3})),
+                  "serving")
+    assert within.status is CheckStatus.passed and "3 workers ready (seen on http)" in within.evidence
+    over = item(evaluate(store, "fraud", now=NOW, settings=pinned, health=UP.model_copy(update={"workers": 12})),
+                "serving")
+    assert over.status is CheckStatus.failed and "12 workers ready on http, over the declared max 10" in over.evidence
     tag = settings_with(endpoint={**ENDPOINT, "image": "registry.example/fraud:latest"})
     moved = item(evaluate(store, "fraud", now=NOW, settings=tag, health=UP), "serving")
     assert moved.status is CheckStatus.failed and "not pinned by digest" in moved.evidence
