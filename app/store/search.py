@@ -43,6 +43,18 @@ _OLDER = "ts <= ? AND (ts < ? OR id < ?)"
 _NEWER = "ts >= ? AND (ts > ? OR id > ?)"
 
 
+def page_keyset(after: "Cursor | None", before: "Cursor | None", older: str = _OLDER,
+                newer: str = _NEWER) -> tuple[bool, str | None, tuple[object, ...]]:
+    """Where a page starts: newest first unless it is the page before ``before``; the keyset condition
+    for the cursor given (``older``/``newer`` in the backend's placeholder style) and its (ts, ts, id)."""
+    newest_first = before is None
+    if after is not None:
+        return newest_first, older, (after.ts, after.ts, after.id)
+    if before is not None:
+        return newest_first, newer, (before.ts, before.ts, before.id)
+    return newest_first, None, ()
+
+
 @dataclass(frozen=True)
 class Cursor:
     """A position in the (ts, id) order."""
@@ -294,13 +306,7 @@ class PredictionSearch:
         zones = self.zone_plan(query)
         if zones is not None:
             return self._zone_page(query, zones, after, before, limit)
-        newest_first = before is None
-        if after is not None:
-            keyset, bound = _OLDER, (after.ts, after.ts, after.id)
-        elif before is not None:
-            keyset, bound = _NEWER, (before.ts, before.ts, before.id)
-        else:
-            keyset, bound = None, ()
+        newest_first, keyset, bound = page_keyset(after, before)
         # Pages of one query share their SQL: compile it once (a page of an id lookup is ~10 us,
         # so a few us of text planning and compiling per call would be a third of it).
         key = (id(query.terms), keyset)
@@ -330,13 +336,7 @@ class PredictionSearch:
                     limit: int) -> Page:
         """A page read through an indexed feature's index (few entries in its range: fetch, sort, cut)."""
         compiled = self.compile(query)
-        newest_first = before is None
-        if after is not None:
-            keyset, bound = _OLDER, (after.ts, after.ts, after.id)
-        elif before is not None:
-            keyset, bound = _NEWER, (before.ts, before.ts, before.id)
-        else:
-            keyset, bound = None, ()
+        newest_first, keyset, bound = page_keyset(after, before)
         sql = select_sql(ROW_COLUMNS, compiled, keyset=keyset, newest_first=newest_first, index=index)
         raw = self._conn.execute(sql, (*compiled.params, *bound, limit + 1)).fetchall()
         more = len(raw) > limit
@@ -354,13 +354,7 @@ class PredictionSearch:
         oldest first for a page before ``before``). Slices are disjoint time ranges in order, so their
         rows concatenate in (ts, id) order."""
         compiled = self.compile(query)
-        newest_first = before is None
-        if after is not None:
-            keyset, bound = _OLDER, (after.ts, after.ts, after.id)
-        elif before is not None:
-            keyset, bound = _NEWER, (before.ts, before.ts, before.id)
-        else:
-            keyset, bound = None, ()
+        newest_first, keyset, bound = page_keyset(after, before)
         raw: list[tuple] = []
         read = 0
         for slice_ in (zones.slices if newest_first else reversed(zones.slices)):

@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
 from app.store.pg.predictions import SELECT_COLUMNS
 from app.store.pg.store import Unsupported
-from app.store.search import ROW_COLUMNS, Count, Cursor, Page
+from app.store.search import ROW_COLUMNS, Count, Cursor, Page, page_keyset
 from app.store.search_sql import Compiled
 
 if TYPE_CHECKING:
@@ -174,13 +174,7 @@ class PgPredictionSearch:
         return select_sql(compiled, keyset=None, newest_first=True), compiled.params
 
     def page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int) -> Page:
-        newest_first = before is None
-        if after is not None:
-            keyset, bound = _OLDER, (after.ts, after.ts, after.id)
-        elif before is not None:
-            keyset, bound = _NEWER, (before.ts, before.ts, before.id)
-        else:
-            keyset, bound = None, ()
+        newest_first, keyset, bound = page_keyset(after, before, _OLDER, _NEWER)
         compiled = compile_query(query)
         raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first),
                            (*compiled.params, *bound, limit + 1))
