@@ -3,50 +3,33 @@ fallback and back, both steps audited and timed, and the readiness Rollback area
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
 from app.checklist.drill import drill
 from app.checklist.evaluate import evaluate
 from app.cli.main import main
-from app.config.settings import EndpointConfig, ModelConfig, Settings
 from app.models import CheckStatus, ModelInfo, Stage, Version
 from app.store import Store
-
-
-def _settings(mlserver, **extra) -> Settings:
-    cfg = EndpointConfig(kind="mlserver", url=mlserver.url, metrics_url=mlserver.metrics_url,
-                         repository=mlserver.repository, timeout_s=5)
-    return Settings(models={"clf": ModelConfig(endpoint=cfg, **extra)})
-
-
-def _answering(mlserver) -> str:
-    return httpx.post(f"{mlserver.url}/v2/models/clf/infer", timeout=10, json={
-        "inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP64", "data": [0.0]}]}).json()["model_version"]
+from tests.support.mlserver_clf import answering_version, load_both_versions, mlserver_settings
 
 
 @pytest.fixture
 def clf_at_v2(mlserver, store_path):
     """Both versions on and v2 answering (the rollback tests share this server); undone after."""
-    def reset() -> None:
-        for path in mlserver.repository.rglob("model-settings.json.modeldeck-off"):
-            path.rename(path.with_name("model-settings.json"))
-        httpx.post(f"{mlserver.url}/v2/repository/models/clf/load", timeout=60).raise_for_status()
-
-    reset()
+    load_both_versions(mlserver)
     with Store.open(store_path) as store:
         store.registry.upsert_model(ModelInfo(name="clf"))
         for i, v in enumerate(["v1", "v2"]):
             store.registry.upsert_version(Version(model="clf", version=v, created_at=1_700_000_000_000 + i,
                                                   stage=Stage.champion if v == "v2" else Stage.archived))
     yield
-    reset()
+    load_both_versions(mlserver)
 
 
 async def test_drill_switches_to_the_fallback_and_back_and_the_rollback_area_reads_it(mlserver, store_path,
                                                                                        clf_at_v2):
-    settings = _settings(mlserver)
+    settings = mlserver_settings(mlserver)
     with Store.open(store_path) as store:
         before = next(i for i in evaluate(store, "clf", settings=settings) if i.area == "rollback")
         assert before.status is CheckStatus.pending and "run modeldeck drill clf" in before.evidence
@@ -62,7 +45,7 @@ async def test_drill_switches_to_the_fallback_and_back_and_the_rollback_area_rea
         assert entries[-1].detail["switch_ms"] == outcome.away.elapsed_ms > 0
         after = next(i for i in evaluate(store, "clf", settings=settings) if i.area == "rollback")
         assert after.status is CheckStatus.passed and "last switch (drill) 0s ago took" in after.evidence
-    assert _answering(mlserver) == "v2"  # back where it was
+    assert answering_version(mlserver) == "v2"  # back where it was
 
 
 def test_drill_cli_is_refused_under_read_only_and_moves_nothing(mlserver, store_path, clf_at_v2, tmp_path):
@@ -72,7 +55,7 @@ def test_drill_cli_is_refused_under_read_only_and_moves_nothing(mlserver, store_
     result = CliRunner().invoke(main, ["--db", str(store_path), "--config", str(config), "--read-only", "drill",
                                        "clf"])
     assert result.exit_code == 1 and "drill clf: refused" in result.output
-    assert _answering(mlserver) == "v2"
+    assert answering_version(mlserver) == "v2"
     with Store.open(store_path) as store:
         assert [(e.action, e.outcome) for e in store.audit.entries("clf")] == [("drill", "refused")]
     unknown = CliRunner().invoke(main, ["--db", str(store_path), "--config", str(config), "drill", "nope", "--yes"])

@@ -12,6 +12,7 @@ from app.config.settings import EndpointConfig, ModelConfig, Settings
 from app.models import ModelInfo, Stage, Version
 from app.rollback.actions import disable, rollback
 from app.store import Store
+from tests.support.mlserver_clf import answering_version, load_both_versions, mlserver_settings
 
 
 def _seed(store: Store, model: str, versions: list[str], champion: str) -> None:
@@ -90,50 +91,34 @@ async def test_mlflow_two_operators_at_once_exactly_one_proceeds(mlflow, store_p
 
 # --- MLServer: the default version is the newest loaded one ------------------------------------------------
 
-def _mlserver_settings(mlserver, **extra) -> Settings:
-    cfg = EndpointConfig(kind="mlserver", url=mlserver.url, metrics_url=mlserver.metrics_url,
-                         repository=mlserver.repository, timeout_s=5)
-    return Settings(models={"clf": ModelConfig(endpoint=cfg, **extra)})
-
-
-def _answering_version(mlserver) -> str:
-    return httpx.post(f"{mlserver.url}/v2/models/clf/infer", timeout=10, json={
-        "inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP64", "data": [0.0]}]}).json()["model_version"]
-
-
 @pytest.fixture
 def clf_at_v2(mlserver, store_path):
     """Every test starts with both versions on and v2 answering; whatever it did is undone after."""
-    def reset() -> None:
-        for path in mlserver.repository.rglob("model-settings.json.modeldeck-off"):
-            path.rename(path.with_name("model-settings.json"))
-        httpx.post(f"{mlserver.url}/v2/repository/models/clf/load", timeout=60).raise_for_status()
-
-    reset()
+    load_both_versions(mlserver)
     with Store.open(store_path) as store:
         _seed(store, "clf", ["v1", "v2"], champion="v2")
     yield
-    reset()
+    load_both_versions(mlserver)
 
 
 async def test_mlserver_rollback_switches_the_default_version_and_back(mlserver, store_path, clf_at_v2):
-    settings = _mlserver_settings(mlserver)
+    settings = mlserver_settings(mlserver)
     with Store.open(store_path) as store:
         outcome = await rollback(store, settings, "clf", "v1", "v2 misclassifies", actor="alice@bastion")
         assert outcome.status == "succeeded", outcome.describe()
         assert (outcome.previous, outcome.readback) == ("v2", "v1")
-        assert _answering_version(mlserver) == "v1"
+        assert answering_version(mlserver) == "v1"
         assert _audit(store, "clf") == ["intent", "succeeded"]
         assert store.registry.active_version("clf").version == "v1"
         forward = await rollback(store, settings, "clf", "v2", "fixed upstream", actor="alice@bastion")
         assert forward.status == "succeeded", forward.describe()
-        assert _answering_version(mlserver) == "v2"
+        assert answering_version(mlserver) == "v2"
         assert _audit(store, "clf") == ["intent", "succeeded", "intent", "succeeded"]
 
 
 async def test_mlserver_disable_unloads_the_model(mlserver, store_path, clf_at_v2):
     with Store.open(store_path) as store:
-        outcome = await disable(store, _mlserver_settings(mlserver), "clf", "bad outputs")
+        outcome = await disable(store, mlserver_settings(mlserver), "clf", "bad outputs")
         assert outcome.status == "succeeded", outcome.describe()
         assert outcome.readback is None and outcome.health.state.value == "down"
         assert _audit(store, "clf") == ["intent", "succeeded"]
@@ -141,16 +126,16 @@ async def test_mlserver_disable_unloads_the_model(mlserver, store_path, clf_at_v
 
 
 async def test_mlserver_global_read_only_refuses(mlserver, store_path, clf_at_v2):
-    settings = _mlserver_settings(mlserver).model_copy(update={"read_only": True})
+    settings = mlserver_settings(mlserver).model_copy(update={"read_only": True})
     with Store.open(store_path) as store:
         outcome = await rollback(store, settings, "clf", "v1", "x")
         assert outcome.status == "refused" and "read-only" in outcome.error
         assert _audit(store, "clf") == ["refused"]
-    assert _answering_version(mlserver) == "v2"
+    assert answering_version(mlserver) == "v2"
 
 
 async def test_mlserver_two_operators_at_once_exactly_one_proceeds(mlserver, store_path, clf_at_v2):
-    settings = _mlserver_settings(mlserver)
+    settings = mlserver_settings(mlserver)
     with Store.open(store_path) as one, Store.open(store_path) as two:
         first, second = await asyncio.gather(
             rollback(one, settings, "clf", "v1", "incident", actor="alice@bastion"),
@@ -159,4 +144,4 @@ async def test_mlserver_two_operators_at_once_exactly_one_proceeds(mlserver, sto
         loser = first if first.status == "refused" else second
         assert loser.lock_holder in ("alice@bastion", "bob@laptop") and "holds the lock" in loser.error
         assert sorted(_audit(one, "clf")) == ["intent", "refused", "succeeded"]
-    assert _answering_version(mlserver) == "v1"
+    assert answering_version(mlserver) == "v1"
