@@ -80,6 +80,18 @@ class Page(NamedTuple):
         return Cursor(self.rows[-1]["ts"], self.rows[-1]["id"]) if self.rows else None
 
 
+def page_of(raw: list[tuple], limit: int, newest_first: bool, after: "Cursor | None") -> Page:
+    """A page from up to ``limit + 1`` rows read in page order: the extra row only says there is more.
+    A page read oldest first (the one before a cursor) is turned to newest first."""
+    more = len(raw) > limit
+    del raw[limit:]
+    rows = [dict(zip(ROW_COLUMNS, r)) for r in raw]  # the records (~0.7 us a row: most of a page's Python)
+    if newest_first:
+        return Page(rows, has_older=more, has_newer=after is not None)
+    rows.reverse()
+    return Page(rows, has_older=True, has_newer=more)
+
+
 @dataclass(frozen=True)
 class ScanProgress:
     """How far a long read has got (told to ``PredictionSearch.on_progress`` every few hundred ms)."""
@@ -323,14 +335,7 @@ class PredictionSearch:
             self._sql[key] = cached
         _, sql, params = cached
         raw = self._conn.execute(sql, (*params, *bound, limit + 1)).fetchall()
-        more = len(raw) > limit
-        if more:
-            del raw[limit:]
-        rows = [dict(zip(ROW_COLUMNS, r)) for r in raw]  # the records (~0.7 us a row: most of a page's Python)
-        if newest_first:
-            return Page(rows, has_older=more, has_newer=after is not None)
-        rows.reverse()
-        return Page(rows, has_older=True, has_newer=more)
+        return page_of(raw, limit, newest_first, after)
 
     def _index_page(self, query: Query, index: str, after: Cursor | None, before: Cursor | None,
                     limit: int) -> Page:
@@ -339,14 +344,7 @@ class PredictionSearch:
         newest_first, keyset, bound = page_keyset(after, before)
         sql = select_sql(ROW_COLUMNS, compiled, keyset=keyset, newest_first=newest_first, index=index)
         raw = self._conn.execute(sql, (*compiled.params, *bound, limit + 1)).fetchall()
-        more = len(raw) > limit
-        if more:
-            del raw[limit:]
-        rows = [dict(zip(ROW_COLUMNS, r)) for r in raw]
-        if newest_first:
-            return Page(rows, has_older=more, has_newer=after is not None)
-        rows.reverse()
-        return Page(rows, has_older=True, has_newer=more)
+        return page_of(raw, limit, newest_first, after)
 
     def _zone_page(self, query: Query, zones: ZonePlan, after: Cursor | None, before: Cursor | None,
                    limit: int) -> Page:
@@ -367,14 +365,7 @@ class PredictionSearch:
             raw.extend(self._conn.execute(sql, (*compiled.params, *extra, *bound, limit + 1 - len(raw))).fetchall())
             if len(raw) > limit:
                 break
-        more = len(raw) > limit
-        if more:
-            del raw[limit:]
-        rows = [dict(zip(ROW_COLUMNS, r)) for r in raw]
-        if newest_first:
-            return Page(rows, has_older=more, has_newer=after is not None)
-        rows.reverse()
-        return Page(rows, has_older=True, has_newer=more)
+        return page_of(raw, limit, newest_first, after)
 
     def slices(self, query: Query, start: int | None = None, end: int | None = None) -> list[Slice] | None:
         """The zone plan's slices cut to [start, end), or None (no pruning: read the range whole)."""

@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
 from app.store.pg.predictions import SELECT_COLUMNS
 from app.store.pg.store import Unsupported
-from app.store.search import ROW_COLUMNS, Count, Cursor, Page, page_keyset
+from app.store.search import Count, Cursor, Page, page_keyset, page_of
 from app.store.search_sql import Compiled
 
 if TYPE_CHECKING:
@@ -178,13 +178,7 @@ class PgPredictionSearch:
         compiled = compile_query(query)
         raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first),
                            (*compiled.params, *bound, limit + 1))
-        more = len(raw) > limit
-        del raw[limit:]
-        rows = [dict(zip(ROW_COLUMNS, r)) for r in raw]
-        if newest_first:
-            return Page(rows, has_older=more, has_newer=after is not None)
-        rows.reverse()
-        return Page(rows, has_older=True, has_newer=more)
+        return page_of(raw, limit, newest_first, after)
 
     def watch(self, on_progress: Any) -> None:
         """Progress of long reads is not reported on PostgreSQL yet (ctrl-c still cancels the statement:
