@@ -48,6 +48,30 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.pause()
 
 
+async def settle_superseded(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Like ``settle``, where a newer read cancels an older one (paging, the record detail): a cancelled
+    worker is expected there, not a failure."""
+    from textual.worker import WorkerCancelled
+
+    for _ in range(4):
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            continue
+        await pilot.pause()
+
+
+async def settle_screen(pilot, until=None, tries: int = 400) -> None:  # type: ignore[no-untyped-def]
+    """Let the screen's workers finish (the endpoint poller never does: it runs until quit), bounded;
+    with ``until``, also wait for that condition."""
+    for _ in range(tries):
+        busy = [w for w in pilot.app.workers if not w.is_finished and w.node is not pilot.app]
+        if not busy and (until is None or until()):
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
 async def until(pilot, check, what: str, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
     """Bounded wait for something the console does in a worker (the endpoint poller never finishes,
     so ``workers.wait_for_complete()`` cannot be used there)."""

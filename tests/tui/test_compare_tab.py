@@ -14,6 +14,7 @@ from app.console.app import ModeldeckApp
 from screens.model import ModelScreen
 from tests.support.compare_traffic import MINUTE, T0, make_traffic, seed_store
 from widgets.compare_panel import ComparePanel
+from tests.tui.conftest import settle_screen as settle
 
 NOW = T0 + 600 * MINUTE + MINUTE
 
@@ -41,16 +42,6 @@ def _app(db: Path, endpoint, **gates: object) -> ModeldeckApp:
                         gates=GateConfig(**gates) if gates else None)
     settings = Settings(ui=UIConfig(refresh_s=600), models={"m": model})
     return ModeldeckApp(db, settings, clock=lambda: NOW)
-
-
-async def settle(pilot, until=None, tries: int = 400) -> None:  # type: ignore[no-untyped-def]
-    """Let the screen's workers finish (the endpoint poller never does: it runs until quit), bounded."""
-    for _ in range(tries):
-        busy = [w for w in pilot.app.workers if not w.is_finished and w.node is not pilot.app]
-        if not busy and (until is None or until()):
-            break
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 def _text(app, selector: str) -> str:  # type: ignore[no-untyped-def]

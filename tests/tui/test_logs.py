@@ -21,6 +21,7 @@ from widgets.key_bar import KeyBar
 from widgets.log_table import LogTable
 from widgets.query_bar import QueryBar
 from widgets.record_detail import RecordDetail
+from tests.tui.conftest import settle_superseded as settle
 
 NOW = BASE_MS + SPAN_MS
 N = 10_300  # more than the count cap (10,000): the empty query says "more than"
@@ -38,18 +39,6 @@ def logs_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Store.open(path) as store:
         write_all(store.conn, [[to_row(r) for r in records]])
     return path
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    """Let every read finish and be shown (a superseded read is cancelled: that is fine here)."""
-    from textual.worker import WorkerCancelled
-
-    for _ in range(4):
-        try:
-            await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:
-            continue
-        await pilot.pause()
 
 
 def make_app(db: Path):  # type: ignore[no-untyped-def]

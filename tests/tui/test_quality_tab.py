@@ -14,6 +14,7 @@ from app.config.settings import Settings, UIConfig
 from app.console.app import ModeldeckApp
 from screens.model import ModelScreen
 from widgets.quality_panel import QualityPanel
+from tests.tui.conftest import settle_screen as settle
 
 DAY = 86_400_000
 NOW = 1_790_000_000_000
@@ -35,15 +36,6 @@ def build(tmp_path: Path) -> Path:
     db = tmp_path / "q.db"
     assert CliRunner().invoke(main, ["--db", str(db), "ingest", str(src)]).exit_code == 0
     return db
-
-
-async def settle(pilot, until=None, tries: int = 400) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(tries):
-        busy = [w for w in pilot.app.workers if not w.is_finished and w.node is not pilot.app]
-        if not busy and (until is None or until()):
-            break
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 async def test_key_6_shows_quality_with_intervals_outcomes_and_the_reliability_chart(tmp_path: Path) -> None:

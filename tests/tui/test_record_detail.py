@@ -22,6 +22,7 @@ from screens.logs import LogsScreen
 from tests.support.search_records import BASE_MS, SPAN_MS, random_records, to_row
 from widgets.log_table import LogTable
 from widgets.record_detail import RecordDetail
+from tests.tui.conftest import settle_superseded as settle
 
 NOW = BASE_MS + SPAN_MS
 HOSTILE = "[bold red]LATE[/]\x1b[2J\x07\u202eOSC\x1b]52;c;cGF3bmVk\x07"
@@ -38,17 +39,6 @@ def big_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Store.open(path) as store:
         write_all(store.conn, [[to_row(r) for r in records]])
     return path
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    from textual.worker import WorkerCancelled
-
-    for _ in range(4):
-        try:
-            await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:
-            continue
-        await pilot.pause()
 
 
 def detail_text(app) -> str:  # type: ignore[no-untyped-def]
