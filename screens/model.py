@@ -212,7 +212,7 @@ class ModelScreen(HostsAlerts, Screen):
                      live: object | None) -> None:
         from app.views.model import figures
 
-        row = figures(location, settings, self.model, now, health, live)
+        row = figures(location, settings, self.model, now, health, live, at=self.console_context.at_ms is not None)
         if row is not None:
             self.app.call_from_thread(self._show_figures, row)
 

@@ -165,12 +165,13 @@ def notifications(location: "StoreLocation", model: str) -> list[str]:
 
 
 def figures(location: "StoreLocation", settings: "Settings", model: str, now: int,
-            health: "Health | None", live: "object | None") -> "FleetRow | None":
+            health: "Health | None", live: "object | None", *, at: bool = False) -> "FleetRow | None":
     """The model's fleet row, read exactly as the fleet reads it (same source, same window): the model
-    screen's Req/m, p95 and Err% are then the fleet's, and say where they come from."""
+    screen's Req/m, p95 and Err% are then the fleet's, and say where they come from. ``at`` (viewing the
+    past): read as the fleet reads the past, with no readiness evaluation (which would record verdicts)."""
     from app.views.fleet import fleet_rows
 
     with location.open() as store:
         rows = fleet_rows(store, settings, now, {model: health} if health else None,
-                          {model: live} if live is not None else None, names={model})
+                          {model: live} if live is not None else None, names={model}, at=at)
     return rows[0] if rows else None

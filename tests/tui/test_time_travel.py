@@ -14,7 +14,7 @@ from app.config.settings import Settings, UIConfig
 from app.console.app import ModeldeckApp
 from app.models import Alert, DriftPoint
 from app.store import Store
-from tests.tui.conftest import settle
+from tests.tui.conftest import settle, settle_screen
 from tests.tui.fixed_store import FIXED_NOW, HOUR, build_fixed_store
 from textual.widgets import Static
 from widgets.alert_list import AlertList
@@ -103,11 +103,14 @@ async def test_the_model_screen_as_it_stood(tmp_path: Path) -> None:
     from screens.model import ModelScreen
 
     db = _store(tmp_path)
+    with Store.open(db) as store:
+        before_all, before_items = store.audit.entries(None, limit=50), store.checklist.items("fraud-scorer")
     app = _app(db, INCIDENT + 5 * 60_000)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.open_model("fraud-scorer")
         await settle(pilot)
+        await settle_screen(pilot)
         screen = app.screen
         assert isinstance(screen, ModelScreen)
         screen._draw_title()
