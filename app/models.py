@@ -81,7 +81,8 @@ class Prediction(BaseModel):
     score: float | None = Field(default=None, description="Numeric score or probability, if any")
     label: JsonValue = Field(default=None, description="Ground truth, when known (may arrive later)")
     latency_ms: float | None = Field(default=None, ge=0, description="Serving latency in milliseconds")
-    status: str = Field(default="ok", pattern="^(ok|error)$", description="'ok' or 'error'")
+    status: str = Field(default="ok", pattern="^(ok|error)$",
+                        description="'ok' or 'error'; when absent, 'error' if the record has an error message")
     error: str | None = Field(default=None, description="Error message when status is 'error'")
     context: dict[str, JsonValue] | None = Field(default=None, description="Anything else worth keeping for debugging")
 
@@ -99,6 +100,14 @@ class Prediction(BaseModel):
         if isinstance(value, (int, float)):
             return str(value)
         return value
+
+    @model_validator(mode="after")
+    def _an_error_without_status_is_an_error(self) -> "Prediction":
+        # Many services log only the error message; counting such a record "ok" would hide a failing model
+        # from the error rate. An explicit status always wins.
+        if "status" not in self.model_fields_set and self.error not in (None, ""):
+            self.status = "error"
+        return self
 
     @model_validator(mode="after")
     def _extras_into_context(self) -> "Prediction":

@@ -115,3 +115,14 @@ def test_free_text_leaves_numbers_and_booleans_out():
 def test_published_schema_is_the_one_the_model_generates():
     committed = (Path(__file__).parents[2] / "data" / "prediction.schema.json").read_text(encoding="utf-8")
     assert committed == prediction_schema_text(), "regenerate: modeldeck ingest --schema > data/prediction.schema.json"
+
+
+def test_a_record_with_an_error_but_no_status_counts_as_an_error():
+    # Services that log only the message must not look healthy: the error rate and `status:error` count it.
+    base = {"ts": 1_700_000_000_000, "model": "m", "version": "v1", "request_id": "r1"}
+    only_error = parse_line(orjson.dumps({**base, "error": "TimeoutError: scoring took 2s"}))
+    assert isinstance(only_error, PredictionRow) and only_error.status == "error"
+    said_ok = parse_line(orjson.dumps({**base, "status": "ok", "error": "retried once"}))
+    assert isinstance(said_ok, PredictionRow) and said_ok.status == "ok"  # an explicit status wins
+    empty = parse_line(orjson.dumps({**base, "error": ""}))
+    assert isinstance(empty, PredictionRow) and empty.status == "ok"
