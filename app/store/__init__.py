@@ -63,6 +63,9 @@ class Store:
             self.conn.close()
             raise
         self.db = Database(self.conn)
+        from app.store.dialect import SqliteDb
+
+        self.portable = SqliteDb(self.conn)  # the families written once for both backends (app/store/dialect.py)
         self.registry = Registry(self.db)
         self.predictions = PredictionsTable(self.db)
         self.audit = AuditLog(self.db)
@@ -72,9 +75,9 @@ class Store:
         self.alerts = AlertsTable(self.db)
         self.deliveries = DeliveriesTable(self.db)  # alert notifications sent by `modeldeck watch`
         self.quarantine = QuarantineTable(self.db)
-        self.offsets = OffsetsTable(self.db)
+        self.offsets = OffsetsTable(self.portable)
         self.locks = LocksTable(self.db)
-        self.metrics = MetricSamples(self.db)
+        self.metrics = MetricSamples(self.portable)
         self.windows = WindowReads(self.db)  # the prediction log read by drift window
         self.syncs = SyncTable(self.db)  # what registries and endpoints said at the last sync
         self.serving = ServingLog(self.db)  # the prediction log read for rollback, readiness and baselines

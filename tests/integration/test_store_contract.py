@@ -200,3 +200,24 @@ def test_both_backends_implement_the_one_interface(any_store) -> None:
         assert callable(getattr(any_store, method))
     assert any_store.kind in ("sqlite", "postgresql")
     _typed: StoreBackend = any_store  # what callers annotate with
+
+
+# --- monitoring families (written once, app/store/dialect.py) -------------------------------------------
+
+
+def test_follow_offsets_round_trip_and_replace(any_store) -> None:
+    from app.store.offsets import IngestOffset
+
+    store = any_store
+    assert store.offsets.get("/var/log/a.jsonl") is None
+    store.offsets.put(IngestOffset("/var/log/a.jsonl", 1, 2, 100, 3, "10:abc"))
+    store.offsets.put(IngestOffset("/var/log/a.jsonl", 1, 2, 250, 7, "10:abc"))  # the same file, read further
+    assert store.offsets.get("/var/log/a.jsonl") == IngestOffset("/var/log/a.jsonl", 1, 2, 250, 7, "10:abc")
+
+
+def test_metric_samples_newest_of_each_name(any_store) -> None:
+    store = any_store
+    store.metrics.add_many([("fraud", 1, "rps", 1.0), ("fraud", 3, "rps", 3.0), ("fraud", 2, "rps", 2.0),
+                            ("fraud", 5, "p95_ms", 40.0), ("churn", 9, "rps", 9.0)])
+    assert store.metrics.latest("fraud") == {"rps": (3, 3.0), "p95_ms": (5, 40.0)}
+    assert store.metrics.latest("nope") == {}

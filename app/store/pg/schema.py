@@ -21,7 +21,6 @@ Nothing else in the backend writes DDL.
 
 from __future__ import annotations
 
-PG_SCHEMA_VERSION = 1
 DAY_MS = 86_400_000
 
 SCHEMA_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)"
@@ -188,7 +187,110 @@ $$ BEGIN
 END $$;
 """
 
-MIGRATIONS: list[str] = [_V1]
+# Monitoring (issue 19, engineer V): the tables of ingest --follow, drift, baselines, alerts, deliveries,
+# metric samples and syncs, as SQLite has them (app/store/schema.py), read and written by the same
+# portable families (app/store/dialect.py). JSON-ish columns the families read back as text stay text.
+_V2_V = """
+ALTER TABLE ingest_offsets ADD COLUMN IF NOT EXISTS fingerprint text;
+CREATE TABLE IF NOT EXISTS baselines (
+    model      text NOT NULL,
+    version    text NOT NULL,
+    feature    text NOT NULL,
+    kind       text NOT NULL CHECK (kind IN ('numeric', 'categorical')),
+    n          bigint NOT NULL,
+    mean       double precision,
+    std        double precision,
+    edges      text,
+    counts     text,
+    categories text,
+    sample     bytea,  -- reference values as little-endian float64
+    created_at bigint NOT NULL,
+    PRIMARY KEY (model, version, feature)
+);
+CREATE TABLE IF NOT EXISTS drift (
+    model        text NOT NULL,
+    version      text,
+    feature      text NOT NULL,
+    window_start bigint NOT NULL,
+    window_end   bigint NOT NULL,
+    n_reference  bigint NOT NULL,
+    n_current    bigint NOT NULL,
+    method       text NOT NULL,
+    value        double precision NOT NULL,
+    threshold    double precision NOT NULL,
+    drifted      integer NOT NULL,
+    psi          double precision,
+    computed_at  bigint NOT NULL,
+    PRIMARY KEY (model, feature, window_start, window_end)
+);
+CREATE INDEX IF NOT EXISTS drift_model_window ON drift (model, window_start);
+CREATE TABLE IF NOT EXISTS drift_marks (
+    model        text NOT NULL,
+    window_ms    bigint NOT NULL,
+    covered_from bigint NOT NULL,
+    closed_until bigint NOT NULL,
+    last_id      bigint NOT NULL,
+    baselines    text NOT NULL,
+    PRIMARY KEY (model, window_ms)
+);
+CREATE TABLE IF NOT EXISTS metric_samples (
+    model text NOT NULL,
+    ts    bigint NOT NULL,
+    name  text NOT NULL,
+    value double precision NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_samples_model_name_ts ON metric_samples (model, name, ts);
+CREATE TABLE IF NOT EXISTS alerts (
+    id          bigserial PRIMARY KEY,
+    rule        text NOT NULL,
+    model       text NOT NULL,
+    severity    text NOT NULL DEFAULT 'warning',
+    owner       text,
+    state       text NOT NULL CHECK (state IN ('firing', 'resolved')),
+    value       double precision,
+    threshold   double precision,
+    fired_at    bigint NOT NULL,
+    resolved_at bigint,
+    acked_by    text,
+    acked_at    bigint,
+    runbook     text
+);
+CREATE INDEX IF NOT EXISTS alerts_model_state ON alerts (model, state);
+CREATE TABLE IF NOT EXISTS alert_pending (
+    model text NOT NULL,
+    rule  text NOT NULL,
+    since bigint NOT NULL,
+    PRIMARY KEY (model, rule)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id            bigserial PRIMARY KEY,
+    alert_id      bigint NOT NULL,
+    model         text NOT NULL,
+    target        text NOT NULL,
+    event         text NOT NULL CHECK (event IN ('firing', 'resolved', 'schedule')),
+    status        text NOT NULL CHECK (status IN ('pending', 'sending', 'delivered', 'failed', 'dropped')),
+    attempts      integer NOT NULL DEFAULT 0,
+    next_at       bigint NOT NULL,
+    last_error    text,
+    created_at    bigint NOT NULL,
+    sent_at       bigint,
+    refreshed_at  bigint,
+    UNIQUE (alert_id, target, event)
+);
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, next_at);
+CREATE INDEX IF NOT EXISTS deliveries_model ON deliveries (model, created_at);
+CREATE TABLE IF NOT EXISTS syncs (
+    model        text NOT NULL,
+    source       text NOT NULL,
+    attempted_at bigint NOT NULL,
+    synced_at    bigint,
+    error        text,
+    PRIMARY KEY (model, source)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2_V]
+PG_SCHEMA_VERSION = len(MIGRATIONS)
 
 # The SECURITY DEFINER doors, and who may use them.
 _DOORS = ("@SCHEMA@.deck_audit_append(bigint, text, text, text, text, text), "
@@ -204,6 +306,8 @@ GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA @SCHEMA@ TO @ROLE@;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA @SCHEMA@ TO @ROLE@;
 REVOKE UPDATE, DELETE, TRUNCATE ON @SCHEMA@.audit FROM @ROLE@;
 GRANT DELETE ON @SCHEMA@.lock_holders, @SCHEMA@.ingest_offsets TO @ROLE@;
+-- watch and drift recompute windows a late row reopened, and clear a rule's pending clock.
+GRANT DELETE ON @SCHEMA@.drift, @SCHEMA@.drift_marks, @SCHEMA@.alert_pending TO @ROLE@;
 GRANT EXECUTE ON FUNCTION {_DOORS}, {_INGEST_DOORS} TO @ROLE@;
 """
 READER_GRANTS = f"""

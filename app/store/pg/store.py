@@ -89,11 +89,18 @@ class PgStore:
         self.locks = LocksTable(self)
         self.quarantine = QuarantineTable(self)
         self.serving = ServingLog(self)  # newest_ts only; the other log reads say they are missing
+        from app.store.dialect import PgDb
+        from app.store.metrics import MetricSamples
+        from app.store.offsets import OffsetsTable
+
+        # The families written once for both backends (app/store/dialect.py).
+        self.portable = PgDb(self)
+        self.offsets = OffsetsTable(self.portable)
+        self.metrics = MetricSamples(self.portable)
         where = self.location
         # The SQLite connection and the families not built here yet: one clear line when touched.
         self.conn = Unsupported("this command", where)
-        for family in ("checklist", "baselines", "drift", "alerts", "deliveries", "offsets", "metrics",
-                       "windows", "syncs"):
+        for family in ("checklist", "baselines", "drift", "alerts", "deliveries", "windows", "syncs"):
             setattr(self, family, Unsupported(f"the {family} data", where))
 
     @classmethod

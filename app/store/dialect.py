@@ -1,0 +1,178 @@
+"""One table family, two backends: the connection a portable family runs its SQL through (``Db``) and the
+few statements that differ between SQLite and PostgreSQL (``Dialect``).
+
+A family written once (app/store/offsets.py, drift_table.py, windows.py, ...) takes a ``Db`` and writes
+its SQL in the portable subset both backends run unchanged: ``?`` placeholders, ``INSERT ... ON CONFLICT
+(key) DO UPDATE SET col = excluded.col`` / ``ON CONFLICT DO NOTHING`` (never ``INSERT OR REPLACE``/``OR
+IGNORE``), ``RETURNING id`` (never ``lastrowid``), ``sum(CASE WHEN ... THEN 1 ELSE 0 END)`` (never a summed
+boolean), an alias on every subquery in FROM. Only what cannot be written once goes through
+``db.dialect``: reading a JSON value, a JSON column as text, an index hint.
+
+- ``SqliteDb(conn)``: the SQLite store's connection as is (``write()`` is ``BEGIN IMMEDIATE``).
+- ``PgDb(store)``: a ``PgStore``; ``?`` becomes ``%s`` (a literal ``%`` is doubled first), errors become
+  the store's own one-line ``StoreError``s, ``write()`` is a transaction (a savepoint when nested).
+
+Only app/store imports this module.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from app.store.pg.store import PgStore
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchmany(self, size: int = ...) -> list[Any]: ...
+
+
+class Dialect:
+    """The statements that differ. Every method returns SQL text (and, where a value is involved, the
+    parameter that goes with it), for the family to put where the portable SQL cannot go."""
+
+    kind: Literal["sqlite", "postgresql"]
+
+    def json_text(self, column: str) -> str:
+        """A JSON column read as JSON text (SQLite stores text; PostgreSQL's jsonb reads as text by cast)."""
+        raise NotImplementedError
+
+    def json_number(self, column: str, key: str) -> tuple[str, Any]:
+        """The value under top-level ``key`` of a JSON object column, numbers as numbers, text as text."""
+        raise NotImplementedError
+
+    def json_member(self, column: str, key: str) -> tuple[str, Any]:
+        """The value under top-level ``key`` as JSON text (true stays true, 1.0 stays 1.0)."""
+        raise NotImplementedError
+
+    def json_present(self, column: str) -> str:
+        """A condition: the JSON column holds something (not NULL, empty text, {} or null)."""
+        raise NotImplementedError
+
+    def score_or_prediction(self) -> str:
+        """The score, else the prediction, as a number or text."""
+        raise NotImplementedError
+
+    def not_indexed(self) -> str:
+        """An index hint after a table name: keep the planner off the (model, ts) index (SQLite only)."""
+        return ""
+
+
+class SqliteDialect(Dialect):
+    kind: Literal["sqlite", "postgresql"] = "sqlite"
+
+    def json_text(self, column: str) -> str:
+        return column
+
+    def json_number(self, column: str, key: str) -> tuple[str, Any]:
+        return f"json_extract({column}, ?)", _json_path(key)
+
+    def json_member(self, column: str, key: str) -> tuple[str, Any]:
+        return f"{column} -> ?", _json_path(key)
+
+    def json_present(self, column: str) -> str:
+        return f"{column} IS NOT NULL AND {column} NOT IN ('', '{{}}', 'null')"
+
+    def score_or_prediction(self) -> str:
+        return "coalesce(score, prediction)"
+
+    def not_indexed(self) -> str:
+        return "NOT INDEXED"
+
+
+class PgDialect(Dialect):
+    kind: Literal["sqlite", "postgresql"] = "postgresql"
+
+    def json_text(self, column: str) -> str:
+        return f"{column}::text"
+
+    def json_number(self, column: str, key: str) -> tuple[str, Any]:
+        # jsonb arrives decoded: a number as a number, text as text (as json_extract gives them).
+        return f"({column} -> ?)", key
+
+    def json_member(self, column: str, key: str) -> tuple[str, Any]:
+        return f"({column} -> ?)::text", key
+
+    def json_present(self, column: str) -> str:
+        return f"{column} IS NOT NULL AND {column} NOT IN ('{{}}'::jsonb, 'null'::jsonb)"
+
+    def score_or_prediction(self) -> str:
+        return "coalesce(to_jsonb(score), prediction)"
+
+
+def json_path_safe(key: str) -> bool:
+    """Whether SQLite's JSON path ``$."KEY"`` finds this key: it matches the key's text as stored, so a
+    quote, a backslash or a control character (stored escaped) cannot be named that way. (PostgreSQL's
+    ``->`` takes any key.)"""
+    return not any(ch in '"\\' or ord(ch) < 32 or ord(ch) == 127 for ch in key)
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Db(Protocol):
+    """The connection a portable family runs its SQL through."""
+
+    dialect: Dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    def write(self) -> AbstractContextManager[Any]: ...
+
+
+class SqliteDb:
+    """A SQLite store's connection (app.store.connection.StoreConnection) as a ``Db``."""
+
+    dialect: Dialect = SqliteDialect()
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return self.conn.execute(sql, tuple(params))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def write(self) -> AbstractContextManager[Any]:
+        from app.store.connection import write_transaction
+
+        return write_transaction(self.conn)
+
+
+def pg_sql(sql: str) -> str:
+    """Portable SQL with ``?`` placeholders as psycopg's: ``%`` doubled (the modulo operator), then ``?``
+    as ``%s``. Portable SQL holds no ``?`` inside a literal (nor jsonb's ``?`` operator)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PgDb:
+    """A ``PgStore``'s connection as a ``Db``."""
+
+    dialect: Dialect = PgDialect()
+
+    def __init__(self, store: "PgStore") -> None:
+        self._s = store
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return self._s.run(pg_sql(sql), tuple(params))  # type: ignore[no-any-return]
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        import psycopg
+
+        from app.store.pg.store import pg_error
+
+        try:
+            self._s.pg.cursor().executemany(pg_sql(sql), list(rows))  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise pg_error(exc, self._s.location) from exc
+
+    def write(self) -> AbstractContextManager[Any]:
+        return self._s.write()
