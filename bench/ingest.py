@@ -215,7 +215,10 @@ def pg_main(args: argparse.Namespace, jsonl: Path) -> None:
             version = conn.execute("SHOW server_version").fetchone()[0]
         print(f"PostgreSQL {version}, {os.cpu_count()} cores")
         results: dict[str, float] = {}
-        for name in ("modeldeck ingest (PostgreSQL)", "floor: psycopg COPY, bare table"):
+        names = ["modeldeck ingest (PostgreSQL)", "floor: psycopg COPY, bare table"]
+        if args.before is not None:
+            names.append("before: " + str(args.before))
+        for name in names:
             times = []
             for run in range(args.repeat):
                 scratch = f"modeldeck_bench_{os.getpid()}_{len(results)}_{run}"
@@ -223,9 +226,9 @@ def pg_main(args: argparse.Namespace, jsonl: Path) -> None:
                     conn.execute(f'CREATE DATABASE "{scratch}"')
                 url = PgUrl(admin.user, admin.host, admin.port, scratch, admin.options, admin.password_env).display()
                 try:
-                    if name.startswith("modeldeck"):
-                        seconds, out = timed([str(BIN / "modeldeck"), "--db", url, "ingest", str(jsonl), "--json"],
-                                             env=env)
+                    if not name.startswith("floor"):
+                        executable = args.before if name.startswith("before") else BIN / "modeldeck"
+                        seconds, out = timed([str(executable), "--db", url, "ingest", str(jsonl), "--json"], env=env)
                         print(f"  modeldeck summary: {json.loads(out)['accepted']:,} accepted")
                         table = "prediction_keys"
                     else:
@@ -244,10 +247,13 @@ def pg_main(args: argparse.Namespace, jsonl: Path) -> None:
                         conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
             results[name] = min(times)
         print()
-        ours, floor = (args.rows / seconds for seconds in results.values())
+        ours, floor, *then = (args.rows / seconds for seconds in results.values())
         for name, seconds in results.items():
             print(f"{name:<42} {seconds:>8.2f} s {args.rows / seconds:>10,.0f} rows/s")
         print(f"modeldeck / COPY floor:   {ours / floor:.2f}x   (floor is {floor / ours:.2f}x faster; target: <= 2x)")
+        if then:
+            print(f"before / COPY floor:      {then[0] / floor:.2f}x   (modeldeck is {ours / then[0]:.2f}x the before)")
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
         if server is not None:
             server.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from app.ingest.parse import parse_block
@@ -35,45 +36,67 @@ def ingest_batches(store: "Store", paths: Sequence[str], *, model: str | None = 
     rows: list = []
     bad: list = []
     done_bytes = 0
+    # One batch is written while the next is parsed: the server's insert (the socket wait releases the GIL)
+    # overlaps the client's parsing. One writer thread, one batch in flight: the store's connection is only
+    # ever used by one thread at a time, and batches commit in input order.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write")
+    in_flight: Future | None = None
 
-    def flush() -> None:
-        if not rows and not bad:
-            return
+    def write(batch: list, quarantined: list) -> None:
         with store.write():
-            accepted, duplicates = store.predictions.append(rows) if rows else (0, 0)
-            if bad:
-                store.quarantine.add_many(bad)
+            accepted, duplicates = store.predictions.append(batch) if batch else (0, 0)
+            if quarantined:
+                store.quarantine.add_many(quarantined)
         summary.accepted += accepted
         summary.duplicates += duplicates
-        summary.quarantined += len(bad)
-        rows.clear()
-        bad.clear()
+        summary.quarantined += len(quarantined)
 
-    for path in paths:
-        blocks = read_stdin(stop) if path == STDIN else read_file(path)
-        for block in blocks:
-            if block is None:  # stdin went quiet: commit what we have
-                flush()
-                continue
-            parsed = parse_block(block.data, block.first_line_no, model)
-            summary.lines += parsed.lines
-            summary.blank += parsed.blank
-            rows.extend(parsed.rows)
-            if parsed.bad:
-                at = now_ms()
-                for line in parsed.bad:
-                    line.source, line.ingested_at = block.source, at
-                bad.extend(parsed.bad)
-            if len(rows) >= batch_rows:
-                flush()
-            if progress is not None and path != STDIN:
-                progress(done_bytes + block.consumed, path)
+    def settle() -> None:
+        nonlocal in_flight
+        if in_flight is not None:
+            done, in_flight = in_flight, None
+            done.result()  # a failed write stops the run with its error, as a serial write would
+
+    def flush() -> None:
+        nonlocal rows, bad, in_flight
+        if not rows and not bad:
+            return
+        settle()
+        in_flight = writer.submit(write, rows, bad)
+        rows, bad = [], []
+
+    try:
+        for path in paths:
+            blocks = read_stdin(stop) if path == STDIN else read_file(path)
+            for block in blocks:
+                if block is None:  # stdin went quiet: commit what we have
+                    flush()
+                    settle()
+                    continue
+                parsed = parse_block(block.data, block.first_line_no, model)
+                summary.lines += parsed.lines
+                summary.blank += parsed.blank
+                rows.extend(parsed.rows)
+                if parsed.bad:
+                    at = now_ms()
+                    for line in parsed.bad:
+                        line.source, line.ingested_at = block.source, at
+                    bad.extend(parsed.bad)
+                if len(rows) >= batch_rows:
+                    flush()
+                if progress is not None and path != STDIN:
+                    progress(done_bytes + block.consumed, path)
+                if stop.is_set():
+                    break
             if stop.is_set():
+                summary.interrupted = True
                 break
-        if stop.is_set():
-            summary.interrupted = True
-            break
-    flush()
+        flush()
+    finally:
+        try:
+            settle()
+        finally:
+            writer.shutdown(wait=True)
     summary.seconds = time.perf_counter() - started
     counted = summary.lines - summary.blank
     summary.rows_per_s = counted / summary.seconds if summary.seconds else 0.0

@@ -9,6 +9,7 @@ late labels, and adds the batch to the catalogue (first/last seen, row counts) a
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Sequence
 
 import orjson
@@ -27,26 +28,25 @@ SELECT_COLUMNS = ("id, ts, model, version, request_id, entity_id, prediction, sc
 _STAGING = """CREATE TEMP TABLE IF NOT EXISTS deck_staging (
     seq bigint, id bigint DEFAULT nextval('predictions_id_seq'), ts bigint, model text, version text,
     request_id text, entity_id text, prediction jsonb, score double precision, label jsonb,
-    latency_ms double precision, status text, error text, features jsonb, context jsonb, fts_text text)
+    latency_ms double precision, status text, error text, features jsonb, context jsonb, tsv text)
     ON COMMIT DELETE ROWS"""
 
-# The first of each key in the batch claims it; a key another ingester holds (committed, or in flight:
-# this waits for it) is skipped.
-_KEYS = """
-INSERT INTO prediction_keys (model, version, request_id, id, ts)
-SELECT DISTINCT ON (model, version, request_id) model, version, request_id, id, ts FROM deck_staging
-ORDER BY model, version, request_id, seq
-ON CONFLICT DO NOTHING"""
-
-# Only the rows whose own id claimed their key (k.id = s.id), a day's rows together.
-_INSERT = """
-WITH ins AS (
+# In one statement: the first of each key in the batch claims it (a key another ingester holds, committed
+# or in flight, is skipped: this waits for it), and only the rows whose own id claimed their key go into the
+# log, found by a hash of the ids returned rather than a probe of the key index per row; a day's rows together.
+_CLAIM_AND_INSERT = """
+WITH claimed AS (
+    INSERT INTO prediction_keys (model, version, request_id, id, ts)
+    SELECT DISTINCT ON (model, version, request_id) model, version, request_id, id, ts FROM deck_staging
+    ORDER BY model, version, request_id, seq
+    ON CONFLICT DO NOTHING
+    RETURNING id),
+ins AS (
     INSERT INTO predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, latency_ms,
-                             status, error, features, context, fts_text)
+                             status, error, features, context, tsv)
     SELECT s.id, s.ts, s.model, s.version, s.request_id, s.entity_id, s.prediction, s.score, s.label,
-           s.latency_ms, s.status, s.error, s.features, s.context, s.fts_text
-    FROM deck_staging s JOIN prediction_keys k
-      ON k.model = s.model AND k.version = s.version AND k.request_id = s.request_id AND k.id = s.id
+           s.latency_ms, s.status, s.error, s.features, s.context, lower(s.tsv)::tsvector
+    FROM deck_staging s WHERE s.id IN (SELECT id FROM claimed)
     ORDER BY s.ts
     RETURNING ts, model, version)
 SELECT model, version, min(ts), max(ts), count(*) FROM ins GROUP BY model, version"""
@@ -62,6 +62,58 @@ _VERSION = (
     "first_seen = least(coalesce(versions.first_seen, excluded.first_seen), excluded.first_seen), "
     "last_seen = greatest(coalesce(versions.last_seen, excluded.last_seen), excluded.last_seen), "
     "logged_rows = versions.logged_rows + excluded.logged_rows")
+
+
+_WORD_RUNS = re.compile(r"[^\W_]+")  # runs of letters and digits, as SQLite's unicode61 and the query side split
+_MAX_WORD_BYTES = 2047  # PostgreSQL's longest lexeme; to_tsvector skips longer words, so do we
+_MAX_POS = 16383  # PostgreSQL's highest word position; later words share it
+_MAX_POSITIONS = 255  # positions kept per word (to_tsvector keeps the first 255)
+
+
+def tsvector_text(row: PredictionRow) -> str:
+    """The row's free-text vector as tsvector input, built here rather than by a generated column: what
+    ``to_tsvector('simple', ...)`` over each column's runs of letters and digits, weighted A-D (request,
+    entity, features/context text, error) and concatenated, would give - but computed by the client, which
+    takes the cost off the server's single insert path (ARCHITECTURE.md, ingest speed). The server
+    lowercases it (``lower(...)::tsvector`` in the insert), so case folds as the server folds it. Words are letters
+    and digits only, so they need no quoting; ``tests/integration/test_pg_ingest.py`` holds it equal to
+    the SQL expression."""
+    columns = [(weight, _WORD_RUNS.findall(text)) for weight, text in
+               (("A", row.request_id), ("B", row.entity_id), ("C", row.fts_text), ("D", row.error)) if text]
+    if sum(len(words) for _, words in columns) <= _MAX_POSITIONS and \
+            all(len(word) * 4 < _MAX_WORD_BYTES for _, words in columns for word in words):
+        # The usual row: no position limit can bite. Repeated words are merged by the server's tsvector input.
+        parts: list[str] = []
+        pos = 0
+        for weight, words in columns:
+            parts.extend(f"'{word}':{pos + i}{weight}" for i, word in enumerate(words, 1))
+            pos += len(words)
+        return " ".join(parts)
+    return _tsvector_text_limited(row)
+
+
+def _tsvector_text_limited(row: PredictionRow) -> str:
+    """``tsvector_text`` for a row with very long words or very many: to_tsvector's limits applied."""
+    positions: dict[str, list[str]] = {}
+    shift = 0  # `a || b` moves b's positions past a's highest
+    for weight, text in (("A", row.request_id), ("B", row.entity_id), ("C", row.fts_text), ("D", row.error)):
+        if not text:
+            continue
+        column: dict[str, list[int]] = {}
+        pos = 0
+        for word in _WORD_RUNS.findall(text):
+            if len(word) * 4 >= _MAX_WORD_BYTES and len(word.encode()) >= _MAX_WORD_BYTES:
+                continue  # skipped without taking a position, as to_tsvector does
+            pos += 1
+            at = column.setdefault(word, [])
+            if len(at) < _MAX_POSITIONS:
+                at.append(min(pos, _MAX_POS))
+        highest = 0
+        for word, at in column.items():
+            highest = max(highest, at[-1])
+            positions.setdefault(word, []).extend(f"{min(p + shift, _MAX_POS)}{weight}" for p in at)
+        shift += highest
+    return " ".join(f"'{word}':{','.join(at[:_MAX_POSITIONS])}" for word, at in positions.items())
 
 
 def _json_value(value: Any) -> str | None:
@@ -116,15 +168,14 @@ class PredictionsTable:
             self._s.run("SET LOCAL work_mem = '64MB'")
             cursor = self._s.pg.cursor()
             with cursor.copy("COPY deck_staging (seq, ts, model, version, request_id, entity_id, prediction, score, "
-                             "label, latency_ms, status, error, features, context, fts_text) FROM STDIN") as copy:
+                             "label, latency_ms, status, error, features, context, tsv) FROM STDIN") as copy:
                 for seq, row in enumerate(rows):
                     copy.write_row((seq, row.ts, row.model, row.version, _no_nul(row.request_id),
                                     _no_nul(row.entity_id), _json_value(row.prediction), row.score,
                                     _json_value(row.label), row.latency_ms, row.status, _no_nul(row.error),
                                     _no_nul(row.features), _no_nul(row.context),
-                                    _no_nul(row.fts_text)))
-            self._s.run(_KEYS)
-            tally = self._s.rows(_INSERT)
+                                    _no_nul(tsvector_text(row))))
+            tally = self._s.rows(_CLAIM_AND_INSERT)
             self._s.run(_LABELS)
             self._s.run("TRUNCATE deck_staging")
             for model in sorted({t[0] for t in tally}):
