@@ -37,7 +37,7 @@ def prune(cli: CliContext, older_than: str, archive: Path | None, yes: bool, no_
         older_than_ms = parse_duration_ms(older_than)
     except ValueError as exc:
         fail(f"--older-than: {exc}")
-    if not cli.db_path.exists():
+    if not cli.store_exists():
         raise StoreError(f"{cli.db_path}: no such store")  # a typo must not create an empty store
     archive = archive if archive is not None else cli.settings.retention.archive_dir
     with cli.open_store() as store:

@@ -61,7 +61,7 @@ def quality(cli: CliContext, model: str, version: str | None, since: str, window
         fail("--since and --window must be longer than 0")
     if since_ms // window_ms > 1000:
         fail(f"--window {window} over --since {since} is more than 1,000 windows")
-    if not cli.db_path.exists():
+    if not cli.store_exists():
         raise StoreError(f"{cli.db_path}: no such store")
     with cli.open_store(read_only=True) as store:
         model = cli.resolve_model(model, store)

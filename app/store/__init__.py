@@ -69,7 +69,7 @@ class Store:
         self.registry = Registry(self.db)
         self.predictions = PredictionsTable(self.db)
         self.audit = AuditLog(self.db)
-        self.checklist = ChecklistTable(self.db)
+        self.checklist = ChecklistTable(self.portable)
         self.baselines = BaselinesTable(self.db)
         self.drift = DriftTable(self.db)
         self.alerts = AlertsTable(self.db)

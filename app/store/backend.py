@@ -13,7 +13,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol, Sequence, runtime_checkable
 
-from app.models import AuditEntry, ModelInfo, QuarantinedLine, Stage, Version
+from app.models import AuditEntry, CheckItem, ModelInfo, QuarantinedLine, Review, SignOff, Stage, Version
 from app.store.locks import LockHolder
 from app.store.predictions import PredictionRow
 
@@ -73,6 +73,17 @@ class QuarantineFamily(Protocol):
     def count(self) -> int: ...
 
 
+@runtime_checkable
+class ChecklistFamily(Protocol):
+    def items(self, model: str, version: str | None = None) -> list[CheckItem]: ...
+    def put(self, item: CheckItem) -> None: ...
+    def passed_counts(self) -> dict[str, int]: ...
+    def signoffs(self, model: str, version: str | None = None) -> list[SignOff]: ...
+    def add_signoff(self, signoff: SignOff) -> None: ...
+    def add_review(self, review: Review) -> None: ...
+    def last_reviews(self, kind: str = "health") -> dict[str, Review]: ...
+
+
 class StoreBackend(Protocol):
     """An open store, whichever backend holds it."""
 
@@ -82,6 +93,7 @@ class StoreBackend(Protocol):
     audit: AuditFamily
     locks: LocksFamily
     quarantine: QuarantineFamily
+    checklist: ChecklistFamily
 
     def write(self) -> AbstractContextManager[Any]: ...
     def check(self) -> None: ...
@@ -91,4 +103,5 @@ class StoreBackend(Protocol):
 
 
 FAMILIES: dict[str, type] = {"registry": RegistryFamily, "predictions": PredictionLog, "audit": AuditFamily,
-                             "locks": LocksFamily, "quarantine": QuarantineFamily}
+                             "locks": LocksFamily, "quarantine": QuarantineFamily,
+                             "checklist": ChecklistFamily}

@@ -2,13 +2,14 @@
 
 Items and sign-offs belong to one version of a model (schema v6): a waiver of v3.1.2 says nothing
 about v3.2.0. Without an explicit version, reads take the model's champion (the registry's newest).
+
+Portable (app/store/dialect.py): the same SQL on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
 from app.models import CheckItem, CheckStatus, Review, SignOff
+from app.store.dialect import Db
 from app.text import redact
 
 # The version a read without one means: the model's champion, else '' (a model with no version).
@@ -23,7 +24,7 @@ def _item(r: tuple) -> CheckItem:
 
 
 class ChecklistTable:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def items(self, model: str, version: str | None = None) -> list[CheckItem]:
@@ -85,8 +86,10 @@ class ChecklistTable:
 
     def last_reviews(self, kind: str = "health") -> dict[str, Review]:
         """Per model, its newest review of ``kind`` (the fleet marks the overdue ones)."""
+        # The newest per model by a correlated max (portable; SQLite's bare-column max() is not).
         rows = self._db.execute(
-            "SELECT model, kind, version, reviewed_by, max(reviewed_at), note FROM reviews WHERE kind = ? "
-            "GROUP BY model", (kind,)).fetchall()
+            "SELECT r.model, r.kind, r.version, r.reviewed_by, r.reviewed_at, r.note FROM reviews r "
+            "WHERE r.kind = ? AND r.reviewed_at = (SELECT max(n.reviewed_at) FROM reviews n "
+            "WHERE n.model = r.model AND n.kind = r.kind) ORDER BY r.model, r.id", (kind,)).fetchall()
         return {r[0]: Review(model=r[0], kind=r[1], version=r[2], reviewed_by=r[3], reviewed_at=r[4], note=r[5])
                 for r in rows}

@@ -292,9 +292,45 @@ CREATE TABLE IF NOT EXISTS syncs (
 # Ingest speed (issue 19 item 5): the generated tsvector cost the server more than the rest of a row (four
 # regexp_replace and to_tsvector calls on the one insert path). The client now builds the same vector
 # (app.store.pg.predictions.tsvector_text) and COPYs it; fts_text, kept only to feed the expression, goes.
+# Readiness (engineer W): the checklist, sign-offs and reviews, as SQLite has them (schema v6), for the
+# portable ChecklistTable (app/store/checklist_table.py).
 _V3_W = """
 ALTER TABLE predictions ALTER COLUMN tsv DROP EXPRESSION;
 ALTER TABLE predictions DROP COLUMN fts_text;
+CREATE TABLE IF NOT EXISTS checklist (
+    model      text NOT NULL REFERENCES models(name) ON DELETE CASCADE,
+    version    text NOT NULL DEFAULT '',
+    area       text NOT NULL,
+    status     text NOT NULL DEFAULT 'pending' CHECK (status IN ('pass', 'fail', 'pending', 'waived')),
+    evidence   text NOT NULL DEFAULT '',
+    auto       integer NOT NULL DEFAULT 0,
+    owner      text,
+    note       text,
+    updated_by text,
+    updated_at bigint,
+    expires_at bigint,
+    PRIMARY KEY (model, version, area)
+);
+CREATE TABLE IF NOT EXISTS signoffs (
+    model      text NOT NULL REFERENCES models(name) ON DELETE CASCADE,
+    version    text NOT NULL,
+    role       text NOT NULL,
+    signed_by  text NOT NULL,
+    signed_at  bigint NOT NULL,
+    note       text,
+    expires_at bigint,
+    PRIMARY KEY (model, version, role)
+);
+CREATE TABLE IF NOT EXISTS reviews (
+    id          bigserial PRIMARY KEY,
+    model       text NOT NULL,
+    kind        text NOT NULL DEFAULT 'health',
+    version     text,
+    reviewed_by text NOT NULL,
+    reviewed_at bigint NOT NULL,
+    note        text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS reviews_model_kind_at ON reviews (model, kind, reviewed_at);
 """
 
 MIGRATIONS: list[str] = [_V1, _V2_V, _V3_W]

@@ -89,6 +89,7 @@ class PgStore:
         self.locks = LocksTable(self)
         self.quarantine = QuarantineTable(self)
         self.serving = ServingLog(self)  # newest_ts only; the other log reads say they are missing
+        from app.store.checklist_table import ChecklistTable
         from app.store.dialect import PgDb
         from app.store.metrics import MetricSamples
         from app.store.offsets import OffsetsTable
@@ -97,10 +98,11 @@ class PgStore:
         self.portable = PgDb(self)
         self.offsets = OffsetsTable(self.portable)
         self.metrics = MetricSamples(self.portable)
+        self.checklist = ChecklistTable(self.portable)
         where = self.location
         # The SQLite connection and the families not built here yet: one clear line when touched.
         self.conn = Unsupported("this command", where)
-        for family in ("checklist", "baselines", "drift", "alerts", "deliveries", "windows", "syncs"):
+        for family in ("baselines", "drift", "alerts", "deliveries", "windows", "syncs"):
             setattr(self, family, Unsupported(f"the {family} data", where))
 
     @classmethod
