@@ -51,6 +51,10 @@ class Deleted:
 
 def older_than(store: "Store", cutoff_ms: int) -> Span:
     """How many predictions have ``ts < cutoff_ms`` and their time range (the ts index answers it)."""
+    if store.kind == "postgresql":  # day partitions: app/store/pg/retention.py
+        from app.store.pg import retention as pg
+
+        return pg.older_than(store, cutoff_ms)
     rows, oldest, newest = store.conn.execute(
         "SELECT count(*), min(ts), max(ts) FROM predictions WHERE ts < ?", (cutoff_ms,)).fetchone()
     return Span(int(rows), oldest, newest)
@@ -58,6 +62,10 @@ def older_than(store: "Store", cutoff_ms: int) -> Span:
 
 def oldest_ts(store: "Store", model: str | None = None) -> int | None:
     """The oldest kept prediction's time (of one model, or of the whole log)."""
+    if store.kind == "postgresql":  # day partitions: app/store/pg/retention.py
+        from app.store.pg import retention as pg
+
+        return pg.oldest_ts(store, model)
     if model is None:
         row = store.conn.execute("SELECT min(ts) FROM predictions").fetchone()
     else:
@@ -68,6 +76,11 @@ def oldest_ts(store: "Store", model: str | None = None) -> int | None:
 def records_before(store: "Store", cutoff_ms: int, *, batch: int = 5000) -> Iterator[dict[str, Any]]:
     """Every prediction older than ``cutoff_ms`` as an ingest record (``record_from_row``: the JSON Lines
     contract, ISO time), oldest first; read in keyset pages so memory stays flat on a large prune."""
+    if store.kind == "postgresql":  # day partitions: app/store/pg/retention.py
+        from app.store.pg import retention as pg
+
+        yield from pg.records_before(store, cutoff_ms, batch=batch)
+        return
     after_ts, after_id = -(2**63), -1
     select = f"SELECT id, {', '.join(COLUMNS)} FROM predictions"
     while True:
@@ -86,6 +99,10 @@ def delete_before(store: "Store", cutoff_ms: int, *, chunk_rows: int = CHUNK_ROW
     the catalogue's counts (``versions.logged_rows``, ``first_seen``). Call inside ``store.write()``.
 
     The one place predictions are removed by time: a summary of the log kept elsewhere is cleaned here."""
+    if store.kind == "postgresql":  # day partitions: app/store/pg/retention.py
+        from app.store.pg import retention as pg
+
+        return pg.delete_before(store, cutoff_ms)
     conn = store.conn
     deleted = Deleted()
     for model, version, count in conn.execute(
@@ -142,6 +159,10 @@ def _delete_fts_entries(store: "Store", cutoff_ms: int) -> None:
 
 def store_bytes(store: "Store") -> tuple[int, int]:
     """(file size in bytes from the page count, bytes in free pages a VACUUM would give back)."""
+    if store.kind == "postgresql":  # day partitions: app/store/pg/retention.py
+        from app.store.pg import retention as pg
+
+        return pg.store_bytes(store)
     page_size = store.conn.execute("PRAGMA page_size").fetchone()[0]
     pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
     free = store.conn.execute("PRAGMA freelist_count").fetchone()[0]
@@ -152,6 +173,10 @@ def reclaim_space(store: "Store") -> tuple[int, int]:
     """VACUUM the store (outside any transaction): free pages go back to the file system. Returns the
     size before and after. The store has no auto_vacuum, so this rewrites the whole file: it needs free
     disk about the store's size and holds the write lock while it runs (readers carry on under WAL)."""
+    if store.kind == "postgresql":  # day partitions: app/store/pg/retention.py
+        from app.store.pg import retention as pg
+
+        return pg.reclaim_space(store)
     before, _ = store_bytes(store)
     store.conn.execute("VACUUM")
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -161,6 +186,6 @@ def reclaim_space(store: "Store") -> tuple[int, int]:
 
 def last_succeeded(store: "Store", action: str) -> int | None:
     """When ``action`` last succeeded (the audit trail; ``watch`` prunes a day after the last prune)."""
-    row = store.conn.execute("SELECT max(ts) FROM audit WHERE action = ? AND outcome = 'succeeded'",
-                             (action,)).fetchone()
+    row = store.portable.execute("SELECT max(ts) FROM audit WHERE action = ? AND outcome = 'succeeded'",
+                                 (action,)).fetchone()
     return row[0] if row else None

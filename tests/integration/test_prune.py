@@ -49,6 +49,18 @@ def logs(tmp_path: Path) -> tuple[Path, list[dict], list[dict]]:
     return db, old, new
 
 
+@pytest.fixture
+def any_logs(any_store_location: str, tmp_path: Path) -> tuple[str, list[dict], list[dict]]:
+    """The same log on each backend (a SQLite file, a PostgreSQL database): what prune shows, asks and
+    refuses is held to one set of tests on both."""
+    old = [record(i, days, "ancient") for days in OLD_DAYS for i in range(20)]
+    new = [record(i, days, "recent") for days in NEW_DAYS for i in range(20)]
+    path = write_jsonl(tmp_path / "in.jsonl", old + new)
+    result = CliRunner().invoke(main, ["--db", any_store_location, "ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    return any_store_location, old, new
+
+
 def cli(db: Path, *args: str, input: str | None = None):
     return CliRunner().invoke(main, ["--db", str(db), *args], input=input)
 
@@ -139,8 +151,8 @@ def test_rows_indexed_without_keys_are_forgotten_exactly_too(store_path: Path, t
     assert search(store_path, "freshville") == {f"fresh{i}" for i in range(5)}
 
 
-def test_prune_asks_for_the_typed_word_and_a_wrong_answer_deletes_nothing(logs):
-    db, old, new = logs
+def test_prune_asks_for_the_typed_word_and_a_wrong_answer_deletes_nothing(any_logs):
+    db, old, new = any_logs
     refused = cli(db, "prune", "--older-than", "400d", input="yes\n")
     assert refused.exit_code == 1 and "nothing was deleted" in refused.output
     assert "prune     60 predictions" in refused.output and "NONE: without --archive" in refused.output
@@ -154,8 +166,8 @@ def test_prune_asks_for_the_typed_word_and_a_wrong_answer_deletes_nothing(logs):
         ("prune", "succeeded", 60, {"churn": 30, "fraud": 30})
 
 
-def test_prune_is_refused_and_audited_under_read_only(logs):
-    db, old, _ = logs
+def test_prune_is_refused_and_audited_under_read_only(any_logs):
+    db, old, _ = any_logs
     result = cli(db, "--read-only", "prune", "--older-than", "400d", "--yes")
     assert result.exit_code == 1 and "prune refused" in result.output
     assert search(db, "ancient") == {r["request_id"] for r in old}
@@ -164,8 +176,8 @@ def test_prune_is_refused_and_audited_under_read_only(logs):
     assert (entry.action, entry.outcome) == ("prune", "refused")
 
 
-def test_an_age_under_the_debugging_horizon_is_refused_unless_asked(logs):
-    db, old, new = logs
+def test_an_age_under_the_debugging_horizon_is_refused_unless_asked(any_logs):
+    db, old, new = any_logs
     result = cli(db, "prune", "--older-than", "40d", "--yes")
     assert result.exit_code == 2 and "under the 180d debugging horizon" in result.output
     assert len(search(db, "")) == len(old) + len(new)

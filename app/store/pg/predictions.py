@@ -153,6 +153,10 @@ class PredictionsTable:
                 self._s.run("SELECT deck_ensure_partition(%s)", (day,))
         self._days.update(missing)
 
+    def forget_partitions(self, days: Sequence[int]) -> None:
+        """Partitions retention dropped: a later row of such a day creates its partition again."""
+        self._days.difference_update(days)
+
     def append(self, rows: Sequence[PredictionRow]) -> tuple[int, int]:
         """Insert rows; returns (accepted, duplicates). A duplicate (same model, version, request_id) is
         skipped, but a label that arrives later fills an empty label, as on SQLite."""

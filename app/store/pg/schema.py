@@ -331,6 +331,15 @@ CREATE TABLE IF NOT EXISTS reviews (
     note        text NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS reviews_model_kind_at ON reviews (model, kind, reviewed_at);
+-- Retention (`modeldeck prune`) drops whole day partitions, which only the owner may do: this door drops
+-- exactly one day's partition of the log and nothing else.
+CREATE FUNCTION deck_drop_partition(p_day bigint) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$ BEGIN
+    IF p_day % 86400000 <> 0 THEN RAISE EXCEPTION 'not the start of a day: %', p_day; END IF;
+    EXECUTE format('DROP TABLE IF EXISTS @SCHEMA@.%I',
+                   'predictions_p' || to_char(to_timestamp(p_day / 1000) AT TIME ZONE 'UTC', 'YYYYMMDD'));
+END $$;
 """
 
 MIGRATIONS: list[str] = [_V1, _V2_V, _V3_W]
@@ -341,7 +350,7 @@ PG_SCHEMA_VERSION = len(MIGRATIONS)
 _DOORS = ("@SCHEMA@.deck_audit_append(bigint, text, text, text, text, text), "
           "@SCHEMA@.deck_lock_note(text, text, bigint, bigint), @SCHEMA@.deck_lock_clear(text, text, bigint), "
           "@SCHEMA@.deck_record_champion(text, text, bigint)")
-_INGEST_DOORS = "@SCHEMA@.deck_ensure_partition(bigint)"
+_INGEST_DOORS = "@SCHEMA@.deck_ensure_partition(bigint), @SCHEMA@.deck_drop_partition(bigint)"
 
 # Roles made by `modeldeck db init`: the writer for ingest/watch/sync, the reader for consoles.
 # Neither may change or delete an audit row; the reader writes only through the doors.
@@ -351,6 +360,8 @@ GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA @SCHEMA@ TO @ROLE@;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA @SCHEMA@ TO @ROLE@;
 REVOKE UPDATE, DELETE, TRUNCATE ON @SCHEMA@.audit FROM @ROLE@;
 GRANT DELETE ON @SCHEMA@.lock_holders, @SCHEMA@.ingest_offsets TO @ROLE@;
+-- Retention: the rows of the day holding the cutoff, and the keys of every pruned row (whole days go by a door).
+GRANT DELETE ON @SCHEMA@.predictions, @SCHEMA@.prediction_keys TO @ROLE@;
 -- watch and drift recompute windows a late row reopened, and clear a rule's pending clock.
 GRANT DELETE ON @SCHEMA@.drift, @SCHEMA@.drift_marks, @SCHEMA@.alert_pending TO @ROLE@;
 GRANT EXECUTE ON FUNCTION {_DOORS}, {_INGEST_DOORS} TO @ROLE@;
