@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli.main import main
-from app.models import ModelInfo, Stage, Version
+from app.models import CheckItem, CheckStatus, ModelInfo, Review, SignOff, Stage, Version
 from app.search.searcher import Searcher
 from app.store import Store, StoreError, StoreReadOnly
 from app.store.locks import LockHeld
@@ -212,6 +212,13 @@ def test_migrate_store_copies_resumes_and_compares(pg_url: str, store_path: Path
         sqlite.registry.set_stage("fraud", "v1", Stage.champion)
         for i in range(5):
             sqlite.audit.append("rollback", "fraud", detail={"to": "v1"}, outcome="succeeded", actor=f"op{i}", ts=100 + i)
+        # Readiness and monitoring tables come along too (not only the log and the audit).
+        sqlite.checklist.put(CheckItem(model="fraud", version="v1", area="serving", status=CheckStatus.waived,
+                                       evidence="batch only", updated_by="mei", updated_at=7, expires_at=99))
+        sqlite.checklist.add_signoff(SignOff(model="fraud", version="v1", role="product", signed_by="pat",
+                                             signed_at=8, note="PRD-1", expires_at=98))
+        sqlite.checklist.add_review(Review(model="fraud", kind="health", reviewed_by="ana", reviewed_at=9, note="ok"))
+        sqlite.metrics.add_many([("fraud", 10 + i, "p99_ms", float(i)) for i in range(4)])
     with Store.open(store_path, read_only=True) as source, Store.open(pg_url) as target:
         first = migrate(source, target, source_name="s", chunk=200, stop_after_chunks=2)  # stopped halfway
         assert first.copied["predictions"] == 400 and not first.counts
@@ -220,9 +227,16 @@ def test_migrate_store_copies_resumes_and_compares(pg_url: str, store_path: Path
     assert "copied 300 predictions" in result.output  # only what the stopped run had not copied
     assert "predictions           700 in" in result.output and "DIFFERENT" not in result.output
     assert re.search(r"sample: [1-9]\d* rows compared, 0 different", result.output), result.output
+    for table, n in (("checklist", 1), ("signoffs", 1), ("reviews", 1), ("metric_samples", 4)):
+        assert re.search(rf"{table} +{n} in .* +{n} in ", result.output), result.output
     with Store.open(pg_url) as target:
         assert [e.actor for e in reversed(target.audit.entries("fraud"))] == [f"op{i}" for i in range(5)]
         assert target.registry.active_version("fraud").card == {"use": "<b>x"}
+        with Store.open(store_path, read_only=True) as source:
+            assert target.checklist.items("fraud", "v1") == source.checklist.items("fraud", "v1") != []
+            assert target.checklist.signoffs("fraud") == source.checklist.signoffs("fraud") != []
+            assert target.checklist.last_reviews() == source.checklist.last_reviews() != {}
+            assert target.metrics.latest("fraud") == source.metrics.latest("fraud") != {}
         assert sum(v.logged_rows for v in target.registry.versions("fraud")) == \
             sum(r["model"] == "fraud" for r in records)
     again = _cli("migrate-store", str(store_path), pg_url)  # nothing left: idempotent

@@ -4,8 +4,12 @@ What is copied: the catalogue (models; versions with stage, metrics and card), t
 audit trail (each entry with its original time and actor) and the quarantine. The log and the audit are
 copied in id order a chunk at a time; after each chunk the last id copied is checkpointed in the target's
 ``migrate_progress`` table (in the chunk's own transaction), so a stopped copy resumes where it stopped, and
-rows already there are skipped anyway (the log's unique key). Baselines, drift windows, checklists and
-alerts have no PostgreSQL tables yet: they are listed as not copied.
+rows already there are skipped anyway (the log's unique key).
+
+The smaller tables (``TABLES``: checklists, sign-offs, reviews, baselines, drift windows and marks, alerts,
+deliveries, metric samples, syncs) are copied column for column, each whole in one transaction, so a stopped
+copy leaves a table either done or empty, and a table already holding rows is not copied again. A table the
+target has no twin of (outcomes, zone maps) is listed as not copied; counts are compared for every table.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ if TYPE_CHECKING:
     from app.store.pg.store import PgStore
 
 CHUNK = 20_000
-NOT_COPIED = ("baselines", "drift", "checklist", "signoffs", "alerts", "deliveries", "metric_samples", "syncs")
+TABLES = ("checklist", "signoffs", "reviews", "baselines", "drift", "drift_marks", "alerts", "alert_pending",
+          "deliveries", "metric_samples", "syncs")
+NOT_COPIED = ("outcomes", "zone_blocks", "zone_features")  # no PostgreSQL twin yet
 
 
 @dataclass
@@ -126,6 +132,10 @@ def migrate(source: "Store", target: "PgStore", *, source_name: str,
             if version.stage is Stage.champion:
                 target.registry.set_stage(model, version.version, Stage.champion)
 
+    if not stopping():
+        for table in TABLES:
+            _copy_table(source, target, table, report)
+
     for family in NOT_COPIED:
         try:
             n = conn.execute(f"SELECT count(*) FROM {family}").fetchone()[0]
@@ -137,6 +147,39 @@ def migrate(source: "Store", target: "PgStore", *, source_name: str,
         return report
     _compare(source, target, report, sample)
     return report
+
+
+def _copy_table(source: "Store", target: "PgStore", table: str, report: MigrationReport) -> None:
+    """One small table, column for column (the columns both sides have), whole, in one transaction."""
+    conn = source.conn
+    try:
+        mine = [r[1] for r in conn.execute(f"PRAGMA table_info({table})").fetchall()]
+    except Exception:
+        mine = []
+    if not mine:
+        return  # an older source store without that table
+    theirs = {r[0] for r in target.rows("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                                        "AND table_schema = current_schema()", (table,))}
+    n_source = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    if not theirs:
+        if n_source:
+            report.not_copied[table] = n_source
+        return
+    columns = [c for c in mine if c in theirs]
+    n_target = int(target.one(f"SELECT count(*) FROM {table}")[0])  # type: ignore[index]
+    report.copied[table] = 0
+    if n_target == 0 and n_source:
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        with target.write():
+            cursor = target.pg.cursor()
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                               conn.execute(f"SELECT {names} FROM {table}").fetchall())
+            if "id" in columns:  # ids kept (deliveries name their alert): the sequence continues after them
+                target.run(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                           f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
+        report.copied[table] = n_source
+    report.counts[table] = (n_source, int(target.one(f"SELECT count(*) FROM {table}")[0]))  # type: ignore[index]
 
 
 def _compare(source: "Store", target: "PgStore", report: MigrationReport, sample: int) -> None:
