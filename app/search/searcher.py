@@ -93,6 +93,8 @@ class Searcher:
         """Matches per time bucket in [start, end) over the newest ``cap`` matches (resolve first)."""
         from app.store.search import histogram
 
+        if self._store.kind == "postgresql":  # its own reader (app/store/pg/search.py)
+            return self._search.histogram(query, start, end, buckets, cap)  # type: ignore[attr-defined]
         return histogram(self._search, query, start, end, buckets, cap)
 
     def facets(self, query: Query, fields: list[str], *, top: int = 5, cap: int = OVERVIEW_CAP) -> list["Facet"]:
@@ -100,6 +102,8 @@ class Searcher:
         ``cap`` matches (resolve first)."""
         from app.store.search import facets
 
+        if self._store.kind == "postgresql":
+            return self._search.facets(query, fields, top, cap)  # type: ignore[attr-defined]
         return facets(self._search, query, fields, top, cap)
 
     def why_empty(self, query: Query) -> str:

@@ -222,8 +222,10 @@ def test_an_old_store_gets_the_new_free_text_index_once(tmp_path: Path) -> None:
         assert searcher.count(parse("3")).value == 0  # numbers stay out of the index, as at ingest
 
 
-def test_histogram_and_facets_of_a_result_set(loaded) -> None:
-    store, records, _ = loaded
+def test_histogram_and_facets_of_a_result_set(any_store) -> None:
+    """On both backends (a SQLite file, a PostgreSQL database): the Logs screen's overview."""
+    store, records = any_store, random_records(N_RECORDS, seed=5)
+    store.predictions.append([to_row(r) for r in records])
     searcher = Searcher(store)
     query = searcher.resolve(parse("status:error")).query
     errors = [r for r in records if r["status"] == "error"]

@@ -22,8 +22,7 @@ from psycopg.types.json import Jsonb
 
 from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
 from app.store.pg.predictions import SELECT_COLUMNS
-from app.store.pg.store import Unsupported
-from app.store.search import Count, Cursor, Page, page_keyset, page_of
+from app.store.search import Count, Cursor, Facet, Histogram, Page, page_keyset, page_of
 from app.store.search_sql import Compiled
 
 if TYPE_CHECKING:
@@ -127,6 +126,19 @@ def _dynamic(expr: str, expr_params: list[object], op: str, value: Value,
     return (f"(jsonb_typeof({expr}) = '{kind}' AND {expr} {op} %s)", [*expr_params, *expr_params, Jsonb(value)])
 
 
+def histogram_of(rows: list[tuple], start: int, end: int, width: int, buckets: int, cap: int) -> Histogram:
+    """(bucket, count, oldest ts) rows as the histogram (the SQLite reader's rule, app/store/search.py)."""
+    counts = [0] * buckets
+    total, oldest = 0, end
+    for bucket, n, first in rows:
+        if 0 <= bucket < buckets:
+            counts[int(bucket)] += n
+        total += n
+        oldest = min(oldest, first)
+    capped = total > cap
+    return Histogram(start, width, counts, capped, oldest if capped else start)
+
+
 def json_value_sql(column: str, key: str) -> str:
     """One JSON field's value, true/false read as 1/0 (as SQLite's json_extract reads them). ``key`` is a
     placeholder for a query, or a quoted literal for an index: the same text, so the planner matches them."""
@@ -163,8 +175,6 @@ class PgPredictionSearch:
 
     def __init__(self, store: "PgStore", **_tuning: Any) -> None:
         self._s = store
-        # The histogram and facets read SQLite directly today: one clear line instead.
-        self._conn = Unsupported("the histogram and facets", store.location)
 
     def compile(self, query: Query, *, counting: bool = False) -> Compiled:
         return compile_query(query)
@@ -192,3 +202,45 @@ class PgPredictionSearch:
                           (*compiled.params, cap + 1))
         n = int(row[0]) if row else 0
         return Count(min(n, cap), n > cap)
+
+    def histogram(self, query: Query, start: int, end: int, buckets: int, cap: int) -> Histogram:
+        """Matches per bucket between ``start`` and ``end`` (epoch ms), over the newest ``cap`` matches: the
+        SQLite histogram's twin (the BRIN and (ts, id) indexes read the newest rows of the range)."""
+        width = max(1, -(-(end - start) // max(1, buckets)))
+        compiled = compile_query(query)
+        rows = self._s.rows(
+            f"SELECT (ts - %s) / %s AS b, count(*), min(ts) FROM (SELECT ts FROM predictions WHERE "
+            f"({compiled.where}) AND ts >= %s AND ts < %s ORDER BY ts DESC LIMIT %s) AS m GROUP BY b",
+            (start, width, *compiled.params, start, end, cap + 1))
+        return histogram_of(rows, start, end, width, buckets, cap)
+
+    def facets(self, query: Query, fields: list[str], top: int, cap: int) -> list[Facet]:
+        """The ``top`` values of each field over the newest ``cap`` matches: one statement (a read-only
+        console may not create the temp table SQLite samples into), the sample read once."""
+        compiled = compile_query(query)
+        expressions: list[str] = []
+        extra: list[object] = []
+        for field in fields:
+            head, _, key = field.partition(".")
+            if field in ("status", "version", "model", "error"):
+                expressions.append(f"to_jsonb({field})")
+            elif field in _DYNAMIC:
+                expressions.append(field)
+            elif head in ("features", "context") and key:
+                expressions.append(json_value_sql(head, "%s"))
+                extra.extend([key, key])
+            else:
+                raise ValueError(f"no facet for {field!r}")
+        columns = ", ".join(f"{e} AS f{i}" for i, e in enumerate(expressions))
+        # JSON null is no value, as SQLite's json_extract reads it; ties go by value.
+        branches = [f"(SELECT {i} AS i, f{i} AS v, count(*) AS n FROM sample WHERE f{i} IS NOT NULL "
+                    f"AND f{i} <> 'null'::jsonb GROUP BY f{i} ORDER BY n DESC, f{i} LIMIT %s)"
+                    for i in range(len(fields))]
+        rows = self._s.rows(
+            f"WITH sample AS MATERIALIZED (SELECT {columns} FROM predictions WHERE {compiled.where} "
+            "ORDER BY ts DESC, id DESC LIMIT %s) "
+            f"SELECT -1, NULL::jsonb, count(*) FROM sample UNION ALL {' UNION ALL '.join(branches)}",
+            (*extra, *compiled.params, cap, *([top] * len(fields))))
+        sampled = next(int(n) for i, _, n in rows if i == -1)
+        return [Facet(field, [(v, int(n)) for i, v, n in rows if i == index], sampled, sampled >= cap)
+                for index, field in enumerate(fields)]
