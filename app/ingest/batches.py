@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from app.ingest.parse import parse_block
 from app.ingest.run import IngestSummary
 from app.ingest.source import STDIN, read_file, read_stdin
+from app.store.quality import add_outcomes
 from app.timeutil import now_ms
 
 if TYPE_CHECKING:
@@ -42,14 +43,19 @@ def ingest_batches(store: "Store", paths: Sequence[str], *, model: str | None = 
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write")
     in_flight: Future | None = None
 
-    def write(batch: list, quarantined: list) -> None:
+    outcomes: list = []  # "kind": "outcome" records, written with their batch
+
+    def write(batch: list, quarantined: list, kpis: list) -> None:
         with store.write():
             accepted, duplicates = store.predictions.append(batch) if batch else (0, 0)
             if quarantined:
                 store.quarantine.add_many(quarantined)
+            if kpis:
+                add_outcomes(store, [tuple(row) for row in kpis])
         summary.accepted += accepted
         summary.duplicates += duplicates
         summary.quarantined += len(quarantined)
+        summary.outcomes += len(kpis)
 
     def settle() -> None:
         nonlocal in_flight
@@ -58,12 +64,12 @@ def ingest_batches(store: "Store", paths: Sequence[str], *, model: str | None = 
             done.result()  # a failed write stops the run with its error, as a serial write would
 
     def flush() -> None:
-        nonlocal rows, bad, in_flight
-        if not rows and not bad:
+        nonlocal rows, bad, outcomes, in_flight
+        if not rows and not bad and not outcomes:
             return
         settle()
-        in_flight = writer.submit(write, rows, bad)
-        rows, bad = [], []
+        in_flight = writer.submit(write, rows, bad, outcomes)
+        rows, bad, outcomes = [], [], []
 
     try:
         for path in paths:
@@ -77,6 +83,7 @@ def ingest_batches(store: "Store", paths: Sequence[str], *, model: str | None = 
                 summary.lines += parsed.lines
                 summary.blank += parsed.blank
                 rows.extend(parsed.rows)
+                outcomes.extend(parsed.outcomes)
                 if parsed.bad:
                     at = now_ms()
                     for line in parsed.bad:

@@ -59,6 +59,10 @@ class Dialect:
         """The score, else the prediction, as a number or text."""
         raise NotImplementedError
 
+    def json_scalar_number(self, column: str) -> str:
+        """A JSON-ish column's value when it is a number, else NULL (a class label stays out)."""
+        raise NotImplementedError
+
     def not_indexed(self) -> str:
         """An index hint after a table name: keep the planner off the (model, ts) index (SQLite only)."""
         return ""
@@ -82,6 +86,9 @@ class SqliteDialect(Dialect):
     def score_or_prediction(self) -> str:
         return "coalesce(score, prediction)"
 
+    def json_scalar_number(self, column: str) -> str:
+        return f"CASE WHEN typeof({column}) IN ('integer', 'real') THEN {column} END"
+
     def not_indexed(self) -> str:
         return "NOT INDEXED"
 
@@ -104,6 +111,9 @@ class PgDialect(Dialect):
 
     def score_or_prediction(self) -> str:
         return "coalesce(to_jsonb(score), prediction)"
+
+    def json_scalar_number(self, column: str) -> str:
+        return f"CASE WHEN jsonb_typeof({column}) = 'number' THEN ({column})::double precision END"
 
 
 def json_path_safe(key: str) -> bool:

@@ -1,5 +1,7 @@
 """Reads for model quality in production (issue 17 item 2, app/quality/): the labelled answers of a model
-over a time range, and (when ingested) the business outcomes keyed by request or entity id."""
+over a time range, and (when ingested) the business outcomes keyed by request or entity id.
+
+Portable (app/store/dialect.py): the same SQL on SQLite and PostgreSQL, through ``store.portable``."""
 
 from __future__ import annotations
 
@@ -19,25 +21,23 @@ def labelled(store: "Store", model: str, since: int, until: int, version: str | 
     if version is not None:
         sql += " AND version = ?"
         params.append(version)
-    return store.conn.execute(sql + " ORDER BY ts", params).fetchall()
+    return store.portable.execute(sql + " ORDER BY ts", params).fetchall()
 
 
 def task(store: "Store", model: str) -> str | None:
     """The model's task in the catalogue ('classification' or 'regression'), None when unknown."""
-    row = store.conn.execute("SELECT task FROM models WHERE name = ?", (model,)).fetchone()
+    row = store.portable.execute("SELECT task FROM models WHERE name = ?", (model,)).fetchone()
     return row[0] if row else None
 
 
 # An outcome pairs with the answer to its request; one keyed by entity only, with that entity's latest
 # answer at or before the outcome (the answer the business then acted on).
 _PAIRS = """
-SELECT p.ts, o.name, coalesce(p.score, CASE WHEN typeof(p.prediction) IN ('integer', 'real') THEN p.prediction END),
-       o.value, p.version
+SELECT p.ts, o.name, coalesce(p.score, {number}), o.value, p.version
 FROM outcomes o JOIN predictions p ON p.request_id = o.request_id AND p.model = o.model
 WHERE o.model = ? AND o.request_id != '' AND p.ts >= ? AND p.ts < ? AND p.status = 'ok'
 UNION ALL
-SELECT p.ts, o.name, coalesce(p.score, CASE WHEN typeof(p.prediction) IN ('integer', 'real') THEN p.prediction END),
-       o.value, p.version
+SELECT p.ts, o.name, coalesce(p.score, {number}), o.value, p.version
 FROM outcomes o JOIN predictions p ON p.id = (
     SELECT q.id FROM predictions q WHERE q.entity_id = o.entity_id AND q.model = o.model AND q.ts <= o.ts
     ORDER BY q.ts DESC LIMIT 1)
@@ -50,30 +50,33 @@ def outcome_pairs(store: "Store", model: str, since: int, until: int, version: s
                   ) -> list[tuple[int, str, float | None, float]]:
     """(answer ts, outcome name, the answer's score (or numeric prediction), outcome value) for the outcomes
     of ``model`` whose answer falls in [since, until), by answer time."""
-    rows = store.conn.execute(_PAIRS, (model, since, until, model, since, until)).fetchall()
+    db = store.portable
+    rows = db.execute(_PAIRS.format(number=db.dialect.json_scalar_number("p.prediction")),
+                      (model, since, until, model, since, until)).fetchall()
     return [(ts, name, score, value) for ts, name, score, value, answered_by in rows
             if version is None or answered_by == version]
 
 
-_ADD_OUTCOME = ("INSERT OR IGNORE INTO outcomes (ts, model, request_id, entity_id, name, value) "
-                "VALUES (?, ?, ?, ?, ?, ?)")
+_ADD_OUTCOME = ("INSERT INTO outcomes (ts, model, request_id, entity_id, name, value) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 
 
 def add_outcomes(store: "Store", rows: list[tuple[int, str, str, str, str, float]]) -> int:
     """Store outcome records (ts, model, request_id or '', entity_id or '', name, value); call inside
     ``store.write()``. Returns how many were new (a re-ingested line adds nothing)."""
-    before = store.conn.total_changes
-    store.conn.executemany(_ADD_OUTCOME, rows)
-    return store.conn.total_changes - before
+    db = store.portable
+    return sum(db.execute(_ADD_OUTCOME, row).rowcount for row in rows)  # outcomes are few: one statement each
 
 
 def feature_timing(store: "Store", model: str, version: str, *, scan: int, sample: int
                    ) -> list[tuple[int, Any, Any]]:
     """(ts, context.feature_ts, context.feature_latency_ms) of up to ``sample`` rows of ``version`` among the
     model's ``scan`` newest that carry either (the Feature pipeline area's freshness and fetch latency)."""
-    return store.conn.execute(
-        "SELECT ts, json_extract(context, '$.feature_ts'), json_extract(context, '$.feature_latency_ms') FROM "
-        "(SELECT ts, version, context FROM predictions WHERE model = ? ORDER BY ts DESC LIMIT ?) "
-        "WHERE version = ? AND context IS NOT NULL AND (json_type(context, '$.feature_ts') IS NOT NULL "
-        "OR json_type(context, '$.feature_latency_ms') IS NOT NULL) LIMIT ?",
-        (model, scan, version, sample)).fetchall()
+    db = store.portable
+    at, at_key = db.dialect.json_number("c.context", "feature_ts")
+    took, took_key = db.dialect.json_number("c.context", "feature_latency_ms")
+    return db.execute(
+        f"SELECT c.ts, {at}, {took} FROM (SELECT ts, version, context FROM predictions WHERE model = ? "
+        "ORDER BY ts DESC LIMIT ?) AS c "
+        f"WHERE c.version = ? AND c.context IS NOT NULL AND ({at} IS NOT NULL OR {took} IS NOT NULL) LIMIT ?",
+        (at_key, took_key, model, scan, version, at_key, took_key, sample)).fetchall()

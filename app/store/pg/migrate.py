@@ -7,9 +7,9 @@ copied in id order a chunk at a time; after each chunk the last id copied is che
 rows already there are skipped anyway (the log's unique key).
 
 The smaller tables (``TABLES``: checklists, sign-offs, reviews, baselines, drift windows and marks, alerts,
-deliveries, metric samples, syncs) are copied column for column, each whole in one transaction, so a stopped
+deliveries, metric samples, syncs, outcomes) are copied column for column, each whole in one transaction, so a stopped
 copy leaves a table either done or empty, and a table already holding rows is not copied again. A table the
-target has no twin of (outcomes, zone maps) is listed as not copied; counts are compared for every table.
+target has no twin of (zone maps: BRIN and the day partitions do their work there) is listed as not copied; counts are compared for every table.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 CHUNK = 20_000
 TABLES = ("checklist", "signoffs", "reviews", "baselines", "drift", "drift_marks", "alerts", "alert_pending",
-          "deliveries", "metric_samples", "syncs")
-NOT_COPIED = ("outcomes", "zone_blocks", "zone_features")  # no PostgreSQL twin yet
+          "deliveries", "metric_samples", "syncs", "outcomes")
+NOT_COPIED = ("zone_blocks", "zone_features")  # no PostgreSQL twin yet
 
 
 @dataclass

@@ -331,6 +331,18 @@ CREATE TABLE IF NOT EXISTS reviews (
     note        text NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS reviews_model_kind_at ON reviews (model, kind, reviewed_at);
+-- Business outcomes ("kind": "outcome" lines), as SQLite keeps them (its schema step 15).
+CREATE TABLE IF NOT EXISTS outcomes (
+    id         bigserial PRIMARY KEY,
+    ts         bigint NOT NULL,
+    model      text NOT NULL,
+    request_id text NOT NULL DEFAULT '',
+    entity_id  text NOT NULL DEFAULT '',
+    name       text NOT NULL,
+    value      double precision NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS outcomes_key ON outcomes (model, name, request_id, entity_id, ts);
+CREATE INDEX IF NOT EXISTS outcomes_model_ts ON outcomes (model, ts);
 -- Retention (`modeldeck prune`) drops whole day partitions, which only the owner may do: this door drops
 -- exactly one day's partition of the log and nothing else.
 CREATE FUNCTION deck_drop_partition(p_day bigint) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
