@@ -60,3 +60,29 @@ def test_drill_cli_is_refused_under_read_only_and_moves_nothing(mlserver, store_
         assert [(e.action, e.outcome) for e in store.audit.entries("clf")] == [("drill", "refused")]
     unknown = CliRunner().invoke(main, ["--db", str(store_path), "--config", str(config), "drill", "nope", "--yes"])
     assert unknown.exit_code == 2
+
+
+def test_drill_cli_switches_and_audits_on_both_backends(mlserver, any_store_location: str, tmp_path):
+    """`modeldeck drill` on a SQLite file and on a PostgreSQL database: the same switch, the same audit."""
+    load_both_versions(mlserver)
+    try:
+        with Store.open(any_store_location) as store:
+            store.registry.upsert_model(ModelInfo(name="clf"))
+            for i, v in enumerate(["v1", "v2"]):
+                store.registry.upsert_version(Version(model="clf", version=v, created_at=1_700_000_000_000 + i,
+                                                      stage=Stage.champion if v == "v2" else Stage.archived))
+        config = tmp_path / "modeldeck.toml"
+        config.write_text(f'[models.clf.endpoint]\nkind = "mlserver"\nurl = "{mlserver.url}"\n'
+                          f'repository = "{mlserver.repository}"\ntimeout_s = 5\n')
+        result = CliRunner().invoke(main, ["--db", any_store_location, "--config", str(config), "drill", "clf",
+                                           "--yes"], env={"MODELDECK_ACTOR": "sre@bastion"})
+        assert result.exit_code == 0, result.output
+        assert answering_version(mlserver) == "v2"  # back where it was
+        with Store.open(any_store_location) as store:
+            entries = list(reversed(store.audit.entries("clf")))
+        assert [(e.action, e.outcome) for e in entries] == [
+            ("rollback", "intent"), ("rollback", "succeeded"), ("rollback", "intent"), ("rollback", "succeeded"),
+            ("drill", "succeeded")]
+        assert {e.actor for e in entries} == {"sre@bastion"} and entries[-1].detail["switch_ms"] > 0
+    finally:
+        load_both_versions(mlserver)
