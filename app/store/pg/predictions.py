@@ -51,9 +51,11 @@ ins AS (
     RETURNING ts, model, version)
 SELECT model, version, min(ts), max(ts), count(*) FROM ins GROUP BY model, version"""
 
+# A late label fills the stored row's empty label. Only a staged row that did not claim its key (k.id <> s.id)
+# can be one: a row inserted just now already carries its label, so it is not looked up again.
 _LABELS = """
 UPDATE predictions p SET label = s.label FROM deck_staging s JOIN prediction_keys k USING (model, version, request_id)
-WHERE s.label IS NOT NULL AND p.label IS NULL AND p.id = k.id AND p.ts = k.ts"""
+WHERE s.label IS NOT NULL AND k.id <> s.id AND p.label IS NULL AND p.id = k.id AND p.ts = k.ts"""
 
 _MODEL = "INSERT INTO models (name, created_at) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 _VERSION = (
