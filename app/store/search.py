@@ -548,6 +548,11 @@ def histogram(search: "PredictionSearch", query: Query, start: int, end: int, bu
                     break
     except sqlite3.Error as exc:
         raise store_error(exc) from exc
+    return histogram_of(rows, start, end, width, buckets, cap)
+
+
+def histogram_of(rows: list[tuple], start: int, end: int, width: int, buckets: int, cap: int) -> Histogram:
+    """(bucket, count, oldest ts) rows read by either backend as the histogram."""
     counts = [0] * buckets
     total, oldest = 0, end
     for bucket, n, first in rows:

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
 from app.store.pg.predictions import SELECT_COLUMNS
-from app.store.search import Count, Cursor, Facet, Histogram, Page, page_keyset, page_of
+from app.store.search import Count, Cursor, Facet, Histogram, Page, histogram_of, page_keyset, page_of
 from app.store.search_sql import Compiled
 
 if TYPE_CHECKING:
@@ -124,19 +124,6 @@ def _dynamic(expr: str, expr_params: list[object], op: str, value: Value,
         return f"{expr} {keyword} ({marks})", [*expr_params, *candidates]
     kind = "string" if isinstance(value, str) else "number"
     return (f"(jsonb_typeof({expr}) = '{kind}' AND {expr} {op} %s)", [*expr_params, *expr_params, Jsonb(value)])
-
-
-def histogram_of(rows: list[tuple], start: int, end: int, width: int, buckets: int, cap: int) -> Histogram:
-    """(bucket, count, oldest ts) rows as the histogram (the SQLite reader's rule, app/store/search.py)."""
-    counts = [0] * buckets
-    total, oldest = 0, end
-    for bucket, n, first in rows:
-        if 0 <= bucket < buckets:
-            counts[int(bucket)] += n
-        total += n
-        oldest = min(oldest, first)
-    capped = total > cap
-    return Histogram(start, width, counts, capped, oldest if capped else start)
 
 
 def json_value_sql(column: str, key: str) -> str:
