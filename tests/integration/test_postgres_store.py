@@ -93,7 +93,8 @@ def test_a_password_in_the_url_is_refused_and_never_shown(pg_url: str, postgres)
 def test_commands_not_built_for_postgresql_say_so_in_one_line(pg_url: str, tmp_path: Path) -> None:
     with Store.open(pg_url) as store:
         store.registry.upsert_model(ModelInfo(name="fraud"))
-    for args in (["drift", "fraud"], ["ingest", "--follow", str(_jsonl(tmp_path, random_records(3)))]):
+    for args in (["drift", "fraud"], ["ingest", "--follow", str(_jsonl(tmp_path, random_records(3)))],
+                 ["check", "fraud", "--no-probe"]):  # check reads the drift baselines (engineer V's family)
         result = _cli("--db", pg_url, *args)
         assert result.exit_code == 2, result.output
         assert "not available on PostgreSQL yet" in result.output and "Traceback" not in result.output
