@@ -47,7 +47,8 @@ class FleetScreen(HostsAlerts, Screen):
 
     # enter (open) is bound on the FleetTable itself: see widgets/fleet_table.py.
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="fleet.filter"),
+        # `/` is the console's log search everywhere (app.search_logs): the row filter is `f`.
+        Binding("f", "filter", "Filter", id="fleet.filter"),
         Binding("ctrl+r", "refresh", "Refresh", id="fleet.refresh", show=False),
         Binding("escape", "clear_filter", "Clear filter", id="fleet.clear_filter"),
         Binding("A", "acknowledge", "Ack", id="fleet.acknowledge"),

@@ -35,11 +35,12 @@ from app.console.errors import one_line, worker_failure
 from app.search.complete import complete, quote_value
 from app.search.language import Query, SearchError, parse, reference
 from app.text import clean, safe_text
-from app.views.logs import (Connections, ExportFailed, Overview, PageRead, Throttled, count_results, progress_text,
-                            read_page)
+from app.views.logs import (Connections, ExportFailed, Overview, PageRead, StoreWatch, Throttled, count_results,
+                            progress_text, read_page)
 from app.views.search_lane import LaneClosed, SearchLane
 from app.views.search_window import ResultWindow
 from screens.base import OnConsole
+from widgets.hit_histogram import HitHistogram
 from widgets.key_bar import KeyBar
 from widgets.log_table import LogTable
 from widgets.query_bar import QueryBar
@@ -51,9 +52,9 @@ if TYPE_CHECKING:
     from app.store.location import StoreLocation
 
 PAGE_SIZE = 50
-_BLOCKS = "▁▂▃▄▅▆▇█"
 JUMP_PAGES = 20  # n/N read at most this many pages looking for an error
-FOLLOW_S = 1.0  # F: how often the newest results are read again
+FOLLOW_READ = 150  # F: new records read per change at most (more at once: the newest page instead)
+FOLLOW_COUNT = 1000  # while following is paused, new records are counted up to this many ("1,000+ new")
 EDGE_MARGIN = 10  # read the next page when the cursor is this close to the end of what is held
 AROUND_MS = 3_600_000  # `a`: the entity's predictions an hour either side
 ANCHOR_PAGES = 40  # `a` reads at most this many pages looking for the record it started from
@@ -67,9 +68,13 @@ def for_model(model: str) -> "LogsScreen":
 
 @dataclass(frozen=True)
 class _Fetch:
-    kind: str  # "first" | "older" | "newer" | "jump" (the page older than a histogram bar's end)
+    # "first" | "older" | "newer" | "jump" (the page older than a histogram bar's end) | "follow" (what
+    # ingest wrote above the newest record known)
+    kind: str
     generation: int
     anchor: int | None = None  # "first" only: the store id of the record the cursor should land on
+    limit: int = PAGE_SIZE
+    paused: bool = False  # "follow" only: read while the operator had scrolled away from the newest
 
 
 class LogsScreen(OnConsole, Screen):
@@ -161,6 +166,12 @@ class LogsScreen(OnConsole, Screen):
             self.generation = generation
             self.overview = overview
 
+    class StoreChanged(Message):
+        """Ingest (another process) committed to the store while following (from the StoreWatch thread)."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, LogsScreen.StoreChanged)  # a burst of commits costs one read
+
     class QuarantineLoaded(Message):
         def __init__(self, lines: list[Any]) -> None:
             super().__init__()
@@ -198,6 +209,7 @@ class LogsScreen(OnConsole, Screen):
         # The queries this screen showed before a jump (entity ±1h): esc goes back through them, newest
         # first, before it leaves the screen (a query typed in the bar is not a jump: up recalls it).
         self.previous_queries: list[str] = []
+        self._previous_records: list[int | None] = []  # the record the cursor was on, per previous query
         self.parsed: Query | None = None
         self.window = ResultWindow(page_size=PAGE_SIZE)
         self.result_count: Count | None = None
@@ -217,7 +229,15 @@ class LogsScreen(OnConsole, Screen):
         self._record_open = False
         self.empty_reason: str | None = None  # why the current query found nothing (or its name error)
         self._jump: tuple[int, int] | None = None  # n/N waiting for a page: (step, pages left to read)
-        self.following = False  # F: re-read the newest results as ingest writes them, like less +F
+        # F: new matching records as ingest writes them, like less +F. The cursor on the newest record
+        # follows; moved away from it, following pauses (the place is kept) and only counts what arrives.
+        self.following = False
+        self._watch: StoreWatch | None = None
+        self._follow_new = 0  # records shown since F
+        self._follow_unseen = 0  # records that arrived while paused, above what the table holds
+        self._follow_more = False  # more arrived than were counted: the numbers are "at least"
+        self._follow_seen: Any = None  # while paused: the newest record counted (a Cursor)
+        self._follow_dirty = False  # a change arrived while a read was under way
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -226,7 +246,7 @@ class LogsScreen(OnConsole, Screen):
         yield QueryBar(history, self._complete, value=self.initial_query, id="logs-query",
                        placeholder="model:NAME entity:ID since:2h status:error score>=0.9 \"text\"   (tab completes)")
         yield Static(id="logs-error", markup=False)
-        yield Static(id="logs-histogram", markup=False)
+        yield HitHistogram(id="logs-histogram")
         with Container(id="logs-body"):
             yield LogTable(id="logs-table")
             yield RecordDetail(id="logs-detail")
@@ -240,9 +260,13 @@ class LogsScreen(OnConsole, Screen):
     def on_mount(self) -> None:
         self._show_title()
         self._layout_for(self.size.width)
-        # The same however the screen was opened (fleet, model, command line): the results have the
-        # focus, so single-letter keys are actions and `/` (or `l`) goes to the query bar, as in less.
-        self.query_one(LogTable).focus()
+        # The same however the screen was opened (fleet `/` or `l`, model `l`, `:search`, the palette):
+        # the query bar has the focus, its query (empty, or model:NAME) with the cursor at the end, while
+        # that query's results are read below. What an operator types first is always query text, never
+        # a single-letter action fired by surprise; enter (or esc, tab) goes to the results, `/` back.
+        bar = self.query_one(QueryBar)
+        self.set_focus(bar)
+        bar.cursor_position = len(bar.value)
         self._load_names(self.console_context.store)
         self.run_query(self.initial_query)
 
@@ -271,6 +295,7 @@ class LogsScreen(OnConsole, Screen):
         self.query_one("#logs-title", Static).update(title)
 
     def on_unmount(self) -> None:
+        self._stop_following()
         self._connections.interrupt("export")
         for lane in self._lanes.values():
             lane.interrupt()
@@ -347,7 +372,7 @@ class LogsScreen(OnConsole, Screen):
         # The older query's reads stop now instead of competing with the new one.
         self._interrupt_reads()
         if not follow:
-            self.following = False  # a new query (or ctrl+r) ends follow mode
+            self._stop_following()  # a new query (or ctrl+r) ends follow mode
             self._status(Text("searching…", style="dim"))
         self._fetch(context.store, query, _Fetch("first", self.generation, anchor), None)
         self._count(context.store, query, self.generation)
@@ -399,11 +424,13 @@ class LogsScreen(OnConsole, Screen):
         bar.remember(text)
         self._save_history(self.console_context.store, list(bar.history))
         self.run_query(text)
-        self.query_one(LogTable).focus()
+        self.set_focus(self.query_one(LogTable))
 
     def _push_query(self, text: str) -> None:
         if text != self.query_text:
             self.previous_queries.append(self.query_text)
+            row = self._current()
+            self._previous_records.append(None if row is None else row["id"])
 
     @work(thread=True, exclusive=True, group="logs-page", exit_on_error=False, description="read a page of results")
     def _fetch(self, location: StoreLocation, query: Query, fetch: _Fetch, cursor: Any) -> None:
@@ -414,7 +441,7 @@ class LogsScreen(OnConsole, Screen):
             # runs long tells its progress (post_message is thread-safe); esc stops it (action_back).
             searcher.watch(Throttled(lambda p: self.post_message(self.ScanProgressed(fetch.generation, p))))
             try:
-                return read_page(searcher, query, fetch.kind, cursor, page_size=PAGE_SIZE, anchor=fetch.anchor,
+                return read_page(searcher, query, fetch.kind, cursor, page_size=fetch.limit, anchor=fetch.anchor,
                                  anchor_pages=ANCHOR_PAGES, cancelled=lambda: worker.is_cancelled,
                                  superseded=lambda: fetch.generation != self.generation)
             finally:
@@ -452,13 +479,16 @@ class LogsScreen(OnConsole, Screen):
         if message.fetch.generation != self.generation:
             return
         self._fetching = self._scanning = False
+        if message.fetch.kind == "follow":
+            self._followed(message.fetch, message.page)
+            return
         table = self.query_one(LogTable)
         window = self.window
         read = message.read
         if message.fetch.kind == "first" and read is not None:
             if read.query is not None:
                 self.parsed = read.query  # model:/version: as the store's names: later pages and the count
-                if read.error is None and not message.fetch.anchor and not self.following:
+                if read.error is None and not self.following:
                     self._overview(self.console_context.store, read.query, self.generation)
             self.empty_reason = read.error or read.why_empty
             self._show_note(read.error, read.notices)
@@ -492,6 +522,8 @@ class LogsScreen(OnConsole, Screen):
         self._show_range()
         if message.fetch.kind != "first":
             self._resume_jump()
+        if self.following and self._follow_dirty and not self._fetching:
+            self._follow_read()  # ingest wrote while this page was read
 
     def on_logs_screen_count_loaded(self, message: CountLoaded) -> None:
         if message.generation == self.generation:
@@ -511,6 +543,10 @@ class LogsScreen(OnConsole, Screen):
                 self._show_detail(self.window.rows[index])
             if self._record_open:
                 self._show_title()  # the title names the record shown (ctrl+r may have moved the cursor)
+        if self.following and self._follow_unseen and self._at_newest():
+            # Scrolled back up to the newest: what was counted is shown now.
+            self._follow_new += self._follow_unseen
+            self._follow_unseen, self._follow_seen = 0, None
         self._maybe_fetch(index)
         self.call_after_refresh(self._show_range)
 
@@ -571,19 +607,7 @@ class LogsScreen(OnConsole, Screen):
         self._show_histogram()
 
     def _show_histogram(self) -> None:
-        box = self.query_one("#logs-histogram", Static)
-        if self.overview is None:
-            box.update("")
-            return
-        histogram = self.overview.histogram
-        top = max(histogram.counts) or 1
-        text = Text()
-        for i, n in enumerate(histogram.counts):
-            block = " " if n == 0 else _BLOCKS[min(len(_BLOCKS) - 1, n * len(_BLOCKS) // (top + 1))]
-            style = "reverse bold" if i == self.bar else ("yellow" if histogram.start + i * histogram.width
-                                                          < histogram.complete_from else "cyan")
-            text.append(block if block != " " or i != self.bar else "_", style=style)
-        box.update(text)
+        self.query_one(HitHistogram).show(None if self.overview is None else self.overview.histogram, self.bar)
 
     def bar_range(self, index: int) -> tuple[int, int]:
         histogram = self.overview.histogram  # type: ignore[union-attr]
@@ -592,9 +616,19 @@ class LogsScreen(OnConsole, Screen):
 
     def action_bar(self, step: int) -> None:
         """< and >: choose an older / newer bar of the hit histogram (t moves the results there)."""
-        if self.overview is None:
-            return
-        self.bar = max(0, min(len(self.overview.histogram.counts) - 1, self.bar + step))
+        if self.overview is not None:
+            self._choose_bar(self.bar + step)
+
+    @on(HitHistogram.BarChosen)
+    def _bar_clicked(self, message: HitHistogram.BarChosen) -> None:
+        """A click on a bar: choose it and move the results there at once (the mouse's `t`)."""
+        if self.overview is not None:
+            self._choose_bar(message.index)
+            self.action_jump_to_bar()
+
+    def _choose_bar(self, index: int) -> None:
+        assert self.overview is not None
+        self.bar = max(0, min(len(self.overview.histogram.counts) - 1, index))
         self._show_histogram()
         from app.timeutil import TimeFormat, format_ms
 
@@ -612,7 +646,7 @@ class LogsScreen(OnConsole, Screen):
             return
         _, end = self.bar_range(self.bar)
         skipped = sum(self.overview.histogram.counts[self.bar + 1:])
-        self.following = False
+        self._stop_following()
         self._fetching = True
         self._fetch_jump(self.console_context.store, self.parsed, _Fetch("jump", self.generation),
                          Cursor(end - 1, 2**62), skipped)
@@ -638,7 +672,11 @@ class LogsScreen(OnConsole, Screen):
         bar = self.query_one(QueryBar)
         bar.value = text
         bar.remember(text)
+        self._save_history(self.console_context.store, list(bar.history))
+        self._push_query(text)  # a narrowing is a jump, as `a` is: esc goes back to the wider query
+        self._show_title()
         self.run_query(text)
+        self.set_focus(self.query_one(LogTable))
 
     # -- n / N: the next or previous error -------------------------------------------------
     def action_next_error(self, step: int) -> None:
@@ -677,20 +715,104 @@ class LogsScreen(OnConsole, Screen):
 
     # -- F: follow -------------------------------------------------------------------------
     def action_follow(self) -> None:
-        """F: show new matching records as ingest writes them (the newest page, re-read every
-        FOLLOW_S seconds, the cursor on the newest); F, esc or a new query stops."""
-        self.following = not self.following
-        if self.following:
-            self.query_one(LogTable).focus()
-            self._follow_tick()
-        self._show_range()
-
-    def _follow_tick(self) -> None:
-        if not self.following or not self.is_attached:
+        """F: show new matching records as ingest writes them (the cursor on the newest), like less +F.
+        Moving the cursor off the newest record pauses following and keeps the place (new records are
+        counted above it); F then goes back to the newest; F there, esc or a new query stops."""
+        if self.following and not self._at_newest():
+            self._follow_from_newest()
             return
-        if not self._fetching and not self.showing_quarantine:
-            self.run_query(self.query_text, follow=True)
-        self.set_timer(FOLLOW_S, self._follow_tick)
+        if self.following:
+            self._stop_following()
+            self._show_range()
+            return
+        self.following = True
+        self._follow_new, self._follow_unseen, self._follow_more = 0, 0, False
+        self.set_focus(self.query_one(LogTable))
+        location = self.console_context.store
+        self._watch = StoreWatch(location, lambda: self.post_message(self.StoreChanged())).start()
+        self._follow_from_newest()
+
+    def _follow_from_newest(self) -> None:
+        """The newest page again, the cursor on it (F, or more arrived at once than a follow read takes)."""
+        self._follow_new += self._follow_unseen  # counted while paused: shown now
+        self._follow_unseen, self._follow_seen, self._follow_dirty = 0, None, False
+        self.run_query(self.query_text, follow=True)
+
+    def _stop_following(self) -> None:
+        self.following = False
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+
+    def _at_newest(self) -> bool:
+        """The cursor is on the newest matching record read (following shows what arrives there)."""
+        window = self.window
+        return not window.has_newer and window.offset == 0 and self.query_one(LogTable).cursor_row <= 0
+
+    def on_logs_screen_store_changed(self, _message: StoreChanged) -> None:
+        if not self.following or self.parsed is None or self.showing_quarantine:
+            return
+        if self._fetching:
+            self._follow_dirty = True  # read once the read under way is in
+            return
+        self._follow_read()
+
+    def _follow_read(self) -> None:
+        self._follow_dirty = False
+        paused = not self._at_newest()
+        if paused and self._follow_unseen >= FOLLOW_COUNT:
+            self._follow_more = True  # enough counted: F (or scrolling up) reads the rest
+            self._show_range()
+            return
+        cursor = self._follow_seen if paused and self._follow_seen is not None else self.window.first
+        self._fetching = True
+        self._fetch(self.console_context.store, self.parsed,
+                    _Fetch("follow", self.generation, limit=FOLLOW_READ, paused=paused), cursor)
+
+    def _followed(self, fetch: _Fetch, page: "Page") -> None:
+        """A follow read is in: at the newest, the new records go on top with the cursor; paused, they
+        are only counted (the table and the cursor stay where the operator put them)."""
+        from app.search.searcher import Cursor
+
+        window, table = self.window, self.query_one(LogTable)
+        rows = page.rows
+        if not fetch.paused and self._at_newest():
+            if page.has_newer:  # more than a read takes arrived at once: show the newest page
+                self._follow_new += len(rows)
+                self._follow_more = True
+                self._follow_from_newest()
+                return
+            if rows:
+                if window.rows:
+                    window.add_newer(page)
+                else:
+                    window.reset(page)
+                self._follow_new += len(rows)
+                table.show(window.rows, 0)
+                self._count(self.console_context.store, self.parsed, self.generation)
+        elif fetch.paused and self._at_newest():
+            # Back at the newest meanwhile (paged up to it): read again from what is held now.
+            self._follow_unseen, self._follow_seen, self._follow_dirty = 0, None, True
+        elif rows:
+            self._follow_unseen += len(rows)
+            self._follow_seen = Cursor(rows[0]["ts"], rows[0]["id"])
+            # The records above push the ones held down: their numbering follows, and scrolling up
+            # reads the new ones (keyset pages "newer" than the top held).
+            window.offset += len(rows)
+            window.has_newer = True
+            self._count(self.console_context.store, self.parsed, self.generation)  # "of N" grows too
+            if page.has_newer:
+                self._follow_dirty = True  # count on (up to FOLLOW_COUNT)
+        self._show_range()
+        if self._follow_dirty and self.following and not self._fetching:
+            self._follow_read()
+
+    def _follow_text(self) -> Text:
+        more = "+" if self._follow_more else ""
+        if self._at_newest():
+            return Text.assemble(("following", "bold green"), f" · {self._follow_new:,}{more} new · ")
+        return Text.assemble(("following paused", "bold yellow"),
+                             f" · {self._follow_unseen:,}{more} new above · F: newest · ")
 
     def _maybe_fetch(self, index: int) -> None:
         if self._fetching or self.parsed is None:
@@ -723,7 +845,7 @@ class LogsScreen(OnConsole, Screen):
             count = Count(len(window.rows), False)  # everything fits in what is held: exact already
         text = Text(count_text(start, end, count), style="bold" if window.rows else "dim")
         if self.following:
-            text = Text.assemble(("following ", "bold green"), text)
+            text = Text.assemble(self._follow_text(), text)
         if not window.rows and self.empty_reason and not self._fetching:
             # Never a silent empty answer: say which part of the query found nothing.
             text = Text(self.empty_reason if self.empty_reason.startswith("no results") else
@@ -755,22 +877,28 @@ class LogsScreen(OnConsole, Screen):
         text.rstrip()
         return text
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # In the query bar `/` is text: the key bar then says what enter, tab and up do instead.
+        if action == "focus_query" and isinstance(self.focused, QueryBar):
+            return False
+        return True
+
     def action_focus_query(self) -> None:
         self._close_record()
-        self.query_one(QueryBar).focus()
+        self.set_focus(self.query_one(QueryBar))
 
     def _open_record(self) -> None:
         self._record_open = True
         self.add_class("record")
         self._show_title()
-        self.query_one(RecordDetail).focus()
+        self.set_focus(self.query_one(RecordDetail))
 
     def _close_record(self) -> None:
         if self._record_open:
             self._record_open = False
             self.remove_class("record")
             self._show_title()
-            self.query_one(LogTable).focus()
+            self.set_focus(self.query_one(LogTable))
 
     @property
     def record_open(self) -> bool:
@@ -786,20 +914,22 @@ class LogsScreen(OnConsole, Screen):
                               style="yellow"))
             return
         if self.following:
-            self.following = False
+            self._stop_following()
             self._show_range()
         elif self.showing_quarantine:
             self.action_quarantine()
         elif self._record_open:
             self._close_record()
         elif isinstance(self.focused, QueryBar) and self.window.rows:
-            self.query_one(LogTable).focus()
+            self.set_focus(self.query_one(LogTable))
         elif self.previous_queries:  # back to the query shown before this one (e.g. before entity ±1h)
             text = self.previous_queries.pop()
+            record = self._previous_records.pop() if self._previous_records else None
             self.query_one(QueryBar).value = text
-            self.run_query(text)
+            # Back where the operator was: the cursor on the record it was on (read down to it, bounded).
+            self.run_query(text, anchor=record)
             self._show_title()
-            self.query_one(LogTable).focus()
+            self.set_focus(self.query_one(LogTable))
         else:
             self.app.pop_screen()
 
@@ -859,7 +989,7 @@ class LogsScreen(OnConsole, Screen):
         self._close_record()
         if self.showing_quarantine:
             self.remove_class("quarantine")
-            self.query_one(LogTable).focus()
+            self.set_focus(self.query_one(LogTable))
             self._show_range()
             return
         self.add_class("quarantine")
@@ -885,7 +1015,7 @@ class LogsScreen(OnConsole, Screen):
                           safe_text(f"{Path(line.source).name}:{line.line_no}", width=32),
                           safe_text(line.error, width=48), safe_text(line.raw, width=120))
         if self.showing_quarantine:
-            table.focus()
+            self.set_focus(table)
             count = len(message.lines)
             self._status(Text(f"{count:,} quarantined line{'s' if count != 1 else ''}, newest first"
                               + (" (the newest 500)" if count >= 500 else "") + " · Q: back to the results",

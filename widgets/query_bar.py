@@ -45,10 +45,12 @@ class QueryBar(SafeInput):
     }
     """
 
+    # Shown in the key bar while the bar has the focus: what enter, tab and up do here.
     BINDINGS = [
-        Binding("up", "history(-1)", "Previous query", id="query_bar.previous", show=False),
+        Binding("enter", "submit", "Search", id="query_bar.search", key_display="⏎"),
+        Binding("tab", "accept", "Complete", id="query_bar.complete"),
+        Binding("up", "history(-1)", "History", id="query_bar.previous", key_display="↑"),
         Binding("down", "history(1)", "Next query", id="query_bar.next", show=False),
-        Binding("tab", "accept", "Complete", id="query_bar.complete", show=False),
     ]
 
     def __init__(self, history: list[str], complete: Callable[[str], str | None], *, value: str = "",

@@ -71,7 +71,7 @@ class ModeldeckApp(App[None]):
         Binding("d", "drift", "Drift", id="app.drift", show=False),
         # Prediction logs from anywhere; a screen's own `/` (the fleet's row filter) comes first.
         Binding("l", "logs", "Logs", id="app.logs"),
-        Binding("slash", "logs", "Search logs", id="app.search_logs", show=False),
+        Binding("slash", "search_logs", "Search logs", id="app.search_logs", show=False),
         # Incident time travel (--at, :at): step back and forward by the refresh interval.
         Binding("left_square_bracket", "step_time(-1)", "Earlier", id="app.earlier", show=False),
         Binding("right_square_bracket", "step_time(1)", "Later", id="app.later", show=False),
@@ -382,12 +382,21 @@ class ModeldeckApp(App[None]):
             self.open_model_view("drift", name)
 
     def action_logs(self) -> None:
-        # On a screen about one model (model, drift) the logs open filtered to it.
+        """`l`: on a screen about one model (model, drift) the logs open filtered to it; on the fleet,
+        to the highlighted model (as `d` and `R` act on it)."""
+        from widgets.fleet_table import FleetTable
+
+        tables = self.screen.query(FleetTable)
+        self.action_search_logs(tables.first().current_model if tables else None)
+
+    def action_search_logs(self, highlighted: str | None = None) -> None:
+        """`/`: the Logs screen with its query bar focused; every model's logs on the fleet (its
+        row filter is `f`), the model's own on a screen about one model."""
         from textual.screen import ModalScreen
 
         if isinstance(self.screen, ModalScreen):
             return
-        model = getattr(self.screen, "model", None)
+        model = getattr(self.screen, "model", None) or highlighted
         if isinstance(model, str) and any(view.id == "logs" for view in routes.model_views()):
             self.open_model_view("logs", model)
         elif any(view.id == "search" for view in routes.query_views()):

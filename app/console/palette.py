@@ -42,10 +42,10 @@ class ModeldeckCommands(Provider):
         for view in routes.model_views():
             for name in app.context.model_names:
                 commands.append((f"{view.title}: {clean(name)}", f"key {view.key} on the model screen"
-                                 + (" and the fleet" if view.key in ("R", "d") else ""),
+                                 + (" and the fleet" if view.key in ("R", "d", "l") else ""),
                                  partial(app.open_model_view, view.id, name)))
         for query_view in routes.query_views():
-            commands.append((query_view.title, "key l or /", partial(app.open_query_view, query_view.id, "")))
+            commands.append((query_view.title, "every model's logs · key / on the fleet", partial(app.open_query_view, query_view.id, "")))
         for command in routes.app_commands():
             commands.append((command.title, command.help, partial(command.run, app)))
         return commands

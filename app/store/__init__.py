@@ -113,6 +113,11 @@ class Store:
         with write_transaction(self.conn):  # busy or read-only: StoreBusy / StoreReadOnly
             yield self
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: changes when another connection commits to the file (a
+        microsecond probe that reads no row; the Logs screen's follow mode watches it)."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
     def interrupt(self) -> None:
         """Stop the statement running on this store now, from any thread: it raises StoreInterrupted
         (a no-op when idle)."""

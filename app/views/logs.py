@@ -98,6 +98,59 @@ def overview(searcher: "Searcher", query: "Query", now: int, buckets: int = OVER
         return None
 
 
+FOLLOW_CHECK_S = 0.25  # F: how often the store is asked whether anything was written (no row read)
+FOLLOW_FALLBACK_S = 5.0  # and, whatever that says, a read at least this often (the old poll, kept as a net)
+
+
+def change_token(store: Any) -> int:
+    """A number that changes when another process writes to the store: SQLite's data_version (any
+    commit: rows, labels), else the newest prediction id (PostgreSQL: an index probe)."""
+    return store.data_version() if store.kind == "sqlite" else store.predictions.latest_id()
+
+
+class StoreWatch:
+    """Tells ``changed()`` soon after ingest (any other writer) commits to the store, from a thread of
+    its own with its own read-only connection: every ``every_s`` it reads ``change_token`` (no rows, a
+    few microseconds, so following costs no CPU worth measuring), and at least every ``fallback_s``
+    it calls ``changed()`` anyway. ``stop()`` ends it (within ``every_s``) and closes the store."""
+
+    def __init__(self, location: "StoreLocation", changed: Callable[[], None], *,
+                 every_s: float | None = None, fallback_s: float | None = None) -> None:
+        self._location, self._changed = location, changed
+        self._every = every_s if every_s is not None else FOLLOW_CHECK_S
+        self._fallback = fallback_s if fallback_s is not None else FOLLOW_FALLBACK_S
+        self._stop = threading.Event()
+        self.checks = 0  # probes made (a test reads it: cheap checks, not reads)
+        self._thread = threading.Thread(target=self._run, name="modeldeck-logs-follow", daemon=True)
+
+    def start(self) -> "StoreWatch":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            with self._location.open(read_only=True) as store:
+                token, last = change_token(store), time.monotonic()
+                while not self._stop.wait(self._every):
+                    now, self.checks = change_token(store), self.checks + 1
+                    if now != token or time.monotonic() - last >= self._fallback:
+                        token, last = now, time.monotonic()
+                        self._changed()
+        except Exception:  # noqa: BLE001 - a store that cannot be probed: fall back to the plain poll
+            while not self._stop.wait(self._fallback):
+                self._changed()
+
+
 QUARANTINE_ROWS = 500  # the Logs screen's quarantine view: the newest bad lines
 
 
@@ -172,7 +225,7 @@ def read_page(searcher: "Searcher", query: "Query", kind: str, cursor: Any, *, p
             query, notices = resolution.query, resolution.notices
         if kind in ("older", "jump"):  # jump: the page older than a chosen time (a histogram bar)
             page = searcher.page(query, after=cursor, limit=page_size)
-        elif kind == "newer":
+        elif kind in ("newer", "follow"):  # follow: what ingest wrote above ``cursor`` (None: the newest page)
             page = searcher.page(query, before=cursor, limit=page_size)
         else:
             page = searcher.page(query, limit=page_size)

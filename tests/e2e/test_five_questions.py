@@ -137,6 +137,7 @@ def _the_customer_question(terminal: Terminal, entity: str, model: str, version:
     with Question(terminal, "customer"):
         command(terminal, f"search entity:{entity} since:{day} until:{day}T23:59:59.999Z")
         terminal.wait_for(entity, f"1-", "of ")
+        terminal.press("escape")  # the query bar (focused however Logs opens) -> the results
         terminal.press("enter")  # the record
         screen = terminal.wait_for("features", "score", f"record")
         assert model in screen and version in screen and entity in screen, screen

@@ -98,17 +98,18 @@ async def test_navigate_fleet_model_tabs_and_back(fixed_db: Path) -> None:
         assert app.screen.query_one(FleetTable).current_model == "fraud-scorer"
 
 
-async def test_slash_filters_the_fleet_and_escape_clears(fixed_db: Path) -> None:
+async def test_f_filters_the_fleet_and_escape_clears(fixed_db: Path) -> None:
+    # `f`: `/` is the console's log search everywhere (tests/tui/test_logs.py opens Logs with it).
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("slash", *"churn")
+        await pilot.press("f", *"churn")
         assert _fleet_names(app) == ["churn-predictor"]
         await pilot.press("enter", "enter")  # keep the filter, then open the one model left
         await settle(pilot)
         assert isinstance(app.screen, ModelScreen) and app.screen.model == "churn-predictor"
         await pilot.press("escape")
-        await pilot.press("slash", "escape")
+        await pilot.press("f", "escape")
         assert len(_fleet_names(app)) == 3
 
 

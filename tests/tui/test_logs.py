@@ -62,17 +62,18 @@ def detail_text(app) -> str:  # type: ignore[no-untyped-def]
 
 
 async def open_logs(pilot, query: str) -> LogsScreen:  # type: ignore[no-untyped-def]
+    """`/` on the fleet: every model's logs, the query bar focused; then ``query`` typed and run (enter
+    moves the focus to the results). With no query, the bar keeps the focus."""
     await settle(pilot)
-    await pilot.press("l")
+    await pilot.press("slash")
     await settle(pilot)
     screen = pilot.app.screen
-    # The results have the focus however the screen was opened; `/` goes to the query bar.
-    assert isinstance(screen, LogsScreen) and isinstance(screen.focused, LogTable)
-    await pilot.press("slash")
-    assert isinstance(screen.focused, QueryBar) and screen.query_one(QueryBar).value == ""
+    assert isinstance(screen, LogsScreen) and isinstance(screen.focused, QueryBar)
+    assert screen.query_one(QueryBar).value == ""
     if query:
         await pilot.press(*query, "enter")
         await settle(pilot)
+        assert isinstance(screen.focused, LogTable)
     return screen
 
 
@@ -230,6 +231,13 @@ async def test_a_record_far_down_the_results_keeps_the_cursor(logs_db: Path) -> 
         await settle(pilot)
         assert screen.window.offset + table.cursor_row == around.index(row["id"])
         assert screen.window.rows[table.cursor_row]["id"] == row["id"] and row["request_id"] in detail_text(app)
+        # esc: back to the query before, the cursor on the record it was on (not on the newest result).
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.query_text == "model:fraud" and not screen.previous_queries
+        assert screen.window.rows[table.cursor_row]["id"] == row["id"]
+        assert screen.window.offset + table.cursor_row == expected.index(row["id"])
+        assert screen.overview is not None  # the histogram of the query is back too
 
 
 async def test_versions_and_models_readable_at_80_columns(logs_db: Path) -> None:
@@ -328,6 +336,90 @@ async def test_completion_of_fields_and_models(logs_db: Path) -> None:
         assert bar.value == "model:fraud features.amount"
 
 
+async def _opened_logs(pilot, open_it) -> LogsScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    await open_it()
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, LogsScreen), screen
+    return screen
+
+
+async def test_every_way_of_opening_logs_focuses_the_query_bar_at_its_end(logs_db: Path) -> None:
+    """Fleet `/` and `l`, model `l`, `:logs`, `:search`, the palette: the same screen state each time: the
+    query bar focused holding the query (empty or model:NAME), the cursor at its end, that query's
+    results read below; what the operator types next extends the query (no single-letter action fires)."""
+    from app.console.app import ModeldeckApp
+    from tests.tui.test_console import _palette_run
+
+    async def fleet_slash(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("slash")
+
+    async def fleet_l(pilot) -> None:  # type: ignore[no-untyped-def]
+        from widgets.fleet_table import FleetTable
+
+        table = pilot.app.screen.query_one(FleetTable)
+        for row in range(table.row_count):
+            table.move_cursor(row=row)
+            if table.current_model == "churn":
+                break
+        assert table.current_model == "churn"
+        await pilot.press("l")
+
+    async def model_l(pilot) -> None:  # type: ignore[no-untyped-def]
+        pilot.app.open_model("churn")
+        await settle(pilot)
+        await pilot.press("l")
+
+    async def command_logs(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("colon", *"logs churn", "enter")
+
+    async def command_search(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("colon", *"search model:churn", "enter")
+
+    async def palette_model(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _palette_run(pilot, "search logs churn", "Search logs: churn")
+
+    async def palette_all(pilot) -> None:  # type: ignore[no-untyped-def]
+        from textual.command import CommandList
+
+        await pilot.press("ctrl+p", *"search logs")
+        for _ in range(100):  # bounded (5 s): the palette searches asynchronously
+            await pilot.pause(0.05)
+            commands = pilot.app.screen.query(CommandList)
+            if commands and commands.first().option_count:
+                break
+        options = commands.first()
+        options.highlighted = next(i for i in range(options.option_count)
+                                   if "Search logs" in str(options.get_option_at_index(i).prompt)
+                                   and "Search logs:" not in str(options.get_option_at_index(i).prompt))
+        await pilot.press("enter")
+
+    ways = {"palette": (palette_all, ""), "fleet /": (fleet_slash, ""), "fleet l": (fleet_l, "model:churn"), "model l": (model_l, "model:churn"),
+            ":logs": (command_logs, "model:churn"), ":search": (command_search, "model:churn"),
+            "palette model": (palette_model, "model:churn")}
+    for way, (open_it, query) in ways.items():
+        app: ModeldeckApp = make_app(logs_db)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await _opened_logs(pilot, lambda: open_it(pilot))
+            bar = screen.query_one(QueryBar)
+            assert screen.focused is bar, (way, screen.focused)
+            assert bar.value.startswith(query) and bar.cursor_position == len(bar.value), (way, bar.value)
+            # The opening query's results are already there below the bar.
+            assert screen.window.rows, way
+            if query:
+                assert {row["model"] for row in screen.window.rows} == {"churn"}, way
+            # Typing goes into the query (`a`, `f`, `x` would be actions on the results), enter runs it.
+            await pilot.press(*(" status:error" if query else "status:error"), "enter")
+            await settle(pilot)
+            assert screen.query_text == f"{query} status:error".strip(), way
+            assert isinstance(screen.focused, LogTable) and app.screen is screen, way
+            assert screen.window.rows and {row["status"] for row in screen.window.rows} == {"error"}, way
+            # `/` goes back to the bar, the cursor at the end of the query shown.
+            await pilot.press("slash")
+            assert screen.focused is bar and bar.cursor_position == len(bar.value), way
+
+
 async def test_from_a_model_screen_and_from_the_command_line(logs_db: Path) -> None:
     expected = expected_ids(logs_db, "entity:cust-3")
     app = make_app(logs_db)
@@ -340,6 +432,8 @@ async def test_from_a_model_screen_and_from_the_command_line(logs_db: Path) -> N
         screen = app.screen
         assert isinstance(screen, LogsScreen) and screen.query_one(QueryBar).value == "model:churn"
         assert {row["model"] for row in screen.window.rows} == {"churn"}
+        await pilot.press("escape")  # the query bar -> the results
+        assert isinstance(screen.focused, LogTable)
         await pilot.press("escape")
         assert isinstance(app.screen, ModelScreen)
         await pilot.press("colon", *"search entity:cust-3", "enter")
@@ -494,29 +588,108 @@ async def test_n_and_N_walk_the_errors_across_pages(logs_db: Path) -> None:
         assert screen.window.offset + table.cursor_row == errors[10]
 
 
-async def test_f_follows_records_as_ingest_writes_them(tmp_path: Path) -> None:
+class _FollowedIngest:
+    """`modeldeck ingest --follow` of a JSON Lines file (app.ingest.run.ingest, incremental: a commit per
+    batch) into the store, in a thread of its own with its own connection, as a second process would;
+    ``write`` appends records to the file as a service writes its log. Always stopped."""
+
+    def __init__(self, store_path: Path, log: Path) -> None:
+        import threading
+
+        self.log, self.stop = log, threading.Event()
+        log.touch()
+        self.thread = threading.Thread(target=self._run, args=(store_path,), daemon=True)
+
+    def _run(self, store_path: Path) -> None:
+        from app.ingest.run import ingest
+
+        with Store.open(store_path) as store:
+            ingest(store, [str(self.log)], follow=True, stop=self.stop, poll_s=0.05, workers=0)
+
+    def write(self, records: list[dict]) -> None:  # type: ignore[type-arg]
+        with self.log.open("ab") as out:
+            out.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
+
+    def __enter__(self) -> "_FollowedIngest":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
+def _late(n: int, first: int, *, ts: int) -> list[dict]:  # type: ignore[type-arg]
+    """``n`` error records newer than everything in the store, newest last (as a log is written)."""
+    records = random_records(n, seed=first, start=first)
+    for i, record in enumerate(records):
+        record.update(ts=ts + i, status="error", error=f"written while following {first + i}",
+                      request_id=f"late-{first + i}")
+    return records
+
+
+async def _until(pilot, check, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    """Bounded wait (follow mode keeps a watcher thread: settle's wait for every worker is not the test)."""
+    for _ in range(int(timeout_s / 0.1)):
+        if check():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("timed out")
+
+
+async def test_f_follows_records_as_a_real_ingest_writes_them_and_keeps_the_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """F: what `ingest --follow` commits shows on top within moments, the status saying how many came;
+    moving the cursor off the newest pauses following (the place is kept, new records are counted
+    above); F goes back to the newest; F again stops (and the watcher thread ends)."""
+    import threading
+
+    # Only the store's change probe may bring the records: the fallback poll is pushed past the test.
+    monkeypatch.setattr("app.views.logs.FOLLOW_FALLBACK_S", 3600.0)
+
     path = tmp_path / "follow.db"
-    records = random_records(60, seed=8)
     with Store.open(path) as store:
-        write_all(store.conn, [[to_row(r) for r in records]])
+        write_all(store.conn, [[to_row(r) for r in random_records(400, seed=8)]])
     app = make_app(path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_logs(pilot, "status:error")
-        assert isinstance(screen.focused, LogTable)
+        table = screen.query_one(LogTable)
+        errors_before = len(expected_ids(path, "status:error"))
         await pilot.press("F")
-        await settle(pilot)
-        assert screen.following and status(app).startswith("following")
-        late = random_records(1, seed=9, start=5000)[0]
-        late.update(ts=NOW - 1, status="error", error="written while following", request_id="late-1")
-        with Store.open(path) as store:  # another writer, as incremental ingest writes
-            store.predictions.append([to_row(late)])
-        for _ in range(50):  # bounded: the follow timer re-reads every second
-            await pilot.pause(0.2)
-            if screen.window.rows and screen.window.rows[0]["request_id"] == "late-1":
-                break
-        assert screen.window.rows[0]["request_id"] == "late-1"
-        await pilot.press("F")
-        assert not screen.following
+        await settle(pilot)  # the newest page (the watcher is a thread of its own, not a worker)
+        assert screen.following and status(app).startswith("following · 0 new")
+        with _FollowedIngest(path, tmp_path / "service.jsonl") as service:
+            service.write(_late(3, 1000, ts=NOW))
+            await _until(pilot, lambda: screen.window.rows and screen.window.rows[0]["request_id"] == "late-1002")
+            assert [r["request_id"] for r in screen.window.rows[:3]] == ["late-1002", "late-1001", "late-1000"]
+            assert table.cursor_row == 0
+            await _until(pilot, lambda: status(app).startswith("following · 3 new"))
+            await _until(pilot, lambda: f"of {errors_before + 3:,}" in status(app))  # the count went up too
+            # Scroll away from the newest (like scrolling up in less +F): following pauses, the place stays.
+            for _ in range(5):
+                await pilot.press("down")
+            await pilot.pause()
+            held = screen.window.rows[table.cursor_row]
+            assert status(app).startswith("following paused")
+            service.write(_late(4, 2000, ts=NOW + 1000))
+            await _until(pilot, lambda: "4 new above" in status(app) and f"of {errors_before + 7:,}" in status(app))
+            assert screen.window.rows[table.cursor_row] is held and table.cursor_row == 5  # not moved
+            assert not any(r["request_id"].startswith("late-200") for r in screen.window.rows)
+            # Numbered where it now is: 4 newer records above it.
+            assert screen.window.offset == 4
+            assert status(app).startswith(f"following paused · 4 new above · F: newest · {4 + int(table.scroll_y) + 1}-")
+            # F: back to the newest, following again.
+            await pilot.press("F")
+            await _until(pilot, lambda: screen.window.rows[0]["request_id"] == "late-2003" and not screen._fetching)
+            assert table.cursor_row == 0 and status(app).startswith("following · 7 new")  # 3 + the 4 counted
+            await _until(pilot, lambda: f"of {errors_before + 7:,}" in status(app))
+            watch = screen._watch
+            assert watch is not None and watch.running and watch.checks > 0
+            await pilot.press("F")
+            assert not screen.following and screen._watch is None
+            watch.join(timeout=5)
+            assert not watch.running
+            assert not [t for t in threading.enumerate() if t.name == "modeldeck-logs-follow"]
 
 
 async def test_query_history_outlives_the_session(logs_db: Path) -> None:
@@ -573,3 +746,68 @@ async def test_histogram_bar_moves_the_window_and_a_facet_narrows_the_query(logs
         wanted = picker.terms[key].split(":", 1)[1]
         assert screen.window.rows and {r["version"] for r in screen.window.rows} == {wanted}
         assert versions.values[0][0] == wanted
+
+
+async def test_a_click_on_a_histogram_bar_moves_the_results_there(logs_db: Path) -> None:
+    """The mouse path of `<`/`>` then `t`: clicking a bar chooses it and moves the results to its newest match."""
+    app = make_app(logs_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_logs(pilot, "model:eta since:10d")
+        await settle(pilot)
+        assert screen.overview is not None
+        counts = screen.overview.histogram.counts
+        index = next(i for i in range(len(counts) // 3, len(counts) - 1) if counts[i])  # an older bar with matches
+        assert screen.bar == len(counts) - 1  # the newest is chosen until then
+        await pilot.click("#logs-histogram", offset=(1 + index, 0))  # one cell of padding before the bars
+        await settle(pilot)
+        assert screen.bar == index
+        start, end = screen.bar_range(index)
+        table = screen.query_one(LogTable)
+        current = screen.window.rows[table.cursor_row]
+        assert start <= current["ts"] < end
+        assert screen.window.offset + table.cursor_row == sum(counts[index + 1:])
+        assert screen.query_one("#logs-histogram").render().spans[index].style.reverse  # drawn chosen
+
+
+async def test_a_facet_of_a_feature_or_context_key_asked_for_narrows_the_query(logs_db: Path) -> None:
+    """Facets list each features./context. key the query names; choosing a value adds `KEY=VALUE`."""
+    from screens.facets import FacetPicker
+
+    query = "model:eta since:10d -features.country=DE -context.region=nowhere"
+    app = make_app(logs_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_logs(pilot, query)
+        await settle(pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, FacetPicker)
+        fields = {f.field: f for f in picker.facets}
+        assert {"features.country", "context.region"} <= set(fields)
+        assert "DE" not in {value for value, _ in fields["features.country"].values}
+        for field, wanted in (("features.country", "FR"), ("context.region", "us-east")):
+            if app.screen is not picker:
+                await pilot.press("f")
+                await pilot.pause()
+                picker = app.screen
+            key = next(k for k, term in picker.terms.items() if term == f"{field}={wanted}")
+            options = picker.query_one("OptionList")
+            options.highlighted = next(i for i in range(options.option_count)
+                                       if options.get_option_at_index(i).id == key)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen is screen and screen.query_text.endswith(f" {field}={wanted}")
+        assert screen.query_text == f"{query} features.country=FR context.region=us-east"
+        # Each narrowing is a step esc goes back through (then off the screen).
+        assert "esc: previous query (2)" in str(screen.query_one("#logs-title").render())
+        rows = [{k: orjson.loads(r[k]) if isinstance(r[k], (str, bytes)) else r[k] for k in ("features", "context")}
+                for r in screen.window.rows]
+        assert rows and all(r["features"]["country"] == "FR" and r["context"]["region"] == "us-east" for r in rows)
+        assert len(rows) == min(50, len(expected_ids(logs_db, screen.query_text)))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.query_text == f"{query} features.country=FR" and screen.query_one(QueryBar).value == screen.query_text
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.query_text == query
+
