@@ -62,11 +62,13 @@ async def test_the_detail_loads_off_the_ui_thread_and_pages_through_a_5_mb_field
     app = ModeldeckApp(big_db, Settings(ui=UIConfig(refresh_s=600)), clock=lambda: NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("l")
+        await pilot.press("slash")  # every model's logs, the query bar focused
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, LogsScreen)
         table = screen.query_one(LogTable)
+        await pilot.press("escape")  # the query bar -> the results
+        assert screen.focused is table
         assert screen.window.rows[0]["request_id"] == "req-big"
         assert "req-big" in detail_text(app) and "part 1 of " in detail_text(app)
 
