@@ -338,11 +338,11 @@ class LogsScreen(OnConsole, Screen):
             bar.remember("")
 
     @work(thread=True, group="logs-history", exit_on_error=False, description="save the query history")
-    def _save_history(self, location: StoreLocation, queries: list[str]) -> None:
+    def _save_history(self, location: StoreLocation, query: str) -> None:
         from app.search import history
 
         try:
-            history.save(location.path, queries)
+            history.add(location.path, query)  # merged with the file: another console's queries stay
         except OSError:
             pass  # a read-only home: the history lives for this session only
 
@@ -422,7 +422,7 @@ class LogsScreen(OnConsole, Screen):
             self._show_error(text, exc)
             return
         bar.remember(text)
-        self._save_history(self.console_context.store, list(bar.history))
+        self._save_history(self.console_context.store, text)
         self.run_query(text)
         self.set_focus(self.query_one(LogTable))
 
@@ -672,7 +672,7 @@ class LogsScreen(OnConsole, Screen):
         bar = self.query_one(QueryBar)
         bar.value = text
         bar.remember(text)
-        self._save_history(self.console_context.store, list(bar.history))
+        self._save_history(self.console_context.store, text)
         self._push_query(text)  # a narrowing is a jump, as `a` is: esc goes back to the wider query
         self._show_title()
         self.run_query(text)
@@ -745,9 +745,11 @@ class LogsScreen(OnConsole, Screen):
             self._watch = None
 
     def _at_newest(self) -> bool:
-        """The cursor is on the newest matching record read (following shows what arrives there)."""
+        """The cursor is on the newest matching record read (following shows what arrives there). A record
+        open full screen is being read: following pauses under it instead of swapping it for a newer one."""
         window = self.window
-        return not window.has_newer and window.offset == 0 and self.query_one(LogTable).cursor_row <= 0
+        return (not window.has_newer and window.offset == 0 and self.query_one(LogTable).cursor_row <= 0
+                and not self._record_open)
 
     def on_logs_screen_store_changed(self, _message: StoreChanged) -> None:
         if not self.following or self.parsed is None or self.showing_quarantine:
@@ -899,6 +901,10 @@ class LogsScreen(OnConsole, Screen):
             self.remove_class("record")
             self._show_title()
             self.set_focus(self.query_one(LogTable))
+            if self.following:
+                # Records arrived while it was read: read them in above it (the cursor stays on it).
+                self._maybe_fetch(self.query_one(LogTable).cursor_row)
+                self._show_range()
 
     @property
     def record_open(self) -> bool:
@@ -913,13 +919,14 @@ class LogsScreen(OnConsole, Screen):
             self._status(Text("search stopped (esc): the query reads many rows; narrow it with since: or model:",
                               style="yellow"))
             return
-        if self.following:
+        # The innermost thing first: a record open full screen (following goes on under it), then follow.
+        if self._record_open:
+            self._close_record()
+        elif self.following:
             self._stop_following()
             self._show_range()
         elif self.showing_quarantine:
             self.action_quarantine()
-        elif self._record_open:
-            self._close_record()
         elif isinstance(self.focused, QueryBar) and self.window.rows:
             self.set_focus(self.query_one(LogTable))
         elif self.previous_queries:  # back to the query shown before this one (e.g. before entity ±1h)

@@ -46,3 +46,12 @@ def save(store: Path, queries: list[str]) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     temporary.replace(path)  # whole or not at all: two consoles never leave half a file
+
+
+def add(store: Path, query: str) -> None:
+    """Append one run query to what is on disk now (an earlier copy of it moves to the end), so two
+    consoles on one store keep both their queries instead of the last to save replacing the other's."""
+    line = " ".join(query.split())
+    if not line:
+        return
+    save(store, [q for q in load(store) if q != line] + [line])

@@ -683,9 +683,25 @@ async def test_f_follows_records_as_a_real_ingest_writes_them_and_keeps_the_plac
             await _until(pilot, lambda: screen.window.rows[0]["request_id"] == "late-2003" and not screen._fetching)
             assert table.cursor_row == 0 and status(app).startswith("following · 7 new")  # 3 + the 4 counted
             await _until(pilot, lambda: f"of {errors_before + 7:,}" in status(app))
+            # A record open full screen is being read: what arrives meanwhile does not replace it.
+            await pilot.press("enter")
+            assert screen.record_open
+            reading = screen.window.rows[0]["request_id"]
+            service.write(_late(2, 3000, ts=NOW + 2000))
+            await _until(pilot, lambda: "2 new above" in status(app))
+            assert screen.window.rows[table.cursor_row]["request_id"] == reading and reading in detail_text(app)
+            # esc closes the record (following goes on): the new records come in above it, the cursor stays.
+            await pilot.press("escape")
+            await _until(pilot, lambda: screen.window.rows[0]["request_id"] == "late-3001" and not screen._fetching)
+            assert screen.following and not screen.record_open
+            assert screen.window.rows[table.cursor_row]["request_id"] == reading
+            assert status(app).startswith("following paused · 2 new above")
+            await pilot.press("F")  # to the newest again
+            await _until(pilot, lambda: table.cursor_row == 0 and not screen._fetching)
+            assert status(app).startswith("following · 9 new")  # 3 + 4 + 2
             watch = screen._watch
             assert watch is not None and watch.running and watch.checks > 0
-            await pilot.press("F")
+            await pilot.press("F")  # at the newest: F stops
             assert not screen.following and screen._watch is None
             watch.join(timeout=5)
             assert not watch.running
