@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -47,7 +48,7 @@ def build(path: Path, rows: int) -> None:
 class Poll:
     """The old follow: the first page and the count, every second, in a thread of its own."""
 
-    def __init__(self, path: Path, seen: "callable") -> None:  # type: ignore[valid-type]
+    def __init__(self, path: Path, seen: Callable[[str | None], None]) -> None:
         self.path, self.seen, self.stop = path, seen, threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -61,7 +62,7 @@ class Poll:
                 self.seen(page.rows[0]["request_id"] if page.rows else None)
 
 
-def idle_cpu(start, stop, seconds: float) -> float:  # type: ignore[no-untyped-def]
+def idle_cpu(start: Callable[[], object], stop: Callable[[], object], seconds: float) -> float:
     """CPU seconds per second of following, nothing written meanwhile."""
     start()
     time.sleep(0.5)  # its store opened

@@ -12,11 +12,14 @@ keep the ends that tell them apart.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Sequence
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
+from textual.widgets import Input
 
 from widgets.nav_table import NavTable
 from app.text import ELLIPSIS, clean
@@ -107,6 +110,46 @@ class LogTable(NavTable):
         self._rows: Sequence[dict[str, Any]] = ()
         # The widest text seen so far per column: only grows, so columns do not jump while paging.
         self._wants = {key: start for key, _, _, start in _FLEX}
+
+    FOCUS_ACTIONS = frozenset({"focus_query"})  # the screen's actions that take the focus elsewhere
+
+    def on_key(self, event: events.Key) -> None:
+        """A key that reaches the table after the focus left it (typed in one burst with `/`: a fast
+        typist, or an SSH link that bunches keystrokes, hands Textual `/` and the query together, and
+        all of them are queued here before `/` moves the focus) belongs to what has the focus now,
+        the query bar: it is typed there, never taken as an action on the results."""
+        screen = self.screen
+        focused = screen.focused
+        if focused is self:
+            # A key that moves the focus (the screen's `/`, as the keymap names it) does so now, not once
+            # it has bubbled up to the app: the keys queued behind it then find the table unfocused.
+            active = screen.active_bindings.get(event.key)
+            mover = getattr(screen, f"action_{active.binding.action}", None) if active is not None else None
+            if mover is not None and active.binding.action in self.FOCUS_ACTIONS:
+                event.stop()
+                event.prevent_default()
+                mover()
+            return
+        if focused is None or screen is not self.app.screen:
+            return
+        # Applied here and now, in the order typed (handing the key on would queue it behind the others).
+        active = screen.active_bindings.get(event.key)
+        if active is not None and active.node is focused:  # the bar's own keys: ctrl+u, backspace, enter ...
+            from textual.actions import parse
+
+            event.stop()
+            event.prevent_default()
+            _, name, arguments = parse(active.binding.action)
+            action = getattr(focused, f"action_{name}", None)
+            if action is not None and not inspect.iscoroutinefunction(action):
+                action(*arguments)
+            else:
+                self.run_worker(focused.run_action(active.binding.action), exclusive=False)
+        elif event.is_printable and event.character and isinstance(focused, Input):
+            event.stop()
+            event.prevent_default()
+            focused.insert_text_at_cursor(event.character)
+        # Else it bubbles up: the app checks the screen's keys against what has the focus now.
 
     @property
     def shown_columns(self) -> tuple[str, ...]:

@@ -69,7 +69,7 @@ class ModeldeckApp(App[None]):
         Binding("escape", "back", "Back", id="app.back"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("d", "drift", "Drift", id="app.drift", show=False),
-        # Prediction logs from anywhere; a screen's own `/` (the fleet's row filter) comes first.
+        # Prediction logs from anywhere: `l` a model's (the fleet's highlighted one), `/` every model's on the fleet.
         Binding("l", "logs", "Logs", id="app.logs"),
         Binding("slash", "search_logs", "Search logs", id="app.search_logs", show=False),
         # Incident time travel (--at, :at): step back and forward by the refresh interval.

@@ -827,3 +827,24 @@ async def test_a_facet_of_a_feature_or_context_key_asked_for_narrows_the_query(l
         await settle(pilot)
         assert screen.query_text == query
 
+
+
+async def test_a_query_typed_in_one_burst_after_slash_goes_into_the_bar(logs_db: Path) -> None:
+    """Over SSH keystrokes arrive bunched: `/`, ctrl+u, `status:error`, enter handed over in one read all
+    reach the results table before `/` has moved the focus. They are the query, typed in order, not `a`
+    (entity ±1h), `t` (jump to a bar), `x` ... on the results."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    app = make_app(logs_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_logs(pilot, "model:churn")
+        assert isinstance(screen.focused, LogTable)
+        keys = [events.Key("slash", "/"), events.Key("ctrl+u", None),
+                *[events.Key(_character_to_key(c), c) for c in "status:error"], events.Key("enter", "\r")]
+        for key in keys:
+            app.post_message(key)  # queued together, as one terminal read hands them over
+        await settle(pilot)
+        assert screen.query_text == "status:error" and not screen.previous_queries
+        assert isinstance(screen.focused, LogTable) and app.screen is screen
+        assert screen.window.rows and {r["status"] for r in screen.window.rows} == {"error"}
