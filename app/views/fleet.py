@@ -78,6 +78,8 @@ class FleetRow(BaseModel):
     warnings_unacked: int = 0  # firing warning (or info) alerts nobody acknowledged
     acked: int = 0
     error_rate_limit: float = ERROR_RATE_BAD  # the model's error_rate rule threshold (lowest), else 5 %
+    error_rate_min_requests: int = Field(default=MIN_LIVE_REQUESTS, description="Fewest requests behind the "
+                                         "error rate for it to rank the model (the rule's min_requests, at least 20)")
     health_stale: bool = Field(default=False, description="The last check is older than three poll intervals "
                                "(at least 15 s): the state shown may no longer be true")
 
@@ -131,13 +133,20 @@ def hurt_tier(row: FleetRow) -> int:
     firing warnings nobody acknowledged; then acknowledged alerts only; then healthy."""
     if row.health is HealthState.down or row.critical_unacked:
         return 0
-    if row.error_rate is not None and row.error_rate >= row.error_rate_limit:
+    if row.error_rate is not None and row.error_rate >= row.error_rate_limit \
+            and _error_rate_basis(row) >= row.error_rate_min_requests:
         return 1
     if row.warnings_unacked:
         return 2
     if row.acked:
         return 3
     return 4
+
+
+def _error_rate_basis(row: FleetRow) -> float:
+    """How many requests the shown error rate is over: one failure among the three requests of a quiet
+    quarter hour is not a model failing a third of its traffic, and must not rank it above a firing alert."""
+    return (row.live_requests or 0) if row.live_metrics else row.requests
 
 
 def hurt_rank(row: FleetRow) -> tuple[int, int, str]:
@@ -291,6 +300,7 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
             last_review_at=reviews[name].reviewed_at if name in reviews else None,
             last_review_by=reviews[name].reviewed_by if name in reviews else None,
             error_rate_limit=_error_rate_limit(settings, name),
+            error_rate_min_requests=_error_rate_min_requests(settings, name),
             **hurts.get(name, {}),
         ))
     if live:
@@ -304,6 +314,12 @@ def _error_rate_limit(settings: Settings, name: str) -> float:
     limits = [rule.threshold for rule in (config.alerts if config else [])
               if rule.metric == "error_rate" and rule.threshold is not None]
     return min(limits) if limits else ERROR_RATE_BAD
+
+
+def _error_rate_min_requests(settings: Settings, name: str) -> int:
+    config = settings.models.get(name)
+    bars = [rule.min_requests for rule in (config.alerts if config else []) if rule.metric == "error_rate"]
+    return max([MIN_LIVE_REQUESTS, *bars])
 
 
 def read_fleet(location: "StoreLocation", settings: Settings, now_ms: int,

@@ -179,14 +179,19 @@ def test_the_fleet_ranks_by_what_hurts(fixed_db: Path) -> None:
         FleetRow(name="acked", alerts_firing=1, acked=1),
         FleetRow(name="healthy", drifted_features=3),  # drift alone, no rule firing: healthy tier, top of it
         FleetRow(name="warning", alerts_firing=1, warnings_unacked=1),
-        FleetRow(name="failing", error_rate=0.76),
+        FleetRow(name="failing", error_rate=0.76, requests=400),
         FleetRow(name="paged", alerts_firing=1, critical_unacked=1),
         FleetRow(name="down", health=HealthState.down),
-        FleetRow(name="strict", error_rate=0.02, error_rate_limit=0.01),  # its own rule's bar: 1 %
+        FleetRow(name="strict", error_rate=0.02, error_rate_limit=0.01, requests=300),  # its own rule's bar: 1 %
+        # One failure among three requests of a quiet quarter hour: noise, not a model failing a third of calls.
+        FleetRow(name="quiet", error_rate=1 / 3, requests=3),
+        FleetRow(name="quiet-live", error_rate=0.5, requests=500, live_metrics=True, live_requests=4),
+        FleetRow(name="strict-bar", error_rate=0.5, requests=30, error_rate_min_requests=50),  # the rule's own bar
     ]
     ranked = sorted(rows, key=lambda row: row.sort_key)
-    assert [r.name for r in ranked] == ["down", "paged", "failing", "strict", "warning", "acked", "healthy"]
-    assert [hurt_tier(r) for r in ranked] == [0, 0, 1, 1, 2, 3, 4]
+    assert [r.name for r in ranked][:5] == ["down", "paged", "failing", "strict", "warning"]
+    assert [hurt_tier(r) for r in ranked] == [0, 0, 1, 1, 2, 3, 4, 4, 4, 4]
+    assert {r.name for r in ranked[-4:]} == {"healthy", "quiet", "quiet-live", "strict-bar"}
 
 
 def test_fleet_rows_count_acknowledged_and_critical_alerts_apart(fixed_db: Path) -> None:
