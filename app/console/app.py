@@ -50,6 +50,12 @@ def _palette_commands() -> type:
 # The console's background sync runs at most this often, whatever the endpoints' poll interval.
 SYNC_MIN_INTERVAL_S = 30.0
 
+# The screens opened from the fleet import pydantic's models, markdown-it, the search language ...: 0.3-0.9 s
+# on the UI thread at their first opening (bench/console.py: model screen 866 ms on an empty store). They are
+# imported in a thread after the first paint instead; the UI loop keeps its turns (the GIL is handed over
+# every few ms), and a screen opened meanwhile waits only for what is left of its import.
+PREIMPORT = ("app.models", "app.search.language", "screens.model", "screens.logs", "screens.drift")
+
 
 class ModeldeckApp(App[None]):
     """modeldeck's console."""
@@ -165,6 +171,7 @@ class ModeldeckApp(App[None]):
         super()._print_error_renderables()
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._preimport)
         if self.no_color:
             # NO_COLOR leaves only shades of grey: app.tcss then marks cursors with reverse video.
             self.add_class("-no-color")
@@ -172,6 +179,16 @@ class ModeldeckApp(App[None]):
             self._start_services()
         else:
             self.call_after_refresh(self._read_settings, self._source)
+
+    @work(thread=True, group="preimport", exit_on_error=False, description="import the screens")
+    def _preimport(self) -> None:
+        import importlib
+
+        for name in PREIMPORT:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 (opening that screen imports it again and says what is wrong)
+                return
 
     def when_ready(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the store's location and the settings are known (at once if they are)."""

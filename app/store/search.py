@@ -21,8 +21,8 @@ from app.store.connection import ensure_statistics, store_error
 from app.store.predictions import COLUMNS
 from app.store.search_sql import (FTS_TABLE, GENERATED_PREFIX, Compiled, TextPlan, compile_query, feature_column,
                                   json_path, select_sql, text_expressions)
-from app.store.zonemap import (SELECTIVE_SHARE, Slice, ZonePlan, block_conditions, candidate_slices, slice_sql,
-                               summarise_feature, summarised_features)
+from app.store.zonemap import (HOUR_MS, SELECTIVE_SHARE, Slice, ZonePlan, block_conditions, candidate_slices,
+                               slice_sql, summarise_feature, summarised_features, trusted)
 
 if TYPE_CHECKING:
     from app.store import Store
@@ -105,6 +105,8 @@ class ScanProgress:
 # SQLite calls the progress handler every this many virtual-machine steps (~1 ms of work).
 PROGRESS_STEPS = 20_000
 PROGRESS_AFTER_S = 0.3
+# A budgeted read (histogram, facets) looks at the clock this often (~0.05 ms of work).
+BUDGET_STEPS = 1_000
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,13 @@ class Count:
 
 # A count that must read rows stops after about this long (then it says how far back it got).
 COUNT_BUDGET_S = 1.0
+# The histogram and facets of a result set answer within ~200 ms at 10M rows (issue 14 item 6): each read
+# of rows stops after about this much of its thread's CPU time and says "at least" for what it did not reach.
+OVERVIEW_BUDGET_S = 0.08
 _DAY_MS = 86_400_000
+# The log's first and last ts, each read from the end of the ts index: ``SELECT min(ts), max(ts)`` in one
+# select is not optimised by SQLite and reads the whole index (3 s at 1M rows with a cold cache).
+_BOUNDS = "SELECT (SELECT min(ts) FROM predictions), (SELECT max(ts) FROM predictions)"
 
 
 def generated_columns(store: "Store") -> frozenset[str]:
@@ -195,6 +203,11 @@ class PredictionSearch:
         # Whether a query has terms a zone map can judge, by the identity of its terms (as above).
         self._prunable: dict[int, tuple[tuple[object, ...], bool]] = {}
         self.use_zones = True  # tests compare answers with and without pruning
+        # The histogram of a model/status/time query counted from the zone map (exact, hour-wide buckets).
+        self.count_from_zones = True
+        self.overview_budget_s: float | None = OVERVIEW_BUDGET_S  # tests comparing two reads turn it off
+        self._deadline = (0.0, 0.0)  # (CPU, wall) time a budgeted read stops at (0: none running)
+        self._out_of_time = False
         self.zone_share = SELECTIVE_SHARE  # prune when the blocks kept hold at most this share (tests: 1.0)
         self.on_progress: Callable[[ScanProgress], None] | None = None
         self._started = 0.0
@@ -211,6 +224,9 @@ class PredictionSearch:
         self._walk = (None, None, None)
 
     def _tick(self) -> int:
+        if self._deadline[0] and self._past(self._deadline):
+            self._out_of_time = True
+            return 1  # stop the statement: its caller keeps the rows read so far
         if not self._started:
             return 0  # not a page or a count (reading names, say): nothing to tell
         elapsed = time.perf_counter() - self._started
@@ -218,6 +234,41 @@ class PredictionSearch:
             read, scope, back_to = self._walk
             self.on_progress(ScanProgress(elapsed, read, scope, back_to))
         return 0
+
+    @staticmethod
+    def _past(deadline: tuple[float, float]) -> bool:
+        return time.thread_time() > deadline[0] or time.perf_counter() > deadline[1]
+
+    def budget_deadline(self) -> tuple[float, float]:
+        """When a histogram or facets read begun now must stop: (this thread's CPU time, wall time), or
+        (0, 0): never. Work is what the budget bounds (CPU time: a loaded machine does not cut the read
+        short); the wall-clock bound, ten times longer, stops a read waiting on a cold disk."""
+        if self.overview_budget_s is None:
+            return 0.0, 0.0
+        return time.thread_time() + self.overview_budget_s, time.perf_counter() + 10 * self.overview_budget_s
+
+    def read_within_budget(self, sql: str, params: tuple[object, ...],
+                           deadline: tuple[float, float]) -> tuple[list[tuple], bool]:
+        """The rows of one statement, stopped (by the progress handler, mid-statement) at ``deadline``
+        (from ``budget_deadline``): (the rows read, whether the budget ran out)."""
+        rows: list[tuple] = []
+        self._out_of_time = False
+        if deadline[0]:
+            if self._past(deadline):
+                return rows, True
+            self._deadline = deadline
+            self._conn.set_progress_handler(self._tick, BUDGET_STEPS)
+        try:
+            cursor = self._conn.execute(sql, params)
+            while batch := cursor.fetchmany(2000):
+                rows.extend(batch)
+        except sqlite3.OperationalError:
+            if not self._out_of_time:
+                raise  # interrupted by a newer query, or a real error: not the budget
+        finally:
+            self._deadline = (0.0, 0.0)
+            self._conn.set_progress_handler(self._tick if self.on_progress else None, PROGRESS_STEPS)
+        return rows, self._out_of_time
 
     def zone_plan(self, query: Query) -> ZonePlan | None:
         """The blocks that may hold a match, when pruning pays (app/store/zonemap.py), else None.
@@ -476,7 +527,7 @@ class PredictionSearch:
 
     def _days(self, query: Query) -> list[Slice]:
         """The query's time window as day slices, newest first (any model: ``models`` empty)."""
-        low, high = self._conn.execute("SELECT min(ts), max(ts) FROM predictions").fetchone()
+        low, high = self._conn.execute(_BOUNDS).fetchone()
         if low is None:
             return []
         high += 1
@@ -526,33 +577,48 @@ def _where_params(search: "PredictionSearch", query: Query) -> tuple[str, tuple[
 
 
 def histogram(search: "PredictionSearch", query: Query, start: int, end: int, buckets: int, cap: int) -> Histogram:
-    """Matches per bucket between ``start`` and ``end`` (epoch ms), over the newest ``cap`` matches."""
-    width = max(1, -(-(end - start) // max(1, buckets)))
-    where, params = _where_params(search, query)
-    conn = search._conn
-    sql = ("SELECT (ts - ?) / ? AS b, count(*), min(ts) FROM (SELECT ts FROM predictions WHERE ({}) "
-           "AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?) GROUP BY b")
+    """Matches per bucket between ``start`` and ``end`` (epoch ms). Exact from the zone map when the query
+    only names models, status and time (hour-wide buckets); else over the newest ``cap`` matches, read newest
+    first for about ``OVERVIEW_BUDGET_S``: what was not reached is "at least" (``complete_from``)."""
     try:
-        slices = search.slices(query, start, end)
-        if slices is None:
-            rows = conn.execute(sql.format(where), (start, width, *params, start, end, cap + 1)).fetchall()
-        else:  # only the blocks that may match, newest first, until the cap
-            rows, seen = [], 0
-            for slice_ in slices:
-                cut, extra = slice_sql(where, slice_)
-                got = conn.execute(sql.format(cut), (start, width, *params, *extra, start, end,
-                                                     cap + 1 - seen)).fetchall()
-                rows.extend(got)
-                seen += sum(r[1] for r in got)
-                if seen > cap:
-                    break
+        zoned = _zone_histogram(search, query, start, end, buckets, cap)
+        if zoned is not None:
+            return zoned
+        return _row_histogram(search, query, start, end, buckets, cap)
     except sqlite3.Error as exc:
         raise store_error(exc) from exc
-    return histogram_of(rows, start, end, width, buckets, cap)
+
+
+def _row_histogram(search: "PredictionSearch", query: Query, start: int, end: int, buckets: int,
+                   cap: int) -> Histogram:
+    """The newest ``cap`` matches' ts, read newest first within the time budget, bucketed here."""
+    width = max(1, -(-(end - start) // max(1, buckets)))
+    where, params = _where_params(search, query)
+    slices = search.slices(query, start, end)
+    if slices is None:  # one statement over the window (the budget stops it)
+        slices = [Slice(start, end, ())]
+    counts = [0] * buckets
+    seen, oldest, stopped = 0, end, False
+    deadline = search.budget_deadline()
+    for slice_ in slices:
+        cut, extra = slice_sql(where, slice_) if slice_.models else _range_sql(where, slice_)
+        rows, stopped = search.read_within_budget(
+            f"SELECT ts FROM predictions WHERE {cut} AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?",
+            (*params, *extra, start, end, cap + 1 - seen), deadline)
+        for (ts,) in rows:
+            counts[(ts - start) // width] += 1
+        seen += len(rows)
+        if rows:
+            oldest = rows[-1][0]
+        if seen > cap or stopped:
+            break
+    if seen > cap or stopped:  # the cap, or the time, ran out: buckets older than the last ts read are "at least"
+        return Histogram(start, width, counts, True, oldest)
+    return Histogram(start, width, counts, False, start)
 
 
 def histogram_of(rows: list[tuple], start: int, end: int, width: int, buckets: int, cap: int) -> Histogram:
-    """(bucket, count, oldest ts) rows read by either backend as the histogram."""
+    """(bucket, count, oldest ts) rows read by either backend as the histogram (PostgreSQL's reader)."""
     counts = [0] * buckets
     total, oldest = 0, end
     for bucket, n, first in rows:
@@ -564,8 +630,88 @@ def histogram_of(rows: list[tuple], start: int, end: int, width: int, buckets: i
     return Histogram(start, width, counts, capped, oldest if capped else start)
 
 
+def zone_counted(query: Query) -> tuple[str, str, list[object]] | None:
+    """(count expression, block condition, params) when a zone block counts the query's matches exactly:
+    every term is a time bound, ``model:`` (or an OR of them) or ``status:``; else None."""
+    count, where, params = "b.rows", ["1"], []  # type: tuple[str, list[str], list[object]]
+    for term in query.terms:
+        if term.negated:
+            return None
+        if isinstance(term, TimeTerm):
+            continue  # the caller's [start, end) carries the query's time bounds
+        if isinstance(term, FieldTerm) and term.op == "=" and term.column == "model":
+            where.append("b.model = ?")
+            params.append(term.value)
+        elif isinstance(term, AnyOf) and term.alternatives and all(
+                len(a) == 1 and isinstance(a[0], FieldTerm) and a[0].column == "model" and a[0].op == "="
+                and not a[0].negated for a in term.alternatives):
+            where.append(f"b.model IN ({', '.join('?' * len(term.alternatives))})")
+            params.extend(a[0].value for a in term.alternatives)  # type: ignore[union-attr]
+        elif (isinstance(term, FieldTerm) and term.op == "=" and term.column == "status" and count == "b.rows"
+              and term.value in ("ok", "error")):
+            # status is 'ok' or 'error' (a CHECK constraint): ok = rows - errors.
+            count = "b.errors" if term.value == "error" else "b.rows - b.errors"
+        else:
+            return None
+    return count, " AND ".join(where), params
+
+
+def _zone_histogram(search: "PredictionSearch", query: Query, start: int, end: int, buckets: int,
+                    cap: int) -> Histogram | None:
+    """Exact counts per hour-aligned bucket from the zone map (``zone_blocks``: rows and errors per model and
+    hour), the hours the range cuts (and the oldest stored hour, whose block retention may have left wider
+    than its rows) counted from the rows. None when the query or the store does not allow it, or when
+    reading the rows costs little (their buckets can then be finer than an hour)."""
+    counted = zone_counted(query) if search.use_zones and search.count_from_zones else None
+    if counted is None or start < 0 or end <= start or _matches_nothing(query):
+        return None
+    count, where, params = counted
+    conn = search._conn
+    if not trusted(conn):
+        return None
+    # What is counted: [start, end) within the query's own since:/until:.
+    lo, hi = start, end
+    for term in query.terms:
+        if isinstance(term, TimeTerm):
+            lo, hi = (max(lo, term.at), hi) if term.bound == "since" else (lo, min(hi, term.at))
+    first_hour, last_hour = start // HOUR_MS, (end - 1) // HOUR_MS
+    hours = last_hour - first_hour + 1
+    per_bar = -(-hours // max(1, buckets))
+    origin, width = first_hour * HOUR_MS, per_bar * HOUR_MS
+    counts = [0] * -(-hours // per_bar)
+    if lo >= hi:
+        return Histogram(origin, width, counts, False, origin)
+    scope = conn.execute(f"SELECT coalesce(sum(b.rows), 0) FROM zone_blocks b WHERE {where} AND b.hour BETWEEN ? "
+                         "AND ?", (*params, lo // HOUR_MS, (hi - 1) // HOUR_MS)).fetchone()[0]
+    if scope <= cap and end - start < 2 * HOUR_MS and count == "b.rows":
+        # Under two hours of few rows, each a match (no status to check): the row path reads them from the
+        # index, exactly, in finer bars than hours. Otherwise whole-hour bars from the blocks: exact at once,
+        # where reading the rows (every row in scope, for a status term) may be cut by the time budget.
+        return None
+    oldest = conn.execute("SELECT min(ts) FROM predictions").fetchone()[0]
+    if oldest is None:
+        return Histogram(origin, width, counts, False, origin)
+    # Whole hours from their blocks: from the first hour wholly inside [lo, hi) and after the oldest
+    # stored one, up to the last hour wholly inside.
+    low = max(-(-lo // HOUR_MS), oldest // HOUR_MS + 1)
+    high = hi // HOUR_MS  # exclusive
+    for hour, n in conn.execute(f"SELECT b.hour, sum({count}) FROM zone_blocks b WHERE {where} AND b.hour >= ? "
+                                "AND b.hour < ? GROUP BY b.hour", (*params, low, high)):
+        counts[(hour - first_hour) // per_bar] += n
+    # The rest of [lo, hi) from the rows: the hours before ``low`` and the hour ``hi`` cuts.
+    compiled = search.compile(query, counting=True)
+    sql = (f"SELECT (ts - ?) / ?, count(*) FROM predictions WHERE ({compiled.where}) AND ts >= ? AND ts < ? "
+           "GROUP BY 1")
+    for edge_lo, edge_hi in ((lo, min(hi, low * HOUR_MS)), (max(lo, low * HOUR_MS, high * HOUR_MS), hi)):
+        if edge_lo < edge_hi:
+            for bucket, n in conn.execute(sql, (origin, width, *compiled.params, edge_lo, edge_hi)):
+                counts[int(bucket)] += n
+    return Histogram(origin, width, counts, False, origin)
+
+
 def facets(search: "PredictionSearch", query: Query, fields: list[str], top: int, cap: int) -> list[Facet]:
-    """The ``top`` values of each field over the newest ``cap`` matches (one sample, read once)."""
+    """The ``top`` values of each field over the newest ``cap`` matches (one sample, read once), read newest
+    first within the time budget: a sample cut by the cap or the budget is "at least" (``capped``)."""
     where, params = _where_params(search, query)
     expressions: list[str] = []
     extra: list[object] = []
@@ -578,36 +724,37 @@ def facets(search: "PredictionSearch", query: Query, fields: list[str], top: int
             extra.append(json_path(key))
         else:
             raise ValueError(f"no facet for {field!r}")
-    columns = ", ".join(f"{e} AS f{i}" for i, e in enumerate(expressions))
-    conn = search._conn
     try:
-        conn.execute("DROP TABLE IF EXISTS temp.facet_sample")
         slices = search.slices(query)
-        if slices is None:
-            conn.execute(f"CREATE TEMP TABLE facet_sample AS SELECT {columns} FROM predictions WHERE {where} "
-                         "ORDER BY ts DESC, id DESC LIMIT ?", (*extra, *params, cap))
-        else:  # only the blocks that may match, newest first, until the cap
-            conn.execute(f"CREATE TEMP TABLE facet_sample AS SELECT {columns} FROM predictions WHERE 0",
-                         tuple(extra))
-            sampled = 0
-            for slice_ in slices:
-                cut, more = slice_sql(where, slice_)
-                conn.execute(f"INSERT INTO temp.facet_sample SELECT {columns} FROM predictions WHERE {cut} "
-                             "ORDER BY ts DESC, id DESC LIMIT ?", (*extra, *params, *more, cap - sampled))
-                sampled = conn.execute("SELECT count(*) FROM temp.facet_sample").fetchone()[0]
-                if sampled >= cap:
-                    break
-        sampled = conn.execute("SELECT count(*) FROM temp.facet_sample").fetchone()[0]
-        capped = sampled >= cap  # "at least": the newest cap matches were read, there may be more
-        result = []
-        for i, field in enumerate(fields):
-            values = conn.execute(f"SELECT f{i}, count(*) AS n FROM temp.facet_sample WHERE f{i} IS NOT NULL "
-                                  f"GROUP BY f{i} ORDER BY n DESC, f{i} LIMIT ?", (top,)).fetchall()
-            result.append(Facet(field, [(v, n) for v, n in values], sampled, capped))
-        conn.execute("DROP TABLE temp.facet_sample")
+        if slices is None:  # one statement (the cap and the budget stop it)
+            slices = [Slice(-2**63, 2**63 - 1, ())]
+        sample: list[tuple] = []
+        stopped = False
+        deadline = search.budget_deadline()
+        for slice_ in slices:  # only the blocks that may match, newest first, until the cap
+            cut, more = slice_sql(where, slice_) if slice_.models else _range_sql(where, slice_)
+            rows, stopped = search.read_within_budget(
+                f"SELECT {', '.join(expressions)} FROM predictions WHERE {cut} ORDER BY ts DESC, id DESC LIMIT ?",
+                (*extra, *params, *more, cap - len(sample)), deadline)
+            sample.extend(rows)
+            if len(sample) >= cap or stopped:
+                break
     except sqlite3.Error as exc:
         raise store_error(exc) from exc
+    capped = len(sample) >= cap or stopped  # "at least": there may be more matches than were read
+    result = []
+    for i, field in enumerate(fields):
+        tally: dict[object, int] = {}
+        for row in sample:
+            if row[i] is not None:
+                tally[row[i]] = tally.get(row[i], 0) + 1
+        # As SQLite orders: most first, then numbers before text before blobs, then by value.
+        ranked = sorted(tally.items(), key=lambda kv: (-kv[1], _TYPE_RANK.get(type(kv[0]), 3), kv[0]))
+        result.append(Facet(field, ranked[:top], len(sample), capped))
     return result
+
+
+_TYPE_RANK = {int: 0, float: 0, str: 1, bytes: 2}
 
 
 def _matches_nothing(query: Query) -> bool:

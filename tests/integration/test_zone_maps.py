@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from app.search.searcher import Searcher, parse
 from app.store import SCHEMA_VERSION, Store
 from app.store.bulk import write_all
+from app.store.retention import delete_before
 from app.store.search import ensure_feature_indexes
 from app.timeutil import ms_to_iso
 from tests.support.search_records import BASE_MS, MODELS, SPAN_MS, brute_force, random_records, to_row
@@ -97,6 +98,9 @@ def test_pages_back_and_the_overview_agree_with_a_full_read(loaded, text: str) -
     store, _, _ = loaded
     searcher = Searcher(store)
     answers = []
+    # Pruning alone: the zone-counted histogram and the overview's time budget have tests of their own.
+    searcher._search.count_from_zones = False
+    searcher._search.overview_budget_s = None
     for zones in (True, False):
         searcher._search.use_zones = zones
         searcher._search.zone_share = 1.0
@@ -173,3 +177,84 @@ def test_rows_written_without_the_upkeep_turn_pruning_off_rather_than_hide(tmp_p
         query = parse("score>0.9999", now=NOW)
         assert searcher._search.zone_plan(query) is None
         assert [r["request_id"] for r in searcher.page(query).rows] == ["by-hand"]
+
+
+HOUR = 3_600_000
+COUNTED = st.tuples(
+    st.lists(st.one_of(st.sampled_from(MODELS).map(lambda m: f"model:{m}"), st.just("(model:fraud OR model:eta)")),
+             max_size=1),
+    st.lists(st.sampled_from(["status:error", "status:ok"]), max_size=1),
+    st.lists(st.tuples(st.sampled_from(["since", "until"]), TIMES).map(lambda t: f"{t[0]}:{t[1]}"), max_size=2),
+).map(lambda t: " ".join(t[0] + t[1] + t[2]))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=COUNTED, start=st.integers(-2 * HOUR, SPAN_MS), length=st.integers(1, SPAN_MS + 4 * HOUR),
+       buckets=st.integers(1, 120))
+def test_a_histogram_from_the_zone_map_equals_counting_the_rows(loaded, text: str, start: int, length: int,
+                                                                  buckets: int) -> None:
+    """model/status/time queries are counted from the zone blocks (whole hours) and the rows (cut hours):
+    every bucket holds exactly the matching rows a brute-force count finds in it."""
+    store, records, ids = loaded
+    searcher = Searcher(store)
+    query = parse(text, now=NOW)
+    begin = BASE_MS + start
+    histogram = searcher.histogram(query, begin, begin + length, buckets=buckets, cap=0)  # cap 0: never the rows
+    assert not histogram.capped, text
+    # Whole-hour bars from the zone map unless the window holds no row at all (then the rows, in finer bars).
+    assert (histogram.width % HOUR == 0 and histogram.start % HOUR == 0) or not any(histogram.counts), text
+    assert len(histogram.counts) <= buckets and histogram.start + len(histogram.counts) * histogram.width >= begin + length
+    hits = set(brute_force(records, ids, query))
+    matching = [r["ts"] for r, i in zip(records, ids) if i in hits]
+    expected = [sum(1 for ts in matching if begin <= ts < begin + length
+                    and histogram.start + k * histogram.width <= ts < histogram.start + (k + 1) * histogram.width)
+                for k in range(len(histogram.counts))]
+    assert histogram.counts == expected, text
+
+
+def test_the_zone_counted_histogram_stays_exact_after_retention_cut_an_hour(tmp_path: Path) -> None:
+    """prune deletes rows older than a cutoff inside an hour; that hour's block still counts them, so the
+    histogram counts the oldest stored hour from the rows."""
+    records = random_records(800, seed=5)
+    path = tmp_path / "store.db"
+    with Store.open(path) as store:
+        write_all(store.conn, [[to_row(r) for r in records]], drop_indexes=True)
+        cutoff = BASE_MS + 2 * 86_400_000 + HOUR // 2
+        with store.write():
+            delete_before(store, cutoff)
+        kept = [r for r in records if r["ts"] >= cutoff]
+        assert store.conn.execute("SELECT count(*) FROM predictions").fetchone()[0] == len(kept)
+        searcher = Searcher(store)
+        histogram = searcher.histogram(parse("", now=NOW), BASE_MS, NOW, buckets=10, cap=0)
+        assert sum(histogram.counts) == len(kept)
+        assert histogram.counts[0] == sum(1 for r in kept if r["ts"] < histogram.start + histogram.width)
+
+
+def test_the_overview_read_of_rows_stops_on_its_budget_and_says_at_least(loaded) -> None:
+    """A query the zone map cannot count reads rows newest first; out of time (the progress handler stops
+    the statement), the older buckets and the facets are "at least"; with time, exact."""
+    store, _, _ = loaded
+    searcher = Searcher(store)
+    searcher._search.overview_budget_s = 0.0  # out of time at once
+    query = parse("alpha", now=NOW)
+    histogram = searcher.histogram(query, BASE_MS, NOW, buckets=24, cap=100_000)
+    assert histogram.capped and histogram.complete_from > BASE_MS
+    assert all(f.capped for f in searcher.facets(query, ["status", "version"], cap=100_000))
+    searcher._search.overview_budget_s = None
+    assert not searcher.histogram(query, BASE_MS, NOW, buckets=24, cap=100_000).capped
+    assert not any(f.capped for f in searcher.facets(query, ["status", "version"], cap=100_000))
+
+
+def test_a_budgeted_read_stops_mid_statement_and_keeps_what_it_read(loaded) -> None:
+    """The budget stops one long statement through the progress handler (not only between statements)."""
+    import time
+
+    store, _, _ = loaded
+    search = Searcher(store)._search
+    endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 100000000) SELECT x FROM c"
+    started = time.perf_counter()
+    search.overview_budget_s = 0.05
+    rows, stopped = search.read_within_budget(endless, (), search.budget_deadline())
+    assert stopped and 0 < len(rows) < 100_000_000 and time.perf_counter() - started < 5
+    search.overview_budget_s = 5.0
+    assert search.read_within_budget("SELECT 1", (), search.budget_deadline()) == ([(1,)], False)
