@@ -459,8 +459,7 @@ BATCH_ROWS = 100_000
 
 def compute_windows(store: "Store", model: str, plans: list[WindowPlan],
                     prepared: Callable[[str], tuple[list[FeatureBaseline], Mapping[str, Any]]],
-                    thresholds: Mapping[str, float] | None = None,
-                    batch_rows: int = BATCH_ROWS) -> Iterator[tuple[WindowPlan, list[DriftPoint]]]:
+                    thresholds: Mapping[str, float] | None = None) -> Iterator[tuple[WindowPlan, list[DriftPoint]]]:
     """Each plan's results, computed from ONE ordered pass over the rows of every run of adjacent plans
     (issue 15 item 6: not one query per window), the statistics of every window of a batch of rows
     computed together. ``prepared(version)`` gives the usable baselines and their reference samples.
@@ -473,8 +472,8 @@ def compute_windows(store: "Store", model: str, plans: list[WindowPlan],
         reader = store.windows.window_rows(model, run[0].start, run[-1].end, features=needs_features)
         held: list[tuple[Any, ...]] = []
         while True:
-            fetched = list(islice(reader, batch_rows))
-            rows, done = held + fetched, len(fetched) < batch_rows
+            fetched = list(islice(reader, BATCH_ROWS))
+            rows, done = held + fetched, len(fetched) < BATCH_ROWS
             held = []
             if not done:  # the newest window may go on in the next batch: it waits for it
                 last = rows[-1][0] - rows[-1][0] % window_ms

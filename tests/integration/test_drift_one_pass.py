@@ -69,9 +69,14 @@ def _key(points) -> dict:
     return {(p.window_start, p.feature): p for p in points}
 
 
-def test_one_pass_gives_the_values_of_one_query_per_window(store, rng):
+@pytest.mark.parametrize("batch_rows", [100_000, 137])
+def test_one_pass_gives_the_values_of_one_query_per_window(store, rng, monkeypatch, batch_rows):
     """Every stored result equals what the per-window SQL reads (json_extract, JSON text) give for the
-    same window: the one-pass read changes the cost, not a single value."""
+    same window: the one-pass read and the statistics computed for a batch of windows at once change the
+    cost, not a single value (also with batches of rows that end inside a window)."""
+    from app.drift import windows
+
+    monkeypatch.setattr(windows, "BATCH_ROWS", batch_rows)
     _odd_baselines(store, "router", "v1", rng)
     for hour in range(6):
         store.predictions.append(_odd_rows("router", "v1", hour, rng, 400, "a"))
