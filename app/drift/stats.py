@@ -426,6 +426,7 @@ def _wasserstein_many(reference: Sample, windows: Windows) -> np.ndarray:
     def area(kk: np.ndarray, xx: np.ndarray) -> np.ndarray:  # integral of F_u from -inf to xx
         return (kk * xx - prefix[kk]) / n
 
+    at_value = area(k, x)  # at every window value, once: each is the end of one interval, the start of the next
     left = np.flatnonzero(place < m_of - 1)  # the first value of each adjacent pair within a window
     a, b, ka, kb = x[left], x[left + 1], k[left], k[left + 1]
     j, m = place[left] + 1, m_of[left]
@@ -434,12 +435,12 @@ def _wasserstein_many(reference: Sample, windows: Windows) -> np.ndarray:
     cross = us[q - 1]
     t = np.clip(cross, a, b)
     kt = np.where(cross <= a, ka, np.where(cross >= b, kb, q))
-    area_a, area_b, area_t = area(ka, a), area(kb, b), area(kt, t)
+    area_a, area_b, area_t = at_value[left], at_value[left + 1], area(kt, t)
     middle = (c * (t - a) - (area_t - area_a)) + ((area_b - area_t) - c * (b - t))
     inner = np.bincount(window_of[left], weights=middle, minlength=windows.size)
     full = sizes > 0
     lo, hi = windows.bounds[:-1][full], windows.bounds[1:][full] - 1
-    first = area(k[lo], x[lo])  # F_v = 0 left of a window's smallest value
+    first = at_value[lo]  # F_v = 0 left of a window's smallest value
     last = ((prefix[n] - prefix[k[hi]]) - (n - k[hi]) * x[hi]) / n  # F_v = 1 right of its largest
     out[full] = first + inner[full] + last
     return out
