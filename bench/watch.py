@@ -166,6 +166,17 @@ def scratch(db: Path) -> tuple[float, float, float, int]:
             with store.write():
                 store.drift.invalidate(model, 0, END_MS)
 
+        def read_floor() -> float:
+            started = time.perf_counter()
+            for (features,) in store.conn.execute(
+                    "SELECT features FROM predictions WHERE model = ? AND ts >= 0 AND ts < ? ORDER BY ts",
+                    (model, END_MS)):
+                orjson.loads(features)
+            return time.perf_counter() - started
+
+        # The floor first too: the rows are then in the page cache for the one pass, as for the per-window
+        # path after it (the store is bigger than what a loaded machine keeps cached); the best floor counts.
+        floors = [read_floor()]
         forget()
         started = time.perf_counter()
         windows = update(store, model, now=now).windows
@@ -178,11 +189,8 @@ def scratch(db: Path) -> tuple[float, float, float, int]:
             points = compute_window(store, model, plan, baselines, references=references)
             _store_if_unchanged(store, model, plan, points)
         per_window = time.perf_counter() - started
-        started = time.perf_counter()
-        for (features,) in store.conn.execute(
-                "SELECT features FROM predictions WHERE model = ? AND ts >= 0 AND ts < ? ORDER BY ts", (model, END_MS)):
-            orjson.loads(features)
-        floor = time.perf_counter() - started
+        floors.append(read_floor())
+        floor = min(floors)
     return one_pass, per_window, floor, windows
 
 

@@ -615,9 +615,7 @@ def _totals_now(store: "Store", model: str, plans: list[WindowPlan]) -> Callable
     first, last = min(plan.start for plan in plans), max(plan.end for plan in plans)
     if (last - first) // window_ms > 2 * len(plans):
         return lambda plan: store.windows.rows_in(model, plan.start, plan.end)
-    totals: dict[int, int] = {}
-    for start, _, count in store.windows.versions_per_window(model, window_ms, first, last):
-        totals[start] = totals.get(start, 0) + count
+    totals = store.windows.rows_per_window(model, window_ms, first, last)
     return lambda plan: totals.get(plan.start, 0)
 
 
