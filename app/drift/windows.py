@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
@@ -325,25 +325,29 @@ def _decoded(texts: list[str | None]) -> list[dict[str, Any]]:
     return [value if isinstance(value, dict) else _EMPTY for value in decoded]
 
 
-def _numeric_block(decoded: list[dict[str, Any]], names: list[str]) -> Any:
+def _numeric_block(texts: list[str | None], decoded: list[dict[str, Any]] | None, names: list[str]) -> Any:
     """The numeric features ``names`` of every row as floats, one row of the result a feature (missing and
-    stray values as NaN, numbers as text read as numbers: what Sample.numeric does with a column)."""
+    stray values as NaN, numbers as text read as numbers: what Sample.numeric does with a column).
+
+    The usual case streams: each row's JSON decoded, its values picked in one C call and handed to numpy,
+    the dict freed at once (no list of dicts, nothing for the cycle collector). A row that does not fit (a
+    key missing, an object or a word for a value, a text that is not a JSON object) makes the whole batch
+    take the careful path, column by column."""
     import numpy as np
 
     from app.drift.stats import _as_float_array
 
     pick = itemgetter(*names)
+    picked = map(pick, decoded if decoded is not None else map(orjson.loads, texts))
     try:
-        picked = [pick(row) for row in decoded]  # one C call a row for all the features
-    except KeyError:  # a row without one of them
-        picked = [tuple(row.get(name) for name in names) for row in decoded]
-    if len(names) == 1 and picked and not isinstance(picked[0], tuple):
-        picked = [(value,) for value in picked]
-    try:
-        return np.array(picked, dtype=np.float64).reshape(len(picked), len(names)).T.copy()
-    except (TypeError, ValueError):  # an object or a word somewhere: column by column, as Sample.numeric
-        return np.stack([_as_float_array([row[i] for row in picked]) for i in range(len(names))]) \
-            if picked else np.empty((len(names), 0))
+        flat = np.fromiter(chain.from_iterable(picked) if len(names) > 1 else picked, dtype=np.float64,
+                           count=len(texts) * len(names))
+        return flat.reshape(len(texts), len(names)).T.copy()
+    except (KeyError, TypeError, ValueError):
+        rows = decoded if decoded is not None else _decoded(texts)
+        columns = [tuple(row.get(name) for name in names) for row in rows]
+        return np.stack([_as_float_array([row[i] for row in columns]) for i in range(len(names))]) \
+            if columns else np.empty((len(names), 0))
 
 
 def _batch_windows(rows: list[tuple[Any, ...]], windows: list[list[int]],
@@ -362,16 +366,19 @@ def _batch_windows(rows: list[tuple[Any, ...]], windows: list[list[int]],
     np.cumsum(sizes, out=bounds[1:])
     window_of = np.repeat(np.arange(len(windows)), sizes)
     sources = _sources(baselines)
-    decoded = _decoded([row[4] for row in picked]) if any(s == "feature" for _, _, s in sources) else []
+    texts = [row[4] for row in picked]
+    # Decoded into a list only when a categorical feature needs the dicts; numeric ones stream.
+    decoded = _decoded(texts) if any(s == "feature" and k != "numeric" for _, k, s in sources) else None
     out: dict[str, Any] = {}
     numeric = [feature for feature, kind, source in sources if source == "feature" and kind == "numeric"]
     if numeric:
-        for feature, column in zip(numeric, Windows.numeric_block(_numeric_block(decoded, numeric), bounds)):
+        block = _numeric_block(texts, decoded, numeric)
+        for feature, column in zip(numeric, Windows.numeric_block(block, bounds)):
             out[feature] = column
     for feature, kind, source in sources:
         if source == "feature":
             if kind != "numeric":
-                out[feature] = Windows.categorical([category_key(row.get(feature)) for row in decoded],
+                out[feature] = Windows.categorical([category_key(row.get(feature)) for row in decoded or ()],
                                                    window_of, len(windows))
         elif source == "score":
             column = [score if score is not None else prediction for _, _, score, prediction, _ in picked]
