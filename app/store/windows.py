@@ -96,6 +96,13 @@ class WindowReads:
                                     (model, start, end)).fetchone()
         return int(count)
 
+    def rows_per_window(self, model: str, window_ms: int, since: int, until: int) -> dict[int, int]:
+        """Rows of every version per window starting in [since, until) with traffic: read from the
+        (model, ts) index alone (no version, so no table row is visited)."""
+        return dict(self._db.execute(
+            "SELECT ts - ts % ?, count(*) FROM predictions WHERE model = ? AND ts >= ? AND ts < ? GROUP BY 1",
+            (window_ms, model, since, until)).fetchall())
+
     def feature_values(self, model: str, version: str, start: int, end: int,
                        reads: Sequence[FeatureRead]) -> list[tuple[Any, ...]]:
         """One tuple a row of ``version`` in [start, end): the values ``reads`` ask for, in their order."""

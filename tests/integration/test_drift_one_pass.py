@@ -69,9 +69,14 @@ def _key(points) -> dict:
     return {(p.window_start, p.feature): p for p in points}
 
 
-def test_one_pass_gives_the_values_of_one_query_per_window(store, rng):
+@pytest.mark.parametrize("batch_rows", [20_000, 137])
+def test_one_pass_gives_the_values_of_one_query_per_window(store, rng, monkeypatch, batch_rows):
     """Every stored result equals what the per-window SQL reads (json_extract, JSON text) give for the
-    same window: the one-pass read changes the cost, not a single value."""
+    same window: the one-pass read and the statistics computed for a batch of windows at once change the
+    cost, not a single value (also with batches of rows that end inside a window)."""
+    from app.drift import windows
+
+    monkeypatch.setattr(windows, "BATCH_ROWS", batch_rows)
     _odd_baselines(store, "router", "v1", rng)
     for hour in range(6):
         store.predictions.append(_odd_rows("router", "v1", hour, rng, 400, "a"))
@@ -228,3 +233,36 @@ def test_a_read_whose_screen_is_gone_stops_between_windows(store_path, rng):
         assert len(pending_windows(store, "fraud", now=now)) == 9  # left for the next look
     view = read_view(StoreLocation(store_path), Settings(), "fraud", now, HOUR_MS)
     assert view is not None and view.new_windows == 9 and len(view.prediction) == 12
+
+
+def test_numeric_features_alone_stream_and_equal_one_query_per_window(store, rng, monkeypatch):
+    """A model whose baselines are numeric only: its features are decoded as a stream (no dicts kept), a
+    batch with odd values (text, booleans, objects, nulls) falling back to the careful path, a clean batch
+    (batches of 250 rows: the clean window is a batch of its own) not; both equal the per-window SQL reads."""
+    from app.drift import windows
+
+    monkeypatch.setattr(windows, "BATCH_ROWS", 250)
+    n = 1500
+    store.baselines.put(compute_baseline(rng.normal(102, 10, n), model="num", version="v1", feature="amount"))
+    store.baselines.put(compute_baseline(rng.normal(0.2, 1, n), model="num", version="v1", feature=ODD))
+    for hour in range(3):
+        store.predictions.append(_odd_rows("num", "v1", hour, rng, 300, "odd"))
+    clean = [PredictionRow(ts=DAY0 + 5 * HOUR_MS + i * 1000, model="num", version="v1", request_id=f"clean-{i}",
+                           entity_id=None, prediction=None, score=None, label=None, latency_ms=5.0, status="ok",
+                           error=None, features=orjson.dumps({"amount": float(rng.normal(130, 10)),
+                                                              ODD: float(rng.normal(0, 1))}).decode(),
+                           context=None, fts_text="") for i in range(300)]
+    store.predictions.append(clean)
+    now = DAY0 + 6 * HOUR_MS + SETTLE_MS
+    plans = pending_windows(store, "num", now=now)
+    baselines = store.baselines.for_version("num", "v1")
+    references = reference_samples(baselines)
+    expected = _key(point for plan in plans for point in compute_window(store, "num", plan, baselines,
+                                                                        references=references))
+    assert update(store, "num", now=now).windows == 4
+    got = _key(stored_points(store, "num", window_ms=HOUR_MS))
+    assert set(got) == set(expected) and len(got) == 4 * 2
+    for key, point in expected.items():
+        assert (got[key].method, got[key].n_current, got[key].drifted) == (point.method, point.n_current, point.drifted)
+        assert math.isclose(got[key].value, point.value, rel_tol=0, abs_tol=1e-12), key
+    assert got[(DAY0 + 5 * HOUR_MS, "amount")].drifted and got[(DAY0 + 5 * HOUR_MS, "amount")].n_current == 300
