@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, NoReturn
 import click
 
 from app.config.source import ConfigError, SettingsSource
+from app.store import connection as store_connection
 from app.store.connection import StoreError
 
 if TYPE_CHECKING:
@@ -293,6 +294,13 @@ class CliContext:
         return resolved.name
 
 
+def _tell_migrating(old: int, new: int) -> None:
+    from app.store.schema import migration_work
+
+    click.echo(f"modeldeck: upgrading the store (schema {old} -> {new}): this {migration_work(old, new)} "
+               "and can take a minute", err=True)
+
+
 def fail(message: str) -> "NoReturn":
     """One line on stderr, exit 2: how every command says the operator asked for something that is not there."""
     from app.text import terminal_line
@@ -424,6 +432,8 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None, read_onl
         if at_ms > now_ms():
             fail("--at: that time is in the future; the store holds only the past")
         read_only = True  # viewing the past changes nothing
+    # A schema upgrade of a big store rebuilds indexes (minutes at 10M rows): every command says why it waits.
+    store_connection.migration_listener = _tell_migrating
     ctx.obj = cli = CliContext(SettingsSource(config_path, db=db, read_only=read_only), db_given=db is not None,
                                at_ms=at_ms)
     if ctx.invoked_subcommand is None:

@@ -200,7 +200,13 @@ def current_version(conn: sqlite3.Connection, path: Path) -> int:
     return 0
 
 
-def migrate(conn: sqlite3.Connection, path: Path, *, upto: int = SCHEMA_VERSION) -> int:
+# Told (from, to) before an existing store's schema is upgraded when the caller gives no listener of its
+# own: the CLI sets it, so every command says why a big store's first open waits (indexes rebuilt).
+migration_listener: Callable[[int, int], None] | None = None
+
+
+def migrate(conn: sqlite3.Connection, path: Path, *, upto: int = SCHEMA_VERSION,
+            before_migrating: Callable[[int, int], None] | None = None) -> int:
     """Bring the store to schema version ``upto``; refuse a store from a newer modeldeck."""
     try:
         version = current_version(conn, path)
@@ -214,6 +220,9 @@ def migrate(conn: sqlite3.Connection, path: Path, *, upto: int = SCHEMA_VERSION)
         with write_transaction(conn):
             # Re-read under the write lock: another process may have migrated meanwhile.
             version = current_version(conn, path)
+            tell = before_migrating or migration_listener
+            if 0 < version < upto and tell is not None:
+                tell(version, upto)
             if version == 0:
                 conn.execute(SCHEMA_VERSION_TABLE)
                 conn.execute("INSERT INTO schema_version (version) VALUES (0)")
@@ -236,11 +245,7 @@ def prepare(path: Path, *, before_migrating: Callable[[int, int], None] | None =
     """
     conn = connect(path)
     try:
-        if before_migrating is not None:
-            version = current_version(conn, path)
-            if 0 < version < SCHEMA_VERSION:
-                before_migrating(version, SCHEMA_VERSION)
-        migrate(conn, path)
+        migrate(conn, path, before_migrating=before_migrating)
     finally:
         conn.close()
 
