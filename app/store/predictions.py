@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
 import orjson
-from sqlite_utils import Database
+from app.store.connection import Database
 
 from app.timeutil import ms_to_iso
 
