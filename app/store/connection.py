@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from app.store.dialect import SqliteDb
 from app.store.schema import MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, analyze_predictions
 
 BUSY_TIMEOUT_MS = 5000
@@ -123,17 +124,18 @@ class StoreConnection(sqlite3.Connection):
             return super().executemany(sql, parameters)
 
 
-class Database:
-    """What the table families use of a connection: ``execute`` and ``conn``. sqlite-utils' Database was
-    this wrapper before; importing it costs 0.3-1.3 s (it pulls numpy, dateutil and its plugin manager),
-    most of a store-only command's start-up. The connection is in autocommit mode (isolation_level None),
-    so a statement outside ``Store.write()`` commits by itself, as it did through sqlite-utils."""
+class Database(SqliteDb):
+    """The SQLite-only families' connection (those not yet written once for both backends, which take a
+    ``SqliteDb``): named parameters too. sqlite-utils' Database was this wrapper before; importing it costs
+    0.3-1.3 s (it pulls numpy, dateutil and its plugin manager), most of a store-only command's start-up.
+    The connection is in autocommit mode (isolation_level None), so a statement outside ``Store.write()``
+    commits by itself, as it did through sqlite-utils."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+        super().__init__(conn)
         conn.execute("PRAGMA recursive_triggers = on")  # as sqlite-utils set it: behaviour unchanged
 
-    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
+    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
         return self.conn.execute(sql, () if parameters is None else parameters)
 
 
