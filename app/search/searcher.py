@@ -78,7 +78,7 @@ class Searcher:
         # caches page SQL by that identity too, so the routed terms are kept and handed out again).
         self._routed: dict[int, tuple[tuple[Term, ...], tuple[Term, ...]]] = {}
 
-    def _ids(self, query: Query) -> Query:
+    def routed(self, query: Query) -> Query:
         """A bare word that is a stored request or entity id also finds that record: free text does not
         index ids (they cost a third of the index), so ``01a1707f6b7d-8fa8f2b6`` typed alone means
         ``(that text OR request:that OR entity:that)``. One index seek per id column, once per query."""
@@ -115,7 +115,7 @@ class Searcher:
 
         if self._store.kind == "postgresql":  # its own reader (app/store/pg/search.py)
             return self._search.histogram(query, start, end, buckets, cap)  # type: ignore[attr-defined]
-        return histogram(self._search, self._ids(query), start, end, buckets, cap)
+        return histogram(self._search, self.routed(query), start, end, buckets, cap)
 
     def facets(self, query: Query, fields: list[str], *, top: int = 5, cap: int = OVERVIEW_CAP) -> list["Facet"]:
         """The top values of each field (status, version, error, features.NAME ...) over the newest
@@ -124,7 +124,7 @@ class Searcher:
 
         if self._store.kind == "postgresql":
             return self._search.facets(query, fields, top, cap)  # type: ignore[attr-defined]
-        return facets(self._search, self._ids(query), fields, top, cap)
+        return facets(self._search, self.routed(query), fields, top, cap)
 
     def why_empty(self, query: Query) -> str:
         """Why a valid query found nothing, in one line: the first term that matches no row on its own
@@ -132,7 +132,7 @@ class Searcher:
         for term in query.terms:
             if isinstance(term, (FieldTerm, TextTerm, TimeTerm)) and not term.negated:
                 alone = Query(query.text, (term,), query.now)
-                if not self._search.page(self._ids(alone), None, None, 1).rows:
+                if not self._search.page(self.routed(alone), None, None, 1).rows:
                     return f"no results: {_describe(term)}"
             if isinstance(term, AnyOf) and not term.negated and not term.alternatives:
                 return "no results: the OR matches nothing in this store"
@@ -143,18 +143,18 @@ class Searcher:
 
     def compile(self, query: Query, *, counting: bool = False) -> Compiled:
         """The WHERE clause the store runs for ``query`` (for tests and benchmarks)."""
-        return self._search.compile(self._ids(query), counting=counting)
+        return self._search.compile(self.routed(query), counting=counting)
 
     def page_sql(self, query: Query) -> tuple[str, tuple[object, ...]]:
         """The first page's SQL and its parameters, without the LIMIT's (benchmarks run it by hand)."""
-        return self._search.page_sql(self._ids(query))
+        return self._search.page_sql(self.routed(query))
 
     def page(self, query: Query, *, after: Cursor | None = None, before: Cursor | None = None,
              limit: int = PAGE_SIZE) -> Page:
         """``limit`` rows newest first: the first page, those older than ``after``, or those newer than ``before``."""
         if after is not None and before is not None:
             raise ValueError("page after or before a cursor, not both")
-        return self._search.page(self._ids(query), after, before, limit)
+        return self._search.page(self.routed(query), after, before, limit)
 
     def iter_rows(self, query: Query, *, limit: int | None = None, page_size: int = 1000) -> Iterator[dict[str, Any]]:
         """Every matching row newest first, fetched a page at a time (for streaming and export).
@@ -177,7 +177,7 @@ class Searcher:
     def count(self, query: Query, *, cap: int = COUNT_CAP, budget_s: float | None = COUNT_BUDGET_S) -> Count:
         """How many rows match, counting no further than ``cap`` matches (never a whole-table count) nor
         for much longer than ``budget_s`` (then ``scanned_ms`` says how much of the log was counted)."""
-        return self._search.count(self._ids(query), cap, budget_s)
+        return self._search.count(self.routed(query), cap, budget_s)
 
 
 def _routed(term: Term, id_columns: "Callable[[str], tuple[str, ...]]") -> Term:
