@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, NoReturn
 import click
 
 from app.config.source import ConfigError, SettingsSource
+from app.store import connection as store_connection
 from app.store.connection import StoreError
 
 if TYPE_CHECKING:
@@ -293,6 +294,13 @@ class CliContext:
         return resolved.name
 
 
+def _tell_migrating(old: int, new: int) -> None:
+    from app.store.schema import migration_work
+
+    click.echo(f"modeldeck: upgrading the store (schema {old} -> {new}): this {migration_work(old, new)} "
+               "and can take a minute", err=True)
+
+
 def fail(message: str) -> "NoReturn":
     """One line on stderr, exit 2: how every command says the operator asked for something that is not there."""
     from app.text import terminal_line
@@ -349,6 +357,9 @@ def hoist_global_options(args: list[str], declared: "Callable[[str], set[str]]")
     return front + rest
 
 
+_SUB_ARGS = "modeldeck.subcommand_args"
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -361,6 +372,11 @@ class LazyGroup(click.Group):
             return {opt for param in getattr(command, "params", []) for opt in getattr(param, "opts", [])}
 
         return super().parse_args(ctx, hoist_global_options(list(args), declared))
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[no-untyped-def]
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[_SUB_ARGS] = list(rest)  # the group's callback runs before the command parses them
+        return name, command, rest
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         load = COMMANDS.get(name)
@@ -378,6 +394,8 @@ class LazyGroup(click.Group):
             # `modeldeck search ... | head`: the reader left; stop quietly.
             sys.stderr.close()
             sys.exit(0)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click's own ends (`--help`, a usage error): nothing below applies, nothing to import
         except Exception as exc:
             from app.guard import ReadOnlyRefused
             from app.text import terminal_line
@@ -424,14 +442,27 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None, read_onl
         if at_ms > now_ms():
             fail("--at: that time is in the future; the store holds only the past")
         read_only = True  # viewing the past changes nothing
+    # A schema upgrade of a big store rebuilds indexes (minutes at 10M rows): every command says why it waits.
+    store_connection.migration_listener = _tell_migrating
     ctx.obj = cli = CliContext(SettingsSource(config_path, db=db, read_only=read_only), db_given=db is not None,
                                at_ms=at_ms)
     if ctx.invoked_subcommand is None:
         ctx.invoke(LazyGroup.get_command(main, ctx, "tui"))  # type: ignore[arg-type]
-    elif ctx.invoked_subcommand != "tui":
+    elif ctx.invoked_subcommand != "tui" and not _asks_help(ctx.meta.get(_SUB_ARGS, [])):
         # Headless commands validate the settings up front, so a typo in the config is reported even by a
         # command that never reads it. The console reads them after its first paint (app/config/source.py).
+        # `COMMAND --help` reads nothing: it skips pydantic-settings (most of its start-up).
         cli.settings
+
+
+def _asks_help(args: list[str]) -> bool:
+    """Whether the subcommand's arguments ask for its help (before any ``--``)."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg in ("--help", "-h"):
+            return True
+    return False
 
 
 pass_cli = click.make_pass_decorator(CliContext)

@@ -74,6 +74,26 @@ class Searcher:
             self._search = PgPredictionSearch(store)  # type: ignore[assignment, arg-type]
         else:
             self._search = PredictionSearch(store, drive_up_to=drive_up_to, walk_chunk=walk_chunk)
+        # Queries with a bare word routed to the id it names, by the identity of their terms (the store
+        # caches page SQL by that identity too, so the routed terms are kept and handed out again).
+        self._routed: dict[int, tuple[tuple[Term, ...], tuple[Term, ...]]] = {}
+
+    def routed(self, query: Query) -> Query:
+        """A bare word that is a stored request or entity id also finds that record: free text does not
+        index ids (they cost a third of the index), so ``01a1707f6b7d-8fa8f2b6`` typed alone means
+        ``(that text OR request:that OR entity:that)``. One index seek per id column, once per query."""
+        id_columns = getattr(self._search, "id_columns", None)
+        if id_columns is None:  # a backend whose free text indexes the ids itself
+            return query
+        cached = self._routed.get(id(query.terms))
+        if cached is None or cached[0] is not query.terms:
+            terms = tuple(_routed(term, id_columns) for term in query.terms)
+            if all(a is b for a, b in zip(terms, query.terms)):
+                terms = query.terms
+            if len(self._routed) > 100:
+                self._routed.clear()
+            cached = self._routed[id(query.terms)] = (query.terms, terms)
+        return query if cached[1] is query.terms else Query(query.text, cached[1], query.now)
 
     def resolve(self, query: Query) -> Resolution:
         """``model:``/``version:`` values as the store's names (exact, glob, unique prefix), with the
@@ -95,7 +115,7 @@ class Searcher:
 
         if self._store.kind == "postgresql":  # its own reader (app/store/pg/search.py)
             return self._search.histogram(query, start, end, buckets, cap)  # type: ignore[attr-defined]
-        return histogram(self._search, query, start, end, buckets, cap)
+        return histogram(self._search, self.routed(query), start, end, buckets, cap)
 
     def facets(self, query: Query, fields: list[str], *, top: int = 5, cap: int = OVERVIEW_CAP) -> list["Facet"]:
         """The top values of each field (status, version, error, features.NAME ...) over the newest
@@ -104,7 +124,7 @@ class Searcher:
 
         if self._store.kind == "postgresql":
             return self._search.facets(query, fields, top, cap)  # type: ignore[attr-defined]
-        return facets(self._search, query, fields, top, cap)
+        return facets(self._search, self.routed(query), fields, top, cap)
 
     def why_empty(self, query: Query) -> str:
         """Why a valid query found nothing, in one line: the first term that matches no row on its own
@@ -112,7 +132,7 @@ class Searcher:
         for term in query.terms:
             if isinstance(term, (FieldTerm, TextTerm, TimeTerm)) and not term.negated:
                 alone = Query(query.text, (term,), query.now)
-                if not self._search.page(alone, None, None, 1).rows:
+                if not self._search.page(self.routed(alone), None, None, 1).rows:
                     return f"no results: {_describe(term)}"
             if isinstance(term, AnyOf) and not term.negated and not term.alternatives:
                 return "no results: the OR matches nothing in this store"
@@ -123,18 +143,18 @@ class Searcher:
 
     def compile(self, query: Query, *, counting: bool = False) -> Compiled:
         """The WHERE clause the store runs for ``query`` (for tests and benchmarks)."""
-        return self._search.compile(query, counting=counting)
+        return self._search.compile(self.routed(query), counting=counting)
 
     def page_sql(self, query: Query) -> tuple[str, tuple[object, ...]]:
         """The first page's SQL and its parameters, without the LIMIT's (benchmarks run it by hand)."""
-        return self._search.page_sql(query)
+        return self._search.page_sql(self.routed(query))
 
     def page(self, query: Query, *, after: Cursor | None = None, before: Cursor | None = None,
              limit: int = PAGE_SIZE) -> Page:
         """``limit`` rows newest first: the first page, those older than ``after``, or those newer than ``before``."""
         if after is not None and before is not None:
             raise ValueError("page after or before a cursor, not both")
-        return self._search.page(query, after, before, limit)
+        return self._search.page(self.routed(query), after, before, limit)
 
     def iter_rows(self, query: Query, *, limit: int | None = None, page_size: int = 1000) -> Iterator[dict[str, Any]]:
         """Every matching row newest first, fetched a page at a time (for streaming and export).
@@ -157,7 +177,25 @@ class Searcher:
     def count(self, query: Query, *, cap: int = COUNT_CAP, budget_s: float | None = COUNT_BUDGET_S) -> Count:
         """How many rows match, counting no further than ``cap`` matches (never a whole-table count) nor
         for much longer than ``budget_s`` (then ``scanned_ms`` says how much of the log was counted)."""
-        return self._search.count(query, cap, budget_s)
+        return self._search.count(self.routed(query), cap, budget_s)
+
+
+def _routed(term: Term, id_columns: "Callable[[str], tuple[str, ...]]") -> Term:
+    """``term`` or, for a bare word that a stored id equals, the word OR the ids it names (``-word``: none
+    of them); inside an OR group too."""
+    if isinstance(term, AnyOf):
+        alternatives = tuple(tuple(_routed(t, id_columns) for t in alternative) for alternative in term.alternatives)
+        if all(a is b for new, old in zip(alternatives, term.alternatives) for a, b in zip(new, old)):
+            return term
+        return AnyOf(alternatives, term.negated)
+    if (not isinstance(term, TextTerm) or term.prefix or not term.phrase
+            or any(ch.isspace() for ch in term.phrase)):
+        return term
+    columns = id_columns(term.phrase)
+    if not columns:
+        return term
+    word = TextTerm(term.phrase) if term.negated else term
+    return AnyOf(((word,), *((FieldTerm(column, "=", term.phrase),) for column in columns)), term.negated)
 
 
 def _names_field(term: Term) -> bool:

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app.store.connection import (StoreBusy, StoreError, StoreInterrupted, StoreReadOnly, connect, migrate,
-                                  write_transaction)
+from app.store.connection import (Database, StoreBusy, StoreError, StoreInterrupted, StoreReadOnly, connect,
+                                  migrate, write_transaction)
 from app.store.schema import SCHEMA_VERSION
 
 __all__ = ["Store", "StoreError", "StoreBusy", "StoreInterrupted", "StoreReadOnly", "SCHEMA_VERSION"]
@@ -24,9 +24,6 @@ class Store:
 
     def __init__(self, path: Path, *, read_only: bool = False, migrate_to: int = SCHEMA_VERSION,
                  create: bool = True) -> None:
-        # sqlite_utils costs ~115 ms to import: only pay for it when a store is actually opened.
-        from sqlite_utils import Database
-
         from app.store.alerts import AlertsTable
         from app.store.audit import AuditLog
         from app.store.baselines import BaselinesTable

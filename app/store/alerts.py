@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from app.store.connection import Database
 
 from app.models import Alert
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlite_utils import Database
+from app.store.connection import Database
 
 from app.models import AuditEntry
 from app.store.identity import current_actor

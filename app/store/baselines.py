@@ -5,7 +5,7 @@ from __future__ import annotations
 from array import array
 
 import orjson
-from sqlite_utils import Database
+from app.store.connection import Database
 
 from app.models import FeatureBaseline
 from app.timeutil import now_ms

@@ -38,7 +38,8 @@ __all__ = ["BatchResult", "BulkWriter", "StoreBusy", "begin_immediate", "write_a
 
 _INSERT = ("INSERT INTO predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, "
            "latency_ms, status, error, features, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_INSERT_FTS = "INSERT INTO predictions_fts (rowid, request_id, entity_id, text, error) VALUES (?, ?, ?, ?, ?)"
+# Free text holds the text values and the error, not the ids (schema step 16): ids have their own indexes.
+_INSERT_FTS = "INSERT INTO predictions_fts (rowid, text, error) VALUES (?, ?, ?)"
 _FILL_LABEL = ("UPDATE predictions SET label = ? WHERE model = ? AND version = ? AND request_id = ? "
                "AND label IS NULL")
 _FILL_LABEL_BY_ID = "UPDATE predictions SET label = ? WHERE id = ? AND label IS NULL"
@@ -170,7 +171,7 @@ class BulkWriter:
                 continue
             ids[request_id] = next_id
             fresh.append((next_id, *row[:13]))
-            fts.append((next_id, request_id, row[4], row[13], row[10]))
+            fts.append((next_id, row[13], row[10]))
             next_id += 1
         conn = self._conn
         conn.executemany(_INSERT, fresh)
@@ -240,7 +241,7 @@ class BulkWriter:
                 continue
             existing.add(key)
             fresh.append((next_id, *row[:13]))
-            fts.append((next_id, row[3], row[4], row[13], row[10]))
+            fts.append((next_id, row[13], row[10]))
             next_id += 1
         conn.executemany(_INSERT, fresh)
         conn.executemany(_INSERT_FTS, fts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlite_utils import Database
+from app.store.connection import Database
 
 _FIELDS = ("id", "alert_id", "model", "target", "event", "status", "attempts", "next_at", "last_error",
            "created_at", "sent_at", "refreshed_at")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlite_utils import Database
+from app.store.connection import Database
 
 from app.store.connection import write_transaction
 from app.store.identity import current_actor

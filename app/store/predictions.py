@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
 import orjson
-from sqlite_utils import Database
+from app.store.connection import Database
 
 from app.timeutil import ms_to_iso
 
@@ -121,8 +121,8 @@ class PredictionsTable:
                     inserted.append(row)
                     inserted_ids.append(cursor.lastrowid)
                     conn.execute(
-                        "INSERT INTO predictions_fts (rowid, request_id, entity_id, text, error) VALUES (?, ?, ?, ?, ?)",
-                        (cursor.lastrowid, row.request_id, row.entity_id, row.fts_text, row.error),
+                        "INSERT INTO predictions_fts (rowid, text, error) VALUES (?, ?, ?)",
+                        (cursor.lastrowid, row.fts_text, row.error),
                     )
                 elif row.label is not None:
                     conn.execute(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlite_utils import Database
+from app.store.connection import Database
 
 from app.models import QuarantinedLine
 

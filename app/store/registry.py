@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from sqlite_utils import Database
+from app.store.connection import Database
 
 from app.models import ModelInfo, Stage, Version
 from app.store.connection import write_transaction

@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from app.store.predictions import COLUMNS, record_from_row
-from app.store.schema import FTS_VOCAB_DDL, FTS_VOCAB_TABLE
+from app.store.schema import FTS_COLUMNS, FTS_VOCAB_DDL, FTS_VOCAB_TABLE
 
 if TYPE_CHECKING:
     from app.store import Store
 
-_FTS_COLUMNS = ("request_id", "entity_id", "text", "error")
 # Rows whose tokens are held in memory at once: a first prune of a large old log goes in chunks of this many
 # rows (each chunk costs one pass over the index's instances), so memory stays bounded.
 CHUNK_ROWS = 200_000
@@ -151,9 +150,9 @@ def _delete_fts_entries(store: "Store", cutoff_ms: int) -> None:
             "WHERE doc IN (SELECT id FROM predictions WHERE ts < ?)", (cutoff_ms,)):
         tokens.setdefault(doc, {}).setdefault(column, []).append(terms.setdefault(term, term))
     conn.executemany(
-        "INSERT INTO predictions_fts (predictions_fts, rowid, request_id, entity_id, text, error) "
-        "VALUES ('delete', ?, ?, ?, ?, ?)",
-        [(doc, *(" ".join(by_column.get(column, ())) for column in _FTS_COLUMNS))
+        f"INSERT INTO predictions_fts (predictions_fts, rowid, {', '.join(FTS_COLUMNS)}) "
+        f"VALUES ('delete', ?, {', '.join('?' * len(FTS_COLUMNS))})",
+        [(doc, *(" ".join(by_column.get(column, ())) for column in FTS_COLUMNS))
          for doc, by_column in tokens.items()])
 
 

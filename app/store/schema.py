@@ -457,22 +457,50 @@ CREATE UNIQUE INDEX IF NOT EXISTS outcomes_key ON outcomes (model, name, request
 CREATE INDEX IF NOT EXISTS outcomes_model_ts ON outcomes (model, ts);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15]
+# Step 16, storage per row down (issue 18 item 5; measured with bench/storage.py on the 1M demo store):
+# - Free text indexes what people read, not ids: request and entity ids were the FTS index's costliest
+#   tokens (each request id two unique terms). ``request:``/``entity:`` find them exactly through their
+#   indexes, and a bare word that names a stored id is routed there too (app/search/searcher.py).
+#   ``columnsize=0``: no per-row size table (it only serves bm25 ranking, which search never uses).
+# - One request_id-led unique index serves uniqueness, dedup at ingest (ON CONFLICT names the same
+#   columns) and pairing by request: the (model, version, request_id) unique index and the covering
+#   (request_id, model, version, answer...) index were two copies of the same key (127 B a row).
+# The free-text index is rebuilt from the rows once, as step 11 did.
+FTS_COLUMNS = ("text", "error")
+FTS_DDL = (f"CREATE VIRTUAL TABLE predictions_fts USING fts5 ({', '.join(FTS_COLUMNS)}, content = '', "
+           f'columnsize = 0, tokenize = "{FTS_TOKENIZE}")')
+REQUEST_KEY_INDEX = "predictions_request_key"
+_REQUEST_KEY_DDL = f"CREATE UNIQUE INDEX IF NOT EXISTS {REQUEST_KEY_INDEX} ON predictions (request_id, model, version)"
+_V16_s = f"""
+DROP TABLE IF EXISTS predictions_fts;
+{FTS_DDL};
+INSERT INTO predictions_fts (rowid, text, error)
+SELECT id, {_FTS_TEXT_OF.format(column="features")} || ' ' || {_FTS_TEXT_OF.format(column="context")}, error
+FROM predictions;
+DROP INDEX IF EXISTS predictions_request_answer;
+{_REQUEST_KEY_DDL};
+DROP INDEX IF EXISTS predictions_model_version_request;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16_s]
 SCHEMA_VERSION = len(MIGRATIONS)
+# The step that took ids out of the free-text index (its number is wherever the step lands in MIGRATIONS).
+FTS_IDS_OUT_VERSION = MIGRATIONS.index(_V16_s) + 1
 
 
 def migration_work(old: int, new: int) -> str:
     """What upgrading a store from ``old`` to ``new`` rebuilds, for the message shown before it."""
     if old < FTS_REBUILD_VERSION <= new:
         return "rebuilds indexes and the free-text index (words now split on punctuation)"
+    if old < FTS_IDS_OUT_VERSION <= new:
+        return "rebuilds indexes and the free-text index (a third smaller: ids are found through request:/entity:)"
     return "rebuilds indexes"
 
 # Secondary indexes on predictions: dropped around a bulk load and rebuilt after, which
 # is about three times faster than maintaining them row by row (ARCHITECTURE.md, Measured choices).
 PREDICTION_INDEXES: dict[str, str] = {
     "predictions_model_ts": "CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions (model, ts)",
-    "predictions_request_answer": "CREATE INDEX IF NOT EXISTS predictions_request_answer ON predictions "
-                                  f"(request_id, model, version, {_ANSWER_COLUMNS})",
+    REQUEST_KEY_INDEX: _REQUEST_KEY_DDL,
     "predictions_entity_ts": "CREATE INDEX IF NOT EXISTS predictions_entity_ts ON predictions (entity_id, ts)",
     "predictions_ts": "CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts)",
     "predictions_model_version_ts":

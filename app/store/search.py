@@ -291,6 +291,17 @@ class PredictionSearch:
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
 
+    def id_columns(self, word: str) -> tuple[str, ...]:
+        """Which id columns (``request_id``, ``entity_id``) hold ``word`` exactly: one index seek each. Free
+        text does not index ids (schema step 16); a bare word that names one is routed to it by the searcher."""
+        try:
+            request, entity = self._conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM predictions WHERE request_id = ?), "
+                "EXISTS (SELECT 1 FROM predictions WHERE entity_id = ?)", (word, word)).fetchone()
+        except sqlite3.Error as exc:
+            raise store_error(exc) from exc
+        return (("request_id",) if request else ()) + (("entity_id",) if entity else ())
+
     def compile(self, query: Query, *, counting: bool = False) -> Compiled:
         try:
             plan = self._text_plan(query, counting)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from sqlite_utils import Database
+from app.store.connection import Database
 
 
 class ServingLog:

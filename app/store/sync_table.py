@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
-from sqlite_utils import Database
+from app.store.connection import Database
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Literal, NamedTuple, Sequence
 
-from sqlite_utils import Database
+from app.store.connection import Database
 
 # How a window read takes a value from a row:
 # - "score_or_prediction": the score, else the prediction (a numeric prediction feature);

@@ -130,7 +130,7 @@ def test_schema_5_store_compares_as_before_reading_the_champion_from_an_index(st
         finally:
             conn.close()
         assert len(plan) == 2 and "predictions_model_version_ts" in plan[0], plan
-        assert "USING COVERING INDEX predictions_request_answer" in plan[1], plan
+        assert "USING INDEX predictions_request_key (request_id=? AND model=? AND version=?)" in plan[1], plan
 
 
 def _leaves(value, path=""):

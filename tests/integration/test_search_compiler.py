@@ -69,7 +69,8 @@ def run_all(store: Store, text: str, plan: str | None = None) -> list[int]:
     query = parse(text, now=NOW)
     if plan is None:
         return [row["id"] for row in Searcher(store).iter_rows(query, page_size=97)]
-    compiled = compile_query(query, text_plan=plan)  # type: ignore[arg-type]
+    # The query as the searcher runs it (a bare word that is an id also finds it through the id's field).
+    compiled = compile_query(Searcher(store).routed(query), text_plan=plan)  # type: ignore[arg-type]
     sql = select_sql(("id",), compiled, keyset=None, newest_first=True)
     return [r[0] for r in store.conn.execute(sql, (*compiled.params, 10**9))]
 

@@ -103,8 +103,12 @@ def _has_phrase(record: dict[str, Any], phrase: str, prefix: bool = False) -> bo
         return got[i:i + len(head)] == head and (got[i + len(head)].startswith(last) if prefix
                                                   else got[i + len(head)] == last)
 
-    columns = (record["request_id"], record.get("entity_id"),
-               " ".join(text_pairs(record.get("features")) + text_pairs(record.get("context"))),
+    # Free text indexes the text values and the error, not the ids (schema step 16); a bare word that is
+    # an id (any record's: this one's, when it matches) finds that record through the id's own field.
+    if not prefix and not any(ch.isspace() for ch in phrase) and phrase in (record["request_id"],
+                                                                            record.get("entity_id")):
+        return True
+    columns = (" ".join(text_pairs(record.get("features")) + text_pairs(record.get("context"))),
                record.get("error"))
     for column in columns:
         got = _tokens(column)
