@@ -66,7 +66,7 @@ def overview(location: "StoreLocation", model: str, now: int, *, at: bool = Fals
             info=store.registry.model(model),
             versions=store.registry.versions(model),
             traffic=store.predictions.traffic(model, now - DAY_MS, now, BUCKET_MS),
-            disabled=last_switch_was_disable(store.audit.entries(model, limit=AUDIT_ROWS)),
+            disabled=last_switch_was_disable(store.audit.entries(model, limit=AUDIT_ROWS, until=now if at else None)),
             syncs=store.syncs.states(model),
         )
 
@@ -103,8 +103,7 @@ def readiness(location: "StoreLocation", settings: "Settings", model: str, now: 
 def activity(location: "StoreLocation", model: str, at: int | None = None) -> list[AuditEntry]:
     """The model's audit entries, newest first; ``at``: only those written by then (time travel)."""
     with location.open() as store:
-        entries = store.audit.entries(model, limit=AUDIT_ROWS)
-    return entries if at is None else [e for e in entries if e.ts <= at]
+        return store.audit.entries(model, limit=AUDIT_ROWS, until=at)
 
 
 class ChangeRefused(Exception):

@@ -119,3 +119,20 @@ async def test_the_model_screen_as_it_stood(tmp_path: Path) -> None:
         # The audit as it stood: the rollback is the latest entry; the later promotion is not there yet.
         assert [e.action for e in screen.entries][:1] == ["rollback"], screen.entries
         assert all(e.ts <= INCIDENT + 5 * 60_000 for e in screen.entries)
+
+
+def test_the_past_audit_is_read_up_to_then_not_from_the_newest_entries(tmp_path: Path) -> None:
+    """More than a screenful of later entries (a busy week after the incident) must not hide the entries
+    of the time travelled to: they are read with ts <= at in the store, not filtered from the newest 200."""
+    from app.store.location import StoreLocation
+    from app.views.model import AUDIT_ROWS, activity
+
+    db = _store(tmp_path)
+    with Store.open(db) as store, store.write():
+        for i in range(AUDIT_ROWS + 50):
+            store.audit.append("checklist.sign_off", "fraud-scorer", detail={"role": "owner", "n": i},
+                               outcome="succeeded", actor="bo@bastion", ts=INCIDENT + 3 * HOUR + i)
+    entries = activity(StoreLocation(db), "fraud-scorer", INCIDENT + 5 * 60_000)
+    assert entries and entries[0].action == "rollback" and entries[0].actor == "ana@bastion"
+    assert all(e.ts <= INCIDENT + 5 * 60_000 for e in entries)
+    assert len(activity(StoreLocation(db), "fraud-scorer")) == AUDIT_ROWS  # now: the newest, as before
