@@ -184,3 +184,28 @@ async def test_walking_every_screen_in_the_past_writes_nothing(tmp_path: Path) -
     after = _store_content(db)
     changed = [t for t in before if before[t] != after.get(t)]
     assert not changed, {t: (len(before[t]), len(after.get(t, []))) for t in changed}
+
+
+async def test_endpoint_health_as_the_poller_recorded_it_then(tmp_path: Path) -> None:
+    """Issue 16 item 6: the fleet in the past shows each endpoint's recorded health (down during the
+    incident, with the check's age and the last good answer), not "unknown"; a record too old is stale."""
+    from app.models import HealthState
+    from app.store.metrics import HEALTH_CODES, HEALTH_SAMPLE
+
+    db = _store(tmp_path)
+    with Store.open(db) as store:
+        store.metrics.add_many([("fraud-scorer", INCIDENT - 20 * 60_000, HEALTH_SAMPLE, HEALTH_CODES["up"]),
+                                ("fraud-scorer", INCIDENT - 12 * 60_000, HEALTH_SAMPLE, HEALTH_CODES["down"]),
+                                ("fraud-scorer", INCIDENT + 4 * 60_000, HEALTH_SAMPLE, HEALTH_CODES["down"]),
+                                ("churn-predictor", INCIDENT - HOUR, HEALTH_SAMPLE, HEALTH_CODES["up"])])
+    app = _app(db, INCIDENT + 5 * 60_000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        fraud = _row(app, "fraud-scorer")
+        assert fraud.health is HealthState.down and fraud.health_age_ms == 60_000 and not fraud.health_stale
+        assert fraud.last_ok_at == INCIDENT - 20 * 60_000
+        churn = _row(app, "churn-predictor")
+        assert churn.health is HealthState.up and churn.health_stale  # an hour-old record vouches for nothing
+        # Down outranks everything: the first row, highlighted, and its status line says since when.
+        status = str(app.screen.query_one("#status", Static).render())
+        assert "fraud-scorer down · 1m ago" in status and "last good 25m ago" in status, status
