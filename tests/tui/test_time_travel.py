@@ -209,3 +209,29 @@ async def test_endpoint_health_as_the_poller_recorded_it_then(tmp_path: Path) ->
         # Down outranks everything: the first row, highlighted, and its status line says since when.
         status = str(app.screen.query_one("#status", Static).render())
         assert "fraud-scorer down · 1m ago" in status and "last good 25m ago" in status, status
+
+
+def test_readiness_as_it_stood_comes_from_the_audit_not_todays_verdicts() -> None:
+    """Issue 16 item 6 (b): an area waived after the time travelled to shows what the audit says it was
+    then; one not changed since stands as stored; one changed without an audit trail says so (pending)."""
+    from app.models import AuditEntry, CheckItem, CheckStatus
+    from app.views.model import items_then
+
+    at = INCIDENT
+    items = [CheckItem(model="m", area="monitoring", status=CheckStatus.waived, updated_at=at + HOUR,
+                       updated_by="bo", version="v3", evidence="waived: INC-2"),
+             CheckItem(model="m", area="docs", status=CheckStatus.passed, updated_at=at - HOUR, version="v3"),
+             CheckItem(model="m", area="fairness", status=CheckStatus.passed, updated_at=at + HOUR, version="v3"),
+             CheckItem(model="m", area="rollback", status=CheckStatus.failed, updated_at=at + 2 * HOUR, version="v3")]
+    entries = [  # newest first, as the store returns them
+        AuditEntry(id=3, ts=at + HOUR, actor="bo", action="checklist.waive", model="m", outcome="waived",
+                   detail={"area": "monitoring", "previous": "fail"}),
+        AuditEntry(id=2, ts=at - 2 * HOUR, actor="ana", action="checklist.pass", model="m", outcome="pass",
+                   detail={"area": "rollback", "previous": "pending"}),
+        AuditEntry(id=1, ts=at - 3 * HOUR, actor="ana", action="checklist.sign_off", model="m", outcome="signed",
+                   detail={"role": "owner"})]
+    then = {item.area: item for item in items_then(items, entries, at)}
+    assert then["monitoring"].status is CheckStatus.failed and "before checklist.waive by bo" in then["monitoring"].evidence
+    assert then["docs"].status is CheckStatus.passed  # unchanged since
+    assert then["rollback"].status is CheckStatus.passed and then["rollback"].updated_by == "ana"
+    assert then["fairness"].status is CheckStatus.pending and "not recorded" in then["fairness"].evidence
