@@ -259,6 +259,8 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
     if names is None:  # one model (the model screen's header) reads exactly as its fleet row
         names = {info.name for info in store.registry.models()} | set(settings.models)
     # Viewing the past writes nothing: the stored verdicts, not an evaluation (which records what it finds).
+    # (Rdy in the past: today's stored verdicts. Automatic verdicts are not audited, so most areas cannot
+    # be put back as they stood; the Readiness tab says per area which were changed since.)
     passed = store.checklist.passed_counts() if at else readiness_counts(store, settings, now_ms, names, health or {})
     from app.checklist.evaluate import review_overdue
 

@@ -14,6 +14,7 @@ from app.models import AuditEntry, CheckItem, ModelInfo, Version
 if TYPE_CHECKING:
     from app.config.settings import Settings
     from app.models import Health
+    from app.store import Store
     from app.store.location import StoreLocation
     from app.store.predictions import TrafficBucket
     from app.store.sync_table import SyncState
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 DAY_MS = 24 * 3_600_000
 BUCKET_MS = 30 * 60_000
 AUDIT_ROWS = 200  # the Activity tab's rows, and how far back a disable is looked for
+CHECKLIST_AUDIT_ROWS = 1000  # how far back the checklist's past is looked for in the audit (time travel)
 
 
 @dataclass
@@ -96,10 +98,14 @@ def readiness(location: "StoreLocation", settings: "Settings", model: str, now: 
 
     if at:
         with location.open() as store:
-            return items_then(store.checklist.items(model),
-                              store.audit.entries(model, limit=AUDIT_ROWS * 5), now)
+            return checklist_then(store, model, now)
     with location.open() as store:
         return list(checklist.evaluate(store, model, settings=settings, now=now, health=health))
+
+
+def checklist_then(store: "Store", model: str, at: int) -> list[CheckItem]:
+    """``model``'s checklist as it stood at ``at`` (items_then over the stored items and the audit)."""
+    return items_then(store.checklist.items(model), store.audit.entries(model, limit=CHECKLIST_AUDIT_ROWS), at)
 
 
 def items_then(items: list[CheckItem], entries: list[AuditEntry], at: int) -> list[CheckItem]:

@@ -235,3 +235,4 @@ def test_readiness_as_it_stood_comes_from_the_audit_not_todays_verdicts() -> Non
     assert then["docs"].status is CheckStatus.passed  # unchanged since
     assert then["rollback"].status is CheckStatus.passed and then["rollback"].updated_by == "ana"
     assert then["fairness"].status is CheckStatus.pending and "not recorded" in then["fairness"].evidence
+
