@@ -144,23 +144,28 @@ class DriftScreen(OnConsole, Screen):
 
     def _show_title(self) -> None:
         size = "1h" if self.window_ms == HOUR_MS else "1d"
-        # The breadcrumb: where esc goes back to (fleet › fraud-scorer › drift).
+        # The breadcrumb (where esc goes back to: fleet › fraud-scorer › drift), then the verdict before
+        # the window it is about: at 80 columns a long title is cut at its end, never in DATASET DRIFT.
         title = self.breadcrumb("drift", self.model)
         title.append(f" {size} windows" if self.view is None or self.view.window_start is None else f" {size}")
+        window = Text()
+        if self.view and self.view.window_start is not None:
+            if not self.view.judged:
+                title.append(f" · too few rows ({self.view.n_current})", style="yellow")
+            else:
+                title.append(" · ")
+                title.append(*(("DATASET DRIFT", BAD) if self.view.dataset_drifted else ("no dataset drift", "green")))
+                title.append(f" {self.view.n_drifted}/{self.view.n_features}", style="dim")
+            start = format_ms(self.view.window_start, TimeFormat.DAY_MINUTE if self.window_ms == HOUR_MS
+                              else TimeFormat.MONTH_DAY)
+            window = Text.assemble((f" · {start}{'Z' if self.window_ms == HOUR_MS else ''} ", "dim"),
+                                   safe_text(self.view.version or "-", width=10, style="dim"))
         at = self.console_context.at_ms
         if at is not None:
             from screens.fleet import time_travel_banner
 
             title.append_text(time_travel_banner(at))
-        if self.view and self.view.window_start is not None:
-            title.append(f" · {format_ms(self.view.window_start, TimeFormat.DAY_MINUTE)}Z ")
-            title.append_text(safe_text(self.view.version or "-", width=10))
-            if not self.view.judged:
-                title.append(f" · too few rows ({self.view.n_current})", style="yellow")
-            else:
-                verdict = ("DATASET DRIFT", BAD) if self.view.dataset_drifted else ("no dataset drift", "green")
-                title.append(f" · {self.view.n_drifted}/{self.view.n_features} drifted, ", style="dim")
-                title.append(*verdict)
+        title.append_text(window)
         self.query_one("#drift-title", Static).update(title)
 
     # -- reading ---------------------------------------------------------------------------
