@@ -12,6 +12,7 @@ prediction over time; from 120 columns both are shown.
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from app.store.location import StoreLocation
 
 COMPUTE_BATCH = 12  # missing windows computed per step, newest first (the view is shown after each)
+MAX_LOCK_WAITS, LOCK_WAIT_S = 20, 0.25  # another computing the model's windows: asked again this often
 MAX_BATCHES = 8  # a look computes at most this many batches (COMPUTE_LOOKBACK_WINDOWS is 48: 4 are enough)
 WIDE = 120  # from this width the histogram and the prediction chart are shown side by side
 
@@ -214,11 +216,20 @@ class DriftScreen(OnConsole, Screen):
             known = quick.prediction
         # The newest missing windows first, a batch at a time: the chart fills in from the right and the
         # status line counts down what is left.
-        for _ in range(MAX_BATCHES):
+        waits = 0
+        for _ in range(MAX_BATCHES + MAX_LOCK_WAITS):
             view = read_view(location, settings, model, now, window_ms, known=known, cancelled=cancelled,
                              max_windows=COMPUTE_BATCH)
             if view is None:
                 return
+            if view.new_windows == 0 and view.busy_with is not None and waits < MAX_LOCK_WAITS:
+                # The console's monitor (or a watch) is computing this model's windows: ask again shortly,
+                # not a refresh interval later.
+                waits += 1
+                time.sleep(LOCK_WAIT_S)
+                if cancelled():
+                    return
+                continue
             if view.new_windows == 0:
                 # Nothing more could be stored (windows with nothing to compare, or another process holds
                 # the model's drift lock): not "computing" for ever; the next look tries again.

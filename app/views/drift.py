@@ -56,6 +56,7 @@ class DriftView:
     computing: bool = False  # stored windows shown while the missing ones are computed
     pending: int = 0  # how many windows are still to compute (said while computing)
     past_at: int | None = None  # viewing the past: the time travelled to this view was read at
+    busy_with: str | None = None  # who held the model's drift lock (the console's monitor, a watch): try again soon
     prediction: list["PredictionWindow"] = field(default_factory=list)
     baseline_median: float | None = None  # of the prediction, for the prediction chart
     n_current: int = 0  # current rows of the window shown
@@ -81,11 +82,12 @@ def read_view(location: "StoreLocation", settings: "Settings", model: str, now: 
     since = now - SERIES_WINDOWS * window_ms
     lookback = now - COMPUTE_LOOKBACK_WINDOWS * window_ms
     with location.open() as store:
-        new_windows, pending = 0, 0
+        new_windows, pending, busy_with = 0, 0, None
         if compute and not past:
             # The one monitor flow (console monitor, CLI, this screen): windows, then the model's rules.
-            new_windows = refresh_model(store, settings, model, now=now, window_ms=window_ms, since=lookback,
-                                        max_windows=max_windows, cancelled=cancelled).windows
+            done = refresh_model(store, settings, model, now=now, window_ms=window_ms, since=lookback,
+                                 max_windows=max_windows, cancelled=cancelled)
+            new_windows, busy_with = done.windows, done.busy_with
         if not past and (not compute or max_windows is not None):
             pending = len(pending_windows(store, model, window_ms=window_ms, since=lookback, now=now))
         # Viewing the past: a window is shown once it had closed by then (its end at or before ``now``).
@@ -103,6 +105,7 @@ def read_view(location: "StoreLocation", settings: "Settings", model: str, now: 
         view = _view(points, window_ms, new_windows, min_rows_for(settings, model))
         median = _baseline_median(store, model, view.version)
     view.computing, view.pending, view.prediction, view.baseline_median = pending > 0, pending, prediction, median
+    view.busy_with = busy_with
     return view
 
 
