@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from textual.dom import DOMNode
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from app.console.app import ModeldeckApp
     from app.console.context import ConsoleContext
 
@@ -33,3 +35,21 @@ class OnConsole(DOMNode):
     @property
     def console_context(self) -> "ConsoleContext":
         return console_app(self).context
+
+    def breadcrumb(self, here: str, model: str | None = None) -> "Text":
+        """Where esc goes back through, then this screen: ``fleet › fraud-scorer › drift`` (the model named
+        once, whether the screen was opened from the fleet or from the model's screen; the last two
+        screens below at most, so it fits at 80 columns)."""
+        from rich.text import Text
+
+        from app.text import safe_text
+
+        trail = console_app(self).trail(self)[-2:]
+        if model is not None and (not trail or trail[-1] != model):
+            trail = [*trail[-1:], model]
+        crumb = Text()
+        for label in trail:
+            crumb.append_text(safe_text(label, width=24, style="dim"))
+            crumb.append(" › ", style="dim")
+        crumb.append(here, style="bold")
+        return crumb

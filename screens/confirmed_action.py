@@ -170,6 +170,13 @@ class ConfirmedActionScreen(OnConsole, ModalScreen["Outcome | None"]):
             box.disabled = True
 
     # -- the shared modal ----------------------------------------------------------------------
+    CRUMB = "action"  # this dialog in the breadcrumb: fleet › fraud-scorer › rollback
+
+    def titled(self, title: Text) -> Text:
+        """The dialog's title, then the breadcrumb (dim, on the same line: at 80x24 no row is spare):
+        where esc goes back to."""
+        return Text.assemble(title, ("  ·  ", "dim"), self.breadcrumb(self.CRUMB, self.model))
+
     def compose(self) -> ComposeResult:
         p = self.PREFIX
         with ActionBox(id=self.BOX_ID, classes="action-box"):

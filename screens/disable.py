@@ -34,6 +34,7 @@ class DisableScreen(ConfirmedActionScreen):
     BINDINGS = escape_bindings("disable")
 
     PREFIX = "ds"
+    CRUMB = "disable"
     BOX_ID = "disable-box"
     REASON_PLACEHOLDER = "e.g. INC-2211: scores out of range, customers declined"
     GO_VARIANT = "error"
@@ -45,8 +46,8 @@ class DisableScreen(ConfirmedActionScreen):
         self.not_possible: str | None = None  # read-only, or no endpoint to act on
 
     def compose_head(self) -> ComposeResult:
-        yield Static(Text.assemble(("Disable ", "bold"), safe_text(self.model, width=40, style="bold"),
-                                   (": stop serving it", "bold")))
+        yield Static(self.titled(Text.assemble(("Disable ", "bold"), safe_text(self.model, width=40, style="bold"),
+                                               (": stop serving it", "bold"))))
         yield Static(self._target_text(), id="ds-target")
 
     def _target_text(self) -> Text:

@@ -12,6 +12,7 @@ prediction over time; from 120 columns both are shown.
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
@@ -19,6 +20,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
     from app.drift.windows import PredictionWindow
     from app.store.location import StoreLocation
 
+COMPUTE_BATCH = 12  # missing windows computed per step, newest first (the view is shown after each)
+MAX_LOCK_WAITS, LOCK_WAIT_S = 20, 0.25  # another computing the model's windows: asked again this often
+MAX_BATCHES = 8  # a look computes at most this many batches (COMPUTE_LOOKBACK_WINDOWS is 48: 4 are enough)
 WIDE = 120  # from this width the histogram and the prediction chart are shown side by side
 
 
@@ -141,17 +146,28 @@ class DriftScreen(OnConsole, Screen):
 
     def _show_title(self) -> None:
         size = "1h" if self.window_ms == HOUR_MS else "1d"
-        title = Text.assemble(("drift", "bold"), " ", safe_text(self.model, width=20, style="bold"),
-                              f" {size} windows" if self.view is None or self.view.window_start is None else f" {size}")
+        # The breadcrumb (where esc goes back to: fleet › fraud-scorer › drift), then the verdict before
+        # the window it is about: at 80 columns a long title is cut at its end, never in DATASET DRIFT.
+        title = self.breadcrumb("drift", self.model)
+        title.append(f" {size} windows" if self.view is None or self.view.window_start is None else f" {size}")
+        window = Text()
         if self.view and self.view.window_start is not None:
-            title.append(f" · {format_ms(self.view.window_start, TimeFormat.DAY_MINUTE)}Z ")
-            title.append_text(safe_text(self.view.version or "-", width=10))
             if not self.view.judged:
                 title.append(f" · too few rows ({self.view.n_current})", style="yellow")
             else:
-                verdict = ("DATASET DRIFT", BAD) if self.view.dataset_drifted else ("no dataset drift", "green")
-                title.append(f" · {self.view.n_drifted}/{self.view.n_features} drifted, ", style="dim")
-                title.append(*verdict)
+                title.append(" · ")
+                title.append(*(("DATASET DRIFT", BAD) if self.view.dataset_drifted else ("no dataset drift", "green")))
+                title.append(f" {self.view.n_drifted}/{self.view.n_features}", style="dim")
+            start = format_ms(self.view.window_start, TimeFormat.DAY_MINUTE if self.window_ms == HOUR_MS
+                              else TimeFormat.MONTH_DAY)
+            window = Text.assemble((f" · {start}{'Z' if self.window_ms == HOUR_MS else ''} ", "dim"),
+                                   safe_text(self.view.version or "-", width=10, style="dim"))
+        at = self.console_context.at_ms
+        if at is not None:
+            from screens.fleet import time_travel_banner
+
+            title.append_text(time_travel_banner(at))
+        title.append_text(window)
         self.query_one("#drift-title", Static).update(title)
 
     # -- reading ---------------------------------------------------------------------------
@@ -160,13 +176,17 @@ class DriftScreen(OnConsole, Screen):
             self._timer.stop()
             self._timer = None
         context = self.console_context
+        past = context.at_ms is not None
         known = self.view.prediction if self.view is not None and self.view.window_ms == self.window_ms else []
+        if past and self.view is not None and self.view.past_at != context.at_ms:
+            known = []  # another time travelled to: the prediction windows are read again up to it
+        self._show_title()
         self.load(context.store, context.settings, self.model, context.now_ms(), self.window_ms, known,
-                  self.view is None)
+                  self.view is None, past)
 
     @work(thread=True, exclusive=True, group="drift", exit_on_error=False, description="compute and read drift")
     def load(self, location: "StoreLocation", settings: "Settings", model: str, now: int, window_ms: int,
-             known: "list[PredictionWindow]", first: bool) -> None:
+             known: "list[PredictionWindow]", first: bool, past: bool = False) -> None:
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
@@ -176,8 +196,16 @@ class DriftScreen(OnConsole, Screen):
             # load replaces this one (exclusive group): the read stops between windows and chunks.
             return worker.is_cancelled
 
+        if past:
+            # The store as it stood: windows closed by then, nothing computed or stored.
+            view = read_view(location, settings, model, now, window_ms, compute=False, past=True, known=known,
+                             cancelled=cancelled)
+            if view is not None:
+                view.past_at = now
+                self.post_message(self.Loaded(view))
+            return
         if first:
-            # What is stored, at once; computing a day of missing windows can take seconds.
+            # What is stored, at once (stored windows, "since"); computing missing windows can take seconds.
             quick = read_view(location, settings, model, now, window_ms, compute=False, known=known,
                               cancelled=cancelled)
             if quick is None:
@@ -186,9 +214,30 @@ class DriftScreen(OnConsole, Screen):
             if not quick.computing:
                 return
             known = quick.prediction
-        view = read_view(location, settings, model, now, window_ms, known=known, cancelled=cancelled)
-        if view is not None:
+        # The newest missing windows first, a batch at a time: the chart fills in from the right and the
+        # status line counts down what is left.
+        waits = 0
+        for _ in range(MAX_BATCHES + MAX_LOCK_WAITS):
+            view = read_view(location, settings, model, now, window_ms, known=known, cancelled=cancelled,
+                             max_windows=COMPUTE_BATCH)
+            if view is None:
+                return
+            if view.new_windows == 0 and view.busy_with is not None and waits < MAX_LOCK_WAITS:
+                # The console's monitor (or a watch) is computing this model's windows: ask again shortly,
+                # not a refresh interval later.
+                waits += 1
+                time.sleep(LOCK_WAIT_S)
+                if cancelled():
+                    return
+                continue
+            if view.new_windows == 0:
+                # Nothing more could be stored (windows with nothing to compare, or another process holds
+                # the model's drift lock): not "computing" for ever; the next look tries again.
+                view.computing, view.pending = False, 0
             self.post_message(self.Loaded(view))
+            if not view.computing:
+                return
+            known = view.prediction
 
     @work(thread=True, exclusive=True, group="drift-histogram", exit_on_error=False, description="read histogram")
     def load_histogram(self, location: "StoreLocation", model: str, version: str, feature: str, start: int,
@@ -218,11 +267,16 @@ class DriftScreen(OnConsole, Screen):
         self._show_prediction()
         status = self.query_one("#drift-status", Static)
         if not self.view.rows:
-            status.update(Text("computing drift windows…" if self.view.computing else
+            status.update(Text(f"computing {self.view.pending} drift windows…" if self.view.computing else
                                "no drift windows yet: a baseline (modeldeck baseline) and closed windows of "
                                "traffic are needed", style="dim"))
             return
-        progress = "computing new windows…" if self.view.computing else f"{self.view.new_windows} new window(s)"
+        if self.console_context.at_ms is not None:
+            progress = f"as stood at {format_ms(self.console_context.at_ms, TimeFormat.DAY_MINUTE)}Z"
+        elif self.view.computing:
+            progress = f"computing {self.view.pending} new window{'s' if self.view.pending != 1 else ''}…"
+        else:
+            progress = f"{self.view.new_windows} new window(s)"
         if not self.view.judged:
             note = f"n={self.view.n_current} < {self.view.min_rows} rows: not judged (drift_min_rows)"
         elif self.view.newer is not None:
@@ -249,18 +303,21 @@ class DriftScreen(OnConsole, Screen):
                           sparkline(row.values, width=5), key=row.feature)
         features = [r.feature for r in self.view.rows]
         if keep in features:
-            table.move_cursor(row=features.index(keep))
+            table.move_cursor(row=features.index(keep), animate=False)
         elif features:
-            self.selected = features[0]
-            table.move_cursor(row=0)
+            table.move_cursor(row=0, animate=False)
+        # The chart is always the highlighted row's: whatever the re-sort did, the two agree.
+        self.selected = features[table.cursor_row] if 0 <= table.cursor_row < len(features) else None
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is None or event.row_key.value is None:
+        # Read the table's cursor, not the event's row: an event queued before a refill names a row that
+        # has moved since (the list re-sorts as windows are computed).
+        table = self.query_one("#drift-table", NavTable)
+        if self.view is None or not 0 <= table.cursor_row < table.row_count:
             return
-        if event.cursor_row != event.data_table.cursor_row:
-            return  # stale: the table was refilled and the cursor put back on the selected feature since
-        if event.row_key.value != self.selected:
-            self.selected = event.row_key.value
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        if key is not None and key != self.selected:
+            self.selected = key
             self._show_selected()
 
     def _label(self) -> Callable[[int], str]:

@@ -164,12 +164,10 @@ class FleetScreen(HostsAlerts, Screen):
     def _render_rows(self) -> None:
         table = self.query_one(FleetTable)
         visible = self._visible_rows()
-        from widgets.fleet_table import HEALTH_AGE_FROM
-
         from widgets.fleet_table import fitted_widths
 
         # Fitted to every row, not only the visible ones: filtering must not make the columns jump.
-        table.show(visible, *fitted_widths(self.size.width, self.rows), health_age=self.size.width >= HEALTH_AGE_FROM)
+        table.show(visible, *fitted_widths(self.size.width, self.rows))
         self.query_one("#fleet-empty").display = self._loaded_once and not self.rows
         status = f"{len(self.rows)} models"
         if self.filter_text:

@@ -36,6 +36,7 @@ class PromoteScreen(ConfirmedActionScreen):
     BINDINGS = escape_bindings("promote")
 
     PREFIX = "pr"
+    CRUMB = "promote"
     BOX_ID = "promote-box"
     REASON_PLACEHOLDER = "e.g. better accuracy on 30 days of shadow traffic"
     GO_VARIANT = "warning"
@@ -53,8 +54,9 @@ class PromoteScreen(ConfirmedActionScreen):
         self.passed = view.verdict is not None and view.verdict.passed
 
     def compose_head(self) -> ComposeResult:
-        yield Static(Text.assemble(("Promote ", "bold"), safe_text(self.candidate, width=30, style="bold"),
-                                   (" to champion of ", "bold"), safe_text(self.model, width=40, style="bold")))
+        yield Static(self.titled(Text.assemble(("Promote ", "bold"), safe_text(self.candidate, width=30, style="bold"),
+                                               (" to champion of ", "bold"),
+                                               safe_text(self.model, width=40, style="bold"))))
         yield Static(verdict_text(self.view.verdict, self.view.gates_problem), id="pr-verdict")
 
     def compose_extra(self) -> ComposeResult:

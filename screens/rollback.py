@@ -90,6 +90,7 @@ class RollbackScreen(ConfirmedActionScreen):
     ENTER_ACTS = True  # reason, enter, model name, enter: the typed name is the confirmation
 
     PREFIX = "rb"
+    CRUMB = "rollback"
     BOX_ID = "rollback-box"
     REASON_PLACEHOLDER = "e.g. v3 misclassifies since 09:40"
     GO_VARIANT = "error"
@@ -110,7 +111,7 @@ class RollbackScreen(ConfirmedActionScreen):
         self._laid_out_for = 0  # the box's inner width the table was laid out for
 
     def compose_head(self) -> ComposeResult:
-        yield Static(Text.assemble(("Roll back ", "bold"), safe_text(self.model, width=60, style="bold")),
+        yield Static(self.titled(Text.assemble(("Roll back ", "bold"), safe_text(self.model, width=40, style="bold"))),
                      id="rb-title")
         yield Static(Text("reading the endpoint and the store…", style="dim"), id="rb-summary")
         yield NavTable(id="rb-targets")

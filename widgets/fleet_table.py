@@ -24,9 +24,13 @@ from widgets.severity import BAD, HEALTH as _HEALTH_STYLE, QUIET, WARN
 # (80 columns leave 14 for a name). Rdy holds "6/8!" (! = health review overdue).
 FIXED_WIDTH = 66
 DRIFT_MIN = 9
-# From this table width the Health cell has room for the age of the check too ("degraded · 12m ago").
-HEALTH_AGE_FROM = 130
-HEALTH_AGE_WIDTH = 10
+HEALTH_WORD = 8  # "degraded": the Health column's narrowest width (the state word alone)
+# The other columns' widths (content, without padding), fixed: a rebuilt table never waits for the
+# DataTable to measure its cells (a table rebuilt under a modal was drawn at its headers' widths).
+WIDTHS = {"version": 8, "rpm": 5, "p95": 5, "errors": 5, "ready": 4, "alerts": 4}
+OTHERS = FIXED_WIDTH - DRIFT_MIN - HEALTH_WORD  # every column but name, drift and health, padding included
+NAME_FLOOR = 10  # a name column is cut below its longest name only when the table is too narrow for it
+SHORT_NAME = 6  # a feature name cut shorter than this reads as noise ("la…"): the count is shown instead
 
 
 def _number(value: float | None, *, digits: int = 0) -> str:
@@ -36,45 +40,59 @@ def _number(value: float | None, *, digits: int = 0) -> str:
 
 
 def column_widths(table_width: int) -> tuple[int, int]:
-    """(name, drift) widths for a table this wide: 14 and 9 at 80 columns; what a wider terminal
-    adds is shared between them (up to 40 each), so long model and feature names are read whole."""
-    fixed = FIXED_WIDTH + (HEALTH_AGE_WIDTH if table_width >= HEALTH_AGE_FROM else 0)
+    """(name, drift) widths for a table this wide before the rows are known: 14 and 9 at 80 columns;
+    what a wider terminal adds is shared between them (up to 40 each)."""
+    fixed = FIXED_WIDTH
     extra = max(0, table_width - fixed - 14)
     name_width = max(10, min(40, table_width - fixed, 14 + extra // 2))
     drift_width = min(40, DRIFT_MIN + extra - (name_width - 14)) if extra else DRIFT_MIN
     return name_width, drift_width
 
 
-def fitted_widths(table_width: int, rows: "Sequence[FleetRow]") -> tuple[int, int]:
-    """``column_widths``, then fitted to what is shown: a name column too narrow for the longest name takes
-    the cells the Drift column does not need (at 80 columns "churn-predictor" whole beside drift cells of
-    "—"), and the other way round; never below the Drift header, never more than either needs."""
-    name_width, drift_width = column_widths(table_width)
+def fitted_widths(table_width: int, rows: "Sequence[FleetRow]") -> tuple[int, int, int]:
+    """(name, drift, health) widths fitted to the rows shown, in this order of need (issue 16 item 5):
+    every name whole; the Health state word and the Drift header; the age of each health check
+    (``up 3s ago``); the worst drifting feature's name; then the run's age in the Drift cell. The Drift
+    cell shrinks first (``2 feat``, then ``DRIFT``), so at 80 columns names stay whole beside it."""
     if not rows:
-        return name_width, drift_width
-    name_need = min(40, max(cell_len(clean(row.name)) for row in rows))
-    # The run's age ("·9h") is shown only where there is room: a name whole comes first.
-    drift_need = min(40, max([len("Drift")] + [cell_len(drift_cell(row.model_copy(update={"drift_age_ms": None}),
-                                                                   40)[0]) for row in rows]))
-    if name_need > name_width and drift_need < drift_width:
-        give = min(name_need - name_width, drift_width - drift_need)
-        return name_width + give, drift_width - give
-    if drift_need > drift_width and name_need < name_width:
-        give = min(drift_need - drift_width, name_width - max(name_need, len("Model")))
-        return name_width - give, drift_width + give
-    return name_width, drift_width
+        name_width, drift_width = column_widths(table_width)
+        return name_width, drift_width, HEALTH_WORD
+    room = max(0, table_width - OTHERS)  # cells for the three contents
+    name_need = max(len("Model"), min(40, max(cell_len(clean(row.name)) for row in rows)))
+    word_need = max(len("Health"), max(len(row.health_word) for row in rows))
+    drift_floor = max(len("Drift"), max(len(drift_cell(row, 0)[0]) for row in rows))  # the count form
+    drift_need = min(40, max([drift_floor] + [cell_len(drift_cell(row.model_copy(update={"drift_age_ms": None}),
+                                                                  40)[0]) for row in rows]))
+    age_need = max([word_need] + [len(health_text(row, compact=True)) for row in rows])
+    full_age_need = max([word_need] + [len(health_text(row)) for row in rows])
+    name_width = max(min(name_need, NAME_FLOOR), min(name_need, room - word_need - drift_floor))
+    rest = room - name_width
+    health_width = max(word_need, min(age_need, rest - drift_floor))
+    drift_width = max(drift_floor, min(drift_need, rest - health_width))
+    spare = rest - health_width - drift_width
+    if spare > 0:  # room left: the long form of the health age, then the drift run's age
+        grow = min(spare, max(0, full_age_need - health_width))
+        health_width, spare = health_width + grow, spare - grow
+        aged_need = min(40, max(cell_len(drift_cell(row, 40)[0]) for row in rows))
+        drift_width += min(spare, max(0, aged_need - drift_width))
+    return name_width, drift_width, health_width
 
 
 def drift_cell(row: FleetRow, width: int) -> tuple[str, str]:
     """(text, style) of the Drift cell, counted as the drift screen counts: input features only, the
     worst one named, "+N" more drifting features, "+pred" when the prediction drifts too ("prediction"
-    when only it does). The name is what gets cut, never the marks after it."""
+    when only it does). Where the name does not fit whole, the marks stay and the name is cut, down to
+    SHORT_NAME cells; narrower, the count ("2 feat+p", "2 feat"), then the mark alone ("DRIFT"). Width 0:
+    the narrowest form short of the bare mark (what the column must hold)."""
     if row.drift_features == 0 and not row.prediction_drifted:
         return "—", "dim"
     if row.drifted_features == 0 and not row.prediction_drifted:
         return "ok", ""
     if row.drifted_features == 0:
-        return "prediction", BAD
+        return ("prediction" if width >= len("prediction") else "pred"), BAD  # width 0: the short form
+    count = f"{row.drifted_features} feat"
+    if width == 0:
+        return count, BAD
     marks = ([f"+{row.drifted_features - 1}"] if row.drifted_features > 1 else []) + (
         ["+pred"] if row.prediction_drifted else [])
     name = clean(row.drift_feature or "?")
@@ -85,15 +103,27 @@ def drift_cell(row: FleetRow, width: int) -> tuple[str, str]:
         return name + spaced + since, BAD
     if cell_len(name) + len(spaced) <= width:
         return name + spaced, BAD
-    tight = "".join(marks)  # "lang…+pred": a cell more for the name
-    return truncate(name, max(2, width - len(tight))) + tight, BAD
+    tight = "".join(marks)  # "langu…+pred": a cell more for the name
+    if width - len(tight) >= SHORT_NAME:
+        return truncate(name, width - len(tight)) + tight, BAD
+    for form in (count + ("+p" if row.prediction_drifted else ""), count):
+        if len(form) <= width:
+            return form, BAD
+    return "DRIFT", BAD
 
 
-def health_text(row: FleetRow) -> str:
-    """State plus the age of the check: ``up · 3s ago`` (never ``up 3s``, which reads like uptime)."""
+def health_text(row: FleetRow, *, compact: bool = False, width: int | None = None) -> str:
+    """State plus the age of the check: ``up · 3s ago`` (never ``up 3s``, which reads like uptime);
+    ``compact``: ``up 3s ago``. With ``width``: the longest of the two (else the word alone) that fits."""
     if row.health_age_ms is None:
         return row.health_word
-    return f"{row.health_word} · {age_text(max(0, row.health_age_ms))} ago"
+    age = age_text(max(0, row.health_age_ms))
+    if width is not None:
+        for form in (f"{row.health_word} · {age} ago", f"{row.health_word} {age} ago"):
+            if len(form) <= width:
+                return form
+        return row.health_word
+    return f"{row.health_word} {age} ago" if compact else f"{row.health_word} · {age} ago"
 
 
 def error_text(rate: float | None) -> str:
@@ -124,13 +154,13 @@ def figures_line(row: FleetRow) -> Text:
 
 
 
-def cells(row: FleetRow, name_width: int, drift_width: int = 10, *, health_age: bool = False) -> tuple[Text, ...]:
-    """How one model looks in the table (words carry the meaning; colour only repeats it). At 80
-    columns the Health cell is the state word (``stale`` when the check is too old); the age is on the
-    status line for the highlighted row, and in the cell from HEALTH_AGE_FROM columns."""
+def cells(row: FleetRow, name_width: int, drift_width: int = 10, health_width: int = HEALTH_WORD) -> tuple[Text, ...]:
+    """How one model looks in the table (words carry the meaning; colour only repeats it). The Health
+    cell is the state word (``stale`` when the check is too old) and the age of the check where it fits
+    (``up 3s ago``, ``up · 3s ago``); the status line gives the highlighted row's age in any case."""
     from app.views.fleet import ERROR_RATE_BAD, ERROR_RATE_WARN
 
-    health = health_text(row) if health_age else row.health_word
+    health = health_text(row, width=health_width)
     error_style = ""
     if row.error_rate is not None and row.error_rate >= ERROR_RATE_BAD:
         error_style = BAD
@@ -174,7 +204,7 @@ class FleetTable(NavTable):
         super().__init__(**kwargs)
         self._shown: list[str] = []
         self._cells: dict[str, tuple[Text, ...]] = {}
-        self._widths: tuple[int, int, bool] = (0, 0, False)
+        self._widths: tuple[int, int, int] = (0, 0, 0)
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -191,28 +221,31 @@ class FleetTable(NavTable):
             return None
         return self._shown[self.cursor_row]
 
-    def show(self, rows: Sequence[FleetRow], name_width: int, drift_width: int = 10, *,
-             health_age: bool = False) -> None:
+    def show(self, rows: Sequence[FleetRow], name_width: int, drift_width: int = 10,
+             health_width: int = HEALTH_WORD) -> None:
         """Show ``rows`` in this order, touching only cells that changed; the cursor stays on its model."""
         keys = [row.name for row in rows]
-        fresh = {row.name: cells(row, name_width, drift_width, health_age=health_age) for row in rows}
+        fresh = {row.name: cells(row, name_width, drift_width, health_width) for row in rows}
         # New widths (a resize) rebuild the rows: an updated cell does not resize its column, so a name
         # widened in place would be clipped by the old column width, with no ellipsis.
-        if keys == self._shown and (name_width, drift_width, health_age) == self._widths:
+        if keys == self._shown and (name_width, drift_width, health_width) == self._widths:
             for key in keys:
                 old = self._cells.get(key)
                 for (column, _), new_cell, old_cell in zip(COLUMNS, fresh[key], old or ((),) * len(COLUMNS)):
                     if _look(new_cell) != _look(old_cell):
-                        self.update_cell(key, column, new_cell, update_width=True)  # e.g. "ok" -> a feature name
+                        self.update_cell(key, column, new_cell)  # fitted: the widths did not change
         else:
             current = self.current_model
             self.clear()
-            for column in self.columns.values():  # clear() keeps the widest width ever seen: start over
-                column.content_width = column.label.cell_len
+            widths = {**WIDTHS, "name": name_width, "drift": drift_width, "health": health_width}
+            for key, column in self.columns.items():
+                # Fixed widths, set here: never the widest cell ever seen, never waiting to be measured.
+                column.width, column.auto_width = widths[str(key.value)], False
+            self._clear_caches()
             for key in keys:
                 self.add_row(*fresh[key], key=key)
             self._shown = keys
-            self._widths = (name_width, drift_width, health_age)
+            self._widths = (name_width, drift_width, health_width)
             if current in keys:
                 self.move_cursor(row=keys.index(current), animate=False)
         self._cells = fresh

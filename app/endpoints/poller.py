@@ -46,6 +46,7 @@ class _Slot:
     failures: int = 0
     last_ok_at: int | None = None
     last: PollResult | None = None
+    health_written: tuple[str, int] | None = None  # (state, ts) of the last health sample stored
 
 
 class SampleWriter:
@@ -185,9 +186,11 @@ class Poller:
                             metrics=metrics, failures=slot.failures, next_poll_in_s=delay)
         slot.last = result
         writer = self._writer
-        if writer is not None and metrics is not None:
+        rows = [(slot.model, checked, name, value) for name, value in metrics.samples()] if metrics is not None else []
+        rows += self._health_sample(slot, health.state, health.checked_at or checked)
+        if writer is not None and rows:
             try:
-                await writer.write([(slot.model, checked, name, value) for name, value in metrics.samples()])
+                await writer.write(rows)
             except Exception as exc:  # a store we cannot write (read-only file, disk full) must not stop polling
                 if self._writer is writer:
                     self.samples_error = f"metric samples not stored: {_reason(exc)}"
@@ -196,6 +199,20 @@ class Poller:
         if self._on_result is not None:
             self._on_result(result)
         return result
+
+    def _health_sample(self, slot: _Slot, state: HealthState, checked: int) -> list[tuple[str, int, str, float]]:
+        """The poll's health as a sample when it changed, or once a HEALTH_EVERY_MS while it holds (what
+        time travel reads back: app.store.metrics.health_at); none while nothing can be stored."""
+        from app.store.metrics import HEALTH_CODES, HEALTH_EVERY_MS, HEALTH_SAMPLE
+
+        code = HEALTH_CODES.get(state.value)
+        if code is None or self._writer is None:
+            return []
+        last = slot.health_written
+        if last is not None and last[0] == state.value and checked - last[1] < HEALTH_EVERY_MS:
+            return []
+        slot.health_written = (state.value, checked)
+        return [(slot.model, checked, HEALTH_SAMPLE, code)]
 
     async def aclose(self) -> None:
         self.stop()

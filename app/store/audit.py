@@ -44,8 +44,10 @@ class AuditLog:
             (model,)).fetchone()
         return (int(row[0]), row[1], int(row[2]), row[3]) if row else None
 
-    def entries(self, model: str | None = None, *, limit: int = 200, before_id: int | None = None) -> list[AuditEntry]:
-        """Newest first; ``before_id`` pages back through older entries."""
+    def entries(self, model: str | None = None, *, limit: int = 200, before_id: int | None = None,
+                until: int | None = None) -> list[AuditEntry]:
+        """Newest first; ``before_id`` pages back through older entries; ``until``: only those written at or
+        before that time (ms)."""
         clauses, params = [], []
         if model is not None:
             clauses.append("model = ?")
@@ -53,6 +55,9 @@ class AuditLog:
         if before_id is not None:
             clauses.append("id < ?")
             params.append(before_id)
+        if until is not None:  # time travel: the trail as it stood then (written at or before ``until``)
+            clauses.append("ts <= ?")
+            params.append(until)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._db.execute(
             f"SELECT id, ts, actor, action, model, detail, outcome FROM audit {where} ORDER BY id DESC LIMIT ?",

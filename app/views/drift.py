@@ -54,6 +54,9 @@ class DriftView:
     dataset_drifted: bool
     new_windows: int
     computing: bool = False  # stored windows shown while the missing ones are computed
+    pending: int = 0  # how many windows are still to compute (said while computing)
+    past_at: int | None = None  # viewing the past: the time travelled to this view was read at
+    busy_with: str | None = None  # who held the model's drift lock (the console's monitor, a watch): try again soon
     prediction: list["PredictionWindow"] = field(default_factory=list)
     baseline_median: float | None = None  # of the prediction, for the prediction chart
     n_current: int = 0  # current rows of the window shown
@@ -64,25 +67,32 @@ class DriftView:
 
 def read_view(location: "StoreLocation", settings: "Settings", model: str, now: int, window_ms: int, *,
               compute: bool = True, known: "list[PredictionWindow] | None" = None,
-              cancelled: Callable[[], bool] = lambda: False) -> DriftView | None:
-    """Compute the missing windows (unless ``compute`` is false), then the latest window per feature, each
-    feature's recent series and the prediction's distribution per window (``known`` closed windows are
-    reused, not read again). None when ``cancelled()`` turned true on the way (the screen is gone): the
-    computing stops between windows and the reading between chunks."""
+              cancelled: Callable[[], bool] = lambda: False, max_windows: int | None = None,
+              past: bool = False) -> DriftView | None:
+    """Compute the missing windows (unless ``compute`` is false; the newest ``max_windows`` of them when
+    given, the rest said as ``pending``), then the latest window per feature, each feature's recent series
+    and the prediction's distribution per window (``known`` closed windows are reused, not read again).
+    None when ``cancelled()`` turned true on the way (the screen is gone): the computing stops between
+    windows and the reading between chunks.
+
+    ``past``: ``now`` is a time the console travelled to. Only windows closed by then are shown, and
+    nothing is computed or stored (viewing the past never writes)."""
     from app.alerts.monitor import refresh_model
     from app.drift.windows import min_rows_for, pending_windows, prediction_windows, stored_points
     since = now - SERIES_WINDOWS * window_ms
+    lookback = now - COMPUTE_LOOKBACK_WINDOWS * window_ms
     with location.open() as store:
-        new_windows, computing = 0, False
-        if compute:
+        new_windows, pending, busy_with = 0, 0, None
+        if compute and not past:
             # The one monitor flow (console monitor, CLI, this screen): windows, then the model's rules.
-            new_windows = refresh_model(store, settings, model, now=now, window_ms=window_ms,
-                                        since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms,
-                                        cancelled=cancelled).windows
-        else:
-            computing = bool(pending_windows(store, model, window_ms=window_ms,
-                                             since=now - COMPUTE_LOOKBACK_WINDOWS * window_ms, now=now))
-        points = stored_points(store, model, window_ms=window_ms, since=since)
+            done = refresh_model(store, settings, model, now=now, window_ms=window_ms, since=lookback,
+                                 max_windows=max_windows, cancelled=cancelled)
+            new_windows, busy_with = done.windows, done.busy_with
+        if not past and (not compute or max_windows is not None):
+            pending = len(pending_windows(store, model, window_ms=window_ms, since=lookback, now=now))
+        # Viewing the past: a window is shown once it had closed by then (its end at or before ``now``).
+        points = stored_points(store, model, window_ms=window_ms, since=since,
+                               until=now - window_ms + 1 if past else None)
         # Closed windows do not change: only the open one and those after the last known are read again.
         kept = [w for w in (known or []) if w.start + window_ms <= now and w.start >= since][:-1]
         start = kept[-1].start + window_ms if kept else since
@@ -94,7 +104,8 @@ def read_view(location: "StoreLocation", settings: "Settings", model: str, now: 
             return None
         view = _view(points, window_ms, new_windows, min_rows_for(settings, model))
         median = _baseline_median(store, model, view.version)
-    view.computing, view.prediction, view.baseline_median = computing, prediction, median
+    view.computing, view.pending, view.prediction, view.baseline_median = pending > 0, pending, prediction, median
+    view.busy_with = busy_with
     return view
 
 

@@ -219,12 +219,32 @@ def _live_figures(row: FleetRow, result: object | None) -> FleetRow:
 STALE_MIN_MS = 15_000
 
 
-def _stale(settings: Settings, name: str, age_ms: int | None) -> bool:
+def _stale(settings: Settings, name: str, age_ms: int | None, *, recorded: bool = False) -> bool:
+    """Whether a check this old no longer vouches for its state. ``recorded``: a check read back from the
+    store (time travel), judged even when the model's endpoint is no longer configured."""
     config = settings.models.get(name)
     endpoint = config.endpoint if config else None
-    if age_ms is None or endpoint is None:
+    if age_ms is None or (endpoint is None and not recorded):
         return False
-    return age_ms > max(STALE_MIN_MS, 3_000 * endpoint.poll_interval_s)
+    return age_ms > max(STALE_MIN_MS, 3_000 * (endpoint.poll_interval_s if endpoint else 0))
+
+
+def _health_then(store: "Store", settings: Settings, at: int, names: set[str] | None) -> dict[str, Health]:
+    """Each model's endpoint health as the poller recorded it at or before ``at`` (incident time travel):
+    the state then, when it was checked and the last good answer. A record older than a sample period
+    plus the stale limit reads as stale, as a live check that old would (fleet_rows)."""
+    from app.store.metrics import HEALTH_CODES
+
+    states = {code: HealthState(name) for name, code in HEALTH_CODES.items()}
+    found: dict[str, Health] = {}
+    for name in names if names is not None else ({i.name for i in store.registry.models()} | set(settings.models)):
+        then = store.metrics.health_at(name, at)
+        if then is None:
+            continue
+        ts, code, last_up = then
+        found[name] = Health(state=states.get(code, HealthState.unknown), checked_at=ts, last_ok_at=last_up,
+                             reason="as recorded then")
+    return found
 
 
 def fleet_rows(store: "Store", settings: Settings, now_ms: int,
@@ -238,13 +258,18 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
     it, alerts those firing then, drift the last window closed by then, the version the audit says served
     then; nothing live (no poll reads the past).
     """
+    from app.store.metrics import HEALTH_EVERY_MS
+
     if at:
-        health, live = {}, None
+        # No poll reads the past: the health checks the poller recorded by then (None: nothing recorded).
+        health, live = _health_then(store, settings, now_ms, names), None
     from app.drift.stats import PREDICTION_FEATURE
 
     if names is None:  # one model (the model screen's header) reads exactly as its fleet row
         names = {info.name for info in store.registry.models()} | set(settings.models)
     # Viewing the past writes nothing: the stored verdicts, not an evaluation (which records what it finds).
+    # (Rdy in the past: today's stored verdicts. Automatic verdicts are not audited, so most areas cannot
+    # be put back as they stood; the Readiness tab says per area which were changed since.)
     passed = store.checklist.passed_counts() if at else readiness_counts(store, settings, now_ms, names, health or {})
     from app.checklist.evaluate import review_overdue
 
@@ -278,7 +303,9 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
             health=seen.state,
             health_checked_at=seen.checked_at,
             health_age_ms=(now_ms - seen.checked_at) if seen.checked_at is not None else None,
-            health_stale=_stale(settings, name, (now_ms - seen.checked_at) if seen.checked_at is not None else None),
+            # In the past a state is recorded once a HEALTH_EVERY_MS while it holds: stale only past that too.
+            health_stale=_stale(settings, name, None if seen.checked_at is None else
+                                now_ms - seen.checked_at - (HEALTH_EVERY_MS if at else 0), recorded=at),
             health_reason=seen.reason,
             last_ok_at=seen.last_ok_at,
             requests=stats.requests,

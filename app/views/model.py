@@ -14,6 +14,7 @@ from app.models import AuditEntry, CheckItem, ModelInfo, Version
 if TYPE_CHECKING:
     from app.config.settings import Settings
     from app.models import Health
+    from app.store import Store
     from app.store.location import StoreLocation
     from app.store.predictions import TrafficBucket
     from app.store.sync_table import SyncState
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 DAY_MS = 24 * 3_600_000
 BUCKET_MS = 30 * 60_000
 AUDIT_ROWS = 200  # the Activity tab's rows, and how far back a disable is looked for
+CHECKLIST_AUDIT_ROWS = 1000  # how far back the checklist's past is looked for in the audit (time travel)
 
 
 @dataclass
@@ -66,7 +68,7 @@ def overview(location: "StoreLocation", model: str, now: int, *, at: bool = Fals
             info=store.registry.model(model),
             versions=store.registry.versions(model),
             traffic=store.predictions.traffic(model, now - DAY_MS, now, BUCKET_MS),
-            disabled=last_switch_was_disable(store.audit.entries(model, limit=AUDIT_ROWS)),
+            disabled=last_switch_was_disable(store.audit.entries(model, limit=AUDIT_ROWS, until=now if at else None)),
             syncs=store.syncs.states(model),
         )
 
@@ -90,21 +92,56 @@ def sync_line(syncs: "list[SyncState]", now: int) -> str:
 def readiness(location: "StoreLocation", settings: "Settings", model: str, now: int,
               health: "Health | None", *, at: bool = False) -> list[CheckItem]:
     """Evaluated on every read: the automatic checks show today's facts, not last week's. ``at`` (viewing
-    the past): the stored items as they are, with no evaluation (which would record verdicts)."""
+    the past, ``now`` is then): the stored items as they stood (items_then), with no evaluation (which
+    would record verdicts)."""
     from app.checklist import evaluate as checklist
 
     if at:
         with location.open() as store:
-            return store.checklist.items(model)
+            return checklist_then(store, model, now)
     with location.open() as store:
         return list(checklist.evaluate(store, model, settings=settings, now=now, health=health))
+
+
+def checklist_then(store: "Store", model: str, at: int) -> list[CheckItem]:
+    """``model``'s checklist as it stood at ``at`` (items_then over the stored items and the audit)."""
+    return items_then(store.checklist.items(model), store.audit.entries(model, limit=CHECKLIST_AUDIT_ROWS), at)
+
+
+def items_then(items: list[CheckItem], entries: list[AuditEntry], at: int) -> list[CheckItem]:
+    """The checklist as it stood at ``at``, from the stored items and the audit (newest first): an item not
+    changed since stands as stored; one changed since takes the state the audit gives it then (the
+    ``previous`` of the first checklist change after ``at``, else the outcome of the last one by then).
+    Automatic verdicts are audited only when they override or expire a manual one, so an item the
+    audit says nothing about is shown as ``pending`` and says so, never as today's verdict."""
+    from app.models import CheckStatus
+
+    statuses = {s.value for s in CheckStatus}
+    changes = [e for e in reversed(entries) if e.action.startswith("checklist.") and e.action != "checklist.sign_off"]
+    then = []
+    for item in items:
+        if item.updated_at is None or item.updated_at <= at:
+            then.append(item)
+            continue
+        mine = [e for e in changes if e.detail.get("area") == item.area]
+        after = next((e for e in mine if e.ts > at), None)
+        before = next((e for e in reversed(mine) if e.ts <= at), None)
+        status, note = None, "changed since; its state then is not recorded"
+        if after is not None and after.detail.get("previous") in statuses:
+            status, note = after.detail["previous"], f"from the audit: before {after.action} by {after.actor}"
+        elif before is not None and before.outcome in statuses:
+            status, note = before.outcome, f"from the audit: {before.action} by {before.actor}"
+        then.append(item.model_copy(update={"status": CheckStatus(status or "pending"), "evidence": note,
+                                            "updated_at": before.ts if before is not None else None,
+                                            "updated_by": before.actor if before is not None else None,
+                                            "expires_at": None}))
+    return then
 
 
 def activity(location: "StoreLocation", model: str, at: int | None = None) -> list[AuditEntry]:
     """The model's audit entries, newest first; ``at``: only those written by then (time travel)."""
     with location.open() as store:
-        entries = store.audit.entries(model, limit=AUDIT_ROWS)
-    return entries if at is None else [e for e in entries if e.ts <= at]
+        return store.audit.entries(model, limit=AUDIT_ROWS, until=at)
 
 
 class ChangeRefused(Exception):

@@ -62,8 +62,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 async def _console(url: str, keys: list[tuple[str, str]], *, cookie: str, last: str = "") -> str:
-    """Open the page's websocket, type ``keys`` ((needle to wait for first, text)), return the screen once
-    ``last`` is on it."""
+    """Open the page's websocket, type ``keys`` ((needle to wait for first, text); a needle
+    ``cursor:TEXT`` waits for the cursor on a line holding TEXT), return the screen once ``last`` is on it."""
     import aiohttp
     import pyte
 
@@ -77,7 +77,9 @@ async def _console(url: str, keys: list[tuple[str, str]], *, cookie: str, last: 
                 deadline = time.monotonic() + timeout_s
                 while True:
                     shown = "\n".join(screen.display)
-                    if needle in shown:
+                    # "cursor:TEXT": the terminal's cursor is on a line holding TEXT (the box typed into).
+                    if (needle[len("cursor:"):] in screen.display[screen.cursor.y] if needle.startswith("cursor:")
+                            else needle in shown):
                         return shown
                     if time.monotonic() > deadline:
                         raise AssertionError(f"no {needle!r} in:\n{shown}")
@@ -134,3 +136,29 @@ def _serve_and_check(demo_store: Path, tmp_path: Path, config: Path) -> None:
             asyncio.run(_console(url, [], cookie="guess"))
     finally:
         _stop(process)
+
+
+def test_serve_with_allow_actions_rolls_back_from_the_browser(demo_store: Path, tmp_path: Path) -> None:  # noqa: F811
+    """With --allow-actions the browser's rollback dialog is not read-only: the plan preselects a version,
+    and a reason plus the typed name roll back against the demo endpoint, verified and audited."""
+    from app.demo.endpoint import start_demo_endpoint, write_demo_config
+    from app.store import Store
+
+    with start_demo_endpoint(demo_store) as endpoint:
+        config = write_demo_config(demo_store, endpoint)
+        before = endpoint.state.models["credit-limit"].active
+        process, url = _start(demo_store, tmp_path, config, "--allow-actions")
+        try:
+            token = url.split("/?token=")[1]
+            screen = asyncio.run(_console(url, [
+                ("WARN ticket-router", ":"), ("▔ : ▔", "rollback credit-limit\r"),
+                ("Roll back to ", "INC-9 from the browser\r"), ("cursor:type credit-limit to confirm", "credit-limit\r"),
+            ], cookie=token, last="succeeded"))
+        finally:
+            _stop(process)
+        after = endpoint.state.models["credit-limit"].active
+    assert "read-only" not in screen and "read back" in screen, screen
+    assert after != before
+    with Store.open(demo_store, read_only=True) as store:
+        newest = next(e for e in store.audit.entries("credit-limit") if e.action == "rollback")
+    assert newest.outcome == "succeeded" and newest.detail.get("reason") == "INC-9 from the browser"

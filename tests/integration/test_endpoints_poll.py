@@ -121,3 +121,27 @@ async def test_run_loops_each_endpoint_on_its_own_schedule(seeded_store_path, de
         await poller.aclose()
     churn_polls = [s for m, s in seen if m == "churn"]
     assert len(churn_polls) >= 3 and set(churn_polls) == {"up"}
+
+
+async def test_health_is_recorded_on_a_change_and_once_a_minute_so_the_past_can_show_it(seeded_store_path, demo):
+    """Issue 16 item 6: the poll's outcome is kept (state and time), compactly: a row when the state
+    changes, none for a repeat within HEALTH_EVERY_MS; an endpoint that went down is read back as down."""
+    from app.store.metrics import HEALTH_CODES
+
+    poller = Poller({"churn": _http(demo.model_url("churn"))}, store_path=seeded_store_path)
+    try:
+        up = (await poller.poll_once())["churn"]
+        await poller.poll_once()  # the same state a moment later: nothing new stored
+        demo.state.models["churn"].behaviour = Behaviour(status=500)
+        down = (await poller.poll_once())["churn"]
+    finally:
+        await poller.aclose()
+        demo.state.models["churn"].behaviour = Behaviour()
+    assert up.health.state is HealthState.up and down.health.state is HealthState.down
+    with Store.open(seeded_store_path) as store:
+        then = store.metrics.health_at("churn", up.health.checked_at)
+        now = store.metrics.health_at("churn", down.health.checked_at)
+        before = store.metrics.health_at("churn", up.health.checked_at - 1)
+    assert then is not None and then[:2] == (up.health.checked_at, HEALTH_CODES["up"])
+    assert now is not None and now[1] == HEALTH_CODES["down"] and now[2] == up.health.checked_at  # last good
+    assert before is None

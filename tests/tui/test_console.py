@@ -603,14 +603,23 @@ async def test_palette_lists_activity_and_ack_with_keys_and_opens_activity(fixed
 
 
 def test_at_80_columns_a_name_takes_the_cells_the_drift_column_does_not_need() -> None:
-    """Issue 16 item 5: "churn-predictor" was cut to "churn-predict…" beside a Drift column of dashes."""
+    """Issue 16 item 5: "churn-predictor" was cut to "churn-predict…" beside a Drift column of dashes, and
+    when every model drifted; the Drift cell now shrinks first, and the health age fits at 80 columns."""
+    from app.models import HealthState
     from app.views.fleet import FleetRow
-    from widgets.fleet_table import fitted_widths
+    from widgets.fleet_table import cells, fitted_widths
 
     calm = [FleetRow(name="churn-predictor"), FleetRow(name="fraud-scorer")]
-    assert fitted_widths(80, calm) == (15, 8)
-    drifting = [FleetRow(name="churn-predictor", drift_feature="merchant_category", drifted_features=2,
-                         drift_features=5)]
-    assert fitted_widths(80, drifting) == (14, 9)  # both need more: the default split stands
+    assert fitted_widths(80, calm)[0] == 15
+    drifting = [FleetRow(name=name, drift_feature="merchant_category", drifted_features=2, drift_features=5,
+                         prediction_drifted=True, health=HealthState.up, health_age_ms=3000)
+                for name in ("churn-predictor", "ticket-router", "fraud-scorer")]
+    widths = fitted_widths(80, drifting)
+    assert widths[0] == 15  # every model drifts: the names stay whole all the same
+    shown = [cells(row, *widths) for row in drifting]
+    assert [c[0].plain for c in shown] == ["churn-predictor", "ticket-router", "fraud-scorer"]
+    assert {c[6].plain for c in shown} == {"2 feat"}  # the Drift cell gave way: the count
+    assert {c[2].plain for c in shown} == {"up 3s ago"}  # the age of the check, as the state it qualifies
     short = [FleetRow(name="cl", drift_feature="merchant_category", drifted_features=1, drift_features=5)]
-    assert fitted_widths(80, short) == (6, 17)  # a short name lends the feature name what it needs
+    name, drift, _ = fitted_widths(80, short)
+    assert name == 5 and drift == len("merchant_category")  # a short name lends the feature name what it needs

@@ -12,7 +12,7 @@ from app.models import ModelInfo, Stage, Version
 from app.store import Store
 from screens.drift import DriftScreen
 from tests.support.drift_rows import rows_for
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, settle, settle_superseded
 from tests.tui.fixed_store import FIXED_NOW, HOUR
 from widgets.plot_chart import PlotChart
 
@@ -63,7 +63,7 @@ async def test_drifted_feature_sorts_first_and_charts_draw(drift_db: Path) -> No
         assert first[6].plain == "600"  # n: the window's current rows
         assert len(first[7]) == 5  # a block per closed window: the last hour has not settled yet
         title = str(screen.query_one("#drift-title").render())
-        assert "DATASET DRIFT" in title and "1/2 drifted" in title
+        assert "DATASET DRIFT 1/2" in title  # the verdict first: a cut title never loses it
         metric = screen.query_one("#metric-chart", PlotChart)
         hist = screen.query_one("#hist-chart", PlotChart)
         assert metric.draws >= 1 and metric.spec.threshold == 0.1
@@ -116,11 +116,16 @@ async def test_key_d_opens_drift_from_the_model_screen(drift_db: Path) -> None:
         await settle(pilot)
         assert isinstance(app.screen, DriftScreen) and app.screen.model == "fraud"
         assert app.screen.query_one("#drift-table").row_count == 3
+        # The breadcrumb: where esc goes back to, the model named once.
+        assert str(app.screen.query_one("#drift-title").render()).startswith("fleet › fraud › drift")
         await pilot.press("w")  # day windows: today's has not closed yet, so there is nothing to show
         await settle(pilot)
         assert app.screen.query_one("#drift-table").row_count == 0
         assert "1d windows" in str(app.screen.query_one("#drift-title").render())
         assert "no drift windows yet" in str(app.screen.query_one("#drift-status").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ModelScreen"
 
 
 async def test_key_d_on_the_fleet_opens_the_highlighted_models_drift(drift_db: Path) -> None:
@@ -192,7 +197,7 @@ async def test_the_console_computes_windows_and_fires_alerts_in_the_background(d
                 firing = store.alerts.firing("fraud")
             if firing:
                 break
-        await app.workers.wait_for_complete()
+        await settle_superseded(pilot)  # reads every 0.2 s: a newer fleet read may cancel an older one
         notes = [n.message for n in app._notifications]  # what the operator saw pop up
     assert [(a.rule, a.owner) for a in firing] == [("feature_drift:amount", "risk-ml")]  # the registry's owner
     assert any("firing" in note and "owner risk-ml" in note for note in notes)
@@ -300,3 +305,95 @@ async def test_no_window_with_enough_rows_shows_too_few_rows(tmp_path: Path) -> 
     title, status, states, counts, firing = await _open_drift(db, 1000)
     assert "too few rows (3)" in title and "DRIFT" not in title
     assert set(states) == {"few"} and "n=3 < 1000 rows: not judged" in status and firing == []
+
+
+async def test_stored_windows_paint_at_once_and_the_missing_ones_follow_from_a_worker(drift_db: Path) -> None:
+    """Issue 16: the screen shows what the store holds (windows, "since") before computing, says how many
+    windows are left to compute, and the chart fills in when the worker is done."""
+    from app.drift.windows import update
+
+    with Store.open(drift_db) as store:  # the older windows were computed by an earlier look
+        update(store, "fraud", window_ms=HOUR, now=FIXED_NOW - 3 * HOUR)
+        stored_before = len(store.drift.computed_windows("fraud"))
+    assert stored_before >= 2
+    seen: list[tuple[int, bool, int, str]] = []
+    app = make_app(drift_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        class Watched(DriftScreen):
+            """Records what each result showed (the status line right after it was drawn)."""
+
+            def on_drift_screen_loaded(self, message: DriftScreen.Loaded) -> None:
+                super().on_drift_screen_loaded(message)
+                status = str(self.query_one("#drift-status").render())
+                seen.append((len(message.view.rows[0].starts) if message.view.rows else 0,
+                             message.view.computing, message.view.pending, status))
+
+        app.push_screen(Watched("fraud"))
+        await settle(pilot)
+        await settle(pilot)
+    first, last = seen[0], seen[-1]
+    # First paint: the stored windows, and how many are being computed.
+    assert first[0] == stored_before and first[1] and first[2] >= 2, seen
+    assert f"computing {first[2]} new windows…" in first[3], seen
+    # Then the worker's result: every closed window, nothing left to compute.
+    assert last[0] == stored_before + first[2] and not last[1], seen
+    assert f"{first[2]} new window(s)" in last[3] or "new window(s)" in last[3], seen
+
+
+async def test_the_chart_follows_the_highlighted_feature_when_the_list_resorts(drift_db: Path) -> None:
+    app = make_app(drift_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(DriftScreen("fraud"))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DriftScreen) and screen.view is not None
+        table = screen.query_one("#drift-table")
+        await pilot.press("G")  # the last row: colour
+        await settle(pilot)
+        assert screen.selected == "colour"
+        # The list re-sorts (a newer read puts colour first): the chart is still the highlighted row's.
+        view = screen.view
+        view.rows = [next(r for r in view.rows if r.feature == "colour"),
+                     *[r for r in view.rows if r.feature != "colour"]]
+        screen.post_message(DriftScreen.Loaded(view))
+        await settle(pilot)
+        highlighted = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        assert highlighted == screen.selected == "colour"
+        await pilot.press("j")  # down one: amount or the prediction, and the chart goes with it
+        await settle(pilot)
+        highlighted = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        assert highlighted == screen.selected != "colour"
+        assert str(screen.query_one("#metric-chart", PlotChart).spec.title).startswith(
+            "prediction" if highlighted == "__prediction__" else highlighted)
+
+
+async def test_in_the_past_only_windows_closed_by_then_show_and_nothing_is_computed(drift_db: Path) -> None:
+    """Time travel: the drift screen is bounded by the time travelled to, and never writes."""
+    from app.config.settings import Settings, UIConfig
+    from app.console.app import ModeldeckApp
+    from app.drift.windows import update
+
+    with Store.open(drift_db) as store:
+        update(store, "fraud", window_ms=HOUR, now=FIXED_NOW - 3 * HOUR)  # windows closed 3 h ago are stored
+        stored = store.drift.computed_windows("fraud")
+        audit = store.audit.entries(None)
+    at = FIXED_NOW - 4 * HOUR - 10 * 60_000
+    app = ModeldeckApp(drift_db, Settings(ui=UIConfig(refresh_s=600)), clock=lambda: FIXED_NOW, at_ms=at)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(DriftScreen("fraud"))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DriftScreen) and screen.view is not None
+        assert screen.view.rows and all(start + HOUR <= at for row in screen.view.rows for start in row.starts)
+        assert screen.view.window_start + HOUR <= at and not screen.view.computing
+        assert "as stood at" in str(screen.query_one("#drift-status").render())
+        assert "viewing" in str(screen.query_one("#drift-title").render())
+        screen.action_refresh()
+        await settle(pilot)
+    with Store.open(drift_db) as store:
+        assert store.drift.computed_windows("fraud") == stored  # nothing computed while viewing the past
+        assert store.audit.entries(None) == audit
+

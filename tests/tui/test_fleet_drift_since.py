@@ -27,4 +27,7 @@ async def test_the_drift_cell_says_how_long_the_model_has_drifted(drift_db: Path
         assert _drift_cell(app) == "amount +pred ·2h"  # drifting since two hours ago (the first window of the run)
         await pilot.resize_terminal(80, 24)
         await settle(pilot)
-        assert _drift_cell(app) == "amount +pred"  # at 80 columns the age gives way; the name stays whole
+        assert _drift_cell(app) == "amount +pred ·2h"  # a short model name leaves room for it at 80 columns
+        await pilot.resize_terminal(75, 24)
+        await settle(pilot)
+        assert _drift_cell(app) == "amount +pred"  # narrower, the age gives way first; the feature stays whole

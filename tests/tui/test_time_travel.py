@@ -119,3 +119,120 @@ async def test_the_model_screen_as_it_stood(tmp_path: Path) -> None:
         # The audit as it stood: the rollback is the latest entry; the later promotion is not there yet.
         assert [e.action for e in screen.entries][:1] == ["rollback"], screen.entries
         assert all(e.ts <= INCIDENT + 5 * 60_000 for e in screen.entries)
+
+
+def test_the_past_audit_is_read_up_to_then_not_from_the_newest_entries(tmp_path: Path) -> None:
+    """More than a screenful of later entries (a busy week after the incident) must not hide the entries
+    of the time travelled to: they are read with ts <= at in the store, not filtered from the newest 200."""
+    from app.store.location import StoreLocation
+    from app.views.model import AUDIT_ROWS, activity
+
+    db = _store(tmp_path)
+    with Store.open(db) as store, store.write():
+        for i in range(AUDIT_ROWS + 50):
+            store.audit.append("checklist.sign_off", "fraud-scorer", detail={"role": "owner", "n": i},
+                               outcome="succeeded", actor="bo@bastion", ts=INCIDENT + 3 * HOUR + i)
+    entries = activity(StoreLocation(db), "fraud-scorer", INCIDENT + 5 * 60_000)
+    assert entries and entries[0].action == "rollback" and entries[0].actor == "ana@bastion"
+    assert all(e.ts <= INCIDENT + 5 * 60_000 for e in entries)
+    assert len(activity(StoreLocation(db), "fraud-scorer")) == AUDIT_ROWS  # now: the newest, as before
+
+
+def _store_content(db: Path) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
+    """Every row of every table of the store file (read with sqlite3 directly: what is on disk, not what
+    a store function chooses to return)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                             "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%fts%'")]
+        return {t: sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"').fetchall())) for t in tables}
+
+
+async def test_walking_every_screen_in_the_past_writes_nothing(tmp_path: Path) -> None:
+    """Time travel never writes: the fleet, every tab of the model screen, drift, logs and the action
+    dialogs opened under --at, and [ ] steps, leave every table of the store file as it was (the audit
+    and the checklist included: evaluating readiness at the travelled time once stored an override)."""
+    from screens.drift import DriftScreen
+    from screens.model import ModelScreen
+
+    db = _store(tmp_path)
+    before = _store_content(db)
+    assert before["audit"] and before["checklist"]
+    app = _app(db, INCIDENT + 5 * 60_000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("[")
+        await settle(pilot)
+        await pilot.press("]")
+        await settle(pilot)
+        app.open_model("fraud-scorer")
+        await settle_screen(pilot, lambda: isinstance(app.screen, ModelScreen))
+        for tab in "123456":
+            await pilot.press(tab)
+            await settle_screen(pilot)
+        for key in ("d", "l", "R", "X"):  # drift, logs, rollback, disable: each opened, then esc back
+            await pilot.press(key)
+            await settle_screen(pilot, lambda: not isinstance(app.screen, ModelScreen))
+            if isinstance(app.screen, DriftScreen):
+                app.screen.action_refresh()  # a second look: still nothing computed
+                await settle_screen(pilot)
+            await pilot.press("escape")
+            await settle_screen(pilot, lambda: isinstance(app.screen, ModelScreen))
+        await pilot.press("ctrl+r")
+        await settle_screen(pilot)
+    after = _store_content(db)
+    changed = [t for t in before if before[t] != after.get(t)]
+    assert not changed, {t: (len(before[t]), len(after.get(t, []))) for t in changed}
+
+
+async def test_endpoint_health_as_the_poller_recorded_it_then(tmp_path: Path) -> None:
+    """Issue 16 item 6: the fleet in the past shows each endpoint's recorded health (down during the
+    incident, with the check's age and the last good answer), not "unknown"; a record too old is stale."""
+    from app.models import HealthState
+    from app.store.metrics import HEALTH_CODES, HEALTH_SAMPLE
+
+    db = _store(tmp_path)
+    with Store.open(db) as store:
+        store.metrics.add_many([("fraud-scorer", INCIDENT - 20 * 60_000, HEALTH_SAMPLE, HEALTH_CODES["up"]),
+                                ("fraud-scorer", INCIDENT - 12 * 60_000, HEALTH_SAMPLE, HEALTH_CODES["down"]),
+                                ("fraud-scorer", INCIDENT + 4 * 60_000, HEALTH_SAMPLE, HEALTH_CODES["down"]),
+                                ("churn-predictor", INCIDENT - HOUR, HEALTH_SAMPLE, HEALTH_CODES["up"])])
+    app = _app(db, INCIDENT + 5 * 60_000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        fraud = _row(app, "fraud-scorer")
+        assert fraud.health is HealthState.down and fraud.health_age_ms == 60_000 and not fraud.health_stale
+        assert fraud.last_ok_at == INCIDENT - 20 * 60_000
+        churn = _row(app, "churn-predictor")
+        assert churn.health is HealthState.up and churn.health_stale  # an hour-old record vouches for nothing
+        # Down outranks everything: the first row, highlighted, and its status line says since when.
+        status = str(app.screen.query_one("#status", Static).render())
+        assert "fraud-scorer down · 1m ago" in status and "last good 25m ago" in status, status
+
+
+def test_readiness_as_it_stood_comes_from_the_audit_not_todays_verdicts() -> None:
+    """Issue 16 item 6 (b): an area waived after the time travelled to shows what the audit says it was
+    then; one not changed since stands as stored; one changed without an audit trail says so (pending)."""
+    from app.models import AuditEntry, CheckItem, CheckStatus
+    from app.views.model import items_then
+
+    at = INCIDENT
+    items = [CheckItem(model="m", area="monitoring", status=CheckStatus.waived, updated_at=at + HOUR,
+                       updated_by="bo", version="v3", evidence="waived: INC-2"),
+             CheckItem(model="m", area="docs", status=CheckStatus.passed, updated_at=at - HOUR, version="v3"),
+             CheckItem(model="m", area="fairness", status=CheckStatus.passed, updated_at=at + HOUR, version="v3"),
+             CheckItem(model="m", area="rollback", status=CheckStatus.failed, updated_at=at + 2 * HOUR, version="v3")]
+    entries = [  # newest first, as the store returns them
+        AuditEntry(id=3, ts=at + HOUR, actor="bo", action="checklist.waive", model="m", outcome="waived",
+                   detail={"area": "monitoring", "previous": "fail"}),
+        AuditEntry(id=2, ts=at - 2 * HOUR, actor="ana", action="checklist.pass", model="m", outcome="pass",
+                   detail={"area": "rollback", "previous": "pending"}),
+        AuditEntry(id=1, ts=at - 3 * HOUR, actor="ana", action="checklist.sign_off", model="m", outcome="signed",
+                   detail={"role": "owner"})]
+    then = {item.area: item for item in items_then(items, entries, at)}
+    assert then["monitoring"].status is CheckStatus.failed and "before checklist.waive by bo" in then["monitoring"].evidence
+    assert then["docs"].status is CheckStatus.passed  # unchanged since
+    assert then["rollback"].status is CheckStatus.passed and then["rollback"].updated_by == "ana"
+    assert then["fairness"].status is CheckStatus.pending and "not recorded" in then["fairness"].evidence
+

@@ -156,7 +156,8 @@ class AuditLog:
             "SELECT ts, action, detail FROM audit WHERE model = %s AND outcome = 'succeeded' "
             "AND action IN (%s, %s) ORDER BY id", (model, *actions))]
 
-    def entries(self, model: str | None = None, *, limit: int = 200, before_id: int | None = None) -> list[AuditEntry]:
+    def entries(self, model: str | None = None, *, limit: int = 200, before_id: int | None = None,
+                until: int | None = None) -> list[AuditEntry]:
         clauses, params = [], []
         if model is not None:
             clauses.append("model = %s")
@@ -164,6 +165,9 @@ class AuditLog:
         if before_id is not None:
             clauses.append("id < %s")
             params.append(before_id)
+        if until is not None:  # time travel: the trail as it stood then (written at or before ``until``)
+            clauses.append("ts <= %s")
+            params.append(until)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._s.rows(f"SELECT id, ts, actor, action, model, detail, outcome FROM audit {where} "
                             "ORDER BY id DESC LIMIT %s", (*params, limit))
