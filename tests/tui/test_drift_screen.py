@@ -12,7 +12,7 @@ from app.models import ModelInfo, Stage, Version
 from app.store import Store
 from screens.drift import DriftScreen
 from tests.support.drift_rows import rows_for
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, settle, settle_superseded
 from tests.tui.fixed_store import FIXED_NOW, HOUR
 from widgets.plot_chart import PlotChart
 
@@ -192,7 +192,7 @@ async def test_the_console_computes_windows_and_fires_alerts_in_the_background(d
                 firing = store.alerts.firing("fraud")
             if firing:
                 break
-        await app.workers.wait_for_complete()
+        await settle_superseded(pilot)  # the firing re-reads the alert list: a newer read supersedes an older
         notes = [n.message for n in app._notifications]  # what the operator saw pop up
     assert [(a.rule, a.owner) for a in firing] == [("feature_drift:amount", "risk-ml")]  # the registry's owner
     assert any("firing" in note and "owner risk-ml" in note for note in notes)
