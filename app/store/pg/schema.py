@@ -279,40 +279,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, next_at);
 CREATE INDEX IF NOT EXISTS deliveries_model ON deliveries (model, created_at);
-CREATE TABLE IF NOT EXISTS checklist (
-    model      text NOT NULL REFERENCES models(name) ON DELETE CASCADE,
-    version    text NOT NULL DEFAULT '',
-    area       text NOT NULL,
-    status     text NOT NULL DEFAULT 'pending' CHECK (status IN ('pass', 'fail', 'pending', 'waived')),
-    evidence   text NOT NULL DEFAULT '',
-    auto       integer NOT NULL DEFAULT 0,
-    owner      text,
-    note       text,
-    updated_by text,
-    updated_at bigint,
-    expires_at bigint,
-    PRIMARY KEY (model, version, area)
-);
-CREATE TABLE IF NOT EXISTS signoffs (
-    model      text NOT NULL REFERENCES models(name) ON DELETE CASCADE,
-    version    text NOT NULL,
-    role       text NOT NULL,
-    signed_by  text NOT NULL,
-    signed_at  bigint NOT NULL,
-    note       text,
-    expires_at bigint,
-    PRIMARY KEY (model, version, role)
-);
-CREATE TABLE IF NOT EXISTS reviews (
-    id          bigserial PRIMARY KEY,
-    model       text NOT NULL,
-    kind        text NOT NULL DEFAULT 'health',
-    version     text,
-    reviewed_by text NOT NULL,
-    reviewed_at bigint NOT NULL,
-    note        text NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS reviews_model_kind_at ON reviews (model, kind, reviewed_at);
 CREATE TABLE IF NOT EXISTS syncs (
     model        text NOT NULL,
     source       text NOT NULL,
