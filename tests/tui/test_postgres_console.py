@@ -39,14 +39,19 @@ def _errors(app) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(n.message) for n in app._notifications if n.severity == "error"]
 
 
+async def _fleet_of_both(app, pilot) -> None:  # type: ignore[no-untyped-def]
+    """The console started and its fleet lists both logged models."""
+    await settle(pilot)
+    assert app.startup_error is None
+    table = app.screen.query_one(FleetTable)
+    assert sorted(table.get_row_at(row)[0].plain for row in range(table.row_count)) == \
+        ["fraud-scorer", "loan-pricing"]
+
+
 async def test_fleet_model_drift_and_logs_screens_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     app = _pg_console(tmp_path, pg_url)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        assert app.startup_error is None
-        table = app.screen.query_one(FleetTable)
-        assert sorted(table.get_row_at(row)[0].plain for row in range(table.row_count)) == \
-            ["fraud-scorer", "loan-pricing"]
+        await _fleet_of_both(app, pilot)
         assert str(app.context.store) == pg_url  # named by its address (never holding a password)
         assert _errors(app) == []
 
@@ -80,11 +85,7 @@ async def test_a_console_connected_as_the_reader_role_shows_the_fleet_and_drift(
                                          "--since", "2026-01-01T00:00:00Z", "--until", "2026-11-25T00:00:00Z"])
     assert computed.exit_code == 0, computed.output
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        assert app.startup_error is None
-        table = app.screen.query_one(FleetTable)
-        assert sorted(table.get_row_at(row)[0].plain for row in range(table.row_count)) == \
-            ["fraud-scorer", "loan-pricing"]
+        await _fleet_of_both(app, pilot)
         await pilot.press("colon", *"model loan-pricing", "enter")
         await settle(pilot)
         assert isinstance(app.screen, ModelScreen)
