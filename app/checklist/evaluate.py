@@ -32,9 +32,10 @@ from __future__ import annotations
 from typing import Any
 
 from app.checklist.areas import READINESS_AREAS
-from app.checklist.rules import RULES, SIGNOFF_ROLES, CheckContext, Finding, check_signoff, required_roles
+from app.checklist.rules import RULES, SIGNOFF_ROLES, CheckContext, Finding, check_signoff, pending, required_roles
 from app.models import CheckItem, CheckStatus, Health, Review, SignOff, Stage
 from app.store import StoreBusy, StoreReadOnly
+from app.store.connection import StoreUnsupported
 from app.store.identity import current_actor
 from app.timeutil import TimeFormat, format_ms, now_ms
 
@@ -191,7 +192,7 @@ def evaluate(store: Any, model: str, *, settings: Any = None, now: int | None = 
     endpoint poller's latest result (without it the serving area is pending). Raises UnknownModel.
     """
     ctx = _context(store, model, settings=settings, now=now, health=health, version=version)
-    findings = {area: _logged_note(ctx, RULES[area](ctx), area) for area in READINESS_AREAS}  # reads, then one write
+    findings = {area: _logged_note(ctx, _judged(ctx, area), area) for area in READINESS_AREAS}  # reads, then one write
     try:
         # Stored items are read inside the write transaction: a waiver made by another worker
         # between our read and our write could otherwise be overwritten.
@@ -201,6 +202,15 @@ def evaluate(store: Any, model: str, *, settings: Any = None, now: int | None = 
         # A read-only store, or a writer holding the lock past the busy timeout: the findings are
         # still right, so show them; the next evaluation stores them. Anything else is a real fault.
         return _merge_all(store, ctx, findings, persist=False)
+
+
+def _judged(ctx: CheckContext, area: str) -> Finding:
+    """The area's rule; pending, saying why, when it reads a part this store's backend does not have yet
+    (a PostgreSQL store before that family is built): the other areas are still judged."""
+    try:
+        return RULES[area](ctx)
+    except StoreUnsupported as exc:
+        return pending(f"cannot be judged on this store yet: {exc}")
 
 
 def _merge_all(store: Any, ctx: CheckContext, findings: dict[str, Finding], *, persist: bool) -> list[CheckItem]:

@@ -62,7 +62,7 @@ def ingest(cli: CliContext, paths: tuple[str, ...], model: str | None, follow: b
     with cli.open_store() as store, _stop_on_signals(stop, note), \
             _progress_bar(input_bytes(paths), enabled=not follow) as progress:
         store.check()  # a damaged store gets nothing more written into it (StoreCorrupt: one line, exit 2)
-        if store.kind == "postgresql":  # COPY through the store's append (app/ingest/batches.py)
+        if store.kind == "postgresql" and not follow:  # COPY through the store's append (app/ingest/batches.py)
             _ingest_pg(store, paths, model=model, follow=follow, stop=stop, progress=progress, as_json=as_json)
             return
         indexed = cli.settings.search.indexed_features
@@ -90,11 +90,6 @@ def _ingest_pg(store: Any, paths: tuple[str, ...], *, model: str | None, follow:
                progress: Callable[[int, str], None] | None, as_json: bool) -> None:
     from app.ingest.batches import ingest_batches
     from app.ingest.source import SourceError
-    from app.store import StoreError
-
-    if follow:
-        raise StoreError(f"{store.location}: ingest --follow is not available on PostgreSQL yet (run ingest "
-                         "without --follow, e.g. from cron, or follow into a SQLite store)")
     try:
         summary = ingest_batches(store, paths, model=model, stop=stop, progress=progress)
     except SourceError as exc:
@@ -110,7 +105,7 @@ def _index_features(store: Any, names: list[str], note: Callable[[str], None]) -
     ingest is the writer, so a read-only searcher never has to wait for them."""
     from app.store.search import ensure_feature_indexes
 
-    if not names:
+    if not names or store.kind == "postgresql":  # PostgreSQL: `db init` (the owner) makes them
         return
     try:
         added = ensure_feature_indexes(store, names)

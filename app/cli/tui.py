@@ -49,14 +49,4 @@ def run_console(settings: Settings | SettingsSource, db_path: Path | None = None
 @pass_cli
 def tui(cli: CliContext) -> None:
     """Open the console: fleet, model readiness, card and activity. Press ? for the keys."""
-    import os
-
-    from app.store.pg.url import is_pg_url
-
-    given = cli.source.db or os.environ.get("MODELDECK_DB")
-    if given is not None and is_pg_url(given):  # before the first paint: one line, not a half-open console
-        from app.cli.main import fail
-
-        fail("the console does not run on a PostgreSQL store yet: use the commands (ingest, search, "
-             "rollback ...) with this --db, or open a SQLite store")
     run_console(cli.source, at_ms=cli.at_ms)

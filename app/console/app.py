@@ -206,11 +206,15 @@ class ModeldeckApp(App[None]):
         try:
             settings = source.load()
             db_path = resolve_db_path(settings)
-            # Creates or migrates it; a bad file is one StoreError, told once.
-            prepare(db_path, before_migrating=lambda old, new: self.call_from_thread(
-                self.notify, f"upgrading {clean(db_path.name)} from schema {old} to {new}, once: on a large "
-                f"store this {migration_work(old, new)} and can take a minute", title="store", markup=False,
-                timeout=30))
+            if _location(db_path).is_server:
+                # PostgreSQL: the schema is `db init`'s (its owner's); a console only checks it is there.
+                _location(db_path).open().close()
+            else:
+                # Creates or migrates it; a bad file is one StoreError, told once.
+                prepare(db_path, before_migrating=lambda old, new: self.call_from_thread(
+                    self.notify, f"upgrading {clean(db_path.name)} from schema {old} to {new}, once: on a large "
+                    f"store this {migration_work(old, new)} and can take a minute", title="store", markup=False,
+                    timeout=30))
         except (ConfigError, StoreError, OSError) as exc:
             self.call_from_thread(self._startup_failed, str(exc) or type(exc).__name__)
             return

@@ -247,7 +247,8 @@ def _member(features: str | None, name: str) -> Any:
 def current_samples(store: "Store", model: str, plan: WindowPlan, baselines: list[FeatureBaseline]) -> dict[str, Any]:
     """The window's values of every baseline feature, as drift Samples, from one query."""
     from app.drift.stats import PREDICTION_FEATURE, Sample, category_key
-    from app.store.windows import FeatureRead, json_path_safe
+    from app.store.dialect import json_path_safe
+    from app.store.windows import FeatureRead
 
     reads = []
     for baseline in baselines:

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from app.ingest.parse import parse_block
-from app.ingest.run import IngestSummary
+from app.ingest.run import IngestSummary, forget_computed_drift
 from app.ingest.source import STDIN, read_file, read_stdin
 from app.store.quality import add_outcomes
 from app.timeutil import now_ms
@@ -48,6 +48,8 @@ def ingest_batches(store: "Store", paths: Sequence[str], *, model: str | None = 
     def write(batch: list, quarantined: list, kpis: list) -> None:
         with store.write():
             accepted, duplicates = store.predictions.append(batch) if batch else (0, 0)
+            if accepted:
+                forget_computed_drift(store, batch)  # rows landing in a computed drift window reopen it
             if quarantined:
                 store.quarantine.add_many(quarantined)
             if kpis:

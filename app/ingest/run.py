@@ -116,7 +116,7 @@ class _Run:
         self.outcomes: list = []  # "kind": "outcome" records, written with the rows
         self.bad: list[QuarantinedLine] = []
         self.positions: dict[str, "IngestOffset"] = {}
-        self.writer: BulkWriter | None = None
+        self.writer: "BulkWriter | AppendWriter | None" = None
         self._started = time.perf_counter()
         self._busy_noted = False
 
@@ -137,7 +137,7 @@ class _Run:
         return self._finish()
 
     def _read_all(self, paths: Sequence[str], pool: "ProcessPoolExecutor | None", bulk: bool) -> None:
-        with BulkWriter.into(self.store, drop_indexes=bulk) as self.writer:
+        with writer_into(self.store, drop_indexes=bulk) as self.writer:
             done = 0
             for path in paths:
                 if self.stop.is_set():
@@ -169,7 +169,7 @@ class _Run:
         files = [FollowedFile(path, self.store.offsets.get(source_name(path)), note=self.note,
                               allow_swapped_link=allow_swapped_link) for path in paths]
         last_commit = time.monotonic()
-        with BulkWriter.into(self.store) as self.writer:
+        with writer_into(self.store) as self.writer:
             stream = follow(files, self.stop, on_error=self._source_failed, max_wait_s=self.poll_s)
             with closing(stream):
                 for block in stream:
@@ -271,7 +271,7 @@ class _Run:
             with self.store.write():
                 result = self.writer.write(self.rows) if self.rows else BatchResult()
                 if result.accepted:
-                    _forget_computed_drift(self.store, self.rows)
+                    forget_computed_drift(self.store, self.rows)
                 if self.bad:
                     self.store.quarantine.add_many(self.bad)
                 if self.outcomes:
@@ -345,7 +345,7 @@ class Follower:
         """Read what was written since the last pass and commit it; the running totals."""
         run = self._run
         self._discover()
-        with BulkWriter.into(run.store) as run.writer:
+        with writer_into(run.store) as run.writer:
             for name, followed in list(self.files.items()):
                 while True:
                     try:
@@ -391,7 +391,32 @@ def _signature(path: str) -> tuple[int, int]:
     return (stat.st_size, stat.st_mtime_ns)
 
 
-def _forget_computed_drift(store: "Store", rows: list) -> None:
+class AppendWriter:
+    """The writer for a store without SQLite's bulk writer (PostgreSQL, where ``predictions.append`` is a
+    COPY that skips known keys itself): one ``append`` a batch, inside the caller's ``store.write()``."""
+
+    def __init__(self, store: "Store") -> None:
+        self._store = store
+
+    def __enter__(self) -> "AppendWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def write(self, rows: Sequence) -> BatchResult:
+        accepted, duplicates = self._store.predictions.append(rows)
+        return BatchResult(accepted=accepted, duplicates=duplicates)
+
+
+def writer_into(store: "Store", *, drop_indexes: bool = False) -> "BulkWriter | AppendWriter":
+    """The rows' writer for ``store``: SQLite's bulk writer, or the backend's own append."""
+    if store.kind == "postgresql":
+        return AppendWriter(store)
+    return BulkWriter.into(store, drop_indexes=drop_indexes)
+
+
+def forget_computed_drift(store: "Store", rows: list) -> None:
     """Rows landing in drift windows that were already computed (a late or back-filled log) make those
     windows pending again, in the same transaction, so their drift is computed from the complete data
     (issue 6; app/drift/windows.py)."""

@@ -12,33 +12,25 @@ from pathlib import Path
 
 from app.store.connection import (Database, StoreBusy, StoreError, StoreInterrupted, StoreReadOnly, connect,
                                   migrate, write_transaction)
+from app.store.portable import PortableFamilies
 from app.store.schema import SCHEMA_VERSION
 
 __all__ = ["Store", "StoreError", "StoreBusy", "StoreInterrupted", "StoreReadOnly", "SCHEMA_VERSION"]
 
 
-class Store:
+class Store(PortableFamilies):
     """An open store file. Use as a context manager, or call ``close()``."""
 
     kind = "sqlite"  # implements app.store.backend.StoreBackend, as app.store.pg.store.PgStore does
 
     def __init__(self, path: Path, *, read_only: bool = False, migrate_to: int = SCHEMA_VERSION,
                  create: bool = True) -> None:
-        from app.store.alerts import AlertsTable
         from app.store.audit import AuditLog
-        from app.store.baselines import BaselinesTable
-        from app.store.checklist_table import ChecklistTable
-        from app.store.deliveries import DeliveriesTable
-        from app.store.drift_table import DriftTable
         from app.store.locks import LocksTable
-        from app.store.metrics import MetricSamples
-        from app.store.offsets import OffsetsTable
         from app.store.predictions import PredictionsTable
         from app.store.quarantine import QuarantineTable
         from app.store.registry import Registry
         from app.store.serving import ServingLog
-        from app.store.sync_table import SyncTable
-        from app.store.windows import WindowReads
 
         self.path = Path(path)
         self.conn = connect(self.path, read_only=read_only, create=create)
@@ -62,22 +54,13 @@ class Store:
         self.db = Database(self.conn)
         from app.store.dialect import SqliteDb
 
-        self.portable = SqliteDb(self.conn)  # the families written once for both backends (app/store/dialect.py)
+        self._attach_portable(SqliteDb(self.conn))  # the families written once for both backends
         self.registry = Registry(self.db)
         self.predictions = PredictionsTable(self.db)
         self.audit = AuditLog(self.db)
-        self.checklist = ChecklistTable(self.portable)
-        self.baselines = BaselinesTable(self.db)
-        self.drift = DriftTable(self.db)
-        self.alerts = AlertsTable(self.db)
-        self.deliveries = DeliveriesTable(self.db)  # alert notifications sent by `modeldeck watch`
         self.quarantine = QuarantineTable(self.db)
-        self.offsets = OffsetsTable(self.portable)
         self.locks = LocksTable(self.db)
-        self.metrics = MetricSamples(self.portable)
-        self.windows = WindowReads(self.db)  # the prediction log read by drift window
-        self.syncs = SyncTable(self.db)  # what registries and endpoints said at the last sync
-        self.serving = ServingLog(self.db)  # the prediction log read for rollback, readiness and baselines
+        self.serving = ServingLog(self.portable)  # the prediction log read for rollback, readiness and baselines
 
     @classmethod
     def open(cls, path: Path | str, *, read_only: bool = False, create: bool = True) -> "Store":

@@ -1,25 +1,26 @@
-"""Alert state: which rules fire for which model, since when, and who acknowledged them."""
+"""Alert state: which rules fire for which model, since when, and who acknowledged them.
+
+Portable (app/store/dialect.py): the same SQL on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from app.store.connection import Database
-
 from app.models import Alert
+from app.store.dialect import Db
 
 _FIELDS = ("id", "rule", "model", "severity", "owner", "state", "value", "threshold", "fired_at", "resolved_at",
            "acked_by", "acked_at", "runbook")
 
 
 class AlertsTable:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def add(self, alert: Alert) -> int:
         data = alert.model_dump(exclude={"id"})
-        cursor = self._db.execute(
-            f"INSERT INTO alerts ({', '.join(data)}) VALUES ({', '.join('?' * len(data))})", tuple(data.values())
-        )
-        return int(cursor.lastrowid)
+        row = self._db.execute(
+            f"INSERT INTO alerts ({', '.join(data)}) VALUES ({', '.join('?' * len(data))}) RETURNING id",
+            tuple(data.values())).fetchone()
+        return int(row[0])
 
     def firing(self, model: str | None = None) -> list[Alert]:
         sql = f"SELECT {', '.join(_FIELDS)} FROM alerts WHERE state = 'firing'"
@@ -57,7 +58,7 @@ class AlertsTable:
 
     def pending_since(self, model: str, rule: str, now: int) -> int:
         """When ``rule``'s condition started holding (recorded now if it was not pending)."""
-        self._db.execute("INSERT OR IGNORE INTO alert_pending (model, rule, since) VALUES (?, ?, ?)",
+        self._db.execute("INSERT INTO alert_pending (model, rule, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                          (model, rule, now))
         return int(self._db.execute("SELECT since FROM alert_pending WHERE model = ? AND rule = ?",
                                     (model, rule)).fetchone()[0])

@@ -1,13 +1,15 @@
-"""Stored training baselines, one row per model version and feature."""
+"""Stored training baselines, one row per model version and feature.
+
+Portable (app/store/dialect.py): the same SQL on SQLite and PostgreSQL (the sample a BLOB / bytea)."""
 
 from __future__ import annotations
 
 from array import array
 
 import orjson
-from app.store.connection import Database
 
 from app.models import FeatureBaseline
+from app.store.dialect import Db
 from app.timeutil import now_ms
 
 
@@ -20,7 +22,7 @@ def _pack(values: list[float] | None) -> bytes | None:
     return packed.tobytes()
 
 
-def _unpack(blob: bytes | None) -> list[float] | None:
+def _unpack(blob: bytes | memoryview | None) -> list[float] | None:
     if blob is None:
         return None
     values = array("d")
@@ -29,14 +31,17 @@ def _unpack(blob: bytes | None) -> list[float] | None:
 
 
 class BaselinesTable:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def put(self, baseline: FeatureBaseline) -> None:
         self._db.execute(
-            """INSERT OR REPLACE INTO baselines
+            """INSERT INTO baselines
                (model, version, feature, kind, n, mean, std, edges, counts, categories, sample, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (model, version, feature) DO UPDATE SET kind = excluded.kind, n = excluded.n,
+               mean = excluded.mean, std = excluded.std, edges = excluded.edges, counts = excluded.counts,
+               categories = excluded.categories, sample = excluded.sample, created_at = excluded.created_at""",
             (baseline.model, baseline.version, baseline.feature, baseline.kind, baseline.n, baseline.mean,
              baseline.std,
              orjson.dumps(baseline.edges).decode() if baseline.edges is not None else None,
@@ -63,8 +68,9 @@ class BaselinesTable:
 
     def models(self) -> list[str]:
         """Every model with at least one stored baseline."""
-        return [r[0] for r in self._db.execute("SELECT DISTINCT model FROM baselines").fetchall()]
+        return [r[0] for r in self._db.execute("SELECT DISTINCT model FROM baselines ORDER BY model").fetchall()]
 
     def versions_with_baselines(self, model: str) -> list[str]:
-        rows = self._db.execute("SELECT DISTINCT version FROM baselines WHERE model = ?", (model,)).fetchall()
+        rows = self._db.execute("SELECT DISTINCT version FROM baselines WHERE model = ? ORDER BY version",
+                                (model,)).fetchall()
         return [r[0] for r in rows]

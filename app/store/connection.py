@@ -19,6 +19,10 @@ class StoreError(Exception):
     """A store that cannot be used; the message is one line meant for the operator."""
 
 
+class StoreUnsupported(StoreError):
+    """This backend does not have that part yet (a SQLite-only read on PostgreSQL): the message names it."""
+
+
 # The conditions callers act on are raised as these store types. They also stay sqlite3
 # OperationalErrors, so code that still catches those keeps working.
 class StoreBusy(StoreError, sqlite3.OperationalError):

@@ -2,13 +2,14 @@
 
 One row per (alert, target, event). The row is what makes a send happen once: the watcher only sends
 for a row it holds, and a row exists at most once (UNIQUE). See app/alerts/notify.py for the flow.
+Portable (app/store/dialect.py): the same SQL on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.store.connection import Database
+from app.store.dialect import Db
 
 _FIELDS = ("id", "alert_id", "model", "target", "event", "status", "attempts", "next_at", "last_error",
            "created_at", "sent_at", "refreshed_at")
@@ -31,7 +32,7 @@ class Delivery:
 
 
 class DeliveriesTable:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def _select(self, where: str, params: tuple) -> list[Delivery]:
@@ -41,8 +42,8 @@ class DeliveriesTable:
     def enqueue(self, alert_id: int, model: str, target: str, event: str, at: int) -> bool:
         """Add a pending delivery unless one exists for (alert, target, event); True when added."""
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO deliveries (alert_id, model, target, event, status, attempts, next_at, "
-            "created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)", (alert_id, model, target, event, at, at))
+            "INSERT INTO deliveries (alert_id, model, target, event, status, attempts, next_at, "
+            "created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING", (alert_id, model, target, event, at, at))
         return cursor.rowcount > 0
 
     def known(self) -> set[tuple[int, str, str]]:

@@ -61,6 +61,13 @@ class Dialect:
 
     def json_scalar_number(self, column: str) -> str:
         """A JSON-ish column's value when it is a number, else NULL (a class label stays out)."""
+    def numeric_gap(self, a: str, b: str) -> str:
+        """|a - b| when both JSON-ish values are numbers, else NULL."""
+        raise NotImplementedError
+
+    def recent_keys(self, column: str) -> str:
+        """A query: the distinct top-level keys of the JSON object ``column`` in the newest ``?`` rows of
+        the log, sorted."""
         raise NotImplementedError
 
     def not_indexed(self) -> str:
@@ -88,6 +95,13 @@ class SqliteDialect(Dialect):
 
     def json_scalar_number(self, column: str) -> str:
         return f"CASE WHEN typeof({column}) IN ('integer', 'real') THEN {column} END"
+    def numeric_gap(self, a: str, b: str) -> str:
+        return (f"CASE WHEN typeof({a}) IN ('integer', 'real') AND typeof({b}) IN ('integer', 'real') "
+                f"THEN abs({a} - {b}) END")
+
+    def recent_keys(self, column: str) -> str:
+        return (f"SELECT DISTINCT j.key FROM (SELECT {column} AS doc FROM predictions ORDER BY id DESC "
+                "LIMIT ?) AS p, json_each(p.doc) AS j WHERE json_valid(p.doc) ORDER BY j.key")
 
     def not_indexed(self) -> str:
         return "NOT INDEXED"
@@ -114,6 +128,14 @@ class PgDialect(Dialect):
 
     def json_scalar_number(self, column: str) -> str:
         return f"CASE WHEN jsonb_typeof({column}) = 'number' THEN ({column})::double precision END"
+    def numeric_gap(self, a: str, b: str) -> str:
+        return (f"CASE WHEN jsonb_typeof({a}) = 'number' AND jsonb_typeof({b}) = 'number' "
+                f"THEN abs(({a} #>> '{{}}')::float8 - ({b} #>> '{{}}')::float8) END")
+
+    def recent_keys(self, column: str) -> str:
+        return (f"SELECT k.key FROM (SELECT {column} AS doc FROM predictions ORDER BY id DESC LIMIT ?) "
+                "AS p, jsonb_object_keys(CASE WHEN jsonb_typeof(p.doc) = 'object' THEN p.doc END) AS k(key) "
+                "GROUP BY k.key ORDER BY k.key COLLATE \"C\"")
 
 
 def json_path_safe(key: str) -> bool:

@@ -1,13 +1,13 @@
-"""Stored drift results: one row per model, feature and window (the statistics live in app/drift/)."""
+"""Stored drift results: one row per model, feature and window (the statistics live in app/drift/).
+
+Portable (app/store/dialect.py): the same SQL on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
-from app.store.connection import Database
-
 from app.models import DriftPoint
-from app.store.connection import write_transaction
+from app.store.dialect import Db
 from app.timeutil import now_ms
 
 _FIELDS = ("model", "version", "feature", "window_start", "window_end", "n_reference", "n_current", "method",
@@ -23,6 +23,17 @@ class DriftMark(NamedTuple):
     baselines: str  # the versions with a baseline then, sorted and joined by newlines
 
 
+_KEY = ("model", "feature", "window_start", "window_end")
+_UPSERT = (f"INSERT INTO drift ({', '.join(_FIELDS)}, computed_at) VALUES ({', '.join('?' * 13)}) "
+           f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
+           + ", ".join(f"{f} = excluded.{f}" for f in (*_FIELDS, "computed_at") if f not in _KEY))
+
+
+def _values(p: DriftPoint, computed_at: int) -> tuple:
+    return (p.model, p.version, p.feature, p.window_start, p.window_end, p.n_reference, p.n_current, p.method,
+            p.value, p.threshold, int(p.drifted), p.psi, computed_at)
+
+
 def _point(row: Sequence) -> DriftPoint:
     # Rows this table wrote from validated points: constructed without validating again (a 30-day
     # `modeldeck drift` reads 15,000 of them; validation was most of its no-op run).
@@ -32,17 +43,13 @@ def _point(row: Sequence) -> DriftPoint:
 
 
 class DriftTable:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def put_many(self, points: Sequence[DriftPoint]) -> None:
         computed_at = now_ms()
-        with write_transaction(self._db.conn):
-            self._db.conn.executemany(
-                f"INSERT OR REPLACE INTO drift ({', '.join(_FIELDS)}, computed_at) VALUES ({', '.join('?' * 13)})",
-                [(p.model, p.version, p.feature, p.window_start, p.window_end, p.n_reference, p.n_current, p.method,
-                  p.value, p.threshold, int(p.drifted), p.psi, computed_at) for p in points],
-            )
+        with self._db.write():
+            self._db.executemany(_UPSERT, [_values(p, computed_at) for p in points])
 
     def latest_window(self, model: str) -> list[DriftPoint]:
         """Every feature's result for the model's most recent computed window."""
@@ -88,23 +95,19 @@ class DriftTable:
 
     def computed_windows(self, model: str, *, since: int = 0, until: int = 2**62) -> set[tuple[int, int]]:
         rows = self._db.execute("SELECT DISTINCT window_start, window_end FROM drift WHERE model = ? "
-                                "AND window_start >= ? AND window_start < ?", (model, since, until))
-        return {(r[0], r[1]) for r in rows.fetchall()}
+                                "AND window_start >= ? AND window_start < ?", (model, since, until)).fetchall()
+        return {(r[0], r[1]) for r in rows}
 
     def insert_many(self, points: Sequence[DriftPoint]) -> None:
         """Like ``put_many`` but inside the caller's transaction (app/drift/windows.py writes a window only
         after checking, in the same transaction, that no rows landed in it meanwhile)."""
         computed_at = now_ms()
-        self._db.conn.executemany(
-            f"INSERT OR REPLACE INTO drift ({', '.join(_FIELDS)}, computed_at) VALUES ({', '.join('?' * 13)})",
-            [(p.model, p.version, p.feature, p.window_start, p.window_end, p.n_reference, p.n_current, p.method,
-              p.value, p.threshold, int(p.drifted), p.psi, computed_at) for p in points],
-        )
+        self._db.executemany(_UPSERT, [_values(p, computed_at) for p in points])
 
     def invalidate(self, model: str, first_ts: int, last_ts: int) -> int:
         """Forget computed windows of ``model`` that hold a time in [first_ts, last_ts]: rows just landed
         in them (a late or back-filled log), so they are computed again from the complete data."""
-        cursor = self._db.conn.execute(
+        cursor = self._db.execute(
             "DELETE FROM drift WHERE model = ? AND window_start <= ? AND window_end > ?", (model, last_ts, first_ts)
         )
         if cursor.rowcount:
@@ -141,14 +144,16 @@ class DriftTable:
 
     def set_mark(self, model: str, window_ms: int, mark: DriftMark) -> None:
         """Store the mark, inside the caller's transaction or in its own."""
-        with write_transaction(self._db.conn):
-            self._db.conn.execute(
-                "INSERT OR REPLACE INTO drift_marks (model, window_ms, covered_from, closed_until, last_id, baselines) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (model, window_ms, *mark))
+        with self._db.write():
+            self._db.execute(
+                "INSERT INTO drift_marks (model, window_ms, covered_from, closed_until, last_id, baselines) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (model, window_ms) DO UPDATE SET "
+                "covered_from = excluded.covered_from, closed_until = excluded.closed_until, "
+                "last_id = excluded.last_id, baselines = excluded.baselines", (model, window_ms, *mark))
 
     def forget_marks(self, model: str) -> None:
-        self._db.conn.execute("DELETE FROM drift_marks WHERE model = ?", (model,))
+        self._db.execute("DELETE FROM drift_marks WHERE model = ?", (model,))
 
     def any_computed(self) -> bool:
         """Whether any drift window was computed yet (ingest skips invalidation on a first load)."""
-        return self._db.conn.execute("SELECT 1 FROM drift LIMIT 1").fetchone() is not None
+        return self._db.execute("SELECT 1 FROM drift LIMIT 1").fetchone() is not None

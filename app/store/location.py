@@ -1,7 +1,9 @@
 """Where a store is: a small typed value the console hands its screens, opened by the views that read it.
 
 Opening through a ``StoreLocation`` never creates a file: the console must say a store is missing (a
-deleted file, a typo in ``:store``), not leave an empty one behind.
+deleted file, a typo in ``:store``), not leave an empty one behind. A ``postgresql://`` location is a
+server's: it "exists" (the server says, when opened, whether it holds a modeldeck schema) and is named by
+its address without a password (there never is one in it: app/store/pg/url.py).
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ class StoreLocation:
     path: Path
 
     @property
+    def is_server(self) -> bool:
+        from app.store.pg.url import is_pg_url
+
+        return is_pg_url(self.path)
+
+    @property
     def name(self) -> str:
-        return self.path.name
+        return str(self) if self.is_server else self.path.name
 
     def exists(self) -> bool:
-        return self.path.is_file()
+        return self.is_server or self.path.is_file()
 
     def open(self, *, read_only: bool = False) -> "Store":
         """The store, migrated when opened read-write; a missing or bad file raises ``StoreError``."""
@@ -33,4 +41,8 @@ class StoreLocation:
         return Store.open(self.path, read_only=read_only, create=False)
 
     def __str__(self) -> str:
+        if self.is_server:
+            from app.store.pg.url import PgUrl
+
+            return PgUrl.parse(str(self.path)).display()
         return str(self.path)

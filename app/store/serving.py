@@ -1,16 +1,17 @@
 """The prediction log read for what it says about serving: when a version last answered, how well the
 last hour was logged, a version's recent feature rows and its logged traffic (for rollback, the
-readiness checklist and baselines). Appending and the screens' aggregates live in predictions.py."""
+readiness checklist and baselines). Appending and the screens' aggregates live in predictions.py.
+Portable (app/store/dialect.py): the same SQL on SQLite and PostgreSQL; features read back as JSON text."""
 
 from __future__ import annotations
 
 from typing import Any, Iterator
 
-from app.store.connection import Database
+from app.store.dialect import Db
 
 
 class ServingLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def newest_ts(self, model: str, version: str) -> int | None:
@@ -31,13 +32,13 @@ class ServingLog:
         # One range read on the (model, ts) index.
         count, with_features, with_entity, with_request = self._db.execute(
             "SELECT count(*), "
-            "coalesce(sum(features IS NOT NULL AND features NOT IN ('', '{}', 'null')), 0), "
-            "coalesce(sum(entity_id IS NOT NULL AND entity_id != ''), 0), "
-            "coalesce(sum(request_id != ''), 0) "
+            f"coalesce(sum(CASE WHEN {self._db.dialect.json_present('features')} THEN 1 ELSE 0 END), 0), "
+            "coalesce(sum(CASE WHEN entity_id IS NOT NULL AND entity_id != '' THEN 1 ELSE 0 END), 0), "
+            "coalesce(sum(CASE WHEN request_id != '' THEN 1 ELSE 0 END), 0) "
             "FROM predictions WHERE model = ? AND ts >= ? AND ts <= ?",
             (model, since, until),
         ).fetchone()
-        return count, with_features, with_entity, with_request
+        return int(count), int(with_features), int(with_entity), int(with_request)
 
     def peak_hour(self, model: str, version: str, since: int, until: int) -> tuple[int, int, float | None] | None:
         """The busiest clock hour of ``version`` in [since, until): (hour start, requests, p95 latency ms
@@ -54,7 +55,7 @@ class ServingLog:
         latencies = [r[0] for r in self._db.execute(
             "SELECT latency_ms FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ? "
             "AND latency_ms IS NOT NULL AND (? = 1 OR id % ? = 0)",
-            (model, version, start, start + 3_600_000, step, step))]
+            (model, version, start, start + 3_600_000, step, step)).fetchall()]
         return start, int(row[1]), percentile(latencies, 95)
 
     def oldest_ts(self, model: str) -> int | None:
@@ -64,16 +65,18 @@ class ServingLog:
     def recent_features(self, model: str, version: str, *, scan: int, sample: int) -> list[str | None]:
         """The features text of up to ``sample`` rows of ``version`` among the model's ``scan`` newest."""
         rows = self._db.execute(
-            "SELECT features FROM (SELECT version, features FROM predictions WHERE model = ? "
-            "ORDER BY ts DESC LIMIT ?) WHERE version = ? LIMIT ?",
+            f"SELECT features FROM (SELECT version, {self._db.dialect.json_text('features')} AS features "
+            "FROM predictions WHERE model = ? ORDER BY ts DESC LIMIT ?) AS recent WHERE version = ? LIMIT ?",
             (model, scan, version, sample),
         ).fetchall()
         return [r[0] for r in rows]
 
     def version_rows(self, model: str, version: str, since: int, until: int) -> Iterator[tuple[str | None, Any, Any]]:
         """(features text, score, prediction) of every row of ``version`` in [since, until), streamed."""
-        yield from self._db.execute(
-            "SELECT features, score, prediction FROM predictions WHERE model = ? AND version = ? AND ts >= ? "
-            "AND ts < ?",
+        cursor = self._db.execute(
+            f"SELECT {self._db.dialect.json_text('features')}, score, prediction FROM predictions WHERE model = ? "
+            "AND version = ? AND ts >= ? AND ts < ?",
             (model, version, since, until),
         )
+        while rows := cursor.fetchmany(4096):
+            yield from rows

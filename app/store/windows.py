@@ -2,14 +2,15 @@
 values, the prediction's distribution per window (the computing lives in app/drift/windows.py).
 
 Windows are UTC-aligned multiples of ``window_ms`` (``ts - ts % window_ms``); every read is one range
-read on the (model, ts) index.
+read on the (model, ts) index. Portable (app/store/dialect.py): the same SQL on SQLite and PostgreSQL,
+a feature's JSON read through the dialect.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterator, Literal, NamedTuple, Sequence
 
-from app.store.connection import Database
+from app.store.dialect import Db, json_path_safe
 
 # How a window read takes a value from a row:
 # - "score_or_prediction": the score, else the prediction (a numeric prediction feature);
@@ -25,28 +26,18 @@ class FeatureRead(NamedTuple):
     feature: str | None = None
 
 
-def json_path_safe(feature: str) -> bool:
-    """Whether SQLite's JSON path ``$."NAME"`` finds this key: it matches the key's text as stored, so
-    a quote, a backslash or a control character (stored escaped) cannot be named that way."""
-    return not any(ch in '"\\' or ord(ch) < 32 or ord(ch) == 127 for ch in feature)
-
-
-def _json_path(feature: str) -> str:
-    return '$."' + feature.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 class WindowReads:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def versions_per_window(self, model: str, window_ms: int, since: int, until: int) -> list[tuple[int, str, int]]:
         """(window start, version, rows) of every window in [since, until) with traffic."""
         # One aggregate over the (model, ts) index: which version served how much of each window.
-        return self._db.execute(
+        return [tuple(r) for r in self._db.execute(
             "SELECT ts - ts % ?, version, count(*) FROM predictions WHERE model = ? AND ts >= ? AND ts < ? "
             "GROUP BY 1, 2",
             (window_ms, model, since, until),
-        ).fetchall()
+        ).fetchall()]
 
     def last_id(self) -> int:
         """The newest prediction's id (0 for an empty log): one step down the rowid b-tree. Ids only grow,
@@ -59,10 +50,11 @@ class WindowReads:
         """Starts of the windows in [since, until) holding a row of ``model`` with an id above ``after_id``.
 
         Reads only the rows written after ``after_id`` (a rowid range): NOT INDEXED keeps SQLite off the
-        (model, ts) index, which would walk every row of the model to test the id."""
+        (model, ts) index, which would walk every row of the model to test the id (PostgreSQL reads each
+        partition's id index)."""
         return [row[0] for row in self._db.execute(
-            "SELECT DISTINCT ts - ts % ? FROM predictions NOT INDEXED WHERE id > ? AND model = ? AND ts >= ? "
-            "AND ts < ?", (window_ms, after_id, model, since, until))]
+            f"SELECT DISTINCT ts - ts % ? FROM predictions {self._db.dialect.not_indexed()} WHERE id > ? "
+            "AND model = ? AND ts >= ? AND ts < ?", (window_ms, after_id, model, since, until)).fetchall()]
 
     def window_rows(self, model: str, start: int, end: int, *, features: bool = True,
                     chunk: int = 4096) -> Iterator[tuple[int, str, float | None, Any, str | None]]:
@@ -70,7 +62,8 @@ class WindowReads:
         fetched ``chunk`` rows at a time: drift windows are computed from one pass over these (memory: a
         chunk and the window being accumulated, never the range)."""
         cursor = self._db.execute(
-            f"SELECT ts, version, score, prediction, {'features' if features else 'NULL'} FROM predictions "
+            f"SELECT ts, version, score, prediction, {self._db.dialect.json_text('features') if features else 'NULL'} "
+            "FROM predictions "
             "WHERE model = ? AND ts >= ? AND ts < ? ORDER BY ts", (model, start, end))
         while True:
             rows = cursor.fetchmany(chunk)
@@ -106,23 +99,23 @@ class WindowReads:
     def feature_values(self, model: str, version: str, start: int, end: int,
                        reads: Sequence[FeatureRead]) -> list[tuple[Any, ...]]:
         """One tuple a row of ``version`` in [start, end): the values ``reads`` ask for, in their order."""
+        dialect = self._db.dialect
         columns, params = [], []
         for read in reads:
             if read.kind == "score_or_prediction":
-                columns.append("coalesce(score, prediction)")
+                columns.append(dialect.score_or_prediction())
             elif read.kind == "prediction":
                 columns.append("prediction")
             elif read.kind == "features" or not json_path_safe(read.feature or ""):
-                columns.append("features")
-            elif read.kind == "number":
-                columns.append("json_extract(features, ?)")
-                params.append(_json_path(read.feature or ""))
-            else:
-                columns.append("features -> ?")  # JSON text, so true stays true and 1.0 stays 1.0
-                params.append(_json_path(read.feature or ""))
+                columns.append(dialect.json_text("features"))
+            else:  # "number": numbers as numbers; "json": JSON text, so true stays true and 1.0 stays 1.0
+                column, param = (dialect.json_number if read.kind == "number" else dialect.json_member)(
+                    "features", read.feature or "")
+                columns.append(column)
+                params.append(param)
         # The version is filtered here rather than in SQL: with it in the WHERE clause SQLite prefers the
         # (model, version, request_id) index and reads every row of the version instead of one window's.
         return [row[1:] for row in self._db.execute(
             f"SELECT version, {', '.join(columns)} FROM predictions WHERE model = ? AND ts >= ? AND ts < ?",
             (*params, model, start, end),
-        ) if row[0] == version]
+        ).fetchall() if row[0] == version]

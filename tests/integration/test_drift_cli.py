@@ -1,4 +1,5 @@
-"""``modeldeck baseline`` and ``modeldeck drift`` end to end on a real store file."""
+"""``modeldeck baseline`` and ``modeldeck drift`` end to end on a real store: the main paths on both backends
+(a SQLite file and a real PostgreSQL, ``any_store_location``)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def write_training_csv(path: Path, rng, n: int = 3000) -> None:
             writer.writerow([f"{amount:.3f}", colour, zip_code, f"{amount / 200:.4f}"])
 
 
-def log_traffic(db: Path, rng, *, hours_ago: int, shift: float, n: int = 1200, version: str = "v1") -> None:
+def log_traffic(db: Path | str, rng, *, hours_ago: int, shift: float, n: int = 1200, version: str = "v1") -> None:
     start = now_ms() - now_ms() % HOUR - hours_ago * HOUR
     amounts = rng.normal(100 + shift, 10, n)
     rows = rows_for("fraud", version, start, amounts, rng.choice(["red", "green"], n).tolist(),
@@ -47,8 +48,8 @@ def log_traffic(db: Path, rng, *, hours_ago: int, shift: float, n: int = 1200, v
         store.predictions.append(rows)
 
 
-def test_baseline_from_csv_infers_kinds_and_honours_overrides(tmp_path, rng):
-    db, data = tmp_path / "s.db", tmp_path / "train.csv"
+def test_baseline_from_csv_infers_kinds_and_honours_overrides(any_store_location, tmp_path, rng):
+    db, data = any_store_location, tmp_path / "train.csv"
     write_training_csv(data, rng)
     result = run("--db", str(db), "baseline", "fraud", "--version", "v1", str(data),
                  "--categorical", "zip", "--prediction", "score")
@@ -76,8 +77,8 @@ def test_baseline_from_jsonl_prediction_records(tmp_path):
     assert "tier" not in stored and "skipped tier: no values" in result.stderr  # forced numeric, no numbers
 
 
-def test_baseline_from_logs_then_drift_json(tmp_path, rng):
-    db = tmp_path / "s.db"
+def test_baseline_from_logs_then_drift_json(any_store_location, tmp_path, rng):
+    db = any_store_location
     log_traffic(db, rng, hours_ago=30, shift=0, n=3000)
     assert run("--db", str(db), "baseline", "fraud", "--version", "v1", "--from-logs",
                "--since", "31h", "--until", "29h").exit_code == 0
@@ -98,8 +99,8 @@ def test_baseline_from_logs_then_drift_json(tmp_path, rng):
     assert orjson.loads(again.stdout) == rows
 
 
-def test_drift_table_thresholds_from_config_and_alerts(tmp_path, rng):
-    db, config = tmp_path / "s.db", tmp_path / "modeldeck.toml"
+def test_drift_table_thresholds_from_config_and_alerts(any_store_location, tmp_path, rng):
+    db, config = any_store_location, tmp_path / "modeldeck.toml"
     config.write_text(
         '[models.fraud]\nowner = "risk-oncall"\n'
         '[models.fraud.drift_thresholds]\ncolour = 0.9\n'
@@ -122,8 +123,8 @@ def test_drift_table_thresholds_from_config_and_alerts(tmp_path, rng):
         assert [a.rule for a in store.alerts.firing("fraud")] == ["feature_drift:amount"]
 
 
-def test_a_window_with_too_few_rows_is_shown_but_not_judged(tmp_path, rng):
-    db, config = tmp_path / "s.db", tmp_path / "modeldeck.toml"
+def test_a_window_with_too_few_rows_is_shown_but_not_judged(any_store_location, tmp_path, rng):
+    db, config = any_store_location, tmp_path / "modeldeck.toml"
     config.write_text('[[models.fraud.alerts]]\nmetric = "feature_drift:amount"\nseverity = "critical"\n'
                       'owner = "risk-oncall"\n')
     log_traffic(db, rng, hours_ago=30, shift=0, n=3000)
@@ -196,8 +197,8 @@ def test_baseline_file_and_from_logs_are_exclusive(tmp_path):
     assert result.exit_code == 2 and "either FILE or --from-logs" in result.output
 
 
-def test_drift_summary_is_one_line_a_feature_with_since_when_it_drifts(tmp_path, rng):
-    db = tmp_path / "s.db"
+def test_drift_summary_is_one_line_a_feature_with_since_when_it_drifts(any_store_location, tmp_path, rng):
+    db = any_store_location
     log_traffic(db, rng, hours_ago=30, shift=0, n=3000)
     run("--db", str(db), "baseline", "fraud", "--version", "v1", "--from-logs", "--since", "31h", "--until", "29h")
     for hours_ago, shift in ((6, 0), (5, 0), (4, 25), (3, 25), (2, 25)):  # drifting for the last three windows

@@ -1,5 +1,6 @@
 """``modeldeck ingest --follow`` as a real process on a real file that grows and is rotated while it runs,
-then stopped with Ctrl-C and restarted: like ``tail -F``, and resuming where it stopped."""
+then stopped with Ctrl-C and restarted: like ``tail -F``, and resuming where it stopped. On both backends
+(a SQLite file and a real PostgreSQL: ``any_store_location``)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,18 @@ def append(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def stored(store_path: Path) -> tuple[int, int]:
+def stored(location: str) -> tuple[int, int]:
     """(predictions, quarantined lines) as a reader sees them; (0, 0) before the store exists."""
+    if location.startswith("postgresql://"):
+        from app.store import Store, StoreError
+
+        try:
+            with Store.open(location, read_only=True) as store:
+                return (store.one("SELECT count(*) FROM predictions")[0],
+                        store.one("SELECT count(*) FROM quarantine")[0])
+        except StoreError:  # no schema yet: the follower has not opened it
+            return 0, 0
+    store_path = Path(location)
     if not store_path.exists():
         return 0, 0
     with sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=5) as conn:
@@ -40,7 +51,7 @@ def stored(store_path: Path) -> tuple[int, int]:
                 conn.execute("SELECT count(*) FROM quarantine").fetchone()[0])
 
 
-def wait_for(store_path: Path, expected: tuple[int, int], proc: subprocess.Popen, timeout_s: float = 30) -> None:
+def wait_for(store_path: str, expected: tuple[int, int], proc: subprocess.Popen, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     seen = stored(store_path)
     while seen != expected and time.monotonic() < deadline:
@@ -53,7 +64,7 @@ def wait_for(store_path: Path, expected: tuple[int, int], proc: subprocess.Popen
 class Follower:
     """``modeldeck ingest PATH --follow --json`` in the background, always stopped."""
 
-    def __init__(self, tmp_path: Path, store_path: Path, path: Path) -> None:
+    def __init__(self, tmp_path: Path, store_path: str, path: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDECK_")}
         env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
         self.proc = subprocess.Popen([*CLI, "--db", str(store_path), "ingest", str(path), "--follow", "--json"],
@@ -73,7 +84,12 @@ class Follower:
 
 
 @pytest.fixture
-def follower(tmp_path: Path, store_path: Path):
+def store_path(any_store_location: str) -> str:
+    return any_store_location
+
+
+@pytest.fixture
+def follower(tmp_path: Path, store_path: str):
     started: list[Follower] = []
 
     def start(path: Path) -> Follower:
@@ -85,7 +101,7 @@ def follower(tmp_path: Path, store_path: Path):
         one.kill()
 
 
-def test_follow_reads_growth_and_rotation_then_resumes_after_a_restart(tmp_path: Path, store_path: Path, follower):
+def test_follow_reads_growth_and_rotation_then_resumes_after_a_restart(tmp_path: Path, store_path: str, follower):
     live = tmp_path / "live.jsonl"
     live.write_bytes(record(1) + record(2) + record(3))
     run = follower(live)
@@ -112,7 +128,7 @@ def test_follow_reads_growth_and_rotation_then_resumes_after_a_restart(tmp_path:
     assert (summary["accepted"], summary["duplicates"], summary["lines"]) == (2, 0, 2)
 
 
-def test_copytruncate_rotation_is_followed_from_the_top(tmp_path: Path, store_path: Path, follower):
+def test_copytruncate_rotation_is_followed_from_the_top(tmp_path: Path, store_path: str, follower):
     live = tmp_path / "live.jsonl"
     live.write_bytes(record(1) + record(2))
     run = follower(live)

@@ -90,14 +90,25 @@ def test_a_password_in_the_url_is_refused_and_never_shown(pg_url: str, postgres)
         assert postgres.password not in store.location
 
 
-def test_commands_not_built_for_postgresql_say_so_in_one_line(pg_url: str, tmp_path: Path) -> None:
+def test_sqlite_only_parts_say_so_in_one_line_and_readiness_judges_every_area(pg_url: str) -> None:
+    from app.checklist.evaluate import evaluate
+    from app.store.connection import StoreUnsupported
+
     with Store.open(pg_url) as store:
-        store.registry.upsert_model(ModelInfo(name="fraud"))
-    for args in (["drift", "fraud"], ["ingest", "--follow", str(_jsonl(tmp_path, random_records(3)))],
-                 ["check", "fraud", "--no-probe"]):  # check reads the drift baselines (engineer V's family)
-        result = _cli("--db", pg_url, *args)
-        assert result.exit_code == 2, result.output
-        assert "not available on PostgreSQL yet" in result.output and "Traceback" not in result.output
+        store.predictions.append([to_row(r) for r in random_records(30)])
+        with pytest.raises(StoreUnsupported, match="not available on PostgreSQL yet"):
+            store.conn.execute("SELECT 1")  # a SQLite-only part (here: the SQLite connection itself)
+        from app.models import FeatureBaseline
+
+        version = store.registry.logged_version("fraud").version
+        store.baselines.put(FeatureBaseline(model="fraud", version=version, feature="country", kind="categorical",
+                                            n=3, categories={"DE": 3}, created_at=1))
+        items = {item.area: item for item in evaluate(store, "fraud")}
+    assert len(items) == 8
+    # Every rule's reads exist on PostgreSQL now (quality's feature timing included): no area is left
+    # "cannot be judged on this store yet" (what app/checklist/evaluate.py says for a part not built).
+    assert [i.area for i in items.values() if "cannot be judged" in i.evidence] == []
+    assert "no feature baseline" not in items["features"].evidence
 
 
 def test_two_ingesters_on_overlapping_files_store_each_row_once(pg_url: str) -> None:
@@ -267,8 +278,36 @@ def test_db_init_indexes_the_configured_features_and_search_uses_them(pg_url: st
             assert got == {records[i]["request_id"] for i in brute_force(records, list(range(len(records))), query)}
 
 
-def test_the_console_says_in_one_line_that_it_does_not_run_on_postgresql_yet(tmp_path: Path) -> None:
+def test_the_console_on_an_unreachable_server_says_so_in_one_line(tmp_path: Path) -> None:
     result = _cli("--db", "postgresql://ops@127.0.0.1:1/modeldeck")
     assert result.exit_code == 2
-    assert result.output.startswith("modeldeck: error: the console does not run on a PostgreSQL store yet")
+    assert result.output.startswith("modeldeck: error: postgresql://ops@127.0.0.1:1/modeldeck: cannot reach the "
+                                    "database"), result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert not Path("postgresql:").exists()  # no stray SQLite file made of the address
+
+
+def test_watch_once_follows_the_logs_and_judges_the_rules_on_the_writer_role(team, tmp_path: Path) -> None:
+    """`modeldeck watch --once` as the writer role db init made: the followed file's rows and offset, the
+    alert rule's verdict, the next pass reading only what is new."""
+    from app.timeutil import now_ms
+
+    now = now_ms()
+    log = tmp_path / "router.jsonl"
+    log.write_bytes(b"".join(orjson.dumps({"ts": now - 60_000 + i, "model": "router", "version": "r7",
+                                           "request_id": f"q{i}", "status": "error" if i % 2 else "ok"}) + b"\n"
+                             for i in range(40)))
+    config = tmp_path / "modeldeck.toml"
+    config.write_text(f'[watch]\nfollow = ["{log}"]\n[[models.router.alerts]]\nmetric = "error_rate"\n'
+                      'threshold = 0.2\nwindow = "1h"\nseverity = "critical"\n')
+    first = _cli("--db", team["writer"], "--config", str(config), "watch", "--once")
+    assert first.exit_code == 0, first.output
+    with Store.open(team["owner"]) as store:
+        assert store.one("SELECT count(*) FROM predictions")[0] == 40
+        assert [a.rule for a in store.alerts.firing("router")] == ["error_rate"]
+        assert store.offsets.get(str(log)).offset == log.stat().st_size
+    again = _cli("--db", team["writer"], "--config", str(config), "watch", "--once")  # nothing new: nothing doubled
+    assert again.exit_code == 0, again.output
+    with Store.open(team["owner"]) as store:
+        assert store.one("SELECT count(*) FROM predictions")[0] == 40
+        assert len(store.alerts.firing("router")) == 1

@@ -221,3 +221,214 @@ def test_metric_samples_newest_of_each_name(any_store) -> None:
                             ("fraud", 5, "p95_ms", 40.0), ("churn", 9, "rps", 9.0)])
     assert store.metrics.latest("fraud") == {"rps": (3, 3.0), "p95_ms": (5, 40.0)}
     assert store.metrics.latest("nope") == {}
+
+
+def test_drift_results_marks_and_runs(any_store) -> None:
+    from app.models import DriftPoint
+    from app.store.drift_table import DriftMark
+
+    store = any_store
+    hour = 3_600_000
+
+    def point(start: int, feature: str, drifted: bool, n: int = 50) -> DriftPoint:
+        return DriftPoint(model="fraud", version="v1", feature=feature, window_start=start, window_end=start + hour,
+                          n_reference=100, n_current=n, method="psi", value=0.3 if drifted else 0.01,
+                          threshold=0.1, drifted=drifted, psi=None)
+
+    assert not store.drift.any_computed()
+    # windows 0..4 of 'amount': drifting at 1, 2 (3 too few rows: neither breaks nor extends), 4
+    store.drift.put_many([point(0, "amount", False), point(hour, "amount", True), point(2 * hour, "amount", True),
+                          point(3 * hour, "amount", False, n=2), point(4 * hour, "amount", True),
+                          point(4 * hour, "country", False)])
+    store.drift.put_many([point(0, "amount", True)])  # recomputed: replaced, not doubled
+    assert store.drift.any_computed()
+    assert [(p.feature, p.drifted) for p in sorted(store.drift.latest_window("fraud"), key=lambda p: p.feature)] == \
+        [("amount", True), ("country", False)]
+    assert [p.window_start for p in store.drift.series("fraud", "amount")] == [0, hour, 2 * hour, 3 * hour, 4 * hour]
+    assert store.drift.series("fraud", "amount")[0].drifted is True
+    assert [p.window_start for p in store.drift.stored("fraud", hour, hour, 3 * hour)] == [hour, 2 * hour]
+    assert store.drift.newest_start("fraud") == 4 * hour and store.drift.newest_start("nope") is None
+    assert store.drift.latest_start_with_rows("fraud", hour, 10, until=4 * hour) == 2 * hour
+    assert store.drift.computed_windows("fraud", since=3 * hour) == {(3 * hour, 4 * hour), (4 * hour, 5 * hour)}
+    assert store.drift.run_of("fraud", "amount", hour, 10, 4 * hour) == (0, 4)  # window 0 drifts since recomputed
+    assert store.drift.run_of("fraud", "country", hour, 10, 4 * hour) == (None, 0)
+
+    mark = DriftMark(covered_from=0, closed_until=5 * hour, last_id=42, baselines="v1")
+    store.drift.set_mark("fraud", hour, mark)
+    store.drift.set_mark("fraud", hour, mark._replace(last_id=43))
+    assert store.drift.mark("fraud", hour) == mark._replace(last_id=43)
+    with store.write():
+        assert store.drift.invalidate("fraud", 2 * hour + 5, 2 * hour + 10) == 1  # late rows reopen window 2
+    assert store.drift.mark("fraud", hour) is None  # ... and the next pass plans again
+    assert [p.window_start for p in store.drift.series("fraud", "amount")] == [0, hour, 3 * hour, 4 * hour]
+
+
+def test_baselines_round_trip_with_the_reference_sample(any_store) -> None:
+    from app.models import FeatureBaseline
+
+    store = any_store
+    numeric = FeatureBaseline(model="fraud", version="v1", feature="amount", kind="numeric", n=3, mean=2.0, std=0.8,
+                              edges=[0.5, 1.5, 2.5], counts=[1, 2], sample=[1.0, 2.0, 3.0], created_at=7)
+    categorical = FeatureBaseline(model="fraud", version="v1", feature="country", kind="categorical", n=3,
+                                  categories={"DE": 2, "<b>": 1}, created_at=7)
+    store.baselines.put(numeric)
+    store.baselines.put(categorical)
+    store.baselines.put(numeric.model_copy(update={"n": 4, "sample": [1.0, 2.0, 3.0, 4.5]}))  # replaced
+    assert store.baselines.for_version("fraud", "v1") == [numeric.model_copy(update={"n": 4,
+                                                                                      "sample": [1.0, 2.0, 3.0, 4.5]}),
+                                                          categorical]
+    assert store.baselines.for_version("fraud", "v1", with_sample=False)[0].sample is None
+    assert store.baselines.models() == ["fraud"] and store.baselines.versions_with_baselines("fraud") == ["v1"]
+
+
+def _logged(store, n: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """``n`` random records appended to the log: (all of them, those of the model 'fraud')."""
+    records = random_records(n, seed=seed)
+    store.predictions.append([to_row(r) for r in records])
+    return records, [r for r in records if r["model"] == "fraud"]
+
+
+def test_window_reads_of_the_log(any_store) -> None:
+    from app.store.windows import FeatureRead
+
+    store = any_store
+    records, fraud = _logged(store, 400, 11)
+    day = 86_400_000
+    expected: dict[tuple[int, str], int] = {}
+    for r in fraud:
+        key = (r["ts"] - r["ts"] % day, r["version"])
+        expected[key] = expected.get(key, 0) + 1
+    got = store.windows.versions_per_window("fraud", day, BASE_MS - day, NOW + day)
+    assert {(start, version): count for start, version, count in got} == expected
+    assert store.windows.rows_in("fraud", BASE_MS - day, NOW + day) == len(fraud)
+    assert store.windows.last_id() > 0
+    assert set(store.windows.windows_with_rows_after("fraud", day, 0, BASE_MS - day, NOW + day)) == \
+        {start for start, _ in expected}
+    assert store.windows.windows_with_rows_after("fraud", day, store.windows.last_id(), 0, NOW + day) == []
+    # A window's rows in ts order, features as JSON text.
+    rows = list(store.windows.window_rows("fraud", BASE_MS - day, NOW + day, chunk=7))
+    assert [r[0] for r in rows] == sorted(r["ts"] for r in fraud)
+    import orjson
+
+    def canonical(pair):
+        return orjson.dumps(pair, option=orjson.OPT_SORT_KEYS)
+
+    assert sorted(canonical((r[0], orjson.loads(r[4]) if r[4] else None)) for r in rows) == \
+        sorted(canonical((r["ts"], r["features"])) for r in fraud)
+    # A version's feature values: numbers as numbers, JSON members as JSON, score else prediction.
+    v1 = [r for r in fraud if r["version"] == "v1"]
+    values = store.windows.feature_values("fraud", "v1", BASE_MS - day, NOW + day,
+                                          [FeatureRead("number", "amount"), FeatureRead("json", "flag"),
+                                           FeatureRead("score_or_prediction"), FeatureRead("number", "a.b")])
+
+    def as_json(value):
+        return None if value is None else orjson.loads(value)
+
+    assert sorted(((v[0] if not isinstance(v[0], str) else v[0], as_json(v[1]), v[2], v[3]) for v in values),
+                  key=repr) == sorted((((r["features"] or {}).get("amount"), (r["features"] or {}).get("flag"),
+                                        r["score"] if r["score"] is not None else r["prediction"],
+                                        (r["features"] or {}).get("a.b")) for r in v1), key=repr)
+
+
+def test_alerts_pending_and_deliveries(any_store) -> None:
+    from app.models import Alert
+
+    store = any_store
+    first = store.alerts.add(Alert(rule="drift", model="fraud", fired_at=10, value=0.3, threshold=0.1))
+    second = store.alerts.add(Alert(rule="errors", model="churn", fired_at=20))
+    assert second != first
+    assert [a.id for a in store.alerts.firing()] == [second, first]
+    assert store.alerts.pending_since("fraud", "drift", 5) == 5
+    assert store.alerts.pending_since("fraud", "drift", 9) == 5  # the clock is not restarted
+    store.alerts.clear_pending("fraud", "drift")
+    assert store.alerts.pending_since("fraud", "drift", 9) == 9
+    store.alerts.resolve(first, 30)
+    store.alerts.acknowledge(second, "ana", 25)
+    assert [a.id for a in store.alerts.firing()] == [second] and store.alerts.firing()[0].acked_by == "ana"
+    assert [a.id for a in store.alerts.firing_at(15)] == [first]
+    assert store.alerts.last_fired("fraud", "drift") == 10 and store.alerts.last_fired("fraud", "x") is None
+    assert [a.id for a in store.alerts.resolved_since(30)] == [first]
+    assert [a.id for a in store.alerts.recent()] == [second, first]
+    assert set(store.alerts.by_ids([first, second])) == {first, second}
+
+    assert store.deliveries.enqueue(first, "fraud", "am", "firing", 40)
+    assert not store.deliveries.enqueue(first, "fraud", "am", "firing", 41)  # once per (alert, target, event)
+    assert store.deliveries.enqueue(second, "churn", "am", "firing", 40)
+    due = store.deliveries.due(40, 10)
+    assert [d.alert_id for d in due] == [first, second] and store.deliveries.outstanding() == 2
+    store.deliveries.mark_sending(due[0].id, 41)
+    store.deliveries.mark_delivered(due[0].id, 42)
+    assert store.deliveries.resolved_owed() == [(first, "fraud", "am")]
+    assert store.deliveries.drop_oldest_beyond(0, "queue full") == 1
+    assert store.deliveries.failures() == {"am": 1} and store.deliveries.delivered() == {"am": 1}
+    assert store.deliveries.known() == {(first, "am", "firing"), (second, "am", "firing")}
+    assert [d.id for d in store.deliveries.to_refresh("am", 100)] == [due[0].id]
+    store.deliveries.mark_refreshed(due[0].id, 100)
+    assert store.deliveries.to_refresh("am", 100) == []
+    assert store.deliveries.recent("fraud")[0].status == "delivered"
+
+
+def test_sync_facts_offer_only_where_nothing_local(any_store) -> None:
+    store = any_store
+    store.syncs.put_version("fraud", "v1", created_at=1, remote={"stage": "Production"}, source="mlflow", at=5)
+    assert store.syncs.remote("fraud") == {"v1": ({"stage": "Production"}, "mlflow", 5)}
+    assert store.syncs.offer_card("fraud", "v1", {"purpose": "scores"}, source="mlflow", at=6)
+    assert not store.syncs.offer_card("fraud", "v1", {"purpose": "scores"}, source="mlflow", at=7)  # unchanged
+    store.registry.set_card("fraud", "v1", {"purpose": "mine"}, source="local", by="ana", at=8)
+    assert not store.syncs.offer_card("fraud", "v1", {"purpose": "theirs"}, source="mlflow", at=9)  # local stays
+    assert store.syncs.offer_metrics("fraud", "v1", {"auc": 0.9}, source="mlflow", at=6)
+    assert not store.syncs.offer_metrics("fraud", "v1", {"auc": 0.9}, source="mlflow", at=7)
+    assert store.registry.versions("fraud")[0].card == {"purpose": "mine"}
+    store.syncs.mark("fraud", "mlflow", at=10, error=None)
+    store.syncs.mark("fraud", "mlflow", at=20, error="down")
+    state = store.syncs.states("fraud")[0]
+    assert (state.attempted_at, state.synced_at, state.error) == (20, 10, "down")
+
+
+def test_serving_reads_of_the_log(any_store) -> None:
+    store = any_store
+    records, fraud = _logged(store, 300, 12)
+    counts = store.serving.logging_counts("fraud", BASE_MS, NOW)
+    assert counts == (len(fraud), sum(1 for r in fraud if r["features"]), sum(1 for r in fraud if r["entity_id"]),
+                      len(fraud))
+    v2 = [r for r in fraud if r["version"] == "v2"]
+    hours: dict[int, int] = {}
+    for r in v2:
+        hours[r["ts"] // 3_600_000] = hours.get(r["ts"] // 3_600_000, 0) + 1
+    busiest = max(hours.items(), key=lambda kv: (kv[1], kv[0]))
+    start, requests, _p95 = store.serving.peak_hour("fraud", "v2", BASE_MS, NOW)
+    assert (start, requests) == (busiest[0] * 3_600_000, busiest[1])
+    assert store.serving.oldest_ts("fraud") == min(r["ts"] for r in fraud)
+    assert store.serving.newest_ts("fraud", "v2") == max(r["ts"] for r in v2)
+    assert store.serving.newest_ts_until("fraud", NOW) == max(r["ts"] for r in fraud)
+    assert len(list(store.serving.version_rows("fraud", "v2", BASE_MS, NOW))) == len(v2)
+    recent = store.serving.recent_features("fraud", "v2", scan=1000, sample=5)
+    assert len(recent) == min(5, len(v2))
+
+
+def test_log_aggregates_for_the_fleet_and_the_rules(any_store) -> None:
+    store = any_store
+    records, fraud = _logged(store, 400, 13)
+    stats = store.predictions.window_stats("fraud", BASE_MS, NOW)
+    assert (stats.requests, stats.errors) == (len(fraud), sum(1 for r in fraud if r["status"] == "error"))
+    from app.store.log_aggregates import percentile
+
+    assert stats.p95_latency_ms == percentile([r["latency_ms"] for r in fraud if r["latency_ms"] is not None], 95)
+    per_version = store.predictions.version_stats("fraud", BASE_MS, NOW)
+    assert {v: s.requests for v, s in per_version.items()} == \
+        {v: sum(1 for r in fraud if r["version"] == v) for v in {r["version"] for r in fraud}}
+    labelled = [r for r in fraud if r["label"] is not None and r["status"] == "ok"]
+    count, equal, gap = store.predictions.label_stats("fraud", BASE_MS, NOW)
+    numeric = [abs(r["prediction"] - r["label"]) for r in labelled
+               if isinstance(r["prediction"], (int, float)) and isinstance(r["label"], (int, float))]
+    assert (count, equal) == (len(labelled), sum(1 for r in labelled if r["prediction"] == r["label"]))
+    assert gap == pytest.approx(sum(numeric) / len(numeric))
+    newest = max(fraud, key=lambda r: r["ts"])
+    assert store.predictions.latest_version("fraud") in {r["version"] for r in fraud if r["ts"] == newest["ts"]}
+    day = 86_400_000
+    buckets = store.predictions.traffic("fraud", BASE_MS, NOW, day)
+    assert len(buckets) == 10 and sum(b.requests for b in buckets) == len(fraud)
+    assert [b.requests for b in buckets] == [sum(1 for r in fraud if BASE_MS + i * day <= r["ts"] < BASE_MS + (i + 1) * day)
+                                             for i in range(10)]
+    newest_keys = set().union(*[(r["features"] or {}).keys() for r in records[-50:]])
+    assert store.predictions.recent_keys("features", 50) == sorted(newest_keys)

@@ -70,10 +70,10 @@ def line(i: int, ts: int, *, error: bool) -> bytes:
                          "status": "error" if error else "ok"}) + b"\n"
 
 
-def write_config(tmp: Path, *, logs: str, notify: list[str], interval_s: float = 0.2) -> Path:
+def write_config(tmp: Path, *, logs: str, notify: list[str], interval_s: float = 0.2, db: str | None = None) -> Path:
     config = tmp / "modeldeck.toml"
     config.write_text(f"""
-db = "{tmp / 'watch.db'}"
+db = "{db or tmp / 'watch.db'}"
 [watch]
 follow = ["{logs}"]
 interval_s = {interval_s}
@@ -115,14 +115,17 @@ def secret_env(monkeypatch):
     monkeypatch.setenv("MODELDECK_TEST_HOOK_SECRET", SECRET)
 
 
-def test_a_firing_rule_reaches_the_webhook_signed_once_and_its_resolution_follows(tmp_path, receiver, secret_env):
+def test_a_firing_rule_reaches_the_webhook_signed_once_and_its_resolution_follows(tmp_path, receiver, secret_env,
+                                                                                   any_store_location):
+    """On both backends: the store is a SQLite file or a real PostgreSQL (the config's db)."""
     from app.watch.loop import Watcher
 
     now = now_ms()
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "router-1.jsonl").write_bytes(b"".join(line(i, now - 60_000 + i, error=i % 2 == 0) for i in range(40)))
-    settings = load_settings(write_config(tmp_path, logs=f"{logs}/*.jsonl", notify=[webhook_notify(receiver.url)]))
+    settings = load_settings(write_config(tmp_path, logs=f"{logs}/*.jsonl", notify=[webhook_notify(receiver.url)],
+                                          db=any_store_location))
     receiver.fail_next = 1  # the first try fails: retried on the next pass, recorded both times
     watcher = Watcher(settings, settings.db)
     try:
@@ -333,8 +336,10 @@ def test_kill_9_mid_pass_and_restart_loses_and_doubles_nothing(tmp_path, receive
     assert [b[0]["event"] for b in receiver.bodies] == ["firing"]
 
 
-def test_metrics_carry_drift_per_feature_and_version_from_the_windows_a_pass_computed(store_path):
-    """The pass computes the closed drift windows (refresh_model) and /metrics shows the verdict window."""
+def test_metrics_carry_drift_per_feature_and_version_from_the_windows_a_pass_computed(any_store_location):
+    """The pass computes the closed drift windows (refresh_model) and /metrics shows the verdict window, on
+    both backends."""
+    store_path = any_store_location
     from app.watch.exposition import ExpositionServer
     from app.watch.loop import Watcher
     from tests.integration.test_monitor import NOW, SETTINGS, drifted_store

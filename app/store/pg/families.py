@@ -14,6 +14,7 @@ import orjson
 from app.models import AuditEntry, ModelInfo, QuarantinedLine, Stage, Version
 from app.store.identity import current_actor
 from app.store.locks import LockHeld, LockHolder
+from app.store.serving import ServingLog as PortableServingLog
 from app.text import redact
 from app.timeutil import now_ms
 
@@ -297,18 +298,15 @@ class QuarantineTable:
         return int(row[0]) if row else 0
 
 
-class ServingLog:
-    """What the log says served (rollback's candidates): from the catalogue's tally, not a log scan."""
+class ServingLog(PortableServingLog):
+    """The portable reads of the log for serving (app/store/serving.py); when a version last served comes
+    from the catalogue's tally (``versions.last_seen``), not a log scan."""
 
     def __init__(self, store: "PgStore") -> None:
+        from app.store.dialect import PgDb
+
+        super().__init__(PgDb(store))
         self._s = store
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        from app.store.pg.store import Unsupported
-
-        return getattr(Unsupported("this read of the prediction log", self._s.location), name)
 
     def newest_ts(self, model: str, version: str) -> int | None:
         row = self._s.one("SELECT last_seen FROM versions WHERE model = %s AND version = %s", (model, version))

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import orjson
 
 from app.store.pg.schema import DAY_MS, day_start
-from app.store.predictions import COLUMNS, LATENCY_SAMPLE, PredictionRow, WindowStats, percentile
+from app.store.log_aggregates import LogAggregates
+from app.store.predictions import COLUMNS, PredictionRow
 
 if TYPE_CHECKING:
     from app.store.pg.store import PgStore
@@ -132,8 +133,14 @@ def _no_nul(text: str | None) -> str | None:
     return text.replace("\\u0000", "\\ufffd").replace("\x00", "\ufffd")
 
 
-class PredictionsTable:
+class PredictionsTable(LogAggregates):
+    """COPY-based appending (PostgreSQL's own) and the aggregate reads the screens need (``LogAggregates``,
+    written once for both backends)."""
+
     def __init__(self, store: "PgStore") -> None:
+        from app.store.dialect import PgDb
+
+        super().__init__(PgDb(store))
         self._s = store
         self._days: set[int] = set()  # partitions known to exist (this session created or saw them)
         self._staging = False
@@ -216,19 +223,6 @@ class PredictionsTable:
     def count(self) -> int:
         row = self._s.one("SELECT count(*) FROM prediction_keys")
         return int(row[0]) if row else 0
-
-    def window_stats(self, model: str, since: int, until: int) -> WindowStats:
-        """Requests, errors and p95 latency of ``model`` in [since, until), as the SQLite log's (exact counts;
-        the p95 from every k-th row by id above LATENCY_SAMPLE requests)."""
-        requests, errors = self._s.one(
-            "SELECT count(*), count(*) FILTER (WHERE status = 'error') FROM predictions "
-            "WHERE model = %s AND ts >= %s AND ts < %s", (model, since, until))  # type: ignore[misc]
-        step = max(1, int(requests) // LATENCY_SAMPLE)
-        latencies = [r[0] for r in self._s.rows(
-            "SELECT latency_ms FROM predictions WHERE model = %s AND ts >= %s AND ts < %s "
-            "AND latency_ms IS NOT NULL AND (%s = 1 OR id %% %s = 0)", (model, since, until, step, step))]
-        return WindowStats(requests=int(requests), errors=int(errors), p95_latency_ms=percentile(latencies, 95),
-                           minutes=(until - since) / 60_000)
 
     def logged_models(self, limit: int = 1000) -> list[str]:
         """Models with logs: the catalogue's tally, not a scan of the log."""

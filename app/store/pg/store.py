@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from app.store.connection import StoreBusy, StoreError, StoreInterrupted, StoreReadOnly
+from app.store.connection import StoreBusy, StoreError, StoreInterrupted, StoreReadOnly, StoreUnsupported
 from app.store.pg.schema import MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION_TABLE, split_statements
 from app.store.pg.url import PgUrl
+from app.store.portable import PortableFamilies
 
 
 class Unsupported:
@@ -29,7 +30,7 @@ class Unsupported:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        raise StoreError(f"{self._where}: {self._what} is not available on PostgreSQL yet "
+        raise StoreUnsupported(f"{self._where}: {self._what} is not available on PostgreSQL yet "
                          "(use a SQLite store for it, or see the README's PostgreSQL section)")
 
 
@@ -50,7 +51,7 @@ def pg_error(exc: BaseException, where: str) -> StoreError:
     return StoreError(f"{where}: {first}")
 
 
-class PgStore:
+class PgStore(PortableFamilies):
     """An open PostgreSQL store. Use as a context manager, or call ``close()``."""
 
     kind: Literal["postgresql"] = "postgresql"  # implements app.store.backend.StoreBackend
@@ -88,22 +89,13 @@ class PgStore:
         self.audit = AuditLog(self)
         self.locks = LocksTable(self)
         self.quarantine = QuarantineTable(self)
-        self.serving = ServingLog(self)  # newest_ts only; the other log reads say they are missing
-        from app.store.checklist_table import ChecklistTable
+        self.serving = ServingLog(self)  # the portable log reads; newest_ts from the catalogue's tally
         from app.store.dialect import PgDb
-        from app.store.metrics import MetricSamples
-        from app.store.offsets import OffsetsTable
 
-        # The families written once for both backends (app/store/dialect.py).
-        self.portable = PgDb(self)
-        self.offsets = OffsetsTable(self.portable)
-        self.metrics = MetricSamples(self.portable)
-        self.checklist = ChecklistTable(self.portable)
+        self._attach_portable(PgDb(self))  # the families written once for both backends
         where = self.location
-        # The SQLite connection and the families not built here yet: one clear line when touched.
+        # The SQLite connection: one clear line when a SQLite-only part is touched.
         self.conn = Unsupported("this command", where)
-        for family in ("baselines", "drift", "alerts", "deliveries", "windows", "syncs"):
-            setattr(self, family, Unsupported(f"the {family} data", where))
 
     @classmethod
     def open(cls, url: str | PgUrl, *, read_only: bool = False, create: bool = True) -> "PgStore":
