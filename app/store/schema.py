@@ -471,7 +471,7 @@ FTS_DDL = (f"CREATE VIRTUAL TABLE predictions_fts USING fts5 ({', '.join(FTS_COL
            f'columnsize = 0, tokenize = "{FTS_TOKENIZE}")')
 REQUEST_KEY_INDEX = "predictions_request_key"
 _REQUEST_KEY_DDL = f"CREATE UNIQUE INDEX IF NOT EXISTS {REQUEST_KEY_INDEX} ON predictions (request_id, model, version)"
-_V16_s = f"""
+_V16 = f"""
 DROP TABLE IF EXISTS predictions_fts;
 {FTS_DDL};
 INSERT INTO predictions_fts (rowid, text, error)
@@ -482,10 +482,10 @@ DROP INDEX IF EXISTS predictions_request_answer;
 DROP INDEX IF EXISTS predictions_model_version_request;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16_s]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16]
 SCHEMA_VERSION = len(MIGRATIONS)
 # The step that took ids out of the free-text index (its number is wherever the step lands in MIGRATIONS).
-FTS_IDS_OUT_VERSION = MIGRATIONS.index(_V16_s) + 1
+FTS_IDS_OUT_VERSION = MIGRATIONS.index(_V16) + 1
 
 
 def migration_work(old: int, new: int) -> str:

@@ -190,7 +190,7 @@ END $$;
 # Monitoring (issue 19, engineer V): the tables of ingest --follow, drift, baselines, alerts, deliveries,
 # metric samples and syncs, as SQLite has them (app/store/schema.py), read and written by the same
 # portable families (app/store/dialect.py). JSON-ish columns the families read back as text stay text.
-_V2_V = """
+_V2 = """
 ALTER TABLE ingest_offsets ADD COLUMN IF NOT EXISTS fingerprint text;
 CREATE TABLE IF NOT EXISTS baselines (
     model      text NOT NULL,
@@ -294,7 +294,7 @@ CREATE TABLE IF NOT EXISTS syncs (
 # (app.store.pg.predictions.tsvector_text) and COPYs it; fts_text, kept only to feed the expression, goes.
 # Readiness (engineer W): the checklist, sign-offs and reviews, as SQLite has them (schema v6), for the
 # portable ChecklistTable (app/store/checklist_table.py).
-_V3_W = """
+_V3 = """
 ALTER TABLE predictions ALTER COLUMN tsv DROP EXPRESSION;
 ALTER TABLE predictions DROP COLUMN fts_text;
 CREATE TABLE IF NOT EXISTS checklist (
@@ -354,7 +354,7 @@ $$ BEGIN
 END $$;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2_V, _V3_W]
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 
 PG_SCHEMA_VERSION = len(MIGRATIONS)
 
