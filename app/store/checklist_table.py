@@ -11,6 +11,7 @@ from __future__ import annotations
 from app.models import CheckItem, CheckStatus, Review, SignOff
 from app.store.dialect import Db
 from app.text import redact
+from app.timeutil import now_ms
 
 # The version a read without one means: the model's champion, else '' (a model with no version).
 _CHAMPION = ("COALESCE((SELECT v.version FROM versions v WHERE v.model = {m} AND v.stage = 'champion' "
@@ -37,6 +38,15 @@ class ChecklistTable:
         return [_item(r) for r in self._db.execute(sql, params).fetchall()]
 
     def put(self, item: CheckItem) -> None:
+        """Store ``item`` as its area's verdict; a change of status is also kept in the history (items_at)."""
+        before = self._db.execute("SELECT status FROM checklist WHERE model = ? AND version = ? AND area = ?",
+                                  (item.model, item.version, item.area)).fetchone()
+        if before is None or before[0] != item.status.value:
+            self._db.execute(
+                "INSERT INTO checklist_history (model, version, area, status, evidence, updated_by, changed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (item.model, item.version, item.area, item.status.value, redact(item.evidence), item.updated_by,
+                 item.updated_at if item.updated_at is not None else now_ms()))
         self._db.execute(
             """INSERT INTO checklist (model, version, area, status, evidence, auto, owner, note, updated_by,
                                       updated_at, expires_at)
@@ -50,6 +60,20 @@ class ChecklistTable:
              item.owner, None if item.note is None else redact(item.note), item.updated_by, item.updated_at,
              item.expires_at),
         )
+
+    def items_at(self, model: str, at: int, version: str | None = None) -> list[CheckItem]:
+        """The items of ``version`` (default: the champion's) as they stood at ``at``: each area's last
+        status change by then (areas with none by then are left out)."""
+        version_sql, params = ("?", (version,)) if version is not None else (_CHAMPION.format(m="?"), (model,))
+        rows = self._db.execute(
+            "SELECT h.model, h.area, h.status, h.evidence, h.updated_by, h.changed_at, h.version "
+            "FROM checklist_history h JOIN (SELECT area, max(changed_at) AS last FROM checklist_history "
+            f"WHERE model = ? AND version = {version_sql} AND changed_at <= ? GROUP BY area) AS latest "
+            f"ON latest.area = h.area AND latest.last = h.changed_at WHERE h.model = ? AND h.version = {version_sql}",
+            (model, *params, at, model, *params)).fetchall()
+        # Two changes in one millisecond: the later row (insertion order) wins.
+        return list({r[1]: CheckItem(model=r[0], area=r[1], status=CheckStatus(r[2]), evidence=r[3],
+                                     updated_by=r[4], updated_at=r[5], version=r[6]) for r in rows}.values())
 
     def passed_counts(self) -> dict[str, int]:
         """Per model, the number of its champion's areas that pass or are waived (the fleet's n/8)."""

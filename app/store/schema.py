@@ -482,7 +482,28 @@ DROP INDEX IF EXISTS predictions_request_answer;
 DROP INDEX IF EXISTS predictions_model_version_request;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16]
+# Step 17 (issue 16 item 6, incident time travel): the readiness checklist as it stood. ``checklist`` keeps
+# each area's latest verdict only; every change of an area's status is also appended here (about 60 B a
+# change; an area changes status a few times a month), so the console viewing 03:40Z shows the verdicts of
+# 03:40Z. Seeded with today's items at their own times, so a store upgraded now has a history from now on.
+CHECKLIST_HISTORY_DDL = """
+CREATE TABLE IF NOT EXISTS checklist_history (
+    model      TEXT NOT NULL,
+    version    TEXT NOT NULL DEFAULT '',
+    area       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    evidence   TEXT NOT NULL DEFAULT '',
+    updated_by TEXT,
+    changed_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checklist_history_key ON checklist_history (model, version, area, changed_at);
+INSERT INTO checklist_history (model, version, area, status, evidence, updated_by, changed_at)
+SELECT model, version, area, status, evidence, updated_by, COALESCE(updated_at, 0) FROM checklist;
+"""
+_V17 = CHECKLIST_HISTORY_DDL
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16,
+                         _V17]
 SCHEMA_VERSION = len(MIGRATIONS)
 # The step that took ids out of the free-text index (its number is wherever the step lands in MIGRATIONS).
 FTS_IDS_OUT_VERSION = MIGRATIONS.index(_V16) + 1

@@ -267,10 +267,10 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
 
     if names is None:  # one model (the model screen's header) reads exactly as its fleet row
         names = {info.name for info in store.registry.models()} | set(settings.models)
-    # Viewing the past writes nothing: the stored verdicts, not an evaluation (which records what it finds).
-    # (Rdy in the past: today's stored verdicts. Automatic verdicts are not audited, so most areas cannot
-    # be put back as they stood; the Readiness tab says per area which were changed since.)
-    passed = store.checklist.passed_counts() if at else readiness_counts(store, settings, now_ms, names, health or {})
+    # Viewing the past writes nothing: the verdicts recorded by then (the checklist's status history, schema
+    # 17), not an evaluation (which records what it finds).
+    passed = _readiness_then(store, now_ms, names) if at else readiness_counts(store, settings, now_ms, names,
+                                                                              health or {})
     from app.checklist.evaluate import review_overdue
 
     reviews = store.checklist.last_reviews("health")
@@ -356,6 +356,15 @@ def read_fleet(location: "StoreLocation", settings: Settings, now_ms: int,
     ``at``: ``now_ms`` is the past the console travelled to."""
     with location.open() as store:
         return fleet_rows(store, settings, now_ms, health, live, at=at)
+
+
+def _readiness_then(store: "Store", at: int, names: set[str]) -> dict[str, int]:
+    """Areas passed or waived per model as they stood at ``at``: the model screen's Readiness tab then
+    (app.views.model.checklist_then), counted."""
+    from app.checklist.evaluate import readiness_score
+    from app.views.model import checklist_then
+
+    return {name: readiness_score(checklist_then(store, name, at))[0] for name in names}
 
 
 def readiness_counts(store: "Store", settings: Settings, now_ms: int, names: set[str],

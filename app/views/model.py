@@ -104,8 +104,12 @@ def readiness(location: "StoreLocation", settings: "Settings", model: str, now: 
 
 
 def checklist_then(store: "Store", model: str, at: int) -> list[CheckItem]:
-    """``model``'s checklist as it stood at ``at`` (items_then over the stored items and the audit)."""
-    return items_then(store.checklist.items(model), store.audit.entries(model, limit=CHECKLIST_AUDIT_ROWS), at)
+    """``model``'s checklist as it stood at ``at``: the status history where it covers the area
+    (store.checklist.items_at), else what the audit says (items_then)."""
+    recorded = {item.area: item for item in store.checklist.items_at(model, at)}
+    stored = [recorded.get(item.area, item) if item.updated_at is not None and item.updated_at > at else item
+              for item in store.checklist.items(model)]
+    return items_then(stored, store.audit.entries(model, limit=CHECKLIST_AUDIT_ROWS), at)
 
 
 def items_then(items: list[CheckItem], entries: list[AuditEntry], at: int) -> list[CheckItem]:
@@ -113,7 +117,9 @@ def items_then(items: list[CheckItem], entries: list[AuditEntry], at: int) -> li
     changed since stands as stored; one changed since takes the state the audit gives it then (the
     ``previous`` of the first checklist change after ``at``, else the outcome of the last one by then).
     Automatic verdicts are audited only when they override or expire a manual one, so an item the
-    audit says nothing about is shown as ``pending`` and says so, never as today's verdict."""
+    audit says nothing about is shown as ``pending`` and says so, never as today's verdict. (Stores keep
+    a status history since schema 17; checklist_then uses it first, so this fallback covers only changes
+    older than that history.)"""
     from app.models import CheckStatus
 
     statuses = {s.value for s in CheckStatus}

@@ -29,8 +29,9 @@ def append(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def stored(location: str) -> tuple[int, int]:
+def stored(location: str | Path) -> tuple[int, int]:
     """(predictions, quarantined lines) as a reader sees them; (0, 0) before the store exists."""
+    location = str(location)
     if location.startswith("postgresql://"):
         from app.store import Store, StoreError
 
@@ -51,7 +52,7 @@ def stored(location: str) -> tuple[int, int]:
                 conn.execute("SELECT count(*) FROM quarantine").fetchone()[0])
 
 
-def wait_for(store_path: str, expected: tuple[int, int], proc: subprocess.Popen, timeout_s: float = 30) -> None:
+def wait_for(store_path: str | Path, expected: tuple[int, int], proc: subprocess.Popen, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     seen = stored(store_path)
     while seen != expected and time.monotonic() < deadline:

@@ -12,7 +12,7 @@ from app.search.searcher import Searcher, parse
 from app.store import Store
 from app.store.bulk import write_all
 from app.store.connection import _statements
-from app.store.schema import FTS_REBUILD_VERSION, MIGRATIONS, SCHEMA_VERSION
+from app.store.schema import FTS_IDS_OUT_VERSION, FTS_REBUILD_VERSION, MIGRATIONS, SCHEMA_VERSION
 from tests.support.search_records import random_records, to_row
 
 CLI = [sys.executable, "-c", "from app.cli.main import main; main()"]
@@ -68,7 +68,7 @@ def test_a_new_store_keeps_one_request_index_and_no_ids_in_free_text(tmp_path: P
 def test_an_existing_store_is_converted_once_and_the_cli_says_so(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     records = _records()
-    with Store(path, migrate_to=SCHEMA_VERSION - 1) as old:
+    with Store(path, migrate_to=FTS_IDS_OUT_VERSION - 1) as old:  # the store before ids left the index
         write_all(old.conn, [[to_row(r) for r in records]], drop_indexes=True)
         # As the writer of that schema indexed them: the ids too (step 11's rebuild of the index from the rows).
         for statement in _statements(MIGRATIONS[FTS_REBUILD_VERSION - 1]):

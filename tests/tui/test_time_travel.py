@@ -236,3 +236,36 @@ def test_readiness_as_it_stood_comes_from_the_audit_not_todays_verdicts() -> Non
     assert then["rollback"].status is CheckStatus.passed and then["rollback"].updated_by == "ana"
     assert then["fairness"].status is CheckStatus.pending and "not recorded" in then["fairness"].evidence
 
+
+
+def test_readiness_as_it_stood_from_the_status_history(tmp_path: Path) -> None:
+    """Every change of an area's status is kept: viewing the past shows the verdict of then on the
+    Readiness tab and in the fleet's Rdy count, not today's, and not a `pending` for want of an audit entry."""
+    from app.models import CheckItem, CheckStatus
+    from app.views.fleet import fleet_rows
+    from app.views.model import checklist_then
+
+    db = _store(tmp_path)
+    then = INCIDENT + 5 * 60_000
+    settings = Settings(ui=UIConfig(refresh_s=600))
+    with Store.open(db) as store, store.write():
+        # Logging (pending since 7 hours ago) passed just before the incident; it failed (automatically, no
+        # audit entry) an hour after it.
+        for status, at, evidence in ((CheckStatus.passed, INCIDENT - 30 * 60_000, "request ids on 100%"),
+                                     (CheckStatus.failed, INCIDENT + HOUR, "features on 12%")):
+            store.checklist.put(CheckItem(model="fraud-scorer", version="v3", area="logging", status=status,
+                                          evidence=evidence, auto=True, owner="risk-ml", updated_by="modeldeck",
+                                          updated_at=at))
+    with Store.open(db, read_only=True) as store:
+        past = {item.area: item for item in checklist_then(store, "fraud-scorer", then)}
+        now = {item.area: item for item in store.checklist.items("fraud-scorer")}
+        passed_then = next(r for r in fleet_rows(store, settings, then, at=True) if r.name == "fraud-scorer")
+    assert now["logging"].status is CheckStatus.failed
+    assert past["logging"].status is CheckStatus.passed and past["logging"].evidence == "request ids on 100%"
+    # An area put at build time after `then`, with no history before it and no audit entry: said, pending.
+    assert past["model_card"].status is CheckStatus.pending and "not recorded" in past["model_card"].evidence
+    # An area unchanged since (updated 8 hours before now): as stored.
+    assert past["signoff"] == now["signoff"]
+    assert passed_then.readiness_passed == sum(item.status in (CheckStatus.passed, CheckStatus.waived)
+                                               for item in past.values())
+    assert passed_then.readiness_passed >= 1  # logging's pass counts then

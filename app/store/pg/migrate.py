@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from app.store.pg.store import PgStore
 
 CHUNK = 20_000
-TABLES = ("checklist", "signoffs", "reviews", "baselines", "drift", "drift_marks", "alerts", "alert_pending",
-          "deliveries", "metric_samples", "syncs", "outcomes")
+TABLES = ("checklist", "checklist_history", "signoffs", "reviews", "baselines", "drift", "drift_marks", "alerts",
+          "alert_pending", "deliveries", "metric_samples", "syncs", "outcomes")
 NOT_COPIED = ("zone_blocks", "zone_features")  # no PostgreSQL twin yet
 
 

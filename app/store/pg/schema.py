@@ -21,6 +21,8 @@ Nothing else in the backend writes DDL.
 
 from __future__ import annotations
 
+from app.store.schema import CHECKLIST_HISTORY_DDL
+
 DAY_MS = 86_400_000
 
 SCHEMA_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)"
@@ -354,7 +356,10 @@ $$ BEGIN
 END $$;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# The checklist as it stood (SQLite's step 17, the same table; bigint for the times).
+_V4 = CHECKLIST_HISTORY_DDL.replace("changed_at INTEGER", "changed_at bigint")
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 
 PG_SCHEMA_VERSION = len(MIGRATIONS)
 
