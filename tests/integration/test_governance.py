@@ -136,13 +136,6 @@ def test_every_readiness_change_is_refused_and_audited_under_read_only(store: St
 
 # --- the commands ---------------------------------------------------------------------------------
 
-def _needs_baselines_on_postgresql(db: str) -> None:
-    # `check` also reads the drift baselines, whose PostgreSQL family is engineer V's (issue 19): until it
-    # lands, check on PostgreSQL stops with one line naming it (test_postgres_store.py holds that line).
-    if str(db).startswith("postgresql"):
-        pytest.skip("check reads baselines, not yet on PostgreSQL")
-
-
 @pytest.fixture
 def db(any_store_location: str) -> str:
     """A store with the fraud model, on each backend (a SQLite file, a PostgreSQL database): the readiness
@@ -216,7 +209,6 @@ def test_under_read_only_the_commands_are_refused_audited_and_change_nothing(db:
 
 
 def test_check_json_shows_the_version_and_the_waivers_expiry(db: Path):
-    _needs_baselines_on_postgresql(db)
     run(db, "waive", "fraud", "serving", "--reason", "batch only", "--expires", "7d")
     result = CliRunner().invoke(main, ["--db", str(db), "check", "fraud", "--json", "--no-probe"])
     import orjson
@@ -272,7 +264,6 @@ def test_a_version_5_store_migrates_items_to_the_champion_with_the_default_expir
 
 
 def test_check_judges_a_named_version_and_refuses_an_unknown_one(db: Path):
-    _needs_baselines_on_postgresql(db)
     import orjson
 
     run(db, "waive", "fraud", "serving", "--version", "v1", "--reason", "retired", "--expires", "7d")
