@@ -1,7 +1,7 @@
 """Benchmark: how long a CLI process takes, start to exit (issue 18 item 2: a no-op drift under 0.5 s).
 
     python bench/cli_startup.py --db STORE.db --model fraud-scorer
-    python bench/cli_startup.py --db AFTER.db --before /work/main/.venv/bin/modeldeck --before-db BEFORE.db
+    python bench/cli_startup.py --db AFTER.db --before OLD_CHECKOUT/.venv/bin/modeldeck --before-db BEFORE.db
 
 Times, median of ``--runs`` fresh processes each: ``modeldeck --help``, ``modeldeck drift --help`` and a
 no-op ``modeldeck drift MODEL --summary`` (its windows already computed: one warm-up run first), with the
