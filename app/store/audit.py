@@ -5,44 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from app.store.connection import Database
 
 from app.models import AuditEntry
+from app.store.connection import Database
+from app.store.dialect import Db
 from app.store.identity import current_actor
 from app.text import redact
 from app.timeutil import now_ms
 
 
-class AuditLog:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+class AuditReads:
+    """Reading the trail: the same SQL on both backends (app/store/dialect.py). Writing differs: SQLite
+    inserts, PostgreSQL goes through its append-only door (app/store/pg/families.py)."""
 
-    def append(self, action: str, model: str | None = None, *, detail: dict[str, Any] | None = None,
-               outcome: str | None = None, actor: str | None = None, ts: int | None = None) -> int:
-        cursor = self._db.execute(
-            "INSERT INTO audit (ts, actor, action, model, detail, outcome) VALUES (?, ?, ?, ?, ?, ?)",
-            # Append-only: a secret written here could never be scrubbed, so known tokens are redacted first.
-            (ts if ts is not None else now_ms(), actor or current_actor(), action, model,
-             redact(orjson.dumps(detail or {}).decode()), None if outcome is None else redact(outcome)),
-        )
-        return int(cursor.lastrowid)
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     def succeeded(self, model: str, actions: tuple[str, str]) -> list[tuple[int, str, str]]:
         """(ts, action, detail JSON text) of every succeeded entry of ``model`` with one of two ``actions``,
         oldest first (detail is left undecoded: the caller skips entries it cannot read)."""
-        return self._db.execute(
+        return [tuple(r) for r in self._db.execute(  # type: ignore[misc]
             "SELECT ts, action, detail FROM audit WHERE model = ? AND outcome = 'succeeded' AND action IN (?, ?) "
-            "ORDER BY id", (model, *actions)).fetchall()
-
-    def last_timed_switch(self, model: str) -> tuple[int, str, int, str] | None:
-        """(ts, action, elapsed_ms, actor) of ``model``'s newest succeeded version switch (rollback or promote,
-        a drill's steps included) that recorded its time from command to verified read-back."""
-        row = self._db.execute(
-            "SELECT ts, action, json_extract(detail, '$.elapsed_ms'), actor FROM audit WHERE model = ? "
-            "AND outcome = 'succeeded' AND action IN ('rollback', 'promote') "
-            "AND json_type(detail, '$.elapsed_ms') IN ('integer', 'real') ORDER BY id DESC LIMIT 1",
-            (model,)).fetchone()
-        return (int(row[0]), row[1], int(row[2]), row[3]) if row else None
+            "ORDER BY id", (model, *actions)).fetchall()]
 
     def entries(self, model: str | None = None, *, limit: int = 200, before_id: int | None = None,
                 until: int | None = None) -> list[AuditEntry]:
@@ -67,3 +51,28 @@ class AuditLog:
             AuditEntry(id=r[0], ts=r[1], actor=r[2], action=r[3], model=r[4], detail=orjson.loads(r[5]), outcome=r[6])
             for r in rows
         ]
+
+
+class AuditLog(AuditReads):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+
+    def append(self, action: str, model: str | None = None, *, detail: dict[str, Any] | None = None,
+               outcome: str | None = None, actor: str | None = None, ts: int | None = None) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO audit (ts, actor, action, model, detail, outcome) VALUES (?, ?, ?, ?, ?, ?)",
+            # Append-only: a secret written here could never be scrubbed, so known tokens are redacted first.
+            (ts if ts is not None else now_ms(), actor or current_actor(), action, model,
+             redact(orjson.dumps(detail or {}).decode()), None if outcome is None else redact(outcome)),
+        )
+        return int(cursor.lastrowid)
+
+    def last_timed_switch(self, model: str) -> tuple[int, str, int, str] | None:
+        """(ts, action, elapsed_ms, actor) of ``model``'s newest succeeded version switch (rollback or promote,
+        a drill's steps included) that recorded its time from command to verified read-back."""
+        row = self._db.execute(
+            "SELECT ts, action, json_extract(detail, '$.elapsed_ms'), actor FROM audit WHERE model = ? "
+            "AND outcome = 'succeeded' AND action IN ('rollback', 'promote') "
+            "AND json_type(detail, '$.elapsed_ms') IN ('integer', 'real') ORDER BY id DESC LIMIT 1",
+            (model,)).fetchone()
+        return (int(row[0]), row[1], int(row[2]), row[3]) if row else None

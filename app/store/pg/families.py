@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import orjson
 
-from app.models import AuditEntry, ModelInfo, QuarantinedLine, Stage, Version
+from app.models import ModelInfo, QuarantinedLine, Stage, Version
+from app.store.audit import AuditReads
 from app.store.identity import current_actor
 from app.store.locks import LockHeld, LockHolder
 from app.store.serving import ServingLog as PortableServingLog
@@ -136,11 +137,14 @@ class Registry:
                         (stage.value, model, version))
 
 
-class AuditLog:
+class AuditLog(AuditReads):
     """Append-only: rows go in through ``deck_audit_append`` (SECURITY DEFINER), so a reader role (a
     console) can audit its actions while it can change nothing else; UPDATE/DELETE are refused by trigger."""
 
     def __init__(self, store: "PgStore") -> None:
+        from app.store.dialect import PgDb
+
+        super().__init__(PgDb(store))  # the reads are the SQLite family's (app/store/audit.py)
         self._s = store
 
     def append(self, action: str, model: str | None = None, *, detail: dict[str, Any] | None = None,
@@ -151,29 +155,6 @@ class AuditLog:
              redact(orjson.dumps(detail or {}).decode()), None if outcome is None else redact(outcome)))
         assert row is not None
         return int(row[0])
-
-    def succeeded(self, model: str, actions: tuple[str, str]) -> list[tuple[int, str, str]]:
-        return [tuple(r) for r in self._s.rows(  # type: ignore[misc]
-            "SELECT ts, action, detail FROM audit WHERE model = %s AND outcome = 'succeeded' "
-            "AND action IN (%s, %s) ORDER BY id", (model, *actions))]
-
-    def entries(self, model: str | None = None, *, limit: int = 200, before_id: int | None = None,
-                until: int | None = None) -> list[AuditEntry]:
-        clauses, params = [], []
-        if model is not None:
-            clauses.append("model = %s")
-            params.append(model)
-        if before_id is not None:
-            clauses.append("id < %s")
-            params.append(before_id)
-        if until is not None:  # time travel: the trail as it stood then (written at or before ``until``)
-            clauses.append("ts <= %s")
-            params.append(until)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._s.rows(f"SELECT id, ts, actor, action, model, detail, outcome FROM audit {where} "
-                            "ORDER BY id DESC LIMIT %s", (*params, limit))
-        return [AuditEntry(id=r[0], ts=r[1], actor=r[2], action=r[3], model=r[4], detail=orjson.loads(r[5]),
-                           outcome=r[6]) for r in rows]
 
 
 def lock_key(name: str) -> int:
