@@ -98,15 +98,13 @@ class Comparison(BaseModel):
                                    self.until, join_key=self.join_key)
 
 
-def wilson(hits: int, n: int, z: float = Z95) -> Interval | None:
-    """Accuracy with Wilson's score interval (sound near 0 and 1 and for small n)."""
-    if n <= 0:
-        return None
-    p = hits / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return Interval(value=p, low=max(0.0, centre - half), high=min(1.0, centre + half))
+def wilson(hits: int, n: int) -> Interval | None:
+    """Accuracy with Wilson's score interval: the one Quality and held-out evaluation use
+    (app.quality.stats.wilson), as this module's Interval."""
+    from app.quality import stats
+
+    found = stats.wilson(hits, n)
+    return None if found is None else Interval(value=found.value, low=found.low, high=found.high)
 
 
 def mean_interval(total: float, squares: float, n: int, z: float = Z95) -> Interval | None:
