@@ -597,12 +597,12 @@ def check_rollback(ctx: CheckContext) -> Finding:
     governance = getattr(ctx.settings, "governance", None)
     proof_days = int(getattr(governance, "rollback_proof_days", 90) or 90)
     switch = ctx.store.audit.last_timed_switch(ctx.model)
-    if switch is None or ctx.now - switch[0] > proof_days * DAY_MS:
-        seen = "" if switch is None else f" (the last, {age_text(max(0, ctx.now - switch[0]))} ago, is too old)"
+    if switch is None or ctx.now - switch.ts > proof_days * DAY_MS:
+        seen = "" if switch is None else f" (the last, {age_text(max(0, ctx.now - switch.ts))} ago, is too old)"
         return pending(f"{way}; no switch timed in the last {proof_days}d{seen}: run modeldeck drill "
                        f"{clean_name(ctx.model)}")
-    ts, action, elapsed, actor = switch
-    timed = (f"last switch ({'drill' if _is_drill(ctx, ts) else action}) {age_text(max(0, ctx.now - ts))} ago "
+    ts, elapsed = switch.ts, switch.elapsed_ms
+    timed = (f"last switch ({'drill' if switch.drill else switch.action}) {age_text(max(0, ctx.now - ts))} ago "
              f"took {elapsed / 1000:.1f} s")
     if elapsed > ROLLBACK_MAX_MS:
         return failed(f"{way}; {timed}, over the {ROLLBACK_MAX_MS // 60_000} min a rollback may take")
@@ -610,14 +610,6 @@ def check_rollback(ctx: CheckContext) -> Finding:
 
 
 ROLLBACK_MAX_MS = 5 * 60_000
-
-
-def _is_drill(ctx: CheckContext, ts: int) -> bool:
-    """Whether the switch at ``ts`` was a drill's step (its reason starts with "drill")."""
-    for entry in ctx.store.audit.entries(ctx.model, limit=50):
-        if entry.ts == ts and entry.outcome == "succeeded":
-            return str(entry.detail.get("reason", "")).startswith("drill")
-    return False
 
 
 DAY_MS = 86_400_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -12,6 +12,14 @@ from app.store.dialect import Db
 from app.store.identity import current_actor
 from app.text import redact
 from app.timeutil import now_ms
+
+
+class TimedSwitch(NamedTuple):
+    ts: int
+    action: str
+    elapsed_ms: int
+    actor: str
+    drill: bool
 
 
 class AuditReads:
@@ -52,6 +60,25 @@ class AuditReads:
             for r in rows
         ]
 
+    def last_timed_switch(self, model: str) -> TimedSwitch | None:
+        """``model``'s newest succeeded version switch (rollback or promote, a drill's steps included) that
+        recorded its time from command to verified read-back. Read in Python, not with JSON SQL, so both
+        backends share it; the newest 50 switches are plenty (each drill writes two)."""
+        rows = self._db.execute(
+            "SELECT ts, action, detail, actor FROM audit WHERE model = ? AND outcome = 'succeeded' "
+            "AND action IN ('rollback', 'promote') ORDER BY id DESC LIMIT 50", (model,)).fetchall()
+        for ts, action, detail, actor in rows:
+            try:
+                decoded = orjson.loads(detail) if isinstance(detail, (str, bytes)) else dict(detail or {})
+            except (orjson.JSONDecodeError, TypeError, ValueError):
+                continue
+            elapsed = decoded.get("elapsed_ms") if isinstance(decoded, dict) else None
+            if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool):
+                # The drill's own steps say so in their reason; judged on this row, not matched by time.
+                drill = str(decoded.get("reason", "")).startswith("drill")
+                return TimedSwitch(int(ts), action, int(elapsed), actor, drill)
+        return None
+
 
 class AuditLog(AuditReads):
     def __init__(self, db: Database) -> None:
@@ -67,12 +94,3 @@ class AuditLog(AuditReads):
         )
         return int(cursor.lastrowid)
 
-    def last_timed_switch(self, model: str) -> tuple[int, str, int, str] | None:
-        """(ts, action, elapsed_ms, actor) of ``model``'s newest succeeded version switch (rollback or promote,
-        a drill's steps included) that recorded its time from command to verified read-back."""
-        row = self._db.execute(
-            "SELECT ts, action, json_extract(detail, '$.elapsed_ms'), actor FROM audit WHERE model = ? "
-            "AND outcome = 'succeeded' AND action IN ('rollback', 'promote') "
-            "AND json_type(detail, '$.elapsed_ms') IN ('integer', 'real') ORDER BY id DESC LIMIT 1",
-            (model,)).fetchone()
-        return (int(row[0]), row[1], int(row[2]), row[3]) if row else None

@@ -166,12 +166,13 @@ def test_two_operators_race_for_one_model_and_exactly_one_acts(pg_url: str) -> N
                 lock = store.locks.acquire("model:fraud", holder=name)
             except LockHeld as held:
                 lost.append(held.holder.holder)
+                tried.wait(timeout=30)
                 return
             won.append(name)
-            barrier_done.wait(timeout=30)  # hold it until every operator has tried
+            tried.wait(timeout=30)  # the winner holds the lock until every operator has tried
             store.locks.release(lock)
 
-    barrier_done = threading.Barrier(1)
+    tried = threading.Barrier(3)
     threads = [threading.Thread(target=operator, args=(f"op{i}@host{i}",)) for i in range(3)]
     for thread in threads:
         thread.start()

@@ -139,6 +139,24 @@ def test_audit_is_append_only_and_pages_newest_first(any_store) -> None:
     assert len(store.audit.entries()) == 5
 
 
+def test_the_last_timed_switch_is_read_alike_and_says_whether_a_drill_made_it(any_store) -> None:
+    store = any_store
+    assert store.audit.last_timed_switch("fraud") is None
+    # A drill's two steps land in the same millisecond as its own entry: the answer comes from the row.
+    for to, reason in (("v1", "drill: away"), ("v2", "drill: back")):
+        store.audit.append("rollback", "fraud", detail={"to": to, "elapsed_ms": 1200, "reason": reason},
+                           outcome="succeeded", ts=5_000)
+    store.audit.append("drill", "fraud", detail={"switch_ms": 1200}, outcome="succeeded", ts=5_000)
+    store.audit.append("promote", "fraud", detail={"to": "v3"}, outcome="succeeded", ts=6_000)  # not timed
+    switch = store.audit.last_timed_switch("fraud")
+    assert switch is not None and (switch.ts, switch.action, switch.elapsed_ms, switch.drill) == (
+        5_000, "rollback", 1200, True)
+    store.audit.append("rollback", "fraud", detail={"to": "v2", "elapsed_ms": 900.5, "reason": "incident"},
+                       outcome="succeeded", ts=7_000)
+    switch = store.audit.last_timed_switch("fraud")
+    assert switch is not None and (switch.elapsed_ms, switch.drill) == (900, False)
+
+
 def test_one_action_lock_per_model_across_connections(any_store, any_store_location: str) -> None:
     store = any_store
     lock = store.locks.acquire("model:fraud", holder="ana@bastion-1")
