@@ -13,6 +13,12 @@ from app.timeutil import parse_timestamp
 JsonValue = Any
 
 
+class _Record(BaseModel):
+    # defer_build: a record's validator is built when first used, not at import: a command that reads two of
+    # these shapes does not pay for building all of them (issue 18: a no-op `modeldeck drift`).
+    model_config = ConfigDict(defer_build=True)
+
+
 class Stage(StrEnum):
     champion = "champion"
     challenger = "challenger"
@@ -28,7 +34,7 @@ class CheckStatus(StrEnum):
     waived = "waived"
 
 
-class Outcome(BaseModel):
+class Outcome(_Record):
     """A business outcome (KPI) record: a line of the same JSON Lines log with ``"kind": "outcome"``, keyed by
     the request it follows (``request_id``) or, when the business only knows the customer, ``entity_id``.
     Stored apart from predictions (app/store/quality.py) and correlated with the score per window."""
@@ -62,7 +68,7 @@ class Outcome(BaseModel):
         return self
 
 
-class Prediction(BaseModel):
+class Prediction(_Record):
     """One logged prediction: one line of a JSON Lines prediction log.
 
     Unknown top-level keys are kept under ``context`` so nothing a serving system logs is lost.
@@ -132,7 +138,7 @@ class Prediction(BaseModel):
         return schema
 
 
-class ModelInfo(BaseModel):
+class ModelInfo(_Record):
     name: str
     description: str = ""
     owner: str | None = None
@@ -141,7 +147,7 @@ class ModelInfo(BaseModel):
     created_at: int | None = None
 
 
-class Version(BaseModel):
+class Version(_Record):
     model: str
     version: str
     stage: Stage = Stage.candidate
@@ -153,7 +159,7 @@ class Version(BaseModel):
     logged_rows: int = Field(default=0, description="Predictions of this version in the log")
 
 
-class CheckItem(BaseModel):
+class CheckItem(_Record):
     model: str
     area: str
     # The version the item judges ('' when the model has no version); waivers and manual passes hold
@@ -169,7 +175,7 @@ class CheckItem(BaseModel):
     expires_at: int | None = Field(default=None, description="A waiver or manual pass stops holding then")
 
 
-class SignOff(BaseModel):
+class SignOff(_Record):
     model: str
     version: str
     role: str = Field(description="engineering | product | data | legal | fairness | retention")
@@ -182,7 +188,7 @@ class SignOff(BaseModel):
         return self.expires_at is None or self.expires_at > now
 
 
-class Review(BaseModel):
+class Review(_Record):
     """A recorded review of a model: the monthly health review (kind ``health``)."""
 
     model: str
@@ -193,7 +199,7 @@ class Review(BaseModel):
     note: str = ""
 
 
-class FeatureBaseline(BaseModel):
+class FeatureBaseline(_Record):
     """Training-time distribution of one feature (or of the prediction, feature ``__prediction__``)."""
 
     model: str
@@ -210,7 +216,7 @@ class FeatureBaseline(BaseModel):
     created_at: int | None = None
 
 
-class DriftPoint(BaseModel):
+class DriftPoint(_Record):
     model: str
     version: str | None = None
     feature: str
@@ -225,7 +231,7 @@ class DriftPoint(BaseModel):
     psi: float | None = None
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(_Record):
     id: int | None = None
     ts: int
     actor: str
@@ -253,7 +259,7 @@ class QuarantinedLine:
     model: str | None = None  # the model the line was for, when its JSON got far enough to name one
 
 
-class Alert(BaseModel):
+class Alert(_Record):
     id: int | None = None
     rule: str
     model: str
@@ -276,7 +282,7 @@ class HealthState(StrEnum):
     unknown = "unknown"
 
 
-class Health(BaseModel):
+class Health(_Record):
     state: HealthState = HealthState.unknown
     reason: str = ""
     checked_at: int | None = None

@@ -14,9 +14,12 @@ Markdown report (``app.checklist.report``) all call ``clean``.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
-from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 # C0 controls, DEL and C1 controls; zero-width space/joiners and LRM/RLM (U+200B-U+200F), the
 # bidi embeddings/overrides (U+202A-U+202E) and isolates (U+2066-U+2069), the word joiner and
@@ -99,5 +102,7 @@ def clean_name(value: object, limit: int = 40) -> str:
 
 def safe_text(value: object, *, width: int | None = None, style: str = "", keep_newlines: bool = False) -> Text:
     """A ``Text`` showing ``value`` literally; cut to ``width`` cells for table cells."""
+    from rich.text import Text  # only where text is drawn: the store and the CLI clean strings without it
+
     text = truncate(clean(value, keep_newlines=keep_newlines), width)
     return Text(text, style=style, no_wrap=not keep_newlines, end="")

@@ -95,7 +95,7 @@ def main() -> None:
     app_only = [python, "-c", f"from pathlib import Path; from app.console.app import ModeldeckApp; "
                               f"from app.config.source import SettingsSource; "
                               f"ModeldeckApp(None, SettingsSource(db=Path({str(store)!r}))).run()"]
-    # No UI at all: only what the command line does before the App exists (click, pydantic-settings,
+    # No UI at all: only what the command line does before the App exists (click, pydantic,
     # reading the config): the part of the gap to the floor that the console screens do not cause.
     config_only = [python, "-c", "import os, time; from pathlib import Path; import click; "
                                  "from app.config.settings import load_settings; load_settings(None); "
@@ -121,7 +121,7 @@ def main() -> None:
     print(f"  the App without the click CLI: {medians['app_only'] * 1000:7.0f} ms   "
           f"ratio {medians['app_only'] / medians['bare']:.2f}x")
     print(f"  config layer alone, no UI:     {medians['config_only'] * 1000:7.0f} ms   "
-          f"(python + click + pydantic-settings + config; the console reads the config after its first paint)")
+          f"(python + click + pydantic + config; the console reads the config after its first paint)")
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ def _drift_holds(point: "DriftPoint", threshold: float | None) -> bool:
 
 def _judged_drift(store: "Store", model: str, min_rows: int | None) -> dict[str, "DriftPoint"]:
     """The newest hourly window with enough current rows: a window with too few rows never fires a rule."""
-    from app.drift.stats import DEFAULT_MIN_ROWS
+    from app.drift.verdicts import DEFAULT_MIN_ROWS
     from app.drift.windows import latest_verdict_window
 
     points = latest_verdict_window(store, model, DEFAULT_MIN_ROWS if min_rows is None else min_rows)
@@ -118,7 +118,7 @@ def _judged_drift(store: "Store", model: str, min_rows: int | None) -> dict[str,
 def _consecutive_drift(store: "Store", model: str, rule: AlertRule, feature: str, min_rows: int | None,
                        latest: "DriftPoint") -> Observation:
     """Whether the newest ``rule.windows`` judged windows of ``feature`` (ending with ``latest``) all drift."""
-    from app.drift.stats import DEFAULT_MIN_ROWS
+    from app.drift.verdicts import DEFAULT_MIN_ROWS
 
     floor = DEFAULT_MIN_ROWS if min_rows is None else min_rows
     span = latest.window_end - latest.window_start

@@ -27,7 +27,7 @@ def _clean(text: str) -> str:
 
 
 def _number(value: float | None, digits: int = 4) -> str:
-    from app.drift.stats import format_stat
+    from app.drift.verdicts import format_stat
 
     return format_stat(value, digits)  # "<0.0001", never a cut "7.5e-0" that reads as 7.5
 
@@ -55,7 +55,7 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
     import orjson
 
     from app.alerts.monitor import refresh_model
-    from app.drift.stats import dataset_drift, display_name, drift_ratio, psi_level, window_rows
+    from app.drift.verdicts import dataset_drift, display_name, drift_ratio, psi_level, window_rows
     from app.drift.windows import latest_runs, min_rows_for, pending_windows, stored_points, verdict_window
     from app.timeutil import TimeFormat, format_ms, ms_to_iso, now_ms, parse_duration_ms
 
@@ -142,7 +142,7 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
 
 def _print_summary(points, min_rows: int, runs=None) -> None:  # points: list[DriftPoint]; runs: FeatureRun
     """One line per feature: the latest judged window's verdict and value, and since when it drifts."""
-    from app.drift.stats import display_name, drift_ratio
+    from app.drift.verdicts import display_name, drift_ratio
     from app.drift.windows import drifting_since
     from app.timeutil import TimeFormat, format_ms
 

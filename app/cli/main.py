@@ -451,7 +451,7 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None, read_onl
     elif ctx.invoked_subcommand != "tui" and not _asks_help(ctx.meta.get(_SUB_ARGS, [])):
         # Headless commands validate the settings up front, so a typo in the config is reported even by a
         # command that never reads it. The console reads them after its first paint (app/config/source.py).
-        # `COMMAND --help` reads nothing: it skips pydantic-settings (most of its start-up).
+        # `COMMAND --help` reads nothing: it skips settings validation (pydantic, most of its start-up).
         cli.settings
 
 

@@ -1,18 +1,21 @@
-"""Configuration: ``modeldeck.toml`` and ``MODELDECK_*`` environment variables, validated by pydantic-settings.
+"""Configuration: ``modeldeck.toml`` and ``MODELDECK_*`` environment variables, validated by pydantic.
 
 Precedence, highest first: command-line flags, environment variables, the config file, defaults.
 Unknown keys are refused (``extra="forbid"``) so a typo is reported instead of silently ignored.
+The environment is read here by hand (``_from_environment``), not by pydantic-settings: that package cost
+more to import than everything a no-op ``modeldeck drift`` does (issue 18).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Re-exported: defined without pydantic, because the console's first paint needs it.
 from app.config.source import ConfigError  # noqa: F401
@@ -22,7 +25,9 @@ CONFIG_FILENAME = "modeldeck.toml"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: a section's own validator is built only if it is validated alone; loading the settings
+    # builds Settings' one (holding every section) once, instead of one per class at import (issue 18).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class EndpointConfig(_Section):
@@ -284,10 +289,8 @@ class NotifyConfig(_Section):
         return self.name or f"{self.kind}:{urlsplit(self.url).netloc or self.url}"
 
 
-class Settings(BaseSettings):
-    """Everything modeldeck reads from its config file and environment."""
-
-    model_config = SettingsConfigDict(env_prefix="MODELDECK_", extra="forbid", env_nested_delimiter="__")
+class Settings(_Section):
+    """Everything modeldeck reads from its config file and environment (``load_settings``)."""
 
     db: Path | None = Field(default=None, description="The store file (default: modeldeck.db in the data dir)")
     read_only: bool = Field(default=False, description="Refuse every action that changes a model")
@@ -361,46 +364,92 @@ def _describe(error: ValidationError, where: str) -> str:
     return "\n".join(lines)
 
 
+ENV_PREFIX = "MODELDECK_"
+ENV_NESTING = "__"
+
+
 def load_settings(config_path: Path | None = None, **overrides: object) -> Settings:
     """Read the config file (located as ``locate_config`` says) and the environment.
 
     ``overrides`` are command-line values; ``None`` means "not given".
     """
     path = locate_config(config_path)
-    file_values = _read_toml(path) if path else {}
-
-    class _FromFile(Settings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, _DictSource(settings_cls, file_values))
-
-    given = {key: value for key, value in overrides.items() if value is not None}
+    values = _read_toml(path) if path else {}
+    values = _merged(values, _from_environment(os.environ))
+    values = _merged(values, {key: value for key, value in overrides.items() if value is not None})
     try:
-        settings = _FromFile(**given)
+        return Settings.model_validate({**values, "source": path})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, str(path) if path else "environment")) from None
-    return Settings.model_validate({**settings.model_dump(), "source": path})
 
 
-class _DictSource(PydanticBaseSettingsSource):
-    """Values already read from the TOML file (read once, so errors name the file)."""
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings named by ``MODELDECK_KEY`` and ``MODELDECK_KEY__SUBKEY...`` variables (names in any case),
+    as nested tables: ``MODELDECK_UI__REFRESH_S=2`` is ``{"ui": {"refresh_s": "2"}}`` (pydantic converts the
+    text). A value for a table or a list is JSON (``MODELDECK_SEARCH__INDEXED_FEATURES='["amount"]'``); the
+    whole-key form is read first and the nested forms on top of it. Other MODELDECK_ variables (ACTOR,
+    STATE_DIR, a token named by token_env) are not settings and are left alone."""
+    whole: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    for name in sorted(environ):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        keys = name[len(ENV_PREFIX):].lower().split(ENV_NESTING)
+        if keys[0] not in Settings.model_fields or keys[0] == "source" or "" in keys:
+            continue
+        value: Any = environ[name]
+        if _holds_table_or_list(keys):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ConfigError(f"environment: {name}: not valid JSON ({exc})") from None
+        target = whole if len(keys) == 1 else nested
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"environment: {name}: {keys[0]} is not a table")
+        target[keys[-1]] = value
+    return _merged(whole, nested)
 
-    def __init__(self, settings_cls: type[BaseSettings], values: dict) -> None:
-        super().__init__(settings_cls)
-        self._values = values
 
-    def get_field_value(self, field, field_name):  # type: ignore[no-untyped-def]
-        return self._values.get(field_name), field_name, False
+def _holds_table_or_list(keys: list[str]) -> bool:
+    """Whether the setting at ``keys`` (field names, and keys of a dict of tables) is a table or a list."""
+    annotation: Any = Settings
+    for key in keys:
+        model = _model_in(annotation)
+        if model is not None:
+            field = model.model_fields.get(key)
+            if field is None:
+                return False  # an unknown key: pydantic names it
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return False
+    return _model_in(annotation) is not None or get_origin(_optional_inner(annotation)) in (dict, list)
 
-    def __call__(self) -> dict:
-        return dict(self._values)
+
+def _optional_inner(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, type(int | None)):
+        inner = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return inner[0] if len(inner) == 1 else annotation
+    return annotation
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    inner = _optional_inner(annotation)
+    return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+
+
+def _merged(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, table by table: the environment changes one key of a table, not the table."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def resolve_db_path(settings: Settings) -> Path:

@@ -55,7 +55,7 @@ def thresholds_for(settings: "Settings | None", model: str) -> dict[str, float]:
 
 def min_rows_for(settings: "Settings | None", model: str) -> int:
     """Fewest current rows a window needs to be judged: ``[models.NAME] drift_min_rows`` or the default."""
-    from app.drift.stats import DEFAULT_MIN_ROWS
+    from app.drift.verdicts import DEFAULT_MIN_ROWS
 
     if settings is None or model not in settings.models:
         return DEFAULT_MIN_ROWS
@@ -68,7 +68,7 @@ def verdict_window(points: list[DriftPoint], min_rows: int) -> list[DriftPoint]:
     by_start: dict[int, list[DriftPoint]] = {}
     for point in points:
         by_start.setdefault(point.window_start, []).append(point)
-    from app.drift.stats import window_rows
+    from app.drift.verdicts import window_rows
 
     for start in sorted(by_start, reverse=True):
         if window_rows(by_start[start]) >= min_rows:
@@ -88,7 +88,7 @@ class FeatureRun:
 
 def drifting_since(points: list[DriftPoint], min_rows: int) -> dict[str, FeatureRun]:
     """Per feature, from stored points (any order, one window size): the latest verdict and its run."""
-    from app.drift.stats import window_rows
+    from app.drift.verdicts import window_rows
 
     by_start: dict[int, list[DriftPoint]] = {}
     for point in points:
@@ -308,7 +308,7 @@ class UpdateResult:
 def _sources(baselines: list[FeatureBaseline]) -> list[tuple[str, str, str]]:
     """(feature, kind, source) per baseline: source "score" = the score else the prediction (a numeric
     prediction), "prediction" = the prediction as stored, "feature" = the feature's value in the row."""
-    from app.drift.stats import PREDICTION_FEATURE
+    from app.drift.verdicts import PREDICTION_FEATURE
 
     return [(b.feature, b.kind, ("score" if b.kind == "numeric" else "prediction")
              if b.feature == PREDICTION_FEATURE else "feature") for b in baselines]

@@ -122,7 +122,7 @@ def _baseline_median(store: "Store", model: str, version: str | None) -> float |
 def _view(points: list, window_ms: int, new_windows: int, min_rows: int = 100) -> DriftView:  # type: ignore[type-arg]
     """The window to judge by (the newest with at least ``min_rows`` current rows, as on the fleet and for
     the alert rules) and every feature's series, windows with too few rows left out of the series."""
-    from app.drift.stats import dataset_drift, drift_ratio, window_rows
+    from app.drift.verdicts import dataset_drift, drift_ratio, window_rows
     from app.drift.windows import verdict_window
 
     if not points:

@@ -160,7 +160,7 @@ def _worst_drift(points: list) -> tuple[str | None, float | None, str | None, in
     key) and how many drift; no feature when none does. The prediction is not a feature here, as on the drift
     screen ("1/8 drifted"): ``_prediction_drifted`` reports it. Ties by name, so the same window reads the same
     on every refresh."""
-    from app.drift.stats import PREDICTION_FEATURE, drift_ratio
+    from app.drift.verdicts import PREDICTION_FEATURE, drift_ratio
 
     drifting = [p for p in points if p.drifted and p.feature != PREDICTION_FEATURE]
     if not drifting:
@@ -170,7 +170,7 @@ def _worst_drift(points: list) -> tuple[str | None, float | None, str | None, in
 
 
 def _prediction_drifted(points: list) -> bool:
-    from app.drift.stats import PREDICTION_FEATURE
+    from app.drift.verdicts import PREDICTION_FEATURE
 
     return any(p.drifted for p in points if p.feature == PREDICTION_FEATURE)
 
@@ -263,7 +263,7 @@ def fleet_rows(store: "Store", settings: Settings, now_ms: int,
     if at:
         # No poll reads the past: the health checks the poller recorded by then (None: nothing recorded).
         health, live = _health_then(store, settings, now_ms, names), None
-    from app.drift.stats import PREDICTION_FEATURE
+    from app.drift.verdicts import PREDICTION_FEATURE
 
     if names is None:  # one model (the model screen's header) reads exactly as its fleet row
         names = {info.name for info in store.registry.models()} | set(settings.models)
