@@ -49,7 +49,7 @@ WIDE = 120  # from this width the histogram and the prediction chart are shown s
 
 
 def _number(value: float | None) -> str:
-    from app.drift.stats import format_stat
+    from app.drift.verdicts import format_stat
 
     return format_stat(value)  # at most 6 cells: "<0.001", "0.121", "12.35", never a cut "7.5e-0"
 
