@@ -4,6 +4,7 @@
     python bench/storage.py --rows 200000         # while developing
     python bench/storage.py --store A.db --store B.db   # existing stores side by side (e.g. before/after)
     python bench/storage.py --migrated A.db       # also: a copy of A.db migrated by this tree, beside A.db
+    python bench/storage.py --what-if             # also: what each way of shrinking a row would save, measured
 
 Each store's pages are summed per table and index (``dbstat``: what the file really holds, free space
 inside pages included) and divided by its prediction count; the table's JSON columns are split out
@@ -16,11 +17,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import re
 import sqlite3
+import string
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -120,6 +124,86 @@ def report(stores: list[Path], peers: bool) -> None:
               f"(store {totals[-1] / (packed / rows):.1f}x)")
 
 
+_ID_LIKE = re.compile(r"^(?:[0-9a-f]{12,}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+
+
+def _keys_coded(value: Any, codes: dict[str, str]) -> Any:
+    """``value`` with every object key replaced by a short code, given in order of first sight (a, b, ..., aa)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, inner in value.items():
+            if key not in codes:
+                n, code = len(codes), ""
+                while True:
+                    code = string.ascii_letters[n % 52] + code
+                    n = n // 52 - 1
+                    if n < 0:
+                        break
+                codes[key] = code
+            out[codes[key]] = _keys_coded(inner, codes)
+        return out
+    if isinstance(value, list):
+        return [_keys_coded(inner, codes) for inner in value]
+    return value
+
+
+def what_if(db: Path, scratch: Path, sample: int) -> None:
+    """Measured, on the newest ``sample`` rows of ``db``, what each candidate change would save per row:
+    JSON keys kept once per store (rows hold short codes), and free-text indexes built by other rules
+    (the sizes of a FTS5 index, like its words, depend on the rows, so each is built and measured)."""
+    import orjson
+
+    from app.ingest.parse import fts_text
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = conn.execute("SELECT id, features, context, error FROM predictions ORDER BY id DESC LIMIT ?",
+                        (sample,)).fetchall()
+    conn.close()
+    codes: dict[str, str] = {}
+    raw = {"features": 0, "context": 0}
+    coded = {"features": 0, "context": 0}
+    parsed = []
+    for _, features, context, error in rows:
+        objects = []
+        for name, text in (("features", features), ("context", context)):
+            value = orjson.loads(text) if text else None
+            objects.append(value)
+            raw[name] += len(text or "")
+            coded[name] += len(orjson.dumps(_keys_coded(value, codes))) if text else 0
+        parsed.append((objects, error))
+    n = max(len(rows), 1)
+    print(f"\nwhat if (measured on the newest {len(rows):,} rows of {db.name})")
+    saved = sum(raw.values()) - sum(coded.values())
+    print(f"  JSON keys once per store ({len(codes)} keys), rows hold short codes: features {raw['features'] / n:.1f} -> "
+          f"{coded['features'] / n:.1f} B, context {raw['context'] / n:.1f} -> {coded['context'] / n:.1f} B: "
+          f"about {saved / n:.1f} B/row less in the table")
+
+    def values_only(objects: list[Any]) -> str:
+        return " ".join(v for o in objects if o for v in o.values() if isinstance(v, str))
+
+    rules = {
+        "ingest's rule (keys and text values of features and context)": (lambda o: fts_text(*o), "full"),
+        "ingest's rule, detail=column (no positions: phrase queries refused)": (lambda o: fts_text(*o), "column"),
+        "values only, no keys (the demo generator's rule)": (values_only, "full"),
+        "ingest's rule without id-like values (hex >= 12, uuid)": (
+            lambda o: " ".join(w for w in fts_text(*o).split(" ") if not _ID_LIKE.match(w)), "full"),
+        "features only (no context)": (lambda o: fts_text(o[0]), "full"),
+    }
+    for label, (text_of, detail) in rules.items():
+        path = scratch / "fts.db"
+        path.unlink(missing_ok=True)
+        fts = sqlite3.connect(path)
+        fts.execute(f"CREATE VIRTUAL TABLE f USING fts5 (text, error, content = '', columnsize = 0, detail = {detail}, "
+                    "tokenize = 'unicode61')")
+        fts.executemany("INSERT INTO f (rowid, text, error) VALUES (?, ?, ?)",
+                        ((row[0], text_of(objects), error) for row, (objects, error) in zip(rows, parsed)))
+        fts.execute("INSERT INTO f (f) VALUES ('optimize')")
+        fts.commit()
+        size = fts.execute("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'f_%'").fetchone()[0]
+        fts.close()
+        print(f"  free text by {label:<66} {size / n:6.1f} B/row")
+
+
 def migrated_copy(db: Path, scratch: Path) -> Path:
     """A copy of ``db`` opened (so migrated) by this tree, then VACUUMed so free pages do not count."""
     from app.store import Store
@@ -148,6 +232,8 @@ def main() -> None:
     parser.add_argument("--migrated", type=Path, default=None,
                         help="measure this store and a copy of it migrated by this tree")
     parser.add_argument("--no-peers", action="store_true", help="skip the JSON Lines and gzip figures")
+    parser.add_argument("--what-if", action="store_true", help="also measure what candidate changes would save")
+    parser.add_argument("--sample", type=int, default=200_000, help="rows the --what-if figures are measured on")
     args = parser.parse_args()
     stores = list(args.store)
     with tempfile.TemporaryDirectory(prefix="modeldeck-storage-", dir=CACHE if CACHE.exists() else None) as scratch:
@@ -161,6 +247,8 @@ def main() -> None:
                 build(args.rows, db)
             stores = [db]
         report(stores, not args.no_peers)
+        if args.what_if:
+            what_if(stores[-1], Path(scratch), args.sample)
     load = os.getloadavg()[0]
     print(f"\nload average {load:.1f} on {os.cpu_count()} cores (sizes do not depend on it)")
 
