@@ -22,7 +22,7 @@ from app.store.predictions import COLUMNS
 from app.store.search_sql import (FTS_TABLE, GENERATED_PREFIX, Compiled, TextPlan, compile_query, feature_column,
                                   json_path, select_sql, text_expressions)
 from app.store.zonemap import (HOUR_MS, SELECTIVE_SHARE, Slice, ZonePlan, block_conditions, candidate_slices,
-                               slice_sql, summarise_feature, summarised_features, trusted)
+                               hour_range, slice_sql, summarise_feature, summarised_features, trusted)
 
 if TYPE_CHECKING:
     from app.store import Store
@@ -269,6 +269,25 @@ class PredictionSearch:
             self._deadline = (0.0, 0.0)
             self._conn.set_progress_handler(self._tick if self.on_progress else None, PROGRESS_STEPS)
         return rows, self._out_of_time
+
+    def within_budget(self, read: Callable[[], Any], deadline: tuple[float, float]) -> tuple[Any, bool]:
+        """``read()`` (a page, say), stopped mid-statement at ``deadline`` (from ``budget_deadline``):
+        (its result, or None when the budget ran out first; whether it ran out)."""
+        self._out_of_time = False
+        if deadline[0]:
+            if self._past(deadline):
+                return None, True
+            self._deadline = deadline
+            self._conn.set_progress_handler(self._tick, BUDGET_STEPS)
+        try:
+            return read(), False
+        except sqlite3.OperationalError:
+            if not self._out_of_time:
+                raise  # interrupted by a newer query, or a real error: not the budget
+            return None, True
+        finally:
+            self._deadline = (0.0, 0.0)
+            self._conn.set_progress_handler(self._tick if self.on_progress else None, PROGRESS_STEPS)
 
     def zone_plan(self, query: Query) -> ZonePlan | None:
         """The blocks that may hold a match, when pruning pays (app/store/zonemap.py), else None.
@@ -718,6 +737,66 @@ def _zone_histogram(search: "PredictionSearch", query: Query, start: int, end: i
             for bucket, n in conn.execute(sql, (origin, width, *compiled.params, edge_lo, edge_hi)):
                 counts[int(bucket)] += n
     return Histogram(origin, width, counts, False, origin)
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a query's matches lie in time: no match is older than ``first`` nor newer than ``last`` (epoch
+    ms). Either is None when it could not be read within the time budget (the caller picks a default)."""
+
+    first: int | None
+    last: int | None
+
+
+def match_span(search: "PredictionSearch", query: Query) -> Span | None:
+    """The time range of ``query``'s matches, None when nothing matches. From the zone map first: the first
+    and last hour whose blocks may hold a match (exact hours when every term is judged by a block: models,
+    status, time). Otherwise those hours are narrowed to the newest and oldest match's own ts, each one
+    keyset page of one row, read within part of the overview's time budget (unread: the hour's bound)."""
+    if _matches_nothing(query):
+        return None
+    try:
+        first = last = None
+        if search.use_zones and trusted(search._conn):
+            scope, scope_params, prune, prune_params, _ = block_conditions(query, search._zone_features)
+            low, high = search._conn.execute(
+                f"SELECT min(b.hour), max(b.hour) FROM zone_blocks b WHERE {' AND '.join(scope + prune) or '1'}",
+                (*scope_params, *prune_params)).fetchone()
+            if low is None:
+                return None  # every row is summarised, and no block can hold a match
+            first, last = hour_range(low)[0], hour_range(high)[1] - 1
+            # The hours are the bars' own grain (a bar is never narrower than a minute nor, counted from the
+            # zone map, than an hour): exact enough without reading a row.
+            if zone_counted(query) is not None and search.count_from_zones:
+                return _within_time_terms(query, first, last)
+        deadline = search.budget_deadline()
+        if deadline[0]:  # half the overview's budget: the histogram and facets still have theirs
+            share = search.overview_budget_s / 2  # type: ignore[operator]
+            deadline = (deadline[0] - share, deadline[1] - 10 * share)
+        newest, stopped = search.within_budget(lambda: search.page(query, None, None, 1), deadline)
+        if newest is not None:
+            if not newest.rows:
+                return None
+            last = newest.rows[0]["ts"]
+        floor = Cursor(first - 1, 2**62) if first is not None else Cursor(-2**63, -2**63)
+        oldest, _ = (None, True) if stopped else search.within_budget(
+            lambda: search.page(query, None, floor, 1), deadline)
+        if oldest is not None and oldest.rows:
+            first = oldest.rows[-1]["ts"]
+    except sqlite3.Error as exc:
+        raise store_error(exc) from exc
+    return _within_time_terms(query, first, last)
+
+
+def _within_time_terms(query: Query, first: int | None, last: int | None) -> Span:
+    """Bounds (hours of blocks, say) cut to the query's own since:/until: (an hour may start before since:)."""
+    for term in query.terms:
+        if isinstance(term, TimeTerm) and not term.negated:
+            if term.bound == "since" and first is not None:
+                first = max(first, term.at)
+            elif term.bound == "until" and last is not None:
+                last = min(last, term.at - 1)
+    return Span(first, last)
 
 
 def facets(search: "PredictionSearch", query: Query, fields: list[str], top: int, cap: int) -> list[Facet]:

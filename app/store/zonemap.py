@@ -218,7 +218,7 @@ def candidate_slices(conn: sqlite3.Connection, query: Query, *, share: float = S
         counts[0] += n
     slices: list[Slice] = []
     for hour, (models, counts) in by_hour.items():  # newest first
-        start, end = _hour_range(hour)
+        start, end = hour_range(hour)
         names = tuple(models)
         if slices and slices[-1].models == names and slices[-1].start == end:
             # Neighbouring hours of the same models: one statement.
@@ -233,7 +233,7 @@ def _hour_of(ts: int) -> int:
     return -(-ts // HOUR_MS) if ts < 0 else ts // HOUR_MS
 
 
-def _hour_range(hour: int) -> tuple[int, int]:
+def hour_range(hour: int) -> tuple[int, int]:
     """The ts range of a block: ``ts / 3600000`` truncates toward zero, so hour 0 spans both signs."""
     if hour > 0:
         return hour * HOUR_MS, (hour + 1) * HOUR_MS

@@ -848,3 +848,77 @@ async def test_a_query_typed_in_one_burst_after_slash_goes_into_the_bar(logs_db:
         assert screen.query_text == "status:error" and not screen.previous_queries
         assert isinstance(screen.focused, LogTable) and app.screen is screen
         assert screen.window.rows and {r["status"] for r in screen.window.rows} == {"error"}
+
+
+@pytest.fixture(scope="module")
+def days_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten days of ok records up to NOW; errors only on days 2 to 5, the word "gateway" only on days 3 and 4."""
+    path = tmp_path_factory.mktemp("days") / "days.db"
+    records = random_records(3000, seed=44)
+    day = 86_400_000
+    for i, record in enumerate(records):
+        record.update(status="ok", error=None)
+        if i % 10 == 0:  # every tenth: an error between day 2 and day 5
+            record.update(ts=BASE_MS + 2 * day + (i * 7_919_000) % (3 * day), status="error", error="scoring failed")
+            if BASE_MS + 3 * day <= record["ts"] < BASE_MS + 5 * day and i % 20 == 0:
+                record["error"] = "bureau-gateway 504"
+    with Store.open(path) as store:
+        write_all(store.conn, [[to_row(r) for r in records]])
+    return path
+
+
+def _match_ts(db: Path, text: str) -> list[int]:
+    with Store.open(db, read_only=True) as store:
+        return [r["ts"] for r in Searcher(store).iter_rows(parse(text, now=NOW))]
+
+
+@pytest.mark.parametrize("text", ["status:error", "gateway"])
+async def test_without_since_the_histogram_spans_the_matches_own_days(days_db: Path, text: str) -> None:
+    """No since:/until:: the bars cover the result set's real range (the zone map's hours for a status
+    query, the newest and oldest match for free text), days away from now, not an empty last day; every
+    match is counted in a bar, and choosing an older bar moves the results to it."""
+    matches = _match_ts(days_db, text)
+    assert matches and NOW - max(matches) > 4 * 86_400_000  # nothing in the last day: the old histogram's span
+    app = make_app(days_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_logs(pilot, text)
+        await settle(pilot)
+        assert screen.overview is not None
+        histogram = screen.overview.histogram
+        bars = len(histogram.counts)
+        end = histogram.start + bars * histogram.width
+        assert histogram.start <= min(matches) < histogram.start + histogram.width  # the oldest bar holds the oldest
+        assert end - histogram.width <= max(matches) < end  # and the newest bar the newest
+        assert 10 <= bars <= 96 and not histogram.capped  # a screenful of round bars at most (100 columns - 4)
+        assert sum(histogram.counts) == len(matches)
+        assert histogram.counts[0] and histogram.counts[-1]
+        index = next(i for i in range(bars // 2) if histogram.counts[i])  # an old bar with matches
+        for _ in range(bars - 1 - index):
+            await pilot.press("less_than_sign")
+        assert screen.bar == index
+        start, stop = screen.bar_range(index)
+        await pilot.press("t")
+        await settle(pilot)
+        table = screen.query_one(LogTable)
+        current = screen.window.rows[table.cursor_row]
+        assert start <= current["ts"] < stop
+        assert screen.window.offset + table.cursor_row == sum(histogram.counts[index + 1:])
+
+
+async def test_with_since_and_until_the_histogram_is_exactly_that_window(days_db: Path) -> None:
+    from app.timeutil import ms_to_iso
+
+    day = 86_400_000
+    since, until = BASE_MS + 3 * day + 1_234_567, BASE_MS + 6 * day
+    text = f"status:error since:{ms_to_iso(since)} until:{ms_to_iso(until)}"
+    app = make_app(days_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_logs(pilot, text)
+        await settle(pilot)
+        assert screen.overview is not None
+        histogram = screen.overview.histogram
+        end = histogram.start + len(histogram.counts) * histogram.width
+        # Hour bars (counted from the zone map) from the hour since: falls in to the one until: ends.
+        assert histogram.start <= since < histogram.start + histogram.width
+        assert end - histogram.width < until <= end
+        assert sum(histogram.counts) == len(_match_ts(days_db, text))
