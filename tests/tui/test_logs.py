@@ -922,3 +922,53 @@ async def test_with_since_and_until_the_histogram_is_exactly_that_window(days_db
         assert histogram.start <= since < histogram.start + histogram.width
         assert end - histogram.width < until <= end
         assert sum(histogram.counts) == len(_match_ts(days_db, text))
+
+
+async def test_following_updates_the_histograms_newest_bar_and_the_facets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """F with a real `ingest --follow`: the errors it commits are shown, and a moment later the histogram's
+    newest bar and the facet counts include them too (read again in a worker, not on every commit)."""
+    monkeypatch.setattr("app.views.logs.FOLLOW_FALLBACK_S", 3600.0)  # only the store's change probe
+    monkeypatch.setattr("screens.logs.OVERVIEW_REFRESH_S", 0.2)
+    path = tmp_path / "follow.db"
+    with Store.open(path) as store:
+        write_all(store.conn, [[to_row(r) for r in random_records(400, seed=8)]])
+    errors_before = len(expected_ids(path, "status:error"))
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_logs(pilot, "status:error")
+        assert screen.overview is not None
+        before = screen.overview
+
+        def status_facet() -> int:
+            assert screen.overview is not None
+            return dict(next(f for f in screen.overview.facets if f.field == "status").values).get("error", 0)
+
+        assert sum(before.histogram.counts) == status_facet() == errors_before
+        await pilot.press("F")
+        await settle(pilot)
+        with _FollowedIngest(path, tmp_path / "service.jsonl") as service:
+            late = _late(3, 1000, ts=NOW + 60_000)
+            for record in late:
+                record["error"] = "bureau-gateway 504 while following"
+            service.write(late)
+            await _until(pilot, lambda: screen.window.rows[0]["request_id"] == "late-1002")
+            await _until(pilot, lambda: status_facet() == errors_before + 3)
+            overview = screen.overview
+            assert overview is not None and overview is not before
+            histogram = overview.histogram
+            assert sum(histogram.counts) == errors_before + 3
+            start, end = screen.bar_range(len(histogram.counts) - 1)
+            assert start <= NOW + 60_000 < end and histogram.counts[-1] >= 3  # the newest bar holds them
+            assert screen.bar == len(histogram.counts) - 1  # and stays the chosen one
+            errors = dict(next(f for f in overview.facets if f.field == "error").values)
+            assert errors["bureau-gateway 504 while following"] == 3
+            # Paused (the cursor moved off the newest): what arrives is counted, and still reaches the overview.
+            for _ in range(3):
+                await pilot.press("down")
+            service.write(_late(2, 2000, ts=NOW + 120_000))
+            await _until(pilot, lambda: "2 new above" in status(app))
+            await _until(pilot, lambda: status_facet() == errors_before + 5)
+            assert screen.query_one(LogTable).cursor_row == 3
+        await pilot.press("F", "F")  # to the newest, then stop
+        assert not screen.following
