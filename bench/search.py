@@ -256,6 +256,15 @@ def cases(v: dict, jsonl: Path) -> Iterator[dict]:
         "grep": ["grep", "-m", "50", "-E", either, f],
         "rg": ["rg", "-m", "50", either, f],
     }
+    # An OR across indexed columns (issue 14): read as one index seek per alternative; by hand, one statement.
+    across = f'"model":"{models[0]}"|"entity_id":"{entity}"'
+    yield {
+        "name": "OR of columns", "query": f"model:{models[0]} OR entity:{entity}",
+        "sql": (f"SELECT * FROM predictions WHERE model = '{models[0]}' OR entity_id = '{entity}' "
+                "ORDER BY ts DESC LIMIT 50"),
+        "grep": ["grep", "-m", "50", "-E", across, f],
+        "rg": ["rg", "-m", "50", across, f],
+    }
     text = v["text"]
     yield {
         "name": "free text", "query": f'"{text}"',

@@ -105,7 +105,8 @@ def reference(term: Any, record: dict[str, Any]) -> bool:
 
 SIMPLE = st.one_of(
     st.sampled_from(["model:fraud-scorer", "model:fraud*", "model:churn", "model:*-v2", "version:v?",
-                     "version:v3", "status:error", "status:ok", "since:5d", "score>=0.5"]),
+                     "version:v3", "status:error", "status:ok", "since:5d", "score>=0.5", "entity:cust-3",
+                     "entity:cust-11", "request:r-17", "request:r-1500"]),
     st.sampled_from([*WORDS, "timeouterror", "TimeoutError", "bureau", "gateway", "6379", "internal",
                      '"bureau-gateway.internal"', "bureau-gateway", "time*", "alph*", "eu-we*", "ops@*",
                      '"scoring took"', '"took scoring"', "x.y", "west"]),
@@ -136,6 +137,37 @@ def test_or_globs_prefixes_and_words_equal_brute_force(loaded, text: str) -> Non
     hits = [(r["ts"], i) for r, i in zip(records, ids) if all(reference(t, r) for t in query.terms)]
     assert got == [i for _, i in sorted(hits, reverse=True)], text
     assert searcher.count(resolved, cap=10**9).value == len(got)
+
+
+@pytest.mark.parametrize("text", [
+    "model:churn-predictor OR entity:cust-3",
+    "status:error (model:fraud-scorer OR entity:cust-3 OR request:r-17)",
+    "(model:fraud-v2 status:error) OR (entity:cust-11 since:5d)",
+    "-timeouterror (entity:cust-3 OR entity:cust-4 OR model:churn)",
+    "(entity:cust-3 OR model:fraud-v2) (entity:cust-3 OR request:r-40)",
+])
+def test_an_or_of_indexed_terms_seeks_each_alternative_and_pages_both_ways(loaded, text: str) -> None:
+    """An OR whose alternatives each name a model, entity or request reads a page through each one's index
+    (not every row of every alternative, sorted): the same rows as the reference, a row matching two
+    alternatives once, page after page and back."""
+    store, records, ids = loaded
+    searcher = Searcher(store)
+    query = searcher.resolve(parse(text, now=NOW)).query
+    sql, params = searcher.page_sql(query)
+    plan = [r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, (*params, 51))]
+    # One arm per alternative, each a search through an index (an OR left inside an arm may seek two).
+    assert any("UNION" in step for step in plan), plan
+    assert not any(step.split(" ")[:2] == ["SCAN", "predictions"] for step in plan), "\n".join(plan)
+    parsed = parse(text, now=NOW)
+    hits = [(r["ts"], i) for r, i in zip(records, ids) if all(reference(t, r) for t in parsed.terms)]
+    expected = [i for _, i in sorted(hits, reverse=True)]
+    assert len(expected) > 7
+    pages = [searcher.page(query, limit=7)]
+    while pages[-1].has_older:
+        pages.append(searcher.page(query, after=pages[-1].last, limit=7))
+    assert [row["id"] for page in pages for row in page.rows] == expected
+    back = searcher.page(query, before=pages[-1].first, limit=7)  # the page before the last, read newest last
+    assert [row["id"] for row in back.rows] == [row["id"] for row in pages[-2].rows]
 
 
 def test_words_inside_punctuation_are_found(loaded) -> None:
