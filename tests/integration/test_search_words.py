@@ -292,3 +292,26 @@ def test_histogram_and_facets_of_a_result_set(any_store) -> None:
     assert dict(facets["features.country"].values) == dict(sorted(country.items(), key=lambda kv: -kv[1])[:5])
     few = searcher.facets(query, ["status"], cap=30)[0]
     assert few.capped and few.values == [("error", 30)]
+
+
+def test_the_span_of_a_result_set_holds_every_match(any_store) -> None:
+    """On both backends: where a query's matches lie in time (the Logs histogram's range without since:).
+    Exact for free text (its newest and oldest match); the zone map's whole hours for a status query on
+    SQLite; None when nothing matches."""
+    store, records = any_store, random_records(N_RECORDS, seed=5)
+    store.predictions.append([to_row(r) for r in records])
+    searcher = Searcher(store)
+    sqlite = hasattr(searcher._search, "count_from_zones")
+    if sqlite:
+        searcher._search.overview_budget_s = None  # exact answers whatever the machine's load
+    hour = 3_600_000
+    for text, exact in (("status:error", not sqlite), ("alpha", True), ("status:error beta", True)):
+        query = searcher.resolve(parse(text, now=NOW)).query
+        wanted = [r["ts"] for r in records if all(reference(t, r) for t in parse(text, now=NOW).terms)]
+        span = searcher.span(query)
+        assert span is not None and span.first is not None and span.last is not None
+        if exact:
+            assert (span.first, span.last) == (min(wanted), max(wanted)), text
+        else:  # the first and last hour holding an error
+            assert span.first == min(wanted) // hour * hour and span.last == max(wanted) // hour * hour + hour - 1
+    assert searcher.span(searcher.resolve(parse("status:error request:nobody", now=NOW)).query) is None
