@@ -507,18 +507,29 @@ class PredictionSearch:
         compiled = compile_query(rest, generated=self._generated)
         newest_first = before is None
         keyset = _OLDER if newest_first else _NEWER
-        first_sql = select_sql(("id", "ts"), compiled, keyset=None, newest_first=newest_first)
-        next_sql = select_sql(("id", "ts"), compiled, keyset=keyset, newest_first=newest_first)
+        # The other filters' rows in order; an OR of indexed terms among them as one seek per alternative.
+        branches = union_branches(rest, generated=self._generated)
+        if branches is None:
+            first_sql = select_sql(("id", "ts"), compiled, keyset=None, newest_first=newest_first)
+            next_sql = select_sql(("id", "ts"), compiled, keyset=keyset, newest_first=newest_first)
+        else:
+            first_sql = union_sql(("id", "ts"), branches, keyset=None, newest_first=newest_first)
+            next_sql = union_sql(("id", "ts"), branches, keyset=keyset, newest_first=newest_first)
+
+        def params(bound: tuple[object, ...], size: int) -> tuple[object, ...]:
+            if branches is None:
+                return (*compiled.params, *bound, size)
+            return (*(value for branch in branches for value in (*branch.params, *bound, size)), size)
+
         range_sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND rowid BETWEEN ? AND ?"
         cursor = after if newest_first else before
         found: list[int] = []
         chunk_size = self._walk_chunk
         while len(found) <= limit:
             if cursor is None:
-                chunk = self._conn.execute(first_sql, (*compiled.params, chunk_size)).fetchall()
+                chunk = self._conn.execute(first_sql, params((), chunk_size)).fetchall()
             else:
-                chunk = self._conn.execute(next_sql, (*compiled.params, cursor.ts, cursor.ts, cursor.id,
-                                                      chunk_size)).fetchall()
+                chunk = self._conn.execute(next_sql, params((cursor.ts, cursor.ts, cursor.id), chunk_size)).fetchall()
             if not chunk:
                 break
             hits: set[int] = set()

@@ -145,19 +145,25 @@ def test_or_globs_prefixes_and_words_equal_brute_force(loaded, text: str) -> Non
     "(model:fraud-v2 status:error) OR (entity:cust-11 since:5d)",
     "-timeouterror (entity:cust-3 OR entity:cust-4 OR model:churn)",
     "(entity:cust-3 OR model:fraud-v2) (entity:cust-3 OR request:r-40)",
+    "(model:fraud-v2 OR entity:cust-3) alpha",
 ])
 def test_an_or_of_indexed_terms_seeks_each_alternative_and_pages_both_ways(loaded, text: str) -> None:
     """An OR whose alternatives each name a model, entity or request reads a page through each one's index
     (not every row of every alternative, sorted): the same rows as the reference, a row matching two
-    alternatives once, page after page and back."""
+    alternatives once, page after page and back; also when free text is walked chunk by chunk beside it."""
     store, records, ids = loaded
     searcher = Searcher(store)
-    query = searcher.resolve(parse(text, now=NOW)).query
-    sql, params = searcher.page_sql(query)
+    sql, params = searcher.page_sql(searcher.resolve(parse(text, now=NOW)).query)
     plan = [r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, (*params, 51))]
     # One arm per alternative, each a search through an index (an OR left inside an arm may seek two).
     assert any("UNION" in step for step in plan), plan
     assert not any(step.split(" ")[:2] == ["SCAN", "predictions"] for step in plan), "\n".join(plan)
+    for searcher in (Searcher(store), Searcher(store, drive_up_to=0, walk_chunk=3)):
+        _pages_equal_the_reference(records, ids, searcher, text)
+
+
+def _pages_equal_the_reference(records: list[dict[str, Any]], ids: list[int], searcher: Searcher, text: str) -> None:
+    query = searcher.resolve(parse(text, now=NOW)).query
     parsed = parse(text, now=NOW)
     hits = [(r["ts"], i) for r, i in zip(records, ids) if all(reference(t, r) for t in parsed.terms)]
     expected = [i for _, i in sorted(hits, reverse=True)]
