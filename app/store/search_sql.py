@@ -241,16 +241,17 @@ def union_branches(query: Query, *, generated: frozenset[str] = frozenset(),
     for k, term in enumerate(query.terms):
         if not isinstance(term, AnyOf) or term.negated:
             continue
-        if len(term.alternatives) < 2 or not all(any(
-                isinstance(t, FieldTerm) and t.column in _SEEKABLE and t.op == "=" and not t.negated for t in alternative)
-                for alternative in term.alternatives):
-            return None
-        if _one_column(term):
+        if len(term.alternatives) < 2 or _one_column(term) or not all(
+                any(_seeks(t) for t in alternative) for alternative in term.alternatives):
             return None
         rest = query.terms[:k] + query.terms[k + 1:]
         return [compile_query(Query(query.text, rest + alternative, query.now), generated=generated,
                               text_plan=text_plan) for alternative in term.alternatives]
     return None
+
+
+def _seeks(term: Term) -> bool:
+    return isinstance(term, FieldTerm) and term.column in _SEEKABLE and term.op == "=" and not term.negated
 
 
 def union_sql(columns: Sequence[str], branches: Sequence[Compiled], *, keyset: str | None,
