@@ -28,6 +28,7 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
@@ -55,6 +56,9 @@ PAGE_SIZE = 50
 JUMP_PAGES = 20  # n/N read at most this many pages looking for an error
 FOLLOW_READ = 150  # F: new records read per change at most (more at once: the newest page instead)
 FOLLOW_COUNT = 1000  # while following is paused, new records are counted up to this many ("1,000+ new")
+# F: the histogram and facets are read again this long after new records arrive (once for a burst, and at
+# most this often while they keep coming: each read is ~0.1-0.2 s of a lane's thread, never the UI's).
+OVERVIEW_REFRESH_S = 1.0
 EDGE_MARGIN = 10  # read the next page when the cursor is this close to the end of what is held
 AROUND_MS = 3_600_000  # `a`: the entity's predictions an hour either side
 ANCHOR_PAGES = 40  # `a` reads at most this many pages looking for the record it started from
@@ -238,6 +242,7 @@ class LogsScreen(OnConsole, Screen):
         self._follow_more = False  # more arrived than were counted: the numbers are "at least"
         self._follow_seen: Any = None  # while paused: the newest record counted (a Cursor)
         self._follow_dirty = False  # a change arrived while a read was under way
+        self._overview_due: Timer | None = None  # following: the histogram and facets' next read
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -366,6 +371,9 @@ class LogsScreen(OnConsole, Screen):
         if not follow:
             self.overview, self.bar = None, -1
             self._show_histogram()
+            if self._overview_due is not None:  # a new query reads its own
+                self._overview_due.stop()
+                self._overview_due = None
         self.elapsed_ms = None
         self._fetching = True
         self._scanning = False
@@ -490,6 +498,8 @@ class LogsScreen(OnConsole, Screen):
                 self.parsed = read.query  # model:/version: as the store's names: later pages and the count
                 if read.error is None and not self.following:
                     self._overview(self.console_context.store, read.query, self.generation)
+                elif read.error is None:
+                    self._overview_soon()  # F (or a burst read as the newest page): the overview of what is new
             self.empty_reason = read.error or read.why_empty
             self._show_note(read.error, read.notices)
         if message.fetch.kind == "jump":
@@ -602,9 +612,30 @@ class LogsScreen(OnConsole, Screen):
     def on_logs_screen_overview_loaded(self, message: OverviewLoaded) -> None:
         if message.generation != self.generation:
             return
+        newest = len(message.overview.histogram.counts) - 1
+        if self.overview is not None and 0 <= self.bar < len(self.overview.histogram.counts) - 1:
+            # Read again while following: a bar chosen (not the newest) stays chosen where it still starts.
+            start, _ = self.bar_range(self.bar)
+            histogram = message.overview.histogram
+            index, off_grid = divmod(start - histogram.start, histogram.width)
+            self.bar = index if not off_grid and 0 <= index <= newest else newest
+        else:
+            self.bar = newest
         self.overview = message.overview
-        self.bar = len(message.overview.histogram.counts) - 1
         self._show_histogram()
+
+    def _overview_soon(self) -> None:
+        """Following, new matching records came: read the histogram and facets again in a moment (one read
+        for a burst of commits; while records keep coming, one read every OVERVIEW_REFRESH_S)."""
+        if self._overview_due is None:
+            self._overview_due = self.set_timer(OVERVIEW_REFRESH_S, self._overview_refresh)
+
+    def _overview_refresh(self) -> None:
+        self._overview_due = None
+        if self.parsed is not None and not self._fetching:
+            self._overview(self.console_context.store, self.parsed, self.generation)
+        elif self.following:
+            self._overview_soon()  # a page read is under way (its query may be resolved anew): after it
 
     def _show_histogram(self) -> None:
         self.query_one(HitHistogram).show(None if self.overview is None else self.overview.histogram, self.bar)
@@ -792,6 +823,7 @@ class LogsScreen(OnConsole, Screen):
                 self._follow_new += len(rows)
                 table.show(window.rows, 0)
                 self._count(self.console_context.store, self.parsed, self.generation)
+                self._overview_soon()  # the newest bar and the facets count them too
         elif fetch.paused and self._at_newest():
             # Back at the newest meanwhile (paged up to it): read again from what is held now.
             self._follow_unseen, self._follow_seen, self._follow_dirty = 0, None, True
@@ -803,6 +835,7 @@ class LogsScreen(OnConsole, Screen):
             window.offset += len(rows)
             window.has_newer = True
             self._count(self.console_context.store, self.parsed, self.generation)  # "of N" grows too
+            self._overview_soon()  # and so do the histogram and facets
             if page.has_newer:
                 self._follow_dirty = True  # count on (up to FOLLOW_COUNT)
         self._show_range()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Callable
 
     from app.store import Store
-    from app.store.search import Facet, Histogram, ScanProgress
+    from app.store.search import Facet, Histogram, ScanProgress, Span
 
 __all__ = ["Searcher", "Query", "SearchError", "UnknownName", "Resolution", "Page", "Cursor", "Count", "parse", "count_text",
            "ensure_feature_indexes", "FIELD_NAMES", "PAGE_SIZE", "COUNT_CAP", "ROW_COLUMNS"]
@@ -116,6 +116,15 @@ class Searcher:
         if self._store.kind == "postgresql":  # its own reader (app/store/pg/search.py)
             return self._search.histogram(query, start, end, buckets, cap)  # type: ignore[attr-defined]
         return histogram(self._search, self.routed(query), start, end, buckets, cap)
+
+    def span(self, query: Query) -> "Span | None":
+        """Where the matches lie in time (zone map hours, narrowed to the newest and oldest match when that
+        reads within the overview's budget); None when nothing matches (resolve first)."""
+        if self._store.kind == "postgresql":
+            return self._search.span(query)  # type: ignore[attr-defined]
+        from app.store.search import match_span
+
+        return match_span(self._search, self.routed(query))
 
     def facets(self, query: Query, fields: list[str], *, top: int = 5, cap: int = OVERVIEW_CAP) -> list["Facet"]:
         """The top values of each field (status, version, error, features.NAME ...) over the newest

@@ -122,13 +122,11 @@ def _any_of(term: AnyOf, generated: frozenset[str]) -> tuple[str, list[object]]:
     """``(a AND b) OR (c)``; free text inside a group is its own FTS lookup (drive plan)."""
     if not term.alternatives:
         return "0", []
-    first = term.alternatives[0][0] if term.alternatives[0] else None
-    if (isinstance(first, FieldTerm) and first.column in _PLAIN_COLUMNS and all(
-            len(a) == 1 and isinstance(a[0], FieldTerm) and a[0].column == first.column and a[0].op == "="
-            and not a[0].negated for a in term.alternatives)):
+    if _one_column(term):
         # model:a OR model:b (a glob's names): one IN list, which the planner seeks as a set.
         values = [a[0].value for a in term.alternatives]  # type: ignore[union-attr]
-        return f"{_COLUMNS[first.column]} IN ({', '.join('?' * len(values))})", values
+        column = term.alternatives[0][0].column  # type: ignore[union-attr]
+        return f"{_COLUMNS[column]} IN ({', '.join('?' * len(values))})", values
     ors: list[str] = []
     params: list[object] = []
     for alternative in term.alternatives:
@@ -143,6 +141,14 @@ def _any_of(term: AnyOf, generated: frozenset[str]) -> tuple[str, list[object]]:
             params.extend(values)
         ors.append("(" + " AND ".join(ands) + ")" if ands else "1")
     return "(" + " OR ".join(ors) + ")", params
+
+
+def _one_column(term: AnyOf) -> bool:
+    """``model:a OR model:b``: every alternative is one value of the same plain column."""
+    first = term.alternatives[0][0] if term.alternatives and term.alternatives[0] else None
+    return isinstance(first, FieldTerm) and first.column in _PLAIN_COLUMNS and all(
+        len(a) == 1 and isinstance(a[0], FieldTerm) and a[0].column == first.column and a[0].op == "="
+        and not a[0].negated for a in term.alternatives)
 
 
 def _term(term: Term, generated: frozenset[str]) -> tuple[str, list[object]]:
@@ -218,6 +224,46 @@ def _dynamic(expr: str, expr_params: list[object], op: str, value: Value,
         # Every text value sorts above every number in SQLite: keep the range numeric.
         return f"{expr} {op} ? AND {expr} < ''", [*expr_params, value, *expr_params]
     return f"{expr} {op} ?", [*expr_params, value]
+
+
+# Columns whose index finds a value's rows at once: (model, ts) and (entity_id, ts) in (ts, id) order,
+# (request_id, ...) a handful of rows. An OR of alternatives each naming one is read as one index seek per
+# alternative (``union_branches``), not as every row of each alternative sorted together.
+_SEEKABLE = ("model", "entity_id", "request_id")
+
+
+def union_branches(query: Query, *, generated: frozenset[str] = frozenset(),
+                   text_plan: TextPlan = "drive") -> list[Compiled] | None:
+    """A query whose first top-level OR has alternatives that each name a model, entity or request
+    (``status:error (model:a OR entity:x)``), as one WHERE per alternative: the other terms AND that
+    alternative. Their rows together are the query's. None for any other query, and for an OR of one
+    column's values (``model:a OR model:b``: an IN list, which SQLite already seeks value by value)."""
+    for k, term in enumerate(query.terms):
+        if not isinstance(term, AnyOf) or term.negated:
+            continue
+        if len(term.alternatives) < 2 or _one_column(term) or not all(
+                any(_seeks(t) for t in alternative) for alternative in term.alternatives):
+            return None
+        rest = query.terms[:k] + query.terms[k + 1:]
+        return [compile_query(Query(query.text, rest + alternative, query.now), generated=generated,
+                              text_plan=text_plan) for alternative in term.alternatives]
+    return None
+
+
+def _seeks(term: Term) -> bool:
+    return isinstance(term, FieldTerm) and term.column in _SEEKABLE and term.op == "=" and not term.negated
+
+
+def union_sql(columns: Sequence[str], branches: Sequence[Compiled], *, keyset: str | None,
+              newest_first: bool) -> str:
+    """The page of a query read as ``union_branches``: each branch a page of its own through its index,
+    the union (a row matching two alternatives counted once) cut to one page. Parameters: each branch's,
+    its keyset bound and its ``LIMIT ?`` in turn, then the page's ``LIMIT ?``."""
+    order = "DESC" if newest_first else "ASC"
+    names = ", ".join(columns)
+    arms = [f"SELECT {names} FROM ({select_sql(columns, branch, keyset=keyset, newest_first=newest_first)})"
+            for branch in branches]
+    return f"{' UNION '.join(arms)} ORDER BY ts {order}, id {order} LIMIT ?"
 
 
 def select_sql(columns: Sequence[str], compiled: Compiled, *, keyset: str | None, newest_first: bool,

@@ -203,14 +203,17 @@ def candidate_slices(conn: sqlite3.Connection, query: Query, *, share: float = S
     if not prunable or not trusted(conn):
         return None
     scope_sql = " AND ".join(scope) if scope else "1"
-    scope_rows = conn.execute(f"SELECT coalesce(sum(b.rows), 0) FROM zone_blocks b WHERE {scope_sql}",
-                              scope_params).fetchone()[0]
-    rows = conn.execute(
-        f"SELECT b.hour, b.model, b.rows FROM zone_blocks b WHERE {scope_sql} AND {' AND '.join(prune)} "
-        "ORDER BY b.hour DESC, b.model", (*scope_params, *prune_params)).fetchall()
-    candidate_rows = sum(r[2] for r in rows)
+    prune_sql = " AND ".join(prune)
+    # First the two sums alone (one pass, no block leaves SQLite): most queries stop here, pruning would
+    # keep too much; only a plan that prunes reads its blocks.
+    scope_rows, candidate_rows = conn.execute(
+        f"SELECT coalesce(sum(b.rows), 0), coalesce(sum(CASE WHEN {prune_sql} THEN b.rows ELSE 0 END), 0) "
+        f"FROM zone_blocks b WHERE {scope_sql}", (*prune_params, *scope_params)).fetchone()
     if not force and scope_rows and candidate_rows > share * scope_rows:
         return None
+    rows = conn.execute(
+        f"SELECT b.hour, b.model, b.rows FROM zone_blocks b WHERE {scope_sql} AND {prune_sql} "
+        "ORDER BY b.hour DESC, b.model", (*scope_params, *prune_params)).fetchall()
     by_hour: dict[int, tuple[list[str], list[int]]] = {}
     for hour, model, n in rows:
         models, counts = by_hour.setdefault(hour, ([], [0]))
@@ -218,7 +221,7 @@ def candidate_slices(conn: sqlite3.Connection, query: Query, *, share: float = S
         counts[0] += n
     slices: list[Slice] = []
     for hour, (models, counts) in by_hour.items():  # newest first
-        start, end = _hour_range(hour)
+        start, end = hour_range(hour)
         names = tuple(models)
         if slices and slices[-1].models == names and slices[-1].start == end:
             # Neighbouring hours of the same models: one statement.
@@ -233,7 +236,7 @@ def _hour_of(ts: int) -> int:
     return -(-ts // HOUR_MS) if ts < 0 else ts // HOUR_MS
 
 
-def _hour_range(hour: int) -> tuple[int, int]:
+def hour_range(hour: int) -> tuple[int, int]:
     """The ts range of a block: ``ts / 3600000`` truncates toward zero, so hour 0 spans both signs."""
     if hour > 0:
         return hour * HOUR_MS, (hour + 1) * HOUR_MS

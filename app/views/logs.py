@@ -8,6 +8,7 @@ A newer query interrupts the statements of the older one: the reads here turn su
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass
@@ -42,8 +43,27 @@ def field_names(location: "StoreLocation") -> LogNames:
     return LogNames(sorted(models), features, contexts)
 
 
-OVERVIEW_SPAN_MS = 86_400_000  # without since:/until:, the histogram covers the last day
+OVERVIEW_SPAN_MS = 86_400_000  # when nothing matches (or the matches' range could not be read): the last day
 OVERVIEW_BUCKETS = 60
+_MINUTE, _HOUR, _DAY = 60_000, 3_600_000, 86_400_000
+# The widths a histogram of the matches' own range is cut into: round steps, so each bar starts on the
+# minute, the hour or the day (UTC); the finest that fits the range into the bars the screen has.
+BAR_WIDTHS_MS = (*(m * _MINUTE for m in (1, 2, 5, 10, 15, 30)), *(h * _HOUR for h in (1, 2, 3, 6, 12)),
+                 *(d * _DAY for d in (1, 2, 7)))
+
+
+def bar_grid(first: int, last: int, buckets: int) -> tuple[int, int, int]:
+    """(start, end, bars) of a histogram over matches from ``first`` to ``last`` (epoch ms, both included):
+    at most ``buckets`` bars of one round width, aligned to it (never narrower than a minute, so a few
+    matches close together make a few bars, not a screenful of empty ones)."""
+    buckets = max(1, buckets)
+    days = -(-(last + 1 - first) // (buckets * _DAY))  # beyond the ladder (years of logs): whole days a bar
+    for width in itertools.chain(BAR_WIDTHS_MS, (d * _DAY for d in itertools.count(max(1, days)))):
+        start = first - first % width
+        bars = (last - start) // width + 1
+        if bars <= buckets:
+            return start, start + bars * width, bars
+    raise AssertionError("unreachable: the widths grow without end")
 
 
 @dataclass(frozen=True)
@@ -75,24 +95,36 @@ def overview_fields(query: "Query") -> list[str]:
 
 
 def overview(searcher: "Searcher", query: "Query", now: int, buckets: int = OVERVIEW_BUCKETS) -> Overview | None:
-    """The histogram over the query's time bounds (else the last day) and the facets; None when a
-    newer query interrupted it. ``query`` is resolved (the first page's read resolved it)."""
+    """The histogram and the facets of the query's results; None when a newer query interrupted it.
+    ``query`` is resolved (the first page's read resolved it).
+
+    The histogram covers the query's window: exactly its ``since:``/``until:``; without ``since:``, the
+    result set's own range in time (``Searcher.span``: from the zone map, narrowed by the newest and oldest
+    match), in round bars (``bar_grid``); the last day when nothing matches."""
+    from app.search.language import Query as _Query
     from app.search.language import TimeTerm
     from app.store import StoreInterrupted
 
-    start = max((t.at for t in query.terms if isinstance(t, TimeTerm) and t.bound == "since" and not t.negated),
+    since = max((t.at for t in query.terms if isinstance(t, TimeTerm) and t.bound == "since" and not t.negated),
                 default=None)
-    end = min((t.at for t in query.terms if isinstance(t, TimeTerm) and t.bound == "until" and not t.negated),
-              default=now + 1)
-    if start is None or start >= end:
-        start = end - OVERVIEW_SPAN_MS
-    # The facets of what the histogram shows: the same window (an unbounded sample of a rare term
-    # would walk the whole table newest first).
-    from app.search.language import Query as _Query
-
-    windowed = _Query(query.text, (*query.terms, TimeTerm("since", start), TimeTerm("until", end)), query.now)
+    until = min((t.at for t in query.terms if isinstance(t, TimeTerm) and t.bound == "until" and not t.negated),
+                default=None)
+    end = until if until is not None else now + 1
     try:
-        return Overview(searcher.histogram(query, start, end, buckets=buckets),
+        if since is not None and since < end:
+            start, bars = since, buckets  # the window asked for
+        else:
+            span = searcher.span(query)
+            if span is None:  # nothing matches: an empty last day of the window
+                start, bars = end - OVERVIEW_SPAN_MS, buckets
+            else:
+                last = span.last if span.last is not None else end - 1
+                first = span.first if span.first is not None else last + 1 - OVERVIEW_SPAN_MS
+                start, end, bars = bar_grid(first, max(first, last), buckets)
+        # The facets of what the histogram shows: the same window (an unbounded sample of a rare term
+        # would walk the whole table newest first).
+        windowed = _Query(query.text, (*query.terms, TimeTerm("since", start), TimeTerm("until", end)), query.now)
+        return Overview(searcher.histogram(query, start, end, buckets=bars),
                         searcher.facets(windowed, overview_fields(query)))
     except StoreInterrupted:
         return None

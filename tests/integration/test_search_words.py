@@ -105,7 +105,8 @@ def reference(term: Any, record: dict[str, Any]) -> bool:
 
 SIMPLE = st.one_of(
     st.sampled_from(["model:fraud-scorer", "model:fraud*", "model:churn", "model:*-v2", "version:v?",
-                     "version:v3", "status:error", "status:ok", "since:5d", "score>=0.5"]),
+                     "version:v3", "status:error", "status:ok", "since:5d", "score>=0.5", "entity:cust-3",
+                     "entity:cust-11", "request:r-17", "request:r-1500"]),
     st.sampled_from([*WORDS, "timeouterror", "TimeoutError", "bureau", "gateway", "6379", "internal",
                      '"bureau-gateway.internal"', "bureau-gateway", "time*", "alph*", "eu-we*", "ops@*",
                      '"scoring took"', '"took scoring"', "x.y", "west"]),
@@ -136,6 +137,43 @@ def test_or_globs_prefixes_and_words_equal_brute_force(loaded, text: str) -> Non
     hits = [(r["ts"], i) for r, i in zip(records, ids) if all(reference(t, r) for t in query.terms)]
     assert got == [i for _, i in sorted(hits, reverse=True)], text
     assert searcher.count(resolved, cap=10**9).value == len(got)
+
+
+@pytest.mark.parametrize("text", [
+    "model:churn-predictor OR entity:cust-3",
+    "status:error (model:fraud-scorer OR entity:cust-3 OR request:r-17)",
+    "(model:fraud-v2 status:error) OR (entity:cust-11 since:5d)",
+    "-timeouterror (entity:cust-3 OR entity:cust-4 OR model:churn)",
+    "(entity:cust-3 OR model:fraud-v2) (entity:cust-3 OR request:r-40)",
+    "(model:fraud-v2 OR entity:cust-3) alpha",
+])
+def test_an_or_of_indexed_terms_seeks_each_alternative_and_pages_both_ways(loaded, text: str) -> None:
+    """An OR whose alternatives each name a model, entity or request reads a page through each one's index
+    (not every row of every alternative, sorted): the same rows as the reference, a row matching two
+    alternatives once, page after page and back; also when free text is walked chunk by chunk beside it."""
+    store, records, ids = loaded
+    searcher = Searcher(store)
+    sql, params = searcher.page_sql(searcher.resolve(parse(text, now=NOW)).query)
+    plan = [r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, (*params, 51))]
+    # One arm per alternative, each a search through an index (an OR left inside an arm may seek two).
+    assert any("UNION" in step for step in plan), plan
+    assert not any(step.split(" ")[:2] == ["SCAN", "predictions"] for step in plan), "\n".join(plan)
+    for searcher in (Searcher(store), Searcher(store, drive_up_to=0, walk_chunk=3)):
+        _pages_equal_the_reference(records, ids, searcher, text)
+
+
+def _pages_equal_the_reference(records: list[dict[str, Any]], ids: list[int], searcher: Searcher, text: str) -> None:
+    query = searcher.resolve(parse(text, now=NOW)).query
+    parsed = parse(text, now=NOW)
+    hits = [(r["ts"], i) for r, i in zip(records, ids) if all(reference(t, r) for t in parsed.terms)]
+    expected = [i for _, i in sorted(hits, reverse=True)]
+    assert len(expected) > 7
+    pages = [searcher.page(query, limit=7)]
+    while pages[-1].has_older:
+        pages.append(searcher.page(query, after=pages[-1].last, limit=7))
+    assert [row["id"] for page in pages for row in page.rows] == expected
+    back = searcher.page(query, before=pages[-1].first, limit=7)  # the page before the last, read newest last
+    assert [row["id"] for row in back.rows] == [row["id"] for row in pages[-2].rows]
 
 
 def test_words_inside_punctuation_are_found(loaded) -> None:
@@ -260,3 +298,26 @@ def test_histogram_and_facets_of_a_result_set(any_store) -> None:
     assert dict(facets["features.country"].values) == dict(sorted(country.items(), key=lambda kv: -kv[1])[:5])
     few = searcher.facets(query, ["status"], cap=30)[0]
     assert few.capped and few.values == [("error", 30)]
+
+
+def test_the_span_of_a_result_set_holds_every_match(any_store) -> None:
+    """On both backends: where a query's matches lie in time (the Logs histogram's range without since:).
+    Exact for free text (its newest and oldest match); the zone map's whole hours for a status query on
+    SQLite; None when nothing matches."""
+    store, records = any_store, random_records(N_RECORDS, seed=5)
+    store.predictions.append([to_row(r) for r in records])
+    searcher = Searcher(store)
+    sqlite = hasattr(searcher._search, "count_from_zones")
+    if sqlite:
+        searcher._search.overview_budget_s = None  # exact answers whatever the machine's load
+    hour = 3_600_000
+    for text, exact in (("status:error", not sqlite), ("alpha", True), ("status:error beta", True)):
+        query = searcher.resolve(parse(text, now=NOW)).query
+        wanted = [r["ts"] for r in records if all(reference(t, r) for t in parse(text, now=NOW).terms)]
+        span = searcher.span(query)
+        assert span is not None and span.first is not None and span.last is not None
+        if exact:
+            assert (span.first, span.last) == (min(wanted), max(wanted)), text
+        else:  # the first and last hour holding an error
+            assert span.first == min(wanted) // hour * hour and span.last == max(wanted) // hour * hour + hour - 1
+    assert searcher.span(searcher.resolve(parse("status:error request:nobody", now=NOW)).query) is None

@@ -848,3 +848,127 @@ async def test_a_query_typed_in_one_burst_after_slash_goes_into_the_bar(logs_db:
         assert screen.query_text == "status:error" and not screen.previous_queries
         assert isinstance(screen.focused, LogTable) and app.screen is screen
         assert screen.window.rows and {r["status"] for r in screen.window.rows} == {"error"}
+
+
+@pytest.fixture(scope="module")
+def days_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten days of ok records up to NOW; errors only on days 2 to 5, the word "gateway" only on days 3 and 4."""
+    path = tmp_path_factory.mktemp("days") / "days.db"
+    records = random_records(3000, seed=44)
+    day = 86_400_000
+    for i, record in enumerate(records):
+        record.update(status="ok", error=None)
+        if i % 10 == 0:  # every tenth: an error between day 2 and day 5
+            record.update(ts=BASE_MS + 2 * day + (i * 7_919_000) % (3 * day), status="error", error="scoring failed")
+            if BASE_MS + 3 * day <= record["ts"] < BASE_MS + 5 * day and i % 20 == 0:
+                record["error"] = "bureau-gateway 504"
+    with Store.open(path) as store:
+        write_all(store.conn, [[to_row(r) for r in records]])
+    return path
+
+
+def _match_ts(db: Path, text: str) -> list[int]:
+    with Store.open(db, read_only=True) as store:
+        return [r["ts"] for r in Searcher(store).iter_rows(parse(text, now=NOW))]
+
+
+@pytest.mark.parametrize("text", ["status:error", "gateway"])
+async def test_without_since_the_histogram_spans_the_matches_own_days(days_db: Path, text: str) -> None:
+    """No since:/until:: the bars cover the result set's real range (the zone map's hours for a status
+    query, the newest and oldest match for free text), days away from now, not an empty last day; every
+    match is counted in a bar, and choosing an older bar moves the results to it."""
+    matches = _match_ts(days_db, text)
+    assert matches and NOW - max(matches) > 4 * 86_400_000  # nothing in the last day: the old histogram's span
+    app = make_app(days_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_logs(pilot, text)
+        await settle(pilot)
+        assert screen.overview is not None
+        histogram = screen.overview.histogram
+        bars = len(histogram.counts)
+        end = histogram.start + bars * histogram.width
+        assert histogram.start <= min(matches) < histogram.start + histogram.width  # the oldest bar holds the oldest
+        assert end - histogram.width <= max(matches) < end  # and the newest bar the newest
+        assert 10 <= bars <= 96 and not histogram.capped  # a screenful of round bars at most (100 columns - 4)
+        assert sum(histogram.counts) == len(matches)
+        assert histogram.counts[0] and histogram.counts[-1]
+        index = next(i for i in range(bars // 2) if histogram.counts[i])  # an old bar with matches
+        for _ in range(bars - 1 - index):
+            await pilot.press("less_than_sign")
+        assert screen.bar == index
+        start, stop = screen.bar_range(index)
+        await pilot.press("t")
+        await settle(pilot)
+        table = screen.query_one(LogTable)
+        current = screen.window.rows[table.cursor_row]
+        assert start <= current["ts"] < stop
+        assert screen.window.offset + table.cursor_row == sum(histogram.counts[index + 1:])
+
+
+async def test_with_since_and_until_the_histogram_is_exactly_that_window(days_db: Path) -> None:
+    from app.timeutil import ms_to_iso
+
+    day = 86_400_000
+    since, until = BASE_MS + 3 * day + 1_234_567, BASE_MS + 6 * day
+    text = f"status:error since:{ms_to_iso(since)} until:{ms_to_iso(until)}"
+    app = make_app(days_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_logs(pilot, text)
+        await settle(pilot)
+        assert screen.overview is not None
+        histogram = screen.overview.histogram
+        end = histogram.start + len(histogram.counts) * histogram.width
+        # Hour bars (counted from the zone map) from the hour since: falls in to the one until: ends.
+        assert histogram.start <= since < histogram.start + histogram.width
+        assert end - histogram.width < until <= end
+        assert sum(histogram.counts) == len(_match_ts(days_db, text))
+
+
+async def test_following_updates_the_histograms_newest_bar_and_the_facets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """F with a real `ingest --follow`: the errors it commits are shown, and a moment later the histogram's
+    newest bar and the facet counts include them too (read again in a worker, not on every commit)."""
+    monkeypatch.setattr("app.views.logs.FOLLOW_FALLBACK_S", 3600.0)  # only the store's change probe
+    monkeypatch.setattr("screens.logs.OVERVIEW_REFRESH_S", 0.2)
+    path = tmp_path / "follow.db"
+    with Store.open(path) as store:
+        write_all(store.conn, [[to_row(r) for r in random_records(400, seed=8)]])
+    errors_before = len(expected_ids(path, "status:error"))
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_logs(pilot, "status:error")
+        assert screen.overview is not None
+        before = screen.overview
+
+        def status_facet() -> int:
+            assert screen.overview is not None
+            return dict(next(f for f in screen.overview.facets if f.field == "status").values).get("error", 0)
+
+        assert sum(before.histogram.counts) == status_facet() == errors_before
+        await pilot.press("F")
+        await settle(pilot)
+        with _FollowedIngest(path, tmp_path / "service.jsonl") as service:
+            late = _late(3, 1000, ts=NOW + 60_000)
+            for record in late:
+                record["error"] = "bureau-gateway 504 while following"
+            service.write(late)
+            await _until(pilot, lambda: screen.window.rows[0]["request_id"] == "late-1002")
+            await _until(pilot, lambda: status_facet() == errors_before + 3)
+            overview = screen.overview
+            assert overview is not None and overview is not before
+            histogram = overview.histogram
+            assert sum(histogram.counts) == errors_before + 3
+            start, end = screen.bar_range(len(histogram.counts) - 1)
+            assert start <= NOW + 60_000 < end and histogram.counts[-1] >= 3  # the newest bar holds them
+            assert screen.bar == len(histogram.counts) - 1  # and stays the chosen one
+            errors = dict(next(f for f in overview.facets if f.field == "error").values)
+            assert errors["bureau-gateway 504 while following"] == 3
+            # Paused (the cursor moved off the newest): what arrives is counted, and still reaches the overview.
+            for _ in range(3):
+                await pilot.press("down")
+            service.write(_late(2, 2000, ts=NOW + 120_000))
+            await _until(pilot, lambda: "2 new above" in status(app))
+            await _until(pilot, lambda: status_facet() == errors_before + 5)
+            assert screen.query_one(LogTable).cursor_row == 3
+        await pilot.press("F", "F")  # to the newest, then stop
+        assert not screen.following

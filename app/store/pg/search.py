@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
 from app.store.pg.predictions import SELECT_COLUMNS
-from app.store.search import Count, Cursor, Facet, Histogram, Page, histogram_of, page_keyset, page_of
+from app.store.search import Count, Cursor, Facet, Histogram, Page, Span, histogram_of, page_keyset, page_of
 from app.store.search_sql import Compiled
 
 if TYPE_CHECKING:
@@ -200,6 +200,17 @@ class PgPredictionSearch:
             f"({compiled.where}) AND ts >= %s AND ts < %s ORDER BY ts DESC LIMIT %s) AS m GROUP BY b",
             (start, width, *compiled.params, start, end, cap + 1))
         return histogram_of(rows, start, end, width, buckets, cap)
+
+    def span(self, query: Query) -> Span | None:
+        """The oldest and newest match's ts (the (ts, id) order read from each end), None when nothing matches."""
+        compiled = compile_query(query)
+        row = self._s.one(
+            f"SELECT (SELECT ts FROM predictions WHERE {compiled.where} ORDER BY ts ASC, id ASC LIMIT 1), "
+            f"(SELECT ts FROM predictions WHERE {compiled.where} ORDER BY ts DESC, id DESC LIMIT 1)",
+            (*compiled.params, *compiled.params))
+        if row is None or row[1] is None:
+            return None
+        return Span(int(row[0]), int(row[1]))
 
     def facets(self, query: Query, fields: list[str], top: int, cap: int) -> list[Facet]:
         """The ``top`` values of each field over the newest ``cap`` matches: one statement (a read-only
