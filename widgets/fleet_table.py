@@ -49,14 +49,25 @@ def column_widths(table_width: int) -> tuple[int, int]:
     return name_width, drift_width
 
 
-def fitted_widths(table_width: int, rows: "Sequence[FleetRow]") -> tuple[int, int, int]:
-    """(name, drift, health) widths fitted to the rows shown, in this order of need (issue 16 item 5):
-    every name whole; the Health state word and the Drift header; the age of each health check
+def urgent_health(row: FleetRow) -> bool:
+    """The endpoint is down or degraded, or its last check is too old: its age is what the operator
+    needs before how many features drift."""
+    return row.health_stale or row.health.value in ("down", "degraded")
+
+
+def fitted_widths(table_width: int, rows: "Sequence[FleetRow]") -> tuple[int, int, int, int]:
+    """(name, drift, health, version) widths fitted to the rows shown, in this order of need (issue 16
+    item 5): every name whole; the Health state word and the Drift header; the age of each health check
     (``up 3s ago``); the worst drifting feature's name; then the run's age in the Drift cell. The Drift
-    cell shrinks first (``2 feat``, then ``DRIFT``), so at 80 columns names stay whole beside it."""
+    cell shrinks first (``2 feat``, then ``DRIFT``), so at 80 columns names stay whole beside it. When an
+    endpoint is down (or degraded, or its check stale), the age of its check comes before the drift
+    count: the Drift cells give way to their mark, the Version column lends the cells no version shown
+    needs, and a name cut anyway (too long for the table) lends what the other names do not need, so
+    ``down 2m ago`` shows whole beside a 15-character name at 80 columns."""
+    version_width = WIDTHS["version"]
     if not rows:
         name_width, drift_width = column_widths(table_width)
-        return name_width, drift_width, HEALTH_WORD
+        return name_width, drift_width, HEALTH_WORD, version_width
     room = max(0, table_width - OTHERS)  # cells for the three contents
     name_need = max(len("Model"), min(40, max(cell_len(clean(row.name)) for row in rows)))
     word_need = max(len("Health"), max(len(row.health_word) for row in rows))
@@ -75,7 +86,19 @@ def fitted_widths(table_width: int, rows: "Sequence[FleetRow]") -> tuple[int, in
         health_width, spare = health_width + grow, spare - grow
         aged_need = min(40, max(cell_len(drift_cell(row, 40)[0]) for row in rows))
         drift_width += min(spare, max(0, aged_need - drift_width))
-    return name_width, drift_width, health_width
+    urgent_need = max([0] + [len(health_text(row, compact=True)) for row in rows if urgent_health(row)])
+    if urgent_need > health_width:
+        lent = min(urgent_need - health_width, drift_width - len("Drift"))  # DRIFT: the mark still says it
+        drift_width, health_width = drift_width - lent, health_width + lent
+        version_need = max(len("Ver"), max(cell_len(clean(row.active_version or "—")) for row in rows))
+        lent = max(0, min(urgent_need - health_width, version_width - version_need))
+        version_width, health_width = version_width - lent, health_width + lent
+        if name_need > name_width:  # a name too long for the table is cut anyway: the age is worth more
+            whole = max([len("Model"), NAME_FLOOR] + [cell_len(clean(row.name)) for row in rows
+                                                       if cell_len(clean(row.name)) <= name_width])
+            lent = max(0, min(urgent_need - health_width, name_width - whole))  # the other names stay whole
+            name_width, health_width = name_width - lent, health_width + lent
+    return name_width, drift_width, health_width, version_width
 
 
 def drift_cell(row: FleetRow, width: int) -> tuple[str, str]:
@@ -154,7 +177,8 @@ def figures_line(row: FleetRow) -> Text:
 
 
 
-def cells(row: FleetRow, name_width: int, drift_width: int = 10, health_width: int = HEALTH_WORD) -> tuple[Text, ...]:
+def cells(row: FleetRow, name_width: int, drift_width: int = 10, health_width: int = HEALTH_WORD,
+          version_width: int = WIDTHS["version"]) -> tuple[Text, ...]:
     """How one model looks in the table (words carry the meaning; colour only repeats it). The Health
     cell is the state word (``stale`` when the check is too old) and the age of the check where it fits
     (``up 3s ago``, ``up · 3s ago``); the status line gives the highlighted row's age in any case."""
@@ -169,7 +193,7 @@ def cells(row: FleetRow, name_width: int, drift_width: int = 10, health_width: i
     drift, drift_style = drift_cell(row, drift_width)
     return (
         safe_text(row.name, width=name_width, style="bold"),
-        safe_text(row.active_version or "—", width=8),
+        safe_text(row.active_version or "—", width=version_width),
         Text(health, style=WARN if row.health_stale else _HEALTH_STYLE.get(row.health.value, "")),
         Text(rate_text(row.requests_per_min), justify="right"),
         Text(_number(row.p95_latency_ms), justify="right"),
@@ -204,7 +228,7 @@ class FleetTable(NavTable):
         super().__init__(**kwargs)
         self._shown: list[str] = []
         self._cells: dict[str, tuple[Text, ...]] = {}
-        self._widths: tuple[int, int, int] = (0, 0, 0)
+        self._widths: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -222,13 +246,14 @@ class FleetTable(NavTable):
         return self._shown[self.cursor_row]
 
     def show(self, rows: Sequence[FleetRow], name_width: int, drift_width: int = 10,
-             health_width: int = HEALTH_WORD) -> None:
+             health_width: int = HEALTH_WORD, version_width: int = WIDTHS["version"]) -> None:
         """Show ``rows`` in this order, touching only cells that changed; the cursor stays on its model."""
         keys = [row.name for row in rows]
-        fresh = {row.name: cells(row, name_width, drift_width, health_width) for row in rows}
+        widths = (name_width, drift_width, health_width, version_width)
+        fresh = {row.name: cells(row, *widths) for row in rows}
         # New widths (a resize) rebuild the rows: an updated cell does not resize its column, so a name
         # widened in place would be clipped by the old column width, with no ellipsis.
-        if keys == self._shown and (name_width, drift_width, health_width) == self._widths:
+        if keys == self._shown and widths == self._widths:
             for key in keys:
                 old = self._cells.get(key)
                 for (column, _), new_cell, old_cell in zip(COLUMNS, fresh[key], old or ((),) * len(COLUMNS)):
@@ -237,15 +262,16 @@ class FleetTable(NavTable):
         else:
             current = self.current_model
             self.clear()
-            widths = {**WIDTHS, "name": name_width, "drift": drift_width, "health": health_width}
+            by_column = {**WIDTHS, "name": name_width, "drift": drift_width, "health": health_width,
+                         "version": version_width}
             for key, column in self.columns.items():
                 # Fixed widths, set here: never the widest cell ever seen, never waiting to be measured.
-                column.width, column.auto_width = widths[str(key.value)], False
+                column.width, column.auto_width = by_column[str(key.value)], False
             self._clear_caches()
             for key in keys:
                 self.add_row(*fresh[key], key=key)
             self._shown = keys
-            self._widths = (name_width, drift_width, health_width)
+            self._widths = widths
             if current in keys:
                 self.move_cursor(row=keys.index(current), animate=False)
         self._cells = fresh

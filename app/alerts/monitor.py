@@ -4,9 +4,9 @@
 the drift screen's read and ``modeldeck drift`` all call it, so new windows are computed the same way and
 the alert rules always see them at once.
 
-The console runs ``monitor_once`` in a thread worker every ``ui.refresh_s`` seconds, so drift windows
-are computed as predictions arrive and alert rules are evaluated with each new window or metric sample,
-whichever screen is open. Each pass is bounded (``MAX_WINDOWS_PER_PASS`` per model, newest first): a
+The console runs ``monitor_once`` in a thread worker right after its first paint, then every
+``ui.refresh_s`` seconds, so drift windows are computed as predictions arrive and alert rules are evaluated
+with each new window or metric sample, whichever screen is open. Each pass is bounded (``MAX_WINDOWS_PER_PASS`` per model, newest first): a
 store with weeks of uncomputed history catches up over several passes instead of holding a core.
 """
 

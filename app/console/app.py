@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import shlex
 import time
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from app.endpoints.poller import PollResult
     from app.models import Health
     from app.store.location import StoreLocation
+    from textual.timer import Timer
 
 EXIT_AFTER_PAINT_ENV = "MODELDECK_EXIT_AFTER_PAINT"
 """Benchmarks: ``1`` exits once the fleet screen is first painted, ``rows`` once its rows are shown."""
@@ -50,6 +52,11 @@ def _palette_commands() -> type:
 # The console's background sync runs at most this often, whatever the endpoints' poll interval.
 SYNC_MIN_INTERVAL_S = 30.0
 
+# Keys typed in a burst wait at most this long for a screen just opened to mount and take its focus;
+# after that they go wherever Textual would send them (a screen that never focuses anything).
+KEY_HOLD_LIMIT_S = 1.0
+KEY_HOLD_POLL_S = 0.02
+
 # The screens opened from the fleet import pydantic's models, markdown-it, the search language ...: 0.3-0.9 s
 # on the UI thread at their first opening (bench/console.py: model screen 866 ms on an empty store). They are
 # imported in a thread after the first paint instead; the UI loop keeps its turns (the GIL is handed over
@@ -62,6 +69,9 @@ class ModeldeckApp(App[None]):
 
     class HealthChanged(Message):
         """An endpoint answered its first poll, or its health changed (posted from the poller thread)."""
+
+    class AlertsChanged(Message):
+        """A monitor pass fired or resolved an alert (posted from the monitor's thread)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "modeldeck"
@@ -84,11 +94,13 @@ class ModeldeckApp(App[None]):
     ]
 
     def __init__(self, db_path: Path | None, settings: Settings | SettingsSource | None = None, *,
-                 demo: bool = False, clock: Callable[[], int] | None = None, at_ms: int | None = None) -> None:
+                 demo: bool = False, clock: Callable[[], int] | None = None, at_ms: int | None = None,
+                 monitor_at_start: bool = True) -> None:
         """``settings`` already read, with the store they go with; or a ``SettingsSource``, read (and the
         store it names opened) in a worker after the first paint, so pydantic and the config file
         cost the operator nothing before the screen appears. ``db_path`` and ``settings`` exist
-        from then on: ``when_ready`` runs code at that moment."""
+        from then on: ``when_ready`` runs code at that moment. ``monitor_at_start=False``: the first
+        monitor pass waits one ``ui.refresh_s`` (tests that show a store exactly as it was built)."""
         # NO_COLOR, or a terminal of 16 colours or fewer: named ANSI colours are sent as they are (and
         # NO_COLOR drops every colour, not only to greys that leave red text 237 on 235). Meaning is in
         # words and attributes (widgets/severity.py); colour only repeats it.
@@ -96,6 +108,7 @@ class ModeldeckApp(App[None]):
         self.context = ConsoleContext(clock or wall_clock_ms, demo=demo)
         self.context.at_ms = at_ms  # `modeldeck --at TIME`: the store as it stood then, read-only
         self._source = settings if isinstance(settings, SettingsSource) else None
+        self._monitor_at_start = monitor_at_start
         self._when_ready: list[Callable[[], None]] = []
         self.startup_error: str | None = None
         """Set when the settings or the store named by them cannot be used: the run ends (exit 2)."""
@@ -111,6 +124,12 @@ class ModeldeckApp(App[None]):
         self._painted: set[str] = set()
         self._health_refresh_pending = False
         self._error_toasts = ErrorToasts()
+        self._held_keys: deque[events.Key] = deque()  # typed while the screen on top cannot take them yet
+        self._held_since: float | None = None
+        self._key_retry: Timer | None = None
+        self._key_in_flight: events.Key | None = None  # a bound key on its way up to the app
+        self._in_flight_since = 0.0
+        self._in_flight_arrived = False  # it reached the app; released after the next refresh
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # Calm by default (slow SSH links, screen readers); TEXTUAL_ANIMATIONS=full brings it back.
             self.animation_level = "none"
@@ -169,6 +188,90 @@ class ModeldeckApp(App[None]):
         if self.crash is not None:
             self._exit_renderables.clear()
         super()._print_error_renderables()
+
+    # -- keys typed in a burst (fast typists, SSH bunching keystrokes) -----------------------
+    async def on_event(self, event: events.Event) -> None:
+        """Keys are delivered in order, each once the screen on top can take it. Textual runs a key's
+        binding (``:``, ``/``, ``l`` on the console, enter in a text box ...) only once the key has
+        bubbled up from the focused widget to the app, and sends the keys typed after it to the focused
+        widget at once, ahead of that binding. Here they wait for it, and, when it opened a screen,
+        until the new screen is mounted and focused: they land there, not on the screen being left,
+        and not in a text box about to be submitted. Text typed into a box is not held."""
+        if isinstance(event, events.Key):
+            if not event.is_forwarded:
+                self._held_keys.append(event)
+                await self._deliver_keys()
+                return
+            if event is self._key_in_flight:
+                self._in_flight_arrived = True
+                await super().on_event(event)  # its binding runs now: it may open or close a screen
+                # What the binding set going (a submitted box closing, the screen its callback opens)
+                # is done by the next refresh: the next key goes where that leaves the focus.
+                self.call_after_refresh(self._in_flight_handled, event)
+                return
+        await super().on_event(event)
+
+    async def _deliver_keys(self) -> None:
+        while self._held_keys:
+            if self._key_in_flight is not None and not self._in_flight_done():
+                self._retry_keys_later()
+                return
+            self._key_in_flight = None
+            if not self._screen_takes_keys():
+                self._retry_keys_later()
+                return
+            event = self._held_keys.popleft()
+            if self._bound(event):
+                self._key_in_flight, self._in_flight_since = event, time.monotonic()
+                self._in_flight_arrived = False
+            await super().on_event(event)  # Textual's delivery: priority bindings, then the focused widget
+            if not event.is_forwarded:
+                self._key_in_flight = None  # taken by a priority binding: it will not bubble up
+
+    async def _in_flight_handled(self, event: events.Key) -> None:
+        if self._key_in_flight is event:
+            self._key_in_flight = None
+        await self._deliver_keys()
+
+    def _retry_keys_later(self) -> None:
+        if self._key_retry is None:
+            self._key_retry = self.set_timer(KEY_HOLD_POLL_S, self._retry_keys)
+
+    async def _retry_keys(self) -> None:
+        self._key_retry = None
+        await self._deliver_keys()
+
+    def _in_flight_done(self) -> bool:
+        """The key on its way up was stopped below (a widget took it: it never reaches the app), or
+        has been on its way for ``KEY_HOLD_LIMIT_S`` (its widget went away)."""
+        event = self._key_in_flight
+        if event is None or time.monotonic() - self._in_flight_since >= KEY_HOLD_LIMIT_S:
+            return True
+        return event._stop_propagation and not self._in_flight_arrived
+
+    def _screen_takes_keys(self) -> bool:
+        """The screen on top is mounted and has focused what it focuses (or has nothing to focus);
+        or the keys have waited ``KEY_HOLD_LIMIT_S`` already."""
+        from textual.app import ScreenStackError
+
+        try:
+            screen = self.screen
+        except ScreenStackError:  # starting or closing: Textual's own delivery
+            return True
+        if screen.is_mounted and (screen.focused is not None or not screen.focus_chain):
+            self._held_since = None
+            return True
+        now = time.monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        return now - self._held_since >= KEY_HOLD_LIMIT_S
+
+    def _bound(self, event: events.Key) -> bool:
+        """Something binds this key (the focused widget, its screen or the console), rather than an
+        input taking it as text: Textual's binding chain, the focused widget up to the app."""
+        if not self.screen_stack:
+            return False
+        return any(event.key in bindings.key_to_bindings for _, bindings in self.screen._modal_binding_chain)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._preimport)
@@ -238,7 +341,11 @@ class ModeldeckApp(App[None]):
         if any(m.endpoint or m.registry for m in self.settings.models.values()):
             # After the first paint: httpx and the adapters are not needed to draw the fleet.
             self.call_after_refresh(self.poll_endpoints)
-        # Drift windows and alert rules follow the store whatever screen is open (app/alerts/monitor.py).
+        # Drift windows and alert rules follow the store whatever screen is open (app/alerts/monitor.py):
+        # a first pass right after the first paint, so an alert that a store built from logs already
+        # calls for is on the fleet in seconds, not one refresh interval later; then every interval.
+        if self._monitor_at_start:
+            self.call_after_refresh(self.monitor)
         self.set_interval(self.settings.ui.refresh_s, self.monitor)
         sources = [c for m in self.settings.models.values() for c in (m.registry, m.endpoint) if c is not None]
         if sources and not self.settings.read_only:
@@ -271,14 +378,17 @@ class ModeldeckApp(App[None]):
 
         me = get_current_worker()
         store = self.context.store
+        if self.context.at_ms is not None:
+            return  # viewing the past writes nothing to the store (README); `:at now` runs a pass at once
         if not store.exists():
             return  # a store deleted under the console: the fleet says so; this pass must not re-create it
         if any(w.group == "monitor" and w is not me and w.state is WorkerState.RUNNING for w in self.workers):
             return  # the last pass is still running: passes never overlap
         transitions = monitor_once(store.path, self.settings, self.context.wall_ms()).transitions
         if transitions:
-            # An alert fired or resolved: the fleet re-sorts now (worst first), not at its next periodic read.
-            self.post_message(self.HealthChanged())
+            # An alert fired or resolved: the alert lists read it and the fleet re-sorts (worst first) now,
+            # not at their next periodic read.
+            self.post_message(self.AlertsChanged())
         for transition in transitions:
             severity = "error" if transition.state == "firing" and transition.alert.severity == "critical" else \
                 "warning" if transition.state == "firing" else "information"
@@ -310,6 +420,15 @@ class ModeldeckApp(App[None]):
         if not self._health_refresh_pending:
             self._health_refresh_pending = True
             self.set_timer(0.3, self._refresh_health)
+
+    def on_modeldeck_app_alerts_changed(self, message: AlertsChanged) -> None:
+        from widgets.alert_list import AlertList
+
+        if not self.screen_stack:  # closing
+            return
+        for alerts in self.screen.query(AlertList):
+            alerts.reload()
+        self.on_modeldeck_app_health_changed(self.HealthChanged())
 
     def _refresh_health(self) -> None:
         self._health_refresh_pending = False
@@ -442,6 +561,7 @@ class ModeldeckApp(App[None]):
         self.action_refresh()
         if at_ms is None:
             self.notify("live again: the store as it is now", title="time", markup=False, timeout=4)
+            self.monitor()  # the drift windows and alert rules skipped while viewing the past
 
     def action_step_time(self, direction: int) -> None:
         """``[`` / ``]``: one refresh interval earlier or later, never past now."""

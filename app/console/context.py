@@ -53,7 +53,8 @@ class ConsoleContext:
         return self._clock() if self.at_ms is None else self.at_ms
 
     def wall_ms(self) -> int:
-        """The console's clock, even while travelling (the background monitor and sync work on now)."""
+        """The console's clock, even while travelling (the background sync works on now; the monitor
+        waits until the console is live again: viewing the past writes nothing)."""
         return self._clock()
 
     @property

@@ -35,10 +35,11 @@ def demo_db(seeded_store_path: Path) -> Path:
     return seeded_store_path
 
 
-def make_app(db: Path, **ui: object) -> ModeldeckApp:
-    # A long refresh period: the live refresh never fires in the middle of a test.
+def make_app(db: Path, *, monitor_at_start: bool = True, **ui: object) -> ModeldeckApp:
+    # A long refresh period: the live refresh never fires in the middle of a test (the monitor's first
+    # pass, right after the first paint, does run unless ``monitor_at_start=False``).
     settings = Settings(ui=UIConfig(**{"refresh_s": 600, **ui}))  # type: ignore[arg-type]
-    return ModeldeckApp(db, settings, clock=lambda: FIXED_NOW)
+    return ModeldeckApp(db, settings, clock=lambda: FIXED_NOW, monitor_at_start=monitor_at_start)
 
 
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]

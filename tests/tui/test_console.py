@@ -473,9 +473,12 @@ async def test_endpoint_health_reaches_the_fleet(fixed_db: Path) -> None:
         await settle(pilot)
         table = app.screen.query_one(FleetTable)
         assert table.shown_models[0] == "churn-predictor"
-        # At 80 columns the cell is the state; the age of the check is on the status line ("down · 2m ago",
-        # never "down 2m", which reads like a duration of the outage).
-        assert table.get_row_at(0)[2].plain == "down"
+        # At 80 columns, beside a 15-character name, a down endpoint shows the age of its check in its
+        # cell (never "down 2m", which reads like a duration of the outage): the Drift cells give way
+        # to their mark first. The status line says it in full.
+        assert table.get_row_at(0)[2].plain == "down 2m ago"
+        row = next(line for line in _screen_text(app) if "churn-predictor" in line)
+        assert "churn-predictor" in row and "down 2m ago" in row
         from textual.widgets import Static
 
         table.move_cursor(row=0)
@@ -620,6 +623,16 @@ def test_at_80_columns_a_name_takes_the_cells_the_drift_column_does_not_need() -
     assert [c[0].plain for c in shown] == ["churn-predictor", "ticket-router", "fraud-scorer"]
     assert {c[6].plain for c in shown} == {"2 feat"}  # the Drift cell gave way: the count
     assert {c[2].plain for c in shown} == {"up 3s ago"}  # the age of the check, as the state it qualifies
+    # One endpoint down: the age of its check comes before the drift count, at any age, beside versions
+    # that leave the Version column cells to spare (8-character versions lend none).
+    for age_ms, shown_age in ((120_000, "down 2m ago"), (12_000, "down 12s ago"), (45 * 60_000, "down 45m ago")):
+        down = [row.model_copy(update={"active_version": "v3.2.0"}) for row in drifting]
+        down[0] = down[0].model_copy(update={"health": HealthState.down, "health_age_ms": age_ms})
+        widths = fitted_widths(80, down)
+        shown = [cells(row, *widths) for row in down]
+        assert shown[0][2].plain == shown_age
+        assert [c[0].plain for c in shown] == ["churn-predictor", "ticket-router", "fraud-scorer"]
+        assert [c[1].plain for c in shown] == ["v3.2.0"] * 3 and {c[6].plain for c in shown} == {"DRIFT"}
     short = [FleetRow(name="cl", drift_feature="merchant_category", drifted_features=1, drift_features=5)]
-    name, drift, _ = fitted_widths(80, short)
+    name, drift, _, _ = fitted_widths(80, short)
     assert name == 5 and drift == len("merchant_category")  # a short name lends the feature name what it needs
