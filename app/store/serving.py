@@ -45,10 +45,12 @@ class ServingLog:
         of that hour), or None without traffic. One range read on (model, version, ts), then that hour."""
         from app.store.predictions import LATENCY_SAMPLE, percentile
 
-        row = self._db.execute(
-            "SELECT ts / 3600000, count(*) FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ? "
-            "GROUP BY 1 ORDER BY 2 DESC, 1 DESC LIMIT 1", (model, version, since, until)).fetchone()
+        row = self._busiest_hour_from_zones(model, version, since, until)
         if row is None:
+            row = self._db.execute(
+                "SELECT ts / 3600000, count(*) FROM predictions WHERE model = ? AND version = ? AND ts >= ? "
+                "AND ts < ? GROUP BY 1 ORDER BY 2 DESC, 1 DESC LIMIT 1", (model, version, since, until)).fetchone()
+        if row is None or not row[1]:
             return None
         start = int(row[0]) * 3_600_000
         step = max(1, int(row[1]) // LATENCY_SAMPLE)  # a bounded sample, as window_stats reads it
@@ -57,6 +59,32 @@ class ServingLog:
             "AND latency_ms IS NOT NULL AND (? = 1 OR id % ? = 0)",
             (model, version, start, start + 3_600_000, step, step)).fetchall()]
         return start, int(row[1]), percentile(latencies, 95)
+
+    def _busiest_hour_from_zones(self, model: str, version: str, since: int,
+                                 until: int) -> tuple[int, int] | None:
+        """(hour, requests) of the version's busiest clock hour in [since, until), found through the zone
+        map instead of grouping a week of rows on every fleet refresh (1.3 s a read at 10M rows): hours
+        are tried busiest first by the model's row count, an upper bound of the version's, and counted
+        exactly on the (model, version, ts) index until no untried hour can beat the best. Same answer as
+        the GROUP BY (ties go to the later hour); None when the zone map cannot be trusted (SQLite only:
+        it must summarise every row) and the caller groups the rows."""
+        from app.store.zonemap import hour_range, trusted
+
+        if self._db.dialect.kind != "sqlite" or not trusted(self._db):  # type: ignore[arg-type]
+            return None
+        blocks = self._db.execute(
+            "SELECT hour, rows FROM zone_blocks WHERE model = ? AND hour >= ? AND hour <= ? "
+            "ORDER BY rows DESC, hour DESC", (model, since // 3_600_000, (until - 1) // 3_600_000)).fetchall()
+        best: tuple[int, int] = (0, 0)  # (requests, hour)
+        for hour, bound in blocks:
+            if (bound, hour) <= best:
+                break  # bounds only fall from here: no later hour can win
+            start, end = hour_range(hour)
+            count = self._db.execute(
+                "SELECT count(*) FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ?",
+                (model, version, max(start, since), min(end, until))).fetchone()[0]
+            best = max(best, (int(count), hour))
+        return (best[1], best[0]) if best[0] else (0, 0)
 
     def oldest_ts(self, model: str) -> int | None:
         """The oldest kept prediction of ``model`` (one probe of the (model, ts) index)."""
