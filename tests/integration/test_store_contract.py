@@ -535,3 +535,18 @@ def parse_at(text: str):
     from app.search.searcher import parse
 
     return parse(text, now=NOW)
+
+
+@pytest.mark.parametrize("text", ["model:fraud", "status:error", "(model:fraud OR model:eta) status:ok",
+                                  "model:churn since:3d"])
+def test_model_status_histograms_are_counted_exactly_from_the_zone_map(zoned, text: str) -> None:
+    store, records = zoned
+    searcher = Searcher(store)
+    query = searcher.parse(text, now=NOW)
+    histogram = searcher.histogram(query, BASE_MS, NOW, buckets=24, cap=30)
+    assert not histogram.capped  # exact though the cap is far below the matches: counted from the blocks
+    assert histogram.width % 3_600_000 == 0  # whole-hour bars
+    expected = [0] * len(histogram.counts)
+    for i in brute_force(records, list(range(len(records))), query):
+        expected[(records[i]["ts"] - histogram.start) // histogram.width] += 1
+    assert histogram.counts == expected

@@ -22,7 +22,8 @@ from psycopg.types.json import Jsonb
 
 from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
 from app.store.pg.predictions import SELECT_COLUMNS
-from app.store.search import Count, Cursor, Facet, Histogram, Page, histogram_of, page_keyset, page_of
+from app.store.search import (Count, Cursor, Facet, Histogram, Page, histogram_of, page_keyset, page_of,
+                              zone_histogram)
 from app.store.search_sql import Compiled
 from app.store.zonemap import SELECTIVE_SHARE, ZonePlan, block_conditions, candidate_slices
 
@@ -188,6 +189,7 @@ class PgPredictionSearch:
         self._s = store
         self.use_zones = True  # tests compare answers with and without pruning
         self.zone_share = SELECTIVE_SHARE  # prune when the blocks kept hold at most this share (tests: 1.0)
+        self.count_from_zones = True  # a model/status/time histogram counted from the zone map
         self._zone_features: frozenset[str] | None = None  # read once, as on SQLite
 
     def zone_plan(self, query: Query) -> ZonePlan | None:
@@ -203,9 +205,19 @@ class PgPredictionSearch:
         if not block_conditions(query, self._zone_features)[4]:
             return None
         return candidate_slices(PgDb(self._s), query, share=self.zone_share, features=self._zone_features,
-                                covered=self._zones_cover_every_row)
+                                covered=self.zones_cover_every_row)
 
-    def _zones_cover_every_row(self) -> bool:
+    def zone_db(self) -> Any:
+        from app.store.dialect import PgDb
+
+        return PgDb(self._s)
+
+    def bucket_counts(self, query: Query, origin: int, width: int, lo: int, hi: int) -> list[tuple]:
+        compiled = compile_query(query)
+        return self._s.rows(f"SELECT (ts - %s) / %s, count(*) FROM predictions WHERE ({compiled.where}) "
+                            "AND ts >= %s AND ts < %s GROUP BY 1", (origin, width, *compiled.params, lo, hi))
+
+    def zones_cover_every_row(self) -> bool:
         """Every logged row is summarised: the zone map's count per model has kept up with the catalogue's
         (both written in ingest's transaction; rows that came any other way leave it behind)."""
         row = self._s.one("SELECT (SELECT coalesce(sum(summarised), 0) FROM zone_state) >= "
@@ -262,8 +274,12 @@ class PgPredictionSearch:
         return Count(min(n, cap), n > cap)
 
     def histogram(self, query: Query, start: int, end: int, buckets: int, cap: int) -> Histogram:
-        """Matches per bucket between ``start`` and ``end`` (epoch ms), over the newest ``cap`` matches: the
-        SQLite histogram's twin (the BRIN and (ts, id) indexes read the newest rows of the range)."""
+        """Matches per bucket between ``start`` and ``end`` (epoch ms): a query of only models, status and time
+        counted exactly from the zone map in whole-hour bars (``zone_histogram``, SQLite's own code); else over
+        the newest ``cap`` matches (the BRIN and (ts, id) indexes read the newest rows of the range)."""
+        zoned = zone_histogram(self, query, start, end, buckets, cap)  # exact hour bars, as on SQLite
+        if zoned is not None:
+            return zoned
         width = max(1, -(-(end - start) // max(1, buckets)))
         compiled = compile_query(query)
         rows = self._s.rows(
