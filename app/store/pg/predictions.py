@@ -35,6 +35,9 @@ _STAGING = """CREATE TEMP TABLE IF NOT EXISTS deck_staging (
 # In one statement: the first of each key in the batch claims it (a key another ingester holds, committed
 # or in flight, is skipped: this waits for it), and only the rows whose own id claimed their key go into the
 # log, found by a hash of the ids returned rather than a probe of the key index per row; a day's rows together.
+# The rows inserted are summarised by (model, hour) into the batch's zone-map staging (below); with summarised
+# features, their min/max too (``{features}``: handing every row's features on through the CTE cost a fifth of
+# the insert, so a store without summarised features does not pay it).
 _CLAIM_AND_INSERT = """
 WITH claimed AS (
     INSERT INTO prediction_keys (model, version, request_id, id, ts)
@@ -49,12 +52,14 @@ ins AS (
            s.latency_ms, s.status, s.error, s.features, s.context, lower(s.tsv)::tsvector
     FROM deck_staging s WHERE s.id IN (SELECT id FROM claimed)
     ORDER BY s.ts
-    RETURNING ts, model, version, score, latency_ms, status, features),
+    RETURNING ts, model, version, score, latency_ms, status{returning}),
 blocks AS (
     INSERT INTO deck_zone_blocks
     SELECT model, ts / 3600000, count(*), sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END), min(score), max(score),
            min(latency_ms), max(latency_ms)
-    FROM ins GROUP BY model, ts / 3600000),
+    FROM ins GROUP BY model, ts / 3600000){features}
+SELECT model, version, min(ts), max(ts), count(*) FROM ins GROUP BY model, version"""
+_FEATURE_ZONES = """,
 features AS (
     INSERT INTO deck_zone_features
     SELECT ins.model, ins.ts / 3600000, f.feature, count(*), min(v.value), max(v.value)
@@ -63,8 +68,15 @@ features AS (
         WHEN 'number' THEN (ins.features -> f.feature)::double precision
         WHEN 'boolean' THEN ((ins.features -> f.feature)::boolean)::int END AS value) AS v
     WHERE v.value IS NOT NULL
-    GROUP BY ins.model, ins.ts / 3600000, f.feature)
-SELECT model, version, min(ts), max(ts), count(*) FROM ins GROUP BY model, version"""
+    GROUP BY ins.model, ins.ts / 3600000, f.feature)"""
+_CLAIM_INSERT_SUMMARISE = {
+    False: _CLAIM_AND_INSERT.format(returning="", features=""),
+    True: _CLAIM_AND_INSERT.format(returning=", features", features=_FEATURE_ZONES),
+}
+# Which features are summarised, read in the batch's transaction before its insert: the read holds a lock on
+# zone_summarised to the commit, so a feature summarised meanwhile (search.summarise_feature) waits for this
+# batch and its backfill then sees these rows.
+_SUMMARISED = "SELECT EXISTS (SELECT 1 FROM zone_summarised)"
 
 # The batch's zone map (app/store/zonemap.py), staged by the insert above in temp tables and merged here, at
 # the end of the transaction like the catalogue: a second ingester's insert never waits on these rows' locks,
@@ -230,7 +242,8 @@ class PredictionsTable(LogAggregates):
                                     _json_value(row.label), row.latency_ms, row.status, _no_nul(row.error),
                                     _no_nul(row.features), _no_nul(row.context),
                                     _no_nul(tsvector_text(row))))
-            tally = self._s.rows(_CLAIM_AND_INSERT)
+            summarised = bool(self._s.one(_SUMMARISED)[0])  # type: ignore[index]
+            tally = self._s.rows(_CLAIM_INSERT_SUMMARISE[summarised])
             self._s.run(_LABELS)
             self._s.run("TRUNCATE deck_staging")
             for statement in _ZONE_MERGE:

@@ -157,8 +157,8 @@ def ensure_feature_indexes(store: "PgStore", names: list[str]) -> list[str]:
 
 def summarise_feature(store: "PgStore", name: str) -> bool:
     """Start keeping the zone map of feature ``name`` (its min/max per block): backfill every stored row,
-    then ingest keeps it. Idempotent; True when it was new. Ingest's insert reads ``zone_summarised`` (a lock
-    held to its commit), so locking that table waits for every ingest in flight and holds new ones until the
+    then ingest keeps it. Idempotent; True when it was new. Each ingest batch reads ``zone_summarised`` before its insert (a
+    lock held to its commit), so locking that table waits for every ingest in flight and holds new ones until the
     backfill commits: the backfill sees every row an ingest wrote without the feature."""
     with store.write():
         if store.one("SELECT 1 FROM zone_summarised WHERE feature = %s", (name,)):
