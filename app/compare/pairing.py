@@ -5,7 +5,7 @@
 window and returns a ``Comparison``: paired count and share, agreement (labels, or scores
 within a tolerance), score difference, a confusion matrix, latency and error rates of each,
 and where ground truth arrived, accuracy (or MAE) of each with a 95% confidence interval.
-Takes an open store (one per thread) and writes nothing to it.
+Takes an open store of either backend (one per thread) and writes nothing to it.
 
 Up to ``STREAM_LIMIT`` pairs, one SQL pass returns four numbers a pair (packed flags, value
 difference, the two latencies) and numpy counts everything, percentiles exactly, from them.
@@ -26,7 +26,7 @@ from app.config.settings import CompareConfig
 from app.store import compare as q
 
 if TYPE_CHECKING:
-    from app.store import Store
+    from app.store.backend import StoreBackend
 
 Z95 = 1.959963984540054
 CONFUSION_LIMIT = 400  # cells; a classifier with more classes shows the commonest pairs
@@ -129,7 +129,7 @@ def _ratio(a: float | int | None, b: float | int | None) -> float | None:
 STREAM_LIMIT = 2_000_000
 
 
-def compare(store: "Store", model: str, champion: str, challenger: str, since: int, until: int, *,
+def compare(store: "StoreBackend", model: str, champion: str, challenger: str, since: int, until: int, *,
             task: str = "classification", config: CompareConfig | None = None,
             buckets: int = 0) -> Comparison:
     """Compare ``challenger`` against ``champion`` on the requests both answered in [since, until).
@@ -182,18 +182,18 @@ def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since:
     """One pass over the pairing; every statistic counted in numpy from a few numbers a pair."""
     import numpy as np
 
-    params = q.pair_params(model, champion, challenger, since, until, config.join_key)
+    params = q.pair_params(conn.dialect, model, champion, challenger, since, until, config.join_key)
     classes = None
     if not regression:
         classes = q.probe_classes(conn, model, (champion, challenger), since, until)
-        params.update({f"class{i}": value for i, value in enumerate(classes or ())})
+        params.update({f"class{i}": conn.param(value) for i, value in enumerate(classes or ())})
     size = _bucket_size(since, until, buckets) if buckets else 1
     if buckets:
         params.update(bucket=size)
     fields = [("code", "i8"), ("d", "f8"), ("lat_a", "f8"), ("lat_b", "f8")]
     if regression:
         fields += [("e_a", "f8"), ("e_b", "f8")]
-    # None arrives as NaN (SQLite never stores NaN, so NaN means "no value").
+    # None arrives as NaN (the log never stores NaN, so NaN means "no value").
     pairs = np.fromiter(q.stream_pairs(conn, config.join_key, params, regression=regression,
                                        classes=len(classes) if classes else None, bucketed=bool(buckets)),
                         dtype=fields, count=-1)
@@ -279,13 +279,12 @@ def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since:
 def _in_sql(conn: q.Reader, model: str, champion: str, challenger: str, since: int, until: int,
             config: CompareConfig, regression: bool, buckets: int):
     """The same statistics wholly in SQL over a TEMP table of the pairs (huge windows: bounded memory)."""
-    params = q.pair_params(model, champion, challenger, since, until, config.join_key)
-    q.build_pairs(conn, config.join_key, params, regression=regression)
-    try:
+    params = q.pair_params(conn.dialect, model, champion, challenger, since, until, config.join_key)
+    with q.pairs_table(conn, config.join_key, params, regression=regression):
         bands = q.plan_bands(conn, WANTED_PERCENTILES)
-        extra, band_params = q.band_counts(bands)
+        extra, band_params = q.band_counts(conn.dialect, bands)
         classes = None if regression else q.sample_classes(conn, SMALL_CLASSES)
-        cell_columns, cell_params, cells = q.confusion_cells(classes) if classes else ([], {}, [])
+        cell_columns, cell_params, cells = q.confusion_cells(conn, classes) if classes else ([], {}, [])
         row = q.summary(conn, regression=regression, extra=extra + cell_columns,
                         params={"tol": config.score_tolerance, **band_params, **cell_params})
         s = {name: (value if value is not None else 0) for name, value in zip(q.SUMMARY_COLUMNS, row)}
@@ -306,8 +305,6 @@ def _in_sql(conn: q.Reader, model: str, champion: str, challenger: str, since: i
                          for a, b, n in q.confusion_of_pairs(conn, CONFUSION_LIMIT)]
         timeline = _timeline(conn, since, until, buckets, config.score_tolerance, regression) if buckets else []
         return s, pct, confusion, timeline
-    finally:
-        q.drop_pairs(conn)
 
 
 def _timeline(conn: q.Reader, since: int, until: int, buckets: int, tol: float,

@@ -1,14 +1,17 @@
 """The SQL behind champion/challenger comparison (``app.compare.pairing``): pairing, aggregates,
 exact percentiles.
 
-A comparison reads inside ``with reading(store) as reader:`` (a memory-mapped read; SQLite errors
-leave as the store's own exceptions) and hands ``reader`` to the functions here.
+A comparison reads inside ``with reading(store) as reader:`` and hands ``reader`` to the functions
+here: a ``Reader`` runs this module's SQL (named ``:params``) on either backend, errors as the store's
+own. On SQLite it is the store's connection read through a memory map; on PostgreSQL
+(``app.store.pg.compare.PgReader``) the pairs stream through a server-side cursor and the TEMP table
+lives for one transaction. What the two engines write differently comes from ``reader.dialect``
+(``flag``, ``same``, ``as_number``, ``json_join_key``, ``temp_table``); the statements are written once.
 
 Pairing runs once per comparison. Normally it streams a few numbers a pair to numpy
 (``stream_select``); for very large windows it fills a TEMP table of paired answers (one
 row a request) and every statistic is an aggregate over that table, so that nothing is
-loaded into Python but the aggregates. The SQL is plain and portable except
-``json_extract`` (context join keys) and ``CREATE TEMP TABLE``.
+loaded into Python but the aggregates.
 
 A row's *value* is what the score statistics compare: the score, or for a regression
 model without scores its numeric prediction.
@@ -19,17 +22,65 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.store.connection import store_error
+from app.store.dialect import Cursor, Dialect, SqliteDialect
 
 if TYPE_CHECKING:
     from app.store import Store
 
-# What ``reading()`` hands out: the store's connection, for this module's functions only.
-Reader = sqlite3.Connection
+
+class Reader(Protocol):
+    """What ``reading()`` hands out: one comparison's connection, for this module's functions only."""
+
+    dialect: Dialect
+
+    def execute(self, sql: str, params: Any = ()) -> Cursor:
+        """Run one statement: ``:name`` parameters from a dict, or ``?`` from a sequence."""
+        ...
+
+    def stream(self, sql: str, params: dict) -> Iterator[tuple]:
+        """The rows of one big select, as they come (never all held at once)."""
+        ...
+
+    def param(self, value: Any) -> Any:
+        """A log value read back (a class), as a parameter compared with the log's column."""
+        ...
+
+    def pairs_table(self, select: str, params: dict) -> AbstractContextManager[None]:
+        """The TEMP pairs table (``PAIRS``, a ``rowid`` numbering its rows) filled by ``select`` for
+        the block, dropped after."""
+        ...
+
+
+class SqliteReader:
+    """The SQLite store's connection as a ``Reader``."""
+
+    dialect: Dialect = SqliteDialect()
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Any = ()) -> Cursor:
+        return self.conn.execute(sql, params)
+
+    def stream(self, sql: str, params: dict) -> Iterator[tuple]:
+        return self.conn.execute(sql, params)
+
+    def param(self, value: Any) -> Any:
+        return value
+
+    @contextmanager
+    def pairs_table(self, select: str, params: dict) -> Iterator[None]:
+        self.conn.execute(f"DROP TABLE IF EXISTS temp.{PAIRS}")
+        self.conn.execute(f"CREATE TEMP TABLE {PAIRS} AS {select}", params)
+        try:
+            yield
+        finally:
+            self.conn.execute(f"DROP TABLE IF EXISTS temp.{PAIRS}")
 
 PAIRS = "compare_pairs"
 # Pairing looks each champion answer up by request_id: with random request ids (UUIDs) that is
@@ -40,23 +91,32 @@ MMAP_BYTES = 1 << 30
 # challenger twin fell in (shadow answers arrive milliseconds later): look this far out.
 PAIR_SLACK_MS = 3_600_000
 
-_OUTPUT = """c.ts AS ts, p.prediction AS pred_a, c.prediction AS pred_b,
-       coalesce(p.label, c.label) AS label,
+# A regression's answers and labels are numbers (``as_number``); a classifier's stay as logged.
+_OUTPUT = """c.ts AS ts, {pred_a} AS pred_a, {pred_b} AS pred_b,
+       {label} AS label,
        p.latency_ms AS lat_a, c.latency_ms AS lat_b,
-       p.status = 'error' AS err_a, c.status = 'error' AS err_b,
-       p.status = 'ok' AND c.status = 'ok' AS ok,
+       {err_a} AS err_a, {err_b} AS err_b,
+       {ok} AS ok,
        {value_b} - {value_a} AS d, abs({value_b} - {value_a}) AS ad,
        c.latency_ms - p.latency_ms AS ld"""
 
 
-def _value(alias: str, regression: bool) -> str:
+def _value(d: Dialect, alias: str, regression: bool) -> str:
     if not regression:
         return f"{alias}.score"
-    return (f"coalesce({alias}.score, CASE WHEN typeof({alias}.prediction) IN ('integer', 'real') "
-            f"THEN {alias}.prediction END)")
+    return f"coalesce({alias}.score, {d.json_scalar_number(f'{alias}.prediction')})"
 
 
-def pairs_select(join_key: str, *, regression: bool, output: str | None = None) -> str:
+def _output(d: Dialect, regression: bool) -> str:
+    number = d.as_number if regression else (lambda value: value)
+    return _OUTPUT.format(pred_a=number("p.prediction"), pred_b=number("c.prediction"),
+                          label=number("coalesce(p.label, c.label)"),
+                          err_a=d.flag("p.status = 'error'"), err_b=d.flag("c.status = 'error'"),
+                          ok=d.flag("p.status = 'ok' AND c.status = 'ok'"),
+                          value_a=_value(d, "p", regression), value_b=_value(d, "c", regression))
+
+
+def pairs_select(d: Dialect, join_key: str, *, regression: bool, output: str | None = None) -> str:
     """One row per challenger answer that has a champion answer to the same request.
 
     Parameters: :model, :champion, :challenger, :since, :until (challenger ts), and :path
@@ -67,7 +127,7 @@ def pairs_select(join_key: str, *, regression: bool, output: str | None = None) 
     select list over p (champion) and c (challenger) instead of the pairs' columns.
     """
     if output is None:
-        output = _OUTPUT.format(value_a=_value("p", regression), value_b=_value("c", regression))
+        output = _output(d, regression)
     if join_key == "request_id":
         # The champion's answer is one seek of the unique (request_id, model, version) index, then its
         # table row (schema step 16 dropped the covering copy of that index: 77 B a row for 0.3 s
@@ -76,7 +136,7 @@ def pairs_select(join_key: str, *, regression: bool, output: str | None = None) 
 FROM predictions AS c
 JOIN predictions AS p ON p.request_id = c.request_id AND p.model = c.model AND p.version = :champion
 WHERE c.model = :model AND c.version = :challenger AND c.ts >= :since AND c.ts < :until"""
-    key = "coalesce(json_extract(context, :path), request_id)"
+    key = f"coalesce({d.json_join_key('context', ':path')}, request_id)"
     return f"""WITH a AS (
     SELECT {key} AS k, min(id) AS id FROM predictions
     WHERE model = :model AND version = :champion AND ts >= :since - :slack AND ts < :until + :slack
@@ -92,11 +152,17 @@ JOIN predictions AS c ON c.id = b.id"""
 
 
 @contextmanager
-def reading(store: "Store") -> Iterator[Reader]:
-    """One comparison's reads: through a memory map (``memory_mapped``), SQLite errors as StoreError."""
+def reading(store: Any) -> Iterator[Reader]:
+    """One comparison's reads, on the store's backend. SQLite: through a memory map
+    (``memory_mapped``), SQLite errors as StoreError."""
+    if store.kind == "postgresql":
+        from app.store.pg.compare import PgReader
+
+        yield PgReader(store)
+        return
     try:
         with memory_mapped(store.conn):
-            yield store.conn
+            yield SqliteReader(store.conn)
     except sqlite3.Error as exc:
         raise store_error(exc) from exc
 
@@ -117,35 +183,23 @@ def memory_mapped(conn: sqlite3.Connection, size: int = MMAP_BYTES) -> Iterator[
         conn.execute(f"PRAGMA mmap_size = {int(before)}").fetchone()
 
 
-def json_path(join_key: str) -> str | None:
-    """``context.trace_id`` -> ``$."trace_id"``; None for request_id."""
-    if join_key == "request_id":
-        return None
-    name = join_key.split(".", 1)[1]
-    return '$."' + name.replace('"', '') + '"'
-
-
-def pair_params(model: str, champion: str, challenger: str, since: int, until: int, join_key: str) -> dict:
+def pair_params(d: Dialect, model: str, champion: str, challenger: str, since: int, until: int,
+                join_key: str) -> dict:
+    """The pairing's parameters; a context key (``context.trace_id``) names its key for ``d``."""
     params: dict[str, object] = {"model": model, "champion": champion, "challenger": challenger,
                                  "since": since, "until": until}
-    path = json_path(join_key)
-    if path is not None:
-        params.update(path=path, slack=PAIR_SLACK_MS)
+    if join_key != "request_id":
+        params.update(path=d.json_key_param(join_key.split(".", 1)[1]), slack=PAIR_SLACK_MS)
     return params
 
 
-def build_pairs(conn: sqlite3.Connection, join_key: str, params: dict, *, regression: bool) -> None:
-    """(Re)create the connection's TEMP pairs table for one comparison."""
-    conn.execute(f"DROP TABLE IF EXISTS temp.{PAIRS}")
-    conn.execute(f"CREATE TEMP TABLE {PAIRS} AS {pairs_select(join_key, regression=regression)}", params)
-
-
-def drop_pairs(conn: sqlite3.Connection) -> None:
-    conn.execute(f"DROP TABLE IF EXISTS temp.{PAIRS}")
+def pairs_table(reader: Reader, join_key: str, params: dict, *, regression: bool) -> AbstractContextManager[None]:
+    """The connection's TEMP pairs table for one comparison, for the block."""
+    return reader.pairs_table(pairs_select(reader.dialect, join_key, regression=regression), params)
 
 
 # Both answers ok: the requests on which the two versions' answers can be compared at all.
-_BOTH_OK = "ok"  # both answers ok (a column of the pairs)
+_BOTH_OK = "ok = 1"  # both answers ok (a 0/1 column of the pairs)
 _LABELLED = f"(label IS NOT NULL AND {_BOTH_OK})"
 
 SUMMARY_COLUMNS = ("paired", "both_ok", "agree", "n_values", "within", "mean_diff", "mean_abs_diff",
@@ -153,7 +207,7 @@ SUMMARY_COLUMNS = ("paired", "both_ok", "agree", "n_values", "within", "mean_dif
                    "q_a", "q_b", "sq_a", "sq_b")
 
 
-def summary_select(*, regression: bool, extra: list[str] = ()) -> str:
+def summary_select(d: Dialect, *, regression: bool, extra: list[str] = ()) -> str:
     """Every count and sum in one pass over the pairs. Parameter: :tol (and the extra columns').
 
     Quality columns: classification counts correct answers (q_a, q_b); regression sums
@@ -166,19 +220,20 @@ def summary_select(*, regression: bool, extra: list[str] = ()) -> str:
                    f"    sum(CASE WHEN {_LABELLED} THEN (pred_a - label) * (pred_a - label) END),\n"
                    f"    sum(CASE WHEN {_LABELLED} THEN (pred_b - label) * (pred_b - label) END)")
     else:
-        quality = f"sum({_LABELLED} AND pred_a = label),\n    sum({_LABELLED} AND pred_b = label),\n    0, 0"
+        quality = (f"sum({d.flag(f'{_LABELLED} AND pred_a = label')}),\n"
+                   f"    sum({d.flag(f'{_LABELLED} AND pred_b = label')}),\n    0, 0")
     return f"""SELECT count(*),
-    sum({_BOTH_OK}),
-    sum({_BOTH_OK} AND pred_a IS pred_b),
+    sum({d.flag(_BOTH_OK)}),
+    sum({d.flag(f"{_BOTH_OK} AND {d.same('pred_a', 'pred_b')}")}),
     count(d),
-    sum(ad <= :tol),
+    sum({d.flag('ad <= :tol')}),
     avg(d),
     avg(ad),
     sum(err_a), sum(err_b),
     count(lat_a), count(lat_b), count(ld),
-    sum({_LABELLED}),
+    sum({d.flag(_LABELLED)}),
     {quality}{more}
-FROM temp.{PAIRS}"""
+FROM {d.temp_table(PAIRS)}"""
 
 
 # Expressions the percentiles are taken of, and the summary column that counts their values.
@@ -207,15 +262,21 @@ class Band:
     hi: float | None
 
 
-def plan_bands(conn: sqlite3.Connection, wanted: list[tuple[str, float]]) -> list[Band]:
-    rows = conn.execute(f"SELECT max(rowid) FROM temp.{PAIRS}").fetchone()[0] or 0
+def _pick(d: Dialect, exprs: str, where: str = "") -> str:
+    """Every step-th pair by rowid lookups (pairs are in challenger time order): no full scan.
+    Parameters: start, step, step, last."""
+    table = d.temp_table(PAIRS)
+    return (f"WITH RECURSIVE pick(r) AS (SELECT CAST(? AS bigint) UNION ALL SELECT r + ? FROM pick WHERE r + ? <= ?) "
+            f"SELECT {exprs} FROM pick JOIN {table} ON {table}.rowid = pick.r{where}")
+
+
+def plan_bands(reader: Reader, wanted: list[tuple[str, float]]) -> list[Band]:
+    d = reader.dialect
+    rows = reader.execute(f"SELECT max(rowid) FROM {d.temp_table(PAIRS)}").fetchone()[0] or 0
     names = sorted({name for name, _ in wanted})
     step = max(1, rows // SAMPLE_SIZE)
     exprs = ", ".join(PERCENTILE_EXPRS[name][0] for name in names)
-    # Every step-th row by rowid lookups (pairs are in challenger time order): no full scan.
-    sample = conn.execute(f"WITH RECURSIVE pick(r) AS (SELECT ? UNION ALL SELECT r + ? FROM pick WHERE r + ? <= ?) "
-                          f"SELECT {exprs} FROM pick JOIN temp.{PAIRS} ON temp.{PAIRS}.rowid = pick.r",
-                          (step, step, step, rows)).fetchall()
+    sample = reader.execute(_pick(d, exprs), (step, step, step, rows)).fetchall()
     columns = {name: sorted(r[i] for r in sample if r[i] is not None) for i, name in enumerate(names)}
     bands = []
     for name, q in wanted:
@@ -240,7 +301,7 @@ def _ranks(n: int, q: float) -> tuple[float, int, int]:
     return position, low, min(low + 1, n - 1)
 
 
-def band_counts(bands: list[Band]) -> tuple[list[str], dict[str, float]]:
+def band_counts(d: Dialect, bands: list[Band]) -> tuple[list[str], dict[str, float]]:
     """A summary column per band (values below lo) and the bands' parameters."""
     columns, params = [], {}
     for i, band in enumerate(bands):
@@ -249,7 +310,7 @@ def band_counts(bands: list[Band]) -> tuple[list[str], dict[str, float]]:
             params[f"lo{i}"] = band.lo
         if band.hi is not None:
             params[f"hi{i}"] = band.hi
-        columns.append(f"sum({expr} < :lo{i})" if band.lo is not None else "0")
+        columns.append(f"sum({d.flag(f'{expr} < :lo{i}')})" if band.lo is not None else "0")
     return columns, params
 
 
@@ -262,7 +323,7 @@ def _inside(expr: str, band: Band, i: int) -> str:
     return "(" + " AND ".join(parts) + ")"
 
 
-def resolve_bands(conn: sqlite3.Connection, bands: list[Band], below: list[int], totals: dict[str, int],
+def resolve_bands(reader: Reader, bands: list[Band], below: list[int], totals: dict[str, int],
                   params: dict[str, float]) -> dict[tuple[str, float], float | None]:
     """Each band's percentile, exactly (numpy's linear interpolation).
 
@@ -279,7 +340,8 @@ def resolve_bands(conn: sqlite3.Connection, bands: list[Band], below: list[int],
     names = sorted({band.name for _, band in live})
     exprs = [PERCENTILE_EXPRS[name][0] for name in names]
     where = " OR ".join(_inside(PERCENTILE_EXPRS[band.name][0], band, i) for i, band in live)
-    rows = conn.execute(f"SELECT {', '.join(exprs)} FROM temp.{PAIRS} WHERE {where}", params).fetchall()
+    rows = reader.execute(f"SELECT {', '.join(exprs)} FROM {reader.dialect.temp_table(PAIRS)} WHERE {where}",
+                          params).fetchall()
     for i, band in live:
         column = names.index(band.name)
         inside = sorted(v for v in (r[column] for r in rows) if v is not None
@@ -291,11 +353,11 @@ def resolve_bands(conn: sqlite3.Connection, bands: list[Band], below: list[int],
             a, b = inside[low - start], inside[high - start]
             results[(band.name, band.q)] = float(a + (b - a) * (position - low))
         else:
-            results[(band.name, band.q)] = percentile(conn, PERCENTILE_EXPRS[band.name][0], band.q, n)
+            results[(band.name, band.q)] = percentile(reader, PERCENTILE_EXPRS[band.name][0], band.q, n)
     return results
 
 
-def percentile(conn: sqlite3.Connection, expr: str, q: float, n: int) -> float | None:
+def percentile(reader: Reader, expr: str, q: float, n: int) -> float | None:
     """Exact percentile with linear interpolation (numpy's default) of ``expr`` over the pairs,
     by sorting (the fallback of ``resolve_bands``).
 
@@ -305,15 +367,14 @@ def percentile(conn: sqlite3.Connection, expr: str, q: float, n: int) -> float |
     if n <= 0:
         return None
     position, low, high = _ranks(n, q)
+    values_of = f"SELECT v FROM (SELECT {expr} AS v FROM {reader.dialect.temp_table(PAIRS)}) AS s WHERE v IS NOT NULL"
     if low >= n / 2:
-        rows = conn.execute(f"SELECT v FROM (SELECT {expr} AS v FROM temp.{PAIRS}) WHERE v IS NOT NULL "
-                            f"ORDER BY v DESC LIMIT 2 OFFSET ?", (n - 1 - high,)).fetchall()
+        rows = reader.execute(f"{values_of} ORDER BY v DESC LIMIT 2 OFFSET ?", (n - 1 - high,)).fetchall()
         values = [r[0] for r in reversed(rows)]
         if high == low:
             values = values[-1:] * 2
     else:
-        rows = conn.execute(f"SELECT v FROM (SELECT {expr} AS v FROM temp.{PAIRS}) WHERE v IS NOT NULL "
-                            f"ORDER BY v LIMIT 2 OFFSET ?", (low,)).fetchall()
+        rows = reader.execute(f"{values_of} ORDER BY v LIMIT 2 OFFSET ?", (low,)).fetchall()
         values = [r[0] for r in rows]
         if high == low:
             values = values[:1] * 2
@@ -323,43 +384,50 @@ def percentile(conn: sqlite3.Connection, expr: str, q: float, n: int) -> float |
     return float(a + (b - a) * (position - low))
 
 
-def sample_classes(conn: sqlite3.Connection, limit: int) -> list | None:
+def sample_classes(reader: Reader, limit: int) -> list | None:
     """The classes both versions predict, judging by a sample of the pairs; None when more than
     ``limit`` (the confusion matrix is then grouped in full)."""
-    rows = conn.execute(f"SELECT max(rowid) FROM temp.{PAIRS}").fetchone()[0] or 0
+    d = reader.dialect
+    rows = reader.execute(f"SELECT max(rowid) FROM {d.temp_table(PAIRS)}").fetchone()[0] or 0
     step = max(1, rows // SAMPLE_SIZE)
     seen: dict = {}
-    for a, b in conn.execute(
-            f"WITH RECURSIVE pick(r) AS (SELECT ? UNION ALL SELECT r + ? FROM pick WHERE r + ? <= ?) "
-            f"SELECT pred_a, pred_b FROM pick JOIN temp.{PAIRS} ON temp.{PAIRS}.rowid = pick.r WHERE ok",
-            (step, step, step, rows)):
+    for a, b in reader.execute(_pick(d, "pred_a, pred_b", f" WHERE {_BOTH_OK}"), (step, step, step, rows)):
+        if not (_hashable(a) and _hashable(b)):
+            return None
         seen[a] = seen[b] = True
         if len(seen) > limit:
             return None
     return list(seen)
 
 
-def confusion_cells(classes: list) -> tuple[list[str], dict[str, object], list[tuple]]:
+def _hashable(value: Any) -> bool:
+    # A class is a number or a word; an object answer (PostgreSQL hands jsonb back decoded) is no class.
+    return not isinstance(value, (dict, list))
+
+
+def confusion_cells(reader: Reader, classes: list) -> tuple[list[str], dict[str, object], list[tuple]]:
     """Summary columns counting each (champion, challenger) cell of a small class set: one pass
     instead of a sort of every pair. The caller checks that the cells add up to every pair."""
+    d = reader.dialect
     columns, params, cells = [], {}, []
     for i, (a, b) in enumerate((a, b) for a in classes for b in classes):
-        params[f"ca{i}"], params[f"cb{i}"] = a, b
-        columns.append(f"sum(ok AND pred_a IS :ca{i} AND pred_b IS :cb{i})")
+        params[f"ca{i}"], params[f"cb{i}"] = reader.param(a), reader.param(b)
+        cell = f"{_BOTH_OK} AND {d.same('pred_a', f':ca{i}')} AND {d.same('pred_b', f':cb{i}')}"
+        columns.append(f"sum({d.flag(cell)})")
         cells.append((a, b))
     return columns, params, cells
 
 
-def timeline_select() -> str:
+def timeline_select(d: Dialect) -> str:
     """Agreement and the mean absolute value difference per time bucket. Parameters: :since, :bucket."""
-    return f"""SELECT (ts - :since) / :bucket AS b, count(*), sum({_BOTH_OK}),
-    sum({_BOTH_OK} AND pred_a IS pred_b), avg(ad), sum(ad <= :tol),
+    return f"""SELECT (ts - :since) / :bucket AS b, count(*), sum({d.flag(_BOTH_OK)}),
+    sum({d.flag(f"{_BOTH_OK} AND {d.same('pred_a', 'pred_b')}")}), avg(ad), sum({d.flag('ad <= :tol')}),
     count(d)
-FROM temp.{PAIRS} GROUP BY b ORDER BY b"""
+FROM {d.temp_table(PAIRS)} GROUP BY b ORDER BY b"""
 
 
-def confusion_select(limit: int) -> str:
-    return (f"SELECT pred_a, pred_b, count(*) FROM temp.{PAIRS} WHERE {_BOTH_OK} "
+def confusion_select(d: Dialect, limit: int) -> str:
+    return (f"SELECT pred_a, pred_b, count(*) FROM {d.temp_table(PAIRS)} WHERE {_BOTH_OK} "
             f"GROUP BY pred_a, pred_b ORDER BY count(*) DESC LIMIT {int(limit)}")
 
 
@@ -369,13 +437,13 @@ class Counts:
     challenger: int
 
 
-def window_counts(conn: sqlite3.Connection, model: str, champion: str, challenger: str, since: int,
+def window_counts(reader: Reader, model: str, champion: str, challenger: str, since: int,
                   until: int) -> Counts:
     """Requests each version answered in the window (the denominator of 'share paired'):
     two range counts on the (model, version, ts) index."""
     sql = "SELECT count(*) FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ?"
-    return Counts(champion=conn.execute(sql, (model, champion, since, until)).fetchone()[0],
-                  challenger=conn.execute(sql, (model, challenger, since, until)).fetchone()[0])
+    return Counts(champion=reader.execute(sql, (model, champion, since, until)).fetchone()[0],
+                  challenger=reader.execute(sql, (model, challenger, since, until)).fetchone()[0])
 
 
 # --- Streamed comparison: one pass over the pairing, a few numbers per pair into numpy ------------
@@ -390,14 +458,14 @@ PROBE_POINTS = 64
 PROBE_CLASSES = 12  # more classes than this: the confusion matrix is grouped in SQL instead
 
 
-def _class_code(expr: str, classes: int) -> str:
+def _class_code(d: Dialect, expr: str, classes: int) -> str:
     """0..classes-1 for a probed class, ``classes`` for NULL, ``classes`` + 1 for any other value
     (CASE ... WHEN compares like ``IS`` does for non-NULL values: 1 and 1.0 are one class)."""
     whens = " ".join(f"WHEN :class{i} THEN {i}" for i in range(classes))
-    return f"(CASE {expr} {whens} ELSE ({expr} IS NOT NULL) + {classes} END)"
+    return f"(CASE {expr} {whens} ELSE {d.flag(f'{expr} IS NOT NULL')} + {classes} END)"
 
 
-def stream_select(join_key: str, *, regression: bool, classes: int | None, bucketed: bool) -> str:
+def stream_select(d: Dialect, join_key: str, *, regression: bool, classes: int | None, bucketed: bool) -> str:
     """The pairing of ``pairs_select`` reduced to numbers. Parameters: the pairing's, :class0...
     (``classes`` of them, classification only), and :since, :bucket when ``bucketed``.
 
@@ -408,25 +476,29 @@ def stream_select(join_key: str, *, regression: bool, classes: int | None, bucke
     label = "coalesce(p.label, c.label)"
     # status is 'ok' or 'error' (a CHECK constraint): ok is simply status = 'ok'.
     # A pair without ground truth settles the label's three flags with one test.
-    flags = (f"(p.status = 'ok') + (c.status = 'ok') * {OK_B} + (p.prediction IS c.prediction) * {AGREE} "
+    flag, same = d.flag, d.same
+    ok_a, ok_b = flag("p.status = 'ok'"), flag("c.status = 'ok'")
+    flags = (f"{ok_a} + {ok_b} * {OK_B} "
+             f"+ {flag(same('p.prediction', 'c.prediction'))} * {AGREE} "
              f"+ CASE WHEN p.label IS NULL AND c.label IS NULL THEN 0 ELSE {LABELLED} "
-             f"+ (p.prediction IS {label}) * {RIGHT_A} + (c.prediction IS {label}) * {RIGHT_B} END")
+             f"+ {flag(same('p.prediction', label))} * {RIGHT_A} + {flag(same('c.prediction', label))} * {RIGHT_B} END")
     radix = (classes + 2) if classes else 1
-    cell = (f"{_class_code('p.prediction', classes)} * {radix} + {_class_code('c.prediction', classes)}"
+    cell = (f"{_class_code(d, 'p.prediction', classes)} * {radix} + {_class_code(d, 'c.prediction', classes)}"
             if classes and not regression else "")
     bucket = f"{radix * radix} * ((c.ts - :since) / :bucket)" if bucketed else ""
     rest = " + ".join(part for part in (cell, bucket) if part)
     code = f"{flags} + {FLAG_SPAN} * ({rest})" if rest else flags
-    value_a, value_b = _value("p", regression), _value("c", regression)
+    value_a, value_b = _value(d, "p", regression), _value(d, "c", regression)
     output = f"{code}, {value_b} - {value_a}, p.latency_ms, c.latency_ms"
     if regression:
         both = f"p.status = 'ok' AND c.status = 'ok' AND {label} IS NOT NULL"
-        output += (f", CASE WHEN {both} THEN p.prediction - {label} END, "
-                   f"CASE WHEN {both} THEN c.prediction - {label} END")
-    return pairs_select(join_key, regression=regression, output=output)
+        truth, pred_a, pred_b = d.as_number(label), d.as_number("p.prediction"), d.as_number("c.prediction")
+        output += (f", CASE WHEN {both} THEN {pred_a} - {truth} END, "
+                   f"CASE WHEN {both} THEN {pred_b} - {truth} END")
+    return pairs_select(d, join_key, regression=regression, output=output)
 
 
-def probe_classes(conn: sqlite3.Connection, model: str, versions: tuple[str, str], since: int, until: int,
+def probe_classes(reader: Reader, model: str, versions: tuple[str, str], since: int, until: int,
                   limit: int = PROBE_CLASSES) -> list | None:
     """The classes the two versions answer with, from short runs of answers at evenly spaced
     times across the window (index seeks, a few thousand rows); None when more than ``limit``.
@@ -437,7 +509,9 @@ def probe_classes(conn: sqlite3.Connection, model: str, versions: tuple[str, str
     step = max(1, (until - since) // PROBE_POINTS)
     for version in versions:
         for start in range(since, until, step):
-            for (value,) in conn.execute(sql, (model, version, start, until, PROBE_ROWS // PROBE_POINTS)):
+            for (value,) in reader.execute(sql, (model, version, start, until, PROBE_ROWS // PROBE_POINTS)):
+                if not _hashable(value):
+                    return None
                 if value is not None:
                     seen.setdefault(value, True)
             if len(seen) > limit:
@@ -445,10 +519,10 @@ def probe_classes(conn: sqlite3.Connection, model: str, versions: tuple[str, str
     return list(seen)
 
 
-def confusion_join_select(join_key: str, limit: int) -> str:
+def confusion_join_select(d: Dialect, join_key: str, limit: int) -> str:
     """The confusion matrix grouped in SQL over the pairing (many classes, or a class the probe missed)."""
-    return (f"SELECT pred_a, pred_b, count(*) FROM ({pairs_select(join_key, regression=False)}) WHERE ok "
-            f"GROUP BY pred_a, pred_b ORDER BY count(*) DESC LIMIT {int(limit)}")
+    return (f"SELECT pred_a, pred_b, count(*) FROM ({pairs_select(d, join_key, regression=False)}) AS pairs "
+            f"WHERE {_BOTH_OK} GROUP BY pred_a, pred_b ORDER BY count(*) DESC LIMIT {int(limit)}")
 
 
 # --- Runs of the statements above (what app.compare.pairing calls) -------------------------------
@@ -456,25 +530,26 @@ def confusion_join_select(join_key: str, limit: int) -> str:
 def stream_pairs(reader: Reader, join_key: str, params: dict, *, regression: bool, classes: int | None,
                  bucketed: bool) -> Iterator[tuple]:
     """The rows of ``stream_select``, as the cursor yields them (numpy reads them straight off it)."""
-    return reader.execute(stream_select(join_key, regression=regression, classes=classes, bucketed=bucketed),
-                          params)
+    return reader.stream(stream_select(reader.dialect, join_key, regression=regression, classes=classes,
+                                       bucketed=bucketed), params)
 
 
 def confusion_of_pairing(reader: Reader, join_key: str, limit: int, params: dict) -> list[tuple[Any, Any, int]]:
     """(champion answer, challenger answer, count), commonest first, grouped over the pairing itself."""
-    return reader.execute(confusion_join_select(join_key, limit), params).fetchall()
+    return reader.execute(confusion_join_select(reader.dialect, join_key, limit), params).fetchall()
 
 
 def summary(reader: Reader, *, regression: bool, extra: list[str], params: dict) -> tuple:
     """The one row of ``summary_select`` over the TEMP pairs (SUMMARY_COLUMNS, then ``extra``)."""
-    return reader.execute(summary_select(regression=regression, extra=extra), params).fetchone()
+    return reader.execute(summary_select(reader.dialect, regression=regression, extra=extra), params).fetchone()
 
 
 def confusion_of_pairs(reader: Reader, limit: int) -> list[tuple[Any, Any, int]]:
     """(champion answer, challenger answer, count), commonest first, grouped over the TEMP pairs."""
-    return reader.execute(confusion_select(limit)).fetchall()
+    return reader.execute(confusion_select(reader.dialect, limit)).fetchall()
 
 
 def timeline(reader: Reader, since: int, bucket: int, tol: float) -> dict[int, tuple]:
     """The rows of ``timeline_select`` by bucket index."""
-    return {r[0]: r for r in reader.execute(timeline_select(), {"since": since, "bucket": bucket, "tol": tol})}
+    return {r[0]: r for r in reader.execute(timeline_select(reader.dialect),
+                                            {"since": since, "bucket": bucket, "tol": tol})}

@@ -74,6 +74,32 @@ class Dialect:
         """An index hint after a table name: keep the planner off the (model, ts) index (SQLite only)."""
         return ""
 
+    def flag(self, condition: str) -> str:
+        """A condition as 0 or 1, to add or sum (SQLite's comparisons already are; PostgreSQL's are boolean)."""
+        raise NotImplementedError
+
+    def same(self, a: str, b: str) -> str:
+        """a equals b, NULL equal to NULL (SQLite's ``IS``)."""
+        raise NotImplementedError
+
+    def as_number(self, value: str) -> str:
+        """A log value (prediction, label) used in arithmetic: SQLite stores numbers as numbers, PostgreSQL
+        as jsonb (a number's value, else NULL)."""
+        raise NotImplementedError
+
+    def json_join_key(self, column: str, placeholder: str) -> str:
+        """The value under the top-level key named by the parameter ``placeholder`` (see
+        ``json_key_param``), to join rows on; PostgreSQL's is text, so it may fall back to a text column."""
+        raise NotImplementedError
+
+    def json_key_param(self, key: str) -> Any:
+        """The parameter ``json_join_key`` takes for ``key``."""
+        raise NotImplementedError
+
+    def temp_table(self, name: str) -> str:
+        """The qualified name of this connection's temporary table ``name``."""
+        raise NotImplementedError
+
 
 class SqliteDialect(Dialect):
     kind: Literal["sqlite", "postgresql"] = "sqlite"
@@ -106,6 +132,24 @@ class SqliteDialect(Dialect):
     def not_indexed(self) -> str:
         return "NOT INDEXED"
 
+    def flag(self, condition: str) -> str:
+        return f"({condition})"
+
+    def same(self, a: str, b: str) -> str:
+        return f"{a} IS {b}"
+
+    def as_number(self, value: str) -> str:
+        return value
+
+    def json_join_key(self, column: str, placeholder: str) -> str:
+        return f"json_extract({column}, {placeholder})"
+
+    def json_key_param(self, key: str) -> Any:
+        return '$."' + key.replace('"', '') + '"'
+
+    def temp_table(self, name: str) -> str:
+        return f"temp.{name}"
+
 
 class PgDialect(Dialect):
     kind: Literal["sqlite", "postgresql"] = "postgresql"
@@ -136,6 +180,24 @@ class PgDialect(Dialect):
         return (f"SELECT k.key FROM (SELECT {column} AS doc FROM predictions ORDER BY id DESC LIMIT ?) "
                 "AS p, jsonb_object_keys(CASE WHEN jsonb_typeof(p.doc) = 'object' THEN p.doc END) AS k(key) "
                 "GROUP BY k.key ORDER BY k.key COLLATE \"C\"")
+
+    def flag(self, condition: str) -> str:
+        return f"({condition})::int"
+
+    def same(self, a: str, b: str) -> str:
+        return f"{a} IS NOT DISTINCT FROM {b}"
+
+    def as_number(self, value: str) -> str:
+        return self.json_scalar_number(value)
+
+    def json_join_key(self, column: str, placeholder: str) -> str:
+        return f"({column} ->> {placeholder})"
+
+    def json_key_param(self, key: str) -> Any:
+        return key
+
+    def temp_table(self, name: str) -> str:
+        return f"pg_temp.{name}"
 
 
 def json_path_safe(key: str) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, NamedTuple, Protocol
 
 from app.search.language import AnyOf, FieldTerm, JsonTerm, Query, TextTerm, TimeTerm
 from app.store.connection import ensure_statistics, store_error
@@ -26,6 +26,7 @@ from app.store.zonemap import (HOUR_MS, SELECTIVE_SHARE, Slice, ZonePlan, block_
 
 if TYPE_CHECKING:
     from app.store import Store
+    from app.store.dialect import Db
 
 ROW_COLUMNS = ("id", *COLUMNS)
 
@@ -292,6 +293,20 @@ class PredictionSearch:
         finally:
             self._deadline = (0.0, 0.0)
             self._conn.set_progress_handler(self._tick if self.on_progress else None, PROGRESS_STEPS)
+
+    def zone_db(self) -> "Db":
+        from app.store.dialect import SqliteDb
+
+        return SqliteDb(self._conn)
+
+    def zones_cover_every_row(self) -> bool:
+        return trusted(self._conn)
+
+    def bucket_counts(self, query: Query, origin: int, width: int, lo: int, hi: int) -> Iterable[tuple[int, int]]:
+        compiled = self.compile(query, counting=True)
+        return self._conn.execute(
+            f"SELECT (ts - ?) / ?, count(*) FROM predictions WHERE ({compiled.where}) AND ts >= ? AND ts < ? "
+            "GROUP BY 1", (origin, width, *compiled.params, lo, hi)).fetchall()
 
     def zone_plan(self, query: Query) -> ZonePlan | None:
         """The blocks that may hold a match, when pruning pays (app/store/zonemap.py), else None.
@@ -654,7 +669,7 @@ def histogram(search: "PredictionSearch", query: Query, start: int, end: int, bu
     only names models, status and time (hour-wide buckets); else over the newest ``cap`` matches, read newest
     first for about ``OVERVIEW_BUDGET_S``: what was not reached is "at least" (``complete_from``)."""
     try:
-        zoned = _zone_histogram(search, query, start, end, buckets, cap)
+        zoned = zone_histogram(search, query, start, end, buckets, cap)
         if zoned is not None:
             return zoned
         return _row_histogram(search, query, start, end, buckets, cap)
@@ -706,7 +721,7 @@ def histogram_of(rows: list[tuple], start: int, end: int, width: int, buckets: i
 def zone_counted(query: Query) -> tuple[str, str, list[object]] | None:
     """(count expression, block condition, params) when a zone block counts the query's matches exactly:
     every term is a time bound, ``model:`` (or an OR of them) or ``status:``; else None."""
-    count, where, params = "b.rows", ["1"], []  # type: tuple[str, list[str], list[object]]
+    count, where, params = "b.rows", ["1 = 1"], []  # type: tuple[str, list[str], list[object]]
     for term in query.terms:
         if term.negated:
             return None
@@ -729,18 +744,32 @@ def zone_counted(query: Query) -> tuple[str, str, list[object]] | None:
     return count, " AND ".join(where), params
 
 
-def _zone_histogram(search: "PredictionSearch", query: Query, start: int, end: int, buckets: int,
-                    cap: int) -> Histogram | None:
+class ZoneCounting(Protocol):
+    """What ``zone_histogram`` needs of a backend's search: its switches, its connection as a ``Db`` (the
+    zone statements are portable), whether the zone map covers every row, and rows counted by bucket."""
+
+    use_zones: bool
+    count_from_zones: bool
+
+    def zone_db(self) -> "Db": ...
+    def zones_cover_every_row(self) -> bool: ...
+    def bucket_counts(self, query: Query, origin: int, width: int, lo: int, hi: int) -> Iterable[tuple[int, int]]:
+        """(bucket, matches) of ``query`` over the rows with lo <= ts < hi, bucket = (ts - origin) // width."""
+        ...
+
+
+def zone_histogram(search: ZoneCounting, query: Query, start: int, end: int, buckets: int,
+                   cap: int) -> Histogram | None:
     """Exact counts per hour-aligned bucket from the zone map (``zone_blocks``: rows and errors per model and
     hour), the hours the range cuts (and the oldest stored hour, whose block retention may have left wider
     than its rows) counted from the rows. None when the query or the store does not allow it, or when
-    reading the rows costs little (their buckets can then be finer than an hour)."""
+    reading the rows costs little (their buckets can then be finer than an hour). Either backend."""
     counted = zone_counted(query) if search.use_zones and search.count_from_zones else None
     if counted is None or start < 0 or end <= start or _matches_nothing(query):
         return None
     count, where, params = counted
-    conn = search._conn
-    if not trusted(conn):
+    db = search.zone_db()
+    if not search.zones_cover_every_row():
         return None
     # What is counted: [start, end) within the query's own since:/until:.
     lo, hi = start, end
@@ -754,31 +783,29 @@ def _zone_histogram(search: "PredictionSearch", query: Query, start: int, end: i
     counts = [0] * -(-hours // per_bar)
     if lo >= hi:
         return Histogram(origin, width, counts, False, origin)
-    scope = conn.execute(f"SELECT coalesce(sum(b.rows), 0) FROM zone_blocks b WHERE {where} AND b.hour BETWEEN ? "
-                         "AND ?", (*params, lo // HOUR_MS, (hi - 1) // HOUR_MS)).fetchone()[0]
+    # int(): PostgreSQL sums a bigint column as numeric.
+    scope = int(db.execute(f"SELECT coalesce(sum(b.rows), 0) FROM zone_blocks b WHERE {where} AND b.hour BETWEEN ? "
+                           "AND ?", (*params, lo // HOUR_MS, (hi - 1) // HOUR_MS)).fetchone()[0])
     if scope <= cap and end - start < 2 * HOUR_MS and count == "b.rows":
         # Under two hours of few rows, each a match (no status to check): the row path reads them from the
         # index, exactly, in finer bars than hours. Otherwise whole-hour bars from the blocks: exact at once,
         # where reading the rows (every row in scope, for a status term) may be cut by the time budget.
         return None
-    oldest = conn.execute("SELECT min(ts) FROM predictions").fetchone()[0]
+    oldest = db.execute("SELECT min(ts) FROM predictions").fetchone()[0]
     if oldest is None:
         return Histogram(origin, width, counts, False, origin)
     # Whole hours from their blocks: from the first hour wholly inside [lo, hi) and after the oldest
     # stored one, up to the last hour wholly inside.
     low = max(-(-lo // HOUR_MS), oldest // HOUR_MS + 1)
     high = hi // HOUR_MS  # exclusive
-    for hour, n in conn.execute(f"SELECT b.hour, sum({count}) FROM zone_blocks b WHERE {where} AND b.hour >= ? "
-                                "AND b.hour < ? GROUP BY b.hour", (*params, low, high)):
-        counts[(hour - first_hour) // per_bar] += n
+    for hour, n in db.execute(f"SELECT b.hour, sum({count}) FROM zone_blocks b WHERE {where} AND b.hour >= ? "
+                              "AND b.hour < ? GROUP BY b.hour", (*params, low, high)).fetchall():
+        counts[(hour - first_hour) // per_bar] += int(n)
     # The rest of [lo, hi) from the rows: the hours before ``low`` and the hour ``hi`` cuts.
-    compiled = search.compile(query, counting=True)
-    sql = (f"SELECT (ts - ?) / ?, count(*) FROM predictions WHERE ({compiled.where}) AND ts >= ? AND ts < ? "
-           "GROUP BY 1")
     for edge_lo, edge_hi in ((lo, min(hi, low * HOUR_MS)), (max(lo, low * HOUR_MS, high * HOUR_MS), hi)):
         if edge_lo < edge_hi:
-            for bucket, n in conn.execute(sql, (origin, width, *compiled.params, edge_lo, edge_hi)):
-                counts[int(bucket)] += n
+            for bucket, n in search.bucket_counts(query, origin, width, edge_lo, edge_hi):
+                counts[int(bucket)] += int(n)
     return Histogram(origin, width, counts, False, origin)
 
 

@@ -13,7 +13,9 @@ does not prune at all (a slower answer, never a wrong one). Deleted rows (retent
 wider than the rows, which is still safe: a block is only ever skipped when it cannot match.
 
 Read side: ``candidate_slices`` turns the prunable terms of a query into the time slices (and models)
-that may hold a match, newest first, or None when pruning would not pay (or cannot be trusted).
+that may hold a match, newest first, or None when pruning would not pay (or cannot be trusted). Its
+statements are portable: PostgreSQL's search (app/store/pg/search.py) runs them through its ``Db`` over
+the same tables, kept by its ingest (app/store/pg/predictions.py), with its own test of coverage.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from app.search.language import AnyOf, FieldTerm, JsonTerm, Query, TimeTerm
+
+if TYPE_CHECKING:
+    from app.store.dialect import Db
 
 HOUR_MS = 3_600_000
 # Pruning pays when the blocks that may match hold at most this share of the rows in scope; above
@@ -152,7 +157,7 @@ def block_conditions(query: Query, features: frozenset[str] = frozenset()
             scope_params.append(term.value)
         elif isinstance(term, AnyOf) and _models_only(term):
             names = [a[0].value for a in term.alternatives]  # type: ignore[union-attr]
-            scope.append(f"b.model IN ({', '.join('?' * len(names))})" if names else "0")
+            scope.append(f"b.model IN ({', '.join('?' * len(names))})" if names else "1 = 0")
             scope_params.extend(names)
         elif isinstance(term, FieldTerm) and term.column == "status" and term.op == "=":
             prune.append("b.errors > 0" if term.value == "error" else "b.rows > b.errors")
@@ -192,23 +197,25 @@ def trusted(conn: sqlite3.Connection) -> bool:
     return row is not None and (newest is None or row[0] >= newest)
 
 
-def candidate_slices(conn: sqlite3.Connection, query: Query, *, share: float = SELECTIVE_SHARE,
-                     force: bool = False, features: frozenset[str] | None = None) -> ZonePlan | None:
+def candidate_slices(conn: "sqlite3.Connection | Db", query: Query, *, share: float = SELECTIVE_SHARE,
+                     force: bool = False, features: frozenset[str] | None = None,
+                     covered: Callable[[], bool] | None = None) -> ZonePlan | None:
     """The slices that may hold a match of ``query``, newest first; None when the query has no prunable
     term, when pruning would keep more than ``share`` of the rows in scope (``force``: keep it anyway),
-    or when the summaries do not cover every row."""
+    or when the summaries do not cover every row (``covered``: the backend's own test, else ``trusted``).
+    ``conn``: a SQLite connection, or either backend's ``Db`` (the statements are portable)."""
     if features is None:
-        features = frozenset(summarised_features(conn))
+        features = frozenset(summarised_features(conn))  # type: ignore[arg-type]
     scope, scope_params, prune, prune_params, prunable = block_conditions(query, features)
-    if not prunable or not trusted(conn):
+    if not prunable or not (covered() if covered is not None else trusted(conn)):  # type: ignore[arg-type]
         return None
-    scope_sql = " AND ".join(scope) if scope else "1"
+    scope_sql = " AND ".join(scope) if scope else "1 = 1"
     prune_sql = " AND ".join(prune)
-    # First the two sums alone (one pass, no block leaves SQLite): most queries stop here, pruning would
-    # keep too much; only a plan that prunes reads its blocks.
-    scope_rows, candidate_rows = conn.execute(
+    # First the two sums alone (one pass, no block leaves the database): most queries stop here, pruning
+    # would keep too much; only a plan that prunes reads its blocks. int(): PostgreSQL sums as numeric.
+    scope_rows, candidate_rows = (int(v) for v in conn.execute(
         f"SELECT coalesce(sum(b.rows), 0), coalesce(sum(CASE WHEN {prune_sql} THEN b.rows ELSE 0 END), 0) "
-        f"FROM zone_blocks b WHERE {scope_sql}", (*prune_params, *scope_params)).fetchone()
+        f"FROM zone_blocks b WHERE {scope_sql}", (*prune_params, *scope_params)).fetchone())
     if not force and scope_rows and candidate_rows > share * scope_rows:
         return None
     rows = conn.execute(

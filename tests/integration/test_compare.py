@@ -1,4 +1,5 @@
-"""Champion vs challenger comparison on a real SQLite store, each statistic checked by brute force."""
+"""Champion vs challenger comparison on real stores of both backends (SQLite, PostgreSQL), each statistic
+checked by brute force."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from app.compare.pairing import compare, default_pair, disagreement_search
 from app.config.settings import CompareConfig
 from app.store import Store
 from app.store.bulk import write_all
+from app.store.dialect import SqliteDialect
 from tests.support.compare_traffic import MINUTE, T0, Answer, make_traffic, row, seed_store
 
 SPAN = 600 * MINUTE
@@ -26,10 +28,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 @pytest.fixture
-def classified(store: Store):
+def classified(any_store):
     rows, pairs = make_traffic(3000, seed=3, unpaired_a=400, unpaired_b=150)
-    seed_store(store, rows)
-    return store, pairs
+    seed_store(any_store, rows)
+    return any_store, pairs
 
 
 def test_every_statistic_matches_brute_force(classified):
@@ -73,10 +75,10 @@ def test_every_statistic_matches_brute_force(classified):
     assert {(c.champion, c.challenger): c.count for c in got.confusion} == dict(expected)
 
 
-def test_regression_mae_with_interval_and_value_agreement(store: Store):
+def test_regression_mae_with_interval_and_value_agreement(any_store):
     rows, pairs = make_traffic(2500, seed=5, regression=True)
-    seed_store(store, rows, task="regression")
-    got = compare(store, "m", "v1", "v2", *WINDOW, task="regression",
+    seed_store(any_store, rows, task="regression")
+    got = compare(any_store, "m", "v1", "v2", *WINDOW, task="regression",
                   config=CompareConfig(score_tolerance=100))
     both_ok = [p for p in pairs if not p.a.error and not p.b.error]
     diffs = np.array([p.b.prediction - p.a.prediction for p in both_ok], dtype=float)
@@ -92,10 +94,10 @@ def test_regression_mae_with_interval_and_value_agreement(store: Store):
         assert (side.quality.low, side.quality.high) == pytest.approx((errors.mean() - half, errors.mean() + half))
 
 
-def test_unpaired_requests_count_only_in_the_share(store: Store):
+def test_unpaired_requests_count_only_in_the_share(any_store):
     rows, pairs = make_traffic(10, seed=2, unpaired_a=30, unpaired_b=5)
-    seed_store(store, rows)
-    got = compare(store, "m", "v1", "v2", *WINDOW)
+    seed_store(any_store, rows)
+    got = compare(any_store, "m", "v1", "v2", *WINDOW)
     assert (got.paired, got.champion.requests, got.challenger.requests) == (10, 40, 15)
     assert got.share_paired == pytest.approx(0.25)
 
@@ -116,17 +118,19 @@ def test_schema_5_store_compares_as_before_reading_the_champion_from_an_index(st
         before = compare(old, "m", "v1", "v2", *WINDOW, buckets=6)
     with Store.open(store_path) as upgraded:
         assert upgraded.schema_version() >= 5
+        mapped = upgraded.conn.execute("PRAGMA mmap_size").fetchone()[0]
         assert compare(upgraded, "m", "v1", "v2", *WINDOW, buckets=6) == before
+        assert upgraded.conn.execute("PRAGMA mmap_size").fetchone()[0] == mapped  # read mapped, then restored
         assert before.paired == 400
         upgraded.conn.execute("DELETE FROM sqlite_stat1")  # Store.open analysed the migrated store
-    params = compare_sql.pair_params("m", "v1", "v2", *WINDOW, "request_id")
+    params = compare_sql.pair_params(SqliteDialect(), "m", "v1", "v2", *WINDOW, "request_id")
     for statistics in (False, True):  # the planner's choice without and with ANALYZE
         conn = sqlite3.connect(store_path)  # a new connection loads the statistics as they are now
         try:
             if statistics:
                 conn.execute("ANALYZE")
             plan = [r[3] for r in conn.execute(
-                "EXPLAIN QUERY PLAN " + compare_sql.pairs_select("request_id", regression=False), params)]
+                "EXPLAIN QUERY PLAN " + compare_sql.pairs_select(SqliteDialect(), "request_id", regression=False), params)]
         finally:
             conn.close()
         assert len(plan) == 2 and "predictions_model_version_ts" in plan[0], plan
@@ -151,9 +155,7 @@ def test_windows_beyond_the_stream_limit_give_the_same_comparison_in_sql(classif
 
     store, _ = classified
     config = CompareConfig(score_tolerance=0.1)
-    mapped = store.conn.execute("PRAGMA mmap_size").fetchone()[0]
     streamed = compare(store, "m", "v1", "v2", *WINDOW, config=config, buckets=10)
-    assert store.conn.execute("PRAGMA mmap_size").fetchone()[0] == mapped  # read mapped, then restored
     monkeypatch.setattr(app.compare.pairing, "STREAM_LIMIT", 0)
     in_sql = compare(store, "m", "v1", "v2", *WINDOW, config=config, buckets=10)
     got, expected = dict(_leaves(in_sql.model_dump())), dict(_leaves(streamed.model_dump()))
@@ -172,14 +174,13 @@ def test_window_pairs_by_the_challengers_time(classified):
     assert empty.share_paired is None and empty.champion.quality is None
 
 
-def test_reingesting_duplicates_nothing_and_same_request_id_is_kept_per_version(store: Store):
+def test_reingesting_duplicates_nothing_and_same_request_id_is_kept_per_version(any_store):
     rows, pairs = make_traffic(50, seed=4)
-    seed_store(store, rows)
-    result = write_all(store.conn, [rows])  # the same log again
-    assert result.accepted == 0
-    count = store.conn.execute("SELECT count(*) FROM predictions WHERE request_id = 'r000001'").fetchone()[0]
-    assert count == 2  # one answer per version of the same request
-    assert compare(store, "m", "v1", "v2", *WINDOW).paired == 50
+    seed_store(any_store, rows)
+    assert any_store.predictions.append(rows) == (0, 100)  # the same log again
+    got = compare(any_store, "m", "v1", "v2", *WINDOW)
+    # One answer per version of the same request.
+    assert (got.paired, got.champion.requests, got.challenger.requests) == (50, 50, 50)
 
 
 def test_bulk_load_keeps_one_answer_per_version_and_fills_late_labels(store: Store):
@@ -195,39 +196,39 @@ def test_bulk_load_keeps_one_answer_per_version_and_fills_late_labels(store: Sto
     assert got.labels == sum(p.label is not None and not p.a.error and not p.b.error for p in pairs)
 
 
-def test_late_label_on_either_side_is_used_for_both(store: Store):
+def test_late_label_on_either_side_is_used_for_both(any_store):
     a = Answer(T0, 1, 0.9, None, 10.0, False)
     b = Answer(T0 + 5, 0, 0.2, None, 11.0, False)
-    seed_store(store, [row("m", "v1", "x1", a), row("m", "v2", "x1", b)])
-    before = compare(store, "m", "v1", "v2", *WINDOW)
+    seed_store(any_store, [row("m", "v1", "x1", a), row("m", "v2", "x1", b)])
+    before = compare(any_store, "m", "v1", "v2", *WINDOW)
     assert before.labels == 0 and before.champion.quality is None
     late = Answer(T0, 1, 0.9, 1, 10.0, False)  # ground truth arrives later, on the champion's record
-    write_all(store.conn, [[row("m", "v1", "x1", late)]])
-    after = compare(store, "m", "v1", "v2", *WINDOW)
+    any_store.predictions.append([row("m", "v1", "x1", late)])
+    after = compare(any_store, "m", "v1", "v2", *WINDOW)
     assert after.labels == 1
     assert (after.champion.quality.value, after.challenger.quality.value) == (1.0, 0.0)
 
 
-def test_context_join_key_pairs_retries_once(store: Store):
+def test_context_join_key_pairs_retries_once(any_store):
     rows, pairs = make_traffic(400, seed=6, key="trace_id", unpaired_a=20)
     # A retried challenger request: same trace id logged twice with its own request ids.
     last = next(r for r in reversed(rows) if r.version == "v2")
     retry = last._replace(request_id="retry-1", ts=last.ts + 3, prediction="different")
-    seed_store(store, rows + [retry])
+    seed_store(any_store, rows + [retry])
     config = CompareConfig(join_key="context.trace_id")
-    got = compare(store, "m", "v1", "v2", *WINDOW, config=config)
+    got = compare(any_store, "m", "v1", "v2", *WINDOW, config=config)
     assert got.paired == 400 and got.join_key == "context.trace_id"
     both_ok = [p for p in pairs if not p.a.error and not p.b.error]
     assert got.agreement == pytest.approx(sum(p.a.prediction == p.b.prediction for p in both_ok) / len(both_ok))
-    by_id = compare(store, "m", "v1", "v2", *WINDOW)
+    by_id = compare(any_store, "m", "v1", "v2", *WINDOW)
     assert by_id.paired == 0  # the challenger logged its own request ids: nothing shares one
 
 
-def test_shadow_of_key_falls_back_to_the_champions_request_id(store: Store):
+def test_shadow_of_key_falls_back_to_the_champions_request_id(any_store):
     a = Answer(T0, "x", 0.7, None, 10.0, False)
     b = Answer(T0 + 4, "y", 0.4, None, 12.0, False)
-    seed_store(store, [row("m", "v1", "live-1", a), row("m", "v2", "shadow-1", b, context={"shadow_of": "live-1"})])
-    got = compare(store, "m", "v1", "v2", *WINDOW, config=CompareConfig(join_key="context.shadow_of"))
+    seed_store(any_store, [row("m", "v1", "live-1", a), row("m", "v2", "shadow-1", b, context={"shadow_of": "live-1"})])
+    got = compare(any_store, "m", "v1", "v2", *WINDOW, config=CompareConfig(join_key="context.shadow_of"))
     assert got.paired == 1 and got.agreement == 0.0
     assert got.latency_diff_p50_ms == pytest.approx(2.0)
 
@@ -245,28 +246,27 @@ def test_timeline_buckets_match_brute_force(classified):
         assert bucket.mean_abs_diff == pytest.approx(np.mean([abs(p.b.score - p.a.score) for p in ok]))
 
 
-def test_exact_percentiles_with_ties_and_through_the_sorting_fallback(store: Store):
+def test_exact_percentiles_with_ties_and_through_the_sorting_fallback(any_store):
     rng = np.random.default_rng(9)
     # Heavily tied latencies (whole milliseconds) and a misleading sample both give exact answers.
     values = rng.integers(1, 40, 5000).astype(float)
     rows = [row("m", "v1", f"q{i}", Answer(T0 + i, 1, 0.5, None, float(v), False)) for i, v in enumerate(values)]
     rows += [row("m", "v2", f"q{i}", Answer(T0 + i + 1, 1, 0.5, None, 1.0, False)) for i in range(5000)]
-    seed_store(store, rows)
-    got = compare(store, "m", "v1", "v2", *WINDOW)
+    seed_store(any_store, rows)
+    got = compare(any_store, "m", "v1", "v2", *WINDOW)
     assert got.champion.p50_latency_ms == _percentile(values, 50)
     assert got.champion.p95_latency_ms == _percentile(values, 95)
-    params = compare_sql.pair_params("m", "v1", "v2", *WINDOW, "request_id")
-    compare_sql.build_pairs(store.conn, "request_id", params, regression=False)
-    try:
-        wrong = [compare_sql.Band("lat_a", 95, 0.0, 2.0)]  # a band far from the 95th percentile
-        extra, band_params = compare_sql.band_counts(wrong)
-        row_ = store.conn.execute(f"SELECT {', '.join(extra)} FROM temp.{compare_sql.PAIRS}", band_params).fetchone()
-        result = compare_sql.resolve_bands(store.conn, wrong, list(row_), {"lat_a": 5000}, band_params)
-        assert result[("lat_a", 95)] == _percentile(values, 95)
-        for q in (0, 1, 37.5, 50, 99, 100):
-            assert compare_sql.percentile(store.conn, "lat_a", q, 5000) == _percentile(values, q)
-    finally:
-        compare_sql.drop_pairs(store.conn)
+    with compare_sql.reading(any_store) as reader:
+        params = compare_sql.pair_params(reader.dialect, "m", "v1", "v2", *WINDOW, "request_id")
+        with compare_sql.pairs_table(reader, "request_id", params, regression=False):
+            wrong = [compare_sql.Band("lat_a", 95, 0.0, 2.0)]  # a band far from the 95th percentile
+            extra, band_params = compare_sql.band_counts(reader.dialect, wrong)
+            row_ = reader.execute(f"SELECT {', '.join(extra)} FROM {reader.dialect.temp_table(compare_sql.PAIRS)}",
+                                  band_params).fetchone()
+            result = compare_sql.resolve_bands(reader, wrong, list(row_), {"lat_a": 5000}, band_params)
+            assert result[("lat_a", 95)] == _percentile(values, 95)
+            for q in (0, 1, 37.5, 50, 99, 100):
+                assert compare_sql.percentile(reader, "lat_a", q, 5000) == _percentile(values, q)
 
 
 def test_default_pair_and_disagreement_query_lists_exactly_the_disagreements(classified):
@@ -282,29 +282,29 @@ def test_default_pair_and_disagreement_query_lists_exactly_the_disagreements(cla
     expected = {p.b.ts for p in pairs if not p.a.error and not p.b.error and p.a.prediction != p.b.prediction}
     assert {r["ts"] for r in rows} == expected and len(rows) == len(expected) > 0
     agreeing = list(searcher.iter_rows(searcher.parse(query.replace("differs:", "-differs:") + " status:ok")))
-    ok_answers = store.conn.execute("SELECT count(*) FROM predictions WHERE version = 'v2' AND status = 'ok'")
-    assert len(agreeing) + len(rows) == ok_answers.fetchone()[0]  # -differs: keeps the unpaired ones too
+    ok_answers = list(searcher.iter_rows(searcher.parse("model:m version:v2 status:ok")))
+    assert len(agreeing) + len(rows) == len(ok_answers)  # -differs: keeps the unpaired ones too
 
 
-def test_disagreement_query_follows_a_context_key(store: Store):
+def test_disagreement_query_follows_a_context_key(any_store):
     from app.search.searcher import Searcher
 
     rows = [row("m", "v1", "live-1", Answer(T0, "x", 0.7, None, 10.0, False)),
             row("m", "v1", "live-2", Answer(T0 + 1, "x", 0.7, None, 10.0, False)),
             row("m", "v2", "shadow-1", Answer(T0 + 5, "y", 0.4, None, 12.0, False), context={"shadow_of": "live-1"}),
             row("m", "v2", "shadow-2", Answer(T0 + 6, "x", 0.4, None, 12.0, False), context={"shadow_of": "live-2"})]
-    seed_store(store, rows)
+    seed_store(any_store, rows)
     query = disagreement_search("m", "v1", "v2", *WINDOW, join_key="context.shadow_of")
     assert "differs:v1@shadow_of" in query
-    searcher = Searcher(store)
+    searcher = Searcher(any_store)
     assert [r["request_id"] for r in searcher.iter_rows(searcher.parse(query))] == ["shadow-1"]
 
 
 @pytest.mark.parametrize("classes", [("spam", "ham", "promo"), ("a", "b", "c", "d", "e")])
-def test_confusion_matrix_small_and_large_class_sets(store: Store, classes):
+def test_confusion_matrix_small_and_large_class_sets(any_store, classes):
     rows, pairs = make_traffic(1500, seed=13, classes=classes)
-    seed_store(store, rows)
-    got = compare(store, "m", "v1", "v2", *WINDOW)
+    seed_store(any_store, rows)
+    got = compare(any_store, "m", "v1", "v2", *WINDOW)
     ok = [p for p in pairs if not p.a.error and not p.b.error]
     assert {(c.champion, c.challenger): c.count for c in got.confusion} == \
         dict(Counter((p.a.prediction, p.b.prediction) for p in ok))

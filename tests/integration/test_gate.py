@@ -1,5 +1,6 @@
 """Promotion gates: evaluation on logged traffic, `modeldeck gate` exit codes for CI, and promotion
-through the rollback path (the demo endpoint on 127.0.0.1), override reasons in the audit trail."""
+through the rollback path (the demo endpoint on 127.0.0.1), override reasons in the audit trail; on a
+SQLite store and on PostgreSQL (``any_store_location``)."""
 
 from __future__ import annotations
 
@@ -24,18 +25,19 @@ PASSING = dict(min_paired=2000, min_labels=1000, max_quality_drop=0.01, min_agre
 
 
 @pytest.fixture
-def traffic_path(store_path: Path) -> Path:
+def traffic_path(any_store_location: str) -> str:
+    """A store of either backend holding the champion/challenger traffic (its location)."""
     rows, _ = make_traffic(3000, seed=8, unpaired_a=100)
-    with Store.open(store_path) as store:
+    with Store.open(any_store_location) as store:
         seed_store(store, rows)
-    return store_path
+    return any_store_location
 
 
 def settings_with(**gates) -> Settings:
     return Settings(models={"m": ModelConfig(gates=GateConfig(window="1d", **gates))})
 
 
-def test_all_rules_measured_and_passing(traffic_path: Path):
+def test_all_rules_measured_and_passing(traffic_path: str):
     with Store.open(traffic_path) as store:
         verdict = evaluate(store, settings_with(**PASSING), "m", "v2", now=NOW)
     assert verdict.passed, [r for r in verdict.rules if not r.passed]
@@ -55,7 +57,7 @@ def test_all_rules_measured_and_passing(traffic_path: Path):
     ("min_agreement", 0.999, "agreement"),
     ("max_p95_latency_ratio", 0.5, "p95 latency"),
 ])
-def test_each_failing_rule_fails_the_verdict(traffic_path: Path, rule: str, value, name):
+def test_each_failing_rule_fails_the_verdict(traffic_path: str, rule: str, value, name):
     gates = {**PASSING, rule: value}
     if value is None:
         gates["min_labels"] = 100_000
@@ -65,7 +67,7 @@ def test_each_failing_rule_fails_the_verdict(traffic_path: Path, rule: str, valu
     assert [r.name for r in verdict.failed()] == [name]
 
 
-def test_error_rate_rule_compares_with_the_champion(traffic_path: Path):
+def test_error_rate_rule_compares_with_the_champion(traffic_path: str):
     settings = settings_with(max_error_rate_increase=0.0)
     with Store.open(traffic_path) as store:
         forward = evaluate(store, settings, "m", "v2", now=NOW)
@@ -78,7 +80,7 @@ def test_error_rate_rule_compares_with_the_champion(traffic_path: Path):
             evaluate(store, loose, "m", "v1", champion="v2", now=NOW).passed
 
 
-def test_quality_rule_allows_the_configured_drop(traffic_path: Path):
+def test_quality_rule_allows_the_configured_drop(traffic_path: str):
     with Store.open(traffic_path) as store:
         # Judged the other way round: the old champion v1 is less accurate than v2.
         strict = evaluate(store, settings_with(min_labels=1000, max_quality_drop=0.0), "m", "v1", champion="v2",
@@ -92,7 +94,7 @@ def test_quality_rule_allows_the_configured_drop(traffic_path: Path):
         assert loose.passed
 
 
-def test_readiness_rule_judges_the_candidate_version_not_the_champion(traffic_path: Path):
+def test_readiness_rule_judges_the_candidate_version_not_the_champion(traffic_path: str):
     with Store.open(traffic_path) as store:
         settings = settings_with(require_readiness=True)
         assert not evaluate(store, settings, "m", "v2", now=NOW).passed
@@ -106,14 +108,14 @@ def test_readiness_rule_judges_the_candidate_version_not_the_champion(traffic_pa
         assert verdict.passed and verdict.rules[-1].measured == "v2: 8/8 areas pass or are waived"
 
 
-def test_rules_that_cannot_be_measured_do_not_hold(traffic_path: Path):
+def test_rules_that_cannot_be_measured_do_not_hold(traffic_path: str):
     with Store.open(traffic_path) as store:
         verdict = evaluate(store, settings_with(**PASSING), "m", "v2", now=T0 - 10 * 86_400_000)
     assert verdict.comparison.paired == 0
     assert not verdict.passed and len(verdict.failed()) == len(verdict.rules)
 
 
-def test_no_gates_is_a_configuration_error(traffic_path: Path):
+def test_no_gates_is_a_configuration_error(traffic_path: str):
     with Store.open(traffic_path) as store, pytest.raises(ConfigError, match="no promotion gates"):
         evaluate(store, Settings(), "m", "v2")
 
@@ -124,12 +126,12 @@ def _config(tmp_path: Path, gates: str, endpoint: str = "") -> Path:
     return path
 
 
-def _cli(store_path: Path, config: Path, *args: str, input: str | None = None):
+def _cli(store_path: str, config: Path, *args: str, input: str | None = None):
     return CliRunner().invoke(main, ["--db", str(store_path), "--config", str(config), *args], input=input,
                               catch_exceptions=False)
 
 
-def test_gate_cli_exit_codes_for_ci(traffic_path: Path, tmp_path: Path):
+def test_gate_cli_exit_codes_for_ci(traffic_path: str, tmp_path: Path):
     # A window reaching back far enough to hold the generated traffic (it sits in 2026).
     ok = _cli(traffic_path, _config(tmp_path, "min_paired = 100\nmin_agreement = 0.5"), "gate", "m",
               "--candidate", "v2")
@@ -154,7 +156,7 @@ def test_gate_cli_exit_codes_for_ci(traffic_path: Path, tmp_path: Path):
 # --- promotion through the rollback path, against the demo endpoint -------------------------------------------
 
 @pytest.fixture
-def endpoint(traffic_path: Path):
+def endpoint(traffic_path: str):
     from app.demo.endpoint import start_demo_endpoint
 
     with start_demo_endpoint(traffic_path) as handle:
@@ -173,7 +175,7 @@ def _audit(store: Store) -> list:
     return list(reversed(store.audit.entries("m")))
 
 
-async def test_failing_gate_refuses_and_audits_the_measured_rules(traffic_path: Path, endpoint):
+async def test_failing_gate_refuses_and_audits_the_measured_rules(traffic_path: str, endpoint):
     with Store.open(traffic_path) as store:
         verdict, outcome = await promote(store, _promotable(endpoint, min_agreement=0.9999), "m", "v2",
                                          "better on holdout", actor="alice@bastion")
@@ -185,7 +187,7 @@ async def test_failing_gate_refuses_and_audits_the_measured_rules(traffic_path: 
     assert endpoint.state.models["m"].active == "v1"
 
 
-async def test_override_reason_promotes_and_stays_in_the_audit_trail(traffic_path: Path, endpoint):
+async def test_override_reason_promotes_and_stays_in_the_audit_trail(traffic_path: str, endpoint):
     with Store.open(traffic_path) as store:
         verdict, outcome = await promote(store, _promotable(endpoint, min_agreement=0.9999), "m", "v2",
                                          "better on holdout", override="agreement gate too strict for v2's "
@@ -201,7 +203,7 @@ async def test_override_reason_promotes_and_stays_in_the_audit_trail(traffic_pat
     assert endpoint.state.models["m"].active == "v2"
 
 
-async def test_passing_gates_promote_without_override(traffic_path: Path, endpoint):
+async def test_passing_gates_promote_without_override(traffic_path: str, endpoint):
     with Store.open(traffic_path) as store:
         verdict, outcome = await promote(store, _promotable(endpoint, min_paired=100), "m", "v2", "gates hold")
         assert verdict.passed and outcome.ok
@@ -209,7 +211,7 @@ async def test_passing_gates_promote_without_override(traffic_path: Path, endpoi
                                                      "override": None}
 
 
-def test_promote_cli_refuses_then_overrides(traffic_path: Path, tmp_path: Path, endpoint):
+def test_promote_cli_refuses_then_overrides(traffic_path: str, tmp_path: Path, endpoint):
     config = _config(tmp_path, "min_agreement = 0.9999",
                      f"[models.m.endpoint]\nkind = \"http\"\nurl = \"{endpoint.model_url('m')}\"\n")
     refused = _cli(traffic_path, config, "promote", "m", "--candidate", "v2", "--reason", "r", "--yes")
@@ -225,7 +227,7 @@ def test_promote_cli_refuses_then_overrides(traffic_path: Path, tmp_path: Path, 
     assert endpoint.state.models["m"].active == "v2"
 
 
-def test_min_quality_gain_does_not_count_a_win_inside_the_noise(traffic_path: Path):
+def test_min_quality_gain_does_not_count_a_win_inside_the_noise(traffic_path: str):
     with Store.open(traffic_path) as store:
         verdict = evaluate(store, settings_with(min_labels=1000, min_quality_gain=0.0), "m", "v2", champion="v1",
                            now=NOW)
@@ -236,9 +238,9 @@ def test_min_quality_gain_does_not_count_a_win_inside_the_noise(traffic_path: Pa
         assert "95% interval low end >= champion" in verdict.rules[0].required
 
 
-def test_min_quality_gain_passes_a_win_that_clears_the_interval(store_path: Path):
+def test_min_quality_gain_passes_a_win_that_clears_the_interval(any_store_location: str):
     rows, _ = make_traffic(20000, seed=8)  # more labels: a narrower interval
-    with Store.open(store_path) as store:
+    with Store.open(any_store_location) as store:
         seed_store(store, rows)
         probe = evaluate(store, settings_with(min_labels=1000, min_quality_gain=0.0), "m", "v2", champion="v1",
                          now=NOW)
@@ -271,7 +273,7 @@ def _heldout(tmp_path: Path) -> Path:
     return path
 
 
-def test_heldout_gain_gate_needs_the_candidates_interval_to_clear_the_champion(traffic_path: Path, tmp_path: Path):
+def test_heldout_gain_gate_needs_the_candidates_interval_to_clear_the_champion(traffic_path: str, tmp_path: Path):
     from app.checklist.heldout import evaluate_file
 
     path = _heldout(tmp_path)

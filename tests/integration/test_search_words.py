@@ -268,17 +268,17 @@ def test_histogram_and_facets_of_a_result_set(any_store) -> None:
     query = searcher.resolve(parse("status:error")).query
     errors = [r for r in records if r["status"] == "error"]
     start, end = BASE_MS, BASE_MS + SPAN_MS
-    sqlite = hasattr(searcher._search, "count_from_zones")
+    sqlite = store.kind == "sqlite"
     if sqlite:
         searcher._search.overview_budget_s = None  # exact answers whatever the machine's load
     histogram = searcher.histogram(query, start, end, buckets=10)
     assert not histogram.capped and sum(histogram.counts) == len(errors)
     assert histogram.counts[0] == sum(1 for r in errors if r["ts"] < histogram.start + histogram.width)
-    if sqlite:
-        # Counted from the zone map (status and time only): exact whatever the cap, in whole-hour bars.
-        zoned = searcher.histogram(query, start, end, buckets=10, cap=20)
-        assert not zoned.capped and zoned.counts == histogram.counts and zoned.width % 3_600_000 == 0
-        searcher._search.count_from_zones = False  # read from the rows: the newest 20 matches, then "at least"
+    # Counted from the zone map (status and time only), on both backends: exact whatever the cap, in
+    # whole-hour bars.
+    zoned = searcher.histogram(query, start, end, buckets=10, cap=20)
+    assert not zoned.capped and zoned.counts == histogram.counts and zoned.width % 3_600_000 == 0
+    searcher._search.count_from_zones = False  # read from the rows: the newest 20 matches, then "at least"
     capped = searcher.histogram(query, start, end, buckets=10, cap=20)
     assert capped.capped and sum(capped.counts) == 21 and capped.complete_from > start
 
@@ -307,7 +307,7 @@ def test_the_span_of_a_result_set_holds_every_match(any_store) -> None:
     store, records = any_store, random_records(N_RECORDS, seed=5)
     store.predictions.append([to_row(r) for r in records])
     searcher = Searcher(store)
-    sqlite = hasattr(searcher._search, "count_from_zones")
+    sqlite = store.kind == "sqlite"
     if sqlite:
         searcher._search.overview_budget_s = None  # exact answers whatever the machine's load
     hour = 3_600_000

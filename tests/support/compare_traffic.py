@@ -15,8 +15,7 @@ import numpy as np
 import orjson
 
 from app.models import ModelInfo, Stage, Version
-from app.store import Store
-from app.store.bulk import write_all
+from app.store.backend import StoreBackend
 from app.store.predictions import PredictionRow
 
 T0 = 1_790_000_000_000
@@ -95,8 +94,9 @@ def make_traffic(n: int, *, seed: int = 1, regression: bool = False, classes: tu
     return rows, pairs
 
 
-def seed_store(store: Store, rows: list[PredictionRow], *, task: str = "classification") -> None:
+def seed_store(store: StoreBackend, rows: list[PredictionRow], *, task: str = "classification") -> None:
+    """The model, its champion v1 and challenger v2, and ``rows`` appended to the log (either backend)."""
     store.registry.upsert_model(ModelInfo(name="m", task=task, created_at=T0))
     store.registry.upsert_version(Version(model="m", version="v1", stage=Stage.champion, created_at=T0))
     store.registry.upsert_version(Version(model="m", version="v2", stage=Stage.challenger, created_at=T0 + 1))
-    write_all(store.conn, [rows])
+    store.predictions.append(rows)

@@ -35,6 +35,9 @@ _STAGING = """CREATE TEMP TABLE IF NOT EXISTS deck_staging (
 # In one statement: the first of each key in the batch claims it (a key another ingester holds, committed
 # or in flight, is skipped: this waits for it), and only the rows whose own id claimed their key go into the
 # log, found by a hash of the ids returned rather than a probe of the key index per row; a day's rows together.
+# The rows inserted are summarised by (model, hour) into the batch's zone-map staging (below); with summarised
+# features, their min/max too (``{features}``: handing every row's features on through the CTE cost a fifth of
+# the insert, so a store without summarised features does not pay it).
 _CLAIM_AND_INSERT = """
 WITH claimed AS (
     INSERT INTO prediction_keys (model, version, request_id, id, ts)
@@ -49,8 +52,58 @@ ins AS (
            s.latency_ms, s.status, s.error, s.features, s.context, lower(s.tsv)::tsvector
     FROM deck_staging s WHERE s.id IN (SELECT id FROM claimed)
     ORDER BY s.ts
-    RETURNING ts, model, version)
+    RETURNING ts, model, version, score, latency_ms, status{returning}),
+blocks AS (
+    INSERT INTO deck_zone_blocks
+    SELECT model, ts / 3600000, count(*), sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END), min(score), max(score),
+           min(latency_ms), max(latency_ms)
+    FROM ins GROUP BY model, ts / 3600000){features}
 SELECT model, version, min(ts), max(ts), count(*) FROM ins GROUP BY model, version"""
+_FEATURE_ZONES = """,
+features AS (
+    INSERT INTO deck_zone_features
+    SELECT ins.model, ins.ts / 3600000, f.feature, count(*), min(v.value), max(v.value)
+    FROM ins CROSS JOIN zone_summarised f
+    CROSS JOIN LATERAL (SELECT CASE jsonb_typeof(ins.features -> f.feature)
+        WHEN 'number' THEN (ins.features -> f.feature)::double precision
+        WHEN 'boolean' THEN ((ins.features -> f.feature)::boolean)::int END AS value) AS v
+    WHERE v.value IS NOT NULL
+    GROUP BY ins.model, ins.ts / 3600000, f.feature)"""
+_CLAIM_INSERT_SUMMARISE = {
+    False: _CLAIM_AND_INSERT.format(returning="", features=""),
+    True: _CLAIM_AND_INSERT.format(returning=", features", features=_FEATURE_ZONES),
+}
+# Which features are summarised, read in the batch's transaction before its insert: the read holds a lock on
+# zone_summarised to the commit, so a feature summarised meanwhile (search.summarise_feature) waits for this
+# batch and its backfill then sees these rows.
+_SUMMARISED = "SELECT EXISTS (SELECT 1 FROM zone_summarised)"
+
+# The batch's zone map (app/store/zonemap.py), staged by the insert above in temp tables and merged here, at
+# the end of the transaction like the catalogue: a second ingester's insert never waits on these rows' locks,
+# only its own merge does. In key order, as the catalogue's, so two merges cannot deadlock.
+_ZONE_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS deck_zone_blocks (model text, hour bigint, rows bigint, errors bigint, "
+    "min_score double precision, max_score double precision, min_latency double precision, "
+    "max_latency double precision) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS deck_zone_features (model text, hour bigint, feature text, n bigint, "
+    "lo double precision, hi double precision) ON COMMIT DELETE ROWS")
+_ZONE_MERGE = (
+    """INSERT INTO zone_blocks AS b (model, hour, rows, errors, min_score, max_score, min_latency, max_latency)
+    SELECT model, hour, sum(rows), sum(errors), min(min_score), max(max_score), min(min_latency), max(max_latency)
+    FROM deck_zone_blocks GROUP BY model, hour ORDER BY model, hour
+    ON CONFLICT (model, hour) DO UPDATE SET rows = b.rows + excluded.rows, errors = b.errors + excluded.errors,
+        min_score = least(b.min_score, excluded.min_score), max_score = greatest(b.max_score, excluded.max_score),
+        min_latency = least(b.min_latency, excluded.min_latency),
+        max_latency = greatest(b.max_latency, excluded.max_latency)""",
+    """INSERT INTO zone_features AS z (model, hour, feature, n, lo, hi)
+    SELECT model, hour, feature, sum(n), min(lo), max(hi) FROM deck_zone_features
+    GROUP BY model, hour, feature ORDER BY model, hour, feature
+    ON CONFLICT (model, hour, feature) DO UPDATE SET n = z.n + excluded.n, lo = least(z.lo, excluded.lo),
+        hi = greatest(z.hi, excluded.hi)""",
+    """INSERT INTO zone_state AS z (model, summarised)
+    SELECT model, sum(rows) FROM deck_zone_blocks GROUP BY model ORDER BY model
+    ON CONFLICT (model) DO UPDATE SET summarised = z.summarised + excluded.summarised""",
+    "TRUNCATE deck_zone_blocks, deck_zone_features")
 
 # A late label fills the stored row's empty label. Only a staged row that did not claim its key (k.id <> s.id)
 # can be one: a row inserted just now already carries its label, so it is not looked up again.
@@ -175,7 +228,8 @@ class PredictionsTable(LogAggregates):
         accepted = 0
         with self._s.write():
             if not self._staging:
-                self._s.run(_STAGING)
+                for ddl in (_STAGING, *_ZONE_STAGING):
+                    self._s.run(ddl)
                 self._staging = True
             # The batch's sorts (dedup, join, by time) in memory rather than spilled to disk.
             self._s.run("SET LOCAL work_mem = '64MB'")
@@ -188,9 +242,12 @@ class PredictionsTable(LogAggregates):
                                     _json_value(row.label), row.latency_ms, row.status, _no_nul(row.error),
                                     _no_nul(row.features), _no_nul(row.context),
                                     _no_nul(tsvector_text(row))))
-            tally = self._s.rows(_CLAIM_AND_INSERT)
+            summarised = bool(self._s.one(_SUMMARISED)[0])  # type: ignore[index]
+            tally = self._s.rows(_CLAIM_INSERT_SUMMARISE[summarised])
             self._s.run(_LABELS)
             self._s.run("TRUNCATE deck_staging")
+            for statement in _ZONE_MERGE:
+                self._s.run(statement)
             for model in sorted({t[0] for t in tally}):
                 first = min(t[2] for t in tally if t[0] == model)
                 self._s.run(_MODEL, (model, first))

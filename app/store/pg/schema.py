@@ -359,7 +359,49 @@ END $$;
 # The checklist as it stood (SQLite's step 17, the same table; bigint for the times).
 _V4 = CHECKLIST_HISTORY_DDL.replace("changed_at INTEGER", "changed_at bigint")
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# The zone map (SQLite's step 13, app/store/zonemap.py): per (model, hour) block the row and error counts and
+# min/max of score and latency, and per [search] indexed_features feature (``zone_summarised``, filled by
+# `db init` with the feature's expression index) min/max of its numeric values; kept by ingest in the statement
+# that inserts the rows (app/store/pg/predictions.py). ``zone_state.summarised`` counts the rows summarised,
+# per model, in the same transactions as the catalogue's ``versions.logged_rows``: search prunes only while
+# it is at least their sum (rows written by any other path leave it behind: slower answers, never wrong
+# ones). Backfilled here once (one pass over the log).
+# Every row's block summarised again from the log (the summarised features' min/max stay with `db init`).
+ZONE_BACKFILL = """
+DELETE FROM zone_blocks;
+DELETE FROM zone_state;
+INSERT INTO zone_blocks (model, hour, rows, errors, min_score, max_score, min_latency, max_latency)
+SELECT model, ts / 3600000, count(*), sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END), min(score), max(score),
+       min(latency_ms), max(latency_ms)
+FROM predictions GROUP BY model, ts / 3600000;
+INSERT INTO zone_state (model, summarised) SELECT model, sum(rows) FROM zone_blocks GROUP BY model;
+"""
+_V5 = """
+CREATE TABLE IF NOT EXISTS zone_blocks (
+    model       text NOT NULL,
+    hour        bigint NOT NULL,
+    rows        bigint NOT NULL,
+    errors      bigint NOT NULL,
+    min_score   double precision,
+    max_score   double precision,
+    min_latency double precision,
+    max_latency double precision,
+    PRIMARY KEY (model, hour)
+);
+CREATE TABLE IF NOT EXISTS zone_features (
+    model   text NOT NULL,
+    hour    bigint NOT NULL,
+    feature text NOT NULL,
+    n       bigint NOT NULL,
+    lo      double precision,
+    hi      double precision,
+    PRIMARY KEY (model, hour, feature)
+);
+CREATE TABLE IF NOT EXISTS zone_summarised (feature text PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS zone_state (model text PRIMARY KEY, summarised bigint NOT NULL);
+""" + ZONE_BACKFILL
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 
 PG_SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -22,8 +22,10 @@ from psycopg.types.json import Jsonb
 
 from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
 from app.store.pg.predictions import SELECT_COLUMNS
-from app.store.search import Count, Cursor, Facet, Histogram, Page, Span, histogram_of, page_keyset, page_of
+from app.store.search import (Count, Cursor, Facet, Histogram, Page, Span, histogram_of, page_keyset, page_of,
+                              zone_histogram)
 from app.store.search_sql import Compiled
+from app.store.zonemap import SELECTIVE_SHARE, ZonePlan, block_conditions, candidate_slices
 
 if TYPE_CHECKING:
     from app.store.pg.store import PgStore
@@ -148,7 +150,30 @@ def ensure_feature_indexes(store: "PgStore", names: list[str]) -> list[str]:
         literal = sql.Literal(name).as_string(store.pg)
         store.run(f'CREATE INDEX IF NOT EXISTS "{index}" ON predictions ({json_value_sql("features", literal)}, ts)')
         added.append(name)
+    for name in names:
+        summarise_feature(store, name)
     return added
+
+
+def summarise_feature(store: "PgStore", name: str) -> bool:
+    """Start keeping the zone map of feature ``name`` (its min/max per block): backfill every stored row,
+    then ingest keeps it. Idempotent; True when it was new. Each ingest batch reads ``zone_summarised`` before its insert (a
+    lock held to its commit), so locking that table waits for every ingest in flight and holds new ones until the
+    backfill commits: the backfill sees every row an ingest wrote without the feature."""
+    with store.write():
+        if store.one("SELECT 1 FROM zone_summarised WHERE feature = %s", (name,)):
+            return False
+        store.run("LOCK TABLE zone_summarised IN ACCESS EXCLUSIVE MODE")
+        store.run("DELETE FROM zone_features WHERE feature = %s", (name,))
+        store.run(
+            "INSERT INTO zone_features (model, hour, feature, n, lo, hi) "
+            "SELECT model, ts / 3600000, %s, count(*), min(v.value), max(v.value) FROM predictions "
+            "CROSS JOIN LATERAL (SELECT CASE jsonb_typeof(features -> %s) "
+            "WHEN 'number' THEN (features -> %s)::double precision "
+            "WHEN 'boolean' THEN ((features -> %s)::boolean)::int END AS value) AS v "
+            "WHERE v.value IS NOT NULL GROUP BY model, ts / 3600000", (name, name, name, name))
+        store.run("INSERT INTO zone_summarised (feature) VALUES (%s)", (name,))
+    return True
 
 
 def select_sql(compiled: Compiled, *, keyset: str | None, newest_first: bool) -> str:
@@ -162,6 +187,61 @@ class PgPredictionSearch:
 
     def __init__(self, store: "PgStore", **_tuning: Any) -> None:
         self._s = store
+        self.use_zones = True  # tests compare answers with and without pruning
+        self.zone_share = SELECTIVE_SHARE  # prune when the blocks kept hold at most this share (tests: 1.0)
+        self.count_from_zones = True  # a model/status/time histogram counted from the zone map
+        self._zone_features: frozenset[str] | None = None  # read once, as on SQLite
+
+    def zone_plan(self, query: Query) -> ZonePlan | None:
+        """The (model, hour) blocks that may hold a match, when pruning pays (app/store/zonemap.py, the same
+        statements over this store's zone tables), else None. Queries that seek rows by id never pay for it."""
+        from app.store.dialect import PgDb
+
+        if not self.use_zones or any(isinstance(t, FieldTerm) and t.column in ("request_id", "entity_id")
+                                     and t.op == "=" and not t.negated for t in query.terms):
+            return None
+        if self._zone_features is None:
+            self._zone_features = frozenset(r[0] for r in self._s.rows("SELECT feature FROM zone_summarised"))
+        if not block_conditions(query, self._zone_features)[4]:
+            return None
+        return candidate_slices(PgDb(self._s), query, share=self.zone_share, features=self._zone_features,
+                                covered=self.zones_cover_every_row)
+
+    def zone_db(self) -> Any:
+        from app.store.dialect import PgDb
+
+        return PgDb(self._s)
+
+    def bucket_counts(self, query: Query, origin: int, width: int, lo: int, hi: int) -> list[tuple]:
+        compiled = compile_query(query)
+        return self._s.rows(f"SELECT (ts - %s) / %s, count(*) FROM predictions WHERE ({compiled.where}) "
+                            "AND ts >= %s AND ts < %s GROUP BY 1", (origin, width, *compiled.params, lo, hi))
+
+    def zones_cover_every_row(self) -> bool:
+        """Every logged row is summarised: the zone map's count per model has kept up with the catalogue's
+        (both written in ingest's transaction; rows that came any other way leave it behind)."""
+        row = self._s.one("SELECT (SELECT coalesce(sum(summarised), 0) FROM zone_state) >= "
+                          "(SELECT coalesce(sum(logged_rows), 0) FROM versions)")
+        return bool(row and row[0])
+
+    def _zone_page(self, query: Query, zones: ZonePlan, after: Cursor | None, before: Cursor | None,
+                   limit: int) -> Page:
+        """A page read only from the blocks that may match, one statement per slice (SQLite's twin): slices
+        are disjoint time ranges in order, so their rows concatenate in (ts, id) order."""
+        compiled = compile_query(query)
+        newest_first, keyset, bound = page_keyset(after, before, _OLDER, _NEWER)
+        raw: list[tuple] = []
+        for slice_ in (zones.slices if newest_first else reversed(zones.slices)):
+            if (after is not None and slice_.start > after.ts) or (before is not None and slice_.end <= before.ts):
+                continue  # wholly on the other side of the cursor
+            marks = ", ".join(["%s"] * len(slice_.models))
+            where = f"({compiled.where}) AND model IN ({marks}) AND ts >= %s AND ts < %s"
+            raw.extend(self._s.rows(select_sql(Compiled(where, ()), keyset=keyset, newest_first=newest_first),
+                                    (*compiled.params, *slice_.models, slice_.start, slice_.end, *bound,
+                                     limit + 1 - len(raw))))
+            if len(raw) > limit:
+                break
+        return page_of(raw, limit, newest_first, after)
 
     def compile(self, query: Query, *, counting: bool = False) -> Compiled:
         return compile_query(query)
@@ -171,6 +251,9 @@ class PgPredictionSearch:
         return select_sql(compiled, keyset=None, newest_first=True), compiled.params
 
     def page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int) -> Page:
+        zones = self.zone_plan(query)
+        if zones is not None:
+            return self._zone_page(query, zones, after, before, limit)
         newest_first, keyset, bound = page_keyset(after, before, _OLDER, _NEWER)
         compiled = compile_query(query)
         raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first),
@@ -191,8 +274,12 @@ class PgPredictionSearch:
         return Count(min(n, cap), n > cap)
 
     def histogram(self, query: Query, start: int, end: int, buckets: int, cap: int) -> Histogram:
-        """Matches per bucket between ``start`` and ``end`` (epoch ms), over the newest ``cap`` matches: the
-        SQLite histogram's twin (the BRIN and (ts, id) indexes read the newest rows of the range)."""
+        """Matches per bucket between ``start`` and ``end`` (epoch ms): a query of only models, status and time
+        counted exactly from the zone map in whole-hour bars (``zone_histogram``, SQLite's own code); else over
+        the newest ``cap`` matches (the BRIN and (ts, id) indexes read the newest rows of the range)."""
+        zoned = zone_histogram(self, query, start, end, buckets, cap)  # exact hour bars, as on SQLite
+        if zoned is not None:
+            return zoned
         width = max(1, -(-(end - start) // max(1, buckets)))
         compiled = compile_query(query)
         rows = self._s.rows(
