@@ -2,9 +2,10 @@
 (``app.store.pg.store.PgStore``). Code outside ``app/store`` types a store as ``StoreBackend`` (or the
 family it uses) and never asks which backend it has; ``Store.open(location)`` picks one.
 
-Only the families built on both backends are here. The SQLite-only families (baselines, drift, windows,
-checklist, alerts, deliveries, offsets, metrics, syncs, and most of ``serving``) raise a one-line
-``StoreError`` on PostgreSQL until their ``app/store/pg`` twin exists; add each here when it does.
+Every family runs on both backends: most are written once against a ``Db`` (app/store/dialect.py,
+attached by app/store/portable.py); the prediction log's writing and search, the audit's append and the
+locks have a PostgreSQL twin in ``app/store/pg``. Only the raw SQLite connection (``store.conn``) is
+absent there: a command that still reaches for it stops with one line (``StoreUnsupported``).
 ``tests/integration/test_store_contract.py`` holds both to these signatures and to the same results.
 """
 

@@ -61,6 +61,8 @@ class Dialect:
 
     def json_scalar_number(self, column: str) -> str:
         """A JSON-ish column's value when it is a number, else NULL (a class label stays out)."""
+        raise NotImplementedError
+
     def numeric_gap(self, a: str, b: str) -> str:
         """|a - b| when both JSON-ish values are numbers, else NULL."""
         raise NotImplementedError

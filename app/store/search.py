@@ -256,24 +256,16 @@ class PredictionSearch:
                            deadline: tuple[float, float]) -> tuple[list[tuple], bool]:
         """The rows of one statement, stopped (by the progress handler, mid-statement) at ``deadline``
         (from ``budget_deadline``): (the rows read, whether the budget ran out)."""
-        rows: list[tuple] = []
-        self._out_of_time = False
-        if deadline[0]:
-            if self._past(deadline):
-                return rows, True
-            self._deadline = deadline
-            self._conn.set_progress_handler(self._tick, BUDGET_STEPS)
-        try:
+        rows: list[tuple] = []  # kept when the budget stops the statement: the rows read so far
+
+        def read() -> list[tuple]:
             cursor = self._conn.execute(sql, params)
             while batch := cursor.fetchmany(2000):
                 rows.extend(batch)
-        except sqlite3.OperationalError:
-            if not self._out_of_time:
-                raise  # interrupted by a newer query, or a real error: not the budget
-        finally:
-            self._deadline = (0.0, 0.0)
-            self._conn.set_progress_handler(self._tick if self.on_progress else None, PROGRESS_STEPS)
-        return rows, self._out_of_time
+            return rows
+
+        _, out_of_time = self.within_budget(read, deadline)
+        return rows, out_of_time
 
     def within_budget(self, read: Callable[[], Any], deadline: tuple[float, float]) -> tuple[Any, bool]:
         """``read()`` (a page, say), stopped mid-statement at ``deadline`` (from ``budget_deadline``):
