@@ -63,20 +63,23 @@ class AuditReads:
     def last_timed_switch(self, model: str) -> TimedSwitch | None:
         """``model``'s newest succeeded version switch (rollback or promote, a drill's steps included) that
         recorded its time from command to verified read-back. Read in Python, not with JSON SQL, so both
-        backends share it; the newest 50 switches are plenty (each drill writes two)."""
-        rows = self._db.execute(
-            "SELECT ts, action, detail, actor FROM audit WHERE model = ? AND outcome = 'succeeded' "
-            "AND action IN ('rollback', 'promote') ORDER BY id DESC LIMIT 50", (model,)).fetchall()
-        for ts, action, detail, actor in rows:
-            try:
-                decoded = orjson.loads(detail) if isinstance(detail, (str, bytes)) else dict(detail or {})
-            except (orjson.JSONDecodeError, TypeError, ValueError):
-                continue
-            elapsed = decoded.get("elapsed_ms") if isinstance(decoded, dict) else None
-            if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool):
-                # The drill's own steps say so in their reason; judged on this row, not matched by time.
-                drill = str(decoded.get("reason", "")).startswith("drill")
-                return TimedSwitch(int(ts), action, int(elapsed), actor, drill)
+        backends share it: newest first, 50 switches a read, back through the whole trail if need be."""
+        before = 2**62  # above every id: the first read starts at the newest
+        while rows := self._db.execute(
+                "SELECT id, ts, action, detail, actor FROM audit WHERE model = ? AND outcome = 'succeeded' "
+                "AND action IN ('rollback', 'promote') AND id < ? ORDER BY id DESC LIMIT 50",
+                (model, before)).fetchall():
+            for row_id, ts, action, detail, actor in rows:
+                before = row_id
+                try:
+                    decoded = orjson.loads(detail) if isinstance(detail, (str, bytes)) else dict(detail or {})
+                except (orjson.JSONDecodeError, TypeError, ValueError):
+                    continue
+                elapsed = decoded.get("elapsed_ms") if isinstance(decoded, dict) else None
+                if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool):
+                    # The drill's own steps say so in their reason; judged on this row, not matched by time.
+                    drill = str(decoded.get("reason", "")).startswith("drill")
+                    return TimedSwitch(int(ts), action, int(elapsed), actor, drill)
         return None
 
 

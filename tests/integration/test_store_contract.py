@@ -155,6 +155,11 @@ def test_the_last_timed_switch_is_read_alike_and_says_whether_a_drill_made_it(an
                        outcome="succeeded", ts=7_000)
     switch = store.audit.last_timed_switch("fraud")
     assert switch is not None and (switch.elapsed_ms, switch.drill) == (900, False)
+    # Found however many untimed switches came after it (the trail is read back page by page).
+    for i in range(120):
+        store.audit.append("promote", "fraud", detail={"to": f"v{i}"}, outcome="succeeded", ts=8_000 + i)
+    switch = store.audit.last_timed_switch("fraud")
+    assert switch is not None and (switch.ts, switch.elapsed_ms) == (7_000, 900)
 
 
 def test_one_action_lock_per_model_across_connections(any_store, any_store_location: str) -> None:
