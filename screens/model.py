@@ -13,6 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Markdown, Sparkline, Static, TabbedContent, TabPane
 
 from app.checklist.areas import READINESS_AREAS
@@ -128,6 +129,13 @@ class ModelScreen(HostsAlerts, Screen):
         self.model = model
         self.items: list[CheckItem] = []
         self.entries: list[AuditEntry] = []
+        # Only the Overview tab is composed with the screen; the others on their first showing (each adds
+        # tens of widgets to style and lay out: all six at once froze the console 300-600 ms on opening).
+        # What the readers bring for a tab not built yet waits here and is drawn when it is.
+        self._built: set[str] = {"overview"}
+        self._card_text: str | None = None
+        self._notification_lines: list[str] | None = None
+        self._activity_loaded = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
@@ -149,26 +157,48 @@ class ModelScreen(HostsAlerts, Screen):
                     yield Sparkline(id="latency-spark")
                     yield Static(id="errors-label", classes="spark-label")
                     yield Sparkline(id="errors-spark")
-            with TabPane("2 Readiness", id="readiness"):
-                with Vertical():
-                    yield NavTable(id="checklist")
-                    yield Static(id="check-detail", classes="detail")
-            with TabPane("3 Card", id="card"):
-                with VerticalScroll(id="card-body"):
-                    yield Markdown(id="card-markdown", open_links=False)
-            with TabPane("4 Activity", id="activity"):
-                with Vertical():
-                    yield NavTable(id="activity-table")
-                    yield Static(id="activity-detail", classes="detail")
-                    yield Static(id="notifications", classes="detail")
-            with TabPane("5 Compare", id="compare"):  # champion vs challenger, gates (issue 7)
-                yield ComparePanel(id="compare-panel")
-            with TabPane("6 Quality", id="quality"):  # production quality from late labels (issue 17)
-                success = config.success if config is not None else None
-                yield QualityPanel(lambda: quality_view(context.store, self.model, context.now_ms(), success=success),
-                                   id="quality-panel")
+            yield TabPane("2 Readiness", id="readiness")
+            yield TabPane("3 Card", id="card")
+            yield TabPane("4 Activity", id="activity")
+            yield TabPane("5 Compare", id="compare")  # champion vs challenger, gates (issue 7)
+            yield TabPane("6 Quality", id="quality")  # production quality from late labels (issue 17)
+        # Made now, mounted with its tab: help lists its keys before the tab is first shown.
+        self._compare_panel = ComparePanel(id="compare-panel")
         yield Static(id="status", classes="status-line")
         yield KeyBar()
+
+    def _pane_contents(self, pane: str) -> list[Widget]:
+        """The widgets of a tab other than Overview (see ``_built``)."""
+        if pane == "readiness":
+            return [Vertical(NavTable(id="checklist"), Static(id="check-detail", classes="detail"))]
+        if pane == "card":
+            return [VerticalScroll(Markdown(self._card_text, id="card-markdown", open_links=False), id="card-body")]
+        if pane == "activity":
+            return [Vertical(NavTable(id="activity-table"), Static(id="activity-detail", classes="detail"),
+                             Static(id="notifications", classes="detail"))]
+        if pane == "compare":
+            return [self._compare_panel]
+        if pane == "quality":
+            context = self.console_context
+            config = context.settings.models.get(self.model)
+            success = config.success if config is not None else None
+            return [QualityPanel(lambda: quality_view(context.store, self.model, context.now_ms(), success=success),
+                                 id="quality-panel")]
+        return []
+
+    async def _build_pane(self, pane: str) -> None:
+        """Compose a tab on its first showing, then draw what its readers brought meanwhile."""
+        if pane in self._built or pane not in TABS:
+            return
+        self._built.add(pane)
+        await self.query_one(f"#{pane}", TabPane).mount_all(self._pane_contents(pane))
+        if pane == "readiness" and self.items:
+            self._show_checklist()
+        elif pane == "activity":
+            if self._activity_loaded:
+                self._show_activity()
+            if self._notification_lines is not None:
+                self._show_notifications()
 
     def on_mount(self) -> None:
         self.query_one("#title", Static).update(Text.assemble(("modeldeck", "bold"), "  model  ",
@@ -244,11 +274,17 @@ class ModelScreen(HostsAlerts, Screen):
         self.post_message(self.NotificationsLoaded(notifications(location, self.model)))
 
     def on_model_screen_notifications_loaded(self, message: NotificationsLoaded) -> None:
+        self._notification_lines = message.lines
+        if "activity" in self._built:
+            self._show_notifications()
+
+    def _show_notifications(self) -> None:
         """Activity tab, below the audit: what `modeldeck watch` told the owners (issue 15)."""
+        lines = self._notification_lines or []
         text = Text("Notifications (modeldeck watch): ", style="bold")
-        if not message.lines:
+        if not lines:
             text.append("none sent", style="dim")
-        for line in message.lines:
+        for line in lines:
             text.append("\n")
             text.append(clean(line))  # cleaned, and plain Text (never markup); long errors wrap
         self.query_one("#notifications", Static).update(text)
@@ -303,7 +339,11 @@ class ModelScreen(HostsAlerts, Screen):
             f"Errors: {int(sum(errors))}, peak {int(max(errors, default=0))} per 30 min"))
         # Card: the active version's, else the newest one's.
         shown = active or (overview.versions[0] if overview.versions else None)
-        self.query_one("#card-markdown", Markdown).update(card_markdown(self.model, shown))
+        card_text = card_markdown(self.model, shown)
+        if card_text != self._card_text:  # a refresh with the same card leaves it (and its scroll) be
+            self._card_text = card_text
+            if "card" in self._built:
+                self.query_one("#card-markdown", Markdown).update(card_text)
 
     def _draw_title(self) -> None:
         """The title: model, active version (and whether it serves now), owner. Drawn again every
@@ -351,9 +391,14 @@ class ModelScreen(HostsAlerts, Screen):
 
     def on_model_screen_activity_loaded(self, message: ActivityLoaded) -> None:
         self.entries = message.entries
+        self._activity_loaded = True
+        if "activity" in self._built:
+            self._show_activity()
+
+    def _show_activity(self) -> None:
         table = self.query_one("#activity-table", NavTable)
         table.clear(columns=True)
-        entries = message.entries
+        entries = self.entries
         wide = self.size.width >= 100
 
         def fit(values: list[str], least: int, most: int) -> int:
@@ -383,13 +428,15 @@ class ModelScreen(HostsAlerts, Screen):
                 safe_text(audit_summary(entry.detail), width=detail_width),
                 key=str(entry.id),
             )
-        if not message.entries:
+        if not entries:
             self.query_one("#activity-detail", Static).update(Text("No audit entries for this model yet.",
                                                                    style="dim"))
 
     def _show_checklist(self) -> None:
         """The eight areas as rows; below 100 columns Owner and By move to the detail pane so the
         evidence keeps room to be read."""
+        if "readiness" not in self._built:
+            return  # drawn when the tab is first shown
         now = self.console_context.now_ms()
         table = self.query_one("#checklist", NavTable)
         wide = self.size.width >= 100
@@ -465,11 +512,13 @@ class ModelScreen(HostsAlerts, Screen):
         self.query_one("#activity-detail", Static).update(text)
 
     # -- keys ----------------------------------------------------------------------------
-    def action_tab(self, tab: str) -> None:
+    async def action_tab(self, tab: str) -> None:
+        await self._build_pane(tab)
         self.query_one(TabbedContent).active = tab
 
     @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        await self._build_pane(event.pane.id or "")  # a click on the tab's title comes here first
         target = {"overview": "#versions", "readiness": "#checklist", "card": "#card-body",
                   "activity": "#activity-table", "compare": "#compare-panel",
                   "quality": "#quality-panel"}.get(event.pane.id or "")
@@ -490,9 +539,9 @@ class ModelScreen(HostsAlerts, Screen):
         """For help (``?``): the keys of the tabs that are not shown, as the keymap has them."""
         try:
             active = self.query_one(TabbedContent).active
-            panel = self.query_one(ComparePanel)
         except NoMatches:
             return []
+        panel = self._compare_panel
         # _bindings: the bindings with the keymap applied (the class lists have the default keys).
         own = [b for found in self._bindings.key_to_bindings.values() for b in found]
         sections = []
@@ -505,6 +554,8 @@ class ModelScreen(HostsAlerts, Screen):
         return sections
 
     def _current_item(self) -> CheckItem | None:
+        if "readiness" not in self._built:
+            return None
         table = self.query_one("#checklist", NavTable)
         if 0 <= table.cursor_row < len(self.items):
             return self.items[table.cursor_row]

@@ -61,7 +61,19 @@ KEY_HOLD_POLL_S = 0.02
 # on the UI thread at their first opening (bench/console.py: model screen 866 ms on an empty store). They are
 # imported in a thread after the first paint instead; the UI loop keeps its turns (the GIL is handed over
 # every few ms), and a screen opened meanwhile waits only for what is left of its import.
-PREIMPORT = ("app.models", "app.search.language", "screens.model", "screens.logs", "screens.drift")
+# rich.traceback: Textual imports it on the UI thread the first time any worker fails (80 ms).
+PREIMPORT = ("app.models", "app.search.language", "screens.model", "screens.logs", "screens.drift", "rich.traceback")
+
+
+def freeze_heap() -> None:
+    """Move every object alive now (modules, classes, the stylesheet: the console's lifetime) out of
+    the cyclic GC's reach. Otherwise a full collection walks them all, on whichever thread allocates
+    when it triggers, holding the GIL: 90-200 ms with the screens imported (bench/console.py, the model
+    screen 500 ms on an empty store). Later full collections walk only what was made since; objects
+    frozen here are freed by reference counting as before, only a cycle among them would wait."""
+    import gc
+
+    gc.freeze()
 
 
 class ModeldeckApp(App[None]):
@@ -274,6 +286,7 @@ class ModeldeckApp(App[None]):
         return any(event.key in bindings.key_to_bindings for _, bindings in self.screen._modal_binding_chain)
 
     def on_mount(self) -> None:
+        freeze_heap()  # Textual and the fleet's imports: before the first full collection can walk them
         self.call_after_refresh(self._preimport)
         if self.no_color:
             # NO_COLOR leaves only shades of grey: app.tcss then marks cursors with reverse video.
@@ -292,6 +305,7 @@ class ModeldeckApp(App[None]):
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 (opening that screen imports it again and says what is wrong)
                 return
+        freeze_heap()  # and the screens' modules
 
     def when_ready(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the store's location and the settings are known (at once if they are)."""
