@@ -205,7 +205,10 @@ class ModelScreen(HostsAlerts, Screen):
                                                               safe_text(self.model, width=60, style="bold")))
         self.query_one("#versions", NavTable).add_columns("Version", "Stage", "Created", "Offline metrics")
         self.query_one("#status", Static).update(Text("reading…", style="dim"))
-        self.action_refresh()
+        # The five readers start once the screen is painted: threads busy in Python beside the first
+        # layout and paint (the longest step on the UI thread) take the GIL in turns with it and made it
+        # several times longer on a loaded machine.
+        self.call_after_refresh(self.action_refresh)
         self.query_one("#versions").focus()
         self.set_interval(1.0, self._draw_title)
 

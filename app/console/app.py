@@ -398,7 +398,12 @@ class ModeldeckApp(App[None]):
             return  # a store deleted under the console: the fleet says so; this pass must not re-create it
         if any(w.group == "monitor" and w is not me and w.state is WorkerState.RUNNING for w in self.workers):
             return  # the last pass is still running: passes never overlap
-        transitions = monitor_once(store.path, self.settings, self.context.wall_ms()).transitions
+        from app.store.gc_pause import gc_paused
+
+        # As on the drift screen (app/views/drift.py): a pass makes many short-lived acyclic rows, and a full
+        # collection they trigger in this thread holds the GIL, so the UI thread waits for it.
+        with gc_paused():
+            transitions = monitor_once(store.path, self.settings, self.context.wall_ms()).transitions
         if transitions:
             # An alert fired or resolved: the alert lists read it and the fleet re-sorts (worst first) now,
             # not at their next periodic read.

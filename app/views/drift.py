@@ -79,9 +79,14 @@ def read_view(location: "StoreLocation", settings: "Settings", model: str, now: 
     nothing is computed or stored (viewing the past never writes)."""
     from app.alerts.monitor import refresh_model
     from app.drift.windows import min_rows_for, pending_windows, prediction_windows, stored_points
+    from app.store.gc_pause import gc_paused
+
     since = now - SERIES_WINDOWS * window_ms
     lookback = now - COMPUTE_LOOKBACK_WINDOWS * window_ms
-    with location.open() as store:
+    # The windows' rows are hundreds of thousands of short-lived tuples, none in a cycle. A full collection
+    # they trigger walks them all while holding the GIL: in the console (this runs in the drift screen's
+    # worker) that froze the UI thread 150-200 ms each time, several times per day-window read at 10M rows.
+    with gc_paused(), location.open() as store:
         new_windows, pending, busy_with = 0, 0, None
         if compute and not past:
             # The one monitor flow (console monitor, CLI, this screen): windows, then the model's rules.
