@@ -41,7 +41,8 @@ demo: $(DEMO_STAMP)
 	$(BIN)/modeldeck demo --db data/demo.db
 
 test: $(STAMP) $(SERVERS_STAMP)
-	$(BIN)/python -m pytest -q
+	# The 25 slowest tests are listed at the end: the suite is kept under 20 minutes, and this says where it goes.
+	$(BIN)/python -m pytest -q --durations=25
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
