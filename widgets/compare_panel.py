@@ -229,11 +229,16 @@ class ComparePanel(VerticalScroll):
         if view is None or view.comparison is None:
             head.update(safe_text(error or (view.problem if view else "") or "nothing to compare", style="yellow",
                                   keep_newlines=True))
+            # Only the reason is shown: the empty charts' frames would overflow 80x24 into a scrollbar.
             for part in parts:
                 part.update("")
+                part.display = False
             for chart in charts:
                 chart.show(None)
+                chart.display = False
             return
+        for widget in (*parts[:2], *charts):
+            widget.display = True
         c = view.comparison
         title = Text()
         title.append_text(safe_text(c.champion.version, width=20, style="bold"))

@@ -126,3 +126,15 @@ async def test_promote_modal_at_80x24_opens_at_its_top_with_cancel_focused(traff
         assert box.scroll_y == 0
         verdict = modal.query_one("#pr-verdict", Static)
         assert verdict.region.y >= box.content_region.y and "FAIL" in str(verdict.render())
+
+
+async def test_nothing_to_compare_shows_only_the_reason_at_80x24(tmp_path: Path) -> None:
+    # A model with no champion yet: the reason fits the tab, with no empty chart frames to scroll past.
+    path = tmp_path / "empty.db"
+    Store.open(path).close()
+    app = ModeldeckApp(path, Settings(ui=UIConfig(refresh_s=600), models={"m": ModelConfig()}), clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = await _open_compare(pilot)
+        assert "in the store to compare" in _text(app, "#compare-head")
+        assert panel.max_scroll_y == 0 and not panel.show_vertical_scrollbar
+        assert not any(chart.display for chart in panel.query("PlotChart"))
