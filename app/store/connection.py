@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from app.store.dialect import SqliteDb
 from app.store.schema import MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, analyze_predictions
@@ -103,7 +103,7 @@ def store_error(exc: sqlite3.Error) -> StoreError:
     return _known_condition(exc) or StoreError(str(exc) or type(exc).__name__)
 
 
-def _raise_as_store_error(exc: sqlite3.OperationalError) -> None:
+def _raise_as_store_error(exc: sqlite3.OperationalError) -> NoReturn:
     """Re-raise busy / read-only / interrupted as the store's own types; any other error unchanged."""
     translated = _known_condition(exc)
     if translated is None or translated is exc:
@@ -127,14 +127,12 @@ class StoreConnection(sqlite3.Connection):
             return _execute(self, sql, parameters)
         except sqlite3.OperationalError as exc:
             _raise_as_store_error(exc)
-            raise  # not reached: for the type checker
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         try:
             return _executemany(self, sql, parameters)
         except sqlite3.OperationalError as exc:
             _raise_as_store_error(exc)
-            raise
 
 
 class Database(SqliteDb):
