@@ -95,6 +95,7 @@ def _records_of(columns: tuple[str, ...]) -> Callable[[list[tuple]], list[dict[s
 
 
 records = _records_of(ROW_COLUMNS)
+_new_page = tuple.__new__
 
 
 def page_of(raw: list[tuple], limit: int, newest_first: bool, after: "Cursor | None") -> Page:
@@ -103,10 +104,11 @@ def page_of(raw: list[tuple], limit: int, newest_first: bool, after: "Cursor | N
     more = len(raw) > limit
     del raw[limit:]
     rows = records(raw)  # most of a 50-row page's Python
-    if newest_first:  # positional: a NamedTuple built with keywords costs twice as much
-        return Page(rows, more, after is not None)  # has_older, has_newer
+    # tuple.__new__ straight away: a NamedTuple's own __new__ is a Python frame around it.
+    if newest_first:
+        return _new_page(Page, (rows, more, after is not None))  # rows, has_older, has_newer
     rows.reverse()
-    return Page(rows, True, more)
+    return _new_page(Page, (rows, True, more))
 
 
 @dataclass(frozen=True)
