@@ -157,7 +157,7 @@ def parse(text: str, *, now: int | None = None) -> Query:
     tokens, terms = _parse_cached(text)
     if terms is None:
         terms = _build(tokens, reference)
-    return Query(text=text, terms=terms, now=reference)
+    return Query(text, terms, reference)  # positional: keywords cost a dataclass's __init__ three times as much
 
 
 @lru_cache(maxsize=512)

@@ -77,12 +77,13 @@ class Searcher:
         # Queries with a bare word routed to the id it names, by the identity of their terms (the store
         # caches page SQL by that identity too, so the routed terms are kept and handed out again).
         self._routed: dict[int, tuple[tuple[Term, ...], tuple[Term, ...]]] = {}
+        self._id_columns: Callable[[str], tuple[str, ...]] | None = getattr(self._search, "id_columns", None)
 
     def routed(self, query: Query) -> Query:
         """A bare word that is a stored request or entity id also finds that record: free text does not
         index ids (they cost a third of the index), so ``01a1707f6b7d-8fa8f2b6`` typed alone means
         ``(that text OR request:that OR entity:that)``. One index seek per id column, once per query."""
-        id_columns = getattr(self._search, "id_columns", None)
+        id_columns = self._id_columns
         if id_columns is None:  # a backend whose free text indexes the ids itself
             return query
         cached = self._routed.get(id(query.terms))
