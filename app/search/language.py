@@ -121,6 +121,9 @@ class AnyOf:
 
     alternatives: tuple[tuple["Term", ...], ...]
     negated: bool = False
+    # For a group with no alternatives, made from a name that names nothing: what to tell the operator
+    # ("no version named 'v99'"), so an empty answer says why in the user's words, not the group's.
+    names_nothing: str = ""
 
 
 Term = Union[FieldTerm, JsonTerm, TimeTerm, TextTerm, PairTerm, AnyOf]

@@ -70,7 +70,7 @@ def resolve_query(query: Query, models: Iterable[str], versions: dict[str, list[
             return FieldTerm(term.column, term.op, result.names[0], term.negated, term.text)
         # Several names (a glob) or none: one alternative per name; != is "none of them".
         group = AnyOf(tuple((FieldTerm(term.column, "=", name),) for name in result.names))
-        return AnyOf(group.alternatives, term.negated != (term.op == "!="))
+        return AnyOf(group.alternatives, term.negated != (term.op == "!="), result.empty or "")
 
     terms = tuple(one(t) for t in query.terms)
     return Resolution(Query(query.text, terms, query.now), tuple(notices))

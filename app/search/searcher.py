@@ -145,7 +145,7 @@ class Searcher:
                 if not self._search.page(self.routed(alone), None, None, 1).rows:
                     return f"no results: {_describe(term)}"
             if isinstance(term, AnyOf) and not term.negated and not term.alternatives:
-                return "no results: the OR matches nothing in this store"
+                return f"no results: {term.names_nothing or 'the OR matches nothing in this store'}"
         return "no results: each term matches some rows, but no row matches them all"
 
     # The module function itself (no wrapper frame): parse(text, *, now=None) -> Query.

@@ -211,6 +211,10 @@ def test_model_and_version_resolve(loaded) -> None:
     assert nothing.notices == ("no model named 'payments'",)
     assert list(searcher.iter_rows(nothing.query)) == []
     assert searcher.why_empty(parse("model:payments")) == "no results: no model named 'payments'"
+    # Resolved (as the CLI and the Logs screen run it), the empty answer still names what named nothing.
+    assert searcher.why_empty(nothing.query) == "no results: no model named 'payments'"
+    no_glob = searcher.resolve(parse("status:error model:zz*")).query
+    assert searcher.why_empty(no_glob) == "no results: no model matches 'zz*'"
     glob = searcher.resolve(parse("model:fraud* version:v2"))
     assert {r["model"] for r in searcher.iter_rows(glob.query)} == {"fraud-scorer", "fraud-v2"}
 
