@@ -324,8 +324,8 @@ def test_five_questions_on_a_store_built_from_logs(logged_store, tmp_path: Path)
             command(terminal, "drift loan")
             terminal.wait_for("loan-risk › drift 1h", "trend\n", timeout_s=90)
             terminal.press("w")
-            terminal.wait_for("drift 1d ·", "trend\n region", timeout_s=90)  # as above: title and table
-            terminal.press("g")
+            screen = terminal.wait_for("drift 1d ·", "\n region ", timeout_s=90)  # as above: title and table
+            move_to_row(terminal, screen, "region")
             screen = terminal.wait_for("region · since")
             assert "DRIFT" in row_of(screen, "region"), screen
 
