@@ -220,7 +220,12 @@ def _rollback_and_who_changed(terminal: Terminal, model: str, prefix: str, *, re
         assert "read back" in screen, screen
         terminal.press("escape")
         terminal.wait_for(" Model ", absent=("Roll back",))
-        # The fleet shows the new version the moment the outcome is verified.
+        # The fleet shows the new version once the outcome is verified: read until its row says so (the
+        # dialog's closing and the row's repaint can reach the terminal in two frames on a loaded machine).
+        shows_version = re.compile(rf"^ ?{re.escape(model)}\s+{re.escape(version)}\s", re.MULTILINE)
+        deadline = time.monotonic() + 10
+        while not shows_version.search(terminal.text()) and time.monotonic() < deadline:
+            terminal.settle(0.1, timeout_s=0.5)
         assert row_of(terminal.text(), model).split()[1] == version, terminal.text()
     # (5) Who changed the model last, when and why.
     with Question(terminal, "who changed"):
@@ -235,7 +240,9 @@ def _rollback_and_who_changed(terminal: Terminal, model: str, prefix: str, *, re
         assert "oncall" in latest and "rollback" in latest, screen
         selected = next(line for line in lines if re.match(r"\s*#\d+ ", line))
         assert "oncall" in selected and "rollback → succeeded" in selected, screen
-        terminal.wait_for(reason)  # the selected entry's detail: why (once the "credit -> ..." notice has gone)
+        # The selected entry's detail: why. Toasts (the "credit -> ..." notice, an alert resolved by the
+        # rollback) may cover it for 15 s each.
+        terminal.wait_for(reason, timeout_s=60)
 
 
 # -- a store built only from logs ---------------------------------------------------------------------
