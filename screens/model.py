@@ -133,6 +133,7 @@ class ModelScreen(HostsAlerts, Screen):
         # once made 77 widgets to compose, style and lay out on the UI thread in one go (44 now).
         # What the readers bring for a tab not built yet waits here and is drawn when it is.
         self._built: set[str] = {"overview"}
+        self._building: set[str] = set()  # tabs whose widgets are being mounted
         self._card_text: str | None = None
         self._notification_lines: list[str] | None = None
         self._activity_loaded = False
@@ -188,10 +189,14 @@ class ModelScreen(HostsAlerts, Screen):
 
     async def _build_pane(self, pane: str) -> None:
         """Compose a tab on its first showing, then draw what its readers brought meanwhile."""
-        if pane in self._built or pane not in TABS:
+        if pane in self._built or pane in self._building or pane not in TABS:
             return
-        self._built.add(pane)
+        self._building.add(pane)
         await self.query_one(f"#{pane}", TabPane).mount_all(self._pane_contents(pane))
+        # Built only once mounted: a reader's result arriving while the mount is under way must not look
+        # for the tab's widgets yet (it crashed the console: NoMatches '#notifications'); it is drawn below.
+        self._building.discard(pane)
+        self._built.add(pane)
         if pane == "readiness" and self.items:
             self._show_checklist()
         elif pane == "activity":
