@@ -223,10 +223,8 @@ def _rollback_and_who_changed(terminal: Terminal, model: str, prefix: str, *, re
         # The fleet shows the new version once the outcome is verified: read until its row says so (the
         # dialog's closing and the row's repaint can reach the terminal in two frames on a loaded machine).
         shows_version = re.compile(rf"^ ?{re.escape(model)}\s+{re.escape(version)}\s", re.MULTILINE)
-        deadline = time.monotonic() + 10
-        while not shows_version.search(terminal.text()) and time.monotonic() < deadline:
-            terminal.settle(0.1, timeout_s=0.5)
-        assert row_of(terminal.text(), model).split()[1] == version, terminal.text()
+        screen = terminal.wait_until(shows_version.search, f"{model}'s row on {version}", timeout_s=10)
+        assert row_of(screen, model).split()[1] == version, screen
     # (5) Who changed the model last, when and why.
     with Question(terminal, "who changed"):
         command(terminal, f"model {prefix}")

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 import fcntl
 import termios
@@ -136,15 +137,20 @@ class Terminal:
     def wait_for(self, *needles: str, timeout_s: float = 30.0, absent: tuple[str, ...] = ()) -> str:
         """Read the program's output until every needle is on screen (and none of ``absent``); the
         screen then. Fails naming what is missing and showing the screen after ``timeout_s``."""
+        return self.wait_until(lambda shown: all(n in shown for n in needles) and not any(a in shown for a in absent),
+                               f"{needles!r} (absent {absent!r})", timeout_s=timeout_s)
+
+    def wait_until(self, met: Callable[[str], object], what: str, timeout_s: float = 30.0) -> str:
+        """Read the program's output until ``met(screen)`` holds; the screen then. Fails naming ``what``
+        and showing the screen after ``timeout_s`` (or when the program has exited)."""
         deadline = time.monotonic() + timeout_s
         while True:
             self._drain(0.05)
             shown = "\n".join(line.rstrip() for line in self._screen.display)
-            if all(n in shown for n in needles) and not any(a in shown for a in absent):
+            if met(shown):
                 return shown
             if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError(f"waited {timeout_s:.0f} s for {needles!r} (absent {absent!r}); "
-                                     f"the screen:\n{shown}")
+                raise AssertionError(f"waited {timeout_s:.0f} s for {what}; the screen:\n{shown}")
 
     def cursor_line(self) -> str:
         """The screen line the terminal's cursor is on (a focused text box puts it there)."""
