@@ -13,7 +13,7 @@ import shlex
 import time
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from textual import events, work
 from textual.app import App
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from app.config.settings import Settings
     from app.endpoints.poller import PollResult
     from app.models import Health
+    from app.alerts.rules import Transition
     from app.store.location import StoreLocation
+    from textual.notifications import SeverityLevel
     from textual.timer import Timer
 
 EXIT_AFTER_PAINT_ENV = "MODELDECK_EXIT_AFTER_PAINT"
@@ -74,6 +76,30 @@ def freeze_heap() -> None:
     import gc
 
     gc.freeze()
+
+
+ALERT_TOAST_S = 8
+"""How long a pass's alert toast stays. The fleet and its alert list keep saying it after; at 80 columns a
+toast covers half the table, so it stays only long enough to be read."""
+
+ALERT_TOAST_LINES = 3
+"""Transitions named in one toast; the rest are counted (a pass can fire one rule for many models)."""
+
+
+def alert_toast(transitions: "Sequence[Transition]") -> tuple[str, str, "SeverityLevel"]:
+    """One toast (title, text, severity) for a monitor pass's alert transitions: one pass that fires five
+    alerts stacks one toast, not five over the fleet."""
+    def rank(t: "Transition") -> int:  # what the operator must see first: critical firing, firing, resolved
+        return 0 if t.state == "firing" and t.alert.severity == "critical" else 1 if t.state == "firing" else 2
+
+    ordered = sorted(transitions, key=rank)
+    worst = rank(ordered[0])
+    severity: SeverityLevel = "error" if worst == 0 else "warning" if worst == 1 else "information"
+    lines = [clean(str(t)) for t in ordered[:ALERT_TOAST_LINES]]
+    if len(ordered) > ALERT_TOAST_LINES:
+        lines.append(f"+{len(ordered) - ALERT_TOAST_LINES} more: see the alert list under the fleet")
+    title = "alert" if len(ordered) == 1 else f"{len(ordered)} alert changes"
+    return title, "\n".join(lines), severity
 
 
 class ModeldeckApp(App[None]):
@@ -408,11 +434,10 @@ class ModeldeckApp(App[None]):
             # An alert fired or resolved: the alert lists read it and the fleet re-sorts (worst first) now,
             # not at their next periodic read.
             self.post_message(self.AlertsChanged())
-        for transition in transitions:
-            severity = "error" if transition.state == "firing" and transition.alert.severity == "critical" else \
-                "warning" if transition.state == "firing" else "information"
-            self.call_from_thread(self.notify, clean(str(transition)), title="alert", severity=severity,
-                                  markup=False, timeout=15)
+        if transitions:
+            title, text, severity = alert_toast(transitions)
+            self.call_from_thread(self.notify, text, title=title, severity=severity, markup=False,
+                                  timeout=ALERT_TOAST_S)
 
     def poll_endpoints(self) -> None:
         """Keep ``health`` and ``live`` (the latest poll: version, rps, errors, p95) current from every

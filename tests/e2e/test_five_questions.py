@@ -165,7 +165,7 @@ def test_five_questions_on_the_demo(demo_store: Path, tmp_path: Path) -> None:
             terminal.wait_for("ticket-router › drift", "language", timeout_s=90)
             terminal.press("w")  # day windows: the hourly ones of a small demo are too thin to judge
             # Day windows shown, most drifted first (not the status line: an alert's toast may cover its end
-            # for 15 s, while the title and the table stay in view). `language` is among the top rows, with
+            # for 8 s, while the title and the table stay in view). `language` is among the top rows, with
             # the model's prediction drift (which of the two leads depends on the day's live traffic).
             screen = terminal.wait_for("drift 1d ·", "\n language ", timeout_s=90)
             move_to_row(terminal, screen, "language")  # its chart says since when
@@ -231,7 +231,7 @@ def _rollback_and_who_changed(terminal: Terminal, model: str, prefix: str, *, re
         terminal.wait_for(f"model  {model}")
         terminal.press("4")
         # Who, what and when on the newest row; its outcome on the selected entry's own line below the list
-        # (the row's Outcome column may sit under an alert's toast at 80 columns for 15 s).
+        # (the row's Outcome column may sit under an alert's toast at 80 columns for 8 s).
         screen = terminal.wait_for("Actor", "rollback → succeeded")
         lines = screen.splitlines()
         latest = lines[lines.index(next(line for line in lines if "Actor" in line)) + 1]
@@ -239,7 +239,7 @@ def _rollback_and_who_changed(terminal: Terminal, model: str, prefix: str, *, re
         selected = next(line for line in lines if re.match(r"\s*#\d+ ", line))
         assert "oncall" in selected and "rollback → succeeded" in selected, screen
         # The selected entry's detail: why. Toasts (the "credit -> ..." notice, an alert resolved by the
-        # rollback) may cover it for 15 s each.
+        # rollback) may cover it for a few seconds each.
         terminal.wait_for(reason, timeout_s=60)
 
 

@@ -205,6 +205,32 @@ async def test_the_console_computes_windows_and_fires_alerts_in_the_background(d
         assert {p.window_start for p in store.drift.latest_window("fraud")} == {FIXED_NOW - 2 * HOUR}
 
 
+async def test_alerts_fired_by_one_pass_pop_up_as_one_short_toast(drift_db: Path) -> None:
+    # Two rules fire in the same pass (the feature and the prediction drift together): one toast names both,
+    # critical first, and leaves after 8 s rather than two toasts covering half the fleet at 80 columns for 15 s.
+    from app.config.settings import Settings, UIConfig
+    from app.console.app import ModeldeckApp
+
+    settings = Settings(ui=UIConfig(refresh_s=0.2), models={"fraud": {"alerts": [
+        {"metric": "prediction_drift", "severity": "warning"},
+        {"metric": "feature_drift:amount", "severity": "critical"}]}})
+    app = ModeldeckApp(drift_db, settings, clock=lambda: FIXED_NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(100):  # bounded: the monitor runs every 0.2 s; stop as soon as it has fired
+            await pilot.pause(0.1)
+            toasts = [n for n in app._notifications if n.title and "alert" in n.title]
+            if toasts:
+                break
+        await pilot.pause(0.3)  # a second toast from the same pass would have been posted by now
+        toasts = [n for n in app._notifications if n.title and "alert" in n.title]
+    assert len(toasts) == 1
+    toast = toasts[0]
+    assert toast.title == "2 alert changes" and toast.severity == "error" and toast.timeout == 8
+    lines = toast.message.splitlines()
+    assert lines[0].startswith("firing: fraud feature_drift:amount") and "critical" in lines[0]
+    assert lines[1].startswith("firing: fraud prediction_drift") and "warning" in lines[1]
+
+
 async def test_hostile_feature_names_stay_text(tmp_path: Path) -> None:
     rng = np.random.default_rng(9)
     db = tmp_path / "hostile.db"
