@@ -30,10 +30,10 @@ from app.timeutil import now_ms as wall_clock_ms
 from screens.fleet import FleetScreen
 
 if TYPE_CHECKING:
+    from app.alerts.rules import Transition
     from app.config.settings import Settings
     from app.endpoints.poller import PollResult
     from app.models import Health
-    from app.alerts.rules import Transition
     from app.store.location import StoreLocation
     from textual.notifications import SeverityLevel
     from textual.timer import Timer
