@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterator
 
 from app.search.language import (FIELD_NAMES, AnyOf, FieldTerm, Query, SearchError, Term, TextTerm, TimeTerm,
-                                 parse)
+                                 new_query, parse)
 from app.search.resolve import Resolution, UnknownName, resolve_query
 from app.store.search import (COUNT_BUDGET_S, DRIVE_UP_TO, ROW_COLUMNS, WALK_CHUNK, Count, Cursor, Page, PredictionSearch,
                               ensure_feature_indexes)
@@ -94,7 +94,7 @@ class Searcher:
             if len(self._routed) > 100:
                 self._routed.clear()
             cached = self._routed[id(query.terms)] = (query.terms, terms)
-        return query if cached[1] is query.terms else Query(query.text, cached[1], query.now)
+        return query if cached[1] is query.terms else new_query(query.text, cached[1], query.now)
 
     def resolve(self, query: Query) -> Resolution:
         """``model:``/``version:`` values as the store's names (exact, glob, unique prefix), with the
@@ -164,7 +164,11 @@ class Searcher:
         """``limit`` rows newest first: the first page, those older than ``after``, or those newer than ``before``."""
         if after is not None and before is not None:
             raise ValueError("page after or before a cursor, not both")
-        return self._search.page(self.routed(query), after, before, limit)
+        # ``routed``'s memo read here: a query seen before that routes nowhere (most) skips its frame.
+        known = self._routed.get(id(query.terms))
+        if known is None or known[0] is not query.terms or known[1] is not query.terms:
+            query = self.routed(query)
+        return self._search.page(query, after, before, limit)
 
     def iter_rows(self, query: Query, *, limit: int | None = None, page_size: int = 1000) -> Iterator[dict[str, Any]]:
         """Every matching row newest first, fetched a page at a time (for streaming and export).

@@ -82,33 +82,33 @@ class Page(NamedTuple):
         return Cursor(self.rows[-1]["ts"], self.rows[-1]["id"]) if self.rows else None
 
 
-def records(raw: list[tuple]) -> list[dict[str, Any]]:
-    """Rows in ``ROW_COLUMNS`` order -> records. A dict display with constant keys builds each dict at its
-    final size in one step, where ``dict(zip(ROW_COLUMNS, row))`` inserts key by key and resizes twice: about
-    half the cost over an entity's page of 50 (it was ~40% of the cost of the rows' SQL)."""
-    return [{"id": r[0], "ts": r[1], "model": r[2], "version": r[3], "request_id": r[4], "entity_id": r[5],
-             "prediction": r[6], "score": r[7], "label": r[8], "latency_ms": r[9], "status": r[10],
-             "error": r[11], "features": r[12], "context": r[13]} for r in raw]
-
-
-# The display above spells the columns out for speed: a column added to the log fails here at import
-# until it is added there too.
-if records([tuple(range(len(ROW_COLUMNS)))]) != [dict(zip(ROW_COLUMNS, range(len(ROW_COLUMNS))))]:
-    raise ImportError("app.store.search.records does not match app.store.predictions.COLUMNS")
 _new_page = tuple.__new__
 
 
 def page_of(raw: list[tuple], limit: int, newest_first: bool, after: "Cursor | None") -> Page:
-    """A page from up to ``limit + 1`` rows read in page order: the extra row only says there is more.
-    A page read oldest first (the one before a cursor) is turned to newest first."""
+    """A page from up to ``limit + 1`` rows (in ``ROW_COLUMNS`` order) read in page order: the extra row only
+    says there is more. A page read oldest first (the one before a cursor) is turned to newest first."""
     more = len(raw) > limit
-    del raw[limit:]
-    rows = records(raw)  # most of a 50-row page's Python
+    if more:
+        del raw[limit:]
+    # Most of a 50-row page's Python. A dict display with constant keys builds each dict at its final size in
+    # one step, where ``dict(zip(ROW_COLUMNS, row))`` inserts key by key and resizes twice: about half the cost
+    # over an entity's page of 50 (it was ~40% of the cost of the rows' SQL). Written here rather than in a
+    # helper: an id lookup's page is one row, and a helper's frame is ~1k interpreter instructions of it.
+    rows = [{"id": r[0], "ts": r[1], "model": r[2], "version": r[3], "request_id": r[4], "entity_id": r[5],
+             "prediction": r[6], "score": r[7], "label": r[8], "latency_ms": r[9], "status": r[10],
+             "error": r[11], "features": r[12], "context": r[13]} for r in raw]
     # tuple.__new__ straight away: a NamedTuple's own __new__ is a Python frame around it.
     if newest_first:
         return _new_page(Page, (rows, more, after is not None))  # rows, has_older, has_newer
     rows.reverse()
     return _new_page(Page, (rows, True, more))
+
+
+# The display above spells the columns out for speed: a column added to the log fails here at import
+# until it is added there too.
+if page_of([tuple(range(len(ROW_COLUMNS)))], 1, True, None).rows != [dict(zip(ROW_COLUMNS, range(len(ROW_COLUMNS))))]:
+    raise ImportError("app.store.search.page_of does not match app.store.predictions.COLUMNS")
 
 
 @dataclass(frozen=True)
@@ -496,12 +496,12 @@ class PredictionSearch:
         """A page from a cached statement (an entry of ``_sql``) and the cursor's keyset bound."""
         _, sql, params, union, _ = cached
         if union:  # each branch's own, its keyset bound and its limit, then the page's limit
-            values = tuple(value for branch in params for value in (*branch, *bound, limit + 1))
+            values = (*(value for branch in params for value in (*branch, *bound, limit + 1)), limit + 1)
         else:
-            values = (*params[0], *bound)
+            values = (*params[0], *bound, limit + 1)
         # sqlite3's own execute, not the store connection's wrapper (a Python frame): ``page`` turns any
         # sqlite3 error into the store's own exception already.
-        raw = _execute(self._conn, sql, (*values, limit + 1)).fetchall()
+        raw = _execute(self._conn, sql, values).fetchall()
         return page_of(raw, limit, newest_first, after)
 
     def _fixed(self, query: Query) -> bool:
