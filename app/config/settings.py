@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
@@ -354,6 +353,8 @@ def locate_config(explicit: Path | None) -> Path | None:
 
 
 def _read_toml(path: Path) -> dict:
+    import tomllib  # only with a config file: its parser compiles regexes at import (issue 18)
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
