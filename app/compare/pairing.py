@@ -190,12 +190,16 @@ def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since:
     size = _bucket_size(since, until, buckets) if buckets else 1
     if buckets:
         params.update(bucket=size)
+    along_ids = config.join_key == "request_id" and q.along_ids_pays(counts)
+    if along_ids:
+        params.update(lo=counts.first_id, hi=counts.last_id)
     fields = [("code", "i8"), ("d", "f8"), ("lat_a", "f8"), ("lat_b", "f8")]
     if regression:
         fields += [("e_a", "f8"), ("e_b", "f8")]
     # None arrives as NaN (the log never stores NaN, so NaN means "no value").
     pairs = np.fromiter(q.stream_pairs(conn, config.join_key, params, regression=regression,
-                                       classes=len(classes) if classes else None, bucketed=bool(buckets)),
+                                       classes=len(classes) if classes else None, bucketed=bool(buckets),
+                                       along_ids=along_ids),
                         dtype=fields, count=-1)
     code = pairs["code"]
     radix = len(classes) + 2 if classes else 1
