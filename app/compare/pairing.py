@@ -9,8 +9,9 @@ Takes an open store of either backend (one per thread) and writes nothing to it.
 
 Up to ``STREAM_LIMIT`` pairs, one SQL pass returns four numbers a pair (packed flags, value
 difference, the two latencies) and numpy counts everything, percentiles exactly, from them.
-At 1,000,000 pairs handing four numbers a pair to Python (~0.7 s) costs as much as the join
-(~0.7 s, the champion's answers read from schema 5's covering request_id index). Beyond
+At 1,000,000 pairs (CPU seconds, bench/compare.py's store, issue 18): the join with both answers'
+table rows ~1.7 (the champion's row is a seek since schema step 16 dropped the covering request
+index), the per-pair expressions ~0.7, handing four numbers a pair to Python ~1.1, numpy ~0.5. Beyond
 ``STREAM_LIMIT``, the statistics run in SQL over a TEMP table of the pairs (bounded memory,
 several passes).
 """
