@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from rich.cells import cell_len
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -80,6 +79,8 @@ def terminal_line(value: object) -> str:
 
 def truncate(text: str, width: int | None) -> str:
     """Cut ``text`` to ``width`` terminal cells (wide characters count two), ending with an ellipsis."""
+    from rich.cells import cell_len  # here, not at import: the store and a no-op CLI never cut text (issue 18)
+
     if width is None or cell_len(text) <= width:
         return text
     if width <= 0:

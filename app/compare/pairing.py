@@ -9,8 +9,9 @@ Takes an open store of either backend (one per thread) and writes nothing to it.
 
 Up to ``STREAM_LIMIT`` pairs, one SQL pass returns four numbers a pair (packed flags, value
 difference, the two latencies) and numpy counts everything, percentiles exactly, from them.
-At 1,000,000 pairs handing four numbers a pair to Python (~0.7 s) costs as much as the join
-(~0.7 s, the champion's answers read from schema 5's covering request_id index). Beyond
+At 1,000,000 pairs (CPU seconds, bench/compare.py's store, issue 18): the join with both answers'
+table rows ~1.7 (the champion's row is a seek since schema step 16 dropped the covering request
+index), the per-pair expressions ~0.7, handing four numbers a pair to Python ~1.1, numpy ~0.5. Beyond
 ``STREAM_LIMIT``, the statistics run in SQL over a TEMP table of the pairs (bounded memory,
 several passes).
 """
@@ -190,12 +191,16 @@ def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since:
     size = _bucket_size(since, until, buckets) if buckets else 1
     if buckets:
         params.update(bucket=size)
+    along_ids = config.join_key == "request_id" and q.along_ids_pays(counts)
+    if along_ids:
+        params.update(lo=counts.first_id, hi=counts.last_id)
     fields = [("code", "i8"), ("d", "f8"), ("lat_a", "f8"), ("lat_b", "f8")]
     if regression:
         fields += [("e_a", "f8"), ("e_b", "f8")]
     # None arrives as NaN (the log never stores NaN, so NaN means "no value").
     pairs = np.fromiter(q.stream_pairs(conn, config.join_key, params, regression=regression,
-                                       classes=len(classes) if classes else None, bucketed=bool(buckets)),
+                                       classes=len(classes) if classes else None, bucketed=bool(buckets),
+                                       along_ids=along_ids),
                         dtype=fields, count=-1)
     code = pairs["code"]
     radix = len(classes) + 2 if classes else 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 
@@ -13,6 +12,8 @@ def current_actor() -> str:
     if override:
         return override
     try:
+        import getpass  # pulls termios; only when no MODELDECK_ACTOR names the actor
+
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"

@@ -320,3 +320,35 @@ def test_differs_term_parses_and_points_at_mistakes():
         with pytest.raises(SearchError) as caught:
             parse(f"model:m {bad}")
         assert caught.value.column == 9 and "differs:VERSION" in caught.value.message
+
+
+def test_reading_the_challenger_along_the_table_or_through_its_index_gives_the_same_comparison(any_store,
+                                                                                                monkeypatch):
+    """Pairing reads a window's challenger answers along the table when they lie close together and
+    through the (model, version, ts) index when another model's traffic lies in between: same numbers."""
+    rows, pairs = make_traffic(800, seed=5, unpaired_a=50, unpaired_b=30)
+    seed_store(any_store, rows)
+    config = CompareConfig(score_tolerance=0.1)
+    half = (T0, T0 + SPAN // 2)  # rows on both sides of the window lie inside its id stretch too
+    along = compare(any_store, "m", "v1", "v2", *half, config=config, buckets=6)
+    with compare_sql.reading(any_store) as reader:
+        assert compare_sql.along_ids_pays(compare_sql.window_counts(reader, "m", "v1", "v2", *half))
+    monkeypatch.setattr(compare_sql, "ALONG_IDS_ROWS_PER_PAIR", 0)
+    indexed = compare(any_store, "m", "v1", "v2", *half, config=config, buckets=6)
+    assert along.model_dump() == indexed.model_dump()
+    assert along.paired == sum(p.ts < half[1] for p in pairs)
+    monkeypatch.undo()
+    # Another model answering far more often in the same hours: its rows fill the stretch, the index is read.
+    other, _ = make_traffic(4000, seed=6)
+    any_store.predictions.append([r._replace(model="busy") for r in other])
+    more = make_traffic(200, seed=7)[0]
+    any_store.predictions.append([r._replace(request_id=f"late-{r.request_id}") for r in more])
+    with compare_sql.reading(any_store) as reader:
+        assert not compare_sql.along_ids_pays(compare_sql.window_counts(reader, "m", "v1", "v2", *WINDOW))
+    mixed = compare(any_store, "m", "v1", "v2", *WINDOW, config=config, buckets=6)
+    monkeypatch.setattr(compare_sql, "ALONG_IDS_ROWS_PER_PAIR", 10_000)
+    forced = dict(_leaves(compare(any_store, "m", "v1", "v2", *WINDOW, config=config, buckets=6).model_dump()))
+    expected = dict(_leaves(mixed.model_dump()))
+    assert forced.keys() == expected.keys() and mixed.paired == 1000
+    for path, value in expected.items():  # pairs in another order: a sum may differ in its last digit
+        assert forced[path] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), path

@@ -3,6 +3,7 @@ variable that cannot be read is one line naming it (the environment is read by a
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,23 @@ def test_a_variable_that_cannot_be_read_is_one_line_naming_it(config: Path, monk
     with pytest.raises(ConfigError) as error:
         load_settings(config)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_without_a_config_file_or_setting_variables_the_flags_and_defaults_are_the_validated_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # Store-only commands skip validation when only --db / --read-only are given: same settings either way.
+    from app.config.settings import Settings
+
+    monkeypatch.chdir(tmp_path)  # no ./modeldeck.toml
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+    for name in [n for n in os.environ if n.upper().startswith("MODELDECK_")]:
+        monkeypatch.delenv(name)
+    settings = load_settings(None, db=tmp_path / "a.db", read_only=True)
+    validated = Settings.model_validate({"db": str(tmp_path / "a.db"), "read_only": True})
+    assert settings.model_dump() == validated.model_dump()
+    assert settings.db == tmp_path / "a.db" and settings.ui.refresh_s == 5.0
+    settings.ui.keymap["fleet.open"] = "o"  # a default section is the loaded settings' own
+    assert load_settings(None).ui.keymap == {}
+    monkeypatch.setenv("MODELDECK_UI__REFRESH_S", "nope")  # text from the environment is still validated
+    with pytest.raises(ConfigError, match="refresh_s"):
+        load_settings(None)
