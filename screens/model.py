@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,6 +28,7 @@ from app.views.metrics_format import metrics_text
 from app.views.model import Overview
 from app.views.quality import quality_view
 from screens.alert_host import HostsAlerts
+from screens.base import opaque_background
 from screens.prompt import Prompt, PromptField
 from widgets.severity import BAD, GOOD, WARN
 from widgets.alert_list import AlertList
@@ -35,6 +37,7 @@ from widgets.quality_panel import QualityPanel
 from widgets.endpoint_status import EndpointStatus
 from widgets.key_bar import KeyBar
 from widgets.nav_table import NavTable
+from widgets.text_update import update_text
 
 if TYPE_CHECKING:
     from app.config.settings import Settings
@@ -87,6 +90,9 @@ def _view_bindings() -> list[Binding]:
 
 
 class ModelScreen(HostsAlerts, Screen):
+    # Focus lands on the versions table when the screen is first shown. Textual's own pick (the first
+    # focusable: the tab bar) then a focus() on mount restyled the screen twice and laid it out again.
+    AUTO_FOCUS = "#versions"
     BINDINGS = [
         Binding("1", "tab('overview')", "Overview", id="model.tab_overview", show=False),
         Binding("2", "tab('readiness')", "Readiness", id="model.tab_readiness", show=False),
@@ -137,6 +143,9 @@ class ModelScreen(HostsAlerts, Screen):
         self._card_text: str | None = None
         self._notification_lines: list[str] | None = None
         self._activity_loaded = False
+
+    def render(self) -> RenderableType:
+        return opaque_background(self)
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
@@ -206,15 +215,14 @@ class ModelScreen(HostsAlerts, Screen):
                 self._show_notifications()
 
     def on_mount(self) -> None:
-        self.query_one("#title", Static).update(Text.assemble(("modeldeck", "bold"), "  model  ",
-                                                              safe_text(self.model, width=60, style="bold")))
+        update_text(self.query_one("#title", Static), Text.assemble(("modeldeck", "bold"), "  model  ",
+                                                                   safe_text(self.model, width=60, style="bold")))
         self.query_one("#versions", NavTable).add_columns("Version", "Stage", "Created", "Offline metrics")
-        self.query_one("#status", Static).update(Text("reading…", style="dim"))
+        update_text(self.query_one("#status", Static), Text("reading…", style="dim"))
         # The five readers start once the screen is painted: threads busy in Python beside the first
         # layout and paint (the longest step on the UI thread) take the GIL in turns with it and made it
         # several times longer on a loaded machine.
         self.call_after_refresh(self.action_refresh)
-        self.query_one("#versions").focus()
         self.set_interval(1.0, self._draw_title)
 
     def on_screen_resume(self) -> None:
@@ -257,7 +265,7 @@ class ModelScreen(HostsAlerts, Screen):
     def _show_figures(self, row: object) -> None:
         from widgets.fleet_table import figures_line
 
-        self.query_one("#figures", Static).update(figures_line(row))  # type: ignore[arg-type]
+        update_text(self.query_one("#figures", Static), figures_line(row))  # type: ignore[arg-type]
 
     @work(thread=True, exclusive=True, group="model-readiness", exit_on_error=False,
           description="evaluate the readiness checklist")
@@ -305,11 +313,11 @@ class ModelScreen(HostsAlerts, Screen):
         self._overview = overview
         self._draw_title()
         if info is None and not overview.versions:
-            self.query_one("#status", Static).update(Text(f"no model named {clean(self.model)!r} in this store",
-                                                          style="red"))
+            update_text(self.query_one("#status", Static),
+                        Text(f"no model named {clean(self.model)!r} in this store", style="red"))
         else:
             description = info.description if info else ""
-            self.query_one("#status", Static).update(safe_text(description or " ", width=200, style="dim"))
+            update_text(self.query_one("#status", Static), safe_text(description or " ", width=200, style="dim"))
 
         from app.views.model import sync_line
 
@@ -317,8 +325,8 @@ class ModelScreen(HostsAlerts, Screen):
         sync_age = self.query_one("#sync-age", Static)
         sync_age.display = bool(synced)
         # A failed sync is bold: the versions below are only as fresh as its last success.
-        sync_age.update(safe_text(synced, width=max(20, self.size.width * 2),
-                                  style="bold" if any(s.error for s in overview.syncs) else "dim"))
+        update_text(sync_age, safe_text(synced, width=max(20, self.size.width * 2),
+                                        style="bold" if any(s.error for s in overview.syncs) else "dim"))
 
         table = self.query_one("#versions", NavTable)
         table.clear()
@@ -339,11 +347,11 @@ class ModelScreen(HostsAlerts, Screen):
         self.query_one("#latency-spark", Sparkline).data = latency
         self.query_one("#errors-spark", Sparkline).data = errors
         seen_latency = [b.mean_latency_ms for b in traffic if b.mean_latency_ms is not None]
-        self.query_one("#traffic-label", Static).update(Text(
+        update_text(self.query_one("#traffic-label", Static), Text(
             f"Traffic, last 24 h (per 30 min): {int(sum(requests))} requests, peak {int(max(requests, default=0))}"))
-        self.query_one("#latency-label", Static).update(Text(
+        update_text(self.query_one("#latency-label", Static), Text(
             "Mean latency: " + (f"{min(seen_latency):.0f}–{max(seen_latency):.0f} ms" if seen_latency else "—")))
-        self.query_one("#errors-label", Static).update(Text(
+        update_text(self.query_one("#errors-label", Static), Text(
             f"Errors: {int(sum(errors))}, peak {int(max(errors, default=0))} per 30 min"))
         # Card: the active version's, else the newest one's.
         shown = active or (overview.versions[0] if overview.versions else None)
@@ -385,7 +393,7 @@ class ModelScreen(HostsAlerts, Screen):
             title.append_text(safe_text(overview.info.owner, width=24))
         if title != getattr(self, "_title_drawn", None):  # no repaint when nothing changed
             self._title_drawn = title
-            self.query_one("#title", Static).update(title)
+            update_text(self.query_one("#title", Static), title)
 
     def on_model_screen_readiness_loaded(self, message: ReadinessLoaded) -> None:
         by_area = {item.area: item for item in message.items}
