@@ -90,9 +90,10 @@ def _view_bindings() -> list[Binding]:
 
 
 class ModelScreen(HostsAlerts, Screen):
-    # Focus lands on the versions table when the screen is first shown. Textual's own pick (the first
-    # focusable: the tab bar) then a focus() on mount restyled the screen twice and laid it out again.
-    AUTO_FOCUS = "#versions"
+    # Nothing focused while the screen is first painted: the versions table, focused once its tab is
+    # mounted, is the first focus. Textual's own pick (the tab bar), then the table, restyled the
+    # screen twice and laid it out again.
+    AUTO_FOCUS = ""
     BINDINGS = [
         Binding("1", "tab('overview')", "Overview", id="model.tab_overview", show=False),
         Binding("2", "tab('readiness')", "Readiness", id="model.tab_readiness", show=False),
@@ -135,10 +136,12 @@ class ModelScreen(HostsAlerts, Screen):
         self.model = model
         self.items: list[CheckItem] = []
         self.entries: list[AuditEntry] = []
-        # Only the Overview tab is composed with the screen; the others on their first showing. All six at
-        # once made 77 widgets to compose, style and lay out on the UI thread in one go (44 now).
+        # Each tab is composed on its first showing; Overview right after the screen's first paint. All six
+        # at once made 77 widgets to compose, style and lay out on the UI thread in one go; the screen's
+        # first paint is 25 now, and the Overview's 9 are styled, laid out and painted in a frame of
+        # their own (issue 18: no frame of the UI loop over 100 ms at 10M rows).
         # What the readers bring for a tab not built yet waits here and is drawn when it is.
-        self._built: set[str] = {"overview"}
+        self._built: set[str] = set()
         self._building: set[str] = set()  # tabs whose widgets are being mounted
         self._card_text: str | None = None
         self._notification_lines: list[str] | None = None
@@ -157,16 +160,7 @@ class ModelScreen(HostsAlerts, Screen):
         yield AlertList(show_model=False, refresh_s=context.settings.ui.refresh_s, empty_text="no alerts",
                         show_runbook=True, id="model-alerts")
         with TabbedContent(id="tabs", initial="overview"):
-            with TabPane("1 Overview", id="overview"):
-                with VerticalScroll(id="overview-body"):
-                    yield Static(id="sync-age", classes="spark-label")  # shown only for a synced model
-                    yield NavTable(id="versions")
-                    yield Static(id="traffic-label", classes="spark-label")
-                    yield Sparkline(id="traffic-spark")
-                    yield Static(id="latency-label", classes="spark-label")
-                    yield Sparkline(id="latency-spark")
-                    yield Static(id="errors-label", classes="spark-label")
-                    yield Sparkline(id="errors-spark")
+            yield TabPane("1 Overview", id="overview")
             yield TabPane("2 Readiness", id="readiness")
             yield TabPane("3 Card", id="card")
             yield TabPane("4 Activity", id="activity")
@@ -178,7 +172,17 @@ class ModelScreen(HostsAlerts, Screen):
         yield KeyBar()
 
     def _pane_contents(self, pane: str) -> list[Widget]:
-        """The widgets of a tab other than Overview (see ``_built``)."""
+        """The widgets of a tab (see ``_built``)."""
+        if pane == "overview":
+            versions = NavTable(id="versions")
+            versions.add_columns("Version", "Stage", "Created", "Offline metrics")
+            sync_age = Static(id="sync-age", classes="spark-label")  # shown only for a synced model
+            sync_age.display = False
+            return [VerticalScroll(sync_age, versions,
+                                   Static(id="traffic-label", classes="spark-label"), Sparkline(id="traffic-spark"),
+                                   Static(id="latency-label", classes="spark-label"), Sparkline(id="latency-spark"),
+                                   Static(id="errors-label", classes="spark-label"), Sparkline(id="errors-spark"),
+                                   id="overview-body")]
         if pane == "readiness":
             return [Vertical(NavTable(id="checklist"), Static(id="check-detail", classes="detail"))]
         if pane == "card":
@@ -206,7 +210,11 @@ class ModelScreen(HostsAlerts, Screen):
         # for the tab's widgets yet (it crashed the console: NoMatches '#notifications'); it is drawn below.
         self._building.discard(pane)
         self._built.add(pane)
-        if pane == "readiness" and self.items:
+        if pane == "overview":
+            self.query_one("#versions").focus()
+            if getattr(self, "_overview", None) is not None:
+                self._show_overview_body()
+        elif pane == "readiness" and self.items:
             self._show_checklist()
         elif pane == "activity":
             if self._activity_loaded:
@@ -217,13 +225,17 @@ class ModelScreen(HostsAlerts, Screen):
     def on_mount(self) -> None:
         update_text(self.query_one("#title", Static), Text.assemble(("modeldeck", "bold"), "  model  ",
                                                                    safe_text(self.model, width=60, style="bold")))
-        self.query_one("#versions", NavTable).add_columns("Version", "Stage", "Created", "Offline metrics")
         update_text(self.query_one("#status", Static), Text("reading…", style="dim"))
-        # The five readers start once the screen is painted: threads busy in Python beside the first
-        # layout and paint (the longest step on the UI thread) take the GIL in turns with it and made it
-        # several times longer on a loaded machine.
-        self.call_after_refresh(self.action_refresh)
+        # The Overview tab, then the five readers, once the screen is painted: threads busy in Python
+        # beside the first layout and paint (the longest step on the UI thread) take the GIL in turns with
+        # it and made it several times longer on a loaded machine.
+        self.call_after_refresh(self._first_showing)
         self.set_interval(1.0, self._draw_title)
+
+    async def _first_showing(self) -> None:
+        if self.query_one(TabbedContent).active == "overview":  # not when a key already chose another tab
+            await self._build_pane("overview")
+        self.action_refresh()
 
     def on_screen_resume(self) -> None:
         # Back from a modal (disable, roll back, promote): the champion and the audit have changed.
@@ -319,7 +331,21 @@ class ModelScreen(HostsAlerts, Screen):
             description = info.description if info else ""
             update_text(self.query_one("#status", Static), safe_text(description or " ", width=200, style="dim"))
 
+        if "overview" in self._built:
+            self._show_overview_body()
+        # Card: the active version's, else the newest one's.
+        shown = active or (overview.versions[0] if overview.versions else None)
+        card_text = card_markdown(self.model, shown)
+        if card_text != self._card_text:  # a refresh with the same card leaves it (and its scroll) be
+            self._card_text = card_text
+            if "card" in self._built:
+                self.query_one("#card-markdown", Markdown).update(card_text)
+
+    def _show_overview_body(self) -> None:
+        """The Overview tab: sync age, versions, 24 h traffic."""
         from app.views.model import sync_line
+
+        overview: Overview = self._overview
 
         synced = sync_line(overview.syncs, self.console_context.now_ms())
         sync_age = self.query_one("#sync-age", Static)
@@ -353,13 +379,6 @@ class ModelScreen(HostsAlerts, Screen):
             "Mean latency: " + (f"{min(seen_latency):.0f}–{max(seen_latency):.0f} ms" if seen_latency else "—")))
         update_text(self.query_one("#errors-label", Static), Text(
             f"Errors: {int(sum(errors))}, peak {int(max(errors, default=0))} per 30 min"))
-        # Card: the active version's, else the newest one's.
-        shown = active or (overview.versions[0] if overview.versions else None)
-        card_text = card_markdown(self.model, shown)
-        if card_text != self._card_text:  # a refresh with the same card leaves it (and its scroll) be
-            self._card_text = card_text
-            if "card" in self._built:
-                self.query_one("#card-markdown", Markdown).update(card_text)
 
     def _draw_title(self) -> None:
         """The title: model, active version (and whether it serves now), owner. Drawn again every
