@@ -11,7 +11,6 @@ from textual.dom import DOMNode
 if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.text import Text
-    from textual.screen import Screen
 
     from app.console.app import ModeldeckApp
     from app.console.context import ConsoleContext
@@ -57,15 +56,18 @@ class OnConsole(DOMNode):
         return crumb
 
 
-def opaque_background(screen: "Screen") -> "RenderableType":
-    """What a full screen paints where none of its widgets is: its own background, never the screen below.
+class OwnBackground(DOMNode):
+    """Mixed into a full screen (before ``Screen``): where none of its widgets is, it paints its own
+    background, never the screen below.
 
     With the ANSI theme (``TERM=xterm``, NO_COLOR, 16 colours) every background is the terminal's own,
     which Textual counts as transparent: a pushed screen then rendered the whole screen below it (the
-    fleet, every row) on each paint, to show none of it (the screen's widgets cover it all). A modal
-    keeps Textual's way: the screen below shows around its box.
+    fleet, every row) on each paint, to show none of it (the screen's widgets cover it all). Modals keep
+    Textual's way: the screen below shows around their box.
     """
-    from textual.renderables.blank import Blank
 
-    background = screen.styles.background
-    return screen.app.render() if background.is_transparent else Blank(background)
+    def render(self) -> "RenderableType":
+        from textual.renderables.blank import Blank
+
+        background = self.styles.background
+        return self.app.render() if background.is_transparent else Blank(background)

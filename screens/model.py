@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -28,7 +28,7 @@ from app.views.metrics_format import metrics_text
 from app.views.model import Overview
 from app.views.quality import quality_view
 from screens.alert_host import HostsAlerts
-from screens.base import opaque_background
+from screens.base import OwnBackground
 from screens.prompt import Prompt, PromptField
 from widgets.severity import BAD, GOOD, WARN
 from widgets.alert_list import AlertList
@@ -89,7 +89,7 @@ def _view_bindings() -> list[Binding]:
             for view in routes.model_views()]
 
 
-class ModelScreen(HostsAlerts, Screen):
+class ModelScreen(OwnBackground, HostsAlerts, Screen):
     # Nothing focused while the screen is first painted: the versions table, focused once its tab is
     # mounted, is the first focus. Textual's own pick (the tab bar), then the table, restyled the
     # screen twice and laid it out again.
@@ -143,12 +143,10 @@ class ModelScreen(HostsAlerts, Screen):
         # What the readers bring for a tab not built yet waits here and is drawn when it is.
         self._built: set[str] = set()
         self._building: set[str] = set()  # tabs whose widgets are being mounted
+        self._first_shown = False  # the first frame is painted and its tab built (see _first_showing)
         self._card_text: str | None = None
         self._notification_lines: list[str] | None = None
         self._activity_loaded = False
-
-    def render(self) -> RenderableType:
-        return opaque_background(self)
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
@@ -211,7 +209,6 @@ class ModelScreen(HostsAlerts, Screen):
         self._building.discard(pane)
         self._built.add(pane)
         if pane == "overview":
-            self.query_one("#versions").focus()
             if getattr(self, "_overview", None) is not None:
                 self._show_overview_body()
         elif pane == "readiness" and self.items:
@@ -233,8 +230,11 @@ class ModelScreen(HostsAlerts, Screen):
         self.set_interval(1.0, self._draw_title)
 
     async def _first_showing(self) -> None:
-        if self.query_one(TabbedContent).active == "overview":  # not when a key already chose another tab
-            await self._build_pane("overview")
+        # A turn of the event loop between the first frame and the tab's: keys and timers are answered
+        # between the two, and neither frame holds the loop as long as both did.
+        await asyncio.sleep(0)
+        self._first_shown = True
+        await self._show_tab(self.query_one(TabbedContent).active)  # Overview, or the tab a key chose
         self.action_refresh()
 
     def on_screen_resume(self) -> None:
@@ -553,10 +553,14 @@ class ModelScreen(HostsAlerts, Screen):
 
     @on(TabbedContent.TabActivated)
     async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        await self._build_pane(event.pane.id or "")  # a click on the tab's title comes here first
+        if self._first_shown:  # the first activation (as the screen mounts) is built by _first_showing
+            await self._show_tab(event.pane.id or "")
+
+    async def _show_tab(self, pane: str) -> None:
+        await self._build_pane(pane)  # a click on the tab's title comes here first
         target = {"overview": "#versions", "readiness": "#checklist", "card": "#card-body",
                   "activity": "#activity-table", "compare": "#compare-panel",
-                  "quality": "#quality-panel"}.get(event.pane.id or "")
+                  "quality": "#quality-panel"}.get(pane)
         if target:
             self.query_one(target).focus()
         self.refresh_bindings()
