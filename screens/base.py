@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from textual.dom import DOMNode
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
     from rich.text import Text
 
     from app.console.app import ModeldeckApp
@@ -53,3 +54,20 @@ class OnConsole(DOMNode):
             crumb.append(" › ", style="dim")
         crumb.append(here, style="bold")
         return crumb
+
+
+class OwnBackground(DOMNode):
+    """Mixed into a full screen (before ``Screen``): where none of its widgets is, it paints its own
+    background, never the screen below.
+
+    With the ANSI theme (``TERM=xterm``, NO_COLOR, 16 colours) every background is the terminal's own,
+    which Textual counts as transparent: a pushed screen then rendered the whole screen below it (the
+    fleet, every row) on each paint, to show none of it (the screen's widgets cover it all). Modals keep
+    Textual's way: the screen below shows around their box.
+    """
+
+    def render(self) -> "RenderableType":
+        from textual.renderables.blank import Blank
+
+        background = self.styles.background
+        return self.app.render() if background.is_transparent else Blank(background)

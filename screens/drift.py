@@ -31,7 +31,7 @@ from app.console.errors import worker_failure
 from app.text import safe_text
 from app.timeutil import TimeFormat, format_ms
 from app.views.drift import DAY_MS, HOUR_MS, PREDICTION, DriftView, prediction_chart, read_histogram, read_view
-from screens.base import OnConsole
+from screens.base import OnConsole, OwnBackground
 from widgets.key_bar import KeyBar
 from widgets.nav_table import NavTable
 from widgets.plot_chart import BarChart, LineChart, PlotChart, sparkline
@@ -63,7 +63,7 @@ def _count(rows: int) -> str:
     return f"{rows / 1e6:.1f}M"
 
 
-class DriftScreen(OnConsole, Screen):
+class DriftScreen(OwnBackground, OnConsole, Screen):
     """Which features of a model drift, since when, and how their distribution moved."""
 
     BINDINGS = [

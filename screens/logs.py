@@ -40,7 +40,7 @@ from app.views.logs import (Connections, ExportFailed, Overview, PageRead, Store
                             progress_text, read_page)
 from app.views.search_lane import LaneClosed, SearchLane
 from app.views.search_window import ResultWindow
-from screens.base import OnConsole
+from screens.base import OnConsole, OwnBackground
 from widgets.hit_histogram import HitHistogram
 from widgets.key_bar import KeyBar
 from widgets.log_table import LogTable
@@ -81,7 +81,7 @@ class _Fetch:
     paused: bool = False  # "follow" only: read while the operator had scrolled away from the newest
 
 
-class LogsScreen(OnConsole, Screen):
+class LogsScreen(OwnBackground, OnConsole, Screen):
     """Search the prediction log."""
 
     BINDINGS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,6 +28,7 @@ from app.views.metrics_format import metrics_text
 from app.views.model import Overview
 from app.views.quality import quality_view
 from screens.alert_host import HostsAlerts
+from screens.base import OwnBackground
 from screens.prompt import Prompt, PromptField
 from widgets.severity import BAD, GOOD, WARN
 from widgets.alert_list import AlertList
@@ -35,6 +37,7 @@ from widgets.quality_panel import QualityPanel
 from widgets.endpoint_status import EndpointStatus
 from widgets.key_bar import KeyBar
 from widgets.nav_table import NavTable
+from widgets.text_update import update_text
 
 if TYPE_CHECKING:
     from app.config.settings import Settings
@@ -86,7 +89,11 @@ def _view_bindings() -> list[Binding]:
             for view in routes.model_views()]
 
 
-class ModelScreen(HostsAlerts, Screen):
+class ModelScreen(OwnBackground, HostsAlerts, Screen):
+    # Nothing focused while the screen is first painted: the versions table, focused once its tab is
+    # mounted, is the first focus. Textual's own pick (the tab bar), then the table, restyled the
+    # screen twice and laid it out again.
+    AUTO_FOCUS = ""
     BINDINGS = [
         Binding("1", "tab('overview')", "Overview", id="model.tab_overview", show=False),
         Binding("2", "tab('readiness')", "Readiness", id="model.tab_readiness", show=False),
@@ -129,11 +136,14 @@ class ModelScreen(HostsAlerts, Screen):
         self.model = model
         self.items: list[CheckItem] = []
         self.entries: list[AuditEntry] = []
-        # Only the Overview tab is composed with the screen; the others on their first showing. All six at
-        # once made 77 widgets to compose, style and lay out on the UI thread in one go (44 now).
+        # Each tab is composed on its first showing; Overview right after the screen's first paint. All six
+        # at once made 77 widgets to compose, style and lay out on the UI thread in one go; the screen's
+        # first paint is 25 now, and the Overview's 9 are styled, laid out and painted in a frame of
+        # their own (issue 18: no frame of the UI loop over 100 ms at 10M rows).
         # What the readers bring for a tab not built yet waits here and is drawn when it is.
-        self._built: set[str] = {"overview"}
+        self._built: set[str] = set()
         self._building: set[str] = set()  # tabs whose widgets are being mounted
+        self._first_shown = False  # the first frame is painted and its tab built (see _first_showing)
         self._card_text: str | None = None
         self._notification_lines: list[str] | None = None
         self._activity_loaded = False
@@ -148,16 +158,7 @@ class ModelScreen(HostsAlerts, Screen):
         yield AlertList(show_model=False, refresh_s=context.settings.ui.refresh_s, empty_text="no alerts",
                         show_runbook=True, id="model-alerts")
         with TabbedContent(id="tabs", initial="overview"):
-            with TabPane("1 Overview", id="overview"):
-                with VerticalScroll(id="overview-body"):
-                    yield Static(id="sync-age", classes="spark-label")  # shown only for a synced model
-                    yield NavTable(id="versions")
-                    yield Static(id="traffic-label", classes="spark-label")
-                    yield Sparkline(id="traffic-spark")
-                    yield Static(id="latency-label", classes="spark-label")
-                    yield Sparkline(id="latency-spark")
-                    yield Static(id="errors-label", classes="spark-label")
-                    yield Sparkline(id="errors-spark")
+            yield TabPane("1 Overview", id="overview")
             yield TabPane("2 Readiness", id="readiness")
             yield TabPane("3 Card", id="card")
             yield TabPane("4 Activity", id="activity")
@@ -169,7 +170,17 @@ class ModelScreen(HostsAlerts, Screen):
         yield KeyBar()
 
     def _pane_contents(self, pane: str) -> list[Widget]:
-        """The widgets of a tab other than Overview (see ``_built``)."""
+        """The widgets of a tab (see ``_built``)."""
+        if pane == "overview":
+            versions = NavTable(id="versions")
+            versions.add_columns("Version", "Stage", "Created", "Offline metrics")
+            sync_age = Static(id="sync-age", classes="spark-label")  # shown only for a synced model
+            sync_age.display = False
+            return [VerticalScroll(sync_age, versions,
+                                   Static(id="traffic-label", classes="spark-label"), Sparkline(id="traffic-spark"),
+                                   Static(id="latency-label", classes="spark-label"), Sparkline(id="latency-spark"),
+                                   Static(id="errors-label", classes="spark-label"), Sparkline(id="errors-spark"),
+                                   id="overview-body")]
         if pane == "readiness":
             return [Vertical(NavTable(id="checklist"), Static(id="check-detail", classes="detail"))]
         if pane == "card":
@@ -197,7 +208,10 @@ class ModelScreen(HostsAlerts, Screen):
         # for the tab's widgets yet (it crashed the console: NoMatches '#notifications'); it is drawn below.
         self._building.discard(pane)
         self._built.add(pane)
-        if pane == "readiness" and self.items:
+        if pane == "overview":
+            if getattr(self, "_overview", None) is not None:
+                self._show_overview_body()
+        elif pane == "readiness" and self.items:
             self._show_checklist()
         elif pane == "activity":
             if self._activity_loaded:
@@ -206,16 +220,22 @@ class ModelScreen(HostsAlerts, Screen):
                 self._show_notifications()
 
     def on_mount(self) -> None:
-        self.query_one("#title", Static).update(Text.assemble(("modeldeck", "bold"), "  model  ",
-                                                              safe_text(self.model, width=60, style="bold")))
-        self.query_one("#versions", NavTable).add_columns("Version", "Stage", "Created", "Offline metrics")
-        self.query_one("#status", Static).update(Text("reading…", style="dim"))
-        # The five readers start once the screen is painted: threads busy in Python beside the first
-        # layout and paint (the longest step on the UI thread) take the GIL in turns with it and made it
-        # several times longer on a loaded machine.
-        self.call_after_refresh(self.action_refresh)
-        self.query_one("#versions").focus()
+        update_text(self.query_one("#title", Static), Text.assemble(("modeldeck", "bold"), "  model  ",
+                                                                   safe_text(self.model, width=60, style="bold")))
+        update_text(self.query_one("#status", Static), Text("reading…", style="dim"))
+        # The Overview tab, then the five readers, once the screen is painted: threads busy in Python
+        # beside the first layout and paint (the longest step on the UI thread) take the GIL in turns with
+        # it and made it several times longer on a loaded machine.
+        self.call_after_refresh(self._first_showing)
         self.set_interval(1.0, self._draw_title)
+
+    async def _first_showing(self) -> None:
+        # A turn of the event loop between the first frame and the tab's: keys and timers are answered
+        # between the two, and neither frame holds the loop as long as both did.
+        await asyncio.sleep(0)
+        self._first_shown = True
+        await self._show_tab(self.query_one(TabbedContent).active)  # Overview, or the tab a key chose
+        self.action_refresh()
 
     def on_screen_resume(self) -> None:
         # Back from a modal (disable, roll back, promote): the champion and the audit have changed.
@@ -257,7 +277,7 @@ class ModelScreen(HostsAlerts, Screen):
     def _show_figures(self, row: object) -> None:
         from widgets.fleet_table import figures_line
 
-        self.query_one("#figures", Static).update(figures_line(row))  # type: ignore[arg-type]
+        update_text(self.query_one("#figures", Static), figures_line(row))  # type: ignore[arg-type]
 
     @work(thread=True, exclusive=True, group="model-readiness", exit_on_error=False,
           description="evaluate the readiness checklist")
@@ -305,20 +325,34 @@ class ModelScreen(HostsAlerts, Screen):
         self._overview = overview
         self._draw_title()
         if info is None and not overview.versions:
-            self.query_one("#status", Static).update(Text(f"no model named {clean(self.model)!r} in this store",
-                                                          style="red"))
+            update_text(self.query_one("#status", Static),
+                        Text(f"no model named {clean(self.model)!r} in this store", style="red"))
         else:
             description = info.description if info else ""
-            self.query_one("#status", Static).update(safe_text(description or " ", width=200, style="dim"))
+            update_text(self.query_one("#status", Static), safe_text(description or " ", width=200, style="dim"))
 
+        if "overview" in self._built:
+            self._show_overview_body()
+        # Card: the active version's, else the newest one's.
+        shown = active or (overview.versions[0] if overview.versions else None)
+        card_text = card_markdown(self.model, shown)
+        if card_text != self._card_text:  # a refresh with the same card leaves it (and its scroll) be
+            self._card_text = card_text
+            if "card" in self._built:
+                self.query_one("#card-markdown", Markdown).update(card_text)
+
+    def _show_overview_body(self) -> None:
+        """The Overview tab: sync age, versions, 24 h traffic."""
         from app.views.model import sync_line
+
+        overview: Overview = self._overview
 
         synced = sync_line(overview.syncs, self.console_context.now_ms())
         sync_age = self.query_one("#sync-age", Static)
         sync_age.display = bool(synced)
         # A failed sync is bold: the versions below are only as fresh as its last success.
-        sync_age.update(safe_text(synced, width=max(20, self.size.width * 2),
-                                  style="bold" if any(s.error for s in overview.syncs) else "dim"))
+        update_text(sync_age, safe_text(synced, width=max(20, self.size.width * 2),
+                                        style="bold" if any(s.error for s in overview.syncs) else "dim"))
 
         table = self.query_one("#versions", NavTable)
         table.clear()
@@ -339,19 +373,12 @@ class ModelScreen(HostsAlerts, Screen):
         self.query_one("#latency-spark", Sparkline).data = latency
         self.query_one("#errors-spark", Sparkline).data = errors
         seen_latency = [b.mean_latency_ms for b in traffic if b.mean_latency_ms is not None]
-        self.query_one("#traffic-label", Static).update(Text(
+        update_text(self.query_one("#traffic-label", Static), Text(
             f"Traffic, last 24 h (per 30 min): {int(sum(requests))} requests, peak {int(max(requests, default=0))}"))
-        self.query_one("#latency-label", Static).update(Text(
+        update_text(self.query_one("#latency-label", Static), Text(
             "Mean latency: " + (f"{min(seen_latency):.0f}–{max(seen_latency):.0f} ms" if seen_latency else "—")))
-        self.query_one("#errors-label", Static).update(Text(
+        update_text(self.query_one("#errors-label", Static), Text(
             f"Errors: {int(sum(errors))}, peak {int(max(errors, default=0))} per 30 min"))
-        # Card: the active version's, else the newest one's.
-        shown = active or (overview.versions[0] if overview.versions else None)
-        card_text = card_markdown(self.model, shown)
-        if card_text != self._card_text:  # a refresh with the same card leaves it (and its scroll) be
-            self._card_text = card_text
-            if "card" in self._built:
-                self.query_one("#card-markdown", Markdown).update(card_text)
 
     def _draw_title(self) -> None:
         """The title: model, active version (and whether it serves now), owner. Drawn again every
@@ -385,7 +412,7 @@ class ModelScreen(HostsAlerts, Screen):
             title.append_text(safe_text(overview.info.owner, width=24))
         if title != getattr(self, "_title_drawn", None):  # no repaint when nothing changed
             self._title_drawn = title
-            self.query_one("#title", Static).update(title)
+            update_text(self.query_one("#title", Static), title)
 
     def on_model_screen_readiness_loaded(self, message: ReadinessLoaded) -> None:
         by_area = {item.area: item for item in message.items}
@@ -526,10 +553,14 @@ class ModelScreen(HostsAlerts, Screen):
 
     @on(TabbedContent.TabActivated)
     async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        await self._build_pane(event.pane.id or "")  # a click on the tab's title comes here first
+        if self._first_shown:  # the first activation (as the screen mounts) is built by _first_showing
+            await self._show_tab(event.pane.id or "")
+
+    async def _show_tab(self, pane: str) -> None:
+        await self._build_pane(pane)  # a click on the tab's title comes here first
         target = {"overview": "#versions", "readiness": "#checklist", "card": "#card-body",
                   "activity": "#activity-table", "compare": "#compare-panel",
-                  "quality": "#quality-panel"}.get(event.pane.id or "")
+                  "quality": "#quality-panel"}.get(pane)
         if target:
             self.query_one(target).focus()
         self.refresh_bindings()

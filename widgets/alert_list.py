@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 OWNER_MIN = 10
 from widgets.severity import BAD, WARN  # noqa: E402
+from widgets.text_update import update_text  # noqa: E402
 
 # A firing critical alert is reverse video, a warning bold: both read under NO_COLOR and 16 colours.
 _SEVERITY = {"critical": ("CRIT", BAD), "warning": ("WARN", WARN), "info": ("INFO", "cyan")}
@@ -181,14 +182,14 @@ class AlertList(Static):
     def _render_lines(self) -> None:
         width = max(20, self.size.width - 2 if self.size.width else 78)
         if not self.alerts:
-            self.update(Text(self.empty_text, style="dim"))
+            update_text(self, Text(self.empty_text, style="dim"))
             return
         lines = []
         for alert in self.alerts:
             lines.append(alert_line(alert, show_model=self.show_model, width=width))
             if self.show_runbook and alert.state == "firing" and alert.runbook:
                 lines.append(runbook_line(alert.runbook, width))
-        self.update(Text("\n").join(lines))
+        update_text(self, Text("\n").join(lines))
 
     @property
     def firing(self) -> "list[Alert]":

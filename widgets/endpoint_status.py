@@ -16,6 +16,7 @@ from app.timeutil import age_text
 from app.text import safe_text
 
 from widgets.severity import HEALTH as _STYLE  # noqa: E402
+from widgets.text_update import update_text  # noqa: E402
 
 
 def endpoint_line(result: Any | None, now_ms: int, *, configured: bool = True, width: int = 80) -> Text:
@@ -66,5 +67,5 @@ class EndpointStatus(Static):
             self.set_interval(1.0, self.redraw)
 
     def redraw(self) -> None:
-        self.update(endpoint_line(self._source(), self._clock(), configured=self._configured,
-                                  width=self.size.width or 80))
+        update_text(self, endpoint_line(self._source(), self._clock(), configured=self._configured,
+                                        width=self.size.width or 80))

@@ -13,6 +13,8 @@ from rich.text import Text
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from widgets.text_update import update_text
+
 
 class KeyBar(Static):
     DEFAULT_CSS = """
@@ -90,4 +92,4 @@ class KeyBar(Static):
                 break
             kept.append(item)
             room -= item.cell_len + 2
-        self.update(Text("  ", no_wrap=True, end="").join(first + kept + last))
+        update_text(self, Text("  ", no_wrap=True, end="").join(first + kept + last))
