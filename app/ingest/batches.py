@@ -14,11 +14,10 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from app.ingest.run import IngestSummary, forget_computed_drift
+from app.ingest.run import IngestSummary, forget_computed_drift, stamp_quarantined
 from app.ingest.source import STDIN, read_file, read_stdin
 from app.ingest.workers import parsed_blocks, parser_pool
 from app.store.quality import add_outcomes
-from app.timeutil import now_ms
 
 if TYPE_CHECKING:
     from app.store import Store
@@ -93,10 +92,7 @@ def ingest_batches(store: "Store", paths: Sequence[str], *, model: str | None = 
                 rows.extend(parsed.rows)
                 outcomes.extend(parsed.outcomes)
                 if parsed.bad:
-                    at = now_ms()
-                    for line in parsed.bad:
-                        line.source, line.ingested_at = block.source, at
-                    bad.extend(parsed.bad)
+                    bad.extend(stamp_quarantined(parsed.bad, block.source))  # redacted, as on SQLite
                 if len(rows) >= batch_rows:
                     flush()
                 if progress is not None and path != STDIN:

@@ -191,14 +191,7 @@ class _Run:
         self.rows.extend(parsed.rows)
         self.outcomes.extend(parsed.outcomes)
         if parsed.bad:
-            ingested_at = now_ms()
-            for bad in parsed.bad:
-                bad.source, bad.ingested_at = source, ingested_at
-                # A log line may carry a token the config knows (an echoed Authorization header): the
-                # quarantine is read by people, so known secret values never reach it. Redacted here, in
-                # this process: parser worker processes may not know the secrets.
-                bad.raw, bad.error = redact(bad.raw), redact(bad.error)
-            self.bad.extend(parsed.bad)
+            self.bad.extend(stamp_quarantined(parsed.bad, source))
 
     def _flush(self, *, retry_when_busy: bool = False) -> bool:
         """Write what is pending, with quarantine and offsets, atomically. False if the store was busy."""
@@ -353,6 +346,18 @@ def writer_into(store: "Store", *, drop_indexes: bool = False) -> "BulkWriter | 
     if store.kind == "postgresql":
         return AppendWriter(store)
     return BulkWriter.into(store, drop_indexes=drop_indexes)
+
+
+def stamp_quarantined(bad: list[QuarantinedLine], source: str) -> list[QuarantinedLine]:
+    """Bad lines with their source and time, ready for the quarantine (both writers call this)."""
+    ingested_at = now_ms()
+    for line in bad:
+        line.source, line.ingested_at = source, ingested_at
+        # A log line may carry a token the config knows (an echoed Authorization header): the
+        # quarantine is read by people, so known secret values never reach it. Redacted here, in
+        # this process: parser worker processes may not know the secrets.
+        line.raw, line.error = redact(line.raw), redact(line.error)
+    return bad
 
 
 def forget_computed_drift(store: "Store", rows: list) -> None:
