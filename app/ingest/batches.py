@@ -1,10 +1,10 @@
 """Ingest through the store's own ``predictions.append``, a batch at a time: the path of a store that
 has no SQLite bulk writer (PostgreSQL, where ``append`` is a COPY).
 
-Reading and parsing are the shared ones (``app.ingest.source``, ``app.ingest.parse``, and for a big input the
-parser processes of ``app.ingest.workers``): the same lines are accepted, and the same bad lines quarantined,
-as by ``app.ingest.run`` on SQLite. Each batch is one transaction (rows and its quarantined lines together), so readers see rows as they arrive and a
-stopped run keeps what it committed.
+Reading and parsing are the shared ones (``app.ingest.source``, ``app.ingest.parse``, and for a big input
+the parser processes of ``app.ingest.workers``): the same lines are accepted, and the same bad lines
+quarantined, as by ``app.ingest.run`` on SQLite. Each batch is one transaction (rows and its quarantined
+lines together), so readers see rows as they arrive and a stopped run keeps what it committed.
 """
 
 from __future__ import annotations
