@@ -44,7 +44,8 @@ def ingest(cli: CliContext, paths: tuple[str, ...], model: str | None, follow: b
     when stopped before the end (with --follow, stopping is the normal end: 0).
     """
     from app.ingest.run import ingest as run_ingest
-    from app.ingest.run import input_bytes, prediction_schema_text
+    from app.ingest.run import prediction_schema_text
+    from app.ingest.workers import input_bytes
     from app.ingest.source import STDIN, SourceError
 
     if schema:

@@ -18,19 +18,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time
-from collections import deque
 from contextlib import closing, nullcontext
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from pydantic import BaseModel, Field
 
 from app.store.gc_pause import gc_paused
 from app.ingest.parse import ParsedBlock, parse_block
-from app.ingest.source import (BLOCK_SIZE, STDIN, Block, FollowedFile, SourceError, file_size, follow, is_gzip,
-                               read_file, read_stdin, source_name)
+from app.ingest.source import (STDIN, FollowedFile, SourceError, file_size, follow, is_gzip, read_file, read_stdin,
+                               source_name)
+from app.ingest.workers import TYPICAL_RECORD_BYTES, parsed_blocks, parser_pool
 from app.models import QuarantinedLine
 from app.text import redact
 from app.store.bulk import BatchResult, BulkWriter
@@ -48,10 +47,6 @@ if TYPE_CHECKING:
 BATCH_ROWS = 50_000
 # While following, commit at least this often so readers see new predictions promptly.
 FOLLOW_COMMIT_S = 1.0
-# Below this much input, starting a parser process costs more than it saves.
-PARALLEL_MIN_BYTES = 8 << 20
-# A typical record, to compare an input's size with the rows already stored.
-TYPICAL_RECORD_BYTES = 400
 # gzip'd JSON Lines shrink about this much.
 GZIP_RATIO = 6
 
@@ -80,11 +75,6 @@ def prediction_schema_text() -> str:
     from app.models import Prediction
 
     return json.dumps(Prediction.json_schema_for_docs(), indent=2, ensure_ascii=False) + "\n"
-
-
-def input_bytes(paths: Sequence[str]) -> int:
-    """Bytes the progress bar runs over: file sizes (compressed size for gzip)."""
-    return sum(file_size(path) for path in paths if path != STDIN)
 
 
 def ingest(store: "Store", paths: Sequence[str], *, model: str | None = None, follow: bool = False,
@@ -125,7 +115,7 @@ class _Run:
     def once(self, paths: Sequence[str], workers: int | None) -> IngestSummary:
         bulk = self._bulk_pays_off(paths)
         self.summary.mode = "bulk" if bulk else "incremental"
-        pool = self._parser_pool(paths, workers)
+        pool = parser_pool(paths, workers)
         try:
             # Only for a bulk load (its input is finite; stdin may flow for days): millions of acyclic
             # tuples the cyclic GC would rescan for nothing (measured: a fifth of the parse time).
@@ -146,7 +136,8 @@ class _Run:
                 try:
                     blocks = read_stdin(self.stop) if path == STDIN else read_file(path)
                     with closing(blocks):
-                        for parsed, block in self._parse(blocks, pool):
+                        for parsed, block in parsed_blocks(blocks, pool, self.model, self.stop,
+                                                           batch_rows=BATCH_ROWS):
                             if parsed is None or block is None:  # the input is quiet: commit
                                 self._flush()
                                 continue
@@ -194,72 +185,13 @@ class _Run:
         stored_rows = self.store.predictions.latest_id()  # max(id) >= count(*), and costs nothing
         return stored_rows <= estimated_rows
 
-    def _parser_pool(self, paths: Sequence[str], workers: int | None) -> "ProcessPoolExecutor | None":
-        if workers is None:
-            big = STDIN not in paths and input_bytes(paths) >= PARALLEL_MIN_BYTES
-            workers = max(1, (os.cpu_count() or 1) - 1) if big and (os.cpu_count() or 1) > 1 else 0
-        # Forked workers start in milliseconds with everything imported, and need no
-        # `if __name__ == "__main__"` guard in the caller's script (spawn would). Forking is
-        # only safe while this process runs no other thread, so otherwise parse here.
-        if workers <= 0 or sys.platform != "linux" or threading.active_count() > 1:
-            return None
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_ignore_interrupts,
-                                   initargs=(os.getpid(),))
-
-    def _parse(self, blocks: Iterable[Block | None],
-               pool: "ProcessPoolExecutor | None") -> Iterator[tuple[ParsedBlock | None, Block | None]]:
-        if pool is None:
-            for block in blocks:
-                yield (None, None) if block is None else (parse_block(block.data, block.first_line_no, self.model),
-                                                          block)
-                if self.stop.is_set():
-                    return
-            return
-        # Keep a few blocks in flight: the workers parse ahead while this process writes.
-        # Blocks reach the workers only from here, between writes: while a batch of BATCH_ROWS
-        # is written (about half a second), the workers need that much work queued or they sit
-        # idle (measured on 1M records: 26.4 s with 3 blocks in flight, 21.9 s with this).
-        ahead = BATCH_ROWS * TYPICAL_RECORD_BYTES // BLOCK_SIZE
-        depth = 2 * pool._max_workers + 1 + ahead  # type: ignore[attr-defined]
-        pending: deque = deque()
-        try:
-            for block in blocks:
-                if block is None:
-                    continue
-                pending.append((pool.submit(parse_block, block.data, block.first_line_no, self.model), block))
-                block.data = b""  # the worker has its copy
-                while len(pending) >= depth:
-                    future, done = pending.popleft()
-                    yield future.result(), done
-                    if self.stop.is_set():
-                        return
-            while pending:
-                future, done = pending.popleft()
-                yield future.result(), done
-                if self.stop.is_set():
-                    return
-        finally:
-            for future, _ in pending:
-                future.cancel()
-
     def _take(self, parsed: ParsedBlock, source: str) -> None:
         self.summary.lines += parsed.lines
         self.summary.blank += parsed.blank
         self.rows.extend(parsed.rows)
         self.outcomes.extend(parsed.outcomes)
         if parsed.bad:
-            ingested_at = now_ms()
-            for bad in parsed.bad:
-                bad.source, bad.ingested_at = source, ingested_at
-                # A log line may carry a token the config knows (an echoed Authorization header): the
-                # quarantine is read by people, so known secret values never reach it. Redacted here, in
-                # this process: parser worker processes may not know the secrets.
-                bad.raw, bad.error = redact(bad.raw), redact(bad.error)
-            self.bad.extend(parsed.bad)
+            self.bad.extend(stamp_quarantined(parsed.bad, source))
 
     def _flush(self, *, retry_when_busy: bool = False) -> bool:
         """Write what is pending, with quarantine and offsets, atomically. False if the store was busy."""
@@ -416,43 +348,28 @@ def writer_into(store: "Store", *, drop_indexes: bool = False) -> "BulkWriter | 
     return BulkWriter.into(store, drop_indexes=drop_indexes)
 
 
+def stamp_quarantined(bad: list[QuarantinedLine], source: str) -> list[QuarantinedLine]:
+    """Bad lines with their source and time, ready for the quarantine (both writers call this)."""
+    ingested_at = now_ms()
+    for line in bad:
+        line.source, line.ingested_at = source, ingested_at
+        # A log line may carry a token the config knows (an echoed Authorization header): the
+        # quarantine is read by people, so known secret values never reach it. Redacted here, in
+        # this process: parser worker processes may not know the secrets.
+        line.raw, line.error = redact(line.raw), redact(line.error)
+    return bad
+
+
 def forget_computed_drift(store: "Store", rows: list) -> None:
     """Rows landing in drift windows that were already computed (a late or back-filled log) make those
     windows pending again, in the same transaction, so their drift is computed from the complete data
     (issue 6; app/drift/windows.py)."""
     if not store.drift.any_computed():
         return  # nothing computed yet (a first load): no per-row work
+    # By position (ts, model first): rows from parser processes are plain tuples in PredictionRow order.
     spans: dict[str, tuple[int, int]] = {}
-    for model in {row.model for row in rows}:
-        times = [row.ts for row in rows if row.model == model]
-        spans[model] = (min(times), max(times))
+    for ts, model, *_ in rows:
+        first, last = spans.get(model, (ts, ts))
+        spans[model] = (min(first, ts), max(last, ts))
     for model, (first, last) in spans.items():
         store.drift.invalidate(model, first, last)
-
-
-def _ignore_interrupts(parent: int) -> None:
-    # Ctrl-C reaches the whole process group: the main process stops the run cleanly and
-    # tells the parser workers when to go; they must not die mid-block on their own.
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent)
-    # A parser holds one block at a time, all acyclic: no need for the cyclic GC.
-    import gc
-
-    gc.disable()
-
-
-def _die_with_parent(parent: int) -> None:
-    """If ingest itself is killed (SIGKILL, OOM), its forked workers would wait on their queue
-    forever: the pipe never closes because they hold both ends. Ask Linux to kill them too."""
-    import ctypes
-    import signal
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the request was in place
-        os._exit(1)

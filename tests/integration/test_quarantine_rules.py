@@ -54,6 +54,21 @@ def test_a_token_the_config_knows_is_redacted_from_quarantined_lines_and_the_res
     assert orjson.loads(listed.stdout)["model"] == "fraud"
 
 
+def test_postgresql_ingest_redacts_a_known_token_from_quarantined_lines_too(tmp_path, monkeypatch, pg_url: str):
+    monkeypatch.setenv("FRAUD_TOKEN", TOKEN)
+    config = tmp_path / "modeldeck.toml"
+    config.write_text('[models.fraud.endpoint]\nkind = "http"\nurl = "http://127.0.0.1:9/models/fraud"\n'
+                      'token_env = "FRAUD_TOKEN"\n')
+    leaky = record(1, ts=f"Bearer {TOKEN}", context={"authorization": f"Bearer {TOKEN}"})
+    log = tmp_path / "day.jsonl"
+    log.write_bytes(jsonl(record(0), leaky))
+    result = CliRunner().invoke(main, ["--config", str(config), "--db", pg_url, "ingest", str(log)])
+    assert result.exit_code == 0, result.output
+    with Store.open(pg_url) as store:
+        [line] = store.quarantine.lines()
+    assert TOKEN not in line.raw and TOKEN not in line.error and line.raw.count("[redacted]") == 2
+
+
 def test_a_quarantined_line_names_its_model_when_it_got_that_far(tmp_path):
     log = tmp_path / "mixed.jsonl"
     log.write_bytes(jsonl(b"{not json", record(1, score="high"), record(2, model="churn", ts="yesterday"),

@@ -134,8 +134,7 @@ def tsvector_text(row: PredictionRow) -> str:
     lowercases it (``lower(...)::tsvector`` in the insert), so case folds as the server folds it. Words are letters
     and digits only, so they need no quoting; ``tests/integration/test_pg_ingest.py`` holds it equal to
     the SQL expression."""
-    columns = [(weight, _WORD_RUNS.findall(text)) for weight, text in
-               (("A", row.request_id), ("B", row.entity_id), ("C", row.fts_text), ("D", row.error)) if text]
+    columns = [(weight, _WORD_RUNS.findall(text)) for weight, text in _weighted(row) if text]
     if sum(len(words) for _, words in columns) <= _MAX_POSITIONS and \
             all(len(word) * 4 < _MAX_WORD_BYTES for _, words in columns for word in words):
         # The usual row: no position limit can bite. Repeated words are merged by the server's tsvector input.
@@ -152,7 +151,7 @@ def _tsvector_text_limited(row: PredictionRow) -> str:
     """``tsvector_text`` for a row with very long words or very many: to_tsvector's limits applied."""
     positions: dict[str, list[str]] = {}
     shift = 0  # `a || b` moves b's positions past a's highest
-    for weight, text in (("A", row.request_id), ("B", row.entity_id), ("C", row.fts_text), ("D", row.error)):
+    for weight, text in _weighted(row):
         if not text:
             continue
         column: dict[str, list[int]] = {}
@@ -172,6 +171,20 @@ def _tsvector_text_limited(row: PredictionRow) -> str:
     return " ".join(f"'{word}':{','.join(at[:_MAX_POSITIONS])}" for word, at in positions.items())
 
 
+def with_vectors(rows: list) -> list[tuple]:
+    """Rows with their free-text vector (``tsvector_text``) as a 15th field, which ``append`` then COPYs
+    rather than computing it. Ingest's parser processes call this on each block they parse: the vector is
+    the costliest per-row work of an append (60 us a row on this machine), and there it runs beside the
+    writer instead of in it. Needs no connection, so any process may run it."""
+    return [(*row, tsvector_text(row)) for row in rows]
+
+
+def _weighted(row: PredictionRow) -> tuple[tuple[str, str | None], ...]:
+    """The vector's columns and their weights: request, entity, features/context text, error. By position:
+    rows from parser processes are plain tuples in ``PredictionRow`` order."""
+    return ("A", row[3]), ("B", row[4]), ("C", row[13]), ("D", row[10])
+
+
 def _json_value(value: Any) -> str | None:
     """A prediction or label as JSON text for its jsonb column: a number stays a number, text stays text."""
     if value is None:
@@ -189,6 +202,9 @@ def _no_nul(text: str | None) -> str | None:
 class PredictionsTable(LogAggregates):
     """COPY-based appending (PostgreSQL's own) and the aggregate reads the screens need (``LogAggregates``,
     written once for both backends)."""
+
+    # What ingest's parser processes may do for ``append`` (app/ingest/workers.py): a plain function, sent by name.
+    prepare_rows = staticmethod(with_vectors)
 
     def __init__(self, store: "PgStore") -> None:
         from app.store.dialect import PgDb
@@ -221,10 +237,12 @@ class PredictionsTable(LogAggregates):
 
     def append(self, rows: Sequence[PredictionRow]) -> tuple[int, int]:
         """Insert rows; returns (accepted, duplicates). A duplicate (same model, version, request_id) is
-        skipped, but a label that arrives later fills an empty label, as on SQLite."""
+        skipped, but a label that arrives later fills an empty label, as on SQLite. A row may carry its
+        vector already (``with_vectors``)."""
         if not rows:
             return 0, 0
-        self.ensure_partitions([row.ts for row in rows])
+        # By position, not name: rows from parser processes are plain tuples in PredictionRow order.
+        self.ensure_partitions([row[0] for row in rows])
         accepted = 0
         with self._s.write():
             if not self._staging:
@@ -237,11 +255,12 @@ class PredictionsTable(LogAggregates):
             with cursor.copy("COPY deck_staging (seq, ts, model, version, request_id, entity_id, prediction, score, "
                              "label, latency_ms, status, error, features, context, tsv) FROM STDIN") as copy:
                 for seq, row in enumerate(rows):
-                    copy.write_row((seq, row.ts, row.model, row.version, _no_nul(row.request_id),
-                                    _no_nul(row.entity_id), _json_value(row.prediction), row.score,
-                                    _json_value(row.label), row.latency_ms, row.status, _no_nul(row.error),
-                                    _no_nul(row.features), _no_nul(row.context),
-                                    _no_nul(tsvector_text(row))))
+                    (ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, status, error,
+                     features, context, _, *vector) = row  # the vector when with_vectors computed it
+                    copy.write_row((seq, ts, model, version, _no_nul(request_id), _no_nul(entity_id),
+                                    _json_value(prediction), score, _json_value(label), latency_ms, status,
+                                    _no_nul(error), _no_nul(features), _no_nul(context),
+                                    _no_nul(vector[0] if vector else tsvector_text(row))))
             summarised = bool(self._s.one(_SUMMARISED)[0])  # type: ignore[index]
             tally = self._s.rows(_CLAIM_INSERT_SUMMARISE[summarised])
             self._s.run(_LABELS)
