@@ -41,8 +41,11 @@ demo: $(DEMO_STAMP)
 	$(BIN)/modeldeck demo --db data/demo.db
 
 # The 25 slowest tests are listed at the end: the suite is kept under 20 minutes, and this says where it goes.
+# Two workers (pytest-xdist; CI has two cores): the suite mostly waits on servers and subprocesses. Work
+# goes out a module at a time, real-server and pty tests in one group each (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(STAMP) $(SERVERS_STAMP)
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -64,3 +64,33 @@ def any_store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def any_store(any_store_location: str):
     with Store.open(any_store_location) as opened:
         yield opened
+
+
+# --- running on several workers (pytest-xdist, `make test`) -------------------------------------------------
+# Work goes to the workers one module at a time: a module's module-scoped fixture (a demo store, a log
+# corpus) is built once, as in a serial run, not once per worker. Two kinds of test share a group across
+# modules: those on the session's real serving systems (MLflow, MLServer, TorchServe take a minute each to
+# start; one worker starts them once) and those typing into the real console under a pty (one at a time).
+REAL_SERVER_FIXTURES = frozenset({"mlflow", "mlserver", "torchserve"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("real-servers"))
+        elif item.get_closest_marker("terminal"):
+            item.add_marker(pytest.mark.xdist_group("terminal"))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleOrGroup(LoadGroupScheduling):
+        """xdist's loadgroup, except that a test with no group goes with its module (loadscope)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return scope.split("::", 1)[0] if scope == nodeid else scope
+
+    return ModuleOrGroup(config, log)

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from app.cli.main import main
 from tests.support.terminal import Terminal
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.terminal]
 
 KEY_BUDGET = 5
 MODELDECK = [sys.executable, "-c", "from app.cli.main import main; main()"]

@@ -1,15 +1,13 @@
-"""Fixtures for the endpoint and rollback tests: a seeded store, the demo endpoint, real servers."""
+"""Fixtures for the endpoint and rollback tests: a seeded store and the demo endpoint."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.models import ModelInfo, Stage, Version
 from app.store import Store
-from tests.support import servers
 
 DEMO_MODELS = {"churn": ("v1", "v2", "v3"), "fraud": ("v1", "v2")}
 
@@ -40,29 +38,5 @@ def demo(seeded_store_path: Path):
         yield handle
 
 
-# --- real servers: session-scoped, one process each, stopped by PID in the fixture's finalizer -------------
-
-def _need_servers() -> None:
-    if servers.SERVERS_MISSING:
-        pytest.skip(servers.SERVERS_MISSING)
-
-
-@pytest.fixture(scope="session")
-def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.MlflowServer]:
-    _need_servers()
-    with servers.mlflow_server(tmp_path_factory.mktemp("mlflow")) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def mlserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.MlserverServer]:
-    _need_servers()
-    with servers.mlserver_server(tmp_path_factory.mktemp("mlserver")) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.TorchServeServer]:
-    _need_servers()
-    with servers.torchserve_server(tmp_path_factory.mktemp("torchserve")) as server:
-        yield server
+# The real serving systems (MLflow, MLServer, TorchServe) are started in real_servers/conftest.py, for the
+# tests in that package only.

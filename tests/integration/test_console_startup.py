@@ -9,8 +9,12 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from app.store import Store
 from tests.support.terminal import run_in_pty
+
+pytestmark = pytest.mark.terminal
 
 CONSOLE = [sys.executable, "-c", "from app.cli.main import main; main()"]
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"

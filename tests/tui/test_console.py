@@ -19,7 +19,7 @@ from app.store import Store
 from screens.fleet import FleetScreen
 from screens.model import ModelScreen
 from screens.prompt import Prompt
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, settle, settle_superseded
 from tests.tui.fixed_store import EVIL, EVIL_MODEL, FIXED_NOW
 from widgets.fleet_table import FleetTable
 from widgets.key_bar import KeyBar
@@ -545,13 +545,14 @@ async def test_switching_to_a_missing_store_says_so_each_time_and_creates_nothin
 async def test_a_store_deleted_while_open_is_reported_not_recreated(fixed_db: Path) -> None:
     app = make_app(fixed_db, refresh_s=0.1)  # every periodic reader (fleet, alerts, drift monitor) runs
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        # Every 0.1 s a read supersedes the one before: on a busy machine one is cancelled mid-wait.
+        await settle_superseded(pilot)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{fixed_db}{suffix}").unlink(missing_ok=True)
         await pilot.press("ctrl+r")
         await pilot.pause(0.5)
         try:
-            await settle(pilot)
+            await settle_superseded(pilot)
         except WorkerFailed:
             pass  # the readers fail now: that is what is being tested (what the operator sees is below)
         assert f"no store at {fixed_db}" in str(app.screen.query_one("#status").render())

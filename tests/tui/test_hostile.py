@@ -19,6 +19,9 @@ from app.store import Store
 from app.text import clean
 from tests.support.terminal import walk_in_pty
 
+# The module's walk types into the real console under a pty (tests/conftest.py keeps those one at a time).
+pytestmark = pytest.mark.terminal
+
 CLIPBOARD = "\x1b]52;c;SE9TVElMRQ==\x07"
 LINK = "\x1b]8;;http://evil.example/\x07here\x1b]8;;\x07"
 CLEAR = "X\x1b[2JY"

@@ -13,6 +13,7 @@ from app.cli.main import main
 from app.config.settings import Settings, UIConfig
 from app.console.app import ModeldeckApp
 from screens.model import ModelScreen
+from widgets.fleet_table import FleetTable
 from widgets.quality_panel import QualityPanel
 from tests.tui.conftest import settle_screen as settle
 
@@ -41,9 +42,11 @@ def build(tmp_path: Path) -> Path:
 async def test_key_6_shows_quality_with_intervals_outcomes_and_the_reliability_chart(tmp_path: Path) -> None:
     app = ModeldeckApp(build(tmp_path), Settings(ui=UIConfig(refresh_s=600)), clock=lambda: NOW)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        # Bounded waits on what the operator would see first: on a busy machine the fleet's rows (and then
+        # the model screen) can arrive after the workers in view have finished.
+        await settle(pilot, until=lambda: any(table.row_count for table in app.screen.query(FleetTable)))
         await pilot.press("enter")
-        await settle(pilot)
+        await settle(pilot, until=lambda: isinstance(app.screen, ModelScreen))
         assert isinstance(app.screen, ModelScreen)
         await pilot.press("6")
         await settle(pilot, until=lambda: app.screen.query_one(QualityPanel).report is not None)
