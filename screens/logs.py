@@ -502,6 +502,12 @@ class LogsScreen(OwnBackground, OnConsole, Screen):
                     self._overview_soon()  # F (or a burst read as the newest page): the overview of what is new
             self.empty_reason = read.error or read.why_empty
             self._show_note(read.error, read.notices)
+            if read.error is not None and isinstance(self.focused, LogTable):
+                # A value the store cannot resolve (an unknown model, a typo): the fix is typed, so the
+                # query bar takes the focus back (enter had given it to the results before they came).
+                bar = self.query_one(QueryBar)
+                self.set_focus(bar)
+                bar.cursor_position = len(bar.value)
         if message.fetch.kind == "jump":
             window.reset(message.page)
             window.offset = self._jump_skipped  # the matches in the bars newer than the chosen one

@@ -532,6 +532,9 @@ async def test_names_resolve_and_an_empty_answer_says_why(logs_db: Path) -> None
         await settle(pilot)
         assert "did you mean fraud?" in str(screen.query_one("#logs-error").render())
         assert not screen.window.rows
+        # The fix is typed: the query bar has the focus back, the cursor after the typo.
+        bar = screen.query_one(QueryBar)
+        assert app.focused is bar and bar.cursor_position == len("model:frawd")
         # A valid query that finds nothing says which part found nothing, not just "no results".
         await pilot.press("slash")
         screen.query_one(QueryBar).value = ""
