@@ -39,17 +39,23 @@ def build(tmp_path: Path) -> Path:
     return db
 
 
+async def open_quality_tab(pilot) -> None:  # type: ignore[no-untyped-def]
+    """The fleet's first model, then its Quality tab (6), as an operator does, with bounded waits on what
+    they would see first: on a busy machine the fleet's rows (and then the model screen) can arrive after
+    the workers in view have finished."""
+    app = pilot.app
+    await settle(pilot, until=lambda: any(table.row_count for table in app.screen.query(FleetTable)))
+    await pilot.press("enter")
+    await settle(pilot, until=lambda: isinstance(app.screen, ModelScreen))
+    assert isinstance(app.screen, ModelScreen)
+    await pilot.press("6")
+    await settle(pilot, until=lambda: app.screen.query_one(QualityPanel).report is not None)
+
+
 async def test_key_6_shows_quality_with_intervals_outcomes_and_the_reliability_chart(tmp_path: Path) -> None:
     app = ModeldeckApp(build(tmp_path), Settings(ui=UIConfig(refresh_s=600)), clock=lambda: NOW)
     async with app.run_test(size=(80, 24)) as pilot:
-        # Bounded waits on what the operator would see first: on a busy machine the fleet's rows (and then
-        # the model screen) can arrive after the workers in view have finished.
-        await settle(pilot, until=lambda: any(table.row_count for table in app.screen.query(FleetTable)))
-        await pilot.press("enter")
-        await settle(pilot, until=lambda: isinstance(app.screen, ModelScreen))
-        assert isinstance(app.screen, ModelScreen)
-        await pilot.press("6")
-        await settle(pilot, until=lambda: app.screen.query_one(QualityPanel).report is not None)
+        await open_quality_tab(pilot)
         assert app.screen.query_one(TabbedContent).active == "quality"
         panel = app.screen.query_one(QualityPanel)
         assert panel.report is not None and panel.report.overall.labelled == 400
@@ -68,11 +74,7 @@ async def test_the_quality_tab_shows_the_declared_success_criteria_met_and_misse
                         models={"fraud": {"success": {"window": "7d", "min_auc": 0.6, "min_accuracy": 0.99}}})
     app = ModeldeckApp(build(tmp_path), settings, clock=lambda: NOW)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("6")
-        await settle(pilot, until=lambda: app.screen.query_one(QualityPanel).report is not None)
+        await open_quality_tab(pilot)
         shown = str(app.screen.query_one("#quality-success", Static).render())
         assert "success criteria (7d): 1 of 2 met" in shown
         assert "MET          auc >= 0.6: " in shown and "on 400 labels" in shown
@@ -82,9 +84,5 @@ async def test_the_quality_tab_shows_the_declared_success_criteria_met_and_misse
 async def test_the_quality_tab_says_nothing_of_success_criteria_when_none_are_declared(tmp_path: Path) -> None:
     app = ModeldeckApp(build(tmp_path), Settings(ui=UIConfig(refresh_s=600)), clock=lambda: NOW)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("6")
-        await settle(pilot, until=lambda: app.screen.query_one(QualityPanel).report is not None)
+        await open_quality_tab(pilot)
         assert "success" not in str(app.screen.query_one("#quality-success", Static).render())
