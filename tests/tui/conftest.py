@@ -84,6 +84,17 @@ async def until(pilot, check, what: str, timeout_s: float = 10.0) -> None:  # ty
         await pilot.pause(0.05)
 
 
+async def open_model_screen(pilot, model: str):  # type: ignore[no-untyped-def]
+    """The fleet settled, then ``model``'s screen opened and its readers settled: the model screen."""
+    from screens.model import ModelScreen  # the screens import the console app, which this module builds
+
+    await settle(pilot)
+    pilot.app.open_model(model)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ModelScreen)
+    return screen
+
 async def open_from_model(pilot, model: str, key: str, screen_type: type):  # type: ignore[no-untyped-def]
     """Open ``model``'s screen, press ``key`` there and wait (bounded) for a ``screen_type`` on top."""
     app = pilot.app

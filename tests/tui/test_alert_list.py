@@ -6,7 +6,7 @@ from pathlib import Path
 
 from app.models import Alert
 from app.store import Store
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, open_model_screen, settle
 from tests.tui.fixed_store import FIXED_NOW, HOUR
 from widgets.alert_list import AlertList
 
@@ -46,9 +46,7 @@ async def test_fleet_lists_firing_alerts_with_owner_and_A_acknowledges(fixed_db:
 async def test_model_screen_shows_its_alerts_and_acknowledges_them(fixed_db: Path) -> None:
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_model("fraud-scorer")
-        await settle(pilot)
+        await open_model_screen(pilot, "fraud-scorer")
         alerts = app.screen.query_one("#model-alerts", AlertList)
         assert "p95_latency" in str(alerts.render()) and "owner risk-ml" in str(alerts.render())
         assert "fraud-scorer" not in str(alerts.render())  # the screen is the model's: no model column

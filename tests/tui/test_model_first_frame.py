@@ -11,18 +11,14 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static, TabbedContent
 
 from screens.model import ModelScreen
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, open_model_screen, settle
 from widgets.text_update import update_text
 
 
 async def test_opening_a_model_focuses_its_versions_table_with_its_versions(fixed_db: Path) -> None:
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_model("fraud-scorer")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ModelScreen)
+        screen = await open_model_screen(pilot, "fraud-scorer")
         table = screen.query_one("#versions", DataTable)
         assert screen.focused is table
         assert table.row_count >= 1 and "v" in str(table.get_row_at(0)[0])

@@ -8,8 +8,7 @@ from pathlib import Path
 from textual.widgets import Static
 
 from app.models import Alert
-from screens.model import ModelScreen
-from tests.tui.conftest import make_app, settle, until
+from tests.tui.conftest import make_app, open_model_screen, until
 from tests.tui.test_model_polish import _screen_text
 from tests.tui.fixed_store import FIXED_NOW, HOUR
 
@@ -28,11 +27,7 @@ async def test_activity_lists_the_models_notifications_with_failures_told(fixed_
         store.deliveries.mark_final(hook.id, "failed", "HTTP 503: '\x1b[2J[red]down'")
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_model("fraud-scorer")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ModelScreen)
+        screen = await open_model_screen(pilot, "fraud-scorer")
         await pilot.press("4")
         pane = screen.query_one("#notifications", Static)
         await until(pilot, lambda: "alertmanager" in str(pane.render()), "the notifications")

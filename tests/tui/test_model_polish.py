@@ -10,7 +10,7 @@ from rich.console import Console
 from textual.widgets import Static
 
 from screens.model import ModelScreen
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, open_model_screen, settle
 from tests.tui.fixed_store import FIXED_NOW, HOUR
 
 REASON = "INC-4821: error rate above 30% on v3 since 15:14 UTC; feature-store pool exhausted"
@@ -22,14 +22,6 @@ def _screen_text(app) -> list[str]:  # type: ignore[no-untyped-def]
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text().splitlines()
 
-
-async def _open(pilot, model: str) -> ModelScreen:  # type: ignore[no-untyped-def]
-    await settle(pilot)
-    pilot.app.open_model(model)
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, ModelScreen)
-    return screen
 
 
 async def test_activity_at_80_columns_shows_whole_outcomes_and_what_happened(fixed_db: Path) -> None:
@@ -43,7 +35,7 @@ async def test_activity_at_80_columns_shows_whole_outcomes_and_what_happened(fix
                                    "readback": "v2", "health": "up"}, ts=FIXED_NOW - HOUR // 2)
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await _open(pilot, "fraud-scorer")
+        screen = await open_model_screen(pilot, "fraud-scorer")
         await pilot.press("4")
         await settle(pilot)
         lines = _screen_text(app)
@@ -64,7 +56,7 @@ async def test_activity_at_80_columns_shows_whole_outcomes_and_what_happened(fix
 async def test_overview_metrics_fit_at_80_columns_in_the_short_form(fixed_db: Path) -> None:
     app = make_app(fixed_db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _open(pilot, "fraud-scorer")
+        await open_model_screen(pilot, "fraud-scorer")
         lines = _screen_text(app)
         row = next(line for line in lines if " v3 " in line and "champion" in line)
         # The same short form as the rollback modal (app/views/metrics_format.py), whole at 80 columns.

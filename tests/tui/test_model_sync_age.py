@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import Static
 
 from app.store import Store
-from tests.tui.conftest import make_app, settle
+from tests.tui.conftest import make_app, open_model_screen, settle
 from tests.tui.fixed_store import FIXED_NOW, HOUR, build_fixed_store
 
 
@@ -20,9 +20,7 @@ async def test_the_overview_says_the_age_of_each_sync_and_a_failure(tmp_path: Pa
         store.syncs.mark("fraud-scorer", "endpoint", at=FIXED_NOW - 180_000, error=None)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_model("fraud-scorer")
-        await settle(pilot)
+        await open_model_screen(pilot, "fraud-scorer")
         line = app.screen.query_one("#sync-age", Static)
         shown = str(line.render())
         assert line.display
