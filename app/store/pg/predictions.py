@@ -148,11 +148,17 @@ def _tsvector_text_limited(row: PredictionRow) -> str:
 
 
 def with_vectors(rows: list) -> list[tuple]:
-    """Rows with their free-text vector (``tsvector_text``) as a 15th field, which ``append`` then COPYs
-    rather than computing it. Ingest's parser processes call this on each block they parse: the vector is
-    the costliest per-row work of an append (60 us a row on this machine), and there it runs beside the
-    writer instead of in it. Needs no connection, so any process may run it."""
-    return [(*row, tsvector_text(row)) for row in rows]
+    """Rows as ``append`` COPYs them, 15 fields: ``PredictionRow``'s first 13 with text cleared of U+0000 and
+    prediction/label as JSON text, then None for fts_text (the vector holds it), then the free-text vector
+    (``tsvector_text``, not yet case-folded). Ingest's parser processes call this on each block they parse: the
+    vector is the costliest per-row work of an append (12 us a row), and there it runs beside the writer
+    instead of in it, as does the rest of the per-row preparing. Needs no connection, so any process may run it."""
+    return [(ts, model, version, _no_nul(request_id), _no_nul(entity_id), _json_value(prediction), score,
+             _json_value(label), latency_ms, status, _no_nul(error), _no_nul(features), _no_nul(context), None,
+             _no_nul(tsvector_text(row)))
+            for row in rows
+            for (ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, status, error,
+                 features, context, _) in (row[:14],)]
 
 
 def _weighted(row: PredictionRow) -> tuple[tuple[str, str | None], ...]:
@@ -217,14 +223,16 @@ class PredictionsTable(LogAggregates):
         vector already (``with_vectors``)."""
         if not rows:
             return 0, 0
-        # By position, not name: rows from parser processes are plain tuples in PredictionRow order.
+        # By position, not name: rows from parser processes are plain tuples in PredictionRow order, prepared.
+        if any(len(row) < 15 for row in rows):
+            rows = with_vectors(rows)  # type: ignore[arg-type]
         self.ensure_partitions([row[0] for row in rows])
         with self._s.write():
             ids = [r[0] for r in self._s.rows(_IDS, (len(rows),))]
             self._s.run(_KEYS)  # each time: a rolled-back first batch takes the session's table with it
             first: dict[tuple[str, str, str], int] = {}  # each key's first row in the batch claims it
             for i, row in enumerate(rows):
-                first.setdefault((row[1], row[2], _no_nul(row[3])), i)  # type: ignore[arg-type]
+                first.setdefault((row[1], row[2], row[3]), i)
             with self._s.pg.cursor().copy(_COPY_KEYS) as copy:
                 for (model, version, request_id), i in first.items():
                     copy.write_row((model, version, request_id, ids[i], rows[i][0]))
@@ -233,28 +241,22 @@ class PredictionsTable(LogAggregates):
             features = [r[0] for r in self._s.rows(_SUMMARISED)]
             # In time order: a day's rows together, and each partition's heap in ts order (its BRIN stays tight).
             inserted = sorted((i for i in range(len(rows)) if ids[i] in claimed), key=lambda i: rows[i][0])
-            vectors = self._folded_vectors([rows[i] for i in inserted])
+            vectors = self._folded_vectors([rows[i][14] for i in inserted])
             with self._s.pg.cursor().copy(_COPY) as copy:
                 for i, vector in zip(inserted, vectors):
-                    (ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, status, error,
-                     features_text, context) = rows[i][:13]
-                    copy.write_row((ids[i], ts, model, version, _no_nul(request_id), _no_nul(entity_id),
-                                    _json_value(prediction), score, _json_value(label), latency_ms, status,
-                                    _no_nul(error), _no_nul(features_text), _no_nul(context), vector))
+                    copy.write_row((ids[i], *rows[i][:13], vector))
             late = [rows[i] for i in range(len(rows)) if ids[i] not in claimed and rows[i][7] is not None]
             if late:
-                self._s.run(_LABELS, ([r[1] for r in late], [r[2] for r in late], [_no_nul(r[3]) for r in late],
-                                      [_json_value(r[7]) for r in late]))
+                self._s.run(_LABELS, ([r[1] for r in late], [r[2] for r in late], [r[3] for r in late],
+                                      [r[7] for r in late]))
             added = [rows[i] for i in inserted]
             self._merge_zones(added, features)
             self._tally(added)
         return len(inserted), len(rows) - len(inserted)
 
-    def _folded_vectors(self, rows: Sequence[PredictionRow]) -> list[str]:
-        """The rows' free-text vectors, case-folded as the server folds (its ``lower()``): an ASCII vector
-        here when the server folds ASCII as Python does, the others by the server, in one round trip."""
-        vectors: list[str] = [_no_nul(row[14] if len(row) > 14 else tsvector_text(row))  # type: ignore[misc]
-                              for row in rows]
+    def _folded_vectors(self, vectors: list[str]) -> list[str]:
+        """Free-text vectors case-folded as the server folds (its ``lower()``): an ASCII vector here when the
+        server folds ASCII as Python does, the others by the server, in one round trip."""
         if self._ascii_folds is None:
             self._ascii_folds = bool(self._s.one(_ASCII_FOLD, (_UPPER, _UPPER.lower()))[0])  # type: ignore[index]
         others = []
