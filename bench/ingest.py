@@ -193,6 +193,16 @@ with psycopg.connect(url) as conn:
 """
 
 
+def server_cpu(server: object) -> float | None:
+    """CPU seconds the local server's processes have used (the postmaster's own and its reaped backends'),
+    or None for a server not started here: the server's share of a load, whatever else the machine runs."""
+    if server is None:
+        return None
+    pid = int((server.data / "postmaster.pid").read_text().split()[0])  # type: ignore[attr-defined]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime, stime, cutime, cstime
+
+
 def pg_main(args: argparse.Namespace, jsonl: Path) -> None:
     """Both PostgreSQL loads of the same file, each into a fresh scratch database; prints the ratio."""
     import psycopg
@@ -225,6 +235,7 @@ def pg_main(args: argparse.Namespace, jsonl: Path) -> None:
                 with psycopg.connect(**admin.connect_kwargs(), autocommit=True) as conn:  # type: ignore[arg-type]
                     conn.execute(f'CREATE DATABASE "{scratch}"')
                 url = PgUrl(admin.user, admin.host, admin.port, scratch, admin.options, admin.password_env).display()
+                served = server_cpu(server)
                 try:
                     if not name.startswith("floor"):
                         executable = args.before if name.startswith("before") else BIN / "modeldeck"
@@ -241,7 +252,11 @@ def pg_main(args: argparse.Namespace, jsonl: Path) -> None:
                     if stored != args.rows:
                         raise SystemExit(f"{name}: stored {stored:,} rows, expected {args.rows:,}")
                     times.append(seconds)
-                    print(f"  {name}: {seconds:.2f} s wall, {CPU_SECONDS[-1]:.2f} s CPU (client side)", flush=True)
+                    # Backends are reaped once their connection closes: the count is in after the one above.
+                    served = None if served is None else server_cpu(server) - served  # type: ignore[operator]
+                    on_server = "" if served is None else f", {served:.2f} s CPU server side"
+                    print(f"  {name}: {seconds:.2f} s wall, {CPU_SECONDS[-1]:.2f} s CPU client side{on_server}",
+                          flush=True)
                 finally:
                     with psycopg.connect(**admin.connect_kwargs(), autocommit=True) as conn:  # type: ignore[arg-type]
                         conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')

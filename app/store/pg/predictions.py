@@ -1,14 +1,23 @@
 """The prediction log on PostgreSQL: COPY-based append with cross-ingester uniqueness, and the reads.
 
-``append`` COPYs a batch into a session temp table, then in one transaction inserts the keys into
-``prediction_keys`` (``ON CONFLICT DO NOTHING``: a key another ingester holds, committed or in flight,
-is skipped, so no row is lost or doubled), the rows whose key went in into ``predictions``, fills
-late labels, and adds the batch to the catalogue (first/last seen, row counts) as SQLite's
-``record_logged`` does. Day partitions are created first, in their own short transaction.
+``append`` works in one transaction, with the rows COPYed straight into ``predictions`` (the partitioned
+table routes each to its day): ids are taken from the log's sequence for the whole batch, the batch's
+first row of each key claims the key in ``prediction_keys`` (the keys COPYed to a temp table, then one
+``INSERT ... ON CONFLICT DO NOTHING``: a key another ingester holds, committed or in flight, is skipped, so no
+row is lost or doubled),
+only the rows whose key went in are COPYed, late labels fill empty ones, and the batch is added to the
+zone map and the catalogue (first/last seen, row counts) as SQLite's ``record_logged`` does. Day
+partitions are created first, in their own short transaction.
+
+Why no staging table (lane ao, issue 19 item 6): COPYing the batch into a temp table and moving it on with
+INSERT ... SELECT wrote and read every row twice, sorted it twice and hashed the claimed ids; the server's
+CPU for a 100,000-row load went 4.2 s -> 3.4 s without it. What the statement computed over the inserted
+rows (per-key dedup, zone map, catalogue tally) is computed here instead, over the tuples already in hand.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -17,6 +26,7 @@ import orjson
 from app.store.pg.schema import DAY_MS, day_start
 from app.store.log_aggregates import LogAggregates
 from app.store.predictions import COLUMNS, PredictionRow
+from app.store.zonemap import HOUR_MS
 
 if TYPE_CHECKING:
     from app.store.pg.store import PgStore
@@ -25,91 +35,58 @@ if TYPE_CHECKING:
 SELECT_COLUMNS = ("id, ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, status, "
                   "error, features::text, context::text")
 
-# Each staged row takes its id from the log's sequence as it is copied in.
-_STAGING = """CREATE TEMP TABLE IF NOT EXISTS deck_staging (
-    seq bigint, id bigint DEFAULT nextval('predictions_id_seq'), ts bigint, model text, version text,
-    request_id text, entity_id text, prediction jsonb, score double precision, label jsonb,
-    latency_ms double precision, status text, error text, features jsonb, context jsonb, tsv text)
-    ON COMMIT DELETE ROWS"""
+# The batch's ids, in one round trip (a duplicate's id is never used: the sequence has gaps anyway).
+_IDS = "SELECT nextval('predictions_id_seq') FROM generate_series(1, %s)"
 
-# In one statement: the first of each key in the batch claims it (a key another ingester holds, committed
-# or in flight, is skipped: this waits for it), and only the rows whose own id claimed their key go into the
-# log, found by a hash of the ids returned rather than a probe of the key index per row; a day's rows together.
-# The rows inserted are summarised by (model, hour) into the batch's zone-map staging (below); with summarised
-# features, their min/max too (``{features}``: handing every row's features on through the CTE cost a fifth of
-# the insert, so a store without summarised features does not pay it).
-_CLAIM_AND_INSERT = """
-WITH claimed AS (
-    INSERT INTO prediction_keys (model, version, request_id, id, ts)
-    SELECT DISTINCT ON (model, version, request_id) model, version, request_id, id, ts FROM deck_staging
-    ORDER BY model, version, request_id, seq
-    ON CONFLICT DO NOTHING
-    RETURNING id),
-ins AS (
-    INSERT INTO predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, latency_ms,
-                             status, error, features, context, tsv)
-    SELECT s.id, s.ts, s.model, s.version, s.request_id, s.entity_id, s.prediction, s.score, s.label,
-           s.latency_ms, s.status, s.error, s.features, s.context, lower(s.tsv)::tsvector
-    FROM deck_staging s WHERE s.id IN (SELECT id FROM claimed)
-    ORDER BY s.ts
-    RETURNING ts, model, version, score, latency_ms, status{returning}),
-blocks AS (
-    INSERT INTO deck_zone_blocks
-    SELECT model, ts / 3600000, count(*), sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END), min(score), max(score),
-           min(latency_ms), max(latency_ms)
-    FROM ins GROUP BY model, ts / 3600000){features}
-SELECT model, version, min(ts), max(ts), count(*) FROM ins GROUP BY model, version"""
-_FEATURE_ZONES = """,
-features AS (
-    INSERT INTO deck_zone_features
-    SELECT ins.model, ins.ts / 3600000, f.feature, count(*), min(v.value), max(v.value)
-    FROM ins CROSS JOIN zone_summarised f
-    CROSS JOIN LATERAL (SELECT CASE jsonb_typeof(ins.features -> f.feature)
-        WHEN 'number' THEN (ins.features -> f.feature)::double precision
-        WHEN 'boolean' THEN ((ins.features -> f.feature)::boolean)::int END AS value) AS v
-    WHERE v.value IS NOT NULL
-    GROUP BY ins.model, ins.ts / 3600000, f.feature)"""
-_CLAIM_INSERT_SUMMARISE = {
-    False: _CLAIM_AND_INSERT.format(returning="", features=""),
-    True: _CLAIM_AND_INSERT.format(returning=", features", features=_FEATURE_ZONES),
-}
+# The batch's keys, one per key, COPYed into a session temp table (handing 50,000 keys over as array parameters
+# cost the client 5 us a row: psycopg builds array literals in Python) and claimed in key order (two ingesters'
+# claims then lock keys in the same order and cannot deadlock). A key another ingester holds, committed or in
+# flight, is skipped: this waits for it.
+_KEYS = ("CREATE TEMP TABLE IF NOT EXISTS deck_keys (model text, version text, request_id text, id bigint, ts bigint) "
+         "ON COMMIT DELETE ROWS")
+_COPY_KEYS = "COPY deck_keys (model, version, request_id, id, ts) FROM STDIN"
+_CLAIM = """
+INSERT INTO prediction_keys (model, version, request_id, id, ts)
+SELECT model, version, request_id, id, ts FROM deck_keys ORDER BY model, version, request_id
+ON CONFLICT DO NOTHING RETURNING id"""
+
+_COPY = ("COPY predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, "
+         "status, error, features, context, tsv) FROM STDIN")
+
+# A late label fills the stored row's empty label: the labels of the batch's rows that did not claim their key.
+_LABELS = """
+UPDATE predictions p SET label = s.label::jsonb
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS s (model, version, request_id, label)
+JOIN prediction_keys k USING (model, version, request_id)
+WHERE p.label IS NULL AND p.id = k.id AND p.ts = k.ts"""
+
 # Which features are summarised, read in the batch's transaction before its insert: the read holds a lock on
 # zone_summarised to the commit, so a feature summarised meanwhile (search.summarise_feature) waits for this
 # batch and its backfill then sees these rows.
-_SUMMARISED = "SELECT EXISTS (SELECT 1 FROM zone_summarised)"
+_SUMMARISED = "SELECT feature FROM zone_summarised"
 
-# The batch's zone map (app/store/zonemap.py), staged by the insert above in temp tables and merged here, at
-# the end of the transaction like the catalogue: a second ingester's insert never waits on these rows' locks,
-# only its own merge does. In key order, as the catalogue's, so two merges cannot deadlock.
-_ZONE_STAGING = (
-    "CREATE TEMP TABLE IF NOT EXISTS deck_zone_blocks (model text, hour bigint, rows bigint, errors bigint, "
-    "min_score double precision, max_score double precision, min_latency double precision, "
-    "max_latency double precision) ON COMMIT DELETE ROWS",
-    "CREATE TEMP TABLE IF NOT EXISTS deck_zone_features (model text, hour bigint, feature text, n bigint, "
-    "lo double precision, hi double precision) ON COMMIT DELETE ROWS")
+# The batch's zone map (app/store/zonemap.py), summed here from the inserted rows and merged at the end of the
+# transaction like the catalogue, in key order as the catalogue's, so two ingesters' merges cannot deadlock.
 _ZONE_MERGE = (
     """INSERT INTO zone_blocks AS b (model, hour, rows, errors, min_score, max_score, min_latency, max_latency)
-    SELECT model, hour, sum(rows), sum(errors), min(min_score), max(max_score), min(min_latency), max(max_latency)
-    FROM deck_zone_blocks GROUP BY model, hour ORDER BY model, hour
+    SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::float8[], %s::float8[],
+                         %s::float8[], %s::float8[])
     ON CONFLICT (model, hour) DO UPDATE SET rows = b.rows + excluded.rows, errors = b.errors + excluded.errors,
         min_score = least(b.min_score, excluded.min_score), max_score = greatest(b.max_score, excluded.max_score),
         min_latency = least(b.min_latency, excluded.min_latency),
         max_latency = greatest(b.max_latency, excluded.max_latency)""",
     """INSERT INTO zone_features AS z (model, hour, feature, n, lo, hi)
-    SELECT model, hour, feature, sum(n), min(lo), max(hi) FROM deck_zone_features
-    GROUP BY model, hour, feature ORDER BY model, hour, feature
+    SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::float8[], %s::float8[])
     ON CONFLICT (model, hour, feature) DO UPDATE SET n = z.n + excluded.n, lo = least(z.lo, excluded.lo),
         hi = greatest(z.hi, excluded.hi)""",
-    """INSERT INTO zone_state AS z (model, summarised)
-    SELECT model, sum(rows) FROM deck_zone_blocks GROUP BY model ORDER BY model
-    ON CONFLICT (model) DO UPDATE SET summarised = z.summarised + excluded.summarised""",
-    "TRUNCATE deck_zone_blocks, deck_zone_features")
+    """INSERT INTO zone_state AS z (model, summarised) SELECT * FROM unnest(%s::text[], %s::bigint[])
+    ON CONFLICT (model) DO UPDATE SET summarised = z.summarised + excluded.summarised""")
 
-# A late label fills the stored row's empty label. Only a staged row that did not claim its key (k.id <> s.id)
-# can be one: a row inserted just now already carries its label, so it is not looked up again.
-_LABELS = """
-UPDATE predictions p SET label = s.label FROM deck_staging s JOIN prediction_keys k USING (model, version, request_id)
-WHERE s.label IS NOT NULL AND k.id <> s.id AND p.label IS NULL AND p.id = k.id AND p.ts = k.ts"""
+# Case folding of the free-text vector is the server's (the query side's to_tsquery folds with it): whether its
+# lower() folds ASCII as Python does (not so under a Turkish locale: I -> dotless i), asked once a session.
+_ASCII_FOLD = "SELECT lower(%s) = %s"
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_SERVER_LOWER = "SELECT lower(v) FROM unnest(%s::text[]) WITH ORDINALITY AS t (v, n) ORDER BY n"
 
 _MODEL = "INSERT INTO models (name, created_at) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 _VERSION = (
@@ -134,16 +111,19 @@ def tsvector_text(row: PredictionRow) -> str:
     lowercases it (``lower(...)::tsvector`` in the insert), so case folds as the server folds it. Words are letters
     and digits only, so they need no quoting; ``tests/integration/test_pg_ingest.py`` holds it equal to
     the SQL expression."""
-    columns = [(weight, _WORD_RUNS.findall(text)) for weight, text in _weighted(row) if text]
-    if sum(len(words) for _, words in columns) <= _MAX_POSITIONS and \
-            all(len(word) * 4 < _MAX_WORD_BYTES for _, words in columns for word in words):
-        # The usual row: no position limit can bite. Repeated words are merged by the server's tsvector input.
+    weighted = _weighted(row)
+    # The usual row: no text long enough to hold a word beyond the lexeme limit (checked on the whole text,
+    # not word by word: a sixth of the cost), and no more words than a vector keeps positions for.
+    if all(text is None or len(text) * 4 < _MAX_WORD_BYTES for _, text in weighted):
         parts: list[str] = []
         pos = 0
-        for weight, words in columns:
-            parts.extend(f"'{word}':{pos + i}{weight}" for i, word in enumerate(words, 1))
-            pos += len(words)
-        return " ".join(parts)
+        for weight, text in weighted:
+            if text:
+                words = _WORD_RUNS.findall(text)
+                parts += [f"'{word}':{i}{weight}" for i, word in enumerate(words, pos + 1)]
+                pos += len(words)
+        if pos <= _MAX_POSITIONS:
+            return " ".join(parts)  # repeated words are merged by the server's tsvector input
     return _tsvector_text_limited(row)
 
 
@@ -172,11 +152,17 @@ def _tsvector_text_limited(row: PredictionRow) -> str:
 
 
 def with_vectors(rows: list) -> list[tuple]:
-    """Rows with their free-text vector (``tsvector_text``) as a 15th field, which ``append`` then COPYs
-    rather than computing it. Ingest's parser processes call this on each block they parse: the vector is
-    the costliest per-row work of an append (60 us a row on this machine), and there it runs beside the
-    writer instead of in it. Needs no connection, so any process may run it."""
-    return [(*row, tsvector_text(row)) for row in rows]
+    """Rows as ``append`` COPYs them, 15 fields: ``PredictionRow``'s first 13 with text cleared of U+0000 and
+    prediction/label as JSON text, then None for fts_text (the vector holds it), then the free-text vector
+    (``tsvector_text``, not yet case-folded). Ingest's parser processes call this on each block they parse: the
+    vector is the costliest per-row work of an append (10 us a row), and there it runs beside the writer
+    instead of in it, as does the rest of the per-row preparing. Needs no connection, so any process may run it."""
+    return [(ts, model, version, _no_nul(request_id), _no_nul(entity_id), _json_value(prediction), score,
+             _json_value(label), latency_ms, status, _no_nul(error), _no_nul(features), _no_nul(context), None,
+             _no_nul(tsvector_text(row)))
+            for row in rows
+            for (ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, status, error,
+                 features, context, _) in (row[:14],)]
 
 
 def _weighted(row: PredictionRow) -> tuple[tuple[str, str | None], ...]:
@@ -212,7 +198,7 @@ class PredictionsTable(LogAggregates):
         super().__init__(PgDb(store))
         self._s = store
         self._days: set[int] = set()  # partitions known to exist (this session created or saw them)
-        self._staging = False
+        self._ascii_folds: bool | None = None  # the server folds ASCII as Python does (asked once)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -241,39 +227,105 @@ class PredictionsTable(LogAggregates):
         vector already (``with_vectors``)."""
         if not rows:
             return 0, 0
-        # By position, not name: rows from parser processes are plain tuples in PredictionRow order.
+        # By position, not name: rows from parser processes are plain tuples in PredictionRow order, prepared.
+        if any(len(row) < 15 for row in rows):
+            rows = with_vectors(rows)  # type: ignore[arg-type]
         self.ensure_partitions([row[0] for row in rows])
-        accepted = 0
         with self._s.write():
-            if not self._staging:
-                for ddl in (_STAGING, *_ZONE_STAGING):
-                    self._s.run(ddl)
-                self._staging = True
-            # The batch's sorts (dedup, join, by time) in memory rather than spilled to disk.
-            self._s.run("SET LOCAL work_mem = '64MB'")
-            cursor = self._s.pg.cursor()
-            with cursor.copy("COPY deck_staging (seq, ts, model, version, request_id, entity_id, prediction, score, "
-                             "label, latency_ms, status, error, features, context, tsv) FROM STDIN") as copy:
-                for seq, row in enumerate(rows):
-                    (ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, status, error,
-                     features, context, _, *vector) = row  # the vector when with_vectors computed it
-                    copy.write_row((seq, ts, model, version, _no_nul(request_id), _no_nul(entity_id),
-                                    _json_value(prediction), score, _json_value(label), latency_ms, status,
-                                    _no_nul(error), _no_nul(features), _no_nul(context),
-                                    _no_nul(vector[0] if vector else tsvector_text(row))))
-            summarised = bool(self._s.one(_SUMMARISED)[0])  # type: ignore[index]
-            tally = self._s.rows(_CLAIM_INSERT_SUMMARISE[summarised])
-            self._s.run(_LABELS)
-            self._s.run("TRUNCATE deck_staging")
-            for statement in _ZONE_MERGE:
-                self._s.run(statement)
-            for model in sorted({t[0] for t in tally}):
-                first = min(t[2] for t in tally if t[0] == model)
-                self._s.run(_MODEL, (model, first))
-            for model, version, first, last, count in sorted(tally):
-                accepted += count
-                self._s.run(_VERSION, (model, version, first, first, last, count))
-        return accepted, len(rows) - accepted
+            ids = [r[0] for r in self._s.rows(_IDS, (len(rows),))]
+            self._s.run(_KEYS)  # each time: a rolled-back first batch takes the session's table with it
+            first: dict[tuple[str, str, str], int] = {}  # each key's first row in the batch claims it
+            for i, row in enumerate(rows):
+                first.setdefault((row[1], row[2], row[3]), i)
+            with self._s.pg.cursor().copy(_COPY_KEYS) as copy:
+                for (model, version, request_id), i in first.items():
+                    copy.write_row((model, version, request_id, ids[i], rows[i][0]))
+            claimed = {r[0] for r in self._s.rows(_CLAIM)}
+            self._s.run("TRUNCATE deck_keys")  # a second batch in the same transaction starts empty
+            features = [r[0] for r in self._s.rows(_SUMMARISED)]
+            # In time order: a day's rows together, and each partition's heap in ts order (its BRIN stays tight).
+            inserted = sorted((i for i in range(len(rows)) if ids[i] in claimed), key=lambda i: rows[i][0])
+            vectors = self._folded_vectors([rows[i][14] for i in inserted])
+            with self._s.pg.cursor().copy(_COPY) as copy:
+                for i, vector in zip(inserted, vectors):
+                    copy.write_row((ids[i], *rows[i][:13], vector))
+            late = [rows[i] for i in range(len(rows)) if ids[i] not in claimed and rows[i][7] is not None]
+            if late:
+                self._s.run(_LABELS, ([r[1] for r in late], [r[2] for r in late], [r[3] for r in late],
+                                      [r[7] for r in late]))
+            added = [rows[i] for i in inserted]
+            self._merge_zones(added, features)
+            self._tally(added)
+        return len(inserted), len(rows) - len(inserted)
+
+    def _folded_vectors(self, vectors: list[str]) -> list[str]:
+        """Free-text vectors case-folded as the server folds (its ``lower()``): an ASCII vector here when the
+        server folds ASCII as Python does, the others by the server, in one round trip."""
+        if self._ascii_folds is None:
+            self._ascii_folds = bool(self._s.one(_ASCII_FOLD, (_UPPER, _UPPER.lower()))[0])  # type: ignore[index]
+        others = []
+        for i, vector in enumerate(vectors):
+            if self._ascii_folds and vector.isascii():
+                vectors[i] = vector.lower()
+            else:
+                others.append(i)
+        if others:
+            for i, (folded,) in zip(others, self._s.rows(_SERVER_LOWER, ([vectors[i] for i in others],))):
+                vectors[i] = folded
+        return vectors
+
+    def _merge_zones(self, rows: Sequence[PredictionRow], features: Sequence[str]) -> None:
+        """Add the inserted rows to the zone map: per (model, hour) the row and error counts and min/max of
+        score and latency, and of each summarised feature its numeric (or boolean, as 0/1) values' min/max."""
+        blocks: dict[tuple[str, int], list] = {}
+        values: dict[tuple[str, int, str], list] = {}
+        for row in rows:
+            ts, model, score, latency, status, features_text = row[0], row[1], row[6], row[8], row[9], row[11]
+            key = (model, ts // HOUR_MS)
+            block = blocks.get(key)
+            if block is None:
+                block = blocks[key] = [0, 0, None, None, None, None]
+            block[0] += 1
+            block[1] += status == "error"
+            _widen(block, 2, score)
+            _widen(block, 4, latency)
+            if features and features_text:
+                document = _json_object(features_text)
+                for feature in features:
+                    value = _number(document.get(feature))
+                    if value is not None:
+                        summary = values.setdefault((model, key[1], feature), [0, value, value])
+                        summary[0] += 1
+                        summary[1], summary[2] = min(summary[1], value), max(summary[2], value)
+        if not blocks:
+            return
+        order = sorted(blocks)
+        self._s.run(_ZONE_MERGE[0], ([k[0] for k in order], [k[1] for k in order],
+                                     *([blocks[k][n] for k in order] for n in range(6))))
+        if values:
+            keys = sorted(values)
+            self._s.run(_ZONE_MERGE[1], ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+                                         *([values[k][n] for k in keys] for n in range(3))))
+        per_model: dict[str, int] = {}
+        for (model, _), block in blocks.items():
+            per_model[model] = per_model.get(model, 0) + block[0]
+        models = sorted(per_model)
+        self._s.run(_ZONE_MERGE[2], (models, [per_model[m] for m in models]))
+
+    def _tally(self, rows: Sequence[PredictionRow]) -> None:
+        """The catalogue: each model, and each version's first/last seen and logged rows, in key order."""
+        seen: dict[tuple[str, str], list[int]] = {}
+        for row in rows:
+            ts, key = row[0], (row[1], row[2])
+            span = seen.get(key)
+            if span is None:
+                seen[key] = [ts, ts, 1]
+            else:
+                span[0], span[1], span[2] = min(span[0], ts), max(span[1], ts), span[2] + 1
+        for model in sorted({model for model, _ in seen}):
+            self._s.run(_MODEL, (model, min(span[0] for (m, _), span in seen.items() if m == model)))
+        for (model, version), (low, high, count) in sorted(seen.items()):
+            self._s.run(_VERSION, (model, version, low, low, high, count))
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -289,7 +341,9 @@ class PredictionsTable(LogAggregates):
         return None if r is None else dict(zip(("id", *COLUMNS), r))
 
     def latest_id(self) -> int:
-        row = self._s.one("SELECT coalesce(max(id), 0) FROM prediction_keys")
+        """The highest id stored (consoles poll it as the log's change mark): the end of each day partition's
+        id index, not a scan of the key table, which has no index on id."""
+        row = self._s.one("SELECT coalesce(max(id), 0) FROM predictions")
         return int(row[0]) if row else 0
 
     def latest_ts(self, model: str) -> int | None:
@@ -318,3 +372,33 @@ class PredictionsTable(LogAggregates):
         return [r[0] for r in self._s.rows(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "WHERE i.inhparent = 'predictions'::regclass ORDER BY c.relname")]
+
+
+def _widen(summary: list, at: int, value: float | None) -> None:
+    """min at ``at``, max at ``at + 1``; a missing value changes neither (as SQL's min/max skip NULL)."""
+    if value is None:
+        return
+    if summary[at] is None or value < summary[at]:
+        summary[at] = value
+    if summary[at + 1] is None or value > summary[at + 1]:
+        summary[at + 1] = value
+
+
+def _json_object(text: str) -> dict:
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError:  # an integer beyond 64 bits, which orjson refuses and the log keeps
+        document = json.loads(text)
+    return document if isinstance(document, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    """A feature value as the zone map summarises it: a JSON number, or a boolean as 0/1; else None."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    return None
