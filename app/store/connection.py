@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from app.store.dialect import SqliteDb
+from app.store.json_keys import register as register_json_names
 from app.store.schema import MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, analyze_predictions
 
 BUSY_TIMEOUT_MS = 5000
@@ -202,6 +203,7 @@ def connect(path: Path, *, read_only: bool = False, create: bool = True) -> sqli
                                    isolation_level=None, factory=StoreConnection)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
+        register_json_names(conn)  # a coded store's rows are read back with names in SQL (app/store/json_keys.py)
         if not read_only:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, Sequence
 
 import orjson
 from app.store.connection import Database
+from app.store.json_keys import KeyCodes, names_sql
 
 from app.store.log_aggregates import (LATENCY_SAMPLE, LogAggregates, TrafficBucket, WindowStats,  # noqa: F401
                                       percentile)
@@ -18,6 +19,8 @@ from app.timeutil import ms_to_iso
 
 COLUMNS = ("ts", "model", "version", "request_id", "entity_id", "prediction", "score", "label",
            "latency_ms", "status", "error", "features", "context")
+# COLUMNS as a SELECT list that reads a row as it was logged: features and context with their keys' names.
+SELECT_COLUMNS = ", ".join(names_sql(c) if c in ("features", "context") else c for c in COLUMNS)
 
 
 class PredictionRow(NamedTuple):
@@ -76,12 +79,13 @@ class PredictionsTable(LogAggregates):
         inserted: list[PredictionRow] = []
         inserted_ids: list[int] = []
         with conn:
+            codes = KeyCodes(conn)
             for row in rows:
                 cursor = conn.execute(
                     "INSERT INTO predictions (ts, model, version, request_id, entity_id, prediction, score, label, "
                     "latency_ms, status, error, features, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (model, version, request_id) DO NOTHING",
-                    row[:13],
+                    (*row[:11], codes.encode(row[11]), codes.encode(row[12])),
                 )
                 if cursor.rowcount == 1:
                     inserted.append(row)
@@ -101,7 +105,7 @@ class PredictionsTable(LogAggregates):
         return len(inserted), len(rows) - len(inserted)
 
     def get(self, row_id: int) -> dict[str, Any] | None:
-        cursor = self._db.execute(f"SELECT id, {', '.join(COLUMNS)} FROM predictions WHERE id = ?", (row_id,))
+        cursor = self._db.execute(f"SELECT id, {SELECT_COLUMNS} FROM predictions WHERE id = ?", (row_id,))
         row = cursor.fetchone()
         if row is None:
             return None
