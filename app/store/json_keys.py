@@ -127,6 +127,10 @@ class CodedJson:
         """The decoded value with names (orjson.JSONDecodeError if the stored text is not JSON)."""
         return _decoded_value(self.stored, self._table) if self.stored[:1] == "{" else orjson.loads(self.stored)
 
+    def __eq__(self, other: object) -> bool:
+        # The same stored text is the same value: codes are never reused or changed within a store.
+        return other.__class__ is CodedJson and other.stored == self.stored  # type: ignore[attr-defined]
+
     def __repr__(self) -> str:
         return f"CodedJson({self.text!r})"
 
