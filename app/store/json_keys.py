@@ -11,6 +11,8 @@ function here reads and writes it as it is (nothing is rewritten at an upgrade).
   code inside the write's own transaction, so a row is never stored with a code its store does not know;
 * whole objects read back through the SQL function ``json_names`` (registered on every store connection),
   given the code table as of the statement: ``names_sql("features")``;
+* a search page's rows hold a ``CodedJson`` (``KeyNames.rows``), decoded only when read through ``json_text``
+  or ``json_value`` (a page is listed without its features and context);
 * one key is found by its code, looked up in SQL once per statement: ``key_path_sql("?")`` takes the
   key's name as the parameter. A name never stored has no code: the path is NULL and so is the value,
   which is what the key's absence reads as.
