@@ -66,8 +66,11 @@ def build(rows: int, db: Path, jsonl: Path) -> None:
           file=sys.stderr)
 
 
+# features and context read back with their keys' names (rows hold codes: app/store/json_keys.py).
 _EXPORT = ("SELECT ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, status, error, "
-           "features, context FROM predictions WHERE id BETWEEN ? AND ? ORDER BY id")
+           "json_names(features, (SELECT json_group_object(code, name) FROM json_keys)), "
+           "json_names(context, (SELECT json_group_object(code, name) FROM json_keys)) "
+           "FROM predictions WHERE id BETWEEN ? AND ? ORDER BY id")
 _KEYS = ("ts", "model", "version", "request_id", "entity_id", "prediction", "score", "label", "latency_ms",
          "status", "error", "features", "context")
 
@@ -97,7 +100,10 @@ def export_jsonl(db: Path, jsonl: Path, workers: int | None = None) -> None:
 def _export_range(db: str, ids: tuple[int, int], part: str) -> None:
     import orjson
 
+    from app.store.json_keys import register
+
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    register(conn)
     with open(part, "wb") as out:
         cursor = conn.execute(_EXPORT, ids)
         while batch := cursor.fetchmany(50_000):
@@ -178,9 +184,12 @@ def store_values(conn: sqlite3.Connection) -> dict:
     """Values the query classes ask for, picked from the store (a middle row, the newest hour ...)."""
     import orjson
 
+    from app.store.json_keys import key_path_sql, names_sql, register
+
+    register(conn)  # rows hold coded JSON keys: read them back with their names
     newest = conn.execute("SELECT max(ts) FROM predictions").fetchone()[0]
     request, entity, model, context, features = conn.execute(
-        "SELECT request_id, entity_id, model, context, features FROM predictions WHERE id >= "
+        f"SELECT request_id, entity_id, model, {names_sql('context')}, {names_sql('features')} FROM predictions WHERE id >= "
         "(SELECT max(id) / 2 FROM predictions) AND entity_id IS NOT NULL AND features IS NOT NULL "
         "AND context IS NOT NULL LIMIT 1").fetchone()
     context, features = orjson.loads(context), orjson.loads(features)
@@ -193,16 +202,21 @@ def store_values(conn: sqlite3.Connection) -> dict:
                              "OFFSET 19), (SELECT max(hi) FROM zone_features WHERE feature = :k)",
                              {"k": key}).fetchone()
     models = [r[0] for r in conn.execute("SELECT name FROM models ORDER BY name LIMIT 2")] or [model]
+    # The hand SQL names the key as the rows hold it: its code (app/store/json_keys.py).
+    path = conn.execute(f"SELECT {key_path_sql()}", (key,)).fetchone()[0]
     return {"models": models, "newest": newest, "request": request, "entity": entity, "model": model, "common": common,
-            "text": text, "key": key, "rare": rare, "nothing": top * 10 + 1,
+            "text": text, "key": key, "path": path, "rare": rare, "nothing": top * 10 + 1,
             "number": next((v for k, v in features.items() if k == key), rare)}
 
 
 def _numeric_key(store: Store) -> str:
     import orjson
 
-    features = orjson.loads(store.conn.execute("SELECT features FROM predictions WHERE id >= (SELECT max(id) / 2 "
-                                               "FROM predictions) AND features IS NOT NULL LIMIT 1").fetchone()[0])
+    from app.store.json_keys import names_sql
+
+    features = orjson.loads(store.conn.execute(f"SELECT {names_sql('features')} FROM predictions WHERE id >= "
+                                               "(SELECT max(id) / 2 FROM predictions) AND features IS NOT NULL "
+                                               "LIMIT 1").fetchone()[0])
     return next(k for k, x in features.items() if isinstance(x, (int, float)) and not isinstance(x, bool))
 
 
@@ -277,13 +291,13 @@ def cases(v: dict, jsonl: Path) -> Iterator[dict]:
 
 def rare_cases(v: dict) -> list[tuple[str, str, str, str]]:
     """(class, modeldeck query, SQLite hand SQL WHERE, DuckDB hand SQL WHERE): issue 18's rare classes."""
-    key, rare, nothing = v["key"], v["rare"], v["nothing"]
+    key, path, rare, nothing = v["key"], v["path"], v["rare"], v["nothing"]
     return [
         ("absent version", "version:v99", "version = 'v99'", "version = 'v99'"),
         ("rare score", "score>=0.9999", "score >= 0.9999", "score >= 0.9999"),
-        ("rare feature", f"features.{key}>{rare}", f"json_extract(features, '$.{key}') > {rare}",
+        ("rare feature", f"features.{key}>{rare}", f"json_extract(features, '{path}') > {rare}",
          f"features.{key} > {rare}"),
-        ("no match", f"features.{key}>{nothing}", f"json_extract(features, '$.{key}') > {nothing}",
+        ("no match", f"features.{key}>{nothing}", f"json_extract(features, '{path}') > {nothing}",
          f"features.{key} > {nothing}"),
         ("rare latency", "latency_ms>5000", "latency_ms > 5000", "latency_ms > 5000"),
     ]
@@ -313,8 +327,10 @@ def store_targets(path: Path, runs: int) -> None:
     searcher = Searcher(store)
     conn = store.conn
     newest_ts = conn.execute("SELECT max(ts) FROM predictions").fetchone()[0]
+    from app.store.json_keys import names_sql
+
     request, entity, model, features, context = conn.execute(
-        "SELECT request_id, entity_id, model, features, context FROM predictions "
+        f"SELECT request_id, entity_id, model, {names_sql('features')}, {names_sql('context')} FROM predictions "
         "WHERE id >= (SELECT max(id) / 2 FROM predictions) AND features IS NOT NULL AND context IS NOT NULL "
         "AND entity_id IS NOT NULL LIMIT 1").fetchone()
     features, context = orjson.loads(features), orjson.loads(context)

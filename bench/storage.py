@@ -72,14 +72,16 @@ def jsonl_bytes(db: Path) -> tuple[int, int]:
     """(compact JSON Lines, gzip -6 of it) for the store's predictions (the peer: the log as a file)."""
     import orjson
 
-    from app.store.predictions import COLUMNS, record_from_row
+    from app.store.json_keys import register
+    from app.store.predictions import COLUMNS, SELECT_COLUMNS, record_from_row
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    register(conn)  # rows hold coded JSON keys: the log is written with their names
     raw = 0
     packer = gzip.compress  # whole-chunk compression approximates `gzip -6` of the file
     packed = 0
     chunk: list[bytes] = []
-    for row in conn.execute(f"SELECT {', '.join(COLUMNS)} FROM predictions ORDER BY id"):
+    for row in conn.execute(f"SELECT {SELECT_COLUMNS} FROM predictions ORDER BY id"):
         line = orjson.dumps(record_from_row(dict(zip(COLUMNS, row)))) + b"\n"
         raw += len(line)
         chunk.append(line)
@@ -155,8 +157,12 @@ def what_if(db: Path, scratch: Path, sample: int) -> None:
 
     from app.ingest.parse import fts_text
 
+    from app.store.json_keys import names_sql, register
+
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    rows = conn.execute("SELECT id, features, context, error FROM predictions ORDER BY id DESC LIMIT ?",
+    register(conn)  # measured on the records as logged (a store of step 18 on holds codes)
+    rows = conn.execute(f"SELECT id, {names_sql('features')}, {names_sql('context')}, error FROM predictions "
+                        "ORDER BY id DESC LIMIT ?",
                         (sample,)).fetchall()
     conn.close()
     codes: dict[str, str] = {}

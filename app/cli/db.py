@@ -1,4 +1,5 @@
-"""``modeldeck db init``: prepare a PostgreSQL store for a team (schema, writer and reader roles)."""
+"""``modeldeck db init``: prepare a PostgreSQL store for a team (schema, writer and reader roles).
+``modeldeck db compact OUT``: a coded copy of an SQLite store of names (issue 18 item 5)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,60 @@ import os
 
 import click
 
+from pathlib import Path
+
 from app.cli.main import CliContext, fail, pass_cli
 
 
 @click.group()
 def db() -> None:
-    """The shared PostgreSQL store (--db postgresql://user@host/dbname)."""
+    """The store itself: prepare a shared PostgreSQL store (--db postgresql://user@host/dbname), or compact
+    an SQLite one."""
+
+
+@db.command()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@pass_cli
+def compact(cli: CliContext, out: Path) -> None:
+    """Write OUT: a copy of the SQLite store whose rows hold each JSON key once per store (about a fifth
+    smaller). For a store that held rows before this modeldeck (new stores are compact already).
+
+    The store itself is only read: consoles, ingest and watch keep working while the copy is made (OUT.part,
+    recoded a chunk at a time; run again to resume a stopped run). Then stop what has the store open, move
+    OUT over it, and run `modeldeck ingest` on the same sources again for what arrived meanwhile.
+    """
+    import sys
+
+    from app.store import Store
+    from app.store.compact import AlreadyCoded, compact as compact_store
+    from app.store.pg.url import is_pg_url
+
+    if is_pg_url(cli.db_path):
+        fail("db compact is for an SQLite store (PostgreSQL compresses its jsonb itself)")
+    from app.cli.migrate_store import _bar
+
+    bar = _bar()
+    shown: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(stage, done, total)
+        elif stage != "recode" or done * 10 // max(total, 1) != shown.get(stage):  # a line per tenth
+            shown[stage] = done * 10 // max(total, 1)
+            click.echo(f"{stage} {done:,}/{total:,}" if stage == "recode" else f"{stage}...", file=sys.stderr)
+
+    with Store.open(cli.db_path, read_only=True) as store:
+        try:
+            result = compact_store(store.conn, out, progress=progress)  # type: ignore[attr-defined]
+        except AlreadyCoded as exc:
+            fail(str(exc))
+        except FileExistsError as exc:
+            fail(str(exc))
+        finally:
+            if bar is not None:
+                bar.close()
+    click.echo(f"{out}: {result.rows:,} predictions, keys coded{' (resumed)' if result.resumed else ''}; "
+               f"{cli.db_path} unchanged")
 
 
 @db.command()

@@ -352,11 +352,13 @@ def _numeric_block(texts: list[str | None], decoded: list[dict[str, Any]] | None
 
 
 def _batch_windows(rows: list[tuple[Any, ...]], windows: list[list[int]],
-                   baselines: list[FeatureBaseline]) -> dict[str, Any]:
+                   baselines: list[FeatureBaseline], keys: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Per baseline feature, the values of ``windows`` (each a list of row indexes into ``rows``, rows of
     one version) as one ``stats.Windows``: read column by column over all the rows, so that the statistics
     run once for all the windows. Reads what ``current_samples`` reads with one query per window
-    (tests/integration/test_drift_one_pass.py checks the two agree on a real store)."""
+    (tests/integration/test_drift_one_pass.py checks the two agree on a real store). ``keys``: each
+    feature's key as the rows' features hold it (a coded store's code: the rows are read as stored and
+    never decoded); without it, the name."""
     import numpy as np
 
     from app.drift.stats import Windows, category_key
@@ -373,13 +375,14 @@ def _batch_windows(rows: list[tuple[Any, ...]], windows: list[list[int]],
     out: dict[str, Any] = {}
     numeric = [feature for feature, kind, source in sources if source == "feature" and kind == "numeric"]
     if numeric:
-        block = _numeric_block(texts, decoded, numeric)
+        block = _numeric_block(texts, decoded, [keys.get(f, f) for f in numeric] if keys else numeric)
         for feature, column in zip(numeric, Windows.numeric_block(block, bounds)):
             out[feature] = column
     for feature, kind, source in sources:
         if source == "feature":
             if kind != "numeric":
-                out[feature] = Windows.categorical([category_key(row.get(feature)) for row in decoded or ()],
+                key = keys.get(feature, feature) if keys else feature
+                out[feature] = Windows.categorical([category_key(row.get(key)) for row in decoded or ()],
                                                    window_of, len(windows))
         elif source == "score":
             column = [score if score is not None else prediction for _, _, score, prediction, _ in picked]
@@ -436,7 +439,8 @@ def _chunk_windows(rows: list[tuple[Any, ...]], by_start: Mapping[int, WindowPla
 
 def _batch_results(model: str, rows: list[tuple[Any, ...]], windows: list[tuple[WindowPlan, list[int]]],
                    prepared: Callable[[str], tuple[list[FeatureBaseline], Mapping[str, Any]]],
-                   thresholds: Mapping[str, float] | None) -> list[tuple[WindowPlan, list[DriftPoint]]]:
+                   thresholds: Mapping[str, float] | None,
+                   keys: Mapping[str, str] | None = None) -> list[tuple[WindowPlan, list[DriftPoint]]]:
     """The results of a batch of windows, oldest first: each feature's statistics computed for all the
     windows of a version at once (``stats.drift_many``), in the reference's feature order per window."""
     import gc
@@ -455,7 +459,7 @@ def _batch_results(model: str, rows: list[tuple[Any, ...]], windows: list[tuple[
     try:
         for version, members in by_version.items():
             baselines, references = prepared(version)
-            columns = _batch_windows(rows, [windows[index][1] for index in members], baselines)
+            columns = _batch_windows(rows, [windows[index][1] for index in members], baselines, keys)
             for feature, reference in references.items():
                 if feature not in columns:
                     continue
@@ -487,7 +491,11 @@ def compute_windows(store: "Store", model: str, plans: list[WindowPlan],
         window_ms = run[0].end - run[0].start
         needs_features = any(source == "feature" for plan in run
                              for _, _, source in _sources(prepared(plan.version)[0]))
-        reader = store.windows.window_rows(model, run[0].start, run[-1].end, features=needs_features)
+        # Rows as stored, their values picked by each feature's stored key: a coded store's rows are never
+        # decoded (app/store/json_keys.py).
+        keys = store.windows.stored_keys({b.feature for plan in run for b in prepared(plan.version)[0]})
+        reader = store.windows.window_rows(model, run[0].start, run[-1].end, features=needs_features,
+                                           as_stored=True)
         held: list[tuple[Any, ...]] = []
         while True:
             fetched = list(islice(reader, BATCH_ROWS))
@@ -501,7 +509,7 @@ def compute_windows(store: "Store", model: str, plans: list[WindowPlan],
                 rows, held = rows[:cut], rows[cut:]
             if rows:
                 yield from _batch_results(model, rows, _chunk_windows(rows, by_start, window_ms), prepared,
-                                          thresholds)
+                                          thresholds, keys)
             if done:
                 break
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from app.store.connection import StoreBusy, begin_immediate
+from app.store.json_keys import KeyCodes
 from app.store.logged import record_logged
 from app.store.predictions import PredictionRow
 from app.store.zonemap import record_zones
@@ -83,6 +84,7 @@ class BulkWriter:
         self._dropped: list[str] = []  # CREATE INDEX statements to run at the end of a bulk load
         self._known: dict[tuple[str, str], dict[str, int]] = {}  # bulk: (model, version) -> request_id -> id
         self._next_id = 1
+        self._codes: KeyCodes | None = None  # features/context keys as stored codes (app/store/json_keys.py)
 
     @classmethod
     def into(cls, store: "Store", *, drop_indexes: bool = False) -> "BulkWriter":
@@ -123,6 +125,8 @@ class BulkWriter:
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
+                if self._codes is not None:
+                    self._codes.forget()  # codes handed out in this transaction were taken back
                 raise
         self.total.add(result)
         return result
@@ -150,7 +154,16 @@ class BulkWriter:
             ids[request_id] = row_id
         return known
 
+    def _key_codes(self) -> KeyCodes:
+        """The writer's key codes, checked against the table at the start of each batch (inside its transaction)."""
+        if self._codes is None:
+            self._codes = KeyCodes(self._conn)
+        else:
+            self._codes.refresh()
+        return self._codes
+
     def _write_bulk(self, rows: Sequence[PredictionRow]) -> BatchResult:
+        encode = self._key_codes().encode
         known = self._known
         next_id = self._next_id
         fresh: list[tuple] = []
@@ -170,7 +183,7 @@ class BulkWriter:
                     late_labels.append((row[7], row_id))
                 continue
             ids[request_id] = next_id
-            fresh.append((next_id, *row[:13]))
+            fresh.append((next_id, *row[:11], encode(row[11]), encode(row[12])))
             fts.append((next_id, row[13], row[10]))
             next_id += 1
         conn = self._conn
@@ -195,6 +208,7 @@ class BulkWriter:
                         conn.execute("ROLLBACK")
         finally:
             self._known = {}
+            self._codes = None  # read again on next use (a rollback takes back the codes it handed out)
             if self._saved_cache_size is not None:
                 conn.execute(f"PRAGMA cache_size = {int(self._saved_cache_size)}")
                 self._saved_cache_size = None
@@ -225,6 +239,7 @@ class BulkWriter:
 
     def _write_incremental(self, rows: Sequence[PredictionRow]) -> BatchResult:
         conn = self._conn
+        encode = self._key_codes().encode
         existing = self._existing_keys(rows)
         next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM predictions").fetchone()[0]
         fresh: list[tuple] = []
@@ -240,7 +255,7 @@ class BulkWriter:
                     late_labels.append((row[7], row[1], row[2], row[3]))
                 continue
             existing.add(key)
-            fresh.append((next_id, *row[:13]))
+            fresh.append((next_id, *row[:11], encode(row[11]), encode(row[12])))
             fts.append((next_id, row[13], row[10]))
             next_id += 1
         conn.executemany(_INSERT, fresh)

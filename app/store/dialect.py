@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Protocol, Sequence
+
+from app.store.json_keys import key_name_sql, key_path_sql, names_sql
 
 if TYPE_CHECKING:
     from app.store.pg.store import PgStore
@@ -43,8 +45,14 @@ class Dialect:
         """A JSON column read as JSON text (SQLite stores text; PostgreSQL's jsonb reads as text by cast)."""
         raise NotImplementedError
 
+    def record_json(self, column: str) -> str:
+        """A prediction's features or context read back as JSON text with its keys' names (SQLite rows hold
+        codes for them: app/store/json_keys.py; PostgreSQL's jsonb holds the names)."""
+        raise NotImplementedError
+
     def json_number(self, column: str, key: str) -> tuple[str, Any]:
-        """The value under top-level ``key`` of a JSON object column, numbers as numbers, text as text."""
+        """The value under top-level ``key`` of a JSON object column, numbers as numbers, text as text.
+        The JSON-key methods below take a prediction's features or context (SQLite: looked up by code)."""
         raise NotImplementedError
 
     def json_member(self, column: str, key: str) -> tuple[str, Any]:
@@ -109,11 +117,14 @@ class SqliteDialect(Dialect):
     def json_text(self, column: str) -> str:
         return column
 
+    def record_json(self, column: str) -> str:
+        return names_sql(column)
+
     def json_number(self, column: str, key: str) -> tuple[str, Any]:
-        return f"json_extract({column}, ?)", _json_path(key)
+        return f"json_extract({column}, {key_path_sql()})", key
 
     def json_member(self, column: str, key: str) -> tuple[str, Any]:
-        return f"{column} -> ?", _json_path(key)
+        return f"{column} -> {key_path_sql()}", key
 
     def json_present(self, column: str) -> str:
         return f"{column} IS NOT NULL AND {column} NOT IN ('', '{{}}', 'null')"
@@ -128,8 +139,8 @@ class SqliteDialect(Dialect):
                 f"THEN abs({a} - {b}) END")
 
     def recent_keys(self, column: str) -> str:
-        return (f"SELECT DISTINCT j.key FROM (SELECT {column} AS doc FROM predictions ORDER BY id DESC "
-                "LIMIT ?) AS p, json_each(p.doc) AS j WHERE json_valid(p.doc) ORDER BY j.key")
+        return (f"SELECT DISTINCT {key_name_sql('j.key')} AS name FROM (SELECT {column} AS doc FROM predictions "
+                "ORDER BY id DESC LIMIT ?) AS p, json_each(p.doc) AS j WHERE json_valid(p.doc) ORDER BY name")
 
     def not_indexed(self) -> str:
         return "NOT INDEXED"
@@ -144,10 +155,10 @@ class SqliteDialect(Dialect):
         return value
 
     def json_join_key(self, column: str, placeholder: str) -> str:
-        return f"json_extract({column}, {placeholder})"
+        return f"json_extract({column}, {key_path_sql(placeholder)})"
 
     def json_key_param(self, key: str) -> Any:
-        return '$."' + key.replace('"', '') + '"'
+        return key
 
     def temp_table(self, name: str) -> str:
         return f"temp.{name}"
@@ -158,6 +169,9 @@ class PgDialect(Dialect):
 
     def json_text(self, column: str) -> str:
         return f"{column}::text"
+
+    def record_json(self, column: str) -> str:
+        return self.json_text(column)
 
     def json_number(self, column: str, key: str) -> tuple[str, Any]:
         # jsonb arrives decoded: a number as a number, text as text (as json_extract gives them).
@@ -209,10 +223,6 @@ def json_path_safe(key: str) -> bool:
     return not any(ch in '"\\' or ord(ch) < 32 or ord(ch) == 127 for ch in key)
 
 
-def _json_path(key: str) -> str:
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 class Db(Protocol):
     """The connection a portable family runs its SQL through."""
 
@@ -221,6 +231,8 @@ class Db(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
     def write(self) -> AbstractContextManager[Any]: ...
+    def record_column(self, column: str) -> tuple[str, Callable[[Any], Any] | None]: ...
+    def stored_keys(self, names: Iterable[str]) -> dict[str, str]: ...
 
 
 class SqliteDb:
@@ -241,6 +253,22 @@ class SqliteDb:
         from app.store.connection import write_transaction
 
         return write_transaction(self.conn)
+
+    def record_column(self, column: str) -> tuple[str, Callable[[Any], Any] | None]:
+        """For a big read of features or context: (the SQL to select, a function turning each value into JSON
+        text with names, or None when the value is that already). A coded store's column is decoded in Python
+        (app/store/json_keys.py): a third of the cost of ``record_json``'s SQL function called per row; a
+        store of names is read as stored."""
+        from app.store.json_keys import KeyNames
+
+        names = KeyNames(self.conn)
+        return column, (names.text if names.coded else None)
+
+    def stored_keys(self, names: Iterable[str]) -> dict[str, str]:
+        """Each feature/context name as rows hold it (a coded store's code: app/store/json_keys.py)."""
+        from app.store.json_keys import KeyNames
+
+        return KeyNames(self.conn).stored_keys(names)
 
 
 def pg_sql(sql: str) -> str:
@@ -272,3 +300,9 @@ class PgDb:
 
     def write(self) -> AbstractContextManager[Any]:
         return self._s.write()
+
+    def record_column(self, column: str) -> tuple[str, Callable[[Any], Any] | None]:
+        return self.dialect.json_text(column), None  # jsonb holds the names
+
+    def stored_keys(self, names: Iterable[str]) -> dict[str, str]:
+        return {name: name for name in names}

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, Sequence
 
 import orjson
 from app.store.connection import Database
+from app.store.json_keys import KeyCodes, json_value, names_sql
 
 from app.store.log_aggregates import (LATENCY_SAMPLE, LogAggregates, TrafficBucket, WindowStats,  # noqa: F401
                                       percentile)
@@ -18,6 +19,8 @@ from app.timeutil import ms_to_iso
 
 COLUMNS = ("ts", "model", "version", "request_id", "entity_id", "prediction", "score", "label",
            "latency_ms", "status", "error", "features", "context")
+# COLUMNS as a SELECT list that reads a row as it was logged: features and context with their keys' names.
+SELECT_COLUMNS = ", ".join(names_sql(c) if c in ("features", "context") else c for c in COLUMNS)
 
 
 class PredictionRow(NamedTuple):
@@ -43,7 +46,7 @@ def record_from_row(row: dict[str, Any]) -> dict[str, Any]:
     record["ts"] = ms_to_iso(row["ts"])
     for key in ("features", "context"):
         if record[key] is not None:
-            record[key] = orjson.loads(record[key])
+            record[key] = json_value(record[key])  # JSON text, or a search page's coded JSON read with names
     prediction = record["prediction"]
     if isinstance(prediction, str) and prediction[:1] in ("{", "["):
         try:
@@ -76,12 +79,13 @@ class PredictionsTable(LogAggregates):
         inserted: list[PredictionRow] = []
         inserted_ids: list[int] = []
         with conn:
+            codes = KeyCodes(conn)
             for row in rows:
                 cursor = conn.execute(
                     "INSERT INTO predictions (ts, model, version, request_id, entity_id, prediction, score, label, "
                     "latency_ms, status, error, features, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (model, version, request_id) DO NOTHING",
-                    row[:13],
+                    (*row[:11], codes.encode(row[11]), codes.encode(row[12])),
                 )
                 if cursor.rowcount == 1:
                     inserted.append(row)
@@ -101,7 +105,7 @@ class PredictionsTable(LogAggregates):
         return len(inserted), len(rows) - len(inserted)
 
     def get(self, row_id: int) -> dict[str, Any] | None:
-        cursor = self._db.execute(f"SELECT id, {', '.join(COLUMNS)} FROM predictions WHERE id = ?", (row_id,))
+        cursor = self._db.execute(f"SELECT id, {SELECT_COLUMNS} FROM predictions WHERE id = ?", (row_id,))
         row = cursor.fetchone()
         if row is None:
             return None

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.store.predictions import COLUMNS, record_from_row
+from app.store.predictions import COLUMNS, SELECT_COLUMNS, record_from_row
 from app.store.schema import FTS_COLUMNS, FTS_VOCAB_DDL, FTS_VOCAB_TABLE
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def records_before(store: "Store", cutoff_ms: int, *, batch: int = 5000) -> Iter
         yield from pg.records_before(store, cutoff_ms, batch=batch)
         return
     after_ts, after_id = -(2**63), -1
-    select = f"SELECT id, {', '.join(COLUMNS)} FROM predictions"
+    select = f"SELECT id, {SELECT_COLUMNS} FROM predictions"
     while True:
         rows = store.conn.execute(
             f"{select} WHERE ts < ? AND (ts > ? OR (ts = ? AND id > ?)) ORDER BY ts, id LIMIT ?",

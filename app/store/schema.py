@@ -502,11 +502,28 @@ SELECT model, version, area, status, evidence, updated_by, COALESCE(updated_at, 
 """
 _V17 = CHECKLIST_HISTORY_DDL
 
+# Step 18 (issue 18 item 5): JSON keys stored once per store. In a coded store a row holds a short code for each
+# top-level key of features and context and json_keys maps codes to names (app/store/json_keys.py, the one module
+# that encodes and decodes). Only a store created by this step is coded (json_keys_state.coded = 1: it has no rows
+# yet); an existing store is left as it is, names in every row, so upgrading one rewrites nothing. A store with
+# rows keeps reading and writing names until converted (not done by this step).
+_V18 = """
+CREATE TABLE IF NOT EXISTS json_keys (code TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS json_keys_state (coded INTEGER NOT NULL);
+INSERT INTO json_keys_state (coded) SELECT NOT EXISTS (SELECT 1 FROM predictions);
+"""
+
+# A copy being compacted (app/store/compact.py): the last id recoded, in the copy only, dropped when it is done.
+COMPACT_PROGRESS_DDL = "CREATE TABLE IF NOT EXISTS compact_progress (last_id INTEGER NOT NULL)"
+COMPACT_PROGRESS_DROP = "DROP TABLE compact_progress"
+
+
 MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15, _V16,
-                         _V17]
+                         _V17, _V18]
 SCHEMA_VERSION = len(MIGRATIONS)
 # The step that took ids out of the free-text index (its number is wherever the step lands in MIGRATIONS).
 FTS_IDS_OUT_VERSION = MIGRATIONS.index(_V16) + 1
+JSON_KEYS_VERSION = MIGRATIONS.index(_V18) + 1
 
 
 def migration_work(old: int, new: int) -> str:

@@ -4,8 +4,9 @@ Pure text building, no connection: ``app.store.search`` runs what this compiles.
 (PostgreSQL) gets its own compiler beside this one; the language (``app.search.language``) stays.
 
 Values only ever travel as ``?`` parameters; the SQL text is built from a fixed vocabulary of
-column names chosen here (a user's field name selects one, it is never copied in). Feature
-names become JSON paths passed as parameters too, or, for features declared in
+column names chosen here (a user's field name selects one, it is never copied in). Feature and
+context names are passed as parameters too, each looked up as rows hold it (a coded store's code, or
+the name: app/store/json_keys.py), or, for features declared in
 ``settings.search.indexed_features``, the name of a generated column derived by a hash.
 
 Comparison semantics (SQLite dynamic typing made predictable):
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal, Sequence
 
 from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
+from app.store.json_keys import key_code_sql, key_path_sql
 
 FTS_TABLE = "predictions_fts"
 GENERATED_PREFIX = "xf_"
@@ -184,26 +186,21 @@ def _json_expr(term: JsonTerm, generated: frozenset[str]) -> tuple[str, list[obj
         if indexed in generated:
             return f'"{indexed}"', []
     if '"' in term.key:
-        # A JSON path cannot hold a double quote: look the key up by value instead.
-        return f"(SELECT value FROM json_each({column}) WHERE key = ?)", [term.key]
-    return f"json_extract({column}, ?)", [json_path(term.key)]
+        # A JSON path cannot hold a double quote: look the key up as rows hold it (its code in a coded store).
+        return f"(SELECT value FROM json_each({column}) WHERE key = {key_code_sql()})", [term.key]
+    # The key's path as rows hold it (its code in a coded store: app/store/json_keys.py), found once per statement.
+    return f"json_extract({column}, {key_path_sql()})", [term.key]
 
 
 def _pair(term: PairTerm) -> tuple[str, list[object]]:
     """The twin answer, looked up through the unique (model, version, request_id) index."""
     key, params = "predictions.request_id", []
     if term.key is not None:
-        key, params = "coalesce(json_extract(predictions.context, ?), predictions.request_id)", [json_path(term.key)]
+        key, params = (f"coalesce(json_extract(predictions.context, {key_path_sql()}), predictions.request_id)",
+                       [term.key])
     return (f"predictions.status = 'ok' AND EXISTS (SELECT 1 FROM predictions AS twin WHERE "
             f"twin.model = predictions.model AND twin.version = ? AND twin.request_id = {key} "
             f"AND twin.status = 'ok' AND twin.prediction IS NOT predictions.prediction)", [term.version, *params])
-
-
-def json_path(key: str) -> str:
-    """A JSON path to one top-level key, quoted so dots and brackets stay part of the name."""
-    if '"' in key:
-        raise ValueError(f"a JSON path cannot address a key containing a double quote: {key!r}")
-    return f'$."{key}"'
 
 
 def _dynamic(expr: str, expr_params: list[object], op: str, value: Value,

@@ -93,7 +93,7 @@ class ServingLog:
     def recent_features(self, model: str, version: str, *, scan: int, sample: int) -> list[str | None]:
         """The features text of up to ``sample`` rows of ``version`` among the model's ``scan`` newest."""
         rows = self._db.execute(
-            f"SELECT features FROM (SELECT version, {self._db.dialect.json_text('features')} AS features "
+            f"SELECT features FROM (SELECT version, {self._db.dialect.record_json('features')} AS features "
             "FROM predictions WHERE model = ? ORDER BY ts DESC LIMIT ?) AS recent WHERE version = ? LIMIT ?",
             (model, scan, version, sample),
         ).fetchall()
@@ -101,10 +101,13 @@ class ServingLog:
 
     def version_rows(self, model: str, version: str, since: int, until: int) -> Iterator[tuple[str | None, Any, Any]]:
         """(features text, score, prediction) of every row of ``version`` in [since, until), streamed."""
+        column, names = self._db.record_column("features")
         cursor = self._db.execute(
-            f"SELECT {self._db.dialect.json_text('features')}, score, prediction FROM predictions WHERE model = ? "
-            "AND version = ? AND ts >= ? AND ts < ?",
+            f"SELECT {column}, score, prediction FROM predictions WHERE model = ? AND version = ? AND ts >= ? AND ts < ?",
             (model, version, since, until),
         )
         while rows := cursor.fetchmany(4096):
-            yield from rows
+            if names is None:
+                yield from rows
+            else:
+                yield from ((names(f), score, prediction) for f, score, prediction in rows)

@@ -8,7 +8,7 @@ a feature's JSON read through the dialect.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Literal, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, Literal, NamedTuple, Sequence
 
 from app.store.dialect import Db, json_path_safe
 
@@ -56,20 +56,26 @@ class WindowReads:
             f"SELECT DISTINCT ts - ts % ? FROM predictions {self._db.dialect.not_indexed()} WHERE id > ? "
             "AND model = ? AND ts >= ? AND ts < ?", (window_ms, after_id, model, since, until)).fetchall()]
 
-    def window_rows(self, model: str, start: int, end: int, *, features: bool = True,
+    def window_rows(self, model: str, start: int, end: int, *, features: bool = True, as_stored: bool = False,
                     chunk: int = 4096) -> Iterator[tuple[int, str, float | None, Any, str | None]]:
         """(ts, version, score, prediction, features) of every row of ``model`` in [start, end), in ts order,
         fetched ``chunk`` rows at a time: drift windows are computed from one pass over these (memory: a
-        chunk and the window being accumulated, never the range)."""
+        chunk and the window being accumulated, never the range). ``as_stored``: the features as rows hold
+        them, for a reader that picks values by ``stored_keys`` instead of decoding every row's keys."""
+        column, names = self._db.record_column("features") if features else ("NULL", None)
+        if as_stored:
+            names = None
         cursor = self._db.execute(
-            f"SELECT ts, version, score, prediction, {self._db.dialect.json_text('features') if features else 'NULL'} "
-            "FROM predictions "
+            f"SELECT ts, version, score, prediction, {column} FROM predictions "
             "WHERE model = ? AND ts >= ? AND ts < ? ORDER BY ts", (model, start, end))
         while True:
             rows = cursor.fetchmany(chunk)
             if not rows:
                 return
-            yield from rows
+            if names is None:
+                yield from rows
+            else:
+                yield from ((ts, version, score, prediction, names(f)) for ts, version, score, prediction, f in rows)
 
     def scores_in_order(self, model: str, since: int, until: int, *,
                         chunk: int = 8192) -> Iterator[list[tuple[int, float | None, Any]]]:
@@ -89,6 +95,10 @@ class WindowReads:
                                     (model, start, end)).fetchone()
         return int(count)
 
+    def stored_keys(self, names: Iterable[str]) -> dict[str, str]:
+        """Each feature name as ``window_rows(as_stored=True)`` rows hold it (app/store/json_keys.py)."""
+        return self._db.stored_keys(names)
+
     def rows_per_window(self, model: str, window_ms: int, since: int, until: int) -> dict[int, int]:
         """Rows of every version per window starting in [since, until) with traffic: read from the
         (model, ts) index alone (no version, so no table row is visited)."""
@@ -107,7 +117,7 @@ class WindowReads:
             elif read.kind == "prediction":
                 columns.append("prediction")
             elif read.kind == "features" or not json_path_safe(read.feature or ""):
-                columns.append(dialect.json_text("features"))
+                columns.append(dialect.record_json("features"))
             else:  # "number": numbers as numbers; "json": JSON text, so true stays true and 1.0 stays 1.0
                 column, param = (dialect.json_number if read.kind == "number" else dialect.json_member)(
                     "features", read.feature or "")

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from rich.text import Text
 
+from app.store.json_keys import json_text
 from app.text import clean, redact
 
 PART_CHARS = 16 * 1024  # about 200 screen lines at 80 columns: quick to lay out when mounted
@@ -106,7 +107,7 @@ def record_fields(row: dict[str, Any]) -> list[_Field]:
                              hint="matches the prediction" if agrees else "differs from the prediction"))
     fields.append(scalar("latency", None if row.get("latency_ms") is None else f"{_number(row['latency_ms'])} ms"))
     for key in ("features", "context"):
-        value = row.get(key)
+        value = json_text(row.get(key))  # a coded store's search row is decoded here, when shown
         if value is None:
             fields.append(_Field(key, "—", style="dim", block=True))
         else:

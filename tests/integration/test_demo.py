@@ -22,6 +22,7 @@ from app.cli.main import main
 from app.demo.build import PREDICTION_FEATURE, build_demo_store, existing_demo
 from app.models import Stage
 from app.store import Store, StoreError
+from app.store.json_keys import names_sql, register
 from app.timeutil import now_ms
 
 NOW_MS = 1_795_478_400_000  # 2026-11-24T00:00:00Z
@@ -37,8 +38,10 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 
 def rows(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of ``sql``, where ``FEATURES`` reads the features as logged (rows hold coded keys)."""
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        return conn.execute(sql, params).fetchall()
+        register(conn)
+        return conn.execute(sql.replace("FEATURES", names_sql("features")), params).fetchall()
 
 
 def test_models_each_have_a_champion_a_challenger_or_shadow_and_archived_versions(built):
@@ -69,7 +72,7 @@ def test_thirty_days_of_traffic_for_every_model_and_only_registered_versions(bui
 
 def test_features_are_numeric_and_categorical_with_latencies_errors_and_partial_labels(built):
     path, _ = built
-    for model, features in rows(path, "SELECT model, features FROM predictions GROUP BY model"):
+    for model, features in rows(path, "SELECT model, FEATURES FROM predictions GROUP BY model"):
         values = orjson.loads(features).values()
         assert any(isinstance(v, str) for v in values), model
         assert any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values), model
@@ -86,10 +89,10 @@ def test_drift_episodes_show_in_the_data(built):
     assert len(summary.drift_episodes) >= 2
     for episode in summary.drift_episodes:
         inside = [orjson.loads(f)[episode.feature] for (f,) in rows(
-            path, "SELECT features FROM predictions WHERE model = ? AND ts BETWEEN ? AND ?",
+            path, "SELECT FEATURES FROM predictions WHERE model = ? AND ts BETWEEN ? AND ?",
             (episode.model, episode.start_ms, episode.end_ms))]
         before = [orjson.loads(f)[episode.feature] for (f,) in rows(
-            path, "SELECT features FROM predictions WHERE model = ? AND ts BETWEEN ? AND ?",
+            path, "SELECT FEATURES FROM predictions WHERE model = ? AND ts BETWEEN ? AND ?",
             (episode.model, episode.start_ms - 7 * DAY_MS, episode.start_ms))]
         assert len(inside) > 500 and len(before) > 500
         if isinstance(inside[0], str):  # categorical: some category's share moves a lot
@@ -119,7 +122,7 @@ def test_baselines_cover_every_logged_feature_and_the_prediction_of_live_version
     path, _ = built
     with Store.open(path) as store:
         for info in store.registry.models():
-            features = set(orjson.loads(rows(path, "SELECT features FROM predictions WHERE model = ? LIMIT 1",
+            features = set(orjson.loads(rows(path, "SELECT FEATURES FROM predictions WHERE model = ? LIMIT 1",
                                              (info.name,))[0][0]))
             for version in store.registry.versions(info.name):
                 if version.stage in (Stage.champion, Stage.challenger, Stage.shadow):

@@ -19,6 +19,7 @@ from app.demo.catalogue import MODELS
 from app.demo.endpoint import start_demo_endpoint
 from app.demo.live import LiveTraffic
 from app.store import Store, StoreError
+from app.store.json_keys import names_sql, register
 from app.timeutil import now_ms
 
 # A tiny store's floor rate (0.05 requests/s) times SPEED: about 10 live requests a second per model.
@@ -35,6 +36,7 @@ def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def query(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        register(conn)  # rows hold coded JSON keys (json_names reads them back)
         return conn.execute(sql, params).fetchall()
 
 
@@ -76,7 +78,7 @@ def test_recent_predictions_arrive_for_every_model_and_stop_when_told(demo_path:
     time.sleep(5 * TICK_S)
     assert query(demo_path, "SELECT count(*), max(id) FROM predictions")[0] == after_stop
 
-    new = query(demo_path, "SELECT model, version, request_id, ts, context FROM predictions WHERE id > ?", (before,))
+    new = query(demo_path, f"SELECT model, version, request_id, ts, {names_sql('context')} FROM predictions WHERE id > ?", (before,))
     assert len(new) == live.rows_written > 0  # nothing was dropped as a duplicate request id
     assert len({(m, r) for m, _, r, _, _ in new}) == len(new)
     assert max(ts for *_, ts, _ in new) <= now_ms()

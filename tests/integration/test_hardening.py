@@ -16,6 +16,7 @@ from app.demo.endpoint import DemoModel, DemoState, start_demo_endpoint
 from app.guard import ReadOnlyRefused
 from app.models import Alert, ModelInfo, Stage, Version
 from app.store import SCHEMA_VERSION, Store
+from app.store.json_keys import names_sql, register
 
 ESC = "\x1b"
 CLIPBOARD = "\x1b]52;c;SE9TVElMRQ==\x07"  # OSC 52: write the operator's clipboard
@@ -90,11 +91,12 @@ def test_poison_lines_are_quarantined_and_search_still_works(tmp_path: Path, sto
     summary = json.loads(result.output)
     assert (summary["accepted"], summary["quarantined"]) == (5, 1)
     conn = sqlite3.connect(store_path)
+    register(conn)  # rows hold coded JSON keys: read the features as logged
     try:
         reasons = [r[0] for r in conn.execute("SELECT error FROM quarantine")]
         stored = dict(conn.execute("SELECT request_id, ts FROM predictions"))
         big = conn.execute("SELECT prediction, label FROM predictions WHERE request_id = 'r5'").fetchone()
-        features = conn.execute("SELECT features FROM predictions WHERE request_id = 'r6'").fetchone()[0]
+        features = conn.execute(f"SELECT {names_sql('features')} FROM predictions WHERE request_id = 'r6'").fetchone()[0]
     finally:
         conn.close()
     assert len(reasons) == 1 and "outside 1970-2200" in reasons[0]

@@ -15,6 +15,7 @@ from app.ingest.batches import ingest_batches
 from app.ingest.run import ingest
 from app.models import DriftPoint
 from app.search.searcher import Searcher
+from app.store.json_keys import json_value
 from app.timeutil import iso_to_ms
 
 HOUR_MS = 3_600_000
@@ -60,7 +61,7 @@ def test_a_load_parsed_in_worker_processes_keeps_every_row_and_reopens_computed_
     rows = {r["request_id"]: r for r in searcher.iter_rows(searcher.parse("model:fraud", now=window + 2 * HOUR_MS))}
     assert len(rows) == 3000
     assert rows["req-7"]["label"] == 1
-    assert orjson.loads(rows["req-2500"]["features"]) == {"amount": 3750.0, "country": "FR"}
+    assert json_value(rows["req-2500"]["features"]) == {"amount": 3750.0, "country": "FR"}
     assert store.quarantine.count() == 1
     # Free text too (on PostgreSQL the vector was built by the parser process, app.store.pg.predictions.with_vectors).
     zebra = searcher.parse("zebra", now=window + 2 * HOUR_MS)

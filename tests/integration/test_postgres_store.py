@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from app.cli.main import main
 from app.models import CheckItem, CheckStatus, ModelInfo, Review, SignOff, Stage, Version
-from app.search.searcher import Searcher
+from app.search.searcher import Searcher, parse
 from app.store import Store, StoreError, StoreReadOnly
 from app.store.locks import LockHeld
 from app.store.pg.url import PgUrl
@@ -252,6 +252,18 @@ def test_migrate_store_copies_resumes_and_compares(pg_url: str, store_path: Path
             assert target.metrics.latest("fraud") == source.metrics.latest("fraud") != {}
         assert sum(v.logged_rows for v in target.registry.versions("fraud")) == \
             sum(r["model"] == "fraud" for r in records)
+        # The SQLite store holds coded JSON keys (new stores do); PostgreSQL gets the real names, and searches
+        # by them find what the records say.
+        with Store.open(store_path, read_only=True) as source:
+            assert '"country"' not in source.conn.execute("SELECT group_concat(features) FROM predictions").fetchone()[0]
+        sample = records[:50]
+        for r in sample:
+            copied = target.predictions.by_request(r["model"], r["version"], r["request_id"])
+            for column in ("features", "context"):
+                value = copied[column]  # jsonb: a dict (text when read as text)
+                assert (orjson.loads(value) if isinstance(value, str) else value) == r.get(column), r["request_id"]
+        assert Searcher(target).count(parse("features.country=DE")).value == \
+            sum((r.get("features") or {}).get("country") == "DE" for r in records) > 0
     again = _cli("migrate-store", str(store_path), pg_url)  # nothing left: idempotent
     assert again.exit_code == 0 and "copied 0 predictions" in again.output and "copied 0 audit" in again.output
 

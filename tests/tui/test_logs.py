@@ -13,6 +13,7 @@ from app.search.searcher import Searcher
 from app.search.language import parse
 from app.store import Store
 from app.store.bulk import write_all
+from app.store.json_keys import json_value
 from app.store.predictions import record_from_row
 from screens.logs import LogsScreen
 from screens.model import ModelScreen
@@ -819,8 +820,7 @@ async def test_a_facet_of_a_feature_or_context_key_asked_for_narrows_the_query(l
         assert screen.query_text == f"{query} features.country=FR context.region=us-east"
         # Each narrowing is a step esc goes back through (then off the screen).
         assert "esc: previous query (2)" in str(screen.query_one("#logs-title").render())
-        rows = [{k: orjson.loads(r[k]) if isinstance(r[k], (str, bytes)) else r[k] for k in ("features", "context")}
-                for r in screen.window.rows]
+        rows = [{k: json_value(r[k]) for k in ("features", "context")} for r in screen.window.rows]
         assert rows and all(r["features"]["country"] == "FR" and r["context"]["region"] == "us-east" for r in rows)
         assert len(rows) == min(50, len(expected_ids(logs_db, screen.query_text)))
         await pilot.press("escape")

@@ -6,7 +6,7 @@ import pytest
 
 from app.search.searcher import count_text, Count
 from app.search.language import FieldTerm, JsonTerm, SearchError, TextTerm, TimeTerm, parse
-from app.store.search_sql import compile_query, fts_phrase, json_path
+from app.store.search_sql import compile_query, fts_phrase
 from app.timeutil import iso_to_ms
 
 NOW = iso_to_ms("2026-11-24T12:00:00Z")
@@ -158,12 +158,6 @@ def test_and_binds_tighter_than_or() -> None:
     assert len(terms) == 2 and isinstance(terms[1], AnyOf)
     # Lower-case or, and a quoted "OR", are words.
     assert [t.phrase for t in parse('x or "OR"', now=NOW).terms] == ["x", "or", "OR"]  # type: ignore[union-attr]
-
-
-def test_json_path_quotes_the_key() -> None:
-    assert json_path("a.b") == '$."a.b"'
-    with pytest.raises(ValueError):
-        json_path('a"b')
 
 
 def test_count_text() -> None:

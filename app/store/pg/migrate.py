@@ -23,7 +23,7 @@ import orjson
 
 from app.ingest.parse import fts_text
 from app.models import ModelInfo, Stage, Version
-from app.store.predictions import COLUMNS, PredictionRow, record_from_row
+from app.store.predictions import COLUMNS, SELECT_COLUMNS, PredictionRow, record_from_row
 
 if TYPE_CHECKING:
     from app.store import Store
@@ -93,7 +93,8 @@ def migrate(source: "Store", target: "PgStore", *, source_name: str,
     done = conn.execute("SELECT count(*) FROM predictions WHERE id <= ?", (last,)).fetchone()[0]
     report.copied["predictions"] = 0
     while not stopping():
-        rows = conn.execute(f"SELECT id, {', '.join(COLUMNS)} FROM predictions WHERE id > ? ORDER BY id LIMIT ?",
+        # SELECT_COLUMNS: features and context with their keys' names (a coded store's rows hold codes).
+        rows = conn.execute(f"SELECT id, {SELECT_COLUMNS} FROM predictions WHERE id > ? ORDER BY id LIMIT ?",
                             (last, chunk)).fetchall()
         if not rows:
             break
@@ -195,7 +196,7 @@ def _compare(source: "Store", target: "PgStore", report: MigrationReport, sample
     max_id = conn.execute("SELECT coalesce(max(id), 0) FROM predictions").fetchone()[0]
     rng = random.Random(max_id)
     for row_id in sorted({rng.randint(1, max_id) for _ in range(sample)} if max_id else set()):
-        r = conn.execute(f"SELECT id, {', '.join(COLUMNS)} FROM predictions WHERE id >= ? ORDER BY id LIMIT 1",
+        r = conn.execute(f"SELECT id, {SELECT_COLUMNS} FROM predictions WHERE id >= ? ORDER BY id LIMIT 1",
                          (row_id,)).fetchone()
         if r is None:
             continue
