@@ -10,10 +10,12 @@ Takes an open store of either backend (one per thread) and writes nothing to it.
 Up to ``STREAM_LIMIT`` pairs, one SQL pass returns four numbers a pair (packed flags, value
 difference, the two latencies) and numpy counts everything, percentiles exactly, from them.
 At 1,000,000 pairs (CPU seconds, bench/compare.py's store, issue 18): the join with both answers'
-table rows ~1.7 (the champion's row is a seek since schema step 16 dropped the covering request
-index), the per-pair expressions ~0.7, handing four numbers a pair to Python ~1.1, numpy ~0.5. Beyond
-``STREAM_LIMIT``, the statistics run in SQL over a TEMP table of the pairs (bounded memory,
-several passes).
+table rows ~1.0 (the champion's row is a seek since schema step 16 dropped the covering request
+index), the per-pair expressions ~0.25, handing four numbers a pair to numpy ~0.8, the window counts
+0.2, numpy ~0.15. On SQLite a long pairing along the table is read as two id stretches at once on two
+connections (``app.store.compare.SPLIT_PARTS``): one stretch's join runs while the other's rows become
+numbers, ~1.15 s of CPU each. Beyond ``STREAM_LIMIT``, the statistics run in SQL over a TEMP table of
+the pairs (bounded memory, several passes).
 """
 
 from __future__ import annotations
