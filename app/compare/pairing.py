@@ -12,10 +12,10 @@ difference, the two latencies) and numpy counts everything, percentiles exactly,
 At 1,000,000 pairs (CPU seconds, bench/compare.py's store, issue 18): the join with both answers'
 table rows ~1.0 (the champion's row is a seek since schema step 16 dropped the covering request
 index), the per-pair expressions ~0.25, handing four numbers a pair to numpy ~0.8, the window counts
-0.2, numpy ~0.15. On SQLite a long pairing along the table is read as two id stretches at once on two
-connections (``app.store.compare.SPLIT_PARTS``): one stretch's join runs while the other's rows become
-numbers, ~1.15 s of CPU each. Beyond ``STREAM_LIMIT``, the statistics run in SQL over a TEMP table of
-the pairs (bounded memory, several passes).
+0.2, numpy ~0.15. Reading two id stretches at once, each on its own connection and thread, does not
+pay: SQLite lets go of the GIL for every row it steps, the two threads hand it back and forth (CPU
+2.5 -> 4.4 s, wall no better, 2 cores). Beyond ``STREAM_LIMIT``, the statistics run in SQL over a TEMP
+table of the pairs (bounded memory, several passes).
 """
 
 from __future__ import annotations
@@ -198,16 +198,12 @@ def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since:
     if along_ids:
         params.update(lo=counts.first_id, hi=counts.last_id)
     width = 6 if regression else 4  # code, d, lat_a, lat_b[, e_a, e_b]
-
-    def numbers(rows) -> "np.ndarray":
-        # One flat float array: a C loop over the values, cheaper than a record a row. None arrives as
-        # NaN (the log never stores NaN, so NaN means "no value"); the code, an integer below 2**53, is exact.
-        return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=-1)
-
-    parts = q.stream_pairs(conn, config.join_key, params, regression=regression,
-                           classes=len(classes) if classes else None, bucketed=bool(buckets),
-                           along_ids=along_ids, consume=numbers)
-    pairs = (parts[0] if len(parts) == 1 else np.concatenate(parts)).reshape(-1, width)
+    rows = q.stream_pairs(conn, config.join_key, params, regression=regression,
+                          classes=len(classes) if classes else None, bucketed=bool(buckets), along_ids=along_ids)
+    # One flat float array, a C loop over the values (0.1 s less per million pairs than a record a row).
+    # None arrives as NaN (the log never stores NaN, so NaN means "no value"); the code, an integer
+    # below 2**53, is exact.
+    pairs = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=-1).reshape(-1, width)
     code = pairs[:, 0].astype(np.int64)
     radix = len(classes) + 2 if classes else 1
     n_cells, n_buckets = radix * radix, max(1, buckets)

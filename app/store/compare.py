@@ -20,16 +20,13 @@ model without scores its numeric prediction.
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
-from app.store.connection import connect, store_error
+from app.store.connection import store_error
 from app.store.dialect import Cursor, Dialect, SqliteDialect
 
 if TYPE_CHECKING:
@@ -59,32 +56,13 @@ class Reader(Protocol):
         ...
 
 
-T = TypeVar("T")
-
-# A long pairing read along the table is cut into this many id stretches at most, each read on its own
-# connection in its own thread: SQLite releases the GIL while it steps, so one stretch's join runs while
-# another's rows become Python numbers (1,000,000 pairs on 2 cores, bench/compare.py). Never more
-# stretches than the CPUs this process may use; short windows stay one statement.
-SPLIT_PARTS = 2
-SPLIT_MIN_ROWS = 200_000
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 class SqliteReader:
-    """The SQLite store's connection as a ``Reader``. ``path``: the store's file, for the extra read
-    connections of ``stream_split`` (None: one connection only)."""
+    """The SQLite store's connection as a ``Reader``."""
 
     dialect: Dialect = SqliteDialect()
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.path = path
 
     def execute(self, sql: str, params: Any = ()) -> Cursor:
         return self.conn.execute(sql, params)
@@ -94,44 +72,6 @@ class SqliteReader:
 
     def param(self, value: Any) -> Any:
         return value
-
-    def stream_split(self, sql: str, params: dict, consume: Callable[[Iterator[tuple]], T]) -> list[T]:
-        """``consume`` of the rows of ``sql`` over the ids :lo..:hi, cut into consecutive id stretches
-        read at once (``SPLIT_PARTS``); the results in id order, so that joined they are the rows of one
-        statement. The first stretch runs on this connection, the others on read-only connections of
-        their own; an error in one stops the others."""
-        lo, hi = params["lo"], params["hi"]
-        parts = min(SPLIT_PARTS, _usable_cpus(), max(1, (hi - lo + 1) // SPLIT_MIN_ROWS))
-        # A helper connection sees committed rows only: inside an open transaction, read alone.
-        if parts < 2 or self.path is None or not self.path.is_file() or self.conn.in_transaction:
-            return [consume(self.conn.execute(sql, params))]
-        cuts = [lo + (hi - lo + 1) * i // parts for i in range(parts + 1)]
-        stretches = [dict(params, lo=cuts[i], hi=cuts[i + 1] - 1) for i in range(parts)]
-        helpers: list[sqlite3.Connection] = []
-
-        def read(stretch: dict) -> T:
-            conn = connect(self.path, read_only=True)  # type: ignore[arg-type]
-            helpers.append(conn)
-            try:
-                with memory_mapped(conn):
-                    return consume(conn.execute(sql, stretch))
-            finally:
-                conn.close()
-
-        with ThreadPoolExecutor(parts - 1, thread_name_prefix="compare-stretch") as pool:
-            futures = [pool.submit(read, stretch) for stretch in stretches[1:]]
-            try:
-                first = consume(self.conn.execute(sql, stretches[0]))
-                return [first] + [future.result() for future in futures]
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                for conn in list(helpers):
-                    try:
-                        conn.interrupt()
-                    except sqlite3.ProgrammingError:  # already closed: that stretch is done
-                        pass
-                raise
 
     @contextmanager
     def pairs_table(self, select: str, params: dict) -> Iterator[None]:
@@ -228,7 +168,7 @@ def reading(store: Any) -> Iterator[Reader]:
         return
     try:
         with memory_mapped(store.conn):
-            yield SqliteReader(store.conn, store.path)
+            yield SqliteReader(store.conn)
     except sqlite3.Error as exc:
         raise store_error(exc) from exc
 
@@ -616,14 +556,10 @@ def confusion_join_select(d: Dialect, join_key: str, limit: int) -> str:
 # --- Runs of the statements above (what app.compare.pairing calls) -------------------------------
 
 def stream_pairs(reader: Reader, join_key: str, params: dict, *, regression: bool, classes: int | None,
-                 bucketed: bool, along_ids: bool, consume: Callable[[Iterator[tuple]], T]) -> list[T]:
-    """``consume`` of the rows of ``stream_select`` as the cursor yields them (numpy reads them straight
-    off it): one result, or on SQLite along the table, one per id stretch read at once, in id order."""
-    sql = stream_select(reader.dialect, join_key, regression=regression, classes=classes, bucketed=bucketed,
-                        along_ids=along_ids)
-    if along_ids and isinstance(reader, SqliteReader):
-        return reader.stream_split(sql, params, consume)
-    return [consume(reader.stream(sql, params))]
+                 bucketed: bool, along_ids: bool = False) -> Iterator[tuple]:
+    """The rows of ``stream_select``, as the cursor yields them (numpy reads them straight off it)."""
+    return reader.stream(stream_select(reader.dialect, join_key, regression=regression, classes=classes,
+                                       bucketed=bucketed, along_ids=along_ids), params)
 
 
 def confusion_of_pairing(reader: Reader, join_key: str, limit: int, params: dict) -> list[tuple[Any, Any, int]]:

@@ -352,32 +352,3 @@ def test_reading_the_challenger_along_the_table_or_through_its_index_gives_the_s
     assert forced.keys() == expected.keys() and mixed.paired == 1000
     for path, value in expected.items():  # pairs in another order: a sum may differ in its last digit
         assert forced[path] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), path
-
-
-@pytest.mark.parametrize("task", ["classification", "regression"])
-def test_a_long_window_read_in_stretches_on_several_connections_gives_the_same_comparison(tmp_path, monkeypatch,
-                                                                                            task):
-    """A long pairing along the table is read as consecutive id stretches at once, each on its own read
-    connection: the numbers are those of one statement, to the last digit."""
-    regression = task == "regression"
-    with Store.open(tmp_path / "store.db") as store:
-        rows, pairs = make_traffic(1200, seed=8, regression=regression, unpaired_a=90, unpaired_b=40)
-        seed_store(store, rows, task=task)
-        config = CompareConfig(score_tolerance=0.1)
-        monkeypatch.setattr(compare_sql, "SPLIT_PARTS", 1)
-        whole = compare(store, "m", "v1", "v2", *WINDOW, task=task, config=config, buckets=6)
-        opened = []
-
-        def counted(path, **kwargs):
-            opened.append(path)
-            return sqlite3_connect(path, **kwargs)
-
-        sqlite3_connect = compare_sql.connect
-        monkeypatch.setattr(compare_sql, "connect", counted)
-        monkeypatch.setattr(compare_sql, "SPLIT_PARTS", 3)
-        monkeypatch.setattr(compare_sql, "SPLIT_MIN_ROWS", 100)
-        monkeypatch.setattr(compare_sql, "_usable_cpus", lambda: 3)
-        split = compare(store, "m", "v1", "v2", *WINDOW, task=task, config=config, buckets=6)
-        assert opened == [store.path, store.path]  # two stretches besides the store's own connection
-        assert split.model_dump() == whole.model_dump()
-        assert split.paired == len(pairs) == 1200
