@@ -10,14 +10,17 @@ Takes an open store of either backend (one per thread) and writes nothing to it.
 Up to ``STREAM_LIMIT`` pairs, one SQL pass returns four numbers a pair (packed flags, value
 difference, the two latencies) and numpy counts everything, percentiles exactly, from them.
 At 1,000,000 pairs (CPU seconds, bench/compare.py's store, issue 18): the join with both answers'
-table rows ~1.7 (the champion's row is a seek since schema step 16 dropped the covering request
-index), the per-pair expressions ~0.7, handing four numbers a pair to Python ~1.1, numpy ~0.5. Beyond
-``STREAM_LIMIT``, the statistics run in SQL over a TEMP table of the pairs (bounded memory,
-several passes).
+table rows ~1.0 (the champion's row is a seek since schema step 16 dropped the covering request
+index), the per-pair expressions ~0.25, handing four numbers a pair to numpy ~0.8, the window counts
+0.2, numpy ~0.15. Reading two id stretches at once, each on its own connection and thread, does not
+pay: SQLite lets go of the GIL for every row it steps, the two threads hand it back and forth (CPU
+2.5 -> 4.4 s, wall no better, 2 cores). Beyond ``STREAM_LIMIT``, the statistics run in SQL over a TEMP
+table of the pairs (bounded memory, several passes).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -194,15 +197,14 @@ def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since:
     along_ids = config.join_key == "request_id" and q.along_ids_pays(counts)
     if along_ids:
         params.update(lo=counts.first_id, hi=counts.last_id)
-    fields = [("code", "i8"), ("d", "f8"), ("lat_a", "f8"), ("lat_b", "f8")]
-    if regression:
-        fields += [("e_a", "f8"), ("e_b", "f8")]
-    # None arrives as NaN (the log never stores NaN, so NaN means "no value").
-    pairs = np.fromiter(q.stream_pairs(conn, config.join_key, params, regression=regression,
-                                       classes=len(classes) if classes else None, bucketed=bool(buckets),
-                                       along_ids=along_ids),
-                        dtype=fields, count=-1)
-    code = pairs["code"]
+    width = 6 if regression else 4  # code, d, lat_a, lat_b[, e_a, e_b]
+    rows = q.stream_pairs(conn, config.join_key, params, regression=regression,
+                          classes=len(classes) if classes else None, bucketed=bool(buckets), along_ids=along_ids)
+    # One flat float array, a C loop over the values (0.1 s less per million pairs than a record a row).
+    # None arrives as NaN (the log never stores NaN, so NaN means "no value"); the code, an integer
+    # below 2**53, is exact.
+    pairs = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=-1).reshape(-1, width)
+    code = pairs[:, 0].astype(np.int64)
     radix = len(classes) + 2 if classes else 1
     n_cells, n_buckets = radix * radix, max(1, buckets)
     # Every count is a sum over one tally of the packed codes, indexed [bucket, cell, flags]
@@ -219,7 +221,7 @@ def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since:
     def flagged(mask) -> int:
         return int(by_flags[mask].sum())
 
-    d = pairs["d"]
+    d = pairs[:, 1]
     has_d = ~np.isnan(d)
     values = d[has_d]
     abs_values = np.abs(values)
@@ -233,7 +235,7 @@ def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since:
     }
     if regression:
         for side in ("a", "b"):
-            e = pairs[f"e_{side}"]
+            e = pairs[:, 4 if side == "a" else 5]
             e = e[~np.isnan(e)]
             s[f"q_{side}"], s[f"sq_{side}"] = float(np.abs(e).sum()), float((e * e).sum())
     else:
@@ -271,7 +273,7 @@ def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since:
                                    mean_abs_diff=float(ad_sum[index] / values_n[index]) if values_n[index] else None))
 
     # Percentiles last: they partition their (own) arrays in place.
-    lat_a, lat_b = pairs["lat_a"], pairs["lat_b"]
+    lat_a, lat_b = pairs[:, 2], pairs[:, 3]
     pct: dict[tuple[str, float], float | None] = {}
     for name, column, wanted in (("lat_a", lat_a, (50, 95)), ("lat_b", lat_b, (50, 95)),
                                  ("lat_diff", lat_b - lat_a, (50, 95)), ("abs_diff", abs_values, (95,))):
