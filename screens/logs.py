@@ -255,7 +255,7 @@ class LogsScreen(OwnBackground, OnConsole, Screen):
         with Container(id="logs-body"):
             yield LogTable(id="logs-table")
             yield RecordDetail(id="logs-detail")
-            yield DataTable(id="logs-quarantine", cursor_type="row", zebra_stripes=True)
+            # The quarantined lines' table (Q) is mounted on its first showing (``action_quarantine``).
         # Its label and progress bar are mounted by the first export (``_export_to``): most visits never
         # show them, and every opening paid their compose, styles and layout on the UI thread.
         yield Horizontal(id="logs-export")
@@ -1032,6 +1032,10 @@ class LogsScreen(OwnBackground, OnConsole, Screen):
             self.set_focus(self.query_one(LogTable))
             self._show_range()
             return
+        if not self.query("#logs-quarantine"):
+            # Mounted here, not with the screen: most visits never show it, and every opening paid its
+            # compose, styles and layout on the UI thread. In the DOM at once (the read below finds it).
+            self.query_one("#logs-body").mount(DataTable(id="logs-quarantine", cursor_type="row", zebra_stripes=True))
         self.add_class("quarantine")
         self._status(Text("reading quarantined lines…", style="dim"))
         self._load_quarantine(self.console_context.store)
