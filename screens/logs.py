@@ -255,10 +255,10 @@ class LogsScreen(OwnBackground, OnConsole, Screen):
         with Container(id="logs-body"):
             yield LogTable(id="logs-table")
             yield RecordDetail(id="logs-detail")
-            yield DataTable(id="logs-quarantine", cursor_type="row", zebra_stripes=True)
-        with Horizontal(id="logs-export"):
-            yield Static(id="logs-export-label", markup=False)
-            yield ProgressBar(id="logs-export-bar", show_eta=True)
+            # The quarantined lines' table (Q) is mounted on its first showing (``action_quarantine``).
+        # Its label and progress bar are mounted by the first export (``_export_to``): most visits never
+        # show them, and every opening paid their compose, styles and layout on the UI thread.
+        yield Horizontal(id="logs-export")
         yield Static(id="logs-status", classes="status-line")
         yield KeyBar()
 
@@ -1038,6 +1038,10 @@ class LogsScreen(OwnBackground, OnConsole, Screen):
             self.set_focus(self.query_one(LogTable))
             self._show_range()
             return
+        if not self.query("#logs-quarantine"):
+            # Mounted here, not with the screen: most visits never show it, and every opening paid its
+            # compose, styles and layout on the UI thread. In the DOM at once (the read below finds it).
+            self.query_one("#logs-body").mount(DataTable(id="logs-quarantine", cursor_type="row", zebra_stripes=True))
         self.add_class("quarantine")
         self._status(Text("reading quarantined lines…", style="dim"))
         self._load_quarantine(self.console_context.store)
@@ -1083,7 +1087,7 @@ class LogsScreen(OwnBackground, OnConsole, Screen):
         self.app.push_screen(Prompt("Export results", "File (.jsonl: the ingest format, .csv: a table)",
                                     value=str(target), note=f"into {target.parent}/"), self._export_to)
 
-    def _export_to(self, answer: str | list[str] | None) -> None:
+    async def _export_to(self, answer: str | list[str] | None) -> None:
         from app.search.export import format_for
 
         if not answer or isinstance(answer, list) or self.parsed is None:
@@ -1098,6 +1102,9 @@ class LogsScreen(OwnBackground, OnConsole, Screen):
         total = (self.result_count.value if self.result_count is not None and not self.result_count.capped
                  and self.result_count.scanned_ms is None else None)
         box = self.query_one("#logs-export")
+        if not box.children:
+            await box.mount_all([Static(id="logs-export-label", markup=False),
+                                 ProgressBar(id="logs-export-bar", show_eta=True)])
         box.add_class("running")
         self.query_one("#logs-export-label", Static).update(Text(f"export to {clean(path.name)}"))
         self.query_one("#logs-export-bar", ProgressBar).update(total=total, progress=0)

@@ -1,17 +1,23 @@
-"""A plotext chart in a Static: drawn on the main thread only, at most once a second, again on resize.
+"""A plotext chart in a Static: drawn at most once a second, again on resize, off the UI thread.
 
-plotext keeps module-level figure state, so building a chart in a worker thread would race any other
-chart; the screen hands this widget plain data (a ``LineChart`` or a ``BarChart``) from its workers and
-the widget draws it here. Bursts of updates (new windows, resizes) coalesce into one draw a second.
+The screen hands this widget plain data (a ``LineChart`` or a ``BarChart``) from its workers. The widget
+builds the chart's text in a thread worker and shows it when it is ready: building one took 4-7 ms of the
+UI thread's CPU, several charts a refresh, and on a busy machine each millisecond of the UI thread's own
+work costs it several more waiting for a core (bench/console.py). plotext keeps module-level figure state,
+so one chart is built at a time (``_PLOTEXT``). Bursts of updates (new windows, resizes) coalesce into one
+draw a second.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 from rich.text import Text
+from textual import work
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from app.text import clean
 from app.views.charts import BarChart, LineChart
@@ -25,6 +31,7 @@ MAIN_GLYPH = "▞"  # plotext's default line marker draws quarter blocks like th
 EXTRA_MARKERS = ("·", "+", "x")
 LINE_GLYPH = "─"
 _clock = time.monotonic  # a name of its own, so a test can move this widget's clock alone
+_PLOTEXT = threading.Lock()  # plotext's figure is global: one chart is built at a time, whichever thread
 
 
 def sparkline(values: list[float], width: int = 12) -> str:
@@ -64,7 +71,12 @@ def legend(spec: LineChart | BarChart) -> str:
 
 
 def render_chart(spec: LineChart | BarChart, width: int, height: int) -> str:
-    """The chart as text with ANSI colours. Main thread only (plotext's state is global)."""
+    """The chart as text with ANSI colours, built under ``_PLOTEXT`` (plotext's state is global)."""
+    with _PLOTEXT:
+        return _render(spec, width, height)
+
+
+def _render(spec: LineChart | BarChart, width: int, height: int) -> str:
     import plotext
 
     key = clean(legend(spec)) if (spec.values if isinstance(spec, LineChart) else spec.labels) else ""
@@ -161,5 +173,17 @@ class PlotChart(Static):
             self.update("")  # costs nothing: does not use up the second, so the first data draws at once
             return
         self._last_draw = _clock()
-        self.update(Text.from_ansi(render_chart(self.spec, width, height)))
-        self.draws += 1
+        self._build(self.spec, width, height)
+
+    # Never cancelled: at most one a second starts (data newer than the one being built waits, marked dirty,
+    # for the next second), and each shows what was asked when it started.
+    @work(thread=True, group="chart", exit_on_error=False, description="draw a chart")
+    def _build(self, spec: LineChart | BarChart, width: int, height: int) -> None:
+        text = Text.from_ansi(render_chart(spec, width, height))
+        if not get_current_worker().is_cancelled:  # cancelled: its screen is gone
+            self.app.call_from_thread(self._built, text)
+
+    def _built(self, text: Text) -> None:
+        if self.is_attached:
+            self.update(text)
+            self.draws += 1

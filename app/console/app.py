@@ -8,6 +8,7 @@ histories), by ``screens.base.OnConsole``. Every store read happens in a thread 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import time
@@ -25,6 +26,7 @@ from app.config.source import SettingsSource
 from app.console import routes
 from app.console.context import ConsoleContext
 from app.console.errors import ErrorToasts, one_line
+from app.console.workers import use_worker_pool
 from app.text import clean
 from app.timeutil import now_ms as wall_clock_ms
 from screens.fleet import FleetScreen
@@ -310,6 +312,10 @@ class ModeldeckApp(App[None]):
         if not self.screen_stack:
             return False
         return any(event.key in bindings.key_to_bindings for _, bindings in self.screen._modal_binding_chain)
+
+    def on_load(self) -> None:
+        # Before any thread worker starts: they run below the UI thread's CPU priority (app/console/workers.py).
+        use_worker_pool(asyncio.get_running_loop())
 
     def on_mount(self) -> None:
         freeze_heap()  # Textual and the fleet's imports: before the first full collection can walk them
