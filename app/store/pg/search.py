@@ -176,10 +176,26 @@ def summarise_feature(store: "PgStore", name: str) -> bool:
     return True
 
 
-def select_sql(compiled: Compiled, *, keyset: str | None, newest_first: bool) -> str:
+def select_sql(compiled: Compiled, *, keyset: str | None, newest_first: bool, limit: int | None = None) -> str:
+    """A page's statement; ``limit`` written in (an int, never text from a query) so a generic plan knows a
+    page is a few rows (a LIMIT parameter is planned as a tenth of the table), else the LIMIT is a parameter."""
     order = "DESC" if newest_first else "ASC"
     where = compiled.where if not keyset else f"({compiled.where}) AND {keyset}"
-    return f"SELECT {SELECT_COLUMNS} FROM predictions WHERE {where} ORDER BY ts {order}, id {order} LIMIT %s"
+    bound = "%s" if limit is None else str(int(limit))
+    return f"SELECT {SELECT_COLUMNS} FROM predictions WHERE {where} ORDER BY ts {order}, id {order} LIMIT {bound}"
+
+
+# Columns whose equality an index seeks whatever the value (request, entity, model+version+time), or that
+# are walked in time order: a plan made without the values is the plan made with them.
+_PLAN_FREE_COLUMNS = frozenset(("request_id", "entity_id", "model", "version", "status"))
+
+
+def plans_once(query: Query) -> bool:
+    """Whether ``query``'s page can run with one generic plan per connection (``PgStore.rows_planned_once``):
+    only equality on the columns above and time bounds. Free text, ranges on numbers and JSON fields are
+    planned per value: how many rows match decides between an index and a scan."""
+    return all(isinstance(t, TimeTerm) or (isinstance(t, FieldTerm) and t.op == "=" and not t.negated
+                                           and t.column in _PLAN_FREE_COLUMNS) for t in query.terms)
 
 
 class PgPredictionSearch:
@@ -256,8 +272,13 @@ class PgPredictionSearch:
             return self._zone_page(query, zones, after, before, limit)
         newest_first, keyset, bound = page_keyset(after, before, _OLDER, _NEWER)
         compiled = compile_query(query)
-        raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first),
-                           (*compiled.params, *bound, limit + 1))
+        if plans_once(query):
+            raw = self._s.rows_planned_once(
+                select_sql(compiled, keyset=keyset, newest_first=newest_first, limit=limit + 1),
+                (*compiled.params, *bound))
+        else:
+            raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first),
+                               (*compiled.params, *bound, limit + 1))
         return page_of(raw, limit, newest_first, after)
 
     def watch(self, on_progress: Any) -> None:
