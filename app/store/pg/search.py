@@ -289,8 +289,13 @@ class PgPredictionSearch:
     def count(self, query: Query, cap: int, budget_s: float | None = None) -> Count:
         """Bounded by ``cap`` matches; ``budget_s`` is not applied here yet (the count is exact or capped)."""
         compiled = compile_query(query)
-        row = self._s.one(f"SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {compiled.where} LIMIT %s) AS m",
-                          (*compiled.params, cap + 1))
+        if plans_once(query):  # as the page: one generic plan per connection (the cap written in, an int)
+            row = self._s.rows_planned_once(
+                f"SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {compiled.where} LIMIT {int(cap) + 1}) AS m",
+                compiled.params)[0]
+        else:
+            row = self._s.one(f"SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {compiled.where} LIMIT %s) AS m",
+                              (*compiled.params, cap + 1))
         n = int(row[0]) if row else 0
         return Count(min(n, cap), n > cap)
 
