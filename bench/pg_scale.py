@@ -63,14 +63,19 @@ CLASSES = [
 ]
 
 
-def _median_ms(fn, runs: int) -> float:
-    fn()  # warm
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+def _medians_ms(fns: list, runs: list[int]) -> list[float]:
+    """Each function's median time over its runs, warm; the runs taken in turn (ours, the hand SQL, ...), so
+    a load that changes over the minute (other engineers' jobs) weighs on each alike."""
+    for fn in fns:
+        fn()  # warm
+    times: list[list[float]] = [[] for _ in fns]
+    for turn in range(max(runs)):
+        for fn, n, taken in zip(fns, runs, times):
+            if turn < n:
+                started = time.perf_counter()
+                fn()
+                taken.append((time.perf_counter() - started) * 1000)
+    return [statistics.median(taken) for taken in times]
 
 
 def main() -> None:
@@ -212,17 +217,17 @@ def _report(store, runs: int) -> None:
               "day_end": ms_to_iso(day_end)}
     params = {**values, "day_ms": day_end - 86_400_000, "day_end_ms": day_end}
     searcher = Searcher(store)
-    print(f"\nfirst page (50 rows), median of {runs} warm runs, ms:")
+    print(f"\nfirst page (50 rows), median of {runs} warm runs taken in turn, ms:")
     print(f"  {'class':<24} {'modeldeck':>10} {'hand SQL':>10} {'ratio':>7} {'ids only':>9}")
     for name, query, sql in CLASSES:
         text = query.format(**values)
         # What the console does for a query typed: parse, resolve its names against the catalogue, one page.
-        ours = _median_ms(lambda: searcher.page(searcher.resolve(searcher.parse(text)).query), runs)
         page_sql = sql.replace("SELECT id FROM", f"SELECT {SELECT_COLUMNS} FROM", 1)
         # The hand SQL of the rare classes reads every row (seconds at 10M): once is a fair floor for it.
-        scans = name in ("rare score", "slow requests")
-        hand = _median_ms(lambda: pg.execute(page_sql, params).fetchall(), 1 if scans else runs)
-        ids = _median_ms(lambda: pg.execute(sql, params).fetchall(), 1 if scans else runs)
+        floor_runs = 1 if name in ("rare score", "slow requests") else runs
+        ours, hand, ids = _medians_ms([lambda: searcher.page(searcher.resolve(searcher.parse(text)).query),
+                                       lambda: pg.execute(page_sql, params).fetchall(),
+                                       lambda: pg.execute(sql, params).fetchall()], [runs, floor_runs, floor_runs])
         print(f"  {name:<24} {ours:>10.2f} {hand:>10.2f} {ours / hand:>6.1f}x {ids:>9.2f}", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 

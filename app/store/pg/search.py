@@ -38,6 +38,11 @@ _OLDER = "ts <= %s AND (ts < %s OR id < %s)"
 _NEWER = "ts >= %s AND (ts > %s OR id > %s)"
 
 
+# See ``zones_cover_every_row``; asked inside the zone plan's first statement.
+_ZONES_COVER_EVERY_ROW = ("((SELECT coalesce(sum(summarised), 0) FROM zone_state) >= "
+                          "(SELECT coalesce(sum(logged_rows), 0) FROM versions))")
+
+
 def words(phrase: str) -> list[str]:
     """A phrase's words as the tsv column splits text: runs of letters and digits."""
     return _SEPARATORS.sub(" ", phrase).split()
@@ -221,7 +226,7 @@ class PgPredictionSearch:
         if not block_conditions(query, self._zone_features)[4]:
             return None
         return candidate_slices(PgDb(self._s), query, share=self.zone_share, features=self._zone_features,
-                                covered=self.zones_cover_every_row)
+                                covered_sql=_ZONES_COVER_EVERY_ROW)
 
     def zone_db(self) -> Any:
         from app.store.dialect import PgDb
@@ -236,8 +241,7 @@ class PgPredictionSearch:
     def zones_cover_every_row(self) -> bool:
         """Every logged row is summarised: the zone map's count per model has kept up with the catalogue's
         (both written in ingest's transaction; rows that came any other way leave it behind)."""
-        row = self._s.one("SELECT (SELECT coalesce(sum(summarised), 0) FROM zone_state) >= "
-                          "(SELECT coalesce(sum(logged_rows), 0) FROM versions)")
+        row = self._s.one(f"SELECT {_ZONES_COVER_EVERY_ROW}")
         return bool(row and row[0])
 
     def _zone_page(self, query: Query, zones: ZonePlan, after: Cursor | None, before: Cursor | None,
