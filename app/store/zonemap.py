@@ -245,6 +245,20 @@ def candidate_slices(conn: "sqlite3.Connection | Db", query: Query, *, share: fl
     return ZonePlan(slices, candidate_rows, scope_rows)
 
 
+def declines_sql(query: Query, features: frozenset[str], covered_sql: str, share: float = SELECTIVE_SHARE
+                 ) -> tuple[str, list[object]] | None:
+    """``candidate_slices``'s refusal to prune as one SQL boolean and its params, for a server to gate the unpruned page on in the page's own statement; None when ``query`` has no
+    prunable term. True exactly when ``candidate_slices`` returns None without ``force``: the map does not
+    cover every row, or the blocks that may match hold more than the share of the rows in scope."""
+    scope, scope_params, prune, prune_params, prunable = block_conditions(query, features)
+    if not prunable:
+        return None
+    scope_sql = " AND ".join(scope) if scope else "1 = 1"
+    return (f"(SELECT NOT {covered_sql} OR (coalesce(sum(b.rows), 0) > 0 AND coalesce(sum(CASE WHEN "
+            f"{' AND '.join(prune)} THEN b.rows ELSE 0 END), 0) > ? * coalesce(sum(b.rows), 0)) "
+            f"FROM zone_blocks b WHERE {scope_sql})", [*prune_params, share, *scope_params])
+
+
 def _hour_of(ts: int) -> int:
     """SQLite's ``ts / 3600000`` (truncates toward zero), so a bound lands in the block its row would."""
     return -(-ts // HOUR_MS) if ts < 0 else ts // HOUR_MS
