@@ -78,6 +78,7 @@ class Searcher:
         # caches page SQL by that identity too, so the routed terms are kept and handed out again).
         self._routed: dict[int, tuple[tuple[Term, ...], tuple[Term, ...]]] = {}
         self._id_columns: Callable[[str], tuple[str, ...]] | None = getattr(self._search, "id_columns", None)
+        self._names: tuple[list[str], dict[str, list[str]]] | None = None  # the catalogue's, read by resolve
 
     def routed(self, query: Query) -> Query:
         """A bare word that is a stored request or entity id also finds that record: free text does not
@@ -101,8 +102,14 @@ class Searcher:
         notices to show; raises UnknownName (a likely typo, naming the closest names)."""
         if not any(_names_field(t) for t in query.terms):
             return Resolution(query, ())
-        models, versions = self._store.predictions.logged_names()
-        return resolve_query(query, models, versions)
+        # The names read last time answer a query naming only names among them (the usual: a name picked
+        # from completion or typed in full), without a round trip to the catalogue. A glob, a prefix or a
+        # name not among them reads the names again, so a model logged since is found and a prefix judged
+        # against every name. (A model whose logs were all pruned since still resolves to itself: its page
+        # is empty either way.)
+        if self._names is None or not _only_known_names(query.terms, *self._names):
+            self._names = self._store.predictions.logged_names()
+        return resolve_query(query, *self._names)
 
     def watch(self, on_progress: "Callable[[ScanProgress], None] | None") -> None:
         """Hear how a long read is going (after ~0.3 s; see ``ScanProgress``); an exception raised in
@@ -210,6 +217,21 @@ def _routed(term: Term, id_columns: "Callable[[str], tuple[str, ...]]") -> Term:
         return term
     word = TextTerm(term.phrase) if term.negated else term
     return AnyOf(((word,), *((FieldTerm(column, "=", term.phrase),) for column in columns)), term.negated)
+
+
+def _only_known_names(terms: tuple[Term, ...], models: list[str], versions: dict[str, list[str]]) -> bool:
+    """Every ``model:``/``version:`` value in ``terms`` is exactly one of these names."""
+    known_versions = {v for names in versions.values() for v in names}
+    known_models = set(models)
+
+    def known(term: Term) -> bool:
+        if isinstance(term, AnyOf):
+            return all(known(t) for alternative in term.alternatives for t in alternative)
+        if isinstance(term, FieldTerm) and term.column in ("model", "version"):
+            return str(term.value).strip() in (known_models if term.column == "model" else known_versions)
+        return True
+
+    return all(known(t) for t in terms)
 
 
 def _names_field(term: Term) -> bool:

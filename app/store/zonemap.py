@@ -199,23 +199,30 @@ def trusted(conn: sqlite3.Connection) -> bool:
 
 def candidate_slices(conn: "sqlite3.Connection | Db", query: Query, *, share: float = SELECTIVE_SHARE,
                      force: bool = False, features: frozenset[str] | None = None,
-                     covered: Callable[[], bool] | None = None) -> ZonePlan | None:
+                     covered: Callable[[], bool] | None = None, covered_sql: str | None = None) -> ZonePlan | None:
     """The slices that may hold a match of ``query``, newest first; None when the query has no prunable
     term, when pruning would keep more than ``share`` of the rows in scope (``force``: keep it anyway),
     or when the summaries do not cover every row (``covered``: the backend's own test, else ``trusted``).
-    ``conn``: a SQLite connection, or either backend's ``Db`` (the statements are portable)."""
+    ``conn``: a SQLite connection, or either backend's ``Db`` (the statements are portable). ``covered_sql``:
+    the coverage test as one SQL boolean, asked in the same statement as the sums (a round trip less on a
+    server)."""
     if features is None:
         features = frozenset(summarised_features(conn))  # type: ignore[arg-type]
     scope, scope_params, prune, prune_params, prunable = block_conditions(query, features)
-    if not prunable or not (covered() if covered is not None else trusted(conn)):  # type: ignore[arg-type]
+    if not prunable:
+        return None
+    if covered_sql is None and not (covered() if covered is not None else trusted(conn)):  # type: ignore[arg-type]
         return None
     scope_sql = " AND ".join(scope) if scope else "1 = 1"
     prune_sql = " AND ".join(prune)
     # First the two sums alone (one pass, no block leaves the database): most queries stop here, pruning
     # would keep too much; only a plan that prunes reads its blocks. int(): PostgreSQL sums as numeric.
-    scope_rows, candidate_rows = (int(v) for v in conn.execute(
-        f"SELECT coalesce(sum(b.rows), 0), coalesce(sum(CASE WHEN {prune_sql} THEN b.rows ELSE 0 END), 0) "
-        f"FROM zone_blocks b WHERE {scope_sql}", (*prune_params, *scope_params)).fetchone())
+    sums = conn.execute(
+        f"SELECT coalesce(sum(b.rows), 0), coalesce(sum(CASE WHEN {prune_sql} THEN b.rows ELSE 0 END), 0), "
+        f"{covered_sql or '1'} FROM zone_blocks b WHERE {scope_sql}", (*prune_params, *scope_params)).fetchone()
+    if not sums[2]:
+        return None
+    scope_rows, candidate_rows = int(sums[0]), int(sums[1])
     if not force and scope_rows and candidate_rows > share * scope_rows:
         return None
     rows = conn.execute(
@@ -236,6 +243,20 @@ def candidate_slices(conn: "sqlite3.Connection | Db", query: Query, *, share: fl
         else:
             slices.append(Slice(start, end, names, counts[0]))
     return ZonePlan(slices, candidate_rows, scope_rows)
+
+
+def declines_sql(query: Query, features: frozenset[str], covered_sql: str, share: float = SELECTIVE_SHARE
+                 ) -> tuple[str, list[object]] | None:
+    """``candidate_slices``'s refusal to prune as one SQL boolean and its params, for a server to gate the unpruned page on in the page's own statement; None when ``query`` has no
+    prunable term. True exactly when ``candidate_slices`` returns None without ``force``: the map does not
+    cover every row, or the blocks that may match hold more than the share of the rows in scope."""
+    scope, scope_params, prune, prune_params, prunable = block_conditions(query, features)
+    if not prunable:
+        return None
+    scope_sql = " AND ".join(scope) if scope else "1 = 1"
+    return (f"(SELECT NOT {covered_sql} OR (coalesce(sum(b.rows), 0) > 0 AND coalesce(sum(CASE WHEN "
+            f"{' AND '.join(prune)} THEN b.rows ELSE 0 END), 0) > ? * coalesce(sum(b.rows), 0)) "
+            f"FROM zone_blocks b WHERE {scope_sql})", [*prune_params, share, *scope_params])
 
 
 def _hour_of(ts: int) -> int:

@@ -324,3 +324,33 @@ def test_watch_once_follows_the_logs_and_judges_the_rules_on_the_writer_role(tea
     with Store.open(team["owner"]) as store:
         assert store.one("SELECT count(*) FROM predictions")[0] == 40
         assert len(store.alerts.firing("router")) == 1
+
+
+def test_a_page_planned_once_finds_rows_in_day_partitions_made_after_its_plan(pg_url: str) -> None:
+    """Pages of id/model/time queries run one generic plan per connection: ingest making new day partitions
+    afterwards must not hide their rows (the server replans), and the plan setting stays with the page."""
+    records = random_records(400, seed=41)
+    later = [{**r, "request_id": f"{r['request_id']}-later", "ts": r["ts"] + 3 * SPAN_MS}
+             for r in random_records(400, seed=42)]
+    with Store.open(pg_url) as store:
+        store.predictions.append([to_row(r) for r in records])
+        searcher = Searcher(store)
+        queries = {text: searcher.parse(text, now=NOW + 4 * SPAN_MS)
+                   for text in ("model:fraud", "entity:cust-3", "model:fraud version:v2 since:60d")}
+        for _ in range(7):  # past the server's five custom plans, were it choosing
+            for query in queries.values():
+                searcher.page(query, limit=20)
+        store.predictions.append([to_row(r) for r in later])  # new day partitions
+        both = records + later
+        for text, query in queries.items():
+            newest = sorted((r for r in both if _matches(r, text)), key=lambda r: r["ts"], reverse=True)[:20]
+            got = searcher.page(query, limit=20).rows
+            assert [row["ts"] for row in got] == [r["ts"] for r in newest], text
+            assert got[0]["request_id"].endswith("-later"), text
+        assert store.one("SHOW plan_cache_mode") == ("auto",)  # free text is still planned for its words
+
+
+def _matches(record: dict, text: str) -> bool:
+    if text.startswith("entity:"):
+        return record["entity_id"] == "cust-3"
+    return record["model"] == "fraud" and ("version:" not in text or record["version"] == "v2")

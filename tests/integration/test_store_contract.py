@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from app.models import ModelInfo, QuarantinedLine, Stage, Version
-from app.search.searcher import Searcher
+from app.search.searcher import Searcher, UnknownName
 from app.store import Store, StoreError
 from app.store.locks import LockHeld
 from app.store.predictions import record_from_row
@@ -579,3 +579,23 @@ def test_model_status_histograms_are_counted_exactly_from_the_zone_map(zoned, te
     for i in brute_force(records, list(range(len(records))), query):
         expected[(records[i]["ts"] - histogram.start) // histogram.width] += 1
     assert histogram.counts == expected
+
+
+def test_names_resolve_against_models_logged_after_the_searcher_read_them(any_store) -> None:
+    """Resolution keeps the catalogue's names between queries; a model logged since is still found: by its
+    full name, by a glob over it, and a prefix it makes ambiguous is said to be ambiguous."""
+    store = any_store
+    store.predictions.append([to_row(r) for r in random_records(200, seed=61)])
+    searcher = Searcher(store)
+    assert searcher.resolve(searcher.parse("model:fraud", now=NOW)).query.terms[0].value == "fraud"
+    newer = [{**r, "model": "fraudster", "request_id": f"{r['request_id']}-new"} for r in random_records(30, seed=62)]
+    store.predictions.append([to_row(r) for r in newer])
+    with pytest.raises(UnknownName):  # "frau" meant fraud alone before
+        searcher.resolve(searcher.parse("model:frau", now=NOW))
+    searcher = Searcher(store)
+    searcher.resolve(searcher.parse("model:fraud", now=NOW))
+    store.predictions.append([to_row({**r, "model": "fraud-v2"}) for r in newer])
+    everything = searcher.resolve(searcher.parse("model:fraud*", now=NOW)).query
+    assert {row["model"] for row in searcher.iter_rows(everything)} == {"fraud", "fraudster", "fraud-v2"}
+    query = searcher.resolve(searcher.parse("model:fraud-v2", now=NOW)).query
+    assert {row["model"] for row in searcher.iter_rows(query)} == {"fraud-v2"}

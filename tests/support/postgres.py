@@ -77,6 +77,38 @@ class PostgresServer:
             raise
         return server
 
+    @classmethod
+    def start_kept(cls, root: Path) -> "PostgresServer":
+        """A cluster in ``root`` that outlives the process (a benchmark's 10M-row load is kept between runs):
+        made on the first call, started again on later ones; ``halt()`` stops it and keeps the files. The
+        password of this throwaway loopback cluster is kept beside it (mode 600) to reconnect."""
+        bindir = pg_bin()
+        if bindir is None:
+            raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+        root.mkdir(parents=True, exist_ok=True)
+        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if as_user:
+            shutil.chown(root, "postgres", "postgres")
+        secret = root / "password"
+        if not (root / "data").exists():
+            server = cls(root=root, port=_free_port(), password=secrets.token_hex(12), bindir=bindir, _as=as_user)
+            secret.write_text(server.password)
+            secret.chmod(0o600)
+            server._init_and_start()
+            return server
+        conf = (root / "data" / "postgresql.conf").read_text()
+        port = int(conf.rsplit("\nport = ", 1)[1].split()[0])
+        server = cls(root=root, port=port, password=secret.read_text().strip(), bindir=bindir, _as=as_user)
+        if not (server.data / "postmaster.pid").exists():
+            server._run(str(bindir / "pg_ctl"), "-D", str(server.data), "-l", str(root / "log"), "-w",
+                        "-t", str(int(START_TIMEOUT_S)), "start")
+        return server
+
+    def halt(self) -> None:
+        """Stop the server cleanly and keep its files (``start_kept`` starts it again)."""
+        subprocess.run([*self._as, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast",
+                        "-w", "-t", "60", "stop"], capture_output=True, timeout=120)
+
     def _run(self, *args: str, timeout: float = 120) -> None:
         done = subprocess.run([*self._as, *args], capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:

@@ -364,8 +364,21 @@ class PredictionsTable(LogAggregates):
                                            "ORDER BY version COLLATE \"C\" LIMIT %s", (model, limit))]
 
     def logged_names(self) -> tuple[list[str], dict[str, list[str]]]:
-        models = self.logged_models()
-        return models, {model: self.logged_versions(model) for model in models}
+        """``logged_models`` and each one's ``logged_versions`` in one statement (search resolves every
+        query's names against them: one round trip, not one per model)."""
+        limit = 1000  # as logged_models' and logged_versions' default
+        models: list[str] = []
+        versions: dict[str, list[str]] = {}
+        for model, version in self._s.rows('SELECT model, version FROM versions WHERE logged_rows > 0 '
+                                           'ORDER BY model COLLATE "C", version COLLATE "C"'):
+            if model not in versions:
+                if len(models) == limit:
+                    break
+                models.append(model)
+                versions[model] = []
+            if len(versions[model]) < limit:
+                versions[model].append(version)
+        return models, versions
 
     def partitions(self) -> list[str]:
         """The day partitions, oldest first (retention drops whole ones)."""

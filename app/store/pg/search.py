@@ -25,7 +25,8 @@ from app.store.pg.predictions import SELECT_COLUMNS
 from app.store.search import (Count, Cursor, Facet, Histogram, Page, Span, histogram_of, page_keyset, page_of,
                               zone_histogram)
 from app.store.search_sql import Compiled
-from app.store.zonemap import SELECTIVE_SHARE, ZonePlan, block_conditions, candidate_slices
+from app.store.dialect import pg_sql
+from app.store.zonemap import SELECTIVE_SHARE, ZonePlan, block_conditions, candidate_slices, declines_sql
 
 if TYPE_CHECKING:
     from app.store.pg.store import PgStore
@@ -36,6 +37,11 @@ _DYNAMIC = ("prediction", "label")
 _SEPARATORS = re.compile(r"[\W_]+")
 _OLDER = "ts <= %s AND (ts < %s OR id < %s)"
 _NEWER = "ts >= %s AND (ts > %s OR id > %s)"
+
+
+# See ``zones_cover_every_row``; asked inside the zone plan's first statement.
+_ZONES_COVER_EVERY_ROW = ("((SELECT coalesce(sum(summarised), 0) FROM zone_state) >= "
+                          "(SELECT coalesce(sum(logged_rows), 0) FROM versions))")
 
 
 def words(phrase: str) -> list[str]:
@@ -176,10 +182,26 @@ def summarise_feature(store: "PgStore", name: str) -> bool:
     return True
 
 
-def select_sql(compiled: Compiled, *, keyset: str | None, newest_first: bool) -> str:
+def select_sql(compiled: Compiled, *, keyset: str | None, newest_first: bool, limit: int | None = None) -> str:
+    """A page's statement; ``limit`` written in (an int, never text from a query) so a generic plan knows a
+    page is a few rows (a LIMIT parameter is planned as a tenth of the table), else the LIMIT is a parameter."""
     order = "DESC" if newest_first else "ASC"
     where = compiled.where if not keyset else f"({compiled.where}) AND {keyset}"
-    return f"SELECT {SELECT_COLUMNS} FROM predictions WHERE {where} ORDER BY ts {order}, id {order} LIMIT %s"
+    bound = "%s" if limit is None else str(int(limit))
+    return f"SELECT {SELECT_COLUMNS} FROM predictions WHERE {where} ORDER BY ts {order}, id {order} LIMIT {bound}"
+
+
+# Columns whose equality an index seeks whatever the value (request, entity, model+version+time), or that
+# are walked in time order: a plan made without the values is the plan made with them.
+_PLAN_FREE_COLUMNS = frozenset(("request_id", "entity_id", "model", "version", "status"))
+
+
+def plans_once(query: Query) -> bool:
+    """Whether ``query``'s page can run with one generic plan per connection (``PgStore.rows_planned_once``):
+    only equality on the columns above and time bounds. Free text, ranges on numbers and JSON fields are
+    planned per value: how many rows match decides between an index and a scan."""
+    return all(isinstance(t, TimeTerm) or (isinstance(t, FieldTerm) and t.op == "=" and not t.negated
+                                           and t.column in _PLAN_FREE_COLUMNS) for t in query.terms)
 
 
 class PgPredictionSearch:
@@ -200,12 +222,23 @@ class PgPredictionSearch:
         if not self.use_zones or any(isinstance(t, FieldTerm) and t.column in ("request_id", "entity_id")
                                      and t.op == "=" and not t.negated for t in query.terms):
             return None
+        if not block_conditions(query, self._features())[4]:
+            return None
+        return candidate_slices(PgDb(self._s), query, share=self.zone_share, features=self._features(),
+                                covered_sql=_ZONES_COVER_EVERY_ROW)
+
+    def _features(self) -> frozenset[str]:
         if self._zone_features is None:
             self._zone_features = frozenset(r[0] for r in self._s.rows("SELECT feature FROM zone_summarised"))
-        if not block_conditions(query, self._zone_features)[4]:
+        return self._zone_features
+
+    def _declines(self, query: Query) -> tuple[str, list[object]] | None:
+        """The zone plan's refusal to prune ``query`` as SQL (``declines_sql``), None when it could prune."""
+        if not self.use_zones or any(isinstance(t, FieldTerm) and t.column in ("request_id", "entity_id")
+                                     and t.op == "=" and not t.negated for t in query.terms):
             return None
-        return candidate_slices(PgDb(self._s), query, share=self.zone_share, features=self._zone_features,
-                                covered=self.zones_cover_every_row)
+        found = declines_sql(query, self._features(), _ZONES_COVER_EVERY_ROW, self.zone_share)
+        return None if found is None else (pg_sql(found[0]), found[1])
 
     def zone_db(self) -> Any:
         from app.store.dialect import PgDb
@@ -220,8 +253,7 @@ class PgPredictionSearch:
     def zones_cover_every_row(self) -> bool:
         """Every logged row is summarised: the zone map's count per model has kept up with the catalogue's
         (both written in ingest's transaction; rows that came any other way leave it behind)."""
-        row = self._s.one("SELECT (SELECT coalesce(sum(summarised), 0) FROM zone_state) >= "
-                          "(SELECT coalesce(sum(logged_rows), 0) FROM versions)")
+        row = self._s.one(f"SELECT {_ZONES_COVER_EVERY_ROW}")
         return bool(row and row[0])
 
     def _zone_page(self, query: Query, zones: ZonePlan, after: Cursor | None, before: Cursor | None,
@@ -251,13 +283,36 @@ class PgPredictionSearch:
         return select_sql(compiled, keyset=None, newest_first=True), compiled.params
 
     def page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int) -> Page:
+        declines = self._declines(query) if plans_once(query) else None
+        if declines is not None:
+            # Most queries with a prunable term (``status:error`` of a busy model) keep too many blocks to
+            # prune: their unpruned page runs at once, gated on the zone plan's own refusal in the same
+            # statement (evaluated once, before any row is read), one round trip instead of two. No row back
+            # means pruning pays or nothing matches: then the zone plan decides, as it always did. Only for
+            # pages planned once (index walks): a number range's plan may be a parallel scan, whose workers
+            # start (15 ms) even when the gate is shut.
+            page = self._plain_page(query, after, before, limit, declines)
+            if page.rows:
+                return page
         zones = self.zone_plan(query)
         if zones is not None:
             return self._zone_page(query, zones, after, before, limit)
+        return self._plain_page(query, after, before, limit, None)
+
+    def _plain_page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int,
+                    gate: tuple[str, list[object]] | None) -> Page:
+        """One statement over the whole log (``gate``: an SQL condition on no row, and its params, ANDed in)."""
         newest_first, keyset, bound = page_keyset(after, before, _OLDER, _NEWER)
         compiled = compile_query(query)
-        raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first),
-                           (*compiled.params, *bound, limit + 1))
+        if gate is not None:
+            compiled = Compiled(f"({compiled.where}) AND {gate[0]}", (*compiled.params, *gate[1]))
+        if plans_once(query):
+            raw = self._s.rows_planned_once(
+                select_sql(compiled, keyset=keyset, newest_first=newest_first, limit=limit + 1),
+                (*compiled.params, *bound))
+        else:
+            raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first),
+                               (*compiled.params, *bound, limit + 1))
         return page_of(raw, limit, newest_first, after)
 
     def watch(self, on_progress: Any) -> None:
@@ -268,8 +323,13 @@ class PgPredictionSearch:
     def count(self, query: Query, cap: int, budget_s: float | None = None) -> Count:
         """Bounded by ``cap`` matches; ``budget_s`` is not applied here yet (the count is exact or capped)."""
         compiled = compile_query(query)
-        row = self._s.one(f"SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {compiled.where} LIMIT %s) AS m",
-                          (*compiled.params, cap + 1))
+        if plans_once(query):  # as the page: one generic plan per connection (the cap written in, an int)
+            row = self._s.rows_planned_once(
+                f"SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {compiled.where} LIMIT {int(cap) + 1}) AS m",
+                compiled.params)[0]
+        else:
+            row = self._s.one(f"SELECT count(*) FROM (SELECT 1 FROM predictions WHERE {compiled.where} LIMIT %s) AS m",
+                              (*compiled.params, cap + 1))
         n = int(row[0]) if row else 0
         return Count(min(n, cap), n > cap)
 
