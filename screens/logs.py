@@ -271,6 +271,10 @@ class LogsScreen(OwnBackground, OnConsole, Screen):
         # a single-letter action fired by surprise; enter (or esc, tab) goes to the results, `/` back.
         bar = self.query_one(QueryBar)
         self.set_focus(bar)
+        if bar.value and not bar.value.endswith(" "):
+            # A pre-filled model:NAME ends with a space: the first word typed is a term of its own,
+            # not the end of the model's name (`model:fraud-scorerstatus:error`).
+            bar.value += " "
         bar.cursor_position = len(bar.value)
         self._load_names(self.console_context.store)
         self.run_query(self.initial_query)
