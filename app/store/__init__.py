@@ -60,7 +60,11 @@ class Store(PortableFamilies):
         self.audit = AuditLog(self.db)
         self.quarantine = QuarantineTable(self.db)
         self.locks = LocksTable(self.db)
-        self.serving = ServingLog(self.portable)  # the prediction log read for rollback, readiness and baselines
+        # The prediction log read for rollback, readiness and baselines; its memo is this file's (the same
+        # path and inode: a store re-created at the path starts afresh).
+        stat = self.path.stat()
+        self.serving = ServingLog(self.portable, memo_key=("sqlite", str(self.path.resolve()), stat.st_dev,
+                                                           stat.st_ino), in_transaction=lambda: self.conn.in_transaction)
 
     @classmethod
     def open(cls, path: Path | str, *, read_only: bool = False, create: bool = True) -> "Store":

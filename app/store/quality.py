@@ -75,8 +75,12 @@ def feature_timing(store: "Store", model: str, version: str, *, scan: int, sampl
     db = store.portable
     at, at_key = db.dialect.json_number("c.context", "feature_ts")
     took, took_key = db.dialect.json_number("c.context", "feature_latency_ms")
-    return db.execute(
-        f"SELECT c.ts, {at}, {took} FROM (SELECT ts, version, context FROM predictions WHERE model = ? "
-        "ORDER BY ts DESC LIMIT ?) AS c "
-        f"WHERE c.version = ? AND c.context IS NOT NULL AND ({at} IS NOT NULL OR {took} IS NOT NULL) LIMIT ?",
-        (at_key, took_key, model, scan, version, at_key, took_key, sample)).fetchall()
+    def read() -> list[tuple[int, Any, Any]]:
+        return db.execute(
+            f"SELECT c.ts, {at}, {took} FROM (SELECT ts, version, context FROM predictions WHERE model = ? "
+            "ORDER BY ts DESC LIMIT ?) AS c "
+            f"WHERE c.version = ? AND c.context IS NOT NULL AND ({at} IS NOT NULL OR {took} IS NOT NULL) LIMIT ?",
+            (at_key, took_key, model, scan, version, at_key, took_key, sample)).fetchall()
+
+    # The newest rows change only with the log's mark: remembered with the other serving reads.
+    return list(store.serving.memo.read(("feature_timing", model, version, scan, sample), read))

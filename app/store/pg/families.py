@@ -286,7 +286,12 @@ class ServingLog(PortableServingLog):
     def __init__(self, store: "PgStore") -> None:
         from app.store.dialect import PgDb
 
-        super().__init__(PgDb(store))
+        from psycopg.pq import TransactionStatus
+
+        # Its memo is the address's (app/store/log_memo.py); the connection is in autocommit, so any other
+        # status than idle is a write transaction in progress.
+        super().__init__(PgDb(store), memo_key=("postgresql", store.location),
+                         in_transaction=lambda: store.pg.info.transaction_status != TransactionStatus.IDLE)
         self._s = store
 
     def newest_ts(self, model: str, version: str) -> int | None:
