@@ -599,3 +599,40 @@ def test_names_resolve_against_models_logged_after_the_searcher_read_them(any_st
     assert {row["model"] for row in searcher.iter_rows(everything)} == {"fraud", "fraudster", "fraud-v2"}
     query = searcher.resolve(searcher.parse("model:fraud-v2", now=NOW)).query
     assert {row["model"] for row in searcher.iter_rows(query)} == {"fraud-v2"}
+
+
+def test_remembered_log_reads_follow_new_rows_and_retention(any_store, any_store_location: str) -> None:
+    """The readiness checklist's log reads are remembered while the log is unchanged (app/store/log_memo.py,
+    what keeps an idle fleet free): after new rows, and after a prune, each says what a fresh read says."""
+    from app.store import log_memo
+    from app.store.quality import feature_timing
+    from app.store.retention import delete_before
+
+    store = any_store
+    _records, fraud = _logged(store, 400, 21)
+    versions = sorted({r["version"] for r in fraud})
+    since, until = BASE_MS + 1_234_567, NOW - 7_654  # windows that cut hours
+
+    def reads(store=store) -> list:  # type: ignore[no-untyped-def]
+        return [store.serving.logging_counts("fraud", since, until),
+                *(store.serving.peak_hour("fraud", v, since, until) for v in versions),
+                *(store.serving.recent_features("fraud", v, scan=300, sample=50) for v in versions),
+                *(feature_timing(store, "fraud", v, scan=300, sample=50) for v in versions)]
+
+    def fresh() -> list:
+        log_memo._memos.clear()  # as a process that never read this store
+        with Store.open(any_store_location) as again:
+            return reads(again)
+
+    assert store.serving.memo.mark() is not None, "this backend remembers"
+    first = reads()
+    assert reads() == first == fresh()
+    _logged(store, 300, 22)
+    # The newest id is a recent row, which the prune keeps: only the oldest rows go.
+    store.predictions.append([to_row(dict(fraud[0], ts=NOW - 60_000, request_id="late-one"))])
+    grown = reads()
+    assert grown == fresh() and grown != first
+    with store.write():
+        delete_before(store, BASE_MS + SPAN_MS // 2)
+    pruned = reads()
+    assert pruned == fresh() and pruned != grown
