@@ -22,7 +22,8 @@ from typing import Any, Callable, Hashable, TypeVar
 T = TypeVar("T")
 
 MAX_ENTRIES = 4096
-"""Remembered results per store: a few per model and version (one per whole hour of the week for peak_hour)."""
+"""Remembered results per store: a few per model and version (each a handful of values, or the counts of a week's
+hours)."""
 MAX_STORES = 4
 
 Mark = tuple[Any, ...]

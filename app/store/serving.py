@@ -123,9 +123,14 @@ class ServingLog:
             pieces = [(since, first * HOUR_MS), (last * HOUR_MS, until)]
         hours: dict[int, int] = {}
         if first < last:
-            hours.update(self.memo.read(("whole_hours", model, version, first, last), lambda: dict(self._db.execute(
-                "SELECT ts / 3600000, count(*) FROM predictions WHERE model = ? AND version = ? AND ts >= ? "
-                "AND ts < ? GROUP BY 1", (model, version, first * HOUR_MS, last * HOUR_MS)).fetchall()), mark))
+            key = ("whole_hours", model, version)  # one entry a version, replaced when the span moves
+            found, prior = self.memo.recall(mark, key)
+            if not found or prior[:2] != (first, last):
+                prior = (first, last, dict(self._db.execute(
+                    "SELECT ts / 3600000, count(*) FROM predictions WHERE model = ? AND version = ? AND ts >= ? "
+                    "AND ts < ? GROUP BY 1", (model, version, first * HOUR_MS, last * HOUR_MS)).fetchall()))
+                self.memo.remember(mark, key, prior)
+            hours.update(prior[2])
         for lo, hi in pieces:
             if lo < hi:
                 for hour, count in self._db.execute(
@@ -153,17 +158,19 @@ class ServingLog:
         blocks = self._db.execute(
             "SELECT hour, rows FROM zone_blocks WHERE model = ? AND hour >= ? AND hour <= ? "
             "ORDER BY rows DESC, hour DESC", (model, since // HOUR_MS, (until - 1) // HOUR_MS)).fetchall()
+        # The version's whole hours counted so far, one memo entry a version (not one an hour: a fleet of many
+        # models must fit the memo); the dict only gains hours, each count fixed while the mark stands.
+        counted: dict[int, int] = self.memo.read(("hours", model, version), dict, mark)
         best: tuple[int, int] = (0, 0)  # (requests, hour)
         for hour, bound in blocks:
             if (bound, hour) <= best:
                 break  # bounds only fall from here: no later hour can win
             start, end = hour_range(hour)
             lo, hi = max(start, since), min(end, until)
-            if (lo, hi) == (start, end):
-                count = self.memo.read(("hour", model, version, hour),
-                                       lambda: self._count(model, version, lo, hi), mark)
-            else:
-                count = self._count(model, version, lo, hi)
+            if (lo, hi) != (start, end):
+                count = self._count(model, version, lo, hi)  # an hour the window clips: it slides with the clock
+            elif (count := counted.get(hour)) is None:
+                count = counted[hour] = self._count(model, version, lo, hi)
             best = max(best, (int(count), hour))
         return (best[1], best[0]) if best[0] else (0, 0)
 

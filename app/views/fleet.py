@@ -370,7 +370,9 @@ def _readiness_then(store: "Store", at: int, names: set[str]) -> dict[str, int]:
 def readiness_counts(store: "Store", settings: Settings, now_ms: int, names: set[str],
                      health: Mapping[str, Health]) -> dict[str, int]:
     """Areas passed or waived per model, from the same evaluation the model screen runs (a few ms a
-    model): the fleet's n/8 must not disagree with the Readiness tab until the model is opened."""
+    model): the fleet's n/8 must not disagree with the Readiness tab until the model is opened. Its reads of
+    the log are remembered by the store while nothing new is logged (app/store/log_memo.py): an idle
+    refresh reads none of them again."""
     from app.checklist import evaluate as checklist
 
     counts = store.checklist.passed_counts()  # models only in the config have nothing to evaluate
