@@ -60,11 +60,13 @@ class Store(PortableFamilies):
         self.audit = AuditLog(self.db)
         self.quarantine = QuarantineTable(self.db)
         self.locks = LocksTable(self.db)
-        # The prediction log read for rollback, readiness and baselines; its memo is this file's (the same
-        # path and inode: a store re-created at the path starts afresh).
+        # The prediction log read for rollback, readiness and baselines; its memo is this file's
+        # (app/store/log_memo.py): path and inode, so a store re-created at the path starts afresh (not the
+        # change time: closing the last connection checkpoints the WAL into the file).
         stat = self.path.stat()
         self.serving = ServingLog(self.portable, memo_key=("sqlite", str(self.path.resolve()), stat.st_dev,
-                                                           stat.st_ino), in_transaction=lambda: self.conn.in_transaction)
+                                                           stat.st_ino),
+                                  in_transaction=lambda: self.conn.in_transaction)
 
     @classmethod
     def open(cls, path: Path | str, *, read_only: bool = False, create: bool = True) -> "Store":

@@ -288,9 +288,12 @@ class ServingLog(PortableServingLog):
 
         from psycopg.pq import TransactionStatus
 
-        # Its memo is the address's (app/store/log_memo.py); the connection is in autocommit, so any other
-        # status than idle is a write transaction in progress.
-        super().__init__(PgDb(store), memo_key=("postgresql", store.location),
+        # Its memo is the store's (app/store/log_memo.py): the address, and the database's and the log table's
+        # oids, so a database or schema dropped and made again at the same address starts afresh. The
+        # connection is in autocommit: any other status than idle is a write transaction in progress.
+        oids = store.one("SELECT (SELECT oid FROM pg_database WHERE datname = current_database()), "
+                         "to_regclass('predictions')::oid")
+        super().__init__(PgDb(store), memo_key=("postgresql", store.location, *(oids or ())),
                          in_transaction=lambda: store.pg.info.transaction_status != TransactionStatus.IDLE)
         self._s = store
 
