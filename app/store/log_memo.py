@@ -11,6 +11,9 @@ rows change nothing these reads return (a late label; compaction re-encodes the 
 per store (SQLite file or PostgreSQL address) for the life of the process, so a store opened again for the
 next refresh still finds it, and it is cleared as soon as the mark moves: at most one mark's entries, at most
 ``MAX_ENTRIES`` of them, at most ``MAX_STORES`` stores.
+
+The mark is read before the rows it vouches for. A row committed in between makes a value newer than its mark,
+never older, and the next reader's mark (which sees that row) clears it: nothing stale outlives one pass.
 """
 
 from __future__ import annotations
