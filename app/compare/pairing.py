@@ -20,7 +20,6 @@ table of the pairs (bounded memory, several passes).
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -198,12 +197,12 @@ def _streamed(conn: q.Reader, model: str, champion: str, challenger: str, since:
     if along_ids:
         params.update(lo=counts.first_id, hi=counts.last_id)
     width = 6 if regression else 4  # code, d, lat_a, lat_b[, e_a, e_b]
-    rows = q.stream_pairs(conn, config.join_key, params, regression=regression,
-                          classes=len(classes) if classes else None, bucketed=bool(buckets), along_ids=along_ids)
-    # One flat float array, a C loop over the values (0.1 s less per million pairs than a record a row).
+    # One flat float array (split over two processes for a long window: app.store.compare.pair_values).
     # None arrives as NaN (the log never stores NaN, so NaN means "no value"); the code, an integer
     # below 2**53, is exact.
-    pairs = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=-1).reshape(-1, width)
+    pairs = q.pair_values(conn, config.join_key, params, regression=regression,
+                          classes=len(classes) if classes else None, bucketed=bool(buckets), along_ids=along_ids,
+                          pairs=counts.challenger).reshape(-1, width)
     code = pairs[:, 0].astype(np.int64)
     radix = len(classes) + 2 if classes else 1
     n_cells, n_buckets = radix * radix, max(1, buckets)

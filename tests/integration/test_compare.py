@@ -352,3 +352,40 @@ def test_reading_the_challenger_along_the_table_or_through_its_index_gives_the_s
     assert forced.keys() == expected.keys() and mixed.paired == 1000
     for path, value in expected.items():  # pairs in another order: a sum may differ in its last digit
         assert forced[path] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), path
+
+
+def test_a_long_window_read_in_two_processes_gives_the_same_comparison(classified, monkeypatch):
+    """A SQLite store's long pairing read is split: a helper process reads the upper half of the challenger's
+    ids while this one reads the lower. Every number equals the one-process read's, to the last digit, and a
+    helper that fails only costs time (its half is read here). A server store is always read in one process."""
+    import subprocess
+    import sys
+
+    store, pairs = classified
+    config = CompareConfig(score_tolerance=0.1)
+    monkeypatch.setattr(compare_sql, "SPLIT_MIN_PAIRS", sys.maxsize)
+    single = compare(store, "m", "v1", "v2", *WINDOW, config=config, buckets=10).model_dump()
+
+    helpers: list[subprocess.Popen] = []
+    start_half = compare_sql._start_half
+
+    def recorded(*args):
+        helper = start_half(*args)
+        helpers.append(helper)
+        return helper
+
+    monkeypatch.setattr(compare_sql, "SPLIT_MIN_PAIRS", 1)
+    monkeypatch.setattr(compare_sql, "_start_half", recorded)
+    split = compare(store, "m", "v1", "v2", *WINDOW, config=config, buckets=10).model_dump()
+    assert split == single and split["paired"] == len(pairs)
+    if store.kind == "sqlite":
+        assert len(helpers) == 1 and helpers[0].returncode == 0
+    else:
+        assert not helpers
+
+    def failing(*args):
+        return subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE)
+
+    monkeypatch.setattr(compare_sql, "_start_half", failing)
+    assert compare(store, "m", "v1", "v2", *WINDOW, config=config, buckets=10).model_dump() == single

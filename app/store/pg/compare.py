@@ -63,6 +63,9 @@ class PgReader:
         except psycopg.Error as exc:
             raise pg_error(exc, self._s.location) from exc
 
+    def file_path(self) -> str | None:
+        return None  # a server: no helper process reads it
+
     def param(self, value: Any) -> Any:
         from psycopg.types.json import Jsonb
 
