@@ -12,9 +12,9 @@ difference, the two latencies) and numpy counts everything, percentiles exactly,
 At 1,000,000 pairs (CPU seconds, bench/compare.py's store, issue 18): the join with both answers'
 table rows ~1.0 (the champion's row is a seek since schema step 16 dropped the covering request
 index), the per-pair expressions ~0.25, handing four numbers a pair to numpy ~0.8, the window counts
-0.2, numpy ~0.15. Reading two id stretches at once, each on its own connection and thread, does not
-pay: SQLite lets go of the GIL for every row it steps, the two threads hand it back and forth (CPU
-2.5 -> 4.4 s, wall no better, 2 cores). Beyond ``STREAM_LIMIT``, the statistics run in SQL over a TEMP
+0.2, numpy ~0.15. A long window's read is split over two processes (app.store.compare.pair_values:
+1M pairs 2.46 -> 1.64 s wall, the same numbers); two threads of this process would not pay: SQLite lets
+go of the GIL for every row it steps and the threads hand it back and forth (CPU 2.5 -> 4.4 s). Beyond ``STREAM_LIMIT``, the statistics run in SQL over a TEMP
 table of the pairs (bounded memory, several passes).
 """
 

@@ -591,15 +591,15 @@ def pair_values(reader: Reader, join_key: str, params: dict, *, regression: bool
                         along_ids=along_ids)
     path = reader.file_path() if along_ids and pairs >= SPLIT_MIN_PAIRS and (os.cpu_count() or 1) > 1 else None
     if path is None:
-        return _values(reader.stream(sql, params))
+        return float_values(reader.stream(sql, params))
     middle = (params["lo"] + params["hi"]) // 2
     lower, upper = {**params, "hi": middle}, {**params, "lo": middle + 1}
     helper = _start_half(path, sql, upper)
     try:
-        first = _values(reader.stream(sql, lower))
+        first = float_values(reader.stream(sql, lower))
         second = _finish_half(helper)
         if second is None:  # the helper failed: read its half here (the same numbers, one core)
-            second = _values(reader.stream(sql, upper))
+            second = float_values(reader.stream(sql, upper))
     finally:
         if helper is not None and helper.poll() is None:
             helper.kill()
@@ -607,7 +607,8 @@ def pair_values(reader: Reader, join_key: str, params: dict, *, regression: bool
     return np.concatenate((first, second))
 
 
-def _values(rows: Iterator[tuple]) -> "np.ndarray":
+def float_values(rows: Iterator[tuple]) -> "np.ndarray":
+    """Rows of numbers as one flat float64 array, None as NaN (this process's half and the helper's)."""
     import itertools
 
     import numpy as np

@@ -4,30 +4,27 @@ on a SQLite store, read-only, and writes the rows' numbers to stdout as one flat
 Input on stdin: a pickle of (store path, statement, parameters), from the parent modeldeck process only
 (never from a file or the network). Output: the array's raw bytes; NULL arrives as NaN, as numpy reads it
 in the parent. A failure exits non-zero with one line on stderr; the parent then reads that half itself.
-Run as ``python -m app.store.pairing_half``: it imports nothing of modeldeck beyond this package's init.
+Run as ``python -m app.store.pairing_half``; the memory map and the rows' conversion are the parent's own
+(``app.store.compare``), so both halves are read and converted alike.
 """
 
 from __future__ import annotations
 
-import itertools
 import pickle
 import sqlite3
 import sys
 from pathlib import Path
 from urllib.parse import quote
 
-MMAP_BYTES = 1 << 30  # as the parent reads: pages through a memory map, no copy into the page cache
+from app.store.compare import MMAP_BYTES, float_values
 
 
 def read_half(path: str, sql: str, params: dict) -> bytes:
-    import numpy as np
-
     uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
     conn = sqlite3.connect(uri, uri=True)
     try:
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}").fetchone()
-        rows = conn.execute(sql, params)
-        return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=-1).tobytes()
+        return float_values(conn.execute(sql, params)).tobytes()
     finally:
         conn.close()
 
