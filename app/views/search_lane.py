@@ -38,6 +38,7 @@ class SearchLane:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"modeldeck-{name}")
         self._lock = threading.Lock()
         self._store: "Store | None" = None
+        self._opened_at: "StoreLocation | None" = None  # where _store was opened (a PostgreSQL store has no path)
         self._searcher: "Searcher | None" = None
         self.opens = 0  # stores opened so far: one per store path the lane has served
         self._closed = False
@@ -60,12 +61,12 @@ class SearchLane:
     def _searcher_for(self, location: "StoreLocation") -> "Searcher":
         from app.search.searcher import Searcher
 
-        if self._store is not None and self._store.path != location.path:
+        if self._store is not None and self._opened_at != location:
             self._close_store()  # the console switched stores
         if self._store is None:
             store = location.open(read_only=True)
             with self._lock:
-                self._store, self._searcher = store, Searcher(store)
+                self._store, self._searcher, self._opened_at = store, Searcher(store), location
             self.opens += 1
         assert self._searcher is not None
         return self._searcher

@@ -74,6 +74,15 @@ async def test_fleet_model_drift_and_logs_screens_on_postgresql(tmp_path: Path, 
         assert "loan-pricing-v2-299" in text and "of 300" in text, text
         assert _errors(app) == [], _errors(app)
 
+        # The operator narrows the pre-filled query: a second search on the same lane and store (it once
+        # failed on PostgreSQL, whose store has no file path, with "cannot search").
+        await pilot.press(*"request:loan-pricing-v2-17", "enter")
+        await settle(pilot)
+        text = "\n".join(_screen_text(app))
+        assert "cannot search" not in text, text
+        assert "loan-pricing-v2-17" in text and "loan-pricing-v2-299" not in text, text
+        assert _errors(app) == [], _errors(app)
+
 
 
 async def test_a_console_connected_as_the_reader_role_shows_the_fleet_and_drift(tmp_path: Path, team) -> None:  # noqa: F811
