@@ -268,8 +268,9 @@ class DriftScreen(OwnBackground, OnConsole, Screen):
         status = self.query_one("#drift-status", Static)
         if not self.view.rows:
             status.update(Text(f"computing {self.view.pending} drift windows…" if self.view.computing else
-                               "no drift windows yet: a baseline (modeldeck baseline) and closed windows of "
-                               "traffic are needed", style="dim"))
+                               # One status line: kept within 80 columns, where an SSH session often is.
+                               "no drift windows yet: needs a baseline (modeldeck baseline) and traffic",
+                               style="dim"))
             return
         if self.console_context.at_ms is not None:
             progress = f"as stood at {format_ms(self.console_context.at_ms, TimeFormat.DAY_MINUTE)}Z"
