@@ -81,7 +81,7 @@ def drift(cli: CliContext, model: str, since: str | None, until: str | None, win
             click.echo(f"modeldeck: {outcome.busy_with} is computing drift for {_clean(model)}; "
                        "showing what is stored", err=True)
         if outcome.read_only:
-            click.echo(f"modeldeck: {_clean(str(cli.db_path))} is read-only here: no new windows, no alert evaluation; "
+            click.echo(f"modeldeck: {_clean(cli.store_name)} is read-only here: no new windows, no alert evaluation; "
                        "showing what is stored", err=True)
         transitions = outcome.transitions
         summarise = not as_json and (summary if summary is not None else sys.stdout.isatty())

@@ -245,6 +245,14 @@ class CliContext:
 
         return resolve_db_path(self.settings)
 
+    @property
+    def store_name(self) -> str:
+        """The store as shown to people and handed to child processes: a file's path, or a PostgreSQL address
+        with its '//' (``db_path`` is a ``Path``, which collapses it) and never a password."""
+        from app.store.location import StoreLocation
+
+        return str(StoreLocation(self.db_path))
+
     def store_exists(self) -> bool:
         """A store file that exists, or a PostgreSQL address (its server says, when opened, whether it
         holds a store)."""

@@ -31,7 +31,7 @@ def console_command(cli: CliContext, *, allow_actions: bool) -> str:
     source = cli.source
     if getattr(source, "config_path", None) is not None:
         argv += ["--config", str(source.config_path)]
-    argv += ["--db", str(cli.db_path)]
+    argv += ["--db", cli.store_name]
     if not allow_actions:
         argv.append("--read-only")
     return shlex.join(argv)
@@ -91,8 +91,8 @@ def serve(cli: CliContext, host: str, port: int, allow_actions: bool) -> None:
         import textual_serve  # noqa: F401
     except ImportError:
         fail("modeldeck serve needs textual-serve: pip install textual-serve")
-    if not cli.db_path.exists():
-        fail(f"no store at {cli.db_path}: ingest logs or run modeldeck demo first")
+    if not cli.store_exists():
+        fail(f"no store at {cli.store_name}: ingest logs or run modeldeck demo first")
     token = secrets.token_urlsafe(24)
     server = make_server(console_command(cli, allow_actions=allow_actions), host, port, token)
     mode = "actions allowed (confirmed and audited)" if allow_actions else "read-only (--allow-actions to act)"

@@ -162,3 +162,22 @@ def test_serve_with_allow_actions_rolls_back_from_the_browser(demo_store: Path, 
     with Store.open(demo_store, read_only=True) as store:
         newest = next(e for e in store.audit.entries("credit-limit") if e.action == "rollback")
     assert newest.outcome == "succeeded" and newest.detail.get("reason") == "INC-9 from the browser"
+
+
+def test_serve_opens_a_console_on_a_postgresql_store(pg_url: str, tmp_path: Path) -> None:
+    """A team's store is an address, not a file: serve starts on it (it once said "no store at
+    postgresql:/..." and stopped) and each tab's console reads the fleet from that server."""
+    from app.timeutil import now_ms
+    from tests.integration.test_logged_fleet import run, write_log
+
+    log = tmp_path / "logs.jsonl"
+    write_log(log, [("loan-pricing", "v2", now_ms() - 600_000 + i * 1000) for i in range(20)])
+    assert run("--db", pg_url, "ingest", str(log)).exit_code == 0
+    config = tmp_path / "modeldeck.toml"
+    config.write_text("[ui]\nrefresh_s = 600\n")
+    process, url = _start(pg_url, tmp_path, config)  # type: ignore[arg-type]
+    try:
+        screen = asyncio.run(_console(url, [], cookie=url.split("/?token=")[1], last="loan-pricing"))
+    finally:
+        _stop(process)
+    assert "v2" in screen and "no store" not in screen, screen
