@@ -25,7 +25,12 @@ def history_path(store: Path) -> Path:
         from platformdirs import user_state_path
 
         root = user_state_path("modeldeck")
-    digest = hashlib.sha1(str(Path(store).resolve()).encode()).hexdigest()[:16]
+    from app.store.location import StoreLocation
+
+    location = StoreLocation(Path(store))
+    # A PostgreSQL store is its address (resolving it as a path would tie its history to the working directory).
+    name = str(location) if location.is_server else str(Path(store).resolve())
+    digest = hashlib.sha1(name.encode()).hexdigest()[:16]
     return root / "search-history" / f"{digest}.txt"
 
 
