@@ -265,6 +265,24 @@ class CliContext:
 
         return Store.open(self.db_path, read_only=read_only)
 
+    def open_to_read(self, path: Path | None = None):  # -> app.store.Store
+        """Open the store (``path``, else the configured one) for a command that only reads it. A file is opened
+        read-write when it may be, so a store an older modeldeck wrote is brought up to this schema (as any
+        writing command would) instead of refused; one we may not write is read as it is. Never created. A
+        PostgreSQL store is read as it is: its schema is ``db init``'s."""
+        from app.store import Store, StoreError
+        from app.store.pg.url import is_pg_url
+
+        path = path if path is not None else self.db_path
+        if is_pg_url(path):
+            return Store.open(path, read_only=True, create=False)
+        if not path.exists():
+            raise StoreError(f"{path}: no such store")
+        try:
+            return Store.open(path, create=False)
+        except StoreError:
+            return Store.open(path, read_only=True)  # a file we may not write: read it as it is
+
     def model_names(self, store: object = None) -> list[str]:
         """Every model a command may name: the store's catalogue (logged, synced, the demo's) and the config's."""
         names = set(self.settings.models)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.cli.main import fail
+from app.cli.main import CliContext, fail, pass_cli
 
 
 @click.command(name="migrate-store")
@@ -15,7 +15,8 @@ from app.cli.main import fail
 @click.argument("target")
 @click.option("--sample", type=click.IntRange(min=0), default=200, show_default=True,
               help="Prediction rows compared field by field after the copy.")
-def migrate_store(sqlite_file: Path, target: str, sample: int) -> None:
+@pass_cli
+def migrate_store(cli: CliContext, sqlite_file: Path, target: str, sample: int) -> None:
     """Copy the catalogue, the prediction log, the audit trail and the quarantine of SQLITE_FILE into the
     PostgreSQL store TARGET (created when empty), with a progress bar; run it again to resume. At the end
     the counts and a sample of rows are compared: exit 0 when they agree, 1 when not."""
@@ -27,7 +28,7 @@ def migrate_store(sqlite_file: Path, target: str, sample: int) -> None:
         fail("the target must be a postgresql://user@host/dbname address")
     if not sqlite_file.is_file():
         raise StoreError(f"{sqlite_file}: no such store")
-    with Store.open(sqlite_file, read_only=True) as source, Store.open(target) as dest:
+    with cli.open_to_read(sqlite_file) as source, Store.open(target) as dest:
         bar = _bar()
         try:
             report = migrate(source, dest, source_name=str(sqlite_file.resolve()),  # type: ignore[arg-type]
@@ -38,8 +39,9 @@ def migrate_store(sqlite_file: Path, target: str, sample: int) -> None:
         where = dest.location  # type: ignore[attr-defined]
     for family, n in report.copied.items():
         click.echo(f"copied {n:,} {family}")
+    width = max((len(family) for family in report.counts), default=0)
     for family, (src, dst) in report.counts.items():
-        click.echo(f"{family:<12} {src:>12,} in {sqlite_file.name}  {dst:>12,} in {where}"
+        click.echo(f"{family:<{width}} {src:>12,} in {sqlite_file.name}  {dst:>12,} in {where}"
                    + ("" if src == dst else "  DIFFERENT"))
     click.echo(f"sample: {report.sample_checked} rows compared, {len(report.mismatches)} different")
     for line in report.mismatches[:10]:

@@ -32,7 +32,6 @@ def quarantine(cli: CliContext, db_path: Path | None, since: str | None, source:
     Ingesting the same file again does not quarantine its bad lines twice.
     """
     from app.ingest.source import source_name
-    from app.store import Store, StoreError
     from app.timeutil import parse_time_ref
 
     since_ms = None
@@ -42,14 +41,10 @@ def quarantine(cli: CliContext, db_path: Path | None, since: str | None, source:
         except ValueError:
             raise click.BadParameter("use 15m, 2h, 7d or an ISO time", param_hint="--since") from None
     path = db_path or cli.db_path
-    from app.store.pg.url import is_pg_url
-
-    if not is_pg_url(path) and not path.exists():
-        raise StoreError(f"{path}: no such store")
     wanted = source_name(source) if source is not None else None
     if limit is None:
         limit = 50 if fmt == "table" else 0
-    with Store.open(path, read_only=True) as store:
+    with cli.open_to_read(path) as store:
         written, after = 0, None
         out = sys.stdout.buffer
         while not limit or written < limit:

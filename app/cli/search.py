@@ -54,7 +54,7 @@ def search(cli: CliContext, query: tuple[str, ...], db_path: Path | None, limit:
 
     text = " ".join(query)
     path = db_path or cli.db_path
-    store = _open(path)
+    store = cli.open_to_read(path)
     try:
         store = _with_feature_indexes(store, path, cli)
         searcher = Searcher(store)
@@ -141,21 +141,6 @@ class _Progress:
             sys.stderr.flush()
             self.shown = False
         self.tell = type(self.tell)(self._show)  # the next read starts its own clock
-
-
-def _open(path: Path) -> Any:
-    """Open for reading; read-write when allowed so an older store is migrated, never created."""
-    from app.store import Store, StoreError
-    from app.store.pg.url import is_pg_url
-
-    if is_pg_url(path):  # a PostgreSQL store: read as a reader, never create or migrate it
-        return Store.open(path, read_only=True, create=False)
-    if not path.exists():
-        raise StoreError(f"{path}: no such store")
-    try:
-        return Store.open(path)
-    except StoreError:
-        return Store.open(path, read_only=True)  # a file we may not write: search it as it is
 
 
 def _with_feature_indexes(store: Any, path: Path, cli: CliContext) -> Any:
