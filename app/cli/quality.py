@@ -50,7 +50,6 @@ def quality(cli: CliContext, model: str, version: str | None, since: str, window
     import orjson
 
     from app.quality.production import quality_report
-    from app.store import StoreError
     from app.timeutil import TimeFormat, format_ms, now_ms, parse_duration_ms
 
     try:
@@ -61,9 +60,7 @@ def quality(cli: CliContext, model: str, version: str | None, since: str, window
         fail("--since and --window must be longer than 0")
     if since_ms // window_ms > 1000:
         fail(f"--window {window} over --since {since} is more than 1,000 windows")
-    if not cli.store_exists():
-        raise StoreError(f"{cli.db_path}: no such store")
-    with cli.open_store(read_only=True) as store:
+    with cli.open_to_read() as store:
         model = cli.resolve_model(model, store)
         if version is not None:
             version = cli.resolve_version(store, model, version)
