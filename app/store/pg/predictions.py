@@ -105,8 +105,8 @@ _MAX_POSITIONS = 255  # positions kept per word (to_tsvector keeps the first 255
 
 def tsvector_text(row: PredictionRow) -> str:
     """The row's free-text vector as tsvector input, built here rather than by a generated column: what
-    ``to_tsvector('simple', ...)`` over each column's runs of letters and digits, weighted A-D (request,
-    entity, features/context text, error) and concatenated, would give - but computed by the client, which
+    ``to_tsvector('simple', ...)`` over each column's runs of letters and digits, weighted C-D
+    (features/context text, error) and concatenated, would give - but computed by the client, which
     takes the cost off the server's single insert path (ARCHITECTURE.md, ingest speed). The server
     lowercases it (``lower(...)::tsvector`` in the insert), so case folds as the server folds it. Words are letters
     and digits only, so they need no quoting; ``tests/integration/test_pg_ingest.py`` holds it equal to
@@ -166,9 +166,13 @@ def with_vectors(rows: list) -> list[tuple]:
 
 
 def _weighted(row: PredictionRow) -> tuple[tuple[str, str | None], ...]:
-    """The vector's columns and their weights: request, entity, features/context text, error. By position:
-    rows from parser processes are plain tuples in ``PredictionRow`` order."""
-    return ("A", row[3]), ("B", row[4]), ("C", row[13]), ("D", row[10])
+    """The vector's columns and their weights: the features/context text (C) and the error (D), what SQLite's
+    FTS index holds. Not the ids: free text finds what people read, and ``request:``/``entity:`` (or a whole
+    id typed alone, app/search/searcher.py) find ids through their indexes on both backends; a word inside an
+    id matching on one backend only would make the two answer differently. Rows written before this carry
+    their ids at weights A and B, which no query asks for. By position: rows from parser processes are plain
+    tuples in ``PredictionRow`` order."""
+    return ("C", row[13]), ("D", row[10])
 
 
 def _json_value(value: Any) -> str | None:

@@ -44,23 +44,33 @@ _ZONES_COVER_EVERY_ROW = ("((SELECT coalesce(sum(summarised), 0) FROM zone_state
                           "(SELECT coalesce(sum(logged_rows), 0) FROM versions))")
 
 
+_ID_COLUMNS = ("SELECT EXISTS (SELECT 1 FROM predictions WHERE request_id = %s), "
+               "EXISTS (SELECT 1 FROM predictions WHERE entity_id = %s)")
+
+# The vector's weights free text is matched in (app/store/pg/predictions.py ``_weighted``).
+TEXT_WEIGHTS = "CD"
+
+
 def words(phrase: str) -> list[str]:
     """A phrase's words as the tsv column splits text: runs of letters and digits."""
     return _SEPARATORS.sub(" ", phrase).split()
 
 
 def tsquery_text(term: TextTerm) -> str:
-    """A phrase as to_tsquery text: its words in sequence (``<->``) within one column (one weight: A-D are
-    request, entity, features/context text, error), the last a prefix for ``word*``. The words are runs
-    of letters and digits, so quoting them needs no escapes."""
-    split = [w.lower() for w in words(term.phrase)]
+    """A phrase as to_tsquery text: its words in sequence (``<->``) within one column (one weight: C is the
+    features/context text, D the error; A and B, ids in rows an earlier modeldeck wrote, are never asked for),
+    the last a prefix for ``word*``. The words are runs
+    of letters and digits, so quoting them needs no escapes. Case is left to ``to_tsquery('simple', ...)``,
+    which folds with the server's lower(), as the vector was folded: Python's str.lower() differs beyond ASCII
+    (a final capital sigma, a dotted capital I), and such a word would never match."""
+    split = words(term.phrase)
     if not split:
         return ""
     star = ":*" if term.prefix else ""
     if len(split) == 1:
-        return f"'{split[0]}'{star}"
+        return f"'{split[0]}':{star[1:]}{TEXT_WEIGHTS}"
     return " | ".join("(" + " <-> ".join(f"'{w}':{'*' if term.prefix and i == len(split) - 1 else ''}{weight}"
-                                          for i, w in enumerate(split)) + ")" for weight in "ABCD")
+                                          for i, w in enumerate(split)) + ")" for weight in TEXT_WEIGHTS)
 
 
 def _text(term: TextTerm) -> tuple[str, list[object]]:
@@ -226,6 +236,13 @@ class PgPredictionSearch:
             return None
         return candidate_slices(PgDb(self._s), query, share=self.zone_share, features=self._features(),
                                 covered_sql=_ZONES_COVER_EVERY_ROW)
+
+    def id_columns(self, word: str) -> tuple[str, ...]:
+        """Which id columns (``request_id``, ``entity_id``) hold ``word`` exactly, as on SQLite: free text does
+        not index ids, and the searcher routes a bare word that names one to it. One statement, planned once
+        per connection (an index probe per day partition until one holds it)."""
+        request, entity = self._s.rows_planned_once(_ID_COLUMNS, (word, word))[0]
+        return (("request_id",) if request else ()) + (("entity_id",) if entity else ())
 
     def _features(self) -> frozenset[str]:
         if self._zone_features is None:
