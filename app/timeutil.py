@@ -151,10 +151,14 @@ def parse_duration_ms(text: str) -> int:
 
 
 def parse_time_ref(text: str, *, now: int | None = None) -> int:
-    """A point in time: a duration back from now (``2h``), an ISO timestamp, or epoch."""
+    """A point in time: a duration back from now (``2h``, or ``2h ago`` as people say it), an ISO timestamp,
+    or epoch."""
     reference = now_ms() if now is None else now
+    back = text.strip()
+    if back.lower().endswith(" ago"):
+        back = back[:-4]
     try:
-        return reference - parse_duration_ms(text)
+        return reference - parse_duration_ms(back)
     except ValueError:
         pass
     try:

@@ -33,6 +33,10 @@ def test_iso_round_trip():
 def test_durations_and_relative_times():
     assert parse_duration_ms("15m") == 900_000
     assert parse_time_ref("2h", now=10_000_000) == 10_000_000 - 7_200_000
+    # as --at's help writes it, and as people say it
+    assert parse_time_ref("2h ago", now=10_000_000) == parse_time_ref(" 2h AGO", now=10_000_000) == 2_800_000
+    with pytest.raises(ValueError):
+        parse_time_ref("ago", now=0)
     assert parse_time_ref("2026-11-24", now=0) == 1795478400000
     with pytest.raises(ValueError):
         parse_duration_ms("2 fortnights")
