@@ -73,6 +73,10 @@ def test_writer_ingests_reader_searches_and_the_audit_cannot_change(team, tmp_pa
         with pytest.raises(StoreReadOnly):
             reader.registry.upsert_model(ModelInfo(name="sneaky"))
         reader.audit.append("note", "fraud", detail={"why": "reader may audit"})
+    # A sign-off from a console's reader role is refused in one line that names the way that works.
+    refused = _cli("--db", team["reader"], "signoff", "fraud", "--version", "v1", "--role", "engineering")
+    assert refused.exit_code == 2 and "may not write that" in refused.output, refused.output
+    assert "use the writer role" in refused.output and "Traceback" not in refused.output
     with Store.open(team["writer"]) as writer:
         writer.audit.append("note", "fraud")
         for sql in ("UPDATE audit SET outcome = 'x'", "DELETE FROM audit", "TRUNCATE audit"):

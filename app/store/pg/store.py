@@ -42,8 +42,12 @@ def pg_error(exc: BaseException, where: str) -> StoreError:
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     if isinstance(exc, errors.QueryCanceled):
         return StoreInterrupted(f"{where}: interrupted ({first})")
-    if isinstance(exc, (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction)):
-        return StoreReadOnly(f"{where}: this role may not write that ({first})")
+    if isinstance(exc, errors.InsufficientPrivilege):
+        # The usual cause: a console's reader role (db init) asked to record something; the writer may.
+        return StoreReadOnly(f"{where}: this role may not write that ({first}); "
+                             "use the writer role (modeldeck db init --writer)")
+    if isinstance(exc, errors.ReadOnlySqlTransaction):
+        return StoreReadOnly(f"{where}: opened read-only ({first})")
     if isinstance(exc, (errors.LockNotAvailable, errors.DeadlockDetected)):
         return StoreBusy(f"{where}: {first}")
     if isinstance(exc, psycopg.OperationalError):
