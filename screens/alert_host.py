@@ -44,13 +44,14 @@ class HostsAlerts(OnConsole):
     @work(thread=True, exclusive=False, group="alert-ack", exit_on_error=False, description="acknowledge alerts")
     def _acknowledge_alerts(self, alert_list: AlertList, location: "StoreLocation", model: str) -> None:
         from app.guard import ReadOnlyRefused
+        from app.store import StoreError
         from app.views.alerts import acknowledge
 
         try:
             done = acknowledge(location, model, settings=self.console_context.settings)
-        except ReadOnlyRefused as refused:
-            self.app.call_from_thread(self.app.notify, clean(str(refused)), title="alerts", severity="error",
-                                      markup=False)
+        except (ReadOnlyRefused, StoreError) as refused:  # read-only, or the store refused: said, never silent
+            self.app.call_from_thread(self.app.notify, f"cannot acknowledge: {clean(str(refused))}", title="alerts",
+                                      severity="error", markup=False)
             return
         rules = ", ".join(clean(a.rule) for a in done) or "nothing"
         self.app.call_from_thread(self.app.notify, f"acknowledged {rules} of {clean(model)} (audited)",

@@ -358,3 +358,38 @@ def _matches(record: dict, text: str) -> bool:
     if text.startswith("entity:"):
         return record["entity_id"] == "cust-3"
     return record["model"] == "fraud" and ("version:" not in text or record["version"] == "v2")
+
+
+def test_a_reader_console_acknowledges_a_firing_alert_through_its_door(team) -> None:
+    """The first thing an operator does in an incident is acknowledge the page, from a console, which connects as
+    the reader: that goes through deck_alert_acknowledge (audited), and nothing else in alerts is writable."""
+    from app.alerts.rules import acknowledge_model
+    from app.models import Alert
+
+    with Store.open(team["writer"]) as writer:
+        with writer.write():
+            alert_id = writer.alerts.add(Alert(rule="error_rate", model="fraud", severity="critical",
+                                               value=0.3, threshold=0.05, fired_at=1_000))
+    with Store.open(team["reader"]) as reader:
+        done = acknowledge_model(reader, "fraud", "alice@bastion", now=2_000)
+        assert [a.id for a in done] == [alert_id]
+        assert acknowledge_model(reader, "fraud", "bob@bastion", now=3_000) == []  # already acknowledged
+        with pytest.raises(StoreReadOnly, match="use the writer role"):
+            reader.run("UPDATE alerts SET state = 'resolved'")
+        with pytest.raises(StoreError, match="no firing unacknowledged alert"):
+            reader.alerts.acknowledge(alert_id, "mallory", 4_000)  # the door marks only what is unacknowledged
+    with Store.open(team["owner"]) as owner:
+        (firing,) = owner.alerts.firing("fraud")
+        assert (firing.acked_by, firing.acked_at, firing.state) == ("alice@bastion", 2_000, "firing")
+        (entry,) = [e for e in owner.audit.entries("fraud") if e.action == "alert.acknowledge"]
+        assert entry.actor == "alice@bastion" and entry.detail["alert_id"] == alert_id
+
+
+def test_an_older_schema_is_upgraded_by_the_owner_and_named_to_the_others(team) -> None:
+    with Store.open(team["owner"]) as owner:
+        owner.run("UPDATE schema_version SET version = version - 1")
+    for role in ("reader", "writer"):
+        with pytest.raises(StoreError, match="upgrade it once with `modeldeck db init` as the database owner"):
+            Store.open(team[role]).close()
+    Store.open(team["owner"]).close()  # the owner's open upgrades it
+    Store.open(team["reader"]).close()

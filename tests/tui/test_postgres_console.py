@@ -102,3 +102,28 @@ async def test_a_console_connected_as_the_reader_role_shows_the_fleet_and_drift(
         await settle(pilot)
         assert "amount" in "\n".join(_screen_text(app))
         assert _errors(app) == [], _errors(app)
+
+
+async def test_a_reader_console_acknowledges_the_page_with_A(tmp_path: Path, team) -> None:  # noqa: F811
+    """`A` on the fleet, in a console connected as the reader role: the firing alert is acknowledged (through the
+    store's door for it) and the operator is told so; before, the write was refused and nothing was said."""
+    from app.models import Alert
+    from app.store import Store
+
+    app = _pg_console(tmp_path, team["owner"], console_url=team["reader"])
+    with Store.open(team["writer"]) as writer:
+        with writer.write():
+            writer.alerts.add(Alert(rule="error_rate", model="fraud-scorer", severity="critical", value=0.3,
+                                    threshold=0.05, fired_at=FIXED_NOW - 60_000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _fleet_of_both(app, pilot)
+        table = app.screen.query_one(FleetTable)
+        assert table.current_model == "fraud-scorer"  # worst first: the firing alert
+        await pilot.press("A")
+        await settle(pilot)
+        said = [str(n.message) for n in app._notifications]
+        assert any("acknowledged error_rate of fraud-scorer" in m for m in said), said
+        assert _errors(app) == [], _errors(app)
+    with Store.open(team["owner"]) as owner:
+        (firing,) = owner.alerts.firing("fraud-scorer")
+        assert firing.acked_by is not None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import orjson
 
 from app.models import ModelInfo, QuarantinedLine, Stage, Version
+from app.store.alerts import AlertsTable as PortableAlertsTable
 from app.store.audit import AuditReads
 from app.store.identity import current_actor
 from app.store.locks import LockHeld, LockHolder
@@ -135,6 +136,21 @@ class Registry:
                             "AND version != %s", (model, version))
             self._s.run("UPDATE versions SET stage = %s WHERE model = %s AND version = %s",
                         (stage.value, model, version))
+
+
+class AlertsTable(PortableAlertsTable):
+    """The portable alerts family, acknowledging through ``deck_alert_acknowledge`` (SECURITY DEFINER): a console
+    connected as the reader acknowledges a firing alert (its audit row goes in through ``deck_audit_append``)
+    without the right to change anything else in ``alerts``."""
+
+    def __init__(self, store: "PgStore") -> None:
+        from app.store.dialect import PgDb
+
+        super().__init__(PgDb(store))
+        self._s = store
+
+    def acknowledge(self, alert_id: int, by: str, at: int) -> None:
+        self._s.run("SELECT deck_alert_acknowledge(%s, %s, %s)", (alert_id, by, at))
 
 
 class AuditLog(AuditReads):

@@ -409,14 +409,28 @@ _V6 = """
 DROP INDEX IF EXISTS prediction_keys_request;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
+# Step 7: acknowledging an alert is what an operator does first in an incident, from a console, which connects as
+# the reader: one more narrow door. It marks one firing alert nobody has acknowledged yet and nothing else
+# (the audit row goes in through deck_audit_append, as every console action's does).
+_V7 = """
+CREATE OR REPLACE FUNCTION deck_alert_acknowledge(p_id bigint, p_by text, p_at bigint) RETURNS void LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$ BEGIN
+    UPDATE @SCHEMA@.alerts SET acked_by = p_by, acked_at = p_at
+     WHERE id = p_id AND state = 'firing' AND acked_by IS NULL;
+    IF NOT FOUND THEN RAISE EXCEPTION 'no firing unacknowledged alert #%', p_id; END IF;
+END $$;
+REVOKE EXECUTE ON FUNCTION @SCHEMA@.deck_alert_acknowledge(bigint, text, bigint) FROM PUBLIC;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 
 PG_SCHEMA_VERSION = len(MIGRATIONS)
 
 # The SECURITY DEFINER doors, and who may use them.
 _DOORS = ("@SCHEMA@.deck_audit_append(bigint, text, text, text, text, text), "
           "@SCHEMA@.deck_lock_note(text, text, bigint, bigint), @SCHEMA@.deck_lock_clear(text, text, bigint), "
-          "@SCHEMA@.deck_record_champion(text, text, bigint)")
+          "@SCHEMA@.deck_record_champion(text, text, bigint), @SCHEMA@.deck_alert_acknowledge(bigint, text, bigint)")
 _INGEST_DOORS = "@SCHEMA@.deck_ensure_partition(bigint), @SCHEMA@.deck_drop_partition(bigint)"
 
 # Roles made by `modeldeck db init`: the writer for ingest/watch/sync, the reader for consoles.

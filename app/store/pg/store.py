@@ -55,6 +55,11 @@ def pg_error(exc: BaseException, where: str) -> StoreError:
     return StoreError(f"{where}: {first}")
 
 
+def _older(where: str, version: int) -> str:
+    return (f"{where}: the store is at schema {version}, this modeldeck needs {PG_SCHEMA_VERSION}; upgrade it once "
+            "with `modeldeck db init` as the database owner")
+
+
 class PgStore(PortableFamilies):
     """An open PostgreSQL store. Use as a context manager, or call ``close()``."""
 
@@ -63,7 +68,7 @@ class PgStore(PortableFamilies):
     def __init__(self, url: PgUrl, *, read_only: bool = False, create: bool = True) -> None:
         import psycopg
 
-        from app.store.pg.families import AuditLog, LocksTable, QuarantineTable, Registry, ServingLog
+        from app.store.pg.families import AlertsTable, AuditLog, LocksTable, QuarantineTable, Registry, ServingLog
         from app.store.pg.predictions import PredictionsTable
 
         self.url = url
@@ -81,10 +86,12 @@ class PgStore(PortableFamilies):
                 raise StoreError(f"{self.location}: written by a newer modeldeck (schema {version}, this one "
                                  f"knows up to {PG_SCHEMA_VERSION}); upgrade modeldeck to open it")
             if version < PG_SCHEMA_VERSION:
+                if version and (read_only or not create):
+                    raise StoreError(_older(self.location, version))
                 if read_only or not create:
                     raise StoreError(f"{self.location}: no modeldeck schema here (schema {version}); run "
                                      "`modeldeck db init` as the database owner first")
-                self._migrate()
+                self._migrate(version)
         except BaseException:
             self.pg.close()
             raise
@@ -97,6 +104,7 @@ class PgStore(PortableFamilies):
         from app.store.dialect import PgDb
 
         self._attach_portable(PgDb(self))  # the families written once for both backends
+        self.alerts = AlertsTable(self)  # acknowledging goes through a door a reader may use
         where = self.location
         # The SQLite connection: one clear line when a SQLite-only part is touched.
         self.conn = Unsupported("this command", where)
@@ -145,8 +153,9 @@ class PgStore(PortableFamilies):
         row = self.pg.execute("SELECT version FROM schema_version").fetchone()
         return int(row[0]) if row else 0
 
-    def _migrate(self) -> None:
+    def _migrate(self, found: int) -> None:
         import psycopg
+        from psycopg import errors
 
         try:
             with self.pg.transaction():
@@ -161,6 +170,11 @@ class PgStore(PortableFamilies):
                     for statement in split_statements(MIGRATIONS[number - 1]):
                         self.pg.execute(statement.replace("@SCHEMA@", _ident(schema)))  # type: ignore[arg-type]
                     self.pg.execute("UPDATE schema_version SET version = %s", (number,))
+        except errors.InsufficientPrivilege:
+            if not found:
+                raise StoreError(f"{self.location}: no modeldeck schema here, and this role may not create it; "
+                                 "run `modeldeck db init` as the database owner first") from None
+            raise StoreError(_older(self.location, found)) from None  # a writer role: the owner upgrades
         except psycopg.Error as exc:
             raise pg_error(exc, f"{self.location}: cannot prepare the store") from None
 
