@@ -28,10 +28,10 @@ import hmac
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 from app.models import Alert
+from app.timeutil import ms_to_iso
 
 if TYPE_CHECKING:
     import httpx
@@ -80,7 +80,8 @@ def retraining_triggers(settings: "Settings", model: str, model_owner: str | Non
 
 
 def _iso(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+    # One format for every time a receiver reads (RFC 3339, milliseconds), as the CLI and exports write them.
+    return None if ms is None else ms_to_iso(ms)
 
 
 def summary(alert: Alert, version: str | None) -> str:
