@@ -41,13 +41,17 @@ _IDS = "SELECT nextval('predictions_id_seq') FROM generate_series(1, %s)"
 # The batch's keys, one per key, COPYed into a session temp table (handing 50,000 keys over as array parameters
 # cost the client 5 us a row: psycopg builds array literals in Python) and claimed in key order (two ingesters'
 # claims then lock keys in the same order and cannot deadlock). A key another ingester holds, committed or in
-# flight, is skipped: this waits for it.
+# flight, is skipped: this waits for it. The order is bytewise ("C"), which is Python's order of str (UTF-8
+# keeps code point order), and the writer COPYs the keys already in it: the server's sort then only checks
+# that its input is sorted, one memcmp a row instead of n log n collation-aware comparisons (0.4-0.5 s of
+# server CPU per 200,000 keys here, lane at).
 _KEYS = ("CREATE TEMP TABLE IF NOT EXISTS deck_keys (model text, version text, request_id text, id bigint, ts bigint) "
          "ON COMMIT DELETE ROWS")
 _COPY_KEYS = "COPY deck_keys (model, version, request_id, id, ts) FROM STDIN"
 _CLAIM = """
 INSERT INTO prediction_keys (model, version, request_id, id, ts)
-SELECT model, version, request_id, id, ts FROM deck_keys ORDER BY model, version, request_id
+SELECT model, version, request_id, id, ts FROM deck_keys
+ORDER BY model COLLATE "C", version COLLATE "C", request_id COLLATE "C"
 ON CONFLICT DO NOTHING RETURNING id"""
 
 _COPY = ("COPY predictions (id, ts, model, version, request_id, entity_id, prediction, score, label, latency_ms, "
@@ -238,7 +242,7 @@ class PredictionsTable(LogAggregates):
             for i, row in enumerate(rows):
                 first.setdefault((row[1], row[2], row[3]), i)
             with self._s.pg.cursor().copy(_COPY_KEYS) as copy:
-                for (model, version, request_id), i in first.items():
+                for (model, version, request_id), i in sorted(first.items()):
                     copy.write_row((model, version, request_id, ids[i], rows[i][0]))
             claimed = {r[0] for r in self._s.rows(_CLAIM)}
             self._s.run("TRUNCATE deck_keys")  # a second batch in the same transaction starts empty
