@@ -15,7 +15,6 @@ from functools import partial
 from typing import Any, Iterable, NamedTuple
 
 import json
-import re
 
 import orjson
 from pydantic import ValidationError
@@ -83,6 +82,8 @@ def parse_block(data: bytes, first_line_no: int, model: str | None = None) -> Pa
         lines.pop()  # the newline ending the block does not start another line
     parsed.lines = len(lines)
     rows, bad = parsed.rows, parsed.bad
+    # One look at the whole block: most blocks hold no 19-digit run, and then no line is looked at again.
+    long_digits = _has_long_digits(data)
     for line_no, line in enumerate(lines, start=first_line_no):
         if not line.strip():
             parsed.blank += 1
@@ -95,7 +96,7 @@ def parse_block(data: bytes, first_line_no: int, model: str | None = None) -> Pa
                                        f"({int(size):,} bytes); its first {len(head):,} bytes are kept",
                                        model=model))
             continue
-        result = _parse_line(line, model)
+        result = _parse_line(line, model, long_digits)
         if type(result) is tuple:
             bad.append(QuarantinedLine(line_no, raw_text(line), result[0], model=result[1]))
         elif type(result) is OutcomeRow:
@@ -124,13 +125,15 @@ def _named(record: dict[str, Any], given: str | None) -> str | None:
     return name if type(name) is str and 0 < len(name) <= _MAX_MODEL_NAME else None
 
 
-def _parse_line(line: bytes, model: str | None) -> "PredictionRow | OutcomeRow | tuple[str, str | None]":
-    """A row, or (the reason the line is refused, the model it named when it got that far)."""
+def _parse_line(line: bytes, model: str | None,
+                long_digits: bool = True) -> "PredictionRow | OutcomeRow | tuple[str, str | None]":
+    """A row, or (the reason the line is refused, the model it named when it got that far). ``long_digits``
+    False: the caller knows the line holds no run of 19 digits."""
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         return _json_error(line, exc), model
-    if _LONG_DIGITS.search(line) is not None:
+    if long_digits and _has_long_digits(line):
         # orjson reads an integer beyond 64 bits as a float (1e+23): read such a line again exactly and
         # keep every integer SQLite cannot hold as its digits, text (rare: only lines with 19+ digits).
         try:
@@ -210,7 +213,16 @@ def _collect_text(items: Iterable[tuple[Any, Any]], words: list[str], depth: int
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-_LONG_DIGITS = re.compile(rb"\d{19}")
+# Every byte an ASCII digit or not: a run of 19 digits (an integer that may be beyond 64 bits) becomes a run
+# of 19 '0's, which bytes' own substring search finds. 1.5 us a line against 8-12 us for re's \d{19} (the
+# log's many shorter digit runs make the regex try at each one); a block is looked at once.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def _has_long_digits(data: bytes) -> bool:
+    """Whether ``data`` holds 19 ASCII digits in a row (what a bytes regex ``\d{19}`` finds)."""
+    return _NINETEEN_DIGITS in data.translate(_DIGITS_AS_ZERO)
 
 
 def _big_ints_as_text(value: Any, depth: int = 0) -> Any:

@@ -101,3 +101,19 @@ def test_latest_id_is_the_highest_stored_id(pg_url: str) -> None:
         assert store.predictions.latest_id() == 0
         store.predictions.append([_row(i, *t) for i, t in enumerate(TEXTS)])
         assert store.predictions.latest_id() == store.one("SELECT max(id) FROM prediction_keys")[0] > 0
+
+
+def test_a_batch_meeting_taken_keys_keeps_the_batches_before_it_in_the_same_transaction(pg_url: str) -> None:
+    # The first batch's keys are all new (claimed by a straight COPY); the second meets three of them (its
+    # COPY fails on the first and is undone alone, then the taken keys are skipped): nothing of the first
+    # batch is lost, nothing is doubled, the new rows and the late label go in.
+    rows = [_row(i, f"k-{i}", None, "", None) for i in range(6)]
+    with Store.open(pg_url) as store:
+        with store.write():
+            assert store.predictions.append(rows[:4]) == (4, 0)
+            again = [rows[1], rows[2]._replace(label=1), rows[3], rows[4], rows[5]]
+            assert store.predictions.append(again) == (2, 3)
+        assert store.rows("SELECT request_id FROM predictions ORDER BY request_id") == [(f"k-{i}",) for i in range(6)]
+        assert store.predictions.count() == 6
+        assert store.one("SELECT label FROM predictions WHERE request_id = 'k-2'") == (1,)
+        assert sum(v.logged_rows for v in store.registry.versions("m")) == 6

@@ -60,6 +60,19 @@ def test_integers_beyond_64_bits_are_kept_as_their_digits():
     assert orjson.loads(row.features) == {"big": str(beyond_u64), "small": 3}  # not 1e+23: lossless
 
 
+def test_a_block_keeps_the_digits_of_its_one_line_with_an_integer_beyond_64_bits():
+    # The block is looked at once for a run of 19 digits, then each line: the big line is read exactly,
+    # the others (one with 19 digits inside a string, one with 18-digit numbers) as they are.
+    beyond_u64 = 99999999999999999999999
+    block = parse_block(_line(request_id="a", features={"n": 10**17}) + b"\n"
+                        + _line(request_id="b", features={"n": beyond_u64, "f": 0.5}) + b"\n"
+                        + _line(request_id="c" + "1" * 19) + b"\n", 1)
+    assert not block.bad
+    assert [row.request_id for row in block.rows] == ["a", "b", "c" + "1" * 19]
+    assert orjson.loads(block.rows[0].features) == {"n": 10**17}
+    assert orjson.loads(block.rows[1].features) == {"n": str(beyond_u64), "f": 0.5}
+
+
 def test_created_at_beyond_any_date_is_no_date_and_never_overflows():
     assert in_range_ms(1e300) is None and in_range_ms(float("inf")) is None and in_range_ms(float("nan")) is None
     assert in_range_ms(MS) == MS and in_range_ms(str(MS)) == MS and in_range_ms(True) is None
