@@ -121,14 +121,14 @@ def tsvector_text(row: PredictionRow) -> str:
     lowercases it (``lower(...)::tsvector`` in the insert), so case folds as the server folds it. Words are letters
     and digits only, so they need no quoting; ``tests/integration/test_pg_ingest.py`` holds it equal to
     the SQL expression."""
-    texts = (row[3], row[4], row[13], row[10])  # as _weighted: request, entity, features/context text, error
+    texts = (row[13], row[10])  # as _weighted: the features/context text (C), the error (D)
     # The usual row: no text long enough to hold a word beyond the lexeme limit (checked on the whole text,
     # not word by word: a sixth of the cost), and no more words than a vector keeps positions for.
     if max(map(len, filter(None, texts)), default=0) * 4 >= _MAX_WORD_BYTES:
         return _tsvector_text_limited(row)
     parts: list[str] = []
     pos = 1
-    for weight, text in zip("ABCD", texts):
+    for weight, text in zip("CD", texts):
         if text:
             words = (_ASCII_WORD_RUNS if text.isascii() else _WORD_RUNS).findall(text)
             if pos + len(words) > _MAX_POSITIONS + 1:
@@ -140,7 +140,7 @@ def tsvector_text(row: PredictionRow) -> str:
 
 
 # Each weight's word endings by position: "':1A ", "':2A ", ...
-_ENDINGS = {weight: [f"':{pos}{weight} " for pos in range(_MAX_POSITIONS + 2)] for weight in "ABCD"}
+_ENDINGS = {weight: [f"':{pos}{weight} " for pos in range(_MAX_POSITIONS + 2)] for weight in "CD"}
 
 
 def _tsvector_text_limited(row: PredictionRow) -> str:
