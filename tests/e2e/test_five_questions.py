@@ -216,7 +216,9 @@ def _rollback_and_who_changed(terminal: Terminal, model: str, prefix: str, *, re
         terminal.wait_for_cursor_on(f"type {model} to confirm")
         terminal.type(model)
         terminal.press("enter")  # the typed name confirms: this acts
-        screen = terminal.wait_for("succeeded", timeout_s=40)
+        # Both: the plan's header says "succeeded" as soon as the endpoint answers, a moment before the
+        # status line says what was read back (under load the test once looked in between).
+        screen = terminal.wait_for("succeeded", "read back", timeout_s=40)
         assert "read back" in screen, screen
         terminal.press("escape")
         terminal.wait_for(" Model ", absent=("Roll back",))
