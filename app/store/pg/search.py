@@ -19,7 +19,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
-from psycopg.types.numeric import Int8
 
 from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
 from app.store.pg.predictions import SELECT_COLUMNS
@@ -45,10 +44,9 @@ _ZONES_COVER_EVERY_ROW = ("((SELECT coalesce(sum(summarised), 0) FROM zone_state
                           "(SELECT coalesce(sum(logged_rows), 0) FROM versions))")
 # The catalogue's tally of logged rows: every write that can change the zone plan's refusal to prune moves it
 # (ingest and its zone upkeep in one transaction, retention, a copy that skips the upkeep). A refusal is
-# remembered under it (``PgPredictionSearch._declined``). bigint, so the parameter it is compared with keeps
-# one type and the page one prepared statement.
+# remembered under it (``PgPredictionSearch._declined``).
 _CATALOGUE_MARK = "(SELECT coalesce(sum(logged_rows), 0)::bigint FROM versions)"
-_NO_MARK = -1  # a tally is never negative: no refusal remembered
+_NO_MARK = -1  # a tally is never negative
 _MAX_DECLINED = 256  # refusals remembered per search, by scope and prunable terms (a few per model)
 
 
@@ -322,44 +320,52 @@ class PgPredictionSearch:
             # means pruning pays or nothing matches: then the zone plan decides, as it always did. Only for
             # pages planned once (index walks): a number range's plan may be a parallel scan, whose workers
             # start (15 ms) even when the gate is shut.
-            # The refusal is remembered under the catalogue's mark it was read at: while the mark stands, the
-            # gate compares it (one row of a small table) instead of summing the model's blocks again (720
-            # a month), and OR evaluates the sums only when the mark has moved. An unpruned page reads every
-            # row, so even a stale refusal hides none: remembering it only ever costs speed.
+            # The refusal is remembered between pages under the catalogue's mark it was read with: then the
+            # page runs without the gate (whose sum over the model's blocks, 720 a month, and its node over each
+            # day partition cost a third of the page) and reads the mark in the same round trip. An unpruned page
+            # reads every row, so even a stale refusal hides none: a moved mark only costs the refusal, and
+            # the next page asks again.
             key = (declines[0], tuple(declines[1]))
-            gate = (f"({_CATALOGUE_MARK} = %s OR {declines[0]})",
-                    [Int8(self._declined.get(key, _NO_MARK)), *declines[1]])
-            page, mark = self._plain_page(query, after, before, limit, gate)
+            remembered = self._declined.get(key)
+            if remembered is not None:
+                page, mark = self._plain_page(query, after, before, limit, None, mark=True)
+                if mark != remembered:
+                    self._declined.pop(key, None)
+                return page
+            page, mark = self._plain_page(query, after, before, limit, declines, mark=True)
             if page.rows:
-                if len(self._declined) >= _MAX_DECLINED and key not in self._declined:
+                if len(self._declined) >= _MAX_DECLINED:
                     self._declined.clear()
                 self._declined[key] = mark  # the mark and the refusal read in one statement, one snapshot
                 return page
-            self._declined.pop(key, None)
         zones = self.zone_plan(query)
         if zones is not None:
             return self._zone_page(query, zones, after, before, limit)
         return self._plain_page(query, after, before, limit, None)[0]
 
     def _plain_page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int,
-                    gate: tuple[str, list[object]] | None) -> tuple[Page, int]:
+                    gate: tuple[str, list[object]] | None, *, mark: bool = False) -> tuple[Page, int]:
         """One statement over the whole log (``gate``: an SQL condition on no row, and its params, ANDed in)
-        and, with a gate, the catalogue's mark as the statement saw it (``_NO_MARK`` without one, or no row)."""
+        and, with ``mark`` (pages planned once), the catalogue's mark: read by the statement itself when it
+        is gated (a last column, after those page_of reads; ``_NO_MARK`` when no row came back), else by a
+        statement after it in the same round trip."""
         newest_first, keyset, bound = page_keyset(after, before, _OLDER, _NEWER)
         compiled = compile_query(query)
         if gate is not None:
             compiled = Compiled(f"({compiled.where}) AND {gate[0]}", (*compiled.params, *gate[1]))
-        # With a gate, the mark rides as a last column, after those page_of reads (one init plan, read once).
-        extra = _CATALOGUE_MARK if gate is not None else ""
-        if plans_once(query):
-            raw = self._s.rows_planned_once(
-                select_sql(compiled, keyset=keyset, newest_first=newest_first, limit=limit + 1, extra=extra),
-                (*compiled.params, *bound))
-        else:
-            raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first, extra=extra),
+        if not plans_once(query):
+            raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first),
                                (*compiled.params, *bound, limit + 1))
-        mark = int(raw[0][-1]) if gate is not None and raw else _NO_MARK
-        return page_of(raw, limit, newest_first, after), mark
+            return page_of(raw, limit, newest_first, after), _NO_MARK
+        sql = select_sql(compiled, keyset=keyset, newest_first=newest_first, limit=limit + 1,
+                         extra=_CATALOGUE_MARK if mark and gate is not None else "")
+        if mark and gate is None:
+            raw, row = self._s.rows_planned_once_and(sql, (*compiled.params, *bound), f"SELECT {_CATALOGUE_MARK}")
+            seen = int(row[0]) if row else _NO_MARK
+        else:
+            raw = self._s.rows_planned_once(sql, (*compiled.params, *bound))
+            seen = int(raw[0][-1]) if mark and raw else _NO_MARK
+        return page_of(raw, limit, newest_first, after), seen
 
     def watch(self, on_progress: Any) -> None:
         """Progress of long reads is not reported on PostgreSQL yet (ctrl-c still cancels the statement:
