@@ -560,6 +560,46 @@ def test_rows_written_around_the_upkeep_turn_pruning_off(zoned) -> None:
     assert Searcher(store)._search.zone_plan(parse_at("score>=0.9999")) is None
 
 
+def test_errors_logged_after_a_refusal_to_prune_are_on_the_next_first_page(any_store) -> None:
+    """``model:M status:error`` of a model with errors in most hours reads the log unpruned (PostgreSQL
+    remembers the zone map's refusal between pages, under the catalogue's mark): an error logged after it is on
+    the next first page, both while pruning still does not pay and once it does (a long quiet stretch after)."""
+    store = any_store
+    records = random_records(600, seed=71)  # 15 % errors, over most hours of ten days
+    store.predictions.append([to_row(r) for r in records])
+    searcher = Searcher(store)
+    query = searcher.resolve(searcher.parse("model:fraud status:error", now=NOW)).query
+    assert searcher._search.zone_plan(query) is None, "errors in most hours: pruning would not pay"
+
+    def every_page() -> list[str]:
+        got, after = [], None
+        while True:
+            page = searcher.page(query, after=after, limit=7)
+            got += [row["request_id"] for row in page.rows]
+            if not page.has_older:
+                return got
+            after = page.last
+
+    def expected() -> list[str]:
+        return [records[i]["request_id"] for i in brute_force(records, list(range(len(records))), query)]
+
+    assert every_page() == expected() and every_page() == expected()  # the second from the remembered refusal
+    late = {**records[0], "ts": NOW + 3_600_000, "model": "fraud", "status": "error", "request_id": "late-1"}
+    records.append(late)
+    store.predictions.append([to_row(late)])
+    assert searcher.page(query, limit=7).rows[0]["request_id"] == "late-1"
+    assert searcher._search.zone_plan(query) is None
+    # Forty quiet hours (ok rows only), then one more error: now the blocks with errors are a small share.
+    quiet = [{**records[1], "ts": NOW + (2 + h) * 3_600_000 + k * 60_000, "model": "fraud", "status": "ok",
+              "error": None, "request_id": f"quiet-{h}-{k}"} for h in range(40) for k in range(25)]
+    later = {**late, "ts": NOW + 43 * 3_600_000, "request_id": "late-2"}
+    records += [*quiet, later]
+    store.predictions.append([to_row(r) for r in [*quiet, later]])
+    assert searcher._search.zone_plan(query) is not None, "the quiet stretch makes pruning pay"
+    assert [row["request_id"] for row in searcher.page(query, limit=2).rows] == ["late-2", "late-1"]
+    assert every_page() == expected()
+
+
 def parse_at(text: str):
     from app.search.searcher import parse
 

@@ -42,6 +42,12 @@ _NEWER = "ts >= %s AND (ts > %s OR id > %s)"
 # See ``zones_cover_every_row``; asked inside the zone plan's first statement.
 _ZONES_COVER_EVERY_ROW = ("((SELECT coalesce(sum(summarised), 0) FROM zone_state) >= "
                           "(SELECT coalesce(sum(logged_rows), 0) FROM versions))")
+# The catalogue's tally of logged rows: every write that can change the zone plan's refusal to prune moves it
+# (ingest and its zone upkeep in one transaction, retention, a copy that skips the upkeep). A refusal is
+# remembered under it (``PgPredictionSearch._declined``).
+_CATALOGUE_MARK = "(SELECT coalesce(sum(logged_rows), 0)::bigint FROM versions)"
+_NO_MARK = -1  # a tally is never negative
+_MAX_DECLINED = 256  # refusals remembered per search, by scope and prunable terms (a few per model)
 
 
 _ID_COLUMNS = ("SELECT EXISTS (SELECT 1 FROM predictions WHERE request_id = %s), "
@@ -192,13 +198,16 @@ def summarise_feature(store: "PgStore", name: str) -> bool:
     return True
 
 
-def select_sql(compiled: Compiled, *, keyset: str | None, newest_first: bool, limit: int | None = None) -> str:
+def select_sql(compiled: Compiled, *, keyset: str | None, newest_first: bool, limit: int | None = None,
+               extra: str = "") -> str:
     """A page's statement; ``limit`` written in (an int, never text from a query) so a generic plan knows a
-    page is a few rows (a LIMIT parameter is planned as a tenth of the table), else the LIMIT is a parameter."""
+    page is a few rows (a LIMIT parameter is planned as a tenth of the table), else the LIMIT is a parameter.
+    ``extra``: one more column after the page's (SQL of this module's, never text from a query)."""
     order = "DESC" if newest_first else "ASC"
     where = compiled.where if not keyset else f"({compiled.where}) AND {keyset}"
     bound = "%s" if limit is None else str(int(limit))
-    return f"SELECT {SELECT_COLUMNS} FROM predictions WHERE {where} ORDER BY ts {order}, id {order} LIMIT {bound}"
+    columns = f"{SELECT_COLUMNS}, {extra}" if extra else SELECT_COLUMNS
+    return f"SELECT {columns} FROM predictions WHERE {where} ORDER BY ts {order}, id {order} LIMIT {bound}"
 
 
 # Columns whose equality an index seeks whatever the value (request, entity, model+version+time), or that
@@ -223,6 +232,9 @@ class PgPredictionSearch:
         self.zone_share = SELECTIVE_SHARE  # prune when the blocks kept hold at most this share (tests: 1.0)
         self.count_from_zones = True  # a model/status/time histogram counted from the zone map
         self._zone_features: frozenset[str] | None = None  # read once, as on SQLite
+        # The catalogue's mark at which the zone plan last refused to prune, by that refusal's SQL and params
+        # (the query's scope and prunable terms): see ``page``.
+        self._declined: dict[tuple[str, tuple[object, ...]], int] = {}
 
     def zone_plan(self, query: Query) -> ZonePlan | None:
         """The (model, hour) blocks that may hold a match, when pruning pays (app/store/zonemap.py, the same
@@ -308,29 +320,52 @@ class PgPredictionSearch:
             # means pruning pays or nothing matches: then the zone plan decides, as it always did. Only for
             # pages planned once (index walks): a number range's plan may be a parallel scan, whose workers
             # start (15 ms) even when the gate is shut.
-            page = self._plain_page(query, after, before, limit, declines)
+            # The refusal is remembered between pages under the catalogue's mark it was read with: then the
+            # page runs without the gate (whose sum over the model's blocks, 720 a month, and its node over each
+            # day partition cost a third of the page) and reads the mark in the same round trip. An unpruned page
+            # reads every row, so even a stale refusal hides none: a moved mark only costs the refusal, and
+            # the next page asks again.
+            key = (declines[0], tuple(declines[1]))
+            remembered = self._declined.get(key)
+            if remembered is not None:
+                page, mark = self._plain_page(query, after, before, limit, None, mark=True)
+                if mark != remembered:
+                    self._declined.pop(key, None)
+                return page
+            page, mark = self._plain_page(query, after, before, limit, declines, mark=True)
             if page.rows:
+                if len(self._declined) >= _MAX_DECLINED:
+                    self._declined.clear()
+                self._declined[key] = mark  # the mark and the refusal read in one statement, one snapshot
                 return page
         zones = self.zone_plan(query)
         if zones is not None:
             return self._zone_page(query, zones, after, before, limit)
-        return self._plain_page(query, after, before, limit, None)
+        return self._plain_page(query, after, before, limit, None)[0]
 
     def _plain_page(self, query: Query, after: Cursor | None, before: Cursor | None, limit: int,
-                    gate: tuple[str, list[object]] | None) -> Page:
-        """One statement over the whole log (``gate``: an SQL condition on no row, and its params, ANDed in)."""
+                    gate: tuple[str, list[object]] | None, *, mark: bool = False) -> tuple[Page, int]:
+        """One statement over the whole log (``gate``: an SQL condition on no row, and its params, ANDed in)
+        and, with ``mark`` (pages planned once), the catalogue's mark: read by the statement itself when it
+        is gated (a last column, after those page_of reads; ``_NO_MARK`` when no row came back), else by a
+        statement after it in the same round trip."""
         newest_first, keyset, bound = page_keyset(after, before, _OLDER, _NEWER)
         compiled = compile_query(query)
         if gate is not None:
             compiled = Compiled(f"({compiled.where}) AND {gate[0]}", (*compiled.params, *gate[1]))
-        if plans_once(query):
-            raw = self._s.rows_planned_once(
-                select_sql(compiled, keyset=keyset, newest_first=newest_first, limit=limit + 1),
-                (*compiled.params, *bound))
-        else:
+        if not plans_once(query):
             raw = self._s.rows(select_sql(compiled, keyset=keyset, newest_first=newest_first),
                                (*compiled.params, *bound, limit + 1))
-        return page_of(raw, limit, newest_first, after)
+            return page_of(raw, limit, newest_first, after), _NO_MARK
+        sql = select_sql(compiled, keyset=keyset, newest_first=newest_first, limit=limit + 1,
+                         extra=_CATALOGUE_MARK if mark and gate is not None else "")
+        if mark and gate is None:
+            raw, row = self._s.rows_planned_once_and(sql, (*compiled.params, *bound), f"SELECT {_CATALOGUE_MARK}")
+            seen = int(row[0]) if row else _NO_MARK
+        else:
+            raw = self._s.rows_planned_once(sql, (*compiled.params, *bound))
+            seen = int(raw[0][-1]) if mark and raw else _NO_MARK
+        return page_of(raw, limit, newest_first, after), seen
 
     def watch(self, on_progress: Any) -> None:
         """Progress of long reads is not reported on PostgreSQL yet (ctrl-c still cancels the statement:

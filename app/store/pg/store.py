@@ -136,13 +136,22 @@ class PgStore(PortableFamilies):
         plan. Planning a statement over the day partitions and their indexes costs 2-8 ms, more than
         running it; the generic plan prunes partitions when it runs. The setting is local to the one
         implicit transaction the pipeline sends (one round trip), so nothing else on the connection sees it."""
+        return self._planned_once(sql, params, None)[0]
+
+    def rows_planned_once_and(self, sql: str, params: Any, then: str) -> tuple[list[tuple], tuple | None]:
+        """``rows_planned_once``, and the first row of ``then`` (a statement without parameters) sent in the
+        same round trip, after it."""
+        return self._planned_once(sql, params, then)
+
+    def _planned_once(self, sql: str, params: Any, then: str | None) -> tuple[list[tuple], tuple | None]:
         import psycopg
 
         try:
             with self.pg.pipeline():
                 self.pg.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
                 cursor = self.pg.execute(sql, params, prepare=True)  # type: ignore[arg-type]
-            return cursor.fetchall()
+                after = None if then is None else self.pg.cursor().execute(then, prepare=True)  # type: ignore[arg-type]
+            return cursor.fetchall(), None if after is None else after.fetchone()
         except psycopg.Error as exc:
             raise pg_error(exc, self.location) from exc
 
