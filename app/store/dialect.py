@@ -84,11 +84,11 @@ class Dialect:
         """An index hint after a table name: keep the planner off the (model, ts) index (SQLite only)."""
         return ""
 
-    def newest_and_settled_ids(self) -> str:
+    def newest_and_settled_ids(self) -> str | None:
         """A query: the log's newest id, and the newest id below which no row can still appear (no
-        transaction in flight may commit a smaller one), both 0 for an empty log. SQLite has one writer at
-        a time, so the two are the same; PostgreSQL's concurrent ingesters may commit out of id order."""
-        return "SELECT coalesce(max(id), 0), coalesce(max(id), 0) FROM predictions"
+        transaction in flight may commit a smaller one), both 0 for an empty log. None: the two are the
+        same (SQLite has one writer at a time; PostgreSQL's concurrent ingesters may commit out of id order)."""
+        return None
 
     def flag(self, condition: str) -> str:
         """A condition as 0 or 1, to add or sum (SQLite's comparisons already are; PostgreSQL's are boolean)."""
@@ -203,7 +203,7 @@ class PgDialect(Dialect):
                 "AS p, jsonb_object_keys(CASE WHEN jsonb_typeof(p.doc) = 'object' THEN p.doc END) AS k(key) "
                 "GROUP BY k.key ORDER BY k.key COLLATE \"C\"")
 
-    def newest_and_settled_ids(self) -> str:
+    def newest_and_settled_ids(self) -> str | None:
         from app.store.pg.in_flight import LOWEST_IN_FLIGHT
 
         # One statement, so one snapshot, taken before the lock table is read: a transaction not in the
