@@ -56,6 +56,8 @@ def test_rows_committed_after_a_pass_planned_past_their_ids_land_in_a_never_comp
             # Ingester B: another model's batch, ids above A's, committed while A's is still in flight.
             b.predictions.append(rows_for("churn", "v9", DAY0 + 2 * HOUR_MS, [1.0] * 50, ["red"] * 50, "c"))
             assert b.predictions.latest_id() > a_top
+            newest, settled = console.windows.newest_and_settled_ids()
+            assert newest == b.predictions.latest_id() and settled <= a_top - len(late)  # below all of A's batch
             update(console, "fraud", now=now)  # hour 1 has no visible rows yet: nothing to compute there
             assert _hour(console, 1) == []
         update(console, "fraud", now=now)  # A has committed

@@ -5,7 +5,8 @@ row with a lower id can become visible after a reader saw higher ones. Drift's h
 (app/drift/windows.py) may only move past ids no transaction can still commit, so each ``append`` says,
 before it takes its ids, the lowest id it could take: a transaction-level advisory lock (shared, so
 ingesters never wait for each other) whose key holds the sequence's last value at that moment. Every id
-the transaction takes afterwards is at least that. The lock goes with the transaction (commit, rollback,
+the transaction takes afterwards is at least that (the sequence hands ids out one at a time, CACHE 1 as
+schema.py creates it: a session caching a range could hand out ids below a later last value). The lock goes with the transaction (commit, rollback,
 a dropped connection), so nothing is left to clean up, and a reader learns the bound from ``pg_locks``
 without waiting for any writer.
 
