@@ -185,8 +185,12 @@ def plan_pending(store: "Store", model: str, *, window_ms: int = HOUR_MS, since:
     if not with_baseline:
         return [], None, lower, upper
     key = "\n".join(with_baseline)
-    top = store.windows.last_id()  # read first: a row written during this plan has a larger id, seen next pass
+    # Read first: a row written during this plan has a larger id, seen next pass. The mark moves only to
+    # ``settled``: below it no transaction in flight can still commit a row (on PostgreSQL, ingesters may
+    # commit out of id order; app/store/pg/in_flight.py), so a row the plan could not see is newer than it.
+    top, settled = store.windows.newest_and_settled_ids()
     mark = store.drift.mark(model, window_ms)
+    dirty: list[int] = []
     if (mark is not None and mark.baselines == key and mark.covered_from <= lower and mark.closed_until <= upper
             and mark.last_id <= top):
         # Only what changed: windows with rows newer than the mark (late rows), and those closed since.
@@ -197,11 +201,11 @@ def plan_pending(store: "Store", model: str, *, window_ms: int = HOUR_MS, since:
             ranges.append((mark.closed_until, upper))
         rows = [row for first, last in _merged(ranges)
                 for row in store.windows.versions_per_window(model, window_ms, first, last)]
-        new_mark = DriftMark(mark.covered_from, upper, top, key)
+        new_mark = DriftMark(mark.covered_from, upper, settled, key)
         computed_from = ranges[0][0] if ranges else upper
     else:
         rows = store.windows.versions_per_window(model, window_ms, lower, upper)
-        new_mark = DriftMark(lower, upper, top, key)
+        new_mark = DriftMark(lower, upper, settled, key)
         computed_from = lower
     if not rows:
         return [], new_mark, lower, upper
@@ -213,10 +217,14 @@ def plan_pending(store: "Store", model: str, *, window_ms: int = HOUR_MS, since:
         totals[start] = totals.get(start, 0) + count
         if version in with_baseline_set:
             by_window.setdefault(start, []).append((count, version))
+    # A computed window with rows newer than the mark is computed again: ingest forgets a window its rows land
+    # in, but on PostgreSQL a batch in flight may have looked before a pass stored the window and commit after
+    # that pass read it (its rows are newer than that pass's mark, so they show here).
+    recheck = set(dirty)
     plans = []
     for start in sorted(by_window):
         end = start + window_ms
-        if (start, end) in computed:
+        if (start, end) in computed and start not in recheck:
             continue
         count, version = max(by_window[start], key=lambda item: (item[0], item[1]))
         plans.append(WindowPlan(start=start, end=end, version=version, rows=count, total=totals[start]))

@@ -84,6 +84,12 @@ class Dialect:
         """An index hint after a table name: keep the planner off the (model, ts) index (SQLite only)."""
         return ""
 
+    def newest_and_settled_ids(self) -> str | None:
+        """A query: the log's newest id, and the newest id below which no row can still appear (no
+        transaction in flight may commit a smaller one), both 0 for an empty log. None: the two are the
+        same (SQLite has one writer at a time; PostgreSQL's concurrent ingesters may commit out of id order)."""
+        return None
+
     def flag(self, condition: str) -> str:
         """A condition as 0 or 1, to add or sum (SQLite's comparisons already are; PostgreSQL's are boolean)."""
         raise NotImplementedError
@@ -196,6 +202,15 @@ class PgDialect(Dialect):
         return (f"SELECT k.key FROM (SELECT {column} AS doc FROM predictions ORDER BY id DESC LIMIT ?) "
                 "AS p, jsonb_object_keys(CASE WHEN jsonb_typeof(p.doc) = 'object' THEN p.doc END) AS k(key) "
                 "GROUP BY k.key ORDER BY k.key COLLATE \"C\"")
+
+    def newest_and_settled_ids(self) -> str | None:
+        from app.store.pg.in_flight import LOWEST_IN_FLIGHT
+
+        # One statement, so one snapshot, taken before the lock table is read: a transaction not in the
+        # snapshot either holds its lock when the table is read (its ids are at or above the key) or takes
+        # its ids after the read, above every id in the snapshot (app/store/pg/in_flight.py).
+        return ("SELECT coalesce(t.top, 0), greatest(least(coalesce(t.top, 0), f.lowest - 1), 0) "
+                f"FROM (SELECT max(id) AS top FROM predictions) AS t, ({LOWEST_IN_FLIGHT}) AS f (lowest)")
 
     def flag(self, condition: str) -> str:
         return f"({condition})::int"

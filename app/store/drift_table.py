@@ -19,7 +19,7 @@ class DriftMark(NamedTuple):
 
     covered_from: int  # windows starting in [covered_from, closed_until) were planned ...
     closed_until: int
-    last_id: int  # ... over every prediction with an id up to this one
+    last_id: int  # ... over every prediction with an id up to this one (no ingest in flight may commit one below)
     baselines: str  # the versions with a baseline then, sorted and joined by newlines
 
 

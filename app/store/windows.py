@@ -45,6 +45,18 @@ class WindowReads:
         (top,) = self._db.execute("SELECT max(id) FROM predictions").fetchone()
         return int(top or 0)
 
+    def newest_and_settled_ids(self) -> tuple[int, int]:
+        """(``last_id``, the newest id below which no row can still appear): on PostgreSQL a transaction in
+        flight may still commit ids below the newest visible one (two ingesters commit out of id order), so
+        the second is held below the lowest id such a transaction may commit. Drift's high-water mark moves
+        only to the second."""
+        sql = self._db.dialect.newest_and_settled_ids()
+        if sql is None:  # one writer at a time: the newest id is settled (read as last_id, one b-tree step)
+            newest = self.last_id()
+            return newest, newest
+        newest, settled = self._db.execute(sql).fetchone()
+        return int(newest), int(settled)
+
     def windows_with_rows_after(self, model: str, window_ms: int, after_id: int, since: int,
                                 until: int) -> list[int]:
         """Starts of the windows in [since, until) holding a row of ``model`` with an id above ``after_id``.

@@ -349,6 +349,8 @@ def test_window_reads_of_the_log(any_store) -> None:
     assert {(start, version): count for start, version, count in got} == expected
     assert store.windows.rows_in("fraud", BASE_MS - day, NOW + day) == len(fraud)
     assert store.windows.last_id() > 0
+    # Nothing in flight: every id is settled (drift's mark may move to the newest).
+    assert store.windows.newest_and_settled_ids() == (store.windows.last_id(), store.windows.last_id())
     assert set(store.windows.windows_with_rows_after("fraud", day, 0, BASE_MS - day, NOW + day)) == \
         {start for start, _ in expected}
     assert store.windows.windows_with_rows_after("fraud", day, store.windows.last_id(), 0, NOW + day) == []

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import orjson
 
+from app.store.pg.in_flight import ANNOUNCE
 from app.store.pg.schema import DAY_MS, day_start
 from app.store.log_aggregates import LogAggregates
 from app.store.predictions import COLUMNS, PredictionRow
@@ -252,6 +253,8 @@ class PredictionsTable(LogAggregates):
             rows = with_vectors(rows)  # type: ignore[arg-type]
         self.ensure_partitions([row[0] for row in rows])
         with self._s.write():
+            # Before the ids: readers learn the lowest id this transaction may commit (app/store/pg/in_flight.py).
+            self._s.run(ANNOUNCE)
             ids = [r[0] for r in self._s.rows(_IDS, (len(rows),))]
             first: dict[tuple[str, str, str], int] = {}  # each key's first row in the batch claims it
             for i, row in enumerate(rows):
