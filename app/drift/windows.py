@@ -549,6 +549,14 @@ def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int |
     from app.store.locks import LockHeld
 
     result = UpdateResult()
+    # An idle pass (nothing pending, the mark where it stands) writes nothing, not even the lock's row: a console
+    # left open on a quiet store only reads. The plan is made before the lock and kept unless another pass moved
+    # the mark meanwhile (planning a first pass reads the whole range: not twice).
+    seen = store.drift.mark(model, window_ms)
+    plans, mark, _, _ = plan_pending(store, model, window_ms=window_ms, since=since, until=until, now=now,
+                                     settle_ms=settle_ms)
+    if not plans and (mark is None or mark == seen):
+        return result
     try:
         lock = store.locks.acquire(f"drift:{model}", ttl_ms=LOCK_TTL_MS)
     except LockHeld as held:
@@ -558,8 +566,9 @@ def update(store: "Store", model: str, *, window_ms: int = HOUR_MS, since: int |
         result.busy_with = "a long write (a bulk ingest?)"
         return result
     try:
-        plans, mark, _, _ = plan_pending(store, model, window_ms=window_ms, since=since, until=until, now=now,
-                                         settle_ms=settle_ms)
+        if store.drift.mark(model, window_ms) != seen:  # another process's pass moved on: plan from where it is
+            plans, mark, _, _ = plan_pending(store, model, window_ms=window_ms, since=since, until=until, now=now,
+                                             settle_ms=settle_ms)
         if max_windows is not None and len(plans) > max_windows:
             plans, mark = (plans[-max_windows:] if max_windows > 0 else []), None  # the rest on later passes
         cache: dict[str, tuple[list[FeatureBaseline], dict[str, Any]]] = {}

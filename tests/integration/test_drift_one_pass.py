@@ -149,6 +149,22 @@ def test_a_pass_with_nothing_new_reads_no_prediction_rows(tmp_path, rng):
     assert steps[600] <= steps[60] * 1.2 + 200, steps
 
 
+def test_a_pass_with_nothing_new_writes_nothing(tmp_path, rng):
+    """A console left open on a quiet store runs a drift pass per model every refresh: with nothing pending and
+    the mark where it stands, it writes no row at all (it once took and released the model's lock and stored
+    the same mark again, every pass)."""
+    now = DAY0 + 12 * HOUR_MS + SETTLE_MS
+    with _built(tmp_path / "quiet.db", 60, rng) as store:
+        assert update(store, "fraud", since=now - 48 * HOUR_MS, now=now).windows == 12
+        before = store.conn.total_changes
+        assert update(store, "fraud", since=now - 48 * HOUR_MS, now=now).windows == 0
+        assert store.conn.total_changes == before
+        # The next window closes: that pass records it (and takes the lock to do so).
+        later = now + HOUR_MS
+        update(store, "fraud", since=now - 48 * HOUR_MS, now=later)
+        assert store.conn.total_changes > before
+
+
 def test_after_the_mark_only_new_rows_and_newly_closed_windows_are_read(store, rng):
     put_baseline(store, "fraud", "v1", rng)
     for hour in range(5):
