@@ -6,9 +6,11 @@ vocabulary of column names. Differences of dialect, and how they are kept equal:
 - prediction, label, features and context are JSONB, so a number stays a number and text stays text:
   ``=`` matches the typed value or the same text as typed (``features.zip=01234`` finds 1234 and
   "01234"); ``>``/``<`` compare numbers with numbers and text with text, never across (jsonb_typeof).
-- Free text is the generated ``tsv`` column (GIN), queried with ``to_tsquery('simple', ...)``
-  over the phrase split the way the column splits text (runs of letters and digits, as SQLite's
-  unicode61), within one column (weights); ``word*`` makes the last word a prefix (``:*``).
+- Free text is the ``tsv`` column (GIN; built by ingest over the features/context text and the error, as
+  SQLite's FTS index), queried with ``to_tsquery('simple', ...)`` over the phrase split the way the column
+  splits text (runs of letters and digits, as SQLite's unicode61), within one column (weights); ``word*``
+  makes the last word a prefix (``:*``). Ids are not words: a whole id typed alone is routed by the
+  searcher (``id_columns``).
 - A JSON true/false compares as 1/0, as SQLite's json_extract reads it.
 - Negation keeps rows without the field (``NOT coalesce(..., false)``), as on SQLite.
 """
