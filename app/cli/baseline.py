@@ -156,7 +156,7 @@ def baseline(cli: CliContext, model: str, file: Path | None, version: str, from_
     --numeric), count, decile edges and counts, category frequencies and up to 100,000 reference values.
     """
     from app.drift.baselines import compute_baseline
-    from app.timeutil import now_ms, parse_time_ref
+    from app.timeutil import ms_to_iso, now_ms, parse_time_ref
 
     if (file is None) == (not from_logs):
         raise click.UsageError("give either FILE or --from-logs")
@@ -178,7 +178,7 @@ def baseline(cli: CliContext, model: str, file: Path | None, version: str, from_
         if from_logs:  # reading the log: the model must be one the store knows (a file may be a new model's)
             model = cli.resolve_model(model, store)
             columns = log_columns(store, model, version, start, end)
-            source = f"logs {start}..{end}"
+            source = f"logs {ms_to_iso(start)}..{ms_to_iso(end)}"  # read as times in the Activity tab and audit
             if not columns:
                 raise InputError(f"no logged predictions of {_clean(model)} version {_clean(version)} in that range")
         else:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,9 @@ def test_baseline_from_logs_then_drift_json(any_store_location, tmp_path, rng):
     log_traffic(db, rng, hours_ago=30, shift=0, n=3000)
     assert run("--db", str(db), "baseline", "fraud", "--version", "v1", "--from-logs",
                "--since", "31h", "--until", "29h").exit_code == 0
+    with Store.open(db) as store:  # the audit (and the Activity tab) names the range as times, not epoch ms
+        (made,) = [e for e in store.audit.entries("fraud") if e.action == "baseline.create"]
+    assert re.fullmatch(r"logs \d{4}-\d\d-\d\dT[\d:.]+Z\.\.\d{4}-\d\d-\d\dT[\d:.]+Z", made.detail["source"]), made.detail
     log_traffic(db, rng, hours_ago=3, shift=0)
     log_traffic(db, rng, hours_ago=2, shift=20)
     result = run("--db", str(db), "drift", "fraud", "--since", "4h", "--json")
