@@ -221,7 +221,7 @@ _NINETEEN_DIGITS = b"0" * 19
 
 
 def _has_long_digits(data: bytes) -> bool:
-    """Whether ``data`` holds 19 ASCII digits in a row (what a bytes regex ``\d{19}`` finds)."""
+    """Whether ``data`` holds 19 ASCII digits in a row (what a bytes regex for 19 digits finds)."""
     return _NINETEEN_DIGITS in data.translate(_DIGITS_AS_ZERO)
 
 

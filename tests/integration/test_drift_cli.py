@@ -26,6 +26,11 @@ def rng():
     return np.random.default_rng(11)
 
 
+def _this_hour() -> int:
+    now = now_ms()  # read once: two reads a millisecond apart gave 03:59:59.999 for 04:00
+    return now - now % HOUR
+
+
 @pytest.fixture(autouse=True)
 def clear_of_the_hour() -> None:
     """These tests log traffic in whole hours before now and run the CLI on the real clock: one that spans a
@@ -52,7 +57,7 @@ def write_training_csv(path: Path, rng, n: int = 3000) -> None:
 
 
 def log_traffic(db: Path | str, rng, *, hours_ago: int, shift: float, n: int = 1200, version: str = "v1") -> None:
-    start = now_ms() - now_ms() % HOUR - hours_ago * HOUR
+    start = _this_hour() - hours_ago * HOUR
     amounts = rng.normal(100 + shift, 10, n)
     rows = rows_for("fraud", version, start, amounts, rng.choice(["red", "green"], n).tolist(),
                     f"{hours_ago}-{version}", spacing=HOUR // (n + 1))
@@ -221,7 +226,7 @@ def test_drift_summary_is_one_line_a_feature_with_since_when_it_drifts(any_store
     result = run("--db", str(db), "drift", "fraud", "--since", "7h", "--summary")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    first_drifting = now_ms() - now_ms() % HOUR - 4 * HOUR
+    first_drifting = _this_hour() - 4 * HOUR
     from app.timeutil import TimeFormat, format_ms
 
     amount = next(line for line in lines if line.startswith("amount"))
