@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import orjson
 
@@ -106,6 +106,8 @@ _VERSION = (
     "logged_rows = versions.logged_rows + excluded.logged_rows")
 
 
+# The free-text vector's weights, one a column (``_texts``); search asks for these and no other.
+TEXT_WEIGHTS = "CD"
 _WORD_RUNS = re.compile(r"[^\W_]+")  # runs of letters and digits, as SQLite's unicode61 and the query side split
 # The same runs in ASCII text (a plain class: 1 us a row less than the Unicode one's category look-ups)
 _ASCII_WORD_RUNS = re.compile(r"[A-Za-z0-9]+")
@@ -122,14 +124,14 @@ def tsvector_text(row: PredictionRow) -> str:
     lowercases it (``lower(...)::tsvector`` in the insert), so case folds as the server folds it. Words are letters
     and digits only, so they need no quoting; ``tests/integration/test_pg_ingest.py`` holds it equal to
     the SQL expression."""
-    texts = (row[13], row[10])  # as _weighted: the features/context text (C), the error (D)
+    texts = _texts(row)
     # The usual row: no text long enough to hold a word beyond the lexeme limit (checked on the whole text,
     # not word by word: a sixth of the cost), and no more words than a vector keeps positions for.
     if max(map(len, filter(None, texts)), default=0) * 4 >= _MAX_WORD_BYTES:
         return _tsvector_text_limited(row)
     parts: list[str] = []
     pos = 1
-    for weight, text in zip("CD", texts):
+    for weight, text in zip(TEXT_WEIGHTS, texts):
         if text:
             words = (_ASCII_WORD_RUNS if text.isascii() else _WORD_RUNS).findall(text)
             if pos + len(words) > _MAX_POSITIONS + 1:
@@ -140,8 +142,9 @@ def tsvector_text(row: PredictionRow) -> str:
     return ("'" + "'".join(parts))[:-1]  # repeated words are merged by the server's tsvector input
 
 
-# Each weight's word endings by position: "':1A ", "':2A ", ...
-_ENDINGS = {weight: [f"':{pos}{weight} " for pos in range(_MAX_POSITIONS + 2)] for weight in "CD"}
+# Each weight's word endings by position: "':1C ", "':2C ", ...
+_ENDINGS = {weight: [f"':{pos}{weight} " for pos in range(_MAX_POSITIONS + 2)]
+            for weight in TEXT_WEIGHTS}
 
 
 def _tsvector_text_limited(row: PredictionRow) -> str:
@@ -182,14 +185,18 @@ def with_vectors(rows: list) -> list[tuple]:
                  features, context, _) in (row[:14],)]
 
 
+def _texts(row: PredictionRow) -> tuple[str | None, str | None]:
+    """The vector's columns, weighted ``TEXT_WEIGHTS`` in this order: the features/context text and the error,
+    what SQLite's FTS index holds. Not the ids: free text finds what people read, and ``request:``/``entity:``
+    (or a whole id typed alone, app/search/searcher.py) find ids through their indexes on both backends; a word
+    inside an id matching on one backend only would make the two answer differently. Rows written before this
+    carry their ids at weights A and B, which no query asks for. By position: rows from parser processes are
+    plain tuples in ``PredictionRow`` order."""
+    return row[13], row[10]
+
+
 def _weighted(row: PredictionRow) -> tuple[tuple[str, str | None], ...]:
-    """The vector's columns and their weights: the features/context text (C) and the error (D), what SQLite's
-    FTS index holds. Not the ids: free text finds what people read, and ``request:``/``entity:`` (or a whole
-    id typed alone, app/search/searcher.py) find ids through their indexes on both backends; a word inside an
-    id matching on one backend only would make the two answer differently. Rows written before this carry
-    their ids at weights A and B, which no query asks for. By position: rows from parser processes are plain
-    tuples in ``PredictionRow`` order."""
-    return ("C", row[13]), ("D", row[10])
+    return tuple(zip(TEXT_WEIGHTS, _texts(row)))
 
 
 def _json_value(value: Any) -> str | None:
@@ -264,9 +271,7 @@ class PredictionsTable(LogAggregates):
             # In time order: a day's rows together, and each partition's heap in ts order (its BRIN stays tight).
             inserted = sorted((i for i in range(len(rows)) if ids[i] in claimed), key=lambda i: rows[i][0])
             vectors = self._folded_vectors([rows[i][14] for i in inserted])
-            with self._s.pg.cursor().copy(_COPY) as copy:
-                for i, vector in zip(inserted, vectors):
-                    copy.write_row((ids[i], *rows[i][:13], vector))
+            self._copy(_COPY, ((ids[i], *rows[i][:13], vector) for i, vector in zip(inserted, vectors)))
             late = [rows[i] for i in range(len(rows)) if ids[i] not in claimed and rows[i][7] is not None]
             if late:
                 self._s.run(_LABELS, ([r[1] for r in late], [r[2] for r in late], [r[3] for r in late],
@@ -283,19 +288,20 @@ class PredictionsTable(LogAggregates):
 
         try:
             with self._s.pg.transaction():  # a savepoint: a key already taken undoes only this COPY
-                with self._s.pg.cursor().copy(_COPY_CLAIM) as copy:
-                    for key in keys:
-                        copy.write_row(key)
+                self._copy(_COPY_CLAIM, keys)
             return {key[3] for key in keys}
         except psycopg.errors.UniqueViolation:
             pass
         self._s.run(_KEYS)  # each time: a rolled-back first batch takes the session's table with it
-        with self._s.pg.cursor().copy(_COPY_KEYS) as copy:
-            for key in keys:
-                copy.write_row(key)
+        self._copy(_COPY_KEYS, keys)
         claimed = {r[0] for r in self._s.rows(_CLAIM)}
         self._s.run("TRUNCATE deck_keys")  # a second batch in the same transaction starts empty
         return claimed
+
+    def _copy(self, sql: str, rows: Iterable[tuple]) -> None:
+        with self._s.pg.cursor().copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _folded_vectors(self, vectors: list[str]) -> list[str]:
         """Free-text vectors case-folded as the server folds (its ``lower()``): an ASCII vector here when the

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg.types.json import Jsonb
 
 from app.search.language import AnyOf, FieldTerm, JsonTerm, PairTerm, Query, Term, TextTerm, TimeTerm, Value
-from app.store.pg.predictions import SELECT_COLUMNS
+from app.store.pg.predictions import SELECT_COLUMNS, TEXT_WEIGHTS
 from app.store.search import (Count, Cursor, Facet, Histogram, Page, Span, histogram_of, page_keyset, page_of,
                               zone_histogram)
 from app.store.search_sql import Compiled
@@ -54,9 +54,6 @@ _MAX_DECLINED = 256  # refusals remembered per search, by scope and prunable ter
 
 _ID_COLUMNS = ("SELECT EXISTS (SELECT 1 FROM predictions WHERE request_id = %s), "
                "EXISTS (SELECT 1 FROM predictions WHERE entity_id = %s)")
-
-# The vector's weights free text is matched in (app/store/pg/predictions.py ``_weighted``).
-TEXT_WEIGHTS = "CD"
 
 
 def words(phrase: str) -> list[str]:

@@ -55,7 +55,10 @@ def pg_error(exc: BaseException, where: str) -> StoreError:
     return StoreError(f"{where}: {first}")
 
 
-def _older(where: str, version: int) -> str:
+def _not_ready(where: str, version: int) -> str:
+    """What to do about a store this session may not bring to this modeldeck's schema: the owner's ``db init``."""
+    if not version:
+        return f"{where}: no modeldeck schema here; run `modeldeck db init` as the database owner first"
     return (f"{where}: the store is at schema {version}, this modeldeck needs {PG_SCHEMA_VERSION}; upgrade it once "
             "with `modeldeck db init` as the database owner")
 
@@ -86,11 +89,8 @@ class PgStore(PortableFamilies):
                 raise StoreError(f"{self.location}: written by a newer modeldeck (schema {version}, this one "
                                  f"knows up to {PG_SCHEMA_VERSION}); upgrade modeldeck to open it")
             if version < PG_SCHEMA_VERSION:
-                if version and (read_only or not create):
-                    raise StoreError(_older(self.location, version))
                 if read_only or not create:
-                    raise StoreError(f"{self.location}: no modeldeck schema here (schema {version}); run "
-                                     "`modeldeck db init` as the database owner first")
+                    raise StoreError(_not_ready(self.location, version))
                 self._migrate(version)
         except BaseException:
             self.pg.close()
@@ -179,11 +179,8 @@ class PgStore(PortableFamilies):
                     for statement in split_statements(MIGRATIONS[number - 1]):
                         self.pg.execute(statement.replace("@SCHEMA@", _ident(schema)))  # type: ignore[arg-type]
                     self.pg.execute("UPDATE schema_version SET version = %s", (number,))
-        except errors.InsufficientPrivilege:
-            if not found:
-                raise StoreError(f"{self.location}: no modeldeck schema here, and this role may not create it; "
-                                 "run `modeldeck db init` as the database owner first") from None
-            raise StoreError(_older(self.location, found)) from None  # a writer role: the owner upgrades
+        except errors.InsufficientPrivilege:  # a writer role: the owner creates or upgrades the schema
+            raise StoreError(_not_ready(self.location, found)) from None
         except psycopg.Error as exc:
             raise pg_error(exc, f"{self.location}: cannot prepare the store") from None
 
